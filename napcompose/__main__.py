@@ -1,0 +1,5 @@
+import sys
+
+from napcompose.cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""The command line: argparse, the composition root, and the mapping from errors to exit statuses.
+
+``main`` takes its streams, environment and wiring as arguments so tests run it in process.
+Each command group lives in its own module with a ``register(subparsers)`` function; handlers
+take ``(args, ctx)`` and return an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from typing import Mapping, Optional, Sequence, TextIO
+
+from napcompose import __version__
+from napcompose.errors import NapComposeError, UsageError
+from napcompose.cli.context import Context
+from napcompose.cli.wiring import Wiring
+
+# Command modules, in the order their commands appear in --help.
+_COMMAND_MODULES = (
+    "napcompose.cli.project_cmd",
+    "napcompose.cli.config_cmd",
+    "napcompose.cli.build_cmd",
+    "napcompose.cli.hosts_cmd",
+    "napcompose.cli.ipam_cmd",
+    "napcompose.cli.network_cmd",
+    "napcompose.cli.lab_cmd",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors flow through one path."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = _Parser(
+        prog="nap-compose",
+        description="docker-compose for a cluster of Docker hosts on one flat layer-2 network.",
+    )
+    parser.add_argument("--version", action="version", version=f"nap-compose {__version__}")
+    parser.add_argument("-f", "--file", dest="files", action="append", default=None, metavar="FILE",
+                        help="compose file (repeatable; later files override earlier ones)")
+    parser.add_argument("-p", "--project-name", metavar="NAME", help="project name (default: directory name)")
+    parser.add_argument("--project-directory", metavar="DIR", help="project directory (default: the first file's)")
+    parser.add_argument("--env-file", metavar="FILE", help="environment file (default: .env in the project directory)")
+    parser.add_argument("--cluster", metavar="FILE", help="cluster file (default: $NAP_CLUSTER, then ./nap-cluster.yml)")
+    parser.add_argument("--accept-new-host-keys", action="store_true",
+                        help="trust and record SSH host keys seen for the first time (changed keys are still refused)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None, environ: Optional[Mapping[str, str]] = None,
+         cwd: Optional[str] = None, wiring: Optional[Wiring] = None) -> int:
+    """Run one nap-compose command; return its exit status."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    environ = dict(os.environ if environ is None else environ)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version print and exit 0
+            return int(exc.code or 0)
+        if not getattr(args, "func", None):
+            parser.print_help(stdout)
+            return 2 if not argv else 0
+        ctx = Context(args=args, stdout=stdout, stderr=stderr, environ=environ,
+                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring())
+        try:
+            return int(args.func(args, ctx) or 0)
+        finally:
+            ctx.close()
+    except NapComposeError as exc:
+        if debug:
+            traceback.print_exc(file=stderr)
+        stderr.write(f"ERROR: {exc}\n")
+        return exc.exit_status
+    except KeyboardInterrupt:
+        stderr.write("Aborted.\n")
+        return 130

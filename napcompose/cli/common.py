@@ -1,0 +1,33 @@
+"""Helpers shared by command handlers: finding and loading the cluster and compose files."""
+
+from __future__ import annotations
+
+import os
+
+from napcompose.errors import ConfigError
+
+
+def cluster_path(ctx) -> str:
+    """The cluster file: --cluster, then $NAP_CLUSTER, then ./nap-cluster.yml."""
+    path = ctx.args.cluster or ctx.environ.get("NAP_CLUSTER") or "nap-cluster.yml"
+    return os.path.join(ctx.cwd, path)
+
+
+def load_cluster(ctx):
+    from napcompose.cluster import load_cluster_file
+
+    path = cluster_path(ctx)
+    if not os.path.exists(path):
+        raise ConfigError(
+            f"cluster file {path} not found: pass --cluster FILE or set NAP_CLUSTER "
+            "(`nap-compose lab up` writes one for a local lab)")
+    return load_cluster_file(path)
+
+
+def load_project(ctx):
+    from napcompose.config import load_project as _load
+
+    args = ctx.args
+    return _load(files=args.files, project_name=args.project_name,
+                 project_dir=args.project_directory, env_file=args.env_file,
+                 environ=ctx.environ, cwd=ctx.cwd, warn=lambda m: ctx.err(f"WARNING: {m}"))

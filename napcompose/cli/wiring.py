@@ -1,0 +1,32 @@
+"""The composition root's factories: which adapter implements which port.
+
+Tests pass their own Wiring (with in-memory fakes) to ``main``; the real one imports the
+adapters lazily so that ``--help`` and pure commands never load docker-py or paramiko.
+"""
+
+from __future__ import annotations
+
+
+class Wiring:
+    def store(self, cluster):
+        """The KeyValueStore named by the cluster's store spec."""
+        from napcompose.adapters.stores import open_store
+
+        return open_store(cluster.store)
+
+    def connections(self, cluster, accept_new_host_keys=False):
+        """One lazily connecting HostConnections for every host of ``cluster``."""
+        from napcompose.adapters.ssh import HostConnections
+
+        return HostConnections(cluster, accept_new_host_keys=accept_new_host_keys)
+
+    def engine(self, host, connections):
+        """The ContainerEngine of one host, using that host's shared connection."""
+        from napcompose.adapters.docker_engine import DockerEngine
+
+        return DockerEngine(host, connections)
+
+    def clock(self):
+        from napcompose.adapters.system import SystemClock
+
+        return SystemClock()

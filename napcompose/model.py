@@ -1,0 +1,303 @@
+"""Domain values of nap-compose: frozen dataclasses holding plain values, never clients.
+
+Mappings are kept as sorted tuples of pairs so that every value is hashable and compares by content;
+``as_dict`` helpers give them back as dicts where an adapter needs one. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+Pairs = Tuple[Tuple[str, str], ...]
+
+
+def pairs(mapping) -> Pairs:
+    """Return ``mapping`` (a dict or iterable of pairs) as a sorted tuple of (str, str) pairs."""
+    items = mapping.items() if hasattr(mapping, "items") else mapping
+    return tuple(sorted((str(k), "" if v is None else str(v)) for k, v in items))
+
+
+# --------------------------------------------------------------------------- compose project
+
+
+@dataclass(frozen=True)
+class Link:
+    """``links: [service:alias]``; ``alias`` equals ``service`` when none is given."""
+
+    service: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """``depends_on``; condition is service_started, service_healthy or service_completed_successfully."""
+
+    service: str
+    condition: str = "service_started"
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """One published or exposed port; ranges are expanded into one PortSpec per port."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_port: Optional[int] = None  # None: published on an ephemeral port
+    host_ip: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    """A service's membership of a compose network (``networks:`` of a service)."""
+
+    name: str
+    ipv4_address: Optional[str] = None
+    aliases: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: Tuple[str, ...] = ()
+    interval_s: Optional[float] = None
+    timeout_s: Optional[float] = None
+    retries: Optional[int] = None
+    start_period_s: Optional[float] = None
+    disable: bool = False
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: str  # absolute path after loading
+    dockerfile: Optional[str] = None
+    args: Pairs = ()
+    target: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class LoggingSpec:
+    driver: Optional[str] = None
+    options: Pairs = ()
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class PlacementSpec:
+    """Where replicas may go: ``deploy.placement`` plus the ``x-nap`` extension."""
+
+    constraints: Tuple[str, ...] = ()  # e.g. "node.hostname==node1", "node.labels.zone!=b"
+    preferences: Tuple[str, ...] = ()  # e.g. "spread=node.labels.zone"
+    max_per_host: Optional[int] = None
+    strategy: Optional[str] = None  # spread | binpack | random; None: the project's default
+    affinity: Tuple[str, ...] = ()  # services whose hosts this one prefers/needs
+    anti_affinity: Tuple[str, ...] = ()  # services this one must not share a host with
+    hosts: Tuple[str, ...] = ()  # fixed host names, in replica order
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of a project, normalised: interpolated, validated, defaults applied."""
+
+    name: str
+    image: Optional[str] = None
+    build: Optional[BuildSpec] = None
+    command: Optional[Tuple[str, ...]] = None
+    entrypoint: Optional[Tuple[str, ...]] = None
+    environment: Pairs = ()
+    labels: Pairs = ()
+    links: Tuple[Link, ...] = ()
+    external_links: Tuple[Link, ...] = ()
+    depends_on: Tuple[Dependency, ...] = ()
+    volumes_from: Tuple[str, ...] = ()  # service names (``container:x`` kept verbatim)
+    ports: Tuple[PortSpec, ...] = ()
+    expose: Tuple[PortSpec, ...] = ()
+    volumes: Tuple[str, ...] = ()  # "source:target[:mode]" or "target"
+    hostname: Optional[str] = None
+    domainname: Optional[str] = None
+    extra_hosts: Pairs = ()  # (name, address)
+    dns: Tuple[str, ...] = ()
+    dns_search: Tuple[str, ...] = ()
+    restart: Optional[str] = None
+    networks: Tuple[NetworkAttachment, ...] = ()
+    network_mode: Optional[str] = None
+    ipc: Optional[str] = None
+    pid: Optional[str] = None
+    healthcheck: Optional[Healthcheck] = None
+    scale: int = 1
+    placement: PlacementSpec = field(default_factory=PlacementSpec)
+    cpus: Optional[float] = None
+    mem_limit: Optional[int] = None  # bytes
+    mem_reservation: Optional[int] = None  # bytes
+    container_name: Optional[str] = None
+    user: Optional[str] = None
+    working_dir: Optional[str] = None
+    stop_signal: Optional[str] = None
+    stop_grace_period_s: Optional[float] = None
+    privileged: bool = False
+    init: Optional[bool] = None
+    tty: bool = False
+    stdin_open: bool = False
+    read_only: bool = False
+    cap_add: Tuple[str, ...] = ()
+    cap_drop: Tuple[str, ...] = ()
+    ulimits: Tuple[Ulimit, ...] = ()
+    sysctls: Pairs = ()
+    tmpfs: Tuple[str, ...] = ()
+    logging: Optional[LoggingSpec] = None
+    shm_size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """A whole compose project: its name, its services in name order, where it came from."""
+
+    name: str
+    services: Tuple[ServiceSpec, ...]
+    source_files: Tuple[str, ...] = ()
+    working_dir: str = "."
+    strategy: str = "spread"  # x-nap.strategy at the top level
+    seed: int = 0  # x-nap.seed, for the random strategy
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def service_names(self) -> Tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+@dataclass(frozen=True)
+class SshSpec:
+    user: str = "root"
+    port: int = 22
+    key_file: Optional[str] = None
+    known_hosts: Optional[str] = None  # None: the user's ~/.ssh/known_hosts
+
+
+@dataclass(frozen=True)
+class Host:
+    """A Docker host of the cluster: connection coordinates only."""
+
+    name: str
+    address: str
+    docker_url: str  # ssh://user@addr, tcp://addr:2376 (TLS), unix:///path
+    ssh: SshSpec = field(default_factory=SshSpec)
+    labels: Pairs = ()
+    tls_ca: Optional[str] = None
+    tls_cert: Optional[str] = None
+    tls_key: Optional[str] = None
+    insecure_tcp: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterNetwork:
+    """The flat network every host shares: a Docker bridge network whose Linux bridge is ``bridge``."""
+
+    name: str
+    subnet: str  # CIDR
+    router: str  # the containers' default gateway (DefaultGatewayIPv4)
+    pools: Tuple[str, ...]  # container ranges: CIDRs or "first-last"
+    bridge: str = "br0"
+    mtu: int = 1500
+    reserved: Tuple[str, ...] = ()  # other addresses never handed out
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Where addresses are kept: ``etcd://h:p[,h:p]`` or ``file:///path``."""
+
+    url: str
+    prefix: str = "/nap-compose"
+    ca_cert: Optional[str] = None
+    cert: Optional[str] = None
+    key: Optional[str] = None
+    username: Optional[str] = None
+    password: Optional[str] = None
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    hosts: Tuple[Host, ...]
+    network: ClusterNetwork
+    store: StoreSpec
+    source: str = ""  # the cluster file's path
+    accept_new_host_keys: bool = False
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- runtime state
+
+
+@dataclass(frozen=True, order=True)
+class Replica:
+    """One container of a service: ``project_service_index`` (index counts from 1)."""
+
+    project: str
+    service: str
+    index: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.project}_{self.service}_{self.index}"
+
+    @property
+    def owner(self) -> str:
+        """The IPAM owner key of this replica."""
+        return f"{self.project}/{self.service}/{self.index}"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One reserved address: who owns it, on which host, since when, under which allocation id."""
+
+    ip: str
+    owner: str  # project/service/index, or another owner string for manual reservations
+    host: Optional[str]
+    state: str  # reserved | bound
+    since: float  # seconds since the epoch
+    alloc_id: str
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    """A container as found on a host, rebuilt from its labels and state."""
+
+    host: str
+    id: str
+    name: str
+    replica: Optional[Replica]
+    config_hash: Optional[str]
+    state: str  # running | exited | created | restarting | paused | dead | unknown
+    ip: Optional[str] = None
+    alloc_id: Optional[str] = None
+    health: Optional[str] = None
+    ports: Tuple[str, ...] = ()  # rendered "0.0.0.0:80->80/tcp"
+    image: Optional[str] = None
+    one_off: bool = False
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """Whether a host answered an observation; ``error`` holds the reason when it did not."""
+
+    host: str
+    reachable: bool
+    error: Optional[str] = None

@@ -1,0 +1,93 @@
+"""The side effects the core needs, as small Protocols.
+
+The core (config, graph, placement, ipam, hostsfile, planner, orchestrator) only ever talks to these.
+``napcompose.adapters`` implements them with docker-py, python-etcd, a JSON file and paramiko;
+``tests/fakes.py`` implements them in memory. They speak model types and nap-compose errors only.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Protocol, Tuple
+
+
+class KeyValueStore(Protocol):
+    """A consistent key/value store with atomic create-if-absent and compare-and-delete.
+
+    Values are strings; each key has a modification index (``version``) that changes on every write.
+    Raises StoreError when the store cannot be reached.
+    """
+
+    def get(self, key: str) -> Optional[Tuple[str, int]]:
+        """Return (value, version) read with quorum, or None when the key is absent."""
+
+    def create(self, key: str, value: str) -> Optional[int]:
+        """Create ``key`` only if absent. Return its version, or None if the key already existed.
+
+        When the reply is lost after the request was sent, the adapter resolves the outcome by
+        reading the key back rather than guessing.
+        """
+
+    def compare_and_swap(self, key: str, value: str, version: int) -> Optional[int]:
+        """Replace the value only if the key is still at ``version``; return the new version or None."""
+
+    def compare_and_delete(self, key: str, version: int) -> bool:
+        """Delete ``key`` only if it is still at ``version``; False when it changed or is gone."""
+
+    def list(self, prefix: str) -> Dict[str, Tuple[str, int]]:
+        """Every key under ``prefix`` (recursively) with its (value, version)."""
+
+
+class RemoteFiles(Protocol):
+    """Files on one host, reached over SFTP (or the local file system for unix:// hosts)."""
+
+    def read(self, path: str) -> bytes:
+        """The whole file. Raises HostError naming the host and path."""
+
+    def write_in_place(self, path: str, data: bytes) -> None:
+        """Replace the content of the existing file at ``path`` without replacing its inode.
+
+        A container sees its hosts file through a bind mount of that inode, so a write to a
+        temporary file followed by a rename would detach the container from the new content.
+        """
+
+
+class Reporter(Protocol):
+    """Where progress goes; only the CLI's implementation writes to a terminal."""
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        """One line of progress: ``Creating web_2 on node3 (198.18.0.102) ... done``."""
+
+    def warning(self, message: str) -> None:
+        """A non-fatal problem the user should see."""
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+
+    def sleep(self, seconds: float) -> None:
+        ...
+
+
+class NullReporter:
+    """A Reporter that drops everything; the default where nobody listens."""
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
+
+
+class ListReporter:
+    """A Reporter that keeps every event; for tests and for collecting warnings."""
+
+    def __init__(self) -> None:
+        self.events: List[Tuple[str, str, str, str]] = []
+        self.warnings: List[str] = []
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        self.events.append((subject, action, status, detail))
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)

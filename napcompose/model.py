@@ -301,3 +301,48 @@ class HostStatus:
     host: str
     reachable: bool
     error: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which host runs each replica; ``assignments`` is sorted by replica."""
+
+    assignments: Tuple[Tuple[Replica, str], ...] = ()
+
+    def host_of(self, replica: Replica) -> str:
+        for candidate, host in self.assignments:
+            if candidate == replica:
+                return host
+        raise KeyError(replica.name)
+
+    @property
+    def replicas(self) -> Tuple[Replica, ...]:
+        return tuple(r for r, _ in self.assignments)
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    """Everything an engine needs to create one replica's container on its host.
+
+    ``extra_hosts`` holds the peers' hosts entries given at create time so that a restarted
+    container still resolves them; they are not part of ``config_hash``, so a scale of a
+    linked service does not recreate its consumers.
+    """
+
+    replica: Replica
+    host: str
+    spec: ServiceSpec
+    image: str
+    network: str  # the cluster network's Docker name
+    ip: str
+    alloc_id: str
+    config_hash: str
+    labels: Pairs = ()  # every label to set: the service's own plus compose's and nap's
+    extra_hosts: Pairs = ()  # (name, address), the service's own plus the peers'
+
+    @property
+    def name(self) -> str:
+        return self.spec.container_name or self.replica.name

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Protocol, Tuple
 
+from napcompose.model import ContainerRequest, ObservedContainer
+
 
 class KeyValueStore(Protocol):
     """A consistent key/value store with atomic create-if-absent and compare-and-delete.
@@ -35,6 +37,36 @@ class KeyValueStore(Protocol):
 
     def list(self, prefix: str) -> Dict[str, Tuple[str, int]]:
         """Every key under ``prefix`` (recursively) with its (value, version)."""
+
+
+class ContainerEngine(Protocol):
+    """One host's Docker engine. Every method raises HostError naming the host on failure."""
+
+    host: str
+
+    def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
+        """Containers with nap-compose labels (all of them when ``project`` is None), stopped ones too."""
+
+    def create_container(self, request: "ContainerRequest") -> str:
+        """Create (not start) the container described by ``request``; return its id."""
+
+    def start_container(self, container_id: str) -> None:
+        ...
+
+    def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
+        ...
+
+    def remove_container(self, container_id: str, force: bool = False) -> None:
+        ...
+
+    def hosts_path(self, container_id: str) -> str:
+        """The container's hosts file on its host (Docker's HostsPath)."""
+
+    def health(self, container_id: str) -> Optional[str]:
+        """starting | healthy | unhealthy, or None when the container has no healthcheck."""
+
+    def image_present(self, reference: str) -> bool:
+        ...
 
 
 class RemoteFiles(Protocol):

@@ -1,0 +1,355 @@
+"""The ContainerEngine port over docker-py's low-level API, one instance per host.
+
+Containers are found by compose's labels and rebuilt into ObservedContainer values, so Docker
+itself is the only record of what runs where. Every SDK, HTTP or SSH failure leaves this module
+as a HostError naming the host, the verb and the container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Iterator, List, Optional
+
+from napcompose.errors import HostError, NapComposeError
+from napcompose.model import ContainerRequest, Host, ObservedContainer, Replica
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
+HASH_LABEL = "com.docker.compose.config-hash"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+HOST_LABEL = "io.nap-compose.host"
+ADDRESS_LABEL = "io.nap-compose.address"
+ALLOC_LABEL = "io.nap-compose.alloc-id"
+
+_NANO = 1_000_000_000
+
+
+def _sdk_errors():
+    """The exception classes that mean "this host failed", imported lazily."""
+    import docker.errors
+    import paramiko
+    import requests
+
+    return (docker.errors.DockerException, requests.exceptions.RequestException,
+            paramiko.SSHException, socket.error, EOFError)
+
+
+def _cause(exc: BaseException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    if explanation:
+        return str(explanation.decode() if isinstance(explanation, bytes) else explanation).strip()
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+class DockerEngine:
+    """ports.ContainerEngine for one Docker host, over the host's shared connection."""
+
+    def __init__(self, host: Host, connections, network: Optional[str] = None):
+        self.host = host.name
+        self._host = host
+        self._connections = connections
+        cluster = getattr(connections, "cluster", None)
+        self._network = network or (cluster.network.name if cluster is not None else None)
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextlib.contextmanager
+    def _calling(self, verb: str, subject: str = ""):
+        """Translate every failure inside the block into HostError("<host>: <verb> <subject>: <cause>")."""
+        what = f"{verb} {subject}".strip()
+        try:
+            yield
+        except HostError as exc:
+            if exc.host == self.host and what in str(exc):
+                raise
+            raise HostError(self.host, f"{what}: {exc.args[0] if exc.args else exc}") from exc
+        except NapComposeError:
+            raise
+        except _sdk_errors() as exc:
+            raise HostError(self.host, f"{what}: {_cause(exc)}") from exc
+
+    def _api(self):
+        return self._connections.docker(self.host).api
+
+    # ------------------------------------------------------------------ observing
+
+    def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
+        label = f"{PROJECT_LABEL}={project}" if project else HOST_LABEL
+        with self._calling("list containers", f"of project {project}" if project else ""):
+            rows = self._api().containers(all=True, filters={"label": label})
+        observed = [self._observed(row) for row in rows]
+        return sorted(observed, key=lambda c: (c.replica is None, c.replica or Replica("", "", 0), c.name))
+
+    def _observed(self, row) -> ObservedContainer:
+        labels = row.get("Labels") or {}
+        replica = None
+        number = labels.get(NUMBER_LABEL, "")
+        if labels.get(PROJECT_LABEL) and labels.get(SERVICE_LABEL) and number.isdigit():
+            replica = Replica(labels[PROJECT_LABEL], labels[SERVICE_LABEL], int(number))
+        names = row.get("Names") or [""]
+        return ObservedContainer(
+            host=self.host,
+            id=row["Id"],
+            name=names[0].lstrip("/"),
+            replica=replica,
+            config_hash=labels.get(HASH_LABEL),
+            state=row.get("State") or "unknown",
+            ip=self._address(row, labels),
+            alloc_id=labels.get(ALLOC_LABEL),
+            health=_health_from_status(row.get("Status") or ""),
+            ports=tuple(_render_port(p) for p in sorted(row.get("Ports") or [], key=_port_key)),
+            image=row.get("Image"),
+            one_off=labels.get(ONEOFF_LABEL) == "True",
+        )
+
+    def _address(self, row, labels) -> Optional[str]:
+        """The address on the cluster network; the label's while the container is not attached."""
+        networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
+        if self._network and self._network in networks:
+            endpoint = networks[self._network] or {}
+            configured = (endpoint.get("IPAMConfig") or {}).get("IPv4Address")
+            if endpoint.get("IPAddress") or configured:
+                return endpoint.get("IPAddress") or configured
+        return labels.get(ADDRESS_LABEL) or None
+
+    def hosts_path(self, container_id: str) -> str:
+        with self._calling("inspect", container_id[:12]):
+            path = self._api().inspect_container(container_id).get("HostsPath")
+        if not path:
+            raise HostError(self.host, f"inspect {container_id[:12]}: Docker reports no hosts file "
+                                       "(was the container ever started?)")
+        return path
+
+    def health(self, container_id: str) -> Optional[str]:
+        with self._calling("inspect", container_id[:12]):
+            state = self._api().inspect_container(container_id).get("State") or {}
+        health = state.get("Health")
+        return health.get("Status") if health else None
+
+    def image_present(self, reference: str) -> bool:
+        import docker.errors
+
+        with self._calling("inspect image", reference):
+            try:
+                self._api().inspect_image(reference)
+            except docker.errors.ImageNotFound:
+                return False
+            except docker.errors.NotFound:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ changing
+
+    def create_container(self, request: ContainerRequest) -> str:
+        with self._calling("create", request.name):
+            api = self._api()
+            kwargs = create_kwargs(api, request)
+            reply = api.create_container(**kwargs)
+        return reply["Id"]
+
+    def start_container(self, container_id: str) -> None:
+        with self._calling("start", container_id[:12]):
+            self._api().start(container_id)
+
+    def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
+        with self._calling("stop", container_id[:12]):
+            api = self._api()
+            if timeout is None:
+                api.stop(container_id)
+            else:
+                # The HTTP read must outlast Docker's own grace period.
+                api.stop(container_id, timeout=int(timeout))
+
+    def remove_container(self, container_id: str, force: bool = False) -> None:
+        import docker.errors
+
+        with self._calling("remove", container_id[:12]):
+            try:
+                self._api().remove_container(container_id, force=force, v=False)
+            except docker.errors.NotFound:
+                pass  # already gone: removal is idempotent
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        with self._calling("kill", container_id[:12]):
+            self._api().kill(container_id, signal=signal)
+
+    # ------------------------------------------------------------------ for the CLI
+
+    def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
+             timestamps: bool = False) -> Iterator[str]:
+        """The container's output, one decoded line at a time (without the newline)."""
+        with self._calling("logs", container_id[:12]):
+            chunks = self._api().logs(container_id, stream=True, follow=follow, timestamps=timestamps,
+                                      tail="all" if tail is None else int(tail))
+        pending = b""
+        while True:
+            with self._calling("logs", container_id[:12]):
+                chunk = next(chunks, None)
+            if chunk is None:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+        if pending:
+            yield pending.decode("utf-8", "replace")
+
+    def exec(self, container_id: str, cmd, tty: bool = False, write=None) -> int:
+        """Run ``cmd`` (a list, never a shell string) in the container; stream output to ``write``."""
+        with self._calling("exec in", container_id[:12]):
+            api = self._api()
+            exec_id = api.exec_create(container_id, list(cmd), tty=tty)["Id"]
+            for chunk in api.exec_start(exec_id, tty=tty, stream=True):
+                if write is not None:
+                    write(chunk)
+            return int(api.exec_inspect(exec_id).get("ExitCode") or 0)
+
+
+# ---------------------------------------------------------------------- request → API arguments
+
+
+def create_kwargs(api, request: ContainerRequest) -> dict:
+    """docker-py ``create_container`` arguments for ``request``; only the cluster network is joined."""
+    spec = request.spec
+    ports = [(p.container_port, p.protocol) for p in spec.ports + spec.expose]
+    bindings = {}
+    for port in spec.ports:
+        key = f"{port.container_port}/{port.protocol}"
+        # docker-py: an int or None (any address), (ip, port), or (ip,) for an ephemeral port on ip.
+        if port.host_ip:
+            target = (port.host_ip, port.host_port) if port.host_port else (port.host_ip,)
+        else:
+            target = port.host_port
+        bindings.setdefault(key, []).append(target)
+    binds, anonymous = [], []
+    for volume in spec.volumes:
+        (binds if ":" in volume else anonymous).append(volume)
+    host_config = api.create_host_config(
+        binds=binds or None,
+        port_bindings=bindings or None,
+        privileged=spec.privileged,
+        dns=list(spec.dns) or None,
+        dns_search=list(spec.dns_search) or None,
+        network_mode=request.network,
+        restart_policy=_restart_policy(spec.restart),
+        cap_add=list(spec.cap_add) or None,
+        cap_drop=list(spec.cap_drop) or None,
+        extra_hosts=[f"{name}:{address}" for name, address in request.extra_hosts] or None,
+        read_only=spec.read_only or None,
+        pid_mode=spec.pid,
+        ipc_mode=spec.ipc,
+        ulimits=_ulimits(spec.ulimits),
+        log_config=_log_config(spec.logging),
+        mem_limit=spec.mem_limit,
+        mem_reservation=spec.mem_reservation,
+        nano_cpus=int(spec.cpus * _NANO) if spec.cpus else None,
+        shm_size=spec.shm_size,
+        sysctls=dict(spec.sysctls) or None,
+        tmpfs=_tmpfs(spec.tmpfs),
+        init=spec.init,
+    )
+    aliases = [spec.name]
+    for attachment in spec.networks:
+        if attachment.name == request.network:
+            aliases.extend(a for a in attachment.aliases if a not in aliases)
+    networking = api.create_networking_config({
+        request.network: api.create_endpoint_config(ipv4_address=request.ip, aliases=aliases),
+    })
+    return dict(
+        image=request.image,
+        name=request.name,
+        command=list(spec.command) if spec.command is not None else None,
+        entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
+        environment=[f"{k}={v}" for k, v in spec.environment] or None,
+        labels=dict(request.labels),
+        ports=ports or None,
+        volumes=anonymous or None,
+        hostname=spec.hostname,
+        domainname=spec.domainname,
+        user=spec.user,
+        working_dir=spec.working_dir,
+        stop_signal=spec.stop_signal,
+        stop_timeout=int(spec.stop_grace_period_s) if spec.stop_grace_period_s is not None else None,
+        tty=spec.tty,
+        stdin_open=spec.stdin_open,
+        healthcheck=_healthcheck(spec.healthcheck),
+        host_config=host_config,
+        networking_config=networking,
+    )
+
+
+def _restart_policy(restart: Optional[str]):
+    if not restart or restart == "no":
+        return None
+    name, _, count = restart.partition(":")
+    policy = {"Name": name}
+    if count:
+        policy["MaximumRetryCount"] = int(count)
+    return policy
+
+
+def _ulimits(ulimits):
+    if not ulimits:
+        return None
+    from docker.types import Ulimit
+
+    return [Ulimit(name=u.name, soft=u.soft, hard=u.hard) for u in ulimits]
+
+
+def _log_config(logging):
+    if logging is None or not logging.driver:
+        return None
+    from docker.types import LogConfig
+
+    return LogConfig(type=logging.driver, config=dict(logging.options))
+
+
+def _tmpfs(entries):
+    if not entries:
+        return None
+    mounts = {}
+    for entry in entries:
+        path, _, options = entry.partition(":")
+        mounts[path] = options
+    return mounts
+
+
+def _healthcheck(check):
+    if check is None:
+        return None
+    if check.disable:
+        return {"test": ["NONE"]}
+    seconds = {"interval": check.interval_s, "timeout": check.timeout_s,
+               "start_period": check.start_period_s}
+    result = {"test": list(check.test)} if check.test else {}
+    for key, value in seconds.items():
+        if value is not None:
+            result[key] = int(value * _NANO)
+    if check.retries is not None:
+        result["retries"] = check.retries
+    return result
+
+
+def _health_from_status(status: str) -> Optional[str]:
+    """Docker's list view only carries health inside the human status ("Up 3 s (healthy)")."""
+    if "(healthy)" in status:
+        return "healthy"
+    if "(unhealthy)" in status:
+        return "unhealthy"
+    if "(health: starting)" in status:
+        return "starting"
+    return None
+
+
+def _port_key(port):
+    return (port.get("PrivatePort") or 0, port.get("Type") or "", port.get("IP") or "")
+
+
+def _render_port(port) -> str:
+    inner = f"{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
+    if port.get("PublicPort"):
+        return f"{port.get('IP') or '0.0.0.0'}:{port['PublicPort']}->{inner}"
+    return inner

@@ -346,3 +346,37 @@ class ContainerRequest:
     @property
     def name(self) -> str:
         return self.spec.container_name or self.replica.name
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one subject (a container, a host) in a run; ``skipped`` when never attempted."""
+
+    subject: str
+    action: str = ""
+    host: Optional[str] = None
+    error: Optional[str] = None
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Every outcome of a run, in the order they were decided."""
+
+    outcomes: Tuple[Outcome, ...] = ()
+
+    @property
+    def failed(self) -> Tuple[Outcome, ...]:
+        """Outcomes with an error, skipped ones included (they name the failed dependency)."""
+        return tuple(o for o in self.outcomes if o.error is not None)
+
+    @property
+    def succeeded(self) -> Tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.error is None)

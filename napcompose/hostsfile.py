@@ -1,0 +1,142 @@
+"""The managed block of a container's hosts file: which peers it lists, how it is rendered and merged.
+
+Pure text functions. The block sits between ``# BEGIN nap-compose <project>`` and
+``# END nap-compose <project>``; every line outside it (Docker's own included) is kept as it is.
+Address and names are separated by single spaces, never a TAB: some Docker versions delete lines
+ending in a TAB followed by a container's name when that container leaves a network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from napcompose.errors import ConfigError
+from napcompose.model import Project, Replica
+
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+Entry = Tuple[str, Tuple[str, ...]]
+
+
+def begin_marker(project_name: str) -> str:
+    return f"# BEGIN nap-compose {project_name}"
+
+
+def end_marker(project_name: str) -> str:
+    return f"# END nap-compose {project_name}"
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it may go into a hosts file; ConfigError naming it (repr, so newlines show)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"invalid name {name!r} for a hosts file: "
+                          "names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    return name
+
+
+def _address_key(address: str):
+    try:
+        return (0, int(ipaddress.ip_address(address)), address)
+    except ValueError:
+        return (1, 0, address)  # "(new)" in a preview sorts after the real addresses
+
+
+def render_block(project_name: str, entries: Sequence[Entry]) -> str:
+    """The managed block for ``entries`` [(address, names)]: one line per address, sorted by address.
+
+    Entries for the same address are joined; repeated names are dropped. The result ends with a newline.
+    """
+    validate_name(project_name)
+    merged: Dict[str, List[str]] = {}
+    for address, names in entries:
+        if not address or any(c.isspace() for c in address):
+            raise ConfigError(f"invalid address {address!r} for a hosts file")
+        bucket = merged.setdefault(address, [])
+        for name in names:
+            validate_name(name)
+            if name not in bucket:
+                bucket.append(name)
+    lines = [begin_marker(project_name)]
+    for address in sorted(merged, key=_address_key):
+        if merged[address]:
+            lines.append(address + " " + " ".join(merged[address]))
+    lines.append(end_marker(project_name))
+    return "\n".join(lines) + "\n"
+
+
+def _find(lines: List[str], project_name: str) -> Optional[Tuple[int, int]]:
+    """(first, last) line indexes of the first complete block, or None."""
+    begin, end = begin_marker(project_name), end_marker(project_name)
+    for first, line in enumerate(lines):
+        if line.rstrip() == begin:
+            for last in range(first + 1, len(lines)):
+                if lines[last].rstrip() == end:
+                    return first, last
+            return None
+    return None
+
+
+def extract_block(text: str, project_name: str) -> Optional[str]:
+    """The project's block in ``text`` (markers included, newline-terminated), or None if absent."""
+    lines = text.splitlines()
+    found = _find(lines, project_name)
+    if found is None:
+        return None
+    first, last = found
+    return "\n".join(line.rstrip() for line in lines[first:last + 1]) + "\n"
+
+
+def merge(existing: str, project_name: str, block: str) -> str:
+    """``existing`` with the project's block replaced by ``block`` (appended when there is none).
+
+    Idempotent. Every line outside the project's blocks is kept in its place; a stray BEGIN marker
+    without its END (a torn earlier write) is dropped on its own, never the lines after it.
+    """
+    lines = existing.splitlines()
+    begin = begin_marker(project_name)
+    insert_at = None
+    while True:
+        found = _find(lines, project_name)
+        if found is None:
+            break
+        first, last = found
+        insert_at = first if insert_at is None else min(insert_at, first)
+        del lines[first:last + 1]
+    stray = [i for i, line in enumerate(lines) if line.rstrip() == begin]
+    for index in reversed(stray):
+        del lines[index]
+        if insert_at is not None and index < insert_at:
+            insert_at -= 1
+    block_lines = block.splitlines()
+    if insert_at is None:
+        insert_at = len(lines)
+    lines[insert_at:insert_at] = block_lines
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def peer_entries(project: Project, service: str,
+                 addresses: Mapping[Replica, str]) -> Tuple[Entry, ...]:
+    """The hosts entries a replica of ``service`` needs for its links.
+
+    For every link ``target[:alias]``: the alias and the target's service name resolve to the target's
+    first (lowest index) replica in ``addresses``; every replica of the target resolves by its own
+    names, ``target_n`` and ``project_target_n``. One entry per address, sorted by address.
+    """
+    spec = project.service(service)
+    names: Dict[str, List[str]] = {}
+    for link in spec.links:
+        replicas = sorted((r for r in addresses if r.project == project.name and r.service == link.service),
+                          key=lambda r: r.index)
+        for replica in replicas:
+            bucket = names.setdefault(addresses[replica], [])
+            for name in (f"{replica.service}_{replica.index}", replica.name):
+                if validate_name(name) not in bucket:
+                    bucket.append(name)
+        if replicas:
+            bucket = names[addresses[replicas[0]]]
+            for name in (link.alias, link.service):
+                if validate_name(name) not in bucket:
+                    bucket.append(name)
+    return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))

@@ -1,0 +1,249 @@
+"""Which host runs each replica: a pure, deterministic function of the project, the hosts and what runs.
+
+Existing replicas stay where they run; new ones go through filters (constraints, fixed hosts, max per host,
+affinity, anti-affinity, published host ports) and then a strategy (spread, binpack, random) picks one of
+the hosts left. Randomness is a hash of the project's seed and the replica's name, never global state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+from napcompose.errors import ConfigError, PlacementError, UsageError
+from napcompose.model import Host, ObservedContainer, Placement, Project, Replica, ServiceSpec
+
+STRATEGIES = ("spread", "binpack", "random")
+
+_CONSTRAINT = re.compile(r"^\s*(node\.hostname|node\.labels\.[^=!\s]+)\s*(==|!=)\s*(\S.*?)\s*$")
+_RENDERED_PORT = re.compile(r"(?:^|:)(\d+)->\d+/(\w+)$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``node.hostname==x`` or ``node.labels.k!=v``; ``source`` is the text as written."""
+
+    attribute: str  # "node.hostname" or "node.labels.<key>"
+    operator: str  # == or !=
+    value: str
+    source: str
+
+    def matches(self, host: Host) -> bool:
+        if self.attribute == "node.hostname":
+            actual: Optional[str] = host.name
+        else:
+            actual = dict(host.labels).get(self.attribute[len("node.labels."):])
+        return (actual == self.value) == (self.operator == "==")
+
+
+def parse_constraint(service: str, text: str) -> Constraint:
+    """Parse one ``deploy.placement.constraints`` entry; ConfigError naming the service otherwise."""
+    match = _CONSTRAINT.match(text)
+    if not match:
+        raise ConfigError(
+            f"service {service}: unsupported placement constraint {text!r} "
+            "(use node.hostname==NAME, node.labels.KEY==VALUE, or != for either)")
+    return Constraint(match.group(1), match.group(2), match.group(3), text.strip())
+
+
+def service_constraints(spec: ServiceSpec) -> Tuple[Constraint, ...]:
+    """The service's constraints: ``deploy.placement.constraints`` plus swarm classic's environment form.
+
+    Compose splits ``constraint:node==x`` at the first ``=``, so the environment holds the key
+    ``constraint:node`` with the value ``=x`` (or ``constraint:node!`` with ``x``); join them back.
+    """
+    found = [parse_constraint(spec.name, text) for text in spec.placement.constraints]
+    for key, value in spec.environment:
+        if not key.startswith("constraint:"):
+            continue
+        expr = key[len("constraint:"):] + "=" + value
+        match = re.match(r"^\s*([^=!\s]+)\s*(==|!=)\s*(\S.*?)\s*$", expr)
+        if not match:
+            raise ConfigError(f"service {spec.name}: unsupported constraint {key}={value!r} in environment")
+        name, op, wanted = match.groups()
+        attribute = "node.hostname" if name == "node" else "node.labels." + name
+        found.append(Constraint(attribute, op, wanted, f"constraint:{name}{op}{wanted}"))
+    return tuple(found)
+
+
+def fixed_host_ports(spec: ServiceSpec) -> Tuple[Tuple[int, str], ...]:
+    """The (port, protocol) pairs the service publishes on a fixed host port."""
+    return tuple(sorted({(p.host_port, p.protocol) for p in spec.ports if p.host_port}))
+
+
+def _taken_ports(container: ObservedContainer) -> Set[Tuple[int, str]]:
+    taken = set()
+    for rendered in container.ports:
+        match = _RENDERED_PORT.search(rendered)
+        if match:
+            taken.add((int(match.group(1)), match.group(2)))
+    return taken
+
+
+class _State:
+    """What each host runs while placement proceeds: counts, services and published ports."""
+
+    def __init__(self, project: str):
+        self.project = project
+        self.total: Dict[str, int] = {}
+        self.in_project: Dict[str, int] = {}
+        self.services: Dict[str, Dict[str, int]] = {}
+        self.ports: Dict[str, Set[Tuple[int, str]]] = {}
+
+    def add(self, host: str, service: Optional[str], ports, in_project: bool) -> None:
+        self.total[host] = self.total.get(host, 0) + 1
+        if in_project:
+            self.in_project[host] = self.in_project.get(host, 0) + 1
+            per_service = self.services.setdefault(host, {})
+            per_service[service] = per_service.get(service, 0) + 1
+        self.ports.setdefault(host, set()).update(ports)
+
+    def count(self, host: str, service: str) -> int:
+        return self.services.get(host, {}).get(service, 0)
+
+
+def _service_order(project: Project) -> List[ServiceSpec]:
+    """Services in name order, except that a service comes after those it has affinity with."""
+    done: List[ServiceSpec] = []
+    seen: Set[str] = set()
+
+    def visit(spec: ServiceSpec, path: Tuple[str, ...]) -> None:
+        if spec.name in seen or spec.name in path:
+            return
+        for other in sorted(spec.placement.affinity):
+            if other in project.service_names:
+                visit(project.service(other), path + (spec.name,))
+        seen.add(spec.name)
+        done.append(spec)
+
+    for spec in sorted(project.services, key=lambda s: s.name):
+        visit(spec, ())
+    return done
+
+
+def _wanted_scales(project: Project, scales: Optional[Mapping[str, int]]) -> Dict[str, int]:
+    scales = dict(scales or {})
+    for name, value in scales.items():
+        if name not in project.service_names:
+            raise UsageError(f"no such service: {name}")
+        if not isinstance(value, int) or value < 0:
+            raise UsageError(f"invalid scale for {name}: {value!r} (a number >= 0)")
+    return {spec.name: scales.get(spec.name, spec.scale) for spec in project.services}
+
+
+def place(project: Project, hosts: Sequence[Host], observed: Sequence[ObservedContainer],
+          scales: Optional[Mapping[str, int]] = None) -> Placement:
+    """Assign every replica ``1..N`` of every service to a host.
+
+    ``hosts`` are the hosts new replicas may go to (the reachable ones); ``observed`` is everything
+    running on any host, this project's containers and others'. Replicas found in ``observed`` keep
+    their host. Raises PlacementError naming the replica and what excluded each host, ConfigError
+    for an unknown strategy, constraint or fixed host, UsageError for a bad ``scales`` entry.
+    """
+    wanted = _wanted_scales(project, scales)
+    host_by_name = {h.name: h for h in hosts}
+    existing: Dict[Replica, str] = {}
+    state = _State(project.name)
+    for container in sorted(observed, key=lambda c: (c.host, c.name, c.id)):
+        replica = container.replica
+        mine = replica is not None and replica.project == project.name and not container.one_off
+        if mine and replica.service in wanted and replica.index <= wanted[replica.service]:
+            if replica in existing:
+                continue  # a duplicate: the planner removes it; the first one found keeps the slot
+            existing[replica] = container.host
+            # counted with the ports it will publish once converged, before anything new is placed
+            spec = project.service(replica.service)
+            state.add(container.host, spec.name, fixed_host_ports(spec), True)
+            continue
+        if mine and replica.service in wanted:
+            continue  # beyond the scale: removed before anything is created, so it frees its host
+        state.add(container.host, replica.service if mine else None, _taken_ports(container), mine)
+
+    assignments: Dict[Replica, str] = {}
+    for spec in _service_order(project):
+        _check_service(project, spec, host_by_name)
+        for index in range(1, wanted[spec.name] + 1):
+            replica = Replica(project.name, spec.name, index)
+            if replica in existing:
+                assignments[replica] = existing[replica]
+                continue
+            host = _choose(project, spec, replica, hosts, state)
+            assignments[replica] = host
+            state.add(host, spec.name, fixed_host_ports(spec), True)
+    return Placement(tuple(sorted(assignments.items())))
+
+
+def _check_service(project: Project, spec: ServiceSpec, host_by_name: Mapping[str, Host]) -> None:
+    strategy = spec.placement.strategy or project.strategy
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"service {spec.name}: unknown placement strategy {strategy!r} "
+                          f"(one of {', '.join(STRATEGIES)})")
+    service_constraints(spec)  # raises on a malformed constraint even when nothing new is placed
+    for name in spec.placement.affinity + spec.placement.anti_affinity:
+        if name not in project.service_names:
+            raise ConfigError(f"service {spec.name}: x-nap affinity names unknown service {name!r}")
+
+
+def _filters(project: Project, spec: ServiceSpec, replica: Replica, state: _State):
+    """(description, predicate) pairs; a host must pass every predicate."""
+    rules = []
+    pinned = spec.placement.hosts
+    if pinned:
+        if replica.index <= len(pinned):
+            want = pinned[replica.index - 1]
+            rules.append((f"x-nap hosts pins it to {want}", lambda h, w=want: h.name == w))
+        else:
+            rules.append(("x-nap hosts allows only " + ", ".join(pinned), lambda h: h.name in pinned))
+    for constraint in service_constraints(spec):
+        rules.append((f"constraint {constraint.source}", constraint.matches))
+    if spec.placement.max_per_host is not None:
+        limit = spec.placement.max_per_host
+        rules.append((f"max_per_host {limit} is reached", lambda h: state.count(h.name, spec.name) < limit))
+    for other in spec.placement.affinity:
+        rules.append((f"affinity with {other} (no {other} replica there)",
+                      lambda h, o=other: state.count(h.name, o) > 0))
+    avoid = set(spec.placement.anti_affinity) | {
+        s.name for s in project.services if spec.name in s.placement.anti_affinity}
+    for other in sorted(avoid):
+        rules.append((f"anti-affinity with {other}", lambda h, o=other: state.count(h.name, o) == 0))
+    for port, proto in fixed_host_ports(spec):
+        rules.append((f"port {port}/{proto} is taken",
+                      lambda h, p=(port, proto): p not in state.ports.get(h.name, set())))
+    return rules
+
+
+def _choose(project: Project, spec: ServiceSpec, replica: Replica, hosts: Sequence[Host],
+            state: _State) -> str:
+    label = f"{spec.name}_{replica.index}"
+    pinned = spec.placement.hosts
+    known = {h.name for h in hosts}
+    if pinned and replica.index <= len(pinned) and pinned[replica.index - 1] not in known:
+        raise PlacementError(f"cannot place {label}: x-nap hosts names {pinned[replica.index - 1]}, "
+                             "which is not a reachable host of the cluster")
+    if not hosts:
+        raise PlacementError(f"cannot place {label}: no reachable host")
+    candidates = list(hosts)
+    reasons = []
+    for description, predicate in _filters(project, spec, replica, state):
+        left_out = [h.name for h in candidates if not predicate(h)]
+        candidates = [h for h in candidates if predicate(h)]
+        if left_out:
+            reasons.append(f"{description} on {', '.join(sorted(left_out))}")
+    if not candidates:
+        raise PlacementError(f"cannot place {label}: " + "; ".join(reasons))
+    strategy = spec.placement.strategy or project.strategy
+    return _pick(strategy, candidates, state, project.seed, replica).name
+
+
+def _pick(strategy: str, candidates: List[Host], state: _State, seed: int, replica: Replica) -> Host:
+    if strategy == "binpack":
+        return min(candidates, key=lambda h: (-state.total.get(h.name, 0),
+                                              -state.in_project.get(h.name, 0), h.name))
+    if strategy == "random":
+        ordered = sorted(candidates, key=lambda h: h.name)
+        digest = hashlib.sha256(f"{seed}:{replica.name}".encode()).digest()
+        return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
+    return min(candidates, key=lambda h: (state.in_project.get(h.name, 0),
+                                          state.total.get(h.name, 0), h.name))

@@ -1,0 +1,211 @@
+"""Builds the Orchestrator for a deploy command, and turns its results into terminal output.
+
+Everything that talks to hosts is opened once per command, lazily, and closed when the command
+ends (``ctx.on_close``). The Reporter here is the only place progress reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Dict, Mapping
+
+from napcompose.errors import ConfigError, NapComposeError, PartialFailure
+from napcompose.cli.common import load_cluster
+
+
+class CliReporter:
+    """ports.Reporter writing one line per finished step: ``Creating web_2 on node3 (…) ... done``."""
+
+    # Statuses that only say a step began; the terminal line comes with the step's end.
+    _BEGIN = frozenset({"", "started", "starting", "running", "begin", "waiting"})
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+        self._lock = threading.Lock()
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        if status in self._BEGIN:
+            return
+        words = " ".join(part for part in (action, subject, detail) if part)
+        with self._lock:
+            self._ctx.err(f"{words} ... {status}")
+
+    def warning(self, message: str) -> None:
+        with self._lock:
+            self._ctx.err(f"WARNING: {message}")
+
+
+@dataclass
+class Deploy:
+    """What a deploy command works with; built once per command by ``deploy_for``."""
+
+    cluster: object
+    connections: object
+    engines: Mapping[str, object]
+    ipam: object
+    orchestrator: object
+    reporter: CliReporter
+
+
+def deploy_for(ctx, cluster=None) -> Deploy:
+    """The cluster, its connections and engines, the IPAM and an Orchestrator over them."""
+    from napcompose.ipam import Ipam, Pool
+    from napcompose.orchestrator import Orchestrator
+
+    cluster = cluster or load_cluster(ctx)
+    accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
+    connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
+    ctx.on_close(connections.close)
+    engines: Dict[str, object] = {host.name: ctx.wiring.engine(host, connections) for host in cluster.hosts}
+    clock = ctx.wiring.clock()
+    new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
+    ipam = Ipam(ctx.wiring.store(cluster), Pool.from_cluster(cluster), cluster.store.prefix, clock, new_id)
+    reporter = CliReporter(ctx)
+    orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock)
+    return Deploy(cluster, connections, engines, ipam, orchestrator, reporter)
+
+
+def raise_on_failures(report, what: str) -> None:
+    """A RunReport with failures becomes one PartialFailure listing every one of them."""
+    failed = list(report.failed)
+    if not failed:
+        return
+    total = len(report.outcomes)
+    lines = []
+    for outcome in failed:
+        where = f" on {outcome.host}" if getattr(outcome, "host", None) else ""
+        reason = outcome.error or "skipped"
+        lines.append((f"{outcome.action} {outcome.subject}{where}".strip(), reason))
+    raise PartialFailure(f"{what}: {len(failed)} of {total} steps failed", lines)
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def image_of(project, spec) -> str:
+    """The image a service runs: its ``image:``, else docker-compose's ``<project>_<service>``."""
+    return spec.image or f"{project.name}_{spec.name}"
+
+
+def _closure(project, services, no_deps: bool):
+    """The selected services plus, unless --no-deps, everything they link to or depend on."""
+    if not services:
+        return set(project.service_names)
+    chosen, todo = set(), list(services)
+    while todo:
+        name = todo.pop()
+        if name in chosen or name not in project.service_names:
+            continue
+        chosen.add(name)
+        if not no_deps:
+            spec = project.service(name)
+            todo += [l.service for l in spec.links] + [d.service for d in spec.depends_on]
+            todo += [v for v in spec.volumes_from if v in project.service_names]
+    return chosen
+
+
+def _presence(deploy, wanted):
+    """{host: set of present images} for every reachable host, asked in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(host):
+        engine = deploy.engines[host]
+        return host, {image for image in sorted(wanted[host]) if engine.image_present(image)}
+
+    present, unreachable = {}, {}
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+        futures = {host: pool.submit(ask, host) for host in wanted}
+    for host, future in futures.items():
+        try:
+            present[host] = future.result()[1]
+        except NapComposeError as exc:
+            unreachable[host] = str(exc)
+    return present, unreachable
+
+
+def ensure_images(ctx, deploy, project, options, scales, build: bool = False) -> None:
+    """Every placed replica's image must be on its host before anything is created.
+
+    A missing image is copied from a host that has it, or built when the service has ``build:``;
+    otherwise the run stops here, naming service, image and hosts, with nothing changed.
+    Unreachable hosts are left to the run itself, which reports them per host.
+    """
+    from napcompose.placement import place
+
+    selected = _closure(project, options.services or tuple(scales), options.no_deps)
+    observation = deploy.orchestrator.observe(project.name)
+    placement = place(project, deploy.cluster.hosts, observation.containers, scales)
+    services_of: Dict[tuple, set] = {}
+    wanted: Dict[str, set] = {}
+    for replica, host in placement.assignments:
+        if replica.service not in selected:
+            continue
+        image = image_of(project, project.service(replica.service))
+        wanted.setdefault(host, set()).add(image)
+        services_of.setdefault((host, image), set()).add(replica.service)
+    down = {h.host for h in observation.hosts if not h.reachable}
+    wanted = {h: imgs for h, imgs in wanted.items() if h not in down}
+    present, _ = _presence(deploy, wanted)
+    missing = sorted((host, image) for host, images in wanted.items() if host in present
+                     for image in images if image not in present[host])
+    built = set()
+    if build:
+        for spec in project.services:
+            if spec.name in selected and spec.build is not None:
+                _build(deploy, project, spec, sorted(h for h, imgs in wanted.items()
+                                                     if image_of(project, spec) in imgs and h in present))
+                built.add(image_of(project, spec))
+    problems = []
+    for host, image in missing:
+        if image in built:
+            continue
+        sources = sorted(h for h, imgs in present.items() if image in imgs)
+        names = sorted(services_of[(host, image)])
+        specs = [project.service(n) for n in names]
+        if sources and _images_module() is not None:
+            _copy(deploy, image, sources[0], host, names[0])
+            present[host].add(image)
+        elif any(s.build is not None for s in specs) and _images_module() is not None:
+            spec = next(s for s in specs if s.build is not None)
+            _build(deploy, project, spec, [host])
+            present[host].add(image)
+        else:
+            where = f" (it is on {', '.join(sources)})" if sources else ""
+            problems.append(f"service {', '.join(names)}: image {image} is missing on {host}{where}")
+    if problems:
+        raise ConfigError("images missing, nothing was created:\n  " + "\n  ".join(problems)
+                          + "\n(build them with `nap-compose build`, or load them on those hosts)")
+
+
+def _images_module():
+    try:
+        from napcompose.adapters import images
+    except ImportError:
+        return None
+    return images
+
+
+def _copy(deploy, image, source, target, service) -> None:
+    images = _images_module()
+    deploy.reporter.progress(service, "Copying", "started", f"{image} from {source} to {target}")
+    try:
+        images.copy(deploy.connections.docker(source), deploy.connections.docker(target), image)
+    except NapComposeError:
+        deploy.reporter.progress(service, "Copying", "error", f"{image} from {source} to {target}")
+        raise
+    deploy.reporter.progress(service, "Copying", "done", f"{image} from {source} to {target}")
+
+
+def _build(deploy, project, spec, hosts) -> None:
+    images = _images_module()
+    if images is None or not hosts:
+        return
+    tag = image_of(project, spec)
+    first, rest = hosts[0], hosts[1:]
+    deploy.reporter.progress(spec.name, "Building", "started", f"on {first}")
+    images.build(deploy.connections.docker(first), spec.build, tag, deploy.reporter)
+    deploy.reporter.progress(spec.name, "Building", "done", f"on {first}")
+    for host in rest:
+        _copy(deploy, tag, first, host, spec.name)

@@ -1,0 +1,58 @@
+"""`hosts check` and `hosts sync`: compare every container's hosts file with its managed block, repair it."""
+
+from __future__ import annotations
+
+from napcompose.errors import NapComposeError
+from napcompose.cli.common import load_project
+from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
+
+
+class HostsDriftFound(NapComposeError):
+    """`hosts check` found files that differ; exit 1 like diff(1)."""
+
+    exit_status = 1
+
+
+def _describe(drift) -> str:
+    if drift.actual is None:
+        return "hosts file could not be read" if not drift.expected else "no managed block"
+    if not drift.actual.strip():
+        return "managed block missing (Docker rewrote the file?)"
+    return "managed block differs"
+
+
+def cmd_check(args, ctx) -> int:
+    project = load_project(ctx)
+    deploy = deploy_for(ctx)
+    drifts = list(deploy.orchestrator.hosts_check(project))
+    for drift in drifts:
+        ctx.out(f"{drift.replica.name} on {drift.host}: {_describe(drift)}")
+        if args.verbose:
+            ctx.out("  expected:")
+            for line in (drift.expected or "").splitlines():
+                ctx.out(f"    {line}")
+            ctx.out("  found:")
+            for line in (drift.actual or "(nothing)").splitlines():
+                ctx.out(f"    {line}")
+    if drifts:
+        raise HostsDriftFound(f"{len(drifts)} hosts file(s) differ from the plan; "
+                              "`nap-compose hosts sync` rewrites them")
+    ctx.out(f"all hosts files of {project.name} are in sync")
+    return 0
+
+
+def cmd_sync(args, ctx) -> int:
+    project = load_project(ctx)
+    report = deploy_for(ctx).orchestrator.hosts_sync(project)
+    raise_on_failures(report, "hosts sync")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("hosts", help="check or repair the containers' /etc/hosts managed blocks")
+    hosts_sub = p.add_subparsers(dest="hosts_command", metavar="COMMAND", parser_class=type(p))
+    check = hosts_sub.add_parser("check", help="list containers whose hosts file differs from what it should be")
+    check.add_argument("-v", "--verbose", action="store_true", help="show expected and found blocks")
+    check.set_defaults(func=cmd_check)
+    sync = hosts_sub.add_parser("sync", help="rewrite every container's managed block in place")
+    sync.set_defaults(func=cmd_sync)

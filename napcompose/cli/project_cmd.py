@@ -1,0 +1,295 @@
+"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, logs, exec, plan.
+
+Flag names follow docker-compose 1.29. Arguments are checked against the compose file before
+anything is touched, so a malformed command changes nothing. Output rendering lives in
+``project_views``; the orchestrator does the work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Sequence
+
+from napcompose.errors import NapComposeError, UsageError
+from napcompose.cli.common import load_project
+from napcompose.cli.deploy_wiring import deploy_for, ensure_images, raise_on_failures
+from napcompose.cli import project_views as views
+
+_SCALE = re.compile(r"^([^=]+)=(.*)$")
+
+
+# ---------------------------------------------------------------------------- argument checks
+
+
+def check_services(project, names: Sequence[str]) -> tuple:
+    """The named services, in the order given; an unknown one is a usage error."""
+    known = project.service_names
+    for name in names:
+        if name not in known:
+            raise UsageError(f"no such service: {name} (services in {project.name}: {', '.join(known)})")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_scales(items: Sequence[str], project) -> Dict[str, int]:
+    """``SERVICE=NUM`` arguments as a dict; every malformed one is a usage error naming it."""
+    scales: Dict[str, int] = {}
+    for item in items:
+        match = _SCALE.match(item)
+        if not match or not match.group(1):
+            raise UsageError(f"invalid scale argument '{item}': expected SERVICE=NUM, e.g. web=3")
+        service, number = match.group(1), match.group(2)
+        if not re.fullmatch(r"[0-9]+", number):
+            raise UsageError(f"invalid number of replicas for {service}: '{number}' "
+                             "(expected a whole number, 0 or more)")
+        check_services(project, [service])
+        scales[service] = int(number)
+    return scales
+
+
+def _timeout(value: str) -> int:
+    if not re.fullmatch(r"[0-9]+", value or ""):
+        raise UsageError(f"invalid timeout '{value}': expected a whole number of seconds")
+    return int(value)
+
+
+def _plan_options(args, services):
+    from napcompose.planner import PlanOptions
+
+    if getattr(args, "force_recreate", False) and getattr(args, "no_recreate", False):
+        raise UsageError("--force-recreate and --no-recreate cannot be combined")
+    return PlanOptions(force_recreate=getattr(args, "force_recreate", False),
+                       no_recreate=getattr(args, "no_recreate", False),
+                       remove_orphans=getattr(args, "remove_orphans", False),
+                       services=tuple(services), no_deps=getattr(args, "no_deps", False))
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def cmd_up(args, ctx) -> int:
+    project = load_project(ctx)
+    services = check_services(project, args.services)
+    scales = parse_scales(args.scale, project)
+    timeout = _timeout(args.timeout)
+    options = _plan_options(args, services)
+    deploy = deploy_for(ctx)
+    if args.dry_run:
+        views.print_preview(ctx, deploy.orchestrator.preview(project, options, scales))
+        return 0
+    ensure_images(ctx, deploy, project, options, scales, build=args.build)
+    report = deploy.orchestrator.up(project, options, scales)
+    raise_on_failures(report, "up")
+    if args.detach:
+        return 0
+    return views.attach(ctx, deploy, project, services, timeout)
+
+
+def cmd_plan(args, ctx) -> int:
+    project = load_project(ctx)
+    services = check_services(project, args.services)
+    scales = parse_scales(args.scale, project)
+    options = _plan_options(args, services)
+    views.print_preview(ctx, deploy_for(ctx).orchestrator.preview(project, options, scales))
+    return 0
+
+
+def cmd_scale(args, ctx) -> int:
+    project = load_project(ctx)
+    scales = parse_scales(args.pairs, project)
+    _timeout(args.timeout)
+    deploy = deploy_for(ctx)
+    ensure_images(ctx, deploy, project, _plan_options(args, tuple(scales)), scales, build=False)
+    raise_on_failures(deploy.orchestrator.scale(project, scales), "scale")
+    return 0
+
+
+def cmd_down(args, ctx) -> int:
+    project = load_project(ctx)
+    timeout = _timeout(args.timeout)
+    report = deploy_for(ctx).orchestrator.down(project, remove_orphans=args.remove_orphans, timeout=timeout)
+    raise_on_failures(report, "down")
+    return 0
+
+
+def cmd_stop(args, ctx) -> int:
+    return _lifecycle(args, ctx, "stop")
+
+
+def cmd_start(args, ctx) -> int:
+    return _lifecycle(args, ctx, "start")
+
+
+def cmd_restart(args, ctx) -> int:
+    return _lifecycle(args, ctx, "restart")
+
+
+def _lifecycle(args, ctx, verb: str) -> int:
+    project = load_project(ctx)
+    services = check_services(project, args.services)
+    orchestrator = deploy_for(ctx).orchestrator
+    if verb == "start":
+        report = orchestrator.start(project, services)
+    else:
+        report = getattr(orchestrator, verb)(project, services, _timeout(args.timeout))
+    raise_on_failures(report, verb)
+    return 0
+
+
+def cmd_rm(args, ctx) -> int:
+    project = load_project(ctx)
+    services = check_services(project, args.services)
+    deploy = deploy_for(ctx)
+    if not args.force:
+        observation = deploy.orchestrator.ps(project.name, services)
+        doomed = [c.name for c in observation.containers
+                  if c.replica is not None and (args.stop or c.state != "running")]
+        if not doomed:
+            ctx.err("No stopped containers")
+            return 0
+        ctx.err("Going to remove " + ", ".join(doomed))
+        if not views.confirm(ctx, "Are you sure? [yN] "):
+            return 0
+    report = deploy.orchestrator.rm(project, services, stop_first=args.stop, force=args.force)
+    raise_on_failures(report, "rm")
+    return 0
+
+
+def cmd_ps(args, ctx) -> int:
+    project = load_project(ctx)
+    services = check_services(project, args.services)
+    deploy = deploy_for(ctx)
+    observation = deploy.orchestrator.ps(project.name, services, all=True)
+    rows = views.ps_rows(deploy, project, observation, services, include_one_off=args.all)
+    if args.quiet:
+        for row in rows:
+            if row.id:
+                ctx.out(row.id)
+    elif args.services_only:
+        for name in dict.fromkeys(row.service for row in rows):
+            ctx.out(name)
+    elif args.format == "json":
+        views.print_ps_json(ctx, rows)
+    else:
+        views.print_ps_table(ctx, rows)
+    views.raise_if_partial(observation, "ps")
+    return 0
+
+
+def cmd_logs(args, ctx) -> int:
+    project = load_project(ctx)
+    services = check_services(project, args.services)
+    tail = None if args.tail in (None, "all") else _timeout(args.tail)
+    deploy = deploy_for(ctx)
+    observation = deploy.orchestrator.ps(project.name, services, all=True)
+    views.print_logs(ctx, deploy, observation, follow=args.follow, tail=tail, timestamps=args.timestamps)
+    views.raise_if_partial(observation, "logs")
+    return 0
+
+
+def cmd_exec(args, ctx) -> int:
+    project = load_project(ctx)
+    (service,) = check_services(project, [args.service])
+    if args.index < 1:
+        raise UsageError(f"invalid --index {args.index}: replicas count from 1")
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("exec: missing the command to run in the container")
+    deploy = deploy_for(ctx)
+    observation = deploy.orchestrator.ps(project.name, (service,), all=True)
+    target = next((c for c in observation.containers
+                   if c.replica is not None and c.replica.index == args.index and not c.one_off), None)
+    name = f"{project.name}_{service}_{args.index}"
+    if target is None:
+        views.raise_if_partial(observation, "exec")
+        raise NapComposeError(f"no container found for {name}")
+    if target.state != "running":
+        raise NapComposeError(f"{name} on {target.host} is not running (state: {target.state})")
+    tty = not args.no_tty and hasattr(ctx.stdout, "isatty") and ctx.stdout.isatty()
+    return views.run_exec(ctx, deploy.engines[target.host], target.id, command, tty)
+
+
+# ---------------------------------------------------------------------------- parsers
+
+
+def _services_arg(parser) -> None:
+    parser.add_argument("services", nargs="*", metavar="SERVICE")
+
+
+def _timeout_arg(parser) -> None:
+    parser.add_argument("-t", "--timeout", default="10", metavar="N",
+                        help="seconds to wait for a container to stop before killing it (default 10)")
+
+
+def _recreate_args(parser) -> None:
+    parser.add_argument("--no-deps", action="store_true", help="don't touch the services' dependencies")
+    parser.add_argument("--force-recreate", action="store_true", help="recreate containers even if unchanged")
+    parser.add_argument("--no-recreate", action="store_true", help="never recreate existing containers")
+    parser.add_argument("--remove-orphans", action="store_true",
+                        help="remove containers of services no longer in the compose file")
+    parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM",
+                        help="number of replicas of SERVICE (overrides the file's scale)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("up", help="create and start the project's containers across the cluster")
+    p.add_argument("-d", "--detach", action="store_true", help="return once containers run and hosts files are written")
+    _recreate_args(p)
+    p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
+    p.add_argument("--build", action="store_true", help="build images of services with build: first")
+    _timeout_arg(p)
+    _services_arg(p)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("plan", help="show, per container, host, address, action and hosts lines; touch nothing")
+    _recreate_args(p)
+    _services_arg(p)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("scale", help="set the number of replicas of services: SERVICE=NUM...")
+    _timeout_arg(p)
+    p.add_argument("pairs", nargs="+", metavar="SERVICE=NUM")
+    p.set_defaults(func=cmd_scale)
+
+    p = sub.add_parser("down", help="stop and remove the project's containers and release their addresses")
+    p.add_argument("--remove-orphans", action="store_true", help="also remove containers of services not in the file")
+    _timeout_arg(p)
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("ps", help="list the project's containers with host, address and state")
+    p.add_argument("-q", "--quiet", action="store_true", help="only container ids")
+    p.add_argument("--services", dest="services_only", action="store_true", help="only service names")
+    p.add_argument("-a", "--all", action="store_true", help="include one-off containers")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    _services_arg(p)
+    p.set_defaults(func=cmd_ps)
+
+    for verb, text, handler in (("stop", "stop running containers", cmd_stop),
+                                ("start", "start stopped containers", cmd_start),
+                                ("restart", "restart containers and re-sync their hosts files", cmd_restart)):
+        p = sub.add_parser(verb, help=text)
+        if verb != "start":
+            _timeout_arg(p)
+        _services_arg(p)
+        p.set_defaults(func=handler)
+
+    p = sub.add_parser("rm", help="remove stopped containers")
+    p.add_argument("-f", "--force", action="store_true", help="don't ask for confirmation")
+    p.add_argument("-s", "--stop", action="store_true", help="stop the containers first if needed")
+    _services_arg(p)
+    p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser("logs", help="show the containers' output, from every host")
+    p.add_argument("-f", "--follow", action="store_true", help="follow the output")
+    p.add_argument("--tail", default=None, metavar="N", help="lines from the end of each container's log")
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    _services_arg(p)
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("exec", help="run a command in a running container of a service")
+    p.add_argument("--index", type=int, default=1, metavar="N", help="which replica (default 1)")
+    p.add_argument("-T", dest="no_tty", action="store_true", help="don't allocate a TTY")
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("cmd", nargs="...", metavar="CMD")
+    p.set_defaults(func=cmd_exec)

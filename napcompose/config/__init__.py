@@ -1,0 +1,20 @@
+"""Compose files -> a validated, frozen Project. Pure: no Docker, no network; files are read only here.
+
+Pipeline: strict YAML load -> format detection -> interpolation -> schema check -> extends ->
+merge of the files -> normalised ServiceSpecs -> checks across services (names, references, cycles).
+"""
+
+from __future__ import annotations
+
+from napcompose.config.files import load_project
+from napcompose.config.project import parse_texts
+from napcompose.config.render import render
+
+
+def parse_project(texts, *, project_name, working_dir=".", environ=None, warn=None, read=None):
+    """Build a Project from in-memory files: ``texts`` = [(filename, content)], later ones override."""
+    return parse_texts(list(texts), project_name=project_name, working_dir=working_dir,
+                       environ=dict(environ or {}), warn=warn or (lambda line: None), read=read)
+
+
+__all__ = ["load_project", "parse_project", "render"]

@@ -1,0 +1,150 @@
+"""One compose file: its format, interpolated sections, schema check, v1 translation, extends."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from napcompose.config import schema
+from napcompose.config.interpolate import interpolate_section
+from napcompose.config.merge import check_extendable, merge_service
+from napcompose.config.yamlload import Map, line_of, load_text
+from napcompose.errors import ConfigError
+
+V1, SPEC = "1", "spec"
+TOP_KEYS = ("version", "services", "networks", "volumes", "secrets", "configs")
+_VERSION = re.compile(r"^[1-3]+(\.\d+)?$")
+
+
+class Document:
+    """A parsed file: ``services`` (name -> raw Map), top-level sections, ``x_nap``, its format."""
+
+    def __init__(self, filename, fmt, services, sections, x_nap):
+        self.filename, self.format, self.services = filename, fmt, services
+        self.sections, self.x_nap = sections, x_nap
+
+
+def detect_format(doc, filename, warn):
+    version = doc.get("version")
+    if version is None or version == "":
+        if any(doc.get(k) for k in ("services", "networks", "volumes")):
+            return SPEC
+        return V1
+    if isinstance(version, dict):
+        warn(f"{filename}: 'version' is a mapping; reading it as a service of a version 1 file")
+        return V1
+    where = f"{filename}:{line_of(doc, 'version')}"
+    if not isinstance(version, str):
+        raise ConfigError(f"{where}: version {version!r} must be a string: write version: \"{version}\"")
+    if not _VERSION.match(version):
+        raise ConfigError(f"{where}: version {version!r} is not a compose file version (2.0-2.4, 3.0-3.9)")
+    if version.startswith("1"):
+        raise ConfigError(f"{where}: version {version!r}: a version 1 file has no 'version' key; "
+                          "write the services at the top level, or use version 2 or later")
+    return SPEC
+
+
+def parse_document(filename, text, environ, warn):
+    """Load, interpolate and check one file (extends are resolved later, across documents)."""
+    doc = load_text(text, filename)
+    if not isinstance(doc, dict):
+        kind = "empty" if doc is None else f"a {type(doc).__name__.replace('Seq', 'list')}"
+        raise ConfigError(f"{filename}: the top level must be a mapping, but the file is {kind}")
+    fmt = detect_format(doc, filename, warn)
+    if fmt == V1:
+        services = {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        services = interpolate_section(Map(services, line=doc.line, lines=doc.lines), "service", environ,
+                                       filename, warn)
+        sections = {}
+    else:
+        for key in doc:
+            if not (isinstance(key, str) and key.startswith("x-")) and key not in TOP_KEYS:
+                raise ConfigError(f"{filename}:{line_of(doc, key)}: top level: {key}: unknown key"
+                                  f"{schema.suggest(key, TOP_KEYS)}")
+        services = doc.get("services") or Map()
+        if not isinstance(services, dict):
+            raise ConfigError(f"{filename}:{line_of(doc, 'services')}: services must be a mapping")
+        services = interpolate_section(services, "service", environ, filename, warn)
+        sections = {}
+        for key, spec in schema.TOP_SECTIONS.items():
+            section = doc.get(key) or Map()
+            if not isinstance(section, dict):
+                raise ConfigError(f"{filename}:{line_of(doc, key)}: {key} must be a mapping")
+            section = interpolate_section(section, key[:-1], environ, filename, warn)
+            for name, body in section.items():
+                schema.Checker(filename, key[:-1], name).check(spec, body, "", line_of(section, name))
+            sections[key] = section
+    service_schema = schema.V1_SERVICE if fmt == V1 else schema.SPEC_SERVICE
+    for name, body in services.items():
+        line = line_of(services, name)
+        if not isinstance(name, str) or not schema.NAME_PATTERN.match(name):
+            raise ConfigError(f"{filename}:{line}: service name {name!r} is not valid "
+                              "(use letters, digits, '-', '_' and '.')")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{filename}:{line}: service '{name}' must be a mapping, not "
+                              f"{schema._describe(body)}")
+        schema.Checker(filename, "service", name).check(service_schema, body, "", line)
+    if fmt == V1:
+        services = Map({n: _from_v1(b) for n, b in services.items()}, line=services.line, lines=services.lines)
+    return Document(filename, fmt, services, sections, doc.get("x-nap"))
+
+
+def _from_v1(body):
+    """Rename v1-only keys to their later spelling so one normaliser serves every format."""
+    out = Map(body, line=body.line, lines=dict(body.lines))
+    if "net" in out:
+        out["network_mode"] = out.pop("net")
+        out.lines["network_mode"] = body.lines.get("net")
+    if "log_driver" in out or "log_opt" in out:
+        out["logging"] = {"driver": out.pop("log_driver", None), "options": out.pop("log_opt", None) or {}}
+        out.lines["logging"] = body.lines.get("log_driver") or body.lines.get("log_opt")
+    if "dockerfile" in out:
+        build = out.get("build")
+        out["build"] = {"context": build or ".", "dockerfile": out.pop("dockerfile")}
+    return out
+
+
+def resolve_extends(doc, load_other, environ, warn, _stack=()):
+    """Return doc.services with every ``extends`` applied (in place of the raw mapping)."""
+    resolved = {}
+
+    def resolve(name, stack):
+        if name in resolved:
+            return resolved[name]
+        body = doc.services[name]
+        ext = body.get("extends")
+        if ext is None:
+            resolved[name] = body
+            return body
+        if isinstance(ext, str):
+            ext = {"service": ext}
+        key = (os.path.abspath(ext.get("file", doc.filename)), ext["service"])
+        here = (os.path.abspath(doc.filename), name)
+        if key in stack or key == here:
+            chain = " -> ".join(f"{os.path.basename(f)}:{s}" for f, s in stack + (here, key))
+            raise ConfigError(f"{doc.filename}:{line_of(body, 'extends')}: service '{name}': circular "
+                              f"extends: {chain}")
+        if "file" in ext:
+            other = load_other(ext["file"], doc.filename)
+            if ext["service"] not in other.services:
+                raise ConfigError(f"{doc.filename}:{line_of(body, 'extends')}: service '{name}': extends "
+                                  f"service '{ext['service']}', which {ext['file']} does not define"
+                                  f"{schema.suggest(ext['service'], other.services)}")
+            base_services = resolve_extends(other, load_other, environ, warn, stack + (here,))
+            base = base_services[ext["service"]]
+        else:
+            if ext["service"] not in doc.services:
+                raise ConfigError(f"{doc.filename}:{line_of(body, 'extends')}: service '{name}': extends "
+                                  f"service '{ext['service']}', which is not defined"
+                                  f"{schema.suggest(ext['service'], doc.services)}")
+            base = resolve(ext["service"], stack + (here,))
+        check_extendable(ext["service"], base, doc.filename)
+        merged = merge_service({k: v for k, v in base.items() if k != "extends"},
+                               {k: v for k, v in body.items() if k != "extends"})
+        out = Map(merged, line=body.line, lines=dict(body.lines))
+        resolved[name] = out
+        return out
+
+    for service in doc.services:
+        resolve(service, _stack)
+    return resolved

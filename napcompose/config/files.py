@@ -1,0 +1,85 @@
+"""Finding the compose files, the project directory, the project name and the environment on disk."""
+
+from __future__ import annotations
+
+import os
+
+from napcompose.config.envfile import read_env_file
+from napcompose.config.names import normalize_project_name
+from napcompose.config.project import parse_texts
+from napcompose.config.yamlload import read_file
+from napcompose.errors import ConfigError, UsageError
+
+BASE_NAMES = ("docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_NAMES = ("docker-compose.override.yml", "docker-compose.override.yaml")
+NAP_NAMES = ("nap-compose.yml", "nap-compose.yaml")
+
+
+def default_files(start_dir):
+    """The default files of the first directory, from ``start_dir`` upward, holding one.
+
+    docker-compose.yml (or .yaml), then docker-compose.override.yml, then nap-compose.yml: the last
+    one holds nap-compose's own settings beside an unchanged docker-compose file, or stands alone.
+    """
+    directory = os.path.abspath(start_dir)
+    while True:
+        found = []
+        for group in (BASE_NAMES, OVERRIDE_NAMES, NAP_NAMES):
+            present = [n for n in group if os.path.isfile(os.path.join(directory, n))]
+            found.extend(os.path.join(directory, n) for n in present[:1])
+        if any(os.path.basename(f) in BASE_NAMES + NAP_NAMES for f in found):
+            return found
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            raise ConfigError(
+                f"no compose file found in {os.path.abspath(start_dir)} or its parents (looked for "
+                f"{', '.join(BASE_NAMES + NAP_NAMES)}); pass -f FILE")
+        directory = parent
+
+
+def resolve_files(files, environ, cwd):
+    if files:
+        return [os.path.join(cwd, f) for f in files]
+    listed = environ.get("COMPOSE_FILE")
+    if listed:
+        sep = environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return [os.path.join(cwd, f) for f in listed.split(sep) if f]
+    return default_files(cwd)
+
+
+def load_project(files=None, project_name=None, project_dir=None, env_file=None, environ=None, cwd=None,
+                 warn=None):
+    """Read the compose files from disk and return the validated Project.
+
+    Raises ConfigError (exit 3) for bad files, UsageError (exit 2) for a bad project name.
+    """
+    cwd = cwd or os.getcwd()
+    environ = dict(os.environ if environ is None else environ)
+    warn = warn or (lambda line: None)
+    paths = resolve_files(files, environ, cwd)
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ConfigError(f"compose file {os.path.relpath(path, cwd)} not found")
+    working_dir = os.path.abspath(os.path.join(cwd, project_dir) if project_dir else os.path.dirname(paths[0]))
+    dotenv_path = os.path.join(cwd, env_file) if env_file else os.path.join(working_dir, ".env")
+    dotenv = read_env_file(dotenv_path, display=env_file or dotenv_path, required=bool(env_file))
+    # The process environment wins over the .env file.
+    merged_env = {k: v for k, v in dotenv.items() if v is not None}
+    merged_env.update(environ)
+    raw_name = project_name or merged_env.get("COMPOSE_PROJECT_NAME") or os.path.basename(working_dir)
+    name = normalize_project_name(raw_name)
+    if not name:
+        raise UsageError(f"project name {raw_name!r} has no letters or digits; pass -p NAME")
+    display = [_display(p, cwd) for p in paths]
+    texts = [(d, read_file(p, d)) for d, p in zip(display, paths)]
+
+    def read(path):
+        return read_file(os.path.join(cwd, path), path)
+
+    return parse_texts(texts, project_name=name, working_dir=working_dir, environ=merged_env, warn=warn,
+                       read=read)
+
+
+def _display(path, cwd):
+    rel = os.path.relpath(path, cwd)
+    return rel if not rel.startswith("..") else path

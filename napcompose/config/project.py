@@ -1,0 +1,86 @@
+"""Compose documents -> one validated Project: merge the files, normalise services, check references."""
+
+from __future__ import annotations
+
+import os
+
+from napcompose.config import xnap
+from napcompose.config.checks import check_project
+from napcompose.config.document import V1, parse_document, resolve_extends
+from napcompose.config.merge import merge_service, merge_top
+from napcompose.config.normalize import ServiceContext, to_spec
+from napcompose.config.yamlload import Map
+from napcompose.errors import ConfigError
+from napcompose.model import Project
+
+
+def build_project(documents, *, project_name, working_dir, environ, warn, load_other):
+    """Merge parsed documents in order and return the Project."""
+    formats = {d.format == V1 for d in documents}
+    if len(formats) > 1:
+        first = documents[0]
+        other = next(d for d in documents if (d.format == V1) != (first.format == V1))
+        raise ConfigError(f"{other.filename}: a version 1 file cannot be merged with a version 2/3 or spec "
+                          f"file ({first.filename} is {'version 1' if first.format == V1 else 'not version 1'})")
+    services, origins, sections, top_nap = {}, {}, {}, {}
+    for doc in documents:
+        for name, body in resolve_extends(doc, load_other, environ, warn).items():
+            services[name] = merge_service(services[name], body) if name in services else dict(body)
+            origins.setdefault(name, []).append((doc.filename, doc.services[name]))
+        for key, section in doc.sections.items():
+            sections[key] = merge_top(sections.get(key), section, key)
+        if doc.x_nap is not None:
+            if not isinstance(doc.x_nap, dict):
+                xnap.top_level(doc.x_nap, doc.filename)
+            top_nap.update(doc.x_nap)
+    if not services:
+        names = ", ".join(d.filename for d in documents)
+        raise ConfigError(f"{names}: no services defined")
+    strategy, seed = xnap.top_level(Map(top_nap), documents[-1].filename)
+    specs = []
+    for name in sorted(services):
+        raw = services[name]
+        ctx = ServiceContext(name, _Origins(origins[name]), working_dir, environ, warn)
+        if raw.get("image") is None and raw.get("build") is None:
+            ctx.fail("image", "neither 'image' nor 'build' is set; one of them is needed")
+        specs.append(to_spec(ctx, raw))
+    project = Project(name=project_name, services=tuple(specs),
+                      source_files=tuple(d.filename for d in documents), working_dir=working_dir,
+                      strategy=strategy, seed=seed)
+    check_project(project, sections, {n: _Origins(o) for n, o in origins.items()},
+                  is_v1=documents[0].format == V1)
+    return project
+
+
+class _Origins:
+    """The files that define a service, latest last; answers 'which file and line set this key'."""
+
+    def __init__(self, entries):
+        self.entries = entries
+
+    def where(self, key=None):
+        for filename, raw in reversed(self.entries):
+            if key is None or key in raw:
+                line = raw.lines.get(key) if key is not None else raw.line
+                return f"{filename}:{line or raw.line}" if (line or raw.line) else filename
+        filename, raw = self.entries[-1]
+        return f"{filename}:{raw.line}" if raw.line else filename
+
+
+def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None):
+    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file``."""
+    cache = {}
+
+    def load_other(path, relative_to):
+        full = os.path.normpath(os.path.join(os.path.dirname(relative_to) or working_dir, path))
+        if full not in cache:
+            if read is None:
+                raise ConfigError(f"{relative_to}: extends names the file {path}, which cannot be read here")
+            cache[full] = parse_document(full, read(full), environ, warn)
+        return cache[full]
+
+    documents = [parse_document(name, text, environ, warn) for name, text in texts]
+    return build_project(documents, project_name=project_name, working_dir=working_dir, environ=environ,
+                         warn=warn, load_other=load_other)
+
+

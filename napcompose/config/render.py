@@ -1,0 +1,141 @@
+"""A Project back to a compose file (spec format, YAML or JSON): what ``nap-compose config`` prints.
+
+The output is deterministic and re-reads to the same Project: every ``$`` is written as ``$$`` because
+the reader interpolates again.
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+
+def _s(value):
+    return value.replace("$", "$$") if isinstance(value, str) else value
+
+
+def _seconds(value):
+    return None if value is None else f"{value!r}s"
+
+
+def _port(p):
+    text = f"{p.container_port}/{p.protocol}"
+    if p.host_port is not None or p.host_ip:
+        host = "" if p.host_port is None else str(p.host_port)
+        ip = p.host_ip or ""
+        if ":" in ip:
+            ip = f"[{ip}]"
+        text = f"{ip + ':' if ip else ''}{host}:{text}"
+    return text
+
+
+def _service(spec):
+    out = {}
+
+    def put(key, value):
+        if value not in (None, (), [], {}, False):
+            out[key] = value
+
+    put("image", _s(spec.image))
+    if spec.build:
+        put("build", {k: v for k, v in (("context", _s(spec.build.context)),
+                                        ("dockerfile", _s(spec.build.dockerfile)),
+                                        ("args", {k: _s(v) for k, v in spec.build.args}),
+                                        ("target", _s(spec.build.target))) if v not in (None, {})})
+    if spec.command is not None:
+        out["command"] = [_s(a) for a in spec.command]
+    if spec.entrypoint is not None:
+        out["entrypoint"] = [_s(a) for a in spec.entrypoint]
+    put("environment", {k: _s(v) for k, v in spec.environment})
+    put("labels", {k: _s(v) for k, v in spec.labels})
+    put("links", [_s(f"{l.service}:{l.alias}") for l in spec.links])
+    put("external_links", [_s(f"{l.service}:{l.alias}") for l in spec.external_links])
+    put("depends_on", {d.service: {"condition": d.condition} for d in spec.depends_on})
+    put("volumes_from", [_s(v) for v in spec.volumes_from])
+    put("ports", [_port(p) for p in spec.ports])
+    put("expose", [f"{p.container_port}/{p.protocol}" for p in spec.expose])
+    put("volumes", [_s(v) for v in spec.volumes])
+    for key in ("hostname", "domainname", "restart", "network_mode", "ipc", "pid", "container_name", "user",
+                "working_dir", "stop_signal"):
+        put(key, _s(getattr(spec, key)))
+    put("extra_hosts", [_s(f"{n}:{a}") for n, a in spec.extra_hosts])
+    put("dns", [_s(v) for v in spec.dns])
+    put("dns_search", [_s(v) for v in spec.dns_search])
+    if spec.network_mode is None and tuple(n.name for n in spec.networks) != ("default",) or any(
+            n.ipv4_address or n.aliases for n in spec.networks):
+        out["networks"] = {n.name: ({k: v for k, v in (("ipv4_address", n.ipv4_address),
+                                                        ("aliases", [_s(a) for a in n.aliases])) if v} or None)
+                           for n in spec.networks}
+    hc = spec.healthcheck
+    if hc is not None:
+        out["healthcheck"] = {k: v for k, v in (
+            ("test", [_s(t) for t in hc.test]), ("interval", _seconds(hc.interval_s)),
+            ("timeout", _seconds(hc.timeout_s)), ("retries", hc.retries),
+            ("start_period", _seconds(hc.start_period_s)), ("disable", hc.disable)) if v not in (None, [])}
+    out["scale"] = spec.scale
+    pl = spec.placement
+    placement = {k: v for k, v in (("constraints", [_s(c) for c in pl.constraints]),
+                                   ("preferences", [{"spread": _s(p.split("=", 1)[1])} for p in pl.preferences]))
+                 if v}
+    if placement:
+        out["deploy"] = {"placement": placement}
+    nap = {k: v for k, v in (("strategy", pl.strategy), ("hosts", list(pl.hosts)), ("affinity", list(pl.affinity)),
+                             ("anti_affinity", list(pl.anti_affinity)), ("max_per_host", pl.max_per_host))
+           if v not in (None, [])}
+    put("x-nap", nap)
+    put("cpus", spec.cpus)
+    put("mem_limit", spec.mem_limit)
+    put("mem_reservation", spec.mem_reservation)
+    put("stop_grace_period", _seconds(spec.stop_grace_period_s))
+    for key in ("privileged", "tty", "stdin_open", "read_only"):
+        put(key, getattr(spec, key))
+    if spec.init is not None:
+        out["init"] = spec.init
+    put("cap_add", list(spec.cap_add))
+    put("cap_drop", list(spec.cap_drop))
+    put("ulimits", {u.name: {"soft": u.soft, "hard": u.hard} for u in spec.ulimits})
+    put("sysctls", {k: _s(v) for k, v in spec.sysctls})
+    put("tmpfs", [_s(t) for t in spec.tmpfs])
+    if spec.logging is not None:
+        out["logging"] = {k: v for k, v in (("driver", _s(spec.logging.driver)),
+                                            ("options", {k: _s(v) for k, v in spec.logging.options})) if v}
+    put("shm_size", spec.shm_size)
+    return out
+
+
+def as_dict(project) -> dict:
+    """The compose mapping of ``project`` (spec format)."""
+    services = {spec.name: _service(spec) for spec in project.services}
+    networks = sorted({n.name for s in project.services for n in s.networks} - {"default"})
+    volumes = sorted({v.split(":", 1)[0] for s in project.services for v in s.volumes
+                      if ":" in v and not v.startswith(("/", ".", "~"))})
+    doc = {"services": services}
+    if networks:
+        doc["networks"] = {n: None for n in networks}
+    if volumes:
+        doc["volumes"] = {v: None for v in volumes}
+    doc["x-nap"] = {"strategy": project.strategy, "seed": project.seed}
+    return doc
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def render(project, fmt="yaml") -> str:
+    """The project as compose text; ``fmt`` is "yaml" or "json"."""
+    doc = as_dict(project)
+    if fmt == "json":
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if fmt != "yaml":
+        raise ValueError(f"unknown format {fmt!r}")
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)

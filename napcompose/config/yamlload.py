@@ -1,0 +1,161 @@
+"""The strict YAML loader: safe tags only, duplicate keys refused, bounded size and alias expansion.
+
+Mappings and sequences come back as ``Map``/``Seq`` (dict/list subclasses) that remember the line of
+each key or item, so later checks can point at the line a value came from.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from napcompose.errors import ConfigError
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# Nodes a document may expand to once aliases are followed; a "billion laughs" file needs far more.
+MAX_EXPANDED_NODES = 2_000_000
+
+
+class Map(dict):
+    """A mapping that knows its own line and the line of each key (1-based)."""
+
+    __slots__ = ("line", "lines")
+
+    def __init__(self, *args, line=None, lines=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.line = line
+        self.lines = lines if lines is not None else {}
+
+
+class Seq(list):
+    """A sequence that knows its own line and the line of each item (1-based)."""
+
+    __slots__ = ("line", "lines")
+
+    def __init__(self, *args, line=None, lines=None):
+        super().__init__(*args)
+        self.line = line
+        self.lines = lines if lines is not None else []
+
+
+def line_of(container, key=None):
+    """The line of ``container[key]`` (or of the container itself), or None when unknown."""
+    if key is not None:
+        if isinstance(container, Map):
+            return container.lines.get(key, container.line)
+        if isinstance(container, Seq) and isinstance(key, int) and key < len(container.lines):
+            return container.lines[key]
+    return getattr(container, "line", None)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with duplicate-key refusal and an expansion bound; keys and items keep their lines."""
+
+    def compose_document(self):
+        node = super().compose_document()
+        _check_expansion(node, self.name)
+        return node
+
+    def construct_yaml_map(self, node):
+        data = Map(line=node.start_mark.line + 1)
+        yield data
+        own = {id(v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        self.flatten_mapping(node)  # resolves "<<" merge keys the way SafeLoader does
+        seen = {}
+        for key_node, value_node in node.value:
+            if id(value_node) not in own:  # merged in by "<<": the mapping's own keys override it
+                key = self.construct_object(key_node, deep=True)
+                data[key] = self.construct_object(value_node, deep=True)
+                data.lines[key] = key_node.start_mark.line + 1
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise ConfigError(
+                    f"{self.name}:{key_node.start_mark.line + 1}: a mapping key must be a scalar") from None
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"{self.name}:{line}: duplicate key {key!r} (first defined on line {seen[key]})")
+            seen[key] = line
+            data.pop(key, None)
+            data[key] = self.construct_object(value_node, deep=True)
+            data.lines[key] = line
+
+    def construct_yaml_seq(self, node):
+        data = Seq(line=node.start_mark.line + 1)
+        yield data
+        for child in node.value:
+            data.append(self.construct_object(child, deep=True))
+            data.lines.append(child.start_mark.line + 1)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+_StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_yaml_seq)
+
+
+def _check_expansion(root, name):
+    """Refuse documents whose alias-expanded size exceeds MAX_EXPANDED_NODES (shared nodes counted once per use)."""
+    if root is None:
+        return
+    sizes = {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes and not done:
+            continue
+        children = []
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                children.extend((k, v))
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        if done:
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_EXPANDED_NODES:
+                raise ConfigError(
+                    f"{name}: the document expands to more than {MAX_EXPANDED_NODES} nodes through "
+                    "aliases; refusing to load it")
+            sizes[key] = total
+            continue
+        sizes[key] = None  # in progress; YAML anchors cannot refer to an enclosing node
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
+def load_text(text: str, filename: str):
+    """Parse one YAML document strictly; return Map/Seq/scalars. Raises ConfigError with file, line, column."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ConfigError(f"{filename}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    loader = _StrictLoader(text)
+    loader.name = filename
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{exc.context}, {exc.problem}"
+        raise ConfigError(f"{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{filename}: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def read_file(path: str, display: str = None) -> str:
+    """Read a compose file's text, bounded in size; errors name the file."""
+    display = display or path
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{display}: cannot read the file: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{display}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{display}: not UTF-8 text (byte {exc.start})") from None

@@ -1,0 +1,99 @@
+"""The service dependency graph: who must start before whom.
+
+Edges point from a consumer to what it needs (``web -> db`` when web links to db). Sources: links,
+depends_on, volumes_from and ``network_mode``/``ipc``/``pid: service:X``. ``external_links`` name
+containers outside the project and stay out of the graph.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from napcompose.errors import DependencyCycleError
+
+
+def _service_ref(value):
+    if isinstance(value, str) and value.startswith("service:"):
+        return value[len("service:"):]
+    return None
+
+
+def _volumes_from_service(entry):
+    if entry.startswith("container:"):
+        return None
+    return entry.split(":", 1)[0]
+
+
+def edges_of(spec):
+    """(dependency, kind) pairs of one ServiceSpec."""
+    for link in spec.links:
+        yield link.service, "link"
+    for dep in spec.depends_on:
+        yield dep.service, "depends_on"
+    for entry in spec.volumes_from:
+        name = _volumes_from_service(entry)
+        if name:
+            yield name, "volumes_from"
+    for key in ("network_mode", "ipc", "pid"):
+        name = _service_ref(getattr(spec, key))
+        if name:
+            yield name, key
+
+
+def build_graph(project) -> nx.DiGraph:
+    """A DiGraph over the project's services; edge consumer -> dependency, attribute ``kinds``."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(project.service_names)
+    for spec in project.services:
+        for dep, kind in edges_of(spec):
+            if graph.has_edge(spec.name, dep):
+                graph.edges[spec.name, dep]["kinds"] += (kind,)
+            else:
+                graph.add_edge(spec.name, dep, kinds=(kind,))
+    return graph
+
+
+def _cycle(graph):
+    for start in sorted(graph.nodes):
+        try:
+            found = nx.find_cycle(graph, source=start)
+        except nx.NetworkXNoCycle:
+            continue
+        names = [edge[0] for edge in found]
+        first = names.index(min(names))
+        names = names[first:] + names[:first]
+        return names + [names[0]]
+    return None
+
+
+def check_acyclic(graph) -> None:
+    cycle = _cycle(graph)
+    if cycle:
+        raise DependencyCycleError(cycle)
+
+
+def start_waves(project):
+    """Services in start order: each wave only needs earlier waves; names sorted within a wave.
+
+    Raises DependencyCycleError naming the loop (``web -> api -> web``).
+    """
+    graph = build_graph(project)
+    check_acyclic(graph)
+    return tuple(tuple(sorted(wave)) for wave in nx.topological_generations(graph.reverse(copy=False)))
+
+
+def stop_waves(project):
+    """Start waves reversed: consumers stop before what they need."""
+    return tuple(reversed(start_waves(project)))
+
+
+def dependencies(project, service):
+    """Every service ``service`` needs, directly or not."""
+    graph = build_graph(project)
+    return set(nx.descendants(graph, service))
+
+
+def dependents(project, service):
+    """Every service that needs ``service``, directly or not."""
+    graph = build_graph(project)
+    return set(nx.ancestors(graph, service))

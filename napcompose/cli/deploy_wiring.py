@@ -89,23 +89,6 @@ def image_of(project, spec) -> str:
     return spec.image or f"{project.name}_{spec.name}"
 
 
-def _closure(project, services, no_deps: bool):
-    """The selected services plus, unless --no-deps, everything they link to or depend on."""
-    if not services:
-        return set(project.service_names)
-    chosen, todo = set(), list(services)
-    while todo:
-        name = todo.pop()
-        if name in chosen or name not in project.service_names:
-            continue
-        chosen.add(name)
-        if not no_deps:
-            spec = project.service(name)
-            todo += [l.service for l in spec.links] + [d.service for d in spec.depends_on]
-            todo += [v for v in spec.volumes_from if v in project.service_names]
-    return chosen
-
-
 def _presence(deploy, wanted):
     """{host: set of present images} for every reachable host, asked in parallel."""
     from concurrent.futures import ThreadPoolExecutor
@@ -133,8 +116,9 @@ def ensure_images(ctx, deploy, project, options, scales, build: bool = False) ->
     Unreachable hosts are left to the run itself, which reports them per host.
     """
     from napcompose.placement import place
+    from napcompose.planner import selected_services
 
-    selected = _closure(project, options.services or tuple(scales), options.no_deps)
+    selected = selected_services(project, options)
     observation = deploy.orchestrator.observe(project.name)
     placement = place(project, deploy.cluster.hosts, observation.containers, scales)
     services_of: Dict[tuple, set] = {}

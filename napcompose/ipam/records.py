@@ -1,0 +1,95 @@
+"""What the allocator keeps in the store: key names and the JSON of address and owner records."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from napcompose.errors import IpamError, StoreError
+from napcompose.model import Allocation
+
+# Owner strings become one key component, so they are kept to a small alphabet: '/' separates
+# project/service/index and is written as '~' in the key (a '/' would make etcd v2 directories,
+# and then an owner "a" and an owner "a/b" could not both exist).
+_OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]*(/[A-Za-z0-9_.@:-]+)*$")
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_OWNER = 200
+
+
+def check_owner(owner: object) -> str:
+    if not isinstance(owner, str) or not owner:
+        raise IpamError("an owner is required (project/service/index or another name)")
+    if len(owner) > MAX_OWNER or not _OWNER.match(owner):
+        raise IpamError(f"invalid owner '{owner}': use letters, digits and _.@:- in parts separated "
+                        f"by '/', at most {MAX_OWNER} characters (e.g. myproject/web/1)")
+    return owner
+
+
+def check_host(host: object) -> Optional[str]:
+    if host is None:
+        return None
+    if not isinstance(host, str) or not _HOST.match(host) or len(host) > 253:
+        raise IpamError(f"invalid host name '{host}'")
+    return host
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    @property
+    def pool(self) -> str:
+        return f"{self.prefix}/pool"
+
+    @property
+    def addresses(self) -> str:
+        return f"{self.prefix}/addresses/"
+
+    @property
+    def blocks(self) -> str:
+        return f"{self.prefix}/blocks/"
+
+    def address(self, ip: str) -> str:
+        return f"{self.prefix}/addresses/{ip}"
+
+    def owner(self, owner: str) -> str:
+        return f"{self.prefix}/owners/{owner.replace('/', '~')}"
+
+    def block(self, number: int) -> str:
+        return f"{self.prefix}/blocks/{number}"
+
+
+@dataclass(frozen=True)
+class OwnerRecord:
+    """The owner index entry: which address the owner holds, under which allocation id."""
+
+    ip: str
+    alloc_id: str
+    since: float
+
+    def dump(self) -> str:
+        return json.dumps({"ip": self.ip, "alloc_id": self.alloc_id, "since": self.since}, sort_keys=True)
+
+    @staticmethod
+    def load(key: str, text: str) -> "OwnerRecord":
+        try:
+            data = json.loads(text)
+            return OwnerRecord(ip=str(data["ip"]), alloc_id=str(data["alloc_id"]), since=float(data["since"]))
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(f"the store holds a malformed owner record at {key}: {text[:80]!r}") from None
+
+
+def dump_allocation(a: Allocation) -> str:
+    return json.dumps({"owner": a.owner, "host": a.host, "state": a.state, "since": a.since,
+                       "alloc_id": a.alloc_id}, sort_keys=True)
+
+
+def load_allocation(ip: str, key: str, text: str) -> Allocation:
+    try:
+        data = json.loads(text)
+        return Allocation(ip=ip, owner=str(data["owner"]), host=data.get("host"), state=str(data["state"]),
+                          since=float(data["since"]), alloc_id=str(data["alloc_id"]))
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f"the store holds a malformed address record at {key}: {text[:80]!r}") from None

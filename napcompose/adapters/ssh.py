@@ -1,0 +1,322 @@
+"""Connections to the cluster's hosts: one paramiko SSH connection per host carries Docker and SFTP.
+
+Host keys are checked against the host's known_hosts file (or ~/.ssh/known_hosts) with a reject policy.
+Accepting a key seen for the first time is an explicit option that records it in that file; a key that
+differs from the recorded one is always refused. docker-py's own ``ssh://`` transport cannot take a
+known_hosts file or a key, so ssh:// Docker URLs are served by a small HTTP adapter that opens a channel
+running ``docker system dial-stdio`` on our own connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+import urllib.parse
+from typing import Dict, Optional, Tuple
+
+import docker
+import docker.errors
+import docker.tls
+import paramiko
+from docker.transport import SSHHTTPAdapter
+from docker.transport.basehttpadapter import BaseHTTPAdapter
+from docker.transport.sshconn import RecentlyUsedContainer, SSHConnectionPool
+
+from napcompose.errors import HostError, HostKeyError
+from napcompose.model import Cluster, Host
+
+DOCKER_API_VERSION = "1.41"
+KEEPALIVE_S = 15
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint of ``key``, e.g. ``ssh-ed25519 SHA256:...``."""
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    return f"{key.get_name()} SHA256:{digest}"
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.strip().rstrip(".")
+
+
+class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
+    """What to do with a host key that known_hosts does not list: refuse, or record it when allowed."""
+
+    _file_lock = threading.Lock()
+
+    def __init__(self, host: Host, known_hosts: str, accept_new: bool):
+        self.host = host
+        self.known_hosts = known_hosts
+        self.accept_new = accept_new
+
+    def missing_host_key(self, client, hostname, key):
+        if not self.accept_new:
+            raise HostKeyError(self.host.name, (
+                f"host key of {hostname} is unknown ({fingerprint(key)}): it is not in {self.known_hosts}; "
+                "check the fingerprint and add it there, or pass --accept-new-host-keys"))
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        with self._file_lock:
+            directory = os.path.dirname(self.known_hosts)
+            if directory:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            fd = os.open(self.known_hosts, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                fh.write(line)
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+class _OwnSSHAdapter(SSHHTTPAdapter):
+    """docker-py's SSH adapter, fed with an already connected paramiko client of ours."""
+
+    def __init__(self, connections: "HostConnections", host_name: str, timeout: float, max_pool_size: int = 10):
+        # Skip SSHHTTPAdapter.__init__: it would build and connect its own client.
+        self._connections = connections
+        self._host_name = host_name
+        self.ssh_client = None
+        self.ssh_host = host_name
+        self.ssh_params = {}
+        self.timeout = timeout
+        self.max_pool_size = max_pool_size
+        self.pools = RecentlyUsedContainer(10, dispose_func=lambda p: p.close())
+        BaseHTTPAdapter.__init__(self)
+
+    def get_connection(self, url, proxies=None):
+        client = self._connections.ssh(self._host_name)
+        transport = client.get_transport()
+        with self.pools.lock:
+            pool = self.pools.get(url)
+            if pool is not None and pool.ssh_transport is transport:
+                return pool
+            pool = SSHConnectionPool(ssh_client=client, timeout=self.timeout,
+                                     maxsize=self.max_pool_size, host=self.ssh_host)
+            self.pools[url] = pool
+        return pool
+
+    def close(self):
+        # The SSH connection belongs to HostConnections; only the HTTP pools are ours.
+        self.pools.clear()
+
+
+class RemoteFiles:
+    """Files of one host over SFTP on the host's shared SSH connection."""
+
+    def __init__(self, connections: "HostConnections", host_name: str):
+        self._connections = connections
+        self.host = host_name
+        self._lock = threading.Lock()
+        self._sftp: Optional[paramiko.SFTPClient] = None
+        self._transport = None
+
+    def _client(self) -> paramiko.SFTPClient:
+        client = self._connections.ssh(self.host)
+        transport = client.get_transport()
+        if self._sftp is None or self._transport is not transport:
+            try:
+                self._sftp = client.open_sftp()
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"opening SFTP: {_cause(exc)}") from exc
+            self._sftp.get_channel().settimeout(self._connections.op_timeout)
+            self._transport = transport
+        return self._sftp
+
+    def read(self, path: str) -> bytes:
+        with self._lock:
+            sftp = self._client()
+            try:
+                with sftp.open(path, "r") as fh:
+                    return fh.read()
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"reading {path} over SFTP: {_cause(exc)}") from exc
+
+    def write_in_place(self, path: str, data: bytes) -> None:
+        # r+ keeps the inode: a container sees its hosts file through a bind mount of it.
+        with self._lock:
+            sftp = self._client()
+            try:
+                with sftp.open(path, "r+") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    fh.truncate(len(data))
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"writing {path} over SFTP: {_cause(exc)}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sftp is not None:
+                try:
+                    self._sftp.close()
+                except Exception:  # the connection may already be gone
+                    pass
+                self._sftp = None
+
+
+class LocalFiles:
+    """Files of a unix:// host: the local file system, with the same in-place write."""
+
+    def __init__(self, host_name: str):
+        self.host = host_name
+
+    def read(self, path: str) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise HostError(self.host, f"reading {path}: {exc.strerror}") from exc
+
+    def write_in_place(self, path: str, data: bytes) -> None:
+        try:
+            with open(path, "r+b") as fh:
+                fh.write(data)
+                fh.flush()
+                fh.truncate(len(data))
+        except OSError as exc:
+            raise HostError(self.host, f"writing {path}: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        pass
+
+
+class HostConnections:
+    """Lazily opened, reused, thread-safe connections to every host of a cluster."""
+
+    def __init__(self, cluster: Cluster, accept_new_host_keys: bool = False,
+                 connect_timeout: float = 10.0, op_timeout: float = 60.0):
+        self.cluster = cluster
+        self.accept_new_host_keys = accept_new_host_keys or cluster.accept_new_host_keys
+        self.connect_timeout = connect_timeout
+        self.op_timeout = op_timeout
+        self._hosts: Dict[str, Host] = {h.name: h for h in cluster.hosts}
+        self._locks: Dict[str, threading.Lock] = {name: threading.Lock() for name in self._hosts}
+        self._ssh: Dict[str, paramiko.SSHClient] = {}
+        self._docker: Dict[str, docker.DockerClient] = {}
+        self._files: Dict[str, object] = {}
+        self._closed = False
+
+    def _host(self, name: str) -> Host:
+        try:
+            return self._hosts[name]
+        except KeyError:
+            raise HostError(name, f"no such host in the cluster file {self.cluster.source}") from None
+
+    def ssh_target(self, host: Host) -> Tuple[str, int, str]:
+        """(address, port, user) to reach ``host`` over SSH: the ssh:// URL's parts, else the host's."""
+        address, port, user = host.address, host.ssh.port, host.ssh.user
+        if host.docker_url.startswith("ssh://"):
+            url = urllib.parse.urlsplit(host.docker_url)
+            address = url.hostname or address
+            port = url.port or port
+            user = url.username or user
+        return address, port, user
+
+    def ssh(self, host_name: str) -> paramiko.SSHClient:
+        """The host's connected SSH client, opened on first use and reopened when it died."""
+        host = self._host(host_name)
+        with self._locks[host_name]:
+            if self._closed:
+                raise HostError(host_name, "connections are closed")
+            client = self._ssh.get(host_name)
+            transport = client.get_transport() if client else None
+            if transport is not None and transport.is_active():
+                return client
+            if client is not None:
+                client.close()
+            client = self._connect(host)
+            self._ssh[host_name] = client
+            return client
+
+    def _connect(self, host: Host) -> paramiko.SSHClient:
+        address, port, user = self.ssh_target(host)
+        known_hosts = host.ssh.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+        client = paramiko.SSHClient()
+        try:
+            if os.path.exists(known_hosts):
+                client.load_host_keys(known_hosts)
+        except (OSError, paramiko.SSHException) as exc:
+            raise HostError(host.name, f"reading known_hosts {known_hosts}: {_cause(exc)}") from exc
+        client.set_missing_host_key_policy(_KnownHostsPolicy(host, known_hosts, self.accept_new_host_keys))
+        key_file = host.ssh.key_file
+        try:
+            client.connect(hostname=address, port=port, username=user, key_filename=key_file,
+                           look_for_keys=key_file is None, allow_agent=key_file is None,
+                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout, channel_timeout=self.op_timeout)
+        except HostKeyError:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostKeyError(host.name, (
+                f"host key of {address} CHANGED: {known_hosts} has {fingerprint(exc.expected_key)}, "
+                f"the server offered {fingerprint(exc.key)}; refusing to connect (a changed key may mean "
+                "someone is intercepting the connection; remove the old line only if you know why it changed)"
+            )) from exc
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            client.close()
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {_cause(exc)}") from exc
+        client.get_transport().set_keepalive(KEEPALIVE_S)
+        return client
+
+    def docker(self, host_name: str) -> docker.DockerClient:
+        """The host's Docker client; for ssh:// it speaks through this host's SSH connection."""
+        host = self._host(host_name)
+        with self._locks[host_name]:
+            client = self._docker.get(host_name)
+            if client is None:
+                client = self._make_docker(host)
+                self._docker[host_name] = client
+            return client
+
+    def _make_docker(self, host: Host) -> docker.DockerClient:
+        url = host.docker_url
+        try:
+            if url.startswith("ssh://"):
+                client = docker.DockerClient(base_url=url, use_ssh_client=True, version=DOCKER_API_VERSION,
+                                             timeout=self.op_timeout)
+                adapter = _OwnSSHAdapter(self, host.name, self.op_timeout)
+                client.api.mount("http+docker://ssh", adapter)
+                client.api._custom_adapter = adapter
+                return client
+            if url.startswith("tcp://") and not host.insecure_tcp:
+                tls = docker.tls.TLSConfig(
+                    client_cert=(host.tls_cert, host.tls_key) if host.tls_cert else None,
+                    ca_cert=host.tls_ca, verify=host.tls_ca or False)
+                return docker.DockerClient(base_url=url, tls=tls, version=DOCKER_API_VERSION,
+                                           timeout=self.op_timeout)
+            return docker.DockerClient(base_url=url, version=DOCKER_API_VERSION, timeout=self.op_timeout)
+        except (docker.errors.DockerException, OSError, ValueError) as exc:
+            raise HostError(host.name, f"setting up the Docker client for {url}: {_cause(exc)}") from exc
+
+    def files(self, host_name: str):
+        """The host's RemoteFiles: SFTP on the shared connection (the local file system for unix://)."""
+        host = self._host(host_name)
+        with self._locks[host_name]:
+            files = self._files.get(host_name)
+            if files is None:
+                files = LocalFiles(host.name) if host.docker_url.startswith("unix://") \
+                    else RemoteFiles(self, host.name)
+                self._files[host_name] = files
+            return files
+
+    def close(self) -> None:
+        """Close every connection; safe to call twice."""
+        for name in list(self._hosts):
+            with self._locks[name]:
+                files = self._files.pop(name, None)
+                docker_client = self._docker.pop(name, None)
+                ssh_client = self._ssh.pop(name, None)
+            for closer in (files, docker_client, ssh_client):
+                if closer is not None:
+                    try:
+                        closer.close()
+                    except Exception:  # closing must not hide the command's outcome
+                        pass
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

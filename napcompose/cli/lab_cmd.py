@@ -1,0 +1,126 @@
+"""``nap-compose lab up|down|status|exec``: a local multi-host lab to try and test nap-compose on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+
+from napcompose.errors import LabError, UsageError
+
+DEFAULT_DIR = ".lab"
+
+
+def register(subparsers) -> None:
+    lab = subparsers.add_parser("lab", help="a local multi-host lab (network namespaces, dockerd, sshd, etcd)",
+                                description="A local lab of Docker hosts on one layer-2 segment, run as root.")
+    sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    lab.set_defaults(func=lambda args, ctx: _no_subcommand(lab, ctx))
+
+    up = sub.add_parser("up", help="build the lab (or report the one that runs)",
+                        description="Build the lab: one namespace per host with its own dockerd and sshd, a "
+                                    "router namespace without uplink, etcd, the base image and the br0 network.")
+    up.add_argument("--hosts", type=int, default=3, metavar="N", help="number of hosts, 1 to 8 (default 3)")
+    _dir_option(up)
+    up.add_argument("--subnet", default="198.18.0.0/24", metavar="CIDR",
+                    help="the lab's layer-2 subnet (default 198.18.0.0/24, set aside for network tests)")
+    up.add_argument("--name", default="nap", metavar="NAME",
+                    help="prefix of the lab's namespaces and links, at most 8 characters (default nap)")
+    up.set_defaults(func=_up)
+
+    down = sub.add_parser("down", help="stop the lab's processes and remove its namespaces, links and files")
+    _dir_option(down)
+    down.set_defaults(func=_down)
+
+    status = sub.add_parser("status", help="hosts, addresses and process health of the lab")
+    _dir_option(status)
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.set_defaults(func=_status)
+
+    run = sub.add_parser("exec", help="run a command in a lab host's namespace (a shell when none)",
+                         description="Run CMD inside HOST's network namespace with DOCKER_HOST set to that "
+                                     "host's daemon, e.g. `nap-compose lab exec node1 -- docker ps`.")
+    _dir_option(run)
+    run.add_argument("host", metavar="HOST")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
+    run.set_defaults(func=_exec)
+
+
+def _dir_option(parser) -> None:
+    parser.add_argument("--dir", default=DEFAULT_DIR, metavar="DIR", help=f"the lab's directory (default ./{DEFAULT_DIR})")
+
+
+def _no_subcommand(parser, ctx) -> int:
+    parser.print_help(ctx.stdout)
+    return 2
+
+
+def _path(ctx, directory: str) -> str:
+    import os
+
+    return os.path.join(ctx.cwd, directory)
+
+
+def _up(args, ctx) -> int:
+    from napcompose.lab import lab_up
+
+    status, already, seconds = lab_up(args.name, args.subnet, args.hosts, _path(ctx, args.dir),
+                                      say=lambda line: ctx.out(f"lab: {line}"))
+    if already:
+        ctx.out(f"lab '{status['name']}' already runs in {status['dir']}")
+    else:
+        ctx.out(f"lab '{status['name']}' is up in {seconds:.1f} s")
+    _print_table(ctx, status)
+    ctx.out(f"cluster file: {status['cluster_file']}")
+    ctx.out(f"try: nap-compose --cluster {status['cluster_file']} network create   |   "
+            f"nap-compose lab exec --dir {args.dir} node1 -- docker ps")
+    return 0
+
+
+def _down(args, ctx) -> int:
+    from napcompose.lab import lab_down
+
+    left = lab_down(_path(ctx, args.dir), say=lambda line: ctx.out(f"lab: {line}"))
+    if left:
+        raise LabError("lab down left behind: " + "; ".join(left))
+    ctx.out(f"lab in {_path(ctx, args.dir)} is down: no process, namespace, link or file left")
+    return 0
+
+
+def _status(args, ctx) -> int:
+    from napcompose.lab import lab_status
+
+    status = lab_status(_path(ctx, args.dir))
+    if args.format == "json":
+        ctx.out(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        ctx.out(f"lab '{status['name']}' in {status['dir']}: {'healthy' if status['healthy'] else 'NOT healthy'}")
+        _print_table(ctx, status)
+    return 0 if status["healthy"] else 1
+
+
+def _print_table(ctx, status) -> None:
+    def state(proc):
+        return f"up (pid {proc['pid']})" if proc["running"] else "DOWN"
+
+    ctx.out(f"  {'HOST':<8} {'ADDRESS':<15} {'DOCKERD':<18} {'SSHD':<18} NAMESPACE")
+    for host in status["hosts"]:
+        ctx.out(f"  {host['name']:<8} {host['address']:<15} {state(host['dockerd']):<18} "
+                f"{state(host['sshd']):<18} {host['namespace']}")
+    ctx.out(f"  {'router':<8} {status['router']:<15} (no default route, no uplink)")
+    ctx.out(f"  {'etcd':<8} {status['operator']:<15} {state(status['etcd'])}")
+
+
+def _exec(args, ctx) -> int:
+    from napcompose.lab import exec_argv
+
+    command = list(args.cmd)
+    if command and command[0] == "--":
+        command = command[1:]
+    if command and command[0].startswith("-"):
+        raise UsageError(f"lab exec: put `--` before the command ({command[0]} looks like an option)")
+    argv, env = exec_argv(_path(ctx, args.dir), args.host, command)
+    try:
+        return subprocess.run(argv, env=env).returncode
+    except OSError as exc:
+        raise LabError(f"{args.host}: cannot run {command[0] if command else 'a shell'}: {exc.strerror}") from exc

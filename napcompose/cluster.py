@@ -1,0 +1,357 @@
+"""The cluster file: which Docker hosts exist, how to reach them, the flat network and the address store.
+
+Parsing is strict (safe YAML, duplicate keys refused, unknown keys refused with a suggestion) and every
+error names the file and the key or host involved. Relative paths in the file are taken relative to the
+file's own directory and made absolute, so the loaded Cluster does not depend on the working directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+from napcompose.errors import ConfigError
+from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
+
+_TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys")
+_NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu")
+_STORE_KEYS = ("url", "prefix", "timeout", "ca_cert", "cert", "key", "username", "password")
+_SSH_KEYS = ("user", "port", "key_file", "known_hosts")
+_HOST_KEYS = ("name", "address", "docker_url", "ssh", "labels", "tls_ca", "tls_cert", "tls_key", "insecure_tcp")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_BRIDGE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")
+_DOCKER_SCHEMES = ("ssh", "tcp", "unix")
+
+
+# --------------------------------------------------------------------------- strict YAML
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping which names the same key twice."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"{loader.name}: line {key_node.start_mark.line + 1}: duplicate key '{key}' "
+                              f"(first given on line {seen[key] + 1})")
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    loader = _StrictLoader(text)
+    loader.name = source
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f": line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from exc
+    finally:
+        loader.dispose()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Ctx:
+    """Where we are in the file, for messages: ``source: hosts[1] (node2): ...``."""
+
+    def __init__(self, source: str, base_dir: str):
+        self.source = source
+        self.base_dir = base_dir
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {where}: {message}")
+
+    def path(self, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        value = os.path.expanduser(str(value))
+        return os.path.normpath(os.path.join(self.base_dir, value))
+
+
+def _mapping(ctx: _Ctx, where: str, value: Any, allowed: Tuple[str, ...]) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ctx.fail(where, f"must be a mapping, not {type(value).__name__}")
+    for key in value:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(allowed)})"
+            raise ctx.fail(where, f"unknown key '{key}'{suggestion}")
+    return value
+
+
+def _string(ctx: _Ctx, where: str, value: Any, required: bool = True) -> Optional[str]:
+    if value is None:
+        if required:
+            raise ctx.fail(where, "is required")
+        return None
+    if isinstance(value, (dict, list, bool)):
+        raise ctx.fail(where, f"must be a string, not {type(value).__name__}")
+    return str(value)
+
+
+def _int(ctx: _Ctx, where: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ctx.fail(where, f"must be an integer from {low} to {high}, not {value!r}")
+    return value
+
+
+def _bool(ctx: _Ctx, where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ctx.fail(where, f"must be true or false, not {value!r}")
+    return value
+
+
+def _address(ctx: _Ctx, where: str, value: Any) -> ipaddress.IPv4Address:
+    text = _string(ctx, where, value)
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise ctx.fail(where, f"'{text}' is not an IPv4 address") from None
+
+
+def _pool_range(ctx: _Ctx, where: str, text: str) -> Tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """A pool given as ``first-last`` or as a CIDR; returns its first and last address."""
+    try:
+        if "-" in text:
+            first, last = (ipaddress.IPv4Address(part.strip()) for part in text.split("-", 1))
+        else:
+            net = ipaddress.IPv4Network(text, strict=True)
+            first, last = net.network_address, net.broadcast_address
+    except ValueError:
+        raise ctx.fail(where, f"'{text}' is not a range 'first-last' or a CIDR") from None
+    if first > last:
+        raise ctx.fail(where, f"'{text}' ends before it starts")
+    return first, last
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _network(ctx: _Ctx, raw: Any):
+    where = "network"
+    if raw is None:
+        raise ctx.fail(where, "is required (name, subnet, router, pools)")
+    raw = _mapping(ctx, where, raw, _NETWORK_KEYS)
+    name = _string(ctx, "network.name", raw.get("name", "nap"))
+    if not _NAME_RE.match(name):
+        raise ctx.fail("network.name", f"'{name}' is not a valid network name")
+    bridge = _string(ctx, "network.bridge", raw.get("bridge", "br0"))
+    if not _BRIDGE_RE.match(bridge):
+        raise ctx.fail("network.bridge", f"'{bridge}' is not a valid Linux interface name (at most 15 characters)")
+    subnet_text = _string(ctx, "network.subnet", raw.get("subnet"))
+    try:
+        subnet = ipaddress.IPv4Network(subnet_text, strict=True)
+    except ValueError:
+        raise ctx.fail("network.subnet", f"'{subnet_text}' is not an IPv4 network in CIDR form") from None
+    router = _address(ctx, "network.router", raw.get("router"))
+    if router not in subnet:
+        raise ctx.fail("network.router", f"{router} is outside the subnet {subnet}")
+    pools_raw = raw.get("pools")
+    if not isinstance(pools_raw, list) or not pools_raw:
+        raise ctx.fail("network.pools", "must be a non-empty list of ranges 'first-last' or CIDRs")
+    ranges = []
+    for i, item in enumerate(pools_raw):
+        text = _string(ctx, f"network.pools[{i}]", item)
+        first, last = _pool_range(ctx, f"network.pools[{i}]", text)
+        if first not in subnet or last not in subnet:
+            raise ctx.fail(f"network.pools[{i}]", f"'{text}' is not inside the subnet {subnet}")
+        if router and first <= router <= last:
+            raise ctx.fail("network.router", f"{router} is inside the container pool '{text}'")
+        ranges.append((first, last, text))
+    reserved_raw = raw.get("reserved") or []
+    if not isinstance(reserved_raw, list):
+        raise ctx.fail("network.reserved", "must be a list of addresses")
+    reserved = []
+    for i, item in enumerate(reserved_raw):
+        addr = _address(ctx, f"network.reserved[{i}]", item)
+        if addr not in subnet:
+            raise ctx.fail(f"network.reserved[{i}]", f"{addr} is outside the subnet {subnet}")
+        reserved.append(str(addr))
+    mtu = _int(ctx, "network.mtu", raw.get("mtu", 1500), 576, 65535)
+    network = ClusterNetwork(name=name, subnet=str(subnet), router=str(router),
+                             pools=tuple(text for _, _, text in ranges), bridge=bridge, mtu=mtu,
+                             reserved=tuple(reserved))
+    return network, subnet, ranges
+
+
+def _store(ctx: _Ctx, raw: Any) -> StoreSpec:
+    if raw is None:
+        return StoreSpec(url="file://" + os.path.join(ctx.base_dir, "nap-ipam.json"))
+    raw = _mapping(ctx, "store", raw, _STORE_KEYS)
+    url = _string(ctx, "store.url", raw.get("url"))
+    if url.startswith("file://"):
+        url = "file://" + ctx.path(url[len("file://"):])
+    elif not url.startswith("etcd://") or len(url) <= len("etcd://"):
+        raise ctx.fail("store.url", f"'{url}' must be etcd://host:port[,host:port] or file:///path")
+    timeout = raw.get("timeout", 5)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ctx.fail("store.timeout", f"must be a positive number of seconds, not {timeout!r}")
+    return StoreSpec(url=url, prefix=_string(ctx, "store.prefix", raw.get("prefix", "/nap-compose")),
+                     ca_cert=ctx.path(_string(ctx, "store.ca_cert", raw.get("ca_cert"), False)),
+                     cert=ctx.path(_string(ctx, "store.cert", raw.get("cert"), False)),
+                     key=ctx.path(_string(ctx, "store.key", raw.get("key"), False)),
+                     username=_string(ctx, "store.username", raw.get("username"), False),
+                     password=_string(ctx, "store.password", raw.get("password"), False),
+                     timeout_s=float(timeout))
+
+
+def _ssh(ctx: _Ctx, where: str, raw: Any, base: SshSpec) -> SshSpec:
+    raw = _mapping(ctx, where, raw, _SSH_KEYS)
+    return SshSpec(
+        user=_string(ctx, f"{where}.user", raw.get("user", base.user)),
+        port=_int(ctx, f"{where}.port", raw.get("port", base.port), 1, 65535),
+        key_file=ctx.path(_string(ctx, f"{where}.key_file", raw["key_file"], False))
+        if "key_file" in raw else base.key_file,
+        known_hosts=ctx.path(_string(ctx, f"{where}.known_hosts", raw["known_hosts"], False))
+        if "known_hosts" in raw else base.known_hosts,
+    )
+
+
+def _host(ctx: _Ctx, index: int, raw: Any, ssh_defaults: SshSpec) -> Host:
+    where = f"hosts[{index}]"
+    raw = _mapping(ctx, where, raw, _HOST_KEYS)
+    name = _string(ctx, f"{where}.name", raw.get("name"))
+    if not _NAME_RE.match(name):
+        raise ctx.fail(f"{where}.name", f"'{name}' is not a valid host name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
+    where = f"hosts[{index}] ({name})"
+    address = _address(ctx, f"{where}.address", raw.get("address"))
+    ssh = _ssh(ctx, f"{where}.ssh", raw.get("ssh"), ssh_defaults)
+    docker_url = _string(ctx, f"{where}.docker_url", raw.get("docker_url", f"ssh://{ssh.user}@{address}"))
+    scheme = docker_url.split("://", 1)[0] if "://" in docker_url else ""
+    if scheme not in _DOCKER_SCHEMES:
+        raise ctx.fail(f"{where}.docker_url", f"'{docker_url}' must start with ssh://, tcp:// or unix://")
+    labels = raw.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise ctx.fail(f"{where}.labels", "must be a mapping of label names to values")
+    host = Host(name=name, address=str(address), docker_url=docker_url, ssh=ssh, labels=pairs(labels),
+                tls_ca=ctx.path(_string(ctx, f"{where}.tls_ca", raw.get("tls_ca"), False)),
+                tls_cert=ctx.path(_string(ctx, f"{where}.tls_cert", raw.get("tls_cert"), False)),
+                tls_key=ctx.path(_string(ctx, f"{where}.tls_key", raw.get("tls_key"), False)),
+                insecure_tcp=_bool(ctx, f"{where}.insecure_tcp", raw.get("insecure_tcp", False)))
+    if scheme == "tcp" and not (host.tls_ca or host.tls_cert) and not host.insecure_tcp:
+        raise ctx.fail(f"{where}.docker_url", (
+            f"'{docker_url}' is plain TCP without TLS: anyone who can reach that port is root on the host. "
+            "Give tls_ca/tls_cert/tls_key, use ssh://, or set insecure_tcp: true to accept the risk"))
+    return host
+
+
+def _check_hosts(ctx: _Ctx, hosts: List[Host], subnet, ranges, router) -> None:
+    names: Dict[str, int] = {}
+    addresses: Dict[str, str] = {}
+    for i, host in enumerate(hosts):
+        where = f"hosts[{i}] ({host.name})"
+        if host.name in names:
+            raise ctx.fail(where, f"duplicate host name '{host.name}' (also hosts[{names[host.name]}])")
+        names[host.name] = i
+        if host.address in addresses:
+            raise ctx.fail(where, f"address {host.address} is also the address of host '{addresses[host.address]}'")
+        addresses[host.address] = host.name
+        addr = ipaddress.IPv4Address(host.address)
+        if addr not in subnet:
+            raise ctx.fail(where, f"address {addr} is outside the subnet {subnet}")
+        if addr == router:
+            raise ctx.fail(where, f"address {addr} is the router's address")
+        for first, last, text in ranges:
+            if first <= addr <= last:
+                raise ctx.fail(where, f"address {addr} is inside the container pool '{text}'")
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_cluster(text: str, source: str) -> Cluster:
+    """Parse the text of a cluster file; ``source`` names it in errors and anchors relative paths."""
+    ctx = _Ctx(source, os.path.dirname(os.path.abspath(source)))
+    data = _load_yaml(text, source)
+    if data is None:
+        raise ConfigError(f"{source}: the cluster file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the cluster file must be a mapping with 'network' and 'hosts'")
+    _mapping(ctx, "top level", data, _TOP_KEYS)
+    network, subnet, ranges = _network(ctx, data.get("network"))
+    store = _store(ctx, data.get("store"))
+    ssh_defaults = _ssh(ctx, "ssh", data.get("ssh"), SshSpec())
+    hosts_raw = data.get("hosts")
+    if not hosts_raw:
+        raise ctx.fail("hosts", "no hosts: give at least one host with a name and an address")
+    if not isinstance(hosts_raw, list):
+        raise ctx.fail("hosts", "must be a list of hosts")
+    hosts = [_host(ctx, i, raw, ssh_defaults) for i, raw in enumerate(hosts_raw)]
+    _check_hosts(ctx, hosts, subnet, ranges, ipaddress.IPv4Address(network.router))
+    accept = _bool(ctx, "accept_new_host_keys", data.get("accept_new_host_keys", False))
+    return Cluster(hosts=tuple(hosts), network=network, store=store, source=source,
+                   accept_new_host_keys=accept)
+
+
+def load_cluster_file(path: str) -> Cluster:
+    """Read and parse the cluster file at ``path``."""
+    path = os.path.abspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the cluster file: {exc.strerror}") from exc
+    return parse_cluster(text, path)
+
+
+def _relative(path: Optional[str], base_dir: Optional[str]) -> Optional[str]:
+    if path is None or base_dir is None:
+        return path
+    rel = os.path.relpath(path, base_dir)
+    return path if rel.startswith("..") else rel
+
+
+def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
+    """The cluster as cluster-file YAML; paths under ``base_dir`` are written relative to it."""
+    net = cluster.network
+    data: Dict[str, Any] = {
+        "network": {"name": net.name, "bridge": net.bridge, "subnet": net.subnet, "router": net.router,
+                    "pools": list(net.pools), "reserved": list(net.reserved), "mtu": net.mtu},
+    }
+    store = cluster.store
+    if not (store.url.startswith("file://") and base_dir
+            and store.url == "file://" + os.path.join(base_dir, "nap-ipam.json")):
+        entry: Dict[str, Any] = {"url": store.url, "prefix": store.prefix, "timeout": store.timeout_s}
+        for key in ("ca_cert", "cert", "key"):
+            if getattr(store, key):
+                entry[key] = _relative(getattr(store, key), base_dir)
+        for key in ("username", "password"):
+            if getattr(store, key):
+                entry[key] = getattr(store, key)
+        data["store"] = entry
+    hosts = []
+    for host in cluster.hosts:
+        entry = {"name": host.name, "address": host.address, "docker_url": host.docker_url,
+                 "ssh": {"user": host.ssh.user, "port": host.ssh.port}}
+        for key in ("key_file", "known_hosts"):
+            if getattr(host.ssh, key):
+                entry["ssh"][key] = _relative(getattr(host.ssh, key), base_dir)
+        if host.labels:
+            entry["labels"] = dict(host.labels)
+        for key in ("tls_ca", "tls_cert", "tls_key"):
+            if getattr(host, key):
+                entry[key] = _relative(getattr(host, key), base_dir)
+        if host.insecure_tcp:
+            entry["insecure_tcp"] = True
+        hosts.append(entry)
+    data["hosts"] = hosts
+    if cluster.accept_new_host_keys:
+        data["accept_new_host_keys"] = True
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)

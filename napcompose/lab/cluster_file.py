@@ -1,0 +1,32 @@
+"""The lab's cluster file, DIR/nap-cluster.yml: the same format an operator writes for real hosts."""
+
+from __future__ import annotations
+
+from napcompose.cluster import parse_cluster, render_cluster
+from napcompose.lab.layout import Layout
+from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
+
+NETWORK_NAME = "nap"
+BRIDGE = "br0"
+
+
+def lab_cluster(layout: Layout) -> Cluster:
+    ssh = SshSpec(user="root", port=22, key_file=layout.operator_key, known_hosts=layout.known_hosts)
+    hosts = tuple(
+        Host(name=h.name, address=h.address, docker_url=f"ssh://root@{h.address}", ssh=ssh,
+             labels=pairs({"zone": "a" if h.index % 2 else "b", "lab": layout.name}))
+        for h in layout.hosts)
+    network = ClusterNetwork(name=NETWORK_NAME, subnet=layout.subnet, router=layout.router,
+                             pools=(layout.pool,), bridge=BRIDGE, mtu=1500)
+    store = StoreSpec(url=layout.etcd_url, prefix="/nap-compose", timeout_s=5.0)
+    return Cluster(hosts=hosts, network=network, store=store, source=layout.cluster_file)
+
+
+def write_cluster_file(layout: Layout) -> Cluster:
+    """Write the cluster file (paths relative to DIR) and return it as loaded back, so it is known valid."""
+    text = "# Written by `nap-compose lab up`; paths are relative to this file.\n" + \
+        render_cluster(lab_cluster(layout), base_dir=layout.dir)
+    cluster = parse_cluster(text, layout.cluster_file)
+    with open(layout.cluster_file, "w") as fh:
+        fh.write(text)
+    return cluster

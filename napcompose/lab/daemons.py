@@ -1,0 +1,208 @@
+"""Starting, watching and stopping the lab's processes: one dockerd and one sshd per host, one etcd.
+
+Every process is started in its own session with its output in a log file under DIR, and its pid in
+a pidfile under DIR. A pid is only ever signalled when its command line names the lab's DIR, so a
+recycled pid that now belongs to someone else is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
+
+from napcompose.errors import LabError
+from napcompose.lab.layout import Layout, LabHost
+from napcompose.lab.netns import in_netns
+
+
+def spawn(argv: Sequence[str], log_path: str, pidfile: str) -> int:
+    """Start ``argv`` detached (own session, stdin closed, output to ``log_path``); record its pid."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    _write_pid(pidfile, proc.pid)
+    # The child is reaped by whoever adopts it once we exit; until then do not leave a zombie around.
+    _ORPHANS.append(proc)
+    return proc.pid
+
+
+_ORPHANS: List[subprocess.Popen] = []
+
+
+def _write_pid(pidfile: str, pid: int) -> None:
+    with open(pidfile, "w") as fh:
+        fh.write(f"{pid}\n")
+
+
+def read_pid(pidfile: str) -> Optional[int]:
+    try:
+        with open(pidfile) as fh:
+            return int(fh.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _reap() -> None:
+    for proc in list(_ORPHANS):
+        if proc.poll() is not None:
+            _ORPHANS.remove(proc)
+
+
+def alive(pid: Optional[int], marker: str) -> bool:
+    """True when ``pid`` runs and its command line contains ``marker`` (the lab's DIR)."""
+    _reap()
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+    except (OSError, IndexError):
+        return False
+    return marker in cmdline(pid)
+
+
+def lab_pids(marker: str) -> List[int]:
+    """Every process whose command line mentions ``marker`` (daemons, containerd, shims of the lab)."""
+    me = os.getpid()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me and marker in cmdline(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+def stop(pids: Iterable[int], marker: str, timeout: float = 15.0) -> List[int]:
+    """SIGTERM ``pids`` (only those still ours), wait for them, SIGKILL what remains; returns killed pids."""
+    ours = [p for p in pids if alive(p, marker)]
+    for pid in ours:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p, marker) for p in ours):
+        time.sleep(0.05)
+    killed = [p for p in ours if alive(p, marker)]
+    for pid in killed:
+        _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p, marker) for p in killed):
+        time.sleep(0.05)
+    return killed
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float, log_path: Optional[str] = None,
+               pid_alive: Optional[Callable[[], bool]] = None) -> None:
+    """Poll ``check`` until it holds; LabError naming ``what`` (and the log's tail) when it never does."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        if check():
+            return
+        if pid_alive is not None and not pid_alive():
+            raise LabError(f"{what} exited while starting{_tail(log_path)}")
+        if time.monotonic() > deadline:
+            raise LabError(f"{what} did not come up within {timeout:.0f} s{_tail(log_path)}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+
+
+def _tail(log_path: Optional[str]) -> str:
+    if not log_path:
+        return ""
+    try:
+        with open(log_path, errors="replace") as fh:
+            lines = fh.read().strip().splitlines()[-5:]
+    except OSError:
+        return ""
+    return f" (see {log_path}:\n  " + "\n  ".join(lines) + ")" if lines else f" (see {log_path})"
+
+
+def tcp_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def docker_ping(sock_path: str) -> bool:
+    """True when the dockerd behind ``sock_path`` answers /_ping."""
+    if not os.path.exists(sock_path):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1.0)
+            s.connect(sock_path)
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            data = b""
+            while len(data) < 12:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+            return data.startswith(b"HTTP/1.") and data[9:12] == b"200"
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- the daemons
+
+
+def dockerd_argv(layout: Layout, host: LabHost) -> List[str]:
+    return in_netns(host.netns, [
+        "dockerd", f"--data-root={host.data_root}", f"--exec-root={host.exec_root}",
+        f"--host=unix://{host.docker_sock}", f"--pidfile={host.dockerd_pidfile}",
+        "--iptables=false", "--ip-masq=false", "--bridge=none",
+        f"--cgroup-parent={layout.cgroup_parent(host)}", "--log-level=warn",
+    ])
+
+
+def start_dockerd(layout: Layout, host: LabHost) -> int:
+    # dockerd writes --pidfile itself and refuses to start over a live one; ours sits beside it.
+    return spawn(dockerd_argv(layout, host), os.path.join(host.dir, "dockerd.log"),
+                 os.path.join(host.dir, "dockerd.spawn.pid"))
+
+
+def start_sshd(host: LabHost) -> int:
+    return spawn(in_netns(host.netns, ["/usr/sbin/sshd", "-D", "-f", host.sshd_config,
+                                       "-E", os.path.join(host.dir, "sshd.log")]),
+                 os.path.join(host.dir, "sshd.out"), host.sshd_pidfile)
+
+
+def start_etcd(layout: Layout) -> int:
+    client = f"http://{layout.operator}:2379"
+    peer = f"http://{layout.operator}:2380"
+    member = f"lab-{layout.name}"
+    return spawn(["etcd", f"--name={member}", f"--data-dir={os.path.join(layout.etcd_dir, 'data')}",
+                  f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+                  f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                  f"--initial-cluster={member}={peer}", f"--initial-cluster-token=nap-lab-{layout.name}",
+                  "--enable-v2=true", "--log-level=warn"],
+                 os.path.join(layout.etcd_dir, "etcd.log"), layout.etcd_pidfile)
+
+
+def pidfiles(layout: Layout) -> Dict[str, str]:
+    """Every pidfile of the lab, by the process it names."""
+    files = {"etcd": layout.etcd_pidfile}
+    for host in layout.hosts:
+        files[f"{host.name}/dockerd"] = os.path.join(host.dir, "dockerd.spawn.pid")
+        files[f"{host.name}/sshd"] = host.sshd_pidfile
+    return files

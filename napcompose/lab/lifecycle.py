@@ -1,0 +1,210 @@
+"""``lab up``, ``lab down``, ``lab status`` and ``lab exec``: the lab's life from start to teardown."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from napcompose.errors import LabError
+from napcompose.lab import daemons, image, netns, sshd, state
+from napcompose.lab.cluster_file import write_cluster_file
+from napcompose.lab.layout import Layout, make_layout
+from napcompose.lab.teardown import teardown
+
+Say = Callable[[str], None]
+TOOLS = {"dockerd": "docker.io", "etcd": "etcd-server", "/usr/sbin/sshd": "openssh-server", "ip": "iproute2",
+         "nsenter": "util-linux", "ssh-keygen": "openssh-client", "umount": "mount"}
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, bridges, dockerd): run it as root")
+
+
+def require_tools() -> None:
+    missing = sorted({pkg for tool, pkg in TOOLS.items() if not shutil.which(tool)})
+    if missing:
+        raise LabError("missing programs for the lab; install them with `apt-get install " + " ".join(missing) + "`")
+    image.find_busybox()
+
+
+def health(layout: Layout) -> Dict[str, Any]:
+    """Which parts of the lab run: processes by pidfile, sockets, namespaces."""
+    marker = layout.dir.rstrip("/") + "/"
+    files = daemons.pidfiles(layout)
+    etcd_pid = daemons.read_pid(files["etcd"])
+    hosts = []
+    for host in layout.hosts:
+        d_pid = daemons.read_pid(files[f"{host.name}/dockerd"])
+        s_pid = daemons.read_pid(files[f"{host.name}/sshd"])
+        hosts.append({
+            "name": host.name, "address": host.address, "namespace": host.netns,
+            "namespace_present": netns.netns_exists(host.netns), "docker_socket": host.docker_sock,
+            "dockerd": {"pid": d_pid, "running": daemons.alive(d_pid, marker),
+                        "answers": daemons.docker_ping(host.docker_sock)},
+            "sshd": {"pid": s_pid, "running": daemons.alive(s_pid, marker)},
+        })
+    etcd = {"pid": etcd_pid, "running": daemons.alive(etcd_pid, marker), "url": layout.etcd_url}
+    healthy = etcd["running"] and all(
+        h["namespace_present"] and h["dockerd"]["running"] and h["dockerd"]["answers"] and h["sshd"]["running"]
+        for h in hosts) and netns.netns_exists(layout.router_netns)
+    return {"name": layout.name, "dir": layout.dir, "subnet": layout.subnet, "router": layout.router,
+            "operator": layout.operator, "cluster_file": layout.cluster_file, "etcd": etcd,
+            "hosts": hosts, "healthy": bool(healthy)}
+
+
+def _clear_the_way(layout: Layout, say: Say) -> Optional[Dict[str, Any]]:
+    """Deal with an earlier lab in DIR or with this name; returns the status of one that runs as asked."""
+    previous = state.read_state(layout.dir)
+    if previous is not None:
+        old = state.layout_of(previous)
+        status = health(old)
+        if status["healthy"] and previous.get("phase") == "ready":
+            if (old.name, old.subnet, len(old.hosts)) != (layout.name, layout.subnet, len(layout.hosts)):
+                raise LabError(f"a lab '{old.name}' ({len(old.hosts)} hosts, {old.subnet}) already runs in "
+                               f"{layout.dir}; run `nap-compose lab down --dir {layout.dir}` first")
+            return status
+        say(f"cleaning up an earlier lab in {layout.dir} that is not running completely")
+        teardown(old, say)
+    claim = state.read_claim(layout.name)
+    if claim is not None and claim.get("dir") != layout.dir:
+        other_state = state.read_state(claim["dir"])
+        other = state.layout_of(other_state or claim)
+        if other_state is not None and health(other)["healthy"]:
+            raise LabError(f"a lab named '{layout.name}' already runs from {claim['dir']}: stop it with "
+                           f"`nap-compose lab down --dir {claim['dir']}` or choose another --name")
+        say(f"cleaning up a crashed lab '{layout.name}' left by {claim['dir']}")
+        teardown(other, say)
+        state.drop_claim(other)
+    elif claim is None:
+        left = netns.leftovers(layout)
+        if left:
+            raise LabError(f"{', '.join(left)} already exist(s) but no lab named '{layout.name}' claims them; "
+                           "choose another --name")
+    if netns.address_in_use(layout.operator) and not netns.link_exists(layout.switch):
+        raise LabError(f"the operator address {layout.operator} is already used on this machine; "
+                       "choose another --subnet")
+    return None
+
+
+def _start(layout: Layout, say: Say) -> Dict[str, int]:
+    pids = {"etcd": daemons.start_etcd(layout)}
+    for host in layout.hosts:
+        pids[f"{host.name}/dockerd"] = daemons.start_dockerd(layout, host)
+        pids[f"{host.name}/sshd"] = daemons.start_sshd(host)
+    state.write_state(layout, "starting", pids)
+    marker = layout.dir.rstrip("/") + "/"
+
+    def wait(job: Tuple[str, Callable[[], bool], float, str, int]) -> None:
+        what, check, timeout, log, pid = job
+        daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pid, marker))
+
+    jobs = [("etcd", lambda: daemons.tcp_open(layout.operator, 2379), 30.0,
+             os.path.join(layout.etcd_dir, "etcd.log"), pids["etcd"])]
+    for host in layout.hosts:
+        jobs.append((f"dockerd of {host.name}", lambda h=host: daemons.docker_ping(h.docker_sock), 60.0,
+                     os.path.join(host.dir, "dockerd.log"), pids[f"{host.name}/dockerd"]))
+        jobs.append((f"sshd of {host.name}", lambda h=host: daemons.tcp_open(h.address, 22), 20.0,
+                     os.path.join(host.dir, "sshd.log"), pids[f"{host.name}/sshd"]))
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        list(pool.map(wait, jobs))
+    say(f"started etcd on {layout.operator}:2379 and dockerd + sshd on {len(layout.hosts)} host(s)")
+    return pids
+
+
+def _import_images(layout: Layout, say: Say) -> None:
+    busybox = image.find_busybox()
+    tar = image.rootfs_tar(busybox, image.applets(busybox))
+    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
+        list(pool.map(lambda h: image.import_image(h.docker_sock, tar, h.name), layout.hosts))
+    say(f"imported {image.IMAGE} on every host")
+
+
+def _flat_network(layout: Layout, say: Say) -> None:
+    """The product's own `network create` over ssh://, then each host's NIC enslaved to the bridge."""
+    from napcompose.adapters.docker_network import ensure_cluster_network
+    from napcompose.adapters.ssh import HostConnections
+    from napcompose.cluster import load_cluster_file
+
+    cluster = load_cluster_file(layout.cluster_file)
+    with HostConnections(cluster) as connections:
+        results = ensure_cluster_network(cluster, connections)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise LabError("network create failed: " + "; ".join(f"{r.host}: {r.detail} {' '.join(r.drift)}"
+                                                             for r in failed))
+    for host in layout.hosts:
+        netns.enslave_nic(layout, host, cluster.network.bridge)
+    say(f"network {cluster.network.name}: bridge {cluster.network.bridge} on every host, eth0 enslaved, "
+        f"router {layout.router}")
+
+
+def lab_up(name: str, subnet: str, hosts: int, directory: str, say: Say) -> Tuple[Dict[str, Any], bool, float]:
+    """Build the lab (or find it running); returns (status, already_running, seconds taken)."""
+    began = time.monotonic()
+    require_root()
+    require_tools()
+    layout = make_layout(name, subnet, hosts, directory)
+    running = _clear_the_way(layout, say)
+    if running is not None:
+        return running, True, time.monotonic() - began
+    for path in [layout.dir, layout.etcd_dir] + [h.dir for h in layout.hosts]:
+        os.makedirs(path, exist_ok=True)
+    state.write_claim(layout)
+    try:
+        state.write_state(layout, "wiring", {})
+        sshd.prepare_ssh(layout)
+        netns.build_wiring(layout)
+        say(f"wired {len(layout.hosts)} host namespace(s) and the router ({layout.router}) to switch "
+            f"{layout.switch} (operator {layout.operator})")
+        pids = _start(layout, say)
+        write_cluster_file(layout)
+        _import_images(layout, say)
+        _flat_network(layout, say)
+        state.write_state(layout, "ready", pids, seconds=round(time.monotonic() - began, 1))
+    except BaseException:
+        say("lab up failed; stopping what it started (logs stay in the lab directory)")
+        teardown(layout, say, keep_files=True)
+        state.write_state(layout, "failed", {})
+        state.drop_claim(layout)
+        raise
+    return health(layout), False, time.monotonic() - began
+
+
+def lab_down(directory: str, say: Say) -> List[str]:
+    """Tear down the lab recorded in DIR; returns what could not be removed."""
+    require_root()
+    recorded = state.read_state(directory)
+    if recorded is None:
+        raise LabError(f"no lab in {os.path.abspath(directory)} (no state.json)")
+    layout = state.layout_of(recorded)
+    left = teardown(layout, say)
+    state.drop_claim(layout)
+    return left
+
+
+def lab_status(directory: str) -> Dict[str, Any]:
+    recorded = state.read_state(directory)
+    if recorded is None:
+        raise LabError(f"no lab in {os.path.abspath(directory)} (no state.json)")
+    status = health(state.layout_of(recorded))
+    status["phase"] = recorded.get("phase")
+    return status
+
+
+def exec_argv(directory: str, host_name: str, command: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+    """The argv and environment that run ``command`` in a lab host's namespace with its DOCKER_HOST."""
+    recorded = state.read_state(directory)
+    if recorded is None:
+        raise LabError(f"no lab in {os.path.abspath(directory)} (no state.json)")
+    layout = state.layout_of(recorded)
+    host = layout.host(host_name)
+    if not netns.netns_exists(host.netns):
+        raise LabError(f"{host_name}: namespace {host.netns} is gone; run `nap-compose lab up` again")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "ETCDCTL_"))}
+    env["DOCKER_HOST"] = f"unix://{host.docker_sock}"
+    argv = list(command) or [os.environ.get("SHELL", "/bin/sh")]
+    return netns.in_netns(host.netns, argv), env

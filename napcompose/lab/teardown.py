@@ -1,0 +1,140 @@
+"""Taking a lab apart, also one that crashed half-way: containers, processes, cgroups, mounts, links, files.
+
+Only what the lab made is touched: processes by pidfile or by a command line that names the lab's DIR,
+container processes by the lab's own cgroup parents, mounts under DIR, namespaces and links by the
+lab's names (which its claim proves are its own), files by their known names under DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, List
+
+import docker
+import docker.errors
+import requests
+
+from napcompose.lab import daemons, netns
+from napcompose.lab.layout import Layout, LabHost
+from napcompose.lab.netns import run
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+_OWN_FILES = ("state.json", "nap-cluster.yml", "id_ed25519", "id_ed25519.pub", "known_hosts", "authorized_keys")
+
+
+def _remove_containers(host: LabHost) -> int:
+    """Force-remove every container of a running host daemon; returns how many."""
+    if not daemons.docker_ping(host.docker_sock):
+        return 0
+    client = docker.APIClient(base_url=f"unix://{host.docker_sock}", version="1.41", timeout=30)
+    removed = 0
+    try:
+        for container in client.containers(all=True):
+            try:
+                client.remove_container(container["Id"], force=True, v=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+    except (docker.errors.DockerException, requests.RequestException):
+        pass  # the cgroup sweep below still ends whatever the daemon could not
+    finally:
+        client.close()
+    return removed
+
+
+def _cgroup_dirs(layout: Layout) -> List[str]:
+    dirs = []
+    if not os.path.isdir(CGROUP_ROOT):
+        return dirs
+    for controller in sorted(os.listdir(CGROUP_ROOT)):
+        for host in layout.hosts:
+            path = os.path.join(CGROUP_ROOT, controller, layout.cgroup_parent(host).lstrip("/"))
+            if os.path.isdir(path):
+                dirs.append(path)
+    return dirs
+
+
+def _kill_cgroups(layout: Layout) -> int:
+    """SIGKILL every process left in the lab's container cgroups; returns how many were signalled."""
+    count = 0
+    for top in _cgroup_dirs(layout):
+        for root, _, files in os.walk(top):
+            if "cgroup.procs" not in files:
+                continue
+            with open(os.path.join(root, "cgroup.procs")) as fh:
+                for line in fh:
+                    if line.strip().isdigit():
+                        try:
+                            os.kill(int(line), signal.SIGKILL)
+                            count += 1
+                        except ProcessLookupError:
+                            pass
+    return count
+
+
+def _remove_cgroups(layout: Layout) -> None:
+    for top in _cgroup_dirs(layout):
+        for root, dirs, _ in os.walk(top, topdown=False):
+            try:
+                os.rmdir(root)
+            except OSError:
+                pass
+
+
+def _mounts_under(directory: str) -> List[str]:
+    prefix = directory.rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point.startswith(prefix):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def _unmount(directory: str) -> None:
+    for point in _mounts_under(directory):
+        run(["umount", "-l", point], check=False)
+
+
+def _remove_files(layout: Layout) -> None:
+    for host in layout.hosts:
+        shutil.rmtree(host.dir, ignore_errors=True)
+    shutil.rmtree(layout.etcd_dir, ignore_errors=True)
+    for name in _OWN_FILES:
+        path = os.path.join(layout.dir, name)
+        if os.path.lexists(path):
+            os.unlink(path)
+    try:
+        os.rmdir(layout.dir)  # only when nothing else was put there
+    except OSError:
+        pass
+
+
+def teardown(layout: Layout, say: Callable[[str], None], keep_files: bool = False) -> List[str]:
+    """Stop and remove everything of ``layout``; returns what is still left (empty on success)."""
+    marker = layout.dir.rstrip("/") + "/"
+    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
+        removed = sum(pool.map(_remove_containers, layout.hosts))
+    if removed:
+        say(f"removed {removed} container(s)")
+    _kill_cgroups(layout)
+    pids = [p for p in (daemons.read_pid(f) for f in daemons.pidfiles(layout).values()) if p]
+    killed = daemons.stop(pids, marker, timeout=20.0)
+    if killed:
+        say(f"daemon(s) {', '.join(map(str, killed))} ignored SIGTERM and were killed")
+    stray = daemons.lab_pids(marker)
+    if stray:
+        daemons.stop(stray, marker, timeout=5.0)
+    _kill_cgroups(layout)
+    _remove_cgroups(layout)
+    _unmount(layout.dir)
+    netns.remove_wiring(layout)
+    if not keep_files:
+        _remove_files(layout)
+    left = netns.leftovers(layout) + [f"process {p}: {daemons.cmdline(p)}" for p in daemons.lab_pids(marker)]
+    left += [f"mount {m}" for m in _mounts_under(layout.dir)]
+    return left

@@ -1,0 +1,111 @@
+"""The flat network each host must have, and how a found network differs from it.
+
+On every host the cluster network is a Docker bridge network whose Linux bridge is the cluster's
+``bridge`` (br0), with the whole subnet, the host's own address as gateway (so br0 carries the host's
+address once the NIC is enslaved) and the router as the containers' default gateway. Pure functions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from napcompose.model import ClusterNetwork, Host, Pairs, pairs
+
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+OPT_ICC = "com.docker.network.bridge.enable_icc"
+OPT_MTU = "com.docker.network.driver.mtu"
+AUX_ROUTER = "DefaultGatewayIPv4"
+
+# What Docker assumes when an option was never given; a found network is compared after these.
+_DRIVER_DEFAULTS = {OPT_MASQUERADE: "true", OPT_ICC: "true", OPT_MTU: "1500"}
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """The options of one host's cluster network, in Docker's terms."""
+
+    name: str
+    driver: str
+    subnet: Optional[str]
+    gateway: Optional[str]
+    aux_addresses: Pairs = ()
+    options: Pairs = ()
+
+    def option(self, key: str) -> Optional[str]:
+        return dict(self.options).get(key)
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """What ``network create`` did or found on one host."""
+
+    host: str
+    status: str  # created | present | drift | failed
+    detail: str = ""
+    drift: Tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("created", "present")
+
+
+def desired_network(network: ClusterNetwork, host: Host) -> NetworkOptions:
+    """The network ``host`` must have for ``network``."""
+    return NetworkOptions(
+        name=network.name,
+        driver="bridge",
+        subnet=network.subnet,
+        gateway=host.address,
+        aux_addresses=pairs({AUX_ROUTER: network.router}),
+        options=pairs({OPT_BRIDGE_NAME: network.bridge, OPT_MASQUERADE: "false", OPT_ICC: "true",
+                       OPT_MTU: str(network.mtu)}),
+    )
+
+
+def options_from_inspect(attrs: Mapping[str, Any]) -> NetworkOptions:
+    """Rebuild NetworkOptions from ``docker network inspect`` output (one network's dict)."""
+    configs = ((attrs.get("IPAM") or {}).get("Config") or [])
+    first: Dict[str, Any] = configs[0] if configs else {}
+    return NetworkOptions(
+        name=attrs.get("Name", ""),
+        driver=attrs.get("Driver", ""),
+        subnet=first.get("Subnet"),
+        gateway=first.get("Gateway"),
+        aux_addresses=pairs(first.get("AuxiliaryAddresses") or {}),
+        options=pairs(attrs.get("Options") or {}),
+    )
+
+
+def network_drift(desired: NetworkOptions, found: NetworkOptions) -> Tuple[str, ...]:
+    """Every difference between ``found`` and ``desired``, as ``what: want X, found Y`` lines."""
+    diffs = []
+
+    def compare(label, want, got):
+        if want != got:
+            diffs.append(f"{label}: want {want if want is not None else '(none)'}, "
+                         f"found {got if got is not None else '(none)'}")
+
+    compare("driver", desired.driver, found.driver)
+    compare("subnet", desired.subnet, found.subnet)
+    compare("gateway", desired.gateway, found.gateway)
+    want_aux, got_aux = dict(desired.aux_addresses), dict(found.aux_addresses)
+    for key in sorted(set(want_aux) | set(got_aux)):
+        compare(f"aux-address {key}", want_aux.get(key), got_aux.get(key))
+    want_opts, got_opts = dict(desired.options), dict(found.options)
+    for key in sorted(want_opts):
+        compare(f"option {key}", want_opts[key], got_opts.get(key, _DRIVER_DEFAULTS.get(key)))
+    return tuple(diffs)
+
+
+def create_arguments(desired: NetworkOptions) -> Dict[str, Any]:
+    """The pieces ``docker network create`` needs, as plain values (the adapter builds the SDK call)."""
+    return {
+        "name": desired.name,
+        "driver": desired.driver,
+        "subnet": desired.subnet,
+        "gateway": desired.gateway,
+        "aux_addresses": dict(desired.aux_addresses),
+        "options": dict(desired.options),
+    }

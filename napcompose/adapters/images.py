@@ -1,0 +1,227 @@
+"""Images without a registry: build on a host's daemon, copy between daemons, ask who has what.
+
+A copy streams the source daemon's ``GET /images/{name}/get`` tar straight into the destination's
+``POST /images/load`` (chunked), so the image never lands in a file on the machine running
+nap-compose. Save/load keeps the image id, so "same id on both hosts" means "same image".
+Every SDK failure leaves here as a HostError naming the host and the image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from napcompose.errors import ConfigError, HostError, NapComposeError, PartialFailure
+from napcompose.imagecheck import DEFAULT_STRATEGY, ImageStep, build_plan
+from napcompose.model import BuildSpec
+from napcompose.ports import NullReporter, Reporter
+
+# Enough of a failed build's output to show which step broke, not the whole log.
+_BUILD_TAIL_LINES = 8
+
+
+def _sdk_errors():
+    import docker.errors
+    import paramiko
+    import requests
+
+    return (docker.errors.DockerException, requests.exceptions.RequestException,
+            paramiko.SSHException, socket.error, EOFError)
+
+
+def _cause(exc: BaseException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    if explanation:
+        return str(explanation.decode() if isinstance(explanation, bytes) else explanation).strip()
+    return str(exc).strip() or type(exc).__name__
+
+
+def _where(client, host: Optional[str]) -> str:
+    """The host name to put in an error: the one given, else the client's URL."""
+    return host or getattr(getattr(client, "api", None), "base_url", "") or "docker host"
+
+
+@contextlib.contextmanager
+def _calling(host: str, what: str):
+    try:
+        yield
+    except NapComposeError:
+        raise
+    except _sdk_errors() as exc:
+        raise HostError(host, f"{what}: {_cause(exc)}") from exc
+
+
+def _stream_error(chunk: dict) -> Optional[str]:
+    detail = chunk.get("errorDetail") or {}
+    message = chunk.get("error") or detail.get("message")
+    return str(message).strip() if message else None
+
+
+# ---------------------------------------------------------------------------- the three primitives
+
+
+def present(client, tag: str, *, host: Optional[str] = None) -> bool:
+    """True when the daemon behind ``client`` has the image ``tag``."""
+    return image_id(client, tag, host=host) is not None
+
+
+def image_id(client, tag: str, *, host: Optional[str] = None) -> Optional[str]:
+    """The image id (``sha256:…``) of ``tag`` on that daemon, or None when it has no such image."""
+    import docker.errors
+
+    where = _where(client, host)
+    with _calling(where, f"inspect image {tag}"):
+        try:
+            return client.api.inspect_image(tag)["Id"]
+        except docker.errors.ImageNotFound:
+            return None
+
+
+def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter(), *,
+          host: Optional[str] = None, no_cache: bool = False) -> str:
+    """Build ``spec`` on the daemon behind ``client``, tag it ``tag``; return the image id.
+
+    The context is checked here first (ConfigError naming the path); a failed build is a HostError
+    carrying the daemon's message and the last lines of the build output.
+    """
+    where = _where(client, host)
+    context = spec.context
+    if not os.path.isdir(context):
+        raise ConfigError(f"build context {context} for image {tag} is not a directory")
+    dockerfile = spec.dockerfile or "Dockerfile"
+    if not os.path.isfile(os.path.join(context, dockerfile)):
+        raise ConfigError(f"build context {context} for image {tag} has no {dockerfile}")
+    tail: deque = deque(maxlen=_BUILD_TAIL_LINES)
+    built_id = None
+    with _calling(where, f"build {tag} from {context}"):
+        # decode=True gives one dict per JSON message of the build stream
+        stream = client.api.build(path=context, dockerfile=spec.dockerfile, tag=tag, rm=True, forcerm=True,
+                                  nocache=no_cache, pull=False, buildargs=dict(spec.args) or None,
+                                  target=spec.target, decode=True)
+        for chunk in stream:
+            error = _stream_error(chunk)
+            if error:
+                output = "".join(tail).rstrip()
+                raise HostError(where, f"build {tag} from {context} failed: {error}"
+                                + (f"\n{output}" if output else ""))
+            text = chunk.get("stream")
+            if text:
+                tail.append(text)
+                if text.startswith("Step "):
+                    reporter.progress(tag, "Building", "running", text.strip())
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and aux.get("ID"):
+                built_id = aux["ID"]
+    found = image_id(client, tag, host=where)
+    if found is None:
+        raise HostError(where, f"build {tag} from {context} ended without an image tagged {tag}")
+    return built_id if built_id == found else found
+
+
+def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,
+         dst_host: Optional[str] = None) -> None:
+    """Put image ``tag`` from the source daemon onto the destination daemon (save → load, streamed)."""
+    src = _where(src_client, src_host)
+    dst = _where(dst_client, dst_host)
+    source_failure: List[BaseException] = []
+
+    def saved() -> Iterator[bytes]:
+        # A failure of the source shows up inside the destination's upload; keep it to blame the
+        # right host below.
+        try:
+            for chunk in src_client.api.get_image(tag):
+                if chunk:
+                    yield chunk
+        except BaseException as exc:
+            source_failure.append(exc)
+            raise
+
+    with _calling(src, f"save image {tag}"):
+        if image_id(src_client, tag, host=src) is None:
+            raise HostError(src, f"image {tag} is not there to copy")
+    try:
+        with _calling(dst, f"load image {tag} from {src}"):
+            for chunk in dst_client.api.load_image(saved()):
+                error = _stream_error(chunk) if isinstance(chunk, dict) else None
+                if error:
+                    raise HostError(dst, f"load image {tag} from {src}: {error}")
+    except HostError:
+        if source_failure:
+            exc = source_failure[0]
+            raise HostError(src, f"save image {tag} for {dst}: {_cause(exc)}") from exc
+        raise
+
+
+# ---------------------------------------------------------------------------- carrying out a plan
+
+
+def distribute(docker_for: Callable[[str], object], project, services: Sequence, hosts: Sequence[str],
+               reporter: Reporter = NullReporter(), *, strategy: str = DEFAULT_STRATEGY,
+               no_cache: bool = False) -> Dict[Tuple[str, str], str]:
+    """Build each of ``services`` (ServiceSpecs with ``build:``) and make it present on every host.
+
+    ``docker_for(host)`` gives a host's DockerClient (HostConnections.docker). ``hosts`` are the
+    hosts that need the images: every host of the cluster for ``build``, the placed ones for ``up``.
+    """
+    steps = build_plan(project, services, hosts, strategy)
+    return run_plan(docker_for, project, steps, reporter, no_cache=no_cache)
+
+
+def run_plan(docker_for: Callable[[str], object], project, steps: Sequence[ImageStep],
+             reporter: Reporter = NullReporter(), *, no_cache: bool = False,
+             parallel: int = 4) -> Dict[Tuple[str, str], str]:
+    """Carry out ``steps`` (from imagecheck.build_plan); return {(service, host): image id}.
+
+    Builds of one service run in parallel across hosts, then its copies do; a copy is skipped
+    when the destination already has the very image (same id). A failed build skips that
+    service's copies; every failure is collected into one PartialFailure at the end.
+    """
+    specs = {spec.name: spec for spec in project.services}
+    ids: Dict[Tuple[str, str], str] = {}
+    failures: List[Tuple[str, str]] = []
+    by_service: Dict[str, List[ImageStep]] = {}
+    for step in steps:
+        by_service.setdefault(step.service, []).append(step)
+
+    def do_build(step: ImageStep) -> None:
+        reporter.progress(step.service, "Building", "started", f"on {step.host}")
+        try:
+            ids[(step.service, step.host)] = build(docker_for(step.host), specs[step.service].build, step.image,
+                                                   reporter, host=step.host, no_cache=no_cache)
+        except NapComposeError as exc:
+            reporter.progress(step.service, "Building", "error", f"on {step.host}")
+            failures.append((f"build {step.service} on {step.host}", str(exc)))
+            return
+        reporter.progress(step.service, "Building", "done", f"on {step.host}")
+
+    def do_copy(step: ImageStep) -> None:
+        wanted = ids.get((step.service, step.source))
+        if wanted is None:
+            failures.append((f"copy {step.service} to {step.host}", f"skipped: the build on {step.source} failed"))
+            return
+        try:
+            if image_id(docker_for(step.host), step.image, host=step.host) == wanted:
+                reporter.progress(step.service, "Copying", "up to date", f"to {step.host}")
+            else:
+                reporter.progress(step.service, "Copying", "started", f"to {step.host}")
+                copy(docker_for(step.source), docker_for(step.host), step.image,
+                     src_host=step.source, dst_host=step.host)
+                reporter.progress(step.service, "Copying", "done", f"to {step.host}")
+            ids[(step.service, step.host)] = wanted
+        except NapComposeError as exc:
+            reporter.progress(step.service, "Copying", "error", f"to {step.host}")
+            failures.append((f"copy {step.service} to {step.host}", str(exc)))
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for service in by_service:
+            builds = [s for s in by_service[service] if s.kind == "build"]
+            copies = [s for s in by_service[service] if s.kind == "copy"]
+            list(pool.map(do_build, builds))
+            list(pool.map(do_copy, copies))
+    if failures:
+        raise PartialFailure(f"images: {len(failures)} of {len(steps)} steps failed", failures)
+    return ids

@@ -76,8 +76,17 @@ def load_project(files=None, project_name=None, project_dir=None, env_file=None,
     def read(path):
         return read_file(os.path.join(cwd, path), path)
 
-    return parse_texts(texts, project_name=name, working_dir=working_dir, environ=merged_env, warn=warn,
-                       read=read)
+    project = parse_texts(texts, project_name=name, working_dir=working_dir, environ=merged_env, warn=warn,
+                          read=read)
+    _check_build_contexts(project)
+    return project
+
+
+def _check_build_contexts(project):
+    for spec in project.services:
+        context = spec.build.context if spec.build else None
+        if context and "://" not in context and not context.startswith("git@") and not os.path.isdir(context):
+            raise ConfigError(f"service '{spec.name}': build: the context {context} is not a directory")
 
 
 def _display(path, cwd):

@@ -1,0 +1,349 @@
+"""In-memory doubles of the ContainerEngine and RemoteFiles ports, for unit tests of deploy.
+
+``FakeWorld`` is a little cluster: one shared file system with inodes (so a container keeps seeing
+its hosts file's inode, as through Docker's bind mount), one flat network (an address can be held
+once), and a FakeEngine and FakeFiles per host. Engines and files can be told to fail per
+operation and container, or to be unreachable as a whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from napcompose.errors import AddressTakenError, HostError, PoolExhaustedError
+from napcompose.model import Allocation, ContainerRequest, ObservedContainer, Replica
+
+DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
+
+
+class _Inode:
+    def __init__(self, number: int, data: bytes):
+        self.number = number
+        self.data = bytearray(data)
+
+
+class FakeFS:
+    """Paths pointing at inodes; a rename replaces the path's inode, an in-place write does not."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._paths: Dict[str, _Inode] = {}
+        self._numbers = itertools.count(1000)
+
+    def create(self, path: str, data: bytes) -> _Inode:
+        with self._lock:
+            inode = _Inode(next(self._numbers), data)
+            self._paths[path] = inode
+            return inode
+
+    def inode(self, path: str) -> Optional[_Inode]:
+        return self._paths.get(path)
+
+    def remove(self, path: str) -> None:
+        with self._lock:
+            self._paths.pop(path, None)
+
+
+class FakeFiles:
+    """RemoteFiles of one host over the shared FakeFS."""
+
+    def __init__(self, host: str, fs: FakeFS):
+        self.host = host
+        self.fs = fs
+        self.unreachable: Optional[str] = None
+        self.fail_paths: Dict[str, str] = {}
+        self.reads: List[str] = []
+        self.writes: List[str] = []
+
+    def _check(self, path: str) -> _Inode:
+        if self.unreachable:
+            raise HostError(self.host, f"ssh: {self.unreachable}")
+        if path in self.fail_paths:
+            raise HostError(self.host, f"{path}: {self.fail_paths[path]}")
+        inode = self.fs.inode(path)
+        if inode is None:
+            raise HostError(self.host, f"{path}: no such file")
+        return inode
+
+    def read(self, path: str) -> bytes:
+        inode = self._check(path)
+        self.reads.append(path)
+        return bytes(inode.data)
+
+    def write_in_place(self, path: str, data: bytes) -> None:
+        inode = self._check(path)
+        self.writes.append(path)
+        inode.data[:] = data
+
+
+@dataclass
+class _Container:
+    id: str
+    request: ContainerRequest
+    hosts_path: str
+    inode: _Inode
+    state: str = "created"
+    health: Optional[str] = None
+
+    def view_hosts(self) -> str:
+        """The hosts file as the process inside the container sees it (through its inode)."""
+        return self.inode.data.decode()
+
+
+class FakeNetwork:
+    """The flat network: each address is held by at most one container, cluster-wide."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.holders: Dict[str, str] = {}
+
+    def attach(self, ip: str, container_id: str) -> bool:
+        with self._lock:
+            if ip in self.holders:
+                return False
+            self.holders[ip] = container_id
+            return True
+
+    def detach(self, container_id: str) -> None:
+        with self._lock:
+            for ip in [ip for ip, holder in self.holders.items() if holder == container_id]:
+                del self.holders[ip]
+
+
+class FakeEngine:
+    """ContainerEngine of one host, kept in memory."""
+
+    def __init__(self, host: str, fs: FakeFS, network: FakeNetwork):
+        self.host = host
+        self.fs = fs
+        self.network = network
+        self.containers: Dict[str, _Container] = {}
+        self.unreachable: Optional[str] = None
+        self.failures: Dict[Tuple[str, str], str] = {}  # (operation, container name) -> cause
+        self.health_script: Dict[str, List[str]] = {}  # container name -> successive health answers
+        self.calls: List[Tuple[str, str]] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # -- test controls
+    def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
+        self.failures[(operation, name)] = cause
+
+    def by_name(self, name: str) -> _Container:
+        for container in self.containers.values():
+            if container.request.name == name:
+                return container
+        raise KeyError(name)
+
+    def _guard(self, operation: str, name: str) -> None:
+        if self.unreachable:
+            raise HostError(self.host, f"cannot connect to the Docker engine: {self.unreachable}")
+        self.calls.append((operation, name))
+        cause = self.failures.get((operation, name))
+        if cause:
+            raise HostError(self.host, f"{operation} {name}: {cause}")
+
+    def _get(self, container_id: str, operation: str) -> _Container:
+        container = self.containers.get(container_id)
+        self._guard(operation, container.request.name if container else container_id)
+        if container is None:
+            raise HostError(self.host, f"{operation} {container_id}: no such container")
+        return container
+
+    # -- the port
+    def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
+        self._guard("list", project or "")
+        found = []
+        for container in list(self.containers.values()):
+            labels = dict(container.request.labels)
+            if project is not None and labels.get("com.docker.compose.project") != project:
+                continue
+            found.append(self._observe(container, labels))
+        return sorted(found, key=lambda c: c.name)
+
+    def _observe(self, container: _Container, labels) -> ObservedContainer:
+        replica = Replica(labels["com.docker.compose.project"], labels["com.docker.compose.service"],
+                          int(labels["com.docker.compose.container-number"]))
+        spec = container.request.spec
+        ports = tuple(f"0.0.0.0:{p.host_port}->{p.container_port}/{p.protocol}"
+                      for p in spec.ports if p.host_port)
+        return ObservedContainer(
+            host=self.host, id=container.id, name=container.request.name, replica=replica,
+            config_hash=labels.get("com.docker.compose.config-hash"), state=container.state,
+            ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
+            health=container.health, ports=ports, image=container.request.image)
+
+    def create_container(self, request: ContainerRequest) -> str:
+        self._guard("create", request.name)
+        with self._lock:
+            if any(c.request.name == request.name for c in self.containers.values()):
+                raise HostError(self.host, f"create {request.name}: 409 Conflict (name already in use)")
+            container_id = f"{self.host}-{next(self._ids):04d}"
+            if not self.network.attach(request.ip, container_id):
+                raise HostError(self.host, f"create {request.name}: address {request.ip} already in use")
+            path = f"/var/lib/docker/{self.host}/containers/{container_id}/hosts"
+            inode = self.fs.create(path, b"")
+            health = "starting" if request.spec.healthcheck else None
+            self.containers[container_id] = _Container(container_id, request, path, inode, health=health)
+            return container_id
+
+    def start_container(self, container_id: str) -> None:
+        container = self._get(container_id, "start")
+        # Docker rebuilds the hosts file on every start: its own lines, ExtraHosts, the container.
+        extra = "".join(f"{address}\t{name}\n" for name, address in container.request.extra_hosts)
+        own = f"{container.request.ip}\t{container.id[:12]}\n"
+        container.inode.data[:] = (DOCKER_HOSTS + extra + own).encode()
+        container.state = "running"
+
+    def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
+        container = self._get(container_id, "stop")
+        container.state = "exited"
+
+    def remove_container(self, container_id: str, force: bool = False) -> None:
+        container = self._get(container_id, "remove")
+        if container.state == "running" and not force:
+            raise HostError(self.host, f"remove {container.request.name}: container is running")
+        with self._lock:
+            del self.containers[container_id]
+        self.network.detach(container_id)
+        self.fs.remove(container.hosts_path)
+
+    def hosts_path(self, container_id: str) -> str:
+        return self._get(container_id, "hosts_path").hosts_path
+
+    def health(self, container_id: str) -> Optional[str]:
+        container = self._get(container_id, "health")
+        script = self.health_script.get(container.request.name)
+        if script:
+            container.health = script.pop(0) if len(script) > 1 else script[0]
+        elif container.health == "starting":
+            container.health = "healthy"
+        return container.health
+
+    def image_present(self, reference: str) -> bool:
+        self._guard("image_present", reference)
+        return True
+
+
+class FakeWorld:
+    """Hosts with engines and files over one file system and one network."""
+
+    def __init__(self, hosts):
+        self.fs = FakeFS()
+        self.network = FakeNetwork()
+        self.engines = {h: FakeEngine(h, self.fs, self.network) for h in hosts}
+        self.files_by_host = {h: FakeFiles(h, self.fs) for h in hosts}
+        self.files_opened: List[str] = []
+
+    def files(self, host: str) -> FakeFiles:
+        self.files_opened.append(host)
+        return self.files_by_host[host]
+
+    def all_containers(self) -> List[_Container]:
+        return [c for e in self.engines.values() for c in e.containers.values()]
+
+    def container(self, name: str) -> _Container:
+        for engine in self.engines.values():
+            try:
+                return engine.by_name(name)
+            except KeyError:
+                pass
+        raise KeyError(name)
+
+    def host_of(self, name: str) -> str:
+        for host, engine in self.engines.items():
+            if any(c.request.name == name for c in engine.containers.values()):
+                return host
+        raise KeyError(name)
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class MemoryIpam:
+    """The Ipam API over a plain list of addresses (owner -> one address; all-or-nothing batches)."""
+
+    pool: Tuple[str, ...]
+    clock: FakeClock = field(default_factory=FakeClock)
+    by_ip: Dict[str, Allocation] = field(default_factory=dict)
+    calls: List[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+
+    def lookup(self, owner: str) -> Optional[Allocation]:
+        for allocation in self.by_ip.values():
+            if allocation.owner == owner:
+                return allocation
+        return None
+
+    def allocations(self) -> List[Allocation]:
+        return sorted(self.by_ip.values(), key=lambda a: tuple(int(x) for x in a.ip.split(".")))
+
+    def ensure(self, owner: str, host: Optional[str], fixed: Optional[str] = None) -> Allocation:
+        return self.ensure_many([(owner, host, fixed)])[0]
+
+    def ensure_many(self, requests) -> List[Allocation]:
+        self.calls.append("ensure_many")
+        with self._lock:
+            made, result = [], []
+            try:
+                for owner, host, fixed in requests:
+                    result.append(self._ensure_one(owner, host, fixed, made))
+            except Exception:
+                for ip in made:
+                    del self.by_ip[ip]
+                raise
+            return result
+
+    def _ensure_one(self, owner, host, fixed, made) -> Allocation:
+        current = self.lookup(owner)
+        if current is not None:
+            if current.host != host:
+                current = Allocation(current.ip, owner, host, current.state, current.since, current.alloc_id)
+                self.by_ip[current.ip] = current
+            return current
+        if fixed is not None:
+            if fixed in self.by_ip:
+                raise AddressTakenError(f"{fixed} is already reserved by {self.by_ip[fixed].owner}")
+            ip = fixed
+        else:
+            free = [ip for ip in self.pool if ip not in self.by_ip]
+            if not free:
+                raise PoolExhaustedError(f"pool {self.pool[0]}-{self.pool[-1]} is exhausted "
+                                         f"({len(self.pool)} addresses, all in use)")
+            ip = free[0]
+        allocation = Allocation(ip, owner, host, "reserved", self.clock.now(), f"a{next(self._ids)}")
+        self.by_ip[ip] = allocation
+        made.append(ip)
+        return allocation
+
+    def release_owner(self, owner: str) -> Optional[Allocation]:
+        self.calls.append("release_owner")
+        with self._lock:
+            current = self.lookup(owner)
+            if current is not None:
+                del self.by_ip[current.ip]
+            return current
+
+    def mark_bound(self, owner: str, host: str) -> Allocation:
+        self.calls.append("mark_bound")
+        with self._lock:
+            current = self.lookup(owner)
+            bound = Allocation(current.ip, owner, host, "bound", current.since, current.alloc_id)
+            self.by_ip[current.ip] = bound
+            return bound

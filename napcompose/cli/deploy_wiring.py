@@ -115,12 +115,12 @@ def ensure_images(ctx, deploy, project, options, scales, build: bool = False) ->
     otherwise the run stops here, naming service, image and hosts, with nothing changed.
     Unreachable hosts are left to the run itself, which reports them per host.
     """
-    from napcompose.placement import place
     from napcompose.planner import selected_services
 
     selected = selected_services(project, options)
-    observation = deploy.orchestrator.observe(project.name)
-    placement = place(project, deploy.cluster.hosts, observation.containers, scales)
+    # The preview places exactly as the run will, and reserves nothing.
+    preview = deploy.orchestrator.preview(project, options, scales)
+    placement = preview.placement
     services_of: Dict[tuple, set] = {}
     wanted: Dict[str, set] = {}
     for replica, host in placement.assignments:
@@ -129,7 +129,7 @@ def ensure_images(ctx, deploy, project, options, scales, build: bool = False) ->
         image = image_of(project, project.service(replica.service))
         wanted.setdefault(host, set()).add(image)
         services_of.setdefault((host, image), set()).add(replica.service)
-    down = {h.host for h in observation.hosts if not h.reachable}
+    down = {h.host for h in preview.hosts if not h.reachable}
     wanted = {h: imgs for h, imgs in wanted.items() if h not in down}
     present, _ = _presence(deploy, wanted)
     missing = sorted((host, image) for host, images in wanted.items() if host in present

@@ -15,9 +15,7 @@ class HostsDriftFound(NapComposeError):
 
 def _describe(drift) -> str:
     if drift.actual is None:
-        return "hosts file could not be read" if not drift.expected else "no managed block"
-    if not drift.actual.strip():
-        return "managed block missing (Docker rewrote the file?)"
+        return "managed block missing (Docker rewrites the file when a container starts)"
     return "managed block differs"
 
 

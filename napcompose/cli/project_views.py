@@ -55,6 +55,7 @@ def _unknown_rows(deploy, project, observation, services) -> List[ObservedContai
 
 
 def ps_rows(deploy, project, observation, services: Sequence[str], include_one_off: bool) -> List[PsRow]:
+    down = {h.host: h.error or "unreachable" for h in observation.hosts if not h.reachable}
     containers = list(observation.containers)
     containers += _unknown_rows(deploy, project, observation, services)
     rows = []
@@ -64,7 +65,9 @@ def ps_rows(deploy, project, observation, services: Sequence[str], include_one_o
         if services and (c.replica is None or c.replica.service not in services):
             continue
         state = c.state
-        if c.health and state == "running":
+        if state == "unknown" and c.host in down:
+            state = f"unknown ({down[c.host]})"
+        elif c.health and state == "running":
             state = f"running ({c.health})"
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
                           ip=c.ip or "", state=state, ports=", ".join(c.ports), id=c.id,

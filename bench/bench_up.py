@@ -1,0 +1,124 @@
+"""`up -d` of 60 containers (20 services x 3, each linking the one before) across 3 lab hosts.
+
+Beside it, in the same run: docker-compose 1.29.2 `up -d` of the same 60 on ONE lab host (run on that
+host against its local socket, as its users run it), and raw docker-py create+start of the same
+containers on the same hosts with the same addresses, in the same 20 dependency waves, parallel
+within a wave. Goals (issue 5): nap-compose <= 0.7x docker-compose and <= 1.15x raw.
+
+    python3 bench/bench_up.py [--services 20] [--scale 3] [--keep-lab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import benchlib as lib
+
+
+def nap_up(workdir, cluster, project):
+    seconds, _ = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster), cwd=workdir)
+    _, ps = lib.run(lib.nap_argv("-p", project, "ps", "--format", "json"), env=lib.nap_env(cluster), cwd=workdir)
+    return seconds, json.loads(ps.stdout)
+
+
+def nap_down(workdir, cluster, project):
+    seconds, _ = lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=lib.nap_env(cluster), cwd=workdir)
+    return seconds
+
+
+def docker_compose(host, compose_file, project, *verb):
+    argv, env = lib.on_lab_host(host, ["docker-compose", "-f", compose_file, "-p", project, *verb])
+    seconds, _ = lib.run(argv, env=env)
+    return seconds
+
+
+def raw_up(cluster_path, rows, network, services):
+    """create+start every container like nap-compose placed it, wave by wave, 16 at a time."""
+    from napcompose.adapters.ssh import HostConnections
+    from napcompose.cluster import load_cluster_file
+
+    connections = HostConnections(load_cluster_file(cluster_path))
+    hosts = sorted({row["host"] for row in rows})
+    for host in hosts:  # connect first: raw is the floor, not the transport
+        connections.docker(host).ping()
+    tag = uuid.uuid4().hex[:6]
+    created = []
+
+    def one(row):
+        api = connections.docker(row["host"]).api
+        prev = int(row["service"][1:]) - 1
+        extra = [f"s{prev:02d}:{r['ip']}" for r in rows if r["service"] == f"s{prev:02d}"][:1]
+        container = api.create_container(
+            image=lib.IMAGE, command=["sleep", "3600"], name=f"raw{tag}_{row['service']}_{row['number']}",
+            stop_signal="SIGKILL", labels={"bench": tag},
+            host_config=api.create_host_config(network_mode=network, extra_hosts=extra or None),
+            networking_config=api.create_networking_config(
+                {network: api.create_endpoint_config(ipv4_address=row["ip"])}))
+        api.start(container["Id"])
+        created.append((row["host"], container["Id"]))
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for index in range(1, services + 1):
+            wave = [r for r in rows if r["service"] == f"s{index:02d}"]
+            list(pool.map(one, wave))
+    seconds = time.perf_counter() - start
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda hc: connections.docker(hc[0]).api.remove_container(hc[1], force=True), created))
+    connections.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=20)
+    parser.add_argument("--scale", type=int, default=3)
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--keep-lab", action="store_true")
+    args = parser.parse_args()
+    total = args.services * args.scale
+    started = lib.ensure_lab(5)
+    try:
+        cluster = lib.cluster_subset(args.hosts)
+        workdir = tempfile.mkdtemp(prefix="bench-up-")
+        lib.write_compose(workdir, lib.chain_services(args.services, args.scale))
+        compose_file = lib.write_compose(os.path.join(workdir, "dc"),
+                                         lib.chain_services(args.services, args.scale, for_docker_compose=True))
+        project = f"bu{uuid.uuid4().hex[:6]}"
+
+        nap_seconds, rows = nap_up(workdir, cluster, project)
+        assert len(rows) == total and all(r["state"] == "running" for r in rows), rows
+        per_host = {}
+        for row in rows:
+            per_host[row["host"]] = per_host.get(row["host"], 0) + 1
+        _, again = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster), cwd=workdir)
+        second_seconds = _
+        down_seconds = nap_down(workdir, cluster, project)
+
+        dc_project = f"dc{uuid.uuid4().hex[:6]}"
+        dc_seconds = docker_compose("node1", compose_file, dc_project, "up", "-d")
+        dc_down = docker_compose("node1", compose_file, dc_project, "down", "-t", "1")
+
+        network = "nap"
+        raw_seconds = raw_up(cluster, rows, network, args.services)
+
+        print(f"up -d of {total} containers ({args.services} services x {args.scale}, each linking the one before)")
+        print(f"  nap-compose, {args.hosts} hosts {dict(sorted(per_host.items()))}: {nap_seconds:6.1f} s "
+              f"(second up, no change: {second_seconds:.1f} s; down: {down_seconds:.1f} s)")
+        print(f"  docker-compose 1.29.2, 1 host (local socket):    {dc_seconds:6.1f} s (down: {dc_down:.1f} s)")
+        print(f"  raw docker-py create+start, same hosts/waves:    {raw_seconds:6.1f} s")
+        print(f"  nap-compose / docker-compose = {lib.ratio(nap_seconds, dc_seconds)} (goal <= 0.70x)")
+        print(f"  nap-compose / raw            = {lib.ratio(nap_seconds, raw_seconds)} (goal <= 1.15x)")
+    finally:
+        if started and not args.keep_lab:
+            lib.lab_down()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Shared pieces of the deploy benchmarks: the bench lab, cluster subsets, compose files, timed runs.
+
+The benchmarks run on their own lab (`napbn`, 198.18.3.0/24, 5 hosts under /tmp/napbn) so they never
+disturb a test lab. A benchmark that started the lab tears it down at the end unless --keep-lab.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+LAB_NAME, LAB_SUBNET = "napbn", "198.18.3.0/24"
+LAB_DIR = os.environ.get("NAP_BENCH_LAB_DIR", "/tmp/napbn")
+IMAGE = "nap-lab/busybox:latest"
+# docker-compose's own network for its single-host runs: internal, inside the lab host's namespace.
+COMPOSE_SUBNET = "198.18.250.0/24"
+
+
+def nap_argv(*argv: str) -> List[str]:
+    return [sys.executable, "-m", "napcompose", *argv]
+
+
+def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None,
+        check: bool = True) -> Tuple[float, subprocess.CompletedProcess]:
+    """Run ``argv``; return (seconds, result)."""
+    start = time.perf_counter()
+    result = subprocess.run(list(argv), env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if check and result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return elapsed, result
+
+
+def lab_running() -> bool:
+    from napcompose.lab.lifecycle import lab_status
+
+    try:
+        status = lab_status(LAB_DIR)
+    except Exception:
+        return False
+    hosts_up = all(h["dockerd"]["answers"] and h["sshd"]["running"] for h in status.get("hosts", ()))
+    return status.get("phase") == "ready" and hosts_up and os.path.exists(cluster_file())
+
+
+def ensure_lab(hosts: int = 5) -> bool:
+    """Start the bench lab unless it runs; True when this call started it."""
+    if lab_running():
+        return False
+    run(nap_argv("lab", "up", "--name", LAB_NAME, "--subnet", LAB_SUBNET, "--hosts", str(hosts),
+                 "--dir", LAB_DIR))
+    return True
+
+
+def lab_down() -> None:
+    run(nap_argv("lab", "down", "--dir", LAB_DIR), check=False)
+
+
+def cluster_file() -> str:
+    return os.path.join(LAB_DIR, "nap-cluster.yml")
+
+
+def cluster_subset(count: int) -> str:
+    """A cluster file with the lab's first ``count`` hosts, next to the lab's (relative paths hold)."""
+    with open(cluster_file()) as f:
+        data = yaml.safe_load(f)
+    data["hosts"] = data["hosts"][:count]
+    path = os.path.join(LAB_DIR, f"bench-cluster-{count}.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(data, f, sort_keys=False)
+    return path
+
+
+def chain_services(services: int, scale: int, for_docker_compose: bool = False) -> Dict:
+    """``services`` services of ``scale`` busybox sleepers, each linking the one before."""
+    doc: Dict = {"version": "2.4", "services": {}}
+    for i in range(1, services + 1):
+        spec: Dict = {"image": IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL", "scale": scale}
+        if i > 1:
+            spec["links"] = [f"s{i - 1:02d}"]
+        doc["services"][f"s{i:02d}"] = spec
+    if for_docker_compose:
+        doc["networks"] = {"default": {"internal": True, "ipam": {"config": [{"subnet": COMPOSE_SUBNET}]}}}
+    return doc
+
+
+def write_compose(directory: str, doc: Dict, name: str = "docker-compose.yml") -> str:
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    return path
+
+
+def nap_env(cluster: str) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["NAP_CLUSTER"] = cluster
+    env["PYTHONPATH"] = ROOT
+    return env
+
+
+def on_lab_host(host: str, argv: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+    """argv/env running ``argv`` inside a lab host's namespace against its local Docker socket."""
+    from napcompose.lab.lifecycle import exec_argv
+
+    return exec_argv(LAB_DIR, host, list(argv))
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"

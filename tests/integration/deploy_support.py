@@ -1,0 +1,127 @@
+"""A deploy project on the lab for one test: write its compose file, run nap-compose, look, clean up.
+
+Each test gets its own project name; cleanup removes its containers by label on every host and
+releases its addresses, whatever the test left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+import uuid
+from typing import Dict, List, Tuple
+
+from napcompose.adapters.ssh import HostConnections
+from napcompose.adapters.stores import open_store
+from napcompose.adapters.system import SystemClock
+from napcompose.cli import main
+from napcompose.hostsfile import extract_block
+from napcompose.ipam import Ipam, Pool
+
+IMAGE = "nap-lab/busybox:latest"
+
+
+def sleeper(**extra) -> Dict:
+    """A service that runs forever and stops at once (busybox sleep as PID 1 ignores SIGTERM)."""
+    spec = {"image": IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL"}
+    spec.update(extra)
+    return spec
+
+
+class DeployProject:
+    def __init__(self, lab, tmp_path, prefix: str = "t"):
+        self.lab = lab
+        self.dir = tmp_path
+        self.name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        self.connections = HostConnections(lab.cluster)
+        self.ipam = Ipam(open_store(lab.cluster.store), Pool.from_cluster(lab.cluster),
+                         lab.cluster.store.prefix, SystemClock(), lambda: uuid.uuid4().hex)
+
+    # ------------------------------------------------------------------ running
+
+    def write(self, services: Dict, version: str = "2.4") -> None:
+        import yaml
+
+        text = yaml.safe_dump({"version": version, "services": services}, sort_keys=True)
+        (self.dir / "docker-compose.yml").write_text(text)
+
+    def nap(self, *argv: str) -> Tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["-p", self.name, *argv], stdout=out, stderr=err, cwd=str(self.dir),
+                      environ={"NAP_CLUSTER": self.lab.cluster_file, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        return status, out.getvalue(), err.getvalue()
+
+    def ok(self, *argv: str) -> str:
+        status, out, err = self.nap(*argv)
+        assert status == 0, f"nap-compose {' '.join(argv)} exited {status}:\n{out}\n{err}"
+        return out
+
+    # ------------------------------------------------------------------ looking
+
+    def docker(self, host: str):
+        return self.connections.docker(host)
+
+    def containers(self) -> Dict[str, Tuple[str, object]]:
+        """{container name: (host, docker-py Container)} of this project on every host."""
+        found = {}
+        for host in self.lab.cluster.hosts:
+            for c in self.docker(host.name).containers.list(
+                    all=True, filters={"label": f"com.docker.compose.project={self.name}"}):
+                found[c.name] = (host.name, c)
+        return found
+
+    def address(self, name: str) -> str:
+        host, container = self.containers()[name]
+        container.reload()
+        return container.attrs["NetworkSettings"]["Networks"][self.lab.cluster.network.name]["IPAddress"]
+
+    def run_in(self, name: str, *argv: str) -> Tuple[int, str]:
+        host, container = self.containers()[name]
+        result = container.exec_run(list(argv))
+        return result.exit_code, result.output.decode("utf-8", "replace")
+
+    def etc_hosts(self, name: str) -> str:
+        """/etc/hosts as the container itself reads it."""
+        code, text = self.run_in(name, "cat", "/etc/hosts")
+        assert code == 0, text
+        return text
+
+    def block_names(self, name: str) -> Dict[str, str]:
+        """{name: address} of the managed block in the container's /etc/hosts."""
+        block = extract_block(self.etc_hosts(name), self.name)
+        assert block is not None, f"no managed block in {name}'s /etc/hosts"
+        names = {}
+        for line in block.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            address, *aliases = line.split()
+            for alias in aliases:
+                assert alias not in names, f"{alias} twice in {name}'s block"
+                names[alias] = address
+        return names
+
+    def allocations(self) -> List:
+        return [a for a in self.ipam.allocations() if a.owner.startswith(self.name + "/")]
+
+    # ------------------------------------------------------------------ cleanup
+
+    def cleanup(self) -> None:
+        try:
+            for _, (host, container) in self.containers().items():
+                container.remove(force=True)
+            for allocation in self.allocations():
+                self.ipam.release_owner(allocation.owner)
+        finally:
+            self.connections.close()
+
+
+def strip_block(text: str, project: str) -> str:
+    """``text`` without the project's managed block (markers included)."""
+    return re.sub(rf"# BEGIN nap-compose {re.escape(project)}\n.*?# END nap-compose {re.escape(project)}\n?",
+                  "", text, flags=re.S)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text)

@@ -1,0 +1,260 @@
+"""The deploy commands run in process over in-memory engines, files and store."""
+
+import io
+import itertools
+import json
+import textwrap
+
+import pytest
+
+from napcompose.cli import main
+from napcompose.cli.wiring import Wiring
+from tests.fakes_engine import FakeClock, FakeWorld
+from tests.fakes_kv import MemoryKV
+
+HOSTS = ("node1", "node2", "node3")
+
+CLUSTER = textwrap.dedent("""\
+    network: {name: nap, bridge: br0, subnet: 198.18.0.0/24, router: 198.18.0.1,
+              pools: ["198.18.0.100-198.18.0.249"]}
+    ssh: {user: root}
+    hosts:
+      - {name: node1, address: 198.18.0.11, docker_url: "ssh://root@198.18.0.11"}
+      - {name: node2, address: 198.18.0.12, docker_url: "ssh://root@198.18.0.12"}
+      - {name: node3, address: 198.18.0.13, docker_url: "ssh://root@198.18.0.13"}
+    """)
+
+COMPOSE = textwrap.dedent("""\
+    version: "2.4"
+    services:
+      db:
+        image: nap-lab/busybox:latest
+        command: ["sleep", "3600"]
+      web:
+        image: nap-lab/busybox:latest
+        command: ["sleep", "3600"]
+        links: ["db:database"]
+    """)
+
+
+class _Connections:
+    def __init__(self, world):
+        self.world = world
+        self.closed = False
+
+    def files(self, host):
+        return self.world.files(host)
+
+    def close(self):
+        self.closed = True
+
+
+class _Wiring(Wiring):
+    def __init__(self, world, kv):
+        self.world = world
+        self.kv = kv
+        self.opened = []
+        self._ids = itertools.count(1)
+
+    def store(self, cluster):
+        return self.kv
+
+    def connections(self, cluster, accept_new_host_keys=False):
+        connections = _Connections(self.world)
+        self.opened.append(connections)
+        return connections
+
+    def engine(self, host, connections):
+        return self.world.engines[host.name]
+
+    def clock(self):
+        return FakeClock()
+
+    def new_id(self):
+        return f"id{next(self._ids)}"
+
+
+class Cli:
+    def __init__(self, tmp_path):
+        self.dir = tmp_path
+        (tmp_path / "nap-cluster.yml").write_text(CLUSTER)
+        (tmp_path / "docker-compose.yml").write_text(COMPOSE)
+        self.world = FakeWorld(HOSTS)
+        self.kv = MemoryKV()
+        self.wiring = _Wiring(self.world, self.kv)
+
+    def __call__(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["-p", "shop", *argv], stdout=out, stderr=err, environ={}, cwd=str(self.dir),
+                      wiring=self.wiring)
+        return status, out.getvalue(), err.getvalue()
+
+    def untouched(self):
+        """Nothing created, nothing reserved, no engine even asked to change anything."""
+        changing = {"create", "start", "stop", "remove"}
+        calls = [c for e in self.world.engines.values() for c in e.calls if c[0] in changing]
+        return not self.world.all_containers() and not self.kv.list("") and not calls
+
+    def names(self):
+        return sorted(c.request.name for c in self.world.all_containers())
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return Cli(tmp_path)
+
+
+# ---------------------------------------------------------------------------- usage errors
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["scale", "web"], "invalid scale argument 'web': expected SERVICE=NUM, e.g. web=3"),
+    (["scale", "web=-1"], "invalid number of replicas for web: '-1' (expected a whole number, 0 or more)"),
+    (["scale", "web=x"], "invalid number of replicas for web: 'x' (expected a whole number, 0 or more)"),
+    (["scale", "=3"], "invalid scale argument '=3': expected SERVICE=NUM, e.g. web=3"),
+    (["scale", "db=2", "nope=2"], "no such service: nope (services in shop: db, web)"),
+    (["up", "-d", "--scale", "web=x"],
+     "invalid number of replicas for web: 'x' (expected a whole number, 0 or more)"),
+    (["up", "-d", "nope"], "no such service: nope (services in shop: db, web)"),
+    (["up", "-d", "--force-recreate", "--no-recreate"], "--force-recreate and --no-recreate cannot be combined"),
+    (["up", "-d", "-t", "soon"], "invalid timeout 'soon': expected a whole number of seconds"),
+    (["stop", "nope"], "no such service: nope (services in shop: db, web)"),
+    (["logs", "--tail", "many"], "invalid timeout 'many': expected a whole number of seconds"),
+    (["exec", "nope", "true"], "no such service: nope (services in shop: db, web)"),
+    (["exec", "--index", "0", "web", "true"], "invalid --index 0: replicas count from 1"),
+    (["exec", "web"], "exec: missing the command to run in the container"),
+])
+def test_usage_errors_exit_2_and_change_nothing(cli, argv, message):
+    status, out, err = cli(*argv)
+    assert (status, err) == (2, f"ERROR: {message}\n")
+    assert cli.untouched()
+
+
+def test_scale_without_arguments_is_a_usage_error(cli):
+    status, _, err = cli("scale")
+    assert status == 2
+    assert "the following arguments are required: SERVICE=NUM" in err
+    assert cli.untouched()
+
+
+def test_usage_error_after_a_deploy_changes_nothing(cli):
+    assert cli("up", "-d")[0] == 0
+    before = (cli.names(), cli.kv.list(""))
+    status, _, err = cli("scale", "web=3", "db=x")
+    assert status == 2 and "invalid number of replicas for db: 'x'" in err
+    assert (cli.names(), cli.kv.list("")) == before
+
+
+# ---------------------------------------------------------------------------- up, ps, scale, down
+
+
+def test_up_creates_links_and_reports_each_container(cli):
+    status, _, err = cli("up", "-d")
+    assert status == 0, err
+    assert cli.names() == ["shop_db_1", "shop_web_1"]
+    assert "Creating db_1 on " in err and " ... done" in err
+    web = cli.world.container("shop_web_1")
+    db = cli.world.container("shop_db_1")
+    hosts_text = web.inode.data.decode()
+    assert "# BEGIN nap-compose shop" in hosts_text
+    assert f"{db.request.ip}\t" in hosts_text and "database" in hosts_text
+
+
+def test_second_up_changes_nothing(cli):
+    cli("up", "-d")
+    ids = sorted(c.id for c in cli.world.all_containers())
+    status, _, _ = cli("up", "-d")
+    assert status == 0
+    assert sorted(c.id for c in cli.world.all_containers()) == ids
+
+
+def test_ps_table_and_json(cli):
+    cli("up", "-d", "--scale", "web=2")
+    status, out, _ = cli("ps")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "SERVICE", "HOST", "IP", "STATE", "PORTS"]
+    assert [line.split()[0] for line in lines[1:]] == ["shop_db_1", "shop_web_1", "shop_web_2"]
+    rows = json.loads(cli("ps", "--format", "json")[1])
+    web2 = next(r for r in rows if r["name"] == "shop_web_2")
+    container = cli.world.container("shop_web_2")
+    assert web2 == {"name": "shop_web_2", "service": "web", "host": cli.world.host_of("shop_web_2"),
+                    "ip": container.request.ip, "state": "running", "ports": "",
+                    "id": container.id, "number": 2}
+    assert cli("ps", "-q")[1].split() == [r["id"] for r in rows]
+    assert cli("ps", "--services")[1].split() == ["db", "web"]
+
+
+def test_ps_with_an_unreachable_host_lists_the_others_and_exits_partial(cli):
+    cli("up", "-d", "--scale", "web=2")
+    down_host = cli.world.host_of("shop_web_2")
+    cli.world.engines[down_host].unreachable = "connection refused"
+    status, out, err = cli("ps")
+    assert status == 8
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert set(rows) == {"shop_db_1", "shop_web_1", "shop_web_2"}
+    assert "unknown (" in rows["shop_web_2"] and "connection refused" in rows["shop_web_2"]
+    assert "running" in rows["shop_db_1"]
+    assert f"ps: 1 of 3 hosts did not answer" in err and down_host in err
+
+
+def test_scale_rewrites_consumers_without_recreating_them(cli):
+    cli("up", "-d")
+    web_id = cli.world.container("shop_web_1").id
+    assert cli("scale", "db=3")[0] == 0
+    text = cli.world.container("shop_web_1").inode.data.decode()
+    assert "db_3" in text and cli.world.container("shop_web_1").id == web_id
+    assert cli("scale", "db=1")[0] == 0
+    assert "db_3" not in cli.world.container("shop_web_1").inode.data.decode()
+    assert cli.names() == ["shop_db_1", "shop_web_1"]
+
+
+def test_failures_are_reported_together_and_a_rerun_converges(cli):
+    cli.world.engines["node1"].unreachable = "ssh: connection refused"
+    cli.world.engines["node2"].unreachable = "ssh: connection refused"
+    cli.world.engines["node3"].fail("create", "shop_db_1", "no space left on device")
+    status, _, err = cli("up", "-d")
+    assert status == 8
+    assert "no space left on device" in err
+    cli.world.engines["node1"].unreachable = None
+    cli.world.engines["node2"].unreachable = None
+    cli.world.engines["node3"].failures.clear()
+    status, _, err = cli("up", "-d")
+    assert status == 0, err
+    assert cli.names() == ["shop_db_1", "shop_web_1"]
+
+
+def test_plan_touches_nothing(cli):
+    status, out, err = cli("plan")
+    assert status == 0, err
+    assert "db_1" in out and "web_1" in out and "create" in out
+    assert cli.untouched()
+    assert cli("up", "--dry-run")[0] == 0
+    assert cli.untouched()
+
+
+def test_down_removes_everything_and_releases_addresses(cli):
+    cli("up", "-d", "--scale", "web=2")
+    status, _, err = cli("down")
+    assert status == 0, err
+    assert cli.world.all_containers() == []
+    assert not [k for k in cli.kv.list("") if "/addresses/" in k]
+
+
+def test_hosts_check_reports_drift_and_sync_repairs(cli):
+    cli("up", "-d")
+    web = cli.world.container("shop_web_1")
+    cli.world.engines[cli.world.host_of("shop_web_1")].start_container(web.id)  # Docker rewrites the file
+    status, out, err = cli("hosts", "check")
+    assert status == 1
+    assert out.splitlines() == [f"shop_web_1 on {cli.world.host_of('shop_web_1')}: managed block missing "
+                                "(Docker rewrites the file when a container starts)"]
+    assert err == "ERROR: 1 hosts file(s) differ from the plan; `nap-compose hosts sync` rewrites them\n"
+    assert cli("hosts", "sync")[0] == 0
+    status, out, _ = cli("hosts", "check")
+    assert status == 0 and out == "all hosts files of shop are in sync\n"
+
+
+def test_connections_are_closed_after_each_command(cli):
+    cli("ps")
+    assert cli.wiring.opened and all(c.closed for c in cli.wiring.opened)

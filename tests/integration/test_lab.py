@@ -1,0 +1,158 @@
+"""The lab itself: one flat L2 segment across hosts, a router without a way out, and a clean teardown."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from napcompose.errors import LabError
+from napcompose.lab import daemons, lab_down, lab_status, lab_up, netns
+from napcompose.lab.layout import make_layout
+from napcompose.lab.teardown import CGROUP_ROOT
+
+IMAGE = "nap-lab/busybox:latest"
+
+
+def _addr(lab, last_octet: int) -> str:
+    return lab.subnet.rsplit(".", 1)[0] + f".{last_octet}"
+
+
+def _docker(lab, host, *argv, check=True):
+    proc = lab.exec(host, "docker", *argv)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(argv)} on {host} failed: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def pinger(lab):
+    """A container with a fixed address on node1, removed afterwards."""
+    name, ip = "labtest_target", _addr(lab, 247)
+    _docker(lab, "node1", "rm", "-f", name, check=False)
+    _docker(lab, "node1", "run", "-d", "--name", name, "--net", lab.cluster.network.name, "--ip", ip,
+            "--stop-signal", "SIGKILL", IMAGE, "sleep", "600")
+    yield name, ip
+    _docker(lab, "node1", "rm", "-f", name, check=False)
+
+
+def test_containers_on_two_hosts_reach_each_other_by_address(lab, pinger):
+    _, target_ip = pinger
+    proc = _docker(lab, "node2", "run", "--rm", "--net", lab.cluster.network.name, "--ip", _addr(lab, 248),
+                   IMAGE, "ping", "-c", "2", "-W", "2", target_ip, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 packets received" in proc.stdout
+
+
+def test_default_route_is_the_router_and_the_router_has_no_way_out(lab, pinger):
+    name, _ = pinger
+    routes = _docker(lab, "node1", "exec", name, "ip", "route").stdout
+    assert f"default via {lab.router} dev eth0" in routes
+    router_ns = f"{lab.name}-router"
+    # `ip route get` only consults the routing table: no packet is sent.
+    lookup = subprocess.run(netns.in_netns(router_ns, ["ip", "route", "get", "192.0.2.99"]),
+                            capture_output=True, text=True)
+    assert lookup.returncode != 0
+    assert "unreachable" in lookup.stderr.lower()
+    for ns in [router_ns] + [f"{lab.name}-{h.name}" for h in lab.cluster.hosts]:
+        default = subprocess.run(netns.in_netns(ns, ["ip", "route", "show", "default"]),
+                                 capture_output=True, text=True, check=True)
+        assert default.stdout.strip() == "", f"{ns} has a default route: {default.stdout}"
+
+
+def test_host_address_moved_from_eth0_to_br0(lab):
+    for host in lab.cluster.hosts:
+        eth0 = lab.exec(host.name, "ip", "-o", "-4", "addr", "show", "dev", "eth0", check=True).stdout
+        br0 = lab.exec(host.name, "ip", "-o", "-4", "addr", "show", "dev", "br0", check=True).stdout
+        link = lab.exec(host.name, "ip", "-o", "link", "show", "dev", "eth0", check=True).stdout
+        assert eth0.strip() == ""
+        assert f" {host.address}/24 " in br0
+        assert " master br0 " in link
+
+
+def test_status_and_a_second_up_report_the_running_lab(lab):
+    status = lab_status(lab.dir)
+    assert status["healthy"] is True
+    assert [h["address"] for h in status["hosts"]] == [h.address for h in lab.cluster.hosts]
+    pids = [h["dockerd"]["pid"] for h in status["hosts"]]
+    began = time.monotonic()
+    again, already, _ = lab_up(lab.name, lab.subnet, len(lab.cluster.hosts), lab.dir, lambda line: None)
+    assert already is True
+    assert time.monotonic() - began < 5
+    assert [h["dockerd"]["pid"] for h in again["hosts"]] == pids
+
+
+def test_status_json_from_the_command_line(lab, capsys):
+    from napcompose.cli import main
+
+    assert main(["lab", "status", "--dir", lab.dir, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["healthy"] is True
+    assert {h["name"] for h in data["hosts"]} == {h.name for h in lab.cluster.hosts}
+    assert all(h["sshd"]["running"] and h["dockerd"]["answers"] for h in data["hosts"])
+
+
+def test_base_image_has_the_promised_applets(lab):
+    proc = _docker(lab, "node3", "run", "--rm", "--net", "none", IMAGE, "sh", "-c",
+                   "for a in sh ping nc wget httpd hostname cat sleep; do which $a || echo MISSING $a; done")
+    assert "MISSING" not in proc.stdout
+    assert proc.stdout.count("/bin/") == 8
+
+
+def _lab_cgroups(name):
+    found = []
+    for controller in os.listdir(CGROUP_ROOT):
+        base = os.path.join(CGROUP_ROOT, controller)
+        if os.path.isdir(base):
+            found += [os.path.join(base, d) for d in os.listdir(base) if d.startswith(f"nap-lab-{name}-")]
+    return found
+
+
+def test_crash_recovery_and_down_leave_nothing_behind():
+    name, subnet = "naplt", "198.18.2.0/24"
+    # A short path: the daemons' unix sockets live under it.
+    directory = os.path.join(tempfile.mkdtemp(prefix="naplt-", dir="/tmp"), "lab")
+    layout = make_layout(name, subnet, 1, directory)
+    marker = layout.dir + "/"
+    lab_up(name, subnet, 1, directory, lambda line: None)
+    try:
+        sock = layout.hosts[0].docker_sock
+        env = {"DOCKER_HOST": f"unix://{sock}", "PATH": os.environ["PATH"]}
+        run = subprocess.run(["docker", "run", "-d", "--net", "nap", "--ip", "198.18.2.200", IMAGE, "sleep", "600"],
+                             env=env, capture_output=True, text=True, check=True)
+        container = run.stdout.strip()
+        inspect = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container], env=env,
+                                 capture_output=True, text=True, check=True)
+        container_pid = int(inspect.stdout)
+        # A crash: the host's dockerd dies without cleaning up; its container and shim live on.
+        dockerd_pid = daemons.read_pid(os.path.join(layout.hosts[0].dir, "dockerd.spawn.pid"))
+        os.kill(dockerd_pid, 9)
+        deadline = time.monotonic() + 10
+        while daemons.alive(dockerd_pid, marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lab_status(directory)["healthy"] is False
+        said = []
+        status, already, _ = lab_up(name, subnet, 1, directory, said.append)
+        assert already is False and status["healthy"] is True
+        assert any("cleaning up" in line for line in said)
+        assert not os.path.exists(f"/proc/{container_pid}")
+        pids_before_down = daemons.lab_pids(marker)
+        assert pids_before_down
+    finally:
+        left = lab_down(directory, lambda line: None)
+    assert left == []
+    assert netns.leftovers(layout) == []
+    assert not any(n.startswith(f"{name}-") for n in os.listdir(netns.NETNS_DIR))
+    assert not any(link.startswith(f"{name}-") for link in os.listdir("/sys/class/net"))
+    assert daemons.lab_pids(marker) == []
+    assert not any(os.path.exists(f"/proc/{p}") and marker in daemons.cmdline(p) for p in pids_before_down)
+    assert _lab_cgroups(name) == []
+    assert not os.path.exists(directory)
+    os.rmdir(os.path.dirname(directory))
+    with pytest.raises(LabError) as err:
+        lab_status(directory)
+    assert str(err.value) == f"no lab in {directory} (no state.json)"

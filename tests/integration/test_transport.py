@@ -1,0 +1,146 @@
+"""SSH and Docker transport on the lab: host keys are checked, one connection carries Docker and SFTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import subprocess
+
+import paramiko
+import pytest
+
+from napcompose.adapters.ssh import HostConnections, fingerprint
+from napcompose.cli import main
+from napcompose.errors import HostError, HostKeyError
+
+
+def _with_ssh(cluster, **changes):
+    hosts = tuple(dataclasses.replace(h, ssh=dataclasses.replace(h.ssh, **changes)) for h in cluster.hosts)
+    return dataclasses.replace(cluster, hosts=hosts)
+
+
+def _host_key(lab, host_name):
+    path = os.path.join(lab.dir, host_name, "ssh_host_ed25519_key")
+    return paramiko.Ed25519Key.from_private_key_file(path)
+
+
+def test_every_dockerd_answers_over_ssh_with_host_key_checking(lab):
+    with HostConnections(lab.cluster) as connections:
+        assert connections.accept_new_host_keys is False
+        for host in lab.cluster.hosts:
+            client = connections.docker(host.name)
+            assert client.ping() is True
+            info = client.info()
+            assert info["Name"]  # a real daemon answered
+            assert client.version()["ApiVersion"] == "1.41"
+            ssh = connections.ssh(host.name)
+            assert ssh.get_transport().getpeername()[0] == host.address
+            assert isinstance(ssh._policy, paramiko.MissingHostKeyPolicy)
+            assert ssh.get_host_keys().lookup(host.address) is not None
+
+
+def test_docker_and_sftp_share_one_ssh_connection(lab, tmp_path):
+    host = lab.cluster.hosts[1].name
+    path = os.path.join(lab.dir, "transport-probe.txt")
+    with open(path, "w") as fh:
+        fh.write("a long first content that the write must cut short\n")
+    inode = os.stat(path).st_ino
+    try:
+        with HostConnections(lab.cluster) as connections:
+            connections.docker(host).ping()
+            transport = connections.ssh(host).get_transport()
+            files = connections.files(host)
+            files.write_in_place(path, b"short\n")
+            assert files.read(path) == b"short\n"
+            assert connections.ssh(host).get_transport() is transport
+        assert os.stat(path).st_ino == inode
+        with open(path, "rb") as fh:
+            assert fh.read() == b"short\n"
+    finally:
+        os.unlink(path)
+
+
+def test_missing_file_over_sftp_names_host_and_path(lab):
+    host = lab.cluster.hosts[0].name
+    missing = os.path.join(lab.dir, "no-such-file")
+    with HostConnections(lab.cluster) as connections:
+        with pytest.raises(HostError) as err:
+            connections.files(host).write_in_place(missing, b"x")
+    assert str(err.value).startswith(f"{host}: writing {missing} over SFTP: ")
+    assert not os.path.exists(missing)
+
+
+def test_an_unknown_host_key_is_refused(lab, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    cluster = _with_ssh(lab.cluster, known_hosts=str(known))
+    host = cluster.hosts[0]
+    with HostConnections(cluster) as connections:
+        with pytest.raises(HostKeyError) as err:
+            connections.docker(host.name).ping()
+    expected = fingerprint(_host_key(lab, host.name))
+    assert str(err.value) == (
+        f"{host.name}: host key of {host.address} is unknown ({expected}): it is not in {known}; "
+        "check the fingerprint and add it there, or pass --accept-new-host-keys")
+    assert known.read_text() == ""
+
+
+def test_accepting_a_new_key_records_it_and_a_changed_key_is_always_refused(lab, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    cluster = _with_ssh(lab.cluster, known_hosts=str(known))
+    host = cluster.hosts[0]
+    real = _host_key(lab, host.name)
+    with HostConnections(cluster, accept_new_host_keys=True) as connections:
+        assert connections.docker(host.name).ping() is True
+    assert known.read_text() == f"{host.address} ssh-ed25519 {real.get_base64()}\n"
+
+    impostor = paramiko.Ed25519Key.from_private_key_file(os.path.join(lab.dir, "id_ed25519"))
+    known.write_text(f"{host.address} ssh-ed25519 {impostor.get_base64()}\n")
+    with HostConnections(cluster, accept_new_host_keys=True) as connections:
+        with pytest.raises(HostKeyError) as err:
+            connections.ssh(host.name)
+    message = str(err.value)
+    assert message.startswith(f"{host.name}: host key of {host.address} CHANGED: {known} has "
+                              f"{fingerprint(impostor)}, the server offered {fingerprint(real)}; refusing")
+    assert known.read_text() == f"{host.address} ssh-ed25519 {impostor.get_base64()}\n"
+
+
+def test_a_key_the_host_does_not_authorise_is_a_host_error(lab, tmp_path):
+    key = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cluster = _with_ssh(lab.cluster, key_file=str(key))
+    host = cluster.hosts[2]
+    with HostConnections(cluster) as connections:
+        with pytest.raises(HostError) as err:
+            connections.docker(host.name).ping()
+    assert not isinstance(err.value, HostKeyError)
+    assert str(err.value) == f"{host.name}: SSH connection to root@{host.address}:22: Authentication failed"
+
+
+def test_network_create_reports_present_then_drift_without_touching_the_network(lab, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--cluster", lab.cluster_file, "network", "create"], stdout=out, stderr=err) == 0
+    lines = out.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [[h.name, "present"] for h in lab.cluster.hosts]
+
+    before = subprocess.run(["docker", "network", "inspect", "-f", "{{.Id}}", "nap"],
+                            env={**os.environ, "DOCKER_HOST": f"unix://{lab.dir}/node1/docker.sock"},
+                            capture_output=True, text=True, check=True).stdout
+    text = open(lab.cluster_file).read().replace("mtu: 1500", "mtu: 1400")
+    drifted = tmp_path / "nap-cluster.yml"
+    drifted.write_text(text.replace("key_file: id_ed25519", f"key_file: {lab.dir}/id_ed25519")
+                       .replace("known_hosts: known_hosts", f"known_hosts: {lab.dir}/known_hosts"))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--cluster", str(drifted), "network", "create"], stdout=out, stderr=err) == 1
+    report = out.getvalue()
+    for host in lab.cluster.hosts:
+        assert f"{host.name}  drift" in report
+    assert report.count("option com.docker.network.driver.mtu: want 1400, found 1500") == len(lab.cluster.hosts)
+    assert err.getvalue() == (f"ERROR: network nap: {len(lab.cluster.hosts)} of {len(lab.cluster.hosts)} host(s) "
+                              f"failed or differ: {', '.join(h.name for h in lab.cluster.hosts)}\n")
+    after = subprocess.run(["docker", "network", "inspect", "-f", "{{.Id}}", "nap"],
+                           env={**os.environ, "DOCKER_HOST": f"unix://{lab.dir}/node1/docker.sock"},
+                           capture_output=True, text=True, check=True).stdout
+    assert after == before

@@ -17,11 +17,11 @@ def cmd_build(args, ctx) -> int:
 
     project = load_project(ctx)
     buildable, skipped = select_services(project, args.services)
+    cluster = load_cluster(ctx) if buildable else None
     for name in skipped:
         ctx.err(f"{name} uses an image, skipping")
     if not buildable:
         return 0
-    cluster = load_cluster(ctx)
     hosts = [host.name for host in cluster.hosts]
     accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
     connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)

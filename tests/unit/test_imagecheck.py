@@ -1,0 +1,154 @@
+"""Image names, the missing-image check, the build/copy plan, and `build`'s refusals before any work."""
+
+import io
+
+import pytest
+
+from napcompose.cli import main
+from napcompose.cli.wiring import Wiring
+from napcompose.errors import ConfigError, UsageError
+from napcompose.imagecheck import (BUILD_EACH, COPY, ImageStep, build_plan, check_images, image_name,
+                                   normal_reference, select_services)
+from napcompose.model import BuildSpec, Project, ServiceSpec
+
+
+def _project():
+    return Project(name="gb", services=(
+        ServiceSpec(name="cache", image="redis:7"),
+        ServiceSpec(name="db", image="postgres"),
+        ServiceSpec(name="web", build=BuildSpec(context="/src/web")),
+        ServiceSpec(name="worker", image="gb/worker:1.0", build=BuildSpec(context="/src/worker")),
+    ))
+
+
+def test_image_name_follows_docker_compose():
+    project = _project()
+    assert image_name(project.name, project.service("web")) == "gb_web"
+    assert image_name(project.name, project.service("worker")) == "gb/worker:1.0"
+    assert image_name(project.name, project.service("cache")) == "redis:7"
+
+
+def test_normal_reference():
+    assert normal_reference("redis") == "redis:latest"
+    assert normal_reference("redis:7") == "redis:7"
+    assert normal_reference("reg.local:5000/redis") == "reg.local:5000/redis:latest"
+    assert normal_reference("redis@sha256:ab") == "redis@sha256:ab"
+
+
+def test_check_passes_when_every_image_is_somewhere_or_buildable():
+    check_images(_project(), {"node1": {"redis:7"}, "node2": {"postgres:latest"}, "node3": set()})
+
+
+def test_check_names_each_service_and_image_missing_everywhere():
+    with pytest.raises(ConfigError) as caught:
+        check_images(_project(), {"node1": {"redis:6"}, "node2": set()})
+    assert str(caught.value) == (
+        "service cache: image redis:7 is on none of the hosts (node1, node2) and the service has no build: section\n"
+        "service db: image postgres is on none of the hosts (node1, node2) and the service has no build: section")
+
+
+def test_check_only_looks_at_selected_services():
+    check_images(_project(), {"node1": set()}, services=["web", "worker"])
+    with pytest.raises(ConfigError) as caught:
+        check_images(_project(), {"node1": {"redis:7"}}, services=["db"])
+    assert str(caught.value) == ("service db: image postgres is on none of the hosts (node1) "
+                                 "and the service has no build: section")
+
+
+def test_select_services():
+    project = _project()
+    built, skipped = select_services(project, [])
+    assert [s.name for s in built] == ["web", "worker"] and skipped == ("cache", "db")
+    built, skipped = select_services(project, ["worker", "db"])
+    assert [s.name for s in built] == ["worker"] and skipped == ("db",)
+
+
+def test_select_refuses_unknown_services():
+    with pytest.raises(UsageError) as caught:
+        select_services(_project(), ["web", "nope", "api"])
+    assert str(caught.value) == "no such service: nope, api (services in gb: cache, db, web, worker)"
+
+
+def test_copy_plan_builds_on_the_first_host_and_copies_to_the_rest():
+    project = _project()
+    steps = build_plan(project, [project.service("web")], ["node2", "node1", "node3"], COPY)
+    assert steps == (ImageStep("web", "gb_web", "node2"),
+                     ImageStep("web", "gb_web", "node1", source="node2"),
+                     ImageStep("web", "gb_web", "node3", source="node2"))
+    assert [s.kind for s in steps] == ["build", "copy", "copy"]
+
+
+def test_build_each_plan_builds_everywhere():
+    project = _project()
+    steps = build_plan(project, [project.service("web"), project.service("worker")], ["a", "b"], BUILD_EACH)
+    assert steps == (ImageStep("web", "gb_web", "a"), ImageStep("web", "gb_web", "b"),
+                     ImageStep("worker", "gb/worker:1.0", "a"), ImageStep("worker", "gb/worker:1.0", "b"))
+
+
+def test_plan_refusals():
+    project = _project()
+    web = project.service("web")
+    with pytest.raises(UsageError) as caught:
+        build_plan(project, [web], ["a"], "rsync")
+    assert str(caught.value) == "unknown image strategy 'rsync': use one of copy, build-each"
+    with pytest.raises(UsageError) as caught:
+        build_plan(project, [web], [])
+    assert str(caught.value) == "no hosts to put the images on"
+    with pytest.raises(UsageError) as caught:
+        build_plan(project, [web], ["a", "b", "a"])
+    assert str(caught.value) == "a host is named twice: a, b, a"
+    with pytest.raises(ConfigError) as caught:
+        build_plan(project, [project.service("db")], ["a"])
+    assert str(caught.value) == "service db has no build: section to build its image from"
+
+
+# ---------------------------------------------------------------------------- the build command
+
+
+class _NoHosts(Wiring):
+    """Wiring that records any attempt to reach a host; these runs must stop before that."""
+
+    def __init__(self):
+        self.connected = []
+
+    def connections(self, cluster, accept_new_host_keys=False):
+        self.connected.append(cluster)
+        raise AssertionError("build reached for the hosts")
+
+
+def _run(tmp_path, *argv):
+    (tmp_path / "docker-compose.yml").write_text(
+        "web:\n  build: ./web\ncache:\n  image: redis\n")
+    (tmp_path / "web").mkdir(exist_ok=True)
+    out, err, wiring = io.StringIO(), io.StringIO(), _NoHosts()
+    status = main(list(argv), stdout=out, stderr=err, environ={}, cwd=str(tmp_path), wiring=wiring)
+    return status, out.getvalue(), err.getvalue(), wiring
+
+
+def test_build_refuses_an_unknown_service_before_reaching_any_host(tmp_path):
+    status, out, err, wiring = _run(tmp_path, "build", "web", "nope")
+    assert status == 2
+    assert err == f"ERROR: no such service: nope (services in {tmp_path.name.lower()}: cache, web)\n"
+    assert wiring.connected == []
+
+
+def test_build_of_image_only_services_skips_them_and_reaches_no_host(tmp_path):
+    status, out, err, wiring = _run(tmp_path, "build", "cache")
+    assert status == 0
+    assert err == "cache uses an image, skipping\n"
+    assert wiring.connected == []
+
+
+def test_build_refuses_an_unknown_strategy(tmp_path):
+    status, out, err, wiring = _run(tmp_path, "build", "--strategy", "rsync")
+    assert status == 2
+    assert "argument --strategy: invalid choice: 'rsync'" in err
+    assert wiring.connected == []
+
+
+def test_build_without_a_cluster_file_names_it(tmp_path):
+    status, out, err, wiring = _run(tmp_path, "build")
+    assert status == 3
+    assert err == (f"ERROR: cluster file {tmp_path / 'nap-cluster.yml'} not found: pass --cluster FILE "
+                   "or set NAP_CLUSTER (`nap-compose lab up` writes one for a local lab)\n")
+    assert wiring.connected == []

@@ -111,7 +111,10 @@ class Ipam:
                     created.append(alloc)
         except _Exhausted as exc:
             self._undo(created)
-            asked = len(checked) - (len(results) - len(created))
+            # asked = the new addresses this call needed: those taken, the one that failed, and the
+            # remaining requests whose owner holds none yet (looked up only on this rare path)
+            rest = checked[len(results) + 1:]
+            asked = len(created) + 1 + sum(1 for owner, _, _ in rest if self._lookup(owner) is None)
             raise PoolExhaustedError(
                 f"address pool {self.pool.describe()} is exhausted: {self.pool.size} addresses, "
                 f"{exc.in_use - len(created)} in use, {asked} asked for") from None
@@ -215,7 +218,7 @@ class Ipam:
             self._store.compare_and_delete(akey, new_version)
             return None
         if current is not None and not stale and not fixed:
-            self._clock.sleep(0.02)  # its writer is moving the claim on right now
+            self._clock.sleep(0.1)  # its writer is moving the claim on right now
             return None
         # Stale claim (or one a fixed address must replace): take it over.
         ip = fixed or self._candidate()
@@ -343,6 +346,13 @@ class Ipam:
         if current.alloc_id != rec.alloc_id and current.owner != owner:
             return None
         return current, held[1]
+
+    def holder(self, ip: str) -> Optional[Allocation]:
+        """The allocation of ``ip``, or None when it is free."""
+        ip = _ip_text(ip)
+        akey = self._keys.address(ip)
+        got = self._store.get(akey)
+        return None if got is None else load_allocation(ip, akey, got[0])
 
     def allocations(self) -> List[Allocation]:
         prefix = self._keys.addresses

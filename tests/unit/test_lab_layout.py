@@ -1,0 +1,55 @@
+"""The lab's layout: addresses and names follow from (name, subnet, hosts, dir); bad values are refused."""
+
+import pytest
+
+from napcompose.errors import UsageError
+from napcompose.lab.layout import make_layout
+
+
+def test_layout_of_a_three_host_lab():
+    layout = make_layout("nap", "198.18.0.0/24", 3, "/tmp/lab")
+    assert (layout.router, layout.operator, layout.pool) == ("198.18.0.1", "198.18.0.254",
+                                                             "198.18.0.100-198.18.0.249")
+    assert [(h.name, h.address, h.netns, h.veth) for h in layout.hosts] == [
+        ("node1", "198.18.0.11", "nap-node1", "nap-n1"),
+        ("node2", "198.18.0.12", "nap-node2", "nap-n2"),
+        ("node3", "198.18.0.13", "nap-node3", "nap-n3")]
+    assert layout.hosts[0].docker_sock == "/tmp/lab/node1/docker.sock"
+    assert (layout.switch, layout.router_netns, layout.router_veth) == ("nap-sw", "nap-router", "nap-rt")
+    assert layout.etcd_url == "etcd://198.18.0.254:2379"
+    assert layout.cluster_file == "/tmp/lab/nap-cluster.yml"
+
+
+def test_two_labs_with_different_names_share_no_name():
+    a = make_layout("nap", "198.18.0.0/24", 8, "/tmp/a")
+    b = make_layout("naptest", "198.18.1.0/24", 8, "/tmp/b")
+    names_a = set(a.netns_names) | {a.switch, a.router_veth} | {h.veth for h in a.hosts}
+    names_b = set(b.netns_names) | {b.switch, b.router_veth} | {h.veth for h in b.hosts}
+    assert not names_a & names_b
+    assert max(len(n) for n in names_b - set(b.netns_names)) <= 15  # Linux interface names
+
+
+@pytest.mark.parametrize("args,message", [
+    (("Nap", "198.18.0.0/24", 3, "/tmp/l"), "lab name 'Nap' must be 1 to 8 lower-case letters or digits, "
+                                              "starting with a letter"),
+    (("napnapnap", "198.18.0.0/24", 3, "/tmp/l"), "lab name 'napnapnap' must be 1 to 8 lower-case letters or "
+                                                   "digits, starting with a letter"),
+    (("nap", "198.18.0.0/24", 0, "/tmp/l"), "--hosts 0: a lab has 1 to 8 hosts"),
+    (("nap", "198.18.0.0/24", 9, "/tmp/l"), "--hosts 9: a lab has 1 to 8 hosts"),
+    (("nap", "198.18.0.5/24", 3, "/tmp/l"), "--subnet 198.18.0.5/24: not an IPv4 network in CIDR form "
+                                             "(e.g. 198.18.0.0/24)"),
+    (("nap", "198.18.0.0/25", 3, "/tmp/l"), "--subnet 198.18.0.0/25: the lab needs at least a /24 (router .1, "
+                                             "hosts .11-.18, containers .100-.249, operator .254)"),
+])
+def test_bad_lab_parameters(args, message):
+    with pytest.raises(UsageError) as err:
+        make_layout(*args)
+    assert str(err.value) == message
+
+
+def test_a_directory_too_long_for_unix_sockets():
+    directory = "/tmp/" + "d" * 80
+    with pytest.raises(UsageError) as err:
+        make_layout("nap", "198.18.0.0/24", 3, directory)
+    assert str(err.value).startswith(f"--dir {directory}: too long for the daemons' unix sockets (")
+    assert str(err.value).endswith("at most 107); use a shorter path")

@@ -27,7 +27,8 @@ def _check_names(spec, origins):
             check_name(value, where(key), spec.name, key)
     for net in spec.networks:
         for alias in net.aliases:
-            check_name(alias, where("networks"), spec.name, f"networks.{net.name}.aliases")
+            key = f"networks.{net.name}.aliases"
+            check_name(alias, where(key), spec.name, key)
     for name, address in spec.extra_hosts:
         check_name(name, where("extra_hosts"), spec.name, "extra_hosts")
         try:
@@ -45,8 +46,8 @@ def _check_references(project, spec, origins):
     refs += [("x-nap", other) for other in spec.placement.affinity + spec.placement.anti_affinity]
     for key, target in refs:
         if target is not None and target not in names:
-            _fail(origins, spec.name, key, f"service '{spec.name}' refers to service '{target}', which is not "
-                                           f"defined{suggest(target, names - {spec.name})}")
+            _fail(origins, spec.name, key,
+                  f"refers to service '{target}', which is not defined{suggest(target, names - {spec.name})}")
 
 
 def _subnets(sections, network):

@@ -55,6 +55,8 @@ def _environment(ctx, raw):
     env = {}
     for entry in as_list(raw.get("env_file")):
         path = os.path.join(ctx.base_dir, os.path.expanduser(str(entry)))
+        if not os.path.isfile(path):
+            ctx.fail("env_file", f"{entry} not found (looked for {path})")
         env.update(read_env_file(path, display=str(entry)))
     env.update(as_mapping(raw.get("environment")))
     resolved = {}

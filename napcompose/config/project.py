@@ -9,7 +9,7 @@ from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document, resolve_extends
 from napcompose.config.merge import merge_service, merge_top
 from napcompose.config.normalize import ServiceContext, to_spec
-from napcompose.config.yamlload import Map
+from napcompose.config.yamlload import Map, line_of
 from napcompose.errors import ConfigError
 from napcompose.model import Project
 
@@ -22,21 +22,25 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
         other = next(d for d in documents if (d.format == V1) != (first.format == V1))
         raise ConfigError(f"{other.filename}: a version 1 file cannot be merged with a version 2/3 or spec "
                           f"file ({first.filename} is {'version 1' if first.format == V1 else 'not version 1'})")
-    services, origins, sections, top_nap = {}, {}, {}, {}
+    services, origins, sections = {}, {}, {}
+    top_nap, nap_file = Map(), documents[-1].filename
     for doc in documents:
         for name, body in resolve_extends(doc, load_other, environ, warn).items():
             services[name] = merge_service(services[name], body) if name in services else dict(body)
-            origins.setdefault(name, []).append((doc.filename, doc.services[name]))
+            origins.setdefault(name, []).append((doc.filename, doc.services[name],
+                                                 doc.services.lines.get(name)))
         for key, section in doc.sections.items():
             sections[key] = merge_top(sections.get(key), section, key)
         if doc.x_nap is not None:
             if not isinstance(doc.x_nap, dict):
                 xnap.top_level(doc.x_nap, doc.filename)
             top_nap.update(doc.x_nap)
+            top_nap.lines.update(getattr(doc.x_nap, "lines", {}))
+            nap_file = doc.filename
     if not services:
         names = ", ".join(d.filename for d in documents)
         raise ConfigError(f"{names}: no services defined")
-    strategy, seed = xnap.top_level(Map(top_nap), documents[-1].filename)
+    strategy, seed = xnap.top_level(top_nap, nap_file)
     specs = []
     for name in sorted(services):
         raw = services[name]
@@ -59,12 +63,20 @@ class _Origins:
         self.entries = entries
 
     def where(self, key=None):
-        for filename, raw in reversed(self.entries):
-            if key is None or key in raw:
-                line = raw.lines.get(key) if key is not None else raw.line
-                return f"{filename}:{line or raw.line}" if (line or raw.line) else filename
-        filename, raw = self.entries[-1]
-        return f"{filename}:{raw.line}" if raw.line else filename
+        """``file:line`` of ``key`` (a dotted path such as ``networks.lan.ipv4_address``), else of the service."""
+        parts = key.split(".") if key else []
+        if parts:
+            for filename, raw, _ in reversed(self.entries):
+                line, node = None, raw
+                for part in parts:
+                    if not isinstance(node, dict) or part not in node:
+                        break
+                    line, node = line_of(node, part) or line, node[part]
+                if line:
+                    return f"{filename}:{line}"
+        filename, raw, name_line = self.entries[-1]
+        line = name_line or raw.line
+        return f"{filename}:{line}" if line else filename
 
 
 def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None):

@@ -233,7 +233,7 @@ class Checker:
     def fail(self, path, line, message):
         where = f"{self.filename}:{line}" if line else self.filename
         subject = f"{self.kind} '{self.name}'" if self.kind else "top level"
-        path_text = f" {path}" if path else ""
+        path_text = f" {path}:" if path else ""
         raise ConfigError(f"{where}: {subject}:{path_text} {message}")
 
     def check(self, spec, value, path, line):

@@ -127,7 +127,7 @@ def _check_expansion(root, name):
 def load_text(text: str, filename: str):
     """Parse one YAML document strictly; return Map/Seq/scalars. Raises ConfigError with file, line, column."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise ConfigError(f"{filename}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        raise ConfigError(f"{filename}: the file is larger than {MAX_FILE_BYTES} bytes")
     loader = _StrictLoader(text)
     loader.name = filename
     try:
@@ -154,7 +154,7 @@ def read_file(path: str, display: str = None) -> str:
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read the file: {exc.strerror}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{display}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        raise ConfigError(f"{display}: the file is larger than {MAX_FILE_BYTES} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

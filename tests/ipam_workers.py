@@ -1,0 +1,31 @@
+"""Allocator processes for the concurrency tests: each opens the store itself, like a separate run."""
+
+import time
+import uuid
+
+from napcompose.adapters.stores import open_store
+from napcompose.adapters.system import SystemClock
+from napcompose.ipam import Ipam, Pool
+from napcompose.model import StoreSpec
+
+
+def allocate(url, prefix, subnet, worker, count, start_at):
+    """Reserve ``count`` addresses for owners p<worker>/web/<i>; return [(owner, ip)]."""
+    store = open_store(StoreSpec(url=url, prefix=prefix))
+    pool = Pool.build(subnet, subnet.split("/")[0][:-1] + "1", [subnet])
+    ipam = Ipam(store, pool, prefix, SystemClock(), lambda: uuid.uuid4().hex)
+    while time.time() < start_at:  # all workers start together
+        time.sleep(0.001)
+    got = [(f"p{worker}/web/{i}", ipam.ensure(f"p{worker}/web/{i}", f"node{worker}").ip) for i in range(count)]
+    ipam.flush()
+    return got
+
+
+def run_workers(url, prefix, subnet, workers=8, count=50):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    start_at = time.time() + 1.0
+    with ctx.Pool(workers) as pool:
+        results = pool.starmap(allocate, [(url, prefix, subnet, w, count, start_at) for w in range(workers)])
+    return [pair for result in results for pair in result]

@@ -1,0 +1,75 @@
+"""The JSON file store: the port's conditional writes, its file, its errors, and 8 processes at once."""
+
+import json
+import os
+
+import pytest
+
+from napcompose.adapters.file_store import FileStore
+from napcompose.adapters.stores import open_store
+from napcompose.errors import StoreError
+from napcompose.model import StoreSpec
+from tests.ipam_workers import run_workers
+
+
+def test_conditional_writes_and_versions(tmp_path):
+    store = FileStore(str(tmp_path / "s.json"))
+    assert store.get("/a") is None
+    v1 = store.create("/a", "one")
+    assert store.create("/a", "two") is None
+    assert store.get("/a") == ("one", v1)
+    v2 = store.compare_and_swap("/a", "two", v1)
+    assert v2 > v1 and store.compare_and_swap("/a", "three", v1) is None
+    assert store.get("/a") == ("two", v2)
+    assert not store.compare_and_delete("/a", v1)
+    store.create("/dir/b", "b")
+    assert store.list("/dir/") == {"/dir/b": ("b", store.get("/dir/b")[1])}
+    assert store.compare_and_delete("/a", v2) and store.get("/a") is None
+    assert store.compare_and_swap("/a", "x", v2) is None
+
+
+def test_state_survives_a_new_store_object_and_versions_keep_growing(tmp_path):
+    path = str(tmp_path / "s.json")
+    v1 = FileStore(path).create("/a", "1")
+    again = FileStore(path)
+    assert again.get("/a") == ("1", v1)
+    assert again.create("/b", "2") > v1
+    assert not [name for name in os.listdir(tmp_path) if ".tmp." in name]
+
+
+def test_a_damaged_file_is_a_store_error_naming_it(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{not json")
+    with pytest.raises(StoreError) as err:
+        FileStore(str(path)).get("/a")
+    assert str(err.value).startswith(f"the address store {path} is not a nap-compose store file (")
+    assert path.read_text() == "{not json"
+
+
+def test_missing_directory_and_bad_urls(tmp_path):
+    with pytest.raises(StoreError) as err:
+        open_store(StoreSpec(url=f"file://{tmp_path}/nowhere/s.json"))
+    assert str(err.value) == (f"cannot use the address store {tmp_path}/nowhere/s.json: directory "
+                              f"{tmp_path}/nowhere does not exist")
+    with pytest.raises(StoreError) as err:
+        open_store(StoreSpec(url="file://relative/s.json"))
+    assert str(err.value) == "store URL 'file://relative/s.json' needs an absolute path (file:///path/to/store.json)"
+    with pytest.raises(StoreError) as err:
+        open_store(StoreSpec(url="consul://x:1"))
+    assert str(err.value) == "unknown store URL 'consul://x:1': use etcd://host:port[,host:port] or file:///path"
+    with pytest.raises(StoreError) as err:
+        open_store(StoreSpec(url="etcd://127.0.0.1"))
+    assert str(err.value) == "'etcd://127.0.0.1': endpoint '127.0.0.1' must be host:port"
+    assert os.listdir(tmp_path) == []
+
+
+def test_eight_processes_times_fifty_reservations_on_the_file_store(tmp_path):
+    url = f"file://{tmp_path}/ipam.json"
+    got = run_workers(url, "/nap", "198.18.0.0/22")
+    assert len(got) == 400
+    assert len({ip for _, ip in got}) == 400
+    data = json.loads((tmp_path / "ipam.json").read_text())["keys"]
+    records = {k: json.loads(v[0]) for k, v in data.items() if k.startswith("/nap/addresses/")}
+    owners = [r["owner"] for r in records.values()]
+    assert len(records) == 400 and len(set(owners)) == 400  # no owner holds two addresses
+    assert {(r["owner"], k.rsplit("/", 1)[1]) for k, r in records.items()} == set(got)

@@ -105,7 +105,10 @@ class _State:
 
 
 def _service_order(project: Project) -> List[ServiceSpec]:
-    """Services in name order, except that a service comes after those it has affinity with."""
+    """Services pinned by x-nap hosts first, then in name order, each after those it has affinity with.
+
+    Pinned services go first so that the services that must avoid them (anti-affinity) see them.
+    """
     done: List[ServiceSpec] = []
     seen: Set[str] = set()
 
@@ -118,7 +121,7 @@ def _service_order(project: Project) -> List[ServiceSpec]:
         seen.add(spec.name)
         done.append(spec)
 
-    for spec in sorted(project.services, key=lambda s: s.name):
+    for spec in sorted(project.services, key=lambda s: (not s.placement.hosts, s.name)):
         visit(spec, ())
     return done
 
@@ -187,29 +190,35 @@ def _check_service(project: Project, spec: ServiceSpec, host_by_name: Mapping[st
 
 
 def _filters(project: Project, spec: ServiceSpec, replica: Replica, state: _State):
-    """(description, predicate) pairs; a host must pass every predicate."""
+    """(message template, predicate) pairs; a host must pass every predicate.
+
+    ``{hosts}`` in a template becomes the hosts the rule excluded.
+    """
     rules = []
     pinned = spec.placement.hosts
     if pinned:
         if replica.index <= len(pinned):
             want = pinned[replica.index - 1]
-            rules.append((f"x-nap hosts pins it to {want}", lambda h, w=want: h.name == w))
+            rules.append((f"x-nap hosts pins it to {want}, excluding {{hosts}}", lambda h, w=want: h.name == w))
         else:
-            rules.append(("x-nap hosts allows only " + ", ".join(pinned), lambda h: h.name in pinned))
+            rules.append(("x-nap hosts allows only " + ", ".join(pinned) + ", excluding {hosts}",
+                          lambda h: h.name in pinned))
     for constraint in service_constraints(spec):
-        rules.append((f"constraint {constraint.source}", constraint.matches))
+        rules.append((f"constraint {constraint.source} excludes {{hosts}}", constraint.matches))
     if spec.placement.max_per_host is not None:
         limit = spec.placement.max_per_host
-        rules.append((f"max_per_host {limit} is reached", lambda h: state.count(h.name, spec.name) < limit))
+        rules.append((f"max_per_host {limit} is reached on {{hosts}}",
+                      lambda h: state.count(h.name, spec.name) < limit))
     for other in spec.placement.affinity:
-        rules.append((f"affinity with {other} (no {other} replica there)",
+        rules.append((f"affinity with {other}: no {other} replica on {{hosts}}",
                       lambda h, o=other: state.count(h.name, o) > 0))
     avoid = set(spec.placement.anti_affinity) | {
         s.name for s in project.services if spec.name in s.placement.anti_affinity}
     for other in sorted(avoid):
-        rules.append((f"anti-affinity with {other}", lambda h, o=other: state.count(h.name, o) == 0))
+        rules.append((f"anti-affinity with {other}: {other} runs on {{hosts}}",
+                      lambda h, o=other: state.count(h.name, o) == 0))
     for port, proto in fixed_host_ports(spec):
-        rules.append((f"port {port}/{proto} is taken",
+        rules.append((f"port {port}/{proto} is taken on {{hosts}}",
                       lambda h, p=(port, proto): p not in state.ports.get(h.name, set())))
     return rules
 
@@ -230,7 +239,7 @@ def _choose(project: Project, spec: ServiceSpec, replica: Replica, hosts: Sequen
         left_out = [h.name for h in candidates if not predicate(h)]
         candidates = [h for h in candidates if predicate(h)]
         if left_out:
-            reasons.append(f"{description} on {', '.join(sorted(left_out))}")
+            reasons.append(description.format(hosts=", ".join(sorted(left_out))))
     if not candidates:
         raise PlacementError(f"cannot place {label}: " + "; ".join(reasons))
     strategy = spec.placement.strategy or project.strategy

@@ -1,0 +1,105 @@
+"""The wave executor, exercised with plain integers."""
+
+import threading
+
+import pytest
+
+from napcompose.errors import HostError, NapComposeError
+from napcompose.executor import run_waves
+
+# 1 <- 2 <- 4, 1 <- 3, 5 alone; waves follow the dependencies
+DEPS = {1: (), 2: (1,), 3: (1,), 4: (2,), 5: ()}
+WAVES = [[1, 5], [2, 3], [4]]
+
+
+def run(func, waves=WAVES, max_workers=4):
+    return run_waves(waves, func, key=str, depends=lambda n: [str(d) for d in DEPS[n]],
+                     max_workers=max_workers)
+
+
+def test_everything_succeeds_in_wave_order():
+    seen = []
+    lock = threading.Lock()
+
+    def func(n):
+        with lock:
+            seen.append(n)
+
+    outcomes = run(func)
+    assert sorted(outcomes) == ["1", "2", "3", "4", "5"]
+    assert all(o.ok and not o.skipped for o in outcomes.values())
+    position = {n: i for i, n in enumerate(seen)}
+    assert position[1] < position[2] < position[4] and position[1] < position[3]
+
+
+def test_a_failure_skips_its_dependents_and_others_go_on():
+    def func(n):
+        if n == 2:
+            raise HostError("node2", "create web_2: disk full")
+
+    outcomes = run(func)
+    assert outcomes["2"].error == "node2: create web_2: disk full" and not outcomes["2"].skipped
+    assert outcomes["4"].skipped and outcomes["4"].error == "dependency 2 failed"
+    assert outcomes["1"].ok and outcomes["3"].ok and outcomes["5"].ok
+
+
+def test_skips_propagate_naming_the_skipped_dependency():
+    def func(n):
+        if n == 1:
+            raise NapComposeError("boom")
+
+    outcomes = run(func)
+    assert outcomes["2"].error == "dependency 1 failed"
+    assert outcomes["4"].error == "dependency 2 failed"
+    assert outcomes["4"].skipped
+    assert outcomes["5"].ok
+
+
+def test_all_failures_are_collected():
+    def func(n):
+        if n in (3, 5):
+            raise NapComposeError(f"failed {n}")
+
+    outcomes = run(func)
+    assert {k for k, o in outcomes.items() if o.error and not o.skipped} == {"3", "5"}
+
+
+def test_items_of_one_wave_run_in_parallel():
+    barrier = threading.Barrier(3, timeout=5)
+    outcomes = run_waves([[1, 2, 3]], lambda n: barrier.wait(), key=str, depends=lambda n: (),
+                         max_workers=3)
+    assert all(o.ok for o in outcomes.values())
+
+
+def test_max_workers_bounds_concurrency():
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def func(n):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        threading.Event().wait(0.01)
+        with lock:
+            active[0] -= 1
+
+    run_waves([list(range(12))], func, key=str, depends=lambda n: (), max_workers=2)
+    assert peak[0] == 2
+
+
+def test_a_bug_is_raised_after_the_wave_finishes():
+    done = []
+
+    def func(n):
+        if n == 1:
+            raise KeyError("oops")
+        done.append(n)
+
+    with pytest.raises(KeyError):
+        run(func)
+    assert done == [5]
+
+
+def test_dependencies_outside_the_run_are_ignored():
+    outcomes = run_waves([[7]], lambda n: None, key=str, depends=lambda n: ["99"])
+    assert outcomes["7"].ok

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from napcompose.errors import AddressTakenError, HostError, PoolExhaustedError
-from napcompose.model import Allocation, ContainerRequest, ObservedContainer, Replica
+from napcompose.errors import HostError
+from napcompose.model import ContainerRequest, ObservedContainer, Replica
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
@@ -272,78 +272,11 @@ class FakeClock:
         self.t += seconds
 
 
-@dataclass
-class MemoryIpam:
-    """The Ipam API over a plain list of addresses (owner -> one address; all-or-nothing batches)."""
+def make_ipam(cluster, clock, store=None):
+    """The real Ipam over an in-memory store; allocation ids count up so runs are repeatable."""
+    from napcompose.ipam import Ipam, Pool
+    from tests.fakes_kv import MemoryKV
 
-    pool: Tuple[str, ...]
-    clock: FakeClock = field(default_factory=FakeClock)
-    by_ip: Dict[str, Allocation] = field(default_factory=dict)
-    calls: List[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        self._lock = threading.RLock()
-        self._ids = itertools.count(1)
-
-    def lookup(self, owner: str) -> Optional[Allocation]:
-        for allocation in self.by_ip.values():
-            if allocation.owner == owner:
-                return allocation
-        return None
-
-    def allocations(self) -> List[Allocation]:
-        return sorted(self.by_ip.values(), key=lambda a: tuple(int(x) for x in a.ip.split(".")))
-
-    def ensure(self, owner: str, host: Optional[str], fixed: Optional[str] = None) -> Allocation:
-        return self.ensure_many([(owner, host, fixed)])[0]
-
-    def ensure_many(self, requests) -> List[Allocation]:
-        self.calls.append("ensure_many")
-        with self._lock:
-            made, result = [], []
-            try:
-                for owner, host, fixed in requests:
-                    result.append(self._ensure_one(owner, host, fixed, made))
-            except Exception:
-                for ip in made:
-                    del self.by_ip[ip]
-                raise
-            return result
-
-    def _ensure_one(self, owner, host, fixed, made) -> Allocation:
-        current = self.lookup(owner)
-        if current is not None:
-            if current.host != host:
-                current = Allocation(current.ip, owner, host, current.state, current.since, current.alloc_id)
-                self.by_ip[current.ip] = current
-            return current
-        if fixed is not None:
-            if fixed in self.by_ip:
-                raise AddressTakenError(f"{fixed} is already reserved by {self.by_ip[fixed].owner}")
-            ip = fixed
-        else:
-            free = [ip for ip in self.pool if ip not in self.by_ip]
-            if not free:
-                raise PoolExhaustedError(f"pool {self.pool[0]}-{self.pool[-1]} is exhausted "
-                                         f"({len(self.pool)} addresses, all in use)")
-            ip = free[0]
-        allocation = Allocation(ip, owner, host, "reserved", self.clock.now(), f"a{next(self._ids)}")
-        self.by_ip[ip] = allocation
-        made.append(ip)
-        return allocation
-
-    def release_owner(self, owner: str) -> Optional[Allocation]:
-        self.calls.append("release_owner")
-        with self._lock:
-            current = self.lookup(owner)
-            if current is not None:
-                del self.by_ip[current.ip]
-            return current
-
-    def mark_bound(self, owner: str, host: str) -> Allocation:
-        self.calls.append("mark_bound")
-        with self._lock:
-            current = self.lookup(owner)
-            bound = Allocation(current.ip, owner, host, "bound", current.since, current.alloc_id)
-            self.by_ip[current.ip] = bound
-            return bound
+    ids = itertools.count(1)
+    return Ipam(store if store is not None else MemoryKV(), Pool.from_cluster(cluster), "/nap-compose", clock,
+                lambda: f"alloc-{next(ids)}")

@@ -82,8 +82,9 @@ class Orchestrator(Lifecycle, Core):
         else:
             allocations = {}
             for replica, host in assignments:
-                allocations[replica] = allocations_now.get(replica) or Allocation(fixed[replica] or NEW, replica.owner, host,
-                                                           "new", 0.0, "")
+                # a placeholder per replica keeps new peers on lines of their own in the preview
+                allocations[replica] = allocations_now.get(replica) or Allocation(
+                    fixed[replica] or f"{NEW[:-1]}:{replica.name})", replica.owner, host, "new", 0.0, "")
         requests = build_requests(project, placement, allocations, self.cluster.network.name)
         the_plan = plan(project, requests, mine, options)
         return _Prepared(placement, allocations, the_plan, mine, statuses, down)
@@ -127,17 +128,18 @@ class Orchestrator(Lifecycle, Core):
                 scales: Optional[Mapping[str, int]] = None) -> Preview:
         """What ``up`` would do: placement, addresses, plan and hosts lines. Reserves and touches nothing."""
         prepared = self._prepare(project, options, scales, reserve=False)
-        addresses = tuple((r, prepared.allocations[r].ip) for r in prepared.placement.replicas)
-        address_of = dict(addresses)
+        address_of = {r: prepared.allocations[r].ip for r in prepared.placement.replicas}
+        shown = {ip: (NEW if ip.startswith(NEW[:-1]) else ip) for ip in address_of.values()}
+        addresses = tuple((r, shown[address_of[r]]) for r in prepared.placement.replicas)
         entries = []
         for action in prepared.plan.removals:
             entries.append(PreviewEntry(action.replica, action.host, action.container.ip or "",
                                         action.kind, action.reason))
         for wave in prepared.plan.waves:
             for action in wave:
-                lines = tuple(f"{ip} {' '.join(names)}" for ip, names
+                lines = tuple(f"{shown[ip]} {' '.join(names)}" for ip, names
                               in peer_entries(project, action.replica.service, address_of))
-                entries.append(PreviewEntry(action.replica, action.host, address_of[action.replica],
+                entries.append(PreviewEntry(action.replica, action.host, shown[address_of[action.replica]],
                                             action.kind, action.reason, lines))
         return Preview(prepared.placement, addresses, prepared.plan, tuple(entries), prepared.hosts)
 

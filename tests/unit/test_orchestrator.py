@@ -1,0 +1,384 @@
+"""The orchestrator end to end over in-memory engines, files and the real Ipam on a memory store."""
+
+from dataclasses import replace
+
+import pytest
+
+from napcompose.errors import ConfigError, PlacementError, PoolExhaustedError, UsageError
+from napcompose.hostsfile import extract_block
+from napcompose.model import (Cluster, ClusterNetwork, Dependency, Healthcheck, Host, Link,
+                              NetworkAttachment, PortSpec, Project, Replica, ServiceSpec, StoreSpec)
+from napcompose.orchestrator import Orchestrator
+from napcompose.planner import PlanOptions
+from napcompose.ports import ListReporter
+from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
+from tests.fakes_kv import MemoryKV
+
+NODES = ("node1", "node2", "node3")
+
+
+def cluster(pools=("198.18.0.100-198.18.0.199",)):
+    return Cluster(hosts=tuple(Host(n, f"198.18.0.{i + 1}", f"ssh://root@198.18.0.{i + 1}")
+                               for i, n in enumerate(NODES)),
+                   network=ClusterNetwork("flat", "198.18.0.0/24", "198.18.0.254", pools),
+                   store=StoreSpec("file:///tmp/unused.json"))
+
+
+def guestbook(web_scale=2, web_env=(), **extra):
+    services = [
+        ServiceSpec(name="db", image="redis"),
+        ServiceSpec(name="front", image="busybox", links=(Link("web", "app"),)),
+        ServiceSpec(name="lone", image="busybox"),
+        ServiceSpec(name="web", image="busybox", scale=web_scale, environment=web_env,
+                    links=(Link("db", "database"),)),
+    ]
+    services += extra.get("more", [])
+    return Project(name="gb", services=tuple(sorted(services, key=lambda s: s.name)))
+
+
+class Rig:
+    def __init__(self, pools=("198.18.0.100-198.18.0.199",)):
+        self.cluster = cluster(pools)
+        self.world = FakeWorld(NODES)
+        self.clock = FakeClock()
+        self.store = MemoryKV()
+        self.ipam = make_ipam(self.cluster, self.clock, self.store)
+        self.reporter = ListReporter()
+        self.orc = Orchestrator(self.cluster, self.world.engines, self.world.files, self.ipam,
+                                self.reporter, self.clock)
+
+    def ids(self):
+        return {c.request.name: c.id for c in self.world.all_containers()}
+
+    def address(self, service, index, project="gb"):
+        allocation = self.ipam.lookup(f"{project}/{service}/{index}")
+        return allocation.ip if allocation else None
+
+    def block(self, name, project="gb"):
+        return extract_block(self.world.container(name).view_hosts(), project)
+
+    def mutations(self):
+        return [call for e in self.world.engines.values() for call in e.calls
+                if call[0] in ("create", "start", "stop", "remove")]
+
+
+def expected_block(lines):
+    return "# BEGIN nap-compose gb\n" + "".join(line + "\n" for line in lines) + "# END nap-compose gb\n"
+
+
+@pytest.fixture
+def rig():
+    return Rig()
+
+
+def test_up_creates_named_labelled_containers_spread_over_hosts(rig):
+    report = rig.orc.up(guestbook())
+    assert report.failed == ()
+    hosts = {name: rig.world.host_of(name) for name in rig.ids()}
+    assert hosts == {"gb_db_1": "node1", "gb_front_1": "node2", "gb_lone_1": "node3",
+                     "gb_web_1": "node1", "gb_web_2": "node2"}
+    web2 = rig.world.container("gb_web_2")
+    labels = dict(web2.request.labels)
+    assert labels["com.docker.compose.project"] == "gb"
+    assert labels["com.docker.compose.container-number"] == "2"
+    assert labels["io.nap-compose.host"] == "node2"
+    assert labels["io.nap-compose.address"] == rig.address("web", 2) == web2.request.ip
+    assert web2.state == "running"
+    assert rig.ipam.lookup("gb/web/2").state == "bound"
+
+
+def test_links_across_hosts_get_the_right_blocks_seen_through_the_inode(rig):
+    rig.orc.up(guestbook())
+    db, web1, web2 = rig.address("db", 1), rig.address("web", 1), rig.address("web", 2)
+    assert rig.block("gb_web_1") == rig.block("gb_web_2") == expected_block(
+        [f"{db} db_1 gb_db_1 database db"])
+    front = sorted([(web1, "web_1 gb_web_1 app web"), (web2, "web_2 gb_web_2")],
+                   key=lambda e: tuple(int(x) for x in e[0].split(".")))
+    assert rig.block("gb_front_1") == expected_block([f"{ip} {names}" for ip, names in front])
+    assert rig.block("gb_db_1") == expected_block([])
+    # Docker's own lines stay, and the same peers were given as extra_hosts at create time
+    view = rig.world.container("gb_front_1").view_hosts()
+    assert view.startswith("127.0.0.1\tlocalhost\n")
+    assert ("app", web1) in rig.world.container("gb_front_1").request.extra_hosts
+
+
+def test_progress_lines_name_container_host_and_address(rig):
+    rig.orc.up(guestbook())
+    ip = rig.address("web", 2)
+    assert ("web_2", "Creating", "done", f"on node2 ({ip})") in rig.reporter.events
+
+
+def test_second_up_changes_nothing(rig):
+    rig.orc.up(guestbook())
+    before, calls = rig.ids(), len(rig.mutations())
+    writes = sum(len(f.writes) for f in rig.world.files_by_host.values())
+    report = rig.orc.up(guestbook())
+    assert report.failed == ()
+    assert rig.ids() == before
+    assert len(rig.mutations()) == calls
+    assert sum(len(f.writes) for f in rig.world.files_by_host.values()) == writes
+    assert {o.action for o in report.outcomes} == {"Keeping"}
+
+
+def test_changing_one_service_recreates_only_it_and_keeps_its_addresses(rig):
+    rig.orc.up(guestbook())
+    before = rig.ids()
+    addresses = {n: rig.world.container(n).request.ip for n in before}
+    report = rig.orc.up(guestbook(web_env=(("DEBUG", "1"),)))
+    assert report.failed == ()
+    after = rig.ids()
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"gb_web_1", "gb_web_2"}
+    assert {n: rig.world.container(n).request.ip for n in after} == addresses
+    assert rig.block("gb_front_1") is not None and "web_2" in rig.block("gb_front_1")
+
+
+def test_scale_up_and_down_rewrites_consumers_blocks_without_recreating_them(rig):
+    rig.orc.up(guestbook())
+    front_id = rig.ids()["gb_front_1"]
+    report = rig.orc.scale(guestbook(), {"web": 3})
+    assert report.failed == ()
+    assert rig.world.host_of("gb_web_3") == "node3"
+    web3 = rig.address("web", 3)
+    assert f"{web3} web_3 gb_web_3\n" in rig.block("gb_front_1")
+    assert rig.ids()["gb_front_1"] == front_id
+    assert ("web_3", "Creating", "done", f"on node3 ({web3})") in rig.reporter.events
+
+    report = rig.orc.scale(guestbook(), {"web": 1})
+    assert report.failed == ()
+    assert sorted(n for n in rig.ids() if "web" in n) == ["gb_web_1"]
+    assert rig.address("web", 2) is None and rig.address("web", 3) is None
+    assert "web_2" not in rig.block("gb_front_1") and "web_3" not in rig.block("gb_front_1")
+    assert rig.ids()["gb_front_1"] == front_id
+    assert [(o.subject, o.action) for o in report.outcomes if o.action == "Removing"] == \
+        [("web_3", "Removing"), ("web_2", "Removing")]
+
+
+def test_scale_leaves_other_services_as_they_run(rig):
+    rig.orc.up(guestbook())
+    rig.orc.scale(guestbook(), {"db": 2})
+    rig.orc.scale(guestbook(), {"web": 3})
+    assert "gb_db_2" in rig.ids()  # the file says db: 1, but scale web must not touch db
+    db2 = rig.address("db", 2)
+    assert f"{db2} db_2 gb_db_2\n" in rig.block("gb_web_3")
+
+
+def test_scale_of_an_unknown_service_is_a_usage_error_with_nothing_done(rig):
+    with pytest.raises(UsageError) as err:
+        rig.orc.scale(guestbook(), {"nosuch": 2})
+    assert str(err.value) == "no such service: nosuch"
+    assert rig.mutations() == [] and rig.ipam.allocations() == []
+
+
+def test_a_failing_container_skips_its_dependents_and_a_later_up_converges(rig):
+    rig.world.engines["node1"].fail("create", "gb_db_1", "disk full")
+    report = rig.orc.up(guestbook())
+    failed = {o.subject: (o.host, o.error, o.skipped) for o in report.failed}
+    assert failed == {
+        "db_1": ("node1", "node1: create gb_db_1: disk full", False),
+        "web_1": ("node1", "dependency db_1 failed", True),
+        "web_2": ("node2", "dependency db_1 failed", True),
+        "front_1": ("node2", "dependency web_1 failed", True),
+    }
+    assert set(rig.ids()) == {"gb_lone_1"}
+    reserved = rig.address("db", 1)
+    assert reserved is not None  # stays with its replica: the next run reuses it
+    rig.world.engines["node1"].failures.clear()
+    report = rig.orc.up(guestbook())
+    assert report.failed == ()
+    assert set(rig.ids()) == {"gb_db_1", "gb_front_1", "gb_lone_1", "gb_web_1", "gb_web_2"}
+    assert rig.world.container("gb_db_1").request.ip == reserved
+    assert len(rig.ipam.allocations()) == 5
+
+
+def test_an_unreachable_host_gives_per_host_errors_and_moves_nothing(rig):
+    rig.orc.up(guestbook())
+    ids = rig.ids()
+    rig.world.engines["node2"].unreachable = "connection refused"
+    report = rig.orc.up(guestbook(web_env=(("V", "2"),)))
+    failed = {o.subject: o.error for o in report.failed}
+    assert failed["node2"] == "node2: cannot connect to the Docker engine: connection refused"
+    assert failed["web_2"] == "node2: cannot connect to the Docker engine: connection refused"
+    assert failed["front_1"] == "dependency web_2 failed"
+    # web_2 and front_1 live on node2: nothing was created in their place elsewhere
+    assert {n for n, c in rig.ids().items()} == set(ids)
+    rig.world.engines["node2"].unreachable = None
+    report = rig.orc.up(guestbook(web_env=(("V", "2"),)))
+    assert report.failed == ()
+    assert rig.world.host_of("gb_web_2") == "node2"
+    assert len(rig.ipam.allocations()) == 5
+
+
+def test_hosts_files_on_an_unreachable_ssh_host_are_reported(rig):
+    rig.world.files_by_host["node2"].unreachable = "timed out"
+    report = rig.orc.up(guestbook())
+    failed = {(o.subject, o.action): o.error for o in report.failed}
+    assert failed == {("front_1", "Updating hosts of"): "node2: ssh: timed out",
+                      ("web_2", "Updating hosts of"): "node2: ssh: timed out"}
+    rig.world.files_by_host["node2"].unreachable = None
+    assert [d.replica.name for d in rig.orc.hosts_check(guestbook())] == ["gb_front_1", "gb_web_2"]
+    assert rig.orc.hosts_sync(guestbook()).failed == ()
+    assert rig.orc.hosts_check(guestbook()) == []
+
+
+def test_one_files_session_per_host_per_run(rig):
+    rig.orc.up(guestbook())
+    assert sorted(rig.world.files_opened) == ["node1", "node2", "node3"]
+
+
+def test_docker_restart_drift_is_found_and_repaired_in_place(rig):
+    rig.orc.up(guestbook())
+    front = rig.world.container("gb_front_1")
+    inode = front.inode
+    rig.world.engines["node2"].start_container(front.id)  # Docker rebuilds the file on start
+    drifts = rig.orc.hosts_check(guestbook())
+    assert [(d.replica.name, d.host, d.actual) for d in drifts] == [("gb_front_1", "node2", None)]
+    report = rig.orc.hosts_sync(guestbook())
+    assert [(o.subject, o.action) for o in report.outcomes] == [("front_1", "Updating hosts of")]
+    assert rig.orc.hosts_check(guestbook()) == []
+    assert front.inode is inode and rig.world.fs.inode(front.hosts_path) is inode
+
+
+def test_down_leaves_no_container_and_no_allocation(rig):
+    rig.orc.up(guestbook())
+    report = rig.orc.down(guestbook(), remove_orphans=False, timeout=1)
+    assert report.failed == ()
+    assert rig.world.all_containers() == [] and rig.ipam.allocations() == []
+    removing = [o.subject for o in report.outcomes if o.action == "Removing"]
+    assert removing.index("front_1") < removing.index("web_1") < removing.index("db_1")
+
+
+def test_down_by_name_also_releases_addresses_of_never_created_containers(rig):
+    rig.world.engines["node1"].fail("create", "gb_db_1")
+    rig.orc.up(guestbook())
+    assert len(rig.ipam.allocations()) == 5
+    report = rig.orc.down("gb")
+    assert report.failed == ()
+    assert rig.world.all_containers() == [] and rig.ipam.allocations() == []
+
+
+def test_down_keeps_the_allocations_of_an_unreachable_host_and_reports_it(rig):
+    rig.orc.up(guestbook())
+    kept = {a.owner for a in rig.ipam.allocations() if a.host == "node2"}
+    rig.world.engines["node2"].unreachable = "no route"
+    report = rig.orc.down(guestbook())
+    assert {a.owner for a in rig.ipam.allocations()} == kept == {"gb/front/1", "gb/web/2"}
+    failed = sorted((o.subject, o.action) for o in report.failed)
+    assert failed == [("front_1", "Releasing"), ("node2", "Observing"), ("web_2", "Releasing")]
+    assert len(rig.world.engines["node2"].containers) == 2
+    assert sum(len(rig.world.engines[n].containers) for n in ("node1", "node3")) == 0
+
+
+def test_preview_reserves_and_touches_nothing(rig):
+    snapshot = dict(rig.store._data)
+    preview = rig.orc.preview(guestbook(), PlanOptions())
+    assert dict(rig.store._data) == snapshot
+    assert rig.mutations() == [] and rig.world.files_opened == []
+    entries = {f"{e.replica.service}_{e.replica.index}": e for e in preview.entries}
+    assert (entries["web_2"].host, entries["web_2"].address, entries["web_2"].action) == ("node2", "(new)", "create")
+    assert entries["front_1"].hosts_lines == ("(new) web_1 gb_web_1 app web", "(new) web_2 gb_web_2")
+    assert preview.render()[0] == "db_1 on node1 ((new)): create (not created yet)"
+
+
+def test_preview_shows_existing_addresses_and_the_actions(rig):
+    rig.orc.up(guestbook())
+    preview = rig.orc.preview(guestbook(web_env=(("A", "1"),)), PlanOptions(), {"web": 1})
+    entries = {(f"{e.replica.service}_{e.replica.index}", e.action): e for e in preview.entries}
+    assert entries[("web_1", "recreate")].address == rig.address("web", 1)
+    assert entries[("web_2", "remove")].reason == "scale 1"
+    assert entries[("db_1", "noop")].reason == "up to date"
+    assert len(rig.ipam.allocations()) == 5
+
+
+def test_fixed_address_per_replica_and_outside_the_subnet(rig):
+    fixed = ServiceSpec(name="dns", image="busybox", scale=2,
+                        networks=(NetworkAttachment("default", ipv4_address="198.18.0.150"),))
+    report = rig.orc.up(guestbook(more=[fixed]))
+    assert report.failed == ()
+    assert (rig.address("dns", 1), rig.address("dns", 2)) == ("198.18.0.150", "198.18.0.151")
+
+    other = Rig()
+    outside = replace(fixed, networks=(NetworkAttachment("default", ipv4_address="10.1.2.3"),))
+    with pytest.raises(ConfigError) as err:
+        other.orc.up(guestbook(more=[outside]))
+    assert str(err.value) == ("service dns: ipv4_address 10.1.2.3 is outside the cluster network flat "
+                              "(198.18.0.0/24)")
+    assert other.mutations() == [] and other.ipam.allocations() == []
+
+
+def test_pool_exhaustion_creates_and_keeps_nothing():
+    small = Rig(pools=("198.18.0.100-198.18.0.103",))
+    with pytest.raises(PoolExhaustedError) as err:
+        small.orc.up(guestbook())
+    assert str(err.value).startswith("address pool 198.18.0.100-198.18.0.103 is exhausted")
+    assert small.mutations() == [] and small.ipam.allocations() == []
+
+
+def test_port_filter_failure_creates_and_reserves_nothing(rig):
+    web = ServiceSpec(name="edge", image="busybox", scale=4, ports=(PortSpec(80, "tcp", 80),))
+    with pytest.raises(PlacementError) as err:
+        rig.orc.up(guestbook(more=[web]))
+    assert str(err.value) == "cannot place edge_4: port 80/tcp is taken on node1, node2, node3"
+    assert rig.mutations() == [] and rig.ipam.allocations() == []
+
+
+def test_service_healthy_waits_and_an_unhealthy_dependency_skips_dependents(rig):
+    db = ServiceSpec(name="db", image="redis", healthcheck=Healthcheck(test=("CMD", "true")))
+    web = ServiceSpec(name="web", image="busybox", depends_on=(Dependency("db", "service_healthy"),))
+    project = Project(name="gb", services=(db, web))
+    rig.world.engines["node1"].health_script["gb_db_1"] = ["starting", "starting", "healthy"]
+    assert rig.orc.up(project).failed == ()
+    assert rig.clock.t > 1_800_000_000.0  # it waited
+
+    other = Rig()
+    other.world.engines["node1"].health_script["gb_db_1"] = ["starting", "unhealthy"]
+    failed = {o.subject: o.error for o in other.orc.up(project).failed}
+    assert failed == {"db_1": "node1: db_1 is unhealthy", "web_1": "dependency db_1 failed"}
+
+    slow = Rig()
+    slow.world.engines["node1"].health_script["gb_db_1"] = ["starting"]
+    failed = {o.subject: o.error for o in slow.orc.up(project).failed}
+    assert failed["db_1"] == "node1: db_1 did not become healthy within 120s (health: starting)"
+
+
+def test_orphans_warned_then_removed_on_request(rig):
+    rig.orc.up(guestbook())
+    smaller = Project(name="gb", services=tuple(s for s in guestbook().services if s.name != "lone"))
+    rig.orc.up(smaller)
+    assert "gb_lone_1" in rig.ids()
+    assert any("orphan container gb_lone_1 on node3" in w for w in rig.reporter.warnings)
+    rig.orc.up(smaller, PlanOptions(remove_orphans=True))
+    assert "gb_lone_1" not in rig.ids() and rig.address("lone", 1) is None
+
+
+def test_stop_start_restart_rm(rig):
+    project = guestbook()
+    rig.orc.up(project)
+    assert rig.orc.stop(project, ("web",), 1).failed == ()
+    states = {n: rig.world.container(n).state for n in rig.ids()}
+    assert states["gb_web_1"] == states["gb_web_2"] == "exited" and states["gb_db_1"] == "running"
+    assert rig.orc.start(project, ()).failed == ()
+    assert all(c.state == "running" for c in rig.world.all_containers())
+    assert rig.orc.hosts_check(project) == []  # start rewrote the blocks Docker dropped
+    ids = rig.ids()
+    assert rig.orc.restart(project, ("front",), 1).failed == ()
+    assert rig.ids() == ids and rig.orc.hosts_check(project) == []
+    assert rig.orc.rm(project, ("lone",)).outcomes == ()  # running: left alone
+    report = rig.orc.rm(project, ("lone",), stop_first=True)
+    assert [(o.subject, o.action) for o in report.outcomes] == [("lone_1", "Stopping"), ("lone_1", "Removing")]
+    assert "gb_lone_1" not in rig.ids() and rig.address("lone", 1) is not None
+    assert rig.orc.up(project).failed == ()
+    assert rig.world.container("gb_lone_1").request.ip == rig.address("lone", 1)
+
+
+def test_ps_and_observe(rig):
+    rig.orc.up(guestbook())
+    rig.orc.stop(guestbook(), ("lone",))
+    rig.world.engines["node3"].unreachable = "down"
+    observation = rig.orc.ps("gb", (), all=True)
+    assert [s.host for s in observation.unreachable] == ["node3"]
+    assert observation.unreachable[0].error == "node3: cannot connect to the Docker engine: down"
+    assert sorted(c.name for c in observation.containers) == ["gb_db_1", "gb_front_1", "gb_web_1", "gb_web_2"]
+    rig.world.engines["node3"].unreachable = None
+    assert [c.name for c in rig.orc.ps("gb", ("lone", "db"), all=False).containers] == ["gb_db_1"]
+    assert len(rig.orc.observe("gb").containers) == 5

@@ -140,3 +140,12 @@ def peer_entries(project: Project, service: str,
                 if validate_name(name) not in bucket:
                     bucket.append(name)
     return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+
+
+def check_names(project: Project) -> None:
+    """Validate every name the project's hosts blocks can hold, before anything is reserved or created."""
+    validate_name(project.name)
+    for spec in project.services:
+        for link in spec.links:
+            validate_name(link.service)
+            validate_name(link.alias)

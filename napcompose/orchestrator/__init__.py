@@ -13,7 +13,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.executor import run_waves
-from napcompose.hostsfile import peer_entries
+from napcompose.hostsfile import check_names, peer_entries
 from napcompose.model import (Allocation, HostStatus, ObservedContainer, Outcome, Placement, Project,
                               Replica, RunReport)
 from napcompose.orchestrator.base import Core, label
@@ -61,6 +61,7 @@ class Orchestrator(Lifecycle, Core):
     def _prepare(self, project: Project, options: PlanOptions, scales: Optional[Mapping[str, int]],
                  reserve: bool) -> _Prepared:
         selected = selected_services(project, options)
+        check_names(project)
         everything, statuses = self.scan(None)
         down = {s.host: s.error or "unreachable" for s in statuses if not s.reachable}
         allocations_now = self.project_allocations(project.name) if down or not reserve else {}

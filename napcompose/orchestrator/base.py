@@ -105,5 +105,6 @@ class Core:
 
     def outcome_with(self, outcome: Outcome, action: str, host: Optional[str]) -> Outcome:
         if outcome.skipped:
-            self.reporter.progress(outcome.subject, action, "skipped", outcome.error or "")
+            where = f"on {host} " if host else ""
+            self.reporter.progress(outcome.subject, action, "skipped", f"{where}({outcome.error})")
         return Outcome(outcome.subject, action, host, outcome.error, outcome.skipped)

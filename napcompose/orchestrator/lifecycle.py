@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
-from napcompose.errors import UsageError
+from napcompose.errors import NapComposeError, UsageError
 from napcompose.executor import run_waves
 from napcompose.graph import start_waves, stop_waves
 from napcompose.model import ObservedContainer, Outcome, Project, RunReport
@@ -117,8 +117,12 @@ class Lifecycle:
                 outcomes.append(Outcome(subject, "Releasing", allocation.host,
                                         f"{allocation.host} did not answer; {allocation.ip} stays reserved"))
                 continue
-            self.step(subject, "Releasing", allocation.host or "-", allocation.ip,
-                      lambda r=replica: self.ipam.release_owner(r.owner))
+            try:
+                self.step(subject, "Releasing", allocation.host or "-", allocation.ip,
+                          lambda r=replica: self.ipam.release_owner(r.owner))
+            except NapComposeError as exc:
+                outcomes.append(Outcome(subject, "Releasing", allocation.host, str(exc)))
+                continue
             outcomes.append(Outcome(subject, "Releasing", allocation.host))
         return outcomes
 

@@ -382,3 +382,49 @@ def test_ps_and_observe(rig):
     rig.world.engines["node3"].unreachable = None
     assert [c.name for c in rig.orc.ps("gb", ("lone", "db"), all=False).containers] == ["gb_db_1"]
     assert len(rig.orc.observe("gb").containers) == 5
+
+
+def test_skipped_dependents_are_reported_with_the_reason(rig):
+    rig.world.engines["node1"].fail("create", "gb_db_1", "disk full")
+    rig.orc.up(guestbook())
+    assert ("web_2", "Creating", "skipped", "on node2 (dependency db_1 failed)") in rig.reporter.events
+    assert ("db_1", "Creating", "error", f"on node1 ({rig.address('db', 1)})") in rig.reporter.events
+
+
+def test_a_bad_link_alias_is_refused_before_anything_is_reserved(rig):
+    bad = Project(name="gb", services=(ServiceSpec(name="db", image="redis"),
+                                       ServiceSpec(name="web", image="busybox",
+                                                   links=(Link("db", "db;reboot"),))))
+    with pytest.raises(ConfigError) as err:
+        rig.orc.up(bad)
+    assert str(err.value) == ("invalid name 'db;reboot' for a hosts file: "
+                              "names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    assert rig.mutations() == [] and rig.ipam.allocations() == []
+
+
+def test_an_unsupported_constraint_is_refused_before_anything_is_reserved(rig):
+    from napcompose.model import PlacementSpec
+    bad = Project(name="gb", services=(ServiceSpec(name="db", image="redis",
+                                                   placement=PlacementSpec(constraints=("node.role==x",))),))
+    with pytest.raises(ConfigError) as err:
+        rig.orc.up(bad)
+    assert str(err.value).startswith("service db: unsupported placement constraint 'node.role==x'")
+    assert rig.mutations() == [] and rig.ipam.allocations() == []
+
+
+def test_a_store_failure_while_releasing_is_reported_and_down_goes_on(rig):
+    from napcompose.errors import StoreError
+    rig.orc.up(guestbook())
+    real = rig.ipam.release_owner
+
+    def flaky(owner):
+        if owner == "gb/db/1":
+            raise StoreError("cannot reach etcd at 127.0.0.1:2379")
+        return real(owner)
+
+    rig.ipam.release_owner = flaky
+    report = rig.orc.down(guestbook())
+    assert [(o.subject, o.action, o.error) for o in report.failed] == [
+        ("db_1", "Releasing", "cannot reach etcd at 127.0.0.1:2379")]
+    assert [a.owner for a in rig.ipam.allocations()] == ["gb/db/1"]
+    assert rig.world.all_containers() == []

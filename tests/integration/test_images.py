@@ -1,0 +1,304 @@
+"""The guestbook images on the lab: staged offline, built once, copied to every host, run across hosts.
+
+Each test module run uses its own project name, so its image tags (``<project>_<service>``) and
+containers are its own; everything is removed by name at the end.
+"""
+
+import hashlib
+import io
+import os
+import pathlib
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from napcompose.adapters import images
+from napcompose.adapters.ssh import HostConnections
+from napcompose.adapters.stores import open_store
+from napcompose.adapters.system import SystemClock
+from napcompose.cli import main
+from napcompose.errors import ConfigError, HostError
+from napcompose.ipam import Ipam, Pool
+from napcompose.model import BuildSpec
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "guestbook"
+SERVICES = ("redis-master", "redis-slave", "web")
+
+
+def _tree(root: pathlib.Path):
+    """Every entry under ``root`` with its type, mode, owner and content digest or link target."""
+    entries = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        if path.is_symlink():
+            what = "link:" + os.readlink(path)
+        elif path.is_dir():
+            what = "dir"
+        else:
+            what = hashlib.sha256(path.read_bytes()).hexdigest()
+        entries[str(path.relative_to(root))] = (what, st.st_mode, st.st_uid, st.st_gid)
+    return entries
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """A copy of the example (without any staged rootfs) whose rootfs make-rootfs has just staged."""
+    directory = tmp_path_factory.mktemp("images") / "guestbook"
+    shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("rootfs", "rootfs.*"))
+    run = subprocess.run([str(directory / "make-rootfs")], capture_output=True, text=True, cwd=directory)
+    assert run.returncode == 0, run.stderr
+    return directory
+
+
+@pytest.fixture(scope="module")
+def connections(lab):
+    conns = HostConnections(lab.cluster)
+    yield conns
+    conns.close()
+
+
+@pytest.fixture(scope="module")
+def built(lab, staged, connections):
+    """The example built with `nap-compose build` under a project name of its own; (project, stderr)."""
+    project = f"gb{uuid.uuid4().hex[:6]}"
+    try:
+        status, err = _nap(lab, staged, "-p", project, "build")
+        assert status == 0, err
+        yield project, err
+    finally:
+        for host in lab.cluster.hosts:
+            for service in SERVICES:
+                try:
+                    connections.docker(host.name).api.remove_image(f"{project}_{service}", force=True)
+                except Exception:  # not there: nothing to remove
+                    pass
+
+
+def _nap(lab, directory, *argv):
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), stdout=out, stderr=err, cwd=str(directory),
+                  environ={"NAP_CLUSTER": lab.cluster_file, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    return status, err.getvalue()
+
+
+def _hosts(lab):
+    return [host.name for host in lab.cluster.hosts]
+
+
+# ---------------------------------------------------------------------------- staging and building
+
+
+def test_make_rootfs_twice_gives_the_same_tree(staged):
+    before = {context: _tree(staged / context / "rootfs") for context in SERVICES}
+    run = subprocess.run([str(staged / "make-rootfs")], capture_output=True, text=True, cwd=staged)
+    assert run.returncode == 0, run.stderr
+    assert {context: _tree(staged / context / "rootfs") for context in SERVICES} == before
+    assert not any(p.name.startswith("rootfs.") for context in SERVICES for p in (staged / context).iterdir())
+    redis = before["redis-master"]
+    assert redis["usr/bin/redis-server"][0] != "dir"
+    assert "lib64/ld-linux-x86-64.so.2" in redis and redis["bin/sh"] == ("link:busybox",) + redis["bin/sh"][1:]
+
+
+def test_build_puts_each_image_on_every_host_once_built(lab, built, connections):
+    project, err = built
+    first, *others = _hosts(lab)
+    expected = []
+    for service in SERVICES:
+        expected.append(f"Building {service} on {first} ... done")
+        expected.extend(f"Copying {service} to {host} ... done" for host in others)
+    lines = err.splitlines()
+    assert sorted(lines) == sorted(expected)  # copies to different hosts run in parallel
+    for service in SERVICES:
+        built_at = lines.index(f"Building {service} on {first} ... done")
+        assert all(lines.index(f"Copying {service} to {host} ... done") > built_at for host in others)
+    for service in SERVICES:
+        ids = {host: images.image_id(connections.docker(host), f"{project}_{service}", host=host)
+               for host in _hosts(lab)}
+        assert None not in ids.values() and len(set(ids.values())) == 1, ids
+
+
+def test_building_again_finds_the_copies_up_to_date(lab, staged, built):
+    project, _ = built
+    first, *others = _hosts(lab)
+    status, err = _nap(lab, staged, "-p", project, "build", "web")
+    assert status == 0, err
+    lines = err.splitlines()
+    assert lines[0] == f"Building web on {first} ... done"
+    assert sorted(lines[1:]) == sorted(f"Copying web to {host} ... up to date" for host in others)
+
+
+def test_copy_streams_an_image_to_a_host_that_lost_it(lab, built, connections):
+    project, _ = built
+    first, *_, last = _hosts(lab)
+    tag = f"{project}_redis-slave"
+    source, target = connections.docker(first), connections.docker(last)
+    target.api.remove_image(tag, force=True)
+    assert not images.present(target, tag, host=last)
+    images.copy(source, target, tag, src_host=first, dst_host=last)
+    assert images.image_id(target, tag, host=last) == images.image_id(source, tag, host=first)
+
+
+def test_copy_of_an_image_the_source_lacks_names_host_and_image(lab, connections):
+    first, second, *_ = _hosts(lab)
+    with pytest.raises(HostError) as caught:
+        images.copy(connections.docker(first), connections.docker(second), "gb-none:1",
+                    src_host=first, dst_host=second)
+    assert str(caught.value) == f"{first}: image gb-none:1 is not there to copy"
+    assert not images.present(connections.docker(second), "gb-none:1", host=second)
+
+
+def test_failed_build_names_host_image_and_cause(lab, tmp_path, connections):
+    first = _hosts(lab)[0]
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n")
+    tag = f"gbfail{uuid.uuid4().hex[:6]}"
+    with pytest.raises(HostError) as caught:
+        images.build(connections.docker(first), BuildSpec(context=str(tmp_path)), tag, host=first)
+    message = str(caught.value)
+    assert message.startswith(f"{first}: build {tag} from {tmp_path} failed: COPY failed: "), message
+    assert "rootfs" in message and "Step 2/2 : COPY rootfs/ /" in message
+    assert not images.present(connections.docker(first), tag, host=first)
+
+
+def test_build_refuses_a_context_without_dockerfile(lab, tmp_path, connections):
+    first = _hosts(lab)[0]
+    with pytest.raises(ConfigError) as caught:
+        images.build(connections.docker(first), BuildSpec(context=str(tmp_path)), "gbnofile", host=first)
+    assert str(caught.value) == f"build context {tmp_path} for image gbnofile has no Dockerfile"
+
+
+# ---------------------------------------------------------------------------- the guestbook across hosts
+
+
+class _Guestbook:
+    """master, slave and web of one project on three hosts, with fixed addresses from the lab's IPAM."""
+
+    def __init__(self, lab, connections, project):
+        self.lab, self.connections, self.project = lab, connections, project
+        self.ipam = Ipam(open_store(lab.cluster.store), Pool.from_cluster(lab.cluster),
+                         lab.cluster.store.prefix, SystemClock(), lambda: uuid.uuid4().hex)
+        self.placed = dict(zip(SERVICES, _hosts(lab)))
+        self.ip = {}
+        self.ids = {}
+
+    def owner(self, service):
+        return f"{self.project}/{service}/1"
+
+    def start(self, service, links):
+        host = self.placed[service]
+        self.ip[service] = self.ipam.ensure(self.owner(service), host).ip
+        api = self.connections.docker(host).api
+        network = self.lab.cluster.network.name
+        created = api.create_container(
+            f"{self.project}_{service}", name=f"{self.project}_{service}_1",
+            host_config=api.create_host_config(extra_hosts={name: self.ip[name] for name in links}),
+            networking_config=api.create_networking_config(
+                {network: api.create_endpoint_config(ipv4_address=self.ip[service])}))
+        self.ids[service] = created["Id"]
+        api.start(created["Id"])
+
+    def exec(self, service, *argv):
+        api = self.connections.docker(self.placed[service]).api
+        run = api.exec_create(self.ids[service], list(argv))
+        output = api.exec_start(run["Id"]).decode("utf-8", "replace")
+        return api.exec_inspect(run["Id"])["ExitCode"], output
+
+    def redis(self, service, *words):
+        """A RESP command sent from inside ``service``'s own container to its own redis."""
+        command = "".join(f"${len(w.encode())}\r\n{w}\r\n" for w in words)
+        request = f"*{len(words)}\r\n{command}*1\r\n$4\r\nQUIT\r\n"
+        return self.exec(service, "sh", "-c", 'printf "%s" "$1" | nc -w 3 127.0.0.1 6379', "sh", request)[1]
+
+    def http(self, from_service, path):
+        """GET http://web{path} from another host's container (busybox wget follows the redirect)."""
+        return self.exec(from_service, "wget", "-q", "-O", "-", f"http://{self.ip['web']}{path}")
+
+    def until(self, what, predicate, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = what()
+            if predicate(value):
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting; last value: {value!r}")
+            time.sleep(0.2)
+
+    def remove(self):
+        for service, container in self.ids.items():
+            try:
+                self.connections.docker(self.placed[service]).api.remove_container(container, force=True)
+            except Exception:  # already gone
+                pass
+        for service in SERVICES:
+            self.ipam.release_owner(self.owner(service))
+
+
+@pytest.fixture
+def guestbook(lab, built, connections):
+    book = _Guestbook(lab, connections, built[0])
+    yield book
+    book.remove()
+
+
+def test_guestbook_writes_through_master_and_reads_through_slave_across_hosts(guestbook):
+    assert len(set(guestbook.placed.values())) == 3
+    guestbook.start("redis-master", [])
+    guestbook.start("redis-slave", ["redis-master"])
+    guestbook.start("web", ["redis-master", "redis-slave"])
+    guestbook.until(lambda: guestbook.redis("redis-slave", "INFO", "replication"),
+                    lambda info: "master_link_status:up" in info)
+
+    code, answer = guestbook.until(
+        lambda: guestbook.http("redis-master", "/guestbook?cmd=set&key=greeting&value=hello%20from+nap"),
+        lambda result: result[0] == 0)
+    assert answer.strip() == '{"message": "Updated"}'
+    # the value is on the master at once, and reaches the replica on another host
+    assert guestbook.redis("redis-master", "GET", "greeting").startswith("$14\r\nhello from nap\r\n")
+    code, answer = guestbook.until(lambda: guestbook.http("redis-slave", "/guestbook?cmd=get&key=greeting"),
+                                   lambda result: "hello" in result[1])
+    assert answer.strip() == '{"data": "hello from nap"}'
+    # the replica refuses writes: reads really come from a replica
+    assert guestbook.redis("redis-slave", "SET", "x", "1").startswith("-READONLY")
+
+    # JSON-escaped on the way out, refused when it would smuggle control bytes in
+    code, answer = guestbook.http("redis-master", "/guestbook?cmd=set&key=q&value=%22a%5Cb%22")
+    assert answer.strip() == '{"message": "Updated"}'
+    code, answer = guestbook.until(lambda: guestbook.http("redis-slave", "/guestbook?cmd=get&key=q"),
+                                   lambda result: result[1].strip() != '{"data": ""}')
+    assert answer.strip() == '{"data": "\\"a\\\\b\\""}'
+    code, answer = guestbook.exec("redis-slave", "wget", "-q", "-S", "-O", "-",
+                                  f"http://{guestbook.ip['web']}/guestbook/?cmd=set&key=q&value=a%0Ab")
+    assert code != 0 and "400 Bad Request" in answer
+
+
+def test_slave_reconnects_after_the_master_restarts(guestbook):
+    guestbook.start("redis-master", [])
+    guestbook.start("redis-slave", ["redis-master"])
+    guestbook.until(lambda: guestbook.redis("redis-slave", "INFO", "replication"),
+                    lambda info: "master_link_status:up" in info)
+    api = guestbook.connections.docker(guestbook.placed["redis-master"]).api
+    started = time.monotonic()
+    api.restart(guestbook.ids["redis-master"], timeout=10)
+    assert time.monotonic() - started < 5  # redis-server stops on SIGTERM, not after the timeout
+    guestbook.until(lambda: guestbook.redis("redis-master", "SET", "after", "restart"),
+                    lambda reply: reply.startswith("+OK"))
+    guestbook.until(lambda: guestbook.redis("redis-slave", "GET", "after"),
+                    lambda reply: reply.startswith("$7\r\nrestart\r\n"))
+
+
+def test_every_container_stops_promptly_on_sigterm(guestbook):
+    guestbook.start("redis-master", [])
+    guestbook.start("redis-slave", ["redis-master"])
+    guestbook.start("web", ["redis-master", "redis-slave"])
+    for service in SERVICES:
+        api = guestbook.connections.docker(guestbook.placed[service]).api
+        started = time.monotonic()
+        api.stop(guestbook.ids[service], timeout=10)
+        took = time.monotonic() - started
+        state = api.inspect_container(guestbook.ids[service])["State"]
+        assert took < 5, f"{service} took {took:.1f} s to stop"
+        assert state["ExitCode"] in (0, 143), f"{service} was killed: {state}"

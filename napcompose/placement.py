@@ -183,7 +183,8 @@ def _check_service(project: Project, spec: ServiceSpec, host_by_name: Mapping[st
     if strategy not in STRATEGIES:
         raise ConfigError(f"service {spec.name}: unknown placement strategy {strategy!r} "
                           f"(one of {', '.join(STRATEGIES)})")
-    service_constraints(spec)  # raises on a malformed constraint even when nothing new is placed
+    service_constraints(spec)  # raises on a malformed rule even when nothing new is placed
+    preference_labels(spec)
     for name in spec.placement.affinity + spec.placement.anti_affinity:
         if name not in project.service_names:
             raise ConfigError(f"service {spec.name}: x-nap affinity names unknown service {name!r}")
@@ -242,8 +243,37 @@ def _choose(project: Project, spec: ServiceSpec, replica: Replica, hosts: Sequen
             reasons.append(description.format(hosts=", ".join(sorted(left_out))))
     if not candidates:
         raise PlacementError(f"cannot place {label}: " + "; ".join(reasons))
+    candidates = _preferred(spec, candidates, hosts, state)
     strategy = spec.placement.strategy or project.strategy
     return _pick(strategy, candidates, state, project.seed, replica).name
+
+
+def preference_labels(spec: ServiceSpec) -> Tuple[str, ...]:
+    """The label keys of ``preferences: [spread: node.labels.KEY]``; ConfigError for another form."""
+    labels = []
+    for preference in spec.placement.preferences:
+        key = preference[len("spread="):] if preference.startswith("spread=") else ""
+        if not key.startswith("node.labels.") or len(key) == len("node.labels."):
+            raise ConfigError(f"service {spec.name}: unsupported placement preference {preference!r} "
+                              "(use spread: node.labels.KEY)")
+        labels.append(key[len("node.labels."):])
+    return tuple(labels)
+
+
+def _preferred(spec: ServiceSpec, candidates: List[Host], hosts: Sequence[Host], state: _State) -> List[Host]:
+    """``preferences: [spread: node.labels.K]``: keep the hosts whose value of K has the fewest replicas.
+
+    Hosts without the label form one group of their own, as in swarm mode. A soft rule: it only
+    narrows the candidates, it never excludes them all.
+    """
+    for label in preference_labels(spec):
+        value_of = {h.name: dict(h.labels).get(label) for h in list(hosts) + candidates}
+        per_value: Dict[Optional[str], int] = {}
+        for host, value in value_of.items():
+            per_value[value] = per_value.get(value, 0) + state.count(host, spec.name)
+        fewest = min(per_value[value_of[h.name]] for h in candidates)
+        candidates = [h for h in candidates if per_value[value_of[h.name]] == fewest]
+    return candidates
 
 
 def _pick(strategy: str, candidates: List[Host], state: _State, seed: int, replica: Replica) -> Host:

@@ -255,3 +255,16 @@ def test_several_rules_each_name_the_hosts_they_excluded():
         place(proj(web), H3, observed)
     assert str(err.value) == ("cannot place web_1: constraint node.hostname!=node3 excludes node3; "
                               "port 80/tcp is taken on node1, node2")
+
+
+def test_spread_preference_over_a_label_balances_its_values_first():
+    cluster = hosts("a1", "a2", "b1", labels={"a1": {"zone": "a"}, "a2": {"zone": "a"}, "b1": {"zone": "b"}})
+    spec = svc("web", scale=4, placement=PlacementSpec(preferences=("spread=node.labels.zone",)))
+    assert where(place(proj(spec), cluster, [])) == {"web_1": "a1", "web_2": "b1", "web_3": "a2", "web_4": "b1"}
+
+
+def test_unsupported_preference_is_a_config_error():
+    spec = svc("web", placement=PlacementSpec(preferences=("spread=node.id",)))
+    with pytest.raises(ConfigError) as err:
+        place(proj(spec), H3, [])
+    assert str(err.value) == "service web: unsupported placement preference 'spread=node.id' (use spread: node.labels.KEY)"

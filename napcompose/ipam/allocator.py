@@ -148,7 +148,17 @@ class Ipam:
     def _ensure_one(self, owner: str, host: Optional[str], fixed: Optional[str]) -> Tuple[Allocation, bool]:
         okey = self._keys.owner(owner)
         for _ in range(self.MAX_ROUNDS):
-            rec = OwnerRecord(fixed or self._candidate(), self._new_id(), self._clock.now())
+            try:
+                ip = fixed or self._candidate()
+            except _Exhausted:
+                got = self._store.get(okey)  # a full pool still gives an owner its own address back
+                if got is None:
+                    raise
+                result = self._existing(owner, host, okey, OwnerRecord.load(okey, got[0]), got[1], fixed)
+                if result is not None:
+                    return result
+                continue
+            rec = OwnerRecord(ip, self._new_id(), self._clock.now())
             version = self._store.create(okey, rec.dump())
             if version is not None:
                 alloc = self._claim(owner, host, okey, rec, version, fixed)

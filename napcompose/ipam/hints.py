@@ -16,7 +16,7 @@ BLOCK = 256
 
 
 class BlockHints:
-    def __init__(self, store, keys: Keys, size: int, flush_every: int = 16):
+    def __init__(self, store, keys: Keys, size: int, flush_every: int = 64):
         self._store = store
         self._keys = keys
         self.size = size

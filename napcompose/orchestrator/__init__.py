@@ -163,7 +163,9 @@ class Orchestrator(Lifecycle, Core):
         duplicates = {id(a.container) for a in the_plan.removals if a.reason.startswith("duplicate")}
         current = {}
         for container in prepared.observed:
-            if id(container) not in duplicates and container.replica not in current:
+            if container.one_off or id(container) in duplicates:
+                continue
+            if container.replica not in current:
                 current[container.replica] = container
         for action in (a for wave in the_plan.waves for a in wave):
             if action.container is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -38,6 +39,12 @@ class Core:
         self.max_workers = max_workers
         self.health_timeout = health_timeout
         self.health_interval = health_interval
+        self._ipam_lock = threading.Lock()
+
+    def ipam_call(self, method: str, *args):
+        """Call the Ipam from a worker thread: one call at a time, since it keeps caches of its own."""
+        with self._ipam_lock:
+            return getattr(self.ipam, method)(*args)
 
     # ------------------------------------------------------------------ observing
     def scan(self, project_name: Optional[str]) -> Tuple[List[ObservedContainer], Tuple[HostStatus, ...]]:

@@ -119,7 +119,7 @@ class Lifecycle:
                 continue
             try:
                 self.step(subject, "Releasing", allocation.host or "-", allocation.ip,
-                          lambda r=replica: self.ipam.release_owner(r.owner))
+                          lambda r=replica: self.ipam_call("release_owner", r.owner))
             except NapComposeError as exc:
                 outcomes.append(Outcome(subject, "Releasing", allocation.host, str(exc)))
                 continue

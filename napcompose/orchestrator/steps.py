@@ -81,7 +81,7 @@ class Steps:
                                     state="created", ip=request.ip, alloc_id=request.alloc_id,
                                     image=request.image)
         self._set(action.replica, created)
-        self.core.ipam.mark_bound(action.replica.owner, action.host)
+        self.core.ipam_call("mark_bound", action.replica.owner, action.host)
         if self.options.start:
             engine.start_container(container_id)
             self._set(action.replica, _with_state(created, "running"))
@@ -98,7 +98,7 @@ class Steps:
         if self.live.get(action.replica) is action.container:
             self._set(action.replica, None)
         if not action.reason.startswith("duplicate"):
-            self.core.ipam.release_owner(action.replica.owner)
+            self.core.ipam_call("release_owner", action.replica.owner)
 
     def _remove_container(self, host: str, container: ObservedContainer) -> None:
         engine = self.core.engines[host]

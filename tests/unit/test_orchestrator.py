@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from napcompose.errors import ConfigError, PlacementError, PoolExhaustedError, UsageError
 from napcompose.hostsfile import extract_block
@@ -428,3 +429,44 @@ def test_a_store_failure_while_releasing_is_reported_and_down_goes_on(rig):
         ("db_1", "Releasing", "cannot reach etcd at 127.0.0.1:2379")]
     assert [a.owner for a in rig.ipam.allocations()] == ["gb/db/1"]
     assert rig.world.all_containers() == []
+
+
+operations = st.lists(st.one_of(
+    st.tuples(st.just("up"), st.integers(1, 3)),
+    st.tuples(st.just("scale"), st.sampled_from(["web", "db", "front"]), st.integers(0, 4)),
+    st.tuples(st.just("fail"), st.sampled_from(NODES), st.sampled_from(["gb_db_1", "gb_web_2", "gb_web_3",
+                                                                        "gb_front_1"])),
+    st.tuples(st.just("unreachable"), st.sampled_from(NODES)),
+    st.tuples(st.just("down"),),
+), max_size=7)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations)
+def test_any_history_then_a_clean_up_converges_without_leaks(ops):
+    rig = Rig()
+    for op in ops:
+        if op[0] == "up":
+            rig.orc.up(guestbook(web_scale=op[1]))
+        elif op[0] == "scale":
+            rig.orc.scale(guestbook(), {op[1]: op[2]})
+        elif op[0] == "fail":
+            rig.world.engines[op[1]].fail("create", op[2])
+        elif op[0] == "unreachable":
+            rig.world.engines[op[1]].unreachable = "gone"
+        else:
+            rig.orc.down(guestbook())
+    for engine in rig.world.engines.values():
+        engine.failures.clear()
+        engine.unreachable = None
+    report = rig.orc.up(guestbook(web_scale=2))
+    assert report.failed == ()
+    containers = rig.world.all_containers()
+    assert sorted(c.request.name for c in containers) == ["gb_db_1", "gb_front_1", "gb_lone_1", "gb_web_1",
+                                                          "gb_web_2"]
+    held = {c.request.replica.owner: c.request.ip for c in containers}
+    assert {a.owner: a.ip for a in rig.ipam.allocations()} == held
+    assert len(set(held.values())) == len(held)
+    assert rig.orc.hosts_check(guestbook()) == []
+    assert rig.orc.up(guestbook(web_scale=2)).failed == ()
+    assert [c.id for c in rig.world.all_containers()] == [c.id for c in containers]

@@ -16,7 +16,7 @@ from napcompose.executor import run_waves
 from napcompose.hostsfile import check_names, peer_entries
 from napcompose.model import (Allocation, HostStatus, ObservedContainer, Outcome, Placement, Project,
                               Replica, RunReport)
-from napcompose.orchestrator.base import Core, label
+from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.hosts import check_blocks, write_blocks
 from napcompose.orchestrator.lifecycle import Lifecycle
 from napcompose.orchestrator.steps import Steps, VERBS, healthy_needed
@@ -41,8 +41,8 @@ class _Prepared:
 
 
 class Orchestrator(Lifecycle, Core):
-    """Every deploy operation of one cluster. See the module docstring; methods are thread-safe enough
-    to be called one after the other, not concurrently."""
+    """Every deploy operation of one cluster. Call one operation at a time; each runs its own work
+    in parallel across hosts and containers."""
 
     # ------------------------------------------------------------------ reading
     def observe(self, project_name: str) -> Observation:

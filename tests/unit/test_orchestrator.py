@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from napcompose.errors import ConfigError, PlacementError, PoolExhaustedError, UsageError
 from napcompose.hostsfile import extract_block
 from napcompose.model import (Cluster, ClusterNetwork, Dependency, Healthcheck, Host, Link,
-                              NetworkAttachment, PortSpec, Project, Replica, ServiceSpec, StoreSpec)
+                              NetworkAttachment, PortSpec, Project, ServiceSpec, StoreSpec)
 from napcompose.orchestrator import Orchestrator
 from napcompose.planner import PlanOptions
 from napcompose.ports import ListReporter

@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 from typing import Dict, Mapping, Optional, Set
 
-from napcompose.errors import ConfigError, HostError
+from napcompose.errors import ConfigError, HostError, NapComposeError
 from napcompose.model import ObservedContainer, Project, Replica
 from napcompose.orchestrator.base import Core, label
 from napcompose.planner import Action, PlanOptions
@@ -57,8 +57,13 @@ class Steps:
             getattr(self, "_" + action.kind)(action)
 
         if action.kind == "noop":
-            work()
-            self.core.reporter.progress(action.subject, verb, "up-to-date", self.core.detail(action.host, ip))
+            detail = self.core.detail(action.host, ip)
+            try:
+                work()
+            except NapComposeError:
+                self.core.reporter.progress(action.subject, verb, "error", detail)
+                raise
+            self.core.reporter.progress(action.subject, verb, "up-to-date", detail)
             return
         self.core.step(action.subject, verb, action.host, ip, work)
 

@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from napcompose.errors import ConfigError
+from napcompose.errors import ConfigError, NapComposeError
 from napcompose.executor import run_waves
 from napcompose.hostsfile import check_names, peer_entries
 from napcompose.model import (Allocation, HostStatus, ObservedContainer, Outcome, Placement, Project,
@@ -179,6 +179,8 @@ class Orchestrator(Lifecycle, Core):
             outcome = removed[f"{action.subject}@{action.host}"]
             outcomes.append(Outcome(action.subject, VERBS["remove"], action.host, outcome.error))
 
+        outcomes.extend(self._release_unused(project, options, prepared))
+
         subjects = {}
         for action in (a for wave in the_plan.waves for a in wave):
             subjects.setdefault(action.replica.service, []).append(action.subject)
@@ -194,6 +196,31 @@ class Orchestrator(Lifecycle, Core):
         if options.start:
             outcomes.extend(write_blocks(self, project, list(steps.live.values())))
         return RunReport(tuple(outcomes))
+
+    def _release_unused(self, project: Project, options: PlanOptions, prepared: _Prepared) -> List[Outcome]:
+        """Release addresses reserved for replicas that are no longer wanted and never got a container.
+
+        A run that failed before creating ``web_3`` leaves its address reserved for it; once ``web_3`` is
+        scaled away (or its service is gone, with remove_orphans) nothing else would ever release it.
+        """
+        selected = selected_services(project, options)
+        wanted = set(prepared.placement.replicas)
+        held = {c.replica for c in prepared.observed}
+        outcomes = []
+        for replica, allocation in sorted(self.project_allocations(project.name).items()):
+            gone = replica.service not in project.service_names
+            if replica in wanted or replica in held or allocation.host in prepared.down:
+                continue
+            if not (replica.service in selected or (gone and options.remove_orphans)):
+                continue
+            subject = f"{replica.service}_{replica.index}"
+            try:
+                self.step(subject, "Releasing", allocation.host or "-", allocation.ip,
+                          lambda r=replica: self.ipam_call("release_owner", r.owner))
+                outcomes.append(Outcome(subject, "Releasing", allocation.host))
+            except NapComposeError as exc:
+                outcomes.append(Outcome(subject, "Releasing", allocation.host, str(exc)))
+        return outcomes
 
     def scale(self, project: Project, scales: Mapping[str, int],
               timeout: Optional[float] = None) -> RunReport:

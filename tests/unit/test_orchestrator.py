@@ -470,3 +470,16 @@ def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     assert rig.orc.hosts_check(guestbook()) == []
     assert rig.orc.up(guestbook(web_scale=2)).failed == ()
     assert [c.id for c in rig.world.all_containers()] == [c.id for c in containers]
+
+
+def test_an_address_reserved_for_a_never_created_replica_is_released_once_it_is_scaled_away(rig):
+    rig.world.engines["node1"].fail("create", "gb_db_1")
+    rig.orc.up(guestbook(web_scale=3))
+    assert rig.address("web", 3) is not None and "gb_web_3" not in rig.ids()
+    rig.world.engines["node1"].failures.clear()
+    report = rig.orc.up(guestbook(web_scale=2))
+    assert report.failed == ()
+    assert ("web_3", "Releasing") in [(o.subject, o.action) for o in report.outcomes]
+    assert rig.address("web", 3) is None
+    assert sorted(a.owner for a in rig.ipam.allocations()) == sorted(
+        f"gb/{n}" for n in ("db/1", "front/1", "lone/1", "web/1", "web/2"))

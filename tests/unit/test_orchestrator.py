@@ -438,7 +438,13 @@ operations = st.lists(st.one_of(
                                                                         "gb_front_1"])),
     st.tuples(st.just("unreachable"), st.sampled_from(NODES)),
     st.tuples(st.just("down"),),
-), max_size=7)
+    st.tuples(st.just("up-only"), st.sampled_from(["web", "front", "db"]), st.booleans()),
+    st.tuples(st.just("fail-start"), st.sampled_from(NODES), st.sampled_from(["gb_web_1", "gb_lone_1"])),
+    st.tuples(st.just("ssh-down"), st.sampled_from(NODES)),
+    st.tuples(st.just("stop"), st.sampled_from(["web", "db"])),
+    st.tuples(st.just("rm"), st.sampled_from(["web", "lone"])),
+    st.tuples(st.just("force"),),
+), max_size=8)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -454,11 +460,25 @@ def test_any_history_then_a_clean_up_converges_without_leaks(ops):
             rig.world.engines[op[1]].fail("create", op[2])
         elif op[0] == "unreachable":
             rig.world.engines[op[1]].unreachable = "gone"
+        elif op[0] == "up-only":
+            rig.orc.up(guestbook(), PlanOptions(services=(op[1],), no_deps=op[2]))
+        elif op[0] == "fail-start":
+            rig.world.engines[op[1]].fail("start", op[2])
+        elif op[0] == "ssh-down":
+            rig.world.files_by_host[op[1]].unreachable = "gone"
+        elif op[0] == "stop":
+            rig.orc.stop(guestbook(), (op[1],))
+        elif op[0] == "rm":
+            rig.orc.rm(guestbook(), (op[1],), stop_first=True)
+        elif op[0] == "force":
+            rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
         else:
             rig.orc.down(guestbook())
     for engine in rig.world.engines.values():
         engine.failures.clear()
         engine.unreachable = None
+    for files in rig.world.files_by_host.values():
+        files.unreachable = None
     report = rig.orc.up(guestbook(web_scale=2))
     assert report.failed == ()
     containers = rig.world.all_containers()

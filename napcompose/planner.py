@@ -101,6 +101,7 @@ def build_requests(project: Project, placement: Placement, allocations: Mapping[
     addresses = {r: allocations[r].ip for r in placement.replicas if r in allocations}
     hashes = {spec.name: config_hash(spec) for spec in project.services}
     requests: Dict[Replica, ContainerRequest] = {}
+    peers_of: Dict[str, Tuple[Tuple[str, str], ...]] = {}
     for replica, host in placement.assignments:
         if replica not in allocations:
             continue
@@ -118,14 +119,16 @@ def build_requests(project: Project, placement: Placement, allocations: Mapping[
             "io.nap-compose.address": allocation.ip,
             "io.nap-compose.alloc-id": allocation.alloc_id,
         })
-        peers = [(name, address) for address, names in peer_entries(project, spec.name, addresses)
-                 for name in names]
+        if spec.name not in peers_of:  # the same for every replica of a service
+            peers_of[spec.name] = tuple((name, address) for address, names
+                                        in peer_entries(project, spec.name, addresses) for name in names)
+        peers = peers_of[spec.name]
         requests[replica] = ContainerRequest(
             replica=replica, host=host, spec=spec,
             image=spec.image or f"{project.name}_{spec.name}",  # compose's name for a built image
             network=network, ip=allocation.ip, alloc_id=allocation.alloc_id,
             config_hash=hashes[spec.name], labels=pairs(labels),
-            extra_hosts=tuple(spec.extra_hosts) + tuple(peers))
+            extra_hosts=tuple(spec.extra_hosts) + peers)
     return requests
 
 
@@ -187,8 +190,8 @@ def plan(project: Project, requests: Mapping[Replica, ContainerRequest],
 
     removals, orphans = _removals(project, requests, current, extra, selected, options)
     addresses = {r: req.ip for r, req in requests.items()}
-    hosts = tuple(HostsUpdate(r, req.host, hosts_block(project, r.service, addresses))
-                  for r, req in sorted(requests.items()))
+    blocks = {name: hosts_block(project, name, addresses) for name in {r.service for r in requests}}
+    hosts = tuple(HostsUpdate(r, req.host, blocks[r.service]) for r, req in sorted(requests.items()))
     return Plan(tuple(waves), removals, hosts, orphans)
 
 

@@ -25,8 +25,9 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     mine = [c for c in live if c.replica is not None and c.replica.project == project.name
             and c.replica.service in project.service_names and not c.one_off]
     addresses = {c.replica: c.ip for c in mine if c.ip}
-    return {c.replica: (c, hosts_block(project, c.replica.service, addresses))
-            for c in mine if c.state == "running" and c.id}
+    running = [c for c in mine if c.state == "running" and c.id]
+    blocks = {name: hosts_block(project, name, addresses) for name in {c.replica.service for c in running}}
+    return {c.replica: (c, blocks[c.replica.service]) for c in running}
 
 
 def _by_host(blocks) -> Dict[str, List[Tuple[ObservedContainer, str]]]:

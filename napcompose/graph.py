@@ -54,16 +54,18 @@ def build_graph(project) -> nx.DiGraph:
 
 
 def _cycle(graph):
-    for start in sorted(graph.nodes):
-        try:
-            found = nx.find_cycle(graph, source=start)
-        except nx.NetworkXNoCycle:
-            continue
-        names = [edge[0] for edge in found]
-        first = names.index(min(names))
-        names = names[first:] + names[:first]
-        return names + [names[0]]
-    return None
+    """One cycle, chosen deterministically (the loop through the smallest name that is on one), or None."""
+    if nx.is_directed_acyclic_graph(graph):
+        return None
+    looped = [c for c in nx.strongly_connected_components(graph)
+              if len(c) > 1 or graph.has_edge(next(iter(c)), next(iter(c)))]
+    component = min(looped, key=min)
+    start = min(component)
+    found = nx.find_cycle(graph.subgraph(component), source=start)
+    names = [edge[0] for edge in found]
+    first = names.index(min(names))
+    names = names[first:] + names[:first]
+    return names + [names[0]]
 
 
 def check_acyclic(graph) -> None:

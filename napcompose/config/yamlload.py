@@ -47,22 +47,22 @@ def line_of(container, key=None):
     return getattr(container, "line", None)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with duplicate-key refusal and an expansion bound; keys and items keep their lines."""
+class _Strict:
+    """Safe construction with duplicate-key refusal and an expansion bound; keys and items keep their lines."""
 
-    def compose_document(self):
-        node = super().compose_document()
+    def get_single_node(self):
+        node = super().get_single_node()
         _check_expansion(node, self.name)
         return node
 
     def construct_yaml_map(self, node):
         data = Map(line=node.start_mark.line + 1)
         yield data
-        own = {id(v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        own = {id(k) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"}
         self.flatten_mapping(node)  # resolves "<<" merge keys the way SafeLoader does
         seen = {}
         for key_node, value_node in node.value:
-            if id(value_node) not in own:  # merged in by "<<": the mapping's own keys override it
+            if id(key_node) not in own:  # merged in by "<<": the mapping's own keys override it
                 key = self.construct_object(key_node, deep=True)
                 data[key] = self.construct_object(value_node, deep=True)
                 data.lines[key] = key_node.start_mark.line + 1
@@ -90,8 +90,17 @@ class _StrictLoader(yaml.SafeLoader):
             data.lines.append(child.start_mark.line + 1)
 
 
-_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
-_StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_yaml_seq)
+class _PureLoader(_Strict, yaml.SafeLoader):
+    pass
+
+
+# libyaml's parser is about ten times faster. It is stricter about a few escapes than PyYAML's own,
+# so a document it refuses is read again by the pure-Python parser, which also words the errors.
+_FastLoader = type("_FastLoader", (_Strict, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), {})
+
+for _cls in (_PureLoader, _FastLoader):
+    _cls.add_constructor("tag:yaml.org,2002:map", _Strict.construct_yaml_map)
+    _cls.add_constructor("tag:yaml.org,2002:seq", _Strict.construct_yaml_seq)
 
 
 def _check_expansion(root, name):
@@ -128,10 +137,12 @@ def load_text(text: str, filename: str):
     """Parse one YAML document strictly; return Map/Seq/scalars. Raises ConfigError with file, line, column."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ConfigError(f"{filename}: the file is larger than {MAX_FILE_BYTES} bytes")
-    loader = _StrictLoader(text)
-    loader.name = filename
     try:
-        return loader.get_single_data()
+        return _load_with(_FastLoader, text, filename)
+    except yaml.YAMLError:
+        pass
+    try:
+        return _load_with(_PureLoader, text, filename)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
@@ -141,6 +152,13 @@ def load_text(text: str, filename: str):
         raise ConfigError(f"{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{filename}: {exc}") from None
+
+
+def _load_with(cls, text, filename):
+    loader = cls(text)
+    loader.name = filename  # the C parser has no name of its own; messages use this one
+    try:
+        return loader.get_single_data()
     finally:
         loader.dispose()
 

@@ -72,3 +72,7 @@ def test_non_scalar_keys_are_refused():
     with pytest.raises(ConfigError) as info:
         load_text("? [a, b]\n: 1\n", "f.yml")
     assert str(info.value) == "f.yml:1: a mapping key must be a scalar"
+
+
+def test_escapes_the_fast_parser_refuses_are_read_by_the_pure_one():
+    assert load_text('a: "\\ud83d\\ude00"\n', "f.yml") == {"a": "\U0001F600"}

@@ -234,7 +234,7 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         environment=_environment(ctx, raw),
         labels=pairs({k: v for k, v in as_mapping(raw.get("labels")).items()}),
         links=_links(ctx, "links", raw), external_links=_links(ctx, "external_links", raw),
-        depends_on=tuple(Dependency(service=name, condition=str((deps[name] or {}).get("condition",
+        depends_on=tuple(Dependency(service=str(name), condition=str((deps[name] or {}).get("condition",
                                                                                       "service_started")))
                          for name in sorted(deps)),
         volumes_from=tuple(str(v) for v in as_list(raw.get("volumes_from"))),

@@ -58,7 +58,7 @@ def _names(raw, key, where, subject):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         _fail(where, line_of(raw, key), subject, f"x-nap.{key}: must be a list of names")
-    return tuple(value)
+    return tuple(str(v) for v in value)
 
 
 def top_level(raw, where):

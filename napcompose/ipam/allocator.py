@@ -180,7 +180,10 @@ class Ipam:
             alloc = Allocation(rec.ip, owner, host, "reserved", rec.since, rec.alloc_id)
             akey = self._keys.address(rec.ip)
             index = self.pool.index_of(rec.ip)
-            if self._store.create(akey, dump_allocation(alloc)) is not None:
+            written = self._store.create(akey, dump_allocation(alloc))
+            if written is not None:
+                if self._outlived(okey, rec, version, akey, written):
+                    return None
                 self._took(index, fixed)
                 return alloc
             got = self._store.get(akey)
@@ -188,7 +191,15 @@ class Ipam:
                 continue  # released between our create and our read: try the same address again
             current = load_allocation(rec.ip, akey, got[0])
             if current.alloc_id == rec.alloc_id:
+                if self._outlived(okey, rec, version, akey, got[1]):
+                    return None
                 self._took(index, fixed)  # our earlier write landed after all (ambiguous reply)
+                return current
+            if current.owner == owner:  # the owner's own address under another id: adopt it
+                adopted = OwnerRecord(rec.ip, current.alloc_id, current.since)
+                if self._store.compare_and_swap(okey, adopted.dump(), version) is None:
+                    return None
+                self._took(index, fixed)
                 return current
             self._hints.mark_used(index)
             if fixed:
@@ -201,8 +212,32 @@ class Ipam:
                 return None
         return None
 
+    def _outlived(self, okey: str, rec: OwnerRecord, version: int, akey: str, written: int) -> bool:
+        """After a slow claim, make sure nobody took it over meanwhile; if so, undo our address write.
+
+        Others take a claim over only once it is GRACE_S old, so a claim younger than half of that
+        (clocks agreeing within GRACE_S / 2) needs no check and costs no round trip. An older one is
+        refreshed with a compare-and-swap, which also stops a takeover still in flight.
+        """
+        if self._clock.now() - rec.since < self.GRACE_S / 2:
+            return False
+        if self._store.compare_and_swap(okey, replace(rec, since=self._clock.now()).dump(), version) is not None:
+            return False
+        got = self._store.get(okey)
+        named = None if got is None else OwnerRecord.load(okey, got[0])
+        if named is not None and (named.ip, named.alloc_id) == (rec.ip, rec.alloc_id) and not named.releasing:
+            return False
+        self._store.compare_and_delete(akey, written)
+        return True
+
     def _existing(self, owner, host, okey, rec: OwnerRecord, version: int, fixed):
         """The owner has a claim already: return its address, repair it, or wait for it to settle."""
+        if rec.releasing:
+            self._finish_release(owner, okey, rec, version)
+            return None
+        if rec.prev_ip:
+            self._settle_move(owner, host, okey, rec, version)
+            return None
         akey = self._keys.address(rec.ip)
         got = self._store.get(akey)
         current = load_allocation(rec.ip, akey, got[0]) if got else None
@@ -214,23 +249,25 @@ class Ipam:
                 return self._move(owner, host, okey, version, current, got[1], fixed)
             return self._update_host(current, got[1], host), False
         stale = self._clock.now() - rec.since >= self.GRACE_S
-        if current is None and not fixed and self.pool.contains(rec.ip):
+        if current is None and self.pool.contains(rec.ip) and fixed in (None, rec.ip):
             # The claim's address was never written (its writer died or is about to write it):
             # write it exactly as the claim says, then make sure the claim did not move meanwhile.
+            # The swap of the claim (to a fresh time) also makes any writer that still acts on the
+            # claim's old version fail instead of moving it away from the address written here.
             alloc = Allocation(rec.ip, owner, host, "reserved", rec.since, rec.alloc_id)
             new_version = self._store.create(akey, dump_allocation(alloc))
             if new_version is None:
                 return None
-            again = self._store.get(okey)
-            if again is not None and OwnerRecord.load(okey, again[0]) == rec:
-                self._hints.mark_used(self.pool.index_of(rec.ip))
-                return alloc, True
-            self._store.compare_and_delete(akey, new_version)
+            if self._store.compare_and_swap(okey, replace(rec, since=self._clock.now()).dump(), version) is None:
+                self._store.compare_and_delete(akey, new_version)
+                return None
+            self._hints.mark_used(self.pool.index_of(rec.ip))
+            return alloc, True
+        if not stale and (current is None or not fixed):
+            self._clock.sleep(0.1)  # its writer is about to write its address, or moving it on
             return None
-        if current is not None and not stale and not fixed:
-            self._clock.sleep(0.1)  # its writer is moving the claim on right now
-            return None
-        # Stale claim (or one a fixed address must replace): take it over.
+        # A stale claim, or a claim on someone else's address while a fixed one is asked for (its
+        # writer cannot take that address any more): take it over.
         ip = fixed or self._candidate()
         new_rec = OwnerRecord(ip, self._new_id(), self._clock.now())
         new_version = self._store.compare_and_swap(okey, new_rec.dump(), version)
@@ -240,31 +277,79 @@ class Ipam:
         return None if alloc is None else (alloc, True)
 
     def _move(self, owner, host, okey, version, current: Allocation, current_version: int, fixed: str):
-        """The owner holds ``current`` but asks for ``fixed``: take ``fixed`` first, then let go."""
-        fkey = self._keys.address(fixed)
+        """The owner holds ``current`` but asks for ``fixed``. The claim first notes the move (both
+        addresses), then ``fixed`` is taken, the old address dropped and the note cleared; whoever
+        finds the note later finishes the move or rolls it back (``_settle_move``)."""
         alloc = Allocation(fixed, owner, host, "reserved", self._clock.now(), self._new_id())
-        fversion = self._store.create(fkey, dump_allocation(alloc))
-        if fversion is None:
+        note = OwnerRecord(fixed, alloc.alloc_id, alloc.since, prev_ip=current.ip, prev_id=current.alloc_id)
+        nversion = self._store.compare_and_swap(okey, note.dump(), version)
+        if nversion is None:
+            return None
+        fkey = self._keys.address(fixed)
+        if self._store.create(fkey, dump_allocation(alloc)) is None:
             got = self._store.get(fkey)
             if got is None:
-                return None
+                return None  # the note stays; the next round settles it
             held = load_allocation(fixed, fkey, got[0])
-            if held.owner != owner:
+            if held.alloc_id != alloc.alloc_id:
+                if held.owner == owner:
+                    return None  # held by this owner already: the next round settles the note onto it
+                back = OwnerRecord(current.ip, current.alloc_id, self._clock.now())
+                self._store.compare_and_swap(okey, back.dump(), nversion)  # roll back to the old address
                 raise AddressTakenError(_taken(fixed, held))
-            alloc, fversion = held, got[1]
-        claim = OwnerRecord(fixed, alloc.alloc_id, alloc.since)
-        if self._store.compare_and_swap(okey, claim.dump(), version) is None:
-            again = self._store.get(okey)
-            if again is None or OwnerRecord.load(okey, again[0]) != claim:
-                self._store.compare_and_delete(fkey, fversion)
-                return None
-            # the swap landed though its reply said otherwise: go on
         self._hints.mark_used(self.pool.index_of(fixed))
-        if self._store.compare_and_delete(self._keys.address(current.ip), current_version):
-            old = self.pool.index_of(current.ip)
-            if old is not None:
-                self._hints.mark_free(old)
-        return alloc, True
+        self._drop_address(current.ip, current.alloc_id)
+        self._store.compare_and_swap(okey, OwnerRecord(fixed, alloc.alloc_id, alloc.since).dump(), nversion)
+        return alloc, False  # a move is not undone by ensure_many: the old address is gone already
+
+    def _settle_move(self, owner, host, okey, rec: OwnerRecord, version: int) -> None:
+        """Finish an interrupted move (the new address is, or can be, the owner's) or roll it back."""
+        akey = self._keys.address(rec.ip)
+        got = self._store.get(akey)
+        held = load_allocation(rec.ip, akey, got[0]) if got else None
+        written = None
+        if held is None:
+            alloc = Allocation(rec.ip, owner, host, "reserved", rec.since, rec.alloc_id)
+            written = self._store.create(akey, dump_allocation(alloc))
+            if written is None:
+                return  # changed meanwhile: look again
+            held = alloc
+        if held.alloc_id == rec.alloc_id or held.owner == owner:
+            # The old address goes before the note: a note left behind is settled again later,
+            # an old address left without its note would stay the owner's second address.
+            self._drop_address(rec.prev_ip, rec.prev_id)
+            done = OwnerRecord(rec.ip, held.alloc_id, held.since)
+            if self._store.compare_and_swap(okey, done.dump(), version) is None and written is not None:
+                again = self._store.get(okey)
+                named = None if again is None else OwnerRecord.load(okey, again[0])
+                if named is None or (named.ip, named.alloc_id) != (rec.ip, held.alloc_id):
+                    self._store.compare_and_delete(akey, written)  # the claim went on without us
+                return
+            self._hints.mark_used(self.pool.index_of(rec.ip))
+        else:
+            self._store.compare_and_swap(okey, OwnerRecord(rec.prev_ip, rec.prev_id, self._clock.now()).dump(),
+                                         version)
+
+    def _finish_release(self, owner: str, okey: str, rec: OwnerRecord, version: int) -> None:
+        """A release that marked the claim and may have stopped: delete the address, then the claim."""
+        akey = self._keys.address(rec.ip)
+        got = self._store.get(akey)
+        if got is not None and load_allocation(rec.ip, akey, got[0]).owner == owner:
+            if self._store.compare_and_delete(akey, got[1]):
+                index = self.pool.index_of(rec.ip)
+                if index is not None:
+                    self._hints.mark_free(index)
+        self._store.compare_and_delete(okey, version)
+
+    def _drop_address(self, ip: str, alloc_id: str) -> None:
+        """Delete ``ip`` if it still carries ``alloc_id``."""
+        akey = self._keys.address(ip)
+        got = self._store.get(akey)
+        if got is not None and load_allocation(ip, akey, got[0]).alloc_id == alloc_id:
+            if self._store.compare_and_delete(akey, got[1]):
+                index = self.pool.index_of(ip)
+                if index is not None:
+                    self._hints.mark_free(index)
 
     def _update_host(self, current: Allocation, version: int, host: Optional[str]) -> Allocation:
         if host is None or current.host == host:
@@ -348,14 +433,17 @@ class Ipam:
         if got is None:
             return None
         rec = OwnerRecord.load(okey, got[0])
-        akey = self._keys.address(rec.ip)
-        held = self._store.get(akey)
-        if held is None:
+        if rec.releasing:
             return None
-        current = load_allocation(rec.ip, akey, held[0])
-        if current.alloc_id != rec.alloc_id and current.owner != owner:
-            return None
-        return current, held[1]
+        candidates = [(rec.ip, rec.alloc_id)] + ([(rec.prev_ip, rec.prev_id)] if rec.prev_ip else [])
+        for ip, alloc_id in candidates:  # during a move the old address still counts until dropped
+            akey = self._keys.address(ip)
+            held = self._store.get(akey)
+            if held is not None:
+                current = load_allocation(ip, akey, held[0])
+                if current.alloc_id == alloc_id or current.owner == owner:
+                    return current, held[1]
+        return None
 
     def holder(self, ip: str) -> Optional[Allocation]:
         """The allocation of ``ip``, or None when it is free."""
@@ -377,6 +465,17 @@ class Ipam:
         got = self._store.get(akey)
         if got is None:
             raise IpamError(f"address {ip} is not reserved")
+        current = load_allocation(ip, akey, got[0])
+        if current.owner != owner:
+            raise NotOwnerError(f"address {ip} is reserved by {current.owner}, not by {owner}")
+        # Mark the claim first: an ensure that finds the address gone must not write it back.
+        okey = self._keys.owner(owner)
+        claim = self._store.get(okey)
+        if claim is not None:
+            rec = OwnerRecord.load(okey, claim[0])
+            if rec.ip == ip and not rec.releasing:
+                if self._store.compare_and_swap(okey, replace(rec, releasing=True).dump(), claim[1]) is None:
+                    return self.release(ip, owner)  # the claim changed under us: start over
         for _ in range(self.MAX_ROUNDS):
             current = load_allocation(ip, akey, got[0])
             if current.owner != owner:
@@ -398,12 +497,19 @@ class Ipam:
 
     def release_owner(self, owner: str) -> Optional[Allocation]:
         owner = check_owner(owner)
+        okey = self._keys.owner(owner)
+        got = self._store.get(okey)
+        rec = None if got is None else OwnerRecord.load(okey, got[0])
+        if rec is not None and rec.releasing:
+            self._finish_release(owner, okey, rec, got[1])
+            return None
+        if rec is not None and rec.prev_ip:
+            self._settle_move(owner, None, okey, rec, got[1])
         found = self._lookup(owner)
         if found is None:
-            okey = self._keys.owner(owner)
             got = self._store.get(okey)
-            if got is not None:  # a claim whose address was never written
-                self._store.compare_and_delete(okey, got[1])
+            if got is not None and self._clock.now() - OwnerRecord.load(okey, got[0]).since >= self.GRACE_S:
+                self._store.compare_and_delete(okey, got[1])  # a claim whose writer died before the address
             return None
         self.release(found[0].ip, owner)
         return found[0]
@@ -422,11 +528,27 @@ class Ipam:
         raise IpamError(f"the address of {owner} kept changing while being bound; run it again")
 
     def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
-        """Allocations whose container is gone from a reachable, observed host (nothing is released here)."""
+        """What can be released (nothing is released here), sorted by address:
+
+        - allocations whose container is gone from a reachable, observed host;
+        - strays: addresses their owner's claim does not name (left by a writer that stalled past
+          the grace period and then wrote), older than the grace period. No ensure returned them.
+        """
         everywhere = set().union(*live_owners.values()) if live_owners else set()
-        return [a for a in self.allocations()
-                if a.host is not None and a.host not in unreachable_hosts and a.host in live_owners
-                and a.owner not in live_owners[a.host] and a.owner not in everywhere]
+        allocations = self.allocations()
+        claims = {key: OwnerRecord.load(key, value) for key, (value, _) in
+                  self._store.list(self._keys.owner("x")[:-1]).items()}
+        now = self._clock.now()
+        out = []
+        for a in allocations:
+            claim = claims.get(self._keys.owner(a.owner))
+            named = claim is not None and a.ip in (claim.ip, claim.prev_ip)
+            if not named and now - a.since >= self.GRACE_S:
+                out.append(a)
+            elif (a.host is not None and a.host not in unreachable_hosts and a.host in live_owners
+                  and a.owner not in live_owners[a.host] and a.owner not in everywhere):
+                out.append(a)
+        return out
 
 
 def _taken(ip: str, holder: Allocation) -> str:

@@ -63,21 +63,36 @@ class Keys:
 
 @dataclass(frozen=True)
 class OwnerRecord:
-    """The owner index entry: which address the owner holds, under which allocation id."""
+    """The owner's claim: which address it holds (or is taking), under which allocation id.
+
+    ``prev_ip``/``prev_id`` are set only while the owner moves to a new fixed address: they name
+    the address it is leaving, so that an interrupted move can be finished or rolled back.
+    ``releasing`` is set while the owner's address is being released.
+    """
 
     ip: str
     alloc_id: str
     since: float
+    prev_ip: Optional[str] = None
+    prev_id: Optional[str] = None
+    releasing: bool = False  # set before the address is deleted, so nobody writes it back from here
 
     def dump(self) -> str:
-        return json.dumps({"ip": self.ip, "alloc_id": self.alloc_id, "since": self.since}, sort_keys=True)
+        data = {"ip": self.ip, "alloc_id": self.alloc_id, "since": self.since}
+        if self.prev_ip:
+            data.update(prev_ip=self.prev_ip, prev_id=self.prev_id)
+        if self.releasing:
+            data["releasing"] = True
+        return json.dumps(data, sort_keys=True)
 
     @staticmethod
     def load(key: str, text: str) -> "OwnerRecord":
         try:
             data = json.loads(text)
-            return OwnerRecord(ip=str(data["ip"]), alloc_id=str(data["alloc_id"]), since=float(data["since"]))
-        except (ValueError, KeyError, TypeError):
+            return OwnerRecord(ip=str(data["ip"]), alloc_id=str(data["alloc_id"]), since=float(data["since"]),
+                               prev_ip=data.get("prev_ip"), prev_id=data.get("prev_id"),
+                               releasing=bool(data.get("releasing", False)))
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise StoreError(f"the store holds a malformed owner record at {key}: {text[:80]!r}") from None
 
 

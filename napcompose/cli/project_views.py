@@ -155,6 +155,7 @@ def attach(ctx, deploy, project, services, timeout: int) -> int:
     running = [c for c in observation.containers if c.state == "running" and not c.one_off]
     ctx.err("Attaching to " + ", ".join(c.name for c in running))
     mux = LogMux(_sources(deploy, running, True, None, False))
+    _interrupt_on_signals()
     try:
         for line in mux.lines():
             ctx.out(line)
@@ -169,6 +170,20 @@ def attach(ctx, deploy, project, services, timeout: int) -> int:
         ctx.err("Killing...")
         _kill(deploy, running)
         return 130
+
+
+def _interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM both mean "stop the project", even where the shell set SIGINT to ignore."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding caller): keep its handlers
+        pass
 
 
 def _kill(deploy, containers) -> None:

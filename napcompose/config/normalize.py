@@ -77,6 +77,12 @@ def _links(ctx, key, raw):
     return tuple(out)
 
 
+def _volumes_from(entry):
+    """``svc[:mode]`` -> ``svc`` (the model holds service names); ``container:x[:mode]`` stays verbatim."""
+    text = str(entry)
+    return text if text.startswith("container:") else text.split(":", 1)[0]
+
+
 def _extra_hosts(ctx, raw):
     result = []
     for name, address in as_mapping(raw.get("extra_hosts"), sep=":").items():
@@ -237,7 +243,7 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         depends_on=tuple(Dependency(service=str(name), condition=str((deps[name] or {}).get("condition",
                                                                                       "service_started")))
                          for name in sorted(deps)),
-        volumes_from=tuple(str(v) for v in as_list(raw.get("volumes_from"))),
+        volumes_from=tuple(_volumes_from(v) for v in as_list(raw.get("volumes_from"))),
         ports=_ports(ctx, "ports", values.ports, raw), expose=_ports(ctx, "expose", values.expose, raw),
         volumes=tuple(_volume(ctx, v) for v in as_list(raw.get("volumes"))),
         hostname=_str(raw.get("hostname")), domainname=_str(raw.get("domainname")),

@@ -112,3 +112,9 @@ def test_relative_paths_resolve_against_the_project_dir():
     spec = one("build: ./app\nvolumes: ['./data:/data', '/abs:/abs', 'anon']\n")
     assert spec.build.context == "/srv/proj/app"
     assert spec.volumes == ("/srv/proj/data:/data", "/abs:/abs", "anon")
+
+
+def test_volumes_from_holds_service_names():
+    text = ("version: '2.4'\nservices:\n  data: {image: x}\n  web:\n    image: x\n"
+            "    volumes_from: ['data:ro', 'container:legacy:rw']\n")
+    assert parse(text).service("web").volumes_from == ("data", "container:legacy:rw")

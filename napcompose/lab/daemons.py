@@ -12,11 +12,11 @@ import signal
 import socket
 import subprocess
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 from napcompose.errors import LabError
 from napcompose.lab.layout import Layout, LabHost
-from napcompose.lab.netns import in_netns
+from napcompose.lab.netns import NETNS_DIR, in_netns
 
 
 def spawn(argv: Sequence[str], log_path: str, pidfile: str) -> int:
@@ -60,8 +60,33 @@ def _reap() -> None:
             _ORPHANS.remove(proc)
 
 
-def alive(pid: Optional[int], marker: str) -> bool:
-    """True when ``pid`` runs and its command line contains ``marker`` (the lab's DIR)."""
+def netns_ids(names: Iterable[str]) -> FrozenSet[int]:
+    """The inode numbers identifying the named network namespaces (those that still exist)."""
+    ids = set()
+    for name in names:
+        try:
+            ids.add(os.stat(os.path.join(NETNS_DIR, name)).st_ino)
+        except OSError:
+            pass
+    return frozenset(ids)
+
+
+def _netns_of(pid: int) -> Optional[int]:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _ours(pid: int, marker: str, namespaces: FrozenSet[int]) -> bool:
+    # sshd rewrites its command line (its process title), so a process living in one of the lab's
+    # namespaces counts as the lab's too; that also covers sshd's per-connection children.
+    return marker in cmdline(pid) or (bool(namespaces) and _netns_of(pid) in namespaces)
+
+
+def alive(pid: Optional[int], marker: str, namespaces: FrozenSet[int] = frozenset()) -> bool:
+    """True when ``pid`` runs and belongs to the lab: its command line names ``marker`` (the lab's DIR)
+    or it lives in one of ``namespaces``."""
     _reap()
     if not pid:
         return False
@@ -71,32 +96,30 @@ def alive(pid: Optional[int], marker: str) -> bool:
                 return False
     except (OSError, IndexError):
         return False
-    return marker in cmdline(pid)
+    return _ours(pid, marker, namespaces)
 
 
-def lab_pids(marker: str) -> List[int]:
-    """Every process whose command line mentions ``marker`` (daemons, containerd, shims of the lab)."""
+def lab_pids(marker: str, namespaces: FrozenSet[int] = frozenset()) -> List[int]:
+    """Every live process of the lab: daemons, containerd, shims, sshd sessions, dial-stdio helpers."""
     me = os.getpid()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != me and marker in cmdline(int(entry)):
-            pids.append(int(entry))
-    return pids
+    return [int(entry) for entry in os.listdir("/proc")
+            if entry.isdigit() and int(entry) != me and alive(int(entry), marker, namespaces)]
 
 
-def stop(pids: Iterable[int], marker: str, timeout: float = 15.0) -> List[int]:
+def stop(pids: Iterable[int], marker: str, timeout: float = 15.0,
+         namespaces: FrozenSet[int] = frozenset()) -> List[int]:
     """SIGTERM ``pids`` (only those still ours), wait for them, SIGKILL what remains; returns killed pids."""
-    ours = [p for p in pids if alive(p, marker)]
+    ours = [p for p in pids if alive(p, marker, namespaces)]
     for pid in ours:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(alive(p, marker) for p in ours):
+    while time.monotonic() < deadline and any(alive(p, marker, namespaces) for p in ours):
         time.sleep(0.05)
-    killed = [p for p in ours if alive(p, marker)]
+    killed = [p for p in ours if alive(p, marker, namespaces)]
     for pid in killed:
         _signal(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(alive(p, marker) for p in killed):
+    while time.monotonic() < deadline and any(alive(p, marker, namespaces) for p in killed):
         time.sleep(0.05)
     return killed
 

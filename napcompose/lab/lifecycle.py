@@ -34,6 +34,7 @@ def require_tools() -> None:
 def health(layout: Layout) -> Dict[str, Any]:
     """Which parts of the lab run: processes by pidfile, sockets, namespaces."""
     marker = layout.dir.rstrip("/") + "/"
+    namespaces = daemons.netns_ids(layout.netns_names)
     files = daemons.pidfiles(layout)
     etcd_pid = daemons.read_pid(files["etcd"])
     hosts = []
@@ -43,9 +44,9 @@ def health(layout: Layout) -> Dict[str, Any]:
         hosts.append({
             "name": host.name, "address": host.address, "namespace": host.netns,
             "namespace_present": netns.netns_exists(host.netns), "docker_socket": host.docker_sock,
-            "dockerd": {"pid": d_pid, "running": daemons.alive(d_pid, marker),
+            "dockerd": {"pid": d_pid, "running": daemons.alive(d_pid, marker, namespaces),
                         "answers": daemons.docker_ping(host.docker_sock)},
-            "sshd": {"pid": s_pid, "running": daemons.alive(s_pid, marker)},
+            "sshd": {"pid": s_pid, "running": daemons.alive(s_pid, marker, namespaces)},
         })
     etcd = {"pid": etcd_pid, "running": daemons.alive(etcd_pid, marker), "url": layout.etcd_url}
     healthy = etcd["running"] and all(
@@ -97,10 +98,11 @@ def _start(layout: Layout, say: Say) -> Dict[str, int]:
         pids[f"{host.name}/sshd"] = daemons.start_sshd(host)
     state.write_state(layout, "starting", pids)
     marker = layout.dir.rstrip("/") + "/"
+    namespaces = daemons.netns_ids(layout.netns_names)
 
     def wait(job: Tuple[str, Callable[[], bool], float, str, int]) -> None:
         what, check, timeout, log, pid = job
-        daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pid, marker))
+        daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pid, marker, namespaces))
 
     jobs = [("etcd", lambda: daemons.tcp_open(layout.operator, 2379), 30.0,
              os.path.join(layout.etcd_dir, "etcd.log"), pids["etcd"])]

@@ -117,24 +117,26 @@ def _remove_files(layout: Layout) -> None:
 def teardown(layout: Layout, say: Callable[[str], None], keep_files: bool = False) -> List[str]:
     """Stop and remove everything of ``layout``; returns what is still left (empty on success)."""
     marker = layout.dir.rstrip("/") + "/"
+    namespaces = daemons.netns_ids(layout.netns_names)
     with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
         removed = sum(pool.map(_remove_containers, layout.hosts))
     if removed:
         say(f"removed {removed} container(s)")
     _kill_cgroups(layout)
     pids = [p for p in (daemons.read_pid(f) for f in daemons.pidfiles(layout).values()) if p]
-    killed = daemons.stop(pids, marker, timeout=20.0)
+    killed = daemons.stop(pids, marker, timeout=20.0, namespaces=namespaces)
     if killed:
         say(f"daemon(s) {', '.join(map(str, killed))} ignored SIGTERM and were killed")
-    stray = daemons.lab_pids(marker)
+    stray = daemons.lab_pids(marker, namespaces)
     if stray:
-        daemons.stop(stray, marker, timeout=5.0)
+        daemons.stop(stray, marker, timeout=5.0, namespaces=namespaces)
     _kill_cgroups(layout)
     _remove_cgroups(layout)
     _unmount(layout.dir)
     netns.remove_wiring(layout)
     if not keep_files:
         _remove_files(layout)
-    left = netns.leftovers(layout) + [f"process {p}: {daemons.cmdline(p)}" for p in daemons.lab_pids(marker)]
+    left = netns.leftovers(layout) + [f"process {p}: {daemons.cmdline(p)}"
+                                      for p in daemons.lab_pids(marker, namespaces)]
     left += [f"mount {m}" for m in _mounts_under(layout.dir)]
     return left

@@ -140,7 +140,8 @@ def test_crash_recovery_and_down_leave_nothing_behind():
         assert already is False and status["healthy"] is True
         assert any("cleaning up" in line for line in said)
         assert not os.path.exists(f"/proc/{container_pid}")
-        pids_before_down = daemons.lab_pids(marker)
+        namespaces = daemons.netns_ids(layout.netns_names)
+        pids_before_down = daemons.lab_pids(marker, namespaces)
         assert pids_before_down
     finally:
         left = lab_down(directory, lambda line: None)
@@ -148,8 +149,8 @@ def test_crash_recovery_and_down_leave_nothing_behind():
     assert netns.leftovers(layout) == []
     assert not any(n.startswith(f"{name}-") for n in os.listdir(netns.NETNS_DIR))
     assert not any(link.startswith(f"{name}-") for link in os.listdir("/sys/class/net"))
-    assert daemons.lab_pids(marker) == []
-    assert not any(os.path.exists(f"/proc/{p}") and marker in daemons.cmdline(p) for p in pids_before_down)
+    assert daemons.lab_pids(marker, namespaces) == []
+    assert not any(daemons.alive(p, marker, namespaces) for p in pids_before_down)
     assert _lab_cgroups(name) == []
     assert not os.path.exists(directory)
     os.rmdir(os.path.dirname(directory))

@@ -105,9 +105,9 @@ def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter()
         for chunk in stream:
             error = _stream_error(chunk)
             if error:
-                output = "".join(tail).rstrip()
-                raise HostError(where, f"build {tag} from {context} failed: {error}"
-                                + (f"\n{output}" if output else ""))
+                # the last output lines, indented so that they read as part of this one error
+                output = "".join("\n    " + line for line in "".join(tail).splitlines() if line.strip())
+                raise HostError(where, f"build {tag} from {context} failed: {error}{output}")
             text = chunk.get("stream")
             if text:
                 tail.append(text)
@@ -176,9 +176,10 @@ def run_plan(docker_for: Callable[[str], object], project, steps: Sequence[Image
              parallel: int = 4) -> Dict[Tuple[str, str], str]:
     """Carry out ``steps`` (from imagecheck.build_plan); return {(service, host): image id}.
 
-    Builds of one service run in parallel across hosts, then its copies do; a copy is skipped
-    when the destination already has the very image (same id). A failed build skips that
-    service's copies; every failure is collected into one PartialFailure at the end.
+    Services run side by side; a service's builds run in parallel across hosts, then its copies
+    do (each from its build's host). A copy is skipped when the destination already has the very
+    image (same id). A failed build skips that service's copies; every failure is collected into
+    one PartialFailure at the end, in plan order.
     """
     specs = {spec.name: spec for spec in project.services}
     ids: Dict[Tuple[str, str], str] = {}
@@ -216,12 +217,19 @@ def run_plan(docker_for: Callable[[str], object], project, steps: Sequence[Image
             reporter.progress(step.service, "Copying", "error", f"to {step.host}")
             failures.append((f"copy {step.service} to {step.host}", str(exc)))
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for service in by_service:
-            builds = [s for s in by_service[service] if s.kind == "build"]
-            copies = [s for s in by_service[service] if s.kind == "copy"]
+    def do_service(service: str) -> None:
+        builds = [s for s in by_service[service] if s.kind == "build"]
+        copies = [s for s in by_service[service] if s.kind == "copy"]
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(builds) + len(copies)))) as pool:
             list(pool.map(do_build, builds))
             list(pool.map(do_copy, copies))
+
+    # Services go side by side, so one service's copies overlap the next one's build.
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(by_service)))) as pool:
+        list(pool.map(do_service, by_service))
     if failures:
+        order = {f"{s.kind} {s.service} {'on' if s.kind == 'build' else 'to'} {s.host}": i
+                 for i, s in enumerate(steps)}
+        failures.sort(key=lambda failure: order.get(failure[0], len(order)))
         raise PartialFailure(f"images: {len(failures)} of {len(steps)} steps failed", failures)
     return ids

@@ -160,7 +160,7 @@ def test_failed_build_names_host_image_and_cause(lab, tmp_path, connections):
         images.build(connections.docker(first), BuildSpec(context=str(tmp_path)), tag, host=first)
     message = str(caught.value)
     assert message.startswith(f"{first}: build {tag} from {tmp_path} failed: COPY failed: "), message
-    assert "rootfs" in message and "Step 2/2 : COPY rootfs/ /" in message
+    assert "rootfs" in message and "\n    Step 2/2 : COPY rootfs/ /" in message
     assert not images.present(connections.docker(first), tag, host=first)
 
 
@@ -302,3 +302,36 @@ def test_every_container_stops_promptly_on_sigterm(guestbook):
         state = api.inspect_container(guestbook.ids[service])["State"]
         assert took < 5, f"{service} took {took:.1f} s to stop"
         assert state["ExitCode"] in (0, 143), f"{service} was killed: {state}"
+
+
+def test_a_failed_build_skips_its_copies_and_the_other_services_still_arrive(lab, tmp_path, connections):
+    first, *others = _hosts(lab)
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "note.txt").write_text("small\n")
+    (tmp_path / "good" / "Dockerfile").write_text("FROM scratch\nCOPY note.txt /note.txt\nCMD [\"/none\"]\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "Dockerfile").write_text("FROM scratch\nCOPY missing.txt /missing.txt\n")
+    (tmp_path / "docker-compose.yml").write_text("good:\n  build: ./good\nbroken:\n  build: ./broken\n")
+    project = f"gbpart{uuid.uuid4().hex[:6]}"
+    try:
+        status, err = _nap(lab, tmp_path, "-p", project, "build")
+        assert status == 8, err
+        lines = err.splitlines()
+        assert f"Building good on {first} ... done" in lines
+        assert f"Building broken on {first} ... error" in lines
+        summary = lines.index(f"ERROR: images: {1 + len(others)} of {2 * (1 + len(others))} steps failed")
+        assert lines[summary + 1].startswith(
+            f"  build broken on {first}: {first}: build {project}_broken from {tmp_path / 'broken'} failed: "
+            "COPY failed: ")
+        assert "    Step 2/2 : COPY missing.txt /missing.txt" in lines[summary + 2:]
+        assert lines[-len(others):] == [f"  copy broken to {host}: skipped: the build on {first} failed"
+                                        for host in others]
+        for host in _hosts(lab):
+            assert images.present(connections.docker(host), f"{project}_good", host=host)
+            assert not images.present(connections.docker(host), f"{project}_broken", host=host)
+    finally:
+        for host in _hosts(lab):
+            try:
+                connections.docker(host).api.remove_image(f"{project}_good", force=True)
+            except Exception:  # not there
+                pass

@@ -47,7 +47,8 @@ def register(subparsers) -> None:
 
 
 def _dir_option(parser) -> None:
-    parser.add_argument("--dir", default=DEFAULT_DIR, metavar="DIR", help=f"the lab's directory (default ./{DEFAULT_DIR})")
+    parser.add_argument("--dir", default=DEFAULT_DIR, metavar="DIR",
+                        help=f"the lab's directory (default ./{DEFAULT_DIR})")
 
 
 def _no_subcommand(parser, ctx) -> int:

@@ -147,9 +147,9 @@ def _flat_network(layout: Layout, say: Say) -> None:
 def lab_up(name: str, subnet: str, hosts: int, directory: str, say: Say) -> Tuple[Dict[str, Any], bool, float]:
     """Build the lab (or find it running); returns (status, already_running, seconds taken)."""
     began = time.monotonic()
+    layout = make_layout(name, subnet, hosts, directory)
     require_root()
     require_tools()
-    layout = make_layout(name, subnet, hosts, directory)
     running = _clear_the_way(layout, say)
     if running is not None:
         return running, True, time.monotonic() - began
@@ -178,10 +178,10 @@ def lab_up(name: str, subnet: str, hosts: int, directory: str, say: Say) -> Tupl
 
 def lab_down(directory: str, say: Say) -> List[str]:
     """Tear down the lab recorded in DIR; returns what could not be removed."""
-    require_root()
     recorded = state.read_state(directory)
     if recorded is None:
         raise LabError(f"no lab in {os.path.abspath(directory)} (no state.json)")
+    require_root()
     layout = state.layout_of(recorded)
     left = teardown(layout, say)
     state.drop_claim(layout)

@@ -53,3 +53,26 @@ def test_a_directory_too_long_for_unix_sockets():
         make_layout("nap", "198.18.0.0/24", 3, directory)
     assert str(err.value).startswith(f"--dir {directory}: too long for the daemons' unix sockets (")
     assert str(err.value).endswith("at most 107); use a shorter path")
+
+
+@pytest.mark.parametrize("argv,status,message", [
+    (["lab", "up", "--hosts", "9"], 2, "ERROR: --hosts 9: a lab has 1 to 8 hosts\n"),
+    (["lab", "up", "--name", "Bad"], 2,
+     "ERROR: lab name 'Bad' must be 1 to 8 lower-case letters or digits, starting with a letter\n"),
+    (["lab", "up", "--subnet", "nonsense"], 2,
+     "ERROR: --subnet nonsense: not an IPv4 network in CIDR form (e.g. 198.18.0.0/24)\n"),
+    (["lab", "down"], 9, "ERROR: no lab in {dir} (no state.json)\n"),
+    (["lab", "status"], 9, "ERROR: no lab in {dir} (no state.json)\n"),
+    (["lab", "exec", "node1", "--", "true"], 9, "ERROR: no lab in {dir} (no state.json)\n"),
+])
+def test_lab_commands_refuse_bad_input_and_create_nothing(tmp_path, argv, status, message):
+    import io
+
+    from napcompose.cli import main
+
+    directory = tmp_path / "lab"
+    out, err = io.StringIO(), io.StringIO()
+    argv = argv[:2] + ["--dir", str(directory)] + argv[2:]
+    assert main(argv, stdout=out, stderr=err, cwd=str(tmp_path)) == status
+    assert err.getvalue() == message.format(dir=directory)
+    assert not directory.exists()

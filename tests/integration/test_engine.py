@@ -6,6 +6,9 @@ import pytest
 
 from napcompose.adapters.docker_engine import DockerEngine
 from napcompose.adapters.ssh import HostConnections
+from napcompose.adapters.stores import open_store
+from napcompose.adapters.system import SystemClock
+from napcompose.ipam import Ipam, Pool
 from napcompose.errors import HostError
 from napcompose.model import (ContainerRequest, Healthcheck, PortSpec, Replica, ServiceSpec, Ulimit, pairs)
 
@@ -21,20 +24,25 @@ def engine(lab):
     engine = DockerEngine(host, connections)
     project = f"e{uuid.uuid4().hex[:8]}"
     engine.test_project = project
+    # Addresses come from the cluster's IPAM, like every other container on the shared network.
+    engine.ipam = Ipam(open_store(lab.cluster.store), Pool.from_cluster(lab.cluster), lab.cluster.store.prefix,
+                       SystemClock(), lambda: uuid.uuid4().hex)
     yield engine
     client = connections.docker(host.name)
     for c in client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}):
         c.remove(force=True)
+    for allocation in engine.ipam.allocations():
+        if allocation.owner.startswith(project + "/"):
+            engine.ipam.release_owner(allocation.owner)
     connections.close()
 
 
-def _request(engine, lab, service, index=1, ip_offset=0, **spec_fields):
+def _request(engine, lab, service, index=1, **spec_fields):
     project = engine.test_project
     replica = Replica(project, service, index)
     spec = ServiceSpec(name=service, image=IMAGE, command=("sleep", "3600"), stop_signal="SIGKILL",
                        **spec_fields)
-    # The top of the pool, far from what deploy tests take from its bottom.
-    ip = f"{lab.cluster.network.subnet.rsplit('.', 1)[0]}.{240 - ip_offset}"
+    ip = engine.ipam.ensure(replica.owner, engine.host).ip
     labels = {"com.docker.compose.project": project, "com.docker.compose.service": service,
               "com.docker.compose.container-number": str(index), "com.docker.compose.config-hash": "h1",
               "com.docker.compose.version": "1.29.2", "com.docker.compose.oneoff": "False",
@@ -91,7 +99,7 @@ def test_create_start_list_inspect_stop_remove(engine, lab):
 
 
 def test_logs_are_split_into_lines(engine, lab):
-    request = _request(engine, lab, "talker", ip_offset=1)
+    request = _request(engine, lab, "talker")
     request = ContainerRequest(**{**request.__dict__,
                                   "spec": ServiceSpec(name="talker", image=IMAGE,
                                                       command=("sh", "-c", "echo one; echo two; echo three"))})
@@ -110,14 +118,14 @@ def test_image_present(engine):
 
 
 def test_errors_name_host_verb_and_container(engine, lab):
-    request = _request(engine, lab, "dup", ip_offset=2)
+    request = _request(engine, lab, "dup")
     engine.create_container(request)
     with pytest.raises(HostError) as info:
         engine.create_container(request)
     message = str(info.value)
     assert message.startswith(f"{engine.host}: create {request.name}: ")
     assert "already in use" in message
-    missing = ContainerRequest(**{**_request(engine, lab, "noimg", ip_offset=3).__dict__,
+    missing = ContainerRequest(**{**_request(engine, lab, "noimg").__dict__,
                                   "image": "nap-lab/not-there:0"})
     with pytest.raises(HostError) as info:
         engine.create_container(missing)

@@ -145,9 +145,9 @@ def test_small_pool_is_exhausted_cleanly():
 
 def test_a_full_pool_still_gives_an_owner_its_own_address_back():
     pool = Pool.build("198.18.0.0/29", "198.18.0.1", ["198.18.0.0/29"])
-    ipam, _ = make(pool=pool)
+    ipam, kv = make(pool=pool)
     got = ipam.ensure_many([(f"shop/web/{i}", "node1", None) for i in range(1, 6)])
-    again, _ = make(ipam._store, pool=pool, prefix="b")
+    again, _ = make(kv, pool=pool, prefix="b")
     assert again.ensure_many([(f"shop/web/{i}", "node2", None) for i in range(5, 0, -1)]) == \
         [a.__class__(a.ip, a.owner, "node2", a.state, a.since, a.alloc_id) for a in reversed(got)]
 

@@ -1,0 +1,103 @@
+"""Typed access to the IPAM records in the store: claims, addresses and the pool record.
+
+Every write is conditional (create-if-absent, or on the version read); a deleted address is also
+marked free in the hints. No decisions are made here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Optional, Tuple
+
+from napcompose.ipam.candidates import Candidates
+from napcompose.ipam.pool import parse_address
+from napcompose.ipam.records import Keys, OwnerRecord, dump_allocation, load_allocation
+from napcompose.model import Allocation
+
+
+class Ledger:
+    def __init__(self, store, keys: Keys, candidates: Candidates):
+        self._store = store
+        self._keys = keys
+        self._candidates = candidates
+
+    # ------------------------------------------------------------------ claims
+
+    def claim(self, owner: str) -> Optional[Tuple[OwnerRecord, int]]:
+        key = self._keys.owner(owner)
+        got = self._store.get(key)
+        return None if got is None else (OwnerRecord.load(key, got[0]), got[1])
+
+    def create_claim(self, owner: str, rec: OwnerRecord) -> Optional[int]:
+        return self._store.create(self._keys.owner(owner), rec.dump())
+
+    def swap_claim(self, owner: str, rec: OwnerRecord, version: int) -> Optional[int]:
+        return self._store.compare_and_swap(self._keys.owner(owner), rec.dump(), version)
+
+    def delete_claim(self, owner: str, version: int) -> bool:
+        return self._store.compare_and_delete(self._keys.owner(owner), version)
+
+    def drop_claim(self, owner: str, ip: str) -> None:
+        """Delete the owner's claim if it still names ``ip``."""
+        found = self.claim(owner)
+        if found is not None and found[0].ip == ip:
+            self.delete_claim(owner, found[1])
+
+    def claims(self) -> Dict[str, OwnerRecord]:
+        """Every claim, by owner."""
+        prefix = self._keys.owner("")
+        return {key[len(prefix):].replace("~", "/"): OwnerRecord.load(key, value)
+                for key, (value, _) in self._store.list(prefix).items()}
+
+    # ------------------------------------------------------------------ addresses
+
+    def address(self, ip: str) -> Optional[Tuple[Allocation, int]]:
+        key = self._keys.address(ip)
+        got = self._store.get(key)
+        return None if got is None else (load_allocation(ip, key, got[0]), got[1])
+
+    def create_address(self, alloc: Allocation) -> Optional[int]:
+        return self._store.create(self._keys.address(alloc.ip), dump_allocation(alloc))
+
+    def swap_address(self, alloc: Allocation, version: int) -> Optional[int]:
+        return self._store.compare_and_swap(self._keys.address(alloc.ip), dump_allocation(alloc), version)
+
+    def delete_address(self, ip: str, version: int) -> bool:
+        if self._store.compare_and_delete(self._keys.address(ip), version):
+            self._candidates.freed(ip)
+            return True
+        return False
+
+    def drop_address(self, ip: str, alloc_id: Optional[str] = None, owner: Optional[str] = None) -> None:
+        """Delete ``ip`` if it still carries ``alloc_id`` (or still names ``owner``)."""
+        found = self.address(ip)
+        if found is None:
+            return
+        current, version = found
+        if (alloc_id is not None and current.alloc_id == alloc_id) or (owner is not None and current.owner == owner):
+            self.delete_address(ip, version)
+
+    def allocations(self) -> List[Allocation]:
+        """Every address record, sorted by address."""
+        prefix = self._keys.addresses
+        out = [load_allocation(key[len(prefix):], key, value)
+               for key, (value, _) in self._store.list(prefix).items()]
+        return sorted(out, key=lambda a: parse_address(a.ip))
+
+    # ------------------------------------------------------------------ the pool record
+
+    def pool_record(self) -> Optional[Tuple[dict, int]]:
+        got = self._store.get(self._keys.pool)
+        if got is None:
+            return None
+        try:
+            data = json.loads(got[0])
+        except ValueError:
+            data = {}
+        return (data if isinstance(data, dict) else {}), got[1]
+
+    def write_pool_record(self, definition: dict, version: Optional[int]) -> Optional[int]:
+        text = json.dumps(definition, sort_keys=True)
+        if version is None:
+            return self._store.create(self._keys.pool, text)
+        return self._store.compare_and_swap(self._keys.pool, text, version)

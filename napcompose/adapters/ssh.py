@@ -38,6 +38,9 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 
 def _cause(exc: BaseException) -> str:
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError) and exc.errors:
+        # paramiko's own text is "[Errno None] Unable to connect ..."; the socket errors say why.
+        return ", ".join(sorted({(e.strerror or str(e)) for e in exc.errors.values()}))
     text = str(exc) or type(exc).__name__
     return text.strip().rstrip(".")
 

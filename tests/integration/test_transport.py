@@ -144,3 +144,31 @@ def test_network_create_reports_present_then_drift_without_touching_the_network(
                            env={**os.environ, "DOCKER_HOST": f"unix://{lab.dir}/node1/docker.sock"},
                            capture_output=True, text=True, check=True).stdout
     assert after == before
+
+
+def test_a_port_nobody_listens_on_is_a_host_error_naming_the_target(lab):
+    cluster = _with_ssh(lab.cluster, port=2222)
+    host = dataclasses.replace(cluster.hosts[0], docker_url=f"ssh://{cluster.hosts[0].address}")
+    cluster = dataclasses.replace(cluster, hosts=(host,))
+    with HostConnections(cluster, connect_timeout=5) as connections:
+        with pytest.raises(HostError) as err:
+            connections.docker(host.name).ping()
+    assert str(err.value) == f"{host.name}: SSH connection to root@{host.address}:2222: Connection refused"
+
+
+def test_a_unix_docker_url_uses_the_local_socket_and_local_files(lab, tmp_path):
+    sock = os.path.join(lab.dir, "node2", "docker.sock")
+    host = dataclasses.replace(lab.cluster.hosts[1], docker_url=f"unix://{sock}")
+    cluster = dataclasses.replace(lab.cluster, hosts=(host,))
+    probe = tmp_path / "hosts"
+    probe.write_text("127.0.0.1 localhost\n# a longer tail that must go\n")
+    inode = probe.stat().st_ino
+    with HostConnections(cluster) as connections:
+        assert connections.docker(host.name).ping() is True
+        files = connections.files(host.name)
+        files.write_in_place(str(probe), b"127.0.0.1 localhost\n")
+        assert files.read(str(probe)) == b"127.0.0.1 localhost\n"
+        with pytest.raises(HostError) as err:
+            files.read(str(tmp_path / "absent"))
+    assert probe.stat().st_ino == inode
+    assert str(err.value) == f"{host.name}: reading {tmp_path / 'absent'}: No such file or directory"

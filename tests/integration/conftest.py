@@ -2,8 +2,8 @@
 
 Set NAP_TEST_LAB_DIR to keep a lab between runs: a lab running there is reused and left running,
 and when none runs there one is started there and left running too (`nap-compose lab down --dir
-$NAP_TEST_LAB_DIR` stops it). Without it, the session starts a lab in a temporary directory and
-tears it down at the end. Two sessions that both want the temporary lab take turns on a lock.
+$NAP_TEST_LAB_DIR` stops it). Without it, a session shares a kept test lab that runs, or else starts
+a lab in a temporary directory and tears it down at the end; two such sessions take turns on a lock.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 
 from napcompose.cluster import load_cluster_file
 from napcompose.lab import exec_argv, lab_down, lab_status, lab_up
-from napcompose.lab.state import REGISTRY_DIR
+from napcompose.lab.state import REGISTRY_DIR, read_claim
 
 LAB_NAME = "naptest"
 LAB_SUBNET = "198.18.1.0/24"
@@ -94,6 +94,11 @@ def lab():
         if not _running(keep):
             lab_up(LAB_NAME, LAB_SUBNET, LAB_HOSTS, keep, _say)
         yield _as_lab(keep)
+        return
+    claim = read_claim(LAB_NAME)
+    if claim is not None and _running(claim["dir"]):
+        # Someone keeps a test lab running (NAP_TEST_LAB_DIR): share it rather than fail on its name.
+        yield _as_lab(claim["dir"])
         return
     os.makedirs(REGISTRY_DIR, exist_ok=True)
     with open(os.path.join(REGISTRY_DIR, f"{LAB_NAME}.session.lock"), "w") as lock:

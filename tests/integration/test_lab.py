@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -94,6 +95,21 @@ def test_status_json_from_the_command_line(lab, capsys):
     assert data["healthy"] is True
     assert {h["name"] for h in data["hosts"]} == {h.name for h in lab.cluster.hosts}
     assert all(h["sshd"]["running"] and h["dockerd"]["answers"] for h in data["hosts"])
+
+
+def test_lab_exec_runs_in_the_hosts_namespace_with_its_docker(lab):
+    cli = [sys.executable, "-m", "napcompose", "lab", "exec", "--dir", lab.dir]
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    ps = subprocess.run(cli + ["node2", "--", "docker", "info", "--format", "{{.DockerRootDir}}"],
+                        capture_output=True, text=True, env=env)
+    assert (ps.returncode, ps.stdout.strip()) == (0, os.path.join(lab.dir, "node2", "docker"))
+    addr = subprocess.run(cli + ["node2", "--", "ip", "-o", "-4", "addr", "show", "dev", "br0"],
+                          capture_output=True, text=True, env=env)
+    assert f" {lab.cluster.host('node2').address}/24 " in addr.stdout
+    assert subprocess.run(cli + ["node2", "--", "sh", "-c", "exit 3"], env=env).returncode == 3
+    unknown = subprocess.run(cli + ["node9", "--", "true"], capture_output=True, text=True, env=env)
+    assert unknown.returncode == 9
+    assert unknown.stderr == f"ERROR: lab {lab.name} has no host 'node9' (hosts: node1, node2, node3)\n"
 
 
 def test_base_image_has_the_promised_applets(lab):

@@ -118,6 +118,11 @@ def ensure_images(ctx, deploy, project, options, scales, build: bool = False) ->
     from napcompose.planner import selected_services
 
     selected = selected_services(project, options)
+    needed = {image_of(project, project.service(name)) for name in selected}
+    # Fast path: every image on every host answers the question without placing anything.
+    present, unreachable = _presence(deploy, {h.name: needed for h in deploy.cluster.hosts})
+    if not build and all(needed <= images for images in present.values()):
+        return
     # The preview places exactly as the run will, and reserves nothing.
     preview = deploy.orchestrator.preview(project, options, scales)
     placement = preview.placement
@@ -129,9 +134,8 @@ def ensure_images(ctx, deploy, project, options, scales, build: bool = False) ->
         image = image_of(project, project.service(replica.service))
         wanted.setdefault(host, set()).add(image)
         services_of.setdefault((host, image), set()).add(replica.service)
-    down = {h.host for h in preview.hosts if not h.reachable}
+    down = {h.host for h in preview.hosts if not h.reachable} | set(unreachable)
     wanted = {h: imgs for h, imgs in wanted.items() if h not in down}
-    present, _ = _presence(deploy, wanted)
     missing = sorted((host, image) for host, images in wanted.items() if host in present
                      for image in images if image not in present[host])
     built = set()

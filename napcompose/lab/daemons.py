@@ -1,8 +1,9 @@
 """Starting, watching and stopping the lab's processes: one dockerd and one sshd per host, one etcd.
 
 Every process is started in its own session with its output in a log file under DIR, and its pid in
-a pidfile under DIR. A pid is only ever signalled when its command line names the lab's DIR, so a
-recycled pid that now belongs to someone else is never touched.
+a pidfile under DIR. A pid is only ever signalled when its command line names the lab's DIR or it
+lives in one of the lab's network namespaces, so a recycled pid that now belongs to someone else is
+never touched.
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def cmdline(pid: int) -> str:
 
 def _reap() -> None:
     for proc in list(_ORPHANS):
-        if proc.poll() is not None:
-            _ORPHANS.remove(proc)
+        if proc.poll() is not None and proc in _ORPHANS:
+            try:
+                _ORPHANS.remove(proc)
+            except ValueError:  # another waiting thread reaped it first
+                pass
 
 
 def netns_ids(names: Iterable[str]) -> FrozenSet[int]:

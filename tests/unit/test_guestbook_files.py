@@ -168,3 +168,136 @@ def test_make_rootfs_refuses_arguments(monkeypatch, tmp_path, capsys):
     module = _make_rootfs(monkeypatch, tmp_path)
     assert module.main(["make-rootfs", "web"]) == 2
     assert "usage: make-rootfs" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- the CGI's refusals
+
+CGI = EXAMPLE / "web" / "www" / "cgi-bin" / "index.cgi"
+BUSYBOX = "/bin/busybox"
+
+
+class _FakeRedis:
+    """A listener on loopback that records what each connection sends and answers ``reply``."""
+
+    def __init__(self, reply=b""):
+        import socket
+        import threading
+
+        self.reply = reply
+        self.received = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while not data.endswith(b"QUIT\r\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.received.append(data)
+                conn.sendall(self.reply)
+
+    def close(self):
+        self._server.close()
+
+
+@pytest.fixture
+def redis():
+    server = _FakeRedis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cgi_env(redis):
+    """Only loopback: both redis names point at the fake redis on 127.0.0.1."""
+    return {"PATH": "/nonexistent", "GUESTBOOK_MASTER": "127.0.0.1", "GUESTBOOK_SLAVE": "127.0.0.1",
+            "GUESTBOOK_REDIS_PORT": str(redis.port)}
+
+
+def _cgi(env, query, method="GET"):
+    import subprocess
+
+    # busybox runs its own applets (nc, httpd -d, wc...) whatever PATH says
+    run = subprocess.run([BUSYBOX, "sh", str(CGI)], env={**env, "QUERY_STRING": query, "REQUEST_METHOD": method},
+                         capture_output=True, timeout=20)
+    head, _, body = run.stdout.decode().partition("\r\n\r\n")
+    return head.split("\r\n")[0], body, run.stderr.decode()
+
+
+@pytest.mark.parametrize("query,status,error", [
+    ("", "400 Bad Request", "cmd must be get or set"),
+    ("cmd=del&key=a", "400 Bad Request", "cmd must be get or set"),
+    ("cmd=get", "400 Bad Request", "key is missing"),
+    ("cmd=get&key=", "400 Bad Request", "key must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -"),
+    ("cmd=get&key=a%20b", "400 Bad Request", "key must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -"),
+    ("cmd=get&key=a%0Ab", "400 Bad Request", "key must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -"),
+    ("cmd=get&key=" + "k" * 129, "400 Bad Request", "key must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -"),
+    ("cmd=set&key=a", "400 Bad Request", "value is missing"),
+    ("cmd=set&key=a&value=x%0Ay", "400 Bad Request", "value must not contain control characters"),
+    ("cmd=set&key=a&value=x%00y", "400 Bad Request", "value must not contain control characters"),
+    ("cmd=set&key=a&value=x%7f", "400 Bad Request", "value must not contain control characters"),
+    ("cmd=set&key=a&value=" + "v" * 4097, "400 Bad Request", "value must be at most 4096 bytes"),
+])
+def test_cgi_refuses_bad_input_without_reaching_redis(cgi_env, redis, query, status, error):
+    line, body, stderr = _cgi(cgi_env, query)
+    assert line == f"Status: {status}", stderr
+    assert body == f'{{"error": "{error}"}}\n'
+    assert redis.received == []
+
+
+def test_cgi_refuses_other_methods(cgi_env, redis):
+    line, body, _ = _cgi(cgi_env, "cmd=set&key=a&value=b", method="POST")
+    assert (line, body) == ("Status: 405 Method Not Allowed", '{"error": "only GET is served"}\n')
+    assert redis.received == []
+
+
+def test_cgi_never_runs_what_a_key_or_value_says(cgi_env, redis, tmp_path):
+    marker = tmp_path / "ran"
+    for query in (f"cmd=get&key=%24(touch%20{marker})", f"cmd=get&key=%60touch%20{marker}%60",
+                  f"cmd=get&key=a;touch%20{marker}"):
+        line, _, _ = _cgi(cgi_env, query)
+        assert line == "Status: 400 Bad Request"
+    assert redis.received == []
+    # a value may hold such text: it goes to redis as data, and is never run
+    redis.reply = b"+OK\r\n+OK\r\n"
+    line, _, _ = _cgi(cgi_env, f"cmd=set&key=a&value=%24(touch%20{marker})")
+    assert line == "Status: 200 OK"
+    value = f"$(touch {marker})".encode()
+    assert redis.received == [b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$%d\r\n%s\r\n*1\r\n$4\r\nQUIT\r\n"
+                              % (len(value), value)]
+    assert not marker.exists()
+
+
+def test_cgi_sends_resp_bulk_strings(cgi_env, redis):
+    redis.reply = b"+OK\r\n+OK\r\n"
+    line, body, stderr = _cgi(cgi_env, "cmd=set&key=greeting&value=hello+big%20world%21%22")
+    assert (line, body) == ("Status: 200 OK", '{"message": "Updated"}\n'), stderr
+    assert redis.received == [b"*3\r\n$3\r\nSET\r\n$8\r\ngreeting\r\n$17\r\nhello big world!\"\r\n"
+                              b"*1\r\n$4\r\nQUIT\r\n"]
+
+
+def test_cgi_answers_the_value_as_a_json_string(cgi_env, redis):
+    redis.reply = b'$7\r\n"a\\b"\t!\r\n+OK\r\n'
+    line, body, stderr = _cgi(cgi_env, "cmd=get&key=k")
+    assert (line, body) == ("Status: 200 OK", '{"data": "\\"a\\\\b\\"\\t!"}\n'), stderr
+    assert redis.received == [b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nQUIT\r\n"]
+    redis.reply = b"$-1\r\n+OK\r\n"
+    assert _cgi(cgi_env, "cmd=get&key=k")[:2] == ("Status: 200 OK", '{"data": ""}\n')
+
+
+def test_cgi_reports_a_redis_that_refuses_to_store(cgi_env, redis):
+    redis.reply = b"-READONLY You can't write against a read only replica.\r\n+OK\r\n"
+    line, body, _ = _cgi(cgi_env, "cmd=set&key=k&value=v")
+    assert (line, body) == ("Status: 502 Bad Gateway", '{"error": "127.0.0.1:%d did not store the value"}\n'
+                            % redis.port)

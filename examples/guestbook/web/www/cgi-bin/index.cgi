@@ -10,9 +10,11 @@
 # and any other byte in a value travel unchanged). Nothing here is ever evaluated.
 
 set -f
-MASTER=redis-master
-SLAVE=redis-slave
-REDIS_PORT=6379
+# The container's environment may point elsewhere (clients cannot set these: httpd passes only
+# the CGI variables it makes itself).
+MASTER=${GUESTBOOK_MASTER:-redis-master}
+SLAVE=${GUESTBOOK_SLAVE:-redis-slave}
+REDIS_PORT=${GUESTBOOK_REDIS_PORT:-6379}
 MAX_KEY=128
 MAX_VALUE=4096
 CR=$(printf '\r')

@@ -152,3 +152,25 @@ def test_build_without_a_cluster_file_names_it(tmp_path):
     assert err == (f"ERROR: cluster file {tmp_path / 'nap-cluster.yml'} not found: pass --cluster FILE "
                    "or set NAP_CLUSTER (`nap-compose lab up` writes one for a local lab)\n")
     assert wiring.connected == []
+
+
+# ---------------------------------------------------------------------------- build's own checks
+
+
+def test_build_refuses_a_missing_context_before_reaching_the_host(tmp_path):
+    from napcompose.adapters import images
+
+    missing = tmp_path / "nowhere"
+    # no client at all: the refusal must come before any call to the daemon
+    with pytest.raises(ConfigError) as caught:
+        images.build(None, BuildSpec(context=str(missing)), "gb_web", host="node1")
+    assert str(caught.value) == f"build context {missing} for image gb_web is not a directory"
+
+
+def test_build_refuses_a_context_without_its_dockerfile(tmp_path):
+    from napcompose.adapters import images
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(ConfigError) as caught:
+        images.build(None, BuildSpec(context=str(tmp_path), dockerfile="web.Dockerfile"), "gb_web", host="node1")
+    assert str(caught.value) == f"build context {tmp_path} for image gb_web has no web.Dockerfile"

@@ -20,11 +20,12 @@ def register(subparsers) -> None:
     up = sub.add_parser("up", help="build the lab (or report the one that runs)",
                         description="Build the lab: one namespace per host with its own dockerd and sshd, a "
                                     "router namespace without uplink, etcd, the base image and the br0 network.")
-    up.add_argument("--hosts", type=int, default=3, metavar="N", help="number of hosts, 1 to 8 (default 3)")
+    # Unset options take the values of the lab that already runs in DIR, so `lab up` again just reports it.
+    up.add_argument("--hosts", type=int, default=None, metavar="N", help="number of hosts, 1 to 8 (default 3)")
     _dir_option(up)
-    up.add_argument("--subnet", default="198.18.0.0/24", metavar="CIDR",
+    up.add_argument("--subnet", default=None, metavar="CIDR",
                     help="the lab's layer-2 subnet (default 198.18.0.0/24, set aside for network tests)")
-    up.add_argument("--name", default="nap", metavar="NAME",
+    up.add_argument("--name", default=None, metavar="NAME",
                     help="prefix of the lab's namespaces and links, at most 8 characters (default nap)")
     up.set_defaults(func=_up)
 

@@ -15,6 +15,7 @@ from napcompose.lab.layout import Layout, make_layout
 from napcompose.lab.teardown import teardown
 
 Say = Callable[[str], None]
+DEFAULT_NAME, DEFAULT_SUBNET, DEFAULT_HOSTS = "nap", "198.18.0.0/24", 3
 TOOLS = {"dockerd": "docker.io", "etcd": "etcd-server", "/usr/sbin/sshd": "openssh-server", "ip": "iproute2",
          "nsenter": "util-linux", "ssh-keygen": "openssh-client", "umount": "mount"}
 
@@ -144,10 +145,28 @@ def _flat_network(layout: Layout, say: Say) -> None:
         f"router {layout.router}")
 
 
-def lab_up(name: str, subnet: str, hosts: int, directory: str, say: Say) -> Tuple[Dict[str, Any], bool, float]:
-    """Build the lab (or find it running); returns (status, already_running, seconds taken)."""
+def _quiet_on_failure(say: Say) -> Say:
+    """Progress that cannot break the build: a closed terminal must not leave a half-built lab behind."""
+    def safe(line: str) -> None:
+        try:
+            say(line)
+        except (OSError, ValueError):
+            pass
+    return safe
+
+
+def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], directory: str,
+           say: Say) -> Tuple[Dict[str, Any], bool, float]:
+    """Build the lab (or find it running); returns (status, already_running, seconds taken).
+
+    A parameter given as None takes the value of the lab that runs in ``directory``, else its default.
+    """
     began = time.monotonic()
-    layout = make_layout(name, subnet, hosts, directory)
+    say = _quiet_on_failure(say)
+    recorded = state.read_state(directory) or {}
+    layout = make_layout(name or recorded.get("name") or DEFAULT_NAME,
+                         subnet or recorded.get("subnet") or DEFAULT_SUBNET,
+                         hosts or int(recorded.get("hosts") or DEFAULT_HOSTS), directory)
     require_root()
     require_tools()
     running = _clear_the_way(layout, say)
@@ -183,7 +202,7 @@ def lab_down(directory: str, say: Say) -> List[str]:
         raise LabError(f"no lab in {os.path.abspath(directory)} (no state.json)")
     require_root()
     layout = state.layout_of(recorded)
-    left = teardown(layout, say)
+    left = teardown(layout, _quiet_on_failure(say))
     state.drop_claim(layout)
     return left
 

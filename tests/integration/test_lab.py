@@ -85,6 +85,14 @@ def test_status_and_a_second_up_report_the_running_lab(lab):
     assert already is True
     assert time.monotonic() - began < 5
     assert [h["dockerd"]["pid"] for h in again["hosts"]] == pids
+    # Options left unset take the running lab's values: a plain `lab up --dir DIR` reports it too.
+    _, already, _ = lab_up(None, None, None, lab.dir, lambda line: None)
+    assert already is True
+    with pytest.raises(LabError) as err:
+        lab_up(None, None, len(lab.cluster.hosts) + 1, lab.dir, lambda line: None)
+    assert str(err.value) == (f"a lab '{lab.name}' ({len(lab.cluster.hosts)} hosts, {lab.subnet}) already runs "
+                              f"in {lab.dir}; run `nap-compose lab down --dir {lab.dir}` first")
+    assert lab_status(lab.dir)["healthy"] is True
 
 
 def test_status_json_from_the_command_line(lab, capsys):

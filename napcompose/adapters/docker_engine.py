@@ -63,9 +63,13 @@ class DockerEngine:
         try:
             yield
         except HostError as exc:
-            if exc.host == self.host and what in str(exc):
+            # The connection layer already names the host; say it once, then what we were doing.
+            inner = str(exc)
+            if inner.startswith(f"{exc.host}: "):
+                inner = inner[len(exc.host) + 2:]
+            if exc.host == self.host and inner.startswith(what):
                 raise
-            raise HostError(self.host, f"{what}: {exc.args[0] if exc.args else exc}") from exc
+            raise HostError(self.host, f"{what}: {inner}") from exc
         except NapComposeError:
             raise
         except _sdk_errors() as exc:

@@ -75,8 +75,11 @@ def raise_on_failures(report, what: str) -> None:
     total = len(report.outcomes)
     lines = []
     for outcome in failed:
-        where = f" on {outcome.host}" if getattr(outcome, "host", None) else ""
+        host = outcome.host
+        where = f" on {host}" if host and host != outcome.subject else ""
         reason = outcome.error or "skipped"
+        if host and reason.startswith(f"{host}: ") and host == outcome.subject:
+            reason = reason[len(host) + 2:]
         lines.append((f"{outcome.action} {outcome.subject}{where}".strip(), reason))
     raise PartialFailure(f"{what}: {len(failed)} of {total} steps failed", lines)
 

@@ -50,7 +50,7 @@ def _unknown_rows(deploy, project, observation, services) -> List[ObservedContai
         if services and replica.service not in services:
             continue
         rows.append(ObservedContainer(host=alloc.host, id="", name=replica.name, replica=replica,
-                                      config_hash=None, state=f"unknown ({down[alloc.host]})", ip=alloc.ip))
+                                      config_hash=None, state="unknown", ip=alloc.ip))
     return rows
 
 
@@ -66,7 +66,7 @@ def ps_rows(deploy, project, observation, services: Sequence[str], include_one_o
             continue
         state = c.state
         if state == "unknown" and c.host in down:
-            state = f"unknown ({down[c.host]})"
+            state = f"unknown ({_without_host(c.host, down[c.host])})"
         elif c.health and state == "running":
             state = f"running ({c.health})"
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
@@ -90,11 +90,16 @@ def print_ps_json(ctx, rows: Sequence[PsRow]) -> None:
 
 def raise_if_partial(observation, what: str) -> None:
     """Hosts that did not answer make the command's exit status PartialFailure's."""
-    down = [(h.host, h.error or "unreachable") for h in observation.hosts if not h.reachable]
+    down = [(h.host, _without_host(h.host, h.error or "unreachable"))
+            for h in observation.hosts if not h.reachable]
     if down:
         total = len(observation.hosts)
         raise PartialFailure(f"{what}: {len(down)} of {total} hosts did not answer; the listing is partial",
                              down)
+
+
+def _without_host(host: str, error: str) -> str:
+    return error[len(host) + 2:] if error.startswith(f"{host}: ") else error
 
 
 # ---------------------------------------------------------------------------- plan

@@ -48,9 +48,21 @@ class DeployProject:
 
     def nap(self, *argv: str) -> Tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
+        self._err = err  # readable while the command runs (see last_err)
         status = main(["-p", self.name, *argv], stdout=out, stderr=err, cwd=str(self.dir),
                       environ={"NAP_CLUSTER": self.lab.cluster_file, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
         return status, out.getvalue(), err.getvalue()
+
+    def last_err(self) -> str:
+        """What the running (or last) command has written to stderr so far."""
+        err = getattr(self, "_err", None)
+        return err.getvalue() if err is not None else ""
+
+    def reconnect(self, skip: str = None) -> None:
+        """Fresh connections (after a host's sshd was killed); ``skip`` a host that is still down."""
+        self.connections.close()
+        self.connections = HostConnections(self.lab.cluster)
+        self._skip = {skip} if skip else set()
 
     def ok(self, *argv: str) -> str:
         status, out, err = self.nap(*argv)
@@ -66,6 +78,8 @@ class DeployProject:
         """{container name: (host, docker-py Container)} of this project on every host."""
         found = {}
         for host in self.lab.cluster.hosts:
+            if host.name in getattr(self, "_skip", ()):
+                continue
             for c in self.docker(host.name).containers.list(
                     all=True, filters={"label": f"com.docker.compose.project={self.name}"}):
                 found[c.name] = (host.name, c)

@@ -193,9 +193,12 @@ def test_ps_with_an_unreachable_host_lists_the_others_and_exits_partial(cli):
     assert status == 8
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert set(rows) == {"shop_db_1", "shop_web_1", "shop_web_2"}
-    assert "unknown (" in rows["shop_web_2"] and "connection refused" in rows["shop_web_2"]
-    assert "running" in rows["shop_db_1"]
-    assert f"ps: 1 of 3 hosts did not answer" in err and down_host in err
+    assert rows["shop_web_2"].split(None, 4)[1:] == [
+        "web", down_host, cli.world.container("shop_web_2").request.ip,
+        "unknown (cannot connect to the Docker engine: connection refused)"]
+    assert rows["shop_db_1"].split()[4] == "running"
+    assert err == ("ERROR: ps: 1 of 3 hosts did not answer; the listing is partial\n"
+                   f"  {down_host}: cannot connect to the Docker engine: connection refused\n")
 
 
 def test_scale_rewrites_consumers_without_recreating_them(cli):

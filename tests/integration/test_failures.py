@@ -1,0 +1,144 @@
+"""A lab host that goes away: per-host errors, the others go on, a partial ps, and a later up converges."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from napcompose.lab.daemons import start_sshd
+from napcompose.lab.state import layout_of, read_state
+from tests.integration.deploy_support import DeployProject, sleeper
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def project(lab, tmp_path):
+    p = DeployProject(lab, tmp_path, prefix="f")
+    yield p
+    p.cleanup()
+
+
+class SshdOutage:
+    """Kill one lab host's sshd (listener and every session), and bring it back."""
+
+    def __init__(self, lab, host_name):
+        self.host = layout_of(read_state(lab.dir)).host(host_name)
+        self.netns_inode = os.stat(f"/var/run/netns/{self.host.netns}").st_ino
+
+    def _sshd_pids(self):
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/comm") as fh:
+                    comm = fh.read().strip()
+                if comm == "sshd" and os.stat(f"/proc/{entry}/ns/net").st_ino == self.netns_inode:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+        return pids
+
+    def begin(self):
+        for pid in self._sshd_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while self._sshd_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not self._sshd_pids(), "sshd did not go away"
+
+    def end(self):
+        if not self._sshd_pids():
+            start_sshd(self.host)
+
+
+def _chain(project):
+    project.write({
+        "a": sleeper(scale=3),
+        "b": sleeper(scale=3, links=["a"]),
+        "c": sleeper(scale=3, links=["b"]),
+    })
+
+
+def test_host_lost_mid_run_gives_per_host_errors_and_a_later_up_converges(project, lab):
+    _chain(project)
+    victim = lab.cluster.hosts[-1].name
+    outage = SshdOutage(lab, victim)
+    result = {}
+
+    def run():
+        result["up"] = project.nap("up", "-d")
+
+    try:
+        runner = threading.Thread(target=run)
+        runner.start()
+        # Pull the plug once the run is under way: after the first container is done.
+        deadline = time.monotonic() + 60
+        while runner.is_alive() and time.monotonic() < deadline:
+            if project.last_err().count(" ... done") >= 1:
+                outage.begin()
+                break
+            time.sleep(0.02)
+        runner.join(timeout=300)
+        status, out, err = result["up"]
+        assert status == 8, err
+        assert f"{victim}: " in err, err
+        failed_lines = [line for line in err.splitlines() if line.startswith("  ")]
+        assert failed_lines, err
+        assert any(victim in line for line in failed_lines), err
+
+        # ps: the victim's containers are unknown with the reason; the other hosts are listed.
+        project.reconnect(skip=victim)
+        status, out, err = project.nap("ps")
+        assert status == 8, err
+        rows = out.splitlines()[1:]
+        assert any(f" {victim} " in row and "unknown (" in row for row in rows), out
+        assert any(" running" in row and f" {victim} " not in row for row in rows), out
+        assert f"1 of {len(lab.cluster.hosts)} hosts did not answer" in err
+    finally:
+        outage.end()
+
+    project.reconnect()
+    status, out, err = project.nap("up", "-d")
+    assert status == 0, err
+    containers = project.containers()
+    assert sorted(containers) == sorted(f"{project.name}_{s}_{i}" for s in "abc" for i in (1, 2, 3))
+    assert all(c.status == "running" for _, c in containers.values())
+    for index in (1, 2, 3):
+        names = project.block_names(f"{project.name}_c_{index}")
+        assert names["b"] == project.address(f"{project.name}_b_1")
+    assert project.nap("hosts", "check")[0] == 0
+    # One address per replica, nothing leaked by the failed run.
+    owners = sorted(a.owner for a in project.allocations())
+    assert owners == sorted(f"{project.name}/{s}/{i}" for s in "abc" for i in (1, 2, 3))
+
+
+def test_unreachable_host_before_the_run(project, lab):
+    project.write({"a": sleeper(scale=3)})
+    project.ok("up", "-d")
+    victim = project.containers()[f"{project.name}_a_3"][0]
+    outage = SshdOutage(lab, victim)
+    try:
+        outage.begin()
+        project.write({"a": sleeper(scale=3, environment={"V": "2"})})
+        status, _, err = project.nap("up", "-d")
+        assert status == 8, err
+        assert f"  Observing {victim}: list containers: SSH connection to root@" in err
+        # The reachable hosts' replicas were recreated all the same.
+        project.reconnect(skip=victim)
+        changed = [name for name, (host, c) in project.containers().items()
+                   if host != victim and "V=2" in c.attrs["Config"]["Env"]]
+        assert len(changed) == 2, changed
+    finally:
+        outage.end()
+    project.reconnect()
+    project.ok("up", "-d")
+    containers = project.containers()
+    assert all("V=2" in c.attrs["Config"]["Env"] for _, c in containers.values())
+    assert containers[f"{project.name}_a_3"][0] == victim, "a replica never moves off its host"

@@ -96,7 +96,6 @@ def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter()
     if not os.path.isfile(os.path.join(context, dockerfile)):
         raise ConfigError(f"build context {context} for image {tag} has no {dockerfile}")
     tail: deque = deque(maxlen=_BUILD_TAIL_LINES)
-    built_id = None
     with _calling(where, f"build {tag} from {context}"):
         # decode=True gives one dict per JSON message of the build stream
         stream = client.api.build(path=context, dockerfile=spec.dockerfile, tag=tag, rm=True, forcerm=True,
@@ -113,13 +112,10 @@ def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter()
                 tail.append(text)
                 if text.startswith("Step "):
                     reporter.progress(tag, "Building", "running", text.strip())
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and aux.get("ID"):
-                built_id = aux["ID"]
     found = image_id(client, tag, host=where)
     if found is None:
         raise HostError(where, f"build {tag} from {context} ended without an image tagged {tag}")
-    return built_id if built_id == found else found
+    return found
 
 
 def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,
@@ -140,9 +136,8 @@ def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,
             source_failure.append(exc)
             raise
 
-    with _calling(src, f"save image {tag}"):
-        if image_id(src_client, tag, host=src) is None:
-            raise HostError(src, f"image {tag} is not there to copy")
+    if image_id(src_client, tag, host=src) is None:
+        raise HostError(src, f"image {tag} is not there to copy")
     try:
         with _calling(dst, f"load image {tag} from {src}"):
             for chunk in dst_client.api.load_image(saved()):

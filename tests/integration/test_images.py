@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "guestbook"
 SERVICES = ("redis-master", "redis-slave", "web")
+PATH_KEYS = ("known_hosts", "key_file", "ca_cert", "cert", "key", "tls_ca", "tls_cert", "tls_key")
 
 
 def _tree(root: pathlib.Path):
@@ -333,5 +334,55 @@ def test_a_failed_build_skips_its_copies_and_the_other_services_still_arrive(lab
         for host in _hosts(lab):
             try:
                 connections.docker(host).api.remove_image(f"{project}_good", force=True)
+            except Exception:  # not there
+                pass
+
+
+def test_a_host_that_cannot_be_reached_fails_alone(lab, tmp_path, connections):
+    """A fourth host whose daemon socket does not exist (nothing is sent anywhere for it)."""
+    import ipaddress
+
+    import yaml
+
+    with open(lab.cluster_file) as fh:
+        data = yaml.safe_load(fh)
+    base = os.path.dirname(lab.cluster_file)
+
+    def absolute(node):  # the copy lives elsewhere: paths relative to the lab's file must stay true
+        if isinstance(node, dict):
+            return {k: os.path.join(base, v) if k in PATH_KEYS and isinstance(v, str) else absolute(v)
+                    for k, v in node.items()}
+        return [absolute(v) for v in node] if isinstance(node, list) else node
+
+    data = absolute(data)
+    taken = {h["address"] for h in data["hosts"]} | {lab.router, lab.etcd_host}
+    ghost_address = next(str(a) for a in reversed(list(ipaddress.ip_network(lab.subnet).hosts()))
+                         if str(a) not in taken)
+    data["hosts"].append({"name": "ghost", "address": ghost_address,
+                          "docker_url": f"unix://{tmp_path}/no-such-docker.sock"})
+    cluster_file = tmp_path / "cluster-with-ghost.yml"
+    cluster_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /Dockerfile\nCMD [\"/none\"]\n")
+    (tmp_path / "docker-compose.yml").write_text("small:\n  build: ./ctx\n")
+    project = f"gbghost{uuid.uuid4().hex[:6]}"
+    first, *others = _hosts(lab)
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["-p", project, "--cluster", str(cluster_file), "build"], stdout=out, stderr=err,
+                      cwd=str(tmp_path), environ={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        lines = err.getvalue().splitlines()
+        assert status == 8, err.getvalue()
+        assert f"Building small on {first} ... done" in lines
+        assert all(f"Copying small to {host} ... done" in lines for host in others)
+        assert "Copying small to ghost ... error" in lines
+        assert lines[-2] == "ERROR: images: 1 of 4 steps failed"
+        assert lines[-1].startswith("  copy small to ghost: ghost: "), lines[-1]
+        for host in _hosts(lab):
+            assert images.present(connections.docker(host), f"{project}_small", host=host)
+    finally:
+        for host in _hosts(lab):
+            try:
+                connections.docker(host).api.remove_image(f"{project}_small", force=True)
             except Exception:  # not there
                 pass

@@ -1,5 +1,6 @@
 """IPAM benchmark: reservations per second on a /16 pool at 0%, 50% and 90% full, with 1, 4 and 16
-concurrent allocators, beside the raw etcd create-if-absent rate measured in the same run.
+concurrent allocators, beside the raw etcd create-if-absent rate measured in the same run (and again, with as many
+clients, right before each measurement, since the load of a shared machine drifts).
 
 Starts its own etcd 3.4 member on 127.0.0.1 (free ports, temporary data dir, --enable-v2=true) and
 kills it at the end. Allocators are threads of this process, each with its own Ipam and its own
@@ -179,7 +180,8 @@ def main() -> int:
               f"(1 member, data dir on {data}), python-etcd {etcd.__version__ if hasattr(etcd, '__version__') else '0.4.5'}; "
               f"pool {pool.describe()} ({pool.size} addresses); allocators are threads; {os.cpu_count()} cores")
         raw = {n: raw_rate(port, n, 2000 if n == 1 else 4000) for n in allocator_counts}
-        print("raw create-if-absent: " + ", ".join(f"{n} client(s) {raw[n]:.0f}/s" for n in allocator_counts))
+        print("raw create-if-absent: " + ", ".join(f"{n} client(s) {raw[n]:.0f}/s" for n in allocator_counts)
+              + f"; load average {os.getloadavg()[0]:.1f}")
         rows, cost = [], {}
         for fill in fills:
             prefix = f"/bench{fill}-" + uuid.uuid4().hex[:6]
@@ -190,6 +192,8 @@ def main() -> int:
             setup.init()  # records the pool and rebuilds the hints from one full read
             print(f"filled {fill}% ({filled} addresses) in {time.perf_counter() - t0:.1f}s")
             for n in allocator_counts:
+                # the raw rate again right before each run: this machine's load drifts within minutes
+                raw[n] = raw_rate(port, n, max(n, args.per_run))
                 got, elapsed, counts = run_allocators(port, prefix, pool, n, args.per_run, f"f{fill}n{n}")
                 dup = check_and_release(port, prefix, pool, got)
                 rate = len(got) / elapsed
@@ -197,13 +201,15 @@ def main() -> int:
                 cost[(fill, n)] = elapsed / len(got)
                 rows.append((fill, n, len(got), rate, rate / raw[n], trips, counts.get("create", 0) / len(got), dup))
         print()
-        print(f"{'fill':>4} {'alloc':>5} {'reserved':>8} {'res/s':>7} {'x raw':>6} {'trips/res':>9} "
+        print(f"{'fill':>4} {'alloc':>5} {'reserved':>8} {'res/s':>7} {'raw/s':>7} {'x raw':>6} {'trips/res':>9} "
               f"{'creates/res':>11} {'cost vs 0%':>10} {'dups':>4}")
         for fill, n, count, rate, ratio, trips, creates, dup in rows:
+            raw_then = rate / ratio
             base = cost.get((0, n))
             vs = f"{cost[(fill, n)] / base:.2f}x" if base else "-"
-            print(f"{fill:>3}% {n:>5} {count:>8} {rate:>7.0f} {ratio:>6.2f} {trips:>9.2f} {creates:>11.2f} "
-                  f"{vs:>10} {dup:>4}")
+            print(f"{fill:>3}% {n:>5} {count:>8} {rate:>7.0f} {raw_then:>7.0f} {ratio:>6.2f} {trips:>9.2f} "
+                  f"{creates:>11.2f} {vs:>10} {dup:>4}")
+        print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print()
         ok1 = all(r[4] >= 0.5 for r in rows if r[1] == 1 and r[0] == 0)
         ok90 = all(cost[(90, n)] <= 2 * cost[(0, n)] for n in allocator_counts if (90, n) in cost and (0, n) in cost)

@@ -73,3 +73,44 @@ def test_eight_processes_times_fifty_reservations_on_the_file_store(tmp_path):
     owners = [r["owner"] for r in records.values()]
     assert len(records) == 400 and len(set(owners)) == 400  # no owner holds two addresses
     assert {(r["owner"], k.rsplit("/", 1)[1]) for k, r in records.items()} == set(got)
+
+
+def _ipam(path, subnet="198.18.0.0/29"):
+    import uuid
+
+    from napcompose.adapters.system import SystemClock
+    from napcompose.ipam import Ipam, Pool
+
+    pool = Pool.build(subnet, "198.18.0.1", [subnet])
+    return Ipam(open_store(StoreSpec(url=f"file://{path}")), pool, "/nap", SystemClock(), lambda: uuid.uuid4().hex)
+
+
+def test_small_pool_is_exhausted_cleanly_on_the_file_store(tmp_path):
+    from napcompose.errors import PoolExhaustedError
+
+    path = tmp_path / "ipam.json"
+    ipam = _ipam(path)
+    first = ipam.ensure_many([(f"shop/web/{i}", "node1", None) for i in range(1, 4)])
+    before = json.loads(path.read_text())["keys"]
+    with pytest.raises(PoolExhaustedError) as err:
+        _ipam(path).ensure_many([(f"shop/db/{i}", "node1", None) for i in range(1, 4)])
+    assert str(err.value) == "address pool 198.18.0.0-198.18.0.7 is exhausted: 5 addresses, 3 in use, 3 asked for"
+    after = json.loads(path.read_text())["keys"]
+    assert {k: v for k, v in after.items() if "/blocks/" not in k} == \
+        {k: v for k, v in before.items() if "/blocks/" not in k}
+    assert {a.ip for a in _ipam(path).allocations()} == {a.ip for a in first}
+
+
+def test_reserve_again_is_idempotent_and_release_needs_the_owner_on_the_file_store(tmp_path):
+    from napcompose.errors import NotOwnerError
+
+    path = tmp_path / "ipam.json"
+    alloc = _ipam(path).ensure("shop/web/1", "node1")
+    other = _ipam(path)
+    assert other.ensure("shop/web/1", "node2").ip == alloc.ip
+    with pytest.raises(NotOwnerError) as err:
+        other.release(alloc.ip, "shop/web/2")
+    assert str(err.value) == f"address {alloc.ip} is reserved by shop/web/1, not by shop/web/2"
+    assert other.lookup("shop/web/1").ip == alloc.ip
+    other.release(alloc.ip, "shop/web/1")
+    assert _ipam(path).allocations() == []

@@ -370,3 +370,17 @@ def test_gc_picks_only_allocations_gone_from_a_reachable_observed_host():
     # web/2 runs on node2 now (its record says node1): not leaked; node3 is unreachable: never a candidate.
     assert [a.owner for a in leaked] == ["shop/web/5"]
     assert ipam.gc({}, set()) == []
+
+
+def test_gc_reports_a_stray_address_its_owners_claim_does_not_name_once_it_is_old():
+    clock = FakeClock()
+    ipam, kv = make(clock=clock)
+    mine = ipam.ensure("shop/web/1", "node1")
+    kv.create(KEYS.address("198.18.0.222"), json.dumps(  # written by a writer that stalled past the grace
+        {"owner": "shop/web/1", "host": "node1", "state": "reserved", "since": clock.now(), "alloc_id": "late"}))
+    live = {"node1": {"shop/web/1"}}
+    assert ipam.gc(live, set()) == []  # young: it may still be settling
+    clock.sleep(Ipam.GRACE_S)
+    assert [a.ip for a in ipam.gc(live, set())] == ["198.18.0.222"]
+    ipam.release("198.18.0.222", "shop/web/1")
+    assert ipam.lookup("shop/web/1") == mine and ipam.gc(live, set()) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import etcd
@@ -148,9 +149,23 @@ class EtcdStore:
         return current[1] if current is not None and current[0] == value else None
 
     def _call(self, method, *args, **kwargs):
+        for delay in (0.2, 0.5, 1.0):
+            try:
+                return self._call_once(method, *args, **kwargs)
+            except etcd.EtcdLeaderElectionInProgress:
+                # Nothing was applied; the conditional write is safe to send again once a leader is up.
+                time.sleep(delay)
+        try:
+            return self._call_once(method, *args, **kwargs)
+        except etcd.EtcdLeaderElectionInProgress as exc:
+            raise StoreError(f"etcd at {self.where} has no leader (election in progress) for "
+                             f"{args[0]}; try again shortly") from exc
+
+    def _call_once(self, method, *args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except (etcd.EtcdKeyNotFound, etcd.EtcdAlreadyExist, etcd.EtcdCompareFailed):
+        except (etcd.EtcdKeyNotFound, etcd.EtcdAlreadyExist, etcd.EtcdCompareFailed,
+                etcd.EtcdLeaderElectionInProgress):
             raise
         except etcd.EtcdInsufficientPermissions as exc:
             raise StoreError(f"etcd at {self.where} refused access to {args[0]}: check store.username "

@@ -15,7 +15,6 @@ import uuid
 
 import pytest
 
-from napcompose.adapters.etcd_store import EtcdStore, parse_endpoints
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
 from napcompose.cli import main

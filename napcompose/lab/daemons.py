@@ -94,6 +94,10 @@ def alive(pid: Optional[int], marker: str, namespaces: FrozenSet[int] = frozense
     _reap()
     if not pid:
         return False
+    if any(proc.pid == pid for proc in _ORPHANS):
+        # Our own unreaped child: its pid cannot have been recycled. Its command line is no proof
+        # here, since it reads empty while nsenter is in the middle of exec'ing the daemon.
+        return True
     try:
         with open(f"/proc/{pid}/stat") as fh:
             if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
@@ -167,6 +171,27 @@ def tcp_open(address: str, port: int) -> bool:
         with socket.create_connection((address, port), timeout=0.5):
             return True
     except OSError:
+        return False
+
+
+def etcd_ready(address: str, port: int = 2379) -> bool:
+    """True when etcd reports itself healthy (it has a leader) and its v2 API answers."""
+    import http.client
+    import json
+
+    try:
+        for path, ok in (("/health", lambda body: json.loads(body).get("health") == "true"),
+                         ("/v2/keys/", lambda body: "node" in json.loads(body))):
+            conn = http.client.HTTPConnection(address, port, timeout=1.0)
+            try:
+                conn.request("GET", path)
+                reply = conn.getresponse()
+                if reply.status != 200 or not ok(reply.read().decode()):
+                    return False
+            finally:
+                conn.close()
+        return True
+    except (OSError, ValueError, http.client.HTTPException):
         return False
 
 

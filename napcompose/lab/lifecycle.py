@@ -50,7 +50,8 @@ def health(layout: Layout) -> Dict[str, Any]:
             "sshd": {"pid": s_pid, "running": daemons.alive(s_pid, marker, namespaces)},
         })
     etcd = {"pid": etcd_pid, "running": daemons.alive(etcd_pid, marker), "url": layout.etcd_url}
-    healthy = etcd["running"] and all(
+    etcd["answers"] = etcd["running"] and daemons.etcd_ready(layout.operator)
+    healthy = etcd["answers"] and all(
         h["namespace_present"] and h["dockerd"]["running"] and h["dockerd"]["answers"] and h["sshd"]["running"]
         for h in hosts) and netns.netns_exists(layout.router_netns)
     return {"name": layout.name, "dir": layout.dir, "subnet": layout.subnet, "router": layout.router,
@@ -105,7 +106,7 @@ def _start(layout: Layout, say: Say) -> Dict[str, int]:
         what, check, timeout, log, pid = job
         daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pid, marker, namespaces))
 
-    jobs = [("etcd", lambda: daemons.tcp_open(layout.operator, 2379), 30.0,
+    jobs = [("etcd", lambda: daemons.etcd_ready(layout.operator), 30.0,
              os.path.join(layout.etcd_dir, "etcd.log"), pids["etcd"])]
     for host in layout.hosts:
         jobs.append((f"dockerd of {host.name}", lambda h=host: daemons.docker_ping(h.docker_sock), 60.0,

@@ -181,4 +181,6 @@ def _reason(exc: BaseException) -> str:
         return "connection refused"
     if "timed out" in text.lower():
         return "timed out"
+    if "SSL" in text or "certificate" in text.lower():
+        return f"TLS handshake failed ({text}); check store.ca_cert, store.cert and store.key"
     return text

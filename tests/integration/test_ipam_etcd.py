@@ -35,19 +35,23 @@ def free_port() -> int:
 class Etcd:
     """One etcd member on 127.0.0.1 with free ports and a temporary data dir; ``stop`` kills it."""
 
-    def __init__(self, enable_v2: bool = True):
+    def __init__(self, enable_v2: bool = True, tls: dict = None):
         self.dir = tempfile.mkdtemp(prefix="nap-etcd-")
         self.port, peer = free_port(), free_port()
         name = "m" + uuid.uuid4().hex[:6]
+        scheme = "https" if tls else "http"
         argv = ["etcd", "--name", name, "--data-dir", os.path.join(self.dir, "data"),
-                "--listen-client-urls", f"http://127.0.0.1:{self.port}",
-                "--advertise-client-urls", f"http://127.0.0.1:{self.port}",
+                "--listen-client-urls", f"{scheme}://127.0.0.1:{self.port}",
+                "--advertise-client-urls", f"{scheme}://127.0.0.1:{self.port}",
                 "--listen-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
                 "--initial-cluster", f"{name}=http://127.0.0.1:{peer}", "--log-outputs", "stderr",
                 "--logger", "zap", "--log-level", "error"]
         if enable_v2:
             argv.append("--enable-v2=true")
+        if tls:
+            argv += ["--cert-file", tls["server_cert"], "--key-file", tls["server_key"],
+                     "--trusted-ca-file", tls["ca"], "--client-cert-auth"]
         self.log = open(os.path.join(self.dir, "etcd.log"), "wb")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
@@ -242,3 +246,48 @@ def test_the_commands_against_etcd(etcd, prefix, tmp_path):
         (tmp_path / "nap-cluster.yml").read_text().replace(etcd.url, f"etcd://127.0.0.1:{port}"))
     assert run("ipam", "ls") == (4, "", f"ERROR: cannot reach etcd at 127.0.0.1:{port}: 127.0.0.1:{port}: "
                                         "connection refused\n")
+
+
+def make_tls(directory: str) -> dict:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
+    def run(*argv):
+        subprocess.run(["openssl", *argv], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+        "-subj", "/CN=nap-test-ca")
+    for name, usage, subject in (("server", "serverAuth", "/CN=127.0.0.1"), ("client", "clientAuth", "/CN=nap")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+        with open(os.path.join(directory, f"{name}.ext"), "w") as fh:
+            fh.write(f"subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
+    path = lambda f: os.path.join(directory, f)  # noqa: E731
+    return {"ca": path("ca.pem"), "server_cert": path("server.pem"), "server_key": path("server.key"),
+            "client_cert": path("client.pem"), "client_key": path("client.key")}
+
+
+def test_tls_with_a_client_certificate(tmp_path, prefix):
+    tls = make_tls(str(tmp_path))
+    server = Etcd(tls=tls)
+    try:
+        spec = StoreSpec(url=server.url, ca_cert=tls["ca"], cert=tls["client_cert"], key=tls["client_key"])
+        deadline = time.time() + 20
+        while True:
+            try:
+                store = open_store(spec)
+                break
+            except StoreError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        pool = Pool.build("198.18.0.0/29", "198.18.0.1", ["198.18.0.0/29"])
+        ipam = Ipam(store, pool, prefix, SystemClock(), lambda: uuid.uuid4().hex)
+        alloc = ipam.ensure("shop/web/1", "node1")
+        assert ipam.lookup("shop/web/1") == alloc
+        with pytest.raises(StoreError) as err:  # the server insists on a client certificate
+            open_store(StoreSpec(url=server.url, ca_cert=tls["ca"], timeout_s=2))
+        assert str(err.value).startswith(f"cannot reach etcd at 127.0.0.1:{server.port}: 127.0.0.1:{server.port}: "
+                                         "TLS handshake failed (")
+        assert str(err.value).endswith("; check store.ca_cert, store.cert and store.key")
+    finally:
+        server.stop()

@@ -291,3 +291,33 @@ def test_tls_with_a_client_certificate(tmp_path, prefix):
         assert str(err.value).endswith("; check store.ca_cert, store.cert and store.key")
     finally:
         server.stop()
+
+
+def test_user_and_password(prefix):
+    server = Etcd()
+    try:
+        env = dict(os.environ, ETCDCTL_API="2")
+        endpoint = f"http://127.0.0.1:{server.port}"
+
+        def etcdctl(*argv):
+            deadline = time.time() + 20
+            while True:
+                done = subprocess.run(["etcdctl", "--endpoints", endpoint, *argv], env=env, capture_output=True,
+                                      text=True)
+                if done.returncode == 0 or time.time() > deadline:
+                    assert done.returncode == 0, done.stderr
+                    return
+                time.sleep(0.2)
+
+        etcdctl("user", "add", "root:s3cret")
+        etcdctl("auth", "enable")
+        etcdctl("--username", "root:s3cret", "role", "revoke", "guest", "--path", "/*", "--readwrite")
+        store = open_store(StoreSpec(url=server.url, username="root", password="s3cret"))
+        assert store.create(f"{prefix}/k", "v") is not None
+        for spec in (StoreSpec(url=server.url), StoreSpec(url=server.url, username="root", password="wrong")):
+            with pytest.raises(StoreError) as err:
+                open_store(spec).create(f"{prefix}/k2", "v")
+            assert str(err.value) == (f"etcd at 127.0.0.1:{server.port} refused access to {prefix}/k2: check "
+                                      "store.username and store.password")
+    finally:
+        server.stop()

@@ -97,15 +97,17 @@ def main() -> None:
         per_host = {}
         for row in rows:
             per_host[row["host"]] = per_host.get(row["host"], 0) + 1
-        _, again = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster), cwd=workdir)
-        second_seconds = _
+        second_seconds, _ = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster),
+                                    cwd=workdir)
         down_seconds = nap_down(workdir, cluster, project)
 
         dc_project = f"dc{uuid.uuid4().hex[:6]}"
         dc_seconds = docker_compose("node1", compose_file, dc_project, "up", "-d")
         dc_down = docker_compose("node1", compose_file, dc_project, "down", "-t", "1")
 
-        network = "nap"
+        from napcompose.cluster import load_cluster_file
+
+        network = load_cluster_file(cluster).network.name
         raw_seconds = raw_up(cluster, rows, network, args.services)
 
         print(f"up -d of {total} containers ({args.services} services x {args.scale}, each linking the one before)")

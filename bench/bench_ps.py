@@ -1,0 +1,71 @@
+"""`ps` of 100 containers on 5 lab hosts beside docker-compose 1.29.2 `ps` of 100 on one host.
+
+Both are timed as their users run them: a fresh process each time (nap-compose on the operator's
+machine over SSH; docker-compose on the host, through its local socket). Median of --runs.
+Goal (issue 5): nap-compose <= 1.0x docker-compose.
+
+    python3 bench/bench_ps.py [--containers 100] [--hosts 5] [--runs 5] [--keep-lab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import uuid
+
+import benchlib as lib
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--hosts", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep-lab", action="store_true")
+    args = parser.parse_args()
+    started = lib.ensure_lab(max(5, args.hosts))
+    workdir = tempfile.mkdtemp(prefix="bench-ps-")
+    cluster = lib.cluster_subset(args.hosts)
+    project, dc_project = f"bp{uuid.uuid4().hex[:6]}", f"dp{uuid.uuid4().hex[:6]}"
+    spec = {"image": lib.IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL",
+            "scale": args.containers}
+    lib.write_compose(workdir, {"version": "2.4", "services": {"s": spec}})
+    dc_file = lib.write_compose(os.path.join(workdir, "dc"), {
+        "version": "2.4", "services": {"s": spec},
+        "networks": {"default": {"internal": True, "ipam": {"config": [{"subnet": lib.COMPOSE_SUBNET}]}}}})
+    env = lib.nap_env(cluster)
+    try:
+        lib.run(lib.nap_argv("-p", project, "up", "-d"), env=env, cwd=workdir)
+        argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "up", "-d"])
+        lib.run(argv, env=dc_env)
+
+        nap_times, dc_times = [], []
+        for _ in range(args.runs):
+            seconds, result = lib.run(lib.nap_argv("-p", project, "ps"), env=env, cwd=workdir)
+            rows = result.stdout.splitlines()[1:]
+            assert len(rows) == args.containers, result.stdout
+            nap_times.append(seconds)
+            argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "ps"])
+            seconds, result = lib.run(argv, env=dc_env)
+            assert len([l for l in result.stdout.splitlines() if l.startswith(dc_project)]) == args.containers
+            dc_times.append(seconds)
+        hosts = sorted({row.split()[2] for row in rows})
+        nap_median, dc_median = statistics.median(nap_times), statistics.median(dc_times)
+        print(f"ps of {args.containers} containers, median of {args.runs} runs (fresh process each)")
+        print(f"  nap-compose, {len(hosts)} hosts over SSH:           {nap_median:5.2f} s "
+              f"(runs: {', '.join(f'{t:.2f}' for t in nap_times)})")
+        print(f"  docker-compose 1.29.2, 1 host (local socket): {dc_median:5.2f} s "
+              f"(runs: {', '.join(f'{t:.2f}' for t in dc_times)})")
+        print(f"  nap-compose / docker-compose = {lib.ratio(nap_median, dc_median)} (goal <= 1.0x)")
+    finally:
+        lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=env, cwd=workdir, check=False)
+        argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "down", "-t", "1"])
+        lib.run(argv, env=dc_env, check=False)
+        if started and not args.keep_lab:
+            lib.lab_down()
+
+
+if __name__ == "__main__":
+    main()

@@ -160,3 +160,51 @@ def test_missing_image_fails_before_anything_is_created(project):
     assert status == 3, err
     assert "service web: image nap-lab/nothing-here:1 is missing on" in err
     assert project.containers() == {} and project.allocations() == []
+
+
+def test_logs_and_exec_reach_containers_on_every_host(project):
+    project.write({"db": sleeper(command=["sh", "-c", "echo db says hi; exec sleep 3600"]),
+                   "web": sleeper(command=["sh", "-c", "echo web says hi; exec sleep 3600"],
+                                  links=["db:database"])})
+    project.ok("up", "-d", "--scale", "web=2")
+    hosts = {name: host for name, (host, _) in project.containers().items()}
+    lines = project.ok("logs", "--tail", "5").splitlines()
+    assert sorted(lines) == sorted([
+        f"db_1@{hosts[project.name + '_db_1']} | db says hi",
+        f"web_1@{hosts[project.name + '_web_1']} | web says hi",
+        f"web_2@{hosts[project.name + '_web_2']} | web says hi"])
+    status, out, err = project.nap("exec", "-T", "--index", "2", "web", "sh", "-c", "hostname -i; exit 4")
+    assert status == 4, err
+    assert out.strip() == project.address(f"{project.name}_web_2")
+
+
+def test_up_attached_follows_every_host_and_ctrl_c_stops_the_project(project, lab):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ticker = ["sh", "-c", "while true; do echo tick; sleep 0.5; done"]
+    project.write({"db": sleeper(command=ticker, init=True),
+                   "web": sleeper(command=ticker, init=True, links=["db"])})
+    env = {"NAP_CLUSTER": lab.cluster_file, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "napcompose", "-p", project.name, "up"], cwd=project.dir,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = set()
+        deadline = time.monotonic() + 90
+        while len(seen) < 2 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.endswith("| tick\n"):
+                seen.add(line.split("@", 1)[0])
+        assert seen == {"db_1", "web_1"}
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Gracefully stopping... (press Ctrl+C again to force)" in err
+    states = {name: c.status for name, (_, c) in project.containers().items()}
+    assert states == {f"{project.name}_db_1": "exited", f"{project.name}_web_1": "exited"}

@@ -141,62 +141,43 @@ def ensure_images(ctx, deploy, project, options, scales, build: bool = False) ->
     wanted = {h: imgs for h, imgs in wanted.items() if h not in down}
     missing = sorted((host, image) for host, images in wanted.items() if host in present
                      for image in images if image not in present[host])
-    built = set()
-    if build:
-        for spec in project.services:
-            if spec.name in selected and spec.build is not None:
-                _build(deploy, project, spec, sorted(h for h, imgs in wanted.items()
-                                                     if image_of(project, spec) in imgs and h in present))
-                built.add(image_of(project, spec))
+    to_build = [s for s in project.services if s.build is not None and s.name in selected
+                and (build or any(image == image_of(project, s) for _, image in missing))]
+    needing = sorted({h for h, imgs in wanted.items() for s in to_build if image_of(project, s) in imgs})
+    built = {image_of(project, s) for s in to_build if build or not any(
+        image_of(project, s) in imgs for imgs in present.values())}
+    if built:
+        # Built once and copied to the placed hosts (the build command's default strategy).
+        from napcompose.adapters import images
+
+        specs = [s for s in to_build if image_of(project, s) in built]
+        images.distribute(deploy.connections.docker, project, specs, needing, deploy.reporter)
     problems = []
     for host, image in missing:
         if image in built:
             continue
         sources = sorted(h for h, imgs in present.items() if image in imgs)
         names = sorted(services_of[(host, image)])
-        specs = [project.service(n) for n in names]
-        if sources and _images_module() is not None:
+        if sources:
             _copy(deploy, image, sources[0], host, names[0])
             present[host].add(image)
-        elif any(s.build is not None for s in specs) and _images_module() is not None:
-            spec = next(s for s in specs if s.build is not None)
-            _build(deploy, project, spec, [host])
-            present[host].add(image)
         else:
-            where = f" (it is on {', '.join(sources)})" if sources else ""
-            problems.append(f"service {', '.join(names)}: image {image} is missing on {host}{where}")
+            problems.append(f"service {', '.join(names)}: image {image} is missing on {host}")
     if problems:
         raise ConfigError("images missing, nothing was created:\n  " + "\n  ".join(problems)
                           + "\n(build them with `nap-compose build`, or load them on those hosts)")
 
 
-def _images_module():
-    try:
-        from napcompose.adapters import images
-    except ImportError:
-        return None
-    return images
-
-
 def _copy(deploy, image, source, target, service) -> None:
-    images = _images_module()
-    deploy.reporter.progress(service, "Copying", "started", f"{image} from {source} to {target}")
+    """Stream ``image`` from ``source`` to ``target`` through the Docker API (save, load)."""
+    from napcompose.adapters import images
+
+    detail = f"{image} from {source} to {target}"
+    deploy.reporter.progress(service, "Copying", "started", detail)
     try:
-        images.copy(deploy.connections.docker(source), deploy.connections.docker(target), image)
+        images.copy(deploy.connections.docker(source), deploy.connections.docker(target), image,
+                    src_host=source, dst_host=target)
     except NapComposeError:
-        deploy.reporter.progress(service, "Copying", "error", f"{image} from {source} to {target}")
+        deploy.reporter.progress(service, "Copying", "error", detail)
         raise
-    deploy.reporter.progress(service, "Copying", "done", f"{image} from {source} to {target}")
-
-
-def _build(deploy, project, spec, hosts) -> None:
-    images = _images_module()
-    if images is None or not hosts:
-        return
-    tag = image_of(project, spec)
-    first, rest = hosts[0], hosts[1:]
-    deploy.reporter.progress(spec.name, "Building", "started", f"on {first}")
-    images.build(deploy.connections.docker(first), spec.build, tag, deploy.reporter)
-    deploy.reporter.progress(spec.name, "Building", "done", f"on {first}")
-    for host in rest:
-        _copy(deploy, tag, first, host, spec.name)
+    deploy.reporter.progress(service, "Copying", "done", detail)

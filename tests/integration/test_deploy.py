@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.integration.deploy_support import DeployProject, sleeper, strip_block
+from tests.integration.deploy_support import IMAGE, DeployProject, sleeper, strip_block
 
 pytestmark = pytest.mark.integration
 
@@ -208,3 +208,27 @@ def test_up_attached_follows_every_host_and_ctrl_c_stops_the_project(project, la
     assert "Gracefully stopping... (press Ctrl+C again to force)" in err
     states = {name: c.status for name, (_, c) in project.containers().items()}
     assert states == {f"{project.name}_db_1": "exited", f"{project.name}_web_1": "exited"}
+
+
+def test_an_image_on_one_host_only_is_copied_to_the_placed_hosts(project, lab):
+    tag = f"nap-lab/{project.name}:1"
+    first = lab.cluster.hosts[0].name
+    project.docker(first).images.get(IMAGE).tag(tag)
+    try:
+        project.write({"a": sleeper(image=tag, scale=3)})
+        status, _, err = project.nap("up", "-d")
+        assert status == 0, err
+        hosts = sorted({host for host, _ in project.containers().values()})
+        assert len(hosts) == 3
+        for host in hosts:
+            if host != first:
+                assert f"Copying a {tag} from {first} to {host} ... done" in err
+            assert project.docker(host).images.get(tag).id == project.docker(first).images.get(tag).id
+    finally:
+        project.cleanup()
+        project.reconnect()
+        for host in lab.cluster.hosts:
+            try:
+                project.docker(host.name).images.remove(tag)
+            except Exception:  # not there: nothing to clean
+                pass

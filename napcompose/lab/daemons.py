@@ -94,9 +94,9 @@ def alive(pid: Optional[int], marker: str, namespaces: FrozenSet[int] = frozense
     _reap()
     if not pid:
         return False
-    if any(proc.pid == pid for proc in _ORPHANS):
-        # Our own unreaped child: its pid cannot have been recycled. Its command line is no proof
-        # here, since it reads empty while nsenter is in the middle of exec'ing the daemon.
+    if any(proc.pid == pid and marker in " ".join(proc.args) for proc in _ORPHANS):
+        # Our own unreaped child, started for this lab: its pid cannot have been recycled. Its command
+        # line is no proof here, since it reads empty while nsenter is in the middle of exec'ing.
         return True
     try:
         with open(f"/proc/{pid}/stat") as fh:

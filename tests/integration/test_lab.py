@@ -181,3 +181,18 @@ def test_crash_recovery_and_down_leave_nothing_behind():
     with pytest.raises(LabError) as err:
         lab_status(directory)
     assert str(err.value) == f"no lab in {directory} (no state.json)"
+
+
+def test_a_child_started_for_one_lab_is_never_taken_for_another(tmp_path):
+    lab_a, lab_b = str(tmp_path / "a") + "/", str(tmp_path / "b") + "/"
+    pid = daemons.spawn(["sh", "-c", "sleep 30", lab_a + "x"], str(tmp_path / "log"), str(tmp_path / "pid"))
+    try:
+        assert daemons.alive(pid, lab_a) is True
+        assert daemons.alive(pid, lab_b) is False
+        assert pid in daemons.lab_pids(lab_a)
+        assert pid not in daemons.lab_pids(lab_b)
+        assert daemons.stop([pid], lab_b, timeout=0.5) == []
+        assert daemons.alive(pid, lab_a) is True
+    finally:
+        daemons.stop([pid], lab_a, timeout=5)
+    assert daemons.alive(pid, lab_a) is False

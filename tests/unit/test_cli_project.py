@@ -261,3 +261,42 @@ def test_hosts_check_reports_drift_and_sync_repairs(cli):
 def test_connections_are_closed_after_each_command(cli):
     cli("ps")
     assert cli.wiring.opened and all(c.closed for c in cli.wiring.opened)
+
+
+def _states(cli):
+    return {c.request.name: c.state for c in cli.world.all_containers()}
+
+
+def test_stop_start_restart(cli):
+    cli("up", "-d")
+    status, _, err = cli("stop", "-t", "1", "web")
+    assert status == 0 and "Stopping web_1 on " in err
+    assert _states(cli) == {"shop_db_1": "running", "shop_web_1": "exited"}
+    assert cli("start")[0] == 0
+    assert _states(cli) == {"shop_db_1": "running", "shop_web_1": "running"}
+    status, _, err = cli("restart", "db")
+    assert status == 0 and "Restarting db_1 on " in err
+    assert "database" in cli.world.container("shop_web_1").inode.data.decode()
+
+
+def test_rm_asks_first_and_removes_only_stopped_containers(cli, monkeypatch):
+    cli("up", "-d")
+    cli("stop", "web")
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    status, _, err = cli("rm")
+    assert status == 0 and "Going to remove shop_web_1" in err
+    assert cli.names() == ["shop_db_1", "shop_web_1"]
+    status, _, err = cli("rm", "-f")
+    assert status == 0 and cli.names() == ["shop_db_1"]
+    assert cli("rm", "-f", "-s")[0] == 0
+    assert cli.names() == []
+
+
+def test_logs_and_exec_need_a_container(cli):
+    status, _, err = cli("exec", "web", "true")
+    assert (status, err) == (1, "ERROR: no container found for shop_web_1\n")
+    cli("up", "-d")
+    cli("stop", "web")
+    status, _, err = cli("exec", "web", "true")
+    host = cli.world.host_of("shop_web_1")
+    assert (status, err) == (1, f"ERROR: shop_web_1 on {host} is not running (state: exited)\n")

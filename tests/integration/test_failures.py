@@ -1,22 +1,55 @@
-"""A lab host that goes away: per-host errors, the others go on, a partial ps, and a later up converges."""
+"""A lab host that goes away: per-host errors, the others go on, a partial ps, and a later up converges.
+
+These tests kill a host's sshd, so they run on a small lab of their own (``napft``): the shared
+test lab may be serving other sessions at the same time.
+"""
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 
 import pytest
 
+from napcompose.cluster import load_cluster_file
+from napcompose.lab import lab_down, lab_up
 from napcompose.lab.daemons import start_sshd
 from napcompose.lab.state import layout_of, read_state
 from tests.integration.deploy_support import DeployProject, sleeper
 
 pytestmark = pytest.mark.integration
 
+LAB_NAME, LAB_SUBNET = "napft", "198.18.5.0/24"
+
+
+@dataclass
+class _Lab:
+    dir: str
+    cluster_file: str
+    cluster: object
+
+
+@pytest.fixture(scope="module")
+def own_lab():
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests need root (network namespaces, dockerd, sshd)", pytrace=False)
+    directory = tempfile.mkdtemp(prefix="napft-", dir="/tmp")
+    try:
+        lab_up(LAB_NAME, LAB_SUBNET, 3, directory, lambda line: None)
+        cluster_file = os.path.join(directory, "nap-cluster.yml")
+        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
+    finally:
+        left = lab_down(directory, lambda line: None)
+        shutil.rmtree(directory, ignore_errors=True)
+        assert not left, f"lab down left: {left}"
+
 
 @pytest.fixture
-def project(lab, tmp_path):
-    p = DeployProject(lab, tmp_path, prefix="f")
+def project(own_lab, tmp_path):
+    p = DeployProject(own_lab, tmp_path, prefix="f")
     yield p
     p.cleanup()
 
@@ -66,7 +99,8 @@ def _chain(project):
     })
 
 
-def test_host_lost_mid_run_gives_per_host_errors_and_a_later_up_converges(project, lab):
+def test_host_lost_mid_run_gives_per_host_errors_and_a_later_up_converges(project, own_lab):
+    lab = own_lab
     _chain(project)
     victim = lab.cluster.hosts[-1].name
     outage = SshdOutage(lab, victim)
@@ -119,7 +153,8 @@ def test_host_lost_mid_run_gives_per_host_errors_and_a_later_up_converges(projec
     assert owners == sorted(f"{project.name}/{s}/{i}" for s in "abc" for i in (1, 2, 3))
 
 
-def test_unreachable_host_before_the_run(project, lab):
+def test_unreachable_host_before_the_run(project, own_lab):
+    lab = own_lab
     project.write({"a": sleeper(scale=3)})
     project.ok("up", "-d")
     victim = project.containers()[f"{project.name}_a_3"][0]

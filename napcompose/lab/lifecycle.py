@@ -59,24 +59,62 @@ def health(layout: Layout) -> Dict[str, Any]:
             "hosts": hosts, "healthy": bool(healthy)}
 
 
+def _any_alive(layout: Layout) -> bool:
+    """True when any daemon of ``layout`` still runs (by pidfile, checked against the lab's DIR)."""
+    marker = layout.dir.rstrip("/") + "/"
+    namespaces = daemons.netns_ids(layout.netns_names)
+    return any(daemons.alive(daemons.read_pid(path), marker, namespaces)
+               for path in daemons.pidfiles(layout).values())
+
+
+def _repair(layout: Layout, recorded: Dict[str, Any], status: Dict[str, Any], say: Say) -> Optional[Dict[str, Any]]:
+    """Restart a lost sshd or etcd of a lab whose wiring and dockerds stand; None when it must be rebuilt.
+
+    A lost dockerd is not restarted: what became of its containers is unknown, so the lab is rebuilt.
+    """
+    if not netns.wiring_complete(layout) or not os.path.exists(layout.cluster_file):
+        return None
+    if not all(h["dockerd"]["running"] and h["dockerd"]["answers"] for h in status["hosts"]):
+        return None
+    dead = ([] if status["etcd"]["running"] else ["etcd"]) + \
+        [f"{h['name']}/sshd" for h in status["hosts"] if not h["sshd"]["running"]]
+    if not dead:
+        return None
+    say(f"restarting {', '.join(dead)} of the lab in {layout.dir}")
+    pids = dict(recorded.get("pids") or {})
+    pids.update(_start(layout, say, dead))
+    state.write_state(layout, "ready", pids, seconds=recorded.get("seconds"))
+    repaired = health(layout)
+    return repaired if repaired["healthy"] else None
+
+
 def _clear_the_way(layout: Layout, say: Say) -> Optional[Dict[str, Any]]:
-    """Deal with an earlier lab in DIR or with this name; returns the status of one that runs as asked."""
+    """Deal with an earlier lab in DIR or with this name; returns the status of one that runs as asked.
+
+    A lab elsewhere is only cleaned up when none of its processes is left: one that still runs, even
+    in part (a test may have stopped one of its daemons on purpose), may be in someone's use.
+    """
     previous = state.read_state(layout.dir)
     if previous is not None:
         old = state.layout_of(previous)
-        status = health(old)
-        if status["healthy"] and previous.get("phase") == "ready":
-            if (old.name, old.subnet, len(old.hosts)) != (layout.name, layout.subnet, len(layout.hosts)):
-                raise LabError(f"a lab '{old.name}' ({len(old.hosts)} hosts, {old.subnet}) already runs in "
-                               f"{layout.dir}; run `nap-compose lab down --dir {layout.dir}` first")
-            return status
+        if (old.name, old.subnet, len(old.hosts)) != (layout.name, layout.subnet, len(layout.hosts)) \
+                and _any_alive(old):
+            raise LabError(f"a lab '{old.name}' ({len(old.hosts)} hosts, {old.subnet}) already runs in "
+                           f"{layout.dir}; run `nap-compose lab down --dir {layout.dir}` first")
+        if previous.get("phase") == "ready":
+            status = health(old)
+            if status["healthy"]:
+                return status
+            repaired = _repair(old, previous, status, say)
+            if repaired is not None:
+                return repaired
         say(f"cleaning up an earlier lab in {layout.dir} that is not running completely")
         teardown(old, say)
     claim = state.read_claim(layout.name)
     if claim is not None and claim.get("dir") != layout.dir:
         other_state = state.read_state(claim["dir"])
         other = state.layout_of(other_state or claim)
-        if other_state is not None and health(other)["healthy"]:
+        if _any_alive(other):
             raise LabError(f"a lab named '{layout.name}' already runs from {claim['dir']}: stop it with "
                            f"`nap-compose lab down --dir {claim['dir']}` or choose another --name")
         say(f"cleaning up a crashed lab '{layout.name}' left by {claim['dir']}")
@@ -93,29 +131,33 @@ def _clear_the_way(layout: Layout, say: Say) -> Optional[Dict[str, Any]]:
     return None
 
 
-def _start(layout: Layout, say: Say) -> Dict[str, int]:
-    pids = {"etcd": daemons.start_etcd(layout)}
+def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[str, int]:
+    """Start the lab's daemons (or only those named, e.g. ``node2/sshd``) and wait until they answer."""
+    starters: Dict[str, Callable[[], int]] = {"etcd": lambda: daemons.start_etcd(layout)}
+    checks = {"etcd": ("etcd", lambda: daemons.etcd_ready(layout.operator), 30.0,
+                       os.path.join(layout.etcd_dir, "etcd.log"))}
     for host in layout.hosts:
-        pids[f"{host.name}/dockerd"] = daemons.start_dockerd(layout, host)
-        pids[f"{host.name}/sshd"] = daemons.start_sshd(host)
-    state.write_state(layout, "starting", pids)
+        starters[f"{host.name}/dockerd"] = lambda h=host: daemons.start_dockerd(layout, h)
+        starters[f"{host.name}/sshd"] = lambda h=host: daemons.start_sshd(h)
+        checks[f"{host.name}/dockerd"] = (f"dockerd of {host.name}", lambda h=host: daemons.docker_ping(h.docker_sock),
+                                          60.0, os.path.join(host.dir, "dockerd.log"))
+        checks[f"{host.name}/sshd"] = (f"sshd of {host.name}", lambda h=host: daemons.tcp_open(h.address, 22),
+                                       20.0, os.path.join(host.dir, "sshd.log"))
+    keys = only if only is not None else list(starters)
+    pids = {key: starters[key]() for key in keys}
+    if only is None:
+        state.write_state(layout, "starting", pids)
     marker = layout.dir.rstrip("/") + "/"
     namespaces = daemons.netns_ids(layout.netns_names)
 
-    def wait(job: Tuple[str, Callable[[], bool], float, str, int]) -> None:
-        what, check, timeout, log, pid = job
-        daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pid, marker, namespaces))
+    def wait(key: str) -> None:
+        what, check, timeout, log = checks[key]
+        daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pids[key], marker, namespaces))
 
-    jobs = [("etcd", lambda: daemons.etcd_ready(layout.operator), 30.0,
-             os.path.join(layout.etcd_dir, "etcd.log"), pids["etcd"])]
-    for host in layout.hosts:
-        jobs.append((f"dockerd of {host.name}", lambda h=host: daemons.docker_ping(h.docker_sock), 60.0,
-                     os.path.join(host.dir, "dockerd.log"), pids[f"{host.name}/dockerd"]))
-        jobs.append((f"sshd of {host.name}", lambda h=host: daemons.tcp_open(h.address, 22), 20.0,
-                     os.path.join(host.dir, "sshd.log"), pids[f"{host.name}/sshd"]))
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        list(pool.map(wait, jobs))
-    say(f"started etcd on {layout.operator}:2379 and dockerd + sshd on {len(layout.hosts)} host(s)")
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        list(pool.map(wait, keys))
+    if only is None:
+        say(f"started etcd on {layout.operator}:2379 and dockerd + sshd on {len(layout.hosts)} host(s)")
     return pids
 
 

@@ -103,3 +103,8 @@ def leftovers(layout: Layout) -> List[str]:
     found += [f"link {link}" for link in [h.veth for h in layout.hosts] + [layout.router_veth, layout.switch]
               if link_exists(link)]
     return found
+
+
+def wiring_complete(layout: Layout) -> bool:
+    """True when every namespace and link of the lab exists."""
+    return len(leftovers(layout)) == len(layout.netns_names) + len(layout.hosts) + 2

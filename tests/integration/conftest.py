@@ -2,8 +2,8 @@
 
 Set NAP_TEST_LAB_DIR to keep a lab between runs: a lab running there is reused and left running,
 and when none runs there one is started there and left running too (`nap-compose lab down --dir
-$NAP_TEST_LAB_DIR` stops it). Without it, a session shares a kept test lab that runs, or else starts
-a lab in a temporary directory and tears it down at the end; two such sessions take turns on a lock.
+$NAP_TEST_LAB_DIR` stops it). Without it, sessions take turns on a lock; each shares a kept test
+lab if one runs, or else starts a lab in a temporary directory and tears it down at the end.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ LAB_NAME = "naptest"
 LAB_SUBNET = "198.18.1.0/24"
 LAB_HOSTS = 3
 LOCK_WAIT_S = 900
+SESSION_PREFIX = "naptest-session-"  # a lab a session starts, and tears down, for itself
 
 
 def pytest_collection_modifyitems(config, items):
@@ -83,6 +84,26 @@ def _running(directory: str) -> bool:
         return False
 
 
+def _partly_running(directory: str) -> bool:
+    try:
+        status = lab_status(directory)
+    except Exception:  # no lab there any more
+        return False
+    return status["etcd"]["running"] or any(h["dockerd"]["running"] or h["sshd"]["running"]
+                                            for h in status["hosts"])
+
+
+def _shared(directory: str) -> Lab:
+    """A kept lab someone else started: wait a little for it to be whole (a test may have stopped a part)."""
+    deadline = time.monotonic() + 60
+    while not _running(directory):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the kept test lab in {directory} is not healthy; see `nap-compose lab status --dir "
+                        f"{directory}`", pytrace=False)
+        time.sleep(1)
+    return _as_lab(directory)
+
+
 @pytest.fixture(scope="session")
 def lab():
     if os.geteuid() != 0:
@@ -94,11 +115,6 @@ def lab():
         if not _running(keep):
             lab_up(LAB_NAME, LAB_SUBNET, LAB_HOSTS, keep, _say)
         yield _as_lab(keep)
-        return
-    claim = read_claim(LAB_NAME)
-    if claim is not None and _running(claim["dir"]):
-        # Someone keeps a test lab running (NAP_TEST_LAB_DIR): share it rather than fail on its name.
-        yield _as_lab(claim["dir"])
         return
     os.makedirs(REGISTRY_DIR, exist_ok=True)
     with open(os.path.join(REGISTRY_DIR, f"{LAB_NAME}.session.lock"), "w") as lock:
@@ -112,7 +128,17 @@ def lab():
                     pytest.fail(f"another test session kept the '{LAB_NAME}' lab for {LOCK_WAIT_S} s; "
                                 "set NAP_TEST_LAB_DIR to share one lab", pytrace=False)
                 time.sleep(1)
-        directory = tempfile.mkdtemp(prefix="naptest-", dir="/tmp")
+        claim = read_claim(LAB_NAME)
+        if claim is not None and os.path.basename(claim["dir"]).startswith(SESSION_PREFIX):
+            # A session lab whose session died (we hold the lock, so its owner is gone): clean it up.
+            if os.path.exists(os.path.join(claim["dir"], "state.json")):
+                lab_down(claim["dir"], _say)
+            shutil.rmtree(claim["dir"], ignore_errors=True)
+        elif claim is not None and _partly_running(claim["dir"]):
+            # Someone keeps a test lab (NAP_TEST_LAB_DIR): share it rather than fight over its name.
+            yield _shared(claim["dir"])
+            return
+        directory = tempfile.mkdtemp(prefix=SESSION_PREFIX, dir="/tmp")
         try:
             lab_up(LAB_NAME, LAB_SUBNET, LAB_HOSTS, directory, _say)
             yield _as_lab(directory)

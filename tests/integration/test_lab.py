@@ -136,7 +136,14 @@ def _lab_cgroups(name):
     return found
 
 
-def test_crash_recovery_and_down_leave_nothing_behind():
+def _kill_and_wait(pid, marker):
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while daemons.alive(pid, marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_repair_crash_recovery_and_down_leave_nothing_behind():
     name, subnet = "naplt", "198.18.2.0/24"
     # A short path: the daemons' unix sockets live under it.
     directory = os.path.join(tempfile.mkdtemp(prefix="naplt-", dir="/tmp"), "lab")
@@ -144,6 +151,23 @@ def test_crash_recovery_and_down_leave_nothing_behind():
     marker = layout.dir + "/"
     lab_up(name, subnet, 1, directory, lambda line: None)
     try:
+        # The same name from another directory is refused while this lab runs; nothing is made there.
+        elsewhere = directory + "2"
+        with pytest.raises(LabError) as err:
+            lab_up(name, subnet, 1, elsewhere, lambda line: None)
+        assert str(err.value) == (f"a lab named '{name}' already runs from {directory}: stop it with "
+                                  f"`nap-compose lab down --dir {directory}` or choose another --name")
+        assert not os.path.exists(elsewhere)
+        # A lost sshd is restarted in place: the lab's dockerd and its containers stay as they are.
+        dockerd_before = lab_status(directory)["hosts"][0]["dockerd"]["pid"]
+        _kill_and_wait(daemons.read_pid(layout.hosts[0].sshd_pidfile), marker)
+        assert lab_status(directory)["healthy"] is False
+        said = []
+        status, already, _ = lab_up(name, subnet, 1, directory, said.append)
+        assert (already, status["healthy"]) == (True, True)
+        assert said == [f"restarting node1/sshd of the lab in {directory}"]
+        assert status["hosts"][0]["dockerd"]["pid"] == dockerd_before
+
         sock = layout.hosts[0].docker_sock
         env = {"DOCKER_HOST": f"unix://{sock}", "PATH": os.environ["PATH"]}
         run = subprocess.run(["docker", "run", "-d", "--net", "nap", "--ip", "198.18.2.200", IMAGE, "sleep", "600"],
@@ -153,11 +177,7 @@ def test_crash_recovery_and_down_leave_nothing_behind():
                                  capture_output=True, text=True, check=True)
         container_pid = int(inspect.stdout)
         # A crash: the host's dockerd dies without cleaning up; its container and shim live on.
-        dockerd_pid = daemons.read_pid(os.path.join(layout.hosts[0].dir, "dockerd.spawn.pid"))
-        os.kill(dockerd_pid, 9)
-        deadline = time.monotonic() + 10
-        while daemons.alive(dockerd_pid, marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _kill_and_wait(daemons.read_pid(os.path.join(layout.hosts[0].dir, "dockerd.spawn.pid")), marker)
         assert lab_status(directory)["healthy"] is False
         said = []
         status, already, _ = lab_up(name, subnet, 1, directory, said.append)

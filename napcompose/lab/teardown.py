@@ -46,12 +46,14 @@ def _remove_containers(host: LabHost) -> int:
 
 
 def _cgroup_dirs(layout: Layout) -> List[str]:
+    """The lab's container cgroups: under each v1 controller, or at the top of a unified (v2) tree."""
     dirs = []
     if not os.path.isdir(CGROUP_ROOT):
         return dirs
-    for controller in sorted(os.listdir(CGROUP_ROOT)):
+    roots = [CGROUP_ROOT] + [os.path.join(CGROUP_ROOT, c) for c in sorted(os.listdir(CGROUP_ROOT))]
+    for root in roots:
         for host in layout.hosts:
-            path = os.path.join(CGROUP_ROOT, controller, layout.cgroup_parent(host).lstrip("/"))
+            path = os.path.join(root, layout.cgroup_parent(host).lstrip("/"))
             if os.path.isdir(path):
                 dirs.append(path)
     return dirs

@@ -78,8 +78,8 @@ def raise_on_failures(report, what: str) -> None:
         host = outcome.host
         where = f" on {host}" if host and host != outcome.subject else ""
         reason = outcome.error or "skipped"
-        if host and reason.startswith(f"{host}: ") and host == outcome.subject:
-            reason = reason[len(host) + 2:]
+        if host and reason.startswith(f"{host}: "):
+            reason = reason[len(host) + 2:]  # the line names the host already
         lines.append((f"{outcome.action} {outcome.subject}{where}".strip(), reason))
     raise PartialFailure(f"{what}: {len(failed)} of {total} steps failed", lines)
 

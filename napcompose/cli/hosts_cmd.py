@@ -49,7 +49,8 @@ def cmd_sync(args, ctx) -> int:
 def register(sub) -> None:
     p = sub.add_parser("hosts", help="check or repair the containers' /etc/hosts managed blocks")
     hosts_sub = p.add_subparsers(dest="hosts_command", metavar="COMMAND", parser_class=type(p))
-    check = hosts_sub.add_parser("check", help="list containers whose hosts file differs from what it should be")
+    check = hosts_sub.add_parser("check", help="list containers whose hosts file differs from what it should be "
+                                                    "(exit status 1 when any does)")
     check.add_argument("-v", "--verbose", action="store_true", help="show expected and found blocks")
     check.set_defaults(func=cmd_check)
     sync = hosts_sub.add_parser("sync", help="rewrite every container's managed block in place")

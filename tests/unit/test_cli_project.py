@@ -300,3 +300,20 @@ def test_logs_and_exec_need_a_container(cli):
     status, _, err = cli("exec", "web", "true")
     host = cli.world.host_of("shop_web_1")
     assert (status, err) == (1, f"ERROR: shop_web_1 on {host} is not running (state: exited)\n")
+
+
+def test_a_failed_container_skips_its_dependents_and_says_why(cli):
+    cli.world.engines["node1"].fail("create", "shop_db_1", "disk full")
+    cli.world.engines["node2"].fail("create", "shop_db_1", "disk full")
+    cli.world.engines["node3"].fail("create", "shop_db_1", "disk full")
+    status, _, err = cli("up", "-d")
+    assert status == 8
+    lines = err.splitlines()
+    db_host = lines[-2].split()[3].rstrip(":")
+    web_host = lines[-1].split()[3].rstrip(":")
+    assert lines[-3:] == ["ERROR: up: 2 of 2 steps failed",
+                          f"  Creating db_1 on {db_host}: create shop_db_1: disk full",
+                          f"  Creating web_1 on {web_host}: dependency db_1 failed"]
+    assert [line for line in lines if "skipped" in line] == [
+        f"Creating web_1 on {web_host} (dependency db_1 failed) ... skipped"]
+    assert cli.world.all_containers() == []

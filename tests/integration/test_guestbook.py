@@ -46,8 +46,7 @@ class Guestbook(DeployProject):
         """One RESP command sent from inside ``service``'s container to its own redis; the raw reply."""
         body = "".join(f"${len(w.encode())}\r\n{w}\r\n" for w in words)
         request = f"*{len(words)}\r\n{body}*1\r\n$4\r\nQUIT\r\n"
-        code, out = self.exec_in(service, "sh", "-c", 'printf "%s" "$1" | nc -w 3 127.0.0.1 6379',
-                                 "sh", request)
+        _, out = self.exec_in(service, "sh", "-c", 'printf "%s" "$1" | nc -w 3 127.0.0.1 6379', "sh", request)
         return out
 
     def info(self, service: str) -> dict:
@@ -150,7 +149,7 @@ def test_a_value_written_through_one_web_replica_is_read_through_each_of_three(g
     assert sorted(web) == [1, 2, 3]
     # each publishes 80:80, so the three replicas are on three different hosts
     assert len({host for host, _ in web.values()}) == 3, web
-    for number, (host, ip) in web.items():
+    for number, (host, _) in web.items():
         assert guestbook.container("web", number)[0] == host
 
     value = f"written through web_2 at {time.time():.3f}"

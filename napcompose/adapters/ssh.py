@@ -71,6 +71,9 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
+_POOL_KEY = "ssh"
+
+
 class _OwnSSHAdapter(SSHHTTPAdapter):
     """docker-py's SSH adapter, fed with an already connected paramiko client of ours."""
 
@@ -89,13 +92,16 @@ class _OwnSSHAdapter(SSHHTTPAdapter):
     def get_connection(self, url, proxies=None):
         client = self._connections.ssh(self._host_name)
         transport = client.get_transport()
+        # One pool for every URL: requests passes the full request URL here, and a pool per URL
+        # would open a new channel (and a new `docker system dial-stdio` on the host) for every
+        # container id the API names, at 150-250 ms each.
         with self.pools.lock:
-            pool = self.pools.get(url)
+            pool = self.pools.get(_POOL_KEY)
             if pool is not None and pool.ssh_transport is transport:
                 return pool
             pool = SSHConnectionPool(ssh_client=client, timeout=self.timeout,
                                      maxsize=self.max_pool_size, host=self.ssh_host)
-            self.pools[url] = pool
+            self.pools[_POOL_KEY] = pool
         return pool
 
     def close(self):

@@ -61,6 +61,29 @@ def test_docker_and_sftp_share_one_ssh_connection(lab, tmp_path):
         os.unlink(path)
 
 
+def test_docker_calls_on_many_urls_reuse_their_ssh_channels(lab):
+    # Each channel runs `docker system dial-stdio` on the host; opening one per API URL made every
+    # call on a new container id pay that start-up again.
+    host = lab.cluster.hosts[0].name
+    with HostConnections(lab.cluster) as connections:
+        client = connections.docker(host)
+        client.ping()
+        transport = connections.ssh(host).get_transport()
+        opened = []
+        real_open = transport.open_session
+
+        def counting_open(*args, **kwargs):
+            opened.append(1)
+            return real_open(*args, **kwargs)
+
+        transport.open_session = counting_open
+        for n in range(12):
+            assert client.api.containers(all=True, filters={"label": f"probe-{n}=x"}) == []
+            with pytest.raises(Exception):
+                client.api.inspect_container(f"no-such-container-{n}")
+        assert len(opened) <= 1, f"{len(opened)} channels opened for 24 sequential calls"
+
+
 def test_missing_file_over_sftp_names_host_and_path(lab):
     host = lab.cluster.hosts[0].name
     missing = os.path.join(lab.dir, "no-such-file")

@@ -219,11 +219,14 @@ def docker_ping(sock_path: str) -> bool:
 
 
 def dockerd_argv(layout: Layout, host: LabHost) -> List[str]:
+    # --dns: without it Docker hands containers this machine's own nameservers, which lie outside
+    # the lab, and its embedded resolver forwards every unknown name there. The router holds no
+    # resolver, so a lookup that misses the hosts file fails inside the lab and no packet leaves it.
     return in_netns(host.netns, [
         "dockerd", f"--data-root={host.data_root}", f"--exec-root={host.exec_root}",
         f"--host=unix://{host.docker_sock}", f"--pidfile={host.dockerd_pidfile}",
         "--iptables=false", "--ip-masq=false", "--bridge=none",
-        f"--cgroup-parent={layout.cgroup_parent(host)}", "--log-level=warn",
+        f"--cgroup-parent={layout.cgroup_parent(host)}", "--log-level=warn", f"--dns={layout.router}",
     ])
 
 

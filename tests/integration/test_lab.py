@@ -65,6 +65,22 @@ def test_default_route_is_the_router_and_the_router_has_no_way_out(lab, pinger):
         assert default.stdout.strip() == "", f"{ns} has a default route: {default.stdout}"
 
 
+def test_containers_resolve_names_only_inside_the_lab(lab, pinger):
+    # Docker's embedded resolver forwards names it does not know to the daemon's nameservers: they
+    # must be the lab's router (which serves nothing), never this machine's own.
+    name, _ = pinger
+    for host in lab.cluster.hosts:
+        pidfile = os.path.join(lab.dir, host.name, "dockerd.pid")
+        with open(pidfile) as f, open(f"/proc/{f.read().strip()}/cmdline", "rb") as cmd:
+            argv = cmd.read().decode().split("\0")
+        assert f"--dns={lab.router}" in argv, argv
+    path = _docker(lab, "node1", "inspect", "-f", "{{.ResolvConfPath}}", name).stdout.strip()
+    with open(path) as f:
+        resolv = f.read()
+    servers = [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver")]
+    assert servers and all(s in ("127.0.0.11", lab.router) for s in servers), resolv
+
+
 def test_host_address_moved_from_eth0_to_br0(lab):
     for host in lab.cluster.hosts:
         eth0 = lab.exec(host.name, "ip", "-o", "-4", "addr", "show", "dev", "eth0", check=True).stdout

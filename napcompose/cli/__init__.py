@@ -98,3 +98,16 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     except KeyboardInterrupt:
         stderr.write("Aborted.\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`nap-compose ps | head`): stop quietly, as other Unix tools do.
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

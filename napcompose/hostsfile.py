@@ -13,7 +13,7 @@ import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError
-from napcompose.model import Project, Replica
+from napcompose.model import Link, Project, Replica, ServiceSpec
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
@@ -118,15 +118,17 @@ def merge(existing: str, project_name: str, block: str) -> str:
 
 def peer_entries(project: Project, service: str,
                  addresses: Mapping[Replica, str]) -> Tuple[Entry, ...]:
-    """The hosts entries a replica of ``service`` needs for its links.
+    """The hosts entries a replica of ``service`` needs for its links (and ``depends_on``).
 
-    For every link ``target[:alias]``: the alias and the target's service name resolve to the target's
+    A ``depends_on`` target that is not also linked counts as ``links: [target]``: compose files of
+    version 2 and later reach such services by name through Docker's per-network DNS, which does not
+    span hosts. For every link ``target[:alias]``: the alias and the target's service name resolve to the target's
     first (lowest index) replica in ``addresses``; every replica of the target resolves by its own
     names, ``target_n`` and ``project_target_n``. One entry per address, sorted by address.
     """
     spec = project.service(service)
     names: Dict[str, List[str]] = {}
-    for link in spec.links:
+    for link in _name_sources(spec):
         replicas = sorted((r for r in addresses if r.project == project.name and r.service == link.service),
                           key=lambda r: r.index)
         for replica in replicas:
@@ -140,6 +142,12 @@ def peer_entries(project: Project, service: str,
                 if validate_name(name) not in bucket:
                     bucket.append(name)
     return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+
+
+def _name_sources(spec: ServiceSpec) -> Tuple[Link, ...]:
+    linked = {link.service for link in spec.links}
+    implied = tuple(Link(dep.service, dep.service) for dep in spec.depends_on if dep.service not in linked)
+    return tuple(spec.links) + implied
 
 
 def check_names(project: Project) -> None:

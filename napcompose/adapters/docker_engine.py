@@ -255,12 +255,11 @@ def create_kwargs(api, request: ContainerRequest) -> dict:
         tmpfs=_tmpfs(spec.tmpfs),
         init=spec.init,
     )
-    aliases = [spec.name]
-    for attachment in spec.networks:
-        if attachment.name == request.network:
-            aliases.extend(a for a in attachment.aliases if a not in aliases)
+    # No DNS aliases on the endpoint: the flat network is shared by every project, and Docker's
+    # embedded resolver answers a name with whichever container on the same host carries it, of any
+    # project. Peers are resolved through the hosts entries nap-compose writes, on every host alike.
     networking = api.create_networking_config({
-        request.network: api.create_endpoint_config(ipv4_address=request.ip, aliases=aliases),
+        request.network: api.create_endpoint_config(ipv4_address=request.ip),
     })
     return dict(
         image=request.image,

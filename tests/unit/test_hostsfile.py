@@ -146,3 +146,21 @@ def test_merge_is_idempotent_and_keeps_every_other_line(lines, first, second):
 def test_render_is_independent_of_entry_order(first):
     items = list(first.items())
     assert render_block("gb", items) == render_block("gb", list(reversed(items)))
+
+
+def test_depends_on_targets_resolve_like_links_without_alias():
+    from napcompose.model import Dependency
+
+    proj = Project(name="gb", services=(
+        ServiceSpec(name="db", image="redis"),
+        ServiceSpec(name="cache", image="redis"),
+        ServiceSpec(name="web", image="busybox", links=(Link("db", "database"),),
+                    depends_on=(Dependency("db"), Dependency("cache", "service_healthy"))),
+    ))
+    addresses = {Replica("gb", "db", 1): "198.18.0.11", Replica("gb", "cache", 1): "198.18.0.20",
+                 Replica("gb", "cache", 2): "198.18.0.21"}
+    assert peer_entries(proj, "web", addresses) == (
+        ("198.18.0.11", ("db_1", "gb_db_1", "database", "db")),
+        ("198.18.0.20", ("cache_1", "gb_cache_1", "cache")),
+        ("198.18.0.21", ("cache_2", "gb_cache_2")),
+    )

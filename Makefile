@@ -9,7 +9,7 @@ APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static ipro
             redis-server procps make
 PY_MODS  := docker yaml etcd networkx paramiko pytest hypothesis
 
-.PHONY: deps demo test unit integration lab-up lab-down
+.PHONY: deps demo test unit compat integration lab-up lab-down
 
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,9 +29,14 @@ unit: deps
 integration: deps
 	$(PYTHON) -m pytest -m integration tests/integration
 
-# Unit tests first, then the integration tests on a lab of their own; pytest's "no tests" (5) fails too.
+compat: deps
+	$(PYTHON) -m pytest tests/compat
+
+# Unit tests, then the verdicts beside docker-compose 1.29.2, then the integration tests on a lab of
+# their own. Any failure stops make with a non-zero status; so does pytest's "no tests collected" (5).
 test: deps
 	$(PYTHON) -m pytest tests/unit
+	$(PYTHON) -m pytest tests/compat
 	$(PYTHON) -m pytest -m integration tests/integration
 
 lab-up: deps

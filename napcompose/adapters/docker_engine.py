@@ -8,9 +8,9 @@ as a HostError naming the host, the verb and the container.
 from __future__ import annotations
 
 import contextlib
-import socket
 from typing import Iterator, List, Optional
 
+from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import ContainerRequest, Host, ObservedContainer, Replica
 
@@ -26,22 +26,6 @@ ALLOC_LABEL = "io.nap-compose.alloc-id"
 _NANO = 1_000_000_000
 
 
-def _sdk_errors():
-    """The exception classes that mean "this host failed", imported lazily."""
-    import docker.errors
-    import paramiko
-    import requests
-
-    return (docker.errors.DockerException, requests.exceptions.RequestException,
-            paramiko.SSHException, socket.error, EOFError)
-
-
-def _cause(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    if explanation:
-        return str(explanation.decode() if isinstance(explanation, bytes) else explanation).strip()
-    text = str(exc).strip()
-    return text or type(exc).__name__
 
 
 class DockerEngine:
@@ -72,8 +56,8 @@ class DockerEngine:
             raise HostError(self.host, f"{what}: {inner}") from exc
         except NapComposeError:
             raise
-        except _sdk_errors() as exc:
-            raise HostError(self.host, f"{what}: {_cause(exc)}") from exc
+        except sdk_errors() as exc:
+            raise HostError(self.host, f"{what}: {cause(exc)}") from exc
 
     def _api(self):
         return self._connections.docker(self.host).api

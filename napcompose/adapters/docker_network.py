@@ -14,6 +14,7 @@ import docker.types
 import paramiko
 import requests
 
+from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import NapComposeError
 from napcompose.model import Cluster, Host
 from napcompose.network import (NetworkResult, create_arguments, desired_network, network_drift,
@@ -54,8 +55,7 @@ def ensure_host_network(cluster: Cluster, host: Host, client) -> NetworkResult:
     except NapComposeError as exc:
         return NetworkResult(host.name, "failed", _without_host(host, exc))
     except _SDK_ERRORS as exc:
-        cause = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
-        return NetworkResult(host.name, "failed", f"network {desired.name}: {cause}")
+        return NetworkResult(host.name, "failed", f"network {desired.name}: {cause(exc)}")
 
 
 def ensure_cluster_network(cluster: Cluster, connections,

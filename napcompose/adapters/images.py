@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import ConfigError, HostError, NapComposeError, PartialFailure
 from napcompose.imagecheck import DEFAULT_STRATEGY, ImageStep, build_plan
 from napcompose.model import BuildSpec
@@ -24,20 +24,6 @@ from napcompose.ports import NullReporter, Reporter
 _BUILD_TAIL_LINES = 8
 
 
-def _sdk_errors():
-    import docker.errors
-    import paramiko
-    import requests
-
-    return (docker.errors.DockerException, requests.exceptions.RequestException,
-            paramiko.SSHException, socket.error, EOFError)
-
-
-def _cause(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    if explanation:
-        return str(explanation.decode() if isinstance(explanation, bytes) else explanation).strip()
-    return str(exc).strip() or type(exc).__name__
 
 
 def _where(client, host: Optional[str]) -> str:
@@ -51,8 +37,8 @@ def _calling(host: str, what: str):
         yield
     except NapComposeError:
         raise
-    except _sdk_errors() as exc:
-        raise HostError(host, f"{what}: {_cause(exc)}") from exc
+    except sdk_errors() as exc:
+        raise HostError(host, f"{what}: {cause(exc)}") from exc
 
 
 def _stream_error(chunk: dict) -> Optional[str]:
@@ -147,7 +133,7 @@ def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,
     except HostError:
         if source_failure:
             exc = source_failure[0]
-            raise HostError(src, f"save image {tag} for {dst}: {_cause(exc)}") from exc
+            raise HostError(src, f"save image {tag} for {dst}: {cause(exc)}") from exc
         raise
 
 

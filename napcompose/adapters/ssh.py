@@ -24,6 +24,7 @@ from docker.transport import SSHHTTPAdapter
 from docker.transport.basehttpadapter import BaseHTTPAdapter
 from docker.transport.sshconn import RecentlyUsedContainer, SSHConnectionPool
 
+from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError
 from napcompose.model import Cluster, Host
 
@@ -37,12 +38,6 @@ def fingerprint(key: paramiko.PKey) -> str:
     return f"{key.get_name()} SHA256:{digest}"
 
 
-def _cause(exc: BaseException) -> str:
-    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError) and exc.errors:
-        # paramiko's own text is "[Errno None] Unable to connect ..."; the socket errors say why.
-        return ", ".join(sorted({(e.strerror or str(e)) for e in exc.errors.values()}))
-    text = str(exc) or type(exc).__name__
-    return text.strip().rstrip(".")
 
 
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
@@ -126,7 +121,7 @@ class RemoteFiles:
             try:
                 self._sftp = client.open_sftp()
             except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"opening SFTP: {_cause(exc)}") from exc
+                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
             self._sftp.get_channel().settimeout(self._connections.op_timeout)
             self._transport = transport
         return self._sftp
@@ -138,7 +133,7 @@ class RemoteFiles:
                 with sftp.open(path, "r") as fh:
                     return fh.read()
             except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"reading {path} over SFTP: {_cause(exc)}") from exc
+                raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
 
     def write_in_place(self, path: str, data: bytes) -> None:
         # r+ keeps the inode: a container sees its hosts file through a bind mount of it.
@@ -150,7 +145,7 @@ class RemoteFiles:
                     fh.flush()
                     fh.truncate(len(data))
             except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"writing {path} over SFTP: {_cause(exc)}") from exc
+                raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -244,7 +239,7 @@ class HostConnections:
             if os.path.exists(known_hosts):
                 client.load_host_keys(known_hosts)
         except (OSError, paramiko.SSHException) as exc:
-            raise HostError(host.name, f"reading known_hosts {known_hosts}: {_cause(exc)}") from exc
+            raise HostError(host.name, f"reading known_hosts {known_hosts}: {cause(exc)}") from exc
         client.set_missing_host_key_policy(_KnownHostsPolicy(host, known_hosts, self.accept_new_host_keys))
         key_file = host.ssh.key_file
         try:
@@ -264,7 +259,7 @@ class HostConnections:
             )) from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
-            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {_cause(exc)}") from exc
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {cause(exc)}") from exc
         client.get_transport().set_keepalive(KEEPALIVE_S)
         return client
 
@@ -296,7 +291,7 @@ class HostConnections:
                                            timeout=self.op_timeout)
             return docker.DockerClient(base_url=url, version=DOCKER_API_VERSION, timeout=self.op_timeout)
         except (docker.errors.DockerException, OSError, ValueError) as exc:
-            raise HostError(host.name, f"setting up the Docker client for {url}: {_cause(exc)}") from exc
+            raise HostError(host.name, f"setting up the Docker client for {url}: {cause(exc)}") from exc
 
     def files(self, host_name: str):
         """The host's RemoteFiles: SFTP on the shared connection (the local file system for unix://)."""

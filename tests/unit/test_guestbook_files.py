@@ -14,28 +14,10 @@ from napcompose.model import Link, PortSpec
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "guestbook"
 
-# The compose file of the nap-compose design note (seed 004), as published there.
-SEED_COMPOSE = """
-web:
-  image: guestbook
-  ports:
-  - 80:80
-  links:
-  - redis-master:redis-master
-  - redis-slave:redis-slave
-
-redis-master:
-  image: redis
-  ports:
-  - 6379
-
-redis-slave:
-  image: redis-slave
-  ports:
-  - 6379
-  links:
-  - redis-master:redis-master
-"""
+# The compose file of the nap-compose design note (seed 004), as published there; kept once in the
+# compat corpus.
+SEED_COMPOSE = (pathlib.Path(__file__).resolve().parents[1] / "compat" / "cases" / "01_seed_guestbook_v1"
+                / "docker-compose.yml").read_text()
 
 
 def _example():

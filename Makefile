@@ -1,4 +1,4 @@
-# nap-compose: `make demo` shows a cross-host ping on a local lab, `make test` runs every test.
+# nap-compose: `make demo` runs the guestbook across a local 3-host lab, `make test` runs every test.
 # Both install what they need first (`make deps`, skipped when everything is there). Run as root.
 
 PYTHON   ?= python3
@@ -9,7 +9,7 @@ APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static ipro
             redis-server procps make
 PY_MODS  := docker yaml etcd networkx paramiko pytest hypothesis
 
-.PHONY: deps demo test unit compat integration lab-up lab-down
+.PHONY: deps demo ping-demo test unit compat integration lab-up lab-down
 
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -45,7 +45,12 @@ lab-up: deps
 lab-down:
 	$(NAP) lab down --dir $(LAB_DIR)
 
+# The guestbook of the design note across three lab hosts: build offline, up, write, read back, scale.
 demo: deps
+	LAB_DIR=$(LAB_DIR) PYTHON=$(PYTHON) examples/guestbook/demo.sh
+
+# The flat network alone: two containers on two hosts pinging each other by address.
+ping-demo: deps
 	@echo "== 1. Build a local lab: 3 Docker hosts in network namespaces on one layer-2 switch,"
 	@echo "      each with its own dockerd and sshd, a router without uplink, etcd, a busybox image."
 	$(NAP) lab up --dir $(LAB_DIR)

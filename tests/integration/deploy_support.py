@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import textwrap
+import time
 import uuid
 from typing import Dict, List, Tuple
 
@@ -18,6 +19,19 @@ from napcompose.adapters.system import SystemClock
 from napcompose.cli import main
 from napcompose.hostsfile import extract_block
 from napcompose.ipam import Ipam, Pool
+
+
+def until(what, predicate, timeout: float = 20.0, interval: float = 0.25):
+    """Poll ``what()`` until ``predicate`` holds (replication and restarts are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if predicate(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s; last value: {value!r}")
+        time.sleep(interval)
+
 
 IMAGE = "nap-lab/busybox:latest"
 

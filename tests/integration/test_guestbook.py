@@ -17,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from tests.integration.deploy_support import DeployProject
+from tests.integration.deploy_support import DeployProject, until
 
 pytestmark = pytest.mark.integration
 
@@ -72,18 +72,6 @@ class Guestbook(DeployProject):
                     self.docker(host.name).api.remove_image(f"{self.name}_{service}", force=True)
                 except Exception:  # not there: nothing to remove
                     pass
-
-
-def until(what, predicate, timeout: float = 20.0):
-    """Poll ``what()`` until ``predicate`` holds (replication and restarts are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s; last value: {value!r}")
-        time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")

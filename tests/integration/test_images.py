@@ -23,6 +23,7 @@ from napcompose.cli import main
 from napcompose.errors import ConfigError, HostError
 from napcompose.ipam import Ipam, Pool
 from napcompose.model import BuildSpec
+from tests.integration.deploy_support import until
 
 pytestmark = pytest.mark.integration
 
@@ -218,15 +219,7 @@ class _Guestbook:
         """GET http://web{path} from another host's container (busybox wget follows the redirect)."""
         return self.exec(from_service, "wget", "-q", "-O", "-", f"http://{self.ip['web']}{path}")
 
-    def until(self, what, predicate, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = what()
-            if predicate(value):
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gave up waiting; last value: {value!r}")
-            time.sleep(0.2)
+    until = staticmethod(until)
 
     def remove(self):
         for service, container in self.ids.items():

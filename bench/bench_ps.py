@@ -2,7 +2,7 @@
 
 Both are timed as their users run them: a fresh process each time (nap-compose on the operator's
 machine over SSH; docker-compose on the host, through its local socket). Median of --runs.
-Goal (issue 5): nap-compose <= 1.0x docker-compose.
+Goal: nap-compose <= 1.0x docker-compose.
 
     python3 bench/bench_ps.py [--containers 100] [--hosts 5] [--runs 5] [--keep-lab]
 """

@@ -1,7 +1,7 @@
 """`scale web=30` from 3, with 3 consumers linking web: total time and the share spent on hosts files.
 
 The hosts phase is timed from the first hosts-file session opened (the orchestrator writes hosts
-files last, after every container runs) to the end of the command. Goal (issue 5): <= 10%.
+files last, after every container runs) to the end of the command. Goal: <= 10%.
 
     python3 bench/bench_scale.py [--from 3] [--to 30] [--hosts 3] [--keep-lab]
 """

@@ -3,7 +3,7 @@
 Beside it, in the same run: docker-compose 1.29.2 `up -d` of the same 60 on ONE lab host (run on that
 host against its local socket, as its users run it), and raw docker-py create+start of the same
 containers on the same hosts with the same addresses, in the same 20 dependency waves, parallel
-within a wave. Goals (issue 5): nap-compose <= 0.7x docker-compose and <= 1.15x raw.
+within a wave. Goals: nap-compose <= 0.7x docker-compose and <= 1.15x raw.
 
     python3 bench/bench_up.py [--services 20] [--scale 3] [--keep-lab]
 """

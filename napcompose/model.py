@@ -292,6 +292,7 @@ class ObservedContainer:
     ports: Tuple[str, ...] = ()  # rendered "0.0.0.0:80->80/tcp"
     image: Optional[str] = None
     one_off: bool = False
+    image_id: Optional[str] = None  # the id of the image it was created from ("sha256:...")
 
 
 @dataclass(frozen=True)

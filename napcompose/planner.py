@@ -138,7 +138,7 @@ def hosts_block(project: Project, service: str, addresses: Mapping[Replica, str]
 
 
 def _decide(request: ContainerRequest, container: Optional[ObservedContainer],
-            options: PlanOptions) -> Tuple[str, str]:
+            options: PlanOptions, image_id: Optional[str] = None) -> Tuple[str, str]:
     if container is None:
         return "create", "not created yet"
     running = container.state == "running"
@@ -150,6 +150,9 @@ def _decide(request: ContainerRequest, container: Optional[ObservedContainer],
         return "recreate", "--force-recreate"
     if container.config_hash != request.config_hash:
         return "recreate", "configuration changed"
+    # A build or pull moved the tag to another image; compared only when both ids are known.
+    if container.image_id and image_id and container.image_id != image_id:
+        return "recreate", "image changed"
     if container.ip is not None and container.ip != request.ip:
         return "recreate", f"address {container.ip} differs from its reservation {request.ip}"
     if not running:
@@ -158,8 +161,13 @@ def _decide(request: ContainerRequest, container: Optional[ObservedContainer],
 
 
 def plan(project: Project, requests: Mapping[Replica, ContainerRequest],
-         observed: Sequence[ObservedContainer], options: PlanOptions) -> Plan:
-    """The actions that bring ``observed`` to ``requests`` for the selected services."""
+         observed: Sequence[ObservedContainer], options: PlanOptions,
+         image_ids: Mapping[Tuple[str, str], str] = {}) -> Plan:
+    """The actions that bring ``observed`` to ``requests`` for the selected services.
+
+    ``image_ids`` holds the current id of an image on a host, keyed by (host, image reference); a
+    container made from another id is recreated. A missing key means unknown: nothing is decided on it.
+    """
     selected = selected_services(project, options)
     mine = sorted((c for c in observed
                    if c.replica is not None and c.replica.project == project.name and not c.one_off),
@@ -183,7 +191,8 @@ def plan(project: Project, requests: Mapping[Replica, ContainerRequest],
             for replica in sorted(r for r in requests if r.service == service):
                 request = requests[replica]
                 container = current.get(replica)
-                kind, reason = _decide(request, container, options)
+                kind, reason = _decide(request, container, options,
+                                       image_ids.get((request.host, request.image)))
                 actions.append(Action(kind, replica, request.host, reason, request, container))
         if actions:
             waves.append(tuple(actions))

@@ -68,6 +68,9 @@ class ContainerEngine(Protocol):
     def image_present(self, reference: str) -> bool:
         ...
 
+    def image_id(self, reference: str) -> Optional[str]:
+        """The id ("sha256:...") of the image ``reference`` names on this host; None when absent."""
+
 
 class RemoteFiles(Protocol):
     """Files on one host, reached over SFTP (or the local file system for unix:// hosts)."""

@@ -88,6 +88,7 @@ class _Container:
     inode: _Inode
     state: str = "created"
     health: Optional[str] = None
+    image_id: Optional[str] = None
 
     def view_hosts(self) -> str:
         """The hosts file as the process inside the container sees it (through its inode)."""
@@ -126,12 +127,21 @@ class FakeEngine:
         self.failures: Dict[Tuple[str, str], str] = {}  # (operation, container name) -> cause
         self.health_script: Dict[str, List[str]] = {}  # container name -> successive health answers
         self.calls: List[Tuple[str, str]] = []
+        self.images: Dict[str, Optional[str]] = {}  # reference -> id (None: absent); see image_id
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     # -- test controls
     def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
         self.failures[(operation, name)] = cause
+
+    def retag(self, reference: str, new_id: Optional[str]) -> None:
+        """Point ``reference`` at another image id on this host, as a build or pull does; None removes it."""
+        self.images[reference] = new_id
+
+    def _current_image(self, reference: str) -> Optional[str]:
+        # An image never retagged is present, with an id of its own that is the same on every host.
+        return self.images.get(reference, f"sha256:{reference}-0")
 
     def by_name(self, name: str) -> _Container:
         for container in self.containers.values():
@@ -175,20 +185,24 @@ class FakeEngine:
             host=self.host, id=container.id, name=container.request.name, replica=replica,
             config_hash=labels.get("com.docker.compose.config-hash"), state=container.state,
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
-            health=container.health, ports=ports, image=container.request.image)
+            health=container.health, ports=ports, image=container.request.image,
+            image_id=container.image_id)
 
     def create_container(self, request: ContainerRequest) -> str:
         self._guard("create", request.name)
         with self._lock:
             if any(c.request.name == request.name for c in self.containers.values()):
                 raise HostError(self.host, f"create {request.name}: 409 Conflict (name already in use)")
+            if self._current_image(request.image) is None:
+                raise HostError(self.host, f"create {request.name}: No such image: {request.image}")
             container_id = f"{self.host}-{next(self._ids):04d}"
             if not self.network.attach(request.ip, container_id):
                 raise HostError(self.host, f"create {request.name}: address {request.ip} already in use")
             path = f"/var/lib/docker/{self.host}/containers/{container_id}/hosts"
             inode = self.fs.create(path, b"")
             health = "starting" if request.spec.healthcheck else None
-            self.containers[container_id] = _Container(container_id, request, path, inode, health=health)
+            self.containers[container_id] = _Container(container_id, request, path, inode, health=health,
+                                                       image_id=self._current_image(request.image))
             return container_id
 
     def start_container(self, container_id: str) -> None:
@@ -226,7 +240,11 @@ class FakeEngine:
 
     def image_present(self, reference: str) -> bool:
         self._guard("image_present", reference)
-        return True
+        return self._current_image(reference) is not None
+
+    def image_id(self, reference: str) -> Optional[str]:
+        self._guard("image_id", reference)
+        return self._current_image(reference)
 
 
 class FakeWorld:

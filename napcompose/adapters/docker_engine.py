@@ -91,6 +91,7 @@ class DockerEngine:
             ports=tuple(_render_port(p) for p in sorted(row.get("Ports") or [], key=_port_key)),
             image=row.get("Image"),
             one_off=labels.get(ONEOFF_LABEL) == "True",
+            image_id=row.get("ImageID") or None,
         )
 
     def _address(self, row, labels) -> Optional[str]:
@@ -128,6 +129,16 @@ class DockerEngine:
             except docker.errors.NotFound:
                 return False
         return True
+
+    def image_id(self, reference: str) -> Optional[str]:
+        import docker.errors
+
+        with self._calling("inspect image", reference):
+            try:
+                found = self._api().inspect_image(reference)
+            except docker.errors.NotFound:  # ImageNotFound is a NotFound
+                return None
+        return found.get("Id") or None
 
     # ------------------------------------------------------------------ changing
 

@@ -196,3 +196,57 @@ def test_dependency_condition_does_not_change_waves():
         ServiceSpec(name="web", image="busybox", depends_on=(Dependency("db", "service_healthy"),))))
     the_plan = plan(proj, requests_for(proj), [], PlanOptions())
     assert [[a.subject for a in w] for w in the_plan.waves] == [["db_1"], ["web_1"]]
+
+
+def _made_from(observed, image_id):
+    return [replace(c, image_id=image_id) for c in observed]
+
+
+def test_a_container_made_from_an_older_image_id_is_recreated():
+    proj = project()
+    requests = requests_for(proj)
+    observed = _made_from(observed_from(requests), "sha256:old")
+    # web_2 runs on node3, where busybox was rebuilt; web_1 (node2) and lone_1 (node3) are compared
+    # against their own host's id: lone_1 also uses busybox on node3, so it changed too.
+    current = {("node1", "redis"): "sha256:old", ("node2", "busybox"): "sha256:old",
+               ("node3", "busybox"): "sha256:new"}
+    result = kinds(plan(proj, requests, observed, PlanOptions(), current))
+    assert result == {"db_1": ("noop", "up to date"), "lone_1": ("recreate", "image changed"),
+                      "web_1": ("noop", "up to date"), "web_2": ("recreate", "image changed")}
+
+
+def test_a_stopped_container_made_from_an_older_image_is_recreated_not_started():
+    proj = project()
+    requests = requests_for(proj)
+    observed = _made_from(observed_from(requests, state="exited"), "sha256:old")
+    result = kinds(plan(proj, requests, observed, PlanOptions(), {("node1", "redis"): "sha256:new"}))
+    assert result["db_1"] == ("recreate", "image changed")
+    assert result["web_1"] == ("start", "exited")
+
+
+def test_unknown_image_ids_decide_nothing():
+    proj = project()
+    requests = requests_for(proj)
+    rebuilt = {("node1", "redis"): "sha256:new", ("node2", "busybox"): "sha256:new",
+               ("node3", "busybox"): "sha256:new"}
+    # the containers' ids unknown (e.g. observed by an older engine): nothing to compare
+    assert set(kinds(plan(proj, requests, observed_from(requests), PlanOptions(), rebuilt)).values()) == \
+        {("noop", "up to date")}
+    # the hosts' current ids unknown (host did not answer, image gone): nothing to compare either
+    observed = _made_from(observed_from(requests), "sha256:old")
+    assert set(kinds(plan(proj, requests, observed, PlanOptions())).values()) == {("noop", "up to date")}
+    assert set(kinds(plan(proj, requests, observed, PlanOptions(), {("node9", "redis"): "x"})).values()) == \
+        {("noop", "up to date")}
+
+
+def test_no_recreate_wins_over_a_changed_image_and_the_hash_reason_comes_first():
+    proj = project()
+    requests = requests_for(proj)
+    observed = _made_from(observed_from(requests), "sha256:old")
+    rebuilt = {("node1", "redis"): "sha256:new"}
+    assert kinds(plan(proj, requests, observed, PlanOptions(no_recreate=True), rebuilt))["db_1"] == \
+        ("noop", "running (--no-recreate)")
+    changed = Project(name="gb", services=tuple(replace(s, environment=(("A", "1"),)) if s.name == "db" else s
+                                                for s in proj.services))
+    assert kinds(plan(changed, requests_for(changed), observed, PlanOptions(), rebuilt))["db_1"] == \
+        ("recreate", "configuration changed")

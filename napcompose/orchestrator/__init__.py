@@ -87,7 +87,14 @@ class Orchestrator(Lifecycle, Core):
                 allocations[replica] = allocations_now.get(replica) or Allocation(
                     fixed[replica] or f"{NEW[:-1]}:{replica.name})", replica.owner, host, "new", 0.0, "")
         requests = build_requests(project, placement, allocations, self.cluster.network.name)
-        the_plan = plan(project, requests, mine, options)
+        # Only replicas that have a container to compare need their image's current id, and only
+        # when the answer can change the decision.
+        compare = not (options.no_recreate or options.force_recreate)
+        made_from = {c.replica for c in mine if c.image_id} if compare else set()
+        image_ids = self.image_ids((r.host, r.image) for replica, r in requests.items()
+                                   if replica.service in selected and replica in made_from
+                                   and r.host not in down)
+        the_plan = plan(project, requests, mine, options, image_ids)
         return _Prepared(placement, allocations, the_plan, mine, statuses, down)
 
     @staticmethod

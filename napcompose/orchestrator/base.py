@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import Allocation, Cluster, HostStatus, ObservedContainer, Outcome, Replica
@@ -69,6 +69,32 @@ class Core:
                     statuses.append(HostStatus(name, False, str(exc)))
         containers.sort(key=lambda c: (c.replica or Replica("", "", 0), c.host, c.name, c.id))
         return containers, tuple(statuses)
+
+    def image_ids(self, wanted: Iterable[Tuple[str, str]]) -> Dict[Tuple[str, str], str]:
+        """The current id of each (host, image reference), asked in parallel, one call per pair.
+
+        Images are per host (built or copied on each), so each host is asked about its own. A host
+        that fails to answer, or an image it does not hold, is simply left out: unknown, not changed.
+        """
+        pairs = sorted(set(wanted))
+        found: Dict[Tuple[str, str], str] = {}
+        if not pairs:
+            return found
+
+        def ask(pair):
+            host, reference = pair
+            return self.engines[host].image_id(reference)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(pairs), self.max_workers))) as pool:
+            futures = {pair: pool.submit(ask, pair) for pair in pairs}
+            for pair in pairs:
+                try:
+                    image_id = futures[pair].result()
+                except NapComposeError:
+                    continue
+                if image_id:
+                    found[pair] = image_id
+        return found
 
     def project_allocations(self, project_name: str) -> Dict[Replica, Allocation]:
         found = {}

@@ -503,3 +503,88 @@ def test_an_address_reserved_for_a_never_created_replica_is_released_once_it_is_
     assert rig.address("web", 3) is None
     assert sorted(a.owner for a in rig.ipam.allocations()) == sorted(
         f"gb/{n}" for n in ("db/1", "front/1", "lone/1", "web/1", "web/2"))
+
+
+# ---------------------------------------------------------------------- an image rebuilt under its tag
+
+
+def image_calls(rig):
+    return sorted((host, call[1]) for host, engine in rig.world.engines.items()
+                  for call in engine.calls if call[0] == "image_id")
+
+
+def clear_calls(rig):
+    for engine in rig.world.engines.values():
+        engine.calls.clear()
+
+
+def test_an_image_rebuilt_on_one_host_recreates_only_the_replica_there_at_its_address(rig):
+    rig.orc.up(guestbook())
+    before = rig.ids()
+    addresses = {n: rig.world.container(n).request.ip for n in before}
+    rig.world.engines["node2"].retag("busybox", "sha256:rebuilt")  # front_1 and web_2 run there
+    report = rig.orc.up(guestbook())
+    assert report.failed == ()
+    after = rig.ids()
+    assert {n for n in before if before[n] != after[n]} == {"gb_front_1", "gb_web_2"}
+    assert {n: rig.world.container(n).request.ip for n in after} == addresses
+    assert {n: rig.world.host_of(n) for n in after} == {n: rig.world.host_of(n) for n in before}
+    assert rig.world.container("gb_web_2").image_id == "sha256:rebuilt"
+    assert rig.world.container("gb_web_1").image_id == "sha256:busybox-0"
+    recreated = {o.subject for o in report.outcomes if o.action == "Recreating"}
+    assert recreated == {"front_1", "web_2"}
+    # the recreated web_2 kept its address, so front_1's block still names both replicas
+    assert "web_2 gb_web_2" in rig.block("gb_front_1")
+
+    clear_calls(rig)
+    again = rig.orc.up(guestbook())
+    assert again.failed == () and {o.action for o in again.outcomes} == {"Keeping"}
+    assert rig.ids() == after
+    # one question per image per host that runs the project's containers
+    assert image_calls(rig) == [("node1", "busybox"), ("node1", "redis"), ("node2", "busybox"),
+                                ("node3", "busybox")]
+
+
+def test_the_preview_names_the_image_change(rig):
+    rig.orc.up(guestbook())
+    rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
+    mutations = len(rig.mutations())
+    preview = rig.orc.preview(guestbook(), PlanOptions())
+    entries = {f"{e.replica.service}_{e.replica.index}": (e.action, e.reason) for e in preview.entries}
+    assert entries["db_1"] == ("recreate", "image changed")
+    assert entries["web_1"] == ("noop", "up to date")
+    assert f"db_1 on node1 ({rig.address('db', 1)}): recreate (image changed)" in preview.render()
+    assert len(rig.mutations()) == mutations
+    assert rig.world.container("gb_db_1").image_id == "sha256:redis-0"
+
+
+def test_a_host_that_cannot_tell_its_image_id_recreates_nothing(rig):
+    rig.orc.up(guestbook())
+    before = rig.ids()
+    rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
+    rig.world.engines["node1"].fail("image_id", "redis", "500 Server Error")
+    rig.world.engines["node2"].retag("busybox", None)  # removed from node2: unknown, not changed
+    report = rig.orc.up(guestbook())
+    assert report.failed == () and {o.action for o in report.outcomes} == {"Keeping"}
+    assert rig.ids() == before
+
+
+def test_no_recreate_and_force_recreate_ask_no_image_ids(rig):
+    rig.orc.up(guestbook())
+    before = rig.ids()
+    rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
+    clear_calls(rig)
+    report = rig.orc.up(guestbook(), PlanOptions(no_recreate=True))
+    assert report.failed == () and rig.ids() == before
+    rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
+    assert image_calls(rig) == []
+    assert rig.world.container("gb_db_1").image_id == "sha256:rebuilt"
+
+
+def test_only_hosts_with_the_projects_containers_are_asked(rig):
+    solo = Project(name="solo", services=(ServiceSpec(name="lone", image="busybox"),))
+    rig.orc.up(solo)
+    host = rig.world.host_of("solo_lone_1")
+    clear_calls(rig)
+    rig.orc.up(solo)
+    assert image_calls(rig) == [(host, "busybox")]

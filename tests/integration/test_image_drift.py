@@ -94,3 +94,18 @@ def test_a_rebuilt_image_recreates_its_containers_at_their_addresses(project):
 
     project.ok("up", "-d")
     assert _state(project) == after
+
+
+def test_the_engine_reports_image_ids_and_none_for_an_absent_image(project):
+    from napcompose.adapters.docker_engine import DockerEngine
+
+    project.write({"other": sleeper()})
+    project.ok("up", "-d")
+    (host, container), = project.containers().values()
+    engine = DockerEngine(next(h for h in project.lab.cluster.hosts if h.name == host), project.connections)
+    expected = project.docker(host).images.get(IMAGE).id
+    assert expected.startswith("sha256:")
+    assert engine.image_id(IMAGE) == expected
+    assert engine.image_id(f"{project.name}_absent:1") is None
+    observed, = engine.list_containers(project.name)
+    assert observed.image_id == expected == container.attrs["Image"]

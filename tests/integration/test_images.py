@@ -124,14 +124,19 @@ def test_build_puts_each_image_on_every_host_once_built(lab, built, connections)
         assert None not in ids.values() and len(set(ids.values())) == 1, ids
 
 
-def test_building_again_finds_the_copies_up_to_date(lab, staged, built):
+def test_building_again_finds_the_copies_up_to_date(lab, staged, built, connections):
+    # The services were built side by side; a rebuild of unchanged contexts must land on the very
+    # same image ids (the build cache must not cross from one image's layers to another's).
     project, _ = built
     first, *others = _hosts(lab)
-    status, err = _nap(lab, staged, "-p", project, "build", "web")
+    before = {s: images.image_id(connections.docker(first), f"{project}_{s}", host=first) for s in SERVICES}
+    status, err = _nap(lab, staged, "-p", project, "build")
     assert status == 0, err
-    lines = err.splitlines()
-    assert lines[0] == f"Building web on {first} ... done"
-    assert sorted(lines[1:]) == sorted(f"Copying web to {host} ... up to date" for host in others)
+    expected = [f"Building {s} on {first} ... done" for s in SERVICES]
+    expected += [f"Copying {s} to {host} ... up to date" for s in SERVICES for host in others]
+    assert sorted(err.splitlines()) == sorted(expected)
+    after = {s: images.image_id(connections.docker(first), f"{project}_{s}", host=first) for s in SERVICES}
+    assert after == before
 
 
 def test_copy_streams_an_image_to_a_host_that_lost_it(lab, built, connections):

@@ -23,7 +23,7 @@ def generate(count: int) -> str:
     """A version 2.4 file: each service links to and depends on up to two earlier ones."""
     lines = ["version: '2.4'", "services:"]
     for i in range(count):
-        lines += [f"  svc{i}:", f"    image: 'busybox:${{TAG:-latest}}'", "    command: ['sleep', '1000']",
+        lines += [f"  svc{i}:", "    image: 'busybox:${TAG:-latest}'", "    command: ['sleep', '1000']",
                   "    environment:", f"      INDEX: '{i}'", "      ROLE: worker",
                   f"    ports: ['{10000 + i}:80']", "    labels: {tier: back}"]
         if i:

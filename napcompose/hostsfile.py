@@ -122,9 +122,10 @@ def peer_entries(project: Project, service: str,
 
     A ``depends_on`` target that is not also linked counts as ``links: [target]``: compose files of
     version 2 and later reach such services by name through Docker's per-network DNS, which does not
-    span hosts. For every link ``target[:alias]``: the alias and the target's service name resolve to the target's
-    first (lowest index) replica in ``addresses``; every replica of the target resolves by its own
-    names, ``target_n`` and ``project_target_n``. One entry per address, sorted by address.
+    span hosts. For every link ``target[:alias]``: the alias, the target's service name and the
+    target's network aliases (``networks.*.aliases``) resolve to the target's first (lowest index)
+    replica in ``addresses``; every replica of the target resolves by its own names, ``target_n`` and
+    ``project_target_n``. One entry per address, sorted by address.
     """
     spec = project.service(service)
     names: Dict[str, List[str]] = {}
@@ -138,10 +139,14 @@ def peer_entries(project: Project, service: str,
                     bucket.append(name)
         if replicas:
             bucket = names[addresses[replicas[0]]]
-            for name in (link.alias, link.service):
+            for name in (link.alias, link.service) + _network_aliases(project.service(link.service)):
                 if validate_name(name) not in bucket:
                     bucket.append(name)
     return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+
+
+def _network_aliases(spec: ServiceSpec) -> Tuple[str, ...]:
+    return tuple(alias for attachment in spec.networks for alias in attachment.aliases)
 
 
 def _name_sources(spec: ServiceSpec) -> Tuple[Link, ...]:
@@ -157,3 +162,5 @@ def check_names(project: Project) -> None:
         for link in spec.links:
             validate_name(link.service)
             validate_name(link.alias)
+        for alias in _network_aliases(spec):
+            validate_name(alias)

@@ -164,3 +164,18 @@ def test_depends_on_targets_resolve_like_links_without_alias():
         ("198.18.0.20", ("cache_1", "gb_cache_1", "cache")),
         ("198.18.0.21", ("cache_2", "gb_cache_2")),
     )
+
+
+def test_network_aliases_of_a_linked_service_resolve_to_its_first_replica():
+    from napcompose.model import NetworkAttachment
+
+    proj = Project(name="gb", services=(
+        ServiceSpec(name="db", image="redis",
+                    networks=(NetworkAttachment("back", aliases=("store", "db")), NetworkAttachment("front"))),
+        ServiceSpec(name="web", image="busybox", links=(Link("db", "database"),)),
+    ))
+    addresses = {Replica("gb", "db", 1): "198.18.0.11", Replica("gb", "db", 2): "198.18.0.12"}
+    assert peer_entries(proj, "web", addresses) == (
+        ("198.18.0.11", ("db_1", "gb_db_1", "database", "db", "store")),
+        ("198.18.0.12", ("db_2", "gb_db_2")),
+    )

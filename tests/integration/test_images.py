@@ -73,12 +73,8 @@ def built(lab, staged, connections):
         assert status == 0, err
         yield project, err
     finally:
-        for host in lab.cluster.hosts:
-            for service in SERVICES:
-                try:
-                    connections.docker(host.name).api.remove_image(f"{project}_{service}", force=True)
-                except Exception:  # not there: nothing to remove
-                    pass
+        for service in SERVICES:
+            _remove_everywhere(lab, connections, f"{project}_{service}")
 
 
 def _nap(lab, directory, *argv):
@@ -90,6 +86,15 @@ def _nap(lab, directory, *argv):
 
 def _hosts(lab):
     return [host.name for host in lab.cluster.hosts]
+
+
+def _remove_everywhere(lab, connections, tag):
+    """Remove image ``tag`` from every lab host that has it (cleanup after a test)."""
+    for host in _hosts(lab):
+        try:
+            connections.docker(host).api.remove_image(tag, force=True)
+        except Exception:  # not there: nothing to remove
+            pass
 
 
 # ---------------------------------------------------------------------------- staging and building
@@ -329,11 +334,7 @@ def test_a_failed_build_skips_its_copies_and_the_other_services_still_arrive(lab
             assert images.present(connections.docker(host), f"{project}_good", host=host)
             assert not images.present(connections.docker(host), f"{project}_broken", host=host)
     finally:
-        for host in _hosts(lab):
-            try:
-                connections.docker(host).api.remove_image(f"{project}_good", force=True)
-            except Exception:  # not there
-                pass
+        _remove_everywhere(lab, connections, f"{project}_good")
 
 
 def test_a_host_that_cannot_be_reached_fails_alone(lab, tmp_path, connections):
@@ -379,8 +380,4 @@ def test_a_host_that_cannot_be_reached_fails_alone(lab, tmp_path, connections):
         for host in _hosts(lab):
             assert images.present(connections.docker(host), f"{project}_small", host=host)
     finally:
-        for host in _hosts(lab):
-            try:
-                connections.docker(host).api.remove_image(f"{project}_small", force=True)
-            except Exception:  # not there
-                pass
+        _remove_everywhere(lab, connections, f"{project}_small")

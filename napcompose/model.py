@@ -293,6 +293,20 @@ class ObservedContainer:
     image: Optional[str] = None
     one_off: bool = False
     image_id: Optional[str] = None  # the id of the image it was created from ("sha256:...")
+    status: str = ""  # Docker's own words for the state: "Up 5 minutes", "Exited (0) 3 seconds ago"
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """One container start, stop or die as a host's Docker engine reported it."""
+
+    time: float  # seconds since the epoch, as the host's engine stamped it
+    host: str
+    container_id: str
+    name: str
+    action: str  # start | stop | die
+    replica: Optional[Replica] = None  # from the container's compose labels, when it has them
+    exit_code: Optional[int] = None  # for die
 
 
 @dataclass(frozen=True)

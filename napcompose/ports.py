@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Protocol, Tuple
 
-from napcompose.model import ContainerRequest, ObservedContainer
+from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer
 
 
 class KeyValueStore(Protocol):
@@ -70,6 +70,13 @@ class ContainerEngine(Protocol):
 
     def image_id(self, reference: str) -> Optional[str]:
         """The id ("sha256:...") of the image ``reference`` names on this host; None when absent."""
+
+    def events(self, since: float, until: float) -> List[ContainerEvent]:
+        """Container start, stop and die events stamped in [since, until] (epoch seconds), oldest first.
+
+        ``until`` must not lie in the future: the engine answers once it has passed, so a caller that
+        polls asks for the span since its last call up to now.
+        """
 
 
 class RemoteFiles(Protocol):

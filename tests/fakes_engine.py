@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from napcompose.errors import HostError
-from napcompose.model import ContainerRequest, ObservedContainer, Replica
+from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer, Replica
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
@@ -118,8 +118,10 @@ class FakeNetwork:
 class FakeEngine:
     """ContainerEngine of one host, kept in memory."""
 
-    def __init__(self, host: str, fs: FakeFS, network: FakeNetwork):
+    def __init__(self, host: str, fs: FakeFS, network: FakeNetwork, now=None):
         self.host = host
+        self.now = now or (lambda: 0.0)  # the engine's clock, which stamps its events
+        self.event_log: List[ContainerEvent] = []
         self.fs = fs
         self.network = network
         self.containers: Dict[str, _Container] = {}
@@ -134,6 +136,11 @@ class FakeEngine:
     # -- test controls
     def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
         self.failures[(operation, name)] = cause
+
+    def record(self, container: "_Container", action: str, exit_code: Optional[int] = None) -> None:
+        labels = dict(container.request.labels)
+        self.event_log.append(ContainerEvent(self.now(), self.host, container.id, container.request.name, action,
+                                             self._replica(labels), exit_code))
 
     def retag(self, reference: str, new_id: Optional[str]) -> None:
         """Point ``reference`` at another image id on this host, as a build or pull does; None removes it."""
@@ -175,9 +182,13 @@ class FakeEngine:
             found.append(self._observe(container, labels))
         return sorted(found, key=lambda c: c.name)
 
+    @staticmethod
+    def _replica(labels) -> Replica:
+        return Replica(labels["com.docker.compose.project"], labels["com.docker.compose.service"],
+                       int(labels["com.docker.compose.container-number"]))
+
     def _observe(self, container: _Container, labels) -> ObservedContainer:
-        replica = Replica(labels["com.docker.compose.project"], labels["com.docker.compose.service"],
-                          int(labels["com.docker.compose.container-number"]))
+        replica = self._replica(labels)
         spec = container.request.spec
         ports = tuple(f"0.0.0.0:{p.host_port}->{p.container_port}/{p.protocol}"
                       for p in spec.ports if p.host_port)
@@ -186,7 +197,7 @@ class FakeEngine:
             config_hash=labels.get("com.docker.compose.config-hash"), state=container.state,
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
             health=container.health, ports=ports, image=container.request.image,
-            image_id=container.image_id)
+            image_id=container.image_id, status="Up" if container.state == "running" else "Exited (0)")
 
     def create_container(self, request: ContainerRequest) -> str:
         self._guard("create", request.name)
@@ -212,10 +223,15 @@ class FakeEngine:
         own = f"{container.request.ip}\t{container.id[:12]}\n"
         container.inode.data[:] = (DOCKER_HOSTS + extra + own).encode()
         container.state = "running"
+        self.record(container, "start")
 
     def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
         container = self._get(container_id, "stop")
+        was_running = container.state == "running"
         container.state = "exited"
+        if was_running:
+            self.record(container, "die", 0)
+            self.record(container, "stop")
 
     def remove_container(self, container_id: str, force: bool = False) -> None:
         container = self._get(container_id, "remove")
@@ -246,14 +262,20 @@ class FakeEngine:
         self._guard("image_id", reference)
         return self._current_image(reference)
 
+    def events(self, since: float, until: float) -> List[ContainerEvent]:
+        self._guard("events", "")
+        return sorted((e for e in self.event_log if since <= e.time <= until),
+                      key=lambda e: (e.time, e.container_id, e.action))
+
 
 class FakeWorld:
     """Hosts with engines and files over one file system and one network."""
 
-    def __init__(self, hosts):
+    def __init__(self, hosts, clock=None):
         self.fs = FakeFS()
         self.network = FakeNetwork()
-        self.engines = {h: FakeEngine(h, self.fs, self.network) for h in hosts}
+        now = clock.now if clock is not None else None
+        self.engines = {h: FakeEngine(h, self.fs, self.network, now) for h in hosts}
         self.files_by_host = {h: FakeFiles(h, self.fs) for h in hosts}
         self.files_opened: List[str] = []
 

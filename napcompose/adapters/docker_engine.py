@@ -12,7 +12,7 @@ from typing import Iterator, List, Optional
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import ContainerRequest, Host, ObservedContainer, Replica
+from napcompose.model import ContainerEvent, ContainerRequest, Host, ObservedContainer, Replica
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -92,6 +92,7 @@ class DockerEngine:
             image=row.get("Image"),
             one_off=labels.get(ONEOFF_LABEL) == "True",
             image_id=row.get("ImageID") or None,
+            status=row.get("Status") or "",
         )
 
     def _address(self, row, labels) -> Optional[str]:
@@ -139,6 +140,27 @@ class DockerEngine:
             except docker.errors.NotFound:  # ImageNotFound is a NotFound
                 return None
         return found.get("Id") or None
+
+    def events(self, since: float, until: float) -> List[ContainerEvent]:
+        """The engine's container start/stop/die events in [since, until], oldest first.
+
+        With ``until`` given the engine replays what it kept and closes the stream, so the call ends.
+        """
+        filters = {"type": ["container"], "event": list(EVENT_ACTIONS)}
+        found = []
+        with self._calling("read events"):
+            stream = self._api().events(since=_api_time(since), until=_api_time(until), filters=filters,
+                                        decode=True)
+            try:
+                for raw in stream:
+                    event = _event(self.host, raw)
+                    if event is not None:
+                        found.append(event)
+            finally:
+                close = getattr(stream, "close", None)
+                if close:
+                    close()
+        return sorted(found, key=lambda e: (e.time, e.container_id, e.action))
 
     # ------------------------------------------------------------------ changing
 
@@ -329,6 +351,33 @@ def _healthcheck(check):
     if check.retries is not None:
         result["retries"] = check.retries
     return result
+
+
+EVENT_ACTIONS = ("start", "stop", "die")
+
+
+def _api_time(seconds: float) -> str:
+    """Docker takes "seconds.nanoseconds"; a float's repr could turn into exponent notation."""
+    return f"{seconds:.9f}"
+
+
+def _event(host: str, raw) -> Optional[ContainerEvent]:
+    """A ContainerEvent from one decoded event of Docker's stream; None for anything else."""
+    action = raw.get("Action") or raw.get("status") or ""
+    if raw.get("Type", "container") != "container" or action not in EVENT_ACTIONS:
+        return None
+    actor = raw.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    nanos = raw.get("timeNano")
+    stamp = nanos / _NANO if nanos else float(raw.get("time") or 0)
+    replica = None
+    number = attributes.get(NUMBER_LABEL, "")
+    if attributes.get(PROJECT_LABEL) and attributes.get(SERVICE_LABEL) and number.isdigit():
+        replica = Replica(attributes[PROJECT_LABEL], attributes[SERVICE_LABEL], int(number))
+    code = attributes.get("exitCode")
+    return ContainerEvent(time=stamp, host=host, container_id=actor.get("ID") or raw.get("id") or "",
+                          name=attributes.get("name") or "", action=action, replica=replica,
+                          exit_code=int(code) if code is not None and str(code).lstrip("-").isdigit() else None)
 
 
 def _health_from_status(status: str) -> Optional[str]:

@@ -24,6 +24,8 @@ _COMMAND_MODULES = (
     "napcompose.cli.config_cmd",
     "napcompose.cli.build_cmd",
     "napcompose.cli.hosts_cmd",
+    "napcompose.cli.graph_cmd",
+    "napcompose.cli.dashboard_cmd",
     "napcompose.cli.ipam_cmd",
     "napcompose.cli.network_cmd",
     "napcompose.cli.lab_cmd",

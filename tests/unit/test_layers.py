@@ -13,12 +13,12 @@ LAYERS = {
     "model": 1,
     "ports": 2,
     "config": 3, "graph": 3, "placement": 3, "ipam": 3, "hostsfile": 3, "cluster": 3, "network": 3,
-    "executor": 3, "confighash": 3,
+    "executor": 3, "confighash": 3, "graphview": 3,
     "imagecheck": 3,
     "planner": 4,
     "orchestrator": 5,
     "adapters": 6,
-    "cli": 7, "lab": 7,
+    "cli": 7, "lab": 7, "dashboard": 7,
     "__main__": 8, "__init__": 0,
 }
 CORE_LAYER_MAX = 5

@@ -1,0 +1,143 @@
+"""Gathering what the dashboard shows: the one module that asks the cluster anything.
+
+Every question goes through the orchestrator (containers of every project, hosts-file blocks), the
+Ipam (allocations) and the engines' event streams, and the answers become one frozen Snapshot. A
+host or a store that fails to answer becomes part of the Snapshot, never an exception.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from napcompose.dashboard.snapshot import (AllocationView, ContainerView, DriftView, HostView, PoolView,
+                                           Snapshot)
+from napcompose.errors import NapComposeError
+from napcompose.graphview import service_graph
+from napcompose.model import Allocation, ContainerEvent, ObservedContainer, Project
+from napcompose.orchestrator import Orchestrator
+from napcompose.orchestrator.base import parse_owner
+from napcompose.orchestrator.hosts import check_blocks
+from napcompose.ports import ListReporter
+
+EVENT_WINDOW_S = 3600.0  # how far back the first look at each host's events goes
+MAX_EVENTS = 200
+
+
+class ClusterState:
+    """Takes Snapshots of one cluster, and of one project's graph and hosts files when one is loaded.
+
+    Call ``snapshot`` from one thread at a time: it remembers how far each host's events were read.
+    """
+
+    def __init__(self, cluster, engines, files, ipam, clock, project: Optional[Project] = None,
+                 max_workers: int = 16):
+        self.cluster = cluster
+        self.engines = engines
+        self.ipam = ipam
+        self.clock = clock
+        self.project = project
+        self._reporter = ListReporter()
+        self._orchestrator = Orchestrator(cluster, engines, files, ipam, self._reporter, clock,
+                                          max_workers=max_workers)
+        self._events: Dict[Tuple, ContainerEvent] = {}
+        self._read_until: Dict[str, float] = {}
+
+    def snapshot(self) -> Snapshot:
+        now = self.clock.now()
+        self._reporter.warnings.clear()
+        notes: List[str] = []
+        found, statuses = self._orchestrator.scan(None)
+        down = {s.host: s.error or "unreachable" for s in statuses if not s.reachable}
+        pool, allocations = self._pool()
+        stand_ins = self._stand_ins(down, allocations)
+        everything = list(found) + stand_ins
+
+        counts: Dict[str, int] = {}
+        for c in everything:
+            counts[c.host] = counts.get(c.host, 0) + 1
+        hosts = tuple(HostView(h.name, h.address, h.labels, getattr(h, "block", None), h.name not in down,
+                               down.get(h.name), counts.get(h.name, 0)) for h in self.cluster.hosts)
+        graph, graph_error, drift = None, None, DriftView(None)
+        if self.project is not None:
+            try:
+                graph = service_graph(self.project, everything, hosts=[h.name for h in self.cluster.hosts])
+            except NapComposeError as exc:
+                graph_error = str(exc)
+            drift = self._drift(found)
+        notes.extend(self._read_events(now, down))
+        events = tuple(sorted(self._events.values(), key=lambda e: (e.time, e.host, e.container_id)))
+        return Snapshot(taken_at=now, hosts=hosts, containers=tuple(_view(c, down) for c in everything),
+                        pool=pool, drift=drift, events=events,
+                        project=self.project.name if self.project else None, graph=graph,
+                        graph_error=graph_error, notes=tuple(notes))
+
+    # ------------------------------------------------------------------ parts
+
+    def _pool(self) -> Tuple[PoolView, List[Allocation]]:
+        blocks = tuple((h.name, h.block) for h in self.cluster.hosts if getattr(h, "block", None))
+        pool = self.ipam.pool
+        try:
+            allocations = list(self.ipam.allocations())
+        except NapComposeError as exc:
+            return PoolView(pool.describe(), pool.size, (), blocks, str(exc)), []
+        views = tuple(AllocationView(a.ip, a.owner, a.host or "", a.state, a.since) for a in allocations)
+        return PoolView(pool.describe(), pool.size, views, blocks), allocations
+
+    def _stand_ins(self, down, allocations: Sequence[Allocation]) -> List[ObservedContainer]:
+        """What an unreachable host should hold, known from the addresses reserved for it."""
+        by_project: Dict[str, Dict] = {}
+        for allocation in allocations:
+            replica = parse_owner(allocation.owner)
+            if replica is not None and allocation.host in down:
+                by_project.setdefault(replica.project, {})[replica] = allocation
+        stand_ins = []
+        for name in sorted(by_project):
+            stand_ins += self._orchestrator.unknown_containers(name, down, by_project[name])
+        return stand_ins
+
+    def _drift(self, found) -> DriftView:
+        try:
+            drifts = check_blocks(self._orchestrator, self.project, found)
+        except NapComposeError as exc:
+            return DriftView(self.project.name, error=str(exc))
+        rows = tuple((d.replica.name, d.host, "managed block missing" if d.actual is None else
+                      "managed block differs") for d in drifts)
+        return DriftView(self.project.name, tuple(sorted(rows)), tuple(self._reporter.warnings))
+
+    def _read_events(self, now: float, down) -> List[str]:
+        """New events of every reachable host since its last read, asked in parallel."""
+        names = [h.name for h in self.cluster.hosts if h.name not in down]
+        if not names:
+            return []
+
+        def ask(name):
+            since = self._read_until.get(name, now - EVENT_WINDOW_S)
+            return self.engines[name].events(since, now)
+
+        notes = []
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            futures = {name: pool.submit(ask, name) for name in names}
+        for name in names:
+            try:
+                got = futures[name].result()
+            except NapComposeError as exc:
+                notes.append(f"events of {name}: {exc}")
+                continue
+            self._read_until[name] = now
+            for event in got:
+                # a span's end is the next span's start: an event stamped there comes twice
+                self._events[(event.host, event.container_id, event.action, event.time)] = event
+        if len(self._events) > MAX_EVENTS:
+            for key in sorted(self._events, key=lambda k: k[3])[:len(self._events) - MAX_EVENTS]:
+                del self._events[key]
+        return notes
+
+
+def _view(c: ObservedContainer, down) -> ContainerView:
+    replica = c.replica
+    status = c.status or (down.get(c.host, "") if c.state == "unknown" else "")
+    return ContainerView(name=c.name, project=replica.project if replica else "",
+                         service=replica.service if replica else "", index=replica.index if replica else 0,
+                         host=c.host, ip=c.ip or "", state=c.state, health=c.health or "", ports=c.ports,
+                         status=status)

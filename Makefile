@@ -6,8 +6,8 @@ LAB_DIR  ?= .lab
 NAP      := $(PYTHON) -m napcompose
 CLUSTER  := $(LAB_DIR)/nap-cluster.yml
 APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static iproute2 docker-compose \
-            redis-server procps make
-PY_MODS  := docker yaml etcd networkx paramiko pytest hypothesis
+            redis-server procps make chromium chromium-driver
+PY_MODS  := docker yaml etcd networkx paramiko pytest hypothesis selenium
 
 .PHONY: deps demo ping-demo test unit compat integration lab-up lab-down
 

@@ -28,6 +28,8 @@ def chromium(width: int = 1280, height: int = 900):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    # Both paths are given, so Selenium Manager has nothing to find; should it run anyway, no statistics.
+    os.environ.setdefault("SE_AVOID_STATS", "true")
     profile = tempfile.mkdtemp(prefix="nap-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

@@ -57,14 +57,14 @@ class ServiceGraph:
         return tuple(r for r in self.replicas if r.replica.service == service)
 
 
-def _selected(graph: nx.DiGraph, services: Sequence[str]) -> set:
+def _selected(graph: nx.DiGraph, services: Sequence[str], project: str) -> set:
     """The named services and everything they need, directly or not; every service when none is named."""
     if not services:
         return set(graph.nodes)
     unknown = sorted(set(services) - set(graph.nodes))
     if unknown:
         known = ", ".join(sorted(graph.nodes)) or "none"
-        raise ConfigError(f"no such service: {', '.join(unknown)} (the project has: {known})")
+        raise ConfigError(f"no such service: {', '.join(unknown)} (services in {project}: {known})")
     chosen = set(services)
     for name in services:
         chosen |= nx.descendants(graph, name)
@@ -78,7 +78,7 @@ def service_graph(project: Project, containers: Iterable[ObservedContainer] = ()
     unknown service."""
     full = build_graph(project)
     check_acyclic(full)
-    chosen = _selected(full, services)
+    chosen = _selected(full, services, project.name)
     graph = full.subgraph(chosen)
     waves = tuple(tuple(sorted(w)) for w in nx.topological_generations(graph.reverse(copy=False)))
     columns = tuple(name for wave in reversed(waves) for name in wave)

@@ -37,7 +37,7 @@ def test_columns_put_consumers_first_and_edges_keep_every_kind():
 
 def test_named_services_bring_what_they_need_and_an_unknown_one_is_named():
     assert service_graph(guestbook(), services=["redis-slave"]).services == ("redis-slave", "redis-master")
-    with pytest.raises(ConfigError, match=r"no such service: nope \(the project has: redis-master, "
+    with pytest.raises(ConfigError, match=r"no such service: nope \(services in gb: redis-master, "
                                           r"redis-slave, web\)"):
         service_graph(guestbook(), services=["nope"])
 

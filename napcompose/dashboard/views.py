@@ -67,9 +67,13 @@ def containers_view(snapshot: Snapshot, filters: Mapping[str, str]) -> str:
             f'<td class="ports">{"<br>".join(h(p) for p in c.ports)}</td><td class="uptime">{h(c.uptime)}</td></tr>')
     active = ", ".join(f"{key} {filters[key]}" for key in FILTERS if filters.get(key))
     summary = f"{len(shown)} containers, {running} running" + (f" (only {active})" if active else "")
+    # the filter's choices as of this snapshot, for the page's script to refresh its lists with
+    choices = "".join(f'<ul class="choices" hidden data-key="{key}">'
+                      + "".join(f"<li>{h(v)}</li>" for v in values) + "</ul>"
+                      for key, values in filter_choices(snapshot).items())
     return (f'<p class="summary">{h(summary)}</p>'
             + _table(("Name", "Project", "Service", "Host", "Address", "State", "Ports", "Up"), rows,
-                     "containers"))
+                     "containers") + choices)
 
 
 def filter_choices(snapshot: Snapshot):

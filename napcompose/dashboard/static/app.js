@@ -25,6 +25,22 @@
     status.className = bad ? "status bad" : "status";
   }
 
+  // New projects, services and hosts become choices as they appear; the chosen one stays chosen.
+  function refreshChoices() {
+    if (!form) { return; }
+    Array.prototype.forEach.call(content.querySelectorAll("ul.choices"), function (list) {
+      var select = form.querySelector("select[name='" + list.getAttribute("data-key") + "']");
+      if (!select) { return; }
+      var wanted = select.value;
+      var values = Array.prototype.map.call(list.querySelectorAll("li"), function (li) { return li.textContent; });
+      if (wanted && values.indexOf(wanted) < 0) { values.push(wanted); }
+      var now = Array.prototype.slice.call(select.options, 1).map(function (o) { return o.value; });
+      if (now.join("\n") === values.join("\n")) { return; }  // unchanged: leave an open list alone
+      while (select.options.length > 1) { select.remove(1); }
+      values.forEach(function (value) { select.add(new Option(value, value, false, value === wanted)); });
+    });
+  }
+
   function refresh() {
     if (busy) { return; }
     busy = true;
@@ -35,6 +51,7 @@
       })
       .then(function (html) {
         content.innerHTML = html;
+        refreshChoices();
         say("live \u00b7 " + new Date().toLocaleTimeString(), false);
       })
       .catch(function (error) { say("not updated: " + error.message, true); })

@@ -9,7 +9,7 @@ APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static ipro
             redis-server procps make chromium chromium-driver
 PY_MODS  := docker yaml etcd networkx paramiko pytest hypothesis selenium
 
-.PHONY: deps demo ping-demo test unit compat integration lab-up lab-down
+.PHONY: deps demo ping-demo test unit compat integration lab-up lab-down screenshots
 
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -48,6 +48,11 @@ lab-down:
 # The guestbook of the design note across three lab hosts: build offline, up, write, read back, scale.
 demo: deps
 	LAB_DIR=$(LAB_DIR) PYTHON=$(PYTHON) examples/guestbook/demo.sh
+
+# PNGs of the dashboard's views in docs/, taken in headless Chromium from the guestbook the demo runs.
+screenshots: demo
+	$(PYTHON) tools/screenshots.py --cluster $(CLUSTER) -f examples/guestbook/docker-compose.yml -p guestbook \
+	    --out docs
 
 # The flat network alone: two containers on two hosts pinging each other by address.
 ping-demo: deps

@@ -197,7 +197,8 @@ class FakeEngine:
             config_hash=labels.get("com.docker.compose.config-hash"), state=container.state,
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
             health=container.health, ports=ports, image=container.request.image,
-            image_id=container.image_id, status="Up" if container.state == "running" else "Exited (0)")
+            image_id=container.image_id,
+            status={"running": "Up", "created": "Created"}.get(container.state, "Exited (0)"))
 
     def create_container(self, request: ContainerRequest) -> str:
         self._guard("create", request.name)

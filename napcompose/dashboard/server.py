@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import socket
 import threading
 import urllib.parse
@@ -32,6 +33,7 @@ SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
 )
 FIRST_SNAPSHOT_WAIT_S = 60.0
+_TOKEN_IN_QUERY = re.compile(r"token=[^&\s]*")
 
 
 class Refresher:
@@ -199,7 +201,8 @@ class DashboardServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def log_request_line(self, client: str, line: str) -> None:
-        self._log(f"{client} {line}")
+        # the first request of a browser carries the token in its query: never write it out
+        self._log(client + " " + _TOKEN_IN_QUERY.sub("token=(hidden)", line))
 
 
 def loopback_hosts(host: str, port: int) -> Tuple[str, ...]:

@@ -73,6 +73,17 @@ def test_the_token_as_a_query_parameter_becomes_a_cookie_and_leaves_the_address(
     assert status == 200 and "gb_web_1" in body and "other_web_1" not in body
 
 
+def test_the_request_log_never_holds_the_token():
+    lines = []
+    served = Served(required=True)
+    served.server._log = lines.append
+    try:
+        assert served.get(f"/containers?token={TOKEN}")[0] == 303
+    finally:
+        served.close()
+    assert lines and all(TOKEN not in line for line in lines) and "token=(hidden)" in lines[0]
+
+
 def test_the_token_as_a_header(guarded):
     assert guarded.get("/fragment/hosts", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
     assert guarded.get("/api/state.json", {"X-Nap-Token": TOKEN})[0] == 200

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Sequence, Tuple
 
 import networkx as nx
 
@@ -94,9 +94,3 @@ def service_graph(project: Project, containers: Iterable[ObservedContainer] = ()
     lanes += sorted({r.host for r in replicas} - set(lanes))
     return ServiceGraph(project.name, columns, waves, edges, tuple(replicas), tuple(lanes))
 
-
-def host_of(graph: ServiceGraph, replica: Replica) -> Optional[str]:
-    for node in graph.replicas:
-        if node.replica == replica:
-            return node.host
-    return None

@@ -133,3 +133,32 @@ def migration_step(network: str, found: NetworkOptions, desired: NetworkOptions,
     return step + (f"Remove the {len(containers)} container(s) attached ({', '.join(containers)}; "
                    "`nap-compose down` for a nap-compose project), run `nap-compose network create "
                    "--recreate-empty`, then start them again (`nap-compose up`)")
+
+
+def decide(host: str, desired: NetworkOptions, found: Optional[NetworkOptions], containers: Tuple[str, ...],
+           recreate_empty: bool) -> Tuple[str, NetworkResult]:
+    """What ``network create`` does on one host: ("create" | "recreate" | "none", the result to report).
+
+    An existing network that differs is left as it is, unless ``recreate_empty`` and no container is
+    attached; a network lacking its host block gets the exact step that migrates it.
+    """
+    name, block = desired.name, desired.ip_range
+    if found is None:
+        return "create", NetworkResult(host, "created", (
+            f"network {name}: subnet {desired.subnet}, host block {block or '(none)'}, gateway {desired.gateway}, "
+            f"router {dict(desired.aux_addresses).get(AUX_ROUTER)}"), block=block)
+    drift = network_drift(desired, found)
+    if not drift:
+        return "none", NetworkResult(host, "present", f"network {name} already as wanted", block=block)
+    if recreate_empty and not containers:
+        return "recreate", NetworkResult(host, "recreated", (
+            f"network {name} had no container attached and was made again (host block {block or '(none)'})"),
+            drift, block=block)
+    if recreate_empty:
+        detail = (f"network {name} differs from the cluster file and is not recreated: {len(containers)} "
+                  f"container(s) attached ({', '.join(containers)})")
+    elif found.ip_range != desired.ip_range:
+        detail = migration_step(name, found, desired, containers)
+    else:
+        detail = f"network {name} differs from the cluster file ({len(containers)} container(s) attached; left as it is)"
+    return "none", NetworkResult(host, "drift", detail, drift, block=block)

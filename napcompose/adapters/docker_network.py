@@ -19,8 +19,7 @@ from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import Cluster, Host, HostBlock, pairs
 from napcompose.netcheck import Endpoint, NetworkView
-from napcompose.network import (NetworkResult, create_arguments, desired_network, migration_step, network_drift,
-                                options_from_inspect)
+from napcompose.network import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
 
 _SDK_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
 
@@ -55,32 +54,13 @@ def ensure_host_network(cluster: Cluster, host: Host, client, block: Optional[st
     desired = desired_network(cluster.network, host, block)
     try:
         attrs = _find(client, desired.name)
-        if attrs is not None:
-            found = options_from_inspect(attrs)
-            drift = network_drift(desired, found)
-            containers = _attached(attrs)
-            if not drift:
-                return NetworkResult(host.name, "present", f"network {desired.name} already as wanted", block=block)
-            if recreate_empty and not containers:
-                client.api.remove_network(attrs["Id"])
-                _create(client, desired)
-                return NetworkResult(host.name, "recreated", (
-                    f"network {desired.name} had no container attached and was made again "
-                    f"(ip-range {block})"), drift, block=block)
-            if recreate_empty:
-                detail = (f"network {desired.name} differs from the cluster file and is not recreated: "
-                          f"{len(containers)} container(s) attached ({', '.join(containers)})")
-            elif found.ip_range != desired.ip_range:
-                detail = migration_step(desired.name, found, desired, containers)
-            else:
-                detail = (f"network {desired.name} differs from the cluster file ({len(containers)} container(s) "
-                          "attached; left as it is)")
-            return NetworkResult(host.name, "drift", detail, drift, block=block)
-        _create(client, desired)
-        return NetworkResult(host.name, "created", (
-            f"network {desired.name}: bridge {cluster.network.bridge}, subnet {desired.subnet}, "
-            f"host block {block or '(none)'}, gateway {desired.gateway}, router {cluster.network.router}"),
-            block=block)
+        found = options_from_inspect(attrs) if attrs is not None else None
+        action, result = decide(host.name, desired, found, _attached(attrs or {}), recreate_empty)
+        if action == "recreate":
+            client.api.remove_network(attrs["Id"])
+        if action in ("create", "recreate"):
+            _create(client, desired)
+        return result
     except NapComposeError as exc:
         return NetworkResult(host.name, "failed", _without_host(host, exc), block=block)
     except _SDK_ERRORS as exc:

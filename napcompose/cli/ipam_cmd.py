@@ -6,7 +6,8 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Set
+from dataclasses import dataclass
+from typing import Dict, Optional, Set
 
 from napcompose.errors import HostError, IpamError, UsageError
 from napcompose.cli.common import load_cluster
@@ -40,18 +41,26 @@ def _host_blocks(ctx, cluster):
     return HostBlocks(store, cluster.store.prefix, ctx.wiring.clock())
 
 
+@dataclass(frozen=True)
+class _Row:
+    """A line of ``ls``/``gc`` that is not an allocation: a host block, or a container found in one."""
+
+    ip: str
+    owner: str
+    host: str
+    state: str
+    since: Optional[float]
+    alloc_id: str = ""
+
+
 def _block_rows(blocks, found=None) -> list:
     """Host blocks as ``ls`` rows (state ``block``); with ``found`` ({cidr: [(ip, container)]}) also the
     containers found in each block."""
-    from napcompose.model import Allocation
-
     rows = []
     for b in blocks:
-        rows.append(Allocation(ip=b.cidr, owner="(host block)", host=b.host, state="block", since=b.since,
-                               alloc_id=""))
+        rows.append(_Row(b.cidr, "(host block)", b.host, "block", b.since))
         for ip, name in (found or {}).get(b.cidr, []):
-            rows.append(Allocation(ip=f"  {ip}", owner=name, host=b.host, state="in-block", since=None,
-                                   alloc_id=""))
+            rows.append(_Row(f"  {ip}", name, b.host, "in-block", None))
     return rows
 
 

@@ -83,17 +83,13 @@ def _create(args, ctx) -> int:
 
 
 def _check(args, ctx) -> int:
+    from napcompose.cli.ipam_cmd import open_ipam
     from napcompose.ipam import Pool
-    from napcompose.ipam.ledger import Ledger  # noqa: F401  (the allocations are read through Ipam below)
     from napcompose.netcheck import check_network
 
     cluster = load_cluster(ctx)
-    held = _host_blocks(ctx, cluster)
-    blocks = held.by_host()
-    from napcompose.cli.ipam_cmd import open_ipam
-
-    ipam = open_ipam(ctx, cluster)
-    allocations = ipam.allocations()
+    blocks = _host_blocks(ctx, cluster).by_host()
+    allocations = open_ipam(ctx, cluster).allocations()
     views, unreachable = ctx.wiring.network_views(cluster, _connections(ctx, cluster))
     pool = Pool.from_cluster(cluster)
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)

@@ -57,11 +57,15 @@ class HostBlocks:
         block already reserved (the addresses of that block's containers would be handed out twice)."""
         for block in self.list():
             hit = arith.conflict_of(block.cidr, cluster.network, cluster.hosts)
-            if hit is not None:
-                raise ConfigError(f"{cluster.source or 'the cluster file'}: {hit} is inside the block "
-                                  f"{block.cidr} that host {block.host} holds in the store; change the cluster "
-                                  f"file, or remove network {cluster.network.name} on {block.host} and release "
-                                  f"its block first (`nap-compose network rm --host {block.host}`)")
+            if hit is None:
+                continue
+            listed = any(h.name == block.host for h in cluster.hosts)
+            how = (f"`nap-compose network rm --host {block.host}`" if listed
+                   else "`nap-compose ipam gc --yes`, since the host left the cluster file")
+            raise ConfigError(f"{cluster.source or 'the cluster file'}: {hit} is inside the block "
+                              f"{block.cidr} that host {block.host} holds in the store; change the cluster "
+                              f"file, or remove network {cluster.network.name} on {block.host} and release "
+                              f"its block first ({how})")
 
     def ensure(self, cluster, hosts: Optional[Sequence[str]] = None) -> Dict[str, HostBlock]:
         """The block of every host of ``cluster`` (or of the ``hosts`` named), reserving missing ones.

@@ -230,3 +230,61 @@ def test_gc_keeps_live_hosts_blocks_ignores_block_containers_and_offers_a_remove
     assert cli("ipam", "gc", "--yes")[1].endswith("released block 198.18.0.64/28 (host node3)\n")
     assert sorted(cli.kv.list("/nap-compose/host-blocks/")) == ["/nap-compose/host-blocks/198.18.0.32",
                                                                 "/nap-compose/host-blocks/198.18.0.48"]
+
+
+def test_network_rm_releases_the_block_only_where_the_network_is_gone(cli):
+    from napcompose.network import NetworkResult
+
+    asked = []
+
+    def remove_network(cluster, connections, hosts):
+        asked.append(list(hosts))
+        return [NetworkResult("node2", "removed", "network nap removed"),
+                NetworkResult("node3", "failed", "network nap is not removed: 1 container(s) attached (web)")]
+
+    cli.wiring.remove_network = remove_network
+    status, out, err = cli("network", "rm", "--host", "node2", "--host", "node3")
+    assert (status, asked) == (7, [["node2", "node3"]])
+    assert out == "node2  removed  network nap removed; block 198.18.0.48/28 released\n"
+    assert err == "ERROR: node3: network nap is not removed: 1 container(s) attached (web)\n"
+    assert sorted(cli.kv.list("/nap-compose/host-blocks/")) == ["/nap-compose/host-blocks/198.18.0.32",
+                                                                "/nap-compose/host-blocks/198.18.0.64"]
+
+
+def test_network_rm_of_an_unknown_host_touches_nothing(cli):
+    cli.wiring.remove_network = lambda *a: pytest.fail("no host may be asked")
+    assert cli("network", "rm", "--host", "node9") == (
+        2, "", "ERROR: network rm: host(s) node9 not in the cluster file (node1, node2, node3)\n")
+    assert len(cli.kv.list("/nap-compose/host-blocks/")) == 3
+
+
+def test_network_create_reserves_every_block_before_any_host_is_asked(cli, tmp_path):
+    seen = []
+
+    def ensure_network(cluster, connections, blocks, recreate_empty=False):
+        from napcompose.network import NetworkResult
+
+        seen.append(({h: b.cidr for h, b in blocks.items()}, recreate_empty))
+        return [NetworkResult(h.name, "present", "network nap already as wanted", block=blocks[h.name].cidr)
+                for h in cluster.hosts]
+
+    cli.wiring.ensure_network = ensure_network
+    text = CLUSTER.replace("  - {name: node3", "  - {name: node4, address: 198.18.0.14}\n  - {name: node3")
+    (tmp_path / "nap-cluster.yml").write_text(text)
+    assert cli("network", "create", "--recreate-empty")[0] == 0
+    assert seen == [({"node1": "198.18.0.32/28", "node2": "198.18.0.48/28", "node4": "198.18.0.80/28",
+                      "node3": "198.18.0.64/28"}, True)]
+
+
+def test_network_create_refuses_a_cluster_file_overlapping_a_held_block_and_asks_no_host(cli, tmp_path):
+    cli.wiring.ensure_network = lambda *a: pytest.fail("no host may be asked")
+    # without host_blocks, blocks come from the free space; a reserved address now lands in node2's block
+    (tmp_path / "nap-cluster.yml").write_text(CLUSTER.replace(
+        "reserved: [198.18.0.254], host_blocks: [198.18.0.32-198.18.0.159]", "reserved: [198.18.0.254, 198.18.0.50]"))
+    before = cli.kv.keys()
+    status, out, err = cli("network", "create")
+    assert (status, out) == (3, "")
+    assert err == (f"ERROR: {tmp_path}/nap-cluster.yml: network.reserved[1] 198.18.0.50 (at 198.18.0.50) is inside "
+                   "the block 198.18.0.48/28 that host node2 holds in the store; change the cluster file, or remove "
+                   "network nap on node2 and release its block first (`nap-compose network rm --host node2`)\n")
+    assert cli.kv.keys() == before

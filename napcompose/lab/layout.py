@@ -16,11 +16,11 @@ from napcompose.errors import LabError, UsageError
 
 MAX_HOSTS = 8
 # The /24: router .1, hosts .11-.18, one /28 block per host in .32-.159 (8 x 16 addresses, for
-# containers started without an address), nap-compose's pool .160-.253, the operator .254.
+# containers started without an address), nap-compose's pool .160-.249, .250-.253 spare, the operator .254.
 HOST_OFFSET = 10  # node1 is .11
 HOST_BLOCK = 28
 BLOCKS_FIRST, BLOCKS_LAST = 32, 159
-POOL_FIRST, POOL_LAST = 160, 253
+POOL_FIRST, POOL_LAST = 160, 249
 ROUTER_OFFSET, OPERATOR_OFFSET = 1, 254
 IMAGE = "nap-lab/busybox:latest"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
@@ -143,7 +143,7 @@ def make_layout(name: str, subnet: str, hosts: int, directory: str) -> Layout:
         raise UsageError(f"--subnet {subnet}: not an IPv4 network in CIDR form (e.g. 198.18.0.0/24)") from None
     if net.prefixlen > 24:
         raise UsageError(f"--subnet {subnet}: the lab needs at least a /24 (router .1, hosts .11-.18, "
-                         "host blocks .32-.159, pool .160-.253, operator .254)")
+                         "host blocks .32-.159, pool .160-.249, operator .254)")
     base = net.network_address
     directory = os.path.abspath(directory)
     lab_hosts = tuple(

@@ -51,7 +51,7 @@ class NetworkView:
 @dataclass(frozen=True)
 class Finding:
     kind: str  # duplicate | reserved-for-other | unreserved-pool | outside-block | infrastructure |
-    #            unreachable | no-network
+    #            unreachable | no-network | wrong-range
     address: Optional[str]
     host: str
     container: Optional[str]
@@ -94,6 +94,13 @@ def check_network(cluster: Cluster, views: Sequence[NetworkView], blocks: Mappin
                                     f"host {view.host} has no network {cluster.network.name} "
                                     "(run `nap-compose network create`)"))
             continue
+        own = blocks.get(view.host)
+        if view.ip_range != (own.cidr if own is not None else None):
+            findings.append(Finding("wrong-range", None, view.host, None, (
+                f"network {cluster.network.name} on {view.host} has ip-range {view.ip_range or '(none)'}, not "
+                f"its block {own.cidr if own is not None else '(none reserved)'}: containers started there "
+                "without an address may take addresses of other hosts (`nap-compose network create` says how to "
+                "migrate)")))
         for ep in view.endpoints:
             if ep.ip:
                 by_ip.setdefault(ep.ip, []).append(ep)

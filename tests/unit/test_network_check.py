@@ -102,6 +102,20 @@ def test_unreachable_hosts_and_missing_networks_are_findings_too():
     ]
 
 
+def test_a_network_whose_ip_range_is_not_its_block_is_a_finding():
+    views = [view("node1"), NetworkView("node2", True, None, ()),
+             view("node3", block="198.18.0.32/28")]
+    findings = check_network(C, views, BLOCKS, [], POOL.contains)
+    assert [(f.kind, f.host, f.message) for f in findings] == [
+        ("wrong-range", "node2", "network nap on node2 has ip-range (none), not its block 198.18.0.48/28: "
+                                 "containers started there without an address may take addresses of other hosts "
+                                 "(`nap-compose network create` says how to migrate)"),
+        ("wrong-range", "node3", "network nap on node3 has ip-range 198.18.0.32/28, not its block 198.18.0.64/28: "
+                                 "containers started there without an address may take addresses of other hosts "
+                                 "(`nap-compose network create` says how to migrate)"),
+    ]
+
+
 # --------------------------------------------------------------------------- network create decisions
 
 

@@ -63,14 +63,14 @@ ping-demo: deps
 	@echo "== 2. Create the flat network on every host through SSH (run again: nothing changes)."
 	$(NAP) --cluster $(CLUSTER) network create
 	@echo
-	@echo "== 3. Start a container with a fixed LAN address on node1 ..."
+	@echo "== 3. Start a container with a fixed LAN address (in node1's block) on node1 ..."
 	@$(NAP) lab exec --dir $(LAB_DIR) node1 -- docker rm -f demo_target >/dev/null 2>&1 || true
 	$(NAP) lab exec --dir $(LAB_DIR) node1 -- docker run -d --name demo_target --net nap \
-	    --ip 198.18.0.100 --stop-signal SIGKILL nap-lab/busybox:latest sleep 3600
+	    --ip 198.18.0.40 --stop-signal SIGKILL nap-lab/busybox:latest sleep 3600
 	@echo
-	@echo "== 4. ... and ping it by address from a container on node2: no overlay, no NAT."
-	$(NAP) lab exec --dir $(LAB_DIR) node2 -- docker run --rm --net nap --ip 198.18.0.101 \
-	    nap-lab/busybox:latest sh -c 'echo "node2 container $$(hostname) -> 198.18.0.100:"; ping -c 3 198.18.0.100'
+	@echo "== 4. ... and ping it by address from a container on node2 (an address of node2's block): no overlay, no NAT."
+	$(NAP) lab exec --dir $(LAB_DIR) node2 -- docker run --rm --net nap \
+	    nap-lab/busybox:latest sh -c 'echo "node2 container $$(hostname) -> 198.18.0.40:"; ping -c 3 198.18.0.40'
 	@echo
 	@echo "== 5. Clean up the demo container (the lab keeps running)."
 	$(NAP) lab exec --dir $(LAB_DIR) node1 -- docker rm -f demo_target

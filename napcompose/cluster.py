@@ -16,10 +16,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from napcompose.errors import ConfigError
+from napcompose.ipam.blocks import area_conflict as host_block_area_conflict
 from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
 
 _TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys")
-_NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu")
+_NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu", "host_block", "host_blocks")
 _STORE_KEYS = ("url", "prefix", "timeout", "ca_cert", "cert", "key", "username", "password")
 _SSH_KEYS = ("user", "port", "key_file", "known_hosts")
 _HOST_KEYS = ("name", "address", "docker_url", "ssh", "labels", "tls_ca", "tls_cert", "tls_key", "insecure_tcp")
@@ -185,10 +186,32 @@ def _network(ctx: _Ctx, raw: Any):
             raise ctx.fail(f"network.reserved[{i}]", f"{addr} is outside the subnet {subnet}")
         reserved.append(str(addr))
     mtu = _int(ctx, "network.mtu", raw.get("mtu", 1500), 576, 65535)
+    host_block = _host_block(ctx, raw.get("host_block", 28), subnet)
+    areas_raw = raw.get("host_blocks") or []
+    if not isinstance(areas_raw, list):
+        raise ctx.fail("network.host_blocks", "must be a list of ranges 'first-last' or CIDRs")
+    areas = []
+    for i, item in enumerate(areas_raw):
+        text = _string(ctx, f"network.host_blocks[{i}]", item)
+        first, last = _pool_range(ctx, f"network.host_blocks[{i}]", text)
+        if first not in subnet or last not in subnet:
+            raise ctx.fail(f"network.host_blocks[{i}]", f"'{text}' is not inside the subnet {subnet}")
+        areas.append(text)
     network = ClusterNetwork(name=name, subnet=str(subnet), router=str(router),
                              pools=tuple(text for _, _, text in ranges), bridge=bridge, mtu=mtu,
-                             reserved=tuple(reserved))
+                             reserved=tuple(reserved), host_block=host_block, host_blocks=tuple(areas))
     return network, subnet, ranges
+
+
+def _host_block(ctx: _Ctx, value: Any, subnet) -> int:
+    """The prefix length of a host's block: ``28`` or ``/28`` (16 addresses)."""
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    length = int(text[1:] if text.startswith("/") else text) if text and text.lstrip("/").isdigit() else None
+    if length is None or not subnet.prefixlen < length <= 32:
+        raise ctx.fail("network.host_block", (
+            f"must be a prefix length from {subnet.prefixlen + 1} to 32 (e.g. 28: blocks of 16 addresses), "
+            f"not {value!r}"))
+    return length
 
 
 def _store(ctx: _Ctx, raw: Any) -> StoreSpec:
@@ -295,6 +318,9 @@ def parse_cluster(text: str, source: str) -> Cluster:
         raise ctx.fail("hosts", "must be a list of hosts")
     hosts = [_host(ctx, i, raw, ssh_defaults) for i, raw in enumerate(hosts_raw)]
     _check_hosts(ctx, hosts, subnet, ranges, ipaddress.IPv4Address(network.router))
+    conflict = host_block_area_conflict(network, hosts)
+    if conflict is not None:
+        raise ctx.fail(f"network.host_blocks[{conflict[0]}]", conflict[1])
     accept = _bool(ctx, "accept_new_host_keys", data.get("accept_new_host_keys", False))
     return Cluster(hosts=tuple(hosts), network=network, store=store, source=source,
                    accept_new_host_keys=accept)
@@ -323,8 +349,11 @@ def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
     net = cluster.network
     data: Dict[str, Any] = {
         "network": {"name": net.name, "bridge": net.bridge, "subnet": net.subnet, "router": net.router,
-                    "pools": list(net.pools), "reserved": list(net.reserved), "mtu": net.mtu},
+                    "pools": list(net.pools), "reserved": list(net.reserved), "mtu": net.mtu,
+                    "host_block": net.host_block},
     }
+    if net.host_blocks:
+        data["network"]["host_blocks"] = list(net.host_blocks)
     store = cluster.store
     if not (store.url.startswith("file://") and base_dir
             and store.url == "file://" + os.path.join(base_dir, "nap-ipam.json")):

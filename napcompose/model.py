@@ -212,6 +212,18 @@ class ClusterNetwork:
     bridge: str = "br0"
     mtu: int = 1500
     reserved: Tuple[str, ...] = ()  # other addresses never handed out
+    host_block: int = 28  # prefix length of each host's block (its network's ip-range)
+    host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
+
+
+@dataclass(frozen=True)
+class HostBlock:
+    """The part of the subnet owned by one host: Docker's own IPAM there gives addresses only from it."""
+
+    host: str
+    cidr: str  # e.g. 198.18.0.32/28
+    since: float = 0.0
+    version: int = 0  # the store's version of the record (orders concurrent reservations)
 
 
 @dataclass(frozen=True)

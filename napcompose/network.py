@@ -32,6 +32,7 @@ class NetworkOptions:
     gateway: Optional[str]
     aux_addresses: Pairs = ()
     options: Pairs = ()
+    ip_range: Optional[str] = None  # the host's block: Docker's own IPAM hands out only these
 
     def option(self, key: str) -> Optional[str]:
         return dict(self.options).get(key)
@@ -42,22 +43,24 @@ class NetworkResult:
     """What ``network create`` did or found on one host."""
 
     host: str
-    status: str  # created | present | drift | failed
+    status: str  # created | present | recreated | drift | failed
     detail: str = ""
     drift: Tuple[str, ...] = ()
+    block: Optional[str] = None
 
     @property
     def ok(self) -> bool:
-        return self.status in ("created", "present")
+        return self.status in ("created", "present", "recreated")
 
 
-def desired_network(network: ClusterNetwork, host: Host) -> NetworkOptions:
-    """The network ``host`` must have for ``network``."""
+def desired_network(network: ClusterNetwork, host: Host, block: Optional[str] = None) -> NetworkOptions:
+    """The network ``host`` must have for ``network``, with ``block`` (the host's block) as ip-range."""
     return NetworkOptions(
         name=network.name,
         driver="bridge",
         subnet=network.subnet,
         gateway=host.address,
+        ip_range=block,
         aux_addresses=pairs({AUX_ROUTER: network.router}),
         options=pairs({OPT_BRIDGE_NAME: network.bridge, OPT_MASQUERADE: "false", OPT_ICC: "true",
                        OPT_MTU: str(network.mtu)}),
@@ -73,6 +76,7 @@ def options_from_inspect(attrs: Mapping[str, Any]) -> NetworkOptions:
         driver=attrs.get("Driver", ""),
         subnet=first.get("Subnet"),
         gateway=first.get("Gateway"),
+        ip_range=first.get("IPRange") or None,
         aux_addresses=pairs(first.get("AuxiliaryAddresses") or {}),
         options=pairs(attrs.get("Options") or {}),
     )
@@ -90,6 +94,7 @@ def network_drift(desired: NetworkOptions, found: NetworkOptions) -> Tuple[str, 
     compare("driver", desired.driver, found.driver)
     compare("subnet", desired.subnet, found.subnet)
     compare("gateway", desired.gateway, found.gateway)
+    compare("ip-range", desired.ip_range, found.ip_range)
     want_aux, got_aux = dict(desired.aux_addresses), dict(found.aux_addresses)
     for key in sorted(set(want_aux) | set(got_aux)):
         compare(f"aux-address {key}", want_aux.get(key), got_aux.get(key))
@@ -106,6 +111,54 @@ def create_arguments(desired: NetworkOptions) -> Dict[str, Any]:
         "driver": desired.driver,
         "subnet": desired.subnet,
         "gateway": desired.gateway,
+        "ip_range": desired.ip_range,
         "aux_addresses": dict(desired.aux_addresses),
         "options": dict(desired.options),
     }
+
+
+def migration_step(network: str, found: NetworkOptions, desired: NetworkOptions,
+                   containers: Tuple[str, ...]) -> str:
+    """How to give a network made without the host's block (or with another one) its block.
+
+    Docker cannot change a network's ip-range in place: the network has to be made again, which
+    needs every container off it.
+    """
+    what = ("has no host block" if found.ip_range is None
+            else f"has ip-range {found.ip_range}, not its block {desired.ip_range}")
+    step = (f"network {network} {what}: Docker cannot change an ip-range in place, so containers started on it "
+            f"without an address may take addresses another host hands out. ")
+    if not containers:
+        return step + "No container is attached: run `nap-compose network create --recreate-empty`"
+    return step + (f"Remove the {len(containers)} container(s) attached ({', '.join(containers)}; "
+                   "`nap-compose down` for a nap-compose project), run `nap-compose network create "
+                   "--recreate-empty`, then start them again (`nap-compose up`)")
+
+
+def decide(host: str, desired: NetworkOptions, found: Optional[NetworkOptions], containers: Tuple[str, ...],
+           recreate_empty: bool) -> Tuple[str, NetworkResult]:
+    """What ``network create`` does on one host: ("create" | "recreate" | "none", the result to report).
+
+    An existing network that differs is left as it is, unless ``recreate_empty`` and no container is
+    attached; a network lacking its host block gets the exact step that migrates it.
+    """
+    name, block = desired.name, desired.ip_range
+    if found is None:
+        return "create", NetworkResult(host, "created", (
+            f"network {name}: subnet {desired.subnet}, host block {block or '(none)'}, gateway {desired.gateway}, "
+            f"router {dict(desired.aux_addresses).get(AUX_ROUTER)}"), block=block)
+    drift = network_drift(desired, found)
+    if not drift:
+        return "none", NetworkResult(host, "present", f"network {name} already as wanted", block=block)
+    if recreate_empty and not containers:
+        return "recreate", NetworkResult(host, "recreated", (
+            f"network {name} had no container attached and was made again (host block {block or '(none)'})"),
+            drift, block=block)
+    if recreate_empty:
+        detail = (f"network {name} differs from the cluster file and is not recreated: {len(containers)} "
+                  f"container(s) attached ({', '.join(containers)})")
+    elif found.ip_range != desired.ip_range:
+        detail = migration_step(name, found, desired, containers)
+    else:
+        detail = f"network {name} differs from the cluster file ({len(containers)} container(s) attached; left as it is)"
+    return "none", NetworkResult(host, "drift", detail, drift, block=block)

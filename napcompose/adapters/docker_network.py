@@ -1,13 +1,14 @@
-"""Create the cluster's flat network on every host, or report how an existing one drifted.
+"""Create the cluster's flat network on every host, or report how an existing one drifted; inspect it.
 
-A network that exists is never removed or recreated here: it may carry containers, and replacing it
-would cut them off. Drift is reported per host for the operator to act on.
+A network that exists is never removed or recreated unless asked (``recreate_empty``), and then
+only where no container is attached: replacing it would cut its containers off. Each host's network
+gets the host's block (reserved in the store first) as its ip-range.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import docker.errors
 import docker.types
@@ -15,10 +16,10 @@ import paramiko
 import requests
 
 from napcompose.adapters.sdk_errors import cause
-from napcompose.errors import NapComposeError
-from napcompose.model import Cluster, Host
-from napcompose.network import (NetworkResult, create_arguments, desired_network, network_drift,
-                                options_from_inspect)
+from napcompose.errors import HostError, NapComposeError
+from napcompose.model import Cluster, Host, HostBlock, pairs
+from napcompose.netcheck import Endpoint, NetworkView
+from napcompose.network import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
 
 _SDK_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
 
@@ -29,49 +30,154 @@ def _without_host(host: Host, exc: Exception) -> str:
     return text[len(host.name) + 2:] if text.startswith(host.name + ": ") else text
 
 
-def ensure_host_network(cluster: Cluster, host: Host, client) -> NetworkResult:
+def _find(client, name: str) -> Optional[dict]:
+    found = [n for n in client.api.networks(names=[name]) if n.get("Name") == name]
+    return client.api.inspect_network(found[0]["Id"]) if found else None
+
+
+def _attached(attrs: Mapping) -> Tuple[str, ...]:
+    return tuple(sorted((c.get("Name") or cid[:12]) for cid, c in (attrs.get("Containers") or {}).items()))
+
+
+def _create(client, desired) -> None:
+    args = create_arguments(desired)
+    pool = docker.types.IPAMPool(subnet=args["subnet"], iprange=args["ip_range"], gateway=args["gateway"],
+                                 aux_addresses=args["aux_addresses"])
+    client.api.create_network(args["name"], driver=args["driver"], options=args["options"],
+                              ipam=docker.types.IPAMConfig(driver="default", pool_configs=[pool]),
+                              check_duplicate=True)
+
+
+def ensure_host_network(cluster: Cluster, host: Host, client, block: Optional[str] = None,
+                        recreate_empty: bool = False) -> NetworkResult:
     """Make sure ``host`` (reached through the DockerClient ``client``) has the cluster network."""
-    desired = desired_network(cluster.network, host)
+    desired = desired_network(cluster.network, host, block)
     try:
-        found = [n for n in client.api.networks(names=[desired.name]) if n.get("Name") == desired.name]
-        if found:
-            attrs = client.api.inspect_network(found[0]["Id"])
-            drift = network_drift(desired, options_from_inspect(attrs))
-            containers = len(attrs.get("Containers") or {})
-            if drift:
-                return NetworkResult(host.name, "drift", (
-                    f"network {desired.name} differs from the cluster file ({containers} container(s) attached; "
-                    "left as it is)"), drift)
-            return NetworkResult(host.name, "present", f"network {desired.name} already as wanted")
-        args = create_arguments(desired)
-        pool = docker.types.IPAMPool(subnet=args["subnet"], gateway=args["gateway"],
-                                     aux_addresses=args["aux_addresses"])
-        client.api.create_network(args["name"], driver=args["driver"], options=args["options"],
-                                  ipam=docker.types.IPAMConfig(driver="default", pool_configs=[pool]),
-                                  check_duplicate=True)
-        return NetworkResult(host.name, "created", (
-            f"network {desired.name}: bridge {cluster.network.bridge}, subnet {desired.subnet}, "
-            f"gateway {desired.gateway}, router {cluster.network.router}"))
+        attrs = _find(client, desired.name)
+        found = options_from_inspect(attrs) if attrs is not None else None
+        action, result = decide(host.name, desired, found, _attached(attrs or {}), recreate_empty)
+        if action == "recreate":
+            client.api.remove_network(attrs["Id"])
+        if action in ("create", "recreate"):
+            _create(client, desired)
+        return result
     except NapComposeError as exc:
-        return NetworkResult(host.name, "failed", _without_host(host, exc))
+        return NetworkResult(host.name, "failed", _without_host(host, exc), block=block)
     except _SDK_ERRORS as exc:
-        return NetworkResult(host.name, "failed", f"network {desired.name}: {cause(exc)}")
+        return NetworkResult(host.name, "failed", f"network {desired.name}: {cause(exc)}", block=block)
 
 
-def ensure_cluster_network(cluster: Cluster, connections,
-                           on_result: Optional[Callable[[NetworkResult], None]] = None) -> List[NetworkResult]:
-    """Run ``ensure_host_network`` on every host in parallel; results come back in host order."""
+def reserve_blocks(cluster: Cluster, store=None, clock=None) -> Dict[str, HostBlock]:
+    """Every host's block, reserved in the cluster's store (opened here when ``store`` is None)."""
+    from napcompose.adapters.system import SystemClock
+    from napcompose.ipam.hostblocks import HostBlocks
 
-    def one(host: Host) -> NetworkResult:
+    opened = None
+    if store is None:
+        from napcompose.adapters.stores import open_store
+
+        store = opened = open_store(cluster.store)
+    try:
+        return HostBlocks(store, cluster.store.prefix, clock or SystemClock()).ensure(cluster)
+    finally:
+        if opened is not None and hasattr(opened, "close"):
+            opened.close()
+
+
+def _each_host(cluster: Cluster, connections, job, hosts=None) -> list:
+    """``job(host, client)`` on every host (or those named) in parallel, in host order; a host that
+    cannot be reached gives ``job``'s result for ``client=None`` with the error."""
+    chosen = [h for h in cluster.hosts if hosts is None or h.name in hosts]
+
+    def one(host: Host):
         try:
             client = connections.docker(host.name)
         except NapComposeError as exc:
-            result = NetworkResult(host.name, "failed", _without_host(host, exc))
-        else:
-            result = ensure_host_network(cluster, host, client)
+            return job(host, None, _without_host(host, exc))
+        return job(host, client, None)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(chosen)) or 1) as pool:
+        return list(pool.map(one, chosen))
+
+
+def ensure_cluster_network(cluster: Cluster, connections,
+                           on_result: Optional[Callable[[NetworkResult], None]] = None,
+                           blocks: Optional[Mapping[str, HostBlock]] = None,
+                           recreate_empty: bool = False) -> List[NetworkResult]:
+    """Run ``ensure_host_network`` on every host in parallel; results come back in host order.
+
+    Without ``blocks`` the hosts' blocks are reserved in the cluster's store first.
+    """
+    if blocks is None:
+        blocks = reserve_blocks(cluster)
+
+    def job(host: Host, client, error) -> NetworkResult:
+        block = blocks[host.name].cidr if host.name in blocks else None
+        result = (NetworkResult(host.name, "failed", error, block=block) if client is None
+                  else ensure_host_network(cluster, host, client, block, recreate_empty))
         if on_result is not None:
             on_result(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=min(8, len(cluster.hosts)) or 1) as pool:
-        return list(pool.map(one, cluster.hosts))
+    return _each_host(cluster, connections, job)
+
+
+def remove_host_network(cluster: Cluster, host: Host, client) -> NetworkResult:
+    """Remove the cluster network from ``host``; refused (naming them) while containers are attached."""
+    name = cluster.network.name
+    try:
+        attrs = _find(client, name)
+        if attrs is None:
+            return NetworkResult(host.name, "absent", f"no network {name}")
+        containers = _attached(attrs)
+        if containers:
+            return NetworkResult(host.name, "failed", (
+                f"network {name} is not removed: {len(containers)} container(s) attached ({', '.join(containers)})"))
+        client.api.remove_network(attrs["Id"])
+        return NetworkResult(host.name, "removed", f"network {name} removed")
+    except _SDK_ERRORS as exc:
+        return NetworkResult(host.name, "failed", f"network {name}: {cause(exc)}")
+
+
+def remove_networks(cluster: Cluster, connections, hosts) -> List[NetworkResult]:
+    def job(host, client, error):
+        return NetworkResult(host.name, "failed", error) if client is None else remove_host_network(cluster, host, client)
+
+    return _each_host(cluster, connections, job, hosts)
+
+
+def _view(host: Host, client, name: str) -> NetworkView:
+    attrs = _find(client, name)
+    if attrs is None:
+        return NetworkView(host.name, False)
+    ip_range = options_from_inspect(attrs).ip_range
+    # Running containers on the network, with their labels (the network's own inspect has no labels).
+    endpoints = []
+    for row in client.api.containers(filters={"network": name}):
+        net = ((row.get("NetworkSettings") or {}).get("Networks") or {}).get(name) or {}
+        names = row.get("Names") or []
+        endpoints.append(Endpoint(host=host.name, container=(names[0].lstrip("/") if names else row["Id"][:12]),
+                                  id=row["Id"], ip=net.get("IPAddress") or None,
+                                  labels=pairs(row.get("Labels") or {})))
+    return NetworkView(host.name, True, ip_range, tuple(sorted(endpoints, key=lambda e: e.container)))
+
+
+def inspect_networks(cluster: Cluster, connections) -> Tuple[List[NetworkView], Dict[str, str]]:
+    """The network as every host reports it, asked in parallel; and {host: error} of hosts that failed."""
+    def job(host, client, error):
+        if client is None:
+            return host.name, error
+        try:
+            return _view(host, client, cluster.network.name)
+        except HostError as exc:
+            return host.name, _without_host(host, exc)
+        except _SDK_ERRORS as exc:
+            return host.name, cause(exc)
+
+    views, failed = [], {}
+    for got in _each_host(cluster, connections, job):
+        if isinstance(got, NetworkView):
+            views.append(got)
+        else:
+            failed[got[0]] = got[1]
+    return views, failed

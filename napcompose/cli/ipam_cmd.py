@@ -6,7 +6,8 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Set
+from dataclasses import dataclass
+from typing import Dict, Optional, Set
 
 from napcompose.errors import HostError, IpamError, UsageError
 from napcompose.cli.common import load_cluster
@@ -28,9 +29,51 @@ def _open(ctx, cluster):
     return Ipam(store, pool, cluster.store.prefix, ctx.wiring.clock(), new_id)
 
 
+open_ipam = _open
+
+
+def _host_blocks(ctx, cluster):
+    from napcompose.ipam.hostblocks import HostBlocks
+
+    store = ctx.wiring.store(cluster)
+    if hasattr(store, "close"):
+        ctx.on_close(store.close)
+    return HostBlocks(store, cluster.store.prefix, ctx.wiring.clock())
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A line of ``ls``/``gc`` that is not an allocation: a host block, or a container found in one."""
+
+    ip: str
+    owner: str
+    host: str
+    state: str
+    since: Optional[float]
+    alloc_id: str = ""
+
+
+def _block_rows(blocks, found=None) -> list:
+    """Host blocks as ``ls`` rows (state ``block``); with ``found`` ({cidr: [(ip, container)]}) also the
+    containers found in each block."""
+    rows = []
+    for b in blocks:
+        rows.append(_Row(b.cidr, "(host block)", b.host, "block", b.since))
+        for ip, name in (found or {}).get(b.cidr, []):
+            rows.append(_Row(f"  {ip}", name, b.host, "in-block", None))
+    return rows
+
+
+def _sort_key(row):
+    from napcompose.ipam.pool import parse_address
+
+    return parse_address(row.ip.strip().split("/")[0])
+
+
 def _table(ctx, allocations) -> None:
     rows = [("ADDRESS", "OWNER", "HOST", "STATE", "SINCE")]
-    rows += [(a.ip, a.owner, a.host or "-", a.state, _since(a.since)) for a in allocations]
+    rows += [(a.ip, a.owner, a.host or "-", a.state, "-" if a.since is None else _since(a.since))
+             for a in allocations]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         ctx.out("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
@@ -54,14 +97,46 @@ def cmd_init(args, ctx) -> int:
     return 0
 
 
+def _in_blocks(ctx, cluster, blocks) -> dict:
+    """{block: [(ip, container)]} of the containers each host reports inside its block."""
+    from napcompose.ipam.blocks import contains
+
+    connections = _connections(ctx, cluster)
+    views, unreachable = ctx.wiring.network_views(cluster, connections)
+    for name in sorted(unreachable):
+        ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its block's containers are not listed")
+    found: dict = {}
+    for view in views:
+        for b in blocks:
+            if b.host == view.host:
+                found[b.cidr] = [(e.ip, e.container) for e in view.endpoints if e.ip and contains(b.cidr, e.ip)]
+    return found
+
+
 def cmd_ls(args, ctx) -> int:
     cluster = load_cluster(ctx)
     allocations = _open(ctx, cluster).allocations()
+    blocks = _host_blocks(ctx, cluster).list()
+    found = _in_blocks(ctx, cluster, blocks) if args.all else None
+    rows = sorted(list(allocations) + [r for r in _block_rows(blocks) if r.state == "block"], key=_sort_key)
     if args.format == "json":
-        ctx.out(json.dumps([{"address": a.ip, "owner": a.owner, "host": a.host, "state": a.state,
-                             "since": _since(a.since), "alloc_id": a.alloc_id} for a in allocations], indent=2))
+        out = []
+        for a in rows:
+            row = {"address": a.ip, "owner": a.owner, "host": a.host, "state": a.state,
+                   "since": _since(a.since), "alloc_id": a.alloc_id}
+            if a.state == "block":
+                del row["alloc_id"]
+                if found is not None:
+                    row["containers"] = [{"address": ip, "name": n} for ip, n in found.get(a.ip, [])]
+            out.append(row)
+        ctx.out(json.dumps(out, indent=2))
     else:
-        _table(ctx, allocations)
+        table = []
+        for a in rows:
+            table.append(a)
+            if a.state == "block" and found is not None:
+                table += [r for r in _block_rows([b for b in blocks if b.cidr == a.ip], found) if r.state != "block"]
+        _table(ctx, table)
     return 0
 
 
@@ -109,12 +184,21 @@ def cmd_release(args, ctx) -> int:
     return 0
 
 
-def _observe(ctx, cluster):
-    """{host: live owners} of the hosts that answered, and {host: error} of those that did not."""
+def _connections(ctx, cluster):
     accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
     connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
     if hasattr(connections, "close"):
         ctx.on_close(connections.close)
+    return connections
+
+
+def _observe(ctx, cluster):
+    """{host: live owners} of the hosts that answered, and {host: error} of those that did not.
+
+    Only containers with nap-compose's labels name an owner: containers started in a host's block by
+    other clients are not nap-compose's, hold no allocation, and are never counted as leaks.
+    """
+    connections = _connections(ctx, cluster)
 
     def observe(host):
         engine = ctx.wiring.engine(host, connections)
@@ -140,16 +224,28 @@ def cmd_gc(args, ctx) -> int:
         kept = sum(1 for a in ipam.allocations() if a.host == name)
         ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its {kept} allocation(s) are kept")
     leaked = ipam.gc(live, set(unreachable))
-    if not leaked:
+    # A block is released only for a host gone from the cluster file (its network must be gone too:
+    # `network rm --host` does both while the host is still listed). A listed host's block never is.
+    held = _host_blocks(ctx, cluster)
+    known = {h.name for h in cluster.hosts}
+    orphans = [b for b in held.list() if b.host not in known]
+    if not leaked and not orphans:
         ctx.out("no leaked addresses")
         return 0
-    _table(ctx, leaked)
+    _table(ctx, sorted(list(leaked) + _block_rows(orphans), key=_sort_key))
     if not args.yes:
-        ctx.out(f"{len(leaked)} leaked address(es); `nap-compose ipam gc --yes` releases them")
+        if leaked:
+            ctx.out(f"{len(leaked)} leaked address(es); `nap-compose ipam gc --yes` releases them")
+        if orphans:
+            ctx.out(f"{len(orphans)} block(s) of host(s) no longer in the cluster file; make sure their network "
+                    "is gone, then `nap-compose ipam gc --yes` releases them")
         return 0
     for alloc in leaked:
         ipam.release(alloc.ip, alloc.owner)
         ctx.out(f"released {alloc.ip} ({alloc.owner})")
+    for block in orphans:
+        held.release(block.host)
+        ctx.out(f"released block {block.cidr} (host {block.host})")
     ipam.flush()
     return 0
 
@@ -160,8 +256,9 @@ def register(sub) -> None:
     init = ipam_sub.add_parser("init", help="record the cluster file's pool in the store (idempotent)")
     init.add_argument("--force", action="store_true", help="replace a different pool already recorded")
     init.set_defaults(func=cmd_init)
-    ls = ipam_sub.add_parser("ls", help="list the reserved addresses")
+    ls = ipam_sub.add_parser("ls", help="list the reserved addresses and the host blocks")
     ls.add_argument("--format", choices=("table", "json"), default="table")
+    ls.add_argument("--all", action="store_true", help="also list the containers each host has in its block")
     ls.set_defaults(func=cmd_ls)
     reserve = ipam_sub.add_parser("reserve", help="reserve an address for an owner and print it")
     reserve.add_argument("--owner", required=True, metavar="PROJECT/SERVICE/N")

@@ -1,8 +1,11 @@
-"""``nap-compose network create``: the cluster's flat br0 network on every host."""
+"""``nap-compose network create|check|rm``: the cluster's flat br0 network on every host."""
 
 from __future__ import annotations
 
+import json
+
 from napcompose.cli.common import load_cluster
+from napcompose.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -12,29 +15,114 @@ def register(subparsers) -> None:
     network.set_defaults(func=lambda args, ctx: (network.print_help(ctx.stdout), 2)[1])
     create = sub.add_parser(
         "create", help="create the network on every host where it is missing; report drift where it differs",
-        description="On every host of the cluster file, create the Docker bridge network whose Linux bridge is "
-                    "the cluster's bridge (subnet, gateway = the host's address, the router as the containers' "
-                    "default gateway, no masquerade). An existing network is compared, never removed or "
-                    "recreated. The host's NIC must be bridged into the bridge by the host's own network "
-                    "configuration (see README).")
+        description="Reserve each host's block of the subnet in the store, then, on every host of the cluster "
+                    "file, create the Docker bridge network whose Linux bridge is the cluster's bridge (subnet, "
+                    "the host's block as ip-range, gateway = the host's address, the router as the containers' "
+                    "default gateway, no masquerade). An existing network is compared and left as it is; the "
+                    "host's NIC must be bridged into the bridge by the host's own network configuration "
+                    "(see README).")
+    create.add_argument("--recreate-empty", action="store_true",
+                        help="remove and create again a network that differs (e.g. made without its host block) "
+                             "where no container is attached")
     create.set_defaults(func=_create)
+    check = sub.add_parser(
+        "check", help="find duplicate, hand-given or misplaced addresses on the network of every host",
+        description="Ask every host, in parallel, for the containers on the network and report: an address held "
+                    "on two hosts; a container holding an address reserved for another owner; a container "
+                    "outside its host's block and outside the pool; a host, router or reserved address used by "
+                    "a container. Exits 1 when anything is found.")
+    check.add_argument("--format", choices=("table", "json"), default="table")
+    check.set_defaults(func=_check)
+    rm = sub.add_parser(
+        "rm", help="remove the network from the named hosts and release their blocks",
+        description="Remove the network from each host named (refused where containers are attached) and "
+                    "release the host's block in the store. Do this before taking a host out of the cluster file.")
+    rm.add_argument("--host", action="append", required=True, metavar="HOST", help="a host (repeatable)")
+    rm.set_defaults(func=_rm)
+
+
+def _connections(ctx, cluster):
+    accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
+    connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
+    if hasattr(connections, "close"):
+        ctx.on_close(connections.close)
+    return connections
+
+
+def _host_blocks(ctx, cluster):
+    from napcompose.ipam.hostblocks import HostBlocks
+
+    store = ctx.wiring.store(cluster)
+    if hasattr(store, "close"):
+        ctx.on_close(store.close)
+    return HostBlocks(store, cluster.store.prefix, ctx.wiring.clock())
 
 
 def _create(args, ctx) -> int:
     cluster = load_cluster(ctx)
-    connections = ctx.wiring.connections(cluster, accept_new_host_keys=args.accept_new_host_keys)
-    ctx.on_close(connections.close)
-    from napcompose.adapters.docker_network import ensure_cluster_network
-
-    results = ensure_cluster_network(cluster, connections)
+    held = _host_blocks(ctx, cluster)
+    blocks = held.ensure(cluster)  # nothing is created on a host before every block is settled
+    connections = _connections(ctx, cluster)
+    results = ctx.wiring.ensure_network(cluster, connections, blocks, args.recreate_empty)
     width = max(len(h.name) for h in cluster.hosts)
     for result in results:
-        ctx.out(f"{result.host:<{width}}  {result.status:<8} {result.detail}")
+        ctx.out(f"{result.host:<{width}}  {result.status:<9} {result.detail}")
         for line in result.drift:
             ctx.out(f"{'':<{width}}    {line}")
+    known = {h.name for h in cluster.hosts}
+    for block in held.list():
+        if block.host not in known:
+            ctx.err(f"WARNING: host {block.host} is not in the cluster file but still holds block {block.cidr}; "
+                    f"once its network is gone, `nap-compose ipam gc --yes` releases it")
     bad = [r for r in results if not r.ok]
     if bad:
         ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(results)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return 7 if any(r.status == "failed" for r in bad) else 1
     return 0
+
+
+def _check(args, ctx) -> int:
+    from napcompose.cli.ipam_cmd import open_ipam
+    from napcompose.ipam import Pool
+    from napcompose.netcheck import check_network
+
+    cluster = load_cluster(ctx)
+    blocks = _host_blocks(ctx, cluster).by_host()
+    allocations = open_ipam(ctx, cluster).allocations()
+    views, unreachable = ctx.wiring.network_views(cluster, _connections(ctx, cluster))
+    pool = Pool.from_cluster(cluster)
+    findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
+    if args.format == "json":
+        ctx.out(json.dumps({"network": cluster.network.name,
+                            "hosts": [{"host": v.host, "exists": v.exists, "ip_range": v.ip_range,
+                                       "containers": len(v.endpoints)} for v in views],
+                            "findings": [f.as_dict() for f in findings]}, indent=2))
+    elif not findings:
+        total = sum(len(v.endpoints) for v in views)
+        ctx.out(f"network {cluster.network.name}: {total} container(s) on {len(views)} host(s), no problem found")
+    else:
+        for f in findings:
+            ctx.out(f"{f.kind:<18} {f.host:<10} {f.container or '-':<24} {f.message}")
+    return 1 if findings else 0
+
+
+def _rm(args, ctx) -> int:
+    cluster = load_cluster(ctx)
+    known = {h.name for h in cluster.hosts}
+    unknown = [h for h in args.host if h not in known]
+    if unknown:
+        raise UsageError(f"network rm: host(s) {', '.join(unknown)} not in the cluster file "
+                         f"({', '.join(sorted(known))})")
+    held = _host_blocks(ctx, cluster)
+    results = ctx.wiring.remove_network(cluster, _connections(ctx, cluster), args.host)
+    failed = 0
+    for result in results:
+        if result.status in ("removed", "absent"):
+            block = held.release(result.host)
+            released = f"; block {block.cidr} released" if block else ""
+            ctx.out(f"{result.host}  {result.status}  {result.detail}{released}")
+        else:
+            failed += 1
+            ctx.err(f"ERROR: {result.host}: {result.detail}")
+    return 7 if failed else 0

@@ -30,3 +30,20 @@ class Wiring:
         from napcompose.adapters.system import SystemClock
 
         return SystemClock()
+
+    def ensure_network(self, cluster, connections, blocks, recreate_empty=False):
+        """``network create`` on every host with the given blocks; one NetworkResult per host."""
+        from napcompose.adapters.docker_network import ensure_cluster_network
+
+        return ensure_cluster_network(cluster, connections, blocks=blocks, recreate_empty=recreate_empty)
+
+    def remove_network(self, cluster, connections, hosts):
+        from napcompose.adapters.docker_network import remove_networks
+
+        return remove_networks(cluster, connections, hosts)
+
+    def network_views(self, cluster, connections):
+        """The network as every host reports it: ([NetworkView], {host: error})."""
+        from napcompose.adapters.docker_network import inspect_networks
+
+        return inspect_networks(cluster, connections)

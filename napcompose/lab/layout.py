@@ -15,8 +15,12 @@ from typing import Tuple
 from napcompose.errors import LabError, UsageError
 
 MAX_HOSTS = 8
+# The /24: router .1, hosts .11-.18, one /28 block per host in .32-.159 (8 x 16 addresses, for
+# containers started without an address), nap-compose's pool .160-.249, .250-.253 spare, the operator .254.
 HOST_OFFSET = 10  # node1 is .11
-POOL_FIRST, POOL_LAST = 100, 249
+HOST_BLOCK = 28
+BLOCKS_FIRST, BLOCKS_LAST = 32, 159
+POOL_FIRST, POOL_LAST = 160, 249
 ROUTER_OFFSET, OPERATOR_OFFSET = 1, 254
 IMAGE = "nap-lab/busybox:latest"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
@@ -71,6 +75,7 @@ class Layout:
     operator: str
     pool: str
     hosts: Tuple[LabHost, ...]
+    host_blocks: str = ""  # the area the hosts' blocks are carved from
 
     @property
     def switch(self) -> str:
@@ -138,7 +143,7 @@ def make_layout(name: str, subnet: str, hosts: int, directory: str) -> Layout:
         raise UsageError(f"--subnet {subnet}: not an IPv4 network in CIDR form (e.g. 198.18.0.0/24)") from None
     if net.prefixlen > 24:
         raise UsageError(f"--subnet {subnet}: the lab needs at least a /24 (router .1, hosts .11-.18, "
-                         "containers .100-.249, operator .254)")
+                         "host blocks .32-.159, pool .160-.249, operator .254)")
     base = net.network_address
     directory = os.path.abspath(directory)
     lab_hosts = tuple(
@@ -147,7 +152,8 @@ def make_layout(name: str, subnet: str, hosts: int, directory: str) -> Layout:
         for i in range(1, hosts + 1))
     layout = Layout(name=name, subnet=str(net), prefixlen=net.prefixlen, dir=directory,
                     router=str(base + ROUTER_OFFSET), operator=str(base + OPERATOR_OFFSET),
-                    pool=f"{base + POOL_FIRST}-{base + POOL_LAST}", hosts=lab_hosts)
+                    pool=f"{base + POOL_FIRST}-{base + POOL_LAST}", hosts=lab_hosts,
+                    host_blocks=f"{base + BLOCKS_FIRST}-{base + BLOCKS_LAST}")
     longest = os.path.join(lab_hosts[-1].exec_root, "containerd", "containerd.sock.ttrpc")
     if len(longest) > _UNIX_PATH_MAX:
         raise UsageError(f"--dir {directory}: too long for the daemons' unix sockets "

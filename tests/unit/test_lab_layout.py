@@ -8,8 +8,8 @@ from napcompose.lab.layout import make_layout
 
 def test_layout_of_a_three_host_lab():
     layout = make_layout("nap", "198.18.0.0/24", 3, "/tmp/lab")
-    assert (layout.router, layout.operator, layout.pool) == ("198.18.0.1", "198.18.0.254",
-                                                             "198.18.0.100-198.18.0.249")
+    assert (layout.router, layout.operator, layout.pool, layout.host_blocks) == (
+        "198.18.0.1", "198.18.0.254", "198.18.0.160-198.18.0.249", "198.18.0.32-198.18.0.159")
     assert [(h.name, h.address, h.netns, h.veth) for h in layout.hosts] == [
         ("node1", "198.18.0.11", "nap-node1", "nap-n1"),
         ("node2", "198.18.0.12", "nap-node2", "nap-n2"),
@@ -39,7 +39,7 @@ def test_two_labs_with_different_names_share_no_name():
     (("nap", "198.18.0.5/24", 3, "/tmp/l"), "--subnet 198.18.0.5/24: not an IPv4 network in CIDR form "
                                              "(e.g. 198.18.0.0/24)"),
     (("nap", "198.18.0.0/25", 3, "/tmp/l"), "--subnet 198.18.0.0/25: the lab needs at least a /24 (router .1, "
-                                             "hosts .11-.18, containers .100-.249, operator .254)"),
+                                             "hosts .11-.18, host blocks .32-.159, pool .160-.249, operator .254)"),
 ])
 def test_bad_lab_parameters(args, message):
     with pytest.raises(UsageError) as err:
@@ -76,3 +76,14 @@ def test_lab_commands_refuse_bad_input_and_create_nothing(tmp_path, argv, status
     assert main(argv, stdout=out, stderr=err, cwd=str(tmp_path)) == status
     assert err.getvalue() == message.format(dir=directory)
     assert not directory.exists()
+
+
+def test_an_eight_host_lab_gives_every_host_a_block_beside_the_pool():
+    from napcompose.cluster import parse_cluster, render_cluster
+    from napcompose.ipam.blocks import candidates
+    from napcompose.lab.cluster_file import lab_cluster
+
+    layout = make_layout("nap", "198.18.0.0/24", 8, "/tmp/lab")
+    cluster = parse_cluster(render_cluster(lab_cluster(layout)), "/tmp/lab/nap-cluster.yml")
+    assert cluster.network.reserved == ("198.18.0.254",)  # the operator
+    assert candidates(cluster.network, cluster.hosts) == [f"198.18.0.{16 * i}/28" for i in range(2, 10)]

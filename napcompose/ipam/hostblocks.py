@@ -1,0 +1,124 @@
+"""Host blocks in the store: ``<prefix>/host-blocks/<first address>`` = ``{"host", "block", "since"}``.
+
+A block is reserved with create-if-absent on its own key, so two hosts can never hold one block.
+The choice is deterministic (hosts in cluster-file order, each taking the first free candidate), so
+running ``network create`` again changes nothing and concurrent runs over one cluster file pick the
+same blocks. Should two runs that saw different stores still give one host two blocks, the block
+written first (lowest store version) stays and the later one is deleted by the run that wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from napcompose.errors import ConfigError, IpamError, StoreError
+from napcompose.ipam import blocks as arith
+from napcompose.ipam.pool import parse_address
+from napcompose.model import HostBlock
+
+
+def _key_prefix(prefix: str) -> str:
+    return f"{prefix.rstrip('/')}/host-blocks/"
+
+
+def _load(key: str, text: str, version: int) -> HostBlock:
+    try:
+        data = json.loads(text)
+        return HostBlock(host=str(data["host"]), cidr=str(data["block"]), since=float(data["since"]),
+                         version=version)
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f"the store holds a malformed host block record at {key}: {text[:80]!r}") from None
+
+
+class HostBlocks:
+    def __init__(self, store, prefix: str, clock):
+        self._store = store
+        self._prefix = _key_prefix(prefix)
+        self._clock = clock
+
+    def _key(self, cidr: str) -> str:
+        return self._prefix + cidr.split("/", 1)[0]
+
+    def list(self) -> List[HostBlock]:
+        """Every reserved block, in address order."""
+        found = [_load(key, value, version) for key, (value, version) in self._store.list(self._prefix).items()]
+        return sorted(found, key=lambda b: parse_address(b.cidr.split("/")[0]))
+
+    def by_host(self) -> Dict[str, HostBlock]:
+        """Each host's block; of two (a settled race), the one written first."""
+        out: Dict[str, HostBlock] = {}
+        for block in sorted(self.list(), key=lambda b: b.version):
+            out.setdefault(block.host, block)
+        return out
+
+    def check(self, cluster) -> None:
+        """Refuse a cluster file that now puts a host, the router, a pool or a reserved address inside a
+        block already reserved (the addresses of that block's containers would be handed out twice)."""
+        for block in self.list():
+            hit = arith.conflict_of(block.cidr, cluster.network, cluster.hosts)
+            if hit is None:
+                continue
+            listed = any(h.name == block.host for h in cluster.hosts)
+            how = (f"`nap-compose network rm --host {block.host}`" if listed
+                   else "`nap-compose ipam gc --yes`, since the host left the cluster file")
+            raise ConfigError(f"{cluster.source or 'the cluster file'}: {hit} is inside the block "
+                              f"{block.cidr} that host {block.host} holds in the store; change the cluster "
+                              f"file, or remove network {cluster.network.name} on {block.host} and release "
+                              f"its block first ({how})")
+
+    def ensure(self, cluster, hosts: Optional[Sequence[str]] = None) -> Dict[str, HostBlock]:
+        """The block of every host of ``cluster`` (or of the ``hosts`` named), reserving missing ones.
+
+        Nothing is written when the cluster file conflicts with a stored block or when there is no
+        room for every missing block.
+        """
+        self.check(cluster)
+        names = [h.name for h in cluster.hosts if hosts is None or h.name in hosts]
+        held = self.by_host()
+        missing = [n for n in names if n not in held]
+        if missing:
+            self._reserve(cluster, missing)
+            held = self.by_host()
+        return {n: held[n] for n in names}
+
+    def _reserve(self, cluster, missing: Sequence[str]) -> None:
+        taken = [b.cidr for b in self.list()]
+        free = [c for c in arith.candidates(cluster.network, cluster.hosts) if arith.overlaps(c, taken) is None]
+        if len(free) < len(missing):
+            where = ", ".join(s[2] for s in arith.areas(cluster.network))
+            raise IpamError(
+                f"no room for the blocks of host(s) {', '.join(missing)}: {where} has {len(free)} free "
+                f"/{cluster.network.host_block} block(s) beside the router, hosts, pools, reserved addresses "
+                f"and {len(taken)} block(s) already held; set a smaller network.host_block or give "
+                "network.host_blocks more room")
+        written: List[Tuple[str, int]] = []
+        for name in missing:
+            while free:
+                cidr = free.pop(0)
+                value = json.dumps({"host": name, "block": cidr, "since": self._clock.now()}, sort_keys=True)
+                version = self._store.create(self._key(cidr), value)
+                if version is not None:
+                    written.append((cidr, version))
+                    break
+                found = self._store.get(self._key(cidr))
+                if found is not None and _load(self._key(cidr), *found).host == name:
+                    break  # a concurrent run gave this host the same block
+            else:
+                raise IpamError(f"no room left for the block of host {name}: the free blocks were taken "
+                                "meanwhile; run it again")
+        self._settle(written)
+
+    def _settle(self, written: Sequence[Tuple[str, int]]) -> None:
+        """Delete what we wrote for a host that, through a concurrent run, got an earlier block."""
+        keep = self.by_host()
+        for block in self.list():
+            if (block.cidr, block.version) in written and keep[block.host].cidr != block.cidr:
+                self._store.compare_and_delete(self._key(block.cidr), block.version)
+
+    def release(self, host: str) -> Optional[HostBlock]:
+        """Release every block of ``host``; returns the one it held (None when it held none)."""
+        mine = [b for b in self.list() if b.host == host]
+        for block in mine:
+            self._store.compare_and_delete(self._key(block.cidr), block.version)
+        return min(mine, key=lambda b: b.version) if mine else None

@@ -1,0 +1,304 @@
+"""``network check`` findings, ``network create`` decisions, and the block views of ``ipam ls``/``gc``,
+with the store in memory and each host's network given as a NetworkView (what Docker would report)."""
+
+import io
+import json
+import textwrap
+
+import pytest
+
+from napcompose.cli import main
+from napcompose.cluster import parse_cluster
+from napcompose.ipam import Pool
+from napcompose.ipam.hostblocks import HostBlocks
+from napcompose.model import Allocation, HostBlock, pairs
+from napcompose.netcheck import Endpoint, NetworkView, check_network
+from napcompose.network import NetworkOptions, decide, desired_network, options_from_inspect
+from tests.fakes_engine import FakeClock
+from tests.fakes_kv import MemoryKV
+from tests.unit.test_ipam_cli import FakeEngine, FakeWiring
+
+CLUSTER = textwrap.dedent("""\
+    network: {name: nap, subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.160-198.18.0.253"],
+              reserved: [198.18.0.254], host_blocks: [198.18.0.32-198.18.0.159]}
+    hosts:
+      - {name: node1, address: 198.18.0.11, docker_url: "ssh://root@198.18.0.11"}
+      - {name: node2, address: 198.18.0.12, docker_url: "ssh://root@198.18.0.12"}
+      - {name: node3, address: 198.18.0.13, docker_url: "ssh://root@198.18.0.13"}
+    """)
+C = parse_cluster(CLUSTER, "/c/nap-cluster.yml")
+BLOCKS = {"node1": HostBlock("node1", "198.18.0.32/28"), "node2": HostBlock("node2", "198.18.0.48/28"),
+          "node3": HostBlock("node3", "198.18.0.64/28")}
+POOL = Pool.from_cluster(C)
+
+
+def ep(host, name, ip, owner=None):
+    labels = {}
+    if owner:
+        p, s, n = owner.split("/")
+        labels = {"com.docker.compose.project": p, "com.docker.compose.service": s,
+                  "com.docker.compose.container-number": n}
+    return Endpoint(host=host, container=name, id=f"id-{name}", ip=ip, labels=pairs(labels))
+
+
+def view(host, *endpoints, block=None):
+    return NetworkView(host, True, block or BLOCKS[host].cidr, tuple(endpoints))
+
+
+def alloc(ip, owner, host):
+    return Allocation(ip=ip, owner=owner, host=host, state="bound", since=1.0, alloc_id="a")
+
+
+def test_a_clean_network_has_no_findings():
+    views = [view("node1", ep("node1", "a", "198.18.0.32"), ep("node1", "shop_web_1", "198.18.0.170", "shop/web/1")),
+             view("node2", ep("node2", "b", "198.18.0.48")), view("node3")]
+    assert check_network(C, views, BLOCKS, [alloc("198.18.0.170", "shop/web/1", "node1")], POOL.contains) == []
+
+
+def test_each_kind_of_finding_names_host_and_container():
+    views = [
+        view("node1", ep("node1", "shop_web_1", "198.18.0.170", "shop/web/1"),
+             ep("node1", "hand", "198.18.0.100")),                       # in node5's area, no host's block
+        view("node2", ep("node2", "dup", "198.18.0.170"),                 # a nap address by hand on another host
+             ep("node2", "squatter", "198.18.0.13"),                     # node3's own address
+             ep("node2", "router", "198.18.0.1"),
+             ep("node2", "op", "198.18.0.254")),                         # reserved
+        view("node3", ep("node3", "stray", "198.18.0.40"),               # inside node1's block
+             ep("node3", "pooled", "198.18.0.200")),                     # a pool address nobody reserved
+    ]
+    findings = check_network(C, views, BLOCKS, [alloc("198.18.0.170", "shop/web/1", "node1")], POOL.contains)
+    assert [(f.kind, f.address, f.host, f.container, f.message) for f in findings] == [
+        ("infrastructure", "198.18.0.1", "node2", "router",
+         "container router on node2 holds 198.18.0.1, the router's address"),
+        ("infrastructure", "198.18.0.13", "node2", "squatter",
+         "container squatter on node2 holds 198.18.0.13, the address of host node3"),
+        ("outside-block", "198.18.0.40", "node3", "stray",
+         "container stray on node3 holds 198.18.0.40, inside the block 198.18.0.32/28 of host node1 "
+         "(its host's block is 198.18.0.64/28): an address given by hand"),
+        ("outside-block", "198.18.0.100", "node1", "hand",
+         "container hand on node1 holds 198.18.0.100, outside every block and the pool "
+         "(its host's block is 198.18.0.32/28): an address given by hand"),
+        ("duplicate", "198.18.0.170", "node1", "shop_web_1",
+         "198.18.0.170 is held by 2 containers: shop_web_1 on node1, dup on node2"),
+        ("duplicate", "198.18.0.170", "node2", "dup",
+         "198.18.0.170 is held by 2 containers: shop_web_1 on node1, dup on node2"),
+        ("reserved-for-other", "198.18.0.170", "node2", "dup",
+         "container dup on node2 holds 198.18.0.170, reserved for shop/web/1 on node1"),
+        ("unreserved-pool", "198.18.0.200", "node3", "pooled",
+         "container pooled on node3 holds 198.18.0.200, a pool address nobody reserved: nap-compose may hand it "
+         "out again (an address given by hand)"),
+        ("infrastructure", "198.18.0.254", "node2", "op",
+         "container op on node2 holds 198.18.0.254, reserved (198.18.0.254)"),
+    ]
+
+
+def test_unreachable_hosts_and_missing_networks_are_findings_too():
+    findings = check_network(C, [NetworkView("node1", False), view("node2")], BLOCKS, [], POOL.contains,
+                             {"node3": "node3: cannot connect over SSH: timed out"})
+    assert [(f.kind, f.host, f.message) for f in findings] == [
+        ("unreachable", "node3", "host node3 did not answer (node3: cannot connect over SSH: timed out); its "
+                                 "containers are not checked"),
+        ("no-network", "node1", "host node1 has no network nap (run `nap-compose network create`)"),
+    ]
+
+
+def test_a_network_whose_ip_range_is_not_its_block_is_a_finding():
+    views = [view("node1"), NetworkView("node2", True, None, ()),
+             view("node3", block="198.18.0.32/28")]
+    findings = check_network(C, views, BLOCKS, [], POOL.contains)
+    assert [(f.kind, f.host, f.message) for f in findings] == [
+        ("wrong-range", "node2", "network nap on node2 has ip-range (none), not its block 198.18.0.48/28: "
+                                 "containers started there without an address may take addresses of other hosts "
+                                 "(`nap-compose network create` says how to migrate)"),
+        ("wrong-range", "node3", "network nap on node3 has ip-range 198.18.0.32/28, not its block 198.18.0.64/28: "
+                                 "containers started there without an address may take addresses of other hosts "
+                                 "(`nap-compose network create` says how to migrate)"),
+    ]
+
+
+# --------------------------------------------------------------------------- network create decisions
+
+
+def _found(ip_range):
+    attrs = {"Name": "nap", "Driver": "bridge",
+             "IPAM": {"Config": [{"Subnet": "198.18.0.0/24", "Gateway": "198.18.0.12",
+                                  "AuxiliaryAddresses": {"DefaultGatewayIPv4": "198.18.0.1"}}]},
+             "Options": {"com.docker.network.bridge.enable_ip_masquerade": "false",
+                         "com.docker.network.bridge.name": "br0"}}
+    if ip_range:
+        attrs["IPAM"]["Config"][0]["IPRange"] = ip_range
+    return options_from_inspect(attrs)
+
+
+DESIRED = desired_network(C.network, C.hosts[1], "198.18.0.48/28")
+
+
+def test_the_block_is_the_networks_ip_range():
+    assert DESIRED.ip_range == "198.18.0.48/28"
+    assert decide("node2", DESIRED, _found("198.18.0.48/28"), (), False)[0] == "none"
+    action, result = decide("node2", DESIRED, None, (), False)
+    assert action == "create" and result.status == "created" and result.block == "198.18.0.48/28"
+
+
+def test_a_network_without_its_block_is_drift_with_the_step_that_migrates_it():
+    action, result = decide("node2", DESIRED, _found(None), ("web1", "web2"), False)
+    assert action == "none" and result.status == "drift" and not result.ok
+    assert result.drift == ("ip-range: want 198.18.0.48/28, found (none)",)
+    assert result.detail == (
+        "network nap has no host block: Docker cannot change an ip-range in place, so containers started on it "
+        "without an address may take addresses another host hands out. Remove the 2 container(s) attached "
+        "(web1, web2; `nap-compose down` for a nap-compose project), run `nap-compose network create "
+        "--recreate-empty`, then start them again (`nap-compose up`)")
+    _, empty = decide("node2", DESIRED, _found(None), (), False)
+    assert empty.detail.endswith("No container is attached: run `nap-compose network create --recreate-empty`")
+
+
+def test_recreate_empty_recreates_only_where_no_container_is_attached():
+    action, result = decide("node2", DESIRED, _found(None), (), True)
+    assert (action, result.status, result.ok) == ("recreate", "recreated", True)
+    action, result = decide("node2", DESIRED, _found(None), ("web1",), True)
+    assert (action, result.status) == ("none", "drift")
+    assert result.detail == ("network nap differs from the cluster file and is not recreated: 1 container(s) "
+                             "attached (web1)")
+
+
+# --------------------------------------------------------------------------- through the CLI
+
+
+class NetWiring(FakeWiring):
+    def __init__(self, kv):
+        super().__init__(kv)
+        self.views, self.unreachable = [], {}
+
+    def network_views(self, cluster, connections):
+        return self.views, self.unreachable
+
+
+@pytest.fixture
+def cli(tmp_path):
+    (tmp_path / "nap-cluster.yml").write_text(CLUSTER)
+    kv = MemoryKV()
+    wiring = NetWiring(kv)
+
+    def run(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        status = main(list(argv), stdout=out, stderr=err, environ={}, cwd=str(tmp_path), wiring=wiring)
+        return status, out.getvalue(), err.getvalue()
+
+    run.kv, run.wiring = kv, wiring
+    HostBlocks(kv, "/nap-compose", FakeClock()).ensure(C)
+    return run
+
+
+def test_network_check_exits_1_on_a_duplicate_and_reports_it_as_json(cli):
+    assert cli("ipam", "reserve", "--owner", "shop/web/1", "--ip", "198.18.0.170", "--host", "node1")[0] == 0
+    cli.wiring.views = [view("node1", ep("node1", "shop_web_1", "198.18.0.170", "shop/web/1")),
+                        view("node2", ep("node2", "copy", "198.18.0.170")), view("node3")]
+    status, out, err = cli("network", "check", "--format", "json")
+    assert (status, err) == (1, "")
+    data = json.loads(out)
+    assert [(f["kind"], f["host"], f["container"]) for f in data["findings"]] == [
+        ("duplicate", "node1", "shop_web_1"), ("duplicate", "node2", "copy"), ("reserved-for-other", "node2", "copy")]
+    assert [h["ip_range"] for h in data["hosts"]] == ["198.18.0.32/28", "198.18.0.48/28", "198.18.0.64/28"]
+    status, out, _ = cli("network", "check")
+    assert status == 1
+    assert out.splitlines()[0].split()[:3] == ["duplicate", "node1", "shop_web_1"]
+
+
+def test_network_check_of_a_clean_network_exits_0(cli):
+    cli.wiring.views = [view("node1", ep("node1", "a", "198.18.0.33")), view("node2"), view("node3")]
+    assert cli("network", "check") == (0, "network nap: 1 container(s) on 3 host(s), no problem found\n", "")
+
+
+def test_ipam_ls_shows_the_blocks_and_with_all_the_containers_in_them(cli):
+    cli("ipam", "reserve", "--owner", "shop/web/1", "--ip", "198.18.0.170", "--host", "node1")
+    cli.wiring.views = [view("node1", ep("node1", "a", "198.18.0.33"), ep("node1", "shop_web_1", "198.18.0.170")),
+                        view("node2"), view("node3")]
+    status, out, _ = cli("ipam", "ls")
+    assert status == 0
+    assert out == ("ADDRESS         OWNER         HOST   STATE     SINCE\n"
+                   "198.18.0.32/28  (host block)  node1  block     2027-01-15T08:00:00Z\n"
+                   "198.18.0.48/28  (host block)  node2  block     2027-01-15T08:00:00Z\n"
+                   "198.18.0.64/28  (host block)  node3  block     2027-01-15T08:00:00Z\n"
+                   "198.18.0.170    shop/web/1    node1  reserved  2027-01-15T08:00:00Z\n")
+    status, out, _ = cli("ipam", "ls", "--all")
+    assert out.splitlines()[2] == "  198.18.0.33   a             node1  in-block  -"
+    status, out, _ = cli("ipam", "ls", "--all", "--format", "json")
+    data = json.loads(out)
+    assert data[0] == {"address": "198.18.0.32/28", "owner": "(host block)", "host": "node1", "state": "block",
+                       "since": "2027-01-15T08:00:00Z", "containers": [{"address": "198.18.0.33", "name": "a"}]}
+
+
+def test_gc_keeps_live_hosts_blocks_ignores_block_containers_and_offers_a_removed_hosts_block(cli, tmp_path):
+    cli.wiring.engines = {n: FakeEngine(n) for n in ("node1", "node2", "node3")}
+    cli.wiring.views = [view("node1", ep("node1", "a", "198.18.0.33"))]
+    assert cli("ipam", "gc") == (0, "no leaked addresses\n", "")
+    (tmp_path / "nap-cluster.yml").write_text("\n".join(l for l in CLUSTER.splitlines() if "node3" not in l) + "\n")
+    status, out, _ = cli("ipam", "gc")
+    assert status == 0
+    assert out == ("ADDRESS         OWNER         HOST   STATE  SINCE\n"
+                   "198.18.0.64/28  (host block)  node3  block  2027-01-15T08:00:00Z\n"
+                   "1 block(s) of host(s) no longer in the cluster file; make sure their network is gone, then "
+                   "`nap-compose ipam gc --yes` releases them\n")
+    assert len(cli.kv.list("/nap-compose/host-blocks/")) == 3
+    assert cli("ipam", "gc", "--yes")[1].endswith("released block 198.18.0.64/28 (host node3)\n")
+    assert sorted(cli.kv.list("/nap-compose/host-blocks/")) == ["/nap-compose/host-blocks/198.18.0.32",
+                                                                "/nap-compose/host-blocks/198.18.0.48"]
+
+
+def test_network_rm_releases_the_block_only_where_the_network_is_gone(cli):
+    from napcompose.network import NetworkResult
+
+    asked = []
+
+    def remove_network(cluster, connections, hosts):
+        asked.append(list(hosts))
+        return [NetworkResult("node2", "removed", "network nap removed"),
+                NetworkResult("node3", "failed", "network nap is not removed: 1 container(s) attached (web)")]
+
+    cli.wiring.remove_network = remove_network
+    status, out, err = cli("network", "rm", "--host", "node2", "--host", "node3")
+    assert (status, asked) == (7, [["node2", "node3"]])
+    assert out == "node2  removed  network nap removed; block 198.18.0.48/28 released\n"
+    assert err == "ERROR: node3: network nap is not removed: 1 container(s) attached (web)\n"
+    assert sorted(cli.kv.list("/nap-compose/host-blocks/")) == ["/nap-compose/host-blocks/198.18.0.32",
+                                                                "/nap-compose/host-blocks/198.18.0.64"]
+
+
+def test_network_rm_of_an_unknown_host_touches_nothing(cli):
+    cli.wiring.remove_network = lambda *a: pytest.fail("no host may be asked")
+    assert cli("network", "rm", "--host", "node9") == (
+        2, "", "ERROR: network rm: host(s) node9 not in the cluster file (node1, node2, node3)\n")
+    assert len(cli.kv.list("/nap-compose/host-blocks/")) == 3
+
+
+def test_network_create_reserves_every_block_before_any_host_is_asked(cli, tmp_path):
+    seen = []
+
+    def ensure_network(cluster, connections, blocks, recreate_empty=False):
+        from napcompose.network import NetworkResult
+
+        seen.append(({h: b.cidr for h, b in blocks.items()}, recreate_empty))
+        return [NetworkResult(h.name, "present", "network nap already as wanted", block=blocks[h.name].cidr)
+                for h in cluster.hosts]
+
+    cli.wiring.ensure_network = ensure_network
+    text = CLUSTER.replace("  - {name: node3", "  - {name: node4, address: 198.18.0.14}\n  - {name: node3")
+    (tmp_path / "nap-cluster.yml").write_text(text)
+    assert cli("network", "create", "--recreate-empty")[0] == 0
+    assert seen == [({"node1": "198.18.0.32/28", "node2": "198.18.0.48/28", "node4": "198.18.0.80/28",
+                      "node3": "198.18.0.64/28"}, True)]
+
+
+def test_network_create_refuses_a_cluster_file_overlapping_a_held_block_and_asks_no_host(cli, tmp_path):
+    cli.wiring.ensure_network = lambda *a: pytest.fail("no host may be asked")
+    # without host_blocks, blocks come from the free space; a reserved address now lands in node2's block
+    (tmp_path / "nap-cluster.yml").write_text(CLUSTER.replace(
+        "reserved: [198.18.0.254], host_blocks: [198.18.0.32-198.18.0.159]", "reserved: [198.18.0.254, 198.18.0.50]"))
+    before = cli.kv.keys()
+    status, out, err = cli("network", "create")
+    assert (status, out) == (3, "")
+    assert err == (f"ERROR: {tmp_path}/nap-cluster.yml: network.reserved[1] 198.18.0.50 (at 198.18.0.50) is inside "
+                   "the block 198.18.0.48/28 that host node2 holds in the store; change the cluster file, or remove "
+                   "network nap on node2 and release its block first (`nap-compose network rm --host node2`)\n")
+    assert cli.kv.keys() == before

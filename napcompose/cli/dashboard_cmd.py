@@ -66,8 +66,10 @@ def cmd_dashboard(args, ctx) -> int:
     token, required, from_env = _token(ctx, not loopback)
     project = _project_or_none(ctx)
     deploy = deploy_for(ctx)
+    from napcompose.cli.ipam_cmd import host_blocks
+
     state = ClusterState(deploy.cluster, deploy.engines, deploy.connections.files, deploy.ipam,
-                         ctx.wiring.clock(), project)
+                         ctx.wiring.clock(), project, blocks=host_blocks(ctx, deploy.cluster))
     log = (lambda line: ctx.err(line)) if args.verbose else (lambda line: None)
     refresher = Refresher(state.snapshot, args.interval, lambda line: ctx.err(f"WARNING: {line}"))
     try:

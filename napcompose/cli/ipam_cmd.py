@@ -32,6 +32,10 @@ def _open(ctx, cluster):
 open_ipam = _open
 
 
+def host_blocks(ctx, cluster):
+    return _host_blocks(ctx, cluster)
+
+
 def _host_blocks(ctx, cluster):
     from napcompose.ipam.hostblocks import HostBlocks
 

@@ -31,8 +31,9 @@ class ClusterState:
     """
 
     def __init__(self, cluster, engines, files, ipam, clock, project: Optional[Project] = None,
-                 max_workers: int = 16):
+                 max_workers: int = 16, blocks=None):
         self.cluster = cluster
+        self.blocks = blocks  # HostBlocks of the store, or None where the cluster keeps none
         self.engines = engines
         self.ipam = ipam
         self.clock = clock
@@ -49,14 +50,15 @@ class ClusterState:
         notes: List[str] = []
         found, statuses = self._orchestrator.scan(None)
         down = {s.host: s.error or "unreachable" for s in statuses if not s.reachable}
-        pool, allocations = self._pool()
+        block_of = self._blocks(notes)
+        pool, allocations = self._pool(block_of)
         stand_ins = self._stand_ins(down, allocations)
         everything = list(found) + stand_ins
 
         counts: Dict[str, int] = {}
         for c in everything:
             counts[c.host] = counts.get(c.host, 0) + 1
-        hosts = tuple(HostView(h.name, h.address, h.labels, getattr(h, "block", None), h.name not in down,
+        hosts = tuple(HostView(h.name, h.address, h.labels, block_of.get(h.name), h.name not in down,
                                down.get(h.name), counts.get(h.name, 0)) for h in self.cluster.hosts)
         graph, graph_error, drift = None, None, DriftView(None)
         if self.project is not None:
@@ -74,8 +76,18 @@ class ClusterState:
 
     # ------------------------------------------------------------------ parts
 
-    def _pool(self) -> Tuple[PoolView, List[Allocation]]:
-        blocks = tuple((h.name, h.block) for h in self.cluster.hosts if getattr(h, "block", None))
+    def _blocks(self, notes: List[str]) -> Dict[str, str]:
+        """Each host's block (its network's ip-range) as the store records it."""
+        if self.blocks is None:
+            return {}
+        try:
+            return {host: block.cidr for host, block in self.blocks.by_host().items()}
+        except NapComposeError as exc:
+            notes.append(f"host blocks: {exc}")
+            return {}
+
+    def _pool(self, block_of: Dict[str, str]) -> Tuple[PoolView, List[Allocation]]:
+        blocks = tuple((h.name, block_of[h.name]) for h in self.cluster.hosts if h.name in block_of)
         pool = self.ipam.pool
         try:
             allocations = list(self.ipam.allocations())

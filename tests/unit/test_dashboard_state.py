@@ -110,3 +110,16 @@ def test_no_credential_of_the_cluster_file_reaches_a_snapshot():
     rendered = state_json(snap) + "".join(page(snap, view, {}) for view in VIEWS)
     assert "SECRET" not in rendered
     assert "198.18.0.250" not in rendered  # not even where the store is
+
+
+def test_hosts_and_pool_show_each_host_s_block_as_the_store_records_it():
+    from napcompose.ipam.hostblocks import HostBlocks
+
+    rig = Rig()
+    blocks = HostBlocks(rig.store, rig.cluster.store.prefix, rig.clock)
+    held = blocks.ensure(rig.cluster)
+    snap = ClusterState(rig.cluster, rig.world.engines, rig.world.files, rig.ipam, rig.clock,
+                        blocks=blocks).snapshot()
+    assert {h.name: h.block for h in snap.hosts} == {name: b.cidr for name, b in held.items()}
+    assert dict(snap.pool.blocks) == {name: b.cidr for name, b in held.items()}
+    assert all(h.block is None for h in state(rig).snapshot().hosts)  # no block store given: none shown

@@ -137,6 +137,26 @@ def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,
         raise
 
 
+# ---------------------------------------------------------------------------- the port
+
+
+class DockerImages:
+    """ports.ImageTransfer over the hosts' Docker clients (``HostConnections.docker``)."""
+
+    def __init__(self, docker_for: Callable[[str], object], reporter: Reporter = NullReporter()):
+        self._docker_for = docker_for
+        self._reporter = reporter
+
+    def build(self, host: str, spec: BuildSpec, tag: str, no_cache: bool = False) -> str:
+        return build(self._docker_for(host), spec, tag, self._reporter, host=host, no_cache=no_cache)
+
+    def copy(self, image: str, source: str, target: str) -> None:
+        copy(self._docker_for(source), self._docker_for(target), image, src_host=source, dst_host=target)
+
+    def image_id(self, host: str, image: str) -> Optional[str]:
+        return image_id(self._docker_for(host), image, host=host)
+
+
 # ---------------------------------------------------------------------------- carrying out a plan
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Set
 
-from napcompose.errors import HostError, IpamError, UsageError
+from napcompose.errors import ExitStatus, IpamError, UsageError
 from napcompose.cli.common import load_cluster
 
 
@@ -24,8 +22,7 @@ def _open(ctx, cluster):
     store = ctx.wiring.store(cluster)
     if hasattr(store, "close"):
         ctx.on_close(store.close)
-    new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
-    return Ipam(store, pool, cluster.store.prefix, ctx.wiring.clock(), new_id)
+    return Ipam(store, pool, cluster.store.prefix, ctx.wiring.clock(), ctx.wiring.new_id)
 
 
 def _table(ctx, allocations) -> None:
@@ -51,7 +48,7 @@ def cmd_init(args, ctx) -> int:
         outside = [a for a in ipam.allocations() if not pool.contains(a.ip)]
         for a in outside:
             ctx.err(f"WARNING: {a.ip} ({a.owner}) is outside the new pool; it stays reserved until released")
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_ls(args, ctx) -> int:
@@ -62,7 +59,7 @@ def cmd_ls(args, ctx) -> int:
                              "since": _since(a.since), "alloc_id": a.alloc_id} for a in allocations], indent=2))
     else:
         _table(ctx, allocations)
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_reserve(args, ctx) -> int:
@@ -79,7 +76,7 @@ def cmd_reserve(args, ctx) -> int:
     alloc = ipam.ensure(args.owner, args.host, args.ip)
     ipam.flush()
     ctx.out(alloc.ip)
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_release(args, ctx) -> int:
@@ -106,52 +103,37 @@ def cmd_release(args, ctx) -> int:
         ipam.release(alloc.ip, args.owner or alloc.owner)
     ipam.flush()
     ctx.out(f"released {alloc.ip} ({alloc.owner})")
-    return 0
-
-
-def _observe(ctx, cluster):
-    """{host: live owners} of the hosts that answered, and {host: error} of those that did not."""
-    accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
-    connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
-    if hasattr(connections, "close"):
-        ctx.on_close(connections.close)
-
-    def observe(host):
-        engine = ctx.wiring.engine(host, connections)
-        return {c.replica.owner for c in engine.list_containers(None) if c.replica is not None}
-
-    live: Dict[str, Set[str]] = {}
-    unreachable: Dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(cluster.hosts)))) as workers:
-        futures = {host.name: workers.submit(observe, host) for host in cluster.hosts}
-    for name, future in futures.items():
-        try:
-            live[name] = future.result()
-        except HostError as exc:
-            unreachable[name] = str(exc)
-    return live, unreachable
+    return ExitStatus.OK
 
 
 def cmd_gc(args, ctx) -> int:
+    from napcompose.cli.deploy_wiring import deploy_for
+
     cluster = load_cluster(ctx)
     ipam = _open(ctx, cluster)
-    live, unreachable = _observe(ctx, cluster)
+    # The same observation every deploy command reads: every host at once, every nap container.
+    observation = deploy_for(ctx, cluster).orchestrator.observe(None, everything=True)
+    unreachable = observation.down
+    live: Dict[str, Set[str]] = {h.host: set() for h in observation.hosts if h.reachable}
+    for c in observation.containers:
+        if c.replica is not None:
+            live[c.host].add(c.replica.owner)
     for name in sorted(unreachable):
         kept = sum(1 for a in ipam.allocations() if a.host == name)
         ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its {kept} allocation(s) are kept")
     leaked = ipam.gc(live, set(unreachable))
     if not leaked:
         ctx.out("no leaked addresses")
-        return 0
+        return ExitStatus.OK
     _table(ctx, leaked)
     if not args.yes:
         ctx.out(f"{len(leaked)} leaked address(es); `nap-compose ipam gc --yes` releases them")
-        return 0
+        return ExitStatus.OK
     for alloc in leaked:
         ipam.release(alloc.ip, alloc.owner)
         ctx.out(f"released {alloc.ip} ({alloc.owner})")
     ipam.flush()
-    return 0
+    return ExitStatus.OK
 
 
 def register(sub) -> None:

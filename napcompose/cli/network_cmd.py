@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from napcompose.errors import ExitStatus
 from napcompose.cli.common import load_cluster
 
 
@@ -37,4 +38,4 @@ def _create(args, ctx) -> int:
         ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(results)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return 7 if any(r.status == "failed" for r in bad) else 1
-    return 0
+    return ExitStatus.OK

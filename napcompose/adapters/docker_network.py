@@ -6,7 +6,6 @@ would cut them off. Drift is reported per host for the operator to act on.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, Optional
 
 import docker.errors
@@ -14,6 +13,7 @@ import docker.types
 import paramiko
 import requests
 
+from napcompose.executor import fan_out
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import NapComposeError
 from napcompose.model import Cluster, Host
@@ -73,5 +73,5 @@ def ensure_cluster_network(cluster: Cluster, connections,
             on_result(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=min(8, len(cluster.hosts)) or 1) as pool:
-        return list(pool.map(one, cluster.hosts))
+    results = fan_out(list(cluster.hosts), one, key=lambda h: h.name, max_workers=8)
+    return [r.value if r.ok else NetworkResult(r.key, "failed", r.error or "") for r in results]

@@ -174,7 +174,5 @@ def confirm(ctx, question: str) -> bool:
 
 
 def _flush(ctx) -> None:
-    for stream in (ctx.stdout, ctx.stderr):
-        flush = getattr(stream, "flush", None)
-        if flush:
-            flush()
+    ctx.stdout.flush()
+    ctx.stderr.flush()

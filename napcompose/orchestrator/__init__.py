@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import List, Mapping, Optional, Sequence, Union
 
-from napcompose.executor import fan_out
 from napcompose.imagecheck import image_name
 from napcompose.model import ObservedContainer, Outcome, Project, RunReport
 from napcompose.orchestrator.base import Core
-from napcompose.orchestrator.hosts import HostsDrift, check_blocks, write_host
+from napcompose.orchestrator.hosts import HostsDrift, check_blocks
 from napcompose.orchestrator.observe import observe, with_stand_ins
 from napcompose.orchestrator.run import Executor
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
@@ -145,8 +144,4 @@ class Orchestrator(Core):
 
     def hosts_sync(self, project: Project) -> RunReport:
         """Rewrite every block that differs; unreachable hosts are reported."""
-        containers, failures = self._live(project)
-        hosts = sorted({c.host for c in containers})
-        results = fan_out(hosts, lambda host: write_host(self, project, host, containers),
-                          max_workers=self.max_workers)
-        return RunReport(tuple(failures) + tuple(o for r in results for o in (r.value or ())))
+        return self.run(project, Options(), Command.HOSTS_SYNC)

@@ -16,7 +16,8 @@ from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImag
                                         Reserve, Restart, Start, Stop, Unreserved, WriteHosts, image_key)
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
-from napcompose.planner.lifecycle import plan_down, plan_kill, plan_restart, plan_rm, plan_start, plan_stop
+from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
+                                         plan_stop)
 from napcompose.planner.observation import Addresses, Observation, parse_owner, stand_ins
 from napcompose.planner.options import Options, PlanOptions
 from napcompose.planner.render import render
@@ -33,6 +34,7 @@ class Command(enum.Enum):
     RESTART = "restart"
     RM = "rm"
     KILL = "kill"
+    HOSTS_SYNC = "hosts sync"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
@@ -43,7 +45,7 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
     if command is Command.DOWN:
         return plan_down(project, observation, addresses, options)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
-                Command.RM: plan_rm, Command.KILL: plan_kill}
+                Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync}
     return planners[command](project, observation, options)
 
 
@@ -52,7 +54,7 @@ __all__ = [
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
     "PlanOptions", "Recreate", "Release", "Remove", "Reservation", "Reserve", "Restart", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "plan", "plan_down", "plan_kill",
+    "healthy_needed", "hosts_block", "image_key", "parse_owner", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins",
 ]

@@ -59,8 +59,8 @@ def _plan(observation: Observation, waves, current=None, **extra) -> Plan:
 def _hosts_writes(observation: Observation) -> tuple:
     """One hosts-file pass per host that holds the project's containers (Docker rebuilt them on start)."""
     hosts = sorted({c.host for c in observation.mine if c.host not in observation.down})
-    return tuple(WriteHosts(h, tuple(sorted(c.replica for c in observation.mine if c.host == h)),
-                            "a start rebuilds the file") for h in hosts)
+    return tuple(WriteHosts(h, tuple(sorted(c.replica for c in observation.mine if c.host == h)))
+                 for h in hosts)
 
 
 def plan_down(project: Optional[Project], observation: Observation, addresses: Addresses,
@@ -138,6 +138,11 @@ def plan_kill(project: Project, observation: Observation, options: Options) -> P
     running = [c for c in _chosen(project, observation, options) if c.state in _RUNNING]
     return _plan(observation, [[Kill(c.replica, c.host, options.signal, container=c, signal=options.signal)
                                 for c in running]])
+
+
+def plan_hosts_sync(project: Project, observation: Observation, options: Options) -> Plan:
+    """Rewrite every managed hosts block that differs, one pass per host."""
+    return _plan(observation, [_hosts_writes(observation)])
 
 
 def doomed_by_rm(plan: Plan) -> Sequence[str]:

@@ -104,16 +104,14 @@ class Executor(ContainerHandlers):
 
     # ------------------------------------------------------------------ addresses
     def reserve(self, action: Reserve) -> List[Outcome]:
-        """All entries at once, all or none. Reported as progress only: the run's steps stay the
-        containers' (a failure here raises, before any step)."""
+        """All entries at once, all or none. No outcome and no terminal line of its own: the address
+        shows on each container's line, and a failure here raises before any step."""
         for entry in action.entries:
             self.core.reporter.progress(entry.replica.label, action.verb, "started",
                                         self.core.detail(entry.host, entry.fixed))
         got = self.core.book.ensure_many([(e.replica.owner, e.host, e.fixed) for e in action.entries])
         for entry, allocation in zip(action.entries, got):
             self.allocations[entry.replica] = allocation
-            self.core.reporter.progress(entry.replica.label, action.verb, "done",
-                                        self.core.detail(entry.host, allocation.ip))
         return []
 
     def release(self, action: Release) -> None:

@@ -52,6 +52,7 @@ class Reserve:
     entries: Tuple[Reservation, ...]
     reason: str = "addresses for new replicas"
     after: Tuple[str, ...] = ()
+    host: Optional[str] = None  # the address book is the cluster's, not a host's
     verb: ClassVar[str] = "Reserving"
     kind: ClassVar[str] = "reserve"
 
@@ -62,8 +63,6 @@ class Reserve:
     @property
     def subject(self) -> str:
         return "addresses"
-
-    host: Optional[str] = None
 
 
 @dataclass(frozen=True)

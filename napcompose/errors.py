@@ -5,23 +5,42 @@ involved. Each class carries the process exit status the CLI uses for it. Adapte
 into these classes at their edge (``raise HostError(...) from e``) so the core never matches SDK types.
 """
 
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    """Every exit status of the ``nap-compose`` process; each error class carries its member."""
+
+    OK = 0
+    ERROR = 1  # a failure without a more precise class; also `hosts check` finding drift, as diff(1)
+    USAGE = 2
+    CONFIG = 3
+    STORE = 4
+    IPAM = 5
+    PLACEMENT = 6
+    HOST = 7
+    PARTIAL = 8
+    LAB = 9
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+    BROKEN_PIPE = 141  # the reader went away, as shells report SIGPIPE
+
 
 class NapComposeError(Exception):
     """Root of every error nap-compose raises on purpose."""
 
-    exit_status = 1
+    exit_status = ExitStatus.ERROR
 
 
 class UsageError(NapComposeError):
     """A malformed command line: bad option values, unknown services in arguments."""
 
-    exit_status = 2
+    exit_status = ExitStatus.USAGE
 
 
 class ConfigError(NapComposeError):
     """A compose file or cluster file that cannot be used as written."""
 
-    exit_status = 3
+    exit_status = ExitStatus.CONFIG
 
 
 class DependencyCycleError(ConfigError):
@@ -35,13 +54,13 @@ class DependencyCycleError(ConfigError):
 class StoreError(NapComposeError):
     """The address store (etcd or the file store) failed or is unreachable."""
 
-    exit_status = 4
+    exit_status = ExitStatus.STORE
 
 
 class IpamError(NapComposeError):
     """An address could not be reserved or released as asked."""
 
-    exit_status = 5
+    exit_status = ExitStatus.IPAM
 
 
 class PoolExhaustedError(IpamError):
@@ -59,13 +78,13 @@ class NotOwnerError(IpamError):
 class PlacementError(NapComposeError):
     """Replicas that no host can take under the constraints."""
 
-    exit_status = 6
+    exit_status = ExitStatus.PLACEMENT
 
 
 class HostError(NapComposeError):
     """A Docker host, its engine or its SSH server failed; ``host`` names it."""
 
-    exit_status = 7
+    exit_status = ExitStatus.HOST
 
     def __init__(self, host, message):
         self.host = host
@@ -79,13 +98,13 @@ class HostKeyError(HostError):
 class LabError(NapComposeError):
     """The local lab could not be built, inspected or torn down."""
 
-    exit_status = 9
+    exit_status = ExitStatus.LAB
 
 
 class PartialFailure(NapComposeError):
     """Some actions of a run failed; the others completed. ``failures`` lists (subject, error)."""
 
-    exit_status = 8
+    exit_status = ExitStatus.PARTIAL
 
     def __init__(self, summary, failures=()):
         self.failures = tuple(failures)

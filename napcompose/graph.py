@@ -99,3 +99,17 @@ def dependents(project, service):
     """Every service that needs ``service``, directly or not."""
     graph = build_graph(project)
     return set(nx.ancestors(graph, service))
+
+
+def direct_dependencies(spec):
+    """The services ``spec`` needs started first (its out-edges), whatever the kind of edge."""
+    return {name for name, _ in edges_of(spec)}
+
+
+def with_dependencies(project, services):
+    """``services`` plus every service of the project they need, directly or not."""
+    graph = build_graph(project)
+    chosen = set(services)
+    for name in services:
+        chosen |= nx.descendants(graph, name)
+    return {name for name in chosen if name in project.service_names}

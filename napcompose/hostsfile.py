@@ -134,7 +134,7 @@ def peer_entries(project: Project, service: str,
                           key=lambda r: r.index)
         for replica in replicas:
             bucket = names.setdefault(addresses[replica], [])
-            for name in (f"{replica.service}_{replica.index}", replica.name):
+            for name in (replica.label, replica.name):
                 if validate_name(name) not in bucket:
                     bucket.append(name)
         if replicas:

@@ -271,6 +271,11 @@ class Replica:
         return f"{self.project}_{self.service}_{self.index}"
 
     @property
+    def label(self) -> str:
+        """How progress lines, plans, errors and hosts files name it within its project: ``web_2``."""
+        return f"{self.service}_{self.index}"
+
+    @property
     def owner(self) -> str:
         """The IPAM owner key of this replica."""
         return f"{self.project}/{self.service}/{self.index}"

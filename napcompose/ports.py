@@ -7,9 +7,9 @@ The core (config, graph, placement, ipam, hostsfile, planner, orchestrator) only
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
-from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer
+from napcompose.model import Allocation, BuildSpec, ContainerEvent, ContainerRequest, ObservedContainer
 
 
 class KeyValueStore(Protocol):
@@ -77,6 +77,57 @@ class ContainerEngine(Protocol):
         ``until`` must not lie in the future: the engine answers once it has passed, so a caller that
         polls asks for the span since its last call up to now.
         """
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Send ``signal`` (a name such as SIGKILL or SIGHUP, or a number) to the container's process."""
+
+    def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
+             timestamps: bool = False) -> Iterator[str]:
+        """The container's output, one line at a time (without the newline)."""
+
+    def exec(self, container_id: str, cmd: Sequence[str], tty: bool = False,
+             write: Optional[Callable[[bytes], None]] = None) -> int:
+        """Run ``cmd`` (a list, never a shell string) in the container; stream its output to ``write``;
+        return its exit code."""
+
+
+class AddressBook(Protocol):
+    """The cluster's addresses (``napcompose.ipam.Ipam`` over the store). Owners are ``project/service/N``.
+
+    Raises IpamError (PoolExhaustedError, AddressTakenError, ...) or StoreError.
+    """
+
+    def allocations(self) -> List[Allocation]:
+        """Every reserved address."""
+
+    def lookup(self, owner: str) -> Optional[Allocation]:
+        """The address ``owner`` holds, or None."""
+
+    def ensure_many(self, requests: Sequence[Tuple[str, Optional[str], Optional[str]]]) -> List[Allocation]:
+        """An address for every (owner, host, fixed address or None): the one it holds, else a new one.
+        All or nothing: on failure what this call newly reserved is released again."""
+
+    def mark_bound(self, owner: str, host: str) -> Allocation:
+        """Record that ``owner``'s container now exists on ``host``."""
+
+    def release_owner(self, owner: str) -> Optional[Allocation]:
+        """Release what ``owner`` holds; return it (None when it held nothing)."""
+
+
+class ImageTransfer(Protocol):
+    """Putting images on hosts without a registry: build on one, copy between two (save → load).
+
+    Every method raises HostError naming the host and the image.
+    """
+
+    def build(self, host: str, spec: BuildSpec, tag: str, no_cache: bool = False) -> str:
+        """Build ``spec`` on ``host``'s daemon and tag it ``tag``; return the image id."""
+
+    def copy(self, image: str, source: str, target: str) -> None:
+        """Stream ``image`` from ``source``'s daemon into ``target``'s."""
+
+    def image_id(self, host: str, image: str) -> Optional[str]:
+        """The id of ``image`` on ``host``, None when absent."""
 
 
 class RemoteFiles(Protocol):

@@ -130,6 +130,10 @@ class FakeEngine:
         self.health_script: Dict[str, List[str]] = {}  # container name -> successive health answers
         self.calls: List[Tuple[str, str]] = []
         self.images: Dict[str, Optional[str]] = {}  # reference -> id (None: absent); see image_id
+        self.stop_timeouts: List[Tuple[str, Optional[float]]] = []  # (container name, timeout) per stop
+        self.signals: List[Tuple[str, str]] = []  # (container name, signal) per kill
+        self.log_lines: Dict[str, List[str]] = {}  # container name -> its output
+        self.execs: List[Tuple[str, Tuple[str, ...]]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -229,10 +233,30 @@ class FakeEngine:
     def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
         container = self._get(container_id, "stop")
         was_running = container.state == "running"
+        self.stop_timeouts.append((container.request.name, timeout))
         container.state = "exited"
         if was_running:
             self.record(container, "die", 0)
             self.record(container, "stop")
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        container = self._get(container_id, "kill")
+        self.signals.append((container.request.name, signal))
+        if signal in ("SIGKILL", "KILL", "9", "SIGTERM", "TERM", "15"):
+            container.state = "exited"
+
+    def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
+             timestamps: bool = False):
+        container = self._get(container_id, "logs")
+        lines = self.log_lines.get(container.request.name, [])
+        return iter(lines if tail is None else lines[len(lines) - tail:] if tail else [])
+
+    def exec(self, container_id: str, cmd, tty: bool = False, write=None) -> int:
+        container = self._get(container_id, "exec")
+        self.execs.append((container.request.name, tuple(cmd)))
+        if write is not None:
+            write(" ".join(cmd).encode() + b"\n")
+        return 0
 
     def remove_container(self, container_id: str, force: bool = False) -> None:
         container = self._get(container_id, "remove")
@@ -269,6 +293,43 @@ class FakeEngine:
                       key=lambda e: (e.time, e.container_id, e.action))
 
 
+class FakeImages:
+    """ImageTransfer over the FakeEngines: a build gives a new id, a copy carries the source's id."""
+
+    def __init__(self, engines: Dict[str, "FakeEngine"]):
+        self.engines = engines
+        self.calls: List[Tuple[str, ...]] = []
+        self.failures: Dict[Tuple[str, str, str], str] = {}  # (operation, image, host) -> cause
+        self._builds = itertools.count(1)
+
+    def _check(self, operation: str, image: str, host: str) -> None:
+        engine = self.engines[host]
+        if engine.unreachable:
+            raise HostError(host, f"cannot connect to the Docker engine: {engine.unreachable}")
+        cause = self.failures.get((operation, image, host))
+        if cause:
+            raise HostError(host, f"{operation} {image}: {cause}")
+
+    def build(self, host: str, spec, tag: str, no_cache: bool = False) -> str:
+        self._check("build", tag, host)
+        self.calls.append(("build", tag, host))
+        new_id = f"sha256:{tag}-built-{next(self._builds)}"
+        self.engines[host].images[tag] = new_id
+        return new_id
+
+    def copy(self, image: str, source: str, target: str) -> None:
+        self._check("copy", image, target)
+        self.calls.append(("copy", image, source, target))
+        found = self.engines[source]._current_image(image)
+        if found is None:
+            raise HostError(source, f"image {image} is not there to copy")
+        self.engines[target].images[image] = found
+
+    def image_id(self, host: str, image: str) -> Optional[str]:
+        self._check("image_id", image, host)
+        return self.engines[host]._current_image(image)
+
+
 class FakeWorld:
     """Hosts with engines and files over one file system and one network."""
 
@@ -279,6 +340,7 @@ class FakeWorld:
         self.engines = {h: FakeEngine(h, self.fs, self.network, now) for h in hosts}
         self.files_by_host = {h: FakeFiles(h, self.fs) for h in hosts}
         self.files_opened: List[str] = []
+        self.images = FakeImages(self.engines)
 
     def files(self, host: str) -> FakeFiles:
         self.files_opened.append(host)

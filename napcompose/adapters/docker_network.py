@@ -7,7 +7,6 @@ gets the host's block (reserved in the store first) as its ip-range.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import docker.errors
@@ -15,6 +14,7 @@ import docker.types
 import paramiko
 import requests
 
+from napcompose.executor import fan_out
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import Cluster, Host, HostBlock, pairs
@@ -96,8 +96,9 @@ def _each_host(cluster: Cluster, connections, job, hosts=None) -> list:
             return job(host, None, _without_host(host, exc))
         return job(host, client, None)
 
-    with ThreadPoolExecutor(max_workers=min(8, len(chosen)) or 1) as pool:
-        return list(pool.map(one, chosen))
+    by_name = {h.name: h for h in chosen}
+    return [r.value if r.ok else job(by_name[r.key], None, r.error or "failed")
+            for r in fan_out(chosen, one, key=lambda h: h.name, max_workers=8)]
 
 
 def ensure_cluster_network(cluster: Cluster, connections,

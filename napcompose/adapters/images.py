@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import ConfigError, HostError, NapComposeError, PartialFailure
+from napcompose.executor import fan_out
 from napcompose.imagecheck import DEFAULT_STRATEGY, ImageStep, build_plan
 from napcompose.model import BuildSpec
 from napcompose.ports import NullReporter, Reporter
@@ -137,6 +137,26 @@ def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,
         raise
 
 
+# ---------------------------------------------------------------------------- the port
+
+
+class DockerImages:
+    """ports.ImageTransfer over the hosts' Docker clients (``HostConnections.docker``)."""
+
+    def __init__(self, docker_for: Callable[[str], object], reporter: Reporter = NullReporter()):
+        self._docker_for = docker_for
+        self._reporter = reporter
+
+    def build(self, host: str, spec: BuildSpec, tag: str, no_cache: bool = False) -> str:
+        return build(self._docker_for(host), spec, tag, self._reporter, host=host, no_cache=no_cache)
+
+    def copy(self, image: str, source: str, target: str) -> None:
+        copy(self._docker_for(source), self._docker_for(target), image, src_host=source, dst_host=target)
+
+    def image_id(self, host: str, image: str) -> Optional[str]:
+        return image_id(self._docker_for(host), image, host=host)
+
+
 # ---------------------------------------------------------------------------- carrying out a plan
 
 
@@ -201,13 +221,11 @@ def run_plan(docker_for: Callable[[str], object], project, steps: Sequence[Image
     def do_service(service: str) -> None:
         builds = [s for s in by_service[service] if s.kind == "build"]
         copies = [s for s in by_service[service] if s.kind == "copy"]
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(builds) + len(copies)))) as pool:
-            list(pool.map(do_build, builds))
-            list(pool.map(do_copy, copies))
+        fan_out(builds, do_build, key=lambda s: s.host, max_workers=parallel)
+        fan_out(copies, do_copy, key=lambda s: s.host, max_workers=parallel)
 
     # Services go side by side, so one service's copies overlap the next one's build.
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(by_service)))) as pool:
-        list(pool.map(do_service, by_service))
+    fan_out(list(by_service), do_service, max_workers=parallel)
     if failures:
         order = {f"{s.kind} {s.service} {'on' if s.kind == 'build' else 'to'} {s.host}": i
                  for i, s in enumerate(steps)}

@@ -14,7 +14,7 @@ import traceback
 from typing import Mapping, Optional, Sequence, TextIO
 
 from napcompose import __version__
-from napcompose.errors import NapComposeError, UsageError
+from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.cli.context import Context
 from napcompose.cli.wiring import Wiring
 
@@ -70,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
          stderr: Optional[TextIO] = None, environ: Optional[Mapping[str, str]] = None,
-         cwd: Optional[str] = None, wiring: Optional[Wiring] = None) -> int:
-    """Run one nap-compose command; return its exit status."""
+         cwd: Optional[str] = None, wiring: Optional[Wiring] = None,
+         stdin: Optional[TextIO] = None) -> int:
+    """Run one nap-compose command; return its exit status (an ExitStatus member's value)."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    stdin = stdin or sys.stdin
     environ = dict(os.environ if environ is None else environ)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -82,12 +84,12 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help and --version print and exit 0
-            return int(exc.code or 0)
-        if not getattr(args, "func", None):
+            return int(exc.code or ExitStatus.OK)
+        if "func" not in vars(args):
             parser.print_help(stdout)
-            return 2 if not argv else 0
+            return int(ExitStatus.USAGE if not argv else ExitStatus.OK)
         ctx = Context(args=args, stdout=stdout, stderr=stderr, environ=environ,
-                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring())
+                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring(), stdin=stdin)
         try:
             return int(args.func(args, ctx) or 0)
         finally:
@@ -96,14 +98,14 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         if debug:
             traceback.print_exc(file=stderr)
         stderr.write(f"ERROR: {exc}\n")
-        return exc.exit_status
+        return int(exc.exit_status)
     except KeyboardInterrupt:
         stderr.write("Aborted.\n")
-        return 130
+        return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`nap-compose ps | head`): stop quietly, as other Unix tools do.
         _silence_stdout()
-        return 141
+        return int(ExitStatus.BROKEN_PIPE)
 
 
 def _silence_stdout() -> None:

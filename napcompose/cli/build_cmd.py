@@ -7,6 +7,7 @@ the cluster file, and copied to the others through the Docker API (save → load
 
 from __future__ import annotations
 
+from napcompose.errors import ExitStatus
 from napcompose.cli.common import load_cluster, load_project
 from napcompose.imagecheck import DEFAULT_STRATEGY, STRATEGIES, select_services
 
@@ -21,14 +22,14 @@ def cmd_build(args, ctx) -> int:
     for name in skipped:
         ctx.err(f"{name} uses an image, skipping")
     if not buildable:
-        return 0
+        return ExitStatus.OK
     hosts = [host.name for host in cluster.hosts]
-    accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
+    accept = bool(ctx.args.accept_new_host_keys or cluster.accept_new_host_keys)
     connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
     ctx.on_close(connections.close)
     distribute(connections.docker, project, buildable, hosts, CliReporter(ctx),
                strategy=args.strategy, no_cache=args.no_cache)
-    return 0
+    return ExitStatus.OK
 
 
 def register(sub) -> None:

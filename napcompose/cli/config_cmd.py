@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from napcompose.errors import ExitStatus
 from napcompose.cli.common import load_project
 
 
@@ -20,11 +21,11 @@ def run(args, ctx) -> int:
     project = load_project(ctx)
     waves = start_waves(project)  # also refuses dependency cycles
     if args.quiet:
-        return 0
+        return ExitStatus.OK
     if args.services:
         for wave in waves:
             for name in wave:
                 ctx.out(name)
-        return 0
+        return ExitStatus.OK
     ctx.stdout.write(render(project, args.format))
-    return 0
+    return ExitStatus.OK

@@ -1,4 +1,4 @@
-"""What a command handler gets: parsed arguments, streams, environment, working directory, wiring."""
+"""What a command handler gets: parsed arguments, its three streams, environment, working directory, wiring."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Context:
     environ: Mapping[str, str]
     cwd: str
     wiring: Wiring
+    stdin: TextIO = None  # where questions are answered (``rm``'s confirmation)
     _closers: List[Callable[[], Any]] = field(default_factory=list)
 
     def out(self, line: str = "") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from napcompose.errors import ExitStatus
 from napcompose.errors import NapComposeError
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
@@ -10,7 +11,7 @@ from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 class HostsDriftFound(NapComposeError):
     """`hosts check` found files that differ; exit 1 like diff(1)."""
 
-    exit_status = 1
+    exit_status = ExitStatus.ERROR
 
 
 def _describe(drift) -> str:
@@ -36,14 +37,14 @@ def cmd_check(args, ctx) -> int:
         raise HostsDriftFound(f"{len(drifts)} hosts file(s) differ from the plan; "
                               "`nap-compose hosts sync` rewrites them")
     ctx.out(f"all hosts files of {project.name} are in sync")
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_sync(args, ctx) -> int:
     project = load_project(ctx)
     report = deploy_for(ctx).orchestrator.hosts_sync(project)
     raise_on_failures(report, "hosts sync")
-    return 0
+    return ExitStatus.OK
 
 
 def register(sub) -> None:

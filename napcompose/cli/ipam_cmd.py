@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, Optional, Set
 
-from napcompose.errors import HostError, IpamError, UsageError
+from napcompose.errors import ExitStatus, IpamError, UsageError
 from napcompose.cli.common import load_cluster
 
 
@@ -25,8 +23,7 @@ def _open(ctx, cluster):
     store = ctx.wiring.store(cluster)
     if hasattr(store, "close"):
         ctx.on_close(store.close)
-    new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
-    return Ipam(store, pool, cluster.store.prefix, ctx.wiring.clock(), new_id)
+    return Ipam(store, pool, cluster.store.prefix, ctx.wiring.clock(), ctx.wiring.new_id)
 
 
 open_ipam = _open
@@ -98,7 +95,7 @@ def cmd_init(args, ctx) -> int:
         outside = [a for a in ipam.allocations() if not pool.contains(a.ip)]
         for a in outside:
             ctx.err(f"WARNING: {a.ip} ({a.owner}) is outside the new pool; it stays reserved until released")
-    return 0
+    return ExitStatus.OK
 
 
 def _in_blocks(ctx, cluster, blocks) -> dict:
@@ -141,7 +138,7 @@ def cmd_ls(args, ctx) -> int:
             if a.state == "block" and found is not None:
                 table += [r for r in _block_rows([b for b in blocks if b.cidr == a.ip], found) if r.state != "block"]
         _table(ctx, table)
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_reserve(args, ctx) -> int:
@@ -158,7 +155,7 @@ def cmd_reserve(args, ctx) -> int:
     alloc = ipam.ensure(args.owner, args.host, args.ip)
     ipam.flush()
     ctx.out(alloc.ip)
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_release(args, ctx) -> int:
@@ -185,7 +182,7 @@ def cmd_release(args, ctx) -> int:
         ipam.release(alloc.ip, args.owner or alloc.owner)
     ipam.flush()
     ctx.out(f"released {alloc.ip} ({alloc.owner})")
-    return 0
+    return ExitStatus.OK
 
 
 def _connections(ctx, cluster):
@@ -196,34 +193,18 @@ def _connections(ctx, cluster):
     return connections
 
 
-def _observe(ctx, cluster):
-    """{host: live owners} of the hosts that answered, and {host: error} of those that did not.
-
-    Only containers with nap-compose's labels name an owner: containers started in a host's block by
-    other clients are not nap-compose's, hold no allocation, and are never counted as leaks.
-    """
-    connections = _connections(ctx, cluster)
-
-    def observe(host):
-        engine = ctx.wiring.engine(host, connections)
-        return {c.replica.owner for c in engine.list_containers(None) if c.replica is not None}
-
-    live: Dict[str, Set[str]] = {}
-    unreachable: Dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(cluster.hosts)))) as workers:
-        futures = {host.name: workers.submit(observe, host) for host in cluster.hosts}
-    for name, future in futures.items():
-        try:
-            live[name] = future.result()
-        except HostError as exc:
-            unreachable[name] = str(exc)
-    return live, unreachable
-
-
 def cmd_gc(args, ctx) -> int:
+    from napcompose.cli.deploy_wiring import deploy_for
+
     cluster = load_cluster(ctx)
     ipam = _open(ctx, cluster)
-    live, unreachable = _observe(ctx, cluster)
+    # The same observation every deploy command reads: every host at once, every nap container.
+    observation = deploy_for(ctx, cluster).orchestrator.observe(None, everything=True)
+    unreachable = observation.down
+    live: Dict[str, Set[str]] = {h.host: set() for h in observation.hosts if h.reachable}
+    for c in observation.containers:
+        if c.replica is not None:
+            live[c.host].add(c.replica.owner)
     for name in sorted(unreachable):
         kept = sum(1 for a in ipam.allocations() if a.host == name)
         ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its {kept} allocation(s) are kept")
@@ -235,7 +216,7 @@ def cmd_gc(args, ctx) -> int:
     orphans = [b for b in held.list() if b.host not in known]
     if not leaked and not orphans:
         ctx.out("no leaked addresses")
-        return 0
+        return ExitStatus.OK
     _table(ctx, sorted(list(leaked) + _block_rows(orphans), key=_sort_key))
     if not args.yes:
         if leaked:
@@ -243,7 +224,7 @@ def cmd_gc(args, ctx) -> int:
         if orphans:
             ctx.out(f"{len(orphans)} block(s) of host(s) no longer in the cluster file; make sure their network "
                     "is gone, then `nap-compose ipam gc --yes` releases them")
-        return 0
+        return ExitStatus.OK
     for alloc in leaked:
         ipam.release(alloc.ip, alloc.owner)
         ctx.out(f"released {alloc.ip} ({alloc.owner})")
@@ -251,7 +232,7 @@ def cmd_gc(args, ctx) -> int:
         held.release(block.host)
         ctx.out(f"released block {block.cidr} (host {block.host})")
     ipam.flush()
-    return 0
+    return ExitStatus.OK
 
 
 def register(sub) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 
+from napcompose.errors import ExitStatus
 from napcompose.errors import LabError, UsageError
 
 DEFAULT_DIR = ".lab"
@@ -54,7 +55,7 @@ def _dir_option(parser) -> None:
 
 def _no_subcommand(parser, ctx) -> int:
     parser.print_help(ctx.stdout)
-    return 2
+    return ExitStatus.USAGE
 
 
 def _path(ctx, directory: str) -> str:
@@ -76,7 +77,7 @@ def _up(args, ctx) -> int:
     ctx.out(f"cluster file: {status['cluster_file']}")
     ctx.out(f"try: nap-compose --cluster {status['cluster_file']} network create   |   "
             f"nap-compose lab exec --dir {args.dir} node1 -- docker ps")
-    return 0
+    return ExitStatus.OK
 
 
 def _down(args, ctx) -> int:
@@ -86,7 +87,7 @@ def _down(args, ctx) -> int:
     if left:
         raise LabError("lab down left behind: " + "; ".join(left))
     ctx.out(f"lab in {_path(ctx, args.dir)} is down: no process, namespace, link or file left")
-    return 0
+    return ExitStatus.OK
 
 
 def _status(args, ctx) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from napcompose.cli.common import load_cluster
-from napcompose.errors import UsageError
+from napcompose.errors import ExitStatus, UsageError
 
 
 def register(subparsers) -> None:
@@ -78,8 +78,8 @@ def _create(args, ctx) -> int:
     if bad:
         ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(results)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
-        return 7 if any(r.status == "failed" for r in bad) else 1
-    return 0
+        return ExitStatus.HOST if any(r.status == "failed" for r in bad) else ExitStatus.ERROR
+    return ExitStatus.OK
 
 
 def _check(args, ctx) -> int:
@@ -104,7 +104,7 @@ def _check(args, ctx) -> int:
     else:
         for f in findings:
             ctx.out(f"{f.kind:<18} {f.host:<10} {f.container or '-':<24} {f.message}")
-    return 1 if findings else 0
+    return ExitStatus.ERROR if findings else ExitStatus.OK
 
 
 def _rm(args, ctx) -> int:
@@ -125,4 +125,4 @@ def _rm(args, ctx) -> int:
         else:
             failed += 1
             ctx.err(f"ERROR: {result.host}: {result.detail}")
-    return 7 if failed else 0
+    return ExitStatus.HOST if failed else ExitStatus.OK

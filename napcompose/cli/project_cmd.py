@@ -1,18 +1,22 @@
-"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, logs, exec, plan.
+"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, kill, logs, exec, plan.
 
-Flag names follow docker-compose 1.29. Arguments are checked against the compose file before
-anything is touched, so a malformed command changes nothing. Output rendering lives in
-``project_views``; the orchestrator does the work.
+Flag names follow docker-compose 1.29. The handlers only parse and render: arguments are checked
+against the compose file and gathered into one Options object before anything is touched (so a
+malformed command changes nothing); the orchestrator observes, plans and executes; output
+rendering lives in ``project_views``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
-from napcompose.errors import NapComposeError, UsageError
+from napcompose.errors import ExitStatus, NapComposeError, UsageError
+from napcompose.model import Replica
+from napcompose.planner import Command, Options
+from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import load_project
-from napcompose.cli.deploy_wiring import deploy_for, ensure_images, raise_on_failures
+from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli import project_views as views
 
 _SCALE = re.compile(r"^([^=]+)=(.*)$")
@@ -46,21 +50,28 @@ def parse_scales(items: Sequence[str], project) -> Dict[str, int]:
     return scales
 
 
-def _timeout(value: str) -> int:
+def _timeout(value) -> int:
     if not re.fullmatch(r"[0-9]+", value or ""):
         raise UsageError(f"invalid timeout '{value}': expected a whole number of seconds")
     return int(value)
 
 
-def _plan_options(args, services):
-    from napcompose.planner import PlanOptions
+def _stop_timeout(args) -> Optional[int]:
+    """``-t N`` as seconds; None when not given (each container's own stop_grace_period, else 10 s)."""
+    return None if args.timeout is None else _timeout(args.timeout)
 
-    if getattr(args, "force_recreate", False) and getattr(args, "no_recreate", False):
+
+def _options(args, services=(), **more) -> Options:
+    """The one Options object of a deploy command, from its arguments."""
+    force, keep = vars(args).get("force_recreate", False), vars(args).get("no_recreate", False)
+    if force and keep:
         raise UsageError("--force-recreate and --no-recreate cannot be combined")
-    return PlanOptions(force_recreate=getattr(args, "force_recreate", False),
-                       no_recreate=getattr(args, "no_recreate", False),
-                       remove_orphans=getattr(args, "remove_orphans", False),
-                       services=tuple(services), no_deps=getattr(args, "no_deps", False))
+    given = dict(force_recreate=force, no_recreate=keep,
+                 remove_orphans=vars(args).get("remove_orphans", False), services=tuple(services),
+                 no_deps=vars(args).get("no_deps", False), build=vars(args).get("build", False),
+                 timeout=_stop_timeout(args) if "timeout" in vars(args) else None)
+    given.update(more)
+    return Options(**given)
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -70,96 +81,90 @@ def cmd_up(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
     scales = parse_scales(args.scale, project)
-    timeout = _timeout(args.timeout)
-    options = _plan_options(args, services)
+    options = _options(args, services, scales=tuple(sorted(scales.items())))
     deploy = deploy_for(ctx)
     if args.dry_run:
-        views.print_preview(ctx, deploy.orchestrator.preview(project, options, scales))
-        return 0
-    ensure_images(ctx, deploy, project, options, scales, build=args.build)
-    report = deploy.orchestrator.up(project, options, scales)
-    raise_on_failures(report, "up")
+        views.print_plan(ctx, deploy.orchestrator.plan(project, options)[0])
+        return ExitStatus.OK
+    raise_on_failures(deploy.orchestrator.run(project, options), "up")
     if args.detach:
-        return 0
-    return views.attach(ctx, deploy, project, services, timeout)
+        return ExitStatus.OK
+    return views.attach(ctx, deploy, project, services, options.timeout)
 
 
 def cmd_plan(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
     scales = parse_scales(args.scale, project)
-    options = _plan_options(args, services)
-    views.print_preview(ctx, deploy_for(ctx).orchestrator.preview(project, options, scales))
-    return 0
+    options = _options(args, services, scales=tuple(sorted(scales.items())))
+    views.print_plan(ctx, deploy_for(ctx).orchestrator.plan(project, options)[0])
+    return ExitStatus.OK
 
 
 def cmd_scale(args, ctx) -> int:
     project = load_project(ctx)
     scales = parse_scales(args.pairs, project)
-    _timeout(args.timeout)
-    deploy = deploy_for(ctx)
-    ensure_images(ctx, deploy, project, _plan_options(args, tuple(scales)), scales, build=False)
-    raise_on_failures(deploy.orchestrator.scale(project, scales), "scale")
-    return 0
+    options = _options(args, tuple(sorted(scales)), no_deps=True, scales=tuple(sorted(scales.items())))
+    raise_on_failures(deploy_for(ctx).orchestrator.run(project, options), "scale")
+    return ExitStatus.OK
 
 
 def cmd_down(args, ctx) -> int:
     project = load_project(ctx)
-    timeout = _timeout(args.timeout)
-    report = deploy_for(ctx).orchestrator.down(project, remove_orphans=args.remove_orphans, timeout=timeout)
-    raise_on_failures(report, "down")
-    return 0
+    options = _options(args)
+    raise_on_failures(deploy_for(ctx).orchestrator.run(project, options, Command.DOWN), "down")
+    return ExitStatus.OK
 
 
-def cmd_stop(args, ctx) -> int:
-    return _lifecycle(args, ctx, "stop")
+def _lifecycle(command: Command):
+    def handler(args, ctx) -> int:
+        project = load_project(ctx)
+        options = _options(args, check_services(project, args.services))
+        raise_on_failures(deploy_for(ctx).orchestrator.run(project, options, command), command.value)
+        return ExitStatus.OK
+
+    return handler
 
 
-def cmd_start(args, ctx) -> int:
-    return _lifecycle(args, ctx, "start")
+cmd_stop = _lifecycle(Command.STOP)
+cmd_start = _lifecycle(Command.START)
+cmd_restart = _lifecycle(Command.RESTART)
 
 
-def cmd_restart(args, ctx) -> int:
-    return _lifecycle(args, ctx, "restart")
-
-
-def _lifecycle(args, ctx, verb: str) -> int:
+def cmd_kill(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
-    orchestrator = deploy_for(ctx).orchestrator
-    if verb == "start":
-        report = orchestrator.start(project, services)
-    else:
-        report = getattr(orchestrator, verb)(project, services, _timeout(args.timeout))
-    raise_on_failures(report, verb)
-    return 0
+    if not re.fullmatch(r"(SIG)?[A-Z0-9+-]+|[0-9]+", args.signal or ""):
+        raise UsageError(f"invalid signal '{args.signal}': expected a name such as SIGKILL or a number")
+    options = _options(args, services, signal=args.signal)
+    raise_on_failures(deploy_for(ctx).orchestrator.run(project, options, Command.KILL), "kill")
+    return ExitStatus.OK
 
 
 def cmd_rm(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
-    deploy = deploy_for(ctx)
+    options = _options(args, services, stop_first=args.stop)
+    orchestrator = deploy_for(ctx).orchestrator
+    the_plan, addresses = orchestrator.plan(project, options, Command.RM)
     if not args.force:
-        observation = deploy.orchestrator.ps(project.name, services)
-        doomed = [c.name for c in observation.containers
-                  if c.replica is not None and (args.stop or c.state != "running")]
+        doomed = doomed_by_rm(the_plan)
         if not doomed:
             ctx.err("No stopped containers")
-            return 0
+            return ExitStatus.OK
         ctx.err("Going to remove " + ", ".join(doomed))
         if not views.confirm(ctx, "Are you sure? [yN] "):
-            return 0
-    report = deploy.orchestrator.rm(project, services, stop_first=args.stop, force=args.force)
-    raise_on_failures(report, "rm")
-    return 0
+            return ExitStatus.OK
+    # exactly what was shown and confirmed
+    raise_on_failures(orchestrator.execute(project, the_plan, addresses, options), "rm")
+    return ExitStatus.OK
 
 
 def cmd_ps(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
-    deploy = deploy_for(ctx)
-    observation = deploy.orchestrator.ps(project.name, services, all=True)
-    rows = views.ps_rows(deploy, project, observation, services, include_one_off=args.all)
+    observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
+    rows = views.ps_rows(observation, services, include_one_off=args.all)
     if args.quiet:
         for row in rows:
             if row.id:
@@ -172,7 +177,7 @@ def cmd_ps(args, ctx) -> int:
     else:
         views.print_ps_table(ctx, rows)
     views.raise_if_partial(observation, "ps")
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_logs(args, ctx) -> int:
@@ -183,7 +188,7 @@ def cmd_logs(args, ctx) -> int:
     observation = deploy.orchestrator.ps(project.name, services, all=True)
     views.print_logs(ctx, deploy, observation, follow=args.follow, tail=tail, timestamps=args.timestamps)
     views.raise_if_partial(observation, "logs")
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_exec(args, ctx) -> int:
@@ -198,15 +203,15 @@ def cmd_exec(args, ctx) -> int:
         raise UsageError("exec: missing the command to run in the container")
     deploy = deploy_for(ctx)
     observation = deploy.orchestrator.ps(project.name, (service,), all=True)
+    replica = Replica(project.name, service, args.index)
     target = next((c for c in observation.containers
-                   if c.replica is not None and c.replica.index == args.index and not c.one_off), None)
-    name = f"{project.name}_{service}_{args.index}"
+                   if c.replica == replica and not c.one_off and c.state != "unknown"), None)
     if target is None:
         views.raise_if_partial(observation, "exec")
-        raise NapComposeError(f"no container found for {name}")
+        raise NapComposeError(f"no container found for {replica.name}")
     if target.state != "running":
-        raise NapComposeError(f"{name} on {target.host} is not running (state: {target.state})")
-    tty = not args.no_tty and hasattr(ctx.stdout, "isatty") and ctx.stdout.isatty()
+        raise NapComposeError(f"{replica.name} on {target.host} is not running (state: {target.state})")
+    tty = not args.no_tty and ctx.stdout.isatty()
     return views.run_exec(ctx, deploy.engines[target.host], target.id, command, tty)
 
 
@@ -218,8 +223,9 @@ def _services_arg(parser) -> None:
 
 
 def _timeout_arg(parser) -> None:
-    parser.add_argument("-t", "--timeout", default="10", metavar="N",
-                        help="seconds to wait for a container to stop before killing it (default 10)")
+    parser.add_argument("-t", "--timeout", default=None, metavar="N",
+                        help="seconds to wait for a container to stop before killing it "
+                             "(default: the service's stop_grace_period, else 10)")
 
 
 def _recreate_args(parser) -> None:
@@ -279,6 +285,11 @@ def register(sub) -> None:
     p.add_argument("-s", "--stop", action="store_true", help="stop the containers first if needed")
     _services_arg(p)
     p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser("kill", help="send a signal to the running containers (default SIGKILL)")
+    p.add_argument("-s", dest="signal", default="SIGKILL", metavar="SIGNAL", help="the signal (default SIGKILL)")
+    _services_arg(p)
+    p.set_defaults(func=cmd_kill)
 
     p = sub.add_parser("logs", help="show the containers' output, from every host")
     p.add_argument("-f", "--follow", action="store_true", help="follow the output")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-import threading
 from dataclasses import asdict, dataclass
 from typing import List, Optional, Sequence
 
-from napcompose.errors import PartialFailure
-from napcompose.model import ObservedContainer, Replica
+from napcompose.errors import ExitStatus, PartialFailure
+from napcompose.planner import Command, Options, render
 from napcompose.adapters.streams import LogMux, LogSource
 
 
@@ -28,38 +26,12 @@ class PsRow:
     number: Optional[int]
 
 
-def _unknown_rows(deploy, project, observation, services) -> List[ObservedContainer]:
-    """Containers an unreachable host should hold, known from their address allocations."""
-    down = {h.host: h.error or "unreachable" for h in observation.hosts if not h.reachable}
-    if not down:
-        return []
-    seen = {(c.replica, c.host) for c in observation.containers}
+def ps_rows(observation, services: Sequence[str], include_one_off: bool) -> List[PsRow]:
+    """One row per container; a host that did not answer shows the containers its addresses say it
+    holds (the observation's stand-ins), state ``unknown (reason)``."""
+    down = observation.down
     rows = []
-    try:
-        allocations = deploy.ipam.allocations()
-    except Exception as exc:  # the store failing must not hide what the hosts said
-        deploy.reporter.warning(f"could not read the address store: {exc}")
-        return []
-    for alloc in allocations:
-        parts = alloc.owner.split("/")
-        if len(parts) != 3 or parts[0] != project.name or not parts[2].isdigit():
-            continue
-        replica = Replica(parts[0], parts[1], int(parts[2]))
-        if alloc.host not in down or (replica, alloc.host) in seen:
-            continue
-        if services and replica.service not in services:
-            continue
-        rows.append(ObservedContainer(host=alloc.host, id="", name=replica.name, replica=replica,
-                                      config_hash=None, state="unknown", ip=alloc.ip))
-    return rows
-
-
-def ps_rows(deploy, project, observation, services: Sequence[str], include_one_off: bool) -> List[PsRow]:
-    down = {h.host: h.error or "unreachable" for h in observation.hosts if not h.reachable}
-    containers = list(observation.containers)
-    containers += _unknown_rows(deploy, project, observation, services)
-    rows = []
-    for c in containers:
+    for c in observation.containers:
         if c.one_off and not include_one_off:
             continue
         if services and (c.replica is None or c.replica.service not in services):
@@ -105,18 +77,10 @@ def _without_host(host: str, error: str) -> str:
 # ---------------------------------------------------------------------------- plan
 
 
-def print_preview(ctx, preview) -> None:
-    """One block per container: host, address, action with its reason, then its hosts lines."""
-    for line in preview_lines(preview):
+def print_plan(ctx, plan) -> None:
+    """Every action of the plan, one line each, in the order they run (``planner.render``)."""
+    for line in render(plan):
         ctx.out(line)
-
-
-def preview_lines(preview) -> List[str]:
-    render = getattr(preview, "render", None)
-    if callable(render):
-        text = render()
-        return text.splitlines() if isinstance(text, str) else list(text)
-    return [str(preview)]
 
 
 # ---------------------------------------------------------------------------- logs, attach, exec
@@ -128,7 +92,7 @@ def _sources(deploy, containers, follow: bool, tail, timestamps: bool) -> List[L
         if not c.id or c.replica is None:
             continue
         engine = deploy.engines[c.host]
-        prefix = f"{c.replica.service}_{c.replica.index}@{c.host}"
+        prefix = f"{c.replica.label}@{c.host}"
 
         def lines(engine=engine, cid=c.id):
             return engine.logs(cid, follow=follow, tail=tail, timestamps=timestamps)
@@ -138,7 +102,7 @@ def _sources(deploy, containers, follow: bool, tail, timestamps: bool) -> List[L
 
 
 def print_logs(ctx, deploy, observation, follow: bool, tail, timestamps: bool) -> None:
-    containers = [c for c in observation.containers if not c.one_off]
+    containers = [c for c in observation.containers if not c.one_off and c.id]
     if not follow:
         # Whole logs, container after container: stable output that reads like a file.
         for source in _sources(deploy, containers, False, tail, timestamps):
@@ -154,7 +118,7 @@ def print_logs(ctx, deploy, observation, follow: bool, tail, timestamps: bool) -
         pass
 
 
-def attach(ctx, deploy, project, services, timeout: int) -> int:
+def attach(ctx, deploy, project, services, timeout: Optional[float]) -> int:
     """`up` without -d: follow every container's output until Ctrl-C, which stops the project."""
     observation = deploy.orchestrator.ps(project.name, services, all=True)
     running = [c for c in observation.containers if c.state == "running" and not c.one_off]
@@ -165,16 +129,19 @@ def attach(ctx, deploy, project, services, timeout: int) -> int:
         for line in mux.lines():
             ctx.out(line)
             _flush(ctx)
-        return 0
+        return ExitStatus.OK
     except KeyboardInterrupt:
         ctx.err("Gracefully stopping... (press Ctrl+C again to force)")
     try:
-        report = deploy.orchestrator.stop(project, services, timeout)
-        return 1 if report.failed else 0
+        report = deploy.orchestrator.run(project, Options(services=tuple(services), timeout=timeout),
+                                         Command.STOP)
+        return ExitStatus.ERROR if report.failed else ExitStatus.OK
     except KeyboardInterrupt:
         ctx.err("Killing...")
-        _kill(deploy, running)
-        return 130
+        report = deploy.orchestrator.run(project, Options(services=tuple(services)), Command.KILL)
+        for outcome in report.failed:
+            deploy.reporter.warning(f"{outcome.subject}: {outcome.error}")
+        return ExitStatus.INTERRUPTED
 
 
 def _interrupt_on_signals() -> None:
@@ -191,25 +158,6 @@ def _interrupt_on_signals() -> None:
         pass
 
 
-def _kill(deploy, containers) -> None:
-    threads = []
-    for c in containers:
-        engine = deploy.engines[c.host]
-        kill = getattr(engine, "kill_container", None)
-
-        def run(engine=engine, cid=c.id, kill=kill):
-            try:
-                kill(cid) if kill else engine.stop_container(cid, timeout=0)
-            except Exception as exc:
-                deploy.reporter.warning(str(exc))
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join(timeout=30)
-
-
 def run_exec(ctx, engine, container_id: str, command, tty: bool) -> int:
     def write(chunk: bytes) -> None:
         ctx.stdout.write(chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk)
@@ -219,15 +167,12 @@ def run_exec(ctx, engine, container_id: str, command, tty: bool) -> int:
 
 
 def confirm(ctx, question: str) -> bool:
-    stdin = getattr(ctx, "stdin", None) or sys.stdin
     ctx.stderr.write(question)
     _flush(ctx)
-    answer = stdin.readline() if stdin is not None else ""
+    answer = ctx.stdin.readline() if ctx.stdin is not None else ""
     return answer.strip().lower() in ("y", "yes")
 
 
 def _flush(ctx) -> None:
-    for stream in (ctx.stdout, ctx.stderr):
-        flush = getattr(stream, "flush", None)
-        if flush:
-            flush()
+    ctx.stdout.flush()
+    ctx.stderr.flush()

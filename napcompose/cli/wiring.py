@@ -26,6 +26,18 @@ class Wiring:
 
         return DockerEngine(host, connections)
 
+    def images(self, connections, reporter):
+        """The ImageTransfer that builds and copies images between the hosts' daemons."""
+        from napcompose.adapters.images import DockerImages
+
+        return DockerImages(connections.docker, reporter)
+
+    def new_id(self) -> str:
+        """A fresh allocation id."""
+        import uuid
+
+        return uuid.uuid4().hex
+
     def clock(self):
         from napcompose.adapters.system import SystemClock
 

@@ -7,17 +7,17 @@ host or a store that fails to answer becomes part of the Snapshot, never an exce
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.dashboard.snapshot import (AllocationView, ContainerView, DriftView, HostView, PoolView,
                                            Snapshot)
 from napcompose.errors import NapComposeError
+from napcompose.executor import fan_out
 from napcompose.graphview import service_graph
 from napcompose.model import Allocation, ContainerEvent, ObservedContainer, Project
 from napcompose.orchestrator import Orchestrator
-from napcompose.orchestrator.base import parse_owner
 from napcompose.orchestrator.hosts import check_blocks
+from napcompose.planner.observation import Addresses, parse_owner, stand_ins
 from napcompose.ports import ListReporter
 
 EVENT_WINDOW_S = 3600.0  # how far back the first look at each host's events goes
@@ -48,8 +48,8 @@ class ClusterState:
         now = self.clock.now()
         self._reporter.warnings.clear()
         notes: List[str] = []
-        found, statuses = self._orchestrator.scan(None)
-        down = {s.host: s.error or "unreachable" for s in statuses if not s.reachable}
+        seen = self._orchestrator.observe(None, everything=True)
+        found, down = list(seen.containers), seen.down
         block_of = self._blocks(notes)
         pool, allocations = self._pool(block_of)
         stand_ins = self._stand_ins(down, allocations)
@@ -98,15 +98,11 @@ class ClusterState:
 
     def _stand_ins(self, down, allocations: Sequence[Allocation]) -> List[ObservedContainer]:
         """What an unreachable host should hold, known from the addresses reserved for it."""
-        by_project: Dict[str, Dict] = {}
-        for allocation in allocations:
-            replica = parse_owner(allocation.owner)
-            if replica is not None and allocation.host in down:
-                by_project.setdefault(replica.project, {})[replica] = allocation
-        stand_ins = []
-        for name in sorted(by_project):
-            stand_ins += self._orchestrator.unknown_containers(name, down, by_project[name])
-        return stand_ins
+        projects = sorted({r.project for r in map(parse_owner, (a.owner for a in allocations)) if r is not None})
+        out: List[ObservedContainer] = []
+        for name in projects:
+            out += stand_ins(Addresses.of_project(allocations, name), down)
+        return out
 
     def _drift(self, found) -> DriftView:
         try:
@@ -128,16 +124,12 @@ class ClusterState:
             return self.engines[name].events(since, now)
 
         notes = []
-        with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            futures = {name: pool.submit(ask, name) for name in names}
-        for name in names:
-            try:
-                got = futures[name].result()
-            except NapComposeError as exc:
-                notes.append(f"events of {name}: {exc}")
+        for result in fan_out(names, ask, key=lambda name: name, max_workers=len(names)):
+            if not result.ok:
+                notes.append(f"events of {result.key}: {result.error}")
                 continue
-            self._read_until[name] = now
-            for event in got:
+            self._read_until[result.key] = now
+            for event in result.value:
                 # a span's end is the next span's start: an event stamped there comes twice
                 self._events[(event.host, event.container_id, event.action, event.time)] = event
         if len(self._events) > MAX_EVENTS:

@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from ipaddress import IPv4Address
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from napcompose.errors import AddressTakenError, IpamError, NotOwnerError, PoolExhaustedError
+from napcompose.errors import AddressTakenError, IpamError, PoolExhaustedError
 from napcompose.ipam.candidates import Candidates, Exhausted
 from napcompose.ipam.ledger import Ledger
-from napcompose.ipam.pool import Pool, definition_differences, parse_address
+from napcompose.ipam.pool import Pool, definition_differences
+from napcompose.ipam.queries import Queries, ip_text as _ip_text
 from napcompose.ipam.records import Keys, OwnerRecord, check_host, check_owner
 from napcompose.model import Allocation
 
@@ -28,7 +28,7 @@ Request = Tuple[str, Optional[str], Optional[str]]
 Found = Optional[Tuple[Allocation, bool]]  # (allocation, newly reserved) or None: look again
 
 
-class Ipam:
+class Ipam(Queries):
     GRACE_S = 15.0  # a claim younger than this is still being worked on by its writer
     MAX_ROUNDS = 200
 
@@ -324,108 +324,7 @@ class Ipam:
             self._ledger.drop_address(alloc.ip, alloc_id=alloc.alloc_id)
             self._ledger.drop_claim(alloc.owner, alloc.ip)
 
-    # ------------------------------------------------------------------ queries and release
-
-    def lookup(self, owner: str) -> Optional[Allocation]:
-        found = self._lookup(check_owner(owner))
-        return None if found is None else found[0]
-
-    def _lookup(self, owner: str) -> Optional[Tuple[Allocation, int]]:
-        found = self._ledger.claim(owner)
-        if found is None or found[0].releasing:
-            return None
-        rec = found[0]
-        named = [(rec.ip, rec.alloc_id)] + ([(rec.prev_ip, rec.prev_id)] if rec.prev_ip else [])
-        for ip, alloc_id in named:  # during a move the old address still counts until dropped
-            held = self._ledger.address(ip)
-            if held is not None and (held[0].alloc_id == alloc_id or held[0].owner == owner):
-                return held
-        return None
-
-    def holder(self, ip: str) -> Optional[Allocation]:
-        """The allocation of ``ip``, or None when it is free."""
-        found = self._ledger.address(_ip_text(ip))
-        return None if found is None else found[0]
-
-    def allocations(self) -> List[Allocation]:
-        return self._ledger.allocations()
-
-    def release(self, ip: str, owner: str) -> None:
-        """Release ``ip`` if ``owner`` holds it (compare-and-delete)."""
-        owner, ip = check_owner(owner), _ip_text(ip)
-        for _ in range(self.MAX_ROUNDS):
-            found = self._ledger.address(ip)
-            if found is None:
-                raise IpamError(f"address {ip} is not reserved")
-            if found[0].owner != owner:
-                raise NotOwnerError(f"address {ip} is reserved by {found[0].owner}, not by {owner}")
-            # Mark the claim first: an ensure that finds the address gone must not write it back.
-            claim = self._ledger.claim(owner)
-            if claim is not None and claim[0].ip == ip and not claim[0].releasing:
-                if self._ledger.swap_claim(owner, replace(claim[0], releasing=True), claim[1]) is None:
-                    continue  # the claim changed under us: look again
-            # The address goes before the claim: a claim left behind is finished by the next
-            # ensure, an address left without its claim would give its owner a second one.
-            if self._ledger.delete_address(ip, found[1]) or self._ledger.address(ip) is None:
-                self._ledger.drop_claim(owner, ip)
-                self._hints.flush()  # a freed bit left unwritten would hide the address from others
-                return
-        raise IpamError(f"address {ip} kept changing while being released; run it again")
-
-    def release_owner(self, owner: str) -> Optional[Allocation]:
-        owner = check_owner(owner)
-        claim = self._ledger.claim(owner)
-        if claim is not None and claim[0].releasing:
-            self._finish_release(owner, *claim)
-            return None
-        if claim is not None and claim[0].prev_ip:
-            self._settle_move(owner, None, *claim)
-        found = self._lookup(owner)
-        if found is None:
-            claim = self._ledger.claim(owner)
-            if claim is not None and self._clock.now() - claim[0].since >= self.GRACE_S:
-                self._ledger.delete_claim(owner, claim[1])  # its writer died before writing the address
-            return None
-        self.release(found[0].ip, owner)
-        return found[0]
-
-    def mark_bound(self, owner: str, host: str) -> Allocation:
-        owner, host = check_owner(owner), check_host(host)
-        for _ in range(self.MAX_ROUNDS):
-            found = self._lookup(owner)
-            if found is None:
-                raise IpamError(f"{owner} holds no address to bind")
-            bound = replace(found[0], state="bound", host=host)
-            if self._ledger.swap_address(bound, found[1]) is not None:
-                return bound
-        raise IpamError(f"the address of {owner} kept changing while being bound; run it again")
-
-    def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
-        """What can be released (nothing is released here), sorted by address:
-
-        - allocations whose container is gone from a reachable, observed host (an owner running
-          on any observed host counts as live; allocations without a host are never collected);
-        - strays: addresses their owner's claim does not name, older than the grace period (left
-          by a writer that stalled past the grace period and then wrote; no ensure returned them).
-        """
-        everywhere = set().union(*live_owners.values()) if live_owners else set()
-        claims = self._ledger.claims()
-        now = self._clock.now()
-        out = []
-        for a in self._ledger.allocations():
-            claim = claims.get(a.owner)
-            named = claim is not None and a.ip in (claim.ip, claim.prev_ip)
-            gone = (a.host is not None and a.host not in unreachable_hosts and a.host in live_owners
-                    and a.owner not in everywhere)
-            if gone or (not named and now - a.since >= self.GRACE_S):
-                out.append(a)
-        return out
-
 
 def _taken(ip: str, holder: Allocation) -> str:
     where = f" on {holder.host}" if holder.host else ""
     return f"address {ip} is already reserved by {holder.owner}{where}"
-
-
-def _ip_text(text: str) -> str:
-    return str(IPv4Address(parse_address(text)))

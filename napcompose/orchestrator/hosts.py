@@ -7,17 +7,27 @@ files are handled one after the other in that session, hosts in parallel.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
+from napcompose.executor import fan_out
 from napcompose.hostsfile import extract_block, merge
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
-from napcompose.orchestrator.base import Core, label
-from napcompose.orchestrator.views import HostsDrift
+from napcompose.orchestrator.base import Core
 from napcompose.planner import hosts_block
 
 ACTION = "Updating hosts of"
+
+
+@dataclass(frozen=True)
+class HostsDrift:
+    """A container whose hosts file does not hold the block it should; ``actual`` None: no block."""
+
+    replica: Replica
+    host: str
+    expected: str
+    actual: Optional[str]
 
 
 def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, Tuple[ObservedContainer, str]]:
@@ -30,79 +40,65 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     return {c.replica: (c, blocks[c.replica.service]) for c in running}
 
 
-def _by_host(blocks) -> Dict[str, List[Tuple[ObservedContainer, str]]]:
-    grouped: Dict[str, List[Tuple[ObservedContainer, str]]] = {}
-    for replica in sorted(blocks):
-        container, block = blocks[replica]
-        grouped.setdefault(container.host, []).append((container, block))
-    return grouped
+def _on(host: str, blocks) -> List[Tuple[ObservedContainer, str]]:
+    return [blocks[r] for r in sorted(blocks) if blocks[r][0].host == host]
 
 
-def _per_host(core: Core, grouped, work) -> List:
-    results: List = []
-    if not grouped:
-        return results
-    with ThreadPoolExecutor(max_workers=max(1, min(len(grouped), core.max_workers))) as pool:
-        futures = [pool.submit(work, host, items) for host, items in sorted(grouped.items())]
-        for future in futures:
-            results.extend(future.result())
-    return results
-
-
-def write_blocks(core: Core, project: Project, live: Sequence[ObservedContainer]) -> List[Outcome]:
-    """Write every block that differs; an Outcome per file written or failed, none for files already right."""
-
-    def one_host(host, items):
-        outcomes = []
+def write_host(core: Core, project: Project, host: str, live: Sequence[ObservedContainer]) -> List[Outcome]:
+    """Write every block on ``host`` that differs; an Outcome per file written or failed, none for
+    files already right (and no SSH session at all when the host runs none of the project's containers)."""
+    items = _on(host, expected_blocks(project, live))
+    if not items:
+        return []
+    try:
+        files = core.files(host)
+    except NapComposeError as exc:
+        return [_failed(core, c, str(exc)) for c, _ in items]
+    engine = core.engines[host]
+    outcomes = []
+    for container, block in items:
         try:
-            files = core.files(host)
-        except NapComposeError as exc:
-            return [_failed(core, c, str(exc)) for c, _ in items]
-        engine = core.engines[host]
-        for container, block in items:
-            try:
-                path = engine.hosts_path(container.id)
-                text = files.read(path).decode("utf-8", "replace")
-                wanted = merge(text, project.name, block)
-                if wanted == text:
-                    continue
-                files.write_in_place(path, wanted.encode("utf-8"))
-            except NapComposeError as exc:
-                outcomes.append(_failed(core, container, str(exc)))
+            path = engine.hosts_path(container.id)
+            text = files.read(path).decode("utf-8", "replace")
+            wanted = merge(text, project.name, block)
+            if wanted == text:
                 continue
-            core.reporter.progress(label(container.replica), ACTION, "done",
-                                   core.detail(host, container.ip))
-            outcomes.append(Outcome(label(container.replica), ACTION, host))
-        return outcomes
-
-    return _per_host(core, _by_host(expected_blocks(project, live)), one_host)
+            files.write_in_place(path, wanted.encode("utf-8"))
+        except NapComposeError as exc:
+            outcomes.append(_failed(core, container, str(exc)))
+            continue
+        core.reporter.progress(container.replica.label, ACTION, "done", core.detail(host, container.ip))
+        outcomes.append(Outcome(container.replica.label, ACTION, host))
+    return outcomes
 
 
 def _failed(core: Core, container: ObservedContainer, error: str) -> Outcome:
-    core.reporter.progress(label(container.replica), ACTION, "error", core.detail(container.host, container.ip))
-    return Outcome(label(container.replica), ACTION, container.host, error)
+    core.reporter.progress(container.replica.label, ACTION, "error", core.detail(container.host, container.ip))
+    return Outcome(container.replica.label, ACTION, container.host, error)
 
 
 def check_blocks(core: Core, project: Project, live: Sequence[ObservedContainer]) -> List[HostsDrift]:
     """Every running container whose file lacks its block or holds another; unreadable ones are warned."""
+    blocks = expected_blocks(project, live)
 
-    def one_host(host, items):
-        drifts = []
+    def one_host(host: str) -> List[HostsDrift]:
+        drifts: List[HostsDrift] = []
         try:
             files = core.files(host)
         except NapComposeError as exc:
             core.reporter.warning(f"cannot check hosts files on {host}: {exc}")
             return drifts
         engine = core.engines[host]
-        for container, block in items:
+        for container, block in _on(host, blocks):
             try:
                 text = files.read(engine.hosts_path(container.id)).decode("utf-8", "replace")
             except NapComposeError as exc:
-                core.reporter.warning(f"cannot read the hosts file of {label(container.replica)}: {exc}")
+                core.reporter.warning(f"cannot read the hosts file of {container.replica.label}: {exc}")
                 continue
             actual = extract_block(text, project.name)
             if actual != block:
                 drifts.append(HostsDrift(container.replica, host, block, actual))
         return drifts
 
-    return _per_host(core, _by_host(expected_blocks(project, live)), one_host)
+    hosts = sorted({c.host for c, _ in blocks.values()})
+    return [d for result in fan_out(hosts, one_host, max_workers=core.max_workers) for d in result.value]

@@ -67,6 +67,9 @@ class _Wiring(Wiring):
     def engine(self, host, connections):
         return self.world.engines[host.name]
 
+    def images(self, connections, reporter):
+        return self.world.images
+
     def clock(self):
         return FakeClock()
 
@@ -83,10 +86,10 @@ class Cli:
         self.kv = MemoryKV()
         self.wiring = _Wiring(self.world, self.kv)
 
-    def __call__(self, *argv):
+    def __call__(self, *argv, stdin=""):
         out, err = io.StringIO(), io.StringIO()
         status = main(["-p", "shop", *argv], stdout=out, stderr=err, environ={}, cwd=str(self.dir),
-                      wiring=self.wiring)
+                      wiring=self.wiring, stdin=io.StringIO(stdin))
         return status, out.getvalue(), err.getvalue()
 
     def untouched(self):
@@ -279,11 +282,10 @@ def test_stop_start_restart(cli):
     assert "database" in cli.world.container("shop_web_1").inode.data.decode()
 
 
-def test_rm_asks_first_and_removes_only_stopped_containers(cli, monkeypatch):
+def test_rm_asks_first_and_removes_only_stopped_containers(cli):
     cli("up", "-d")
     cli("stop", "web")
-    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
-    status, _, err = cli("rm")
+    status, _, err = cli("rm", stdin="n\n")
     assert status == 0 and "Going to remove shop_web_1" in err
     assert cli.names() == ["shop_db_1", "shop_web_1"]
     status, _, err = cli("rm", "-f")

@@ -103,3 +103,33 @@ def test_a_bug_is_raised_after_the_wave_finishes():
 def test_dependencies_outside_the_run_are_ignored():
     outcomes = run_waves([[7]], lambda n: None, key=str, depends=lambda n: ["99"])
     assert outcomes["7"].ok
+
+
+def test_fan_out_keeps_the_order_and_turns_errors_into_results():
+    from napcompose.executor import HostResult, fan_out
+
+    def ask(host):
+        if host == "node2":
+            raise HostError("node2", "connection refused")
+        return host.upper()
+
+    results = fan_out(["node1", "node2", "node3"], ask)
+    assert results == (HostResult("node1", "NODE1"), HostResult("node2", error="node2: connection refused"),
+                       HostResult("node3", "NODE3"))
+    assert [r.ok for r in results] == [True, False, True]
+    assert fan_out([], ask) == ()
+
+
+def test_fan_out_raises_a_bug_after_every_item_finished():
+    from napcompose.executor import fan_out
+
+    done = []
+
+    def work(n):
+        if n == 1:
+            raise KeyError("bug")
+        done.append(n)
+
+    with pytest.raises(KeyError):
+        fan_out([1, 2, 3], work)
+    assert sorted(done) == [2, 3]

@@ -40,6 +40,14 @@ class FakeEngine:
         return out
 
 
+class _Connections:
+    def files(self, host):
+        raise AssertionError("gc never opens files on a host")
+
+    def close(self):
+        pass
+
+
 class FakeWiring(Wiring):
     def __init__(self, kv):
         self.kv, self.engines, self.opened = kv, {}, 0
@@ -50,10 +58,13 @@ class FakeWiring(Wiring):
         return self.kv
 
     def connections(self, cluster, accept_new_host_keys=False):
-        return object()
+        return _Connections()
 
     def engine(self, host, connections):
         return self.engines[host.name]
+
+    def images(self, connections, reporter):
+        return None  # gc never moves images
 
     def clock(self):
         return FakeClock()

@@ -10,7 +10,7 @@ from napcompose.hostsfile import extract_block
 from napcompose.model import (Cluster, ClusterNetwork, Dependency, Healthcheck, Host, Link,
                               NetworkAttachment, PortSpec, Project, ServiceSpec, StoreSpec)
 from napcompose.orchestrator import Orchestrator
-from napcompose.planner import PlanOptions
+from napcompose.planner import CONTAINER_TYPES, PlanOptions, Remove, Unreserved, render
 from napcompose.ports import ListReporter
 from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
 from tests.fakes_kv import MemoryKV
@@ -46,7 +46,7 @@ class Rig:
         self.ipam = make_ipam(self.cluster, self.clock, self.store)
         self.reporter = ListReporter()
         self.orc = Orchestrator(self.cluster, self.world.engines, self.world.files, self.ipam,
-                                self.reporter, self.clock)
+                                self.reporter, self.clock, images=self.world.images)
 
     def ids(self):
         return {c.request.name: c.id for c in self.world.all_containers()}
@@ -270,21 +270,30 @@ def test_down_keeps_the_allocations_of_an_unreachable_host_and_reports_it(rig):
     assert sum(len(rig.world.engines[n].containers) for n in ("node1", "node3")) == 0
 
 
+def container_actions(the_plan):
+    return [a for a in the_plan.actions if isinstance(a, CONTAINER_TYPES + (Remove,))]
+
+
 def test_preview_reserves_and_touches_nothing(rig):
     snapshot = dict(rig.store._data)
     preview = rig.orc.preview(guestbook(), PlanOptions())
     assert dict(rig.store._data) == snapshot
     assert rig.mutations() == [] and rig.world.files_opened == []
-    entries = {f"{e.replica.service}_{e.replica.index}": e for e in preview.entries}
-    assert (entries["web_2"].host, entries["web_2"].address, entries["web_2"].action) == ("node2", "(new)", "create")
-    assert entries["front_1"].hosts_lines == ("(new) web_1 gb_web_1 app web", "(new) web_2 gb_web_2")
-    assert preview.render()[0] == "db_1 on node1 ((new)): create (not created yet)"
+    entries = {a.subject: a for a in container_actions(preview)}
+    web2 = entries["web_2"]
+    assert (web2.host, str(web2.address), web2.kind) == ("node2", "(new)", "create")
+    assert isinstance(web2.address, Unreserved)  # not reserved yet: a value of its own, no placeholder
+    assert dict(preview.hosts_lines)[entries["front_1"].replica] == (
+        "(new) web_1 gb_web_1 app web", "(new) web_2 gb_web_2")
+    lines = render(preview)
+    assert lines[0] == "db_1 on node1 ((new)): reserve an address (no address yet)"
+    assert "db_1 on node1 ((new)): create (not created yet)" in lines
 
 
 def test_preview_shows_existing_addresses_and_the_actions(rig):
     rig.orc.up(guestbook())
     preview = rig.orc.preview(guestbook(web_env=(("A", "1"),)), PlanOptions(), {"web": 1})
-    entries = {(f"{e.replica.service}_{e.replica.index}", e.action): e for e in preview.entries}
+    entries = {(a.subject, a.kind): a for a in container_actions(preview)}
     assert entries[("web_1", "recreate")].address == rig.address("web", 1)
     assert entries[("web_2", "remove")].reason == "scale 1"
     assert entries[("db_1", "noop")].reason == "up to date"
@@ -379,7 +388,11 @@ def test_ps_and_observe(rig):
     observation = rig.orc.ps("gb", (), all=True)
     assert [s.host for s in observation.unreachable] == ["node3"]
     assert observation.unreachable[0].error == "node3: cannot connect to the Docker engine: down"
-    assert sorted(c.name for c in observation.containers) == ["gb_db_1", "gb_front_1", "gb_web_1", "gb_web_2"]
+    assert sorted(c.name for c in observation.containers if c.state != "unknown") == [
+        "gb_db_1", "gb_front_1", "gb_web_1", "gb_web_2"]
+    # node3's container stands in, known from its address, state unknown
+    assert [(c.name, c.host, c.ip) for c in observation.containers if c.state == "unknown"] == [
+        ("gb_lone_1", "node3", rig.address("lone", 1))]
     rig.world.engines["node3"].unreachable = None
     assert [c.name for c in rig.orc.ps("gb", ("lone", "db"), all=False).containers] == ["gb_db_1"]
     assert len(rig.orc.observe("gb").containers) == 5
@@ -540,9 +553,8 @@ def test_an_image_rebuilt_on_one_host_recreates_only_the_replica_there_at_its_ad
     again = rig.orc.up(guestbook())
     assert again.failed == () and {o.action for o in again.outcomes} == {"Keeping"}
     assert rig.ids() == after
-    # one question per image per host that runs the project's containers
-    assert image_calls(rig) == [("node1", "busybox"), ("node1", "redis"), ("node2", "busybox"),
-                                ("node3", "busybox")]
+    # one question per image of the project per host (it tells presence and id at once), no more
+    assert image_calls(rig) == [(h, i) for h in NODES for i in ("busybox", "redis")]
 
 
 def test_the_preview_names_the_image_change(rig):
@@ -550,10 +562,10 @@ def test_the_preview_names_the_image_change(rig):
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
     mutations = len(rig.mutations())
     preview = rig.orc.preview(guestbook(), PlanOptions())
-    entries = {f"{e.replica.service}_{e.replica.index}": (e.action, e.reason) for e in preview.entries}
+    entries = {a.subject: (a.kind, a.reason) for a in container_actions(preview)}
     assert entries["db_1"] == ("recreate", "image changed")
     assert entries["web_1"] == ("noop", "up to date")
-    assert f"db_1 on node1 ({rig.address('db', 1)}): recreate (image changed)" in preview.render()
+    assert f"db_1 on node1 ({rig.address('db', 1)}): recreate (image changed)" in render(preview)
     assert len(rig.mutations()) == mutations
     assert rig.world.container("gb_db_1").image_id == "sha256:redis-0"
 
@@ -565,11 +577,13 @@ def test_a_host_that_cannot_tell_its_image_id_recreates_nothing(rig):
     rig.world.engines["node1"].fail("image_id", "redis", "500 Server Error")
     rig.world.engines["node2"].retag("busybox", None)  # removed from node2: unknown, not changed
     report = rig.orc.up(guestbook())
-    assert report.failed == () and {o.action for o in report.outcomes} == {"Keeping"}
+    # the image missing on node2 is copied back there, and nothing is recreated
+    assert report.failed == () and {o.action for o in report.outcomes} == {"Keeping", "Copying"}
+    assert rig.world.images.calls == [("copy", "busybox", "node1", "node2")]
     assert rig.ids() == before
 
 
-def test_no_recreate_and_force_recreate_ask_no_image_ids(rig):
+def test_no_recreate_keeps_a_rebuilt_image_and_force_recreate_takes_it(rig):
     rig.orc.up(guestbook())
     before = rig.ids()
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
@@ -577,14 +591,15 @@ def test_no_recreate_and_force_recreate_ask_no_image_ids(rig):
     report = rig.orc.up(guestbook(), PlanOptions(no_recreate=True))
     assert report.failed == () and rig.ids() == before
     rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
-    assert image_calls(rig) == []
+    # each run asks each host once per image (the answer also says whether it must be copied)
+    assert image_calls(rig) == sorted(2 * [(h, i) for h in NODES for i in ("busybox", "redis")])
     assert rig.world.container("gb_db_1").image_id == "sha256:rebuilt"
 
 
-def test_only_hosts_with_the_projects_containers_are_asked(rig):
+def test_only_the_projects_images_are_asked_once_per_host(rig):
     solo = Project(name="solo", services=(ServiceSpec(name="lone", image="busybox"),))
+    rig.orc.up(guestbook())
     rig.orc.up(solo)
-    host = rig.world.host_of("solo_lone_1")
     clear_calls(rig)
     rig.orc.up(solo)
-    assert image_calls(rig) == [(host, "busybox")]
+    assert image_calls(rig) == [(h, "busybox") for h in NODES]

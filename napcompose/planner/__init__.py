@@ -1,0 +1,60 @@
+"""From what the hosts hold to a plan of typed actions, without touching anything.
+
+``plan`` is the one entry: the Observation (every host's containers, statuses and image ids),
+the Addresses read from the address book, and the Options give a Plan whose waves the executor
+runs. The command picks the planner; each is pure.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+from napcompose.model import Project
+from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
+                                        Create, Keep, Kill, Plan, Recreate, Release, Remove, Reservation,
+                                        Reserve, Restart, Start, Stop, Unreserved, WriteHosts, image_key)
+from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
+                                           converge, healthy_needed, hosts_block, selected_services)
+from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
+                                         plan_stop)
+from napcompose.planner.observation import Addresses, Observation, parse_owner, stand_ins
+from napcompose.planner.options import Options, PlanOptions
+from napcompose.planner.render import render
+from napcompose.planner.up import fixed_address, plan_up
+
+
+class Command(enum.Enum):
+    """What a run is for; picks the planner."""
+
+    UP = "up"
+    DOWN = "down"
+    STOP = "stop"
+    START = "start"
+    RESTART = "restart"
+    RM = "rm"
+    KILL = "kill"
+    HOSTS_SYNC = "hosts sync"
+
+
+def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
+         command: Command = Command.UP) -> Plan:
+    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name."""
+    if command is Command.UP:
+        return plan_up(project, observation, addresses, options)
+    if command is Command.DOWN:
+        return plan_down(project, observation, addresses, options)
+    planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
+                Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync}
+    return planners[command](project, observation, options)
+
+
+__all__ = [
+    "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
+    "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
+    "PlanOptions", "Recreate", "Release", "Remove", "Reservation", "Reserve", "Restart", "Start", "Stop",
+    "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
+    "healthy_needed", "hosts_block", "image_key", "parse_owner", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
+    "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
+    "stand_ins",
+]

@@ -1,0 +1,302 @@
+"""The closed set of things a run can do, as frozen values; a Plan is these actions in waves.
+
+Every action names the host it happens on, why it is planned (``reason``), a unique ``key`` and the
+keys it needs to have succeeded first (``after``). The executor picks each action's handler by its
+type; ``verb`` is only the word progress lines use. A new capability is a new type here, a branch in
+the planner that emits it, and a handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Optional, Tuple, Union
+
+from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
+
+
+@dataclass(frozen=True, order=True)
+class Unreserved:
+    """The address of ``owner`` before the run's Reserve action gives it one.
+
+    ``fixed`` is the address the compose file asks for (``ipv4_address``), when it names one.
+    """
+
+    owner: str
+    fixed: Optional[str] = None
+
+    def __str__(self) -> str:
+        return self.fixed or "(new)"
+
+
+Address = Union[str, Unreserved]  # a reserved address, or the promise of one
+
+
+# ---------------------------------------------------------------------------- addresses
+
+
+@dataclass(frozen=True)
+class Reservation:
+    replica: Replica
+    host: str
+    fixed: Optional[str]
+    why: str
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """Reserve (or move to their new host / fixed address) the addresses of ``entries``, all or none.
+
+    A failure here ends the run before anything else happens.
+    """
+
+    entries: Tuple[Reservation, ...]
+    reason: str = "addresses for new replicas"
+    after: Tuple[str, ...] = ()
+    host: Optional[str] = None  # the address book is the cluster's, not a host's
+    verb: ClassVar[str] = "Reserving"
+    kind: ClassVar[str] = "reserve"
+
+    @property
+    def key(self) -> str:
+        return "addresses"
+
+    @property
+    def subject(self) -> str:
+        return "addresses"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Give back the address ``ip`` that ``replica`` holds (recorded on ``host``)."""
+
+    replica: Replica
+    host: Optional[str]
+    ip: str
+    reason: str
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Releasing"
+    kind: ClassVar[str] = "release"
+
+    @property
+    def key(self) -> str:
+        return f"release {self.replica.label}"
+
+    @property
+    def subject(self) -> str:
+        return self.replica.label
+
+
+# ---------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class BuildImage:
+    """Build ``image`` from ``service``'s ``build:`` on ``host``."""
+
+    service: str
+    image: str
+    host: str
+    reason: str
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Building"
+    kind: ClassVar[str] = "build"
+
+    @property
+    def key(self) -> str:
+        return image_key(self.image, self.host)
+
+    @property
+    def subject(self) -> str:
+        return self.service
+
+
+@dataclass(frozen=True)
+class CopyImage:
+    """Copy ``image`` from ``source`` to ``host`` (skipped when ``host`` already has the very image)."""
+
+    service: str
+    image: str
+    source: str
+    host: str
+    reason: str
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Copying"
+    kind: ClassVar[str] = "copy"
+
+    @property
+    def key(self) -> str:
+        return image_key(self.image, self.host)
+
+    @property
+    def subject(self) -> str:
+        return self.service
+
+
+def image_key(image: str, host: str) -> str:
+    """The key of the action that puts ``image`` on ``host``: what creating a container there needs."""
+    return f"{image}@{host}"
+
+
+# ---------------------------------------------------------------------------- containers
+
+
+@dataclass(frozen=True)
+class _OnReplica:
+    replica: Replica
+    host: str
+    reason: str
+    after: Tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.replica.label
+
+    @property
+    def subject(self) -> str:
+        return self.replica.label
+
+
+@dataclass(frozen=True)
+class Create(_OnReplica):
+    """Create the replica's container at ``address`` (and start it unless the run only creates)."""
+
+    address: Address = ""
+    healthy: bool = False  # wait until its healthcheck passes: a dependent needs service_healthy
+    verb: ClassVar[str] = "Creating"
+    kind: ClassVar[str] = "create"
+
+
+@dataclass(frozen=True)
+class Recreate(_OnReplica):
+    """Remove ``container`` and create the replica again at ``address`` (same name, same address)."""
+
+    address: Address = ""
+    container: Optional[ObservedContainer] = None
+    healthy: bool = False
+    verb: ClassVar[str] = "Recreating"
+    kind: ClassVar[str] = "recreate"
+
+
+@dataclass(frozen=True)
+class Start(_OnReplica):
+    container: Optional[ObservedContainer] = None
+    healthy: bool = False
+    verb: ClassVar[str] = "Starting"
+    kind: ClassVar[str] = "start"
+
+
+@dataclass(frozen=True)
+class Keep(_OnReplica):
+    """Nothing to change; a running container is still waited for when a dependent needs it healthy."""
+
+    container: Optional[ObservedContainer] = None
+    healthy: bool = False
+    verb: ClassVar[str] = "Keeping"
+    kind: ClassVar[str] = "noop"
+
+
+@dataclass(frozen=True)
+class Stop(_OnReplica):
+    container: Optional[ObservedContainer] = None
+    verb: ClassVar[str] = "Stopping"
+    kind: ClassVar[str] = "stop"
+
+    @property
+    def key(self) -> str:
+        return f"stop {self.replica.label}@{self.host}"
+
+
+@dataclass(frozen=True)
+class Restart(_OnReplica):
+    container: Optional[ObservedContainer] = None
+    verb: ClassVar[str] = "Restarting"
+    kind: ClassVar[str] = "restart"
+
+    @property
+    def key(self) -> str:
+        return f"{self.replica.label}@{self.host}"
+
+
+@dataclass(frozen=True)
+class Remove(_OnReplica):
+    """Remove ``container``; ``stop``: stop it first when it runs; ``force``: remove it even running."""
+
+    container: Optional[ObservedContainer] = None
+    stop: bool = True
+    force: bool = False
+    verb: ClassVar[str] = "Removing"
+    kind: ClassVar[str] = "remove"
+
+    @property
+    def key(self) -> str:
+        return f"{self.replica.label}@{self.host}"
+
+
+@dataclass(frozen=True)
+class Kill(_OnReplica):
+    container: Optional[ObservedContainer] = None
+    signal: str = "SIGKILL"
+    verb: ClassVar[str] = "Killing"
+    kind: ClassVar[str] = "kill"
+
+
+# ---------------------------------------------------------------------------- hosts files
+
+
+@dataclass(frozen=True)
+class WriteHosts:
+    """Bring the managed block of every running container of the project on ``host`` up to date.
+
+    The blocks are computed when this runs, from the containers that exist then, so a container
+    that failed to be created is never listed as a peer. ``replicas`` is what the plan expects there.
+    """
+
+    host: str
+    replicas: Tuple[Replica, ...]
+    reason: str = "peers' addresses"
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Updating hosts of"
+    kind: ClassVar[str] = "hosts"
+
+    @property
+    def key(self) -> str:
+        return f"hosts@{self.host}"
+
+    @property
+    def subject(self) -> str:
+        return self.host
+
+
+Action = Union[Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
+               Remove, Kill, WriteHosts]
+ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
+                Remove, Kill, WriteHosts)
+CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run: ``waves`` one after the other, each wave's actions in parallel across hosts.
+
+    ``placement`` is where every wanted replica lives (what the hosts blocks and the created
+    containers' peers are made of); ``current`` the project's containers the run starts from;
+    ``hosts`` how each host answered the observation; ``orphans`` are containers of services no
+    longer in the file, left alone (worth a warning).
+    """
+
+    project: str
+    waves: Tuple[Tuple[Action, ...], ...] = ()
+    placement: Placement = Placement()
+    current: Tuple[ObservedContainer, ...] = ()
+    hosts: Tuple[HostStatus, ...] = ()
+    orphans: Tuple[ObservedContainer, ...] = ()
+    hosts_lines: Tuple[Tuple[Replica, Tuple[str, ...]], ...] = ()  # for display: each replica's peers
+
+    @property
+    def actions(self) -> Tuple[Action, ...]:
+        return tuple(a for wave in self.waves for a in wave)
+
+    @property
+    def down(self) -> Tuple[Tuple[str, str], ...]:
+        """(host, reason) of every host that did not answer."""
+        return tuple((h.host, h.error or "unreachable") for h in self.hosts if not h.reachable)

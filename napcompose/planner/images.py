@@ -1,0 +1,68 @@
+"""Which images must be built or copied before up creates anything. Pure.
+
+Every selected replica's image must be on its host. A missing image is copied from a host that
+has it, or built (on the first host that needs it, then copied to the others) when its service has
+``build:`` and no host has it, or when ``--build`` asks for a fresh build. An image no host has and
+that cannot be built stops the plan with a ConfigError naming service, image and host.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Set, Tuple
+
+from napcompose.errors import ConfigError
+from napcompose.imagecheck import image_name
+from napcompose.model import Placement, Project
+from napcompose.planner.actions import BuildImage, CopyImage, image_key
+
+
+def plan_images(project: Project, placement: Placement, selected: Set[str],
+                present: Mapping[Tuple[str, str], Optional[str]], down: Set[str],
+                build: bool = False) -> Tuple[Tuple[BuildImage, ...], Tuple[CopyImage, ...]]:
+    """(builds, copies) that put every selected, placed replica's image on its host.
+
+    ``present`` maps (host, image) to the image's id there, None when the host lacks it; a pair
+    that is not there is unknown and left alone (creating the container will tell).
+    """
+    wanted: Dict[str, Set[str]] = {}
+    services_of: Dict[Tuple[str, str], Set[str]] = {}
+    for replica, host in placement.assignments:
+        if replica.service not in selected or host in down:
+            continue
+        image = image_name(project.name, project.service(replica.service))
+        wanted.setdefault(image, set()).add(host)
+        services_of.setdefault((host, image), set()).add(replica.service)
+
+    def has(host: str, image: str) -> bool:
+        return present.get((host, image), "unknown") is not None
+
+    holders = {image: sorted(h for (h, i), found in present.items() if i == image and found)
+               for image in wanted}
+    builds: List[BuildImage] = []
+    copies: List[CopyImage] = []
+    problems: List[str] = []
+    for spec in sorted((project.service(s) for s in selected), key=lambda s: s.name):
+        image = image_name(project.name, spec)
+        if image not in wanted or any(b.image == image for b in builds):
+            continue
+        hosts = sorted(wanted[image])
+        missing = [h for h in hosts if not has(h, image)]
+        buildable = [s for s in project.services if s.build is not None and s.name in selected
+                     and image_name(project.name, s) == image]
+        if buildable and (build or (missing and not holders[image])):
+            first = hosts[0]
+            reason = "--build" if build else "on no host yet"
+            builds.append(BuildImage(buildable[0].name, image, first, reason))
+            copies.extend(CopyImage(buildable[0].name, image, first, host, f"built on {first}",
+                                    after=(image_key(image, first),)) for host in hosts[1:])
+            continue
+        for host in missing:
+            names = sorted(services_of[(host, image)])
+            if holders[image]:
+                copies.append(CopyImage(names[0], image, holders[image][0], host, f"missing on {host}"))
+            else:
+                problems.append(f"service {', '.join(names)}: image {image} is missing on {host}")
+    if problems:
+        raise ConfigError("images missing, nothing was created:\n  " + "\n  ".join(sorted(problems))
+                          + "\n(build them with `nap-compose build`, or load them on those hosts)")
+    return tuple(builds), tuple(copies)

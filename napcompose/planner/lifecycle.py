@@ -1,0 +1,150 @@
+"""Plans of the commands that act on containers that exist: down, stop, start, restart, rm, kill.
+
+Stops go in reverse dependency waves (consumers first), starts in dependency waves. A container on
+a host that does not answer is never assumed gone: its address stays reserved and the host is
+reported. Pure, like every planner.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+from napcompose.errors import UsageError
+from napcompose.graph import direct_dependencies, start_waves, stop_waves
+from napcompose.model import ObservedContainer, Project
+from napcompose.planner.actions import Kill, Plan, Release, Remove, Restart, Start, Stop, WriteHosts
+from napcompose.planner.observation import Addresses, Observation
+from napcompose.planner.options import Options
+
+_RUNNING = ("running", "restarting", "paused")
+
+
+def _chosen(project: Project, observation: Observation, options: Options) -> List[ObservedContainer]:
+    for name in options.services:
+        if name not in project.service_names:
+            raise UsageError(f"no such service: {name}")
+    chosen = set(options.services or project.service_names)
+    down = observation.down
+    return [c for c in observation.mine if not c.one_off and c.replica.service in chosen
+            and not (c.host in down and c.state == "unknown")]
+
+
+def _waves(order, containers) -> List[List[ObservedContainer]]:
+    grouped = []
+    for wave in order:
+        names = set(wave)
+        items = sorted((c for c in containers if c.replica.service in names), key=lambda c: (c.replica, c.host))
+        if items:
+            grouped.append(items)
+    return grouped
+
+
+def _after(project: Project, actions) -> Dict[str, List[str]]:
+    """Each service's action keys, for dependents to wait on."""
+    keys: Dict[str, List[str]] = {}
+    for action in actions:
+        keys.setdefault(action.replica.service, []).append(action.key)
+    return keys
+
+
+def _needs(project: Project, service: str, keys) -> tuple:
+    return tuple(k for dep in sorted(direct_dependencies(project.service(service))) for k in keys.get(dep, ()))
+
+
+def _plan(observation: Observation, waves, current=None, **extra) -> Plan:
+    return Plan(observation.project, tuple(tuple(w) for w in waves if w),
+                current=tuple(observation.mine if current is None else current), hosts=observation.hosts, **extra)
+
+
+def _hosts_writes(observation: Observation) -> tuple:
+    """One hosts-file pass per host that holds the project's containers (Docker rebuilt them on start)."""
+    hosts = sorted({c.host for c in observation.mine if c.host not in observation.down})
+    return tuple(WriteHosts(h, tuple(sorted(c.replica for c in observation.mine if c.host == h)))
+                 for h in hosts)
+
+
+def plan_down(project: Optional[Project], observation: Observation, addresses: Addresses,
+              options: Options) -> Plan:
+    """Stop and remove the project's containers in reverse waves, then release their addresses."""
+    down = observation.down
+    mine = [c for c in observation.mine if not (c.host in down and c.state == "unknown")]
+    orphans: List[ObservedContainer] = []
+    if project is not None:
+        orphans = [c for c in mine if c.replica.service not in project.service_names]
+        targets = [c for c in mine if c not in orphans or options.remove_orphans]
+        groups = ([sorted((c for c in targets if c in orphans), key=lambda c: (c.replica, c.host))]
+                  + _waves(stop_waves(project), [c for c in targets if c not in orphans]))
+    else:
+        targets = mine
+        groups = [sorted(targets, key=lambda c: (c.replica, c.host))]
+    waves = [[Remove(c.replica, c.host, "down", container=c) for c in group] for group in groups]
+    removing: Dict = {}
+    for action in (a for wave in waves for a in wave):
+        removing.setdefault(action.replica, []).append(action.key)
+    kept = {c.replica for c in mine if c not in targets}
+    releases = [Release(r, a.host, a.ip, "down", after=tuple(removing.get(r, ())))
+                for r, a in addresses.allocations if r not in kept]
+    return _plan(observation, waves + [releases],
+                 orphans=tuple(c for c in orphans if not options.remove_orphans))
+
+
+def plan_stop(project: Project, observation: Observation, options: Options) -> Plan:
+    running = [c for c in _chosen(project, observation, options) if c.state in _RUNNING]
+    return _plan(observation, [[Stop(c.replica, c.host, c.state, container=c) for c in wave]
+                               for wave in _waves(stop_waves(project), running)])
+
+
+def plan_start(project: Project, observation: Observation, options: Options) -> Plan:
+    """Start stopped containers in dependency waves, then rewrite hosts blocks (Docker rebuilt them)."""
+    stopped = [c for c in _chosen(project, observation, options) if c.state in ("exited", "created")]
+    waves: List[List] = []
+    keys: Dict[str, List[str]] = {}
+    for wave in _waves(start_waves(project), stopped):
+        actions = [Start(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
+                   for c in wave]
+        keys.update(_after(project, actions))
+        waves.append(actions)
+    return _plan(observation, waves + [_hosts_writes(observation)])
+
+
+def plan_restart(project: Project, observation: Observation, options: Options) -> Plan:
+    chosen = _chosen(project, observation, options)
+    waves: List[List] = []
+    keys: Dict[str, List[str]] = {}
+    for wave in _waves(start_waves(project), chosen):
+        actions = [Restart(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
+                   for c in wave]
+        keys.update(_after(project, actions))
+        waves.append(actions)
+    return _plan(observation, waves + [_hosts_writes(observation)])
+
+
+def plan_rm(project: Project, observation: Observation, options: Options) -> Plan:
+    """Remove stopped containers (running ones too, stopped first, with ``stop_first``). Addresses stay."""
+    chosen = _chosen(project, observation, options)
+    stops = []
+    if options.stop_first:
+        stops = [[Stop(c.replica, c.host, c.state, container=c) for c in wave]
+                 for wave in _waves(stop_waves(project), [c for c in chosen if c.state in _RUNNING])]
+    stopping = {a.container: a.key for wave in stops for a in wave}
+    targets = [c for c in chosen if c.state not in _RUNNING or c in stopping]
+    removes = [[Remove(c.replica, c.host, "rm", (stopping[c],) if c in stopping else (), container=c,
+                       stop=False, force=options.force) for c in wave]
+               for wave in _waves(stop_waves(project), targets)]
+    return _plan(observation, stops + removes)
+
+
+def plan_kill(project: Project, observation: Observation, options: Options) -> Plan:
+    running = [c for c in _chosen(project, observation, options) if c.state in _RUNNING]
+    return _plan(observation, [[Kill(c.replica, c.host, options.signal, container=c, signal=options.signal)
+                                for c in running]])
+
+
+def plan_hosts_sync(project: Project, observation: Observation, options: Options) -> Plan:
+    """Rewrite every managed hosts block that differs, one pass per host."""
+    return _plan(observation, [_hosts_writes(observation)])
+
+
+def doomed_by_rm(plan: Plan) -> Sequence[str]:
+    """The names of the containers an rm plan removes (what ``rm`` asks the user to confirm)."""
+    return [a.container.name for a in plan.actions if isinstance(a, Remove)]

@@ -1,0 +1,38 @@
+"""The one options object: parsed once by the CLI, read by the planner and by the executor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a deploy command was asked to do differently from its defaults.
+
+    ``timeout``: seconds a stop waits before Docker kills the container (``-t``); None keeps
+    Docker's default (10 s, or the service's ``stop_grace_period``). ``scales``: (service, count)
+    pairs that override the file's scale. ``build``: build images of services with ``build:``
+    even when the hosts have them. ``stop_first`` and ``force`` are ``rm``'s ``-s`` and the
+    engine's forced removal; ``signal`` is ``kill -s``.
+    """
+
+    force_recreate: bool = False
+    no_recreate: bool = False
+    remove_orphans: bool = False
+    services: Tuple[str, ...] = ()  # empty: every service
+    no_deps: bool = False
+    start: bool = True
+    timeout: Optional[float] = None
+    scales: Tuple[Tuple[str, int], ...] = ()
+    build: bool = False
+    stop_first: bool = False
+    force: bool = False
+    signal: str = "SIGKILL"
+
+    @property
+    def scale_of(self) -> Dict[str, int]:
+        return dict(self.scales)
+
+
+PlanOptions = Options  # the name the planner's callers knew it by

@@ -1,0 +1,48 @@
+"""A plan as lines for a terminal: one line per action, in the order they run. Pure."""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate, Release,
+                                        Remove, Reserve, Restart, Start, Stop, WriteHosts)
+
+_WORDS = {Create: "create", Recreate: "recreate", Start: "start", Keep: "nothing", Stop: "stop",
+          Restart: "restart", Remove: "remove", Kill: "kill"}
+
+
+def _container_line(action, address: str) -> str:
+    return f"{action.replica.label} on {action.host} ({address}): {_WORDS[type(action)]} ({action.reason})"
+
+
+def render(plan: Plan) -> List[str]:
+    """Every action of ``plan``, image copies and hosts-file writes included; then the hosts that did
+    not answer. A container that will get a new address shows ``(new)`` (or its fixed address)."""
+    peers: Dict = dict(plan.hosts_lines)
+    lines: List[str] = []
+    for action in plan.actions:
+        if isinstance(action, Reserve):
+            for entry in action.entries:
+                lines.append(f"{entry.replica.label} on {entry.host} ({entry.fixed or '(new)'}): "
+                             f"reserve an address ({entry.why})")
+        elif isinstance(action, BuildImage):
+            lines.append(f"image {action.image} on {action.host}: build for {action.service} ({action.reason})")
+        elif isinstance(action, CopyImage):
+            lines.append(f"image {action.image} on {action.host}: copy from {action.source} ({action.reason})")
+        elif isinstance(action, Release):
+            lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release the address "
+                         f"({action.reason})")
+        elif isinstance(action, WriteHosts):
+            names = ", ".join(r.label for r in action.replicas)
+            lines.append(f"hosts files on {action.host}: write the blocks that differ ({names})")
+        elif isinstance(action, (Create, Recreate)):
+            lines.append(_container_line(action, str(action.address)))
+            lines.extend("    " + line for line in peers.get(action.replica, ()))
+        else:
+            container = action.container
+            lines.append(_container_line(action, (container.ip if container else None) or "-"))
+            if isinstance(action, (Start, Keep)):
+                lines.extend("    " + line for line in peers.get(action.replica, ()))
+    for host, reason in plan.down:
+        lines.append(f"host {host} did not answer: {reason}")
+    return lines

@@ -1,0 +1,134 @@
+"""The plan of ``up`` and ``scale``: placement, addresses, images, containers, releases, hosts files.
+
+Pure: everything it knows comes from the Observation and the Addresses read before it, so the
+plan ``nap-compose plan`` prints is the plan ``up`` executes for the same state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Dict, List, Optional, Set
+
+from napcompose.errors import ConfigError
+from napcompose.hostsfile import check_names, peer_entries
+from napcompose.model import ClusterNetwork, Placement, Project, Replica
+from napcompose.placement import place
+from napcompose.planner.actions import Address, Plan, Release, Reservation, Reserve, Unreserved, WriteHosts
+from napcompose.planner.containers import converge, desired, selected_services
+from napcompose.planner.images import plan_images
+from napcompose.planner.observation import Addresses, Observation
+from napcompose.planner.options import Options
+
+
+def fixed_address(project: Project, network: ClusterNetwork, replica: Replica) -> Optional[str]:
+    """``ipv4_address`` + (index - 1) when the service asks for one; it must be in the cluster subnet."""
+    spec = project.service(replica.service)
+    base = next((n.ipv4_address for n in spec.networks if n.ipv4_address), None)
+    if base is None:
+        return None
+    subnet = ipaddress.ip_network(network.subnet, strict=False)
+    try:
+        first = ipaddress.ip_address(base)
+    except ValueError:
+        raise ConfigError(f"service {spec.name}: ipv4_address {base!r} is not an IPv4 address") from None
+    if first not in subnet:
+        raise ConfigError(f"service {spec.name}: ipv4_address {base} is outside the cluster network "
+                          f"{network.name} ({network.subnet})")
+    address = first + (replica.index - 1)
+    if address not in subnet:
+        raise ConfigError(f"service {spec.name}: replica {replica.index} would get {address} "
+                          f"(ipv4_address {base} + {replica.index - 1}), outside the cluster network "
+                          f"{network.name} ({network.subnet})")
+    return str(address)
+
+
+def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dict[str, int]:
+    """The file's scale for selected services, the running count for the others (left untouched)."""
+    wanted = {}
+    for spec in project.services:
+        if spec.name in selected:
+            wanted[spec.name] = spec.scale
+        else:
+            wanted[spec.name] = max((c.replica.index for c in mine if c.replica.service == spec.name), default=0)
+    wanted.update(options.scale_of)
+    return wanted
+
+
+def plan_up(project: Project, observation: Observation, addresses: Addresses, options: Options) -> Plan:
+    """Everything ``up`` (or ``scale``) will do, in order.
+
+    Raises, before anything is planned, ConfigError (names, fixed addresses, missing images),
+    UsageError (unknown services) and PlacementError.
+    """
+    selected = selected_services(project, options)
+    check_names(project)
+    down = observation.down
+    mine = tuple(c for c in observation.mine if not c.one_off)
+    reachable = [h for h in observation.cluster.hosts if h.name not in down]
+    placement = place(project, reachable, observation.containers, _scales(project, selected, mine, options))
+    existing = {c.replica for c in mine}
+    placement = Placement(tuple((r, h) for r, h in placement.assignments
+                                if r.service in selected or r in existing))
+
+    # Addresses: the one held when it fits; otherwise the Reserve action gets or moves it.
+    held = addresses.by_replica
+    address_of: Dict[Replica, Address] = {}
+    entries: List[Reservation] = []
+    for replica, host in placement.assignments:
+        fixed = fixed_address(project, observation.cluster.network, replica)
+        allocation = held.get(replica)
+        if allocation is None:
+            address_of[replica] = Unreserved(replica.owner, fixed)
+            entries.append(Reservation(replica, host, fixed, "no address yet"))
+        elif fixed is not None and allocation.ip != fixed:
+            address_of[replica] = Unreserved(replica.owner, fixed)
+            entries.append(Reservation(replica, host, fixed, f"moves from {allocation.ip} to its fixed address"))
+        else:
+            address_of[replica] = allocation.ip
+            if allocation.host != host:
+                entries.append(Reservation(replica, host, fixed,
+                                           f"recorded on {allocation.host or 'no host'}, placed on {host}"))
+
+    containers = converge(project, desired(project, placement, address_of), mine, options,
+                          observation.images)
+    builds, copies = plan_images(project, placement, selected, observation.images, set(down), options.build)
+
+    releases: List[Release] = []
+    for removal in containers.removals:
+        allocation = held.get(removal.replica)
+        if allocation is not None and not removal.reason.startswith("duplicate"):
+            releases.append(Release(removal.replica, removal.host, allocation.ip, removal.reason,
+                                    after=(removal.key,)))
+    # An address reserved for a replica that never got a container (its create failed) and is no
+    # longer wanted: nothing else would ever release it.
+    wanted = set(placement.replicas)
+    found = {c.replica for c in mine}
+    for replica, allocation in addresses.allocations:
+        gone = replica.service not in project.service_names
+        if replica in wanted or replica in found or allocation.host in down:
+            continue
+        if replica.service in selected or (gone and options.remove_orphans):
+            releases.append(Release(replica, allocation.host, allocation.ip, "no container, no longer wanted"))
+
+    writes = []
+    if options.start:
+        removed = {(r.replica, r.host) for r in containers.removals}
+        on_host: Dict[str, Set[Replica]] = {}
+        for replica, host in placement.assignments:
+            on_host.setdefault(host, set()).add(replica)
+        for c in containers.current:
+            if (c.replica, c.host) not in removed and c.replica.service in project.service_names:
+                on_host.setdefault(c.host, set()).add(c.replica)
+        writes = [WriteHosts(host, tuple(sorted(replicas))) for host, replicas in sorted(on_host.items())
+                  if host not in down]
+
+    waves = [(Reserve(tuple(entries)),)] if entries else []
+    waves += [wave for wave in (builds, copies, containers.removals, tuple(releases)) if wave]
+    waves += list(containers.waves)
+    if writes:
+        waves.append(tuple(writes))
+    lines = tuple((r, tuple(f"{address} {' '.join(names)}"
+                            for address, names in peer_entries(project, r.service, address_of)))
+                  for r in sorted(placement.replicas))
+    return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
+                containers.orphans, lines)

@@ -7,7 +7,7 @@ The core (config, graph, placement, ipam, hostsfile, planner, orchestrator) only
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol, Tuple
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 from napcompose.model import ContainerRequest, ObservedContainer
 
@@ -37,6 +37,21 @@ class KeyValueStore(Protocol):
 
     def list(self, prefix: str) -> Dict[str, Tuple[str, int]]:
         """Every key under ``prefix`` (recursively) with its (value, version)."""
+
+
+class AtomicCreate(Protocol):
+    """An optional capability of a KeyValueStore: several keys created in one step, all or none.
+
+    Stores with multi-key transactions (etcd's v3 API) offer it; callers look for ``create_all`` and
+    fall back to one ``create`` per key when it is absent (etcd's v2 API, the file store).
+    """
+
+    def create_all(self, pairs: Sequence[Tuple[str, str]]) -> Optional[int]:
+        """Create every (key, value) only if none of the keys exists, atomically.
+
+        Return the version the new keys share, or None when any key existed (then nothing was
+        written). A lost reply is resolved by reading the keys back, as for ``create``.
+        """
 
 
 class ContainerEngine(Protocol):

@@ -71,8 +71,8 @@ class Etcd3Store:
         self._timeout = timeout_s
         self._protocol = "https" if (ca_cert or cert) else "http"
         self._credentials = (username, password) if username else None
-        self._clients = [etcd3gw.Etcd3Client(host=h, port=p, protocol=self._protocol, ca_cert=ca_cert,
-                                             cert_cert=cert, cert_key=key, timeout=timeout_s, api_path="/v3/")
+        self._clients = [etcd3gw.Etcd3Client(host=h, port=p, protocol=self._protocol, timeout=timeout_s,
+                                             api_path="/v3/", session=_session(ca_cert, cert, key))
                          for h, p in self.endpoints]
         self._current = 0
         self._token_lock = threading.Lock()
@@ -260,6 +260,18 @@ class Etcd3Store:
             raise StoreError(f"etcd at {self.where} has no leader (election in progress) for {what}; try again "
                              "shortly") from last
         raise StoreError(f"etcd at {self.where} failed on {what}: {_reason(last)}") from last
+
+
+def _session(ca_cert, cert, key) -> requests.Session:
+    """One HTTP session per member. It ignores the environment: REQUESTS_CA_BUNDLE would silently replace
+    store.ca_cert (requests prefers it), and a proxy variable must never carry the store's traffic."""
+    session = requests.Session()
+    session.trust_env = False
+    if ca_cert:
+        session.verify = ca_cert
+    if cert:
+        session.cert = (cert, key) if key else cert
+    return session
 
 
 def _detail(exc: Optional[BaseException]) -> str:

@@ -193,3 +193,41 @@ def test_user_and_password_on_etcd3(prefix):
                                   "store.username and store.password")
     finally:
         server.stop()
+
+
+def test_a_pool_moves_from_the_v2_api_to_the_v3_api_of_one_etcd(prefix, tmp_path):
+    server = Etcd(enable_v2=True)
+    try:
+        v2, v3 = f"etcd://127.0.0.1:{server.port}", f"etcd3://127.0.0.1:{server.port}"
+        _wait_open(StoreSpec(url=v2)).close()
+        cluster = tmp_path / "nap-cluster.yml"
+        base = textwrap.dedent(f"""\
+            network: {{name: nap, subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.100-198.18.0.139"]}}
+            hosts:
+              - {{name: node1, address: 198.18.0.11, docker_url: "ssh://root@198.18.0.11"}}
+            """)
+        cluster.write_text(base + f'store: {{url: "{v2}", prefix: "{prefix}"}}\n')
+
+        def run(*argv):
+            out, err = io.StringIO(), io.StringIO()
+            status = main(list(argv), stdout=out, stderr=err, environ={}, cwd=str(tmp_path))
+            return status, out.getvalue(), err.getvalue()
+
+        for i in range(1, 21):
+            assert run("ipam", "reserve", "--owner", f"shop/web/{i}", "--host", "node1")[0] == 0
+        before = json.loads(run("ipam", "ls", "--format", "json")[1])
+        status, out, err = run("ipam", "migrate", "--to", v3)
+        assert (status, err) == (0, "")
+        assert out.splitlines()[0] == (f"copied 42 key(s) under {prefix} from {v2} to {v3}: 20 addresses, 1 blocks, "
+                                       "20 owners, 1 pool")
+        # A second migration into the now filled v3 key space is refused and changes nothing there.
+        status, out, err = run("ipam", "migrate", "--to", v3)
+        assert (status, out) == (4, "") and err.startswith(f"ERROR: the target store {v3} is not empty: it holds 42 ")
+        cluster.write_text(base + f'store: {{url: "{v3}", prefix: "{prefix}"}}\n')
+        assert json.loads(run("ipam", "ls", "--format", "json")[1]) == before
+        held = {a["owner"]: a["address"] for a in before}
+        assert run("ipam", "reserve", "--owner", "shop/web/7")[1] == held["shop/web/7"] + "\n"
+        status, out, _ = run("ipam", "reserve", "--owner", "shop/db/1")
+        assert status == 0 and out.strip() not in {a["address"] for a in before}
+    finally:
+        server.stop()

@@ -8,10 +8,11 @@ Goals: >= 0.5x raw on v2 (a reservation is two writes there: the owner's claim, 
 Starts its own etcd 3.4 member on 127.0.0.1 (free ports, temporary data dir, both APIs) and kills it at
 the end. Allocators are threads of this process, each with its own Ipam and its own store client.
 
-    python3 bench/bench_ipam_v3.py [--per-run 600] [--allocators 1,16] [--chunks 6] [--rounds 1]
+    python3 bench/bench_ipam_v3.py [--per-run 600] [--allocators 1,16] [--rounds 1]
 
-``x raw`` is the reservation rate over the raw rate, each summed over all chunks of the row; ``chunks``
-is the range of that ratio chunk by chunk (how much this machine's load moved it).
+Each client thread alternates one raw create-if-absent (python-etcd ``prevExist=false`` on v2, etcd3gw's
+create transaction on v3) and one reservation, timing each, so both see the same load and concurrency;
+``res/s`` and ``raw/s`` are clients / mean latency, ``x raw`` their ratio.
 """
 
 from __future__ import annotations
@@ -60,51 +61,47 @@ def store(api: str, port: int):
     return Etcd3Store([("127.0.0.1", port)], timeout_s=10)
 
 
-def raw_rate(api: str, port: int, threads: int, total: int) -> float:
-    prefix = f"/raw-{api}-" + uuid.uuid4().hex[:8]
-    per = max(1, total // threads)
-    barrier = threading.Barrier(threads + 1)
+def paired(api: str, port: int, pool: Pool, clients: int, total: int):
+    """``clients`` threads, each alternating one raw create-if-absent and one reservation, timing each.
+
+    Alternating op by op puts both under the same load of this shared machine (which moves within
+    seconds), at the same concurrency. Returns (reservations, raw seconds, reservation seconds,
+    store calls, duplicates); the final hint flush counts as reservation time.
+    """
+    prefix = f"/bench-{api}-" + uuid.uuid4().hex[:8]
+    Ipam(store(api, port), pool, prefix, SystemClock(), lambda: uuid.uuid4().hex).init()  # outside the timing
+    per = max(1, total // clients)
+    counts, lock = {}, threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    results, raw_s, res_s = [None] * clients, [0.0] * clients, [0.0] * clients
 
     def work(n):
         create = raw_client(api, port)
-        create(f"{prefix}/warm-{n}")  # the connection is opened outside the timing
+        create(f"/raw{prefix}/warm-{n}")  # connections are opened outside the timing
+        ipam = Ipam(Counting(store(api, port), counts, lock), pool, prefix, SystemClock(), lambda: uuid.uuid4().hex)
+        ipam._check_pool()  # the one read of the pool record per run
+        got = []
         barrier.wait()
         for i in range(per):
-            create(f"{prefix}/{n}-{i}")
-
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(work, n) for n in range(threads)]
-        barrier.wait()
-        start = time.perf_counter()
-        [f.result() for f in futures]
-    return per * threads / (time.perf_counter() - start)
-
-
-def reserve(api: str, port: int, pool: Pool, allocators: int, total: int):
-    prefix = f"/bench-{api}-" + uuid.uuid4().hex[:8]
-    setup = Ipam(store(api, port), pool, prefix, SystemClock(), lambda: uuid.uuid4().hex)
-    setup.init()  # records the pool and its (empty) hints, outside the timing
-    per = max(1, total // allocators)
-    counts, lock = {}, threading.Lock()
-    barrier = threading.Barrier(allocators + 1)
-    results = [None] * allocators
-
-    def work(n):
-        ipam = Ipam(Counting(store(api, port), counts, lock), pool, prefix, SystemClock(), lambda: uuid.uuid4().hex)
-        ipam._check_pool()  # the one read of the pool record per run, outside the timing
-        barrier.wait()
-        results[n] = [ipam.ensure(f"a{n}/web/{i}", f"node{n}") for i in range(per)]
+            t0 = time.perf_counter()
+            create(f"/raw{prefix}/{n}-{i}")
+            t1 = time.perf_counter()
+            got.append(ipam.ensure(f"a{n}/web/{i}", f"node{n}"))
+            t2 = time.perf_counter()
+            raw_s[n] += t1 - t0
+            res_s[n] += t2 - t1
+        t3 = time.perf_counter()
         ipam.flush()
+        res_s[n] += time.perf_counter() - t3
+        results[n] = got
 
-    with ThreadPoolExecutor(allocators) as ex:
-        futures = [ex.submit(work, n) for n in range(allocators)]
+    with ThreadPoolExecutor(clients) as ex:
+        futures = [ex.submit(work, n) for n in range(clients)]
         barrier.wait()
         counts.clear()
-        start = time.perf_counter()
         [f.result() for f in futures]
-        elapsed = time.perf_counter() - start
     got = [a for r in results for a in r]
-    return got, elapsed, counts, duplicates(store(api, port), prefix, got)
+    return got, sum(raw_s), sum(res_s), sum(counts.values()), duplicates(store(api, port), prefix, got)
 
 
 def duplicates(checker, prefix: str, got) -> int:
@@ -122,8 +119,6 @@ def main() -> int:
     ap.add_argument("--per-run", type=int, default=600, help="reservations per measurement (default 600)")
     ap.add_argument("--allocators", default="1,16")
     ap.add_argument("--rounds", type=int, default=1, help="measure every row this many times (default 1)")
-    ap.add_argument("--chunks", type=int, default=6,
-                    help="alternate raw and reservation measurements this many times per row (default 6)")
     args = ap.parse_args()
     counts_wanted = [int(x) for x in args.allocators.split(",")]
     pool = Pool.build(SUBNET, "10.78.0.1", [SUBNET])
@@ -133,35 +128,20 @@ def main() -> int:
         print(f"etcd {version} (1 member on loopback, both APIs, data in {data}); pool {pool.describe()}; "
               f"allocators are threads; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
         rows = []
-        chunk = max(16, args.per_run // args.chunks)
         for _ in range(args.rounds):
             for api in ("v2", "v3"):
                 for n in counts_wanted:
-                    # Raw and reservations alternate in short chunks, so that the load of this shared
-                    # machine, which drifts within seconds, weighs on both alike.
-                    raw_s = res_s = 0.0
-                    raw_done, got_all, trips, dup, ratios = 0, 0, 0, 0, []
-                    for _ in range(args.chunks):
-                        raw = raw_rate(api, port, n, chunk)
-                        got, elapsed, counts, d = reserve(api, port, pool, n, chunk)
-                        done = (chunk // n) * n
-                        raw_s += done / raw
-                        raw_done += done
-                        res_s += elapsed
-                        got_all += len(got)
-                        trips += sum(counts.values())
-                        dup += d
-                        ratios.append(len(got) / elapsed / raw)
-                    rate, raw = got_all / res_s, raw_done / raw_s
-                    rows.append((api, n, got_all, rate, raw, rate / raw, trips / got_all, dup, min(ratios),
-                                 max(ratios)))
+                    got, raw_s, res_s, trips, dup = paired(api, port, pool, n, args.per_run)
+                    # every client did as many raw creates as reservations: throughput = clients / latency
+                    raw, rate = n * len(got) / raw_s, n * len(got) / res_s
+                    rows.append((api, n, len(got), rate, raw, rate / raw, trips / len(got), dup))
         print()
         print(f"{'api':<4} {'alloc':>5} {'reserved':>8} {'res/s':>7} {'raw/s':>7} {'x raw':>6} {'goal':>6} "
-              f"{'chunks':>11} {'trips/res':>9} {'dups':>4}")
-        for api, n, count, rate, raw, ratio, trips, dup, low, high in rows:
+              f"{'trips/res':>9} {'dups':>4}")
+        for api, n, count, rate, raw, ratio, trips, dup in rows:
             mark = "" if ratio >= GOALS[api] else "  (missed)"
             print(f"{api:<4} {n:>5} {count:>8} {rate:>7.0f} {raw:>7.0f} {ratio:>6.2f} {GOALS[api]:>5.1f}x "
-                  f"{low:>5.2f}-{high:<5.2f} {trips:>9.2f} {dup:>4}{mark}")
+                  f"{trips:>9.2f} {dup:>4}{mark}")
         print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         met = {api: all(r[5] >= GOALS[api] for r in rows if r[0] == api) for api in GOALS}
         okdup = all(r[7] == 0 for r in rows)

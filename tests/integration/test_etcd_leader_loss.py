@@ -12,7 +12,6 @@ import re
 import shutil
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 

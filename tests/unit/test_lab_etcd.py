@@ -1,5 +1,8 @@
 """Where the lab's etcd members live: member 1 on the operator address as always, the others beside it."""
 
+import shutil
+import tempfile
+
 import pytest
 
 from napcompose.errors import UsageError
@@ -7,6 +10,16 @@ from napcompose.lab import etcd
 from napcompose.lab.cluster_file import lab_cluster
 from napcompose.lab.daemons import pidfiles
 from napcompose.lab.layout import make_layout
+
+
+@pytest.fixture
+def tmp_path():
+    """A short directory: the lab's daemons' unix socket paths under it must stay under 108 bytes."""
+    import pathlib
+
+    path = tempfile.mkdtemp(prefix="nle-", dir="/tmp")
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_one_member_by_default_on_the_operator_address(tmp_path):
@@ -42,3 +55,29 @@ def test_an_even_or_odd_count_outside_1_3_5_is_refused(count):
         etcd.check_count(count)
     assert str(err.value) == (f"--etcd-members {count}: a lab runs 1, 3 or 5 etcd members (an odd number keeps a "
                               "majority when one fails)")
+
+
+def _cli(*argv, cwd):
+    import io
+
+    from napcompose.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), stdout=out, stderr=err, environ={}, cwd=str(cwd))
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_lab_up_with_two_members_is_refused_before_anything_is_made(tmp_path):
+    status, out, err = _cli("lab", "up", "--etcd-members", "2", "--dir", "l", cwd=tmp_path)
+    assert (status, out) == (2, "")
+    assert err == ("ERROR: --etcd-members 2: a lab runs 1, 3 or 5 etcd members (an odd number keeps a majority "
+                   "when one fails)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["status", "kill-leader", "revive"])
+def test_lab_etcd_commands_name_a_missing_lab(tmp_path, command):
+    status, out, err = _cli("lab", "etcd", command, "--dir", "nolab", cwd=tmp_path)
+    assert (status, out) == (9, "")
+    assert err == f"ERROR: no lab in {tmp_path}/nolab (no state.json)\n"
+    assert list(tmp_path.iterdir()) == []

@@ -221,8 +221,9 @@ def _store(ctx: _Ctx, raw: Any) -> StoreSpec:
     url = _string(ctx, "store.url", raw.get("url"))
     if url.startswith("file://"):
         url = "file://" + ctx.path(url[len("file://"):])
-    elif not url.startswith("etcd://") or len(url) <= len("etcd://"):
-        raise ctx.fail("store.url", f"'{url}' must be etcd://host:port[,host:port] or file:///path")
+    elif not url.startswith(("etcd://", "etcd3://")) or url in ("etcd://", "etcd3://"):
+        raise ctx.fail("store.url", f"'{url}' must be etcd://host:port[,host:port] (v2 API), "
+                                    "etcd3://host:port[,host:port] (v3 API) or file:///path")
     timeout = raw.get("timeout", 5)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ctx.fail("store.timeout", f"must be a positive number of seconds, not {timeout!r}")

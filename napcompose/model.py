@@ -228,7 +228,7 @@ class HostBlock:
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """Where addresses are kept: ``etcd://h:p[,h:p]`` or ``file:///path``."""
+    """Where addresses are kept: ``etcd://h:p[,h:p]`` (v2 API), ``etcd3://h:p[,h:p]`` (v3 API) or ``file:///path``."""
 
     url: str
     prefix: str = "/nap-compose"

@@ -39,6 +39,21 @@ class KeyValueStore(Protocol):
         """Every key under ``prefix`` (recursively) with its (value, version)."""
 
 
+class AtomicCreate(Protocol):
+    """An optional capability of a KeyValueStore: several keys created in one step, all or none.
+
+    Stores with multi-key transactions (etcd's v3 API) offer it; callers look for ``create_all`` and
+    fall back to one ``create`` per key when it is absent (etcd's v2 API, the file store).
+    """
+
+    def create_all(self, pairs: Sequence[Tuple[str, str]]) -> Optional[int]:
+        """Create every (key, value) only if none of the keys exists, atomically.
+
+        Return the version the new keys share, or None when any key existed (then nothing was
+        written). A lost reply is resolved by reading the keys back, as for ``create``.
+        """
+
+
 class ContainerEngine(Protocol):
     """One host's Docker engine. Every method raises HostError naming the host on failure."""
 

@@ -5,7 +5,7 @@ reply of a write after applying it (what a timeout after commit looks like to th
 from __future__ import annotations
 
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from napcompose.errors import StoreError
 
@@ -25,7 +25,7 @@ class MemoryKV:
         # failed" (python-etcd with allow_reconnect); "timeout": the client gets a StoreError.
         self.lose_as = "resend"
         self.lost = []
-        self.calls: Dict[str, int] = {"get": 0, "create": 0, "cas": 0, "cad": 0, "list": 0}
+        self.calls: Dict[str, int] = {"get": 0, "create": 0, "cas": 0, "cad": 0, "list": 0, "create_all": 0}
 
     def _lose(self, op: str, key: str) -> bool:
         """True when this applied write's reply is lost as a resend; raises for a timeout."""
@@ -78,3 +78,19 @@ class MemoryKV:
     def keys(self):
         with self._lock:
             return sorted(self._data)
+
+
+class AtomicMemoryKV(MemoryKV):
+    """MemoryKV with the optional ``create_all`` (several keys in one transaction), like etcd's v3 API."""
+
+    def create_all(self, pairs: Sequence[Tuple[str, str]]) -> Optional[int]:
+        pairs = list(pairs)
+        with self._lock:
+            self.calls["create_all"] += 1
+            if any(key in self._data for key, _ in pairs):
+                return None
+            self._index += 1
+            for key, value in pairs:
+                self._data[key] = (value, self._index)
+            version = self._index
+        return None if self._lose("create_all", pairs[0][0]) else version

@@ -7,8 +7,14 @@ from napcompose.model import StoreSpec
 
 
 def open_store(spec: StoreSpec):
-    """``etcd://h:p[,h:p]`` gives an EtcdStore (connected and checked), ``file:///path`` a FileStore."""
+    """``etcd://h:p[,h:p]`` gives an EtcdStore (v2 API), ``etcd3://h:p[,h:p]`` an Etcd3Store (v3 API), both
+    connected and checked; ``file:///path`` a FileStore."""
     url = spec.url
+    if url.startswith("etcd3://"):
+        from napcompose.adapters.etcd3_store import Etcd3Store, parse_endpoints3
+
+        return Etcd3Store(parse_endpoints3(url), timeout_s=spec.timeout_s, ca_cert=spec.ca_cert, cert=spec.cert,
+                          key=spec.key, username=spec.username, password=spec.password)
     if url.startswith("etcd://"):
         from napcompose.adapters.etcd_store import EtcdStore, parse_endpoints
 
@@ -21,4 +27,5 @@ def open_store(spec: StoreSpec):
         if not path.startswith("/"):
             raise StoreError(f"store URL '{url}' needs an absolute path (file:///path/to/store.json)")
         return FileStore(path)
-    raise StoreError(f"unknown store URL '{url}': use etcd://host:port[,host:port] or file:///path")
+    raise StoreError(f"unknown store URL '{url}': use etcd://host:port[,host:port] (v2 API), "
+                     "etcd3://host:port[,host:port] (v3 API) or file:///path")

@@ -1,4 +1,4 @@
-"""`nap-compose ipam ...`: record the pool, list, reserve and release addresses, collect leaks."""
+"""`nap-compose ipam ...`: record the pool, list, reserve and release addresses, collect leaks, migrate."""
 
 from __future__ import annotations
 
@@ -235,8 +235,44 @@ def cmd_gc(args, ctx) -> int:
     return ExitStatus.OK
 
 
+def cmd_migrate(args, ctx) -> int:
+    from dataclasses import replace
+
+    from napcompose.errors import StoreError
+    from napcompose.ipam.migrate import migrate
+    from napcompose.model import StoreSpec
+
+    cluster = load_cluster(ctx)
+    source_spec = cluster.store
+    target_url = args.to.strip()
+    if not target_url.startswith(("etcd://", "etcd3://", "file://")):
+        raise UsageError(f"ipam migrate --to '{target_url}': use etcd://host:port[,host:port] (v2 API), "
+                         "etcd3://host:port[,host:port] (v3 API) or file:///path")
+    if target_url.rstrip("/") == source_spec.url.rstrip("/"):
+        raise UsageError(f"ipam migrate --to {target_url}: that is the cluster file's own store")
+    # An etcd target keeps the cluster file's TLS and credentials (the same etcd through another API,
+    # typically); a file target needs none.
+    same_kind = not target_url.startswith("file://") and not source_spec.url.startswith("file://")
+    target_spec = replace(source_spec, url=target_url) if same_kind else \
+        StoreSpec(url=target_url, prefix=source_spec.prefix, timeout_s=source_spec.timeout_s)
+    source = ctx.wiring.store(cluster)
+    if hasattr(source, "close"):
+        ctx.on_close(source.close)
+    target = ctx.wiring.store(replace(cluster, store=target_spec))
+    if hasattr(target, "close"):
+        ctx.on_close(target.close)
+    if target is source:
+        raise StoreError(f"ipam migrate --to {target_url}: that is the cluster file's own store")
+    done = migrate(source, target, source_spec.prefix, source_spec.url, target_url)
+    ctx.out(f"copied {done.copied} key(s) under {source_spec.prefix} from {source_spec.url} to {target_url}: "
+            f"{done.describe()}")
+    ctx.out(f"verified: {target_url} holds the same {done.copied} key(s) with the same values")
+    ctx.out(f"next: set `store.url: {target_url}` in {cluster.source or 'the cluster file'}, then start writers again")
+    return 0
+
+
 def register(sub) -> None:
-    p = sub.add_parser("ipam", help="the cluster's address pool: init, ls, reserve, release, gc")
+    p = sub.add_parser("ipam", help="the cluster's address pool: init, ls, reserve, release, gc, migrate")
     ipam_sub = p.add_subparsers(dest="ipam_command", metavar="COMMAND", parser_class=type(p))
     init = ipam_sub.add_parser("init", help="record the cluster file's pool in the store (idempotent)")
     init.add_argument("--force", action="store_true", help="replace a different pool already recorded")
@@ -257,3 +293,11 @@ def register(sub) -> None:
     gc = ipam_sub.add_parser("gc", help="list addresses whose container is gone from a reachable host")
     gc.add_argument("--yes", action="store_true", help="release them")
     gc.set_defaults(func=cmd_gc)
+    migrate = ipam_sub.add_parser("migrate", help="copy the whole pool to another (empty) store",
+                                  description="Copy every key under the store prefix (pool, addresses, owner "
+                                              "claims, free-space hints) from the cluster file's store to the "
+                                              "empty store at URL and verify it. Stop every command that writes "
+                                              "to the pool first; afterwards point store.url at URL.")
+    migrate.add_argument("--to", required=True, metavar="URL",
+                         help="etcd://host:port[,...], etcd3://host:port[,...] or file:///path")
+    migrate.set_defaults(func=cmd_migrate)

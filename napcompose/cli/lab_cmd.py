@@ -1,4 +1,4 @@
-"""``nap-compose lab up|down|status|exec``: a local multi-host lab to try and test nap-compose on."""
+"""``nap-compose lab up|down|status|exec|etcd``: a local multi-host lab to try and test nap-compose on."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def register(subparsers) -> None:
                     help="the lab's layer-2 subnet (default 198.18.0.0/24, set aside for network tests)")
     up.add_argument("--name", default=None, metavar="NAME",
                     help="prefix of the lab's namespaces and links, at most 8 characters (default nap)")
+    up.add_argument("--etcd-members", type=int, default=None, metavar="N",
+                    help="etcd members: 1 (default), or 3 or 5 for a replicated etcd on their own lab addresses")
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the lab's processes and remove its namespaces, links and files")
@@ -38,6 +40,17 @@ def register(subparsers) -> None:
     _dir_option(status)
     status.add_argument("--format", choices=("table", "json"), default="table")
     status.set_defaults(func=_status)
+
+    etcd = sub.add_parser("etcd", help="the lab's etcd members: status, kill-leader, revive",
+                          description="Leader failures on demand for tests and demos.")
+    etcd_sub = etcd.add_subparsers(dest="etcd_command", metavar="ETCD_COMMAND")
+    etcd.set_defaults(func=lambda args, ctx: _no_subcommand(etcd, ctx))
+    for command, text, func in (("status", "each member: address, pid, leader", _etcd_status),
+                                ("kill-leader", "SIGKILL the member the others follow (a crash)", _etcd_kill_leader),
+                                ("revive", "start every dead member again; it rejoins the cluster", _etcd_revive)):
+        parser = etcd_sub.add_parser(command, help=text)
+        _dir_option(parser)
+        parser.set_defaults(func=func)
 
     run = sub.add_parser("exec", help="run a command in a lab host's namespace (a shell when none)",
                          description="Run CMD inside HOST's network namespace with DOCKER_HOST set to that "
@@ -68,7 +81,7 @@ def _up(args, ctx) -> int:
     from napcompose.lab import lab_up
 
     status, already, seconds = lab_up(args.name, args.subnet, args.hosts, _path(ctx, args.dir),
-                                      say=lambda line: ctx.out(f"lab: {line}"))
+                                      say=lambda line: ctx.out(f"lab: {line}"), etcd_members=args.etcd_members)
     if already:
         ctx.out(f"lab '{status['name']}' already runs in {status['dir']}")
     else:
@@ -111,7 +124,41 @@ def _print_table(ctx, status) -> None:
         ctx.out(f"  {host['name']:<8} {host['address']:<15} {state(host['dockerd']):<18} "
                 f"{state(host['sshd']):<18} {host['namespace']}")
     ctx.out(f"  {'router':<8} {status['router']:<15} (no default route, no uplink)")
-    ctx.out(f"  {'etcd':<8} {status['operator']:<15} {state(status['etcd'])}")
+    for member in status["etcd"]["members"]:
+        role = " leader" if member["leader"] else ""
+        ctx.out(f"  {member['key']:<8} {member['address']:<15} {state(member)}{role}")
+
+
+def _etcd_status(args, ctx) -> int:
+    from napcompose.lab import etcd
+
+    members = etcd.status(etcd.layout_in(_path(ctx, args.dir)))
+    ctx.out(f"  {'MEMBER':<8} {'ADDRESS':<15} {'PROCESS':<18} {'HEALTH':<8} ROLE")
+    for m in members:
+        process = f"up (pid {m['pid']})" if m["running"] else "DOWN"
+        role = "leader" if m["leader"] else ("follower" if m["answers"] else "-")
+        ctx.out(f"  {m['key']:<8} {m['address']:<15} {process:<18} {'healthy' if m['answers'] else '-':<8} {role}")
+    return 0 if all(m["answers"] for m in members) else 1
+
+
+def _etcd_kill_leader(args, ctx) -> int:
+    from napcompose.lab import etcd
+
+    member = etcd.kill_leader(etcd.layout_in(_path(ctx, args.dir)))
+    ctx.out(f"killed etcd member {member.name} ({member.address}), the leader; "
+            f"`nap-compose lab etcd revive --dir {args.dir}` starts it again")
+    return 0
+
+
+def _etcd_revive(args, ctx) -> int:
+    from napcompose.lab import etcd
+
+    revived = etcd.revive(etcd.layout_in(_path(ctx, args.dir)))
+    if not revived:
+        ctx.out("every etcd member runs already")
+    for member in revived:
+        ctx.out(f"revived etcd member {member.name} ({member.address}); it is healthy again")
+    return 0
 
 
 def _exec(args, ctx) -> int:

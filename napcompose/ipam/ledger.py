@@ -31,6 +31,16 @@ class Ledger:
     def create_claim(self, owner: str, rec: OwnerRecord) -> Optional[int]:
         return self._store.create(self._keys.owner(owner), rec.dump())
 
+    @property
+    def atomic(self) -> bool:
+        """True when the store creates several keys in one transaction (``create_all``)."""
+        return callable(getattr(self._store, "create_all", None))
+
+    def create_claim_and_address(self, owner: str, rec: OwnerRecord, alloc: Allocation) -> Optional[int]:
+        """The claim and its address in one transaction, both or neither; their shared version or None."""
+        return self._store.create_all([(self._keys.owner(owner), rec.dump()),
+                                       (self._keys.address(alloc.ip), dump_allocation(alloc))])
+
     def swap_claim(self, owner: str, rec: OwnerRecord, version: int) -> Optional[int]:
         return self._store.compare_and_swap(self._keys.owner(owner), rec.dump(), version)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from napcompose.cluster import parse_cluster, render_cluster
+from napcompose.lab import etcd
 from napcompose.lab.layout import HOST_BLOCK, Layout
 from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
 
@@ -18,10 +19,12 @@ def lab_cluster(layout: Layout) -> Cluster:
         for h in layout.hosts)
     network = ClusterNetwork(name=NETWORK_NAME, subnet=layout.subnet, router=layout.router,
                              pools=(layout.pool,), bridge=BRIDGE, mtu=1500,
-                             # the operator's address (etcd) is no container's
-                             reserved=(layout.operator,), host_block=HOST_BLOCK,
+                             # the operator's and the etcd members' addresses are no container's
+                             reserved=tuple(dict.fromkeys((layout.operator,) + tuple(
+                                 m.address for m in etcd.members(layout)))),
+                             host_block=HOST_BLOCK,
                              host_blocks=(layout.host_blocks,))
-    store = StoreSpec(url=layout.etcd_url, prefix="/nap-compose", timeout_s=5.0)
+    store = StoreSpec(url=etcd.store_url(layout), prefix="/nap-compose", timeout_s=5.0)
     return Cluster(hosts=hosts, network=network, store=store, source=layout.cluster_file)
 
 

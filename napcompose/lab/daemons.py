@@ -256,7 +256,9 @@ def start_etcd(layout: Layout) -> int:
 
 def pidfiles(layout: Layout) -> Dict[str, str]:
     """Every pidfile of the lab, by the process it names."""
-    files = {"etcd": layout.etcd_pidfile}
+    from napcompose.lab import etcd  # late: the etcd module builds on this one
+
+    files = {"etcd": layout.etcd_pidfile, **etcd.extra_pidfiles(layout)}
     for host in layout.hosts:
         files[f"{host.name}/dockerd"] = os.path.join(host.dir, "dockerd.spawn.pid")
         files[f"{host.name}/sshd"] = host.sshd_pidfile

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
-from napcompose.lab import daemons, image, netns, sshd, state
+from napcompose.lab import daemons, etcd as lab_etcd, image, netns, sshd, state
 from napcompose.lab.cluster_file import write_cluster_file
 from napcompose.lab.layout import Layout, make_layout
 from napcompose.lab.teardown import teardown
@@ -49,8 +49,9 @@ def health(layout: Layout) -> Dict[str, Any]:
                         "answers": daemons.docker_ping(host.docker_sock)},
             "sshd": {"pid": s_pid, "running": daemons.alive(s_pid, marker, namespaces)},
         })
-    etcd = {"pid": etcd_pid, "running": daemons.alive(etcd_pid, marker), "url": layout.etcd_url}
-    etcd["answers"] = etcd["running"] and daemons.etcd_ready(layout.operator)
+    members = lab_etcd.status(layout)
+    etcd = {"pid": etcd_pid, "running": all(m["running"] for m in members), "url": lab_etcd.store_url(layout),
+            "answers": all(m["answers"] for m in members), "members": members}
     healthy = etcd["answers"] and all(
         h["namespace_present"] and h["dockerd"]["running"] and h["dockerd"]["answers"] and h["sshd"]["running"]
         for h in hosts) and netns.netns_exists(layout.router_netns)
@@ -76,7 +77,7 @@ def _repair(layout: Layout, recorded: Dict[str, Any], status: Dict[str, Any], sa
         return None
     if not all(h["dockerd"]["running"] and h["dockerd"]["answers"] for h in status["hosts"]):
         return None
-    dead = ([] if status["etcd"]["running"] else ["etcd"]) + \
+    dead = [m["key"] for m in status["etcd"]["members"] if not m["running"]] + \
         [f"{h['name']}/sshd" for h in status["hosts"] if not h["sshd"]["running"]]
     if not dead:
         return None
@@ -133,9 +134,8 @@ def _clear_the_way(layout: Layout, say: Say) -> Optional[Dict[str, Any]]:
 
 def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[str, int]:
     """Start the lab's daemons (or only those named, e.g. ``node2/sshd``) and wait until they answer."""
-    starters: Dict[str, Callable[[], int]] = {"etcd": lambda: daemons.start_etcd(layout)}
-    checks = {"etcd": ("etcd", lambda: daemons.etcd_ready(layout.operator), 30.0,
-                       os.path.join(layout.etcd_dir, "etcd.log"))}
+    starters: Dict[str, Callable[[], int]] = lab_etcd.starters(layout)
+    checks = lab_etcd.checks(layout)
     for host in layout.hosts:
         starters[f"{host.name}/dockerd"] = lambda h=host: daemons.start_dockerd(layout, h)
         starters[f"{host.name}/sshd"] = lambda h=host: daemons.start_sshd(h)
@@ -157,7 +157,8 @@ def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[s
     with ThreadPoolExecutor(max_workers=len(keys)) as pool:
         list(pool.map(wait, keys))
     if only is None:
-        say(f"started etcd on {layout.operator}:2379 and dockerd + sshd on {len(layout.hosts)} host(s)")
+        where = lab_etcd.store_url(layout)[len("etcd://"):]
+        say(f"started etcd on {where} and dockerd + sshd on {len(layout.hosts)} host(s)")
     return pids
 
 
@@ -199,7 +200,7 @@ def _quiet_on_failure(say: Say) -> Say:
 
 
 def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], directory: str,
-           say: Say) -> Tuple[Dict[str, Any], bool, float]:
+           say: Say, etcd_members: Optional[int] = None) -> Tuple[Dict[str, Any], bool, float]:
     """Build the lab (or find it running); returns (status, already_running, seconds taken).
 
     A parameter given as None takes the value of the lab that runs in ``directory``, else its default.
@@ -210,8 +211,12 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
     layout = make_layout(name or recorded.get("name") or DEFAULT_NAME,
                          subnet or recorded.get("subnet") or DEFAULT_SUBNET,
                          hosts or int(recorded.get("hosts") or DEFAULT_HOSTS), directory)
+    members = lab_etcd.check_count(etcd_members or lab_etcd.member_count(layout))
     require_root()
     require_tools()
+    if recorded and lab_etcd.member_count(layout) != members and _any_alive(layout):
+        raise LabError(f"the lab in {layout.dir} runs {lab_etcd.member_count(layout)} etcd member(s), not "
+                       f"{members}; run `nap-compose lab down --dir {layout.dir}` first")
     running = _clear_the_way(layout, say)
     if running is not None:
         return running, True, time.monotonic() - began
@@ -220,8 +225,10 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
     state.write_claim(layout)
     try:
         state.write_state(layout, "wiring", {})
+        lab_etcd.record(layout, members)
         sshd.prepare_ssh(layout)
         netns.build_wiring(layout)
+        lab_etcd.add_addresses(layout)
         say(f"wired {len(layout.hosts)} host namespace(s) and the router ({layout.router}) to switch "
             f"{layout.switch} (operator {layout.operator})")
         pids = _start(layout, say)

@@ -248,14 +248,14 @@ def test_the_commands_against_etcd(etcd, prefix, tmp_path):
                                         "connection refused\n")
 
 
-def make_tls(directory: str) -> dict:
+def make_tls(directory: str, server_usage: str = "serverAuth") -> dict:
     """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
     def run(*argv):
         subprocess.run(["openssl", *argv], cwd=directory, check=True, capture_output=True)
 
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
         "-subj", "/CN=nap-test-ca")
-    for name, usage, subject in (("server", "serverAuth", "/CN=127.0.0.1"), ("client", "clientAuth", "/CN=nap")):
+    for name, usage, subject in (("server", server_usage, "/CN=127.0.0.1"), ("client", "clientAuth", "/CN=nap")):
         run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
         with open(os.path.join(directory, f"{name}.ext"), "w") as fh:
             fh.write(f"subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n")

@@ -49,6 +49,13 @@ def test_absent_store_is_a_file_store_beside_the_cluster_file():
     assert parse_cluster(text, SRC).store == StoreSpec(url="file:///etc/nap/nap-ipam.json")
 
 
+def test_an_etcd3_store_with_several_endpoints():
+    text = GOOD.replace('url: "etcd://198.18.0.254:2379"', 'url: "etcd3://198.18.0.254:2379,198.18.0.253:2379"')
+    store = parse_cluster(text, SRC).store
+    assert store == StoreSpec(url="etcd3://198.18.0.254:2379,198.18.0.253:2379", prefix="/nap-compose", timeout_s=5.0)
+    assert parse_cluster(render_cluster(parse_cluster(text, SRC)), SRC).store == store
+
+
 def test_load_cluster_file_makes_paths_absolute_from_the_files_directory(tmp_path, monkeypatch):
     (tmp_path / "conf").mkdir()
     path = tmp_path / "conf" / "nap-cluster.yml"
@@ -124,7 +131,8 @@ BAD = [
     ("bad subnet", _bad("subnet: 198.18.0.0/24", "subnet: 198.18.0.7/24"),
      "network.subnet: '198.18.0.7/24' is not an IPv4 network in CIDR form"),
     ("bad store url", _bad('url: "etcd://198.18.0.254:2379"', 'url: "redis://x"'),
-     "store.url: 'redis://x' must be etcd://host:port[,host:port] or file:///path"),
+     "store.url: 'redis://x' must be etcd://host:port[,host:port] (v2 API), etcd3://host:port[,host:port] (v3 API) "
+     "or file:///path"),
     ("bad mtu", _bad("mtu: 1500", "mtu: 9"),
      "network.mtu: must be an integer from 576 to 65535, not 9"),
     ("no network", "hosts: [{name: a, address: 1.2.3.4}]\n",

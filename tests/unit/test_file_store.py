@@ -56,10 +56,14 @@ def test_missing_directory_and_bad_urls(tmp_path):
     assert str(err.value) == "store URL 'file://relative/s.json' needs an absolute path (file:///path/to/store.json)"
     with pytest.raises(StoreError) as err:
         open_store(StoreSpec(url="consul://x:1"))
-    assert str(err.value) == "unknown store URL 'consul://x:1': use etcd://host:port[,host:port] or file:///path"
+    assert str(err.value) == ("unknown store URL 'consul://x:1': use etcd://host:port[,host:port] (v2 API), "
+                              "etcd3://host:port[,host:port] (v3 API) or file:///path")
     with pytest.raises(StoreError) as err:
         open_store(StoreSpec(url="etcd://127.0.0.1"))
     assert str(err.value) == "'etcd://127.0.0.1': endpoint '127.0.0.1' must be host:port"
+    with pytest.raises(StoreError) as err:
+        open_store(StoreSpec(url="etcd3://127.0.0.1:2379,h2"))
+    assert str(err.value) == "'etcd3://127.0.0.1:2379,h2': endpoint 'h2' must be host:port"
     assert os.listdir(tmp_path) == []
 
 

@@ -17,15 +17,15 @@ import pytest
 from napcompose.errors import IpamError, StoreError
 from napcompose.ipam import Ipam, Pool
 from tests.fakes_engine import FakeClock
-from tests.fakes_kv import MemoryKV
+from tests.fakes_kv import AtomicMemoryKV, MemoryKV
 
 POOL = Pool.build("198.18.0.0/26", "198.18.0.1", ["198.18.0.0/26"])
 OWNERS = [f"p/s/{i}" for i in range(30)]
 
 
-def storm(seed: int, mode: str):
+def storm(seed: int, mode: str, store=MemoryKV):
     rng = random.Random(seed)
-    kv = MemoryKV()
+    kv = store()
     kv.lose_as, kv.lose_next = mode, 10 ** 9
     kv.lose_if = lambda op, key: rng.random() < 0.15
     clock = FakeClock()  # shared: a worker's waits make the others' claims age, as stalls would
@@ -68,10 +68,11 @@ def storm(seed: int, mode: str):
     return surprises, {o: ips for o, ips in held.items() if len(ips) > 1}, settle
 
 
+@pytest.mark.parametrize("store", [MemoryKV, AtomicMemoryKV], ids=["two-writes", "one-transaction"])
 @pytest.mark.parametrize("mode", ["resend", "timeout"])
 @pytest.mark.parametrize("seed", range(12))
-def test_no_owner_ends_with_two_addresses_under_lost_replies(seed, mode):
-    surprises, doubles, settle = storm(seed, mode)
+def test_no_owner_ends_with_two_addresses_under_lost_replies(seed, mode, store):
+    surprises, doubles, settle = storm(seed, mode, store)
     assert surprises == [] and doubles == {}
     for owner in OWNERS:  # and every owner's lookup agrees with what ensure gives it now
         found = settle.lookup(owner)

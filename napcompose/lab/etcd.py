@@ -1,0 +1,201 @@
+"""The lab's etcd: one member (the default) or a replicated cluster of 3 or 5, and leader failures on demand.
+
+Member 1 listens on the operator address (the switch's address in the root namespace), exactly as a
+one-member lab always did; members 2..N get their own addresses at the top of the lab's subnet
+(.253, .252, ...), added to the same switch. So every member stays inside the lab, reachable from
+the operator and from every host namespace, and nothing routes out. Every member serves both APIs
+(``--enable-v2=true``). The member count is recorded in DIR/etcd/members.json.
+
+``kill_leader`` SIGKILLs the member the others follow (a crash, not a clean stop); ``revive`` starts
+every dead member again on its own data directory, so it rejoins the cluster it left.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import os
+import signal
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from napcompose.errors import LabError, UsageError
+from napcompose.lab import daemons, netns
+from napcompose.lab.layout import Layout
+
+CLIENT_PORT, PEER_PORT = 2379, 2380
+ALLOWED = (1, 3, 5)
+_RECORD = "members.json"
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    index: int
+    key: str  # its key among the lab's daemons: etcd, etcd2, etcd3, ...
+    name: str
+    address: str
+    dir: str
+    pidfile: str
+
+    @property
+    def data_dir(self) -> str:
+        return os.path.join(self.dir, "data")
+
+    @property
+    def log(self) -> str:
+        return os.path.join(self.dir, "etcd.log")
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{self.address}:{CLIENT_PORT}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{self.address}:{PEER_PORT}"
+
+
+def check_count(count: int) -> int:
+    if count not in ALLOWED:
+        raise UsageError(f"--etcd-members {count}: a lab runs 1, 3 or 5 etcd members (an odd number keeps a "
+                         "majority when one fails)")
+    return count
+
+
+def members(layout: Layout, count: Optional[int] = None) -> Tuple[EtcdMember, ...]:
+    count = member_count(layout) if count is None else count
+    top = ipaddress.IPv4Address(layout.operator)
+    out = [EtcdMember(1, "etcd", f"lab-{layout.name}", layout.operator, layout.etcd_dir, layout.etcd_pidfile)]
+    for i in range(2, count + 1):
+        directory = os.path.join(layout.etcd_dir, f"m{i}")
+        out.append(EtcdMember(i, f"etcd{i}", f"lab-{layout.name}-{i}", str(top - (i - 1)), directory,
+                              os.path.join(directory, "etcd.pid")))
+    return tuple(out)
+
+
+def member_count(layout: Layout) -> int:
+    """The recorded number of members; 1 for a lab that records none."""
+    try:
+        with open(os.path.join(layout.etcd_dir, _RECORD)) as fh:
+            return int(json.load(fh)["members"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1
+
+
+def record(layout: Layout, count: int) -> None:
+    os.makedirs(layout.etcd_dir, exist_ok=True)
+    for member in members(layout, count):
+        os.makedirs(member.dir, exist_ok=True)
+    with open(os.path.join(layout.etcd_dir, _RECORD), "w") as fh:
+        json.dump({"members": count}, fh)
+
+
+def store_url(layout: Layout) -> str:
+    """The cluster file's store URL: every member, so that clients fail over."""
+    return "etcd://" + ",".join(f"{m.address}:{CLIENT_PORT}" for m in members(layout))
+
+
+def extra_pidfiles(layout: Layout) -> Dict[str, str]:
+    """Pidfiles of members 2..N (member 1's is the lab's usual etcd pidfile)."""
+    return {m.key: m.pidfile for m in members(layout)[1:]}
+
+
+def add_addresses(layout: Layout) -> None:
+    """Give members 2..N their addresses on the lab's switch (member 1 uses the operator address)."""
+    for member in members(layout)[1:]:
+        present = netns.run(["ip", "-o", "-4", "addr", "show", "dev", layout.switch]).stdout
+        if f" {member.address}/" in present:
+            continue
+        if netns.address_in_use(member.address):
+            raise LabError(f"etcd member address {member.address} is already used on this machine; choose another "
+                           "--subnet")
+        netns.run(["ip", "addr", "add", f"{member.address}/{layout.prefixlen}", "dev", layout.switch])
+
+
+def start(layout: Layout, member: EtcdMember) -> int:
+    everyone = members(layout)
+    if len(everyone) == 1:
+        return daemons.start_etcd(layout)
+    cluster = ",".join(f"{m.name}={m.peer_url}" for m in everyone)
+    return daemons.spawn(
+        ["etcd", f"--name={member.name}", f"--data-dir={member.data_dir}",
+         f"--listen-client-urls={member.client_url}", f"--advertise-client-urls={member.client_url}",
+         f"--listen-peer-urls={member.peer_url}", f"--initial-advertise-peer-urls={member.peer_url}",
+         f"--initial-cluster={cluster}", f"--initial-cluster-token=nap-lab-{layout.name}",
+         "--initial-cluster-state=new", "--enable-v2=true", "--log-level=warn"],
+        member.log, member.pidfile)
+
+
+def starters(layout: Layout) -> Dict[str, Callable[[], int]]:
+    return {m.key: (lambda m=m: start(layout, m)) for m in members(layout)}
+
+
+def checks(layout: Layout) -> Dict[str, Tuple[str, Callable[[], bool], float, str]]:
+    return {m.key: (f"etcd member {m.name} ({m.address})", lambda m=m: daemons.etcd_ready(m.address), 30.0, m.log)
+            for m in members(layout)}
+
+
+# --------------------------------------------------------------------------- status and failures
+
+
+def _member_status(address: str) -> Optional[Dict[str, Any]]:
+    """etcd's maintenance status of one member (its id and the leader it follows), or None."""
+    conn = http.client.HTTPConnection(address, CLIENT_PORT, timeout=1.0)
+    try:
+        conn.request("POST", "/v3/maintenance/status", body="{}", headers={"Content-Type": "application/json"})
+        reply = conn.getresponse()
+        if reply.status != 200:
+            return None
+        return json.loads(reply.read().decode())
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def status(layout: Layout) -> List[Dict[str, Any]]:
+    marker = layout.dir.rstrip("/") + "/"
+    out = []
+    for member in members(layout):
+        pid = daemons.read_pid(member.pidfile)
+        running = daemons.alive(pid, marker)
+        found = _member_status(member.address) if running else None
+        member_id = found["header"]["member_id"] if found else None
+        out.append({"key": member.key, "name": member.name, "address": member.address, "pid": pid,
+                    "running": running, "answers": running and daemons.etcd_ready(member.address),
+                    "leader": bool(found) and member_id == found.get("leader"),
+                    "raft_index": int(found.get("raftIndex", 0)) if found else None})
+    return out
+
+
+def kill_leader(layout: Layout) -> EtcdMember:
+    """SIGKILL the member the cluster follows; LabError when no live member names a leader."""
+    marker = layout.dir.rstrip("/") + "/"
+    for member, found in zip(members(layout), status(layout)):
+        if found["leader"]:
+            os.kill(found["pid"], signal.SIGKILL)
+            daemons.stop([found["pid"]], marker, timeout=5.0)  # only waits: it is gone already
+            return member
+    raise LabError(f"no etcd member of lab {layout.name} reports itself as the leader (are they running? "
+                   f"see `nap-compose lab status --dir {layout.dir}`)")
+
+
+def revive(layout: Layout) -> List[EtcdMember]:
+    """Start every member that is not running, on its own data, and wait until each is healthy."""
+    marker = layout.dir.rstrip("/") + "/"
+    dead = [m for m, s in zip(members(layout), status(layout)) if not s["running"]]
+    pids = {m.key: start(layout, m) for m in dead}
+    for member in dead:
+        what, check, timeout, log = checks(layout)[member.key]
+        daemons.wait_until(what, check, timeout, log, lambda m=member: daemons.alive(pids[m.key], marker))
+    return dead
+
+
+def layout_in(directory: str) -> Layout:
+    """The layout of the lab recorded in ``directory``."""
+    from napcompose.lab import state
+
+    recorded = state.read_state(directory)
+    if recorded is None:
+        raise LabError(f"no lab in {os.path.abspath(directory)} (no state.json)")
+    return state.layout_of(recorded)

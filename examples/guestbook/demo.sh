@@ -2,6 +2,7 @@
 # The guestbook across three Docker hosts of a local lab, step by step, with a word on each step.
 #
 #   LAB_DIR=.lab PYTHON=python3 examples/guestbook/demo.sh      (as root; `make demo` runs it this way)
+#   LAB_NAME=mine LAB_SUBNET=198.18.9.0/24 LAB_DIR=/tmp/mine ...  (a lab of another name and subnet)
 #
 # Every step can run again: the lab is reused, builds find their copies up to date, `up` converges.
 # Every HTTP request goes from this machine to an address on the lab's own segment; the helper below
@@ -97,7 +98,10 @@ step "1. A lab of three Docker hosts on one layer-2 segment"
 say "Each host is a network namespace with its own dockerd and sshd; a router namespace without"
 say "uplink and an etcd (the address store) complete it. Nothing in it can reach beyond this machine."
 say "If the lab already runs, 'lab up' just reports it."
-nap lab up --dir "$LAB_DIR"
+LAB_OPTS=()
+[ -n "${LAB_NAME:-}" ] && LAB_OPTS+=(--name "$LAB_NAME")
+[ -n "${LAB_SUBNET:-}" ] && LAB_OPTS+=(--subnet "$LAB_SUBNET")
+nap lab up --dir "$LAB_DIR" "${LAB_OPTS[@]}"
 say "The flat network: on every host a Docker bridge network 'nap' on br0, over SSH."
 say "Where it already exists as wanted, nothing changes."
 nap --cluster "$CLUSTER" network create

@@ -1,4 +1,5 @@
-"""``nap-compose lab up|down|status|exec|etcd``: a local multi-host lab to try and test nap-compose on."""
+"""``nap-compose lab up|down|status|exec|etcd|partition|heal|kill|revive``: a local multi-host lab to try
+and test nap-compose on, with faults on demand."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ def register(subparsers) -> None:
         parser = etcd_sub.add_parser(command, help=text)
         _dir_option(parser)
         parser.set_defaults(func=func)
+
+    for name, text in (("partition", "cut a host's link to the switch: its packets go nowhere"),
+                       ("heal", "plug a partitioned host back into the switch"),
+                       ("kill", "power a host's daemons off: its containers' processes, dockerd and sshd"),
+                       ("revive", "start a killed host's dockerd and sshd again, with its disk as it was")):
+        fault = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + " (idempotent).")
+        _dir_option(fault)
+        fault.add_argument("host", metavar="HOST")
+        fault.set_defaults(func=_fault, fault=name)
 
     run = sub.add_parser("exec", help="run a command in a lab host's namespace (a shell when none)",
                          description="Run CMD inside HOST's network namespace with DOCKER_HOST set to that "
@@ -115,14 +125,27 @@ def _status(args, ctx) -> int:
     return 0 if status["healthy"] else 1
 
 
-def _print_table(ctx, status) -> None:
-    def state(proc):
-        return f"up (pid {proc['pid']})" if proc["running"] else "DOWN"
+def _fault(args, ctx) -> int:
+    from napcompose.lab import faults
+    from napcompose.lab.lifecycle import revive_host
 
-    ctx.out(f"  {'HOST':<8} {'ADDRESS':<15} {'DOCKERD':<18} {'SSHD':<18} NAMESPACE")
+    directory = _path(ctx, args.dir)
+    act = {"partition": faults.partition, "heal": faults.heal, "kill": faults.kill, "revive": revive_host}
+    ctx.out(f"lab: {act[args.fault](directory, args.host)}")
+    return 0
+
+
+def _print_table(ctx, status) -> None:
+    def state(proc, killed=False):
+        if proc["running"]:
+            return f"up (pid {proc['pid']})"
+        return "KILLED" if killed else "DOWN"
+
+    ctx.out(f"  {'HOST':<8} {'ADDRESS':<15} {'DOCKERD':<18} {'SSHD':<18} {'LINK':<12} NAMESPACE")
     for host in status["hosts"]:
-        ctx.out(f"  {host['name']:<8} {host['address']:<15} {state(host['dockerd']):<18} "
-                f"{state(host['sshd']):<18} {host['namespace']}")
+        link = "PARTITIONED" if host.get("partitioned") else "up"
+        ctx.out(f"  {host['name']:<8} {host['address']:<15} {state(host['dockerd'], host.get('killed')):<18} "
+                f"{state(host['sshd'], host.get('killed')):<18} {link:<12} {host['namespace']}")
     ctx.out(f"  {'router':<8} {status['router']:<15} (no default route, no uplink)")
     for member in status["etcd"]["members"]:
         role = " leader" if member["leader"] else ""

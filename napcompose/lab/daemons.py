@@ -13,11 +13,12 @@ import signal
 import socket
 import subprocess
 import time
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
 from napcompose.lab.layout import Layout, LabHost
-from napcompose.lab.netns import NETNS_DIR, in_netns
+from napcompose.lab.mountns import is_ns_mount
+from napcompose.lab.netns import NETNS_DIR, in_host
 
 
 def spawn(argv: Sequence[str], log_path: str, pidfile: str) -> int:
@@ -75,17 +76,35 @@ def netns_ids(names: Iterable[str]) -> FrozenSet[int]:
     return frozenset(ids)
 
 
-def _netns_of(pid: int) -> Optional[int]:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
+def lab_namespace_ids(layout: Layout) -> FrozenSet[int]:
+    """The lab's network namespaces and its hosts' mount namespaces (nsfs inodes never collide)."""
+    ids = set(netns_ids(layout.netns_names))
+    for host in layout.hosts:
+        if is_ns_mount(host.mount_ns):
+            try:
+                ids.add(os.stat(host.mount_ns).st_ino)
+            except OSError:
+                pass
+    return frozenset(ids)
+
+
+def _namespaces_of(pid: int) -> Tuple[Optional[int], Optional[int]]:
+    found = []
+    for kind in ("net", "mnt"):
+        try:
+            found.append(os.stat(f"/proc/{pid}/ns/{kind}").st_ino)
+        except OSError:
+            found.append(None)
+    return found[0], found[1]
 
 
 def _ours(pid: int, marker: str, namespaces: FrozenSet[int]) -> bool:
     # sshd rewrites its command line (its process title), so a process living in one of the lab's
-    # namespaces counts as the lab's too; that also covers sshd's per-connection children.
-    return marker in cmdline(pid) or (bool(namespaces) and _netns_of(pid) in namespaces)
+    # namespaces (network, or a host's mount namespace) counts as the lab's too; that also covers
+    # sshd's per-connection children.
+    if marker in cmdline(pid):
+        return True
+    return bool(namespaces) and any(ns in namespaces for ns in _namespaces_of(pid) if ns is not None)
 
 
 def alive(pid: Optional[int], marker: str, namespaces: FrozenSet[int] = frozenset()) -> bool:
@@ -222,7 +241,7 @@ def dockerd_argv(layout: Layout, host: LabHost) -> List[str]:
     # --dns: without it Docker hands containers this machine's own nameservers, which lie outside
     # the lab, and its embedded resolver forwards every unknown name there. The router holds no
     # resolver, so a lookup that misses the hosts file fails inside the lab and no packet leaves it.
-    return in_netns(host.netns, [
+    return in_host(host, [
         "dockerd", f"--data-root={host.data_root}", f"--exec-root={host.exec_root}",
         f"--host=unix://{host.docker_sock}", f"--pidfile={host.dockerd_pidfile}",
         "--iptables=false", "--ip-masq=false", "--bridge=none",
@@ -230,14 +249,21 @@ def dockerd_argv(layout: Layout, host: LabHost) -> List[str]:
     ])
 
 
+def _require_view(host: LabHost) -> None:
+    if not is_ns_mount(host.mount_ns):
+        raise LabError(f"{host.name}: its mount namespace {host.mount_ns} is gone; run `nap-compose lab up` again")
+
+
 def start_dockerd(layout: Layout, host: LabHost) -> int:
+    _require_view(host)
     # dockerd writes --pidfile itself and refuses to start over a live one; ours sits beside it.
     return spawn(dockerd_argv(layout, host), os.path.join(host.dir, "dockerd.log"),
                  os.path.join(host.dir, "dockerd.spawn.pid"))
 
 
 def start_sshd(host: LabHost) -> int:
-    return spawn(in_netns(host.netns, ["/usr/sbin/sshd", "-D", "-f", host.sshd_config,
+    _require_view(host)
+    return spawn(in_host(host, ["/usr/sbin/sshd", "-D", "-f", host.sshd_config,
                                        "-E", os.path.join(host.dir, "sshd.log")]),
                  os.path.join(host.dir, "sshd.out"), host.sshd_pidfile)
 

@@ -64,6 +64,21 @@ class LabHost:
     def host_key(self) -> str:
         return os.path.join(self.dir, "ssh_host_ed25519_key")
 
+    @property
+    def authorized_keys(self) -> str:
+        """The operator's key as this host's sshd reads it (inside the host's own view)."""
+        return os.path.join(self.dir, "authorized_keys")
+
+    @property
+    def var_lib_dir(self) -> str:
+        """What the host sees as /var/lib/nap-compose: its own, not the machine's."""
+        return os.path.join(self.dir, "var-lib-nap-compose")
+
+    @property
+    def mount_ns(self) -> str:
+        """The bind mount that keeps the host's mount namespace (DIR/mntns/NODE)."""
+        return os.path.join(os.path.dirname(self.dir), "mntns", self.name)
+
 
 @dataclass(frozen=True)
 class Layout:

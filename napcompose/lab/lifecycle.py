@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
-from napcompose.lab import daemons, etcd as lab_etcd, image, netns, sshd, state
+from napcompose.lab import daemons, etcd as lab_etcd, faults, image, mountns, netns, sshd, state
 from napcompose.lab.cluster_file import write_cluster_file
 from napcompose.lab.layout import Layout, make_layout
 from napcompose.lab.teardown import teardown
@@ -35,9 +35,10 @@ def require_tools() -> None:
 def health(layout: Layout) -> Dict[str, Any]:
     """Which parts of the lab run: processes by pidfile, sockets, namespaces."""
     marker = layout.dir.rstrip("/") + "/"
-    namespaces = daemons.netns_ids(layout.netns_names)
+    namespaces = daemons.lab_namespace_ids(layout)
     files = daemons.pidfiles(layout)
     etcd_pid = daemons.read_pid(files["etcd"])
+    killed = set(faults.killed_hosts(state.read_state(layout.dir) or {}))
     hosts = []
     for host in layout.hosts:
         d_pid = daemons.read_pid(files[f"{host.name}/dockerd"])
@@ -48,13 +49,14 @@ def health(layout: Layout) -> Dict[str, Any]:
             "dockerd": {"pid": d_pid, "running": daemons.alive(d_pid, marker, namespaces),
                         "answers": daemons.docker_ping(host.docker_sock)},
             "sshd": {"pid": s_pid, "running": daemons.alive(s_pid, marker, namespaces)},
+            "partitioned": faults.is_partitioned(layout, host), "killed": host.name in killed,
         })
     members = lab_etcd.status(layout)
     etcd = {"pid": etcd_pid, "running": all(m["running"] for m in members), "url": lab_etcd.store_url(layout),
             "answers": all(m["answers"] for m in members), "members": members}
     healthy = etcd["answers"] and all(
         h["namespace_present"] and h["dockerd"]["running"] and h["dockerd"]["answers"] and h["sshd"]["running"]
-        for h in hosts) and netns.netns_exists(layout.router_netns)
+        and not h["partitioned"] and not h["killed"] for h in hosts) and netns.netns_exists(layout.router_netns)
     return {"name": layout.name, "dir": layout.dir, "subnet": layout.subnet, "router": layout.router,
             "operator": layout.operator, "cluster_file": layout.cluster_file, "etcd": etcd,
             "hosts": hosts, "healthy": bool(healthy)}
@@ -63,27 +65,34 @@ def health(layout: Layout) -> Dict[str, Any]:
 def _any_alive(layout: Layout) -> bool:
     """True when any daemon of ``layout`` still runs (by pidfile, checked against the lab's DIR)."""
     marker = layout.dir.rstrip("/") + "/"
-    namespaces = daemons.netns_ids(layout.netns_names)
+    namespaces = daemons.lab_namespace_ids(layout)
     return any(daemons.alive(daemons.read_pid(path), marker, namespaces)
                for path in daemons.pidfiles(layout).values())
 
 
 def _repair(layout: Layout, recorded: Dict[str, Any], status: Dict[str, Any], say: Say) -> Optional[Dict[str, Any]]:
-    """Restart a lost sshd or etcd of a lab whose wiring and dockerds stand; None when it must be rebuilt.
+    """Restart a lost sshd or etcd, revive killed hosts and heal partitioned ones, of a lab whose wiring
+    and other dockerds stand; None when it must be rebuilt.
 
-    A lost dockerd is not restarted: what became of its containers is unknown, so the lab is rebuilt.
+    A lost dockerd is not restarted unless `lab kill` stopped it: what became of its containers is
+    unknown, so the lab is rebuilt.
     """
     if not netns.wiring_complete(layout) or not os.path.exists(layout.cluster_file):
         return None
-    if not all(h["dockerd"]["running"] and h["dockerd"]["answers"] for h in status["hosts"]):
+    if not all((h["dockerd"]["running"] and h["dockerd"]["answers"]) or h["killed"] for h in status["hosts"]):
         return None
     dead = [m["key"] for m in status["etcd"]["members"] if not m["running"]] + \
+        [f"{h['name']}/dockerd" for h in status["hosts"] if h["killed"] and not h["dockerd"]["running"]] + \
         [f"{h['name']}/sshd" for h in status["hosts"] if not h["sshd"]["running"]]
-    if not dead:
+    cut = [h["name"] for h in status["hosts"] if h["partitioned"]]
+    if not dead and not cut:
         return None
-    say(f"restarting {', '.join(dead)} of the lab in {layout.dir}")
+    for name in cut:
+        say(faults.heal(layout.dir, name))
     pids = dict(recorded.get("pids") or {})
-    pids.update(_start(layout, say, dead))
+    if dead:
+        say(f"restarting {', '.join(dead)} of the lab in {layout.dir}")
+        pids.update(_start(layout, say, dead))
     state.write_state(layout, "ready", pids, seconds=recorded.get("seconds"))
     repaired = health(layout)
     return repaired if repaired["healthy"] else None
@@ -144,11 +153,14 @@ def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[s
         checks[f"{host.name}/sshd"] = (f"sshd of {host.name}", lambda h=host: daemons.tcp_open(h.address, 22),
                                        20.0, os.path.join(host.dir, "sshd.log"))
     keys = only if only is not None else list(starters)
+    for host in layout.hosts:
+        if any(key.startswith(f"{host.name}/") for key in keys):
+            mountns.ensure(layout, host)
     pids = {key: starters[key]() for key in keys}
     if only is None:
         state.write_state(layout, "starting", pids)
     marker = layout.dir.rstrip("/") + "/"
-    namespaces = daemons.netns_ids(layout.netns_names)
+    namespaces = daemons.lab_namespace_ids(layout)
 
     def wait(key: str) -> None:
         what, check, timeout, log = checks[key]
@@ -257,6 +269,11 @@ def lab_down(directory: str, say: Say) -> List[str]:
     return left
 
 
+def revive_host(directory: str, host_name: str) -> str:
+    """``lab revive``: start a killed host's dockerd and sshd again, in its own namespaces."""
+    return faults.revive(directory, host_name, lambda layout, keys: _start(layout, lambda line: None, list(keys)))
+
+
 def lab_status(directory: str) -> Dict[str, Any]:
     recorded = state.read_state(directory)
     if recorded is None:
@@ -275,7 +292,10 @@ def exec_argv(directory: str, host_name: str, command: Sequence[str]) -> Tuple[L
     host = layout.host(host_name)
     if not netns.netns_exists(host.netns):
         raise LabError(f"{host_name}: namespace {host.netns} is gone; run `nap-compose lab up` again")
+    if not mountns.is_ns_mount(host.mount_ns):
+        raise LabError(f"{host_name}: its mount namespace {host.mount_ns} is gone; run `nap-compose lab up` again")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "ETCDCTL_"))}
     env["DOCKER_HOST"] = f"unix://{host.docker_sock}"
     argv = list(command) or [os.environ.get("SHELL", "/bin/sh")]
-    return netns.in_netns(host.netns, argv), env
+    # The host's own view: the operator's files are not there, as on a separate machine.
+    return netns.in_host(host, argv), env

@@ -29,6 +29,11 @@ def in_netns(netns: str, argv: Sequence[str]) -> List[str]:
     return ["nsenter", f"--net={os.path.join(NETNS_DIR, netns)}", "--"] + list(argv)
 
 
+def in_host(host: LabHost, argv: Sequence[str]) -> List[str]:
+    """argv run as on lab host ``host``: in its network namespace and its own mount namespace."""
+    return ["nsenter", f"--net={os.path.join(NETNS_DIR, host.netns)}", f"--mount={host.mount_ns}", "--"] + list(argv)
+
+
 def netns_exists(netns: str) -> bool:
     return os.path.exists(os.path.join(NETNS_DIR, netns))
 

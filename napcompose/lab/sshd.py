@@ -29,7 +29,7 @@ def public_key(path: str) -> str:
 
 
 def write_sshd_config(layout: Layout, host: LabHost) -> None:
-    authorized = os.path.join(layout.dir, "authorized_keys")
+    authorized = host.authorized_keys  # inside the host's state dir: the only part of DIR it sees
     lines: List[str] = [
         f"ListenAddress {host.address}:22",
         f"HostKey {host.host_key}",
@@ -60,11 +60,11 @@ def prepare_ssh(layout: Layout) -> None:
     """Keys and configs for every host, the operator's authorised key and known_hosts."""
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     keygen(layout.operator_key, f"nap-lab-{layout.name}-operator")
-    with open(os.path.join(layout.dir, "authorized_keys"), "w") as fh:
-        fh.write(public_key(layout.operator_key) + "\n")
-    os.chmod(os.path.join(layout.dir, "authorized_keys"), 0o600)
     known = []
     for host in layout.hosts:
+        with open(host.authorized_keys, "w") as fh:
+            fh.write(public_key(layout.operator_key) + "\n")
+        os.chmod(host.authorized_keys, 0o600)
         keygen(host.host_key, f"nap-lab-{layout.name}-{host.name}")
         write_sshd_config(layout, host)
         kind, blob = public_key(host.host_key).split()[:2]

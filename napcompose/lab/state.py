@@ -55,6 +55,14 @@ def write_state(layout: Layout, phase: str, pids: Dict[str, int], **extra: Any) 
     return state
 
 
+def update_state(layout: Layout, **changes: Any) -> Dict[str, Any]:
+    """Change some fields of DIR/state.json, keeping the others."""
+    recorded = read_state(layout.dir) or {}
+    recorded.update(changes, updated=time.time())
+    _write_json(layout.state_file, recorded)
+    return recorded
+
+
 def layout_of(state: Dict[str, Any]) -> Layout:
     return make_layout(state["name"], state["subnet"], int(state["hosts"]), state["dir"])
 

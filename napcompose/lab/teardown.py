@@ -11,13 +11,13 @@ import os
 import shutil
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, List
+from typing import Callable, List, Optional, Sequence
 
 import docker
 import docker.errors
 import requests
 
-from napcompose.lab import daemons, netns
+from napcompose.lab import daemons, mountns, netns
 from napcompose.lab.layout import Layout, LabHost
 from napcompose.lab.netns import run
 
@@ -45,35 +45,39 @@ def _remove_containers(host: LabHost) -> int:
     return removed
 
 
-def _cgroup_dirs(layout: Layout) -> List[str]:
+def _cgroup_dirs(layout: Layout, hosts: Optional[Sequence[LabHost]] = None) -> List[str]:
     """The lab's container cgroups: under each v1 controller, or at the top of a unified (v2) tree."""
     dirs = []
     if not os.path.isdir(CGROUP_ROOT):
         return dirs
     roots = [CGROUP_ROOT] + [os.path.join(CGROUP_ROOT, c) for c in sorted(os.listdir(CGROUP_ROOT))]
     for root in roots:
-        for host in layout.hosts:
+        for host in layout.hosts if hosts is None else hosts:
             path = os.path.join(root, layout.cgroup_parent(host).lstrip("/"))
             if os.path.isdir(path):
                 dirs.append(path)
     return dirs
 
 
-def _kill_cgroups(layout: Layout) -> int:
-    """SIGKILL every process left in the lab's container cgroups; returns how many were signalled."""
-    count = 0
-    for top in _cgroup_dirs(layout):
+def kill_cgroups(layout: Layout, hosts: Optional[Sequence[LabHost]] = None) -> int:
+    """SIGKILL every process left in the lab's (or only ``hosts``') container cgroups; returns how many."""
+    pids = set()  # a process shows in every cgroup v1 hierarchy: count it once
+    for top in _cgroup_dirs(layout, hosts):
         for root, _, files in os.walk(top):
             if "cgroup.procs" not in files:
                 continue
-            with open(os.path.join(root, "cgroup.procs")) as fh:
-                for line in fh:
-                    if line.strip().isdigit():
-                        try:
-                            os.kill(int(line), signal.SIGKILL)
-                            count += 1
-                        except ProcessLookupError:
-                            pass
+            try:
+                with open(os.path.join(root, "cgroup.procs")) as fh:
+                    pids.update(int(line) for line in fh if line.strip().isdigit())
+            except OSError:  # the cgroup went away as its last process exited (ENOENT, ENODEV)
+                continue
+    count = 0
+    for pid in sorted(pids):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            count += 1
+        except ProcessLookupError:
+            pass
     return count
 
 
@@ -106,6 +110,7 @@ def _remove_files(layout: Layout) -> None:
     for host in layout.hosts:
         shutil.rmtree(host.dir, ignore_errors=True)
     shutil.rmtree(layout.etcd_dir, ignore_errors=True)
+    shutil.rmtree(mountns.ns_dir(layout), ignore_errors=True)  # empty once its mounts are gone
     for name in _OWN_FILES:
         path = os.path.join(layout.dir, name)
         if os.path.lexists(path):
@@ -119,12 +124,12 @@ def _remove_files(layout: Layout) -> None:
 def teardown(layout: Layout, say: Callable[[str], None], keep_files: bool = False) -> List[str]:
     """Stop and remove everything of ``layout``; returns what is still left (empty on success)."""
     marker = layout.dir.rstrip("/") + "/"
-    namespaces = daemons.netns_ids(layout.netns_names)
+    namespaces = daemons.lab_namespace_ids(layout)
     with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
         removed = sum(pool.map(_remove_containers, layout.hosts))
     if removed:
         say(f"removed {removed} container(s)")
-    _kill_cgroups(layout)
+    kill_cgroups(layout)
     pids = [p for p in (daemons.read_pid(f) for f in daemons.pidfiles(layout).values()) if p]
     killed = daemons.stop(pids, marker, timeout=20.0, namespaces=namespaces)
     if killed:
@@ -132,12 +137,15 @@ def teardown(layout: Layout, say: Callable[[str], None], keep_files: bool = Fals
     stray = daemons.lab_pids(marker, namespaces)
     if stray:
         daemons.stop(stray, marker, timeout=5.0, namespaces=namespaces)
-    _kill_cgroups(layout)
+    kill_cgroups(layout)
     _remove_cgroups(layout)
     _unmount(layout.dir)
     netns.remove_wiring(layout)
     if not keep_files:
         _remove_files(layout)
+    # Namespace ids are inode numbers the kernel hands out again once a namespace is gone (every
+    # container and every docker-untar makes a mount namespace): only ones that still exist count.
+    namespaces = daemons.lab_namespace_ids(layout)
     left = netns.leftovers(layout) + [f"process {p}: {daemons.cmdline(p)}"
                                       for p in daemons.lab_pids(marker, namespaces)]
     left += [f"mount {m}" for m in _mounts_under(layout.dir)]

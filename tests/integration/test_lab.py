@@ -200,7 +200,8 @@ def test_repair_crash_recovery_and_down_leave_nothing_behind():
         assert already is False and status["healthy"] is True
         assert any("cleaning up" in line for line in said)
         assert not os.path.exists(f"/proc/{container_pid}")
-        namespaces = daemons.netns_ids(layout.netns_names)
+        namespaces = daemons.lab_namespace_ids(layout)
+        assert len(namespaces) == 2 + 1  # router and node1 network namespaces, node1 mount namespace
         pids_before_down = daemons.lab_pids(marker, namespaces)
         assert pids_before_down
     finally:
@@ -209,8 +210,10 @@ def test_repair_crash_recovery_and_down_leave_nothing_behind():
     assert netns.leftovers(layout) == []
     assert not any(n.startswith(f"{name}-") for n in os.listdir(netns.NETNS_DIR))
     assert not any(link.startswith(f"{name}-") for link in os.listdir("/sys/class/net"))
-    assert daemons.lab_pids(marker, namespaces) == []
-    assert not any(daemons.alive(p, marker, namespaces) for p in pids_before_down)
+    # The namespaces are gone (their inode numbers may already name someone else's namespaces).
+    assert daemons.lab_namespace_ids(layout) == frozenset()
+    assert daemons.lab_pids(marker) == []
+    assert not any(daemons.alive(p, marker) for p in pids_before_down)
     assert _lab_cgroups(name) == []
     assert not os.path.exists(directory)
     os.rmdir(os.path.dirname(directory))
@@ -232,3 +235,42 @@ def test_a_child_started_for_one_lab_is_never_taken_for_another(tmp_path):
     finally:
         daemons.stop([pid], lab_a, timeout=5)
     assert daemons.alive(pid, lab_a) is False
+
+
+def _mount_ns(pid):
+    return os.stat(f"/proc/{pid}/ns/mnt").st_ino
+
+
+def test_a_host_cannot_see_the_operators_files(lab, tmp_path):
+    # The checkout this test runs from, and a file the operator just wrote under /tmp.
+    checkout_file = os.path.abspath(__file__)
+    probe = tmp_path / "operator-secret.txt"
+    probe.write_text("operator content\n")
+    status = lab_status(lab.dir)
+    for host in status["hosts"]:
+        # dockerd and sshd of one host share one mount namespace, which is not the machine's.
+        dockerd_ns, sshd_ns = _mount_ns(host["dockerd"]["pid"]), _mount_ns(host["sshd"]["pid"])
+        assert dockerd_ns == sshd_ns != _mount_ns(os.getpid())
+        for path in (checkout_file, str(probe), lab.cluster_file, os.path.join(lab.dir, "id_ed25519")):
+            seen = lab.exec(host["name"], "cat", path)
+            assert seen.returncode != 0 and "No such file or directory" in seen.stderr, (host["name"], path)
+        # Its own state directory stays where the operator finds it.
+        own = lab.exec(host["name"], "ls", os.path.join(lab.dir, host["name"]))
+        assert "docker.sock" in own.stdout.split()
+        other = [h["name"] for h in status["hosts"] if h["name"] != host["name"]][0]
+        assert lab.exec(host["name"], "ls", os.path.join(lab.dir, other)).returncode != 0
+    # A bind mount of an operator file: the host's Docker finds nothing there and makes an empty
+    # directory, as a remote daemon does; the operator's content never reaches the container.
+    out = _docker(lab, "node2", "run", "--rm", "--net", "none", "-v", f"{probe}:/f.txt", IMAGE, "sh", "-c",
+                  "if [ -d /f.txt ]; then echo DIRECTORY; fi; cat /f.txt 2>/dev/null; true").stdout
+    assert out == "DIRECTORY\n"
+    assert probe.read_text() == "operator content\n"
+    # Each host has a /var/lib/nap-compose of its own.
+    marker = "/var/lib/nap-compose/lab-probe"
+    lab.exec("node1", "mkdir", "-p", marker, check=True)
+    try:
+        assert lab.exec("node2", "ls", "-d", marker).returncode != 0
+        assert not os.path.exists(marker)
+        assert os.path.isdir(os.path.join(lab.dir, "node1", "var-lib-nap-compose", "lab-probe"))
+    finally:
+        lab.exec("node1", "rmdir", marker, check=True)

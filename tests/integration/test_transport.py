@@ -42,7 +42,8 @@ def test_every_dockerd_answers_over_ssh_with_host_key_checking(lab):
 
 def test_docker_and_sftp_share_one_ssh_connection(lab, tmp_path):
     host = lab.cluster.hosts[1].name
-    path = os.path.join(lab.dir, "transport-probe.txt")
+    # The host's own state directory: the one place of the lab DIR both the operator and the host see.
+    path = os.path.join(lab.dir, host, "transport-probe.txt")
     with open(path, "w") as fh:
         fh.write("a long first content that the write must cut short\n")
     inode = os.stat(path).st_ino

@@ -87,3 +87,29 @@ def test_an_eight_host_lab_gives_every_host_a_block_beside_the_pool():
     cluster = parse_cluster(render_cluster(lab_cluster(layout)), "/tmp/lab/nap-cluster.yml")
     assert cluster.network.reserved == ("198.18.0.254",)  # the operator
     assert candidates(cluster.network, cluster.hosts) == [f"198.18.0.{16 * i}/28" for i in range(2, 10)]
+
+
+def test_a_host_view_hides_the_operators_places_and_binds_back_its_own_state():
+    from napcompose.lab.mountns import host_view
+
+    layout = make_layout("nap", "198.18.0.0/24", 2, "/tmp/lab")
+    view = host_view(layout, layout.hosts[1], "/srv/checkout")
+    # /tmp/lab is inside /tmp: one tmpfs over /tmp hides it.
+    assert view.hide == ("/tmp", "/home", "/root", "/work", "/srv/checkout")
+    assert view.binds == (("/tmp/lab/node2", "/tmp/lab/node2"),
+                          ("/tmp/lab/node2/var-lib-nap-compose", "/var/lib/nap-compose"))
+    assert layout.hosts[1].mount_ns == "/tmp/lab/mntns/node2"
+    elsewhere = make_layout("nap", "198.18.0.0/24", 1, "/srv/labs/one")
+    assert host_view(elsewhere, elsewhere.hosts[0], "/work/main").hide == (
+        "/tmp", "/home", "/root", "/work", "/srv/labs/one")
+
+
+def test_a_host_view_never_hides_the_root():
+    from napcompose.errors import LabError
+    from napcompose.lab.mountns import host_view
+
+    layout = make_layout("nap", "198.18.0.0/24", 1, "/tmp/lab")
+    with pytest.raises(LabError) as err:
+        host_view(layout, layout.hosts[0], "/")
+    assert str(err.value) == ("refusing to hide / from lab hosts: the checkout (/) or the lab directory "
+                              "(/tmp/lab) is /")

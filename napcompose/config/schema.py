@@ -141,7 +141,8 @@ V1_SERVICE = Obj({
         "volumes_from", "working_dir")
 }, x=False)
 V1_SERVICE.keys.update({
-    "build": STR, "dockerfile": STR, "extends": Obj({"service": STR, "file": STR}, x=False, required=("service",)),
+    # docker-compose 1.29.2 takes the ``extends: base`` shorthand in v1 files too.
+    "build": STR, "dockerfile": STR, "extends": SPEC_SERVICE.keys["extends"],
     "log_driver": STR, "log_opt": DictOf(OneOf(STR, NUM, NULL, name="a string, a number or null")),
     "net": STR, "volume_driver": STR,
     "volumes": ListOf(STR, unique=True), "ports": ListOf(STR_OR_NUM, unique=True),

@@ -37,8 +37,7 @@ def _check_names(spec, origins):
             _fail(origins, spec.name, "extra_hosts", f"{address!r} (for {name!r}) is not an IP address")
 
 
-def _check_references(project, spec, origins):
-    names = set(project.service_names)
+def _check_references(names, spec, origins):
     refs = [("links", link.service) for link in spec.links]
     refs += [("depends_on", dep.service) for dep in spec.depends_on]
     refs += [("volumes_from", _volumes_from_service(v)) for v in spec.volumes_from]
@@ -103,9 +102,10 @@ def _check_volumes(spec, sections, origins, is_v1):
 
 def check_project(project, sections, origins, is_v1):
     """Raise ConfigError (or DependencyCycleError) at the first cross-service problem."""
+    names = frozenset(project.service_names)  # once: a project may have thousands of services
     for spec in project.services:
         _check_names(spec, origins)
-        _check_references(project, spec, origins)
+        _check_references(names, spec, origins)
         if spec.container_name is not None and spec.scale > 1:
             _fail(origins, spec.name, "container_name",
                   f"'{spec.container_name}' is fixed, so the service cannot run {spec.scale} replicas; "

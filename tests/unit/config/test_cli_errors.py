@@ -89,6 +89,14 @@ CASES = [
     ("extends_cycle", "version: '2.4'\nservices:\n  a: {image: x, extends: b}\n  b: {image: x, extends: a}\n",
      "docker-compose.yml:4: service 'b': circular extends: docker-compose.yml:a -> docker-compose.yml:b -> "
      "docker-compose.yml:a"),
+    ("extends_itself_through_its_file", "version: '2.4'\nservices:\n  web:\n    image: x\n"
+                                        "    extends: {file: docker-compose.yml, service: web}\n",
+     "docker-compose.yml:5: service 'web': circular extends: docker-compose.yml:web -> docker-compose.yml:web"),
+    ("extends_loop_through_its_file", "version: '2.4'\nservices:\n  a:\n    image: x\n"
+                                      "    extends: {file: ./docker-compose.yml, service: b}\n"
+                                      "  b: {image: x, extends: a}\n",
+     "docker-compose.yml:6: service 'b': circular extends: docker-compose.yml:a -> docker-compose.yml:b -> "
+     "docker-compose.yml:a"),
     ("extends_linked_base", "version: '2.4'\nservices:\n  base: {image: x, links: [db]}\n  db: {image: x}\n"
                             "  web: {extends: base}\n",
      "docker-compose.yml: service 'base' cannot be extended: it has 'links', which may only be set in the "

@@ -112,9 +112,14 @@ def ports(value):
     match = _PORT.match(str(value).strip())
     if not match:
         raise ValueProblem(f"invalid port {value!r} (write e.g. '80', '8080:80', '127.0.0.1:8080:80/udp')")
+    ip = match.group("ip")
+    if ip is None and match.group("host") is None and ":" in str(value):
+        # ':80' (often '${PORT}:80' with PORT empty): zero host ports for one container port. Only an
+        # address may stand before an empty host part ('127.0.0.1::80' picks a free port).
+        raise ValueProblem(f"invalid port {value!r}: the host and container ranges differ in length "
+                           "(the host port before ':' is empty)")
     containers = _range(match.group("container"))
     proto = match.group("proto") or "tcp"
-    ip = match.group("ip")
     if ip:
         ip = ip.strip("[]")
     host = match.group("host")

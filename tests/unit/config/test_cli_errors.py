@@ -62,6 +62,9 @@ CASES = [
     ("bad_port", "version: '3'\nservices:\n  web:\n    image: x\n    ports: ['80:80:80:80']\n",
      "docker-compose.yml:5: service 'web': ports: invalid port '80:80:80:80' (write e.g. '80', '8080:80', "
      "'127.0.0.1:8080:80/udp')"),
+    ("port_variable_empty", "version: '3'\nservices:\n  web:\n    image: x\n    ports: ['${NOPE-}:80']\n",
+     "docker-compose.yml:5: service 'web': ports: invalid port ':80': the host and container ranges differ in "
+     "length (the host port before ':' is empty)"),
     ("bad_duration", "version: '3'\nservices:\n  web:\n    image: x\n    stop_grace_period: 10 seconds\n",
      "docker-compose.yml:5: service 'web': stop_grace_period: '10 seconds' is not a duration (write e.g. '10s', "
      "'1m30s', '500ms')"),

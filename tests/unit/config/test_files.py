@@ -158,3 +158,11 @@ def test_a_long_extends_chain_is_not_limited_by_the_stack(tmp_path):
     lines += [f"  s{i}: {{extends: s{i - 1}}}" for i in range(1, count)]
     write(tmp_path, {"docker-compose.yml": "\n".join(lines) + "\n"})
     assert load(tmp_path).service(f"s{count - 1}").image == "busybox"
+
+
+def test_extends_file_name_holding_a_nul_character(tmp_path):
+    write(tmp_path, {"docker-compose.yml": "version: '2.4'\nservices:\n  web:\n"
+                                           "    extends: {file: \"a\\0b\", service: x}\n"})
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert str(info.value) == f"'{tmp_path}/a\\x00b': cannot read the file: the name holds a NUL character"

@@ -135,3 +135,22 @@ def test_volumes_from_holds_service_names():
     text = ("version: '2.4'\nservices:\n  data: {image: x}\n  web:\n    image: x\n"
             "    volumes_from: ['data:ro', 'container:legacy:rw']\n")
     assert parse(text).service("web").volumes_from == ("data", "container:legacy:rw")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("mem_limit: .inf", "mem_limit: inf is not a size"),
+    ("shm_size: .nan", "shm_size: nan is not a size"),
+    ("cpus: .nan", "cpus: nan is not a finite number"),
+    ("healthcheck: {retries: .inf}", "healthcheck: inf is not an integer"),
+    ("mem_limit: '1" + "0" * 400 + "m'", "mem_limit: '1" + "0" * 400 + "m' is too large a size"),
+    ("ports: ['1" + "0" * 5000 + ":80']", "ports: port range '1" + "0" * 5000 + "' is out of 1-65535 or reversed"),
+])
+def test_numbers_out_of_any_range_are_config_errors(line, message):
+    # Each of these ended in OverflowError or ValueError from int() before.
+    with pytest.raises(ConfigError) as info:
+        one("image: x\n" + line, version="3.8")
+    assert str(info.value) == f"docker-compose.yml:5: service 'web': {message}"
+
+
+def test_leading_zeros_in_a_port_are_allowed():
+    assert values.ports("000080:0080") == [PortSpec(80, host_port=80)]

@@ -7,7 +7,7 @@ import ipaddress
 from napcompose.config.names import check_name
 from napcompose.config.schema import suggest
 from napcompose.errors import ConfigError
-from napcompose.graph import _service_ref, _volumes_from_service, build_graph, check_acyclic
+from napcompose.graph import build_graph, check_acyclic, edges_of
 
 
 def _fail(origins, service, key, message):
@@ -38,10 +38,8 @@ def _check_names(spec, origins):
 
 
 def _check_references(names, spec, origins):
-    refs = [("links", link.service) for link in spec.links]
-    refs += [("depends_on", dep.service) for dep in spec.depends_on]
-    refs += [("volumes_from", _volumes_from_service(v)) for v in spec.volumes_from]
-    refs += [(key, _service_ref(getattr(spec, key))) for key in ("network_mode", "ipc", "pid")]
+    # The graph's own reading of the references, so that the two can never disagree.
+    refs = [("links" if kind == "link" else kind, target) for target, kind in edges_of(spec)]
     refs += [("x-nap", other) for other in spec.placement.affinity + spec.placement.anti_affinity]
     for key, target in refs:
         if target is not None and target not in names:

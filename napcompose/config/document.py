@@ -85,7 +85,7 @@ def parse_document(filename, text, environ, warn):
                               "(use letters, digits, '-', '_' and '.')")
         if not isinstance(body, dict):
             raise ConfigError(f"{filename}:{line}: service '{name}' must be a mapping, not "
-                              f"{schema._describe(body)}")
+                              f"{schema.describe(body)}")
         schema.Checker(filename, "service", name).check(service_schema, body, "", line)
     if fmt == V1:
         services = Map({n: _from_v1(b) for n, b in services.items()}, line=services.line, lines=services.lines)

@@ -57,7 +57,7 @@ def parse_document(filename, text, environ, warn):
     if fmt == V1:
         services = {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
         services = interpolate_section(Map(services, line=doc.line, lines=doc.lines), "service", environ,
-                                       filename, warn)
+                                       filename, warn, defaults=False)
         sections = {}
     else:
         for key in doc:

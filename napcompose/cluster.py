@@ -1,7 +1,8 @@
 """The cluster file: which Docker hosts exist, how to reach them, the flat network and the address store.
 
-Parsing is strict (safe YAML, duplicate keys refused, unknown keys refused with a suggestion) and every
-error names the file and the key or host involved. Relative paths in the file are taken relative to the
+Parsing is strict: the compose files' YAML loader (safe tags only, duplicate keys refused, bounded size
+and alias expansion, errors at file:line), then unknown keys refused with a suggestion; every error
+names the file and the key or host involved. Relative paths in the file are taken relative to the
 file's own directory and made absolute, so the loaded Cluster does not depend on the working directory.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
+from napcompose.config.yamlload import load_text, read_file
 from napcompose.errors import ConfigError
 from napcompose.ipam.blocks import area_conflict as host_block_area_conflict
 from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
@@ -27,41 +29,6 @@ _HOST_KEYS = ("name", "address", "docker_url", "ssh", "labels", "tls_ca", "tls_c
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _BRIDGE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")
 _DOCKER_SCHEMES = ("ssh", "tcp", "unix")
-
-
-# --------------------------------------------------------------------------- strict YAML
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses a mapping which names the same key twice."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise ConfigError(f"{loader.name}: line {key_node.start_mark.line + 1}: duplicate key '{key}' "
-                              f"(first given on line {seen[key] + 1})")
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _load_yaml(text: str, source: str) -> Any:
-    loader = _StrictLoader(text)
-    loader.name = source
-    try:
-        return loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f": line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from exc
-    finally:
-        loader.dispose()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -303,7 +270,7 @@ def _check_hosts(ctx: _Ctx, hosts: List[Host], subnet, ranges, router) -> None:
 def parse_cluster(text: str, source: str) -> Cluster:
     """Parse the text of a cluster file; ``source`` names it in errors and anchors relative paths."""
     ctx = _Ctx(source, os.path.dirname(os.path.abspath(source)))
-    data = _load_yaml(text, source)
+    data = load_text(text, source)
     if data is None:
         raise ConfigError(f"{source}: the cluster file is empty")
     if not isinstance(data, dict):
@@ -330,12 +297,7 @@ def parse_cluster(text: str, source: str) -> Cluster:
 def load_cluster_file(path: str) -> Cluster:
     """Read and parse the cluster file at ``path``."""
     path = os.path.abspath(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the cluster file: {exc.strerror}") from exc
-    return parse_cluster(text, path)
+    return parse_cluster(read_file(path), path)
 
 
 def _relative(path: Optional[str], base_dir: Optional[str]) -> Optional[str]:

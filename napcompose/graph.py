@@ -12,31 +12,34 @@ import networkx as nx
 from napcompose.errors import DependencyCycleError
 
 
-def _service_ref(value):
+def service_ref(value):
+    """The service named by ``service:X`` (network_mode, ipc, pid), else None."""
     if isinstance(value, str) and value.startswith("service:"):
         return value[len("service:"):]
     return None
 
 
-def _volumes_from_service(entry):
+def volumes_from_service(entry):
+    """The service of a ``volumes_from`` entry, or None for ``container:X``."""
     if entry.startswith("container:"):
         return None
     return entry.split(":", 1)[0]
 
 
 def edges_of(spec):
-    """(dependency, kind) pairs of one ServiceSpec."""
+    """(dependency, kind) pairs of one ServiceSpec; kind is link, depends_on, volumes_from, network_mode,
+    ipc or pid. Names are as written: they may name services that do not exist."""
     for link in spec.links:
         yield link.service, "link"
     for dep in spec.depends_on:
         yield dep.service, "depends_on"
     for entry in spec.volumes_from:
-        name = _volumes_from_service(entry)
-        if name:
+        name = volumes_from_service(entry)
+        if name is not None:  # '' too: config's checks refuse it as an undefined service
             yield name, "volumes_from"
     for key in ("network_mode", "ipc", "pid"):
-        name = _service_ref(getattr(spec, key))
-        if name:
+        name = service_ref(getattr(spec, key))
+        if name is not None:
             yield name, key
 
 

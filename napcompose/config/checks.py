@@ -7,7 +7,7 @@ import ipaddress
 from napcompose.config.names import check_name
 from napcompose.config.schema import suggest
 from napcompose.errors import ConfigError
-from napcompose.graph import _service_ref, _volumes_from_service, build_graph, check_acyclic
+from napcompose.graph import build_graph, check_acyclic, edges_of
 
 
 def _fail(origins, service, key, message):
@@ -37,12 +37,9 @@ def _check_names(spec, origins):
             _fail(origins, spec.name, "extra_hosts", f"{address!r} (for {name!r}) is not an IP address")
 
 
-def _check_references(project, spec, origins):
-    names = set(project.service_names)
-    refs = [("links", link.service) for link in spec.links]
-    refs += [("depends_on", dep.service) for dep in spec.depends_on]
-    refs += [("volumes_from", _volumes_from_service(v)) for v in spec.volumes_from]
-    refs += [(key, _service_ref(getattr(spec, key))) for key in ("network_mode", "ipc", "pid")]
+def _check_references(names, spec, origins):
+    # The graph's own reading of the references, so that the two can never disagree.
+    refs = [("links" if kind == "link" else kind, target) for target, kind in edges_of(spec)]
     refs += [("x-nap", other) for other in spec.placement.affinity + spec.placement.anti_affinity]
     for key, target in refs:
         if target is not None and target not in names:
@@ -103,9 +100,10 @@ def _check_volumes(spec, sections, origins, is_v1):
 
 def check_project(project, sections, origins, is_v1):
     """Raise ConfigError (or DependencyCycleError) at the first cross-service problem."""
+    names = frozenset(project.service_names)  # once: a project may have thousands of services
     for spec in project.services:
         _check_names(spec, origins)
-        _check_references(project, spec, origins)
+        _check_references(names, spec, origins)
         if spec.container_name is not None and spec.scale > 1:
             _fail(origins, spec.name, "container_name",
                   f"'{spec.container_name}' is fixed, so the service cannot run {spec.scale} replicas; "

@@ -1,13 +1,11 @@
-"""One compose file: its format, interpolated sections, schema check, v1 translation, extends."""
+"""One compose file: its format, interpolated sections, schema check, v1 translation."""
 
 from __future__ import annotations
 
-import os
 import re
 
 from napcompose.config import schema
 from napcompose.config.interpolate import interpolate_section
-from napcompose.config.merge import check_extendable, merge_service
 from napcompose.config.yamlload import Map, line_of, load_text
 from napcompose.errors import ConfigError
 
@@ -17,11 +15,16 @@ _VERSION = re.compile(r"^[1-3]+(\.\d+)?$")
 
 
 class Document:
-    """A parsed file: ``services`` (name -> raw Map), top-level sections, ``x_nap``, its format."""
+    """A parsed file: ``services`` (name -> raw Map), top-level sections, ``x_nap``, its format.
+
+    ``filename`` is the name shown in messages; ``path`` tells two names of one file apart from two files
+    (the caller sets it to the normalised absolute path when it knows one).
+    """
 
     def __init__(self, filename, fmt, services, sections, x_nap):
         self.filename, self.format, self.services = filename, fmt, services
         self.sections, self.x_nap = sections, x_nap
+        self.path = filename
 
 
 def detect_format(doc, filename, warn):
@@ -54,7 +57,7 @@ def parse_document(filename, text, environ, warn):
     if fmt == V1:
         services = {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("x-"))}
         services = interpolate_section(Map(services, line=doc.line, lines=doc.lines), "service", environ,
-                                       filename, warn)
+                                       filename, warn, defaults=False)
         sections = {}
     else:
         for key in doc:
@@ -82,7 +85,7 @@ def parse_document(filename, text, environ, warn):
                               "(use letters, digits, '-', '_' and '.')")
         if not isinstance(body, dict):
             raise ConfigError(f"{filename}:{line}: service '{name}' must be a mapping, not "
-                              f"{schema._describe(body)}")
+                              f"{schema.describe(body)}")
         schema.Checker(filename, "service", name).check(service_schema, body, "", line)
     if fmt == V1:
         services = Map({n: _from_v1(b) for n, b in services.items()}, line=services.line, lines=services.lines)
@@ -102,49 +105,3 @@ def _from_v1(body):
         build = out.get("build")
         out["build"] = {"context": build or ".", "dockerfile": out.pop("dockerfile")}
     return out
-
-
-def resolve_extends(doc, load_other, environ, warn, _stack=()):
-    """Return doc.services with every ``extends`` applied (in place of the raw mapping)."""
-    resolved = {}
-
-    def resolve(name, stack):
-        if name in resolved:
-            return resolved[name]
-        body = doc.services[name]
-        ext = body.get("extends")
-        if ext is None:
-            resolved[name] = body
-            return body
-        if isinstance(ext, str):
-            ext = {"service": ext}
-        key = (os.path.abspath(ext.get("file", doc.filename)), ext["service"])
-        here = (os.path.abspath(doc.filename), name)
-        if key in stack or key == here:
-            chain = " -> ".join(f"{os.path.basename(f)}:{s}" for f, s in stack + (here, key))
-            raise ConfigError(f"{doc.filename}:{line_of(body, 'extends')}: service '{name}': circular "
-                              f"extends: {chain}")
-        if "file" in ext:
-            other = load_other(ext["file"], doc.filename)
-            if ext["service"] not in other.services:
-                raise ConfigError(f"{doc.filename}:{line_of(body, 'extends')}: service '{name}': extends "
-                                  f"service '{ext['service']}', which {ext['file']} does not define"
-                                  f"{schema.suggest(ext['service'], other.services)}")
-            base_services = resolve_extends(other, load_other, environ, warn, stack + (here,))
-            base = base_services[ext["service"]]
-        else:
-            if ext["service"] not in doc.services:
-                raise ConfigError(f"{doc.filename}:{line_of(body, 'extends')}: service '{name}': extends "
-                                  f"service '{ext['service']}', which is not defined"
-                                  f"{schema.suggest(ext['service'], doc.services)}")
-            base = resolve(ext["service"], stack + (here,))
-        check_extendable(ext["service"], base, doc.filename)
-        merged = merge_service({k: v for k, v in base.items() if k != "extends"},
-                               {k: v for k, v in body.items() if k != "extends"})
-        out = Map(merged, line=body.line, lines=dict(body.lines))
-        resolved[name] = out
-        return out
-
-    for service in doc.services:
-        resolve(service, _stack)
-    return resolved

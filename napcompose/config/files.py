@@ -77,7 +77,7 @@ def load_project(files=None, project_name=None, project_dir=None, env_file=None,
         return read_file(os.path.join(cwd, path), path)
 
     project = parse_texts(texts, project_name=name, working_dir=working_dir, environ=merged_env, warn=warn,
-                          read=read)
+                          read=read, cwd=cwd)
     _check_build_contexts(project)
     return project
 

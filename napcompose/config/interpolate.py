@@ -27,8 +27,12 @@ class _Bad(Exception):
         self.detail = detail
 
 
-def substitute(text: str, environ, missing: set) -> str:
-    """Expand one string; unset names without a default are added to ``missing`` and become ''."""
+def substitute(text: str, environ, missing: set, defaults: bool = True) -> str:
+    """Expand one string; unset names without a default are added to ``missing`` and become ''.
+
+    ``defaults=False`` (version 1 files) allows only ``$VAR``, ``${VAR}`` and ``$$``, as docker-compose
+    1.29.2 does there: ``${VAR:-x}`` and the other forms are an invalid format.
+    """
 
     def replace(match):
         if match.group("escaped") is not None:
@@ -38,6 +42,8 @@ def substitute(text: str, environ, missing: set) -> str:
             raise _Bad("format")
         value = environ.get(name)
         op = match.group("op")
+        if op is not None and not defaults:
+            raise _Bad("format", "version 1")
         if op is None:
             if value is None:
                 missing.add(name)
@@ -54,17 +60,18 @@ def substitute(text: str, environ, missing: set) -> str:
     return _PATTERN.sub(replace, text)
 
 
-def interpolate_section(section, kind: str, environ, filename: str, warn):
+def interpolate_section(section, kind: str, environ, filename: str, warn, defaults: bool = True):
     """Interpolate every entry of a top-level section (services, networks, volumes, ...).
 
-    ``kind`` names the entries in errors ("service", "network", ...). Returns a new Map.
+    ``kind`` names the entries in errors ("service", "network", ...); ``defaults`` as in substitute().
+    Returns a new Map.
     """
     if not isinstance(section, dict):
         return section
     missing = set()
     out = Map(line=getattr(section, "line", None), lines=dict(getattr(section, "lines", {})))
     for name, body in section.items():
-        out[name] = _walk(body, environ, missing, (kind, name, filename), None, line_of(section, name))
+        out[name] = _walk(body, environ, missing, (kind, name, filename, defaults), None, line_of(section, name))
     for var in sorted(missing):
         warn(f"The {var} variable is not set. Defaulting to a blank string.")
     return out
@@ -75,15 +82,17 @@ def _walk(value, environ, missing, where, key, line):
         if "$" not in value:
             return value
         try:
-            return Interpolated(substitute(value, environ, missing))
+            return Interpolated(substitute(value, environ, missing, where[3]))
         except _Bad as bad:
-            kind, name, filename = where
+            kind, name, filename, _ = where
             option = key if key is not None else name
             filename = f"{filename}:{line}" if line else filename
             if bad.kind == "format":
+                hint = ('a version 1 file knows only $VAR, ${VAR} and $$; defaults and required values need '
+                        'version 2 or later' if bad.detail else 'write "$$" for a literal "$"')
                 raise ConfigError(
                     f'{filename}: invalid interpolation format for "{option}" option in {kind} '
-                    f'"{name}": "{value}" (write "$$" for a literal "$")') from None
+                    f'"{name}": "{value}" ({hint})') from None
             raise ConfigError(
                 f'{filename}: missing mandatory value for "{option}" option interpolating '
                 f'{value} in {kind} "{name}": {bad.detail}') from None

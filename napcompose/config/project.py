@@ -6,7 +6,8 @@ import os
 
 from napcompose.config import xnap
 from napcompose.config.checks import check_project
-from napcompose.config.document import V1, parse_document, resolve_extends
+from napcompose.config.document import V1, parse_document
+from napcompose.config.extends import ExtendsResolver
 from napcompose.config.merge import merge_service, merge_top
 from napcompose.config.normalize import ServiceContext, to_spec
 from napcompose.config.yamlload import Map, line_of
@@ -24,8 +25,9 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
                           f"file ({first.filename} is {'version 1' if first.format == V1 else 'not version 1'})")
     services, origins, sections = {}, {}, {}
     top_nap, nap_file = Map(), documents[-1].filename
+    extends = ExtendsResolver(load_other)
     for doc in documents:
-        for name, body in resolve_extends(doc, load_other, environ, warn).items():
+        for name, body in extends.services(doc).items():
             services[name] = merge_service(services[name], body) if name in services else dict(body)
             origins.setdefault(name, []).append((doc.filename, doc.services[name],
                                                  doc.services.lines.get(name)))
@@ -79,20 +81,31 @@ class _Origins:
         return f"{filename}:{line}" if line else filename
 
 
-def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None):
-    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file``."""
+def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, cwd=None):
+    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file``.
+
+    File names are relative to ``cwd`` (default: ``working_dir``); an ``extends.file`` naming one of
+    ``texts`` (under any spelling of its path) reads that document, not a second copy of it.
+    """
+    base = cwd or working_dir
     cache = {}
+
+    def identity(name):
+        return os.path.normpath(os.path.join(base, name))
 
     def load_other(path, relative_to):
         full = os.path.normpath(os.path.join(os.path.dirname(relative_to) or working_dir, path))
-        if full not in cache:
+        key = identity(full)
+        if key not in cache:
             if read is None:
                 raise ConfigError(f"{relative_to}: extends names the file {path}, which cannot be read here")
-            cache[full] = parse_document(full, read(full), environ, warn)
-        return cache[full]
+            cache[key] = parse_document(full, read(full), environ, warn)
+            cache[key].path = key
+        return cache[key]
 
     documents = [parse_document(name, text, environ, warn) for name, text in texts]
+    for doc in documents:
+        doc.path = identity(doc.filename)
+        cache.setdefault(doc.path, doc)
     return build_project(documents, project_name=project_name, working_dir=working_dir, environ=environ,
                          warn=warn, load_other=load_other)
-
-

@@ -141,7 +141,8 @@ V1_SERVICE = Obj({
         "volumes_from", "working_dir")
 }, x=False)
 V1_SERVICE.keys.update({
-    "build": STR, "dockerfile": STR, "extends": Obj({"service": STR, "file": STR}, x=False, required=("service",)),
+    # docker-compose 1.29.2 takes the ``extends: base`` shorthand in v1 files too.
+    "build": STR, "dockerfile": STR, "extends": SPEC_SERVICE.keys["extends"],
     "log_driver": STR, "log_opt": DictOf(OneOf(STR, NUM, NULL, name="a string, a number or null")),
     "net": STR, "volume_driver": STR,
     "volumes": ListOf(STR, unique=True), "ports": ListOf(STR_OR_NUM, unique=True),
@@ -241,18 +242,18 @@ class Checker:
             for option in spec.options:
                 if _fits(option, value):
                     return self.check(option, value, path, line)
-            self.fail(path, line, f"must be {_type_name(spec)}, not {_describe(value)}")
+            self.fail(path, line, f"must be {_type_name(spec)}, not {describe(value)}")
         if isinstance(spec, str):
             if not _scalar_ok(spec, value):
-                self.fail(path, line, f"must be {_type_name(spec)}, not {_describe(value)}")
+                self.fail(path, line, f"must be {_type_name(spec)}, not {describe(value)}")
             return
         if isinstance(spec, Enum):
             if value not in spec.values:
-                self.fail(path, line, f"must be {_type_name(spec)}, not {_describe(value)}")
+                self.fail(path, line, f"must be {_type_name(spec)}, not {describe(value)}")
             return
         if isinstance(spec, ListOf):
             if not isinstance(value, list):
-                self.fail(path, line, f"must be a list, not {_describe(value)}")
+                self.fail(path, line, f"must be a list, not {describe(value)}")
             seen = set()
             for index, item in enumerate(value):
                 item_line = line_of(value, index) or line
@@ -263,7 +264,7 @@ class Checker:
                     seen.add(item)
             return
         if not isinstance(value, dict):
-            self.fail(path, line, f"must be a mapping, not {_describe(value)}")
+            self.fail(path, line, f"must be a mapping, not {describe(value)}")
         if isinstance(spec, DictOf):
             for key, item in value.items():
                 key_line = line_of(value, key) or line
@@ -287,7 +288,7 @@ def _join(path, key):
     return f"{path}.{key}" if path else str(key)
 
 
-def _describe(value):
+def describe(value):
     if value is None:
         return "null"
     if isinstance(value, bool):

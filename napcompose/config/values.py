@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 
@@ -22,7 +23,7 @@ class ValueProblem(ValueError):
 
 def duration(value) -> float:
     """'1m30s' -> 90.0; a bare number counts seconds."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise ValueProblem(f"{value!r} is not a duration")
     if isinstance(value, (int, float)):
         return float(value)
@@ -33,14 +34,14 @@ def duration(value) -> float:
             break
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
-    if pos != len(text) or not text:
+    if pos != len(text) or not text or not math.isfinite(total):
         raise ValueProblem(f"{value!r} is not a duration (write e.g. '10s', '1m30s', '500ms')")
     return total
 
 
 def byte_size(value) -> int:
     """'512m' -> 536870912; integers are bytes."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise ValueProblem(f"{value!r} is not a size")
     if isinstance(value, (int, float)):
         return int(value)
@@ -48,7 +49,10 @@ def byte_size(value) -> int:
     if not match:
         raise ValueProblem(f"{value!r} is not a size (write e.g. '512m', '1g' or a number of bytes)")
     power = "kmgtp".find(match.group(2).lower()) + 1 if match.group(2) else 0
-    return int(float(match.group(1)) * (1024 ** power))
+    size = float(match.group(1)) * (1024 ** power)
+    if not math.isfinite(size):
+        raise ValueProblem(f"{value!r} is too large a size")
+    return int(size)
 
 
 def boolean(value) -> bool:
@@ -67,7 +71,7 @@ def integer(value) -> int:
         raise ValueProblem(f"{value!r} is not an integer")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise ValueProblem(f"{value!r} is not an integer") from None
 
 
@@ -75,9 +79,12 @@ def number(value) -> float:
     if isinstance(value, bool):
         raise ValueProblem(f"{value!r} is not a number")
     try:
-        return float(value)
+        result = float(value)
     except (TypeError, ValueError):
         raise ValueProblem(f"{value!r} is not a number") from None
+    if not math.isfinite(result):
+        raise ValueProblem(f"{value!r} is not a finite number")
+    return result
 
 
 def command(value):
@@ -92,9 +99,15 @@ def command(value):
     return tuple(str(v) for v in value)
 
 
+def _port_number(digits):
+    digits = digits.lstrip("0") or "0"
+    # Anything longer is out of range anyway; int() of thousands of digits would raise ValueError.
+    return int(digits) if len(digits) <= 5 else 65536
+
+
 def _range(text):
     first, _, last = text.partition("-")
-    low, high = int(first), int(last or first)
+    low, high = _port_number(first), _port_number(last or first)
     if not (0 < low <= high <= 65535):
         raise ValueProblem(f"port range {text!r} is out of 1-65535 or reversed")
     return list(range(low, high + 1))
@@ -112,9 +125,14 @@ def ports(value):
     match = _PORT.match(str(value).strip())
     if not match:
         raise ValueProblem(f"invalid port {value!r} (write e.g. '80', '8080:80', '127.0.0.1:8080:80/udp')")
+    ip = match.group("ip")
+    if ip is None and match.group("host") is None and ":" in str(value):
+        # ':80' (often '${PORT}:80' with PORT empty): zero host ports for one container port. Only an
+        # address may stand before an empty host part ('127.0.0.1::80' picks a free port).
+        raise ValueProblem(f"invalid port {value!r}: the host and container ranges differ in length "
+                           "(the host port before ':' is empty)")
     containers = _range(match.group("container"))
     proto = match.group("proto") or "tcp"
-    ip = match.group("ip")
     if ip:
         ip = ip.strip("[]")
     host = match.group("host")

@@ -13,6 +13,7 @@ from napcompose.errors import ConfigError
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # Nodes a document may expand to once aliases are followed; a "billion laughs" file needs far more.
 MAX_EXPANDED_NODES = 2_000_000
+MAX_INT_BITS = 4096
 
 
 class Map(dict):
@@ -55,6 +56,23 @@ class _Strict:
         _check_expansion(node, self.name)
         return node
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            # A scalar the resolver typed but cannot build: a date such as 2001-13-45, ``!!int x``,
+            # an integer of thousands of digits. Reported at the value, like any other YAML error.
+            reason = "it has too many digits" if "digits" in str(exc) else str(exc)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {_short(node.value)}: {reason}", node.start_mark) from None
+
+    def construct_yaml_int(self, node):
+        value = super().construct_yaml_int(node)
+        # Python cannot even print an integer of more than 4300 digits; no compose value comes near.
+        if value.bit_length() > MAX_INT_BITS:
+            raise ValueError(f"more than {MAX_INT_BITS} bits")
+        return value
+
     def construct_yaml_map(self, node):
         data = Map(line=node.start_mark.line + 1)
         yield data
@@ -62,23 +80,18 @@ class _Strict:
         self.flatten_mapping(node)  # resolves "<<" merge keys the way SafeLoader does
         seen = {}
         for key_node, value_node in node.value:
-            if id(key_node) not in own:  # merged in by "<<": the mapping's own keys override it
-                key = self.construct_object(key_node, deep=True)
-                data[key] = self.construct_object(value_node, deep=True)
-                data.lines[key] = key_node.start_mark.line + 1
-                continue
             key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
             try:
                 hash(key)
             except TypeError:
-                raise ConfigError(
-                    f"{self.name}:{key_node.start_mark.line + 1}: a mapping key must be a scalar") from None
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(
-                    f"{self.name}:{line}: duplicate key {key!r} (first defined on line {seen[key]})")
-            seen[key] = line
-            data.pop(key, None)
+                raise ConfigError(f"{self.name}:{line}: a mapping key must be a scalar") from None
+            if id(key_node) in own:  # keys merged in by "<<" may be overridden by the mapping's own keys
+                if key in seen:
+                    raise ConfigError(f"{self.name}:{line}: duplicate key {key!r} (first defined on line "
+                                      f"{seen[key]})")
+                seen[key] = line
+                data.pop(key, None)
             data[key] = self.construct_object(value_node, deep=True)
             data.lines[key] = line
 
@@ -101,6 +114,12 @@ _FastLoader = type("_FastLoader", (_Strict, getattr(yaml, "CSafeLoader", yaml.Sa
 for _cls in (_PureLoader, _FastLoader):
     _cls.add_constructor("tag:yaml.org,2002:map", _Strict.construct_yaml_map)
     _cls.add_constructor("tag:yaml.org,2002:seq", _Strict.construct_yaml_seq)
+    _cls.add_constructor("tag:yaml.org,2002:int", _Strict.construct_yaml_int)
+
+
+def _short(value):
+    text = repr(value) if isinstance(value, str) else "here"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_expansion(root, name):
@@ -121,6 +140,10 @@ def _check_expansion(root, name):
         elif isinstance(node, yaml.SequenceNode):
             children = node.value
         if done:
+            if any(sizes[id(c)] is None for c in children):  # still open: an ancestor of ``node``
+                raise ConfigError(
+                    f"{name}:{node.start_mark.line + 1}: an alias here refers to a node that contains it; "
+                    "a recursive structure cannot be loaded")
             total = 1 + sum(sizes[id(c)] for c in children)
             if total > MAX_EXPANDED_NODES:
                 raise ConfigError(
@@ -128,7 +151,7 @@ def _check_expansion(root, name):
                     "aliases; refusing to load it")
             sizes[key] = total
             continue
-        sizes[key] = None  # in progress; YAML anchors cannot refer to an enclosing node
+        sizes[key] = None  # open until its children are counted (an alias may point back at it)
         stack.append((node, True))
         stack.extend((c, False) for c in children if id(c) not in sizes)
 
@@ -171,6 +194,8 @@ def read_file(path: str, display: str = None) -> str:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read the file: {exc.strerror}") from None
+    except ValueError:  # open() refuses a path holding a NUL byte
+        raise ConfigError(f"{display!r}: cannot read the file: the name holds a NUL character") from None
     if len(data) > MAX_FILE_BYTES:
         raise ConfigError(f"{display}: the file is larger than {MAX_FILE_BYTES} bytes")
     try:

@@ -62,6 +62,9 @@ CASES = [
     ("bad_port", "version: '3'\nservices:\n  web:\n    image: x\n    ports: ['80:80:80:80']\n",
      "docker-compose.yml:5: service 'web': ports: invalid port '80:80:80:80' (write e.g. '80', '8080:80', "
      "'127.0.0.1:8080:80/udp')"),
+    ("port_variable_empty", "version: '3'\nservices:\n  web:\n    image: x\n    ports: ['${NOPE-}:80']\n",
+     "docker-compose.yml:5: service 'web': ports: invalid port ':80': the host and container ranges differ in "
+     "length (the host port before ':' is empty)"),
     ("bad_duration", "version: '3'\nservices:\n  web:\n    image: x\n    stop_grace_period: 10 seconds\n",
      "docker-compose.yml:5: service 'web': stop_grace_period: '10 seconds' is not a duration (write e.g. '10s', "
      "'1m30s', '500ms')"),
@@ -88,6 +91,14 @@ CASES = [
      "docker-compose.yml:4: service 'web': extends service 'nothere', which is not defined"),
     ("extends_cycle", "version: '2.4'\nservices:\n  a: {image: x, extends: b}\n  b: {image: x, extends: a}\n",
      "docker-compose.yml:4: service 'b': circular extends: docker-compose.yml:a -> docker-compose.yml:b -> "
+     "docker-compose.yml:a"),
+    ("extends_itself_through_its_file", "version: '2.4'\nservices:\n  web:\n    image: x\n"
+                                        "    extends: {file: docker-compose.yml, service: web}\n",
+     "docker-compose.yml:5: service 'web': circular extends: docker-compose.yml:web -> docker-compose.yml:web"),
+    ("extends_loop_through_its_file", "version: '2.4'\nservices:\n  a:\n    image: x\n"
+                                      "    extends: {file: ./docker-compose.yml, service: b}\n"
+                                      "  b: {image: x, extends: a}\n",
+     "docker-compose.yml:6: service 'b': circular extends: docker-compose.yml:a -> docker-compose.yml:b -> "
      "docker-compose.yml:a"),
     ("extends_linked_base", "version: '2.4'\nservices:\n  base: {image: x, links: [db]}\n  db: {image: x}\n"
                             "  web: {extends: base}\n",

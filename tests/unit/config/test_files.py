@@ -93,3 +93,76 @@ def test_extends_file_on_disk(tmp_path):
                      "docker-compose.yml": "version: '2.4'\nservices:\n  w:\n    extends: {file: base/common.yml, "
                                            "service: b}\n"})
     assert load(tmp_path).service("w").user == "nobody"
+
+
+SELF_EXTENDS = """version: '2.4'
+services:
+  base: {image: busybox, environment: {LEVEL: base}}
+  mid:
+    extends: {file: docker-compose.yml, service: base}
+    labels: {tier: mid}
+  web:
+    extends: {file: ./docker-compose.yml, service: mid}
+    command: sleep 1
+"""
+
+
+def test_extends_file_naming_the_file_itself(tmp_path):
+    # Read as that same file: no second copy, no loop (docker-compose 1.29.2 accepts it too).
+    write(tmp_path, {"docker-compose.yml": SELF_EXTENDS})
+    web = load(tmp_path).service("web")
+    assert (web.image, dict(web.environment), dict(web.labels), web.command) == (
+        "busybox", {"LEVEL": "base"}, {"tier": "mid"}, ("sleep", "1"))
+
+
+def test_extends_file_naming_the_file_itself_from_another_directory(tmp_path):
+    write(tmp_path, {"sub/docker-compose.yml": SELF_EXTENDS})
+    assert load(tmp_path, files=["sub/docker-compose.yml"]).service("web").image == "busybox"
+
+
+def test_extends_itself_through_its_own_file_is_a_loop(tmp_path):
+    write(tmp_path, {"docker-compose.yml": "version: '2.4'\nservices:\n  web:\n    image: x\n"
+                                           "    extends: {file: docker-compose.yml, service: web}\n"})
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert str(info.value) == ("docker-compose.yml:5: service 'web': circular extends: docker-compose.yml:web "
+                               "-> docker-compose.yml:web")
+
+
+def test_extends_loop_through_own_file_in_another_file(tmp_path):
+    write(tmp_path, {"docker-compose.yml": "version: '2.4'\nservices:\n  web:\n"
+                                           "    extends: {file: lib/common.yml, service: a}\n",
+                     "lib/common.yml": "version: '2.4'\nservices:\n  a:\n    image: x\n"
+                                       "    extends: {file: ../lib/common.yml, service: b}\n"
+                                       "  b:\n    image: x\n    extends: a\n"})
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    path = os.path.join(str(tmp_path), "lib", "common.yml")
+    assert str(info.value) == (f"{path}:8: service 'b': circular extends: docker-compose.yml:web -> common.yml:a "
+                               "-> common.yml:b -> common.yml:a")
+
+
+def test_extends_chain_back_into_the_first_file(tmp_path):
+    write(tmp_path, {"docker-compose.yml": "version: '2.4'\nservices:\n  base: {image: busybox}\n  web:\n"
+                                           "    extends: {file: common.yml, service: mid}\n",
+                     "common.yml": "version: '2.4'\nservices:\n  mid:\n"
+                                   "    extends: {file: docker-compose.yml, service: base}\n"
+                                   "    environment: {LEVEL: mid}\n"})
+    web = load(tmp_path).service("web")
+    assert (web.image, dict(web.environment)) == ("busybox", {"LEVEL": "mid"})
+
+
+def test_a_long_extends_chain_is_not_limited_by_the_stack(tmp_path):
+    count = 1200  # deeper than Python's default recursion limit
+    lines = ["version: '2.4'", "services:", "  s0: {image: busybox}"]
+    lines += [f"  s{i}: {{extends: s{i - 1}}}" for i in range(1, count)]
+    write(tmp_path, {"docker-compose.yml": "\n".join(lines) + "\n"})
+    assert load(tmp_path).service(f"s{count - 1}").image == "busybox"
+
+
+def test_extends_file_name_holding_a_nul_character(tmp_path):
+    write(tmp_path, {"docker-compose.yml": "version: '2.4'\nservices:\n  web:\n"
+                                           "    extends: {file: \"a\\0b\", service: x}\n"})
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert str(info.value) == f"'{tmp_path}/a\\x00b': cannot read the file: the name holds a NUL character"

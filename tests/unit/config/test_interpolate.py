@@ -75,3 +75,19 @@ def test_aliased_values_are_interpolated_once():
                     "  db:\n    image: busybox\n    labels: *a\n")
     assert dict(project.service("web").labels)["l"] == "$HOME"
     assert dict(project.service("db").labels)["l"] == "$HOME"
+
+
+@pytest.mark.parametrize("template", ["${TAG:-1}", "${TAG-1}", "${TAG:?must}", "${TAG?must}"])
+def test_version_1_files_know_no_defaults_or_required_values(template):
+    # docker-compose 1.29.2 reads version 1 files with plain $VAR/${VAR} templates.
+    with pytest.raises(ConfigError) as info:
+        parse(f"web:\n  image: 'busybox:{template}'\n", ENV)
+    assert str(info.value) == (
+        f'docker-compose.yml:2: invalid interpolation format for "image" option in service "web": '
+        f'"busybox:{template}" (a version 1 file knows only $VAR, ${{VAR}} and $$; defaults and required values '
+        'need version 2 or later)')
+
+
+def test_version_1_files_expand_plain_forms():
+    assert parse("web:\n  image: 'busybox:${TAG}'\n  command: echo $$SET $SET\n", ENV).service("web").command == (
+        "echo", "$SET", "value")

@@ -1,5 +1,8 @@
 """Several -f files and extends: docker-compose's override rules."""
 
+import pytest
+
+from napcompose.errors import ConfigError
 from napcompose.model import Dependency, Link
 
 from .conftest import parse
@@ -63,6 +66,20 @@ def test_extends_in_the_same_file():
                     "    cap_add: [NET_ADMIN]\n  web:\n    extends: base\n    environment: {B: '2'}\n")
     web = project.service("web")
     assert (web.image, dict(web.environment), web.cap_add) == ("busybox", {"A": "1", "B": "2"}, ("NET_ADMIN",))
+
+
+def test_extends_shorthand_in_a_version_1_file():
+    # docker-compose 1.29.2 accepts the shorthand string in v1 files as in every later format.
+    project = parse("base:\n  image: busybox\n  environment: {A: '1'}\nweb:\n  extends: base\n  command: sleep 1\n")
+    web = project.service("web")
+    assert (web.image, dict(web.environment), web.command) == ("busybox", {"A": "1"}, ("sleep", "1"))
+
+
+def test_extends_in_a_version_1_file_must_be_a_name_or_a_mapping():
+    with pytest.raises(ConfigError) as info:
+        parse("base: {image: busybox}\nweb:\n  extends: [base]\n")
+    assert str(info.value) == ("docker-compose.yml:3: service 'web': extends: must be a string or a mapping, "
+                               "not a list")
 
 
 def test_extends_chain_and_other_file():

@@ -3,6 +3,7 @@
 import pytest
 
 from napcompose.config import values
+from napcompose.errors import ConfigError
 from napcompose.model import Healthcheck, PortSpec, Ulimit
 
 from .conftest import parse
@@ -23,6 +24,22 @@ def one(body, version="2.4", environ=None, warn=None):
 ])
 def test_port_forms(text, expected):
     assert values.ports(text) == expected
+
+
+EMPTY_PORT_FILES = {
+    "1": "web:\n  image: x\n  ports:\n    - '127.0.0.1::443'\n    - '${P}:80'\n",
+    "2.4": "version: '2.4'\nservices:\n  web:\n    image: x\n    ports: ['127.0.0.1::443', '${P}:80']\n",
+    "3.8": "version: '3.8'\nservices:\n  web:\n    image: x\n    ports:\n      - '${P}:80'\n",
+}
+
+
+@pytest.mark.parametrize("version,line", [("1", 3), ("2.4", 5), ("3.8", 5)])
+def test_port_whose_variable_is_empty_is_refused(version, line):
+    # ':80' has no host port for its container port; docker-compose 1.29.2 refuses it too.
+    with pytest.raises(ConfigError) as info:
+        parse(EMPTY_PORT_FILES[version], environ={"P": ""})
+    assert str(info.value) == (f"docker-compose.yml:{line}: service 'web': ports: invalid port ':80': the host "
+                               "and container ranges differ in length (the host port before ':' is empty)")
 
 
 def test_long_port_syntax():
@@ -118,3 +135,22 @@ def test_volumes_from_holds_service_names():
     text = ("version: '2.4'\nservices:\n  data: {image: x}\n  web:\n    image: x\n"
             "    volumes_from: ['data:ro', 'container:legacy:rw']\n")
     assert parse(text).service("web").volumes_from == ("data", "container:legacy:rw")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("mem_limit: .inf", "mem_limit: inf is not a size"),
+    ("shm_size: .nan", "shm_size: nan is not a size"),
+    ("cpus: .nan", "cpus: nan is not a finite number"),
+    ("healthcheck: {retries: .inf}", "healthcheck: inf is not an integer"),
+    ("mem_limit: '1" + "0" * 400 + "m'", "mem_limit: '1" + "0" * 400 + "m' is too large a size"),
+    ("ports: ['1" + "0" * 5000 + ":80']", "ports: port range '1" + "0" * 5000 + "' is out of 1-65535 or reversed"),
+])
+def test_numbers_out_of_any_range_are_config_errors(line, message):
+    # Each of these ended in OverflowError or ValueError from int() before.
+    with pytest.raises(ConfigError) as info:
+        one("image: x\n" + line, version="3.8")
+    assert str(info.value) == f"docker-compose.yml:5: service 'web': {message}"
+
+
+def test_leading_zeros_in_a_port_are_allowed():
+    assert values.ports("000080:0080") == [PortSpec(80, host_port=80)]

@@ -76,3 +76,37 @@ def test_non_scalar_keys_are_refused():
 
 def test_escapes_the_fast_parser_refuses_are_read_by_the_pure_one():
     assert load_text('a: "\\ud83d\\ude00"\n', "f.yml") == {"a": "\ud83d\ude00"}  # as PyYAML reads it
+
+
+@pytest.mark.parametrize("text,line", [("a: &x [*x]\n", 1), ("a: 1\nb: &x\n  c: [1, {d: *x}]\n", 3)])
+def test_an_alias_inside_its_own_anchor_is_refused(text, line):
+    # PyYAML would build a list that contains itself; every later walk over it would never end.
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "f.yml")
+    assert str(info.value) == (f"f.yml:{line}: an alias here refers to a node that contains it; a recursive "
+                               "structure cannot be loaded")
+
+
+def test_an_alias_used_twice_side_by_side_is_not_recursive():
+    assert load_text("a: &x [1]\nb: [*x, *x]\n", "f.yml")["b"] == [[1], [1]]
+
+
+def test_a_merged_mapping_with_a_non_scalar_key_is_refused():
+    with pytest.raises(ConfigError) as info:
+        load_text("a: 1\nb: {<<: {[1]: 2}}\n", "f.yml")
+    assert str(info.value) == "f.yml:2: a mapping key must be a scalar"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a: 2001-13-45\n", "f.yml:1:4: cannot read the value '2001-13-45': month must be in 1..12"),
+    ("a: [!!int x]\n", "f.yml:1:5: cannot read the value 'x': invalid literal for int() with base 10: 'x'"),
+    ("a: " + "1" * 5000 + "\n", "f.yml:1:4: cannot read the value '111111111111111111111111111111111111...: it "
+                                "has too many digits"),
+    ("a: 0x" + "f" * 5000 + "\n", "f.yml:1:4: cannot read the value '0xffffffffffffffffffffffffffffffffff...: "
+                                  "more than 4096 bits"),
+])
+def test_scalars_that_cannot_be_built_are_errors_at_their_line(text, message):
+    # These used to escape as ValueError (a traceback) instead of a ConfigError.
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "f.yml")
+    assert str(info.value) == message

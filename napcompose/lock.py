@@ -108,6 +108,9 @@ class ProjectLock:
     def held(self) -> bool:
         return self._version is not None
 
+    def now(self) -> float:
+        return self._clock.now()
+
     @property
     def refresh_every_s(self) -> float:
         return self.ttl_s / 3

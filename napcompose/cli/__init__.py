@@ -85,11 +85,16 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
             parser.print_help(stdout)
             return 2 if not argv else 0
         ctx = Context(args=args, stdout=stdout, stderr=stderr, environ=environ,
-                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring())
+                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring(), argv=tuple(argv))
         try:
-            return int(args.func(args, ctx) or 0)
-        finally:
+            status = int(args.func(args, ctx) or 0)
+        except BaseException:
             ctx.close()
+            raise
+        problem = ctx.close()
+        if problem is not None:
+            raise problem
+        return status
     except NapComposeError as exc:
         if debug:
             traceback.print_exc(file=stderr)

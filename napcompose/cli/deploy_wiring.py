@@ -47,6 +47,7 @@ class Deploy:
     ipam: object
     orchestrator: object
     reporter: CliReporter
+    store: object = None  # the KeyValueStore the IPAM and the project lock share
 
 
 def deploy_for(ctx, cluster=None) -> Deploy:
@@ -61,10 +62,11 @@ def deploy_for(ctx, cluster=None) -> Deploy:
     engines: Dict[str, object] = {host.name: ctx.wiring.engine(host, connections) for host in cluster.hosts}
     clock = ctx.wiring.clock()
     new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
-    ipam = Ipam(ctx.wiring.store(cluster), Pool.from_cluster(cluster), cluster.store.prefix, clock, new_id)
+    store = ctx.wiring.store(cluster)
+    ipam = Ipam(store, Pool.from_cluster(cluster), cluster.store.prefix, clock, new_id)
     reporter = CliReporter(ctx)
     orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock)
-    return Deploy(cluster, connections, engines, ipam, orchestrator, reporter)
+    return Deploy(cluster, connections, engines, ipam, orchestrator, reporter, store)
 
 
 def raise_on_failures(report, what: str) -> None:

@@ -13,6 +13,7 @@ from typing import Dict, Sequence
 from napcompose.errors import NapComposeError, UsageError
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, ensure_images, raise_on_failures
+from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli import project_views as views
 
 _SCALE = re.compile(r"^([^=]+)=(.*)$")
@@ -76,11 +77,13 @@ def cmd_up(args, ctx) -> int:
     if args.dry_run:
         views.print_preview(ctx, deploy.orchestrator.preview(project, options, scales))
         return 0
+    lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     ensure_images(ctx, deploy, project, options, scales, build=args.build)
     report = deploy.orchestrator.up(project, options, scales)
     raise_on_failures(report, "up")
     if args.detach:
         return 0
+    lock.release()  # following the logs changes nothing; a Ctrl-C stop takes the lock again
     return views.attach(ctx, deploy, project, services, timeout)
 
 
@@ -98,6 +101,7 @@ def cmd_scale(args, ctx) -> int:
     scales = parse_scales(args.pairs, project)
     _timeout(args.timeout)
     deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     ensure_images(ctx, deploy, project, _plan_options(args, tuple(scales)), scales, build=False)
     raise_on_failures(deploy.orchestrator.scale(project, scales), "scale")
     return 0
@@ -106,7 +110,9 @@ def cmd_scale(args, ctx) -> int:
 def cmd_down(args, ctx) -> int:
     project = load_project(ctx)
     timeout = _timeout(args.timeout)
-    report = deploy_for(ctx).orchestrator.down(project, remove_orphans=args.remove_orphans, timeout=timeout)
+    deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    report = deploy.orchestrator.down(project, remove_orphans=args.remove_orphans, timeout=timeout)
     raise_on_failures(report, "down")
     return 0
 
@@ -126,7 +132,9 @@ def cmd_restart(args, ctx) -> int:
 def _lifecycle(args, ctx, verb: str) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
-    orchestrator = deploy_for(ctx).orchestrator
+    deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    orchestrator = deploy.orchestrator
     if verb == "start":
         report = orchestrator.start(project, services)
     else:
@@ -149,6 +157,7 @@ def cmd_rm(args, ctx) -> int:
         ctx.err("Going to remove " + ", ".join(doomed))
         if not views.confirm(ctx, "Are you sure? [yN] "):
             return 0
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     report = deploy.orchestrator.rm(project, services, stop_first=args.stop, force=args.force)
     raise_on_failures(report, "rm")
     return 0
@@ -239,6 +248,7 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
     p.add_argument("--build", action="store_true", help="build images of services with build: first")
     _timeout_arg(p)
+    add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_up)
 
@@ -249,12 +259,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("scale", help="set the number of replicas of services: SERVICE=NUM...")
     _timeout_arg(p)
+    add_wait_option(p)
     p.add_argument("pairs", nargs="+", metavar="SERVICE=NUM")
     p.set_defaults(func=cmd_scale)
 
     p = sub.add_parser("down", help="stop and remove the project's containers and release their addresses")
     p.add_argument("--remove-orphans", action="store_true", help="also remove containers of services not in the file")
     _timeout_arg(p)
+    add_wait_option(p)
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("ps", help="list the project's containers with host, address and state")
@@ -271,12 +283,14 @@ def register(sub) -> None:
         p = sub.add_parser(verb, help=text)
         if verb != "start":
             _timeout_arg(p)
+        add_wait_option(p)
         _services_arg(p)
         p.set_defaults(func=handler)
 
     p = sub.add_parser("rm", help="remove stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="don't ask for confirmation")
     p.add_argument("-s", "--stop", action="store_true", help="stop the containers first if needed")
+    add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_rm)
 

@@ -169,6 +169,9 @@ def attach(ctx, deploy, project, services, timeout: int) -> int:
     except KeyboardInterrupt:
         ctx.err("Gracefully stopping... (press Ctrl+C again to force)")
     try:
+        from napcompose.cli.locking import hold_project_lock
+
+        hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
         report = deploy.orchestrator.stop(project, services, timeout)
         return 1 if report.failed else 0
     except KeyboardInterrupt:

@@ -17,8 +17,9 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from napcompose.errors import AddressTakenError, IpamError, NotOwnerError, PoolExhaustedError
+from napcompose.errors import AddressFencedError, AddressTakenError, IpamError, NotOwnerError, PoolExhaustedError
 from napcompose.ipam.candidates import Candidates, Exhausted
+from napcompose.ipam.fencing import Vacated, refusal
 from napcompose.ipam.ledger import Ledger
 from napcompose.ipam.pool import Pool, definition_differences, parse_address
 from napcompose.ipam.records import Keys, OwnerRecord, check_host, check_owner
@@ -95,18 +96,23 @@ class Ipam:
 
     # ------------------------------------------------------------------ allocation
 
-    def ensure(self, owner: str, host: Optional[str], fixed: Optional[str] = None) -> Allocation:
-        return self.ensure_many([(owner, host, fixed)])[0]
+    def ensure(self, owner: str, host: Optional[str], fixed: Optional[str] = None,
+               vacated: Optional[Vacated] = None) -> Allocation:
+        return self.ensure_many([(owner, host, fixed)], vacated)[0]
 
-    def ensure_many(self, requests: Sequence[Request]) -> List[Allocation]:
-        """Addresses for every request; on failure what this call newly reserved is released again."""
+    def ensure_many(self, requests: Sequence[Request], vacated: Optional[Vacated] = None) -> List[Allocation]:
+        """Addresses for every request; on failure what this call newly reserved is released again.
+
+        An owner whose address is recorded on another host keeps it there and the request is refused
+        (AddressFencedError), unless ``vacated`` proves its container left that host (ipam/fencing.py).
+        """
         checked = self._check_requests(requests)
         self._check_pool()
         results: List[Allocation] = []
         created: List[Allocation] = []
         try:
             for owner, host, fixed in checked:
-                alloc, new = self._ensure_one(owner, host, fixed)
+                alloc, new = self._ensure_one(owner, host, fixed, vacated)
                 results.append(alloc)
                 if new:
                     created.append(alloc)
@@ -142,7 +148,8 @@ class Ipam:
             checked.append((owner, host, fixed))
         return checked
 
-    def _ensure_one(self, owner: str, host: Optional[str], fixed: Optional[str]) -> Tuple[Allocation, bool]:
+    def _ensure_one(self, owner: str, host: Optional[str], fixed: Optional[str],
+                    vacated: Optional[Vacated] = None) -> Tuple[Allocation, bool]:
         for _ in range(self.MAX_ROUNDS):
             try:
                 ip = fixed or self._next()
@@ -150,7 +157,7 @@ class Ipam:
                 found = self._ledger.claim(owner)  # a full pool still gives an owner its own address
                 if found is None:
                     raise
-                result = self._existing(owner, host, found[0], found[1], fixed)
+                result = self._existing(owner, host, found[0], found[1], fixed, vacated)
             else:
                 rec = OwnerRecord(ip, self._new_id(), self._clock.now())
                 version = self._ledger.create_claim(owner, rec)
@@ -159,7 +166,8 @@ class Ipam:
                     result = None if alloc is None else (alloc, True)
                 else:
                     found = self._ledger.claim(owner)
-                    result = None if found is None else self._existing(owner, host, found[0], found[1], fixed)
+                    result = None if found is None else self._existing(owner, host, found[0], found[1], fixed,
+                                                                        vacated)
             if result is not None:
                 return result
         raise IpamError(f"no address settled for {owner} after {self.MAX_ROUNDS} attempts "
@@ -219,7 +227,7 @@ class Ipam:
         self._ledger.delete_address(rec.ip, written)
         return True
 
-    def _existing(self, owner, host, rec: OwnerRecord, version: int, fixed) -> Found:
+    def _existing(self, owner, host, rec: OwnerRecord, version: int, fixed, vacated=None) -> Found:
         """The owner has a claim already: return its address, repair it, or wait for it to settle."""
         if rec.releasing:
             self._finish_release(owner, rec, version)
@@ -234,7 +242,8 @@ class Ipam:
                 self._ledger.swap_claim(owner, OwnerRecord(rec.ip, current.alloc_id, current.since), version)
             if fixed and fixed != rec.ip:
                 return self._move(owner, host, version, current, fixed)
-            return self._update_host(current, found[1], host), False
+            moved = self._update_host(current, found[1], host, vacated)
+            return None if moved is None else (moved, False)
         if current is None and self.pool.contains(rec.ip) and fixed in (None, rec.ip):
             # The claim's address was never written (its writer died, or is about to write it):
             # write it exactly as the claim says, then swap the claim to a fresh time. The swap
@@ -311,12 +320,22 @@ class Ipam:
         self._ledger.drop_address(rec.ip, owner=owner)
         self._ledger.delete_claim(owner, version)
 
-    def _update_host(self, current: Allocation, version: int, host: Optional[str]) -> Allocation:
+    def _update_host(self, current: Allocation, version: int, host: Optional[str],
+                     vacated: Optional[Vacated]) -> Optional[Allocation]:
+        """The owner's address on ``host``: unchanged, given its first host, or moved with proof.
+
+        None: the record changed meanwhile, look again (its new state decides).
+        """
         if host is None or current.host == host:
             return current
-        moved = replace(current, host=host)
+        if current.host is not None:
+            why = refusal(current, host, vacated, self.GRACE_S)
+            if why is not None:
+                raise AddressFencedError(why)
+        # Reserved again on the new host: its container there does not exist yet.
+        moved = replace(current, host=host, state="reserved", since=self._clock.now())
         if self._ledger.swap_address(moved, version) is None:
-            return current  # changed meanwhile (bound elsewhere); the address is the same either way
+            return None
         return moved
 
     def _undo(self, created: Sequence[Allocation]) -> None:
@@ -390,12 +409,22 @@ class Ipam:
         return found[0]
 
     def mark_bound(self, owner: str, host: str) -> Allocation:
+        """Record that the owner's container exists on ``host``; call it before starting the container.
+
+        Refused (AddressFencedError) when the address is recorded on another host: it was moved there
+        while this container was being created, so this container must not start.
+        """
         owner, host = check_owner(owner), check_host(host)
         for _ in range(self.MAX_ROUNDS):
             found = self._lookup(owner)
             if found is None:
                 raise IpamError(f"{owner} holds no address to bind")
-            bound = replace(found[0], state="bound", host=host)
+            current = found[0]
+            if current.host is not None and current.host != host:
+                raise AddressFencedError(
+                    f"address {current.ip} of {owner} was moved to {current.host} while its container was "
+                    f"being created on {host}; that container is not started")
+            bound = replace(current, state="bound", host=host, since=self._clock.now())
             if self._ledger.swap_address(bound, found[1]) is not None:
                 return bound
         raise IpamError(f"the address of {owner} kept changing while being bound; run it again")

@@ -14,6 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from napcompose.errors import ConfigError, NapComposeError
 from napcompose.executor import run_waves
 from napcompose.hostsfile import check_names, peer_entries
+from napcompose.ipam.fencing import Vacated
 from napcompose.model import (Allocation, HostStatus, ObservedContainer, Outcome, Placement, Project,
                               Replica, RunReport)
 from napcompose.orchestrator.base import Core
@@ -62,6 +63,7 @@ class Orchestrator(Lifecycle, Core):
                  reserve: bool) -> _Prepared:
         selected = selected_services(project, options)
         check_names(project)
+        scanned_at = self.clock.now()  # proof of a container's absence counts only from here (ipam/fencing.py)
         everything, statuses = self.scan(None)
         down = {s.host: s.error or "unreachable" for s in statuses if not s.reachable}
         allocations_now = self.project_allocations(project.name) if down or not reserve else {}
@@ -78,7 +80,8 @@ class Orchestrator(Lifecycle, Core):
         placement = Placement(assignments)
         fixed = {r: self._fixed_address(project, r) for r in placement.replicas}
         if reserve:
-            got = self.ipam.ensure_many([(r.owner, h, fixed[r]) for r, h in assignments])
+            got = self.ipam.ensure_many([(r.owner, h, fixed[r]) for r, h in assignments],
+                                        Vacated.from_scan(scanned_at, statuses, everything))
             allocations = dict(zip(placement.replicas, got))
         else:
             allocations = {}

@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 from typing import Dict, Mapping, Optional, Set
 
-from napcompose.errors import ConfigError, HostError, NapComposeError
+from napcompose.errors import AddressFencedError, ConfigError, HostError, NapComposeError
 from napcompose.model import ObservedContainer, Project, Replica
 from napcompose.orchestrator.base import Core, label
 from napcompose.planner import Action, PlanOptions
@@ -85,8 +85,12 @@ class Steps:
                                     replica=action.replica, config_hash=request.config_hash,
                                     state="created", ip=request.ip, alloc_id=request.alloc_id,
                                     image=request.image)
+        try:
+            self.core.ipam_call("mark_bound", action.replica.owner, action.host)
+        except AddressFencedError:
+            engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
+            raise
         self._set(action.replica, created)
-        self.core.ipam_call("mark_bound", action.replica.owner, action.host)
         if self.options.start:
             engine.start_container(container_id)
             self._set(action.replica, _with_state(created, "running"))

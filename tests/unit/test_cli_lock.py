@@ -161,3 +161,25 @@ def test_wait_takes_only_a_number_of_seconds(cli, value):
     assert err == (f"ERROR: nap-compose up: argument --wait: '{value}' is not a number of seconds (write "
                    "--wait=SECONDS, or --wait alone to wait as long as it takes)\n")
     assert cli.untouched()
+
+
+def test_build_holds_the_lock_while_it_puts_images_on_the_hosts(cli, monkeypatch):
+    import napcompose.adapters.images as images
+    from tests.unit import test_cli_project
+
+    (cli.dir / "app").mkdir()
+    (cli.dir / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (cli.dir / "docker-compose.yml").write_text('version: "2.4"\nservices:\n  app:\n    build: ./app\n')
+    monkeypatch.setattr(test_cli_project._Connections, "docker", lambda self, host: None, raising=False)
+    seen = []
+    monkeypatch.setattr(images, "distribute",
+                        lambda docker_for, project, services, hosts, reporter, **kw: seen.append(
+                            json.loads(cli.kv.get(KEY)[0])["command"]))
+    status, _, err = cli("build")
+    assert status == 0, err
+    assert seen == ["nap-compose -p shop build"]
+    assert cli.kv.get(KEY) is None
+    _held_by_someone_else(cli.kv)
+    status, _, err = cli("build")
+    assert status == 10 and "is locked by bob@ws2" in err
+    assert len(seen) == 1

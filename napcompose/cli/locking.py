@@ -99,6 +99,9 @@ class ProjectLockGuard:
             self.lock.release()
         except LockLostError as exc:
             self.lost = self.lost or exc
+        except StoreError as exc:  # the work is done; the lease runs out by itself
+            self._ctx.err(f"WARNING: could not give back the lock of project {self.lock.project} ({exc}); "
+                          f"it runs out by itself within {self.lock.ttl_s:g} s")
         if self.lost is not None:
             lost, self.lost = self.lost, None
             raise lost

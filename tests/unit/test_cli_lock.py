@@ -183,3 +183,17 @@ def test_build_holds_the_lock_while_it_puts_images_on_the_hosts(cli, monkeypatch
     status, _, err = cli("build")
     assert status == 10 and "is locked by bob@ws2" in err
     assert len(seen) == 1
+
+
+def test_a_store_that_fails_when_the_lock_is_given_back_only_warns(cli):
+    from napcompose.errors import StoreError
+
+    def broken(key, version):
+        raise StoreError("etcd at 198.18.0.254:2379 failed on /nap-compose/locks/shop: timed out")
+
+    cli.kv.compare_and_delete = broken
+    status, _, err = cli("up", "-d")
+    assert status == 0, err
+    assert err.splitlines()[-1] == (
+        "WARNING: could not give back the lock of project shop (etcd at 198.18.0.254:2379 failed on "
+        "/nap-compose/locks/shop: timed out); it runs out by itself within 30 s")

@@ -56,11 +56,22 @@ def pin_neighbour(address):
     return ["ip", "neigh", "del", address, "dev", dev]
 
 
-def with_timeout(cluster_file, seconds):
+def with_timeout(cluster_file, seconds, directory):
+    """A copy of the cluster file with another connect timeout (paths made absolute: it lives elsewhere)."""
+    base = os.path.dirname(cluster_file)
     with open(cluster_file) as f:
         data = yaml.safe_load(f)
     data.setdefault("ssh", {})["connect_timeout"] = seconds
-    path = os.path.join(os.path.dirname(cluster_file), f"cluster-timeout-{seconds:g}.yml")
+    for key in ("key_file", "known_hosts"):
+        if key in data["ssh"]:
+            data["ssh"][key] = os.path.join(base, data["ssh"][key])
+    for host in data["hosts"]:
+        for key in ("key_file", "known_hosts"):
+            if key in host.get("ssh", {}):
+                host["ssh"][key] = os.path.join(base, host["ssh"][key])
+    if "store" in data and str(data["store"].get("url", "")).startswith("file://"):
+        data["store"]["url"] = "file://" + os.path.join(base, data["store"]["url"][len("file://"):])
+    path = os.path.join(directory, f"cluster-timeout-{seconds:g}.yml")
     with open(path, "w") as f:
         yaml.safe_dump(data, f, sort_keys=False)
     return path
@@ -76,8 +87,8 @@ def main() -> None:
     args = parser.parse_args()
     lib.run(lib.nap_argv("lab", "up", "--name", LAB_NAME, "--subnet", LAB_SUBNET, "--hosts", "3", "--dir", LAB_DIR))
     cluster = os.path.join(LAB_DIR, "nap-cluster.yml")
-    old = with_timeout(cluster, 10)
     workdir = tempfile.mkdtemp(prefix="bench-dh-")
+    old = with_timeout(cluster, 10, workdir)
     project = f"dh{uuid.uuid4().hex[:6]}"
     lib.write_compose(workdir, {"version": "2.4", "services": {"s": {
         "image": lib.IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL", "scale": args.containers}}})

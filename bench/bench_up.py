@@ -5,7 +5,11 @@ host against its local socket, as its users run it), and raw docker-py create+st
 containers on the same hosts with the same addresses, in the same 20 dependency waves, parallel
 within a wave. Goals: nap-compose <= 0.7x docker-compose and <= 1.15x raw.
 
-    python3 bench/bench_up.py [--services 20] [--scale 3] [--keep-lab]
+With --lock-cost it measures instead what the project lock costs `up -d`: the same 60 containers,
+`up -d` then `down`, alternately through the command line and through bench/nolock_cli.py (the same
+command line with the lock taken out), --rounds times each, in the same run.
+
+    python3 bench/bench_up.py [--services 20] [--scale 3] [--keep-lab] [--lock-cost [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -21,8 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 import benchlib as lib
 
 
-def nap_up(workdir, cluster, project):
-    seconds, _ = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster), cwd=workdir)
+NOLOCK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nolock_cli.py")
+
+
+def nap_up(workdir, cluster, project, lock=True):
+    import sys
+
+    argv = lib.nap_argv("-p", project, "up", "-d") if lock else [sys.executable, NOLOCK, "-p", project, "up", "-d"]
+    seconds, _ = lib.run(argv, env=lib.nap_env(cluster), cwd=workdir)
     _, ps = lib.run(lib.nap_argv("-p", project, "ps", "--format", "json"), env=lib.nap_env(cluster), cwd=workdir)
     return seconds, json.loads(ps.stdout)
 
@@ -75,12 +85,33 @@ def raw_up(cluster_path, rows, network, services):
     return seconds
 
 
+def lock_cost(workdir, cluster, rounds: int, total: int) -> None:
+    """`up -d` with and without the project lock, alternating, on the same hosts in the same run."""
+    import statistics
+
+    times = {True: [], False: []}
+    for round_ in range(rounds):
+        for lock in ((True, False) if round_ % 2 == 0 else (False, True)):
+            project = f"bl{uuid.uuid4().hex[:6]}"
+            seconds, rows = nap_up(workdir, cluster, project, lock=lock)
+            assert len(rows) == total and all(r["state"] == "running" for r in rows), rows
+            nap_down(workdir, cluster, project)
+            times[lock].append(seconds)
+    with_lock, without = statistics.median(times[True]), statistics.median(times[False])
+    print(f"up -d of {total} containers, {rounds} runs each, alternating (median)")
+    print(f"  with the project lock:    {with_lock:6.1f} s  {' '.join(f'{t:.1f}' for t in times[True])}")
+    print(f"  without the project lock: {without:6.1f} s  {' '.join(f'{t:.1f}' for t in times[False])}")
+    print(f"  with / without = {lib.ratio(with_lock, without)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=20)
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--keep-lab", action="store_true")
+    parser.add_argument("--lock-cost", action="store_true", help="compare up -d with and without the project lock")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     total = args.services * args.scale
     started = lib.ensure_lab(5)
@@ -91,6 +122,9 @@ def main() -> None:
         compose_file = lib.write_compose(os.path.join(workdir, "dc"),
                                          lib.chain_services(args.services, args.scale, for_docker_compose=True))
         project = f"bu{uuid.uuid4().hex[:6]}"
+        if args.lock_cost:
+            lock_cost(workdir, cluster, args.rounds, total)
+            return
 
         nap_seconds, rows = nap_up(workdir, cluster, project)
         assert len(rows) == total and all(r["state"] == "running" for r in rows), rows

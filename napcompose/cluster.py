@@ -21,10 +21,11 @@ from napcompose.errors import ConfigError
 from napcompose.ipam.blocks import area_conflict as host_block_area_conflict
 from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
 
-_TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys")
+_TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys", "lock")
 _NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu", "host_block", "host_blocks")
 _STORE_KEYS = ("url", "prefix", "timeout", "ca_cert", "cert", "key", "username", "password")
-_SSH_KEYS = ("user", "port", "key_file", "known_hosts")
+_SSH_KEYS = ("user", "port", "key_file", "known_hosts", "connect_timeout")
+_LOCK_KEYS = ("ttl",)
 _HOST_KEYS = ("name", "address", "docker_url", "ssh", "labels", "tls_ca", "tls_cert", "tls_key", "insecure_tcp")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _BRIDGE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")
@@ -212,7 +213,20 @@ def _ssh(ctx: _Ctx, where: str, raw: Any, base: SshSpec) -> SshSpec:
         if "key_file" in raw else base.key_file,
         known_hosts=ctx.path(_string(ctx, f"{where}.known_hosts", raw["known_hosts"], False))
         if "known_hosts" in raw else base.known_hosts,
+        connect_timeout_s=_seconds(ctx, f"{where}.connect_timeout",
+                                   raw.get("connect_timeout", base.connect_timeout_s), 0.1, 600),
     )
+
+
+def _seconds(ctx: _Ctx, where: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ctx.fail(where, f"must be a number of seconds from {low:g} to {high:g}, not {value!r}")
+    return float(value)
+
+
+def _lock(ctx: _Ctx, raw: Any) -> float:
+    raw = _mapping(ctx, "lock", raw, _LOCK_KEYS)
+    return _seconds(ctx, "lock.ttl", raw.get("ttl", 30), 1, 3600)
 
 
 def _host(ctx: _Ctx, index: int, raw: Any, ssh_defaults: SshSpec) -> Host:
@@ -291,7 +305,7 @@ def parse_cluster(text: str, source: str) -> Cluster:
         raise ctx.fail(f"network.host_blocks[{conflict[0]}]", conflict[1])
     accept = _bool(ctx, "accept_new_host_keys", data.get("accept_new_host_keys", False))
     return Cluster(hosts=tuple(hosts), network=network, store=store, source=source,
-                   accept_new_host_keys=accept)
+                   accept_new_host_keys=accept, lock_ttl_s=_lock(ctx, data.get("lock")))
 
 
 def load_cluster_file(path: str) -> Cluster:
@@ -332,6 +346,8 @@ def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
     for host in cluster.hosts:
         entry = {"name": host.name, "address": host.address, "docker_url": host.docker_url,
                  "ssh": {"user": host.ssh.user, "port": host.ssh.port}}
+        if host.ssh.connect_timeout_s != SshSpec.connect_timeout_s:
+            entry["ssh"]["connect_timeout"] = host.ssh.connect_timeout_s
         for key in ("key_file", "known_hosts"):
             if getattr(host.ssh, key):
                 entry["ssh"][key] = _relative(getattr(host.ssh, key), base_dir)
@@ -346,4 +362,6 @@ def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
     data["hosts"] = hosts
     if cluster.accept_new_host_keys:
         data["accept_new_host_keys"] = True
+    if cluster.lock_ttl_s != Cluster.lock_ttl_s:
+        data["lock"] = {"ttl": cluster.lock_ttl_s}
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)

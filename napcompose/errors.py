@@ -75,6 +75,10 @@ class NotOwnerError(IpamError):
     """A release asked by someone who does not own the address."""
 
 
+class AddressFencedError(IpamError):
+    """An owner's address is bound to one host and was asked for on another without proof it left."""
+
+
 class PlacementError(NapComposeError):
     """Replicas that no host can take under the constraints."""
 
@@ -99,6 +103,16 @@ class LabError(NapComposeError):
     """The local lab could not be built, inspected or torn down."""
 
     exit_status = ExitStatus.LAB
+
+
+class ProjectLockedError(NapComposeError):
+    """Another command holds the project's lock (it is changing the project); the holder is named."""
+
+    exit_status = 10
+
+
+class LockLostError(ProjectLockedError):
+    """The project's lock was taken over while this command held it (its lease was not renewed in time)."""
 
 
 class PartialFailure(NapComposeError):

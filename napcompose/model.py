@@ -184,6 +184,8 @@ class SshSpec:
     port: int = 22
     key_file: Optional[str] = None
     known_hosts: Optional[str] = None  # None: the user's ~/.ssh/known_hosts
+    # How long a TCP connection to the host may take before the host counts as down for the run.
+    connect_timeout_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ class Cluster:
     store: StoreSpec
     source: str = ""  # the cluster file's path
     accept_new_host_keys: bool = False
+    lock_ttl_s: float = 30.0  # the project lock's lease; its holder renews it every third
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

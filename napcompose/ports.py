@@ -118,12 +118,18 @@ class AddressBook(Protocol):
     def lookup(self, owner: str) -> Optional[Allocation]:
         """The address ``owner`` holds, or None."""
 
-    def ensure_many(self, requests: Sequence[Tuple[str, Optional[str], Optional[str]]]) -> List[Allocation]:
+    def ensure_many(self, requests: Sequence[Tuple[str, Optional[str], Optional[str]]],
+                    vacated=None) -> List[Allocation]:
         """An address for every (owner, host, fixed address or None): the one it holds, else a new one.
-        All or nothing: on failure what this call newly reserved is released again."""
+        All or nothing: on failure what this call newly reserved is released again. An owner whose
+        address is recorded on another host is refused (AddressFencedError) unless ``vacated`` (what
+        a scan of the hosts saw, ``ipam.fencing.Vacated``) proves its container left that host."""
 
     def mark_bound(self, owner: str, host: str) -> Allocation:
         """Record that ``owner``'s container now exists on ``host``."""
+
+    def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
+        """Record that ``owner``'s container on ``host`` was removed; the address stays the owner's."""
 
     def release_owner(self, owner: str) -> Optional[Allocation]:
         """Release what ``owner`` holds; return it (None when it held nothing)."""

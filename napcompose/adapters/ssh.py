@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import threading
 import urllib.parse
 from typing import Dict, Optional, Tuple
@@ -30,6 +31,7 @@ from napcompose.model import Cluster, Host
 
 DOCKER_API_VERSION = "1.41"
 KEEPALIVE_S = 15
+HANDSHAKE_S = 10.0  # SSH banner and authentication, once the TCP connection is up
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -187,14 +189,17 @@ class HostConnections:
     """Lazily opened, reused, thread-safe connections to every host of a cluster."""
 
     def __init__(self, cluster: Cluster, accept_new_host_keys: bool = False,
-                 connect_timeout: float = 10.0, op_timeout: float = 60.0):
+                 connect_timeout: Optional[float] = None, op_timeout: float = 60.0):
         self.cluster = cluster
         self.accept_new_host_keys = accept_new_host_keys or cluster.accept_new_host_keys
-        self.connect_timeout = connect_timeout
+        self.connect_timeout = connect_timeout  # None: each host's ssh.connect_timeout
         self.op_timeout = op_timeout
         self._hosts: Dict[str, Host] = {h.name: h for h in cluster.hosts}
         self._locks: Dict[str, threading.Lock] = {name: threading.Lock() for name in self._hosts}
         self._ssh: Dict[str, paramiko.SSHClient] = {}
+        # A host that could not be reached stays down for the rest of this run: every later call
+        # fails at once with the same reason instead of waiting for the timeout again.
+        self._down: Dict[str, str] = {}
         self._docker: Dict[str, docker.DockerClient] = {}
         self._files: Dict[str, object] = {}
         self._closed = False
@@ -227,9 +232,20 @@ class HostConnections:
                 return client
             if client is not None:
                 client.close()
-            client = self._connect(host)
+            if host_name in self._down:
+                raise HostError(host_name, self._down[host_name])
+            try:
+                client = self._connect(host)
+            except HostError as exc:
+                prefix = f"{host_name}: "
+                text = str(exc)
+                self._down[host_name] = text[len(prefix):] if text.startswith(prefix) else text
+                raise
             self._ssh[host_name] = client
             return client
+
+    def connect_timeout_of(self, host: Host) -> float:
+        return self.connect_timeout if self.connect_timeout is not None else host.ssh.connect_timeout_s
 
     def _connect(self, host: Host) -> paramiko.SSHClient:
         address, port, user = self.ssh_target(host)
@@ -243,10 +259,15 @@ class HostConnections:
         client.set_missing_host_key_policy(_KnownHostsPolicy(host, known_hosts, self.accept_new_host_keys))
         key_file = host.ssh.key_file
         try:
+            # The TCP connection decides whether the host is there at all, so it gets the short
+            # connect timeout; a host that answered gets longer for the handshake (a loaded host is
+            # slow, not gone).
+            connect = self.connect_timeout_of(host)
+            handshake = max(connect, HANDSHAKE_S)
             client.connect(hostname=address, port=port, username=user, key_filename=key_file,
                            look_for_keys=key_file is None, allow_agent=key_file is None,
-                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout, channel_timeout=self.op_timeout)
+                           timeout=connect, banner_timeout=handshake,
+                           auth_timeout=handshake, channel_timeout=self.op_timeout)
         except HostKeyError:
             client.close()
             raise
@@ -257,6 +278,10 @@ class HostConnections:
                 f"the server offered {fingerprint(exc.key)}; refusing to connect (a changed key may mean "
                 "someone is intercepting the connection; remove the old line only if you know why it changed)"
             )) from exc
+        except socket.timeout as exc:
+            client.close()
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer within "
+                                       f"{connect:g} s (ssh.connect_timeout)") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {cause(exc)}") from exc

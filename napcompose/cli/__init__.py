@@ -89,11 +89,17 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
             parser.print_help(stdout)
             return int(ExitStatus.USAGE if not argv else ExitStatus.OK)
         ctx = Context(args=args, stdout=stdout, stderr=stderr, environ=environ,
-                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring(), stdin=stdin)
+                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring(), stdin=stdin,
+                      argv=tuple(argv))
         try:
-            return int(args.func(args, ctx) or 0)
-        finally:
+            status = int(args.func(args, ctx) or 0)
+        except BaseException:
             ctx.close()
+            raise
+        problem = ctx.close()
+        if problem is not None:
+            raise problem
+        return status
     except NapComposeError as exc:
         if debug:
             traceback.print_exc(file=stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from napcompose.errors import ExitStatus
 from napcompose.cli.common import load_cluster, load_project
+from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.imagecheck import DEFAULT_STRATEGY, STRATEGIES, select_services
 
 
@@ -27,6 +28,7 @@ def cmd_build(args, ctx) -> int:
     accept = bool(ctx.args.accept_new_host_keys or cluster.accept_new_host_keys)
     connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
     ctx.on_close(connections.close)
+    hold_project_lock(ctx, project.name, cluster)  # putting images on the hosts changes what up finds
     distribute(connections.docker, project, buildable, hosts, CliReporter(ctx),
                strategy=args.strategy, no_cache=args.no_cache)
     return ExitStatus.OK
@@ -39,5 +41,6 @@ def register(sub) -> None:
                    help="accepted for docker-compose compatibility; ignored (no registry is used)")
     p.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
                    help=f"build once and copy to the other hosts, or build on each host (default {DEFAULT_STRATEGY})")
+    add_wait_option(p)
     p.add_argument("services", nargs="*", metavar="SERVICE")
     p.set_defaults(func=cmd_build)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Mapping, TextIO
+from typing import Any, Callable, List, Mapping, Optional, Sequence, TextIO
 
 from napcompose.cli.wiring import Wiring
 
@@ -18,6 +18,8 @@ class Context:
     cwd: str
     wiring: Wiring
     stdin: TextIO = None  # where questions are answered (``rm``'s confirmation)
+    argv: Sequence[str] = ()  # the command line, as other writers see it in the project lock
+    project_lock: Optional[Any] = None  # the project lock this command holds (cli.locking)
     _closers: List[Callable[[], Any]] = field(default_factory=list)
 
     def out(self, line: str = "") -> None:
@@ -27,12 +29,20 @@ class Context:
         self.stderr.write(line + "\n")
 
     def on_close(self, closer: Callable[[], Any]) -> None:
-        """Run ``closer`` when the command ends (connections, locks)."""
+        """Run ``closer`` when the command ends (connections, locks).
+
+        A closer may return a NapComposeError (a lock lost during the run): the first one becomes the
+        outcome of a command that otherwise succeeded.
+        """
         self._closers.append(closer)
 
-    def close(self) -> None:
+    def close(self) -> Optional[Exception]:
+        problem = None
         while self._closers:
             try:
-                self._closers.pop()()
+                returned = self._closers.pop()()
             except Exception:  # closing must never hide the command's own outcome
-                pass
+                continue
+            if problem is None and isinstance(returned, Exception):
+                problem = returned
+        return problem

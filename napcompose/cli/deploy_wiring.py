@@ -46,6 +46,7 @@ class Deploy:
     ipam: object
     orchestrator: object
     reporter: CliReporter
+    store: object = None  # the KeyValueStore the IPAM and the project lock share
 
 
 def deploy_for(ctx, cluster=None) -> Deploy:
@@ -59,12 +60,12 @@ def deploy_for(ctx, cluster=None) -> Deploy:
     ctx.on_close(connections.close)
     engines: Dict[str, object] = {host.name: ctx.wiring.engine(host, connections) for host in cluster.hosts}
     clock = ctx.wiring.clock()
-    ipam = Ipam(ctx.wiring.store(cluster), Pool.from_cluster(cluster), cluster.store.prefix, clock,
-                ctx.wiring.new_id)
+    store = ctx.wiring.store(cluster)
+    ipam = Ipam(store, Pool.from_cluster(cluster), cluster.store.prefix, clock, ctx.wiring.new_id)
     reporter = CliReporter(ctx)
     orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock,
                                 images=ctx.wiring.images(connections, reporter))
-    return Deploy(cluster, connections, engines, ipam, orchestrator, reporter)
+    return Deploy(cluster, connections, engines, ipam, orchestrator, reporter, store)
 
 
 def raise_on_failures(report, what: str) -> None:

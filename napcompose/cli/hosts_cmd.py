@@ -6,6 +6,7 @@ from napcompose.errors import ExitStatus
 from napcompose.errors import NapComposeError
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
+from napcompose.cli.locking import add_wait_option, hold_project_lock
 
 
 class HostsDriftFound(NapComposeError):
@@ -42,7 +43,9 @@ def cmd_check(args, ctx) -> int:
 
 def cmd_sync(args, ctx) -> int:
     project = load_project(ctx)
-    report = deploy_for(ctx).orchestrator.hosts_sync(project)
+    deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    report = deploy.orchestrator.hosts_sync(project)
     raise_on_failures(report, "hosts sync")
     return ExitStatus.OK
 
@@ -55,4 +58,5 @@ def register(sub) -> None:
     check.add_argument("-v", "--verbose", action="store_true", help="show expected and found blocks")
     check.set_defaults(func=cmd_check)
     sync = hosts_sub.add_parser("sync", help="rewrite every container's managed block in place")
+    add_wait_option(sync)
     sync.set_defaults(func=cmd_sync)

@@ -17,6 +17,7 @@ from napcompose.planner import Command, Options
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
+from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli import project_views as views
 
 _SCALE = re.compile(r"^([^=]+)=(.*)$")
@@ -86,9 +87,11 @@ def cmd_up(args, ctx) -> int:
     if args.dry_run:
         views.print_plan(ctx, deploy.orchestrator.plan(project, options)[0])
         return ExitStatus.OK
+    lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
     if args.detach:
         return ExitStatus.OK
+    lock.release()  # following the logs changes nothing; a Ctrl-C stop takes the lock again
     return views.attach(ctx, deploy, project, services, options.timeout)
 
 
@@ -105,14 +108,18 @@ def cmd_scale(args, ctx) -> int:
     project = load_project(ctx)
     scales = parse_scales(args.pairs, project)
     options = _options(args, tuple(sorted(scales)), no_deps=True, scales=tuple(sorted(scales.items())))
-    raise_on_failures(deploy_for(ctx).orchestrator.run(project, options), "scale")
+    deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    raise_on_failures(deploy.orchestrator.run(project, options), "scale")
     return ExitStatus.OK
 
 
 def cmd_down(args, ctx) -> int:
     project = load_project(ctx)
     options = _options(args)
-    raise_on_failures(deploy_for(ctx).orchestrator.run(project, options, Command.DOWN), "down")
+    deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    raise_on_failures(deploy.orchestrator.run(project, options, Command.DOWN), "down")
     return ExitStatus.OK
 
 
@@ -120,7 +127,9 @@ def _lifecycle(command: Command):
     def handler(args, ctx) -> int:
         project = load_project(ctx)
         options = _options(args, check_services(project, args.services))
-        raise_on_failures(deploy_for(ctx).orchestrator.run(project, options, command), command.value)
+        deploy = deploy_for(ctx)
+        hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+        raise_on_failures(deploy.orchestrator.run(project, options, command), command.value)
         return ExitStatus.OK
 
     return handler
@@ -137,7 +146,9 @@ def cmd_kill(args, ctx) -> int:
     if not re.fullmatch(r"(SIG)?[A-Z0-9+-]+|[0-9]+", args.signal or ""):
         raise UsageError(f"invalid signal '{args.signal}': expected a name such as SIGKILL or a number")
     options = _options(args, services, signal=args.signal)
-    raise_on_failures(deploy_for(ctx).orchestrator.run(project, options, Command.KILL), "kill")
+    deploy = deploy_for(ctx)
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    raise_on_failures(deploy.orchestrator.run(project, options, Command.KILL), "kill")
     return ExitStatus.OK
 
 
@@ -145,7 +156,10 @@ def cmd_rm(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
     options = _options(args, services, stop_first=args.stop)
-    orchestrator = deploy_for(ctx).orchestrator
+    deploy = deploy_for(ctx)
+    orchestrator = deploy.orchestrator
+    # Taken before the plan, so what is confirmed is what runs: no other writer changes it meanwhile.
+    hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     the_plan, addresses = orchestrator.plan(project, options, Command.RM)
     if not args.force:
         doomed = doomed_by_rm(the_plan)
@@ -155,7 +169,7 @@ def cmd_rm(args, ctx) -> int:
         ctx.err("Going to remove " + ", ".join(doomed))
         if not views.confirm(ctx, "Are you sure? [yN] "):
             return ExitStatus.OK
-    # exactly what was shown and confirmed
+    # exactly what was shown and confirmed, planned while holding the lock
     raise_on_failures(orchestrator.execute(project, the_plan, addresses, options), "rm")
     return ExitStatus.OK
 
@@ -245,6 +259,7 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
     p.add_argument("--build", action="store_true", help="build images of services with build: first")
     _timeout_arg(p)
+    add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_up)
 
@@ -255,12 +270,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("scale", help="set the number of replicas of services: SERVICE=NUM...")
     _timeout_arg(p)
+    add_wait_option(p)
     p.add_argument("pairs", nargs="+", metavar="SERVICE=NUM")
     p.set_defaults(func=cmd_scale)
 
     p = sub.add_parser("down", help="stop and remove the project's containers and release their addresses")
     p.add_argument("--remove-orphans", action="store_true", help="also remove containers of services not in the file")
     _timeout_arg(p)
+    add_wait_option(p)
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("ps", help="list the project's containers with host, address and state")
@@ -277,17 +294,20 @@ def register(sub) -> None:
         p = sub.add_parser(verb, help=text)
         if verb != "start":
             _timeout_arg(p)
+        add_wait_option(p)
         _services_arg(p)
         p.set_defaults(func=handler)
 
     p = sub.add_parser("rm", help="remove stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="don't ask for confirmation")
     p.add_argument("-s", "--stop", action="store_true", help="stop the containers first if needed")
+    add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser("kill", help="send a signal to the running containers (default SIGKILL)")
     p.add_argument("-s", dest="signal", default="SIGKILL", metavar="SIGNAL", help="the signal (default SIGKILL)")
+    add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_kill)
 

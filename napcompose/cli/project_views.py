@@ -133,6 +133,9 @@ def attach(ctx, deploy, project, services, timeout: Optional[float]) -> int:
     except KeyboardInterrupt:
         ctx.err("Gracefully stopping... (press Ctrl+C again to force)")
     try:
+        from napcompose.cli.locking import hold_project_lock
+
+        hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
         report = deploy.orchestrator.run(project, Options(services=tuple(services), timeout=timeout),
                                          Command.STOP)
         return ExitStatus.ERROR if report.failed else ExitStatus.OK

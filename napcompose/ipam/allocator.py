@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from napcompose.errors import AddressTakenError, IpamError, PoolExhaustedError
+from napcompose.errors import AddressFencedError, AddressTakenError, IpamError, PoolExhaustedError
 from napcompose.ipam.candidates import Candidates, Exhausted
+from napcompose.ipam.fencing import Vacated, refusal
 from napcompose.ipam.ledger import Ledger
 from napcompose.ipam.pool import Pool, definition_differences
 from napcompose.ipam.queries import Queries, ip_text as _ip_text
@@ -95,18 +96,23 @@ class Ipam(Queries):
 
     # ------------------------------------------------------------------ allocation
 
-    def ensure(self, owner: str, host: Optional[str], fixed: Optional[str] = None) -> Allocation:
-        return self.ensure_many([(owner, host, fixed)])[0]
+    def ensure(self, owner: str, host: Optional[str], fixed: Optional[str] = None,
+               vacated: Optional[Vacated] = None) -> Allocation:
+        return self.ensure_many([(owner, host, fixed)], vacated)[0]
 
-    def ensure_many(self, requests: Sequence[Request]) -> List[Allocation]:
-        """Addresses for every request; on failure what this call newly reserved is released again."""
+    def ensure_many(self, requests: Sequence[Request], vacated: Optional[Vacated] = None) -> List[Allocation]:
+        """Addresses for every request; on failure what this call newly reserved is released again.
+
+        An owner whose address is recorded on another host keeps it there and the request is refused
+        (AddressFencedError), unless ``vacated`` proves its container left that host (ipam/fencing.py).
+        """
         checked = self._check_requests(requests)
         self._check_pool()
         results: List[Allocation] = []
         created: List[Allocation] = []
         try:
             for owner, host, fixed in checked:
-                alloc, new = self._ensure_one(owner, host, fixed)
+                alloc, new = self._ensure_one(owner, host, fixed, vacated)
                 results.append(alloc)
                 if new:
                     created.append(alloc)
@@ -142,7 +148,8 @@ class Ipam(Queries):
             checked.append((owner, host, fixed))
         return checked
 
-    def _ensure_one(self, owner: str, host: Optional[str], fixed: Optional[str]) -> Tuple[Allocation, bool]:
+    def _ensure_one(self, owner: str, host: Optional[str], fixed: Optional[str],
+                    vacated: Optional[Vacated] = None) -> Tuple[Allocation, bool]:
         for _ in range(self.MAX_ROUNDS):
             try:
                 ip = fixed or self._next()
@@ -150,28 +157,28 @@ class Ipam(Queries):
                 found = self._ledger.claim(owner)  # a full pool still gives an owner its own address
                 if found is None:
                     raise
-                result = self._existing(owner, host, found[0], found[1], fixed)
+                result = self._existing(owner, host, found[0], found[1], fixed, vacated)
             else:
                 rec = OwnerRecord(ip, self._new_id(), self._clock.now())
                 if self._ledger.atomic:
-                    result = self._claim_and_take_at_once(owner, host, rec, fixed)
+                    result = self._claim_and_take_at_once(owner, host, rec, fixed, vacated)
                 else:
-                    result = self._claim_then_take(owner, host, rec, fixed)
+                    result = self._claim_then_take(owner, host, rec, fixed, vacated)
             if result is not None:
                 return result
         raise IpamError(f"no address settled for {owner} after {self.MAX_ROUNDS} attempts "
                         "(the store is heavily contended); run it again")
 
-    def _claim_then_take(self, owner, host, rec: OwnerRecord, fixed) -> Found:
+    def _claim_then_take(self, owner, host, rec: OwnerRecord, fixed, vacated: Optional[Vacated]) -> Found:
         """Two writes: the claim (if absent), then its address."""
         version = self._ledger.create_claim(owner, rec)
         if version is not None:
             alloc = self._take(owner, host, rec, version, fixed)
             return None if alloc is None else (alloc, True)
         found = self._ledger.claim(owner)
-        return None if found is None else self._existing(owner, host, found[0], found[1], fixed)
+        return None if found is None else self._existing(owner, host, found[0], found[1], fixed, vacated)
 
-    def _claim_and_take_at_once(self, owner, host, rec: OwnerRecord, fixed) -> Found:
+    def _claim_and_take_at_once(self, owner, host, rec: OwnerRecord, fixed, vacated: Optional[Vacated]) -> Found:
         """The claim and its address in one transaction (stores with ``create_all``): one round trip.
 
         The claim never exists without its address here, so the two-write path's repairs are only
@@ -186,11 +193,11 @@ class Ipam(Queries):
             return alloc, True
         found = self._ledger.claim(owner)
         if found is not None:
-            return self._existing(owner, host, found[0], found[1], fixed)
+            return self._existing(owner, host, found[0], found[1], fixed, vacated)
         held = self._ledger.address(rec.ip)
         if held is None or held[0].owner == owner:
             # freed meanwhile, or the owner's own address without a claim (adopted there): two writes
-            return self._claim_then_take(owner, host, rec, fixed)
+            return self._claim_then_take(owner, host, rec, fixed, vacated)
         self._candidates.taken(rec.ip)
         if fixed:
             raise AddressTakenError(_taken(rec.ip, held[0]))
@@ -251,7 +258,7 @@ class Ipam(Queries):
         self._ledger.delete_address(rec.ip, written)
         return True
 
-    def _existing(self, owner, host, rec: OwnerRecord, version: int, fixed) -> Found:
+    def _existing(self, owner, host, rec: OwnerRecord, version: int, fixed, vacated=None) -> Found:
         """The owner has a claim already: return its address, repair it, or wait for it to settle."""
         if rec.releasing:
             self._finish_release(owner, rec, version)
@@ -266,7 +273,8 @@ class Ipam(Queries):
                 self._ledger.swap_claim(owner, OwnerRecord(rec.ip, current.alloc_id, current.since), version)
             if fixed and fixed != rec.ip:
                 return self._move(owner, host, version, current, fixed)
-            return self._update_host(current, found[1], host), False
+            moved = self._update_host(current, found[1], host, vacated)
+            return None if moved is None else (moved, False)
         if current is None and self.pool.contains(rec.ip) and fixed in (None, rec.ip):
             # The claim's address was never written (its writer died, or is about to write it):
             # write it exactly as the claim says, then swap the claim to a fresh time. The swap
@@ -343,12 +351,22 @@ class Ipam(Queries):
         self._ledger.drop_address(rec.ip, owner=owner)
         self._ledger.delete_claim(owner, version)
 
-    def _update_host(self, current: Allocation, version: int, host: Optional[str]) -> Allocation:
+    def _update_host(self, current: Allocation, version: int, host: Optional[str],
+                     vacated: Optional[Vacated]) -> Optional[Allocation]:
+        """The owner's address on ``host``: unchanged, given its first host, or moved with proof.
+
+        None: the record changed meanwhile, look again (its new state decides).
+        """
         if host is None or current.host == host:
             return current
-        moved = replace(current, host=host)
+        if current.host is not None:
+            why = refusal(current, host, vacated, self.GRACE_S)
+            if why is not None:
+                raise AddressFencedError(why)
+        # Reserved again on the new host: its container there does not exist yet.
+        moved = replace(current, host=host, state="reserved", since=self._clock.now())
         if self._ledger.swap_address(moved, version) is None:
-            return current  # changed meanwhile (bound elsewhere); the address is the same either way
+            return None
         return moved
 
     def _undo(self, created: Sequence[Allocation]) -> None:

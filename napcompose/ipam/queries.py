@@ -10,7 +10,7 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import List, Mapping, Optional, Set, Tuple
 
-from napcompose.errors import IpamError, NotOwnerError
+from napcompose.errors import AddressFencedError, IpamError, NotOwnerError
 from napcompose.ipam.pool import parse_address
 from napcompose.ipam.records import check_host, check_owner
 from napcompose.model import Allocation
@@ -83,15 +83,43 @@ class Queries:
         return found[0]
 
     def mark_bound(self, owner: str, host: str) -> Allocation:
+        """Record that the owner's container exists on ``host``; call it before starting the container.
+
+        Refused (AddressFencedError) when the address is recorded on another host: it was moved there
+        while this container was being created, so this container must not start.
+        """
         owner, host = check_owner(owner), check_host(host)
         for _ in range(self.MAX_ROUNDS):
             found = self._lookup(owner)
             if found is None:
                 raise IpamError(f"{owner} holds no address to bind")
-            bound = replace(found[0], state="bound", host=host)
+            current = found[0]
+            if current.host is not None and current.host != host:
+                raise AddressFencedError(
+                    f"address {current.ip} of {owner} was moved to {current.host} while its container was "
+                    f"being created on {host}; that container is not started")
+            bound = replace(current, state="bound", host=host, since=self._clock.now())
             if self._ledger.swap_address(bound, found[1]) is not None:
                 return bound
         raise IpamError(f"the address of {owner} kept changing while being bound; run it again")
+
+    def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
+        """Record that the owner's container on ``host`` is gone; the address stays the owner's.
+
+        A ``reserved`` record may move to another host on a scan that shows its old host without
+        the container, while a ``bound`` one must also have been bound well before that scan
+        (ipam/fencing.py): unbinding right after a removal lets an ``up`` that places the replica
+        elsewhere go on at once. Nothing changes when the record names another host or is gone.
+        """
+        owner, host = check_owner(owner), check_host(host)
+        for _ in range(self.MAX_ROUNDS):
+            found = self._lookup(owner)
+            if found is None or found[0].host != host or found[0].state != "bound":
+                return None if found is None else found[0]
+            unbound = replace(found[0], state="reserved", since=self._clock.now())
+            if self._ledger.swap_address(unbound, found[1]) is not None:
+                return unbound
+        raise IpamError(f"the address of {owner} kept changing while being unbound; run it again")
 
     def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
         """What can be released (nothing is released here), sorted by address:

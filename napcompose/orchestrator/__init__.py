@@ -44,7 +44,7 @@ class Orchestrator(Core):
         """Every host asked at once; containers of hosts that did not answer appear as stand-ins
         taken from the address book (read only then, unless ``addresses`` is given)."""
         seen = observe(self.cluster, self.engines, project_name, everything=everything, images=images,
-                       max_workers=self.max_workers)
+                       max_workers=self.max_workers, observed_at=self.clock.now())
         if seen.down and project_name:
             if addresses is None:
                 try:

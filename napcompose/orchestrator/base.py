@@ -25,13 +25,18 @@ class LockedAddressBook:
         with self._lock:
             return self.book.lookup(owner)
 
-    def ensure_many(self, requests: Sequence[Tuple[str, Optional[str], Optional[str]]]) -> List[Allocation]:
+    def ensure_many(self, requests: Sequence[Tuple[str, Optional[str], Optional[str]]],
+                    vacated=None) -> List[Allocation]:
         with self._lock:
-            return self.book.ensure_many(requests)
+            return self.book.ensure_many(requests, vacated)
 
     def mark_bound(self, owner: str, host: str) -> Allocation:
         with self._lock:
             return self.book.mark_bound(owner, host)
+
+    def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
+        with self._lock:
+            return self.book.mark_unbound(owner, host)
 
     def release_owner(self, owner: str) -> Optional[Allocation]:
         with self._lock:

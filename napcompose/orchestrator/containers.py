@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from napcompose.errors import ConfigError, HostError
+from napcompose.errors import AddressFencedError, ConfigError, HostError
 from napcompose.model import ObservedContainer, Replica
 from napcompose.planner import (Create, Keep, Kill, Recreate, Remove, Restart, Start, Stop, build_request)
 
@@ -30,8 +30,12 @@ class ContainerHandlers:
                                     replica=action.replica, config_hash=request.config_hash,
                                     state="created", ip=request.ip, alloc_id=request.alloc_id,
                                     image=request.image)
+        try:
+            self.core.book.mark_bound(action.replica.owner, action.host)
+        except AddressFencedError:
+            engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
+            raise
         self.set_live(action.replica, created)
-        self.core.book.mark_bound(action.replica.owner, action.host)
         if self.options.start:
             engine.start_container(container_id)
             self.set_live(action.replica, replace(created, state="running"))
@@ -95,6 +99,9 @@ class ContainerHandlers:
         def work():
             self._remove_container(action.host, container, stop=action.stop, force=action.force)
             self.set_live(action.replica, None, only_if=container)
+            if container.replica is not None:
+                # gone from this host: the address may follow the replica wherever it lands next
+                self.core.book.mark_unbound(container.replica.owner, action.host)
 
         self.core.step(action.subject, action.verb, action.host, container.ip, work)
 

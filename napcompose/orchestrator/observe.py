@@ -13,7 +13,8 @@ from napcompose.ports import ContainerEngine
 
 
 def observe(cluster: Cluster, engines: Mapping[str, ContainerEngine], project: Optional[str], *,
-            everything: bool = False, images: Sequence[str] = (), max_workers: int = 16) -> Observation:
+            everything: bool = False, images: Sequence[str] = (), max_workers: int = 16,
+            observed_at: float = 0.0) -> Observation:
     """Ask every host, in parallel, for its containers (the project's, or every nap-compose one when
     ``everything``) and for the id of each of ``images``.
 
@@ -47,7 +48,7 @@ def observe(cluster: Cluster, engines: Mapping[str, ContainerEngine], project: O
             statuses.append(HostStatus(result.key, False, result.error))
     containers.sort(key=lambda c: (c.replica or Replica("", "", 0), c.host, c.name, c.id))
     return Observation(cluster, project or "", tuple(containers), tuple(statuses),
-                       tuple(sorted(image_ids.items())), everything)
+                       tuple(sorted(image_ids.items())), everything, observed_at)
 
 
 def with_stand_ins(observation: Observation, addresses: Addresses) -> Observation:

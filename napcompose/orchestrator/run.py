@@ -109,7 +109,8 @@ class Executor(ContainerHandlers):
         for entry in action.entries:
             self.core.reporter.progress(entry.replica.label, action.verb, "started",
                                         self.core.detail(entry.host, entry.fixed))
-        got = self.core.book.ensure_many([(e.replica.owner, e.host, e.fixed) for e in action.entries])
+        got = self.core.book.ensure_many([(e.replica.owner, e.host, e.fixed) for e in action.entries],
+                                         action.vacated)
         for entry, allocation in zip(action.entries, got):
             self.allocations[entry.replica] = allocation
         return []

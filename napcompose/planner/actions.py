@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional, Tuple, Union
 
+from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
 
 
@@ -50,6 +51,7 @@ class Reserve:
     """
 
     entries: Tuple[Reservation, ...]
+    vacated: Optional[Vacated] = None  # what the observation proves about containers gone (ipam/fencing.py)
     reason: str = "addresses for new replicas"
     after: Tuple[str, ...] = ()
     host: Optional[str] = None  # the address book is the cluster's, not a host's

@@ -65,6 +65,7 @@ class Observation:
     hosts: Tuple[HostStatus, ...] = ()
     image_ids: Tuple[Tuple[Tuple[str, str], Optional[str]], ...] = ()
     everything: bool = False
+    observed_at: float = 0.0  # when the hosts were asked: proof of a container's absence counts from here
 
     @property
     def unreachable(self) -> Tuple[HostStatus, ...]:

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Set
 
 from napcompose.errors import ConfigError
 from napcompose.hostsfile import check_names, peer_entries
+from napcompose.ipam.fencing import Vacated
 from napcompose.model import ClusterNetwork, Placement, Project, Replica
 from napcompose.placement import place
 from napcompose.planner.actions import Address, Plan, Release, Reservation, Reserve, Unreserved, WriteHosts
@@ -122,7 +123,10 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
         writes = [WriteHosts(host, tuple(sorted(replicas))) for host, replicas in sorted(on_host.items())
                   if host not in down]
 
-    waves = [(Reserve(tuple(entries)),)] if entries else []
+    # A replica whose address is recorded on another host may move only on this observation's proof
+    # that its container is gone from there (the address book checks it).
+    vacated = Vacated.from_scan(observation.observed_at, observation.hosts, observation.containers)
+    waves = [(Reserve(tuple(entries), vacated),)] if entries else []
     waves += [wave for wave in (builds, copies, containers.removals, tuple(releases)) if wave]
     waves += list(containers.waves)
     if writes:

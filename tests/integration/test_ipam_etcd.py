@@ -18,7 +18,7 @@ import pytest
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
 from napcompose.cli import main
-from napcompose.errors import NotOwnerError, PoolExhaustedError, StoreError
+from napcompose.errors import AddressFencedError, NotOwnerError, PoolExhaustedError, StoreError
 from napcompose.ipam import Ipam, Pool
 from napcompose.model import StoreSpec
 from tests.ipam_workers import run_workers
@@ -182,7 +182,11 @@ def test_small_pool_is_exhausted_cleanly_on_etcd(etcd, prefix):
 def test_reserve_again_is_idempotent_and_release_needs_the_owner(etcd, prefix):
     alloc = ipam_on(etcd.url, prefix).ensure("shop/web/1", "node1")
     other = ipam_on(etcd.url, prefix)
-    assert other.ensure("shop/web/1", "node2").ip == alloc.ip
+    assert other.ensure("shop/web/1", "node1").ip == alloc.ip
+    with pytest.raises(AddressFencedError) as fenced:  # bound to node1 until node1 is seen without it
+        other.ensure("shop/web/1", "node2")
+    assert str(fenced.value).startswith(f"address {alloc.ip} of shop/web/1 is reserved on node1; refusing it on "
+                                        "node2: ")
     with pytest.raises(NotOwnerError) as err:
         other.release(alloc.ip, "shop/web/2")
     assert str(err.value) == f"address {alloc.ip} is reserved by shop/web/1, not by shop/web/2"

@@ -72,6 +72,18 @@ def test_missing_file():
     assert str(err.value) == "/nonexistent/nap-cluster.yml: cannot read the file: No such file or directory"
 
 
+def test_lock_lease_and_connect_timeout_default_and_override():
+    cluster = parse_cluster(GOOD, SRC)
+    assert cluster.lock_ttl_s == 30.0
+    assert [h.ssh.connect_timeout_s for h in cluster.hosts] == [2.0, 2.0, 2.0]
+    text = _bad("ssh: {user: root,", "lock: {ttl: 12}\nssh: {connect_timeout: 1.5, user: root,")
+    text = text.replace("ssh: {user: deploy,", "ssh: {connect_timeout: 4, user: deploy,")
+    cluster = parse_cluster(text, SRC)
+    assert cluster.lock_ttl_s == 12.0
+    assert [h.ssh.connect_timeout_s for h in cluster.hosts] == [1.5, 4.0, 1.5]
+    assert parse_cluster(render_cluster(cluster, base_dir="/etc/nap"), SRC) == cluster
+
+
 def test_render_then_parse_gives_the_same_cluster():
     cluster = parse_cluster(GOOD, SRC)
     again = parse_cluster(render_cluster(cluster, base_dir="/etc/nap"), SRC)
@@ -139,6 +151,13 @@ BAD = [
      "network: is required (name, subnet, router, pools)"),
     ("reserved outside", _bad("reserved: [198.18.0.99]", "reserved: [198.18.5.99]"),
      "network.reserved[0]: 198.18.5.99 is outside the subnet 198.18.0.0/24"),
+    ("lock ttl too short", GOOD + "lock: {ttl: 0.5}\n",
+     "lock.ttl: must be a number of seconds from 1 to 3600, not 0.5"),
+    ("lock ttl not a number", GOOD + "lock: {ttl: soon}\n",
+     "lock.ttl: must be a number of seconds from 1 to 3600, not 'soon'"),
+    ("unknown lock key", GOOD + "lock: {tll: 5}\n", "lock: unknown key 'tll' (did you mean 'ttl'?)"),
+    ("connect timeout zero", _bad("ssh: {user: root,", "ssh: {connect_timeout: 0, user: root,"),
+     "ssh.connect_timeout: must be a number of seconds from 0.1 to 600, not 0"),
     ("insecure not bool", _bad("labels: {zone: a}}", "insecure_tcp: yes please}"),
      "hosts[0] (node1).insecure_tcp: must be true or false, not 'yes please'"),
 ]

@@ -106,12 +106,16 @@ def test_small_pool_is_exhausted_cleanly_on_the_file_store(tmp_path):
 
 
 def test_reserve_again_is_idempotent_and_release_needs_the_owner_on_the_file_store(tmp_path):
-    from napcompose.errors import NotOwnerError
+    from napcompose.errors import AddressFencedError, NotOwnerError
 
     path = tmp_path / "ipam.json"
     alloc = _ipam(path).ensure("shop/web/1", "node1")
     other = _ipam(path)
-    assert other.ensure("shop/web/1", "node2").ip == alloc.ip
+    assert other.ensure("shop/web/1", "node1").ip == alloc.ip
+    with pytest.raises(AddressFencedError) as fenced:  # bound to node1 until node1 is seen without it
+        other.ensure("shop/web/1", "node2")
+    assert str(fenced.value).startswith(f"address {alloc.ip} of shop/web/1 is reserved on node1; refusing it on "
+                                        "node2: ")
     with pytest.raises(NotOwnerError) as err:
         other.release(alloc.ip, "shop/web/2")
     assert str(err.value) == f"address {alloc.ip} is reserved by shop/web/1, not by shop/web/2"

@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from napcompose.errors import AddressTakenError, StoreError
+from napcompose.errors import AddressFencedError, AddressTakenError, StoreError
 from napcompose.ipam import Ipam, Pool
+from napcompose.ipam.fencing import Vacated
 from napcompose.ipam.records import Keys
 from tests.fakes_engine import FakeClock
 from tests.fakes_kv import AtomicMemoryKV, MemoryKV
@@ -89,10 +90,13 @@ def test_a_taken_fixed_address_is_refused_naming_its_owner_and_nothing_is_writte
         {k: v for k, v in before.items() if "/blocks/" not in k}
 
 
-def test_ensure_again_finds_the_claim_and_returns_the_same_address_on_another_host():
+def test_ensure_again_finds_the_claim_and_moves_it_to_another_host_only_with_proof():
     kv = AtomicMemoryKV()
     first = make(kv).ensure("shop/web/1", "node1")
-    again = make(kv, prefix="b").ensure("shop/web/1", "node2")
+    with pytest.raises(AddressFencedError):  # nothing shows its container on node1 is gone
+        make(kv, prefix="b").ensure("shop/web/1", "node2")
+    node1_empty = Vacated(scanned_at=1e12, answered=frozenset({"node1", "node2"}), holding=frozenset())
+    again = make(kv, prefix="b").ensure("shop/web/1", "node2", vacated=node1_empty)
     assert (again.ip, again.alloc_id, again.host) == (first.ip, first.alloc_id, "node2")
     assert len(addresses(kv)) == 1
 

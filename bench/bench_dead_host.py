@@ -1,0 +1,133 @@
+"""`ps` with one host cut off the switch: the old 10 s connect timeout against the 2 s default.
+
+Runs on a lab of its own (`napdh`, 198.18.27.0/24, 3 hosts under /tmp/napdh), because it pulls a host's
+cable (`ip link set <veth> down`). In the same run it times `ps` (a fresh process, as users run it,
+median of --runs) of --containers containers with every host up, then with the last host's link down
+under `ssh.connect_timeout: 10` (what every host got before the setting existed) and under the default.
+The dead host's neighbour entry is pinned while it is cut off, as on a LAN right after a host dies
+(otherwise the kernel gives up on ARP after about 3 s and a connection fails then, whatever the
+timeout). Goal: `ps` with one dead host answers within about 3 s.
+
+    python3 bench/bench_dead_host.py [--containers 30] [--runs 5] [--keep-lab] [--before-tree /work/main]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import uuid
+
+import yaml
+
+import benchlib as lib
+
+LAB_NAME, LAB_SUBNET, LAB_DIR = "napdh", "198.18.27.0/24", "/tmp/napdh"
+
+
+def timed_ps(conditions, workdir, project, runs):
+    """{name: median seconds} of `ps` under each (cluster file, PYTHONPATH) condition, runs interleaved
+    so that every condition meets the same load and the same neighbour-table state."""
+    times = {name: [] for name in conditions}
+    last = None
+    for _ in range(runs):
+        for name, (cluster, tree) in conditions.items():
+            env = lib.nap_env(cluster)
+            if tree:
+                env["PYTHONPATH"] = tree
+            seconds, result = lib.run(lib.nap_argv("-p", project, "ps"), env=env, cwd=workdir, check=False)
+            assert result.returncode in (0, 8), result.stderr
+            times[name].append(seconds)
+            last = result
+    return {name: statistics.median(t) for name, t in times.items()}, last
+
+
+def pin_neighbour(address):
+    """Keep the machine's ARP entry of ``address`` as it was before the host was cut off: what a
+    host that just went away looks like (a connection waits for its timeout instead of failing
+    after ARP gives up). Returns the command that undoes it."""
+    found = subprocess.run(["ip", "neigh", "show", address], capture_output=True, text=True).stdout.split()
+    if "lladdr" not in found:
+        return None
+    dev, mac = found[found.index("dev") + 1], found[found.index("lladdr") + 1]
+    subprocess.run(["ip", "neigh", "replace", address, "lladdr", mac, "dev", dev, "nud", "permanent"], check=True)
+    return ["ip", "neigh", "del", address, "dev", dev]
+
+
+def with_timeout(cluster_file, seconds, directory):
+    """A copy of the cluster file with another connect timeout (paths made absolute: it lives elsewhere)."""
+    base = os.path.dirname(cluster_file)
+    with open(cluster_file) as f:
+        data = yaml.safe_load(f)
+    data.setdefault("ssh", {})["connect_timeout"] = seconds
+    for key in ("key_file", "known_hosts"):
+        if key in data["ssh"]:
+            data["ssh"][key] = os.path.join(base, data["ssh"][key])
+    for host in data["hosts"]:
+        for key in ("key_file", "known_hosts"):
+            if key in host.get("ssh", {}):
+                host["ssh"][key] = os.path.join(base, host["ssh"][key])
+    if "store" in data and str(data["store"].get("url", "")).startswith("file://"):
+        data["store"]["url"] = "file://" + os.path.join(base, data["store"]["url"][len("file://"):])
+    path = os.path.join(directory, f"cluster-timeout-{seconds:g}.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(data, f, sort_keys=False)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--containers", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep-lab", action="store_true")
+    parser.add_argument("--before-tree", metavar="DIR",
+                        help="also time `ps` of an older source tree (e.g. /work/main) with its own defaults")
+    args = parser.parse_args()
+    lib.run(lib.nap_argv("lab", "up", "--name", LAB_NAME, "--subnet", LAB_SUBNET, "--hosts", "3", "--dir", LAB_DIR))
+    cluster = os.path.join(LAB_DIR, "nap-cluster.yml")
+    workdir = tempfile.mkdtemp(prefix="bench-dh-")
+    old = with_timeout(cluster, 10, workdir)
+    project = f"dh{uuid.uuid4().hex[:6]}"
+    lib.write_compose(workdir, {"version": "2.4", "services": {"s": {
+        "image": lib.IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL", "scale": args.containers}}})
+    veth = f"{LAB_NAME}-n3"
+    try:
+        lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster), cwd=workdir)
+        conditions = {"10 s": (old, None), "2 s": (cluster, None)}
+        if args.before_tree:
+            conditions["before"] = (cluster, args.before_tree)
+        address = next(h["address"] for h in yaml.safe_load(open(cluster))["hosts"] if h["name"] == "node3")
+        alive, dead, result = [], {name: [] for name in conditions}, None
+        for _ in range(args.runs):  # every round: all hosts up, then node3 cut off under each condition
+            alive.append(timed_ps({"alive": (cluster, None)}, workdir, project, 1)[0]["alive"])
+            undo = pin_neighbour(address)
+            subprocess.run(["ip", "link", "set", veth, "down"], check=True)
+            try:
+                got, result = timed_ps(conditions, workdir, project, 1)
+            finally:
+                subprocess.run(["ip", "link", "set", veth, "up"], check=True)
+                if undo:
+                    subprocess.run(undo, check=False)
+            for name, seconds in got.items():
+                dead[name].append(seconds)
+        alive = statistics.median(alive)
+        dead = {name: statistics.median(times) for name, times in dead.items()}
+        print(f"ps of {args.containers} containers on 3 hosts, median of {args.runs} fresh processes each")
+        print(f"  every host up:                              {alive:5.2f} s")
+        print(f"  node3 cut off, ssh.connect_timeout: 10 s:   {dead['10 s']:5.2f} s")
+        print(f"  node3 cut off, ssh.connect_timeout: 2 s:    {dead['2 s']:5.2f} s (default)")
+        if args.before_tree:
+            print(f"  node3 cut off, the tree in {args.before_tree}: {dead['before']:5.2f} s")
+        print(f"  dead host, 2 s / 10 s = {lib.ratio(dead['2 s'], dead['10 s'])}; "
+              f"dead host / all up = {lib.ratio(dead['2 s'], alive)}")
+        print("  " + result.stderr.strip().splitlines()[-1])
+        lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=lib.nap_env(cluster), cwd=workdir, check=False)
+    finally:
+        if not args.keep_lab:
+            lib.run(lib.nap_argv("lab", "down", "--dir", LAB_DIR), check=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The project lock on the command line: ``--wait[=SECONDS]`` and one guard every changing command holds.
+
+A handler takes the lock with one line, ``hold_project_lock(ctx, project.name, cluster, store)``, after
+it has checked its arguments and before it observes or changes anything. The guard renews the lease
+from a background thread every third of the lease, and gives the lock back when the command ends
+(``ctx.on_close``) or earlier through ``release()``. Read-only commands never call it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import math
+import os
+import shlex
+import socket
+import threading
+import uuid
+from typing import Optional
+
+from napcompose.errors import LockLostError, NapComposeError, StoreError
+from napcompose.lock import Holder, LockRecord, ProjectLock, describe
+
+
+def wait_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a number of seconds (write --wait=SECONDS, or --wait alone to wait as long "
+            "as it takes)")
+    return value
+
+
+def add_wait_option(parser) -> None:
+    """``--wait`` (as long as it takes) or ``--wait=SECONDS`` for a command that takes the project lock."""
+    parser.add_argument("--wait", nargs="?", type=wait_seconds, const=math.inf, default=0.0, metavar="SECONDS",
+                        help="when another command holds the project's lock, wait for it (at most SECONDS) "
+                             "instead of failing")
+
+
+def identity(ctx) -> Holder:
+    """Who this run is, as other writers will read it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = f"uid{os.getuid()}"
+    argv = getattr(ctx, "argv", None)
+    command = "nap-compose " + (shlex.join(argv) if argv else getattr(ctx.args, "command", "") or "")
+    return Holder(user, socket.gethostname(), os.getpid(), command.strip())
+
+
+class ProjectLockGuard:
+    """Holds one project's lock for one command: takes it, keeps renewing it, gives it back."""
+
+    def __init__(self, ctx, lock: ProjectLock, wait_s: Optional[float]):
+        self._ctx = ctx
+        self.lock = lock
+        self._wait_s = wait_s
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.lost: Optional[LockLostError] = None
+
+    def __enter__(self) -> "ProjectLockGuard":
+        def waiting(record: LockRecord) -> None:
+            limit = "as long as it takes" if self._wait_s is None else f"at most {self._wait_s:g} s"
+            self._ctx.err(f"Waiting for the lock of project {self.lock.project}, held by "
+                          f"{describe(record, self.lock.now())} ({limit})")
+
+        self.lock.acquire(self._wait_s, on_wait=waiting)
+        if self.lock.taken_over is not None:
+            old = self.lock.taken_over
+            self._ctx.err(f"WARNING: took over the lock of project {self.lock.project} from "
+                          f"{describe(old, self.lock.now())}: its lease ran out (that command "
+                          "crashed or stalled); check the project with `nap-compose ps`")
+        self._thread = threading.Thread(target=self._renew, name=f"lock-{self.lock.project}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lock.refresh_every_s):
+            try:
+                self.lock.refresh()
+            except LockLostError as exc:
+                self.lost = exc
+                self._ctx.err(f"WARNING: {exc}")
+                return
+            except StoreError as exc:  # try again at the next beat; the lease covers two missed ones
+                self._ctx.err(f"WARNING: could not renew the lock of project {self.lock.project}: {exc}")
+
+    def release(self) -> None:
+        """Stop renewing and give the lock back. Raises LockLostError if it was taken over meanwhile."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        try:
+            self.lock.release()
+        except LockLostError as exc:
+            self.lost = self.lost or exc
+        except StoreError as exc:  # the work is done; the lease runs out by itself
+            self._ctx.err(f"WARNING: could not give back the lock of project {self.lock.project} ({exc}); "
+                          f"it runs out by itself within {self.lock.ttl_s:g} s")
+        if self.lost is not None:
+            lost, self.lost = self.lost, None
+            raise lost
+
+    def __exit__(self, *exc_info) -> None:
+        if exc_info[0] is None:
+            self.release()
+            return
+        try:
+            self.release()
+        except NapComposeError:
+            pass  # the command's own error is the one to report
+
+    def close(self) -> Optional[NapComposeError]:
+        """For ``ctx.on_close``: release, and hand a lost lock back as the command's failure."""
+        try:
+            self.release()
+        except NapComposeError as exc:
+            return exc
+        return None
+
+
+def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLockGuard:
+    """Take ``project_name``'s lock until the command ends (``--wait`` from the command line).
+
+    Taking it twice in one command returns the guard already held.
+    """
+    held = getattr(ctx, "project_lock", None)
+    if held is not None and held.lock.held:
+        return held
+    store = store if store is not None else ctx.wiring.store(cluster)
+    new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
+    lock = ProjectLock(store, cluster.store.prefix, project_name, identity(ctx), ctx.wiring.clock(),
+                       new_id, ttl_s=cluster.lock_ttl_s)
+    wait = getattr(ctx.args, "wait", 0.0) or 0.0
+    guard = ProjectLockGuard(ctx, lock, None if math.isinf(wait) else wait)
+    guard.__enter__()
+    ctx.project_lock = guard
+    ctx.on_close(guard.close)
+    return guard

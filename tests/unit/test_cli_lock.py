@@ -1,0 +1,199 @@
+"""The project lock from the command line: who takes it, who never does, waiting, and a lost lease."""
+
+import json
+import os
+import socket
+
+import pytest
+
+from napcompose.lock import Holder, ProjectLock
+from tests.fakes_engine import FakeClock
+from tests.unit.test_cli_project import Cli
+
+KEY = "/nap-compose/locks/shop"
+T0 = 1_800_000_000.0  # what the test wiring's clock says
+
+
+class RecordingKV:
+    """The fake store, noting every write to the lock key."""
+
+    def __init__(self, kv):
+        self._kv = kv
+        self.lock_writes = []
+        self.on_create = None
+
+    def __getattr__(self, name):
+        return getattr(self._kv, name)
+
+    def create(self, key, value):
+        if key == KEY:
+            self.lock_writes.append("create")
+        elif self.on_create is not None:
+            self.on_create(key)
+        return self._kv.create(key, value)
+
+    def compare_and_swap(self, key, value, version):
+        if key == KEY:
+            self.lock_writes.append("cas")
+        return self._kv.compare_and_swap(key, value, version)
+
+    def compare_and_delete(self, key, version):
+        if key == KEY:
+            self.lock_writes.append("cad")
+        return self._kv.compare_and_delete(key, version)
+
+    def get(self, key):
+        if key == KEY:
+            self.lock_writes.append("get")
+        return self._kv.get(key)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    c = Cli(tmp_path)
+    c.kv = RecordingKV(c.kv)
+    c.wiring.kv = c.kv
+    return c
+
+
+def _held_by_someone_else(kv, now=T0):
+    lock = ProjectLock(kv, "/nap-compose", "shop", Holder("bob", "ws2", 777, "nap-compose down"),
+                       FakeClock(now), lambda: "bobs-token")
+    lock.acquire()
+    return lock
+
+
+@pytest.mark.parametrize("argv", [["up", "-d"], ["scale", "web=2"], ["stop"], ["start"], ["restart"],
+                                  ["rm", "-f"], ["down"], ["hosts", "sync"]])
+def test_every_changing_command_takes_the_lock_and_gives_it_back(cli, argv):
+    if argv[0] != "up":
+        assert cli("up", "-d")[0] == 0
+    cli.kv.lock_writes.clear()
+    status, _, err = cli(*argv)
+    assert status == 0, err
+    assert cli.kv.lock_writes[0] == "create" and cli.kv.lock_writes[-1] == "cad", cli.kv.lock_writes
+    assert cli.kv.get(KEY) is None
+
+
+@pytest.mark.parametrize("argv", [["ps"], ["config"], ["plan"], ["hosts", "check"], ["logs"],
+                                  ["up", "--dry-run"]])
+def test_read_only_commands_never_touch_the_lock(cli, argv):
+    if argv != ["logs"]:  # the fake engine keeps no logs: logs runs on an empty project
+        assert cli("up", "-d")[0] == 0
+    holder = _held_by_someone_else(cli.kv)  # even while someone holds it, they answer
+    cli.kv.lock_writes.clear()
+    status, _, err = cli(*argv)
+    assert status == 0, err
+    assert cli.kv.lock_writes == []
+    holder.release()
+
+
+def test_a_second_writer_fails_naming_the_holder_and_changes_nothing(cli):
+    _held_by_someone_else(cli.kv)
+    before = cli.kv.list("")
+    status, out, err = cli("up", "-d")
+    assert status == 10
+    assert err == ("ERROR: project shop is locked by bob@ws2 (pid 777, `nap-compose down`) since "
+                   "2027-01-15 08:00:00 UTC (0 s ago): another command is changing it. Run this again once "
+                   "it is done, or pass --wait[=SECONDS] to wait for it (a crashed holder's lock runs out by "
+                   "itself at 2027-01-15 08:00:30 UTC)\n")
+    assert cli.kv.list("") == before
+    assert not cli.world.all_containers()
+    changing = {"create", "start", "stop", "remove"}
+    assert not [c for e in cli.world.engines.values() for c in e.calls if c[0] in changing]
+
+
+def test_waiting_a_bounded_time_then_failing(cli):
+    _held_by_someone_else(cli.kv)
+    status, _, err = cli("down", "--wait=5")
+    assert status == 10
+    lines = err.splitlines()
+    assert lines[0].startswith("Waiting for the lock of project shop, held by bob@ws2 (pid 777, "
+                               "`nap-compose down`) since ")
+    assert lines[0].endswith(" (at most 5 s)")
+    assert "(still, after waiting 5 s)" in lines[1]
+
+
+def test_waiting_without_a_limit_takes_over_a_crashed_holders_lock(cli):
+    _held_by_someone_else(cli.kv, now=T0 - 20)  # its lease runs out 10 s from now; nobody renews it
+    status, _, err = cli("up", "-d", "--wait")
+    assert status == 0, err
+    assert "(as long as it takes)" in err
+    assert ("WARNING: took over the lock of project shop from bob@ws2 (pid 777, `nap-compose down`) since "
+            "2027-01-15 07:59:40 UTC") in err
+    assert len(cli.names()) == 2
+    assert cli.kv.get(KEY) is None
+
+
+def test_the_holder_record_names_this_run(cli):
+    seen = []
+    cli.kv.on_create = lambda key: seen.append(json.loads(cli.kv.get(KEY)[0])) if not seen else None
+    status, _, err = cli("up", "-d", "--scale", "web=2")
+    assert status == 0, err
+    record = seen[0]
+    assert (record["machine"], record["pid"]) == (socket.gethostname(), os.getpid())
+    assert record["command"] == "nap-compose -p shop up -d --scale web=2"
+    assert record["expires"] - record["since"] == 30.0
+
+
+def test_a_lock_taken_over_during_the_run_makes_it_fail(cli):
+    def steal(key):
+        if "/addresses/" in key and cli.kv.get(KEY) is not None:
+            cli.kv._kv._data[KEY] = (json.dumps({"token": "x", "user": "eve", "machine": "ws3", "pid": 1,
+                                                 "command": "nap-compose up", "since": T0, "expires": T0 + 30}),
+                                     10_000)
+            cli.kv.on_create = None
+
+    cli.kv.on_create = steal
+    status, _, err = cli("up", "-d")
+    assert status == 10
+    assert err.splitlines()[-1] == (
+        "ERROR: the lock of project shop was taken over by eve@ws3 (pid 1, `nap-compose up`) since "
+        "2027-01-15 08:00:00 UTC (0 s ago) while this command held it (its lease of 30 s was not renewed in "
+        "time); check the project with `nap-compose ps`")
+    assert json.loads(cli.kv.get(KEY)[0])["user"] == "eve"  # never deleted another run's lock
+
+
+@pytest.mark.parametrize("value", ["web", "-3", "inf", "nan"])
+def test_wait_takes_only_a_number_of_seconds(cli, value):
+    status, _, err = cli("up", "-d", f"--wait={value}")
+    assert status == 2
+    assert err == (f"ERROR: nap-compose up: argument --wait: '{value}' is not a number of seconds (write "
+                   "--wait=SECONDS, or --wait alone to wait as long as it takes)\n")
+    assert cli.untouched()
+
+
+def test_build_holds_the_lock_while_it_puts_images_on_the_hosts(cli, monkeypatch):
+    import napcompose.adapters.images as images
+    from tests.unit import test_cli_project
+
+    (cli.dir / "app").mkdir()
+    (cli.dir / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (cli.dir / "docker-compose.yml").write_text('version: "2.4"\nservices:\n  app:\n    build: ./app\n')
+    monkeypatch.setattr(test_cli_project._Connections, "docker", lambda self, host: None, raising=False)
+    seen = []
+    monkeypatch.setattr(images, "distribute",
+                        lambda docker_for, project, services, hosts, reporter, **kw: seen.append(
+                            json.loads(cli.kv.get(KEY)[0])["command"]))
+    status, _, err = cli("build")
+    assert status == 0, err
+    assert seen == ["nap-compose -p shop build"]
+    assert cli.kv.get(KEY) is None
+    _held_by_someone_else(cli.kv)
+    status, _, err = cli("build")
+    assert status == 10 and "is locked by bob@ws2" in err
+    assert len(seen) == 1
+
+
+def test_a_store_that_fails_when_the_lock_is_given_back_only_warns(cli):
+    from napcompose.errors import StoreError
+
+    def broken(key, version):
+        raise StoreError("etcd at 198.18.0.254:2379 failed on /nap-compose/locks/shop: timed out")
+
+    cli.kv.compare_and_delete = broken
+    status, _, err = cli("up", "-d")
+    assert status == 0, err
+    assert err.splitlines()[-1] == (
+        "WARNING: could not give back the lock of project shop (etcd at 198.18.0.254:2379 failed on "
+        "/nap-compose/locks/shop: timed out); it runs out by itself within 30 s")

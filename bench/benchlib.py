@@ -121,7 +121,12 @@ def on_lab_host(host: str, argv: Sequence[str]) -> Tuple[List[str], Dict[str, st
     """argv/env running ``argv`` inside a lab host's namespace against its local Docker socket."""
     from napcompose.lab.lifecycle import exec_argv
 
-    return exec_argv(LAB_DIR, host, list(argv))
+    argv, env = exec_argv(LAB_DIR, host, list(argv))
+    # docker-compose gives up on a request after 60 s; a machine busy with other work can take longer
+    # to create 100 containers, and a setup that fails measures nothing.
+    env = dict(env or os.environ)
+    env.setdefault("COMPOSE_HTTP_TIMEOUT", "600")
+    return argv, env
 
 
 def ratio(a: float, b: float) -> str:

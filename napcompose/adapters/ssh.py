@@ -370,11 +370,15 @@ class HostConnections:
         refused = self._refused.get(host_name)
         if refused is None or refused[0] is not transport:
             try:
-                channel = open_streamlocal(transport, docker_socket(host.docker_url), timeout)
+                # docker-py asks for no timeout on long reads (builds, logs); the open still has one
+                opening = self.op_timeout if timeout is None else timeout
+                channel = open_streamlocal(transport, docker_socket(host.docker_url), opening)
                 channel.settimeout(timeout)
                 return channel
             except paramiko.ChannelException as exc:
                 self._refused[host_name] = (transport, getattr(exc, "text", None) or cause(exc))
+            except AttributeError as exc:  # a paramiko whose Transport internals differ
+                self._refused[host_name] = (transport, f"not available with this paramiko ({exc})")
         channel = transport.open_session()
         channel.settimeout(timeout)
         channel.exec_command(DIAL_STDIO)

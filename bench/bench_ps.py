@@ -2,7 +2,9 @@
 
 Both are timed as their users run them: a fresh process each time (nap-compose on the operator's
 machine over SSH; docker-compose on the host, through its local socket). Median of --runs.
-Goal: nap-compose <= 1.0x docker-compose.
+nap-compose runs twice per round: reaching Docker over a stream-local channel to each host's socket
+(the cluster file names it), and over `docker system dial-stdio` (the stream-local open refused), so
+the two transports are compared in the same run. Goal: nap-compose (stream-local) <= 1.0x docker-compose.
 
     python3 bench/bench_ps.py [--containers 100] [--hosts 5] [--runs 5] [--keep-lab]
 """
@@ -28,6 +30,7 @@ def main() -> None:
     started = lib.ensure_lab(max(5, args.hosts))
     workdir = tempfile.mkdtemp(prefix="bench-ps-")
     cluster = lib.cluster_subset(args.hosts)
+    dial_cluster = lib.cluster_subset(args.hosts, socket_paths=False)
     project, dc_project = f"bp{uuid.uuid4().hex[:6]}", f"dp{uuid.uuid4().hex[:6]}"
     spec = {"image": lib.IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL",
             "scale": args.containers}
@@ -41,24 +44,33 @@ def main() -> None:
         argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "up", "-d"])
         lib.run(argv, env=dc_env)
 
-        nap_times, dc_times = [], []
+        nap_times, dial_times, dc_times = [], [], []
         for _ in range(args.runs):
             seconds, result = lib.run(lib.nap_argv("-p", project, "ps"), env=env, cwd=workdir)
             rows = result.stdout.splitlines()[1:]
             assert len(rows) == args.containers, result.stdout
+            assert not result.stderr, result.stderr
             nap_times.append(seconds)
+            seconds, result = lib.run(lib.nap_argv("-p", project, "ps"), env=lib.nap_env(dial_cluster),
+                                      cwd=workdir)
+            assert len(result.stdout.splitlines()[1:]) == args.containers, result.stdout
+            dial_times.append(seconds)
             argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "ps"])
             seconds, result = lib.run(argv, env=dc_env)
             assert len([l for l in result.stdout.splitlines() if l.startswith(dc_project)]) == args.containers
             dc_times.append(seconds)
         hosts = sorted({row.split()[2] for row in rows})
         nap_median, dc_median = statistics.median(nap_times), statistics.median(dc_times)
+        dial_median = statistics.median(dial_times)
         print(f"ps of {args.containers} containers, median of {args.runs} runs (fresh process each)")
-        print(f"  nap-compose, {len(hosts)} hosts over SSH:           {nap_median:5.2f} s "
+        print(f"  nap-compose, {len(hosts)} hosts, SSH stream-local:  {nap_median:5.2f} s "
               f"(runs: {', '.join(f'{t:.2f}' for t in nap_times)})")
+        print(f"  nap-compose, {len(hosts)} hosts, SSH dial-stdio:    {dial_median:5.2f} s "
+              f"(runs: {', '.join(f'{t:.2f}' for t in dial_times)})")
         print(f"  docker-compose 1.29.2, 1 host (local socket): {dc_median:5.2f} s "
               f"(runs: {', '.join(f'{t:.2f}' for t in dc_times)})")
-        print(f"  nap-compose / docker-compose = {lib.ratio(nap_median, dc_median)} (goal <= 1.0x)")
+        print(f"  nap-compose / docker-compose = {lib.ratio(nap_median, dc_median)} (goal <= 1.0x); "
+              f"with dial-stdio {lib.ratio(dial_median, dc_median)}")
     finally:
         lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=env, cwd=workdir, check=False)
         argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "down", "-t", "1"])

@@ -1,7 +1,7 @@
 """Shared pieces of the deploy benchmarks: the bench lab, cluster subsets, compose files, timed runs.
 
 The benchmarks run on their own lab (`napbn`, 198.18.3.0/24, 5 hosts under /tmp/napbn) so they never
-disturb a test lab. A benchmark that started the lab tears it down at the end unless --keep-lab.
+disturb a test lab; NAP_BENCH_LAB_NAME, NAP_BENCH_LAB_SUBNET and NAP_BENCH_LAB_DIR choose another one. A benchmark that started the lab tears it down at the end unless --keep-lab.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-LAB_NAME, LAB_SUBNET = "napbn", "198.18.3.0/24"
+LAB_NAME = os.environ.get("NAP_BENCH_LAB_NAME", "napbn")
+LAB_SUBNET = os.environ.get("NAP_BENCH_LAB_SUBNET", "198.18.3.0/24")
 LAB_DIR = os.environ.get("NAP_BENCH_LAB_DIR", "/tmp/napbn")
 IMAGE = "nap-lab/busybox:latest"
 # docker-compose's own network for its single-host runs: internal, inside the lab host's namespace.
@@ -67,12 +68,22 @@ def cluster_file() -> str:
     return os.path.join(LAB_DIR, "nap-cluster.yml")
 
 
-def cluster_subset(count: int) -> str:
-    """A cluster file with the lab's first ``count`` hosts, next to the lab's (relative paths hold)."""
+def cluster_subset(count: int, socket_paths: bool = True) -> str:
+    """A cluster file with the lab's first ``count`` hosts, next to the lab's (relative paths hold).
+
+    With ``socket_paths`` each ssh:// URL names the host's Docker socket (a lab host's socket is
+    not at Docker's default path), so Docker is reached over a stream-local channel; without, the
+    stream-local open is refused and every connection runs ``docker system dial-stdio``.
+    """
     with open(cluster_file()) as f:
         data = yaml.safe_load(f)
     data["hosts"] = data["hosts"][:count]
-    path = os.path.join(LAB_DIR, f"bench-cluster-{count}.yml")
+    for host in data["hosts"]:
+        url = host.get("docker_url", "")
+        if socket_paths and url.startswith("ssh://") and url.count("/") == 2:
+            host["docker_url"] = url + os.path.join(LAB_DIR, host["name"], "docker.sock")
+    suffix = "" if socket_paths else "-dial-stdio"
+    path = os.path.join(LAB_DIR, f"bench-cluster-{count}{suffix}.yml")
     with open(path, "w") as f:
         yaml.safe_dump(data, f, sort_keys=False)
     return path
@@ -110,7 +121,12 @@ def on_lab_host(host: str, argv: Sequence[str]) -> Tuple[List[str], Dict[str, st
     """argv/env running ``argv`` inside a lab host's namespace against its local Docker socket."""
     from napcompose.lab.lifecycle import exec_argv
 
-    return exec_argv(LAB_DIR, host, list(argv))
+    argv, env = exec_argv(LAB_DIR, host, list(argv))
+    # docker-compose gives up on a request after 60 s; a machine busy with other work can take longer
+    # to create 100 containers, and a setup that fails measures nothing.
+    env = dict(env or os.environ)
+    env.setdefault("COMPOSE_HTTP_TIMEOUT", "600")
+    return argv, env
 
 
 def ratio(a: float, b: float) -> str:

@@ -8,6 +8,7 @@ ending in a TAB followed by a container's name when that container leaves a netw
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -36,6 +37,7 @@ def validate_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=65536)
 def _address_key(address: str):
     try:
         return (0, int(ipaddress.ip_address(address)), address)
@@ -126,23 +128,70 @@ def peer_entries(project: Project, service: str,
     target's network aliases (``networks.*.aliases``) resolve to the target's first (lowest index)
     replica in ``addresses``; every replica of the target resolves by its own names, ``target_n`` and
     ``project_target_n``. One entry per address, sorted by address.
+
+    Each call reads all of ``addresses``; to ask for many services, build one PeerMap instead.
     """
-    spec = project.service(service)
-    names: Dict[str, List[str]] = {}
-    for link in _name_sources(spec):
-        replicas = sorted((r for r in addresses if r.project == project.name and r.service == link.service),
-                          key=lambda r: r.index)
-        for replica in replicas:
-            bucket = names.setdefault(addresses[replica], [])
-            for name in (replica.label, replica.name):
-                if validate_name(name) not in bucket:
-                    bucket.append(name)
-        if replicas:
-            bucket = names[addresses[replicas[0]]]
-            for name in (link.alias, link.service) + _network_aliases(project.service(link.service)):
-                if validate_name(name) not in bucket:
-                    bucket.append(name)
-    return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+    wanted = {link.service for link in _name_sources(project.service(service))}
+    # Group only the linked services' replicas: one cheap pass, then the PeerMap's work on a few.
+    linked = {replica: addresses[replica] for replica in addresses if replica.service in wanted}
+    return PeerMap(project, linked).entries(service)
+
+
+class PeerMap:
+    """Every replica's address grouped by service once, and each service's entries and block made once.
+
+    ``peer_entries`` for all S services of a project reads the R addresses S times; a PeerMap reads
+    them once and then answers each service from the groups of the services it links to.
+    """
+
+    def __init__(self, project: Project, addresses: Mapping[Replica, str]):
+        self.project = project
+        groups: Dict[str, List[Tuple[int, Replica, str]]] = {}
+        for replica, address in addresses.items():
+            if replica.project == project.name:
+                groups.setdefault(replica.service, []).append((replica.index, replica, address))
+        self._groups = {name: [(replica, address) for _, replica, address in sorted(group, key=_first)]
+                        for name, group in groups.items()}
+        self._entries: Dict[str, Tuple[Entry, ...]] = {}
+        self._blocks: Dict[str, str] = {}
+
+    def replicas(self, service: str) -> List[Tuple[Replica, str]]:
+        """(replica, address) of ``service``, by index."""
+        return self._groups.get(service, [])
+
+    def entries(self, service: str) -> Tuple[Entry, ...]:
+        """``peer_entries`` of ``service``."""
+        found = self._entries.get(service)
+        if found is None:
+            found = self._entries[service] = self._make(service)
+        return found
+
+    def block(self, service: str) -> str:
+        """The managed block of a replica of ``service``."""
+        found = self._blocks.get(service)
+        if found is None:
+            found = self._blocks[service] = render_block(self.project.name, self.entries(service))
+        return found
+
+    def _make(self, service: str) -> Tuple[Entry, ...]:
+        names: Dict[str, List[str]] = {}
+        for link in _name_sources(self.project.service(service)):
+            replicas = self.replicas(link.service)
+            for replica, address in replicas:
+                bucket = names.setdefault(address, [])
+                for name in (replica.label, replica.name):
+                    if validate_name(name) not in bucket:
+                        bucket.append(name)
+            if replicas:
+                bucket = names[replicas[0][1]]
+                for name in (link.alias, link.service) + _network_aliases(self.project.service(link.service)):
+                    if validate_name(name) not in bucket:
+                        bucket.append(name)
+        return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+
+
+def _first(item):
+    return item[0]
 
 
 def _network_aliases(spec: ServiceSpec) -> Tuple[str, ...]:

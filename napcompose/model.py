@@ -7,9 +7,33 @@ Mappings are kept as sorted tuples of pairs so that every value is hashable and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from functools import cached_property
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 Pairs = Tuple[Tuple[str, str], ...]
+
+
+class Names(tuple):
+    """A tuple of names whose ``in`` is a set lookup: callers test membership inside loops."""
+
+    def __new__(cls, names: Iterable[str] = ()):
+        made = super().__new__(cls, names)
+        made._set = frozenset(made)
+        return made
+
+    def __contains__(self, name) -> bool:
+        try:
+            return name in self._set
+        except TypeError:  # an unhashable probe is in no tuple of strings
+            return False
+
+
+def _first_by(items, key) -> Dict:
+    """``{key(item): item}`` keeping the first item of each key, as a scan from the front would."""
+    index: Dict = {}
+    for item in items:
+        index.setdefault(key(item), item)
+    return index
 
 
 def pairs(mapping) -> Pairs:
@@ -164,15 +188,24 @@ class Project:
     strategy: str = "spread"  # x-nap.strategy at the top level
     seed: int = 0  # x-nap.seed, for the random strategy
 
-    def service(self, name: str) -> ServiceSpec:
-        for spec in self.services:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)
+    # The indexes below are built on first use and kept on the instance (a frozen dataclass keeps
+    # them out of its fields, so equality and hashing still compare the fields only).
 
-    @property
+    @cached_property
+    def services_by_name(self) -> Mapping[str, ServiceSpec]:
+        """Every service by name (the first one when a name repeats)."""
+        return _first_by(self.services, lambda s: s.name)
+
+    def service(self, name: str) -> ServiceSpec:
+        try:
+            return self.services_by_name[name]
+        except (KeyError, TypeError):
+            raise KeyError(name) from None
+
+    @cached_property
     def service_names(self) -> Tuple[str, ...]:
-        return tuple(s.name for s in self.services)
+        """The service names in order; ``name in project.service_names`` is a set lookup."""
+        return Names(s.name for s in self.services)
 
 
 # --------------------------------------------------------------------------- cluster
@@ -251,11 +284,15 @@ class Cluster:
     accept_new_host_keys: bool = False
     lock_ttl_s: float = 30.0  # the project lock's lease; its holder renews it every third
 
+    @cached_property
+    def hosts_by_name(self) -> Mapping[str, Host]:
+        return _first_by(self.hosts, lambda h: h.name)
+
     def host(self, name: str) -> Host:
-        for host in self.hosts:
-            if host.name == name:
-                return host
-        raise KeyError(name)
+        try:
+            return self.hosts_by_name[name]
+        except (KeyError, TypeError):
+            raise KeyError(name) from None
 
 
 # --------------------------------------------------------------------------- runtime state
@@ -347,13 +384,20 @@ class Placement:
 
     assignments: Tuple[Tuple[Replica, str], ...] = ()
 
-    def host_of(self, replica: Replica) -> str:
-        for candidate, host in self.assignments:
-            if candidate == replica:
-                return host
-        raise KeyError(replica.name)
+    @cached_property
+    def host_by_replica(self) -> Mapping[Replica, str]:
+        index: Dict[Replica, str] = {}
+        for replica, host in self.assignments:
+            index.setdefault(replica, host)
+        return index
 
-    @property
+    def host_of(self, replica: Replica) -> str:
+        try:
+            return self.host_by_replica[replica]
+        except (KeyError, TypeError):
+            raise KeyError(getattr(replica, "name", replica)) from None
+
+    @cached_property
     def replicas(self) -> Tuple[Replica, ...]:
         return tuple(r for r, _ in self.assignments)
 

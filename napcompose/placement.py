@@ -7,7 +7,9 @@ the hosts left. Randomness is a hash of the project's seed and the replica's nam
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import heapq
 import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
@@ -83,7 +85,13 @@ def _taken_ports(container: ObservedContainer) -> Set[Tuple[int, str]]:
 
 
 class _State:
-    """What each host runs while placement proceeds: counts, services and published ports."""
+    """What each host runs while placement proceeds: counts, services and published ports.
+
+    The strategies' orderings of the hosts are kept in heaps (built on first use, then updated on
+    every ``add``) so that a service without filters gets its next host in O(log hosts). Entries are
+    never removed from a heap: an entry whose key no longer matches the host's counts is stale and
+    skipped when it comes to the top.
+    """
 
     def __init__(self, project: str):
         self.project = project
@@ -91,6 +99,8 @@ class _State:
         self.in_project: Dict[str, int] = {}
         self.services: Dict[str, Dict[str, int]] = {}
         self.ports: Dict[str, Set[Tuple[int, str]]] = {}
+        self._heaps: Dict[str, list] = {}  # strategy -> heap of (key, host) over the offered hosts
+        self._offered: Dict[str, Host] = {}
 
     def add(self, host: str, service: Optional[str], ports, in_project: bool) -> None:
         self.total[host] = self.total.get(host, 0) + 1
@@ -99,9 +109,32 @@ class _State:
             per_service = self.services.setdefault(host, {})
             per_service[service] = per_service.get(service, 0) + 1
         self.ports.setdefault(host, set()).update(ports)
+        if host in self._offered:
+            for strategy, heap in self._heaps.items():
+                heapq.heappush(heap, (self.key(strategy, host), host))
 
     def count(self, host: str, service: str) -> int:
         return self.services.get(host, {}).get(service, 0)
+
+    def key(self, strategy: str, host: str):
+        """The ordering of ``strategy``: the smallest key wins, the host's name breaks ties."""
+        if strategy == "binpack":
+            return (-self.total.get(host, 0), -self.in_project.get(host, 0), host)
+        return (self.in_project.get(host, 0), self.total.get(host, 0), host)
+
+    def offer(self, hosts: Sequence[Host]) -> None:
+        self._offered = {h.name: h for h in hosts}
+
+    def best(self, strategy: str) -> Host:
+        """The first host of ``strategy`` among every offered host (spread or binpack)."""
+        heap = self._heaps.get(strategy)
+        if heap is None:
+            heap = [(self.key(strategy, name), name) for name in self._offered]
+            heapq.heapify(heap)
+            self._heaps[strategy] = heap
+        while heap[0][0] != self.key(strategy, heap[0][1]):
+            heapq.heappop(heap)  # stale: the host's counts changed since this entry was pushed
+        return self._offered[heap[0][1]]
 
 
 def _service_order(project: Project) -> List[ServiceSpec]:
@@ -136,6 +169,15 @@ def _wanted_scales(project: Project, scales: Optional[Mapping[str, int]]) -> Dic
     return {spec.name: scales.get(spec.name, spec.scale) for spec in project.services}
 
 
+def _avoided_by(project: Project) -> Dict[str, Set[str]]:
+    """For each service, the services whose anti-affinity names it (the rule holds both ways)."""
+    avoided: Dict[str, Set[str]] = {}
+    for spec in project.services:
+        for other in spec.placement.anti_affinity:
+            avoided.setdefault(other, set()).add(spec.name)
+    return avoided
+
+
 def place(project: Project, hosts: Sequence[Host], observed: Sequence[ObservedContainer],
           scales: Optional[Mapping[str, int]] = None) -> Placement:
     """Assign every replica ``1..N`` of every service to a host.
@@ -149,6 +191,7 @@ def place(project: Project, hosts: Sequence[Host], observed: Sequence[ObservedCo
     host_by_name = {h.name: h for h in hosts}
     existing: Dict[Replica, str] = {}
     state = _State(project.name)
+    ports_of = {spec.name: fixed_host_ports(spec) for spec in project.services}
     for container in sorted(observed, key=lambda c: (c.host, c.name, c.id)):
         replica = container.replica
         mine = replica is not None and replica.project == project.name and not container.one_off
@@ -157,25 +200,30 @@ def place(project: Project, hosts: Sequence[Host], observed: Sequence[ObservedCo
                 continue  # a duplicate: the planner removes it; the first one found keeps the slot
             existing[replica] = container.host
             # counted with the ports it will publish once converged, before anything new is placed
-            spec = project.service(replica.service)
-            state.add(container.host, spec.name, fixed_host_ports(spec), True)
+            state.add(container.host, replica.service, ports_of[replica.service], True)
             continue
         if mine and replica.service in wanted:
             continue  # beyond the scale: removed before anything is created, so it frees its host
         state.add(container.host, replica.service if mine else None, _taken_ports(container), mine)
 
+    state.offer(hosts)
+    avoided = _avoided_by(project)
     assignments: Dict[Replica, str] = {}
     for spec in _service_order(project):
         _check_service(project, spec, host_by_name)
+        new = []
         for index in range(1, wanted[spec.name] + 1):
             replica = Replica(project.name, spec.name, index)
             if replica in existing:
                 assignments[replica] = existing[replica]
-                continue
-            host = _choose(project, spec, replica, hosts, state)
-            assignments[replica] = host
-            state.add(host, spec.name, fixed_host_ports(spec), True)
-    return Placement(tuple(sorted(assignments.items())))
+            else:
+                new.append(replica)
+        if new:
+            rules = _Rules(project, spec, state, avoided.get(spec.name, set()))
+            for replica, host in _place_service(rules, new, hosts, state, ports_of[spec.name]):
+                assignments[replica] = host
+    # sorted by the replicas fields as a plain tuple: the same order, compared in C
+    return Placement(tuple(sorted(assignments.items(), key=_replica_key)))
 
 
 def _check_service(project: Project, spec: ServiceSpec, host_by_name: Mapping[str, Host]) -> None:
@@ -190,42 +238,123 @@ def _check_service(project: Project, spec: ServiceSpec, host_by_name: Mapping[st
             raise ConfigError(f"service {spec.name}: x-nap affinity names unknown service {name!r}")
 
 
-def _filters(project: Project, spec: ServiceSpec, replica: Replica, state: _State):
-    """(message template, predicate) pairs; a host must pass every predicate.
+class _Rules:
+    """One service's filters, parsed once: what every replica of it checks against each host."""
 
-    ``{hosts}`` in a template becomes the hosts the rule excluded.
+    def __init__(self, project: Project, spec: ServiceSpec, state: _State, avoided_by: Set[str]):
+        self.project = project
+        self.spec = spec
+        self.state = state
+        self.strategy = spec.placement.strategy or project.strategy
+        self.constraints = service_constraints(spec)
+        self.avoid = tuple(sorted(set(spec.placement.anti_affinity) | avoided_by))
+        self.ports = fixed_host_ports(spec)
+        # Rules that depend on the replica's index (pinned hosts), that a placement of this very
+        # service can satisfy (affinity with itself) or that weigh every host for every replica
+        # (label preferences) go through the general path, one replica at a time.
+        self.general = bool(spec.placement.hosts or spec.placement.preferences
+                            or spec.name in spec.placement.affinity)
+
+    def filters(self, replica: Replica):
+        """(message template, predicate) pairs; a host must pass every predicate.
+
+        ``{hosts}`` in a template becomes the hosts the rule excluded.
+        """
+        spec, state = self.spec, self.state
+        rules = []
+        pinned = spec.placement.hosts
+        if pinned:
+            if replica.index <= len(pinned):
+                want = pinned[replica.index - 1]
+                rules.append((f"x-nap hosts pins it to {want}, excluding {{hosts}}",
+                              lambda h, w=want: h.name == w))
+            else:
+                rules.append(("x-nap hosts allows only " + ", ".join(pinned) + ", excluding {hosts}",
+                              lambda h: h.name in pinned))
+        for constraint in self.constraints:
+            rules.append((f"constraint {constraint.source} excludes {{hosts}}", constraint.matches))
+        if spec.placement.max_per_host is not None:
+            limit = spec.placement.max_per_host
+            rules.append((f"max_per_host {limit} is reached on {{hosts}}",
+                          lambda h: state.count(h.name, spec.name) < limit))
+        for other in spec.placement.affinity:
+            rules.append((f"affinity with {other}: no {other} replica on {{hosts}}",
+                          lambda h, o=other: state.count(h.name, o) > 0))
+        for other in self.avoid:
+            rules.append((f"anti-affinity with {other}: {other} runs on {{hosts}}",
+                          lambda h, o=other: state.count(h.name, o) == 0))
+        for port, proto in self.ports:
+            rules.append((f"port {port}/{proto} is taken on {{hosts}}",
+                          lambda h, p=(port, proto): p not in state.ports.get(h.name, ())))
+        return rules
+
+    def allows(self, host: Host, predicates) -> bool:
+        return all(predicate(host) for predicate in predicates)
+
+
+def _place_service(rules: _Rules, new: Sequence[Replica], hosts: Sequence[Host], state: _State,
+                   ports) -> List[Tuple[Replica, str]]:
+    """Hosts for the new replicas of one service, in index order; each placement counts at once.
+
+    While one service is placed only its own replicas change the counts, so a host's verdict under
+    the filters can only change for the host that just received a replica: the candidates are
+    filtered once, and after each pick only the chosen host is checked again.
     """
-    rules = []
-    pinned = spec.placement.hosts
-    if pinned:
-        if replica.index <= len(pinned):
-            want = pinned[replica.index - 1]
-            rules.append((f"x-nap hosts pins it to {want}, excluding {{hosts}}", lambda h, w=want: h.name == w))
-        else:
-            rules.append(("x-nap hosts allows only " + ", ".join(pinned) + ", excluding {hosts}",
-                          lambda h: h.name in pinned))
-    for constraint in service_constraints(spec):
-        rules.append((f"constraint {constraint.source} excludes {{hosts}}", constraint.matches))
-    if spec.placement.max_per_host is not None:
-        limit = spec.placement.max_per_host
-        rules.append((f"max_per_host {limit} is reached on {{hosts}}",
-                      lambda h: state.count(h.name, spec.name) < limit))
-    for other in spec.placement.affinity:
-        rules.append((f"affinity with {other}: no {other} replica on {{hosts}}",
-                      lambda h, o=other: state.count(h.name, o) > 0))
-    avoid = set(spec.placement.anti_affinity) | {
-        s.name for s in project.services if spec.name in s.placement.anti_affinity}
-    for other in sorted(avoid):
-        rules.append((f"anti-affinity with {other}: {other} runs on {{hosts}}",
-                      lambda h, o=other: state.count(h.name, o) == 0))
-    for port, proto in fixed_host_ports(spec):
-        rules.append((f"port {port}/{proto} is taken on {{hosts}}",
-                      lambda h, p=(port, proto): p not in state.ports.get(h.name, set())))
-    return rules
+    spec, strategy = rules.spec, rules.strategy
+    placed: List[Tuple[Replica, str]] = []
+
+    def commit(replica: Replica, host: Host) -> None:
+        state.add(host.name, spec.name, ports, True)
+        placed.append((replica, host.name))
+
+    if rules.general:
+        for replica in new:
+            commit(replica, _choose(rules, replica, hosts, state))
+        return placed
+    predicates = [predicate for _, predicate in rules.filters(new[0])]
+    if not predicates and strategy != "random" and hosts:
+        for replica in new:  # every host qualifies: the strategy's heap gives the next one
+            commit(replica, state.best(strategy))
+        return placed
+
+    candidates = [h for h in hosts if rules.allows(h, predicates)]
+    if strategy == "random":
+        ordered = sorted(candidates, key=lambda h: h.name)
+        names = [h.name for h in ordered]
+        for replica in new:
+            if not ordered:  # _choose raises, naming what excluded each host
+                commit(replica, _choose(rules, replica, hosts, state))
+                continue
+            host = ordered[_random_index(rules.project.seed, replica, len(ordered))]
+            commit(replica, host)
+            if not rules.allows(host, predicates):
+                at = bisect.bisect_left(names, host.name)
+                del names[at], ordered[at]
+        return placed
+
+    heap = [(state.key(strategy, h.name), h.name) for h in candidates]
+    heapq.heapify(heap)
+    by_name = {h.name: h for h in candidates}
+    for replica in new:
+        if not heap:  # _choose raises, naming what excluded each host
+            commit(replica, _choose(rules, replica, hosts, state))
+            continue
+        host = by_name[heapq.heappop(heap)[1]]
+        commit(replica, host)
+        if rules.allows(host, predicates):
+            heapq.heappush(heap, (state.key(strategy, host.name), host.name))
+    return placed
 
 
-def _choose(project: Project, spec: ServiceSpec, replica: Replica, hosts: Sequence[Host],
-            state: _State) -> str:
+def _random_index(seed: int, replica: Replica, count: int) -> int:
+    digest = hashlib.sha256(f"{seed}:{replica.name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def _choose(rules: _Rules, replica: Replica, hosts: Sequence[Host], state: _State) -> Host:
+    """One replica's host, every filter checked against every host: the general path, and the
+    one that explains a failure."""
+    spec = rules.spec
     label = f"{spec.name}_{replica.index}"
     pinned = spec.placement.hosts
     known = {h.name for h in hosts}
@@ -236,7 +365,7 @@ def _choose(project: Project, spec: ServiceSpec, replica: Replica, hosts: Sequen
         raise PlacementError(f"cannot place {label}: no reachable host")
     candidates = list(hosts)
     reasons = []
-    for description, predicate in _filters(project, spec, replica, state):
+    for description, predicate in rules.filters(replica):
         left_out = [h.name for h in candidates if not predicate(h)]
         candidates = [h for h in candidates if predicate(h)]
         if left_out:
@@ -244,8 +373,7 @@ def _choose(project: Project, spec: ServiceSpec, replica: Replica, hosts: Sequen
     if not candidates:
         raise PlacementError(f"cannot place {label}: " + "; ".join(reasons))
     candidates = _preferred(spec, candidates, hosts, state)
-    strategy = spec.placement.strategy or project.strategy
-    return _pick(strategy, candidates, state, project.seed, replica).name
+    return _pick(rules.strategy, candidates, state, rules.project.seed, replica)
 
 
 def preference_labels(spec: ServiceSpec) -> Tuple[str, ...]:
@@ -277,12 +405,12 @@ def _preferred(spec: ServiceSpec, candidates: List[Host], hosts: Sequence[Host],
 
 
 def _pick(strategy: str, candidates: List[Host], state: _State, seed: int, replica: Replica) -> Host:
-    if strategy == "binpack":
-        return min(candidates, key=lambda h: (-state.total.get(h.name, 0),
-                                              -state.in_project.get(h.name, 0), h.name))
     if strategy == "random":
         ordered = sorted(candidates, key=lambda h: h.name)
-        digest = hashlib.sha256(f"{seed}:{replica.name}".encode()).digest()
-        return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
-    return min(candidates, key=lambda h: (state.in_project.get(h.name, 0),
-                                          state.total.get(h.name, 0), h.name))
+        return ordered[_random_index(seed, replica, len(ordered))]
+    return min(candidates, key=lambda h: state.key(strategy, h.name))
+
+
+def _replica_key(pair):
+    replica = pair[0]
+    return (replica.project, replica.service, replica.index)

@@ -3,17 +3,24 @@
 Host keys are checked against the host's known_hosts file (or ~/.ssh/known_hosts) with a reject policy.
 Accepting a key seen for the first time is an explicit option that records it in that file; a key that
 differs from the recorded one is always refused. docker-py's own ``ssh://`` transport cannot take a
-known_hosts file or a key, so ssh:// Docker URLs are served by a small HTTP adapter that opens a channel
-running ``docker system dial-stdio`` on our own connection.
+known_hosts file or a key, so ssh:// Docker URLs are served by a small HTTP adapter on our own connection.
+
+The adapter reaches the Docker socket through a ``direct-streamlocal@openssh.com`` channel (what
+``ssh -L local:/var/run/docker.sock`` uses): sshd connects the channel to the socket itself, which takes
+a millisecond. When the server refuses that channel (forwarding disabled, no such socket) the
+connection falls back to running ``docker system dial-stdio`` in a session, which costs a session and a
+process on the host for every HTTP connection.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import socket
 import threading
+import time
 import urllib.parse
 from typing import Dict, Optional, Tuple
 
@@ -23,7 +30,10 @@ import docker.tls
 import paramiko
 from docker.transport import SSHHTTPAdapter
 from docker.transport.basehttpadapter import BaseHTTPAdapter
-from docker.transport.sshconn import RecentlyUsedContainer, SSHConnectionPool
+from docker.transport.sshconn import RecentlyUsedContainer, SSHConnection, SSHConnectionPool
+from paramiko.channel import Channel
+from paramiko.common import cMSG_CHANNEL_OPEN
+from paramiko.message import Message
 
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError
@@ -32,6 +42,68 @@ from napcompose.model import Cluster, Host
 DOCKER_API_VERSION = "1.41"
 KEEPALIVE_S = 15
 HANDSHAKE_S = 10.0  # SSH banner and authentication, once the TCP connection is up
+DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
+STREAMLOCAL = "direct-streamlocal@openssh.com"
+DIAL_STDIO = "docker system dial-stdio"  # a constant: nothing from a compose file reaches a shell
+TRANSPORT_LOG = "napcompose.ssh.transport"
+
+
+def docker_socket(docker_url: str) -> str:
+    """The Docker socket an ssh:// URL names on its host: the URL's path, else Docker's default."""
+    return urllib.parse.urlsplit(docker_url).path or DEFAULT_DOCKER_SOCKET
+
+
+class _QuietRefusals(logging.Filter):
+    """paramiko logs a refused channel open as an ERROR; a refused stream-local open is expected
+    (the connection falls back to dial-stdio) and must not reach the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "open FAILED" not in record.getMessage()
+
+
+logging.getLogger(TRANSPORT_LOG).addFilter(_QuietRefusals())
+
+
+def open_streamlocal(transport: paramiko.Transport, path: str, timeout: float) -> paramiko.Channel:
+    """A channel to the Unix socket ``path`` on the server (RFC 4254 channel open, OpenSSH's
+    ``direct-streamlocal@openssh.com`` kind: socket path, reserved string, reserved uint32).
+
+    paramiko's ``open_channel`` writes no extra fields for kinds it does not know, so the open is
+    built here the way it builds a direct-tcpip one. Raises paramiko.ChannelException when the
+    server refuses, paramiko.SSHException when the connection ends or the answer does not come.
+    """
+    if not transport.is_active():
+        raise paramiko.SSHException("SSH session not active")
+    with transport.lock:
+        window = transport._sanitize_window_size(None)
+        packet = transport._sanitize_packet_size(None)
+        chanid = transport._next_channel()
+        message = Message()
+        message.add_byte(cMSG_CHANNEL_OPEN)
+        message.add_string(STREAMLOCAL)
+        message.add_int(chanid)
+        message.add_int(window)
+        message.add_int(packet)
+        message.add_string(path)
+        message.add_string("")
+        message.add_int(0)
+        channel = Channel(chanid)
+        transport._channels.put(chanid, channel)
+        transport.channel_events[chanid] = event = threading.Event()
+        transport.channels_seen[chanid] = True
+        channel._set_transport(transport)
+        channel._set_window(window, packet)
+    transport._send_user_message(message)
+    deadline = time.monotonic() + timeout
+    while not event.wait(0.05):
+        if not transport.is_active():
+            raise transport.get_exception() or paramiko.SSHException("SSH session ended")
+        if time.monotonic() > deadline:
+            raise paramiko.SSHException(f"no answer to the {STREAMLOCAL} open of {path}")
+    opened = transport._channels.get(chanid)
+    if opened is None:  # refused: paramiko saved the reason
+        raise transport.get_exception() or paramiko.ChannelException(2, "open refused")
+    return opened
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -71,6 +143,28 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
 _POOL_KEY = "ssh"
 
 
+class _DockerChannelConnection(SSHConnection):
+    """An HTTP connection whose socket is a channel to the host's Docker socket."""
+
+    def __init__(self, connections: "HostConnections", host_name: str, ssh_transport, timeout: float):
+        super().__init__(ssh_transport=ssh_transport, timeout=timeout, host=host_name)
+        self._connections = connections
+        self._host_name = host_name
+
+    def connect(self):
+        self.sock = self._connections.docker_channel(self._host_name, self.ssh_transport, self.timeout)
+
+
+class _DockerChannelPool(SSHConnectionPool):
+    def __init__(self, connections: "HostConnections", host_name: str, client, timeout: float, maxsize: int):
+        super().__init__(ssh_client=client, timeout=timeout, maxsize=maxsize, host=host_name)
+        self._connections = connections
+        self._host_name = host_name
+
+    def _new_conn(self):
+        return _DockerChannelConnection(self._connections, self._host_name, self.ssh_transport, self.timeout)
+
+
 class _OwnSSHAdapter(SSHHTTPAdapter):
     """docker-py's SSH adapter, fed with an already connected paramiko client of ours."""
 
@@ -96,8 +190,8 @@ class _OwnSSHAdapter(SSHHTTPAdapter):
             pool = self.pools.get(_POOL_KEY)
             if pool is not None and pool.ssh_transport is transport:
                 return pool
-            pool = SSHConnectionPool(ssh_client=client, timeout=self.timeout,
-                                     maxsize=self.max_pool_size, host=self.ssh_host)
+            pool = _DockerChannelPool(self._connections, self._host_name, client, self.timeout,
+                                      self.max_pool_size)
             self.pools[_POOL_KEY] = pool
         return pool
 
@@ -202,6 +296,8 @@ class HostConnections:
         self._down: Dict[str, str] = {}
         self._docker: Dict[str, docker.DockerClient] = {}
         self._files: Dict[str, object] = {}
+        # host -> (transport, why stream-local was refused on it): later channels go to dial-stdio
+        self._refused: Dict[str, Tuple[object, str]] = {}
         self._closed = False
 
     def _host(self, name: str) -> Host:
@@ -286,7 +382,43 @@ class HostConnections:
             client.close()
             raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {cause(exc)}") from exc
         client.get_transport().set_keepalive(KEEPALIVE_S)
+        client.get_transport().set_log_channel(TRANSPORT_LOG)
         return client
+
+    def docker_channel(self, host_name: str, transport, timeout: float) -> paramiko.Channel:
+        """A channel carrying one HTTP connection to the host's Docker daemon.
+
+        A stream-local channel to the socket when the server grants it; otherwise a session running
+        ``docker system dial-stdio``. A refusal is remembered for the life of the SSH connection.
+        """
+        host = self._host(host_name)
+        refused = self._refused.get(host_name)
+        if refused is None or refused[0] is not transport:
+            try:
+                # docker-py asks for no timeout on long reads (builds, logs); the open still has one
+                opening = self.op_timeout if timeout is None else timeout
+                channel = open_streamlocal(transport, docker_socket(host.docker_url), opening)
+                channel.settimeout(timeout)
+                return channel
+            except paramiko.ChannelException as exc:
+                self._refused[host_name] = (transport, getattr(exc, "text", None) or cause(exc))
+            except AttributeError as exc:  # a paramiko whose Transport internals differ
+                self._refused[host_name] = (transport, f"not available with this paramiko ({exc})")
+        channel = transport.open_session()
+        channel.settimeout(timeout)
+        channel.exec_command(DIAL_STDIO)
+        return channel
+
+    def docker_route(self, host_name: str) -> str:
+        """How the host's Docker daemon is reached on the current connection, for diagnostics."""
+        host = self._host(host_name)
+        if not host.docker_url.startswith("ssh://"):
+            return host.docker_url
+        refused = self._refused.get(host_name)
+        client = self._ssh.get(host_name)
+        if refused is not None and client is not None and refused[0] is client.get_transport():
+            return f"{DIAL_STDIO} ({STREAMLOCAL} refused: {refused[1]})"
+        return f"{STREAMLOCAL} {docker_socket(host.docker_url)}"
 
     def docker(self, host_name: str) -> docker.DockerClient:
         """The host's Docker client; for ssh:// it speaks through this host's SSH connection."""
@@ -302,7 +434,9 @@ class HostConnections:
         url = host.docker_url
         try:
             if url.startswith("ssh://"):
-                client = docker.DockerClient(base_url=url, use_ssh_client=True, version=DOCKER_API_VERSION,
+                # docker-py refuses a path in an ssh:// URL; the path (the socket) is ours to use.
+                base = urllib.parse.urlsplit(url)._replace(path="", query="", fragment="").geturl()
+                client = docker.DockerClient(base_url=base, use_ssh_client=True, version=DOCKER_API_VERSION,
                                              timeout=self.op_timeout)
                 adapter = _OwnSSHAdapter(self, host.name, self.op_timeout)
                 client.api.mount("http+docker://ssh", adapter)

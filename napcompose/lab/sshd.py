@@ -43,7 +43,11 @@ def write_sshd_config(layout: Layout, host: LabHost) -> None:
         # The lab's files live under a directory such as /tmp whose modes sshd's strict check rejects.
         "StrictModes no",
         "AllowAgentForwarding no",
-        "AllowTcpForwarding no",
+        # nap-compose reaches the Docker socket over a direct-streamlocal channel, as on a host with
+        # OpenSSH's defaults. sshd grants stream-local and TCP opens together ("local" allows both,
+        # never a listener); a lab host has no route out, so a TCP open reaches only the lab.
+        "AllowTcpForwarding local",
+        "AllowStreamLocalForwarding local",
         "X11Forwarding no",
         "PrintMotd no",
         "MaxSessions 64",

@@ -196,3 +196,58 @@ def test_a_unix_docker_url_uses_the_local_socket_and_local_files(lab, tmp_path):
             files.read(str(tmp_path / "absent"))
     assert probe.stat().st_ino == inode
     assert str(err.value) == f"{host.name}: reading {tmp_path / 'absent'}: No such file or directory"
+
+
+def _with_socket_paths(cluster, lab):
+    hosts = tuple(dataclasses.replace(h, docker_url=f"ssh://root@{h.address}{lab.dir}/{h.name}/docker.sock")
+                  for h in cluster.hosts)
+    return dataclasses.replace(cluster, hosts=hosts)
+
+
+def test_docker_is_reached_over_a_stream_local_channel_to_the_named_socket(lab):
+    cluster = _with_socket_paths(lab.cluster, lab)
+    with HostConnections(cluster) as connections:
+        for host in cluster.hosts:
+            client = connections.docker(host.name)
+            assert client.info()["Name"]  # a real daemon answered, through the socket in the URL
+            assert connections.docker_route(host.name) == \
+                f"direct-streamlocal@openssh.com {lab.dir}/{host.name}/docker.sock"
+            # every further HTTP connection is another stream-local channel on the same SSH connection
+            transport = connections.ssh(host.name).get_transport()
+            assert [len(client.api.containers(all=True, filters={"label": "no-such-label"}))
+                    for _ in range(3)] == [0, 0, 0]
+            assert connections.ssh(host.name).get_transport() is transport
+
+
+def test_a_refused_stream_local_open_falls_back_to_dial_stdio_without_noise(lab, capfd):
+    # The lab's own URLs name no socket: Docker's default path does not exist on a lab host, so
+    # sshd refuses the channel and the connection runs `docker system dial-stdio` instead.
+    host = lab.cluster.hosts[0]
+    assert not os.path.exists("/var/run/docker.sock")
+    with HostConnections(lab.cluster) as connections:
+        assert connections.docker(host.name).ping() is True
+        assert connections.docker_route(host.name) == (
+            "docker system dial-stdio (direct-streamlocal@openssh.com refused: Connect failed)")
+        assert connections.docker(host.name).ping() is True
+    captured = capfd.readouterr()
+    assert "open FAILED" not in captured.err + captured.out
+
+
+def test_a_socket_path_that_does_not_exist_falls_back_too(lab):
+    host = dataclasses.replace(lab.cluster.hosts[1],
+                               docker_url=f"ssh://root@{lab.cluster.hosts[1].address}/no/such/docker.sock")
+    cluster = dataclasses.replace(lab.cluster, hosts=(host,))
+    with HostConnections(cluster) as connections:
+        assert connections.docker(host.name).version()["ApiVersion"] == "1.41"
+        assert connections.docker_route(host.name).startswith("docker system dial-stdio (")
+
+
+def test_stream_local_keeps_the_host_key_check(lab, tmp_path):
+    other = tmp_path / "known_hosts"
+    other.write_text(f"{lab.cluster.hosts[1].address} {_host_key(lab, 'node1').get_name()} "
+                     f"{_host_key(lab, 'node1').get_base64()}\n")
+    cluster = _with_socket_paths(_with_ssh(lab.cluster, known_hosts=str(other)), lab)
+    with HostConnections(cluster) as connections:
+        with pytest.raises(HostKeyError) as err:
+            connections.docker(cluster.hosts[1].name).ping()
+    assert "CHANGED" in str(err.value)

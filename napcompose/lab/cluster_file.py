@@ -14,7 +14,9 @@ BRIDGE = "br0"
 def lab_cluster(layout: Layout) -> Cluster:
     ssh = SshSpec(user="root", port=22, key_file=layout.operator_key, known_hosts=layout.known_hosts)
     hosts = tuple(
-        Host(name=h.name, address=h.address, docker_url=f"ssh://root@{h.address}", ssh=ssh,
+        # Each lab daemon listens on a socket of its own, not Docker's default, so the URL names it: the
+        # Docker API then reaches it over a stream-local channel instead of a dial-stdio session.
+        Host(name=h.name, address=h.address, docker_url=f"ssh://root@{h.address}{h.docker_sock}", ssh=ssh,
              labels=pairs({"zone": "a" if h.index % 2 else "b", "lab": layout.name}))
         for h in layout.hosts)
     network = ClusterNetwork(name=NETWORK_NAME, subnet=layout.subnet, router=layout.router,

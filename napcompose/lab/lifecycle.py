@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
+from napcompose.executor import fan_out
 from napcompose.lab import daemons, etcd as lab_etcd, faults, image, mountns, netns, sshd, state
 from napcompose.lab.cluster_file import write_cluster_file
 from napcompose.lab.layout import Layout, make_layout
@@ -166,19 +166,27 @@ def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[s
         what, check, timeout, log = checks[key]
         daemons.wait_until(what, check, timeout, log, lambda: daemons.alive(pids[key], marker, namespaces))
 
-    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
-        list(pool.map(wait, keys))
+    _each(keys, wait, key=str)
     if only is None:
         where = lab_etcd.store_url(layout)[len("etcd://"):]
         say(f"started etcd on {where} and dockerd + sshd on {len(layout.hosts)} host(s)")
     return pids
 
 
+
+def _each(items, func, key) -> list:
+    """``func`` on every item at once; the first failure is raised as the lab's error."""
+    results = fan_out(items, func, key=key, max_workers=max(1, len(items)))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise LabError(failed[0].error)
+    return [r.value for r in results]
+
+
 def _import_images(layout: Layout, say: Say) -> None:
     busybox = image.find_busybox()
     tar = image.rootfs_tar(busybox, image.applets(busybox))
-    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
-        list(pool.map(lambda h: image.import_image(h.docker_sock, tar, h.name), layout.hosts))
+    _each(layout.hosts, lambda h: image.import_image(h.docker_sock, tar, h.name), key=lambda h: h.name)
     say(f"imported {image.IMAGE} on every host")
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, Optional, Sequence
 
 import docker
 import docker.errors
 import requests
 
+from napcompose.executor import fan_out
 from napcompose.lab import daemons, mountns, netns
 from napcompose.lab.layout import Layout, LabHost
 from napcompose.lab.netns import run
@@ -125,8 +125,8 @@ def teardown(layout: Layout, say: Callable[[str], None], keep_files: bool = Fals
     """Stop and remove everything of ``layout``; returns what is still left (empty on success)."""
     marker = layout.dir.rstrip("/") + "/"
     namespaces = daemons.lab_namespace_ids(layout)
-    with ThreadPoolExecutor(max_workers=len(layout.hosts)) as pool:
-        removed = sum(pool.map(_remove_containers, layout.hosts))
+    removed = sum(r.value for r in fan_out(layout.hosts, _remove_containers, key=lambda h: h.name,
+                                           max_workers=max(1, len(layout.hosts))))
     if removed:
         say(f"removed {removed} container(s)")
     kill_cgroups(layout)

@@ -90,6 +90,7 @@ def cmd_plan(args, ctx) -> int:
     scales = parse_scales(args.scale, project)
     options = _plan_options(args, services)
     views.print_preview(ctx, deploy_for(ctx).orchestrator.preview(project, options, scales))
+    views.print_bind_sources(ctx, project)
     return 0
 
 

@@ -111,6 +111,18 @@ def print_preview(ctx, preview) -> None:
         ctx.out(line)
 
 
+def print_bind_sources(ctx, project) -> None:
+    """Which bind sources are shipped from the project directory, and which are the hosts' own paths."""
+    from napcompose.shipping import describe, shipped_by_service
+
+    shipped = shipped_by_service(project)
+    lines = [line for spec in project.services for line in describe(project, spec, shipped.get(spec.name, ()))]
+    if lines:
+        ctx.out("Bind sources:")
+        for line in lines:
+            ctx.out(f"  {line}")
+
+
 def preview_lines(preview) -> List[str]:
     render = getattr(preview, "render", None)
     if callable(render):

@@ -19,6 +19,7 @@ from napcompose.model import (Allocation, HostStatus, ObservedContainer, Outcome
 from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.hosts import check_blocks, write_blocks
 from napcompose.orchestrator.lifecycle import Lifecycle
+from napcompose.orchestrator.ship import ship_files, with_host_copies
 from napcompose.orchestrator.steps import Steps, VERBS, healthy_needed
 from napcompose.orchestrator.views import HostsDrift, Observation, Preview, PreviewEntry
 from napcompose.placement import place
@@ -135,6 +136,7 @@ class Orchestrator(Lifecycle, Core):
     def preview(self, project: Project, options: PlanOptions = PlanOptions(),
                 scales: Optional[Mapping[str, int]] = None) -> Preview:
         """What ``up`` would do: placement, addresses, plan and hosts lines. Reserves and touches nothing."""
+        project, _ = with_host_copies(project)  # the hashes up will compare; refuses bad sources
         prepared = self._prepare(project, options, scales, reserve=False)
         address_of = {r: prepared.allocations[r].ip for r in prepared.placement.replicas}
         shown = {ip: (NEW if ip.startswith(NEW[:-1]) else ip) for ip in address_of.values()}
@@ -159,10 +161,12 @@ class Orchestrator(Lifecycle, Core):
         Raises (before anything changes) ConfigError, UsageError, PlacementError and IpamError;
         everything after is reported per container in the RunReport.
         """
+        project, shipped = with_host_copies(project)  # refuses bad sources before anything changes
         prepared = self._prepare(project, options, scales, reserve=True)
         the_plan = prepared.plan
         outcomes: List[Outcome] = [Outcome(s.host, "Observing", s.host, s.error)
                                    for s in prepared.hosts if not s.reachable]
+        outcomes += ship_files(self, project, shipped, the_plan, prepared.down)  # a failed host joins down
         for orphan in the_plan.orphans:
             self.reporter.warning(f"found orphan container {orphan.name} on {orphan.host} (service "
                                   f"{orphan.replica.service} is not in the project); "

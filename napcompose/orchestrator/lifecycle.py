@@ -15,6 +15,7 @@ from napcompose.graph import start_waves, stop_waves
 from napcompose.model import ObservedContainer, Outcome, Project, RunReport
 from napcompose.orchestrator.base import label
 from napcompose.orchestrator.hosts import write_blocks
+from napcompose.orchestrator.ship import remove_files
 from napcompose.planner import direct_dependencies
 
 
@@ -102,6 +103,8 @@ class Lifecycle:
         gone_keys = {(o.subject, o.host) for o in removed if o.ok}
         remaining = {c.replica for c in mine if (label(c.replica), c.host) not in gone_keys}
         outcomes.extend(self._release(name, remaining, down))
+        kept = {c.host for c in containers if c.replica is None or (label(c.replica), c.host) not in gone_keys}
+        outcomes.extend(remove_files(self, name, kept, down))  # shipped copies, where nothing of it is left
         return RunReport(tuple(outcomes))
 
     def _release(self, name: str, remaining, down: Dict[str, str]) -> List[Outcome]:

@@ -14,7 +14,7 @@ LAYERS = {
     "ports": 2,
     "config": 3, "graph": 3, "placement": 3, "ipam": 3, "hostsfile": 3, "cluster": 3, "network": 3,
     "executor": 3, "confighash": 3,
-    "imagecheck": 3,
+    "imagecheck": 3, "shipping": 3, "shipping_copy": 3,
     "planner": 4,
     "orchestrator": 5,
     "adapters": 6,

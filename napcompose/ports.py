@@ -7,7 +7,7 @@ The core (config, graph, placement, ipam, hostsfile, planner, orchestrator) only
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from napcompose.model import ContainerRequest, ObservedContainer
 
@@ -96,6 +96,9 @@ class RemoteFiles(Protocol):
 
     def put(self, path: str, data: bytes, mode: int) -> None:
         """Create or replace the file ``path`` with ``data`` and permission bits ``mode``."""
+
+    def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]]) -> None:
+        """``put`` of every (path, load, mode); ``load()`` gives the content. Adapters may run them at once."""
 
     def symlink(self, target: str, path: str) -> None:
         ...

@@ -47,19 +47,20 @@ def _copy(files: RemoteFiles, root: str, shipped: Shipped) -> int:
     files.remove_tree(partial)
     files.makedirs(partial, DIR_MODE)
     base = f"{partial}/{os.path.basename(shipped.host_path)}"
-    sent = 0
+    # Directories first (top-down), then every file at once, then the links.
+    def where(entry: Entry) -> str:
+        return base if not entry.path else f"{base}/{entry.path}"
+
     for entry in shipped.entries:
-        path = base if not entry.path else f"{base}/{entry.path}"
         if entry.kind == "dir":
-            files.makedirs(path, entry.mode)
-        elif entry.kind == "link":
-            files.symlink(entry.link, path)
-        else:
-            data = _read_checked(shipped, entry)
-            files.put(path, data, entry.mode)
-            sent += len(data)
+            files.makedirs(where(entry), entry.mode)
+    regular = [e for e in shipped.entries if e.kind == "file"]
+    files.put_many([(where(e), lambda e=e: _read_checked(shipped, e), e.mode) for e in regular])
+    for entry in shipped.entries:
+        if entry.kind == "link":
+            files.symlink(entry.link, where(entry))
     files.rename(partial, f"{root}/{shipped.digest}")
-    return sent
+    return sum(e.size for e in regular)
 
 
 def ship_to_host(host: str, files: RemoteFiles, project: str, sources: Sequence[Shipped]) -> HostShipment:

@@ -117,6 +117,10 @@ class FakeFiles:
         self._parent_must_exist(path)
         self.tree[path] = ("file", mode, bytes(data))
 
+    def put_many(self, items) -> None:
+        for path, load, mode in items:
+            self.put(path, load(), mode)
+
     def symlink(self, target: str, path: str) -> None:
         self._tree_op("symlink", path)
         self._parent_must_exist(path)

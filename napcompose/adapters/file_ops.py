@@ -11,7 +11,8 @@ import errno
 import os
 import shutil
 import stat
-from typing import Callable, List
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, List, Sequence, Tuple
 
 import paramiko
 
@@ -21,6 +22,19 @@ from napcompose.errors import HostError
 
 def _missing(exc: BaseException) -> bool:
     return isinstance(exc, (FileNotFoundError, IOError)) and getattr(exc, "errno", None) == errno.ENOENT
+
+
+PUT_WORKERS = 8  # SFTP sessions per host for a bulk copy: each file costs several round trips
+
+
+def _put(sftp: paramiko.SFTPClient, path: str, data: bytes, mode: int, fail) -> None:
+    try:
+        with sftp.open(path, "w") as fh:
+            fh.set_pipelined(True)
+            fh.write(data)
+        sftp.chmod(path, mode)
+    except (paramiko.SSHException, OSError) as exc:
+        raise fail("writing", path, exc) from exc
 
 
 class SftpTree:
@@ -42,31 +56,51 @@ class SftpTree:
             raise self._fail("listing", path, exc) from exc
 
     def makedirs(self, path: str, mode: int) -> None:
-        sftp = self._client()
-        current = ""
-        for part in [p for p in path.split("/") if p]:
-            current += "/" + part
-            try:
-                sftp.stat(current)
-                continue
-            except (paramiko.SSHException, OSError) as exc:
-                if not _missing(exc):
-                    raise self._fail("creating", current, exc) from exc
-            try:
-                sftp.mkdir(current, mode)
-                sftp.chmod(current, mode)  # mkdir's mode is subject to the server's umask
-            except (paramiko.SSHException, OSError) as exc:
-                raise self._fail("creating", current, exc) from exc
-
-    def put(self, path: str, data: bytes, mode: int) -> None:
+        # mkdir first: a directory whose parent exists (the common case) costs two round trips.
         sftp = self._client()
         try:
-            with sftp.open(path, "w") as fh:
-                fh.set_pipelined(True)
-                fh.write(data)
-            sftp.chmod(path, mode)
+            sftp.mkdir(path, mode)
         except (paramiko.SSHException, OSError) as exc:
-            raise self._fail("writing", path, exc) from exc
+            try:
+                if stat.S_ISDIR(sftp.stat(path).st_mode):
+                    return
+                raise self._fail("creating", path, exc) from exc
+            except (paramiko.SSHException, OSError) as missing:
+                if not _missing(missing) or path.rstrip("/").count("/") < 2:
+                    raise self._fail("creating", path, exc) from exc
+            self.makedirs(path.rstrip("/").rsplit("/", 1)[0], mode)
+            try:
+                sftp.mkdir(path, mode)
+            except (paramiko.SSHException, OSError) as again:
+                raise self._fail("creating", path, again) from again
+        try:
+            sftp.chmod(path, mode)  # mkdir's mode is subject to the server's umask
+        except (paramiko.SSHException, OSError) as exc:
+            raise self._fail("creating", path, exc) from exc
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        _put(self._client(), path, data, mode, self._fail)
+
+    def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]],
+                 sessions: Callable[[], paramiko.SFTPClient], workers: int = PUT_WORKERS) -> None:
+        """Put many files over several SFTP sessions of the same SSH connection at once."""
+        if len(items) < 2 * workers:
+            for path, load, mode in items:
+                self.put(path, load(), mode)
+            return
+        chunks = [items[i::workers] for i in range(workers)]
+
+        def send(chunk):
+            sftp = sessions()
+            try:
+                for path, load, mode in chunk:
+                    _put(sftp, path, load(), mode, self._fail)
+            finally:
+                sftp.close()
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(send, chunk) for chunk in chunks]:
+                future.result()
 
     def symlink(self, target: str, path: str) -> None:
         try:
@@ -140,6 +174,10 @@ class LocalTree:
             os.chmod(path, mode)
         except OSError as exc:
             raise self._fail("writing", path, exc) from exc
+
+    def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]]) -> None:
+        for path, load, mode in items:
+            self.put(path, load(), mode)
 
     def symlink(self, target: str, path: str) -> None:
         try:

@@ -164,6 +164,20 @@ class RemoteFiles:
         with self._lock:
             self._tree().put(path, data, mode)
 
+    def put_many(self, items) -> None:
+        # Extra SFTP sessions on the same SSH connection carry the bulk; this one stays free.
+        def session() -> paramiko.SFTPClient:
+            try:
+                sftp = self._connections.ssh(self.host).open_sftp()
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
+            sftp.get_channel().settimeout(self._connections.op_timeout)
+            return sftp
+
+        with self._lock:
+            self._client()
+        self._tree().put_many(items, session)
+
     def symlink(self, target: str, path: str) -> None:
         with self._lock:
             self._tree().symlink(target, path)

@@ -19,6 +19,9 @@ def test_a_tree_is_shipped_once_per_host_with_its_modes_and_removed_again(lab, t
     (root / "conf" / "sub" / "run.sh").write_text("#!/bin/sh\n")
     os.chmod(root / "conf" / "sub" / "run.sh", 0o750)
     os.symlink("a.txt", root / "conf" / "link")
+    (root / "conf" / "many").mkdir()
+    for i in range(40):  # enough files for the copy to spread over several SFTP sessions
+        (root / "conf" / "many" / f"f{i:02d}").write_text(f"{i}\n")
     project = Project(name="shipsftp", services=(ServiceSpec(name="web", image="x",
                                                              volumes=(f"{root}/conf:/conf:ro",)),),
                       working_dir=str(root))
@@ -34,6 +37,8 @@ def test_a_tree_is_shipped_once_per_host_with_its_modes_and_removed_again(lab, t
             shown = lab.exec(host.name, "sh", "-c", f"cd {conf.host_path} && cat a.txt && readlink link && "
                                                     "stat -c '%a %U' sub/run.sh . .. ../..", check=True).stdout
             assert shown == "alpha\na.txt\n750 root\n755 root\n700 root\n700 root\n"
+            many = lab.exec(host.name, "sh", "-c", f"cat {conf.host_path}/many/*", check=True).stdout
+            assert many == "".join(f"{i}\n" for i in range(40))
         # Each host has its own copy: it is not on the machine's disk.
         assert not os.path.exists(conf.host_path)
         for host in lab.cluster.hosts:

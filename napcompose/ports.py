@@ -164,6 +164,30 @@ class RemoteFiles(Protocol):
         temporary file followed by a rename would detach the container from the new content.
         """
 
+    # What shipping project files needs. Paths are absolute on the host; every method raises
+    # HostError naming the host and path.
+
+    def listdir(self, path: str) -> List[str]:
+        """Names in the directory ``path``; [] when it does not exist."""
+
+    def makedirs(self, path: str, mode: int) -> None:
+        """Create ``path`` and missing parents (new ones get ``mode``); nothing when it exists."""
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        """Create or replace the file ``path`` with ``data`` and permission bits ``mode``."""
+
+    def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]]) -> None:
+        """``put`` of every (path, load, mode); ``load()`` gives the content. Adapters may run them at once."""
+
+    def symlink(self, target: str, path: str) -> None:
+        ...
+
+    def rename(self, source: str, destination: str) -> None:
+        """Rename ``source`` to an absent ``destination``."""
+
+    def remove_tree(self, path: str) -> None:
+        """Remove ``path`` and everything under it (symlinks are removed, never followed); nothing when absent."""
+
 
 class Reporter(Protocol):
     """Where progress goes; only the CLI's implementation writes to a terminal."""

@@ -58,6 +58,8 @@ class FakeFiles:
         self.fail_paths: Dict[str, str] = {}
         self.reads: List[str] = []
         self.writes: List[str] = []
+        self.tree: Dict[str, Tuple[str, int, object]] = {}
+        self.calls: List[Tuple[str, str]] = []
 
     def _check(self, path: str) -> _Inode:
         if self.unreachable:
@@ -78,6 +80,65 @@ class FakeFiles:
         inode = self._check(path)
         self.writes.append(path)
         inode.data[:] = data
+
+    # Shipping: a per-host tree of its own (path -> ("dir", mode, None) | ("file", mode, bytes) |
+    # ("link", 0o777, target)); every call is counted as one round trip in ``calls``.
+
+    def _tree_op(self, op: str, path: str) -> None:
+        if self.unreachable:
+            raise HostError(self.host, f"ssh: {self.unreachable}")
+        if path in self.fail_paths:
+            raise HostError(self.host, f"{path}: {self.fail_paths[path]}")
+        self.calls.append((op, path))
+
+    def _parent_must_exist(self, path: str) -> None:
+        parent = path.rsplit("/", 1)[0] or "/"
+        if parent != "/" and self.tree.get(parent, ("",))[0] != "dir":
+            raise HostError(self.host, f"{path}: no such directory {parent}")
+
+    def listdir(self, path: str) -> List[str]:
+        self._tree_op("listdir", path)
+        prefix = path.rstrip("/") + "/"
+        return sorted({p[len(prefix):].split("/")[0] for p in self.tree if p.startswith(prefix)})
+
+    def makedirs(self, path: str, mode: int) -> None:
+        self._tree_op("makedirs", path)
+        current = ""
+        for part in [p for p in path.split("/") if p]:
+            current += "/" + part
+            kind = self.tree.get(current, ("",))[0]
+            if kind == "":
+                self.tree[current] = ("dir", mode, None)
+            elif kind != "dir":
+                raise HostError(self.host, f"{current}: not a directory")
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        self._tree_op("put", path)
+        self._parent_must_exist(path)
+        self.tree[path] = ("file", mode, bytes(data))
+
+    def put_many(self, items) -> None:
+        for path, load, mode in items:
+            self.put(path, load(), mode)
+
+    def symlink(self, target: str, path: str) -> None:
+        self._tree_op("symlink", path)
+        self._parent_must_exist(path)
+        if path in self.tree:
+            raise HostError(self.host, f"{path}: exists")
+        self.tree[path] = ("link", 0o777, target)
+
+    def rename(self, source: str, destination: str) -> None:
+        self._tree_op("rename", destination)
+        if source not in self.tree or destination in self.tree:
+            raise HostError(self.host, f"renaming {source} to {destination}: no source or destination exists")
+        for p in [p for p in self.tree if p == source or p.startswith(source + "/")]:
+            self.tree[destination + p[len(source):]] = self.tree.pop(p)
+
+    def remove_tree(self, path: str) -> None:
+        self._tree_op("remove_tree", path)
+        for p in [p for p in self.tree if p == path or p.startswith(path.rstrip("/") + "/")]:
+            del self.tree[p]
 
 
 @dataclass

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import docker
 import docker.errors
@@ -35,6 +35,7 @@ from paramiko.channel import Channel
 from paramiko.common import cMSG_CHANNEL_OPEN
 from paramiko.message import Message
 
+from napcompose.adapters.file_ops import LocalTree, SftpTree
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError
 from napcompose.model import Cluster, Host
@@ -243,6 +244,48 @@ class RemoteFiles:
             except (paramiko.SSHException, OSError) as exc:
                 raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
 
+    # Shipping: the same operations as LocalFiles, over this host's SFTP session, one call at a time.
+    def _tree(self) -> SftpTree:
+        return SftpTree(self.host, self._client)
+
+    def listdir(self, path: str) -> List[str]:
+        with self._lock:
+            return self._tree().listdir(path)
+
+    def makedirs(self, path: str, mode: int) -> None:
+        with self._lock:
+            self._tree().makedirs(path, mode)
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        with self._lock:
+            self._tree().put(path, data, mode)
+
+    def put_many(self, items) -> None:
+        # Extra SFTP sessions on the same SSH connection carry the bulk; this one stays free.
+        def session() -> paramiko.SFTPClient:
+            try:
+                sftp = self._connections.ssh(self.host).open_sftp()
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
+            sftp.get_channel().settimeout(self._connections.op_timeout)
+            return sftp
+
+        with self._lock:
+            self._client()
+        self._tree().put_many(items, session)
+
+    def symlink(self, target: str, path: str) -> None:
+        with self._lock:
+            self._tree().symlink(target, path)
+
+    def rename(self, source: str, destination: str) -> None:
+        with self._lock:
+            self._tree().rename(source, destination)
+
+    def remove_tree(self, path: str) -> None:
+        with self._lock:
+            self._tree().remove_tree(path)
+
     def close(self) -> None:
         with self._lock:
             if self._sftp is not None:
@@ -253,11 +296,11 @@ class RemoteFiles:
                 self._sftp = None
 
 
-class LocalFiles:
+class LocalFiles(LocalTree):
     """Files of a unix:// host: the local file system, with the same in-place write."""
 
     def __init__(self, host_name: str):
-        self.host = host_name
+        super().__init__(host_name)
 
     def read(self, path: str) -> bytes:
         try:

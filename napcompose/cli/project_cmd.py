@@ -86,6 +86,7 @@ def cmd_up(args, ctx) -> int:
     deploy = deploy_for(ctx)
     if args.dry_run:
         views.print_plan(ctx, deploy.orchestrator.plan(project, options)[0])
+        views.print_bind_sources(ctx, project)
         return ExitStatus.OK
     lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
@@ -101,6 +102,7 @@ def cmd_plan(args, ctx) -> int:
     scales = parse_scales(args.scale, project)
     options = _options(args, services, scales=tuple(sorted(scales.items())))
     views.print_plan(ctx, deploy_for(ctx).orchestrator.plan(project, options)[0])
+    views.print_bind_sources(ctx, project)
     return ExitStatus.OK
 
 

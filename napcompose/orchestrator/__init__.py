@@ -18,6 +18,7 @@ from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.hosts import HostsDrift, check_blocks
 from napcompose.orchestrator.observe import observe, with_stand_ins
 from napcompose.orchestrator.run import Executor
+from napcompose.orchestrator.ship import with_host_copies
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
@@ -68,12 +69,16 @@ class Orchestrator(Core):
         """Observe, then plan ``command``; nothing is reserved or changed."""
         project_name = project.name if project is not None else name
         addresses = self.addresses(project_name)
+        shipped = None
         if command is Command.UP:
+            # Before anything is asked: bad bind sources are refused, and the copies' digests join
+            # the config hashes the planner compares.
+            project, shipped = with_host_copies(project)
             images = sorted({image_name(project.name, s) for s in project.services})
             seen = self.observe(project_name, everything=True, images=images, addresses=addresses)
         else:
             seen = self.observe(project_name, addresses=addresses)
-        return plan(project, seen, addresses, options, command), addresses
+        return plan(project, seen, addresses, options, command, shipped), addresses
 
     def run(self, project: Optional[Project], options: Options = Options(), command: Command = Command.UP,
             name: Optional[str] = None) -> RunReport:

@@ -18,8 +18,10 @@ from napcompose.model import Allocation, ObservedContainer, Outcome, Project, Re
 from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.containers import ContainerHandlers
 from napcompose.orchestrator.hosts import write_host
+from napcompose.orchestrator.ship import FileHandlers, with_planned_copies
 from napcompose.planner import (ACTION_TYPES, Addresses, BuildImage, CopyImage, Create, Keep, Kill, Options,
-                                Plan, Recreate, Release, Remove, Reserve, Restart, Start, Stop, WriteHosts)
+                                Plan, Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start,
+                                Stop, WriteHosts)
 
 
 class _Abort(Exception):
@@ -30,12 +32,12 @@ class _Abort(Exception):
         self.error = error
 
 
-class Executor(ContainerHandlers):
+class Executor(ContainerHandlers, FileHandlers):
     """Runs one Plan of one project with the Core's ports and the run's Options."""
 
     def __init__(self, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses):
         self.core = core
-        self.project = project
+        self.project = with_planned_copies(project, plan)
         self.options = options
         self.plan = plan
         self.down: Dict[str, str] = dict(plan.down)
@@ -48,7 +50,7 @@ class Executor(ContainerHandlers):
             Reserve: self.reserve, Release: self.release, BuildImage: self.build_image,
             CopyImage: self.copy_image, Create: self.create, Recreate: self.recreate, Start: self.start,
             Keep: self.keep, Stop: self.stop, Restart: self.restart, Remove: self.remove, Kill: self.kill,
-            WriteHosts: self.write_hosts,
+            WriteHosts: self.write_hosts, ShipFiles: self.ship_files, RemoveFiles: self.remove_files,
         }
         assert set(self._handlers) == set(ACTION_TYPES), "every action type needs a handler"
 

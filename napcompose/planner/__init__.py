@@ -12,8 +12,9 @@ from typing import Optional
 
 from napcompose.model import Project
 from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
-                                        Create, Keep, Kill, Plan, Recreate, Release, Remove, Reservation,
-                                        Reserve, Restart, Start, Stop, Unreserved, WriteHosts, image_key)
+                                        Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
+                                        Reservation, Reserve, Restart, ShipFiles, Start, Stop, Unreserved,
+                                        WriteHosts, image_key, ship_key)
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
@@ -21,7 +22,7 @@ from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill,
 from napcompose.planner.observation import Addresses, Observation, parse_owner, stand_ins
 from napcompose.planner.options import Options, PlanOptions
 from napcompose.planner.render import render
-from napcompose.planner.up import fixed_address, plan_up
+from napcompose.planner.up import ShippedByService, fixed_address, plan_up
 
 
 class Command(enum.Enum):
@@ -38,10 +39,11 @@ class Command(enum.Enum):
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
-         command: Command = Command.UP) -> Plan:
-    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name."""
+         command: Command = Command.UP, shipped: Optional[ShippedByService] = None) -> Plan:
+    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name. For ``up``,
+    ``shipped`` is what ``napcompose.shipping`` found, its binds already rewritten in ``project``."""
     if command is Command.UP:
-        return plan_up(project, observation, addresses, options)
+        return plan_up(project, observation, addresses, options, shipped)
     if command is Command.DOWN:
         return plan_down(project, observation, addresses, options)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
@@ -52,9 +54,10 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 __all__ = [
     "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
-    "PlanOptions", "Recreate", "Release", "Remove", "Reservation", "Reserve", "Restart", "Start", "Stop",
+    "PlanOptions", "Recreate", "Release", "Remove", "RemoveFiles", "Reservation", "Reserve", "Restart", "ShipFiles",
+    "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
+    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins",
 ]

@@ -13,6 +13,7 @@ from typing import ClassVar, Optional, Tuple, Union
 
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
+from napcompose.shipping import Shipped
 
 
 @dataclass(frozen=True, order=True)
@@ -269,10 +270,61 @@ class WriteHosts:
         return self.host
 
 
+# ---------------------------------------------------------------------------- project files
+
+
+@dataclass(frozen=True)
+class ShipFiles:
+    """Put on ``host`` the copies of the shipped bind sources its replicas mount (only missing digests
+    are sent). The Create/Recreate actions of those replicas there wait for it, so a failed copy skips
+    exactly that host's containers. ``files`` holds one entry per (service, source)."""
+
+    host: str
+    project: str
+    files: Tuple[Shipped, ...]
+    reason: str = "bind sources from the project directory"
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Shipping"
+    kind: ClassVar[str] = "ship"
+
+    @property
+    def key(self) -> str:
+        return ship_key(self.host)
+
+    @property
+    def subject(self) -> str:
+        return "files"
+
+
+@dataclass(frozen=True)
+class RemoveFiles:
+    """Remove every shipped copy of ``project`` from ``host``, once its containers there are gone."""
+
+    host: str
+    project: str
+    reason: str = "no container of the project is left"
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Removing"
+    kind: ClassVar[str] = "remove files"
+
+    @property
+    def key(self) -> str:
+        return f"remove files@{self.host}"
+
+    @property
+    def subject(self) -> str:
+        return "files"
+
+
+def ship_key(host: str) -> str:
+    """The key of the action that puts the project's shipped files on ``host``."""
+    return f"files@{host}"
+
+
 Action = Union[Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-               Remove, Kill, WriteHosts]
+               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-                Remove, Kill, WriteHosts)
+                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

@@ -12,7 +12,8 @@ from typing import Dict, List, Optional, Sequence
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves
 from napcompose.model import ObservedContainer, Project
-from napcompose.planner.actions import Kill, Plan, Release, Remove, Restart, Start, Stop, WriteHosts
+from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
+                                        WriteHosts)
 from napcompose.planner.observation import Addresses, Observation
 from napcompose.planner.options import Options
 
@@ -84,7 +85,15 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
     kept = {c.replica for c in mine if c not in targets}
     releases = [Release(r, a.host, a.ip, "down", after=tuple(removing.get(r, ())))
                 for r, a in addresses.allocations if r not in kept]
-    return _plan(observation, waves + [releases],
+    # Shipped copies go from every host that answers and keeps none of the project's containers
+    # (a host may hold copies with no container left, after rm), once its removals have succeeded.
+    keeping = {c.host for c in mine if c not in targets}
+    on_host: Dict[str, List[str]] = {}
+    for action in (a for wave in waves for a in wave):
+        on_host.setdefault(action.host, []).append(action.key)
+    removals = [RemoveFiles(h.name, observation.project, after=tuple(on_host.get(h.name, ())))
+                for h in observation.cluster.hosts if h.name not in down and h.name not in keeping]
+    return _plan(observation, waves + [releases + removals],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Dict, List
 
 from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate, Release,
-                                        Remove, Reserve, Restart, Start, Stop, WriteHosts)
+                                        Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
+                                        WriteHosts)
 
 _WORDS = {Create: "create", Recreate: "recreate", Start: "start", Keep: "nothing", Stop: "stop",
           Restart: "restart", Remove: "remove", Kill: "kill"}
@@ -32,6 +33,14 @@ def render(plan: Plan) -> List[str]:
         elif isinstance(action, Release):
             lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release the address "
                          f"({action.reason})")
+        elif isinstance(action, ShipFiles):
+            services = ", ".join(sorted({f.service for f in action.files}))
+            lines.append(f"files on {action.host}: ship what is missing of {len(action.files)} bind source(s) "
+                         f"of {services} ({action.reason})")
+            lines.extend(f"    {f.service}: {f.source} -> {f.target}: sha256:{f.digest[:12]} at {f.host_path}"
+                         for f in action.files)
+        elif isinstance(action, RemoveFiles):
+            lines.append(f"files on {action.host}: remove the copies of project {action.project} ({action.reason})")
         elif isinstance(action, WriteHosts):
             names = ", ".join(r.label for r in action.replicas)
             lines.append(f"hosts files on {action.host}: write the blocks that differ ({names})")

@@ -7,18 +7,23 @@ plan ``nap-compose plan`` prints is the plan ``up`` executes for the same state.
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, List, Optional, Set
+from dataclasses import replace
+from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.hostsfile import check_names, peer_entries
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import ClusterNetwork, Placement, Project, Replica
 from napcompose.placement import place
-from napcompose.planner.actions import Address, Plan, Release, Reservation, Reserve, Unreserved, WriteHosts
+from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
+                                        ShipFiles, Unreserved, WriteHosts, ship_key)
 from napcompose.planner.containers import converge, desired, selected_services
 from napcompose.planner.images import plan_images
 from napcompose.planner.observation import Addresses, Observation
 from napcompose.planner.options import Options
+from napcompose.shipping import Shipped
+
+ShippedByService = Mapping[str, Tuple[Shipped, ...]]
 
 
 def fixed_address(project: Project, network: ClusterNetwork, replica: Replica) -> Optional[str]:
@@ -55,8 +60,28 @@ def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dic
     return wanted
 
 
-def plan_up(project: Project, observation: Observation, addresses: Addresses, options: Options) -> Plan:
+def _ship(project_name: str, waves, shipped: ShippedByService, down) -> Tuple[Tuple[ShipFiles, ...], list]:
+    """One ShipFiles per host that will run (create, recreate or keep) a replica mounting shipped
+    sources, and the container waves with each Create/Recreate there waiting for it."""
+    per_host: Dict[str, Dict[Tuple[str, str, str], Shipped]] = {}
+    for action in (a for wave in waves for a in wave):
+        if isinstance(action, (Create, Recreate, Keep)) and action.host not in down:
+            for source in shipped.get(action.replica.service, ()):
+                per_host.setdefault(action.host, {})[(source.service, source.source, source.target)] = source
+    ships = tuple(ShipFiles(host, project_name, tuple(found[k] for k in sorted(found)))
+                  for host, found in sorted(per_host.items()))
+    waiting = [tuple(replace(a, after=a.after + (ship_key(a.host),))
+                     if isinstance(a, (Create, Recreate)) and a.host in per_host
+                     and shipped.get(a.replica.service) else a for a in wave) for wave in waves]
+    return ships, waiting
+
+
+def plan_up(project: Project, observation: Observation, addresses: Addresses, options: Options,
+            shipped: Optional[ShippedByService] = None) -> Plan:
     """Everything ``up`` (or ``scale``) will do, in order.
+
+    ``project``'s shipped binds already point at their host copies (so the copies' digests are in the
+    config hashes); ``shipped`` says, per service, what those copies are made of.
 
     Raises, before anything is planned, ConfigError (names, fixed addresses, missing images),
     UsageError (unknown services) and PlacementError.
@@ -126,9 +151,11 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).
     vacated = Vacated.from_scan(observation.observed_at, observation.hosts, observation.containers)
+    ships, container_waves = _ship(project.name, containers.waves, shipped or {}, down)
     waves = [(Reserve(tuple(entries), vacated),)] if entries else []
-    waves += [wave for wave in (builds, copies, containers.removals, tuple(releases)) if wave]
-    waves += list(containers.waves)
+    # Files travel beside the images, before anything is removed or created.
+    waves += [wave for wave in (builds, tuple(copies) + ships, containers.removals, tuple(releases)) if wave]
+    waves += container_waves
     if writes:
         waves.append(tuple(writes))
     lines = tuple((r, tuple(f"{address} {' '.join(names)}"

@@ -20,6 +20,7 @@ LAYERS = {
     "config": 3, "graph": 3, "placement": 3, "ipam": 3, "hostsfile": 3, "cluster": 3, "network": 3,
     "executor": 3, "confighash": 3, "graphview": 3, "netcheck": 3,
     "imagecheck": 3, "lock": 3,
+    "shipping": 3, "shipping_copy": 3,
     "planner": 4,
     "orchestrator": 5,
     "adapters": 6,

@@ -1,0 +1,201 @@
+"""The file operations shipping needs, over an SFTP client or on the local file system.
+
+``SftpTree`` and ``LocalTree`` implement the same small set (listdir, makedirs, put, symlink, rename,
+remove_tree); RemoteFiles and LocalFiles in ``adapters.ssh`` hand their calls here. Errors come back
+as HostError naming the host, the operation and the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, List, Sequence, Tuple
+
+import paramiko
+
+from napcompose.adapters.sdk_errors import cause
+from napcompose.errors import HostError
+
+
+def _missing(exc: BaseException) -> bool:
+    return isinstance(exc, (FileNotFoundError, IOError)) and getattr(exc, "errno", None) == errno.ENOENT
+
+
+PUT_WORKERS = 8  # SFTP sessions per host for a bulk copy: each file costs several round trips
+
+
+def _put(sftp: paramiko.SFTPClient, path: str, data: bytes, mode: int, fail) -> None:
+    try:
+        with sftp.open(path, "w") as fh:
+            fh.set_pipelined(True)
+            fh.write(data)
+        sftp.chmod(path, mode)
+    except (paramiko.SSHException, OSError) as exc:
+        raise fail("writing", path, exc) from exc
+
+
+class SftpTree:
+    """The operations over one paramiko SFTP client (the caller serialises calls)."""
+
+    def __init__(self, host: str, client: Callable[[], paramiko.SFTPClient]):
+        self.host = host
+        self._client = client
+
+    def _fail(self, what: str, path: str, exc: BaseException) -> HostError:
+        return HostError(self.host, f"{what} {path} over SFTP: {cause(exc)}")
+
+    def listdir(self, path: str) -> List[str]:
+        try:
+            return sorted(self._client().listdir(path))
+        except (paramiko.SSHException, OSError) as exc:
+            if _missing(exc):
+                return []
+            raise self._fail("listing", path, exc) from exc
+
+    def makedirs(self, path: str, mode: int) -> None:
+        # mkdir first: a directory whose parent exists (the common case) costs two round trips.
+        sftp = self._client()
+        try:
+            sftp.mkdir(path, mode)
+        except (paramiko.SSHException, OSError) as exc:
+            try:
+                if stat.S_ISDIR(sftp.stat(path).st_mode):
+                    return
+                raise self._fail("creating", path, exc) from exc
+            except (paramiko.SSHException, OSError) as missing:
+                if not _missing(missing) or path.rstrip("/").count("/") < 2:
+                    raise self._fail("creating", path, exc) from exc
+            self.makedirs(path.rstrip("/").rsplit("/", 1)[0], mode)
+            try:
+                sftp.mkdir(path, mode)
+            except (paramiko.SSHException, OSError) as again:
+                raise self._fail("creating", path, again) from again
+        try:
+            sftp.chmod(path, mode)  # mkdir's mode is subject to the server's umask
+        except (paramiko.SSHException, OSError) as exc:
+            raise self._fail("creating", path, exc) from exc
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        _put(self._client(), path, data, mode, self._fail)
+
+    def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]],
+                 sessions: Callable[[], paramiko.SFTPClient], workers: int = PUT_WORKERS) -> None:
+        """Put many files over several SFTP sessions of the same SSH connection at once."""
+        if len(items) < 2 * workers:
+            for path, load, mode in items:
+                self.put(path, load(), mode)
+            return
+        chunks = [items[i::workers] for i in range(workers)]
+
+        def send(chunk):
+            sftp = sessions()
+            try:
+                for path, load, mode in chunk:
+                    _put(sftp, path, load(), mode, self._fail)
+            finally:
+                sftp.close()
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(send, chunk) for chunk in chunks]:
+                future.result()
+
+    def symlink(self, target: str, path: str) -> None:
+        try:
+            self._client().symlink(target, path)
+        except (paramiko.SSHException, OSError) as exc:
+            raise self._fail("linking", path, exc) from exc
+
+    def rename(self, source: str, destination: str) -> None:
+        try:
+            self._client().rename(source, destination)
+        except (paramiko.SSHException, OSError) as exc:
+            raise self._fail(f"renaming {source} to", destination, exc) from exc
+
+    def remove_tree(self, path: str) -> None:
+        sftp = self._client()
+        try:
+            info = sftp.lstat(path)
+        except (paramiko.SSHException, OSError) as exc:
+            if _missing(exc):
+                return
+            raise self._fail("removing", path, exc) from exc
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                for entry in sftp.listdir_attr(path):
+                    child = f"{path.rstrip('/')}/{entry.filename}"
+                    if stat.S_ISDIR(entry.st_mode):
+                        self.remove_tree(child)
+                    else:
+                        sftp.remove(child)
+                sftp.rmdir(path)
+            else:
+                sftp.remove(path)
+        except (paramiko.SSHException, OSError) as exc:
+            raise self._fail("removing", path, exc) from exc
+
+
+class LocalTree:
+    """The operations on this machine's file system (a unix:// host)."""
+
+    def __init__(self, host: str):
+        self.host = host
+
+    def _fail(self, what: str, path: str, exc: OSError) -> HostError:
+        return HostError(self.host, f"{what} {path}: {exc.strerror}")
+
+    def listdir(self, path: str) -> List[str]:
+        try:
+            return sorted(os.listdir(path))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise self._fail("listing", path, exc) from exc
+
+    def makedirs(self, path: str, mode: int) -> None:
+        current = ""
+        for part in [p for p in path.split("/") if p]:
+            current += "/" + part
+            if os.path.isdir(current):
+                continue
+            try:
+                os.mkdir(current, mode)
+                os.chmod(current, mode)
+            except OSError as exc:
+                raise self._fail("creating", current, exc) from exc
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(path, mode)
+        except OSError as exc:
+            raise self._fail("writing", path, exc) from exc
+
+    def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]]) -> None:
+        for path, load, mode in items:
+            self.put(path, load(), mode)
+
+    def symlink(self, target: str, path: str) -> None:
+        try:
+            os.symlink(target, path)
+        except OSError as exc:
+            raise self._fail("linking", path, exc) from exc
+
+    def rename(self, source: str, destination: str) -> None:
+        try:
+            os.rename(source, destination)
+        except OSError as exc:
+            raise self._fail(f"renaming {source} to", destination, exc) from exc
+
+    def remove_tree(self, path: str) -> None:
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        except OSError as exc:
+            raise self._fail("removing", path, exc) from exc

@@ -220,11 +220,12 @@ def test_docker_is_reached_over_a_stream_local_channel_to_the_named_socket(lab):
 
 
 def test_a_refused_stream_local_open_falls_back_to_dial_stdio_without_noise(lab, capfd):
-    # The lab's own URLs name no socket: Docker's default path does not exist on a lab host, so
+    # A URL that names no socket means Docker's default path, which does not exist on a lab host, so
     # sshd refuses the channel and the connection runs `docker system dial-stdio` instead.
-    host = lab.cluster.hosts[0]
+    host = dataclasses.replace(lab.cluster.hosts[0], docker_url=f"ssh://root@{lab.cluster.hosts[0].address}")
+    cluster = dataclasses.replace(lab.cluster, hosts=(host,))
     assert not os.path.exists("/var/run/docker.sock")
-    with HostConnections(lab.cluster) as connections:
+    with HostConnections(cluster) as connections:
         assert connections.docker(host.name).ping() is True
         assert connections.docker_route(host.name) == (
             "docker system dial-stdio (direct-streamlocal@openssh.com refused: Connect failed)")

@@ -8,6 +8,8 @@ duplicate a person can still make with `--ip`.
 import io
 import ipaddress
 import json
+import os
+import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -149,13 +151,18 @@ networks:
 """
 
 
-def test_docker_compose_on_one_host_fills_its_block_then_gets_dockers_own_error(lab, tmp_path, label):
+def test_docker_compose_on_one_host_fills_its_block_then_gets_dockers_own_error(lab, label):
     host = lab.cluster.hosts[0].name
     cidr = ipaddress.IPv4Network(blocks(lab)[host])
     key, value = label.split("=")
-    (tmp_path / "docker-compose.yml").write_text(COMPOSE % (f"{key}: '{value}'", lab.cluster.network.name))
     project = f"blkdc{uuid.uuid4().hex[:6]}"
-    compose = ["docker-compose", "-f", str(tmp_path / "docker-compose.yml"), "-p", project]
+    # The file lives on that host, as for anyone running docker-compose there: lab hosts see only their
+    # own state directory of the operator's disk.
+    on_host = os.path.join(lab.dir, host, project)
+    os.makedirs(on_host)
+    with open(os.path.join(on_host, "docker-compose.yml"), "w") as fh:
+        fh.write(COMPOSE % (f"{key}: '{value}'", lab.cluster.network.name))
+    compose = ["docker-compose", "-f", os.path.join(on_host, "docker-compose.yml"), "-p", project]
     try:
         done = lab.exec(host, *compose, "up", "-d", "--scale", f"filler={cidr.num_addresses}", timeout=300)
         assert done.returncode == 0, done.stderr
@@ -169,3 +176,4 @@ def test_docker_compose_on_one_host_fills_its_block_then_gets_dockers_own_error(
     finally:
         lab.exec(host, *compose, "down", "-t", "0", timeout=300)
         remove_labelled(lab, label)
+        shutil.rmtree(on_host, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import json
 import multiprocessing
 import os
@@ -89,7 +90,11 @@ def test_a_leader_killed_mid_run_costs_retries_never_a_duplicate(etcd_lab, api):
     endpoints = lab_etcd.store_url(layout)[len("etcd://"):]
     url = f"{api}://{endpoints}"
     prefix = f"/leader-{api}-{uuid.uuid4().hex[:6]}"
-    pool = Pool.build(SUBNET, layout.router, [layout.pool], hosts=[(h.name, h.address) for h in layout.hosts])
+    # WORKERS x EACH addresses are only keys here (no container is made), so the pool spans the lab's
+    # host blocks too: the lab's own pool is smaller than what the run asks for.
+    net = ipaddress.IPv4Network(SUBNET)
+    pool = Pool.build(SUBNET, layout.router, [f"{net[32]}-{net[249]}"],
+                      hosts=[(h.name, h.address) for h in layout.hosts])
     watcher = open_store(StoreSpec(url=url))
     ctx = multiprocessing.get_context("fork")
     start_at = time.time() + 1.0

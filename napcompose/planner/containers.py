@@ -60,8 +60,8 @@ def healthy_needed(project: Project, selected: Set[str]) -> Set[str]:
 
 def desired(project: Project, placement: Placement, addresses: Mapping[Replica, Address]) -> Dict[Replica, Desired]:
     hashes = {spec.name: config_hash(spec) for spec in project.services}
-    return {r: Desired(r, host, hashes[r.service], image_name(project.name, project.service(r.service)),
-                       addresses[r])
+    images = {spec.name: image_name(project.name, spec) for spec in reversed(project.services)}
+    return {r: Desired(r, host, hashes[r.service], images[r.service], addresses[r])
             for r, host in placement.assignments}
 
 

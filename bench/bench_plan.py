@@ -1,20 +1,20 @@
 """Planning a large cluster in process: stage times and peak memory for four sizes.
 
-Everything runs in this process with the in-memory test doubles (instant hosts, an in-memory store),
-so the figures are the planning code's own cost. A project of S services x 10 replicas, each service
-linking the one before it, on H hosts:
+Everything runs in this process with the in-memory test doubles (an in-memory address book, no
+containers yet, every host holding the image), so the figures are the planning code's own cost. A
+project of S services x 10 replicas, each service linking the one before it, on H hosts:
 
   load      compose YAML text -> validated Project
-  place     placement of every replica (spread)
-  addresses one address per replica from the IPAM (in-memory store)
-  requests  one container request per replica (labels, hashes, the peers given at create time)
-  plan      the actions in start order and every replica's hosts block
-  blocks    rendering each service's hosts block on its own (a part of ``plan``, shown apart)
-  preview   ``plan`` as the command runs it: observe the fake hosts, place, plan, every preview line
+  place     placement of every replica (spread), on its own
+  addresses one address per replica from the IPAM (in-memory store), read back as the planner's Addresses
+  plan      ``planner.plan`` for ``up``: placement, address checks, images, every replica's decision in
+            start order, the hosts writes and every replica's hosts lines
+  blocks    each service's hosts block from one map of peers (what the hosts writes render)
+  render    the plan as the lines ``nap-compose plan`` prints
 
-"planned" = place + addresses + requests + plan. Peak memory is tracemalloc's peak over one more
-pass of the same stages. Goals: 10,000 replicas on 500 hosts planned in <= 2 s, and <= 12x growth
-from 1,000/50 to 10,000/500 (10x the work).
+"planned" = addresses + plan (the planner places on its own). Peak memory is tracemalloc's peak
+over one more pass of the same stages. Goals: 10,000 replicas on 500 hosts planned in <= 2 s, and
+<= 12x growth from 1,000/50 to 10,000/500 (10x the work).
 
     python3 bench/bench_plan.py [--sizes 1000/50,1000/500,10000/50,10000/500] [--repeat 3]
 """
@@ -34,14 +34,14 @@ sys.path.insert(0, lib.ROOT)
 
 from napcompose.config import parse_project  # noqa: E402
 from napcompose.hostsfile import PeerMap, check_names  # noqa: E402
-from napcompose.model import Cluster, ClusterNetwork, Host, StoreSpec  # noqa: E402
+from napcompose.model import Cluster, ClusterNetwork, Host, Replica, StoreSpec  # noqa: E402
 from napcompose.placement import place  # noqa: E402
-from napcompose.planner import PlanOptions, build_requests, plan  # noqa: E402
-from tests.fakes_engine import FakeClock, FakeWorld, make_ipam  # noqa: E402
+from napcompose.planner import Addresses, Command, Create, Observation, Options, plan, render  # noqa: E402
+from tests.fakes_engine import FakeClock, make_ipam  # noqa: E402
 
 REPLICAS_PER_SERVICE = 10
-STAGES = ("load", "place", "addresses", "requests", "plan", "blocks", "preview")
-PLANNED = ("place", "addresses", "requests", "plan")
+STAGES = ("load", "place", "addresses", "plan", "blocks", "render")
+PLANNED = ("addresses", "plan")
 CORE = ("place", "addresses", "blocks")
 
 
@@ -65,10 +65,7 @@ def make_cluster(hosts: int) -> Cluster:
     return Cluster(hosts=members, network=network, store=StoreSpec("file:///nonexistent.json"))
 
 
-def one_pass(services: int, hosts: int, preview: bool = False) -> Dict[str, float]:
-    from napcompose.orchestrator import Orchestrator
-    from napcompose.ports import ListReporter
-
+def one_pass(services: int, hosts: int) -> Dict[str, float]:
     times: Dict[str, float] = {}
 
     def timed(stage, fn):
@@ -77,29 +74,32 @@ def one_pass(services: int, hosts: int, preview: bool = False) -> Dict[str, floa
         times[stage] = time.process_time() - start
         return result
 
+    replicas = services * REPLICAS_PER_SERVICE
     text = compose_text(services)
     project = timed("load", lambda: parse_project([("docker-compose.yml", text)], project_name="bench"))
     cluster = make_cluster(hosts)
     check_names(project)
     placement = timed("place", lambda: place(project, cluster.hosts, ()))
-    assert len(placement.assignments) == services * REPLICAS_PER_SERVICE
+    assert len(placement.assignments) == replicas
     ipam = make_ipam(cluster, FakeClock())
-    got = timed("addresses", lambda: ipam.ensure_many([(r.owner, h, None) for r, h in placement.assignments]))
-    allocations = dict(zip(placement.replicas, got))
-    requests = timed("requests", lambda: build_requests(project, placement, allocations, cluster.network.name))
-    the_plan = timed("plan", lambda: plan(project, requests, (), PlanOptions()))
-    assert sum(len(w) for w in the_plan.waves) == services * REPLICAS_PER_SERVICE
-    addresses = {r: req.ip for r, req in requests.items()}
-    peers = PeerMap(project, addresses)
+
+    def reserve() -> Addresses:
+        got = ipam.ensure_many([(r.owner, h, None) for r, h in placement.assignments])
+        return Addresses.of_project(got, project.name)
+
+    addresses = timed("addresses", reserve)
+    assert len(addresses.allocations) == replicas
+    # A first ``up``: no containers anywhere, every host already holds the one image.
+    observation = Observation(cluster, project.name, image_ids=tuple(((h.name, "busybox"), f"sha256:{h.name}")
+                                                                     for h in cluster.hosts))
+    the_plan = timed("plan", lambda: plan(project, observation, addresses, Options(), Command.UP))
+    assert sum(isinstance(a, Create) for a in the_plan.actions) == replicas
+    ips: Dict[Replica, str] = {r: a.ip for r, a in addresses.allocations}
+    peers = PeerMap(project, ips)
     blocks = timed("blocks", lambda: {s.name: peers.block(s.name) for s in project.services})
     assert blocks["s0002"].count(" s0001_") == REPLICAS_PER_SERVICE
-    if not preview:
-        return times
-    world = FakeWorld([h.name for h in cluster.hosts])
-    orchestrator = Orchestrator(cluster, world.engines, world.files, make_ipam(cluster, FakeClock()),
-                                ListReporter(), FakeClock())
-    shown = timed("preview", lambda: orchestrator.preview(project))
-    assert len(shown.entries) == services * REPLICAS_PER_SERVICE
+    lines = timed("render", lambda: render(the_plan))
+    assert len(lines) >= replicas
     return times
 
 
@@ -117,11 +117,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000/50,1000/500,10000/50,10000/500",
                         help="REPLICAS/HOSTS pairs; replicas are a multiple of 10")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many passes per size")
-    parser.add_argument("--preview", action="store_true", help="also time the whole `plan` command")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
     args = parser.parse_args()
     sizes: List[Tuple[int, int]] = [tuple(int(x) for x in s.split("/")) for s in args.sizes.split(",")]
-    stages = STAGES if args.preview else STAGES[:-1]
+    stages = STAGES
 
     totals: Dict[Tuple[int, int], Dict[str, float]] = {}
     print(f"planning in process (test doubles): replicas/{REPLICAS_PER_SERVICE} services x {REPLICAS_PER_SERVICE}, "
@@ -129,7 +128,7 @@ def main() -> None:
     print(f"  {'replicas/hosts':>14} " + " ".join(f"{s:>9}" for s in stages)
           + f" {'planned':>8} {'core':>8} {'peak MiB':>9}")
     for replicas, hosts in sizes:
-        passes = [one_pass(replicas // REPLICAS_PER_SERVICE, hosts, args.preview) for _ in range(args.repeat)]
+        passes = [one_pass(replicas // REPLICAS_PER_SERVICE, hosts) for _ in range(args.repeat)]
         best = {stage: min(p[stage] for p in passes) for stage in stages}
         planned = min(sum(p[s] for s in PLANNED) for p in passes)
         core = min(sum(p[s] for s in CORE) for p in passes)

@@ -113,6 +113,18 @@ def with_dependencies(project, services):
     """``services`` plus every service of the project they need, directly or not."""
     graph = build_graph(project)
     chosen = set(services)
+    # One walk from every start at once: a service reached before is not walked again, so a chain
+    # of S services costs S steps, not S per start.
+    stack = []
     for name in services:
-        chosen |= nx.descendants(graph, name)
+        if name not in graph:
+            nx.descendants(graph, name)  # raises as it always did for a name the graph lacks
+        stack.append(name)
+    seen = set(stack)
+    while stack:
+        for dep in graph.successors(stack.pop()):
+            if dep not in seen:
+                seen.add(dep)
+                chosen.add(dep)
+                stack.append(dep)
     return {name for name in chosen if name in project.service_names}

@@ -60,8 +60,8 @@ def healthy_needed(project: Project, selected: Set[str]) -> Set[str]:
 
 def desired(project: Project, placement: Placement, addresses: Mapping[Replica, Address]) -> Dict[Replica, Desired]:
     hashes = {spec.name: config_hash(spec) for spec in project.services}
-    return {r: Desired(r, host, hashes[r.service], image_name(project.name, project.service(r.service)),
-                       addresses[r])
+    images = {spec.name: image_name(project.name, spec) for spec in reversed(project.services)}
+    return {r: Desired(r, host, hashes[r.service], images[r.service], addresses[r])
             for r, host in placement.assignments}
 
 
@@ -144,14 +144,18 @@ def converge(project: Project, wanted: Mapping[Replica, object], observed: Seque
                   key=lambda c: (c.replica, c.host, c.id))
     current: Dict[Replica, ObservedContainer] = {}
     extra: List[ObservedContainer] = []
+    found_on = {(c.replica, c.host) for c in mine}
     for container in mine:
         want = wanted.get(container.replica)
         if container.replica in current or (want is not None and container.host != want.host
-                                            and _on_host(mine, container.replica, want.host)):
+                                            and (container.replica, want.host) in found_on):
             extra.append(container)  # a second container for one replica: keep the placed one
         else:
             current[container.replica] = container
 
+    by_service: Dict[str, List[Replica]] = {}
+    for replica in wanted:
+        by_service.setdefault(replica.service, []).append(replica)
     waves = []
     keys: Dict[str, List[str]] = {}
     for wave in start_waves(project):
@@ -159,12 +163,12 @@ def converge(project: Project, wanted: Mapping[Replica, object], observed: Seque
         for service in wave:
             if service not in selected:
                 continue
-            for replica in sorted(r for r in wanted if r.service == service):
+            deps = sorted(direct_dependencies(project.service(service)))
+            for replica in sorted(by_service.get(service, ())):
                 want = wanted[replica]
                 container = current.get(replica)
                 kind, reason = _decide(want, container, options, image_ids.get((want.host, want.image)))
-                after = tuple(k for dep in sorted(direct_dependencies(project.service(service)))
-                              for k in keys.get(dep, ()))
+                after = tuple(k for dep in deps for k in keys.get(dep, ()))
                 needs_image = after + (image_key(want.image, want.host),)
                 if kind is Create:
                     action = Create(replica, want.host, reason, needs_image, address=want.ip,
@@ -186,14 +190,13 @@ def converge(project: Project, wanted: Mapping[Replica, object], observed: Seque
                          tuple(c for c in mine if c not in extra))
 
 
-def _on_host(containers, replica: Replica, host: str) -> bool:
-    return any(c.replica == replica and c.host == host for c in containers)
-
-
 def _removals(project, wanted, current, extra, selected, options):
     order = {name: i for i, wave in enumerate(stop_waves(project)) for name in wave}
     removals: List[Remove] = []
     orphans: List[ObservedContainer] = []
+    scales: Dict[str, int] = {}
+    for r in wanted:
+        scales[r.service] = scales.get(r.service, 0) + 1
     for container in list(current.values()) + extra:
         replica = container.replica
         if replica.service not in project.service_names:
@@ -209,8 +212,8 @@ def _removals(project, wanted, current, extra, selected, options):
             removals.append(Remove(replica, container.host, f"duplicate of {replica.label}",
                                    container=container))
         elif replica not in wanted:
-            scale = sum(1 for r in wanted if r.service == replica.service)
-            removals.append(Remove(replica, container.host, f"scale {scale}", container=container))
+            removals.append(Remove(replica, container.host, f"scale {scales.get(replica.service, 0)}",
+                                   container=container))
     # dependents first (stop order), then the highest numbers first within a service
     removals.sort(key=lambda a: (order.get(a.replica.service, -1), a.replica.service, -a.replica.index,
                                  a.host))

@@ -26,10 +26,11 @@ def plan_images(project: Project, placement: Placement, selected: Set[str],
     """
     wanted: Dict[str, Set[str]] = {}
     services_of: Dict[Tuple[str, str], Set[str]] = {}
+    image_of = {spec.name: image_name(project.name, spec) for spec in reversed(project.services)}
     for replica, host in placement.assignments:
         if replica.service not in selected or host in down:
             continue
-        image = image_name(project.name, project.service(replica.service))
+        image = image_of[replica.service]
         wanted.setdefault(image, set()).add(host)
         services_of.setdefault((host, image), set()).add(replica.service)
 
@@ -38,21 +39,30 @@ def plan_images(project: Project, placement: Placement, selected: Set[str],
 
     holders = {image: sorted(h for (h, i), found in present.items() if i == image and found)
                for image in wanted}
+    # What depends only on the image is worked out once per image, not once per service using it.
+    buildable_of: Dict[str, List] = {}
+    for s in project.services:
+        if s.build is not None and s.name in selected:
+            buildable_of.setdefault(image_name(project.name, s), []).append(s)
+    missing_of: Dict[str, Tuple[List[str], List[str]]] = {}
+    built: Set[str] = set()
     builds: List[BuildImage] = []
     copies: List[CopyImage] = []
     problems: List[str] = []
     for spec in sorted((project.service(s) for s in selected), key=lambda s: s.name):
         image = image_name(project.name, spec)
-        if image not in wanted or any(b.image == image for b in builds):
+        if image not in wanted or image in built:
             continue
-        hosts = sorted(wanted[image])
-        missing = [h for h in hosts if not has(h, image)]
-        buildable = [s for s in project.services if s.build is not None and s.name in selected
-                     and image_name(project.name, s) == image]
+        if image not in missing_of:
+            hosts = sorted(wanted[image])
+            missing_of[image] = (hosts, [h for h in hosts if not has(h, image)])
+        hosts, missing = missing_of[image]
+        buildable = buildable_of.get(image, [])
         if buildable and (build or (missing and not holders[image])):
             first = hosts[0]
             reason = "--build" if build else "on no host yet"
             builds.append(BuildImage(buildable[0].name, image, first, reason))
+            built.add(image)
             copies.extend(CopyImage(buildable[0].name, image, first, host, f"built on {first}",
                                     after=(image_key(image, first),)) for host in hosts[1:])
             continue

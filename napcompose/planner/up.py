@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import ConfigError
-from napcompose.hostsfile import check_names, peer_entries
+from napcompose.hostsfile import PeerMap, check_names
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import ClusterNetwork, Placement, Project, Replica
 from napcompose.placement import place
@@ -50,12 +50,12 @@ def fixed_address(project: Project, network: ClusterNetwork, replica: Replica) -
 
 def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dict[str, int]:
     """The file's scale for selected services, the running count for the others (left untouched)."""
+    highest: Dict[str, int] = {}
+    for c in mine:
+        highest[c.replica.service] = max(highest.get(c.replica.service, 0), c.replica.index)
     wanted = {}
     for spec in project.services:
-        if spec.name in selected:
-            wanted[spec.name] = spec.scale
-        else:
-            wanted[spec.name] = max((c.replica.index for c in mine if c.replica.service == spec.name), default=0)
+        wanted[spec.name] = spec.scale if spec.name in selected else highest.get(spec.name, 0)
     wanted.update(options.scale_of)
     return wanted
 
@@ -158,8 +158,11 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     waves += container_waves
     if writes:
         waves.append(tuple(writes))
-    lines = tuple((r, tuple(f"{address} {' '.join(names)}"
-                            for address, names in peer_entries(project, r.service, address_of)))
-                  for r in sorted(placement.replicas))
+    # Every replica of a service gets the same lines: one map of peers, each service's lines made once.
+    peers = PeerMap(project, address_of)
+    service_lines: Dict[str, tuple] = {}
+    for service in {r.service for r in placement.replicas}:
+        service_lines[service] = tuple(f"{address} {' '.join(names)}" for address, names in peers.entries(service))
+    lines = tuple((r, service_lines[r.service]) for r in sorted(placement.replicas))
     return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
                 containers.orphans, lines)

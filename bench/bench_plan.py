@@ -34,7 +34,8 @@ sys.path.insert(0, lib.ROOT)
 
 from napcompose.config import parse_project  # noqa: E402
 from napcompose.hostsfile import PeerMap, check_names  # noqa: E402
-from napcompose.model import Cluster, ClusterNetwork, Host, Replica, StoreSpec  # noqa: E402
+from napcompose.model import Replica
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
 from napcompose.placement import place  # noqa: E402
 from napcompose.planner import Addresses, Command, Create, Observation, Options, plan, render  # noqa: E402
 from tests.fakes_engine import FakeClock, make_ipam  # noqa: E402

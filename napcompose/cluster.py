@@ -19,7 +19,8 @@ import yaml
 from napcompose.config.yamlload import load_text, read_file
 from napcompose.errors import ConfigError
 from napcompose.ipam.blocks import area_conflict as host_block_area_conflict
-from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
+from napcompose.model import pairs
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
 
 _TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys", "lock")
 _NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu", "host_block", "host_blocks")

@@ -28,7 +28,7 @@ class Names(tuple):
             return False
 
 
-def _first_by(items, key) -> Dict:
+def first_by(items, key) -> Dict:
     """``{key(item): item}`` keeping the first item of each key, as a scan from the front would."""
     index: Dict = {}
     for item in items:
@@ -194,7 +194,7 @@ class Project:
     @cached_property
     def services_by_name(self) -> Mapping[str, ServiceSpec]:
         """Every service by name (the first one when a name repeats)."""
-        return _first_by(self.services, lambda s: s.name)
+        return first_by(self.services, lambda s: s.name)
 
     def service(self, name: str) -> ServiceSpec:
         try:
@@ -206,93 +206,6 @@ class Project:
     def service_names(self) -> Tuple[str, ...]:
         """The service names in order; ``name in project.service_names`` is a set lookup."""
         return Names(s.name for s in self.services)
-
-
-# --------------------------------------------------------------------------- cluster
-
-
-@dataclass(frozen=True)
-class SshSpec:
-    user: str = "root"
-    port: int = 22
-    key_file: Optional[str] = None
-    known_hosts: Optional[str] = None  # None: the user's ~/.ssh/known_hosts
-    # How long a TCP connection to the host may take before the host counts as down for the run.
-    connect_timeout_s: float = 2.0
-
-
-@dataclass(frozen=True)
-class Host:
-    """A Docker host of the cluster: connection coordinates only."""
-
-    name: str
-    address: str
-    docker_url: str  # ssh://user@addr, tcp://addr:2376 (TLS), unix:///path
-    ssh: SshSpec = field(default_factory=SshSpec)
-    labels: Pairs = ()
-    tls_ca: Optional[str] = None
-    tls_cert: Optional[str] = None
-    tls_key: Optional[str] = None
-    insecure_tcp: bool = False
-
-
-@dataclass(frozen=True)
-class ClusterNetwork:
-    """The flat network every host shares: a Docker bridge network whose Linux bridge is ``bridge``."""
-
-    name: str
-    subnet: str  # CIDR
-    router: str  # the containers' default gateway (DefaultGatewayIPv4)
-    pools: Tuple[str, ...]  # container ranges: CIDRs or "first-last"
-    bridge: str = "br0"
-    mtu: int = 1500
-    reserved: Tuple[str, ...] = ()  # other addresses never handed out
-    host_block: int = 28  # prefix length of each host's block (its network's ip-range)
-    host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
-
-
-@dataclass(frozen=True)
-class HostBlock:
-    """The part of the subnet owned by one host: Docker's own IPAM there gives addresses only from it."""
-
-    host: str
-    cidr: str  # e.g. 198.18.0.32/28
-    since: float = 0.0
-    version: int = 0  # the store's version of the record (orders concurrent reservations)
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    """Where addresses are kept: ``etcd://h:p[,h:p]`` (v2 API), ``etcd3://h:p[,h:p]`` (v3 API) or ``file:///path``."""
-
-    url: str
-    prefix: str = "/nap-compose"
-    ca_cert: Optional[str] = None
-    cert: Optional[str] = None
-    key: Optional[str] = None
-    username: Optional[str] = None
-    password: Optional[str] = None
-    timeout_s: float = 5.0
-
-
-@dataclass(frozen=True)
-class Cluster:
-    hosts: Tuple[Host, ...]
-    network: ClusterNetwork
-    store: StoreSpec
-    source: str = ""  # the cluster file's path
-    accept_new_host_keys: bool = False
-    lock_ttl_s: float = 30.0  # the project lock's lease; its holder renews it every third
-
-    @cached_property
-    def hosts_by_name(self) -> Mapping[str, Host]:
-        return _first_by(self.hosts, lambda h: h.name)
-
-    def host(self, name: str) -> Host:
-        try:
-            return self.hosts_by_name[name]
-        except (KeyError, TypeError):
-            raise KeyError(name) from None
 
 
 # --------------------------------------------------------------------------- runtime state

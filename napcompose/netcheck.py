@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.ipam import blocks as arith
-from napcompose.model import Allocation, Cluster, HostBlock
+from napcompose.model import Allocation
+from napcompose.clustermodel import Cluster, HostBlock
 
 # Docker Compose's labels (nap-compose writes them too): they name a container's owner.
 _PROJECT, _SERVICE, _NUMBER = ("com.docker.compose.project", "com.docker.compose.service",

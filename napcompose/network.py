@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from napcompose.model import ClusterNetwork, Host, Pairs, pairs
+from napcompose.model import Pairs, pairs
+from napcompose.clustermodel import ClusterNetwork, Host
 
 OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
 OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"

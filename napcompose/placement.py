@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from napcompose.errors import ConfigError, PlacementError, UsageError
-from napcompose.model import Host, ObservedContainer, Placement, Project, Replica, ServiceSpec
+from napcompose.model import ObservedContainer, Placement, Project, Replica, ServiceSpec
+from napcompose.clustermodel import Host
 
 STRATEGIES = ("spread", "binpack", "random")
 

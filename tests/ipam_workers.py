@@ -6,7 +6,7 @@ import uuid
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
 from napcompose.ipam import Ipam, Pool
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 
 
 def allocate(url, prefix, subnet, worker, count, start_at):

@@ -12,7 +12,8 @@ import hashlib
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from napcompose.errors import ConfigError, PlacementError, UsageError
-from napcompose.model import Host, ObservedContainer, Placement, Project, Replica, ServiceSpec
+from napcompose.model import ObservedContainer, Placement, Project, Replica, ServiceSpec
+from napcompose.clustermodel import Host
 from napcompose.placement import (STRATEGIES, _taken_ports, fixed_host_ports, preference_labels,
                                   service_constraints)
 

@@ -12,7 +12,8 @@ from typing import Iterator, List, Optional
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import ContainerEvent, ContainerRequest, Host, ObservedContainer, Replica
+from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer, Replica
+from napcompose.clustermodel import Host
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -17,7 +17,8 @@ import requests
 from napcompose.executor import fan_out
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import Cluster, Host, HostBlock, pairs
+from napcompose.model import pairs
+from napcompose.clustermodel import Cluster, Host, HostBlock
 from napcompose.netcheck import Endpoint, NetworkView
 from napcompose.network import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
 

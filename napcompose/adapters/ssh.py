@@ -32,7 +32,7 @@ from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_L
 from napcompose.adapters.file_ops import LocalTree, SftpTree
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError
-from napcompose.model import Cluster, Host
+from napcompose.clustermodel import Cluster, Host
 
 DOCKER_API_VERSION = "1.41"
 KEEPALIVE_S = 15

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from napcompose.errors import StoreError
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 
 
 def open_store(spec: StoreSpec):

@@ -240,7 +240,7 @@ def cmd_migrate(args, ctx) -> int:
 
     from napcompose.errors import StoreError
     from napcompose.ipam.migrate import migrate
-    from napcompose.model import StoreSpec
+    from napcompose.clustermodel import StoreSpec
 
     cluster = load_cluster(ctx)
     source_spec = cluster.store

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from napcompose.errors import ConfigError, IpamError, StoreError
 from napcompose.ipam import blocks as arith
 from napcompose.ipam.pool import parse_address
-from napcompose.model import HostBlock
+from napcompose.clustermodel import HostBlock
 
 
 def _key_prefix(prefix: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from napcompose.cluster import parse_cluster, render_cluster
 from napcompose.lab import etcd
 from napcompose.lab.layout import HOST_BLOCK, Layout
-from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec, pairs
+from napcompose.model import pairs
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
 
 NETWORK_NAME = "nap"
 BRIDGE = "br0"

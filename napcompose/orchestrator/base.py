@@ -6,7 +6,8 @@ import threading
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import Allocation, Cluster
+from napcompose.model import Allocation
+from napcompose.clustermodel import Cluster
 from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
 
 

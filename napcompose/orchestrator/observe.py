@@ -7,7 +7,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
 from napcompose.executor import fan_out
-from napcompose.model import Cluster, HostStatus, ObservedContainer, Replica
+from napcompose.model import HostStatus, ObservedContainer, Replica
+from napcompose.clustermodel import Cluster
 from napcompose.planner import Addresses, Observation, stand_ins
 from napcompose.ports import ContainerEngine
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Tuple
 
-from napcompose.model import Allocation, Cluster, HostStatus, ObservedContainer, Replica
+from napcompose.model import Allocation, HostStatus, ObservedContainer, Replica
+from napcompose.clustermodel import Cluster
 
 
 def parse_owner(owner: str) -> Optional[Replica]:

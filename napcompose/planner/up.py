@@ -13,7 +13,8 @@ from typing import Dict, List, Mapping, Optional, Set, Tuple
 from napcompose.errors import ConfigError
 from napcompose.hostsfile import PeerMap, check_names
 from napcompose.ipam.fencing import Vacated
-from napcompose.model import ClusterNetwork, Placement, Project, Replica
+from napcompose.model import Placement, Project, Replica
+from napcompose.clustermodel import ClusterNetwork
 from napcompose.placement import place
 from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
                                         ShipFiles, Unreserved, WriteHosts, ship_key)

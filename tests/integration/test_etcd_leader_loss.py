@@ -24,7 +24,7 @@ from napcompose.ipam import Ipam, Pool
 from napcompose.lab import etcd as lab_etcd
 from napcompose.lab import lab_down, lab_up
 from napcompose.lab.layout import make_layout
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 from tests.ipam_workers import allocate_retrying
 
 pytestmark = pytest.mark.integration

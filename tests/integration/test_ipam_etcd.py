@@ -20,7 +20,7 @@ from napcompose.adapters.system import SystemClock
 from napcompose.cli import main
 from napcompose.errors import AddressFencedError, NotOwnerError, PoolExhaustedError, StoreError
 from napcompose.ipam import Ipam, Pool
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 from tests.ipam_workers import run_workers
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from napcompose.adapters.system import SystemClock
 from napcompose.cli import main
 from napcompose.errors import PoolExhaustedError, StoreError
 from napcompose.ipam import Ipam, Pool
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 from tests.integration.test_ipam_etcd import Etcd, free_port, make_tls
 from tests.ipam_workers import run_workers
 

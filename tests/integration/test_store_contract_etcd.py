@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from napcompose.adapters.stores import open_store
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 from tests.store_contract import PROPERTIES
 
 pytestmark = pytest.mark.integration

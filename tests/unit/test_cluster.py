@@ -6,7 +6,7 @@ import pytest
 
 from napcompose.cluster import load_cluster_file, parse_cluster, render_cluster
 from napcompose.errors import ConfigError
-from napcompose.model import SshSpec, StoreSpec
+from napcompose.clustermodel import SshSpec, StoreSpec
 
 SRC = "/etc/nap/nap-cluster.yml"
 

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from napcompose.dashboard.state import ClusterState
-from napcompose.model import SshSpec, StoreSpec
+from napcompose.clustermodel import SshSpec, StoreSpec
 from tests.unit.test_orchestrator import Rig, guestbook
 
 

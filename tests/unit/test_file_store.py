@@ -8,7 +8,7 @@ import pytest
 from napcompose.adapters.file_store import FileStore
 from napcompose.adapters.stores import open_store
 from napcompose.errors import StoreError
-from napcompose.model import StoreSpec
+from napcompose.clustermodel import StoreSpec
 from tests.ipam_workers import run_workers
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from napcompose.errors import ConfigError, IpamError
 from napcompose.ipam import Pool
-from napcompose.model import Cluster, ClusterNetwork, Host, StoreSpec
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
 
 
 def cluster(pools=("198.18.0.100-198.18.0.249",), router="198.18.0.1", reserved=(), hosts=None):

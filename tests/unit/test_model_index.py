@@ -4,8 +4,8 @@ import pickle
 
 import pytest
 
-from napcompose.model import (Cluster, ClusterNetwork, Host, Placement, Project, Replica, ServiceSpec,
-                              StoreSpec)
+from napcompose.model import Placement, Project, Replica, ServiceSpec
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
 
 
 def project(*names):

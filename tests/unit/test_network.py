@@ -1,6 +1,6 @@
 """The flat network each host must have, and the drift report."""
 
-from napcompose.model import ClusterNetwork, Host
+from napcompose.clustermodel import ClusterNetwork, Host
 from napcompose.network import (NetworkOptions, NetworkResult, create_arguments, desired_network, network_drift,
                                 options_from_inspect)
 

@@ -11,7 +11,8 @@ from napcompose.cli import main
 from napcompose.cluster import parse_cluster
 from napcompose.ipam import Pool
 from napcompose.ipam.hostblocks import HostBlocks
-from napcompose.model import Allocation, HostBlock, pairs
+from napcompose.model import Allocation, pairs
+from napcompose.clustermodel import HostBlock
 from napcompose.netcheck import Endpoint, NetworkView, check_network
 from napcompose.network import NetworkOptions, decide, desired_network, options_from_inspect
 from tests.fakes_engine import FakeClock

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from napcompose.errors import ConfigError, PlacementError, PoolExhaustedError, UsageError
 from napcompose.hostsfile import extract_block
-from napcompose.model import (Cluster, ClusterNetwork, Dependency, Healthcheck, Host, Link,
-                              NetworkAttachment, PortSpec, Project, ServiceSpec, StoreSpec)
+from napcompose.model import Dependency, Healthcheck, Link, NetworkAttachment, PortSpec, Project, ServiceSpec
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
 from napcompose.orchestrator import Orchestrator
 from napcompose.planner import CONTAINER_TYPES, PlanOptions, Remove, Unreserved, render
 from napcompose.ports import ListReporter

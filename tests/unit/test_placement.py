@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from napcompose.errors import ConfigError, PlacementError, UsageError
-from napcompose.model import (Host, ObservedContainer, PlacementSpec, PortSpec, Project, Replica,
-                              ServiceSpec)
+from napcompose.model import ObservedContainer, PlacementSpec, PortSpec, Project, Replica, ServiceSpec
+from napcompose.clustermodel import Host
 from napcompose.placement import place
 
 

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from napcompose.errors import NapComposeError
-from napcompose.model import Host, ObservedContainer, PlacementSpec, PortSpec, Project, Replica, ServiceSpec
+from napcompose.model import ObservedContainer, PlacementSpec, PortSpec, Project, Replica, ServiceSpec
+from napcompose.clustermodel import Host
 from napcompose.placement import place
 from tests import placement_reference as reference
 

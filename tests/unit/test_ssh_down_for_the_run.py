@@ -7,7 +7,7 @@ import pytest
 
 from napcompose.adapters.ssh import HostConnections
 from napcompose.errors import HostError
-from napcompose.model import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
 
 
 class _Hangup:

@@ -25,6 +25,7 @@ import etcd3gw
 import requests
 from etcd3gw import exceptions as gw
 
+from napcompose.adapters.etcd_store import parse_endpoints
 from napcompose.errors import StoreError
 
 PAGE = 5000  # keys per range request when listing a prefix
@@ -33,15 +34,7 @@ _RETRY_DELAYS = (0.05, 0.2, 0.4, 0.8, 1.2, 1.6, 2.0, 2.0)  # about 8 s: a leader
 
 def parse_endpoints3(url: str) -> List[Tuple[str, int]]:
     """``etcd3://h:p[,h:p]`` as (host, port) pairs."""
-    if not url.startswith("etcd3://"):
-        raise StoreError(f"'{url}' is not an etcd v3 store URL (etcd3://host:port[,host:port])")
-    endpoints = []
-    for part in url[len("etcd3://"):].rstrip("/").split(","):
-        host, sep, port = part.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise StoreError(f"'{url}': endpoint '{part}' must be host:port")
-        endpoints.append((host.strip("[]"), int(port)))
-    return endpoints
+    return parse_endpoints(url, "etcd3", "an etcd v3 store URL")
 
 
 def _b64(text: str) -> str:

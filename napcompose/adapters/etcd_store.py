@@ -26,12 +26,13 @@ logging.getLogger("etcd").propagate = False
 V2_HINT = "start etcd with --enable-v2=true (etcd 3.4/3.5; 3.6 removed the v2 API)"
 
 
-def parse_endpoints(url: str) -> List[Tuple[str, int]]:
-    """``etcd://h:p[,h:p]`` as (host, port) pairs."""
-    if not url.startswith("etcd://"):
-        raise StoreError(f"'{url}' is not an etcd store URL (etcd://host:port[,host:port])")
+def parse_endpoints(url: str, scheme: str = "etcd", what: str = "an etcd store URL") -> List[Tuple[str, int]]:
+    """``etcd://h:p[,h:p]`` (or ``scheme://``) as (host, port) pairs."""
+    prefix = f"{scheme}://"
+    if not url.startswith(prefix):
+        raise StoreError(f"'{url}' is not {what} ({prefix}host:port[,host:port])")
     endpoints = []
-    for part in url[len("etcd://"):].rstrip("/").split(","):
+    for part in url[len(prefix):].rstrip("/").split(","):
         host, sep, port = part.strip().rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise StoreError(f"'{url}': endpoint '{part}' must be host:port")

@@ -106,26 +106,24 @@ def plan_stop(project: Project, observation: Observation, options: Options) -> P
 def plan_start(project: Project, observation: Observation, options: Options) -> Plan:
     """Start stopped containers in dependency waves, then rewrite hosts blocks (Docker rebuilt them)."""
     stopped = [c for c in _chosen(project, observation, options) if c.state in ("exited", "created")]
-    waves: List[List] = []
-    keys: Dict[str, List[str]] = {}
-    for wave in _waves(start_waves(project), stopped):
-        actions = [Start(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
-                   for c in wave]
-        keys.update(_after(project, actions))
-        waves.append(actions)
-    return _plan(observation, waves + [_hosts_writes(observation)])
+    return _plan(observation, _start_order(project, stopped, Start) + [_hosts_writes(observation)])
 
 
 def plan_restart(project: Project, observation: Observation, options: Options) -> Plan:
     chosen = _chosen(project, observation, options)
+    return _plan(observation, _start_order(project, chosen, Restart) + [_hosts_writes(observation)])
+
+
+def _start_order(project: Project, containers, action_type) -> List[List]:
+    """``action_type`` (Start or Restart) for each container, in start waves, each after its dependencies'."""
     waves: List[List] = []
     keys: Dict[str, List[str]] = {}
-    for wave in _waves(start_waves(project), chosen):
-        actions = [Restart(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
+    for wave in _waves(start_waves(project), containers):
+        actions = [action_type(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
                    for c in wave]
         keys.update(_after(project, actions))
         waves.append(actions)
-    return _plan(observation, waves + [_hosts_writes(observation)])
+    return waves
 
 
 def plan_rm(project: Project, observation: Observation, options: Options) -> Plan:

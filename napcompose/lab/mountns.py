@@ -4,8 +4,9 @@ Each host gets one persistent mount namespace, kept by a bind mount of its nsfs 
 DIR/mntns/nodeN (as `ip netns` keeps network namespaces). Its dockerd, its sshd and `lab exec` all
 enter that same namespace, so what SFTP writes is what dockerd and its containers see. In it:
 
-- /root, /home, /tmp, /work, the checkout nap-compose runs from and the lab's DIR are empty tmpfs
-  (the operator's files, keys and projects are not there, as on a separate machine);
+- every top-level directory that is not part of the system (/usr, /etc, /var, ...), /tmp, /var/tmp,
+  the checkout nap-compose runs from and the lab's DIR are empty tmpfs (the operator's files, keys and
+  projects are not there, as on a separate machine, wherever on the disk the operator keeps them);
 - the host's own state directory DIR/nodeN is bound back at its usual path, so the daemons' sockets,
   data roots and logs stay where the operator (and ``lab status``) find them;
 - /var/lib/nap-compose is the host's own directory DIR/nodeN/var-lib-nap-compose, not the machine's.
@@ -30,7 +31,12 @@ from typing import List, Optional, Sequence, Tuple
 from napcompose.errors import LabError
 from napcompose.lab.layout import Layout, LabHost
 
-HIDDEN_ALWAYS = ("/root", "/home", "/tmp", "/work")
+HIDDEN_ALWAYS = ("/root", "/home", "/tmp", "/var/tmp")
+# What a host's daemons need from the machine: programs, libraries, configuration, devices and kernel
+# views. Every other top-level directory (/work, /srv, /opt, /mnt, a CI runner's checkout root...) is
+# the operator's and is hidden, so the lab stays blind wherever the operator keeps a project.
+SYSTEM_DIRS = frozenset(("/bin", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+                         "/sbin", "/sys", "/usr", "/var"))
 HOST_STATE_DIR = "/var/lib/nap-compose"
 _MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
 _MNT_DETACH = 2
@@ -38,7 +44,17 @@ _MNT_DETACH = 2
 
 def checkout_dir() -> str:
     """The directory holding the napcompose package that runs: the operator's checkout (or site-packages)."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(package)
+
+
+def top_level_dirs() -> Tuple[str, ...]:
+    """The real directories directly under / (symlinks such as /lib -> usr/lib are left alone)."""
+    found = []
+    for entry in os.scandir("/"):
+        if entry.is_dir(follow_symlinks=False):
+            found.append("/" + entry.name)
+    return tuple(sorted(found))
 
 
 @dataclass(frozen=True)
@@ -53,9 +69,13 @@ def _under(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
-def host_view(layout: Layout, host: LabHost, checkout: str) -> View:
-    """Hide the operator's places (outermost only, as a tmpfs over a parent hides its children)."""
-    wanted = list(HIDDEN_ALWAYS) + [checkout, layout.dir]
+def host_view(layout: Layout, host: LabHost, checkout: str, top_level: Sequence[str] = ()) -> View:
+    """Hide the operator's places (outermost only, as a tmpfs over a parent hides its children).
+
+    ``top_level`` is the machine's list of directories under /; all but the system ones are hidden.
+    """
+    others = [path for path in top_level if path not in SYSTEM_DIRS]
+    wanted = list(HIDDEN_ALWAYS) + others + [checkout, layout.dir]
     hide: List[str] = []
     for path in sorted({os.path.normpath(p) for p in wanted}, key=lambda p: (len(p), p)):
         if path == "/":
@@ -111,7 +131,7 @@ def ensure(layout: Layout, host: LabHost) -> str:
     os.makedirs(host.var_lib_dir, mode=0o755, exist_ok=True)
     with open(host.mount_ns, "a"):
         pass
-    view = host_view(layout, host, checkout_dir())
+    view = host_view(layout, host, checkout_dir(), top_level_dirs())
     argv = ["unshare", f"--mount={host.mount_ns}", "--propagation", "private", "--",
             sys.executable, "-m", "napcompose.lab.mountns", "--detach", ns_dir(layout)]
     for source, target in view.binds:

@@ -1,5 +1,7 @@
 """The lab's layout: addresses and names follow from (name, subnet, hosts, dir); bad values are refused."""
 
+import os
+
 import pytest
 
 from napcompose.errors import UsageError
@@ -95,13 +97,33 @@ def test_a_host_view_hides_the_operators_places_and_binds_back_its_own_state():
     layout = make_layout("nap", "198.18.0.0/24", 2, "/tmp/lab")
     view = host_view(layout, layout.hosts[1], "/srv/checkout")
     # /tmp/lab is inside /tmp: one tmpfs over /tmp hides it.
-    assert view.hide == ("/tmp", "/home", "/root", "/work", "/srv/checkout")
+    assert view.hide == ("/tmp", "/home", "/root", "/var/tmp", "/srv/checkout")
     assert view.binds == (("/tmp/lab/node2", "/tmp/lab/node2"),
                           ("/tmp/lab/node2/var-lib-nap-compose", "/var/lib/nap-compose"))
     assert layout.hosts[1].mount_ns == "/tmp/lab/mntns/node2"
     elsewhere = make_layout("nap", "198.18.0.0/24", 1, "/srv/labs/one")
     assert host_view(elsewhere, elsewhere.hosts[0], "/work/main").hide == (
-        "/tmp", "/home", "/root", "/work", "/srv/labs/one")
+        "/tmp", "/home", "/root", "/var/tmp", "/work/main", "/srv/labs/one")
+
+
+def test_a_host_view_hides_every_top_level_directory_but_the_systems():
+    from napcompose.lab.mountns import host_view
+
+    layout = make_layout("nap", "198.18.0.0/24", 1, "/tmp/lab")
+    # A CI runner that clones into /check: the checkout is hidden by hiding /check itself.
+    top = ("/bin", "/boot", "/check", "/dev", "/etc", "/home", "/opt", "/proc", "/root", "/run", "/srv",
+           "/sys", "/tmp", "/usr", "/var", "/work")
+    view = host_view(layout, layout.hosts[0], "/check/work/main", top)
+    assert view.hide == ("/opt", "/srv", "/tmp", "/boot", "/home", "/root", "/work", "/check", "/var/tmp")
+    assert not {"/usr", "/etc", "/var", "/bin", "/proc", "/sys", "/dev", "/run"} & set(view.hide)
+
+
+def test_the_checkout_is_the_directory_above_the_package():
+    import napcompose
+    from napcompose.lab.mountns import checkout_dir
+
+    assert os.path.isdir(os.path.join(checkout_dir(), "napcompose"))
+    assert os.path.dirname(os.path.abspath(napcompose.__file__)) == os.path.join(checkout_dir(), "napcompose")
 
 
 def test_a_host_view_never_hides_the_root():

@@ -185,6 +185,9 @@ class RemoteFiles(Protocol):
     def rename(self, source: str, destination: str) -> None:
         """Rename ``source`` to an absent ``destination``."""
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        """Give the file ``path`` to ``uid``:``gid`` (numeric ids of the host)."""
+
     def remove_tree(self, path: str) -> None:
         """Remove ``path`` and everything under it (symlinks are removed, never followed); nothing when absent."""
 

@@ -59,6 +59,7 @@ class FakeFiles:
         self.reads: List[str] = []
         self.writes: List[str] = []
         self.tree: Dict[str, Tuple[str, int, object]] = {}
+        self.owners: Dict[str, Tuple[int, int]] = {}  # paths given away by chown; the rest are root's
         self.calls: List[Tuple[str, str]] = []
 
     def _check(self, path: str) -> _Inode:
@@ -128,17 +129,26 @@ class FakeFiles:
             raise HostError(self.host, f"{path}: exists")
         self.tree[path] = ("link", 0o777, target)
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._tree_op("chown", path)
+        if path not in self.tree:
+            raise HostError(self.host, f"{path}: no such file")
+        self.owners[path] = (uid, gid)
+
     def rename(self, source: str, destination: str) -> None:
         self._tree_op("rename", destination)
         if source not in self.tree or destination in self.tree:
             raise HostError(self.host, f"renaming {source} to {destination}: no source or destination exists")
         for p in [p for p in self.tree if p == source or p.startswith(source + "/")]:
             self.tree[destination + p[len(source):]] = self.tree.pop(p)
+            if p in self.owners:
+                self.owners[destination + p[len(source):]] = self.owners.pop(p)
 
     def remove_tree(self, path: str) -> None:
         self._tree_op("remove_tree", path)
         for p in [p for p in self.tree if p == path or p.startswith(path.rstrip("/") + "/")]:
             del self.tree[p]
+            self.owners.pop(p, None)
 
 
 @dataclass

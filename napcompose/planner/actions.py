@@ -282,7 +282,7 @@ class ShipFiles:
     host: str
     project: str
     files: Tuple[Shipped, ...]
-    reason: str = "bind sources from the project directory"
+    reason: str = "bind sources, configs and secrets from the project"
     after: Tuple[str, ...] = ()
     verb: ClassVar[str] = "Shipping"
     kind: ClassVar[str] = "ship"

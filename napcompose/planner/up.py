@@ -64,11 +64,12 @@ def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dic
 def _ship(project_name: str, waves, shipped: ShippedByService, down) -> Tuple[Tuple[ShipFiles, ...], list]:
     """One ShipFiles per host that will run (create, recreate or keep) a replica mounting shipped
     sources, and the container waves with each Create/Recreate there waiting for it."""
-    per_host: Dict[str, Dict[Tuple[str, str, str], Shipped]] = {}
+    per_host: Dict[str, Dict[Tuple[str, ...], Shipped]] = {}
     for action in (a for wave in waves for a in wave):
         if isinstance(action, (Create, Recreate, Keep)) and action.host not in down:
             for source in shipped.get(action.replica.service, ()):
-                per_host.setdefault(action.host, {})[(source.service, source.source, source.target)] = source
+                per_host.setdefault(action.host, {})[(source.service, source.mount, source.source,
+                                                      source.target)] = source
     ships = tuple(ShipFiles(host, project_name, tuple(found[k] for k in sorted(found)))
                   for host, found in sorted(per_host.items()))
     waiting = [tuple(replace(a, after=a.after + (ship_key(a.host),))

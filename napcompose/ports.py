@@ -62,6 +62,9 @@ class ContainerEngine(Protocol):
     def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
         """Containers with nap-compose labels (all of them when ``project`` is None), stopped ones too."""
 
+    def volume_names(self) -> List[str]:
+        """The names of the volumes on this host (a named volume lives on the host that made it)."""
+
     def create_container(self, request: "ContainerRequest") -> str:
         """Create (not start) the container described by ``request``; return its id."""
 

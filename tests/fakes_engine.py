@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.errors import HostError
 from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer, Replica
+from napcompose.placement import named_volumes
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
@@ -207,6 +208,7 @@ class FakeEngine:
         self.execs: List[Tuple[str, Tuple[str, ...]]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.volumes: Set[str] = set()
 
     # -- test controls
     def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
@@ -290,7 +292,13 @@ class FakeEngine:
             health = "starting" if request.spec.healthcheck else None
             self.containers[container_id] = _Container(container_id, request, path, inode, health=health,
                                                        image_id=self._current_image(request.image))
+            # Docker makes a missing named volume on create; it stays when the container goes.
+            self.volumes.update(named_volumes(request.spec))
             return container_id
+
+    def volume_names(self) -> List[str]:
+        self._guard("volumes", "")
+        return sorted(self.volumes)
 
     def start_container(self, container_id: str) -> None:
         container = self._get(container_id, "start")

@@ -52,6 +52,9 @@ def render(plan: Plan) -> List[str]:
             lines.append(_container_line(action, (container.ip if container else None) or "-"))
             if isinstance(action, (Start, Keep)):
                 lines.extend("    " + line for line in peers.get(action.replica, ()))
+    for name, host, label, held in plan.volumes:
+        lines.append(f"volume {name} on {host}: used by {label} ("
+                     + ("its data is there" if held else "made there when the container is created") + ")")
     for host, reason in plan.down:
         lines.append(f"host {host} did not answer: {reason}")
     return lines

@@ -224,3 +224,15 @@ def test_the_plan_command_shows_the_shipping_actions_and_the_bind_sources(tmp_pa
     assert status == 0, err
     assert all(not [p for p in files.tree if p.startswith("/var/lib/nap-compose/shop")]
                for files in cli.world.files_by_host.values())
+
+
+def test_an_older_copy_stays_until_down_which_removes_every_digest(root):
+    rig = Rig()
+    assert rig.orc.up(_project(root)).failed == ()
+    first = set(_copies(rig, "node1"))
+    (root / "app.conf").write_text("a=2\n")
+    assert rig.orc.up(_project(root)).failed == ()
+    second = set(_copies(rig, "node1"))
+    assert first < second  # the old digest is still there, beside the new one
+    assert rig.orc.down("sp").failed == ()
+    assert all(_copies(rig, host) == [] for host in ("node1", "node2", "node3"))

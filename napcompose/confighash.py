@@ -19,5 +19,11 @@ def config_hash(spec: ServiceSpec) -> str:
     data = dataclasses.asdict(spec)
     for name in _EXCLUDED:
         data.pop(name, None)
+    # A config's or secret's value is hashed on its own first (never written anywhere as it is);
+    # where its definition sits in the file does not reach the container.
+    for mount in data.get("file_mounts", ()):
+        value = mount.pop("data")
+        mount.pop("origin", None)
+        mount["data_sha256"] = None if value is None else hashlib.sha256(value).hexdigest()
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

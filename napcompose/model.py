@@ -125,6 +125,26 @@ class PlacementSpec:
 
 
 @dataclass(frozen=True)
+class FileMount:
+    """A service's use of a top-level ``configs:`` or ``secrets:`` entry: one file the container reads.
+
+    ``file`` is the operator's file; ``data`` the value of ``content:`` or ``environment:`` (kept out of
+    repr so that no trace or message ever shows a secret). ``origin`` is ``file:line`` of the definition.
+    """
+
+    kind: str  # config | secret
+    name: str
+    target: str  # absolute path inside the container
+    mode: int
+    uid: Optional[int] = None
+    gid: Optional[int] = None
+    file: Optional[str] = None
+    env: Optional[str] = None  # the environment variable ``data`` came from
+    data: Optional[bytes] = field(default=None, repr=False)
+    origin: str = ""
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service of a project, normalised: interpolated, validated, defaults applied."""
 
@@ -175,6 +195,7 @@ class ServiceSpec:
     tmpfs: Tuple[str, ...] = ()
     logging: Optional[LoggingSpec] = None
     shm_size: Optional[int] = None
+    file_mounts: Tuple[FileMount, ...] = ()  # configs and secrets, in the order the service names them
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Which host runs each replica: a pure, deterministic function of the project, the hosts and what runs.
 
-Existing replicas stay where they run; new ones go through filters (constraints, fixed hosts, max per host,
-affinity, anti-affinity, published host ports) and then a strategy (spread, binpack, random) picks one of
+Existing replicas stay where they run; a new replica of a service with named volumes goes back to a
+host that holds them and runs no replica of that service yet (a volume lives on one host: its data
+never moves); the others go through filters (constraints, fixed hosts, max per host, affinity,
+anti-affinity, published host ports) and then a strategy (spread, binpack, random) picks one of
 the hosts left. Randomness is a hash of the project's seed and the replica's name, never global state.
 """
 
@@ -117,6 +119,18 @@ def _wanted_scales(project: Project, scales: Optional[Mapping[str, int]]) -> Dic
     return {spec.name: scales.get(spec.name, spec.scale) for spec in project.services}
 
 
+def named_volumes(spec: ServiceSpec) -> Tuple[str, ...]:
+    """The named volumes ``spec`` mounts (``data:/var/lib/data``), in order, each once."""
+    names = (v.split(":", 1)[0] for v in spec.volumes if ":" in v)
+    return tuple(dict.fromkeys(n for n in names if n and not n.startswith(("/", ".", "~"))))
+
+
+def _holders(spec: ServiceSpec, volumes: Sequence[Tuple[str, str]]) -> List[str]:
+    """The hosts holding any of the service's named volumes, sorted."""
+    wanted = set(named_volumes(spec))
+    return sorted({host for host, name in volumes if name in wanted}) if wanted else []
+
+
 def _avoided_by(project: Project) -> Dict[str, Set[str]]:
     """For each service, the services whose anti-affinity names it (the rule holds both ways)."""
     avoided: Dict[str, Set[str]] = {}
@@ -127,13 +141,15 @@ def _avoided_by(project: Project) -> Dict[str, Set[str]]:
 
 
 def place(project: Project, hosts: Sequence[Host], observed: Sequence[ObservedContainer],
-          scales: Optional[Mapping[str, int]] = None) -> Placement:
+          scales: Optional[Mapping[str, int]] = None, volumes: Sequence[Tuple[str, str]] = ()) -> Placement:
     """Assign every replica ``1..N`` of every service to a host.
 
     ``hosts`` are the hosts new replicas may go to (the reachable ones); ``observed`` is everything
-    running on any host, this project's containers and others'. Replicas found in ``observed`` keep
-    their host. Raises PlacementError naming the replica and what excluded each host, ConfigError
-    for an unknown strategy, constraint or fixed host, UsageError for a bad ``scales`` entry.
+    running on any host, this project's containers and others'; ``volumes`` the (host, name) of the
+    project's named volumes on the hosts that answered. Replicas found in ``observed`` keep their host;
+    new ones go back to their data (``_back_to_their_data``). Raises PlacementError naming the replica
+    and what excluded each host, ConfigError for an unknown strategy, constraint or fixed host,
+    UsageError for a bad ``scales`` entry.
     """
     wanted = _wanted_scales(project, scales)
     host_by_name = {h.name: h for h in hosts}
@@ -168,10 +184,39 @@ def place(project: Project, hosts: Sequence[Host], observed: Sequence[ObservedCo
                 new.append(replica)
         if new:
             rules = _Rules(project, spec, state, avoided.get(spec.name, set()))
+            new = _back_to_their_data(rules, new, host_by_name, _holders(spec, volumes), assignments)
+        if new:
             for replica, host in _place_service(rules, new, hosts, state, ports_of[spec.name]):
                 assignments[replica] = host
     # sorted by the replicas fields as a plain tuple: the same order, compared in C
     return Placement(tuple(sorted(assignments.items(), key=_replica_key)))
+
+
+def _back_to_their_data(rules: "_Rules", new: List[Replica], host_by_name: Mapping[str, Host],
+                        holders: List[str], assignments: Dict[Replica, str]) -> List[Replica]:
+    """Give each host holding the service's named volumes, and running none of its replicas, the
+    next new replica (in index order); return the replicas left for the strategy.
+
+    Docker keeps a named volume on the host that made it, so the data of a replica removed (``down``,
+    ``rm``) is there and nowhere else: its successor goes back, or is not placed at all. A holder that
+    did not answer, or that a filter now excludes, is an error naming the replica, host and volume.
+    """
+    spec, state, left = rules.spec, rules.state, list(new)
+    names = ", ".join(named_volumes(spec))
+    for host_name in [h for h in holders if state.count(h, spec.name) == 0][:len(left)]:
+        replica = left.pop(0)
+        label = f"{spec.name}_{replica.index}"
+        host = host_by_name.get(host_name)
+        if host is None:
+            raise PlacementError(f"cannot place {label}: its named volume(s) {names} are on {host_name}, which "
+                                 "is not reachable; a volume's data never moves to another host")
+        for description, predicate in rules.filters(replica):
+            if not predicate(host):
+                raise PlacementError(f"cannot place {label}: its named volume(s) {names} are on {host_name}, but "
+                                     + description.format(hosts=host_name))
+        state.add(host_name, spec.name, rules.ports, True)
+        assignments[replica] = host_name
+    return left
 
 
 def _check_service(project: Project, spec: ServiceSpec, host_by_name: Mapping[str, Host]) -> None:

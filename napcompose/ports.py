@@ -62,6 +62,9 @@ class ContainerEngine(Protocol):
     def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
         """Containers with nap-compose labels (all of them when ``project`` is None), stopped ones too."""
 
+    def volume_names(self) -> List[str]:
+        """The names of the volumes on this host (a named volume lives on the host that made it)."""
+
     def create_container(self, request: "ContainerRequest") -> str:
         """Create (not start) the container described by ``request``; return its id."""
 
@@ -184,6 +187,9 @@ class RemoteFiles(Protocol):
 
     def rename(self, source: str, destination: str) -> None:
         """Rename ``source`` to an absent ``destination``."""
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        """Give the file ``path`` to ``uid``:``gid`` (numeric ids of the host)."""
 
     def remove_tree(self, path: str) -> None:
         """Remove ``path`` and everything under it (symlinks are removed, never followed); nothing when absent."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError
@@ -51,10 +51,21 @@ class Shipped:
     digest: str  # sha256 (hex) of the canonical listing of ``entries``
     entries: Tuple[Entry, ...]
     host_path: str  # the copy on the host, what the bind is rewritten to
+    mount: str = "bind"  # bind | config | secret
+    name: str = ""  # the config's or secret's name
+    owner: Optional[Tuple[int, int]] = None  # (uid, gid) the copy is given; None: root's
+    data: Optional[bytes] = field(default=None, repr=False)  # the value of content: or environment:
 
     @property
     def size(self) -> int:
         return sum(e.size for e in self.entries)
+
+    @property
+    def shown(self) -> str:
+        """How plan lines name it: the operator's path, or the config/secret (never its value)."""
+        if self.mount == "bind":
+            return self.source
+        return f"{self.mount} {self.name}" + (f" ({self.source})" if self.source else "")
 
 
 def files_dir(project: str) -> str:
@@ -85,7 +96,9 @@ def _file_digest(path: str) -> str:
 
 
 def _refuse(service: str, source: str, why: str) -> ConfigError:
-    return ConfigError(f"service '{service}': bind source {source} {why}")
+    # ``service`` may already say what is shipped ("service 'web': secret 'db'"); a bare name is a bind's.
+    what = service if service.startswith("service ") else f"service '{service}': bind source"
+    return ConfigError(f"{what} {source} {why}")
 
 
 def _link_entry(service: str, root: str, project_dir: str, path: str, rel: str) -> Entry:
@@ -145,9 +158,11 @@ def scan(service: str, source: str, project_dir: str) -> Tuple[str, Tuple[Entry,
         raise _refuse(service, source, f"cannot be read: {exc.filename}: {exc.strerror}") from None
 
 
-def tree_digest(kind: str, entries: Sequence[Entry]) -> str:
-    """sha256 of the canonical listing: kind, then per entry its path, kind, mode, content digest, link."""
-    sha = hashlib.sha256(f"nap-compose-ship-v1 {kind}\n".encode())
+def tree_digest(kind: str, entries: Sequence[Entry], name: str = "") -> str:
+    """sha256 of the canonical listing: kind and the copy's name (two sources with the same content
+    and different names get copies of their own), then per entry its path, kind, mode, content
+    digest, link."""
+    sha = hashlib.sha256(f"nap-compose-ship-v2 {kind} {name}\n".encode("utf-8", "surrogateescape"))
     for e in entries:
         sha.update(f"{e.path}\0{e.kind}\0{e.mode:o}\0{e.digest}\0{e.link}\n".encode("utf-8", "surrogateescape"))
     return sha.hexdigest()
@@ -163,17 +178,12 @@ def shipped_of(project: Project, spec: ServiceSpec) -> Tuple[Shipped, ...]:
             continue
         source = os.path.normpath(source)
         kind, entries = scan(spec.name, source, project_dir)
-        digest = tree_digest(kind, entries)
         name = os.path.basename(source) or "content"
+        digest = tree_digest(kind, entries, name)
         out.append(Shipped(service=spec.name, source=source, target=target,
                            read_only="ro" in options.split(","), kind=kind, digest=digest, entries=entries,
                            host_path=f"{files_dir(project.name)}/{digest}/{name}"))
     return tuple(out)
-
-
-def shipped_by_service(project: Project) -> Dict[str, Tuple[Shipped, ...]]:
-    """Every service's shipped sources (services without any are left out); a source is read once."""
-    return {spec.name: found for spec in project.services if (found := shipped_of(project, spec))}
 
 
 def digest_of(shipped: Sequence[Shipped]) -> str:
@@ -184,10 +194,19 @@ def digest_of(shipped: Sequence[Shipped]) -> str:
 
 
 def rewrite(spec: ServiceSpec, shipped: Sequence[Shipped]) -> ServiceSpec:
-    """The spec with each shipped bind source pointed at its host copy (options kept)."""
+    """The spec with each shipped bind source pointed at its host copy (options kept), and each
+    shipped config or secret turned into a read-only bind of its copy at its target."""
     if not shipped:
         return spec
-    by_source = {(s.source, s.target): s.host_path for s in shipped}
+    refs = {(s.mount, s.name, s.target): s.host_path for s in shipped if s.mount != "bind"}
+    kept, binds = [], []
+    for mount in spec.file_mounts:
+        host_path = refs.get((mount.kind, mount.name, mount.target))
+        if host_path is None:
+            kept.append(mount)
+        else:
+            binds.append(f"{host_path}:{mount.target}:ro")
+    by_source = {(s.source, s.target): s.host_path for s in shipped if s.mount == "bind"}
     volumes = []
     for text in spec.volumes:
         source, target, options = split_volume(text)
@@ -196,7 +215,7 @@ def rewrite(spec: ServiceSpec, shipped: Sequence[Shipped]) -> ServiceSpec:
             volumes.append(text)
         else:
             volumes.append(f"{host_path}:{target}" + (f":{options}" if options else ""))
-    return replace(spec, volumes=tuple(volumes))
+    return replace(spec, volumes=tuple(volumes + binds), file_mounts=tuple(kept))
 
 
 def describe(project: Project, spec: ServiceSpec, shipped: Sequence[Shipped]) -> List[str]:
@@ -216,4 +235,8 @@ def describe(project: Project, spec: ServiceSpec, shipped: Sequence[Shipped]) ->
                          f"{found.size} bytes, sha256:{found.digest[:12]}) to {found.host_path}")
         elif os.path.isabs(source):
             lines.append(f"{spec.name}: {source} -> {target}: host path, used as it is on each host")
+    for found in (s for s in shipped if s.mount != "bind"):
+        owner = "root" if found.owner is None else f"{found.owner[0]}:{found.owner[1]}"
+        lines.append(f"{spec.name}: {found.shown} -> {found.target}: shipped (mode {found.entries[0].mode:04o}, "
+                     f"owner {owner}, {found.size} bytes) to {found.host_path}")
     return lines

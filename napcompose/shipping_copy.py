@@ -31,6 +31,8 @@ class HostShipment:
 
 
 def _read_checked(shipped: Shipped, entry: Entry) -> bytes:
+    if shipped.data is not None:
+        return shipped.data
     path = shipped.source if not entry.path else os.path.join(shipped.source, entry.path)
     try:
         with open(path, "rb") as fh:
@@ -59,6 +61,8 @@ def _copy(files: RemoteFiles, root: str, shipped: Shipped) -> int:
     for entry in shipped.entries:
         if entry.kind == "link":
             files.symlink(entry.link, where(entry))
+    if shipped.owner is not None:  # a config or secret the container reads as this uid/gid
+        files.chown(base, *shipped.owner)
     files.rename(partial, f"{root}/{shipped.digest}")
     return sum(e.size for e in regular)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.errors import HostError
 from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer, Replica
+from napcompose.placement import named_volumes
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
@@ -59,6 +60,7 @@ class FakeFiles:
         self.reads: List[str] = []
         self.writes: List[str] = []
         self.tree: Dict[str, Tuple[str, int, object]] = {}
+        self.owners: Dict[str, Tuple[int, int]] = {}  # paths given away by chown; the rest are root's
         self.calls: List[Tuple[str, str]] = []
 
     def _check(self, path: str) -> _Inode:
@@ -128,17 +130,26 @@ class FakeFiles:
             raise HostError(self.host, f"{path}: exists")
         self.tree[path] = ("link", 0o777, target)
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._tree_op("chown", path)
+        if path not in self.tree:
+            raise HostError(self.host, f"{path}: no such file")
+        self.owners[path] = (uid, gid)
+
     def rename(self, source: str, destination: str) -> None:
         self._tree_op("rename", destination)
         if source not in self.tree or destination in self.tree:
             raise HostError(self.host, f"renaming {source} to {destination}: no source or destination exists")
         for p in [p for p in self.tree if p == source or p.startswith(source + "/")]:
             self.tree[destination + p[len(source):]] = self.tree.pop(p)
+            if p in self.owners:
+                self.owners[destination + p[len(source):]] = self.owners.pop(p)
 
     def remove_tree(self, path: str) -> None:
         self._tree_op("remove_tree", path)
         for p in [p for p in self.tree if p == path or p.startswith(path.rstrip("/") + "/")]:
             del self.tree[p]
+            self.owners.pop(p, None)
 
 
 @dataclass
@@ -197,6 +208,7 @@ class FakeEngine:
         self.execs: List[Tuple[str, Tuple[str, ...]]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.volumes: Set[str] = set()
 
     # -- test controls
     def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
@@ -280,7 +292,13 @@ class FakeEngine:
             health = "starting" if request.spec.healthcheck else None
             self.containers[container_id] = _Container(container_id, request, path, inode, health=health,
                                                        image_id=self._current_image(request.image))
+            # Docker makes a missing named volume on create; it stays when the container goes.
+            self.volumes.update(named_volumes(request.spec))
             return container_id
+
+    def volume_names(self) -> List[str]:
+        self._guard("volumes", "")
+        return sorted(self.volumes)
 
     def start_container(self, container_id: str) -> None:
         container = self._get(container_id, "start")

@@ -134,6 +134,11 @@ class DockerEngine:
                 return False
         return True
 
+    def volume_names(self) -> List[str]:
+        with self._calling("list volumes"):
+            found = self._api().volumes() or {}
+        return sorted(v.get("Name", "") for v in found.get("Volumes") or ())
+
     def image_id(self, reference: str) -> Optional[str]:
         import docker.errors
 

@@ -114,6 +114,12 @@ class SftpTree:
         except (paramiko.SSHException, OSError) as exc:
             raise self._fail(f"renaming {source} to", destination, exc) from exc
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        try:
+            self._client().chown(path, uid, gid)
+        except (paramiko.SSHException, OSError) as exc:
+            raise self._fail(f"giving to {uid}:{gid}", path, exc) from exc
+
     def remove_tree(self, path: str) -> None:
         sftp = self._client()
         try:
@@ -190,6 +196,12 @@ class LocalTree:
             os.rename(source, destination)
         except OSError as exc:
             raise self._fail(f"renaming {source} to", destination, exc) from exc
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        try:
+            os.chown(path, uid, gid, follow_symlinks=False)
+        except OSError as exc:
+            raise self._fail(f"giving to {uid}:{gid}", path, exc) from exc
 
     def remove_tree(self, path: str) -> None:
         try:

@@ -118,17 +118,18 @@ class RemoteFiles:
     def _tree(self) -> SftpTree:
         return SftpTree(self.host, self._client)
 
-    def listdir(self, path: str) -> List[str]:
+    def _one(self, operation: str, *args):
         with self._lock:
-            return self._tree().listdir(path)
+            return getattr(self._tree(), operation)(*args)
+
+    def listdir(self, path: str) -> List[str]:
+        return self._one("listdir", path)
 
     def makedirs(self, path: str, mode: int) -> None:
-        with self._lock:
-            self._tree().makedirs(path, mode)
+        self._one("makedirs", path, mode)
 
     def put(self, path: str, data: bytes, mode: int) -> None:
-        with self._lock:
-            self._tree().put(path, data, mode)
+        self._one("put", path, data, mode)
 
     def put_many(self, items) -> None:
         # Extra SFTP sessions on the same SSH connection carry the bulk; this one stays free.
@@ -145,16 +146,16 @@ class RemoteFiles:
         self._tree().put_many(items, session)
 
     def symlink(self, target: str, path: str) -> None:
-        with self._lock:
-            self._tree().symlink(target, path)
+        self._one("symlink", target, path)
 
     def rename(self, source: str, destination: str) -> None:
-        with self._lock:
-            self._tree().rename(source, destination)
+        self._one("rename", source, destination)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._one("chown", path, uid, gid)
 
     def remove_tree(self, path: str) -> None:
-        with self._lock:
-            self._tree().remove_tree(path)
+        self._one("remove_tree", path)
 
     def close(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from typing import Dict, Optional, Sequence
 
 from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.model import Replica
+from napcompose.placement import named_volumes
 from napcompose.planner import Command, Options
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import load_project
@@ -180,7 +181,8 @@ def cmd_ps(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
     observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
-    rows = views.ps_rows(observation, services, include_one_off=args.all)
+    rows = views.ps_rows(observation, services, include_one_off=args.all,
+                         volumes={s.name: named_volumes(s) for s in project.services})
     if args.quiet:
         for row in rows:
             if row.id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import List, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ExitStatus, PartialFailure
 from napcompose.planner import Command, Options, render
@@ -24,11 +24,14 @@ class PsRow:
     ports: str
     id: str
     number: Optional[int]
+    volumes: Tuple[str, ...] = ()  # the named volumes it mounts, which live on its host
 
 
-def ps_rows(observation, services: Sequence[str], include_one_off: bool) -> List[PsRow]:
+def ps_rows(observation, services: Sequence[str], include_one_off: bool,
+            volumes: Optional[Mapping[str, Tuple[str, ...]]] = None) -> List[PsRow]:
     """One row per container; a host that did not answer shows the containers its addresses say it
-    holds (the observation's stand-ins), state ``unknown (reason)``."""
+    holds (the observation's stand-ins), state ``unknown (reason)``. ``volumes``: each service's
+    named volumes."""
     down = observation.down
     rows = []
     for c in observation.containers:
@@ -43,7 +46,8 @@ def ps_rows(observation, services: Sequence[str], include_one_off: bool) -> List
             state = f"running ({c.health})"
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
                           ip=c.ip or "", state=state, ports=", ".join(c.ports), id=c.id,
-                          number=c.replica.index if c.replica else None))
+                          number=c.replica.index if c.replica else None,
+                          volumes=(volumes or {}).get(c.replica.service, ()) if c.replica else ()))
     rows.sort(key=lambda r: (r.service, r.number or 0, r.name, r.host))
     return rows
 
@@ -85,7 +89,8 @@ def print_plan(ctx, plan) -> None:
 
 def print_bind_sources(ctx, project) -> None:
     """Which bind sources are shipped from the project directory, and which are the hosts' own paths."""
-    from napcompose.shipping import describe, shipped_by_service
+    from napcompose.shipping import describe
+    from napcompose.shipping_refs import shipped_by_service
 
     shipped = shipped_by_service(project)
     lines = [line for spec in project.services for line in describe(project, spec, shipped.get(spec.name, ()))]

@@ -13,11 +13,11 @@ from napcompose.model import (BuildSpec, Dependency, Healthcheck, Link, LoggingS
 
 # Accepted so that existing files load, but without effect on a nap-compose cluster.
 IGNORED_KEYS = frozenset((
-    "blkio_config", "cgroup_parent", "configs", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
+    "blkio_config", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
     "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpuset", "credential_spec", "device_cgroup_rules",
     "devices", "dns_opt", "group_add", "isolation", "mac_address", "mem_swappiness", "memswap_limit",
     "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "profiles", "pull_policy", "runtime",
-    "secrets", "security_opt", "storage_opt", "userns_mode", "volume_driver"))
+    "security_opt", "storage_opt", "userns_mode", "volume_driver"))
 IGNORED_DEPLOY_KEYS = frozenset(("mode", "endpoint_mode", "labels", "rollback_config", "update_config"))
 _RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 

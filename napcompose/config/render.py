@@ -101,7 +101,21 @@ def _service(spec):
         out["logging"] = {k: v for k, v in (("driver", _s(spec.logging.driver)),
                                             ("options", {k: _s(v) for k, v in spec.logging.options})) if v}
     put("shm_size", spec.shm_size)
+    for kind in ("config", "secret"):
+        put(f"{kind}s", [{k: v for k, v in (("source", m.name), ("target", _s(m.target)), ("mode", m.mode),
+                                            ("uid", None if m.uid is None else str(m.uid)),
+                                            ("gid", None if m.gid is None else str(m.gid))) if v is not None}
+                         for m in spec.file_mounts if m.kind == kind])
     return out
+
+
+def _definition(mount):
+    """A top-level config or secret: its file or the name of its variable; a secret's value never."""
+    if mount.file is not None:
+        return {"file": _s(mount.file)}
+    if mount.env is not None:
+        return {"environment": _s(mount.env)}
+    return {"content": _s(mount.data.decode("utf-8", "replace"))}  # configs only: secrets have no content
 
 
 def as_dict(project) -> dict:
@@ -115,6 +129,10 @@ def as_dict(project) -> dict:
         doc["networks"] = {n: None for n in networks}
     if volumes:
         doc["volumes"] = {v: None for v in volumes}
+    for kind in ("config", "secret"):
+        found = {m.name: _definition(m) for s in project.services for m in s.file_mounts if m.kind == kind}
+        if found:
+            doc[f"{kind}s"] = dict(sorted(found.items()))
     doc["x-nap"] = {"strategy": project.strategy, "seed": project.seed}
     return doc
 

@@ -80,6 +80,8 @@ _DEPENDS = OneOf(LIST_OF_STRINGS, DictOf(Obj({"condition": Enum(
     "service_started", "service_healthy", "service_completed_successfully")}, x=False, required=("condition",)),
     key_pattern=NAME_PATTERN), name="a list of service names or a mapping")
 
+_FILE_REF = Obj({"source": STR, "target": STR, "uid": STR_OR_NUM, "gid": STR_OR_NUM, "mode": STR_OR_NUM})
+
 SPEC_SERVICE = Obj({
     "blkio_config": Obj({"device_read_bps": ListOf(_BLKIO_LIMIT), "device_read_iops": ListOf(_BLKIO_LIMIT),
                          "device_write_bps": ListOf(_BLKIO_LIMIT), "device_write_iops": ListOf(_BLKIO_LIMIT),
@@ -90,7 +92,7 @@ SPEC_SERVICE = Obj({
                              "extra_hosts": LIST_OR_DICT, "isolation": STR}), name="a string or a mapping"),
     "cap_add": LIST_OF_STRINGS, "cap_drop": LIST_OF_STRINGS, "cgroup_parent": STR,
     "command": OneOf(STR, ListOf(STR), name="a string or a list of strings"),
-    "configs": ListOf(OneOf(STR, Obj({"source": STR, "target": STR, "uid": STR, "gid": STR, "mode": NUM}),
+    "configs": ListOf(OneOf(STR, _FILE_REF,
                             name="a string or a mapping")),
     "container_name": STR, "cpu_count": INT, "cpu_percent": INT, "cpu_period": STR_OR_NUM,
     "cpu_quota": STR_OR_NUM, "cpu_rt_period": STR_OR_NUM, "cpu_rt_runtime": STR_OR_NUM, "cpu_shares": STR_OR_NUM,
@@ -118,7 +120,7 @@ SPEC_SERVICE = Obj({
     "privileged": BOOL, "profiles": LIST_OF_STRINGS, "pull_policy": Enum("always", "never", "if_not_present",
                                                                          "build", "missing"),
     "read_only": BOOL, "restart": STR, "runtime": STR, "scale": INT,
-    "secrets": ListOf(OneOf(STR, Obj({"source": STR, "target": STR, "uid": STR, "gid": STR, "mode": NUM}),
+    "secrets": ListOf(OneOf(STR, _FILE_REF,
                             name="a string or a mapping")),
     "security_opt": LIST_OF_STRINGS, "shm_size": STR_OR_NUM, "stdin_open": BOOL, "stop_grace_period": STR,
     "stop_signal": STR, "storage_opt": Obj({}, x=False), "sysctls": LIST_OR_DICT, "tmpfs": STRING_OR_LIST,
@@ -160,8 +162,8 @@ VOLUME = OneOf(NULL, Obj({
     "name": STR, "driver": STR, "driver_opts": DictOf(STR_OR_NUM),
     "external": OneOf(BOOL, Obj({"name": STR}), name="a boolean or a mapping"), "labels": LIST_OR_DICT,
 }), name="a mapping or null")
-_FILE_OBJECT = OneOf(NULL, Obj({"name": STR, "file": STR, "external": OneOf(BOOL, Obj({"name": STR}),
-                                                                           name="a boolean or a mapping"),
+_FILE_OBJECT = OneOf(NULL, Obj({"name": STR, "file": STR, "environment": STR, "content": STR,
+                                "external": OneOf(BOOL, Obj({"name": STR}), name="a boolean or a mapping"),
                                 "labels": LIST_OR_DICT, "driver": STR, "driver_opts": DictOf(STR_OR_NUM),
                                 "template_driver": STR}), name="a mapping or null")
 TOP_SECTIONS = {"networks": NETWORK, "volumes": VOLUME, "secrets": _FILE_OBJECT, "configs": _FILE_OBJECT}

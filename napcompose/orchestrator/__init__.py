@@ -19,6 +19,7 @@ from napcompose.orchestrator.hosts import HostsDrift, check_blocks
 from napcompose.orchestrator.observe import observe, with_stand_ins
 from napcompose.orchestrator.run import Executor
 from napcompose.orchestrator.ship import with_host_copies
+from napcompose.placement import named_volumes
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
@@ -41,11 +42,11 @@ class Orchestrator(Core):
         return Addresses.of_project(self.book.allocations(), project_name)
 
     def observe(self, project_name: Optional[str], everything: bool = False, images: Sequence[str] = (),
-                addresses: Optional[Addresses] = None) -> Observation:
+                addresses: Optional[Addresses] = None, volumes: Sequence[str] = ()) -> Observation:
         """Every host asked at once; containers of hosts that did not answer appear as stand-ins
         taken from the address book (read only then, unless ``addresses`` is given)."""
         seen = observe(self.cluster, self.engines, project_name, everything=everything, images=images,
-                       max_workers=self.max_workers, observed_at=self.clock.now())
+                       max_workers=self.max_workers, observed_at=self.clock.now(), volumes=volumes)
         if seen.down and project_name:
             if addresses is None:
                 try:
@@ -75,7 +76,9 @@ class Orchestrator(Core):
             # the config hashes the planner compares.
             project, shipped = with_host_copies(project)
             images = sorted({image_name(project.name, s) for s in project.services})
-            seen = self.observe(project_name, everything=True, images=images, addresses=addresses)
+            volumes = sorted({v for s in project.services for v in named_volumes(s)})
+            seen = self.observe(project_name, everything=True, images=images, addresses=addresses,
+                                volumes=volumes)
         else:
             seen = self.observe(project_name, addresses=addresses)
         return plan(project, seen, addresses, options, command, shipped), addresses

@@ -15,41 +15,43 @@ from napcompose.ports import ContainerEngine
 
 def observe(cluster: Cluster, engines: Mapping[str, ContainerEngine], project: Optional[str], *,
             everything: bool = False, images: Sequence[str] = (), max_workers: int = 16,
-            observed_at: float = 0.0) -> Observation:
+            observed_at: float = 0.0, volumes: Sequence[str] = ()) -> Observation:
     """Ask every host, in parallel, for its containers (the project's, or every nap-compose one when
-    ``everything``) and for the id of each of ``images``.
+    ``everything``), for the id of each of ``images`` and for which of the named ``volumes`` it holds.
 
     A host that fails to answer becomes a HostStatus with its reason, never an exception. An image
     a host cannot tell about is left out (unknown), which changes no decision.
     """
     wanted = sorted(set(images))
 
-    def ask(host: str) -> Tuple[List[ObservedContainer], Dict[Tuple[str, str], Optional[str]]]:
+    def ask(host: str):
         engine = engines[host]
         containers = engine.list_containers(None if everything else project)
+        held = sorted(set(engine.volume_names()) & set(volumes)) if volumes else []
         ids = {}
         for image in wanted:
             try:
                 ids[(host, image)] = engine.image_id(image)
             except NapComposeError:
                 continue
-        return containers, ids
+        return containers, ids, [(host, name) for name in held]
 
     results = fan_out([h.name for h in cluster.hosts], ask, max_workers=max_workers)
     containers: List[ObservedContainer] = []
     image_ids: Dict[Tuple[str, str], Optional[str]] = {}
-    statuses = []
+    statuses, held = [], []
     for result in results:
         if result.ok:
-            found, ids = result.value
+            found, ids, volumes_there = result.value
             containers.extend(found)
             image_ids.update(ids)
+            held.extend(volumes_there)
             statuses.append(HostStatus(result.key, True))
         else:
             statuses.append(HostStatus(result.key, False, result.error))
     containers.sort(key=lambda c: (c.replica or Replica("", "", 0), c.host, c.name, c.id))
     return Observation(cluster, project or "", tuple(containers), tuple(statuses),
-                       tuple(sorted(image_ids.items())), everything, observed_at)
+                       tuple(sorted(image_ids.items())), everything, observed_at, tuple(sorted(held)))
 
 
 def with_stand_ins(observation: Observation, addresses: Addresses) -> Observation:

@@ -17,7 +17,8 @@ from typing import Dict, List, Tuple
 
 from napcompose.model import Project
 from napcompose.planner import Plan, RemoveFiles, ShipFiles
-from napcompose.shipping import Shipped, rewrite, shipped_by_service
+from napcompose.shipping import Shipped, rewrite
+from napcompose.shipping_refs import shipped_by_service
 from napcompose.shipping_copy import remove_project_files, ship_to_host
 
 
@@ -36,7 +37,7 @@ def with_planned_copies(project: Project, plan: Plan) -> Project:
     for action in plan.actions:
         if isinstance(action, ShipFiles):
             for source in action.files:
-                by_service.setdefault(source.service, {})[(source.source, source.target)] = source
+                by_service.setdefault(source.service, {})[(source.mount, source.source, source.target)] = source
     if not by_service:
         return project
     services = tuple(rewrite(spec, tuple(by_service.get(spec.name, {}).values())) for spec in project.services)

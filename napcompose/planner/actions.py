@@ -282,7 +282,7 @@ class ShipFiles:
     host: str
     project: str
     files: Tuple[Shipped, ...]
-    reason: str = "bind sources from the project directory"
+    reason: str = "bind sources, configs and secrets from the project"
     after: Tuple[str, ...] = ()
     verb: ClassVar[str] = "Shipping"
     kind: ClassVar[str] = "ship"
@@ -345,6 +345,8 @@ class Plan:
     hosts: Tuple[HostStatus, ...] = ()
     orphans: Tuple[ObservedContainer, ...] = ()
     hosts_lines: Tuple[Tuple[Replica, Tuple[str, ...]], ...] = ()  # for display: each replica's peers
+    # For display: (volume, host, replica label, already on the host) of every named volume mounted.
+    volumes: Tuple[Tuple[str, str, str, bool], ...] = ()
 
     @property
     def actions(self) -> Tuple[Action, ...]:

@@ -67,6 +67,7 @@ class Observation:
     image_ids: Tuple[Tuple[Tuple[str, str], Optional[str]], ...] = ()
     everything: bool = False
     observed_at: float = 0.0  # when the hosts were asked: proof of a container's absence counts from here
+    volumes: Tuple[Tuple[str, str], ...] = ()  # (host, name) of the project's named volumes found
 
     @property
     def unreachable(self) -> Tuple[HostStatus, ...]:

@@ -35,9 +35,9 @@ def render(plan: Plan) -> List[str]:
                          f"({action.reason})")
         elif isinstance(action, ShipFiles):
             services = ", ".join(sorted({f.service for f in action.files}))
-            lines.append(f"files on {action.host}: ship what is missing of {len(action.files)} bind source(s) "
+            lines.append(f"files on {action.host}: ship what is missing of {len(action.files)} source(s) "
                          f"of {services} ({action.reason})")
-            lines.extend(f"    {f.service}: {f.source} -> {f.target}: sha256:{f.digest[:12]} at {f.host_path}"
+            lines.extend(f"    {f.service}: {f.shown} -> {f.target}: sha256:{f.digest[:12]} at {f.host_path}"
                          for f in action.files)
         elif isinstance(action, RemoveFiles):
             lines.append(f"files on {action.host}: remove the copies of project {action.project} ({action.reason})")
@@ -52,6 +52,9 @@ def render(plan: Plan) -> List[str]:
             lines.append(_container_line(action, (container.ip if container else None) or "-"))
             if isinstance(action, (Start, Keep)):
                 lines.extend("    " + line for line in peers.get(action.replica, ()))
+    for name, host, label, held in plan.volumes:
+        lines.append(f"volume {name} on {host}: used by {label} ("
+                     + ("its data is there" if held else "made there when the container is created") + ")")
     for host, reason in plan.down:
         lines.append(f"host {host} did not answer: {reason}")
     return lines

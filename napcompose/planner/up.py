@@ -15,7 +15,7 @@ from napcompose.hostsfile import PeerMap, check_names
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import Placement, Project, Replica
 from napcompose.clustermodel import ClusterNetwork
-from napcompose.placement import place
+from napcompose.placement import named_volumes, place
 from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
                                         ShipFiles, Unreserved, WriteHosts, ship_key)
 from napcompose.planner.containers import converge, desired, selected_services
@@ -64,11 +64,12 @@ def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dic
 def _ship(project_name: str, waves, shipped: ShippedByService, down) -> Tuple[Tuple[ShipFiles, ...], list]:
     """One ShipFiles per host that will run (create, recreate or keep) a replica mounting shipped
     sources, and the container waves with each Create/Recreate there waiting for it."""
-    per_host: Dict[str, Dict[Tuple[str, str, str], Shipped]] = {}
+    per_host: Dict[str, Dict[Tuple[str, ...], Shipped]] = {}
     for action in (a for wave in waves for a in wave):
         if isinstance(action, (Create, Recreate, Keep)) and action.host not in down:
             for source in shipped.get(action.replica.service, ()):
-                per_host.setdefault(action.host, {})[(source.service, source.source, source.target)] = source
+                per_host.setdefault(action.host, {})[(source.service, source.mount, source.source,
+                                                      source.target)] = source
     ships = tuple(ShipFiles(host, project_name, tuple(found[k] for k in sorted(found)))
                   for host, found in sorted(per_host.items()))
     waiting = [tuple(replace(a, after=a.after + (ship_key(a.host),))
@@ -92,7 +93,8 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     down = observation.down
     mine = tuple(c for c in observation.mine if not c.one_off)
     reachable = [h for h in observation.cluster.hosts if h.name not in down]
-    placement = place(project, reachable, observation.containers, _scales(project, selected, mine, options))
+    placement = place(project, reachable, observation.containers, _scales(project, selected, mine, options),
+                      observation.volumes)
     existing = {c.replica for c in mine}
     placement = Placement(tuple((r, h) for r, h in placement.assignments
                                 if r.service in selected or r in existing))
@@ -165,5 +167,8 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     for service in {r.service for r in placement.replicas}:
         service_lines[service] = tuple(f"{address} {' '.join(names)}" for address, names in peers.entries(service))
     lines = tuple((r, service_lines[r.service]) for r in sorted(placement.replicas))
+    held = set(observation.volumes)
+    volumes = tuple(sorted((name, host, r.label, (host, name) in held) for r, host in placement.assignments
+                           for name in named_volumes(project.service(r.service))))
     return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
-                containers.orphans, lines)
+                containers.orphans, lines, volumes)

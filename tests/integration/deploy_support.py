@@ -54,10 +54,11 @@ class DeployProject:
 
     # ------------------------------------------------------------------ running
 
-    def write(self, services: Dict, version: str = "2.4") -> None:
+    def write(self, services: Dict, version: str = "2.4", **top) -> None:
+        """The compose file; ``top`` adds top-level sections (``configs=``, ``secrets=``, ``volumes=``)."""
         import yaml
 
-        text = yaml.safe_dump({"version": version, "services": services}, sort_keys=True)
+        text = yaml.safe_dump({"version": version, "services": services, **top}, sort_keys=True)
         (self.dir / "docker-compose.yml").write_text(text)
 
     def nap(self, *argv: str) -> Tuple[int, str, str]:

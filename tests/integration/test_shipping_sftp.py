@@ -6,7 +6,7 @@ import pytest
 
 from napcompose.adapters.ssh import HostConnections
 from napcompose.model import Project, ServiceSpec
-from napcompose.shipping import shipped_by_service
+from napcompose.shipping_refs import shipped_by_service
 from napcompose.shipping_copy import remove_project_files, ship_to_host
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ LAYERS = {
     "network": 3,
     "executor": 3, "confighash": 3, "graphview": 3, "netcheck": 3,
     "imagecheck": 3, "lock": 3,
-    "shipping": 3, "shipping_copy": 3,
+    "shipping": 3, "shipping_copy": 3, "shipping_refs": 3,
     "planner": 4,
     "orchestrator": 5,
     "adapters": 6,

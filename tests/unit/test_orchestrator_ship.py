@@ -130,8 +130,8 @@ def test_plan_ships_once_per_consumers_host_and_their_creates_wait_for_it(root):
     waves = [{type(a) for a in wave} for wave in the_plan.waves]
     assert waves.index({ShipFiles}) < min(i for i, kinds in enumerate(waves) if Create in kinds)
     lines = render(the_plan)
-    assert "files on node2: ship what is missing of 2 bind source(s) of web (bind sources from the project " \
-           "directory)" in lines
+    assert "files on node2: ship what is missing of 2 source(s) of web (bind sources, configs and secrets " \
+           "from the project)" in lines
     assert any(line.startswith(f"    web: {root}/app.conf -> /etc/app.conf: sha256:") for line in lines)
 
 
@@ -211,8 +211,8 @@ def test_the_plan_command_shows_the_shipping_actions_and_the_bind_sources(tmp_pa
     assert status == 0, err
     lines = out.splitlines()
     ship = [line for line in lines if line.startswith("files on ")]
-    assert len(ship) == 1 and ship[0].endswith("ship what is missing of 1 bind source(s) of web "
-                                               "(bind sources from the project directory)")
+    assert len(ship) == 1 and ship[0].endswith("ship what is missing of 1 source(s) of web "
+                                               "(bind sources, configs and secrets from the project)")
     assert "Bind sources:" in lines
     assert any(line.startswith("  web: ./app.conf -> /etc/app.conf: shipped (file, 1 file(s), 4 bytes")
                for line in lines)
@@ -224,3 +224,15 @@ def test_the_plan_command_shows_the_shipping_actions_and_the_bind_sources(tmp_pa
     assert status == 0, err
     assert all(not [p for p in files.tree if p.startswith("/var/lib/nap-compose/shop")]
                for files in cli.world.files_by_host.values())
+
+
+def test_an_older_copy_stays_until_down_which_removes_every_digest(root):
+    rig = Rig()
+    assert rig.orc.up(_project(root)).failed == ()
+    first = set(_copies(rig, "node1"))
+    (root / "app.conf").write_text("a=2\n")
+    assert rig.orc.up(_project(root)).failed == ()
+    second = set(_copies(rig, "node1"))
+    assert first < second  # the old digest is still there, beside the new one
+    assert rig.orc.down("sp").failed == ()
+    assert all(_copies(rig, host) == [] for host in ("node1", "node2", "node3"))

@@ -6,8 +6,8 @@ import pytest
 
 from napcompose.errors import ConfigError, HostError
 from napcompose.model import Project, ServiceSpec
-from napcompose.shipping import (describe, digest_of, files_dir, rewrite, shipped_by_service, shipped_of,
-                                 split_volume)
+from napcompose.shipping import describe, digest_of, files_dir, rewrite, shipped_of, split_volume
+from napcompose.shipping_refs import shipped_by_service
 from napcompose.shipping_copy import remove_project_files, ship_to_host
 from tests.fakes_engine import FakeFiles, FakeFS
 
@@ -164,3 +164,14 @@ def test_a_file_changed_after_the_scan_is_not_shipped(proj):
         ship_to_host("node1", files, "demo", [greeting])
     assert str(err.value) == f"service 'web': {proj}/greeting.txt changed while it was being shipped; run again"
     assert greeting.digest not in files.listdir("/var/lib/nap-compose/demo/files")
+
+
+def test_two_files_with_one_content_and_different_names_each_get_their_copy(proj):
+    (proj / "a.txt").write_text("same\n")
+    (proj / "b.txt").write_text("same\n")
+    project = _project(proj, web=[f"{proj}/a.txt:/a", f"{proj}/b.txt:/b"])
+    a, b = shipped_of(project, project.service("web"))
+    assert a.digest != b.digest  # the copy's name joins the digest: one copy could not hold both names
+    files = FakeFiles("node1", FakeFS())
+    ship_to_host("node1", files, "demo", [a, b])
+    assert files.tree[a.host_path][2] == files.tree[b.host_path][2] == b"same\n"

@@ -134,6 +134,10 @@ class AddressBook(Protocol):
     def release_owner(self, owner: str) -> Optional[Allocation]:
         """Release what ``owner`` holds; return it (None when it held nothing)."""
 
+    def strand(self, owner: str, left_owner: str, host: str, ip: str) -> Allocation:
+        """Keep ``owner``'s address ``ip`` on ``host`` under ``left_owner`` (state ``stranded``) for
+        the copy left on that unreachable host; ``owner`` is then free to reserve a new address."""
+
 
 class ImageTransfer(Protocol):
     """Putting images on hosts without a registry: build on one, copy between two (save → load).

@@ -23,13 +23,14 @@ class ContainerHandlers:
 
     def _create(self, action) -> None:
         request = build_request(self.project, action.replica, action.host, self.allocations,
-                                self.plan.placement.replicas, self.core.cluster.network.name)
+                                self.plan.placement.replicas, self.core.cluster.network.name,
+                                generation=action.generation)
         engine = self.core.engines[action.host]
         container_id = engine.create_container(request)
         created = ObservedContainer(host=action.host, id=container_id, name=request.name,
                                     replica=action.replica, config_hash=request.config_hash,
                                     state="created", ip=request.ip, alloc_id=request.alloc_id,
-                                    image=request.image)
+                                    image=request.image, generation=action.generation)
         try:
             self.core.book.mark_bound(action.replica.owner, action.host)
         except AddressFencedError:

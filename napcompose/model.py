@@ -244,6 +244,7 @@ class Allocation:
     state: str  # reserved | bound
     since: float  # seconds since the epoch
     alloc_id: str
+    generation: int = 1  # the copy of its replica bound to it (ObservedContainer.generation)
 
 
 GENERATION_LABEL = "io.nap-compose.generation"

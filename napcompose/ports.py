@@ -125,8 +125,8 @@ class AddressBook(Protocol):
         address is recorded on another host is refused (AddressFencedError) unless ``vacated`` (what
         a scan of the hosts saw, ``ipam.fencing.Vacated``) proves its container left that host."""
 
-    def mark_bound(self, owner: str, host: str) -> Allocation:
-        """Record that ``owner``'s container now exists on ``host``."""
+    def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
+        """Record that ``owner``'s container (copy number ``generation``) now exists on ``host``."""
 
     def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
         """Record that ``owner``'s container on ``host`` was removed; the address stays the owner's."""

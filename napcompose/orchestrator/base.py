@@ -31,9 +31,9 @@ class LockedAddressBook:
         with self._lock:
             return self.book.ensure_many(requests, vacated)
 
-    def mark_bound(self, owner: str, host: str) -> Allocation:
+    def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
         with self._lock:
-            return self.book.mark_bound(owner, host)
+            return self.book.mark_bound(owner, host, generation)
 
     def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
         with self._lock:

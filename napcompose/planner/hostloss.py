@@ -45,6 +45,7 @@ class HostLoss:
     releases: Tuple[Release, ...] = ()  # stranded addresses whose copy is gone (or goes first)
     generations: Mapping[Replica, int] = field(default_factory=dict)  # each replica's current generation
     notes: Tuple[str, ...] = ()
+    removal_keys: Mapping[Tuple[Replica, str], str] = field(default_factory=dict)  # (replica, host) -> cleanup key
 
 
 def current_generations(containers, addresses: Addresses = Addresses()) -> Dict[Replica, int]:
@@ -130,7 +131,7 @@ def sort_out(project_name: str, observation: Observation, addresses: Addresses, 
     for host in sorted(evicted):
         notes.append(f"host {host} is evicted: its replicas move with their addresses, and its containers of "
                      "the project are removed if it answers")
-    return HostLoss(tuple(kept), moves, tuple(cleanup), tuple(releases), gens, tuple(notes))
+    return HostLoss(tuple(kept), moves, tuple(cleanup), tuple(releases), gens, tuple(notes), removal_of)
 
 
 def with_generations(waves, loss: HostLoss):

@@ -83,7 +83,7 @@ def stand_ins(addresses: Addresses, down: Dict[str, str]) -> Tuple[ObservedConta
     left = addresses.stranded_generations()
     current = tuple(ObservedContainer(host=a.host, id="", name=r.name, replica=r, config_hash=None,
                                       state="unknown", ip=a.ip, alloc_id=a.alloc_id,
-                                      generation=left.get(r, 0) + 1)
+                                      generation=max(a.generation, left.get(r, 0) + 1))
                     for r, a in addresses.allocations if a.host in down)
     behind = tuple(ObservedContainer(host=a.host, id="", name=r.name, replica=r, config_hash=None,
                                      state=STRANDED, ip=a.ip, alloc_id=a.alloc_id, generation=g)

@@ -145,8 +145,10 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
         if replica in wanted or replica in found or (allocation.host in down and allocation.host not in evicted):
             continue
         if replica.service in selected or (gone and options.remove_orphans):
+            # an evicted host that answered loses its copy first: the address goes only after that
+            first = loss.removal_keys.get((replica, allocation.host))
             releases.append(Release(replica, allocation.host, allocation.ip, "no container, no longer wanted",
-                                    evicted=allocation.host in evicted))
+                                    after=(first,) if first else (), evicted=allocation.host in evicted))
 
     writes = []
     if options.start:

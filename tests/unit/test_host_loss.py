@@ -66,6 +66,9 @@ def test_up_moves_a_lost_hosts_replicas_to_live_hosts_with_new_addresses():
     # consumers that stayed follow the move: web_2 reaches db, front_1 reaches web_1, at the new addresses
     assert f"{new_db} db_1 gb_db_1 database db" in rig.block("gb_web_2")
     assert f"{new_web} web_1 gb_web_1 app web" in rig.block("gb_front_1")
+    # and no line Docker wrote from their extra_hosts still names the old addresses first
+    assert before["gb_db_1"] not in rig.world.container("gb_web_2").view_hosts()
+    assert before["gb_web_1"] not in rig.world.container("gb_front_1").view_hosts()
     # the copies of the same replica on two hosts get different container ids; creating reused no name there
     assert rig.world.container("gb_db_1") is not None
 
@@ -240,4 +243,34 @@ def test_a_readmitted_host_is_used_again_and_its_old_copies_go():
     assert orc.up(guestbook(web_scale=4)).failed == ()
     assert all(c.request.replica.index > 1 or c.request.replica.service not in ("db", "web")
                for c in rig.world.engines["node1"].containers.values())
+    assert no_duplicate_addresses(rig)
+
+
+def test_the_address_record_knows_the_generation_of_a_copy_on_a_host_lost_later():
+    rig, before = lose_node1()
+    rig.orc.up(guestbook())
+    rig.world.engines["node1"].unreachable = None
+    assert rig.orc.up(guestbook()).failed == ()  # the old copies are gone, and so are their stranded addresses
+    assert rig.ipam.lookup("gb/db/1").generation == 2
+    rig.world.engines["node3"].unreachable = "lost as well"  # db_1's copy 2 lives there
+    rig.orc.up(guestbook())
+    assert [(h, g) for h, _, g in where(rig)["gb_db_1"]] == [("node1", 3), ("node3", 2)]
+    rig.world.engines["node3"].unreachable = None
+    rows = {(r.name, r.host): r.state for r in ps_rows(rig.orc.ps("gb"), (), False)}
+    assert rows[("gb_db_1", "node3")] == "superseded (running)"
+    assert rig.orc.up(guestbook()).failed == ()
+    assert [(h, g) for h, _, g in where(rig)["gb_db_1"]] == [("node1", 3)]
+    assert no_duplicate_addresses(rig)
+
+
+def test_an_evicted_hosts_address_of_a_replica_no_longer_wanted_goes_only_after_its_copy():
+    rig, before = lose_node1()
+    evictions, orc = evicted_rig(rig)
+    evictions.evict("node1", "tester")
+    rig.world.engines["node1"].unreachable = None
+    rig.world.engines["node1"].fail("remove", "gb_web_1")
+    report = orc.up(guestbook(web_scale=0))
+    failed = [(o.subject, o.action, o.error) for o in report.failed]
+    assert ("web_1", "Releasing", "dependency web_1@node1 failed") in failed
+    assert owners(rig)["gb/web/1"][0] == before["gb_web_1"]
     assert no_duplicate_addresses(rig)

@@ -274,3 +274,14 @@ def test_an_evicted_hosts_address_of_a_replica_no_longer_wanted_goes_only_after_
     assert ("web_1", "Releasing", "dependency web_1@node1 failed") in failed
     assert owners(rig)["gb/web/1"][0] == before["gb_web_1"]
     assert no_duplicate_addresses(rig)
+
+
+def test_down_keeps_a_stranded_address_while_its_host_is_lost_and_releases_it_once_the_copy_is_gone():
+    rig, before = lose_node1()
+    rig.orc.up(guestbook())
+    rig.orc.down(guestbook())
+    assert sorted(owners(rig)) == ["gb/db/1@gen1", "gb/web/1@gen1"]
+    assert sorted(c.request.name for c in rig.world.all_containers()) == ["gb_db_1", "gb_web_1"]
+    rig.world.engines["node1"].unreachable = None
+    assert rig.orc.down(guestbook()).failed == ()
+    assert owners(rig) == {} and rig.world.all_containers() == []

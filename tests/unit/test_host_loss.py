@@ -285,3 +285,17 @@ def test_down_keeps_a_stranded_address_while_its_host_is_lost_and_releases_it_on
     rig.world.engines["node1"].unreachable = None
     assert rig.orc.down(guestbook()).failed == ()
     assert owners(rig) == {} and rig.world.all_containers() == []
+
+
+def test_hosts_check_finds_a_line_that_still_gives_a_moved_peer_its_old_address():
+    rig, before = lose_node1()
+    rig.orc.up(guestbook())
+    rig.world.engines["node1"].unreachable = None
+    rig.orc.up(guestbook())
+    assert rig.orc.hosts_check(guestbook()) == []
+    consumer = rig.world.container("gb_web_2")
+    consumer.inode.data[:] = f"{before['gb_db_1']}\tdb\n".encode() + bytes(consumer.inode.data)
+    [drift] = rig.orc.hosts_check(guestbook())
+    assert (drift.replica.label, drift.actual == drift.expected) == ("web_2", True)
+    assert rig.orc.hosts_sync(guestbook()).failed == ()
+    assert before["gb_db_1"] not in consumer.view_hosts() and rig.orc.hosts_check(guestbook()) == []

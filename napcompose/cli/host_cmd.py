@@ -15,9 +15,14 @@ from napcompose.cli.locking import add_wait_option, hold_project_lock, identity
 
 
 def _evictions(ctx, cluster):
+    """The cluster's eviction records over a store opened for this command (closed when it ends,
+    after the project lock is given back)."""
     from napcompose.ipam.evictions import Evictions
 
-    return Evictions(ctx.wiring.store(cluster), cluster.store.prefix, ctx.wiring.clock())
+    store = ctx.wiring.store(cluster)
+    if hasattr(store, "close"):
+        ctx.on_close(store.close)
+    return store, Evictions(store, cluster.store.prefix, ctx.wiring.clock())
 
 
 def _checked(ctx, host: str):
@@ -27,9 +32,9 @@ def _checked(ctx, host: str):
     if host not in known:
         raise UsageError(f"no host {host!r} in the cluster file (hosts: {', '.join(known)})")
     project = load_project(ctx)
-    store = ctx.wiring.store(cluster)
+    store, evictions = _evictions(ctx, cluster)
     hold_project_lock(ctx, project.name, cluster, store)
-    return cluster, project, _evictions(ctx, cluster)
+    return cluster, project, evictions
 
 
 def cmd_evict(args, ctx) -> int:
@@ -56,7 +61,7 @@ def cmd_readmit(args, ctx) -> int:
 
 def cmd_list(args, ctx) -> int:
     cluster = load_cluster(ctx)
-    found = _evictions(ctx, cluster).evicted()
+    found = _evictions(ctx, cluster)[1].evicted()
     if not found:
         ctx.out("no host is evicted")
     for host in sorted(found):

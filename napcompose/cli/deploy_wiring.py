@@ -62,6 +62,8 @@ def deploy_for(ctx, cluster=None) -> Deploy:
     engines: Dict[str, object] = {host.name: ctx.wiring.engine(host, connections) for host in cluster.hosts}
     clock = ctx.wiring.clock()
     store = ctx.wiring.store(cluster)
+    if hasattr(store, "close"):
+        ctx.on_close(store.close)  # registered before the lock, so it closes after the lock is released
     ipam = Ipam(store, Pool.from_cluster(cluster), cluster.store.prefix, clock, ctx.wiring.new_id)
     reporter = CliReporter(ctx)
     orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock,

@@ -132,7 +132,10 @@ def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLoc
     held = getattr(ctx, "project_lock", None)
     if held is not None and held.lock.held:
         return held
-    store = store if store is not None else ctx.wiring.store(cluster)
+    if store is None:
+        store = ctx.wiring.store(cluster)
+        if hasattr(store, "close"):
+            ctx.on_close(store.close)  # closers run last-in first-out: after the guard releases the lock
     new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
     lock = ProjectLock(store, cluster.store.prefix, project_name, identity(ctx), ctx.wiring.clock(),
                        new_id, ttl_s=cluster.lock_ttl_s)

@@ -45,14 +45,15 @@ def plan_images(project: Project, placement: Placement, selected: Set[str],
         if s.build is not None and s.name in selected:
             buildable_of.setdefault(image_name(project.name, s), []).append(s)
     missing_of: Dict[str, Tuple[List[str], List[str]]] = {}
-    built: Set[str] = set()
+    done: Set[str] = set()  # each image is planned once, however many services use it
     builds: List[BuildImage] = []
     copies: List[CopyImage] = []
     problems: List[str] = []
     for spec in sorted((project.service(s) for s in selected), key=lambda s: s.name):
         image = image_name(project.name, spec)
-        if image not in wanted or image in built:
+        if image not in wanted or image in done:
             continue
+        done.add(image)
         if image not in missing_of:
             hosts = sorted(wanted[image])
             missing_of[image] = (hosts, [h for h in hosts if not has(h, image)])
@@ -62,7 +63,6 @@ def plan_images(project: Project, placement: Placement, selected: Set[str],
             first = hosts[0]
             reason = "--build" if build else "on no host yet"
             builds.append(BuildImage(buildable[0].name, image, first, reason))
-            built.add(image)
             copies.extend(CopyImage(buildable[0].name, image, first, host, f"built on {first}",
                                     after=(image_key(image, first),)) for host in hosts[1:])
             continue

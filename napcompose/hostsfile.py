@@ -93,8 +93,9 @@ def extract_block(text: str, project_name: str) -> Optional[str]:
 def merge(existing: str, project_name: str, block: str) -> str:
     """``existing`` with the project's block replaced by ``block`` (appended when there is none).
 
-    Idempotent. Every line outside the project's blocks is kept in its place; a stray BEGIN marker
-    without its END (a torn earlier write) is dropped on its own, never the lines after it.
+    Idempotent. Every line outside the project's blocks is kept in its place, except one that gives
+    a name of the block another address (``_stale``); a stray BEGIN marker without its END (a torn
+    earlier write) is dropped on its own, never the lines after it.
     """
     lines = existing.splitlines()
     begin = begin_marker(project_name)
@@ -112,10 +113,35 @@ def merge(existing: str, project_name: str, block: str) -> str:
         if insert_at is not None and index < insert_at:
             insert_at -= 1
     block_lines = block.splitlines()
+    stale = _stale(lines, block_lines)
+    for index in reversed(stale):
+        del lines[index]
+        if insert_at is not None and index < insert_at:
+            insert_at -= 1
     if insert_at is None:
         insert_at = len(lines)
     lines[insert_at:insert_at] = block_lines
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _stale(lines: List[str], block_lines: List[str]) -> List[int]:
+    """Indexes of lines outside the block that give one of the block's names another address.
+
+    Docker writes a container's ``extra_hosts`` (its peers' addresses when it was created) above the
+    block, and a resolver takes the first match: once a peer moved to a new address, such a line
+    would hide the block's. Only lines naming nothing but the block's names are dropped.
+    """
+    wanted: Dict[str, str] = {}
+    for line in block_lines:
+        fields = line.split("#", 1)[0].split()
+        for name in fields[1:]:
+            wanted[name] = fields[0]
+    found = []
+    for index, line in enumerate(lines):
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and all(wanted.get(name, fields[0]) != fields[0] for name in fields[1:]):
+            found.append(index)
+    return found
 
 
 def peer_entries(project: Project, service: str,

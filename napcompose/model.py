@@ -265,6 +265,18 @@ class Allocation:
     state: str  # reserved | bound
     since: float  # seconds since the epoch
     alloc_id: str
+    generation: int = 1  # the copy of its replica bound to it (ObservedContainer.generation)
+
+
+GENERATION_LABEL = "io.nap-compose.generation"
+
+
+def parse_generation(text: Optional[str]) -> int:
+    """A container's generation from its label: 1 when it has none (made before generations existed)
+    or an unreadable one (nothing newer can then be mistaken for older)."""
+    if text and text.isdigit() and int(text) >= 1:
+        return int(text)
+    return 1
 
 
 @dataclass(frozen=True)
@@ -285,6 +297,9 @@ class ObservedContainer:
     one_off: bool = False
     image_id: Optional[str] = None  # the id of the image it was created from ("sha256:...")
     status: str = ""  # Docker's own words for the state: "Up 5 minutes", "Exited (0) 3 seconds ago"
+    # Which copy of its replica this is: a replica moved off a lost host gets a higher one, so the
+    # current copy is known when the old one shows up again. A container without the label is 1.
+    generation: int = 1
 
 
 @dataclass(frozen=True)

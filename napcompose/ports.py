@@ -128,14 +128,18 @@ class AddressBook(Protocol):
         address is recorded on another host is refused (AddressFencedError) unless ``vacated`` (what
         a scan of the hosts saw, ``ipam.fencing.Vacated``) proves its container left that host."""
 
-    def mark_bound(self, owner: str, host: str) -> Allocation:
-        """Record that ``owner``'s container now exists on ``host``."""
+    def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
+        """Record that ``owner``'s container (copy number ``generation``) now exists on ``host``."""
 
     def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
         """Record that ``owner``'s container on ``host`` was removed; the address stays the owner's."""
 
     def release_owner(self, owner: str) -> Optional[Allocation]:
         """Release what ``owner`` holds; return it (None when it held nothing)."""
+
+    def strand(self, owner: str, left_owner: str, host: str, ip: str) -> Allocation:
+        """Keep ``owner``'s address ``ip`` on ``host`` under ``left_owner`` (state ``stranded``) for
+        the copy left on that unreachable host; ``owner`` is then free to reserve a new address."""
 
 
 class ImageTransfer(Protocol):

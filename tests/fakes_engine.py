@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.errors import HostError
-from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer, Replica
+from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
+                              parse_generation)
 from napcompose.placement import named_volumes
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -274,7 +275,7 @@ class FakeEngine:
             config_hash=labels.get("com.docker.compose.config-hash"), state=container.state,
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
             health=container.health, ports=ports, image=container.request.image,
-            image_id=container.image_id,
+            image_id=container.image_id, generation=parse_generation(labels.get(GENERATION_LABEL)),
             status={"running": "Up", "created": "Created"}.get(container.state, "Exited (0)"))
 
     def create_container(self, request: ContainerRequest) -> str:

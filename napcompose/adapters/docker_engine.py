@@ -13,7 +13,8 @@ from typing import Iterator, List, Optional
 from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import ContainerEvent, ContainerRequest, ObservedContainer, Replica
+from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
+                              parse_generation)
 from napcompose.clustermodel import Host
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -96,6 +97,7 @@ class DockerEngine:
             one_off=labels.get(ONEOFF_LABEL) == "True",
             image_id=row.get("ImageID") or None,
             status=row.get("Status") or "",
+            generation=parse_generation(labels.get(GENERATION_LABEL)),
         )
 
     def _address(self, row, labels) -> Optional[str]:

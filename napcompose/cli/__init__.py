@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "napcompose.cli.config_cmd",
     "napcompose.cli.build_cmd",
     "napcompose.cli.hosts_cmd",
+    "napcompose.cli.host_cmd",
     "napcompose.cli.graph_cmd",
     "napcompose.cli.dashboard_cmd",
     "napcompose.cli.ipam_cmd",

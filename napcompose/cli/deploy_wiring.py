@@ -52,6 +52,7 @@ class Deploy:
 def deploy_for(ctx, cluster=None) -> Deploy:
     """The cluster, its connections and engines, the IPAM and an Orchestrator over them."""
     from napcompose.ipam import Ipam, Pool
+    from napcompose.ipam.evictions import Evictions
     from napcompose.orchestrator import Orchestrator
 
     cluster = cluster or load_cluster(ctx)
@@ -66,7 +67,8 @@ def deploy_for(ctx, cluster=None) -> Deploy:
     ipam = Ipam(store, Pool.from_cluster(cluster), cluster.store.prefix, clock, ctx.wiring.new_id)
     reporter = CliReporter(ctx)
     orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock,
-                                images=ctx.wiring.images(connections, reporter))
+                                images=ctx.wiring.images(connections, reporter),
+                                evictions=Evictions(store, cluster.store.prefix, clock))
     return Deploy(cluster, connections, engines, ipam, orchestrator, reporter, store)
 
 

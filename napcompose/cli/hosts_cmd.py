@@ -18,6 +18,8 @@ class HostsDriftFound(NapComposeError):
 def _describe(drift) -> str:
     if drift.actual is None:
         return "managed block missing (Docker rewrites the file when a container starts)"
+    if drift.actual == drift.expected:
+        return "a line outside the managed block gives a peer's name an old address (one that moved)"
     return "managed block differs"
 
 

@@ -202,9 +202,12 @@ def cmd_gc(args, ctx) -> int:
     observation = deploy_for(ctx, cluster).orchestrator.observe(None, everything=True)
     unreachable = observation.down
     live: Dict[str, Set[str]] = {h.host: set() for h in observation.hosts if h.reachable}
+    from napcompose.planner import stranded_owner
+
     for c in observation.containers:
         if c.replica is not None:
-            live[c.host].add(c.replica.owner)
+            # a copy left behind by a replica that moved holds its address under the stranded owner
+            live[c.host].update((c.replica.owner, stranded_owner(c.replica, c.generation)))
     for name in sorted(unreachable):
         kept = sum(1 for a in ipam.allocations() if a.host == name)
         ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its {kept} allocation(s) are kept")

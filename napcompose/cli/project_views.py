@@ -25,14 +25,21 @@ class PsRow:
     id: str
     number: Optional[int]
     volumes: Tuple[str, ...] = ()  # the named volumes it mounts, which live on its host
+    generation: int = 1  # which copy of its replica (a replica moved off a lost host gets a higher one)
 
 
 def ps_rows(observation, services: Sequence[str], include_one_off: bool,
             volumes: Optional[Mapping[str, Tuple[str, ...]]] = None) -> List[PsRow]:
     """One row per container; a host that did not answer shows the containers its addresses say it
-    holds (the observation's stand-ins), state ``unknown (reason)``. ``volumes``: each service's
-    named volumes."""
+    holds (the observation's stand-ins), state ``unknown (reason)``, or ``stranded (reason)`` for a
+    copy left there whose replica moved to another host with a new address. A copy older than its
+    replica's current one (on a host that answers again) is ``superseded (its Docker state)``.
+    ``volumes``: each service's named volumes."""
+    from napcompose.planner import superseded
+
     down = observation.down
+    stale = superseded(observation.containers)
+    evicted = set(getattr(observation, "evicted", ()))
     rows = []
     for c in observation.containers:
         if c.one_off and not include_one_off:
@@ -40,14 +47,18 @@ def ps_rows(observation, services: Sequence[str], include_one_off: bool,
         if services and (c.replica is None or c.replica.service not in services):
             continue
         state = c.state
-        if state == "unknown" and c.host in down:
-            state = f"unknown ({_without_host(c.host, down[c.host])})"
+        if state in ("unknown", "stranded") and c.host in down:
+            why = "host evicted" if c.host in evicted else _without_host(c.host, down[c.host])
+            state = f"{state} ({why})"
+        elif (c.host, c.id) in stale:
+            state = f"superseded ({state})"
         elif c.health and state == "running":
             state = f"running ({c.health})"
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
                           ip=c.ip or "", state=state, ports=", ".join(c.ports), id=c.id,
                           number=c.replica.index if c.replica else None,
-                          volumes=(volumes or {}).get(c.replica.service, ()) if c.replica else ()))
+                          volumes=(volumes or {}).get(c.replica.service, ()) if c.replica else (),
+                          generation=c.generation))
     rows.sort(key=lambda r: (r.service, r.number or 0, r.name, r.host))
     return rows
 

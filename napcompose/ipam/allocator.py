@@ -23,13 +23,14 @@ from napcompose.ipam.ledger import Ledger
 from napcompose.ipam.pool import Pool, definition_differences
 from napcompose.ipam.queries import Queries, ip_text as _ip_text
 from napcompose.ipam.records import Keys, OwnerRecord, check_host, check_owner
+from napcompose.ipam.stranding import Stranding
 from napcompose.model import Allocation
 
 Request = Tuple[str, Optional[str], Optional[str]]
 Found = Optional[Tuple[Allocation, bool]]  # (allocation, newly reserved) or None: look again
 
 
-class Ipam(Queries):
+class Ipam(Queries, Stranding):
     GRACE_S = 15.0  # a claim younger than this is still being worked on by its writer
     MAX_ROUNDS = 200
 

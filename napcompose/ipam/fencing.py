@@ -28,6 +28,8 @@ class Vacated:
     scanned_at: float
     answered: FrozenSet[str]
     holding: FrozenSet[Tuple[str, str]]
+    # hosts the operator declared gone for good (``host evict``): their word is the proof
+    evicted: FrozenSet[str] = frozenset()
 
     @staticmethod
     def from_scan(scanned_at: float, statuses: Iterable[HostStatus],
@@ -39,6 +41,8 @@ class Vacated:
 def refusal(current: Allocation, host: str, vacated: Optional[Vacated], margin_s: float) -> Optional[str]:
     """Why ``current`` may not move to ``host``, or None when the proof holds."""
     old, owner = current.host, current.owner
+    if vacated is not None and old in vacated.evicted:
+        return None
     if vacated is None:
         why = (f"nothing shows that its container on {old} is gone (remove it there, or release the address, "
                "first)")

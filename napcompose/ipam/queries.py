@@ -82,7 +82,7 @@ class Queries:
         self.release(found[0].ip, owner)
         return found[0]
 
-    def mark_bound(self, owner: str, host: str) -> Allocation:
+    def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
         """Record that the owner's container exists on ``host``; call it before starting the container.
 
         Refused (AddressFencedError) when the address is recorded on another host: it was moved there
@@ -98,7 +98,8 @@ class Queries:
                 raise AddressFencedError(
                     f"address {current.ip} of {owner} was moved to {current.host} while its container was "
                     f"being created on {host}; that container is not started")
-            bound = replace(current, state="bound", host=host, since=self._clock.now())
+            # the record names the copy bound to it, so a stand-in for it knows its generation
+            bound = replace(current, state="bound", host=host, since=self._clock.now(), generation=generation)
             if self._ledger.swap_address(bound, found[1]) is not None:
                 return bound
         raise IpamError(f"the address of {owner} kept changing while being bound; run it again")

@@ -97,14 +97,17 @@ class OwnerRecord:
 
 
 def dump_allocation(a: Allocation) -> str:
-    return json.dumps({"owner": a.owner, "host": a.host, "state": a.state, "since": a.since,
-                       "alloc_id": a.alloc_id}, sort_keys=True)
+    data = {"owner": a.owner, "host": a.host, "state": a.state, "since": a.since, "alloc_id": a.alloc_id}
+    if a.generation > 1:  # records of first copies keep the shape they always had
+        data["generation"] = a.generation
+    return json.dumps(data, sort_keys=True)
 
 
 def load_allocation(ip: str, key: str, text: str) -> Allocation:
     try:
         data = json.loads(text)
         return Allocation(ip=ip, owner=str(data["owner"]), host=data.get("host"), state=str(data["state"]),
-                          since=float(data["since"]), alloc_id=str(data["alloc_id"]))
+                          since=float(data["since"]), alloc_id=str(data["alloc_id"]),
+                          generation=int(data.get("generation", 1)))
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"the store holds a malformed address record at {key}: {text[:80]!r}") from None

@@ -47,6 +47,9 @@ class Orchestrator(Core):
         taken from the address book (read only then, unless ``addresses`` is given)."""
         seen = observe(self.cluster, self.engines, project_name, everything=everything, images=images,
                        max_workers=self.max_workers, observed_at=self.clock.now(), volumes=volumes)
+        if self.evictions is not None:
+            known = {h.name for h in self.cluster.hosts}
+            seen = replace(seen, evicted=tuple(sorted(h for h in self.evictions.evicted() if h in known)))
         if seen.down and project_name:
             if addresses is None:
                 try:

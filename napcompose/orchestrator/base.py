@@ -31,9 +31,9 @@ class LockedAddressBook:
         with self._lock:
             return self.book.ensure_many(requests, vacated)
 
-    def mark_bound(self, owner: str, host: str) -> Allocation:
+    def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
         with self._lock:
-            return self.book.mark_bound(owner, host)
+            return self.book.mark_bound(owner, host, generation)
 
     def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
         with self._lock:
@@ -43,6 +43,10 @@ class LockedAddressBook:
         with self._lock:
             return self.book.release_owner(owner)
 
+    def strand(self, owner: str, left_owner: str, host: str, ip: str) -> Allocation:
+        with self._lock:
+            return self.book.strand(owner, left_owner, host, ip)
+
 
 class Core:
     """The ports an orchestrator works through, and the reporting helpers all its operations use."""
@@ -50,8 +54,9 @@ class Core:
     def __init__(self, cluster: Cluster, engines: Mapping[str, ContainerEngine],
                  files: Callable[[str], RemoteFiles], ipam: AddressBook, reporter: Reporter, clock: Clock,
                  max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
-                 images: Optional[ImageTransfer] = None):
+                 images: Optional[ImageTransfer] = None, evictions=None):
         self.cluster = cluster
+        self.evictions = evictions  # ipam.evictions.Evictions, or None: no host is evicted
         self.engines = engines
         self.files = files
         self.ipam = ipam

@@ -22,16 +22,20 @@ class ContainerHandlers:
         self.core.step(action.subject, action.verb, action.host, ip, lambda: self._create(action))
 
     def _create(self, action) -> None:
+        generation = action.generation
+        if isinstance(action, Recreate) and action.container is not None:
+            generation = max(generation, action.container.generation)  # a recreated copy stays current
         request = build_request(self.project, action.replica, action.host, self.allocations,
-                                self.plan.placement.replicas, self.core.cluster.network.name)
+                                self.plan.placement.replicas, self.core.cluster.network.name,
+                                generation=generation)
         engine = self.core.engines[action.host]
         container_id = engine.create_container(request)
         created = ObservedContainer(host=action.host, id=container_id, name=request.name,
                                     replica=action.replica, config_hash=request.config_hash,
                                     state="created", ip=request.ip, alloc_id=request.alloc_id,
-                                    image=request.image)
+                                    image=request.image, generation=generation)
         try:
-            self.core.book.mark_bound(action.replica.owner, action.host)
+            self.core.book.mark_bound(action.replica.owner, action.host, generation)
         except AddressFencedError:
             engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
             raise

@@ -15,7 +15,7 @@ from napcompose.executor import fan_out
 from napcompose.hostsfile import extract_block, merge
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
 from napcompose.orchestrator.base import Core
-from napcompose.planner import hosts_block
+from napcompose.planner import hosts_block, superseded
 
 ACTION = "Updating hosts of"
 
@@ -32,8 +32,9 @@ class HostsDrift:
 
 def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, Tuple[ObservedContainer, str]]:
     """For every running container of a service in the file: (container, the block it must hold)."""
+    stale = superseded(live)  # copies of replicas that moved on: removed by the next up, never peers
     mine = [c for c in live if c.replica is not None and c.replica.project == project.name
-            and c.replica.service in project.service_names and not c.one_off]
+            and c.replica.service in project.service_names and not c.one_off and (c.host, c.id) not in stale]
     addresses = {c.replica: c.ip for c in mine if c.ip}
     running = [c for c in mine if c.state == "running" and c.id]
     blocks = {name: hosts_block(project, name, addresses) for name in {c.replica.service for c in running}}
@@ -96,7 +97,8 @@ def check_blocks(core: Core, project: Project, live: Sequence[ObservedContainer]
                 core.reporter.warning(f"cannot read the hosts file of {container.replica.label}: {exc}")
                 continue
             actual = extract_block(text, project.name)
-            if actual != block:
+            # a line above the block that still names a moved peer's old address counts as drift too
+            if actual != block or merge(text, project.name, block) != text:
                 drifts.append(HostsDrift(container.replica, host, block, actual))
         return drifts
 

@@ -111,6 +111,12 @@ class Executor(ContainerHandlers, FileHandlers):
         for entry in action.entries:
             self.core.reporter.progress(entry.replica.label, action.verb, "started",
                                         self.core.detail(entry.host, entry.fixed))
+        for entry in action.entries:
+            if entry.strand is not None:  # the copy left on a lost host keeps its address
+                kept = entry.strand
+                self.core.book.strand(entry.replica.owner, kept.left_owner, kept.host, kept.ip)
+                self.allocations.pop(entry.replica, None)
+                self.core.reporter.warning(f"{entry.why}")
         got = self.core.book.ensure_many([(e.replica.owner, e.host, e.fixed) for e in action.entries],
                                          action.vacated)
         for entry, allocation in zip(action.entries, got):
@@ -118,13 +124,13 @@ class Executor(ContainerHandlers, FileHandlers):
         return []
 
     def release(self, action: Release) -> None:
-        if action.host in self.down:
+        if action.host in self.down and not action.evicted:
             message = f"{action.host} did not answer; {action.ip} stays reserved"
             self.core.reporter.warning(f"{action.host} did not answer: the address {action.ip} "
                                        f"of {action.subject} stays reserved")
             raise NapComposeError(message)
         self.core.step(action.subject, action.verb, action.host or "-", action.ip,
-                       lambda: self.core.book.release_owner(action.replica.owner))
+                       lambda: self.core.book.release_owner(action.owner or action.replica.owner))
 
     # ------------------------------------------------------------------ images
     def _image_port(self):

@@ -13,13 +13,15 @@ from typing import Optional
 from napcompose.model import Project
 from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
                                         Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
-                                        Reservation, Reserve, Restart, ShipFiles, Start, Stop, Unreserved,
+                                        Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
                                          plan_stop)
-from napcompose.planner.observation import Addresses, Observation, parse_owner, stand_ins
+from napcompose.planner.hostloss import current_generations, superseded
+from napcompose.planner.observation import (Addresses, Observation, parse_owner, parse_stranded, stand_ins,
+                                           stranded_owner)
 from napcompose.planner.options import Options, PlanOptions
 from napcompose.planner.render import render
 from napcompose.planner.up import ShippedByService, fixed_address, plan_up
@@ -46,6 +48,8 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
         return plan_up(project, observation, addresses, options, shipped)
     if command is Command.DOWN:
         return plan_down(project, observation, addresses, options)
+    if command is Command.HOSTS_SYNC:
+        return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
                 Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync}
     return planners[command](project, observation, options)
@@ -59,5 +63,5 @@ __all__ = [
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
     "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
-    "stand_ins",
+    "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
 ]

@@ -37,11 +37,23 @@ Address = Union[str, Unreserved]  # a reserved address, or the promise of one
 
 
 @dataclass(frozen=True)
+class Strand:
+    """Before the replica reserves a new address: keep ``ip`` on the unreachable ``host`` for the copy
+    left there, under the owner ``left_owner`` (ipam/stranding.py)."""
+
+    left_owner: str
+    host: str
+    ip: str
+
+
+@dataclass(frozen=True)
 class Reservation:
     replica: Replica
     host: str
     fixed: Optional[str]
     why: str
+    strand: Optional[Strand] = None  # set when the replica leaves a lost host for a new address
+    moved_from: Optional[str] = None  # the lost or evicted host the replica leaves
 
 
 @dataclass(frozen=True)
@@ -77,12 +89,14 @@ class Release:
     ip: str
     reason: str
     after: Tuple[str, ...] = ()
+    owner: Optional[str] = None  # another owner than the replica's: a stranded address of an old copy
+    evicted: bool = False  # ``host`` is evicted: released although it does not answer
     verb: ClassVar[str] = "Releasing"
     kind: ClassVar[str] = "release"
 
     @property
     def key(self) -> str:
-        return f"release {self.replica.label}"
+        return f"release {self.owner}" if self.owner else f"release {self.replica.label}"
 
     @property
     def subject(self) -> str:
@@ -165,6 +179,7 @@ class Create(_OnReplica):
 
     address: Address = ""
     healthy: bool = False  # wait until its healthcheck passes: a dependent needs service_healthy
+    generation: int = 1  # the new container's copy number (ObservedContainer.generation)
     verb: ClassVar[str] = "Creating"
     kind: ClassVar[str] = "create"
 
@@ -176,6 +191,7 @@ class Recreate(_OnReplica):
     address: Address = ""
     container: Optional[ObservedContainer] = None
     healthy: bool = False
+    generation: int = 1
     verb: ClassVar[str] = "Recreating"
     kind: ClassVar[str] = "recreate"
 
@@ -347,6 +363,7 @@ class Plan:
     hosts_lines: Tuple[Tuple[Replica, Tuple[str, ...]], ...] = ()  # for display: each replica's peers
     # For display: (volume, host, replica label, already on the host) of every named volume mounted.
     volumes: Tuple[Tuple[str, str, str, bool], ...] = ()
+    notes: Tuple[str, ...] = ()  # for display: what the run leaves alone and why (lost hosts)
 
     @property
     def actions(self) -> Tuple[Action, ...]:

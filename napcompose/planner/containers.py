@@ -16,8 +16,8 @@ from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves, with_dependencies
 from napcompose.hostsfile import peer_entries, render_block
 from napcompose.imagecheck import image_name
-from napcompose.model import (Allocation, ContainerRequest, ObservedContainer, Placement, Project,
-                              Replica, pairs)
+from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, ObservedContainer, Placement,
+                              Project, Replica, pairs)
 from napcompose.planner.actions import (Address, Create, Keep, Recreate, Remove, Start, image_key)
 from napcompose.planner.options import Options
 
@@ -66,8 +66,9 @@ def desired(project: Project, placement: Placement, addresses: Mapping[Replica, 
 
 
 def build_request(project: Project, replica: Replica, host: str, allocations: Mapping[Replica, Allocation],
-                  peers: Sequence[Replica], network: str) -> ContainerRequest:
-    """The ContainerRequest of ``replica`` on ``host``; its peers' addresses go into extra_hosts."""
+                  peers: Sequence[Replica], network: str, generation: int = 1) -> ContainerRequest:
+    """The ContainerRequest of ``replica`` on ``host``; its peers' addresses go into extra_hosts.
+    ``generation`` numbers its copy (a replica moved off a lost host gets a higher one)."""
     spec = project.service(replica.service)
     allocation = allocations[replica]
     digest = config_hash(spec)
@@ -82,6 +83,7 @@ def build_request(project: Project, replica: Replica, host: str, allocations: Ma
         "io.nap-compose.host": host,
         "io.nap-compose.address": allocation.ip,
         "io.nap-compose.alloc-id": allocation.alloc_id,
+        GENERATION_LABEL: str(generation),
     })
     addresses = {r: allocations[r].ip for r in peers if r in allocations}
     extra = tuple((name, address) for address, names in peer_entries(project, spec.name, addresses)

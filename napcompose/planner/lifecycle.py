@@ -12,9 +12,11 @@ from typing import Dict, List, Optional, Sequence
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves
 from napcompose.model import ObservedContainer, Project
+from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts)
-from napcompose.planner.observation import Addresses, Observation
+from napcompose.planner.hostloss import sort_out
+from napcompose.planner.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 
 _RUNNING = ("running", "restarting", "paused")
@@ -27,7 +29,12 @@ def _chosen(project: Project, observation: Observation, options: Options) -> Lis
     chosen = set(options.services or project.service_names)
     down = observation.down
     return [c for c in observation.mine if not c.one_off and c.replica.service in chosen
-            and not (c.host in down and c.state == "unknown")]
+            and not _stand_in(c, down)]
+
+
+def _stand_in(container: ObservedContainer, down) -> bool:
+    """A container an unreachable host may hold, known only from the address book."""
+    return container.host in down and container.state in ("unknown", STRANDED)
 
 
 def _waves(order, containers) -> List[List[ObservedContainer]]:
@@ -68,7 +75,7 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
               options: Options) -> Plan:
     """Stop and remove the project's containers in reverse waves, then release their addresses."""
     down = observation.down
-    mine = [c for c in observation.mine if not (c.host in down and c.state == "unknown")]
+    mine = [c for c in observation.mine if not _stand_in(c, down)]
     orphans: List[ObservedContainer] = []
     if project is not None:
         orphans = [c for c in mine if c.replica.service not in project.service_names]
@@ -85,6 +92,13 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
     kept = {c.replica for c in mine if c not in targets}
     releases = [Release(r, a.host, a.ip, "down", after=tuple(removing.get(r, ())))
                 for r, a in addresses.allocations if r not in kept]
+    # A stranded address goes once the copy left on its host is gone; on a host that still does not
+    # answer it stays, since that copy may still run there.
+    removal_at = {(a.replica, a.host): a.key for wave in waves for a in wave}
+    kept_at = {(c.replica, c.host) for c in mine if c not in targets}
+    releases += [Release(r, a.host, a.ip, "down", owner=stranded_owner(r, g),
+                         after=(removal_at[(r, a.host)],) if (r, a.host) in removal_at else ())
+                 for r, g, a in addresses.stranded if a.host not in down and (r, a.host) not in kept_at]
     # Shipped copies go from every host that answers and keeps none of the project's containers
     # (a host may hold copies with no container left, after rm), once its removals have succeeded.
     keeping = {c.host for c in mine if c not in targets}
@@ -147,9 +161,16 @@ def plan_kill(project: Project, observation: Observation, options: Options) -> P
                                 for c in running]])
 
 
-def plan_hosts_sync(project: Project, observation: Observation, options: Options) -> Plan:
-    """Rewrite every managed hosts block that differs, one pass per host."""
-    return _plan(observation, [_hosts_writes(observation)])
+def plan_hosts_sync(project: Project, observation: Observation, options: Options,
+                    addresses: Addresses = Addresses()) -> Plan:
+    """Rewrite every managed hosts block that differs, one pass per host; first remove the copies
+    that hosts answering again hold of replicas that moved on, and release their kept addresses."""
+    loss = sort_out(project.name, observation, addresses, set(), {})
+    gone = {(a.host, a.container.id) for a in loss.cleanup}
+    current = tuple(c for c in observation.mine if (c.host, c.id) not in gone and c.state != STRANDED)
+    hosts = sorted({c.host for c in current if c.host not in observation.down})
+    writes = tuple(WriteHosts(h, tuple(sorted(c.replica for c in current if c.host == h))) for h in hosts)
+    return _plan(observation, [loss.cleanup, loss.releases, writes], current=current)
 
 
 def doomed_by_rm(plan: Plan) -> Sequence[str]:

@@ -24,6 +24,9 @@ def render(plan: Plan) -> List[str]:
     for action in plan.actions:
         if isinstance(action, Reserve):
             for entry in action.entries:
+                if entry.moved_from is not None:
+                    lines.append(entry.why)  # "host node2 unreachable: moving web_2 to node3 with a new address"
+                    continue
                 lines.append(f"{entry.replica.label} on {entry.host} ({entry.fixed or '(new)'}): "
                              f"reserve an address ({entry.why})")
         elif isinstance(action, BuildImage):
@@ -31,7 +34,8 @@ def render(plan: Plan) -> List[str]:
         elif isinstance(action, CopyImage):
             lines.append(f"image {action.image} on {action.host}: copy from {action.source} ({action.reason})")
         elif isinstance(action, Release):
-            lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release the address "
+            what = f"the stranded address of {action.owner}" if action.owner else "the address"
+            lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release {what} "
                          f"({action.reason})")
         elif isinstance(action, ShipFiles):
             services = ", ".join(sorted({f.service for f in action.files}))
@@ -57,4 +61,5 @@ def render(plan: Plan) -> List[str]:
                      + ("its data is there" if held else "made there when the container is created") + ")")
     for host, reason in plan.down:
         lines.append(f"host {host} did not answer: {reason}")
+    lines.extend(plan.notes)
     return lines

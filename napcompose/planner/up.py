@@ -12,15 +12,15 @@ from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.hostsfile import PeerMap, check_names
-from napcompose.ipam.fencing import Vacated
 from napcompose.model import Placement, Project, Replica
 from napcompose.clustermodel import ClusterNetwork
 from napcompose.placement import named_volumes, place
 from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
-                                        ShipFiles, Unreserved, WriteHosts, ship_key)
+                                        ShipFiles, Strand, Unreserved, WriteHosts, ship_key)
 from napcompose.planner.containers import converge, desired, selected_services
+from napcompose.planner.hostloss import Move, sort_out, vacated as vacated_by, with_generations
 from napcompose.planner.images import plan_images
-from napcompose.planner.observation import Addresses, Observation
+from napcompose.planner.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.shipping import Shipped
 
@@ -90,10 +90,16 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     """
     selected = selected_services(project, options)
     check_names(project)
-    down = observation.down
-    mine = tuple(c for c in observation.mine if not c.one_off)
-    reachable = [h for h in observation.cluster.hosts if h.name not in down]
-    placement = place(project, reachable, observation.containers, _scales(project, selected, mine, options),
+    down, evicted = observation.down, set(observation.evicted)
+    network = observation.cluster.network
+    # Lost and evicted hosts first: what moves off them, and which old copies go (planner/hostloss.py).
+    loss = sort_out(project.name, observation, addresses, selected,
+                    {r: fixed_address(project, network, r) for r, _ in addresses.allocations
+                     if r.service in project.service_names})
+    mine = tuple(c for c in loss.containers
+                 if c.replica is not None and c.replica.project == project.name and not c.one_off)
+    reachable = [h for h in observation.cluster.hosts if h.name not in down and h.name not in evicted]
+    placement = place(project, reachable, loss.containers, _scales(project, selected, mine, options),
                       observation.volumes)
     existing = {c.replica for c in mine}
     placement = Placement(tuple((r, h) for r, h in placement.assignments
@@ -104,9 +110,13 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     address_of: Dict[Replica, Address] = {}
     entries: List[Reservation] = []
     for replica, host in placement.assignments:
-        fixed = fixed_address(project, observation.cluster.network, replica)
+        fixed = fixed_address(project, network, replica)
         allocation = held.get(replica)
-        if allocation is None:
+        move = loss.moves.get(replica)
+        if move is not None and host != move.source:
+            address_of[replica], entry = _moved(move, host, fixed)
+            entries.append(entry)
+        elif allocation is None:
             address_of[replica] = Unreserved(replica.owner, fixed)
             entries.append(Reservation(replica, host, fixed, "no address yet"))
         elif fixed is not None and allocation.ip != fixed:
@@ -134,10 +144,13 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     found = {c.replica for c in mine}
     for replica, allocation in addresses.allocations:
         gone = replica.service not in project.service_names
-        if replica in wanted or replica in found or allocation.host in down:
+        if replica in wanted or replica in found or (allocation.host in down and allocation.host not in evicted):
             continue
         if replica.service in selected or (gone and options.remove_orphans):
-            releases.append(Release(replica, allocation.host, allocation.ip, "no container, no longer wanted"))
+            # an evicted host that answered loses its copy first: the address goes only after that
+            first = loss.removal_keys.get((replica, allocation.host))
+            releases.append(Release(replica, allocation.host, allocation.ip, "no container, no longer wanted",
+                                    after=(first,) if first else (), evicted=allocation.host in evicted))
 
     writes = []
     if options.start:
@@ -153,11 +166,14 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
 
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).
-    vacated = Vacated.from_scan(observation.observed_at, observation.hosts, observation.containers)
-    ships, container_waves = _ship(project.name, containers.waves, shipped or {}, down)
+    vacated = vacated_by(observation)
+    ships, container_waves = _ship(project.name, with_generations(containers.waves, loss), shipped or {}, down)
     waves = [(Reserve(tuple(entries), vacated),)] if entries else []
-    # Files travel beside the images, before anything is removed or created.
-    waves += [wave for wave in (builds, tuple(copies) + ships, containers.removals, tuple(releases)) if wave]
+    # Stale copies on hosts that answer again go before anything else happens there; their kept
+    # addresses only once they are gone. Files travel beside the images, before anything is removed
+    # or created.
+    waves += [wave for wave in (loss.cleanup, loss.releases, builds, tuple(copies) + ships, containers.removals,
+                                tuple(releases)) if wave]
     waves += container_waves
     if writes:
         waves.append(tuple(writes))
@@ -171,4 +187,17 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     volumes = tuple(sorted((name, host, r.label, (host, name) in held) for r, host in placement.assignments
                            for name in named_volumes(project.service(r.service))))
     return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
-                containers.orphans, lines, volumes)
+                containers.orphans, lines, volumes=volumes, notes=loss.notes)
+
+
+def _moved(move: Move, host: str, fixed: Optional[str]) -> Tuple[Address, Reservation]:
+    """The address and reservation of a replica leaving a lost host (a new address; the old one is
+    kept for the copy left there) or an evicted one (its address goes along)."""
+    label, source, ip = move.replica.label, move.source, move.allocation.ip
+    if move.evicted:
+        why = f"host {source} is evicted: moving {label} to {host} with its address {fixed or ip}"
+        address = Unreserved(move.replica.owner, fixed) if fixed and fixed != ip else ip
+        return address, Reservation(move.replica, host, fixed, why, moved_from=source)
+    why = f"host {source} unreachable: moving {label} to {host} with a new address ({ip} stays reserved there)"
+    strand = Strand(stranded_owner(move.replica, move.generation - 1), source, ip)
+    return Unreserved(move.replica.owner), Reservation(move.replica, host, None, why, strand, source)

@@ -183,7 +183,8 @@ def test_ps_table_and_json(cli):
     container = cli.world.container("shop_web_2")
     assert web2 == {"name": "shop_web_2", "service": "web", "host": cli.world.host_of("shop_web_2"),
                     "ip": container.request.ip, "state": "running", "ports": "",
-                    "id": container.id, "number": 2, "volumes": []}
+                    "id": container.id, "number": 2, "volumes": [],
+                    "generation": 1}
     assert cli("ps", "-q")[1].split() == [r["id"] for r in rows]
     assert cli("ps", "--services")[1].split() == ["db", "web"]
 

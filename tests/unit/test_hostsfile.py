@@ -76,9 +76,18 @@ def test_merge_leaves_other_projects_blocks_alone():
 
 
 def test_merge_drops_a_stray_begin_marker_but_not_the_lines_after_it():
-    torn = DOCKER + "# BEGIN nap-compose gb\n198.18.0.11 db\n"
+    torn = DOCKER + "# BEGIN nap-compose gb\n198.18.0.11 cache\n"
     block = render_block("gb", [("198.18.0.12", ("db",))])
-    assert merge(torn, "gb", block) == DOCKER + "198.18.0.11 db\n" + block
+    assert merge(torn, "gb", block) == DOCKER + "198.18.0.11 cache\n" + block
+
+
+def test_merge_drops_docker_lines_that_give_a_name_of_the_block_another_address():
+    # extra_hosts written by Docker at create time, before the peer moved to a new address
+    created = DOCKER + "198.18.0.11\tdb_1\n198.18.0.11\tdb\n198.18.0.13\tdb_2 cache\n198.18.0.14\tweb\n"
+    block = render_block("gb", [("198.18.0.12", ("db_1", "db")), ("198.18.0.14", ("web",))])
+    merged = merge(created, "gb", block)
+    assert merged == DOCKER + "198.18.0.13\tdb_2 cache\n198.18.0.14\tweb\n" + block
+    assert merge(merged, "gb", block) == merged
 
 
 def test_merge_adds_the_missing_final_newline():

@@ -192,21 +192,20 @@ def test_a_failing_container_skips_its_dependents_and_a_later_up_converges(rig):
     assert len(rig.ipam.allocations()) == 5
 
 
-def test_an_unreachable_host_gives_per_host_errors_and_moves_nothing(rig):
+def test_an_unreachable_host_is_reported_and_its_replicas_come_back_elsewhere(rig):
     rig.orc.up(guestbook())
     ids = rig.ids()
     rig.world.engines["node2"].unreachable = "connection refused"
     report = rig.orc.up(guestbook(web_env=(("V", "2"),)))
-    failed = {o.subject: o.error for o in report.failed}
-    assert failed["node2"] == "node2: cannot connect to the Docker engine: connection refused"
-    assert failed["web_2"] == "node2: cannot connect to the Docker engine: connection refused"
-    assert failed["front_1"] == "dependency web_2 failed"
-    # web_2 and front_1 live on node2: nothing was created in their place elsewhere
-    assert {n for n, c in rig.ids().items()} == set(ids)
+    assert [(o.subject, o.error) for o in report.failed] == [
+        ("node2", "node2: cannot connect to the Docker engine: connection refused")]
+    # web_2 and front_1 lived on node2: new copies run elsewhere (tests/unit/test_host_loss.py)
+    assert sum(1 for c in rig.world.all_containers() if c.request.name == "gb_web_2") == 2
     rig.world.engines["node2"].unreachable = None
     report = rig.orc.up(guestbook(web_env=(("V", "2"),)))
     assert report.failed == ()
-    assert rig.world.host_of("gb_web_2") == "node2"
+    assert sorted(c.request.name for c in rig.world.all_containers()) == sorted(ids)
+    assert rig.world.engines["node2"].containers == {}
     assert len(rig.ipam.allocations()) == 5
 
 

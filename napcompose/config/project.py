@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-from napcompose.config import xnap
+from dataclasses import replace
+
+from napcompose.config import updates, xnap
 from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document
 from napcompose.config.extends import ExtendsResolver
@@ -43,13 +45,15 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
         names = ", ".join(d.filename for d in documents)
         raise ConfigError(f"{names}: no services defined")
     strategy, seed = xnap.top_level(top_nap, nap_file)
+    update_defaults = updates.defaults(top_nap, nap_file)
     specs = []
     for name in sorted(services):
         raw = services[name]
         ctx = ServiceContext(name, _Origins(origins[name]), working_dir, environ, warn)
         if raw.get("image") is None and raw.get("build") is None:
             ctx.fail("image", "neither 'image' nor 'build' is set; one of them is needed")
-        specs.append(to_spec(ctx, raw))
+        update, rollback = updates.service_updates(ctx, raw, update_defaults)
+        specs.append(replace(to_spec(ctx, raw), update=update, rollback=rollback))
     project = Project(name=project_name, services=tuple(specs),
                       source_files=tuple(d.filename for d in documents), working_dir=working_dir,
                       strategy=strategy, seed=seed)

@@ -22,6 +22,7 @@ from napcompose.planner.containers import converge, desired, selected_services
 from napcompose.planner.images import plan_images
 from napcompose.planner.observation import Addresses, Observation
 from napcompose.planner.options import Options
+from napcompose.planner.rolling import prunes, roll, split_previous
 from napcompose.shipping import Shipped
 
 ShippedByService = Mapping[str, Tuple[Shipped, ...]]
@@ -90,7 +91,8 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     selected = selected_services(project, options)
     check_names(project)
     down = observation.down
-    mine = tuple(c for c in observation.mine if not c.one_off)
+    # Containers kept by an update for a rollback are not replicas: only ``roll`` and prunes see them.
+    mine, kept = split_previous(tuple(c for c in observation.mine if not c.one_off))
     reachable = [h for h in observation.cluster.hosts if h.name not in down]
     placement = place(project, reachable, observation.containers, _scales(project, selected, mine, options))
     existing = {c.replica for c in mine}
@@ -153,6 +155,9 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     # that its container is gone from there (the address book checks it).
     vacated = Vacated.from_scan(observation.observed_at, observation.hosts, observation.containers)
     ships, container_waves = _ship(project.name, containers.waves, shipped or {}, down)
+    container_waves = roll(project, container_waves, kept, options, down)
+    if options.prune_previous:
+        container_waves += [wave for wave in (prunes(kept, selected, down),) if wave]
     waves = [(Reserve(tuple(entries), vacated),)] if entries else []
     # Files travel beside the images, before anything is removed or created.
     waves += [wave for wave in (builds, tuple(copies) + ships, containers.removals, tuple(releases)) if wave]

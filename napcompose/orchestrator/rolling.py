@@ -222,6 +222,9 @@ class RollingHandlers:
                     return
                 if health == "unhealthy":
                     raise failed("its healthcheck reports unhealthy")
+                state = self._state(engine, container.id)
+                if state != "running":  # a crash leaves the health as it was: ask the state too
+                    raise failed(f"{state} before its healthcheck passed", state)
                 if clock.now() >= deadline:
                     raise failed(f"not healthy within {self.core.health_timeout:g}s (health: {health})")
                 clock.sleep(self.core.health_interval)

@@ -243,3 +243,22 @@ def test_rollback_of_an_unknown_service_or_of_nothing_kept_changes_nothing(rig):
         rig.orc.rollback(shop(), [])
     assert str(caught.value) == "nothing to roll back in project gb: no container kept by an update"
     assert rig.ids() == before and len(rig.mutations()) == mutations
+
+
+def test_a_new_container_that_exits_while_starting_fails_its_gate_at_once(rig):
+    host = rig.world.host_of("gb_web_1")
+    engine = rig.world.engines[host]
+    engine.health_script["gb_web_1"] = ["starting"]
+    asked = engine.health
+
+    def crashing(container_id):
+        engine.containers[container_id].state = "exited"  # as a crash leaves it: health still "starting"
+        return asked(container_id)
+
+    engine.health = crashing
+    began = rig.clock.now()
+    report = rig.orc.up(shop("2"))
+    [failure] = [o for o in report.failed if not o.skipped]
+    assert (f"{host}: web_1 failed its gate (healthcheck healthy): exited before its healthcheck passed"
+            in failure.error)
+    assert rig.clock.now() - began < 30  # not the 2-minute health timeout

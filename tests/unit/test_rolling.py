@@ -262,3 +262,21 @@ def test_a_new_container_that_exits_while_starting_fails_its_gate_at_once(rig):
     assert (f"{host}: web_1 failed its gate (healthcheck healthy): exited before its healthcheck passed"
             in failure.error)
     assert rig.clock.now() - began < 30  # not the 2-minute health timeout
+
+
+def test_up_after_an_update_killed_between_keeping_and_creating_converges(rig):
+    # What a SIGKILL leaves after batch 2 kept web_2's old container and before it made the new one.
+    old = rig.world.container("gb_web_2")
+    engine = rig.world.engines[rig.world.host_of("gb_web_2")]
+    engine.stop_container(old.id)
+    engine.rename_container(old.id, "gb_web_2-previous")
+    address = rig.address("web", 2)
+    assert rig.orc.up(shop("2")).failed == ()
+    assert {version(rig, f"gb_web_{i}") for i in (1, 2, 3)} == {"2"}
+    assert rig.world.container("gb_web_2").request.ip == address == rig.address("web", 2)
+    # the kept container is accounted for: still there for a rollback, holding no address of its own
+    assert rig.world.container("gb_web_2-previous").id == old.id
+    assert sorted(a.owner for a in rig.ipam.allocations()) == ["gb/front/1", "gb/web/1", "gb/web/2", "gb/web/3"]
+    assert rig.orc.hosts_check(shop("2")) == []
+    assert rig.orc.up(shop("2"), Options(prune_previous=True)).failed == ()
+    assert not [n for n in rig.ids() if n.endswith("-previous")]

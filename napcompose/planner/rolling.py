@@ -161,8 +161,8 @@ def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
              f"{pause} ({action.reason})"]
     for n, batch in enumerate(action.batches, 1):
         lines.append(f"    batch {n}: " + "; ".join(
-            f"{s.replica.label} on {s.host} ({s.address}): links move to another replica, the old container "
-            f"is stopped and kept as {s.container.name}-previous, a new one keeps the address"
+            f"{s.replica.label} on {s.host} ({s.address}): links move to another replica when one is up, "
+            f"the old container is stopped and kept as {s.container.name}-previous, a new one keeps the address"
             + (f" (replaces the kept {s.previous.name})" if s.previous else "") for s in batch))
         for step in batch:
             lines.extend("        " + line for line in (peers or {}).get(step.replica, ()))

@@ -6,7 +6,7 @@ import pytest
 
 from napcompose.errors import ConfigError, UsageError
 from napcompose.model import Healthcheck, Link, Project, ServiceSpec, UpdateConfig
-from napcompose.planner import Command, Options, Recreate, RollingUpdate, render
+from napcompose.planner import Options, Recreate, RollingUpdate, render
 from tests.unit.test_orchestrator import Rig
 
 HC = Healthcheck(test=("CMD", "true"), interval_s=1.0)
@@ -50,7 +50,7 @@ def test_the_plan_shows_one_rolling_update_in_batches_of_parallelism(rig):
     lines = render(the_plan)
     assert ("web: rolling update of 3 replica(s) in 3 batch(es) of 1, stop-first, gate: healthcheck healthy, "
             "on failure: pause (configuration changed)") in lines
-    assert any(line.startswith(f"    batch 2: web_2 on node") and f"({rig.address('web', 2)})" in line
+    assert any(line.startswith("    batch 2: web_2 on node") and f"({rig.address('web', 2)})" in line
                and "kept as gb_web_2-previous" in line for line in lines)
     pairs, _ = rig.orc.plan(shop("2", UpdateConfig(parallelism=2)))
     assert [len(b) for b in rollings(pairs)[0].batches] == [2, 1]

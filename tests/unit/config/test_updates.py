@@ -79,3 +79,16 @@ def test_bad_order_is_refused_by_the_schema():
     with pytest.raises(ConfigError) as caught:
         parse("version: '3.8'\nservices:\n  web:\n    image: x\n    deploy:\n      update_config: {order: first}\n")
     assert "order" in str(caught.value) and "stop-first" in str(caught.value)
+
+
+def test_config_renders_the_keys_that_differ_and_they_read_back_the_same():
+    from napcompose.config.render import render
+
+    project = parse("version: '3.8'\nx-nap:\n  update_config: {monitor: 2s}\nservices:\n  web:\n    image: x\n"
+                    "    deploy:\n      update_config: {parallelism: 2, delay: 1m30s, failure_action: rollback}\n"
+                    "      rollback_config: {parallelism: 0}\n")
+    text = render(project)
+    assert "update_config:" in text and "rollback_config:" in text and "order:" not in text
+    again = parse(text).service("web")
+    assert (again.update, again.rollback) == (project.service("web").update, project.service("web").rollback)
+    assert "update_config" not in render(parse("version: '3.8'\nservices:\n  web: {image: x}\n"))

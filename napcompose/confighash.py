@@ -10,12 +10,13 @@ from napcompose.model import ServiceSpec
 
 # Fields that never reach a container's configuration: how many replicas there are and where they
 # run. Peers' hosts entries are not in the spec at all (they are added to the request), so a scale
-# of a linked service never changes a consumer's hash.
-_EXCLUDED = ("scale", "placement")
+# of a linked service never changes a consumer's hash. How an update proceeds is no part of a
+# container either: changing it must not start one.
+_EXCLUDED = ("scale", "placement", "update", "rollback")
 
 
 def config_hash(spec: ServiceSpec) -> str:
-    """sha256 (hex) of the canonical JSON of ``spec`` without scale and placement."""
+    """sha256 (hex) of the canonical JSON of ``spec`` without scale, placement and the update settings."""
     data = dataclasses.asdict(spec)
     for name in _EXCLUDED:
         data.pop(name, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.model import Link, Project, Replica, ServiceSpec
@@ -144,23 +144,24 @@ def _stale(lines: List[str], block_lines: List[str]) -> List[int]:
     return found
 
 
-def peer_entries(project: Project, service: str,
-                 addresses: Mapping[Replica, str]) -> Tuple[Entry, ...]:
+def peer_entries(project: Project, service: str, addresses: Mapping[Replica, str],
+                 unavailable: Iterable[Replica] = ()) -> Tuple[Entry, ...]:
     """The hosts entries a replica of ``service`` needs for its links (and ``depends_on``).
 
     A ``depends_on`` target that is not also linked counts as ``links: [target]``: compose files of
     version 2 and later reach such services by name through Docker's per-network DNS, which does not
     span hosts. For every link ``target[:alias]``: the alias, the target's service name and the
     target's network aliases (``networks.*.aliases``) resolve to the target's first (lowest index)
-    replica in ``addresses``; every replica of the target resolves by its own names, ``target_n`` and
-    ``project_target_n``. One entry per address, sorted by address.
+    replica in ``addresses`` that is not ``unavailable`` (the first of all when every one is);
+    every replica of the target resolves by its own names, ``target_n`` and ``project_target_n``.
+    One entry per address, sorted by address.
 
     Each call reads all of ``addresses``; to ask for many services, build one PeerMap instead.
     """
     wanted = {link.service for link in _name_sources(project.service(service))}
     # Group only the linked services' replicas: one cheap pass, then the PeerMap's work on a few.
     linked = {replica: addresses[replica] for replica in addresses if replica.service in wanted}
-    return PeerMap(project, linked).entries(service)
+    return PeerMap(project, linked, unavailable).entries(service)
 
 
 class PeerMap:
@@ -170,8 +171,10 @@ class PeerMap:
     them once and then answers each service from the groups of the services it links to.
     """
 
-    def __init__(self, project: Project, addresses: Mapping[Replica, str]):
+    def __init__(self, project: Project, addresses: Mapping[Replica, str], unavailable: Iterable[Replica] = ()):
         self.project = project
+        # Replicas that are stopped, unhealthy or about to stop: an alias names another one when it can.
+        self.unavailable = frozenset(unavailable)
         groups: Dict[str, List[Tuple[int, Replica, str]]] = {}
         for replica, address in addresses.items():
             if replica.project == project.name:
@@ -209,7 +212,8 @@ class PeerMap:
                     if validate_name(name) not in bucket:
                         bucket.append(name)
             if replicas:
-                bucket = names[replicas[0][1]]
+                up = [address for replica, address in replicas if replica not in self.unavailable]
+                bucket = names[up[0] if up else replicas[0][1]]
                 for name in (link.alias, link.service) + _network_aliases(self.project.service(link.service)):
                     if validate_name(name) not in bucket:
                         bucket.append(name)

@@ -145,6 +145,25 @@ class FileMount:
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    """How ``up`` replaces a changed service's containers (``deploy.update_config``), or how a
+    rollback returns them (``deploy.rollback_config``).
+
+    ``parallelism`` replicas per batch (0: all at once, as docker-compose does); ``delay_s`` between
+    batches; ``order`` stop-first | start-first; ``monitor_s`` how long a new container without a
+    healthcheck must keep running to pass; ``failure_action`` continue | pause | rollback;
+    ``max_failure_ratio`` the share of failed replicas tolerated before the failure action applies.
+    """
+
+    parallelism: int = 1
+    delay_s: float = 0.0
+    order: str = "stop-first"
+    monitor_s: float = 5.0
+    failure_action: str = "pause"
+    max_failure_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service of a project, normalised: interpolated, validated, defaults applied."""
 
@@ -196,6 +215,8 @@ class ServiceSpec:
     logging: Optional[LoggingSpec] = None
     shm_size: Optional[int] = None
     file_mounts: Tuple[FileMount, ...] = ()  # configs and secrets, in the order the service names them
+    update: UpdateConfig = field(default_factory=UpdateConfig)
+    rollback: UpdateConfig = field(default_factory=UpdateConfig)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ class ContainerEngine(Protocol):
     def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
         """Send ``signal`` (a name such as SIGKILL or SIGHUP, or a number) to the container's process."""
 
+    def rename_container(self, container_id: str, name: str) -> None:
+        """Give the container another name (its labels, image, config and address stay)."""
+
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
              timestamps: bool = False) -> Iterator[str]:
         """The container's output, one line at a time (without the newline)."""

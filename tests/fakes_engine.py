@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.errors import HostError
@@ -286,8 +286,6 @@ class FakeEngine:
             if self._current_image(request.image) is None:
                 raise HostError(self.host, f"create {request.name}: No such image: {request.image}")
             container_id = f"{self.host}-{next(self._ids):04d}"
-            if not self.network.attach(request.ip, container_id):
-                raise HostError(self.host, f"create {request.name}: address {request.ip} already in use")
             path = f"/var/lib/docker/{self.host}/containers/{container_id}/hosts"
             inode = self.fs.create(path, b"")
             health = "starting" if request.spec.healthcheck else None
@@ -303,6 +301,10 @@ class FakeEngine:
 
     def start_container(self, container_id: str) -> None:
         container = self._get(container_id, "start")
+        # As Docker does: a container holds its address while it runs, not while it merely exists.
+        if container.state != "running" and not self.network.attach(container.request.ip, container_id):
+            raise HostError(self.host, f"start {container.request.name}: address {container.request.ip} "
+                                       "already in use")
         # Docker rebuilds the hosts file on every start: its own lines, ExtraHosts, the container.
         extra = "".join(f"{address}\t{name}\n" for name, address in container.request.extra_hosts)
         own = f"{container.request.ip}\t{container.id[:12]}\n"
@@ -315,6 +317,7 @@ class FakeEngine:
         was_running = container.state == "running"
         self.stop_timeouts.append((container.request.name, timeout))
         container.state = "exited"
+        self.network.detach(container_id)
         if was_running:
             self.record(container, "die", 0)
             self.record(container, "stop")
@@ -324,6 +327,15 @@ class FakeEngine:
         self.signals.append((container.request.name, signal))
         if signal in ("SIGKILL", "KILL", "9", "SIGTERM", "TERM", "15"):
             container.state = "exited"
+            self.network.detach(container_id)
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        container = self._get(container_id, "rename")
+        with self._lock:
+            if any(c.request.name == name for c in self.containers.values() if c is not container):
+                raise HostError(self.host, f"rename {container.request.name}: 409 Conflict (name {name} in use)")
+            container.request = replace(container.request,
+                                        spec=replace(container.request.spec, container_name=name))
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
              timestamps: bool = False):

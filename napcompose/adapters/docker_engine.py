@@ -207,6 +207,10 @@ class DockerEngine:
         with self._calling("kill", container_id[:12]):
             self._api().kill(container_id, signal=signal)
 
+    def rename_container(self, container_id: str, name: str) -> None:
+        with self._calling("rename", f"{container_id[:12]} to {name}"):
+            self._api().rename(container_id, name)
+
     # ------------------------------------------------------------------ for the CLI
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,

@@ -71,7 +71,9 @@ def _options(args, services=(), **more) -> Options:
     given = dict(force_recreate=force, no_recreate=keep,
                  remove_orphans=vars(args).get("remove_orphans", False), services=tuple(services),
                  no_deps=vars(args).get("no_deps", False), build=vars(args).get("build", False),
-                 timeout=_stop_timeout(args) if "timeout" in vars(args) else None)
+                 timeout=_stop_timeout(args) if "timeout" in vars(args) else None,
+                 rolling=not vars(args).get("no_rolling", False),
+                 prune_previous=vars(args).get("prune_previous", False))
     given.update(more)
     return Options(**given)
 
@@ -254,6 +256,10 @@ def _recreate_args(parser) -> None:
                         help="remove containers of services no longer in the compose file")
     parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM",
                         help="number of replicas of SERVICE (overrides the file's scale)")
+    parser.add_argument("--no-rolling", action="store_true",
+                        help="recreate every changed replica at once instead of batch by batch")
+    parser.add_argument("--prune-previous", action="store_true",
+                        help="remove the containers earlier updates kept for a rollback")
 
 
 def register(sub) -> None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ExitStatus, PartialFailure
-from napcompose.planner import Command, Options, render
+from napcompose.planner import Command, Options, is_previous, render
 from napcompose.adapters.streams import LogMux, LogSource
 
 
@@ -54,6 +54,8 @@ def ps_rows(observation, services: Sequence[str], include_one_off: bool,
             state = f"superseded ({state})"
         elif c.health and state == "running":
             state = f"running ({c.health})"
+        if is_previous(c):
+            state = f"{state} (previous, kept for rollback)"
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
                           ip=c.ip or "", state=state, ports=", ".join(c.ports), id=c.id,
                           number=c.replica.index if c.replica else None,

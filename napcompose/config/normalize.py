@@ -18,7 +18,7 @@ IGNORED_KEYS = frozenset((
     "devices", "dns_opt", "group_add", "isolation", "mac_address", "mem_swappiness", "memswap_limit",
     "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "profiles", "pull_policy", "runtime",
     "security_opt", "storage_opt", "userns_mode", "volume_driver"))
-IGNORED_DEPLOY_KEYS = frozenset(("mode", "endpoint_mode", "labels", "rollback_config", "update_config"))
+IGNORED_DEPLOY_KEYS = frozenset(("mode", "endpoint_mode", "labels"))
 _RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 
 

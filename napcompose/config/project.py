@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from napcompose.config import filerefs, xnap
+from napcompose.config import filerefs, updates, xnap
 from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document
 from napcompose.config.extends import ExtendsResolver
@@ -45,13 +45,16 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
         raise ConfigError(f"{names}: no services defined")
     strategy, seed = xnap.top_level(top_nap, nap_file)
     defined = filerefs.definitions(sections, filerefs.origins_of(documents), working_dir, environ)
+    update_defaults = updates.defaults(top_nap, nap_file)
     specs = []
     for name in sorted(services):
         raw = services[name]
         ctx = ServiceContext(name, _Origins(origins[name]), working_dir, environ, warn)
         if raw.get("image") is None and raw.get("build") is None:
             ctx.fail("image", "neither 'image' nor 'build' is set; one of them is needed")
-        specs.append(replace(to_spec(ctx, raw), file_mounts=filerefs.service_mounts(ctx, raw, defined)))
+        update, rollback = updates.service_updates(ctx, raw, update_defaults)
+        specs.append(replace(to_spec(ctx, raw), file_mounts=filerefs.service_mounts(ctx, raw, defined),
+                             update=update, rollback=rollback))
     project = Project(name=project_name, services=tuple(specs),
                       source_files=tuple(d.filename for d in documents), working_dir=working_dir,
                       strategy=strategy, seed=seed)

@@ -19,6 +19,20 @@ def _seconds(value):
     return None if value is None else f"{value!r}s"
 
 
+def _update_keys(config) -> dict:
+    """The keys of an UpdateConfig that differ from the defaults, as a compose file writes them."""
+    default = type(config)()
+    found = {}
+    for key, field, form in (("parallelism", "parallelism", None), ("delay", "delay_s", _seconds),
+                             ("order", "order", None), ("monitor", "monitor_s", _seconds),
+                             ("failure_action", "failure_action", None),
+                             ("max_failure_ratio", "max_failure_ratio", None)):
+        value = getattr(config, field)
+        if value != getattr(default, field):
+            found[key] = form(value) if form else value
+    return found
+
+
 def _port(p):
     text = f"{p.container_port}/{p.protocol}"
     if p.host_port is not None or p.host_ip:
@@ -80,6 +94,10 @@ def _service(spec):
                  if v}
     if placement:
         out["deploy"] = {"placement": placement}
+    for key, config in (("update_config", spec.update), ("rollback_config", spec.rollback)):
+        changed = _update_keys(config)
+        if changed:
+            out.setdefault("deploy", {})[key] = changed
     nap = {k: v for k, v in (("strategy", pl.strategy), ("hosts", list(pl.hosts)), ("affinity", list(pl.affinity)),
                              ("anti_affinity", list(pl.anti_affinity)), ("max_per_host", pl.max_per_host))
            if v not in (None, [])}

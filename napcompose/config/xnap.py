@@ -1,6 +1,6 @@
 """The ``x-nap`` extension: nap-compose's own placement settings, at the top level and per service.
 
-Top level: ``x-nap: {strategy: spread|binpack|random, seed: int}``.
+Top level: ``x-nap: {strategy: spread|binpack|random, seed: int}`` (and update defaults, see updates.py).
 Service: ``x-nap: {strategy, hosts: [...], affinity: [...], anti_affinity: [...], max_per_host: int}``.
 """
 
@@ -13,7 +13,7 @@ from napcompose.config.yamlload import line_of
 from napcompose.errors import ConfigError
 
 STRATEGIES = ("spread", "binpack", "random")
-TOP_KEYS = ("strategy", "seed")
+TOP_KEYS = ("strategy", "seed", "update_config", "rollback_config")  # the last two: config/updates.py
 SERVICE_KEYS = ("strategy", "hosts", "affinity", "anti_affinity", "max_per_host")
 
 

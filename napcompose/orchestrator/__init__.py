@@ -140,6 +140,10 @@ class Orchestrator(Core):
     def kill(self, project: Project, services: Sequence[str] = (), signal: str = "SIGKILL") -> RunReport:
         return self.run(project, Options(services=tuple(services), signal=signal), Command.KILL)
 
+    def rollback(self, project: Project, services: Sequence[str] = ()) -> RunReport:
+        """Return the services' replicas to the containers their last update kept (rolling.py)."""
+        return self.run(project, Options(services=tuple(services)), Command.ROLLBACK)
+
     # ------------------------------------------------------------------ hosts files
     def _live(self, project: Project) -> "tuple[List[ObservedContainer], List[Outcome]]":
         seen = observe(self.cluster, self.engines, project.name, max_workers=self.max_workers)

@@ -15,7 +15,7 @@ from napcompose.executor import fan_out
 from napcompose.hostsfile import extract_block, merge
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
 from napcompose.orchestrator.base import Core
-from napcompose.planner import hosts_block, superseded
+from napcompose.planner import hosts_block, is_previous, superseded
 
 ACTION = "Updating hosts of"
 
@@ -31,13 +31,21 @@ class HostsDrift:
 
 
 def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, Tuple[ObservedContainer, str]]:
-    """For every running container of a service in the file: (container, the block it must hold)."""
+    """For every running container of a service in the file: (container, the block it must hold).
+
+    A link alias names the lowest-numbered replica that runs and is not unhealthy, so consumers
+    follow a replica that stops, fails or is being updated (containers kept for a rollback aside).
+    """
     stale = superseded(live)  # copies of replicas that moved on: removed by the next up, never peers
     mine = [c for c in live if c.replica is not None and c.replica.project == project.name
-            and c.replica.service in project.service_names and not c.one_off and (c.host, c.id) not in stale]
+            and c.replica.service in project.service_names and not c.one_off and not is_previous(c)
+            and (c.host, c.id) not in stale]
     addresses = {c.replica: c.ip for c in mine if c.ip}
     running = [c for c in mine if c.state == "running" and c.id]
-    blocks = {name: hosts_block(project, name, addresses) for name in {c.replica.service for c in running}}
+    up = {c.replica for c in running if c.health != "unhealthy"}
+    unavailable = [r for r in addresses if r not in up]
+    blocks = {name: hosts_block(project, name, addresses, unavailable)
+              for name in {c.replica.service for c in running}}
     return {c.replica: (c, blocks[c.replica.service]) for c in running}
 
 

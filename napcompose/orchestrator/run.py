@@ -18,10 +18,11 @@ from napcompose.model import Allocation, ObservedContainer, Outcome, Project, Re
 from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.containers import ContainerHandlers
 from napcompose.orchestrator.hosts import write_host
+from napcompose.orchestrator.rolling import RollingHandlers
 from napcompose.orchestrator.ship import FileHandlers, with_planned_copies
 from napcompose.planner import (ACTION_TYPES, Addresses, BuildImage, CopyImage, Create, Keep, Kill, Options,
-                                Plan, Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start,
-                                Stop, WriteHosts)
+                                Plan, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
+                                RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts, is_previous)
 
 
 class _Abort(Exception):
@@ -32,7 +33,7 @@ class _Abort(Exception):
         self.error = error
 
 
-class Executor(ContainerHandlers, FileHandlers):
+class Executor(ContainerHandlers, FileHandlers, RollingHandlers):
     """Runs one Plan of one project with the Core's ports and the run's Options."""
 
     def __init__(self, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses):
@@ -44,13 +45,15 @@ class Executor(ContainerHandlers, FileHandlers):
         self.allocations: Dict[Replica, Allocation] = addresses.by_replica
         self.live: Dict[Replica, ObservedContainer] = {}
         for container in plan.current:
-            self.live.setdefault(container.replica, container)
+            if not is_previous(container):  # kept for a rollback: not what the replica runs
+                self.live.setdefault(container.replica, container)
         self._lock = threading.Lock()
         self._handlers: Dict[type, Callable] = {
             Reserve: self.reserve, Release: self.release, BuildImage: self.build_image,
             CopyImage: self.copy_image, Create: self.create, Recreate: self.recreate, Start: self.start,
             Keep: self.keep, Stop: self.stop, Restart: self.restart, Remove: self.remove, Kill: self.kill,
             WriteHosts: self.write_hosts, ShipFiles: self.ship_files, RemoveFiles: self.remove_files,
+            RollingUpdate: self.rolling_update, RollBack: self.roll_back, RemovePrevious: self.remove_previous,
         }
         assert set(self._handlers) == set(ACTION_TYPES), "every action type needs a handler"
 

@@ -24,6 +24,9 @@ from napcompose.planner.observation import (Addresses, Observation, parse_owner,
                                            stranded_owner)
 from napcompose.planner.options import Options, PlanOptions
 from napcompose.planner.render import render
+from napcompose.planner.rolling import plan_rollback
+from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
+                                                is_previous)
 from napcompose.planner.up import ShippedByService, fixed_address, plan_up
 
 
@@ -38,6 +41,7 @@ class Command(enum.Enum):
     RM = "rm"
     KILL = "kill"
     HOSTS_SYNC = "hosts sync"
+    ROLLBACK = "rollback"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
@@ -51,14 +55,16 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
     if command is Command.HOSTS_SYNC:
         return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
-                Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync}
+                Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync,
+                Command.ROLLBACK: plan_rollback}
     return planners[command](project, observation, options)
 
 
 __all__ = [
     "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
-    "PlanOptions", "Recreate", "Release", "Remove", "RemoveFiles", "Reservation", "Reserve", "Restart", "ShipFiles",
+    "PlanOptions", "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
+    "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
     "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",

@@ -13,6 +13,7 @@ from typing import ClassVar, Optional, Tuple, Union
 
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
+from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping import Shipped
 
 
@@ -338,9 +339,9 @@ def ship_key(host: str) -> str:
 
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles]
+               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles)
+                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

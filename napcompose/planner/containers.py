@@ -67,7 +67,7 @@ def desired(project: Project, placement: Placement, addresses: Mapping[Replica, 
 
 def build_request(project: Project, replica: Replica, host: str, allocations: Mapping[Replica, Allocation],
                   peers: Sequence[Replica], network: str, generation: int = 1) -> ContainerRequest:
-    """The ContainerRequest of ``replica`` on ``host``; its peers' addresses go into extra_hosts.
+    """The ContainerRequest of ``replica`` on ``host``; its peers' own names go into extra_hosts.
     ``generation`` numbers its copy (a replica moved off a lost host gets a higher one)."""
     spec = project.service(replica.service)
     allocation = allocations[replica]
@@ -86,8 +86,12 @@ def build_request(project: Project, replica: Replica, host: str, allocations: Ma
         GENERATION_LABEL: str(generation),
     })
     addresses = {r: allocations[r].ip for r in peers if r in allocations}
+    # Only the peers' own names: a link alias moves to another replica when its replica stops or is
+    # updated, and an extra_hosts line (outside the managed block, never rewritten) would keep
+    # resolving it to the old one. Aliases live in the managed block alone.
+    own = {name for r in addresses for name in (r.label, r.name)}
     extra = tuple((name, address) for address, names in peer_entries(project, spec.name, addresses)
-                  for name in names)
+                  for name in names if name in own)
     return ContainerRequest(
         replica=replica, host=host, spec=spec, image=image_name(project.name, spec),
         network=network, ip=allocation.ip, alloc_id=allocation.alloc_id,
@@ -102,9 +106,11 @@ def build_requests(project: Project, placement: Placement, allocations: Mapping[
             for r, host in placement.assignments if r in allocations}
 
 
-def hosts_block(project: Project, service: str, addresses: Mapping[Replica, str]) -> str:
-    """The managed block of a replica of ``service`` when its peers have ``addresses``."""
-    return render_block(project.name, peer_entries(project, service, addresses))
+def hosts_block(project: Project, service: str, addresses: Mapping[Replica, str],
+                unavailable: Sequence[Replica] = ()) -> str:
+    """The managed block of a replica of ``service`` when its peers have ``addresses``; link aliases
+    avoid the ``unavailable`` replicas when another one is there."""
+    return render_block(project.name, peer_entries(project, service, addresses, unavailable))
 
 
 def _decide(want, container: Optional[ObservedContainer], options: Options,

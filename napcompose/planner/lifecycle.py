@@ -18,6 +18,7 @@ from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles
 from napcompose.planner.hostloss import sort_out
 from napcompose.planner.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
+from napcompose.planner.rolling_actions import is_previous
 
 _RUNNING = ("running", "restarting", "paused")
 
@@ -28,8 +29,11 @@ def _chosen(project: Project, observation: Observation, options: Options) -> Lis
             raise UsageError(f"no such service: {name}")
     chosen = set(options.services or project.service_names)
     down = observation.down
+    # A container kept by an update for a rollback holds its replica's address: starting it beside
+    # the replica would clash, removing it would lose the rollback. Only down, rollback and
+    # up --prune-previous touch it.
     return [c for c in observation.mine if not c.one_off and c.replica.service in chosen
-            and not _stand_in(c, down)]
+            and not _stand_in(c, down) and not is_previous(c)]
 
 
 def _stand_in(container: ObservedContainer, down) -> bool:

@@ -14,7 +14,9 @@ class Options:
     Docker's default (10 s, or the service's ``stop_grace_period``). ``scales``: (service, count)
     pairs that override the file's scale. ``build``: build images of services with ``build:``
     even when the hosts have them. ``stop_first`` and ``force`` are ``rm``'s ``-s`` and the
-    engine's forced removal; ``signal`` is ``kill -s``.
+    engine's forced removal; ``signal`` is ``kill -s``. ``rolling``: a changed service is updated
+    batch by batch per its ``update_config`` (False: ``--no-rolling``, every replica at once);
+    ``prune_previous``: remove the containers kept from earlier updates for a rollback.
     """
 
     force_recreate: bool = False
@@ -29,6 +31,8 @@ class Options:
     stop_first: bool = False
     force: bool = False
     signal: str = "SIGKILL"
+    rolling: bool = True
+    prune_previous: bool = False
 
     @property
     def scale_of(self) -> Dict[str, int]:

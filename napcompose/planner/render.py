@@ -7,6 +7,8 @@ from typing import Dict, List
 from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate, Release,
                                         Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts)
+from napcompose.planner.rolling import render_rolling
+from napcompose.planner.rolling_actions import ROLLING_TYPES
 
 _WORDS = {Create: "create", Recreate: "recreate", Start: "start", Keep: "nothing", Stop: "stop",
           Restart: "restart", Remove: "remove", Kill: "kill"}
@@ -22,7 +24,9 @@ def render(plan: Plan) -> List[str]:
     peers: Dict = dict(plan.hosts_lines)
     lines: List[str] = []
     for action in plan.actions:
-        if isinstance(action, Reserve):
+        if isinstance(action, ROLLING_TYPES):
+            lines.extend(render_rolling(action, peers))
+        elif isinstance(action, Reserve):
             for entry in action.entries:
                 if entry.moved_from is not None:
                     lines.append(entry.why)  # "host node2 unreachable: moving web_2 to node3 with a new address"

@@ -22,6 +22,7 @@ from napcompose.planner.hostloss import Move, sort_out, vacated as vacated_by, w
 from napcompose.planner.images import plan_images
 from napcompose.planner.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
+from napcompose.planner.rolling import prunes, roll, split_previous
 from napcompose.shipping import Shipped
 
 ShippedByService = Mapping[str, Tuple[Shipped, ...]]
@@ -96,8 +97,10 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     loss = sort_out(project.name, observation, addresses, selected,
                     {r: fixed_address(project, network, r) for r, _ in addresses.allocations
                      if r.service in project.service_names})
-    mine = tuple(c for c in loss.containers
-                 if c.replica is not None and c.replica.project == project.name and not c.one_off)
+    # Containers kept by an update for a rollback are not replicas: only ``roll`` and prunes see them.
+    mine, kept = split_previous(tuple(c for c in loss.containers
+                                      if c.replica is not None and c.replica.project == project.name
+                                      and not c.one_off))
     reachable = [h for h in observation.cluster.hosts if h.name not in down and h.name not in evicted]
     placement = place(project, reachable, loss.containers, _scales(project, selected, mine, options),
                       observation.volumes)
@@ -168,6 +171,9 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     # that its container is gone from there (the address book checks it).
     vacated = vacated_by(observation)
     ships, container_waves = _ship(project.name, with_generations(containers.waves, loss), shipped or {}, down)
+    container_waves = roll(project, container_waves, kept, options, down)
+    if options.prune_previous:
+        container_waves += [wave for wave in (prunes(kept, selected, down),) if wave]
     waves = [(Reserve(tuple(entries), vacated),)] if entries else []
     # Stale copies on hosts that answer again go before anything else happens there; their kept
     # addresses only once they are gone. Files travel beside the images, before anything is removed

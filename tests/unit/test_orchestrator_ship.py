@@ -140,10 +140,11 @@ def test_up_executes_exactly_the_plan_that_plan_shows_shipping_included(root):
     assert rig.orc.up(_project(root, web_scale=2)).failed == ()
     (root / "site" / "index.html").write_text("<h1>new</h1>\n")
     changed = _project(root, web_scale=3)
-    the_plan, _ = rig.orc.plan(changed)
+    classic = Options(rolling=False)  # all at once: a rolling update is one action (test_rolling.py)
+    the_plan, _ = rig.orc.plan(changed, classic)
     assert {type(a) for a in the_plan.actions} >= {ShipFiles, Recreate, Create}
     rig.reporter.events.clear()
-    assert rig.orc.up(changed).failed == ()
+    assert rig.orc.up(changed, classic).failed == ()
     assert _started(rig) == _planned(the_plan)
     after, _ = rig.orc.plan(changed)
     assert {a.kind for a in after.actions} == {"noop", "hosts", "ship"}  # kept replicas: copies checked

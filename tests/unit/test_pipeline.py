@@ -41,7 +41,7 @@ def test_up_executes_exactly_the_plan_that_plan_shows(rig):
     rig.orc.up(guestbook())
     rig.world.engines["node2"].retag("busybox", None)  # gone from node2: a copy is planned
     changed = guestbook(web_scale=3, web_env=(("V", "2"),))
-    options = Options(scales=(("db", 2),))
+    options = Options(scales=(("db", 2),), rolling=False)  # a rolling update: tests/unit/test_rolling.py
     the_plan, _ = rig.orc.plan(changed, options)
     kinds = {type(a) for a in the_plan.actions}
     assert {Reserve, CopyImage, WriteHosts, Create} <= kinds

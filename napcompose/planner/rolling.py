@@ -1,0 +1,170 @@
+"""Rolling updates in the plan: a changed service's Recreates become one RollingUpdate in batches.
+
+``roll`` takes the container waves ``converge`` made and, per service whose update is rolling
+(``update_config.parallelism`` > 0 and no ``--no-rolling``), replaces that service's Recreate
+actions by one RollingUpdate: the replicas by index, ``parallelism`` per batch. Actions that
+waited for one of those Recreates wait for the RollingUpdate instead. ``plan_rollback`` returns
+replicas to the containers an update kept. Pure, like every planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from napcompose.errors import ConfigError, UsageError
+from napcompose.graph import start_waves
+from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, UpdateConfig
+from napcompose.planner.actions import Plan, Recreate, WriteHosts
+from napcompose.planner.observation import Observation
+from napcompose.planner.options import Options
+from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
+                                                current_name, is_previous)
+
+
+def split_previous(containers: Sequence[ObservedContainer]) -> Tuple[tuple, tuple]:
+    """(the containers that are replicas, the ones kept by updates for a rollback)."""
+    return (tuple(c for c in containers if not is_previous(c)),
+            tuple(c for c in containers if is_previous(c)))
+
+
+def has_healthcheck(spec: ServiceSpec) -> bool:
+    check = spec.healthcheck
+    return check is not None and not check.disable and tuple(check.test[:1]) != ("NONE",)
+
+
+def gate_of(spec: ServiceSpec, config: UpdateConfig) -> str:
+    """What a new container must do to count as updated, in the words plans and errors use."""
+    if has_healthcheck(spec):
+        return "healthcheck healthy"
+    return f"running for {config.monitor_s:g}s"
+
+
+def _batches(steps: List, parallelism: int) -> Tuple[tuple, ...]:
+    size = parallelism or len(steps)
+    return tuple(tuple(steps[i:i + size]) for i in range(0, len(steps), size))
+
+
+def _rolls(action, spec: ServiceSpec, options: Options, down) -> bool:
+    # A replica on a host that did not answer stays a Recreate, which reports that host.
+    return (options.rolling and action.host not in down and spec.update.parallelism > 0 and isinstance(action, Recreate)
+            and action.container is not None and action.container.host == action.host
+            and isinstance(action.address, str) and action.address == action.container.ip)
+
+
+def roll(project: Project, waves: Sequence[tuple], kept: Sequence[ObservedContainer],
+         options: Options, down=()) -> List[tuple]:
+    """``waves`` with each rolling service's Recreates replaced by one RollingUpdate in their place."""
+    previous: Dict[Tuple[Replica, str], ObservedContainer] = {(c.replica, c.host): c for c in kept}
+    renamed: Dict[str, str] = {}
+    out: List[tuple] = []
+    for wave in waves:
+        steps: Dict[str, List] = {}
+        for action in wave:
+            spec = project.service(action.replica.service)
+            if _rolls(action, spec, options, down):
+                steps.setdefault(spec.name, []).append(action)
+        rolled: Dict[str, RollingUpdate] = {}
+        for service, actions in steps.items():
+            spec = project.service(service)
+            if spec.update.order == "start-first":
+                raise ConfigError(f"service {service}: deploy.update_config.order start-first is not supported: "
+                                  "a replica keeps its address through an update, so the old container must "
+                                  "stop first (use order: stop-first, or up --no-rolling)")
+            actions.sort(key=lambda a: a.replica.index)
+            made = [RollStep(a.replica, a.host, a.address, a.container, previous.get((a.replica, a.host)))
+                    for a in actions]
+            after = tuple(dict.fromkeys(k for a in actions for k in a.after))
+            reasons = ", ".join(sorted({a.reason for a in actions}))
+            rolled[service] = RollingUpdate(service, _batches(made, spec.update.parallelism), spec.update,
+                                            spec.rollback, gate_of(spec, spec.update), reasons, after,
+                                            healthy=any(a.healthy for a in actions))
+            for a in actions:
+                renamed[a.key] = rolled[service].key
+        new_wave = []
+        for action in wave:
+            if action.key in renamed and isinstance(action, Recreate):
+                update = rolled[action.replica.service]
+                if update not in new_wave:
+                    new_wave.append(update)
+                continue
+            waits = tuple(dict.fromkeys(renamed.get(k, k) for k in action.after))
+            new_wave.append(replace(action, after=waits) if waits != action.after else action)
+        out.append(tuple(new_wave))
+    return out
+
+
+def prunes(kept: Sequence[ObservedContainer], selected, down) -> Tuple[RemovePrevious, ...]:
+    """``--prune-previous``: every kept container of the selected services on a host that answers."""
+    return tuple(RemovePrevious(c.replica, c.host, c) for c in sorted(kept, key=lambda c: (c.replica, c.host))
+                 if c.replica.service in selected and c.host not in down)
+
+
+def plan_rollback(project: Project, observation: Observation, options: Options) -> Plan:
+    """Return the named services' replicas to the containers their last update kept, batch by batch
+    per ``rollback_config``; then rewrite the hosts blocks. A service with nothing kept is an error."""
+    for name in options.services:
+        if name not in project.service_names:
+            raise UsageError(f"no such service: {name}")
+    chosen = options.services or project.service_names
+    mine = [c for c in observation.mine if not c.one_off]
+    current, kept = split_previous(mine)
+    by_replica = {(c.replica, c.host): c for c in current}
+    down = observation.down
+    waves: List[List] = []
+    found = False
+    for wave in start_waves(project):
+        actions = []
+        for service in sorted(s for s in wave if s in chosen):
+            spec = project.service(service)
+            mine_kept = sorted((c for c in kept if c.replica.service == service), key=lambda c: (c.replica, c.host))
+            if not mine_kept:
+                if options.services:
+                    raise UsageError(f"service {service} has no container kept by an update to roll back to")
+                continue
+            unreachable = sorted({c.host for c in mine_kept if c.host in down})
+            if unreachable:
+                raise UsageError(f"cannot roll back {service}: {', '.join(unreachable)} did not answer")
+            steps = [RollbackStep(c.replica, c.host, c, by_replica.get((c.replica, c.host))) for c in mine_kept]
+            actions.append(RollBack(service, _batches(steps, spec.rollback.parallelism), spec.rollback,
+                                    gate_of(spec, spec.rollback), "back to the containers the update kept"))
+            found = True
+        if actions:
+            waves.append(actions)
+    if not found:
+        raise UsageError(f"nothing to roll back in project {project.name}: no container kept by an update")
+    hosts = sorted({c.host for c in mine if c.host not in down})
+    writes = [WriteHosts(h, tuple(sorted({c.replica for c in mine if c.host == h}))) for h in hosts]
+    return Plan(observation.project, tuple(tuple(w) for w in waves + [writes] if w), current=tuple(current),
+                hosts=observation.hosts)
+
+
+def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
+    """The plan lines of a RollingUpdate, RollBack or RemovePrevious: the batches, one line each."""
+    if isinstance(action, RemovePrevious):
+        return [f"{action.container.name} on {action.host} ({action.container.ip or '-'}): remove the container "
+                f"kept for a rollback ({action.reason})"]
+    config = action.config
+    count = sum(len(b) for b in action.batches)
+    pause = f", {config.delay_s:g}s between batches" if config.delay_s else ""
+    if isinstance(action, RollBack):
+        lines = [f"{action.service}: roll back {count} replica(s) in {len(action.batches)} batch(es) "
+                 f"(gate: {action.gate}{pause})"]
+        for n, batch in enumerate(action.batches, 1):
+            lines.append(f"    batch {n}: " + "; ".join(
+                f"{s.replica.label} on {s.host} ({s.previous.ip or '-'}): "
+                f"{'remove ' + s.current.name + ', ' if s.current else ''}"
+                f"start {s.previous.name} as {current_name(s.previous.name)}" for s in batch))
+        return lines
+    lines = [f"{action.service}: rolling update of {count} replica(s) in {len(action.batches)} batch(es) of "
+             f"{len(action.batches[0])}, {config.order}, gate: {action.gate}, on failure: {config.failure_action}"
+             f"{pause} ({action.reason})"]
+    for n, batch in enumerate(action.batches, 1):
+        lines.append(f"    batch {n}: " + "; ".join(
+            f"{s.replica.label} on {s.host} ({s.address}): links move to another replica when one is up, "
+            f"the old container is stopped and kept as {s.container.name}-previous, a new one keeps the address"
+            + (f" (replaces the kept {s.previous.name})" if s.previous else "") for s in batch))
+        for step in batch:
+            lines.extend("        " + line for line in (peers or {}).get(step.replica, ()))
+    lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
+    return lines

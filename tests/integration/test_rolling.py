@@ -1,0 +1,152 @@
+"""Rolling updates on a lab of their own (``naprl``): a 3-replica HTTP service behind a link alias while a
+client container asks the alias every 100 ms.
+
+stop-first, parallelism 1: no request fails and every replica ends on the new version at its address. A new
+version whose healthcheck fails: the update pauses after the first replica, the two others stay on the old
+version, the client keeps being answered, and ``rollback`` brings back the kept container.
+"""
+
+import datetime
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+import pytest
+
+from napcompose.cluster import load_cluster_file
+from napcompose.lab import lab_down, lab_up
+from tests.integration.deploy_support import IMAGE, DeployProject, until
+
+pytestmark = pytest.mark.integration
+
+LAB_NAME, LAB_SUBNET = "naprl", "198.18.45.0/24"
+POLLS = 3000  # the client's bound: 100 ms apart, far more than a test needs
+
+HEALTHY = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"]
+# busybox's own `timeout`: Debian's static busybox wget crashes when given -T
+CLIENT = ("i=0; while [ $$i -lt %d ]; do if timeout 2 wget -q -O /tmp/o http://app/; then echo ok $$(cat /tmp/o); "
+          "else echo fail $$(grep -w app /etc/hosts); fi; i=$$((i+1)); sleep 0.1; done" % POLLS)
+
+
+@dataclass
+class _Lab:
+    dir: str
+    cluster_file: str
+    cluster: object
+
+
+@pytest.fixture(scope="module")
+def own_lab():
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests need root (network namespaces, dockerd, sshd)", pytrace=False)
+    directory = tempfile.mkdtemp(prefix="naprl-", dir="/tmp")
+    try:
+        lab_up(LAB_NAME, LAB_SUBNET, 3, directory, lambda line: None)
+        cluster_file = os.path.join(directory, "nap-cluster.yml")
+        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
+    finally:
+        left = lab_down(directory, lambda line: None)
+        shutil.rmtree(directory, ignore_errors=True)
+        assert not left, f"lab down left: {left}"
+
+
+@pytest.fixture
+def project(own_lab, tmp_path):
+    p = DeployProject(own_lab, tmp_path, prefix="r")
+    yield p
+    p.cleanup()
+
+
+def services(version: str, healthcheck=HEALTHY, update=None):
+    web = {"image": IMAGE, "scale": 3, "stop_signal": "SIGKILL", "environment": {"V": version},
+           "command": ["sh", "-c", "mkdir -p /www && echo v$$V > /www/index.html && exec httpd -f -p 80 -h /www"],
+           "healthcheck": {"test": healthcheck, "interval": "1s", "timeout": "1s", "retries": 2}}
+    if update:
+        web["deploy"] = {"update_config": update}
+    client = {"image": IMAGE, "stop_signal": "SIGKILL", "links": ["web:app"], "command": ["sh", "-c", CLIENT]}
+    return {"web": web, "client": client}
+
+
+def start(project, version="1"):
+    project.write(services(version))
+    project.ok("up", "-d")
+    until(lambda: answers(project), lambda found: found[-3:] == [f"ok v{version}"] * 3, timeout=30)
+
+
+def answers(project, since=None):
+    """The client's lines (each poll's result), only those logged at ``since`` or later when given."""
+    _, container = project.containers()[f"{project.name}_client_1"]
+    stamp = since.timestamp() if since else None
+    lines = container.logs(timestamps=True, since=int(stamp) if stamp else None).decode().splitlines()
+    found = []
+    for line in lines:
+        when, _, text = line.partition(" ")
+        if stamp is not None and _parse(when) < stamp:
+            continue
+        if text.startswith(("ok ", "fail")):
+            found.append(text.strip())
+    return found
+
+
+def _parse(docker_time: str) -> float:
+    head, _, fraction = docker_time.rstrip("Z").partition(".")
+    moment = datetime.datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp() + float("0." + (fraction or "0"))
+
+
+def version_of(project, index: int) -> str:
+    code, out = project.run_in(f"{project.name}_client_1", "timeout", "5", "wget", "-q", "-O", "-",
+                               f"http://web_{index}/")
+    return out.strip() if code == 0 else f"error {code}: {out}"
+
+
+def test_stop_first_one_by_one_answers_every_request_and_keeps_every_address(project):
+    start(project)
+    names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
+    before = {n: project.address(n) for n in names}
+    ids = {n: project.containers()[n][1].id for n in names}
+    began = datetime.datetime.now(datetime.timezone.utc)
+    project.write(services("2"))
+    out = project.ok("up", "-d")
+    polls = answers(project, since=began)
+    # the client asked all through the update (about every 100 ms) and never failed
+    assert len(polls) >= 30, polls
+    assert [p for p in polls if not p.startswith("ok ")] == [], out
+    assert polls[0] == "ok v1" and polls[-1] == "ok v2"
+    assert [version_of(project, i) for i in (1, 2, 3)] == ["v2", "v2", "v2"]
+    assert {n: project.address(n) for n in names} == before
+    assert all(project.containers()[n][1].id != ids[n] for n in names)
+    assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])  # nothing kept
+    # the alias settled on the lowest-numbered healthy replica
+    assert project.block_names(f"{project.name}_client_1")["app"] == before[names[0]]
+
+
+def test_a_failing_healthcheck_pauses_with_two_old_and_rollback_returns_the_kept_one(project):
+    start(project)
+    first = f"{project.name}_web_1"
+    host, old = project.containers()[first]
+    address = project.address(first)
+    began = datetime.datetime.now(datetime.timezone.utc)
+    project.write(services("3", healthcheck=["CMD", "false"]))
+    status, out, err = project.nap("up", "-d")
+    assert status != 0
+    assert (f"update of web paused: {host}: web_1 failed its gate (healthcheck healthy): its healthcheck "
+            "reports unhealthy; web_2, web_3 stay on the old version") in err, err
+    assert [version_of(project, i) for i in (2, 3)] == ["v1", "v1"]
+    kept = project.containers()[f"{first}-previous"][1]
+    assert kept.id == old.id and kept.status == "exited"
+    ps = project.ok("ps")
+    assert any(line.startswith(f"{first}-previous ") and "(previous, kept for rollback)" in line
+               for line in ps.splitlines()), ps
+    # the consumers were sent to healthy replicas all along: no failed request, never the new version
+    polls = answers(project, since=began)
+    assert polls and set(polls) == {"ok v1"}, polls
+
+    project.write(services("1"))
+    project.ok("rollback", "web")
+    host_after, back = project.containers()[first]
+    assert (back.id, host_after, project.address(first)) == (old.id, host, address)
+    assert version_of(project, 1) == "v1"
+    assert f"{first}-previous" not in project.containers()
+    assert "Recreating" not in project.ok("up", "-d")  # whole again: up has nothing to change

@@ -36,6 +36,46 @@ class CliReporter:
             self._ctx.err(f"WARNING: {message}")
 
 
+class LazyStore:
+    """The cluster's KeyValueStore, opened (connected and checked) on its first use.
+
+    ``ps``, ``logs`` and ``exec`` read the store only for the stand-ins of a host that did not
+    answer, so most of their runs never open it; every other deploy command uses it at once (the
+    project lock, the address book), where opening fails as it always did.
+    """
+
+    def __init__(self, opener):
+        self._opener = opener
+        self._store = None
+        self._lock = threading.Lock()
+
+    def _opened(self):
+        with self._lock:
+            if self._store is None:
+                self._store = self._opener()
+            return self._store
+
+    def get(self, key):
+        return self._opened().get(key)
+
+    def create(self, key, value):
+        return self._opened().create(key, value)
+
+    def compare_and_swap(self, key, value, version):
+        return self._opened().compare_and_swap(key, value, version)
+
+    def compare_and_delete(self, key, version):
+        return self._opened().compare_and_delete(key, version)
+
+    def list(self, prefix):
+        return self._opened().list(prefix)
+
+    @property
+    def create_all(self):
+        """The store's multi-key create when it has one (ports.AtomicCreate), else None."""
+        return getattr(self._opened(), "create_all", None)
+
+
 @dataclass
 class Deploy:
     """What a deploy command works with; built once per command by ``deploy_for``."""
@@ -60,7 +100,7 @@ def deploy_for(ctx, cluster=None) -> Deploy:
     ctx.on_close(connections.close)
     engines: Dict[str, object] = {host.name: ctx.wiring.engine(host, connections) for host in cluster.hosts}
     clock = ctx.wiring.clock()
-    store = ctx.wiring.store(cluster)
+    store = LazyStore(lambda: ctx.wiring.store(cluster))
     ipam = Ipam(store, Pool.from_cluster(cluster), cluster.store.prefix, clock, ctx.wiring.new_id)
     reporter = CliReporter(ctx)
     orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock,

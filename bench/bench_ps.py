@@ -31,8 +31,8 @@ def main() -> None:
     lib.compile_package()
     started = lib.ensure_lab(max(5, args.hosts))
     workdir = tempfile.mkdtemp(prefix="bench-ps-")
-    cluster = lib.cluster_subset(args.hosts)
-    dial_cluster = lib.cluster_subset(args.hosts, socket_paths=False)
+    cluster = lib.cluster_subset(args.hosts, wide_pool=True)
+    dial_cluster = lib.cluster_subset(args.hosts, socket_paths=False, wide_pool=True)
     project, dc_project = f"bp{uuid.uuid4().hex[:6]}", f"dp{uuid.uuid4().hex[:6]}"
     spec = {"image": lib.IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL",
             "scale": args.containers}

@@ -80,16 +80,18 @@ def cluster_file() -> str:
     return os.path.join(LAB_DIR, "nap-cluster.yml")
 
 
-def cluster_subset(count: int, socket_paths: bool = True) -> str:
+def cluster_subset(count: int, socket_paths: bool = True, wide_pool: bool = False) -> str:
     """A cluster file with the lab's first ``count`` hosts, next to the lab's (relative paths hold).
 
     With ``socket_paths`` each ssh:// URL names the host's Docker socket (a lab host's socket is
     not at Docker's default path), so Docker is reached over a stream-local channel; without, the
-    stream-local open is refused and every connection runs ``docker system dial-stdio``.
+    stream-local open is refused and every connection runs ``docker system dial-stdio``. With
+    ``wide_pool`` the pool also takes the host-block area the lab's hosts do not use (see use_pool_of).
     """
     with open(cluster_file()) as f:
         data = yaml.safe_load(f)
-    _pool_from_spare_blocks(data)
+    if wide_pool:
+        _pool_from_spare_blocks(data)
     data["hosts"] = data["hosts"][:count]
     for host in data["hosts"]:
         url = host.get("docker_url", "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import uuid
@@ -27,19 +28,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep-lab", action="store_true")
     args = parser.parse_args()
+    lib.compile_package()
     started = lib.ensure_lab(max(5, args.hosts))
     workdir = tempfile.mkdtemp(prefix="bench-ps-")
-    cluster = lib.cluster_subset(args.hosts)
-    dial_cluster = lib.cluster_subset(args.hosts, socket_paths=False)
+    cluster = lib.cluster_subset(args.hosts, wide_pool=True)
+    dial_cluster = lib.cluster_subset(args.hosts, socket_paths=False, wide_pool=True)
     project, dc_project = f"bp{uuid.uuid4().hex[:6]}", f"dp{uuid.uuid4().hex[:6]}"
     spec = {"image": lib.IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL",
             "scale": args.containers}
     lib.write_compose(workdir, {"version": "2.4", "services": {"s": spec}})
-    dc_file = lib.write_compose(os.path.join(workdir, "dc"), {
+    dc_dir = lib.host_workdir("node1", "bench-ps-dc-")
+    dc_file = lib.write_compose(dc_dir, {
         "version": "2.4", "services": {"s": spec},
         "networks": {"default": {"internal": True, "ipam": {"config": [{"subnet": lib.COMPOSE_SUBNET}]}}}})
     env = lib.nap_env(cluster)
     try:
+        lib.use_pool_of(cluster)
         lib.run(lib.nap_argv("-p", project, "up", "-d"), env=env, cwd=workdir)
         argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "up", "-d"])
         lib.run(argv, env=dc_env)
@@ -75,6 +79,8 @@ def main() -> None:
         lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=env, cwd=workdir, check=False)
         argv, dc_env = lib.on_lab_host("node1", ["docker-compose", "-f", dc_file, "-p", dc_project, "down", "-t", "1"])
         lib.run(argv, env=dc_env, check=False)
+        lib.restore_lab_pool()
+        shutil.rmtree(dc_dir, ignore_errors=True)
         if started and not args.keep_lab:
             lib.lab_down()
 

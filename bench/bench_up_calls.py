@@ -90,6 +90,9 @@ class _CountingConnections:
             def write_in_place(self, path, data):
                 return tally.timed("sftp write", files.write_in_place, path, data)
 
+            def __getattr__(self, name):  # shipping's operations, uncounted
+                return getattr(files, name)
+
         return Counting()
 
     def __getattr__(self, name):

@@ -40,6 +40,18 @@ def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional
     return elapsed, result
 
 
+def compile_package() -> None:
+    """Write the package's bytecode once, as `pip install` does, so no timed run compiles it.
+
+    This machine sets PYTHONDONTWRITEBYTECODE, so a checkout would otherwise compile every module
+    in every fresh process (about a second at high load) while docker-compose, installed from a
+    package, never does.
+    """
+    import compileall
+
+    compileall.compile_dir(os.path.join(ROOT, "napcompose"), quiet=1)
+
+
 def lab_running() -> bool:
     from napcompose.lab.lifecycle import lab_status
 
@@ -68,15 +80,18 @@ def cluster_file() -> str:
     return os.path.join(LAB_DIR, "nap-cluster.yml")
 
 
-def cluster_subset(count: int, socket_paths: bool = True) -> str:
+def cluster_subset(count: int, socket_paths: bool = True, wide_pool: bool = False) -> str:
     """A cluster file with the lab's first ``count`` hosts, next to the lab's (relative paths hold).
 
     With ``socket_paths`` each ssh:// URL names the host's Docker socket (a lab host's socket is
     not at Docker's default path), so Docker is reached over a stream-local channel; without, the
-    stream-local open is refused and every connection runs ``docker system dial-stdio``.
+    stream-local open is refused and every connection runs ``docker system dial-stdio``. With
+    ``wide_pool`` the pool also takes the host-block area the lab's hosts do not use (see use_pool_of).
     """
     with open(cluster_file()) as f:
         data = yaml.safe_load(f)
+    if wide_pool:
+        _pool_from_spare_blocks(data)
     data["hosts"] = data["hosts"][:count]
     for host in data["hosts"]:
         url = host.get("docker_url", "")
@@ -87,6 +102,37 @@ def cluster_subset(count: int, socket_paths: bool = True) -> str:
     with open(path, "w") as f:
         yaml.safe_dump(data, f, sort_keys=False)
     return path
+
+
+def _pool_from_spare_blocks(data: Dict) -> None:
+    """Give the pool the host-block area past the lab's hosts' blocks.
+
+    The lab's pool (.160-.249) holds 90 addresses; the 100-container `ps` needs more. The lab
+    hands out one block per host from the start of its host-block area, so the area's tail is free.
+    """
+    import ipaddress
+
+    net = data["network"]
+    areas = net.get("host_blocks") or []
+    if len(areas) != 1 or "-" not in areas[0]:
+        return
+    first, last = (ipaddress.ip_address(part) for part in areas[0].split("-"))
+    size = 2 ** (32 - int(net.get("host_block", 28)))
+    end = first + size * len(data["hosts"]) - 1
+    if end >= last:
+        return
+    net["host_blocks"] = [f"{first}-{end}"]
+    net["pools"] = list(net.get("pools") or []) + [f"{end + 1}-{last}"]
+
+
+def use_pool_of(cluster: str) -> None:
+    """Record ``cluster``'s pool in the lab's store (the bench files' pool is wider than the lab's)."""
+    run(nap_argv("--cluster", cluster, "ipam", "init", "--force"), env=nap_env(cluster))
+
+
+def restore_lab_pool() -> None:
+    run(nap_argv("--cluster", cluster_file(), "ipam", "init", "--force"), env=nap_env(cluster_file()),
+        check=False)
 
 
 def chain_services(services: int, scale: int, for_docker_compose: bool = False) -> Dict:
@@ -108,6 +154,13 @@ def write_compose(directory: str, doc: Dict, name: str = "docker-compose.yml") -
     with open(path, "w") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
     return path
+
+
+def host_workdir(host: str, prefix: str) -> str:
+    """A new directory a lab host can see (its own directory under the lab's): a lab host hides /tmp."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=prefix, dir=os.path.join(LAB_DIR, host))
 
 
 def nap_env(cluster: str) -> Dict[str, str]:

@@ -7,9 +7,11 @@ containers outside the project and stay out of the graph.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from napcompose.errors import DependencyCycleError
+
+# networkx is imported inside the functions that build a DiGraph: importing it takes most of a
+# second on a loaded machine, and the commands that only need start order (ps, up, down) get it
+# from the plain maps below. A cycle is still named through networkx, on the error path.
 
 
 def service_ref(value):
@@ -43,8 +45,52 @@ def edges_of(spec):
             yield name, key
 
 
-def build_graph(project) -> nx.DiGraph:
+def needs_map(project):
+    """{service: its dependencies, in edge order}; names a spec mentions but the project lacks are
+    keys too (with no dependencies), as they are nodes of ``build_graph``'s DiGraph."""
+    needs = {name: [] for name in project.service_names}
+    for spec in project.services:
+        mine = needs[spec.name]
+        for dep, _ in edges_of(spec):
+            needs.setdefault(dep, [])
+            if dep not in mine:
+                mine.append(dep)
+    return needs
+
+
+def _generations(needs):
+    """Kahn's layers of ``needs``: each layer only needs earlier ones. Returns (layers, all placed)."""
+    waiting = {name: len(deps) for name, deps in needs.items()}
+    users = {name: [] for name in needs}
+    for name, deps in needs.items():
+        for dep in deps:
+            users[dep].append(name)
+    layer = [name for name, count in waiting.items() if count == 0]
+    layers, placed = [], 0
+    while layer:
+        layers.append(layer)
+        placed += len(layer)
+        following = []
+        for done in layer:
+            for user in users[done]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    following.append(user)
+        layer = following
+    return layers, placed == len(needs)
+
+
+def check_project_acyclic(project) -> None:
+    """Raise DependencyCycleError naming a loop of ``project``'s services, if there is one."""
+    _, acyclic = _generations(needs_map(project))
+    if not acyclic:
+        check_acyclic(build_graph(project))
+
+
+def build_graph(project) -> "nx.DiGraph":
     """A DiGraph over the project's services; edge consumer -> dependency, attribute ``kinds``."""
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph.add_nodes_from(project.service_names)
     for spec in project.services:
@@ -58,6 +104,8 @@ def build_graph(project) -> nx.DiGraph:
 
 def _cycle(graph):
     """One cycle, chosen deterministically (the loop through the smallest name that is on one), or None."""
+    import networkx as nx
+
     if nx.is_directed_acyclic_graph(graph):
         return None
     looped = [c for c in nx.strongly_connected_components(graph)
@@ -82,9 +130,10 @@ def start_waves(project):
 
     Raises DependencyCycleError naming the loop (``web -> api -> web``).
     """
-    graph = build_graph(project)
-    check_acyclic(graph)
-    return tuple(tuple(sorted(wave)) for wave in nx.topological_generations(graph.reverse(copy=False)))
+    layers, acyclic = _generations(needs_map(project))
+    if not acyclic:
+        check_acyclic(build_graph(project))
+    return tuple(tuple(sorted(layer)) for layer in layers)
 
 
 def stop_waves(project):
@@ -94,12 +143,16 @@ def stop_waves(project):
 
 def dependencies(project, service):
     """Every service ``service`` needs, directly or not."""
+    import networkx as nx
+
     graph = build_graph(project)
     return set(nx.descendants(graph, service))
 
 
 def dependents(project, service):
     """Every service that needs ``service``, directly or not."""
+    import networkx as nx
+
     graph = build_graph(project)
     return set(nx.ancestors(graph, service))
 
@@ -111,18 +164,20 @@ def direct_dependencies(spec):
 
 def with_dependencies(project, services):
     """``services`` plus every service of the project they need, directly or not."""
-    graph = build_graph(project)
+    needs = needs_map(project)
     chosen = set(services)
     # One walk from every start at once: a service reached before is not walked again, so a chain
     # of S services costs S steps, not S per start.
     stack = []
     for name in services:
-        if name not in graph:
-            nx.descendants(graph, name)  # raises as it always did for a name the graph lacks
+        if name not in needs:
+            import networkx as nx
+
+            nx.descendants(build_graph(project), name)  # raises as it always did for a name the graph lacks
         stack.append(name)
     seen = set(stack)
     while stack:
-        for dep in graph.successors(stack.pop()):
+        for dep in needs[stack.pop()]:
             if dep not in seen:
                 seen.add(dep)
                 chosen.add(dep)

@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import urllib.parse
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import docker
 import docker.errors
@@ -29,7 +29,7 @@ import paramiko
 
 from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, DockerChannelAdapter,
                                             docker_socket, open_streamlocal)
-from napcompose.adapters.file_ops import LocalTree, SftpTree
+from napcompose.adapters.remote_files import LocalFiles, RemoteFiles
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError
 from napcompose.clustermodel import Cluster, Host
@@ -69,128 +69,6 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
             with os.fdopen(fd, "a") as fh:
                 fh.write(line)
         client.get_host_keys().add(hostname, key.get_name(), key)
-
-
-class RemoteFiles:
-    """Files of one host over SFTP on the host's shared SSH connection."""
-
-    def __init__(self, connections: "HostConnections", host_name: str):
-        self._connections = connections
-        self.host = host_name
-        self._lock = threading.Lock()
-        self._sftp: Optional[paramiko.SFTPClient] = None
-        self._transport = None
-
-    def _client(self) -> paramiko.SFTPClient:
-        client = self._connections.ssh(self.host)
-        transport = client.get_transport()
-        if self._sftp is None or self._transport is not transport:
-            try:
-                self._sftp = client.open_sftp()
-            except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
-            self._sftp.get_channel().settimeout(self._connections.op_timeout)
-            self._transport = transport
-        return self._sftp
-
-    def read(self, path: str) -> bytes:
-        with self._lock:
-            sftp = self._client()
-            try:
-                with sftp.open(path, "r") as fh:
-                    return fh.read()
-            except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
-
-    def write_in_place(self, path: str, data: bytes) -> None:
-        # r+ keeps the inode: a container sees its hosts file through a bind mount of it.
-        with self._lock:
-            sftp = self._client()
-            try:
-                with sftp.open(path, "r+") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    fh.truncate(len(data))
-            except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
-
-    # Shipping: the same operations as LocalFiles, over this host's SFTP session, one call at a time.
-    def _tree(self) -> SftpTree:
-        return SftpTree(self.host, self._client)
-
-    def _one(self, operation: str, *args):
-        with self._lock:
-            return getattr(self._tree(), operation)(*args)
-
-    def listdir(self, path: str) -> List[str]:
-        return self._one("listdir", path)
-
-    def makedirs(self, path: str, mode: int) -> None:
-        self._one("makedirs", path, mode)
-
-    def put(self, path: str, data: bytes, mode: int) -> None:
-        self._one("put", path, data, mode)
-
-    def put_many(self, items) -> None:
-        # Extra SFTP sessions on the same SSH connection carry the bulk; this one stays free.
-        def session() -> paramiko.SFTPClient:
-            try:
-                sftp = self._connections.ssh(self.host).open_sftp()
-            except (paramiko.SSHException, OSError) as exc:
-                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
-            sftp.get_channel().settimeout(self._connections.op_timeout)
-            return sftp
-
-        with self._lock:
-            self._client()
-        self._tree().put_many(items, session)
-
-    def symlink(self, target: str, path: str) -> None:
-        self._one("symlink", target, path)
-
-    def rename(self, source: str, destination: str) -> None:
-        self._one("rename", source, destination)
-
-    def chown(self, path: str, uid: int, gid: int) -> None:
-        self._one("chown", path, uid, gid)
-
-    def remove_tree(self, path: str) -> None:
-        self._one("remove_tree", path)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._sftp is not None:
-                try:
-                    self._sftp.close()
-                except Exception:  # the connection may already be gone
-                    pass
-                self._sftp = None
-
-
-class LocalFiles(LocalTree):
-    """Files of a unix:// host: the local file system, with the same in-place write."""
-
-    def __init__(self, host_name: str):
-        super().__init__(host_name)
-
-    def read(self, path: str) -> bytes:
-        try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except OSError as exc:
-            raise HostError(self.host, f"reading {path}: {exc.strerror}") from exc
-
-    def write_in_place(self, path: str, data: bytes) -> None:
-        try:
-            with open(path, "r+b") as fh:
-                fh.write(data)
-                fh.flush()
-                fh.truncate(len(data))
-        except OSError as exc:
-            raise HostError(self.host, f"writing {path}: {exc.strerror}") from exc
-
-    def close(self) -> None:
-        pass
 
 
 class HostConnections:

@@ -36,6 +36,53 @@ class CliReporter:
             self._ctx.err(f"WARNING: {message}")
 
 
+class LazyStore:
+    """The cluster's KeyValueStore, opened (connected and checked) on its first use.
+
+    ``ps``, ``logs`` and ``exec`` read the store only for the stand-ins of a host that did not
+    answer, so most of their runs never open it; every other deploy command uses it at once (the
+    project lock, the address book), where opening fails as it always did.
+    """
+
+    def __init__(self, opener):
+        self._opener = opener
+        self._store = None
+        self._lock = threading.Lock()
+
+    def _opened(self):
+        with self._lock:
+            if self._store is None:
+                self._store = self._opener()
+            return self._store
+
+    def get(self, key):
+        return self._opened().get(key)
+
+    def create(self, key, value):
+        return self._opened().create(key, value)
+
+    def compare_and_swap(self, key, value, version):
+        return self._opened().compare_and_swap(key, value, version)
+
+    def compare_and_delete(self, key, version):
+        return self._opened().compare_and_delete(key, version)
+
+    def list(self, prefix):
+        return self._opened().list(prefix)
+
+    def close(self) -> None:
+        """Close the store if it was ever opened; a store never used costs nothing to close."""
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None and hasattr(store, "close"):
+            store.close()
+
+    @property
+    def create_all(self):
+        """The store's multi-key create when it has one (ports.AtomicCreate), else None."""
+        return getattr(self._opened(), "create_all", None)
+
+
 @dataclass
 class Deploy:
     """What a deploy command works with; built once per command by ``deploy_for``."""
@@ -61,9 +108,8 @@ def deploy_for(ctx, cluster=None) -> Deploy:
     ctx.on_close(connections.close)
     engines: Dict[str, object] = {host.name: ctx.wiring.engine(host, connections) for host in cluster.hosts}
     clock = ctx.wiring.clock()
-    store = ctx.wiring.store(cluster)
-    if hasattr(store, "close"):
-        ctx.on_close(store.close)  # registered before the lock, so it closes after the lock is released
+    store = LazyStore(lambda: ctx.wiring.store(cluster))
+    ctx.on_close(store.close)  # registered before the lock, so it closes after the lock is released
     ipam = Ipam(store, Pool.from_cluster(cluster), cluster.store.prefix, clock, ctx.wiring.new_id)
     reporter = CliReporter(ctx)
     orchestrator = Orchestrator(cluster, engines, connections.files, ipam, reporter, clock,

@@ -7,7 +7,7 @@ import ipaddress
 from napcompose.config.names import check_name
 from napcompose.config.schema import suggest
 from napcompose.errors import ConfigError
-from napcompose.graph import build_graph, check_acyclic, edges_of
+from napcompose.graph import check_project_acyclic, edges_of
 
 
 def _fail(origins, service, key, message):
@@ -110,4 +110,4 @@ def check_project(project, sections, origins, is_v1):
                   "remove container_name or set scale to 1")
         _check_networks(project, spec, sections, origins, is_v1)
         _check_volumes(spec, sections, origins, is_v1)
-    check_acyclic(build_graph(project))
+    check_project_acyclic(project)

@@ -320,3 +320,37 @@ def test_a_failed_container_skips_its_dependents_and_says_why(cli):
     assert [line for line in lines if "skipped" in line] == [
         f"Creating web_1 on {web_host} (dependency db_1 failed) ... skipped"]
     assert cli.world.all_containers() == []
+
+
+def test_ps_opens_the_store_only_for_a_host_that_did_not_answer(cli):
+    from napcompose.errors import StoreError
+
+    cli("up", "-d", "--scale", "web=2")
+    opened = []
+
+    def failing_store(cluster):
+        opened.append(cluster)
+        raise StoreError("cannot reach etcd at 198.18.0.254:2379: connection refused")
+
+    cli.wiring.store = failing_store
+    status, out, err = cli("ps")
+    assert (status, err, opened) == (0, "", [])
+    assert len(out.splitlines()) == 4
+    down_host = cli.world.host_of("shop_web_2")
+    cli.world.engines[down_host].unreachable = "connection refused"
+    status, out, err = cli("ps")
+    assert status == 8 and len(opened) == 1
+    assert err.startswith("WARNING: could not read the address store: cannot reach etcd at "
+                          "198.18.0.254:2379: connection refused\nERROR: ps: 1 of 3 hosts did not answer")
+
+
+def test_up_opens_the_store_first_and_fails_as_before_when_it_is_unreachable(cli):
+    from napcompose.errors import StoreError
+
+    def failing_store(cluster):
+        raise StoreError("cannot reach etcd at 198.18.0.254:2379: connection refused")
+
+    cli.wiring.store = failing_store
+    status, _, err = cli("up", "-d")
+    assert (status, err) == (4, "ERROR: cannot reach etcd at 198.18.0.254:2379: connection refused\n")
+    assert cli.untouched()

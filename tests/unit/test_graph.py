@@ -59,3 +59,48 @@ def test_cycles_are_named(deps, message):
 
 def test_no_services_no_waves():
     assert start_waves(Project(name="p", services=())) == ()
+
+
+def test_start_waves_are_networkx_topological_generations():
+    import random
+
+    import networkx as nx
+
+    from napcompose.graph import check_project_acyclic
+
+    rng = random.Random(7)
+    for _ in range(200):
+        names = [f"s{i}" for i in range(rng.randint(1, 12))]
+        # edges only towards later names: acyclic by construction
+        deps = {n: rng.sample(names[i + 1:], rng.randint(0, len(names) - i - 1)) for i, n in enumerate(names)}
+        p = project(**deps)
+        check_project_acyclic(p)
+        expected = tuple(tuple(sorted(w)) for w in
+                         nx.topological_generations(build_graph(p).reverse(copy=False)))
+        assert start_waves(p) == expected
+
+
+@pytest.mark.parametrize("deps,message", [
+    ({"web": ["api"], "api": ["web"]}, "dependency cycle: api -> web -> api"),
+    ({"web": ["web"]}, "dependency cycle: web -> web"),
+    ({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}, "dependency cycle: a -> b -> c -> a"),
+])
+def test_the_project_check_names_the_same_cycle(deps, message):
+    from napcompose.graph import check_project_acyclic
+
+    with pytest.raises(DependencyCycleError) as info:
+        check_project_acyclic(project(**deps))
+    assert str(info.value) == message
+
+
+def test_reading_a_project_and_planning_do_not_import_networkx():
+    """networkx takes most of a second to import on a busy machine; start order does without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import napcompose.cli.project_cmd, napcompose.config, napcompose.orchestrator; "
+            "from napcompose.graph import start_waves; from napcompose.model import Project, ServiceSpec; "
+            "start_waves(Project(name='p', services=(ServiceSpec(name='a'),))); "
+            "print('networkx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

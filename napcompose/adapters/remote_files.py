@@ -1,0 +1,232 @@
+"""A host's files: over SFTP on the host's shared SSH connection, or the local file system for unix://.
+
+Hosts files are read and written by several workers of one host at once. One SFTP session answers
+one request at a time (paramiko's client drops a reply meant for another thread), so reads and
+in-place writes borrow a session from a small pool of sessions on the same SSH connection; the
+shipping operations keep one session of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, List, Optional
+
+import paramiko
+
+from napcompose.adapters.file_ops import LocalTree, SftpTree
+from napcompose.adapters.sdk_errors import cause
+from napcompose.errors import HostError
+
+FILE_SESSIONS = 4  # sessions per host for hosts-file reads and writes
+
+
+class _SessionPool:
+    """Up to ``limit`` SFTP sessions of one host, lent one per call and kept for the next.
+
+    Sessions of a transport that was replaced (the connection was reopened) are dropped; a session
+    whose call failed is closed rather than lent again.
+    """
+
+    def __init__(self, host: str, client: Callable[[], paramiko.SSHClient], timeout: float, limit: int):
+        self.host = host
+        self._client = client
+        self._timeout = timeout
+        self._limit = limit
+        self._idle: List[paramiko.SFTPClient] = []
+        self._open = 0
+        self._transport = None
+        self._ready = threading.Condition()
+
+    def _new(self) -> paramiko.SFTPClient:
+        try:
+            sftp = self._client().open_sftp()
+        except (paramiko.SSHException, OSError) as exc:
+            raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
+        sftp.get_channel().settimeout(self._timeout)
+        return sftp
+
+    def borrow(self) -> paramiko.SFTPClient:
+        transport = self._client().get_transport()
+        with self._ready:
+            if transport is not self._transport:
+                stale, self._idle, self._open = self._idle, [], 0
+                self._transport = transport
+                for sftp in stale:
+                    _close(sftp)
+            while not self._idle and self._open >= self._limit:
+                self._ready.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+        try:
+            return self._new()
+        except BaseException:
+            with self._ready:
+                self._open -= 1
+                self._ready.notify()
+            raise
+
+    def give_back(self, sftp: paramiko.SFTPClient, healthy: bool) -> None:
+        with self._ready:
+            current = sftp.get_channel().get_transport() is self._transport
+            if healthy and current:
+                self._idle.append(sftp)
+            else:
+                if current:
+                    self._open -= 1
+                _close(sftp)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            idle, self._idle, self._open = self._idle, [], 0
+        for sftp in idle:
+            _close(sftp)
+
+
+def _close(sftp: paramiko.SFTPClient) -> None:
+    try:
+        sftp.close()
+    except Exception:  # the connection may already be gone
+        pass
+
+
+class RemoteFiles:
+    """Files of one host over SFTP on the host's shared SSH connection."""
+
+    def __init__(self, connections, host_name: str, sessions: int = FILE_SESSIONS):
+        self._connections = connections
+        self.host = host_name
+        self._lock = threading.Lock()
+        self._sftp: Optional[paramiko.SFTPClient] = None
+        self._transport = None
+        self._pool = _SessionPool(host_name, lambda: connections.ssh(host_name), connections.op_timeout,
+                                  sessions)
+
+    def _client(self) -> paramiko.SFTPClient:
+        client = self._connections.ssh(self.host)
+        transport = client.get_transport()
+        if self._sftp is None or self._transport is not transport:
+            try:
+                self._sftp = client.open_sftp()
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
+            self._sftp.get_channel().settimeout(self._connections.op_timeout)
+            self._transport = transport
+        return self._sftp
+
+    def _with_session(self, work):
+        sftp = self._pool.borrow()
+        healthy = False
+        try:
+            result = work(sftp)
+            healthy = True
+            return result
+        except (paramiko.SSHException, OSError) as exc:
+            # an answer from the server (no such file, permission) leaves the session usable
+            healthy = isinstance(exc, OSError) and not isinstance(exc, (EOFError, TimeoutError))
+            raise
+        finally:
+            self._pool.give_back(sftp, healthy)
+
+    def read(self, path: str) -> bytes:
+        def work(sftp):
+            with sftp.open(path, "r") as fh:
+                return fh.read()
+
+        try:
+            return self._with_session(work)
+        except (paramiko.SSHException, OSError) as exc:
+            raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
+
+    def write_in_place(self, path: str, data: bytes) -> None:
+        # r+ keeps the inode: a container sees its hosts file through a bind mount of it.
+        def work(sftp):
+            with sftp.open(path, "r+") as fh:
+                fh.write(data)
+                fh.flush()
+                fh.truncate(len(data))
+
+        try:
+            self._with_session(work)
+        except (paramiko.SSHException, OSError) as exc:
+            raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
+
+    # Shipping: the same operations as LocalFiles, over this host's SFTP session, one call at a time.
+    def _tree(self) -> SftpTree:
+        return SftpTree(self.host, self._client)
+
+    def listdir(self, path: str) -> List[str]:
+        with self._lock:
+            return self._tree().listdir(path)
+
+    def makedirs(self, path: str, mode: int) -> None:
+        with self._lock:
+            self._tree().makedirs(path, mode)
+
+    def put(self, path: str, data: bytes, mode: int) -> None:
+        with self._lock:
+            self._tree().put(path, data, mode)
+
+    def put_many(self, items) -> None:
+        # Extra SFTP sessions on the same SSH connection carry the bulk; this one stays free.
+        def session() -> paramiko.SFTPClient:
+            try:
+                sftp = self._connections.ssh(self.host).open_sftp()
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
+            sftp.get_channel().settimeout(self._connections.op_timeout)
+            return sftp
+
+        with self._lock:
+            self._client()
+        self._tree().put_many(items, session)
+
+    def symlink(self, target: str, path: str) -> None:
+        with self._lock:
+            self._tree().symlink(target, path)
+
+    def rename(self, source: str, destination: str) -> None:
+        with self._lock:
+            self._tree().rename(source, destination)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        with self._lock:
+            self._tree().chown(path, uid, gid)
+
+    def remove_tree(self, path: str) -> None:
+        with self._lock:
+            self._tree().remove_tree(path)
+
+    def close(self) -> None:
+        self._pool.close()
+        with self._lock:
+            if self._sftp is not None:
+                _close(self._sftp)
+                self._sftp = None
+
+
+class LocalFiles(LocalTree):
+    """Files of a unix:// host: the local file system, with the same in-place write."""
+
+    def __init__(self, host_name: str):
+        super().__init__(host_name)
+
+    def read(self, path: str) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise HostError(self.host, f"reading {path}: {exc.strerror}") from exc
+
+    def write_in_place(self, path: str, data: bytes) -> None:
+        try:
+            with open(path, "r+b") as fh:
+                fh.write(data)
+                fh.flush()
+                fh.truncate(len(data))
+        except OSError as exc:
+            raise HostError(self.host, f"writing {path}: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        pass

@@ -105,8 +105,8 @@ def lock_cost(workdir, cluster, rounds: int, total: int) -> None:
     print(f"  without the project lock: {without:6.1f} s  {' '.join(f'{t:.1f}' for t in times[False])}")
     print(f"  with / without = {lib.ratio(with_lock, without)}")
     print(f"  the lock's own store calls, median of {LOCK_SAMPLES}: take and give back {take * 1000:.1f} ms, "
-          f"a renewal {renew * 1000:.1f} ms (every lock.ttl/3); take and give back / up -d without the "
-          f"lock = {lib.ratio(take, without)}")
+          f"a renewal {renew * 1000:.1f} ms (every lock.ttl/3); take and give back = "
+          f"{take / without * 100:.3f}% of up -d without the lock")
 
 
 LOCK_SAMPLES = 200

@@ -72,6 +72,20 @@ def test_killed_between_creating_a_container_and_binding_its_address(nth):
     _converged(rig)
 
 
+def test_a_container_started_by_hand_after_the_kill_is_kept_and_its_address_bound():
+    rig = Rig()
+    with pytest.raises(Killed):
+        _dying(rig, "mark_bound", 2).up(guestbook())
+    left = [c for c in rig.world.all_containers() if c.state == "created"]
+    for c in left:  # `docker start` by an operator: running, its address still only reserved
+        rig.world.engines[c.id.split("-")[0]].start_container(c.id)
+    report = rig.orc.up(guestbook())
+    assert not report.failed, report
+    kept = {o.subject for o in report.outcomes if o.action == "Keeping"}
+    assert {c.request.name.split("_", 1)[1] for c in left} <= kept, report
+    _converged(rig)
+
+
 @pytest.mark.parametrize("method,after", [("ensure_many", True), ("mark_bound", True)])
 def test_killed_after_reserving_or_binding_before_the_containers_exist_or_start(method, after):
     rig = Rig()

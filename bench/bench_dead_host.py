@@ -4,11 +4,15 @@ Runs on a lab of its own (`napdh`, 198.18.27.0/24, 3 hosts under /tmp/napdh), be
 cable (`ip link set <veth> down`). In the same run it times `ps` (a fresh process, as users run it,
 median of --runs) of --containers containers with every host up, then with the last host's link down
 under `ssh.connect_timeout: 10` (what every host got before the setting existed) and under the default.
-The dead host's neighbour entry is pinned while it is cut off, as on a LAN right after a host dies
-(otherwise the kernel gives up on ARP after about 3 s and a connection fails then, whatever the
-timeout). Goal: `ps` with one dead host answers within about 3 s.
+The host is cut off with `nap-compose lab partition node3` (its switch port leaves the switch; its
+side of the link stays up), or with `--fault link` by taking its link down. The dead host's
+neighbour entry is pinned while it is cut off, as on a LAN right after a host dies (otherwise the
+kernel gives up on ARP after about 3 s and a connection fails then, whatever the timeout). Goal:
+`ps` with one dead host answers within about 3 s. `--before-tree DIR` also times an older source
+tree (e.g. /work/main) in the same rounds.
 
-    python3 bench/bench_dead_host.py [--containers 30] [--runs 5] [--keep-lab] [--before-tree /work/main]
+    python3 bench/bench_dead_host.py [--containers 30] [--runs 5] [--fault partition|link] [--keep-lab]
+                                     [--before-tree /work/main]
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import yaml
 
 import benchlib as lib
 
-LAB_NAME, LAB_SUBNET, LAB_DIR = "napdh", "198.18.27.0/24", "/tmp/napdh"
+# NAP_BENCH_LAB_NAME / _SUBNET / _DIR choose another lab (as for the other benchmarks).
+LAB_NAME = os.environ.get("NAP_BENCH_LAB_NAME", "napdh")
+LAB_SUBNET = os.environ.get("NAP_BENCH_LAB_SUBNET", "198.18.27.0/24")
+LAB_DIR = os.environ.get("NAP_BENCH_LAB_DIR", "/tmp/napdh")
 
 
 def timed_ps(conditions, workdir, project, runs):
@@ -56,6 +63,14 @@ def pin_neighbour(address):
     return ["ip", "neigh", "del", address, "dev", dev]
 
 
+def cut(fault, veth, off):
+    """Cut node3 off the switch (``off``) or put it back, the way ``fault`` says."""
+    if fault == "partition":
+        lib.run(lib.nap_argv("lab", "partition" if off else "heal", "node3", "--dir", LAB_DIR))
+    else:
+        subprocess.run(["ip", "link", "set", veth, "down" if off else "up"], check=True)
+
+
 def with_timeout(cluster_file, seconds, directory):
     """A copy of the cluster file with another connect timeout (paths made absolute: it lives elsewhere)."""
     base = os.path.dirname(cluster_file)
@@ -82,6 +97,8 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep-lab", action="store_true")
+    parser.add_argument("--fault", choices=("partition", "link"), default="partition",
+                        help="cut node3 off with `lab partition` (default) or by taking its link down")
     parser.add_argument("--before-tree", metavar="DIR",
                         help="also time `ps` of an older source tree (e.g. /work/main) with its own defaults")
     args = parser.parse_args()
@@ -103,18 +120,19 @@ def main() -> None:
         for _ in range(args.runs):  # every round: all hosts up, then node3 cut off under each condition
             alive.append(timed_ps({"alive": (cluster, None)}, workdir, project, 1)[0]["alive"])
             undo = pin_neighbour(address)
-            subprocess.run(["ip", "link", "set", veth, "down"], check=True)
+            cut(args.fault, veth, True)
             try:
                 got, result = timed_ps(conditions, workdir, project, 1)
             finally:
-                subprocess.run(["ip", "link", "set", veth, "up"], check=True)
+                cut(args.fault, veth, False)
                 if undo:
                     subprocess.run(undo, check=False)
             for name, seconds in got.items():
                 dead[name].append(seconds)
         alive = statistics.median(alive)
         dead = {name: statistics.median(times) for name, times in dead.items()}
-        print(f"ps of {args.containers} containers on 3 hosts, median of {args.runs} fresh processes each")
+        print(f"ps of {args.containers} containers on 3 hosts, median of {args.runs} fresh processes each; "
+              f"node3 cut off by {'`lab partition`' if args.fault == 'partition' else 'its link down'}")
         print(f"  every host up:                              {alive:5.2f} s")
         print(f"  node3 cut off, ssh.connect_timeout: 10 s:   {dead['10 s']:5.2f} s")
         print(f"  node3 cut off, ssh.connect_timeout: 2 s:    {dead['2 s']:5.2f} s (default)")

@@ -7,7 +7,8 @@ within a wave. Goals: nap-compose <= 0.7x docker-compose and <= 1.05x raw.
 
 With --lock-cost it measures instead what the project lock costs `up -d`: the same 60 containers,
 `up -d` then `down`, alternately through the command line and through bench/nolock_cli.py (the same
-command line with the lock taken out), --rounds times each, in the same run.
+command line with the lock taken out), --rounds times each, in the same run; then the lock's own
+store calls (take and give back, a renewal) on the lab's etcd.
 
     python3 bench/bench_up.py [--services 20] [--scale 3] [--keep-lab] [--lock-cost [--rounds 3]]
 """
@@ -98,10 +99,46 @@ def lock_cost(workdir, cluster, rounds: int, total: int) -> None:
             nap_down(workdir, cluster, project)
             times[lock].append(seconds)
     with_lock, without = statistics.median(times[True]), statistics.median(times[False])
+    take, renew = lock_operations(cluster)
     print(f"up -d of {total} containers, {rounds} runs each, alternating (median)")
     print(f"  with the project lock:    {with_lock:6.1f} s  {' '.join(f'{t:.1f}' for t in times[True])}")
     print(f"  without the project lock: {without:6.1f} s  {' '.join(f'{t:.1f}' for t in times[False])}")
     print(f"  with / without = {lib.ratio(with_lock, without)}")
+    print(f"  the lock's own store calls, median of {LOCK_SAMPLES}: take and give back {take * 1000:.1f} ms, "
+          f"a renewal {renew * 1000:.1f} ms (every lock.ttl/3); take and give back = "
+          f"{take / without * 100:.3f}% of up -d without the lock")
+
+
+LOCK_SAMPLES = 200
+
+
+def lock_operations(cluster):
+    """Median seconds of taking and giving back a project lock, and of one renewal, on the cluster's store."""
+    import getpass
+    import socket
+    import statistics
+
+    from napcompose.adapters.stores import open_store
+    from napcompose.adapters.system import SystemClock
+    from napcompose.cluster import load_cluster_file
+    from napcompose.lock import Holder, ProjectLock
+
+    spec = load_cluster_file(cluster)
+    store = open_store(spec.store)
+    holder = Holder(getpass.getuser(), socket.gethostname(), os.getpid(), "bench_up.py --lock-cost")
+    takes, renewals = [], []
+    for _ in range(LOCK_SAMPLES):
+        lock = ProjectLock(store, spec.store.prefix, f"bl{uuid.uuid4().hex[:6]}", holder, SystemClock(),
+                           lambda: uuid.uuid4().hex, ttl_s=spec.lock_ttl_s)
+        began = time.perf_counter()
+        lock.acquire()
+        taken = time.perf_counter()
+        lock.refresh()
+        renewed = time.perf_counter()
+        lock.release()
+        takes.append(taken - began + time.perf_counter() - renewed)
+        renewals.append(renewed - taken)
+    return statistics.median(takes), statistics.median(renewals)
 
 
 def main() -> None:

@@ -35,6 +35,11 @@ class Holder:
     machine: str
     pid: int
     command: str
+    # Which process table ``pid`` belongs to (the kernel's boot id and the pid namespace) and when that
+    # process started: enough for a later run on the same machine to tell that the holder is gone,
+    # even if its pid was given to another process since. Empty when unknown (other machines).
+    process_table: str = ""
+    started: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,8 @@ class LockRecord:
     def dump(self) -> str:
         h = self.holder
         return json.dumps({"token": self.token, "user": h.user, "machine": h.machine, "pid": h.pid,
-                           "command": h.command, "since": self.since, "expires": self.expires},
-                          sort_keys=True)
+                           "command": h.command, "process_table": h.process_table, "started": h.started,
+                           "since": self.since, "expires": self.expires}, sort_keys=True)
 
     @staticmethod
     def load(text: str) -> Optional["LockRecord"]:
@@ -57,7 +62,8 @@ class LockRecord:
             data = json.loads(text)
             return LockRecord(str(data["token"]),
                               Holder(str(data["user"]), str(data["machine"]), int(data["pid"]),
-                                     str(data["command"])),
+                                     str(data["command"]), str(data.get("process_table") or ""),
+                                     str(data.get("started") or "")),
                               float(data["since"]), float(data["expires"]))
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -100,7 +106,7 @@ class ProjectLock:
     MAX_ROUNDS = 100
 
     def __init__(self, store, prefix: str, project: str, holder: Holder, clock, new_id: Callable[[], str],
-                 ttl_s: float = DEFAULT_TTL_S):
+                 ttl_s: float = DEFAULT_TTL_S, gone: Callable[[Holder], bool] = lambda holder: False):
         if ttl_s <= 0:
             raise UsageError(f"the lock's lease must be a positive number of seconds, not {ttl_s!r}")
         self.project = project
@@ -114,6 +120,10 @@ class ProjectLock:
         self._record: Optional[LockRecord] = None
         self._version: Optional[int] = None
         self.taken_over: Optional[LockRecord] = None  # the expired lease this run took over, if any
+        # ``gone(holder)`` is True only when the holder's process is known to have ended (it ran on this
+        # machine and its process is not there any more): its lease need not be waited out.
+        self._gone = gone
+        self.holder_gone = False  # the lock taken over was a dead process's, before its lease ran out
 
     @property
     def held(self) -> bool:
@@ -168,11 +178,13 @@ class ProjectLock:
                 if current is not None and current.token == self._token:
                     self._record, self._version = current, found[1]  # our create landed after all
                     return None
-                if current is not None and now < current.expires:
+                dead = current is not None and now < current.expires and self._gone(current.holder)
+                if current is not None and now < current.expires and not dead:
                     return current
                 version = self._store.compare_and_swap(self.key, mine.dump(), found[1])
                 if version is not None:
                     self._record, self._version, self.taken_over = mine, version, current
+                    self.holder_gone = dead
                     return None
                 # someone renewed, released or took it over meanwhile: look again
             raise StoreError(f"the lock {self.key} kept changing while being taken; run it again")

@@ -30,6 +30,7 @@ import paramiko
 from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, DockerChannelAdapter,
                                             docker_socket, open_streamlocal)
 from napcompose.adapters.remote_files import LocalFiles, RemoteFiles
+from napcompose.adapters.early_tcp import EarlyConnections, ssh_target
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError
 from napcompose.clustermodel import Cluster, Host
@@ -75,8 +76,10 @@ class HostConnections:
     """Lazily opened, reused, thread-safe connections to every host of a cluster."""
 
     def __init__(self, cluster: Cluster, accept_new_host_keys: bool = False,
-                 connect_timeout: Optional[float] = None, op_timeout: float = 60.0):
+                 connect_timeout: Optional[float] = None, op_timeout: float = 60.0,
+                 early: Optional[EarlyConnections] = None):
         self.cluster = cluster
+        self._early = early  # TCP connections begun before this module was loaded
         self.accept_new_host_keys = accept_new_host_keys or cluster.accept_new_host_keys
         self.connect_timeout = connect_timeout  # None: each host's ssh.connect_timeout
         self.op_timeout = op_timeout
@@ -99,14 +102,7 @@ class HostConnections:
             raise HostError(name, f"no such host in the cluster file {self.cluster.source}") from None
 
     def ssh_target(self, host: Host) -> Tuple[str, int, str]:
-        """(address, port, user) to reach ``host`` over SSH: the ssh:// URL's parts, else the host's."""
-        address, port, user = host.address, host.ssh.port, host.ssh.user
-        if host.docker_url.startswith("ssh://"):
-            url = urllib.parse.urlsplit(host.docker_url)
-            address = url.hostname or address
-            port = url.port or port
-            user = url.username or user
-        return address, port, user
+        return ssh_target(host)
 
     def ssh(self, host_name: str) -> paramiko.SSHClient:
         """The host's connected SSH client, opened on first use and reopened when it died."""
@@ -152,7 +148,8 @@ class HostConnections:
             # slow, not gone).
             connect = self.connect_timeout_of(host)
             handshake = max(connect, HANDSHAKE_S)
-            client.connect(hostname=address, port=port, username=user, key_filename=key_file,
+            sock = self._early.take((address, port)) if self._early is not None else None
+            client.connect(hostname=address, port=port, username=user, key_filename=key_file, sock=sock,
                            look_for_keys=key_file is None, allow_agent=key_file is None,
                            timeout=connect, banner_timeout=handshake,
                            auth_timeout=handshake, channel_timeout=self.op_timeout)
@@ -257,6 +254,8 @@ class HostConnections:
 
     def close(self) -> None:
         """Close every connection; safe to call twice."""
+        if self._early is not None:
+            self._early.close()
         for name in list(self._hosts):
             with self._locks[name]:
                 files = self._files.pop(name, None)

@@ -18,6 +18,7 @@ import threading
 import uuid
 from typing import Optional
 
+from napcompose.adapters.processes import holder_gone, process_table, start_time
 from napcompose.errors import LockLostError, NapComposeError, StoreError
 from napcompose.lock import Holder, LockRecord, ProjectLock, describe
 
@@ -49,7 +50,8 @@ def identity(ctx) -> Holder:
         user = f"uid{os.getuid()}"
     argv = getattr(ctx, "argv", None)
     command = "nap-compose " + (shlex.join(argv) if argv else getattr(ctx.args, "command", "") or "")
-    return Holder(user, socket.gethostname(), os.getpid(), command.strip())
+    pid = os.getpid()
+    return Holder(user, socket.gethostname(), pid, command.strip(), process_table(), start_time(pid) or "")
 
 
 class ProjectLockGuard:
@@ -72,9 +74,10 @@ class ProjectLockGuard:
         self.lock.acquire(self._wait_s, on_wait=waiting)
         if self.lock.taken_over is not None:
             old = self.lock.taken_over
+            why = ("its process is gone (that command crashed)" if self.lock.holder_gone else
+                   "its lease ran out (that command crashed or stalled)")
             self._ctx.err(f"WARNING: took over the lock of project {self.lock.project} from "
-                          f"{describe(old, self.lock.now())}: its lease ran out (that command "
-                          "crashed or stalled); check the project with `nap-compose ps`")
+                          f"{describe(old, self.lock.now())}: {why}; check the project with `nap-compose ps`")
         self._thread = threading.Thread(target=self._renew, name=f"lock-{self.lock.project}", daemon=True)
         self._thread.start()
         return self
@@ -138,7 +141,7 @@ def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLoc
             ctx.on_close(store.close)  # closers run last-in first-out: after the guard releases the lock
     new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
     lock = ProjectLock(store, cluster.store.prefix, project_name, identity(ctx), ctx.wiring.clock(),
-                       new_id, ttl_s=cluster.lock_ttl_s)
+                       new_id, ttl_s=cluster.lock_ttl_s, gone=holder_gone)
     wait = getattr(ctx.args, "wait", 0.0) or 0.0
     guard = ProjectLockGuard(ctx, lock, None if math.isinf(wait) else wait)
     guard.__enter__()

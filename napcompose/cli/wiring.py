@@ -15,10 +15,14 @@ class Wiring:
         return open_store(cluster.store)
 
     def connections(self, cluster, accept_new_host_keys=False):
-        """One lazily connecting HostConnections for every host of ``cluster``."""
+        """One lazily connecting HostConnections for every host of ``cluster``; the TCP connections to
+        its SSH hosts begin before paramiko and docker-py load, so the two overlap."""
+        from napcompose.adapters.early_tcp import EarlyConnections
+
+        early = EarlyConnections.to_ssh_hosts(cluster.hosts)
         from napcompose.adapters.ssh import HostConnections
 
-        return HostConnections(cluster, accept_new_host_keys=accept_new_host_keys)
+        return HostConnections(cluster, accept_new_host_keys=accept_new_host_keys, early=early)
 
     def engine(self, host, connections):
         """The ContainerEngine of one host, using that host's shared connection."""

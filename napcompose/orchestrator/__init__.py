@@ -42,14 +42,25 @@ class Orchestrator(Core):
         return Addresses.of_project(self.book.allocations(), project_name)
 
     def observe(self, project_name: Optional[str], everything: bool = False, images: Sequence[str] = (),
-                addresses: Optional[Addresses] = None, volumes: Sequence[str] = ()) -> Observation:
+                addresses: Optional[Addresses] = None, volumes: Sequence[str] = (),
+                read_only: bool = False) -> Observation:
         """Every host asked at once; containers of hosts that did not answer appear as stand-ins
-        taken from the address book (read only then, unless ``addresses`` is given)."""
+        taken from the address book (read only then, unless ``addresses`` is given).
+
+        ``read_only`` (ps and its kin): the store is read only when a host did not answer, and its
+        failure is a warning; planning needs the evicted hosts whatever answered."""
         seen = observe(self.cluster, self.engines, project_name, everything=everything, images=images,
                        max_workers=self.max_workers, observed_at=self.clock.now(), volumes=volumes)
-        if self.evictions is not None:
+        if self.evictions is not None and (not read_only or seen.down):
             known = {h.name for h in self.cluster.hosts}
-            seen = replace(seen, evicted=tuple(sorted(h for h in self.evictions.evicted() if h in known)))
+            try:
+                evicted = tuple(sorted(h for h in self.evictions.evicted() if h in known))
+            except Exception as exc:  # for a read-only view, the store failing must not hide the hosts
+                if not read_only:
+                    raise
+                self.reporter.warning(f"could not read the address store: {exc}")
+                return seen
+            seen = replace(seen, evicted=evicted)
         if seen.down and project_name:
             if addresses is None:
                 try:
@@ -61,7 +72,7 @@ class Orchestrator(Core):
         return seen
 
     def ps(self, project_name: str, services: Sequence[str] = (), all: bool = True) -> Observation:
-        seen = self.observe(project_name)
+        seen = self.observe(project_name, read_only=True)
         chosen = tuple(c for c in seen.containers
                        if (not services or (c.replica is not None and c.replica.service in services))
                        and (all or c.state == "running"))

@@ -60,6 +60,7 @@ class ContainerHandlers:
         container = action.container
 
         def work():
+            self._bind_found(action.replica, action.host)
             self.core.engines[action.host].start_container(container.id)
             self.set_live(action.replica, replace(container, state="running"))
             self._wait_health(action.replica, action.host, container.id, action.healthy)
@@ -70,6 +71,8 @@ class ContainerHandlers:
         container = action.container
 
         def work():
+            if container is not None:
+                self._bind_found(action.replica, action.host)
             if container is not None and container.state == "running":
                 self._wait_health(action.replica, action.host, container.id, action.healthy)
 
@@ -113,6 +116,18 @@ class ContainerHandlers:
         container = action.container
         self.core.step(action.subject, action.verb, action.host, container.ip,
                        lambda: self.core.engines[action.host].kill_container(container.id, action.signal))
+
+    def _bind_found(self, replica: Replica, host: str) -> None:
+        """Record as bound the address of a container found on ``host`` when the record says otherwise.
+
+        A run that died between creating a container and binding its address left it ``reserved``;
+        a reserved record may be moved by another run, so it is bound before the container starts
+        (refused, and the container not started, when the address went to another host meanwhile).
+        """
+        allocation = self.allocations.get(replica)
+        if allocation is None or (allocation.state == "bound" and allocation.host == host):
+            return
+        self.allocations[replica] = self.core.book.mark_bound(replica.owner, host)
 
     def _remove_container(self, host: str, container: ObservedContainer, stop: bool, force: bool = False) -> None:
         engine = self.core.engines[host]

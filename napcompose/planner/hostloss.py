@@ -79,7 +79,6 @@ def sort_out(project_name: str, observation: Observation, addresses: Addresses, 
     take a new one, so they wait for their host or its eviction)."""
     down, evicted = observation.down, set(observation.evicted)
     gens = current_generations(observation.containers, addresses)
-    held = addresses.by_replica
     kept: List[ObservedContainer] = []
     cleanup: List[Remove] = []
     removal_of: Dict[Tuple[Replica, str], str] = {}

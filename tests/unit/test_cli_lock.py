@@ -3,9 +3,12 @@
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
+from napcompose.adapters.processes import process_table, start_time
 from napcompose.lock import Holder, ProjectLock
 from tests.fakes_engine import FakeClock
 from tests.unit.test_cli_project import Cli
@@ -123,6 +126,28 @@ def test_waiting_without_a_limit_takes_over_a_crashed_holders_lock(cli):
             "2027-01-15 07:59:40 UTC") in err
     assert len(cli.names()) == 2
     assert cli.kv.get(KEY) is None
+
+
+def test_a_lock_left_by_a_crashed_command_of_this_machine_is_taken_over_at_once(cli):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # the holder: a command on this machine that was killed
+    crashed = Holder("bob", socket.gethostname(), child.pid, "nap-compose up -d", process_table(),
+                     start_time(os.getpid()))  # its start time, whatever process has its pid now
+    ProjectLock(cli.kv, "/nap-compose", "shop", crashed, FakeClock(T0), lambda: "crashed").acquire()
+    status, _, err = cli("up", "-d")  # no --wait: its lease has 30 s to run, but nobody can renew it
+    assert status == 0, err
+    assert err.startswith(f"WARNING: took over the lock of project shop from bob@{socket.gethostname()} "
+                          f"(pid {child.pid}, `nap-compose up -d`) since 2027-01-15 08:00:00 UTC (0 s ago): "
+                          "its process is gone (that command crashed); check the project with "
+                          "`nap-compose ps`\n"), err
+    assert len(cli.names()) == 2 and cli.kv.get(KEY) is None
+
+
+def test_the_holder_record_names_its_process_so_a_later_run_can_tell_it_crashed(cli):
+    seen = []
+    cli.kv.on_create = lambda key: seen.append(json.loads(cli.kv.get(KEY)[0])) if not seen else None
+    assert cli("up", "-d")[0] == 0
+    assert (seen[0]["process_table"], seen[0]["started"]) == (process_table(), start_time(os.getpid()))
 
 
 def test_the_holder_record_names_this_run(cli):

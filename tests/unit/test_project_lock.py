@@ -120,6 +120,38 @@ def test_waiting_until_the_crashed_holders_lease_runs_out(store):
     assert json.loads(store.get(KEY)[0])["user"] == "bob"
 
 
+def test_a_holder_known_to_be_gone_is_taken_over_at_once_by_exactly_one_run(store):
+    clock = FakeClock(T0)
+    _lock(store, clock).acquire()  # crashed at once: its lease runs 30 s more
+    gone = lambda holder: holder == ALICE  # noqa: E731 (its process is known to be gone)
+    bob = ProjectLock(store, PREFIX, "shop", BOB, clock, lambda: "bob", gone=gone)
+    carol = ProjectLock(store, PREFIX, "shop", Holder("carol", "ws3", 9, "nap-compose up"), clock,
+                        lambda: "carol", gone=gone)
+    bob.acquire()
+    assert clock.now() == T0 and bob.holder_gone and bob.taken_over.holder == ALICE
+    with pytest.raises(ProjectLockedError):  # bob's process is alive: its lock is not taken
+        carol.acquire()
+    assert json.loads(store.get(KEY)[0])["token"] == "bob"
+
+
+def test_a_holder_not_known_to_be_gone_keeps_its_lease(store):
+    clock = FakeClock(T0)
+    _lock(store, clock).acquire()
+    with pytest.raises(ProjectLockedError):
+        ProjectLock(store, PREFIX, "shop", BOB, clock, lambda: "bob", gone=lambda holder: False).acquire()
+    assert json.loads(store.get(KEY)[0])["user"] == "alice"
+
+
+def test_the_holder_s_process_table_and_start_time_travel_with_the_record(store):
+    clock = FakeClock(T0)
+    holder = Holder("alice", "ws1", 4242, "nap-compose up", "boot-1:4026531836", "12345")
+    _lock(store, clock, holder).acquire()
+    assert LockRecord.load(store.get(KEY)[0]).holder == holder
+    older = json.dumps({"token": "t", "user": "u", "machine": "m", "pid": 1, "command": "c", "since": T0,
+                        "expires": T0 + 30})  # written before these fields existed
+    assert LockRecord.load(older).holder == Holder("u", "m", 1, "c", "", "")
+
+
 def test_waiting_a_bounded_time_fails_naming_the_holder(store):
     clock = FakeClock(T0)
     _lock(store, clock).acquire()

@@ -1,0 +1,71 @@
+"""TCP connections begun before the SSH library loads: taken once, errors as the connect's own, stale
+ones replaced. Against listening sockets on loopback."""
+
+import socket
+from types import SimpleNamespace
+
+import pytest
+
+from napcompose.adapters import early_tcp
+from napcompose.adapters.early_tcp import EarlyConnections, ssh_target
+
+
+@pytest.fixture
+def server():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()
+    listener.close()
+
+
+def _closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return ("127.0.0.1", port)
+
+
+def test_a_connection_is_taken_once_then_a_fresh_one_is_up_to_the_caller(server):
+    early = EarlyConnections({server: 2.0})
+    sock = early.take(server)
+    assert sock.getpeername() == server
+    assert early.take(server) is None
+    assert early.take(("127.0.0.1", 1)) is None  # never begun
+    sock.close()
+
+
+def test_a_refused_connection_raises_as_the_connect_would_have(server):
+    target = _closed_port()
+    early = EarlyConnections({target: 2.0})
+    with pytest.raises(ConnectionRefusedError):
+        early.take(target)
+
+
+def test_an_attempt_that_ended_long_ago_is_not_used(server, monkeypatch):
+    early = EarlyConnections({server: 2.0, _closed_port(): 2.0})
+    monkeypatch.setattr(early_tcp, "FRESH_S", -1.0)  # every attempt counts as too old
+    for target in list(early._attempts):
+        assert early.take(target) is None  # neither the socket nor the refusal
+
+
+def test_close_closes_what_nobody_took(server):
+    early = EarlyConnections({server: 2.0})
+    attempt = early._attempts[server]
+    attempt.thread.join()
+    early.close()
+    assert attempt.sock.fileno() == -1
+    assert early.take(server) is None
+
+
+def _host(url, address="198.18.0.11", port=22, user="root", timeout=2.0):
+    return SimpleNamespace(docker_url=url, address=address,
+                           ssh=SimpleNamespace(port=port, user=user, connect_timeout_s=timeout))
+
+
+def test_only_hosts_whose_docker_rides_ssh_are_begun_at_the_ssh_url_s_address():
+    assert ssh_target(_host("ssh://ops@127.0.0.1:2222/run/docker.sock")) == ("127.0.0.1", 2222, "ops")
+    assert ssh_target(_host("tcp://198.18.0.11:2376")) == ("198.18.0.11", 22, "root")
+    early = EarlyConnections.to_ssh_hosts([_host("unix:///run/docker.sock"), _host("tcp://127.0.0.1:2376")])
+    assert early._attempts == {}

@@ -6,19 +6,55 @@ releases its addresses, whatever the test left behind.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
+import shutil
+import tempfile
 import textwrap
 import time
 import uuid
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Tuple
+
+import pytest
 
 from napcompose.adapters.ssh import HostConnections
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
 from napcompose.cli import main
+from napcompose.cluster import load_cluster_file
 from napcompose.hostsfile import extract_block
 from napcompose.ipam import Ipam, Pool
+from napcompose.lab import lab_down, lab_up
+
+
+@dataclass
+class OwnLab:
+    """A lab a test module starts for itself (faults it injects must not reach other tests)."""
+
+    dir: str
+    cluster_file: str
+    cluster: object
+
+
+@contextlib.contextmanager
+def module_lab(name: str, subnet: str, hosts: int) -> Iterator[OwnLab]:
+    """Start a lab of ``hosts`` hosts named ``name`` on ``subnet``; tear it down, and check that
+    nothing is left, however the module ended."""
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests need root (network namespaces, dockerd, sshd)", pytrace=False)
+    directory = os.path.join(tempfile.mkdtemp(prefix=f"{name}-", dir="/tmp"), "lab")
+    try:
+        lab_up(name, subnet, hosts, directory, lambda line: None)
+        cluster_file = os.path.join(directory, "nap-cluster.yml")
+        yield OwnLab(directory, cluster_file, load_cluster_file(cluster_file))
+    finally:
+        started = os.path.exists(os.path.join(directory, "state.json"))
+        left = lab_down(directory, lambda line: None) if started else []
+        shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
+        assert not left, f"lab down left: {left}"
 
 
 def until(what, predicate, timeout: float = 20.0, interval: float = 0.25):

@@ -5,46 +5,25 @@ test lab may be serving other sessions at the same time.
 """
 
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
 
 import pytest
 
-from napcompose.cluster import load_cluster_file
-from napcompose.lab import lab_down, lab_up
 from napcompose.lab.daemons import start_sshd
 from napcompose.lab.state import layout_of, read_state
-from tests.integration.deploy_support import DeployProject, sleeper
+from tests.integration.deploy_support import module_lab, DeployProject, sleeper
 
 pytestmark = pytest.mark.integration
 
 LAB_NAME, LAB_SUBNET = "napft", "198.18.5.0/24"
 
 
-@dataclass
-class _Lab:
-    dir: str
-    cluster_file: str
-    cluster: object
-
-
 @pytest.fixture(scope="module")
 def own_lab():
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests need root (network namespaces, dockerd, sshd)", pytrace=False)
-    directory = tempfile.mkdtemp(prefix="napft-", dir="/tmp")
-    try:
-        lab_up(LAB_NAME, LAB_SUBNET, 3, directory, lambda line: None)
-        cluster_file = os.path.join(directory, "nap-cluster.yml")
-        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
-    finally:
-        left = lab_down(directory, lambda line: None)
-        shutil.rmtree(directory, ignore_errors=True)
-        assert not left, f"lab down left: {left}"
+    with module_lab(LAB_NAME, LAB_SUBNET, 3) as started:
+        yield started
 
 
 @pytest.fixture

@@ -9,45 +9,24 @@ beside these faults.
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter
-from dataclasses import dataclass
 
 import pytest
 
-from napcompose.cluster import load_cluster_file
-from napcompose.lab import exec_argv, lab_down, lab_up
-from tests.integration.deploy_support import DeployProject, sleeper, until
+from napcompose.lab import exec_argv
+from tests.integration.deploy_support import module_lab, DeployProject, sleeper, until
 
 pytestmark = pytest.mark.integration
 
 LAB_NAME, LAB_SUBNET = "naphl", "198.18.4.0/24"
 
 
-@dataclass
-class _Lab:
-    dir: str
-    cluster_file: str
-    cluster: object
-
-
 @pytest.fixture(scope="module")
 def loss_lab(lab):
-    directory = os.path.join(tempfile.mkdtemp(prefix="naphl-", dir="/tmp"), "lab")
-    try:
-        lab_up(LAB_NAME, LAB_SUBNET, 3, directory, lambda line: None)
-        cluster_file = os.path.join(directory, "nap-cluster.yml")
-        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
-    finally:
-        left = lab_down(directory, lambda line: None) if os.path.exists(os.path.join(directory, "state.json")) \
-            else []
-        shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
-        assert not left, f"lab down left: {left}"
+    with module_lab(LAB_NAME, LAB_SUBNET, 3) as started:
+        yield started
 
 
 def _fault(lab, verb, host):

@@ -6,40 +6,20 @@ session holds the integration lock (the ``lab`` fixture), as the other labs of t
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
-from dataclasses import dataclass
 
 import pytest
 
-from napcompose.cluster import load_cluster_file
-from napcompose.lab import lab_down, lab_up
 from napcompose.lab.state import layout_of, read_state
-from tests.integration.deploy_support import DeployProject, sleeper
+from tests.integration.deploy_support import module_lab, DeployProject, sleeper
 
 LAB_NAME, LAB_SUBNET = "naptm", "198.18.6.0/24"
 
 
-@dataclass
-class _Lab:
-    dir: str
-    cluster_file: str
-    cluster: object
-
-
 @pytest.fixture(scope="module")
 def small_lab(lab):
-    directory = tempfile.mkdtemp(prefix="naptm-", dir="/tmp")
-    try:
-        lab_up(LAB_NAME, LAB_SUBNET, 2, directory, lambda line: None)
-        cluster_file = os.path.join(directory, "nap-cluster.yml")
-        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
-    finally:
-        left = lab_down(directory, lambda line: None)
-        shutil.rmtree(directory, ignore_errors=True)
-        assert not left, f"lab down left: {left}"
+    with module_lab(LAB_NAME, LAB_SUBNET, 2) as started:
+        yield started
 
 
 class LinkDown:

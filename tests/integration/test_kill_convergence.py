@@ -17,23 +17,17 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 
 import pytest
-import yaml
 
 from napcompose.adapters.stores import open_store
-from napcompose.cluster import load_cluster_file
-from napcompose.lab import lab_down, lab_up
-from tests.integration.deploy_support import DeployProject, sleeper
+from tests.integration.deploy_support import module_lab, DeployProject, sleeper
 
 LAB_NAME, LAB_SUBNET = "napkv", "198.18.6.0/24"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,24 +35,10 @@ RUNS = 10
 SHIPPED = "settings of the kill test\n" * 2000  # ~50 kB: a copy cut short would show
 
 
-@dataclass
-class _Lab:
-    dir: str
-    cluster_file: str
-    cluster: object
-
-
 @pytest.fixture(scope="module")
 def kill_lab(lab):
-    directory = tempfile.mkdtemp(prefix="napkv-", dir="/tmp")
-    try:
-        lab_up(LAB_NAME, LAB_SUBNET, 2, directory, lambda line: None)
-        cluster_file = os.path.join(directory, "nap-cluster.yml")
-        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
-    finally:
-        left = lab_down(directory, lambda line: None)
-        shutil.rmtree(directory, ignore_errors=True)
-        assert not left, f"lab down left: {left}"
+    with module_lab(LAB_NAME, LAB_SUBNET, 2) as started:
+        yield started
 
 
 SERVICES = {

@@ -7,16 +7,10 @@ version, the client keeps being answered, and ``rollback`` brings back the kept 
 """
 
 import datetime
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass
 
 import pytest
 
-from napcompose.cluster import load_cluster_file
-from napcompose.lab import lab_down, lab_up
-from tests.integration.deploy_support import IMAGE, DeployProject, until
+from tests.integration.deploy_support import module_lab, IMAGE, DeployProject, until
 
 pytestmark = pytest.mark.integration
 
@@ -29,26 +23,10 @@ CLIENT = ("i=0; while [ $$i -lt %d ]; do if timeout 2 wget -q -O /tmp/o http://a
           "else echo fail $$(grep -w app /etc/hosts); fi; i=$$((i+1)); sleep 0.1; done" % POLLS)
 
 
-@dataclass
-class _Lab:
-    dir: str
-    cluster_file: str
-    cluster: object
-
-
 @pytest.fixture(scope="module")
 def own_lab():
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests need root (network namespaces, dockerd, sshd)", pytrace=False)
-    directory = tempfile.mkdtemp(prefix="naprl-", dir="/tmp")
-    try:
-        lab_up(LAB_NAME, LAB_SUBNET, 3, directory, lambda line: None)
-        cluster_file = os.path.join(directory, "nap-cluster.yml")
-        yield _Lab(directory, cluster_file, load_cluster_file(cluster_file))
-    finally:
-        left = lab_down(directory, lambda line: None)
-        shutil.rmtree(directory, ignore_errors=True)
-        assert not left, f"lab down left: {left}"
+    with module_lab(LAB_NAME, LAB_SUBNET, 3) as started:
+        yield started
 
 
 @pytest.fixture

@@ -50,7 +50,8 @@ class RollingHandlers:
             try:
                 self.core.step(step.replica.label, "Recreating", step.host, step.address,
                                lambda: self._create(Recreate(step.replica, step.host, action.reason,
-                                                             address=step.address)))
+                                                             address=step.address,
+                                                             generation=step.container.generation)))
             except NapComposeError as exc:
                 # No new container to judge: the replica must not stay down, the old one runs again.
                 with guard:

@@ -181,5 +181,6 @@ def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
         lines.append(f"    batch {n}: " + "; ".join(_step_text(s) for s in batch))
         for step in batch:
             lines.extend("        " + line for line in (peers or {}).get(step.replica, ()))
-    lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
+    if not all(s.start_first for s in action.steps):  # start-first removes each old copy once it passed
+        lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
     return lines

@@ -47,6 +47,7 @@ def test_the_plan_says_each_address_changes_old_to_new():
     assert any(line.startswith(f"    batch 1: web_1 on node") and
                f"(address changes: {old} -> a new address from the pool)" in line and
                f"the old container is removed and {old} released" in line for line in lines)
+    assert not any(line.startswith("    then: the kept containers") for line in lines)  # none is kept
 
 
 def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_the_old():

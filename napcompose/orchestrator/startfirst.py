@@ -3,7 +3,8 @@
 Two containers of one replica run at once, so they cannot share an address. The old copy's address
 is handed to the owner ``project/service/N@genG`` (G: its generation), the same kind of owner a copy
 left on a lost host gets; the replica's own owner then reserves a new address from the pool, and the
-new container (generation G+1, renamed nothing: the old one is renamed ``<name>-previous``) binds it.
+new container (generation G+1, under the replica's name: the old one was renamed ``<name>-previous``)
+binds it.
 Once the new copy passed the gate, every consumer's hosts block moves to the new address, a drain
 lets requests on their way finish, and the old container is removed and its address released.
 
@@ -18,11 +19,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from napcompose.errors import HostError, NapComposeError
+from napcompose.orchestrator.rolling import DRAIN_S
 from napcompose.planner import Create
 from napcompose.planner.observation import stranded_owner
 from napcompose.planner.rolling_actions import RollStep, current_name, previous_name
-
-DRAIN_S = 1.0  # after the aliases moved to the new address, before the old copy stops
 
 
 class StartFirstHandlers:

@@ -144,6 +144,9 @@ class AddressBook(Protocol):
         """Keep ``owner``'s address ``ip`` on ``host`` under ``left_owner`` (state ``stranded``) for
         the copy left on that unreachable host; ``owner`` is then free to reserve a new address."""
 
+    def unstrand(self, left_owner: str, owner: str, host: str, ip: str) -> Allocation:
+        """Give ``ip`` kept under ``left_owner`` back to ``owner`` (bound); ``owner`` holds nothing else."""
+
 
 class ImageTransfer(Protocol):
     """Putting images on hosts without a registry: build on one, copy between two (save → load).

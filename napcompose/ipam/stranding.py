@@ -62,6 +62,33 @@ class Stranding:
         raise IpamError(f"the address of {owner} kept changing while being kept for its copy on {host}; "
                         "run it again")
 
+    def unstrand(self, left_owner: str, owner: str, host: str, ip: str) -> Allocation:
+        """Give the address ``ip`` kept under ``left_owner`` back to ``owner`` (bound): a start-first
+        update whose new copy failed returns the replica to its old copy. ``owner`` must hold nothing
+        else (its new address released first). Safe to repeat after a crash at any point."""
+        left_owner, owner, host = check_owner(left_owner), check_owner(owner), check_host(host)
+        for _ in range(self.MAX_ROUNDS):
+            found = self._lookup(left_owner)
+            if found is None:
+                done = self._lookup(owner)
+                if done is not None and done[0].ip == ip:
+                    self._ledger.drop_claim(left_owner, ip)  # a run stopped after the swap: finish it
+                    return done[0]
+                raise AddressFencedError(f"{left_owner} no longer holds {ip} on {host}; run it again")
+            current, version = found
+            if current.ip != ip or current.host != host:
+                raise AddressFencedError(f"address of {left_owner} is {current.ip} on {current.host or 'no host'}, "
+                                         f"not {ip} on {host}; run it again")
+            alloc_id = self._stranded_claim(owner, ip)
+            if alloc_id is None:
+                continue
+            back = replace(current, owner=owner, state="bound", alloc_id=alloc_id, since=self._clock.now())
+            if self._ledger.swap_address(back, version) is None:
+                continue
+            self._ledger.drop_claim(left_owner, ip)
+            return back
+        raise IpamError(f"the address {ip} of {left_owner} kept changing while given back to {owner}; run it again")
+
     def _stranded_claim(self, left_owner: str, ip: str) -> Optional[str]:
         """The allocation id of ``left_owner``'s claim on ``ip``, created when absent (None: look again)."""
         claim = self._ledger.claim(left_owner)

@@ -47,6 +47,10 @@ class LockedAddressBook:
         with self._lock:
             return self.book.strand(owner, left_owner, host, ip)
 
+    def unstrand(self, left_owner: str, owner: str, host: str, ip: str) -> Allocation:
+        with self._lock:
+            return self.book.unstrand(left_owner, owner, host, ip)
+
 
 class Core:
     """The ports an orchestrator works through, and the reporting helpers all its operations use."""

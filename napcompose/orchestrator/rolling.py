@@ -44,6 +44,9 @@ class RollingHandlers:
         guard = threading.Lock()
 
         def replace_one(step: RollStep) -> None:
+            if step.start_first:  # the old copy serves until the new one passed; nothing to roll back
+                self._start_first(step, action.reason, config, action.gate)
+                return
             kept = self._keep_old(step)
             with guard:
                 touched.append((step, kept))
@@ -70,7 +73,8 @@ class RollingHandlers:
             if number > 1 and config.delay_s:
                 self.core.clock.sleep(config.delay_s)
             errors = self._batch(service, "Updating", number, len(action.batches), action.gate,
-                                 [(s.replica, s.host, s.container) for s in batch], batch, replace_one)
+                                 [(s.replica, s.host, None if s.start_first else s.container) for s in batch],
+                                 batch, replace_one)
             failures += errors
             if not errors or len(failures) / total <= config.max_failure_ratio or config.failure_action == "continue":
                 continue

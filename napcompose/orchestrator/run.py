@@ -19,6 +19,7 @@ from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.containers import ContainerHandlers
 from napcompose.orchestrator.hosts import write_host
 from napcompose.orchestrator.rolling import RollingHandlers
+from napcompose.orchestrator.startfirst import StartFirstHandlers
 from napcompose.orchestrator.ship import FileHandlers, with_planned_copies
 from napcompose.planner import (ACTION_TYPES, Addresses, BuildImage, CopyImage, Create, Keep, Kill, Options,
                                 Plan, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
@@ -33,7 +34,7 @@ class _Abort(Exception):
         self.error = error
 
 
-class Executor(ContainerHandlers, FileHandlers, RollingHandlers):
+class Executor(ContainerHandlers, FileHandlers, RollingHandlers, StartFirstHandlers):
     """Runs one Plan of one project with the Core's ports and the run's Options."""
 
     def __init__(self, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses):

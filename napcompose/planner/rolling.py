@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from napcompose.errors import ConfigError, UsageError
+from napcompose.errors import UsageError
 from napcompose.graph import start_waves
 from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, UpdateConfig
 from napcompose.planner.actions import Plan, Recreate, WriteHosts
@@ -38,6 +38,12 @@ def gate_of(spec: ServiceSpec, config: UpdateConfig) -> str:
     if has_healthcheck(spec):
         return "healthcheck healthy"
     return f"running for {config.monitor_s:g}s"
+
+
+def fixed_host_ports(spec: ServiceSpec) -> Tuple[str, ...]:
+    """The published host ports an old container holds on its host (``8080/tcp``): a new copy there
+    cannot bind them while the old one runs, so they force stop-first."""
+    return tuple(sorted({f"{p.host_port}/{p.protocol}" for p in spec.ports if p.host_port}))
 
 
 def _batches(steps: List, parallelism: int) -> Tuple[tuple, ...]:
@@ -67,12 +73,10 @@ def roll(project: Project, waves: Sequence[tuple], kept: Sequence[ObservedContai
         rolled: Dict[str, RollingUpdate] = {}
         for service, actions in steps.items():
             spec = project.service(service)
-            if spec.update.order == "start-first":
-                raise ConfigError(f"service {service}: deploy.update_config.order start-first is not supported: "
-                                  "a replica keeps its address through an update, so the old container must "
-                                  "stop first (use order: stop-first, or up --no-rolling)")
             actions.sort(key=lambda a: a.replica.index)
-            made = [RollStep(a.replica, a.host, a.address, a.container, previous.get((a.replica, a.host)))
+            clash = fixed_host_ports(spec) if spec.update.order == "start-first" else ()
+            made = [RollStep(a.replica, a.host, a.address, a.container, previous.get((a.replica, a.host)),
+                             start_first=spec.update.order == "start-first" and not clash, port_clash=clash)
                     for a in actions]
             after = tuple(dict.fromkeys(k for a in actions for k in a.after))
             reasons = ", ".join(sorted({a.reason for a in actions}))
@@ -139,6 +143,20 @@ def plan_rollback(project: Project, observation: Observation, options: Options) 
                 hosts=observation.hosts)
 
 
+def _step_text(s: RollStep) -> str:
+    kept = f" (replaces the kept {s.previous.name})" if s.previous else ""
+    if s.start_first:
+        return (f"{s.replica.label} on {s.host} (address changes: {s.address} -> a new address from the pool): "
+                f"a new container starts beside the old one, which is renamed {s.container.name}-previous and "
+                f"keeps {s.address} until the new one passed the gate; links then move to the new address, "
+                f"the old container is removed and {s.address} released" + kept)
+    forced = (f"start-first impossible: the old container holds host port(s) {', '.join(s.port_clash)} on "
+              f"{s.host}, so stop-first: " if s.port_clash else "")
+    return (f"{s.replica.label} on {s.host} ({s.address}): {forced}links move to another replica when one is up, "
+            f"the old container is stopped and kept as {s.container.name}-previous, a new one keeps the address"
+            + kept)
+
+
 def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
     """The plan lines of a RollingUpdate, RollBack or RemovePrevious: the batches, one line each."""
     if isinstance(action, RemovePrevious):
@@ -160,11 +178,9 @@ def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
              f"{len(action.batches[0])}, {config.order}, gate: {action.gate}, on failure: {config.failure_action}"
              f"{pause} ({action.reason})"]
     for n, batch in enumerate(action.batches, 1):
-        lines.append(f"    batch {n}: " + "; ".join(
-            f"{s.replica.label} on {s.host} ({s.address}): links move to another replica when one is up, "
-            f"the old container is stopped and kept as {s.container.name}-previous, a new one keeps the address"
-            + (f" (replaces the kept {s.previous.name})" if s.previous else "") for s in batch))
+        lines.append(f"    batch {n}: " + "; ".join(_step_text(s) for s in batch))
         for step in batch:
             lines.extend("        " + line for line in (peers or {}).get(step.replica, ()))
-    lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
+    if not all(s.start_first for s in action.steps):  # start-first removes each old copy once it passed
+        lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
     return lines

@@ -41,6 +41,8 @@ class RollStep:
     address: str
     container: ObservedContainer
     previous: Optional[ObservedContainer] = None
+    start_first: bool = False  # the new container starts beside the old one, at a new address
+    port_clash: Tuple[str, ...] = ()  # fixed host ports that forced stop-first under order start-first
 
 
 @dataclass(frozen=True)

@@ -128,3 +128,28 @@ def test_a_failing_healthcheck_pauses_with_two_old_and_rollback_returns_the_kept
     assert version_of(project, 1) == "v1"
     assert f"{first}-previous" not in project.containers()
     assert "Recreating" not in project.ok("up", "-d")  # whole again: up has nothing to change
+
+
+def test_start_first_moves_each_replica_to_a_new_address_without_a_failed_request(project):
+    start(project)
+    names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
+    before = {n: project.address(n) for n in names}
+    project.write(services("1", update={"order": "start-first"}))
+    assert "Recreating" not in project.ok("up", "-d")  # deploy.update_config is not part of the config hash
+    began = datetime.datetime.now(datetime.timezone.utc)
+    project.write(services("2", update={"order": "start-first"}))
+    plan = project.ok("plan")
+    assert f"(address changes: {before[names[0]]} -> a new address from the pool)" in plan, plan
+    out = project.ok("up", "-d")
+    polls = answers(project, since=began)
+    assert len(polls) >= 30, polls
+    assert [p for p in polls if not p.startswith("ok ")] == [], out
+    assert polls[0] == "ok v1" and polls[-1] == "ok v2"
+    assert [version_of(project, i) for i in (1, 2, 3)] == ["v2", "v2", "v2"]
+    after = {n: project.address(n) for n in names}
+    assert all(after[n] != before[n] for n in names), (before, after)
+    assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])
+    held = {a.ip for a in project.allocations()}
+    assert not held & set(before.values()), held  # the old addresses were released
+    assert all("@gen" not in a.owner for a in project.allocations())
+    assert project.block_names(f"{project.name}_client_1")["app"] == after[names[0]]

@@ -88,3 +88,21 @@ def test_evictions_are_recorded_once_and_taken_back():
     with pytest.raises(StoreError) as err:
         evictions.evicted()
     assert str(err.value) == "the store holds a malformed eviction record at /nap-compose/evicted/node9: 'not json'"
+
+
+def test_unstrand_gives_a_kept_address_back_to_its_replica_and_is_safe_to_repeat(ipam):
+    old = ipam.ensure("gb/web/2", "node2")
+    ipam.mark_bound("gb/web/2", "node2")
+    ipam.strand("gb/web/2", "gb/web/2@gen1", "node2", old.ip)
+    new = ipam.ensure("gb/web/2", "node2")
+    assert new.ip != old.ip
+    with pytest.raises(IpamError):  # the replica still holds its new address: release it first
+        ipam.unstrand("gb/web/2@gen1", "gb/web/2", "node2", old.ip)
+    ipam.release_owner("gb/web/2")
+    with pytest.raises(AddressFencedError):
+        ipam.unstrand("gb/web/2@gen1", "gb/web/2", "node1", old.ip)
+    back = ipam.unstrand("gb/web/2@gen1", "gb/web/2", "node2", old.ip)
+    assert (back.ip, back.owner, back.host, back.state) == (old.ip, "gb/web/2", "node2", "bound")
+    assert ipam.lookup("gb/web/2") == back and ipam.lookup("gb/web/2@gen1") is None
+    assert ipam.unstrand("gb/web/2@gen1", "gb/web/2", "node2", old.ip) == back  # repeated: done already
+    assert [(a.owner, a.ip) for a in ipam.allocations()] == [("gb/web/2", old.ip)]

@@ -205,14 +205,6 @@ def test_prune_previous_removes_the_kept_containers_and_keeps_the_address(rig):
     assert rig.address("web", 1) == address
 
 
-def test_start_first_is_refused_in_the_plan_before_anything_changes(rig):
-    before = rig.ids()
-    with pytest.raises(ConfigError) as caught:
-        rig.orc.up(shop("2", UpdateConfig(order="start-first")))
-    assert str(caught.value).startswith("service web: deploy.update_config.order start-first is not supported")
-    assert rig.ids() == before
-
-
 def test_hosts_sync_points_an_alias_at_a_running_replica():
     rig = Rig()
     rig.orc.up(shop())

@@ -1,0 +1,83 @@
+"""One replica of a start-first rolling update: the new copy starts beside the old one, at a new address.
+
+Two containers of one replica run at once, so they cannot share an address. The old copy's address
+is handed to the owner ``project/service/N@genG`` (G: its generation), the same kind of owner a copy
+left on a lost host gets; the replica's own owner then reserves a new address from the pool, and the
+new container (generation G+1, under the replica's name: the old one was renamed ``<name>-previous``)
+binds it.
+Once the new copy passed the gate, every consumer's hosts block moves to the new address, a drain
+lets requests on their way finish, and the old container is removed and its address released.
+
+A new copy that fails (creation or gate) is removed and its address released; the old address goes
+back to the replica's owner and the old container gets its name back: it never stopped. If the run
+dies in the middle, the next ``up`` sees an old copy older than its replica's current generation
+(``superseded``): it removes it and then releases its kept address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from napcompose.errors import HostError, NapComposeError
+from napcompose.orchestrator.rolling import DRAIN_S
+from napcompose.planner import Create
+from napcompose.planner.observation import stranded_owner
+from napcompose.planner.rolling_actions import RollStep, current_name, previous_name
+
+
+class StartFirstHandlers:
+    def _start_first(self, step: RollStep, reason: str, config, gate: str) -> None:
+        """Replace ``step``'s replica start-first; HostError (old copy still serving) when the new one fails."""
+        engine, book = self.core.engines[step.host], self.core.book
+        old, label, owner = step.container, step.replica.label, step.replica.owner
+        generation = max(old.generation, 1)
+        left = stranded_owner(step.replica, generation)
+        kept = replace(old, name=previous_name(old.name))
+
+        def keep():
+            if step.previous is not None:  # kept by an earlier stop-first update
+                engine.remove_container(step.previous.id, force=True)
+            engine.rename_container(old.id, kept.name)
+            book.strand(owner, left, step.host, step.address)
+
+        self.core.step(label, "Keeping the old container beside the new one of", step.host, step.address, keep)
+        self.set_live(step.replica, kept)
+        try:
+            [allocation] = book.ensure_many([(owner, step.host, None)], None)
+            self.allocations[step.replica] = allocation
+            self.core.step(label, "Starting beside the old one", step.host, allocation.ip,
+                           lambda: self._create(Create(step.replica, step.host, reason, address=allocation.ip,
+                                                       generation=generation + 1)))
+            self._gate(step.replica, step.host, config, gate)
+        except NapComposeError as exc:
+            try:
+                self._back_to_old(step, kept, left)
+            except NapComposeError as again:
+                raise HostError(step.host, f"{label}: the new container failed ({exc}) and the old one could "
+                                           f"not take its address {step.address} back ({again})") from exc
+            raise HostError(step.host, f"{label}: {exc}; the new container was removed and its address "
+                                       f"released, the old one still runs at {step.address}") from exc
+        # Passed: consumers move to the new address, then the old copy goes with its address.
+        if self._sync_hosts():
+            self.core.clock.sleep(DRAIN_S)
+
+        def drop():
+            engine.remove_container(old.id, force=True)
+            book.release_owner(left)
+
+        self.core.step(kept.name, "Removing", step.host, step.address, drop)
+
+    def _back_to_old(self, step: RollStep, kept, left: str) -> None:
+        """Remove the failed new copy, release its address, give the old one its address and name back."""
+        engine, book = self.core.engines[step.host], self.core.book
+        new = self._live_of(step.replica, None)
+
+        def work():
+            if new is not None and new.id != step.container.id:
+                engine.remove_container(new.id, force=True)
+            book.release_owner(step.replica.owner)
+            self.allocations[step.replica] = book.unstrand(left, step.replica.owner, step.host, step.address)
+            engine.rename_container(step.container.id, current_name(kept.name))
+            self.set_live(step.replica, step.container)
+
+        self.core.step(step.replica.label, "Returning to the old container of", step.host, step.address, work)

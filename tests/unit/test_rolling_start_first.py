@@ -1,0 +1,153 @@
+"""Rolling updates with order start-first: the new copy starts beside the old one at a new address."""
+
+from dataclasses import replace
+
+from napcompose.model import PortSpec, UpdateConfig
+from napcompose.planner import RollingUpdate, render, stranded_owner
+from tests.unit.test_orchestrator import Rig
+from tests.unit.test_rolling import alias_target, fail_health, shop, version
+
+START_FIRST = UpdateConfig(order="start-first")
+
+
+def rig_with(scale=2):
+    rig = Rig()
+    assert rig.orc.up(shop(scale=scale)).failed == ()
+    return rig
+
+
+def owners(rig):
+    return sorted((a.owner, a.ip) for a in rig.ipam.allocations())
+
+
+def gc_finds(rig):
+    """What ``ipam gc`` would release: the same live owners it derives from the observation."""
+    observation = rig.orc.observe(None, everything=True)
+    live = {h.host: set() for h in observation.hosts if h.reachable}
+    for c in observation.containers:
+        if c.replica is not None:
+            live[c.host].update((c.replica.owner, stranded_owner(c.replica, c.generation)))
+    return rig.ipam.gc(live, set(observation.down))
+
+
+def with_ports(project, ports):
+    web = replace(project.service("web"), ports=ports)
+    return replace(project, services=tuple(web if s.name == "web" else s for s in project.services))
+
+
+def test_the_plan_says_each_address_changes_old_to_new():
+    rig = rig_with()
+    old = rig.address("web", 1)
+    the_plan, _ = rig.orc.plan(shop("2", START_FIRST, scale=2))
+    [update] = [a for a in the_plan.actions if isinstance(a, RollingUpdate)]
+    assert all(s.start_first for s in update.steps)
+    lines = render(the_plan)
+    assert any(line.startswith("web: rolling update of 2 replica(s) in 2 batch(es) of 1, start-first,")
+               for line in lines)
+    assert any(line.startswith(f"    batch 1: web_1 on node") and
+               f"(address changes: {old} -> a new address from the pool)" in line and
+               f"the old container is removed and {old} released" in line for line in lines)
+    assert not any(line.startswith("    then: the kept containers") for line in lines)  # none is kept
+
+
+def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_the_old():
+    rig = rig_with()
+    before = {i: rig.address("web", i) for i in (1, 2)}
+    ids = rig.ids()
+    seen = {}
+    for engine in rig.world.engines.values():
+        original = engine.remove_container
+
+        def remove(container_id, force=False, engine=engine, original=original):
+            name = engine.containers[container_id].request.name
+            seen[name] = (alias_target(rig), engine.containers[container_id].state)
+            return original(container_id, force)
+
+        engine.remove_container = remove
+    assert rig.orc.up(shop("2", START_FIRST, scale=2)).failed == ()
+    after = {i: rig.address("web", i) for i in (1, 2)}
+    assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_2"]
+    for i in (1, 2):
+        assert after[i] != before[i]
+        assert version(rig, f"gb_web_{i}") == "2" and rig.ids()[f"gb_web_{i}"] != ids[f"gb_web_{i}"]
+        assert rig.world.container(f"gb_web_{i}").request.ip == after[i]
+        assert dict(rig.world.container(f"gb_web_{i}").request.labels).get("io.nap-compose.generation") == "2"
+    # the old web_1 was still running when it was removed, and the alias already named the new one
+    assert seen["gb_web_1-previous"] == (after[1], "running")
+    assert alias_target(rig) == after[1]
+    assert before[1] not in {ip for _, ip in owners(rig)} and before[2] not in {ip for _, ip in owners(rig)}
+    assert owners(rig) == sorted([("gb/front/1", rig.address("front", 1)), ("gb/web/1", after[1]),
+                                  ("gb/web/2", after[2])])
+    assert gc_finds(rig) == []
+
+
+def test_a_fixed_host_port_forces_stop_first_and_the_plan_says_so():
+    rig = Rig()
+    ported = lambda v: with_ports(shop(v, START_FIRST, scale=1), (PortSpec(80, host_port=8080),))
+    assert rig.orc.up(ported("1")).failed == ()
+    address = rig.address("web", 1)
+    the_plan, _ = rig.orc.plan(ported("2"))
+    [update] = [a for a in the_plan.actions if isinstance(a, RollingUpdate)]
+    assert [s.start_first for s in update.steps] == [False]
+    assert any("start-first impossible: the old container holds host port(s) 8080/tcp on node" in line
+               and ", so stop-first:" in line for line in render(the_plan))
+    assert rig.orc.up(ported("2")).failed == ()
+    assert rig.address("web", 1) == address and version(rig, "gb_web_1") == "2"
+
+
+def _gate_fails(failure_action):
+    rig = rig_with()
+    before = {i: rig.address("web", i) for i in (1, 2)}
+    ids, held = rig.ids(), owners(rig)
+    fail_health(rig, "gb_web_1")
+    report = rig.orc.up(shop("2", UpdateConfig(order="start-first", failure_action=failure_action), scale=2))
+    [failure] = [o for o in report.failed if not o.skipped]
+    assert "web_1 failed its gate (healthcheck healthy)" in failure.error
+    assert (f"the new container was removed and its address released, the old one still runs at {before[1]}"
+            in failure.error)
+    # nothing of the new copy is left: the old containers run at their old addresses
+    assert rig.ids() == ids and owners(rig) == held
+    assert rig.world.container("gb_web_1").state == "running" and version(rig, "gb_web_1") == "1"
+    assert rig.world.container("gb_web_1").request.ip == before[1]
+    assert alias_target(rig) == before[1]
+    return failure
+
+
+def test_a_failed_gate_with_pause_removes_the_new_copy_and_stops():
+    failure = _gate_fails("pause")
+    assert failure.error.startswith("update of web paused:") and "web_2 stay" in failure.error
+
+
+def test_a_failed_gate_with_rollback_removes_the_new_copy_the_old_one_still_runs():
+    failure = _gate_fails("rollback")
+    assert failure.error.startswith("update of web failed and was rolled back:")
+
+
+def test_a_crash_mid_update_converges_on_the_next_up():
+    rig = rig_with(scale=1)
+    old = rig.address("web", 1)
+    host = rig.world.host_of("gb_web_1")
+    engine = rig.world.engines[host]
+    crashed = []
+
+    def start(container_id, original=engine.start_container):
+        result = original(container_id)
+        if engine.containers[container_id].request.name == "gb_web_1" and not crashed:
+            crashed.append(container_id)
+            raise KeyboardInterrupt  # the run dies with both copies running
+        return result
+
+    engine.start_container = start
+    try:
+        rig.orc.up(shop("2", START_FIRST, scale=1))
+    except KeyboardInterrupt:
+        pass
+    assert crashed and sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_1-previous"]
+    engine.start_container = engine.__class__.start_container.__get__(engine)
+    assert rig.orc.up(shop("2", START_FIRST, scale=1)).failed == ()
+    assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1"] and version(rig, "gb_web_1") == "2"
+    new = rig.address("web", 1)
+    assert new != old and rig.world.container("gb_web_1").request.ip == new
+    assert owners(rig) == sorted([("gb/front/1", rig.address("front", 1)), ("gb/web/1", new)])
+    assert alias_target(rig) == new
+    assert gc_finds(rig) == []

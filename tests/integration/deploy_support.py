@@ -57,6 +57,18 @@ def module_lab(name: str, subnet: str, hosts: int) -> Iterator[OwnLab]:
         assert not left, f"lab down left: {left}"
 
 
+def addresses_on_every_host(project):
+    """(address, host, container) of every container on the cluster network, any project, every host."""
+    network = project.lab.cluster.network.name
+    found = []
+    for host in project.lab.cluster.hosts:
+        for container in project.docker(host.name).containers.list(all=True):
+            address = container.attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress")
+            if address:
+                found.append((address, host.name, container.name))
+    return found
+
+
 def until(what, predicate, timeout: float = 20.0, interval: float = 0.25):
     """Poll ``what()`` until ``predicate`` holds (replication and restarts are asynchronous)."""
     deadline = time.monotonic() + timeout

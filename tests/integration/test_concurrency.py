@@ -23,7 +23,7 @@ from napcompose.errors import AddressFencedError
 from napcompose.ipam import Ipam, Pool
 from napcompose.orchestrator import Orchestrator
 from napcompose.ports import ListReporter
-from tests.integration.deploy_support import DeployProject, sleeper
+from tests.integration.deploy_support import addresses_on_every_host, DeployProject, sleeper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,20 +56,8 @@ def _wait_for_lock(lab, name, timeout=120):
         time.sleep(0.05)
 
 
-def _addresses_on_every_host(project):
-    """(address, host, container) of every container on the cluster network, any project, every host."""
-    network = project.lab.cluster.network.name
-    found = []
-    for host in project.lab.cluster.hosts:
-        for container in project.docker(host.name).containers.list(all=True):
-            address = container.attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress")
-            if address:
-                found.append((address, host.name, container.name))
-    return found
-
-
 def _no_duplicates(project):
-    found = _addresses_on_every_host(project)
+    found = addresses_on_every_host(project)
     twice = [a for a, n in Counter(a for a, _, _ in found).items() if n > 1]
     assert not twice, [f for f in found if f[0] in twice]
 

@@ -27,7 +27,7 @@ from collections import Counter
 import pytest
 
 from napcompose.adapters.stores import open_store
-from tests.integration.deploy_support import module_lab, DeployProject, sleeper
+from tests.integration.deploy_support import addresses_on_every_host, module_lab, DeployProject, sleeper
 
 LAB_NAME, LAB_SUBNET = "napkv", "198.18.6.0/24"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -116,20 +116,8 @@ class KillRun:
         return self.store.get(self.lock_key) is not None
 
 
-def _addresses_on_every_host(project):
-    """(address, host, container) of every container on the cluster network, any project, every host."""
-    network = project.lab.cluster.network.name
-    found = []
-    for host in project.lab.cluster.hosts:
-        for container in project.docker(host.name).containers.list(all=True):
-            address = container.attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress")
-            if address:
-                found.append((address, host.name, container.name))
-    return found
-
-
 def _check_common(runner, project, context):
-    twice = [a for a, n in Counter(a for a, _, _ in _addresses_on_every_host(project)).items() if n > 1]
+    twice = [a for a, n in Counter(a for a, _, _ in addresses_on_every_host(project)).items() if n > 1]
     assert not twice, f"{context}: addresses held twice: {twice}"
     status, out, err = project.nap("ipam", "gc")  # in process: only the killed commands need their own
     assert (status, out) == (0, "no leaked addresses\n"), f"{context}: ipam gc:\n{out}{err}"

@@ -21,7 +21,9 @@ class ContainerHandlers:
         ip = self.allocations[action.replica].ip if action.replica in self.allocations else None
         self.core.step(action.subject, action.verb, action.host, ip, lambda: self._create(action))
 
-    def _create(self, action) -> None:
+    def _create(self, action, publish: bool = True) -> ObservedContainer:
+        """Create (and start) ``action``'s container; the container made. ``publish=False`` keeps it out
+        of ``live``, so no hosts block names it until the caller says it may serve."""
         generation = action.generation
         if isinstance(action, Recreate) and action.container is not None:
             generation = max(generation, action.container.generation)  # a recreated copy stays current
@@ -39,11 +41,15 @@ class ContainerHandlers:
         except AddressFencedError:
             engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
             raise
-        self.set_live(action.replica, created)
+        if publish:
+            self.set_live(action.replica, created)
         if self.options.start:
             engine.start_container(container_id)
-            self.set_live(action.replica, replace(created, state="running"))
+            created = replace(created, state="running")
+            if publish:
+                self.set_live(action.replica, created)
             self._wait_health(action.replica, action.host, container_id, action.healthy)
+        return created
 
     def recreate(self, action: Recreate) -> None:
         ip = self.allocations[action.replica].ip if action.replica in self.allocations else None

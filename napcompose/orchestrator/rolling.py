@@ -41,11 +41,14 @@ class RollingHandlers:
         total = len(action.steps)
         failures: List[Tuple[str, str]] = []  # (replica label, error)
         touched: List[Tuple[RollStep, ObservedContainer]] = []  # (step, its kept container)
+        moved: List[Replica] = []  # replaced start-first: on the new version, with no old copy to go back to
         guard = threading.Lock()
 
         def replace_one(step: RollStep) -> None:
             if step.start_first:  # the old copy serves until the new one passed; nothing to roll back
                 self._start_first(step, action.reason, config, action.gate)
+                with guard:
+                    moved.append(step.replica)
                 return
             kept = self._keep_old(step)
             with guard:
@@ -81,16 +84,19 @@ class RollingHandlers:
             said = "; ".join(error for _, error in failures)
             reached = {s.replica for b in action.batches[:number] for s in b}
             untouched = [s.replica.label for s in action.steps if s.replica not in reached]
+            stuck = (f"; {', '.join(r.label for r in sorted(moved))} stay on the new version (start-first keeps "
+                     "no old container to go back to)" if moved else "")
             if config.failure_action == "rollback":
                 steps = [RollbackStep(s.replica, s.host, kept, self._live_of(s.replica, kept))
                          for s, kept in sorted(touched, key=lambda t: t[0].replica)]
                 back = self._restore_all(service, steps, action.rollback_config, action.gate)
                 raise UpdateFailed(f"update of {service} failed and was rolled back: {said}"
-                                   + (f"; the rollback failed too: {'; '.join(e for _, e in back)}" if back else ""))
+                                   + (f"; the rollback failed too: {'; '.join(e for _, e in back)}" if back else "")
+                                   + stuck)
             stay = ", ".join(untouched) if untouched else "no other replica"
-            raise UpdateFailed(f"update of {service} paused: {said}; {stay} stay on the old version; "
-                               f"`nap-compose rollback {service}` returns the updated replicas to their kept "
-                               "containers")
+            hint = (f"; `nap-compose rollback {service}` returns the updated replicas to their kept containers"
+                    if touched else stuck)
+            raise UpdateFailed(f"update of {service} paused: {said}; {stay} stay on the old version{hint}")
         failed = {label for label, _ in failures}
         self._drop_kept([(s, kept) for s, kept in touched if s.replica.label not in failed])
         if failures:
@@ -207,9 +213,11 @@ class RollingHandlers:
                     written = True
         return written
 
-    def _gate(self, replica: Replica, host: str, config: UpdateConfig, gate: str) -> None:
-        """Wait for the replica's new container to pass ``gate``; HostError naming replica, host and gate."""
-        container = self._live_of(replica, None)
+    def _gate(self, replica: Replica, host: str, config: UpdateConfig, gate: str,
+              container: Optional[ObservedContainer] = None) -> None:
+        """Wait for the replica's new container (``container``, else the live one) to pass ``gate``;
+        HostError naming replica, host and gate."""
+        container = container or self._live_of(replica, None)
         engine = self.core.engines[host]
         spec = self.project.service(replica.service)
         clock = self.core.clock

@@ -41,23 +41,29 @@ class StartFirstHandlers:
             book.strand(owner, left, step.host, step.address)
 
         self.core.step(label, "Keeping the old container beside the new one of", step.host, step.address, keep)
-        self.set_live(step.replica, kept)
+        # Until the new copy passed, the old one is what the replica's name and its aliases reach: a
+        # neighbour of the same batch that passes first rewrites the blocks from ``live``.
+        self.set_live(step.replica, old)
+        made = []
         try:
             [allocation] = book.ensure_many([(owner, step.host, None)], None)
             self.allocations[step.replica] = allocation
+            create = Create(step.replica, step.host, reason, address=allocation.ip, generation=generation + 1)
             self.core.step(label, "Starting beside the old one", step.host, allocation.ip,
-                           lambda: self._create(Create(step.replica, step.host, reason, address=allocation.ip,
-                                                       generation=generation + 1)))
-            self._gate(step.replica, step.host, config, gate)
+                           lambda: made.append(self._create(create, publish=False)))
+            self._gate(step.replica, step.host, config, gate, container=made[0])
         except NapComposeError as exc:
             try:
                 self._back_to_old(step, kept, left)
             except NapComposeError as again:
                 raise HostError(step.host, f"{label}: the new container failed ({exc}) and the old one could "
                                            f"not take its address {step.address} back ({again})") from exc
-            raise HostError(step.host, f"{label}: {exc}; the new container was removed and its address "
+            said = str(exc).removeprefix(f"{step.host}: ")
+            said = said if said.startswith(f"{label} ") else f"{label}: {said}"
+            raise HostError(step.host, f"{said}; the new container was removed and its address "
                                        f"released, the old one still runs at {step.address}") from exc
         # Passed: consumers move to the new address, then the old copy goes with its address.
+        self.set_live(step.replica, replace(made[0], health="healthy"))
         if self._sync_hosts():
             self.core.clock.sleep(DRAIN_S)
 
@@ -70,11 +76,12 @@ class StartFirstHandlers:
     def _back_to_old(self, step: RollStep, kept, left: str) -> None:
         """Remove the failed new copy, release its address, give the old one its address and name back."""
         engine, book = self.core.engines[step.host], self.core.book
-        new = self._live_of(step.replica, None)
 
         def work():
-            if new is not None and new.id != step.container.id:
-                engine.remove_container(new.id, force=True)
+            # Found by name, not remembered: a creation that failed halfway may still have left one.
+            for found in engine.list_containers(step.replica.project):
+                if found.name == step.container.name and found.id != step.container.id:
+                    engine.remove_container(found.id, force=True)
             book.release_owner(step.replica.owner)
             self.allocations[step.replica] = book.unstrand(left, step.replica.owner, step.host, step.address)
             engine.rename_container(step.container.id, current_name(kept.name))

@@ -1,5 +1,6 @@
 """Rolling updates with order start-first: the new copy starts beside the old one at a new address."""
 
+import threading
 from dataclasses import replace
 
 from napcompose.model import PortSpec, UpdateConfig
@@ -151,3 +152,53 @@ def test_a_crash_mid_update_converges_on_the_next_up():
     assert owners(rig) == sorted([("gb/front/1", rig.address("front", 1)), ("gb/web/1", new)])
     assert alias_target(rig) == new
     assert gc_finds(rig) == []
+
+
+def names_in(block):
+    """{name: address} of a hosts block."""
+    return {name: line.split()[0] for line in block.splitlines() if not line.startswith("#")
+            for name in line.split()[1:]}
+
+
+def test_a_replica_of_a_parallel_batch_is_named_at_its_new_copy_only_once_that_one_passed():
+    rig = rig_with(scale=2)
+    before = {i: rig.address("web", i) for i in (1, 2)}
+    web1_replaced, web2_gating = threading.Event(), threading.Event()
+    seen = []  # front_1's view of the names while web_2's new copy waits at its gate
+    for engine in rig.world.engines.values():
+        def removing(container_id, force=False, engine=engine, remove=engine.remove_container):
+            name = engine.containers[container_id].request.name
+            remove(container_id, force)
+            if name == "gb_web_1-previous":
+                web1_replaced.set()
+
+        def judging(container_id, engine=engine, health=engine.health):
+            request = engine.containers[container_id].request
+            if request.name == "gb_web_1" and request.ip != before[1]:
+                web2_gating.wait(10)  # web_1's new copy passes only while web_2's waits at its gate
+            if request.name == "gb_web_2" and request.ip != before[2] and not seen:
+                web2_gating.set()
+                web1_replaced.wait(10)  # web_1 passed, moved its consumers and dropped its old copy
+                seen.append(names_in(rig.block("gb_front_1")))
+            return health(container_id)
+
+        engine.remove_container, engine.health = removing, judging
+    report = rig.orc.up(shop("2", UpdateConfig(order="start-first", parallelism=2), scale=2))
+    assert report.failed == () and web1_replaced.is_set() and web2_gating.is_set()
+    after = {i: rig.address("web", i) for i in (1, 2)}
+    [view] = seen
+    assert view["web_1"] == after[1] != before[1]
+    assert view["web_2"] == view["gb_web_2"] == before[2]  # still the old copy: the new one had not passed
+    assert names_in(rig.block("gb_front_1"))["web_2"] == after[2] != before[2]
+
+
+def test_a_start_first_pause_says_which_replicas_stay_new_and_offers_no_rollback():
+    rig = rig_with(scale=3)
+    fail_health(rig, "gb_web_2")
+    report = rig.orc.up(shop("2", START_FIRST, scale=3))
+    [failure] = [o for o in report.failed if not o.skipped]
+    assert failure.error.startswith("update of web paused: ")
+    assert failure.error.endswith("; web_3 stay on the old version; web_1 stay on the new version (start-first "
+                                  "keeps no old container to go back to)"), failure.error
+    assert "nap-compose rollback" not in failure.error
+    assert (version(rig, "gb_web_1"), version(rig, "gb_web_2"), version(rig, "gb_web_3")) == ("2", "1", "1")

@@ -466,31 +466,16 @@ operations = st.lists(st.one_of(
 # A replica moved off a lost host, then updated while that host is still away: its new copy must keep
 # the moved copy's generation, or the old copy looks current again when the host returns.
 @example(ops=[("up", 1), ("unreachable", "node1"), ("up", 1), ("force",)])
+# With no host answering, placement refuses the whole command before anything is touched.
+@example(ops=[("unreachable", "node1"), ("unreachable", "node2"), ("unreachable", "node3"), ("force",)])
 def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     rig = Rig()
     for op in ops:
-        if op[0] == "up":
-            rig.orc.up(guestbook(web_scale=op[1]))
-        elif op[0] == "scale":
-            rig.orc.scale(guestbook(), {op[1]: op[2]})
-        elif op[0] == "fail":
-            rig.world.engines[op[1]].fail("create", op[2])
-        elif op[0] == "unreachable":
-            rig.world.engines[op[1]].unreachable = "gone"
-        elif op[0] == "up-only":
-            rig.orc.up(guestbook(), PlanOptions(services=(op[1],), no_deps=op[2]))
-        elif op[0] == "fail-start":
-            rig.world.engines[op[1]].fail("start", op[2])
-        elif op[0] == "ssh-down":
-            rig.world.files_by_host[op[1]].unreachable = "gone"
-        elif op[0] == "stop":
-            rig.orc.stop(guestbook(), (op[1],))
-        elif op[0] == "rm":
-            rig.orc.rm(guestbook(), (op[1],), stop_first=True)
-        elif op[0] == "force":
-            rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
-        else:
-            rig.orc.down(guestbook())
+        try:
+            _apply(rig, op)
+        except PlacementError as exc:
+            assert all(e.unreachable for e in rig.world.engines.values()), exc
+            assert "no reachable host" in str(exc)
     for engine in rig.world.engines.values():
         engine.failures.clear()
         engine.unreachable = None
@@ -507,6 +492,32 @@ def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     assert rig.orc.hosts_check(guestbook()) == []
     assert rig.orc.up(guestbook(web_scale=2)).failed == ()
     assert [c.id for c in rig.world.all_containers()] == [c.id for c in containers]
+
+
+def _apply(rig, op):
+    """One step of a command history."""
+    if op[0] == "up":
+        rig.orc.up(guestbook(web_scale=op[1]))
+    elif op[0] == "scale":
+        rig.orc.scale(guestbook(), {op[1]: op[2]})
+    elif op[0] == "fail":
+        rig.world.engines[op[1]].fail("create", op[2])
+    elif op[0] == "unreachable":
+        rig.world.engines[op[1]].unreachable = "gone"
+    elif op[0] == "up-only":
+        rig.orc.up(guestbook(), PlanOptions(services=(op[1],), no_deps=op[2]))
+    elif op[0] == "fail-start":
+        rig.world.engines[op[1]].fail("start", op[2])
+    elif op[0] == "ssh-down":
+        rig.world.files_by_host[op[1]].unreachable = "gone"
+    elif op[0] == "stop":
+        rig.orc.stop(guestbook(), (op[1],))
+    elif op[0] == "rm":
+        rig.orc.rm(guestbook(), (op[1],), stop_first=True)
+    elif op[0] == "force":
+        rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
+    else:
+        rig.orc.down(guestbook())
 
 
 def test_an_address_reserved_for_a_never_created_replica_is_released_once_it_is_scaled_away(rig):

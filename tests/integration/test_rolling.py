@@ -153,3 +153,27 @@ def test_start_first_moves_each_replica_to_a_new_address_without_a_failed_reques
     assert not held & set(before.values()), held  # the old addresses were released
     assert all("@gen" not in a.owner for a in project.allocations())
     assert project.block_names(f"{project.name}_client_1")["app"] == after[names[0]]
+
+
+def test_failure_action_rollback_returns_the_updated_replica_by_itself(project):
+    start(project)
+    names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
+    before = {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id) for n in names}
+    began = datetime.datetime.now(datetime.timezone.utc)
+    project.write(services("4", healthcheck=["CMD", "false"], update={"failure_action": "rollback"}))
+    status, out, err = project.nap("up", "-d")
+    assert status != 0
+    host = before[names[0]][0]
+    assert (f"update of web failed and was rolled back: {host}: web_1 failed its gate (healthcheck healthy): "
+            "its healthcheck reports unhealthy") in err, err
+    assert "Rolling back batch 1/1 of web" in out + err, out + err
+    # web_1 is its old container again (same id, host and address); the two others were never touched
+    assert {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id)
+            for n in names} == before
+    assert [version_of(project, i) for i in (1, 2, 3)] == ["v1", "v1", "v1"]
+    assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])  # nothing kept
+    assert sorted(a.owner for a in project.allocations()) == sorted(
+        f"{project.name}/{s}" for s in ("client/1", "web/1", "web/2", "web/3"))
+    polls = answers(project, since=began)
+    assert polls and set(polls) == {"ok v1"}, polls
+    assert project.block_names(f"{project.name}_client_1")["app"] == before[names[0]][1]

@@ -41,14 +41,13 @@ class RollingHandlers:
         total = len(action.steps)
         failures: List[Tuple[str, str]] = []  # (replica label, error)
         touched: List[Tuple[RollStep, ObservedContainer]] = []  # (step, its kept container)
-        moved: List[Replica] = []  # replaced start-first: on the new version, with no old copy to go back to
         guard = threading.Lock()
 
         def replace_one(step: RollStep) -> None:
-            if step.start_first:  # the old copy serves until the new one passed; nothing to roll back
-                self._start_first(step, action.reason, config, action.gate)
+            if step.start_first:  # the old copy serves until the new one passed, then stops and is kept
+                kept = self._start_first(step, action.reason, config, action.gate)
                 with guard:
-                    moved.append(step.replica)
+                    touched.append((step, kept))
                 return
             kept = self._keep_old(step)
             with guard:
@@ -84,18 +83,15 @@ class RollingHandlers:
             said = "; ".join(error for _, error in failures)
             reached = {s.replica for b in action.batches[:number] for s in b}
             untouched = [s.replica.label for s in action.steps if s.replica not in reached]
-            stuck = (f"; {', '.join(r.label for r in sorted(moved))} stay on the new version (start-first keeps "
-                     "no old container to go back to)" if moved else "")
             if config.failure_action == "rollback":
                 steps = [RollbackStep(s.replica, s.host, kept, self._live_of(s.replica, kept))
                          for s, kept in sorted(touched, key=lambda t: t[0].replica)]
                 back = self._restore_all(service, steps, action.rollback_config, action.gate)
                 raise UpdateFailed(f"update of {service} failed and was rolled back: {said}"
-                                   + (f"; the rollback failed too: {'; '.join(e for _, e in back)}" if back else "")
-                                   + stuck)
+                                   + (f"; the rollback failed too: {'; '.join(e for _, e in back)}" if back else ""))
             stay = ", ".join(untouched) if untouched else "no other replica"
             hint = (f"; `nap-compose rollback {service}` returns the updated replicas to their kept containers"
-                    if touched else stuck)
+                    if touched else "")
             raise UpdateFailed(f"update of {service} paused: {said}; {stay} stay on the old version{hint}")
         failed = {label for label, _ in failures}
         self._drop_kept([(s, kept) for s, kept in touched if s.replica.label not in failed])
@@ -115,6 +111,7 @@ class RollingHandlers:
         def work():
             if step.previous is not None:  # kept by an earlier update: this update keeps another
                 engine.remove_container(step.previous.id, force=True)
+                self._release_kept(step.replica, step.previous)
             if old.state in _RUNNING:
                 engine.stop_container(old.id, self.options.timeout)
             engine.rename_container(old.id, kept.name)
@@ -141,7 +138,7 @@ class RollingHandlers:
             if number > 1 and config.delay_s:
                 self.core.clock.sleep(config.delay_s)
             errors = self._batch(service, "Rolling back", number, len(batches), gate,
-                                 [(s.replica, s.host, s.current) for s in batch], batch,
+                                 [(s.replica, s.host, None if s.beside else s.current) for s in batch], batch,
                                  lambda s: self._restore(s, config, gate))
             failures += errors
             if errors and config.failure_action == "pause":
@@ -149,6 +146,9 @@ class RollingHandlers:
         return failures
 
     def _restore(self, step: RollbackStep, config: UpdateConfig, gate: str) -> None:
+        if step.beside:
+            self._restore_beside(step, config, gate)
+            return
         engine = self.core.engines[step.host]
         name = current_name(step.previous.name)
 
@@ -165,8 +165,11 @@ class RollingHandlers:
         self._gate(step.replica, step.host, config, gate)
 
     def remove_previous(self, action: RemovePrevious) -> None:
-        self.core.step(action.subject, action.verb, action.host, action.container.ip,
-                       lambda: self.core.engines[action.host].remove_container(action.container.id, force=True))
+        def work():
+            self.core.engines[action.host].remove_container(action.container.id, force=True)
+            self._release_kept(action.replica, action.container)
+
+        self.core.step(action.subject, action.verb, action.host, action.container.ip, work)
 
     # ------------------------------------------------------------------ shared
     def _batch(self, service: str, verb: str, number: int, count: int, gate: str,
@@ -259,8 +262,12 @@ class RollingHandlers:
         """The update passed: the kept containers go (a failure to remove one is only a warning)."""
         def drop(item):
             step, kept = item
-            self.core.step(kept.name, "Removing", step.host, kept.ip,
-                           lambda: self.core.engines[step.host].remove_container(kept.id, force=True))
+
+            def work():
+                self.core.engines[step.host].remove_container(kept.id, force=True)
+                self._release_kept(step.replica, kept)
+
+            self.core.step(kept.name, "Removing", step.host, kept.ip, work)
 
         for result in fan_out(list(touched), drop, key=lambda item: item[1].name, max_workers=self.core.max_workers):
             if not result.ok:

@@ -6,7 +6,10 @@ left on a lost host gets; the replica's own owner then reserves a new address fr
 new container (generation G+1, under the replica's name: the old one was renamed ``<name>-previous``)
 binds it.
 Once the new copy passed the gate, every consumer's hosts block moves to the new address, a drain
-lets requests on their way finish, and the old container is removed and its address released.
+lets requests on their way finish, and the old container is stopped and kept, still holding its
+address, until every replica of the update passed: then it is removed and its address released. A
+rollback starts it again beside the new copy, moves the consumers back once it passed its gate,
+then removes the new copy, releases the new address and gives the old one back to the replica.
 
 A new copy that fails (creation or gate) is removed and its address released; the old address goes
 back to the replica's owner and the old container gets its name back: it never stopped. If the run
@@ -19,24 +22,32 @@ from __future__ import annotations
 from dataclasses import replace
 
 from napcompose.errors import HostError, NapComposeError
+from napcompose.model import ObservedContainer
 from napcompose.orchestrator.rolling import DRAIN_S
 from napcompose.planner import Create
 from napcompose.planner.observation import stranded_owner
 from napcompose.planner.rolling_actions import RollStep, current_name, previous_name
 
 
+def left_owner(replica, old: ObservedContainer) -> str:
+    """The owner that holds the address of ``replica``'s old copy while a new one runs beside it."""
+    return stranded_owner(replica, max(old.generation, 1))
+
+
 class StartFirstHandlers:
-    def _start_first(self, step: RollStep, reason: str, config, gate: str) -> None:
-        """Replace ``step``'s replica start-first; HostError (old copy still serving) when the new one fails."""
+    def _start_first(self, step: RollStep, reason: str, config, gate: str) -> ObservedContainer:
+        """Replace ``step``'s replica start-first; the old container, stopped and kept. HostError (old
+        copy still serving) when the new one fails."""
         engine, book = self.core.engines[step.host], self.core.book
         old, label, owner = step.container, step.replica.label, step.replica.owner
         generation = max(old.generation, 1)
-        left = stranded_owner(step.replica, generation)
+        left = left_owner(step.replica, old)
         kept = replace(old, name=previous_name(old.name))
 
         def keep():
-            if step.previous is not None:  # kept by an earlier stop-first update
+            if step.previous is not None:  # kept by an earlier update
                 engine.remove_container(step.previous.id, force=True)
+                self._release_kept(step.replica, step.previous)
             engine.rename_container(old.id, kept.name)
             book.strand(owner, left, step.host, step.address)
 
@@ -62,16 +73,14 @@ class StartFirstHandlers:
             said = said if said.startswith(f"{label} ") else f"{label}: {said}"
             raise HostError(step.host, f"{said}; the new container was removed and its address "
                                        f"released, the old one still runs at {step.address}") from exc
-        # Passed: consumers move to the new address, then the old copy goes with its address.
+        # Passed: consumers move to the new address, then the old copy stops; it is kept, with its
+        # address, until the whole update passed, so a rollback can still return to it.
         self.set_live(step.replica, replace(made[0], health="healthy"))
         if self._sync_hosts():
             self.core.clock.sleep(DRAIN_S)
-
-        def drop():
-            engine.remove_container(old.id, force=True)
-            book.release_owner(left)
-
-        self.core.step(kept.name, "Removing", step.host, step.address, drop)
+        self.core.step(kept.name, "Stopping and keeping", step.host, step.address,
+                       lambda: engine.stop_container(old.id, self.options.timeout))
+        return replace(kept, state="exited")
 
     def _back_to_old(self, step: RollStep, kept, left: str) -> None:
         """Remove the failed new copy, release its address, give the old one its address and name back."""
@@ -88,3 +97,36 @@ class StartFirstHandlers:
             self.set_live(step.replica, step.container)
 
         self.core.step(step.replica.label, "Returning to the old container of", step.host, step.address, work)
+
+    def _restore_beside(self, step, config, gate: str) -> None:
+        """Roll ``step``'s replica back to the copy a start-first update kept: it starts at its own
+        address beside the new copy, and only once it passed its gate do the consumers move to it
+        and the new copy go."""
+        engine, book = self.core.engines[step.host], self.core.book
+        old, new, label, owner = step.previous, step.current, step.replica.label, step.replica.owner
+        left = left_owner(step.replica, old)
+        self.core.step(label, "Starting the kept container beside the new one of", step.host, old.ip,
+                       lambda: engine.start_container(old.id))
+        woken = replace(old, state="running", health=None)
+        self._gate(step.replica, step.host, config, gate, container=woken)
+        self.set_live(step.replica, replace(woken, name=current_name(old.name), health="healthy"))
+        if self._sync_hosts():
+            self.core.clock.sleep(DRAIN_S)
+
+        def swap():
+            if new.state in ("running", "restarting", "paused"):
+                engine.stop_container(new.id, self.options.timeout)
+            engine.remove_container(new.id, force=True)
+            book.release_owner(owner)
+            self.allocations[step.replica] = book.unstrand(left, owner, step.host, old.ip)
+            engine.rename_container(old.id, current_name(old.name))
+
+        self.core.step(label, "Returning to the kept container of", step.host, old.ip, swap)
+
+    def _release_kept(self, replica, kept: ObservedContainer) -> None:
+        """After a kept copy of a start-first update was removed: the address it held goes back to the
+        pool (only when that owner holds that very address: a stop-first copy shares the replica's)."""
+        left = left_owner(replica, kept)
+        held = self.core.book.lookup(left)
+        if held is not None and held.ip == kept.ip:
+            self.core.book.release_owner(left)

@@ -23,6 +23,7 @@ from napcompose.ipam.stranding import STRANDED
 from napcompose.model import Allocation, ObservedContainer, Replica
 from napcompose.planner.actions import Create, Recreate, Release, Remove
 from napcompose.planner.observation import Addresses, Observation, stranded_owner
+from napcompose.planner.rolling_actions import is_previous
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,21 @@ def current_generations(containers, addresses: Addresses = Addresses()) -> Dict[
     return gens
 
 
+def kept_for_rollback(container: ObservedContainer) -> bool:
+    """A stopped copy that a start-first update kept on purpose, with its address: older than its
+    replica's current copy, yet not stale. One still running is what a run that died mid-update left."""
+    return is_previous(container) and container.state not in ("running", "restarting", "paused")
+
+
+def _stale(c: ObservedContainer, gens: Mapping[Replica, int]) -> bool:
+    return c.generation < gens.get(c.replica, 1) and not kept_for_rollback(c)
+
+
 def superseded(containers, addresses: Addresses = Addresses()) -> Set[Tuple[str, str]]:
-    """(host, container id) of every real container older than its replica's current copy."""
+    """(host, container id) of every real container older than its replica's current copy (copies
+    kept for a rollback aside)."""
     gens = current_generations(containers, addresses)
-    return {(c.host, c.id) for c in containers
-            if c.replica is not None and c.id and c.generation < gens.get(c.replica, 1)}
+    return {(c.host, c.id) for c in containers if c.replica is not None and c.id and _stale(c, gens)}
 
 
 def vacated(observation: Observation) -> Vacated:
@@ -93,7 +104,7 @@ def sort_out(project_name: str, observation: Observation, addresses: Addresses, 
                 removal = Remove(r, c.host, f"host {c.host} is evicted", container=c, stop=False, force=True)
                 cleanup.append(removal)
                 removal_of[(r, c.host)] = removal.key
-        elif c.id and c.generation < gens.get(r, 1) and c.host not in down:
+        elif c.id and _stale(c, gens) and c.host not in down:
             removal = Remove(r, c.host, f"superseded: copy {c.generation}, the current copy is {gens[r]}",
                              container=c, stop=False, force=True)
             cleanup.append(removal)

@@ -148,13 +148,25 @@ def _step_text(s: RollStep) -> str:
     if s.start_first:
         return (f"{s.replica.label} on {s.host} (address changes: {s.address} -> a new address from the pool): "
                 f"a new container starts beside the old one, which is renamed {s.container.name}-previous and "
-                f"keeps {s.address} until the new one passed the gate; links then move to the new address, "
-                f"the old container is removed and {s.address} released" + kept)
+                f"keeps {s.address}; once the new one passed the gate, links move to the new address and the "
+                f"old container is stopped and kept with {s.address} until every replica passed, then removed "
+                f"and {s.address} released" + kept)
     forced = (f"start-first impossible: the old container holds host port(s) {', '.join(s.port_clash)} on "
               f"{s.host}, so stop-first: " if s.port_clash else "")
     return (f"{s.replica.label} on {s.host} ({s.address}): {forced}links move to another replica when one is up, "
             f"the old container is stopped and kept as {s.container.name}-previous, a new one keeps the address"
             + kept)
+
+
+def _back_text(s: RollbackStep) -> str:
+    if s.beside:  # kept by a start-first update: it has its own address, and starts before the new one goes
+        return (f"{s.replica.label} on {s.host} (address changes: {s.current.ip} -> {s.previous.ip}): start "
+                f"{s.previous.name} beside {s.current.name}; once it passed the gate, links move back to "
+                f"{s.previous.ip}, {s.current.name} is removed and {s.current.ip} released, and "
+                f"{s.previous.name} is renamed {current_name(s.previous.name)}")
+    return (f"{s.replica.label} on {s.host} ({s.previous.ip or '-'}): "
+            f"{'remove ' + s.current.name + ', ' if s.current else ''}"
+            f"start {s.previous.name} as {current_name(s.previous.name)}")
 
 
 def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
@@ -169,10 +181,7 @@ def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
         lines = [f"{action.service}: roll back {count} replica(s) in {len(action.batches)} batch(es) "
                  f"(gate: {action.gate}{pause})"]
         for n, batch in enumerate(action.batches, 1):
-            lines.append(f"    batch {n}: " + "; ".join(
-                f"{s.replica.label} on {s.host} ({s.previous.ip or '-'}): "
-                f"{'remove ' + s.current.name + ', ' if s.current else ''}"
-                f"start {s.previous.name} as {current_name(s.previous.name)}" for s in batch))
+            lines.append(f"    batch {n}: " + "; ".join(_back_text(s) for s in batch))
         return lines
     lines = [f"{action.service}: rolling update of {count} replica(s) in {len(action.batches)} batch(es) of "
              f"{len(action.batches[0])}, {config.order}, gate: {action.gate}, on failure: {config.failure_action}"
@@ -181,6 +190,5 @@ def render_rolling(action, peers: Optional[Dict] = None) -> List[str]:
         lines.append(f"    batch {n}: " + "; ".join(_step_text(s) for s in batch))
         for step in batch:
             lines.extend("        " + line for line in (peers or {}).get(step.replica, ()))
-    if not all(s.start_first for s in action.steps):  # start-first removes each old copy once it passed
-        lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
+    lines.append(f"    then: the kept containers of {action.service} are removed once every replica passed")
     return lines

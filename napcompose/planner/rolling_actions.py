@@ -54,6 +54,12 @@ class RollbackStep:
     previous: ObservedContainer
     current: Optional[ObservedContainer] = None
 
+    @property
+    def beside(self) -> bool:
+        """Whether ``previous`` was kept by a start-first update: it has an address of its own, so it
+        starts beside ``current`` and the consumers move before ``current`` goes."""
+        return self.current is not None and bool(self.current.ip) and self.current.ip != self.previous.ip
+
 
 @dataclass(frozen=True)
 class RollingUpdate:

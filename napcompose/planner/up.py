@@ -171,9 +171,14 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     # that its container is gone from there (the address book checks it).
     vacated = vacated_by(observation)
     ships, container_waves = _ship(project.name, with_generations(containers.waves, loss), shipped or {}, down)
-    container_waves = roll(project, container_waves, kept, options, down)
     if options.prune_previous:
-        container_waves += [wave for wave in (prunes(kept, selected, down),) if wave]
+        # The kept containers go first: an update in the same run then keeps its own without meeting them.
+        pruned = prunes(kept, selected, down)
+        gone = {p.container.id for p in pruned}
+        container_waves = roll(project, container_waves, [c for c in kept if c.id not in gone], options, down)
+        container_waves = ([pruned] if pruned else []) + list(container_waves)
+    else:
+        container_waves = roll(project, container_waves, kept, options, down)
     waves = [(Reserve(tuple(entries), vacated),)] if entries else []
     # Stale copies on hosts that answer again go before anything else happens there; their kept
     # addresses only once they are gone. Files travel beside the images, before anything is removed

@@ -7,6 +7,8 @@ version, the client keeps being answered, and ``rollback`` brings back the kept 
 """
 
 import datetime
+import threading
+import time
 
 import pytest
 
@@ -176,4 +178,40 @@ def test_failure_action_rollback_returns_the_updated_replica_by_itself(project):
         f"{project.name}/{s}" for s in ("client/1", "web/1", "web/2", "web/3"))
     polls = answers(project, since=began)
     assert polls and set(polls) == {"ok v1"}, polls
+    assert project.block_names(f"{project.name}_client_1")["app"] == before[names[0]][1]
+
+
+def test_start_first_rollback_returns_a_replica_that_passed_to_its_old_copy_and_address(project):
+    update = {"order": "start-first", "failure_action": "rollback"}
+    project.write(services("1", update=update))
+    start(project)
+    names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
+    before = {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id) for n in names}
+    began = datetime.datetime.now(datetime.timezone.utc)
+    project.write(services("2", update=update))
+    result = []
+    run = threading.Thread(target=lambda: result.append(project.nap("up", "-d")))
+    run.start()
+    # web_1 passes; web_2's new copy is killed while it waits at its gate
+    host2, _, old2 = before[names[1]]
+    killed = []
+    while run.is_alive() and not killed:
+        for c in project.docker(host2).containers.list(filters={"label": f"com.docker.compose.project={project.name}"}):
+            if c.name == names[1] and c.id != old2:
+                c.kill()
+                killed.append(c.id)
+        time.sleep(0.1)
+    run.join(timeout=300)
+    [(status, out, err)] = result
+    assert killed and status != 0, out + err
+    assert "update of web failed and was rolled back: " in err and "web_2 failed its gate" in err, err
+    # web_1 passed and was then returned: its old container, on its host, at its address
+    assert {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id)
+            for n in names} == before
+    assert [version_of(project, i) for i in (1, 2, 3)] == ["v1", "v1", "v1"]
+    assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])
+    assert sorted(a.owner for a in project.allocations()) == sorted(
+        f"{project.name}/{s}" for s in ("client/1", "web/1", "web/2", "web/3"))
+    polls = answers(project, since=began)
+    assert len(polls) >= 10 and set(polls) <= {"ok v1", "ok v2"} and polls[-1] == "ok v1", polls
     assert project.block_names(f"{project.name}_client_1")["app"] == before[names[0]][1]

@@ -4,7 +4,8 @@ import threading
 from dataclasses import replace
 
 from napcompose.model import PortSpec, UpdateConfig
-from napcompose.planner import RollingUpdate, render, stranded_owner
+from napcompose.orchestrator import Command
+from napcompose.planner import Options, RollingUpdate, render, stranded_owner
 from tests.unit.test_orchestrator import Rig
 from tests.unit.test_rolling import alias_target, fail_health, shop, version
 
@@ -47,8 +48,9 @@ def test_the_plan_says_each_address_changes_old_to_new():
                for line in lines)
     assert any(line.startswith(f"    batch 1: web_1 on node") and
                f"(address changes: {old} -> a new address from the pool)" in line and
-               f"the old container is removed and {old} released" in line for line in lines)
-    assert not any(line.startswith("    then: the kept containers") for line in lines)  # none is kept
+               f"the old container is stopped and kept with {old} until every replica passed, then removed "
+               f"and {old} released" in line for line in lines)
+    assert "    then: the kept containers of web are removed once every replica passed" in lines
 
 
 def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_the_old():
@@ -57,14 +59,14 @@ def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_th
     ids = rig.ids()
     seen = {}
     for engine in rig.world.engines.values():
-        original = engine.remove_container
+        original = engine.stop_container
 
-        def remove(container_id, force=False, engine=engine, original=original):
+        def stop(container_id, timeout=10, engine=engine, original=original):
             name = engine.containers[container_id].request.name
             seen[name] = (alias_target(rig), engine.containers[container_id].state)
-            return original(container_id, force)
+            return original(container_id, timeout)
 
-        engine.remove_container = remove
+        engine.stop_container = stop
     assert rig.orc.up(shop("2", START_FIRST, scale=2)).failed == ()
     after = {i: rig.address("web", i) for i in (1, 2)}
     assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_2"]
@@ -73,7 +75,7 @@ def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_th
         assert version(rig, f"gb_web_{i}") == "2" and rig.ids()[f"gb_web_{i}"] != ids[f"gb_web_{i}"]
         assert rig.world.container(f"gb_web_{i}").request.ip == after[i]
         assert dict(rig.world.container(f"gb_web_{i}").request.labels).get("io.nap-compose.generation") == "2"
-    # the old web_1 was still running when it was removed, and the alias already named the new one
+    # the old web_1 was still running when it was stopped, and the alias already named the new one
     assert seen["gb_web_1-previous"] == (after[1], "running")
     assert alias_target(rig) == after[1]
     assert before[1] not in {ip for _, ip in owners(rig)} and before[2] not in {ip for _, ip in owners(rig)}
@@ -192,13 +194,79 @@ def test_a_replica_of_a_parallel_batch_is_named_at_its_new_copy_only_once_that_o
     assert names_in(rig.block("gb_front_1"))["web_2"] == after[2] != before[2]
 
 
-def test_a_start_first_pause_says_which_replicas_stay_new_and_offers_no_rollback():
+def _second_replica_fails(failure_action):
+    """scale 3, start-first: web_1 passes, web_2's new copy fails its gate."""
     rig = rig_with(scale=3)
+    before = {i: (rig.address("web", i), rig.ids()[f"gb_web_{i}"]) for i in (1, 2, 3)}
     fail_health(rig, "gb_web_2")
-    report = rig.orc.up(shop("2", START_FIRST, scale=3))
+    report = rig.orc.up(shop("2", UpdateConfig(order="start-first", failure_action=failure_action), scale=3))
     [failure] = [o for o in report.failed if not o.skipped]
-    assert failure.error.startswith("update of web paused: ")
-    assert failure.error.endswith("; web_3 stay on the old version; web_1 stay on the new version (start-first "
-                                  "keeps no old container to go back to)"), failure.error
-    assert "nap-compose rollback" not in failure.error
+    return rig, before, failure
+
+
+def now(rig):
+    return {i: (rig.address("web", i), rig.ids()[f"gb_web_{i}"]) for i in (1, 2, 3)}
+
+
+def test_a_replica_that_passed_start_first_keeps_its_old_copy_stopped_with_its_address_until_the_end():
+    rig, before, failure = _second_replica_fails("pause")
+    assert failure.error.startswith("update of web paused: ") and "web_2 failed its gate" in failure.error
+    assert failure.error.endswith("; web_3 stay on the old version; `nap-compose rollback web` returns the "
+                                  "updated replicas to their kept containers"), failure.error
     assert (version(rig, "gb_web_1"), version(rig, "gb_web_2"), version(rig, "gb_web_3")) == ("2", "1", "1")
+    kept = rig.world.container("gb_web_1-previous")
+    assert (kept.id, kept.state, kept.request.ip) == (before[1][1], "exited", before[1][0])
+    assert ("gb/web/1@gen1", before[1][0]) in owners(rig) and rig.address("web", 1) != before[1][0]
+    assert gc_finds(rig) == []  # the kept copy's address is not a leak
+    # by hand: web_1 comes back to its old container and address, the new address is released
+    new_address = rig.address("web", 1)
+    the_plan, _ = rig.orc.plan(shop("1", START_FIRST, scale=3), Options(services=("web",)), Command.ROLLBACK)
+    assert any(f"web_1 on {rig.world.host_of('gb_web_1')} (address changes: {new_address} -> {before[1][0]}): "
+               "start gb_web_1-previous beside gb_web_1; once it passed the gate, links move back to "
+               f"{before[1][0]}, gb_web_1 is removed and {new_address} released" in line
+               for line in render(the_plan)), render(the_plan)
+    assert rig.orc.rollback(shop("1", START_FIRST, scale=3), ("web",)).failed == ()
+    assert now(rig) == before and version(rig, "gb_web_1") == "1"
+    assert not [n for n in rig.ids() if n.endswith("-previous")]
+    assert new_address not in {ip for _, ip in owners(rig)} and all("@gen" not in o for o, _ in owners(rig))
+    assert alias_target(rig) == before[1][0]
+    assert gc_finds(rig) == []
+
+
+def test_failure_action_rollback_returns_replicas_that_passed_start_first_to_their_old_copies():
+    rig, before, failure = _second_replica_fails("rollback")
+    assert failure.error.startswith("update of web failed and was rolled back: ")
+    assert now(rig) == before
+    assert {version(rig, f"gb_web_{i}") for i in (1, 2, 3)} == {"1"}
+    assert not [n for n in rig.ids() if n.endswith("-previous")]
+    assert sorted(o for o, _ in owners(rig)) == ["gb/front/1", "gb/web/1", "gb/web/2", "gb/web/3"]
+    assert alias_target(rig) == before[1][0]
+    assert rig.orc.hosts_check(shop("1", START_FIRST, scale=3)) == []
+    assert gc_finds(rig) == []
+
+
+def test_a_kept_start_first_copy_pruned_gives_its_address_back_to_the_pool():
+    rig, before, _ = _second_replica_fails("pause")
+    assert rig.orc.up(shop("1", START_FIRST, scale=3), Options(prune_previous=True, services=("web",))).failed == ()
+    assert "gb_web_1-previous" not in rig.ids()
+    assert before[1][0] not in {ip for _, ip in owners(rig)} and all("@gen" not in o for o, _ in owners(rig))
+    assert gc_finds(rig) == []
+
+
+def test_a_later_update_replaces_a_kept_start_first_copy_and_releases_its_address():
+    rig, before, _ = _second_replica_fails("pause")
+    assert "gb_web_1-previous" in rig.ids()
+    # the next update passes everywhere: web_1's earlier kept copy goes, with the address it held
+    for engine in rig.world.engines.values():
+        engine.health_script.clear()
+    assert rig.orc.up(shop("3", START_FIRST, scale=3)).failed == ()
+    assert {version(rig, f"gb_web_{i}") for i in (1, 2, 3)} == {"3"}
+    assert not [n for n in rig.ids() if n.endswith("-previous")]
+    assert all("@gen" not in o for o, _ in owners(rig)) and before[1][0] not in {ip for _, ip in owners(rig)}
+    assert gc_finds(rig) == []
+
+
+def test_down_removes_a_kept_start_first_copy_and_releases_both_addresses():
+    rig, _, _ = _second_replica_fails("pause")
+    assert rig.orc.down(shop("2", START_FIRST, scale=3)).failed == ()
+    assert rig.world.all_containers() == [] and owners(rig) == []

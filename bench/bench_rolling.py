@@ -4,6 +4,7 @@ In one run, the same change (a new environment value) to the same service (busyb
 a healthcheck):
   - nap-compose `up -d`, rolling (stop-first, parallelism 1), across --hosts lab hosts, the client a
     consumer reaching the service through its link alias;
+  - the same with `order: start-first` (each new copy beside the old one, at a new address);
   - nap-compose `up -d --no-rolling` (every replica at once, as before rolling updates);
   - docker-compose 1.29.2 `up -d` on ONE lab host (its local socket), the client a plain container on the
     project's network reaching the service by its name (Docker's DNS).
@@ -31,10 +32,12 @@ HEALTH = {"test": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"],
           "retries": 2}
 
 
-def compose(version: str, for_docker_compose: bool) -> dict:
+def compose(version: str, for_docker_compose: bool, order: str = "stop-first") -> dict:
     escape = (lambda s: s.replace("$", "$$"))
     web = {"image": lib.IMAGE, "scale": 3, "stop_signal": "SIGKILL", "environment": {"V": version},
            "command": ["sh", "-c", escape(SERVE)], "healthcheck": HEALTH}
+    if not for_docker_compose:
+        web["deploy"] = {"update_config": {"order": order}}
     doc = {"version": "2.4", "services": {"web": web}}
     if for_docker_compose:
         doc["networks"] = {"default": {"internal": True, "ipam": {"config": [{"subnet": lib.COMPOSE_SUBNET}]}}}
@@ -75,7 +78,7 @@ def wait_answering(read_lines, version: str, timeout: float = 60.0) -> None:
     raise SystemExit(f"the client never got v{version} three times in a row")
 
 
-def nap_case(cluster: str, rolling: bool):
+def nap_case(cluster: str, rolling: bool, order: str = "stop-first"):
     workdir = tempfile.mkdtemp(prefix="bench-rolling-")
     project = f"rb{uuid.uuid4().hex[:6]}"
     env = lib.nap_env(cluster)
@@ -88,10 +91,10 @@ def nap_case(cluster: str, rolling: bool):
         return [line.split(" | ", 1)[1] for line in out if " | " in line]
 
     try:
-        lib.write_compose(workdir, compose("1", False))
+        lib.write_compose(workdir, compose("1", False, order))
         nap("up", "-d")
         wait_answering(lines, "1")
-        lib.write_compose(workdir, compose("2", False))
+        lib.write_compose(workdir, compose("2", False, order))
         began = time.time()
         seconds, _ = nap("up", "-d", *(() if rolling else ("--no-rolling",)))
         time.sleep(1.0)
@@ -147,16 +150,20 @@ def main() -> None:
     try:
         cluster = lib.cluster_subset(args.hosts)
         rolling = nap_case(cluster, rolling=True)
+        start_first = nap_case(cluster, rolling=True, order="start-first")
         at_once = nap_case(cluster, rolling=False)
         baseline = docker_compose_case("node1")
         print("update of a 3-replica HTTP service (new environment value), client polling every 100 ms")
         for label, (seconds, ok, failed) in (
                 (f"nap-compose rolling, {args.hosts} hosts (alias)  ", rolling),
+                (f"nap-compose start-first, {args.hosts} hosts      ", start_first),
                 (f"nap-compose --no-rolling, {args.hosts} hosts     ", at_once),
                 ("docker-compose 1.29.2 up -d, 1 host (DNS)", baseline)):
             print(f"  {label}: {seconds:5.1f} s, {ok + failed:4d} requests, {failed:3d} failed")
-        print(f"  failed requests: nap-compose rolling {rolling[2]} (goal 0) vs docker-compose {baseline[2]}")
-        print(f"  wall time rolling / all at once = {lib.ratio(rolling[0], at_once[0])}")
+        print(f"  failed requests: nap-compose rolling {rolling[2]}, start-first {start_first[2]} (goal 0) vs "
+              f"docker-compose {baseline[2]}")
+        print(f"  wall time rolling / all at once = {lib.ratio(rolling[0], at_once[0])}, "
+              f"start-first / all at once = {lib.ratio(start_first[0], at_once[0])}")
     finally:
         if started and not args.keep_lab:
             lib.lab_down()

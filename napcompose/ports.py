@@ -134,8 +134,9 @@ class AddressBook(Protocol):
     def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
         """Record that ``owner``'s container (copy number ``generation``) now exists on ``host``."""
 
-    def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
-        """Record that ``owner``'s container on ``host`` was removed; the address stays the owner's."""
+    def mark_unbound(self, owner: str, host: str, generation: Optional[int] = None) -> Optional[Allocation]:
+        """Record that ``owner``'s container on ``host`` (copy number ``generation``, when known) was
+        removed; the address stays the owner's. A record bound to a newer copy is left as it is."""
 
     def release_owner(self, owner: str) -> Optional[Allocation]:
         """Release what ``owner`` holds; return it (None when it held nothing)."""

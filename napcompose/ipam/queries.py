@@ -104,19 +104,24 @@ class Queries:
                 return bound
         raise IpamError(f"the address of {owner} kept changing while being bound; run it again")
 
-    def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
+    def mark_unbound(self, owner: str, host: str, generation: Optional[int] = None) -> Optional[Allocation]:
         """Record that the owner's container on ``host`` is gone; the address stays the owner's.
 
         A ``reserved`` record may move to another host on a scan that shows its old host without
         the container, while a ``bound`` one must also have been bound well before that scan
         (ipam/fencing.py): unbinding right after a removal lets an ``up`` that places the replica
-        elsewhere go on at once. Nothing changes when the record names another host or is gone.
+        elsewhere go on at once. Nothing changes when the record names another host or is gone, nor
+        when it is bound to a newer copy than ``generation`` (the removed container was an older copy
+        on the same host, such as the old one of a start-first update that a crash left behind: the
+        replica's current container still holds the address).
         """
         owner, host = check_owner(owner), check_host(host)
         for _ in range(self.MAX_ROUNDS):
             found = self._lookup(owner)
             if found is None or found[0].host != host or found[0].state != "bound":
                 return None if found is None else found[0]
+            if generation is not None and found[0].generation > generation:
+                return found[0]
             unbound = replace(found[0], state="reserved", since=self._clock.now())
             if self._ledger.swap_address(unbound, found[1]) is not None:
                 return unbound

@@ -35,9 +35,9 @@ class LockedAddressBook:
         with self._lock:
             return self.book.mark_bound(owner, host, generation)
 
-    def mark_unbound(self, owner: str, host: str) -> Optional[Allocation]:
+    def mark_unbound(self, owner: str, host: str, generation: Optional[int] = None) -> Optional[Allocation]:
         with self._lock:
-            return self.book.mark_unbound(owner, host)
+            return self.book.mark_unbound(owner, host, generation)
 
     def release_owner(self, owner: str) -> Optional[Allocation]:
         with self._lock:

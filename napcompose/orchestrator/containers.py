@@ -114,7 +114,7 @@ class ContainerHandlers:
             self.set_live(action.replica, None, only_if=container)
             if container.replica is not None:
                 # gone from this host: the address may follow the replica wherever it lands next
-                self.core.book.mark_unbound(container.replica.owner, action.host)
+                self.core.book.mark_unbound(container.replica.owner, action.host, container.generation)
 
         self.core.step(action.subject, action.verb, action.host, container.ip, work)
 

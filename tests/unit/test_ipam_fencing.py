@@ -154,3 +154,11 @@ def test_an_address_unbound_after_its_container_was_removed_may_follow_the_repli
     moved = ipam.ensure(OWNER, "node2", vacated=_scan(T0))
     assert (moved.ip, moved.host) == (first.ip, "node2") and _record(store, first.ip)["host"] == "node2"
     assert ipam.mark_unbound("shop/other/1", "node1") is None  # an owner without an address
+
+
+def test_removing_an_older_copy_leaves_the_address_bound_to_the_newer_one(store):
+    ipam = _ipam(store, FakeClock(T0))
+    ipam.ensure(OWNER, "node1")
+    ipam.mark_bound(OWNER, "node1", generation=3)
+    assert ipam.mark_unbound(OWNER, "node1", generation=2).state == "bound"  # copy 3 still holds it
+    assert ipam.mark_unbound(OWNER, "node1", generation=3).state == "reserved"

@@ -270,3 +270,34 @@ def test_down_removes_a_kept_start_first_copy_and_releases_both_addresses():
     rig, _, _ = _second_replica_fails("pause")
     assert rig.orc.down(shop("2", START_FIRST, scale=3)).failed == ()
     assert rig.world.all_containers() == [] and owners(rig) == []
+
+
+def test_the_next_up_after_a_crash_keeps_the_new_copys_address_bound():
+    # The run dies after the new copy passed and consumers moved to it, before the old copy stopped:
+    # the next up removes the superseded old copy on the same host, which must leave the replica's own
+    # record (bound to the new copy) as it is, not unbind it as if the replica's container had gone.
+    rig = rig_with(scale=1)
+    host = rig.world.host_of("gb_web_1")
+    engine = rig.world.engines[host]
+    crashed = []
+
+    def stop(container_id, timeout=10, original=engine.stop_container):
+        if engine.containers[container_id].request.name == "gb_web_1-previous" and not crashed:
+            crashed.append(container_id)
+            raise KeyboardInterrupt  # the run dies as it is about to stop the old copy
+        return original(container_id, timeout)
+
+    engine.stop_container = stop
+    try:
+        rig.orc.up(shop("2", START_FIRST, scale=1))
+    except KeyboardInterrupt:
+        pass
+    engine.stop_container = engine.__class__.stop_container.__get__(engine)
+    assert crashed and sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_1-previous"]
+    new = rig.address("web", 1)
+    assert rig.orc.up(shop("2", START_FIRST, scale=1)).failed == ()
+    assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1"] and version(rig, "gb_web_1") == "2"
+    [record] = [a for a in rig.ipam.allocations() if a.owner == "gb/web/1"]
+    assert (record.ip, record.host, record.state) == (new, host, "bound")
+    assert owners(rig) == sorted([("gb/front/1", rig.address("front", 1)), ("gb/web/1", new)])
+    assert gc_finds(rig) == []

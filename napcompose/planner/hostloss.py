@@ -128,8 +128,12 @@ def sort_out(project_name: str, observation: Observation, addresses: Addresses, 
     kept = [c for c in kept if not (c.replica in moves and c.host == moves[c.replica].source)]
 
     releases: List[Release] = []
+    # A copy kept by a start-first update holds its address for a rollback: it is not a left copy.
+    held = {(c.replica, c.host, c.ip) for c in observation.containers if c.replica is not None and kept_for_rollback(c)}
     for r, g, a in addresses.stranded:
         left = stranded_owner(r, g)
+        if (r, a.host, a.ip) in held and a.host not in evicted:
+            continue
         if a.host in evicted:
             after = (removal_of[(r, a.host)],) if (r, a.host) in removal_of else ()
             releases.append(Release(r, a.host, a.ip, f"host {a.host} is evicted", after=after, owner=left,

@@ -301,3 +301,17 @@ def test_the_next_up_after_a_crash_keeps_the_new_copys_address_bound():
     assert (record.ip, record.host, record.state) == (new, host, "bound")
     assert owners(rig) == sorted([("gb/front/1", rig.address("front", 1)), ("gb/web/1", new)])
     assert gc_finds(rig) == []
+
+
+def test_an_up_after_a_start_first_pause_keeps_the_kept_copy_and_its_address():
+    rig, before, _ = _second_replica_fails("pause")
+    for engine in rig.world.engines.values():
+        engine.health_script.clear()
+    assert rig.orc.up(shop("2", START_FIRST, scale=3)).failed == ()  # the update goes on, and passes
+    # web_1 was not touched again: its kept copy stays with its old address, for a rollback
+    assert rig.world.container("gb_web_1-previous").id == before[1][1]
+    assert ("gb/web/1@gen1", before[1][0]) in owners(rig)
+    assert not [n for n in rig.ids() if n.endswith("-previous") and n != "gb_web_1-previous"]
+    assert gc_finds(rig) == []
+    assert rig.orc.hosts_sync(shop("2", START_FIRST, scale=3)).failed == ()
+    assert ("gb/web/1@gen1", before[1][0]) in owners(rig)

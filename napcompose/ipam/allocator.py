@@ -40,7 +40,7 @@ class Ipam(Queries, Stranding):
         self._new_id = new_id
         self._candidates = Candidates(store, Keys(prefix.rstrip("/")), pool, new_id)
         self._hints = self._candidates.hints
-        self._ledger = Ledger(store, Keys(prefix.rstrip("/")), self._candidates)
+        self._ledger = Ledger(store, Keys(prefix.rstrip("/")))
         self._pool_checked = False
 
     # ------------------------------------------------------------------ pool record

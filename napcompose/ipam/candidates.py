@@ -67,11 +67,6 @@ class Candidates:
         if index is not None:
             self.hints.mark_used(index)
 
-    def freed(self, ip: str) -> None:
-        index = self.pool.index_of(ip)
-        if index is not None:
-            self.hints.mark_free(index)
-
     def rebuild(self, used: Iterable[str]) -> int:
         """Rewrite the hints from the taken addresses; return how many of them are in the pool."""
         indices = [i for i in (self.pool.index_of(ip) for ip in used) if i is not None]

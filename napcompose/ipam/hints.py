@@ -3,7 +3,8 @@
 The address keys are the truth; a bitmap only tells the allocator where a free address is likely,
 so that a 90%-full pool still costs about one create per allocation instead of ten blind probes.
 A stale bit costs at most one failed create (the bit is then learnt) or hides a free address
-until the next rebuild (an exhausted-looking pool always triggers one), never a duplicate.
+until the next rebuild (an exhausted-looking pool always triggers one), never a duplicate. A
+release does not clear its bit: the pool is used round before a released address comes back.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ class BlockHints:
         self._bits: Dict[int, int] = {}  # block -> used bits as last known here
         self._version: Dict[int, Optional[int]] = {}  # block -> version read (None: key absent)
         self._set: Dict[int, int] = {}  # bits this allocator learnt as used since the last flush
-        self._cleared: Dict[int, int] = {}  # bits this allocator freed since the last flush
         self._pending = 0
 
     def block_len(self, block: int) -> int:
@@ -44,28 +44,15 @@ class BlockHints:
         got = self._store.get(self._keys.block(block))
         bits, version = (0, None) if got is None else (_parse(got[0]), got[1])
         self._version[block] = version
-        self._bits[block] = (bits | self._set.get(block, 0)) & ~self._cleared.get(block, 0)
+        self._bits[block] = bits | self._set.get(block, 0)
 
     def mark_used(self, index: int) -> None:
-        self._change(index, used=True)
-
-    def mark_free(self, index: int) -> None:
-        self._change(index, used=False)
-
-    def _change(self, index: int, used: bool) -> None:
+        """Only ever set: a released address stays marked until the next rebuild (ledger.py says why)."""
         block, bit = divmod(index, BLOCK)
         mask = 1 << bit
-        known = block in self._bits  # an unread block just keeps the change until it is read
-        if used:
-            if known:
-                self._bits[block] |= mask
-            self._set[block] = self._set.get(block, 0) | mask
-            self._cleared[block] = self._cleared.get(block, 0) & ~mask
-        else:
-            if known:
-                self._bits[block] &= ~mask
-            self._cleared[block] = self._cleared.get(block, 0) | mask
-            self._set[block] = self._set.get(block, 0) & ~mask
+        if block in self._bits:  # an unread block just keeps the change until it is read
+            self._bits[block] |= mask
+        self._set[block] = self._set.get(block, 0) | mask
         self._pending += 1
 
     def maybe_flush(self) -> None:
@@ -74,15 +61,14 @@ class BlockHints:
 
     def flush(self) -> None:
         """Merge what this allocator learnt into the stored bitmaps (compare-and-swap, a few tries)."""
-        for block in sorted(set(self._set) | set(self._cleared)):
+        for block in sorted(self._set):
             self._flush_block(block)
         self._set.clear()
-        self._cleared.clear()
         self._pending = 0
 
     def _flush_block(self, block: int) -> None:
-        add, remove = self._set.get(block, 0), self._cleared.get(block, 0)
-        if not add and not remove:
+        add = self._set.get(block, 0)
+        if not add:
             return
         key = self._keys.block(block)
         for _ in range(5):
@@ -93,7 +79,7 @@ class BlockHints:
                 base = 0 if got is None else _parse(got[0])
             else:
                 base = self._bits.get(block, 0)
-            merged = (base | add) & ~remove
+            merged = base | add
             if version is None:
                 new_version = self._store.create(key, _format(merged))
             else:
@@ -113,7 +99,6 @@ class BlockHints:
             block, bit = divmod(index, BLOCK)
             want[block] |= 1 << bit
         self._set.clear()
-        self._cleared.clear()
         self._pending = 0
         stored = self._store.list(self._keys.blocks)
         for block, bits in want.items():

@@ -1,7 +1,6 @@
 """Typed access to the IPAM records in the store: claims, addresses and the pool record.
 
-Every write is conditional (create-if-absent, or on the version read); a deleted address is also
-marked free in the hints. No decisions are made here.
+Every write is conditional (create-if-absent, or on the version read). No decisions are made here.
 """
 
 from __future__ import annotations
@@ -9,17 +8,15 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Tuple
 
-from napcompose.ipam.candidates import Candidates
 from napcompose.ipam.pool import parse_address
 from napcompose.ipam.records import Keys, OwnerRecord, dump_allocation, load_allocation
 from napcompose.model import Allocation
 
 
 class Ledger:
-    def __init__(self, store, keys: Keys, candidates: Candidates):
+    def __init__(self, store, keys: Keys):
         self._store = store
         self._keys = keys
-        self._candidates = candidates
 
     # ------------------------------------------------------------------ claims
 
@@ -73,10 +70,11 @@ class Ledger:
         return self._store.compare_and_swap(self._keys.address(alloc.ip), dump_allocation(alloc), version)
 
     def delete_address(self, ip: str, version: int) -> bool:
-        if self._store.compare_and_delete(self._keys.address(ip), version):
-            self._candidates.freed(ip)
-            return True
-        return False
+        # The free-space hints keep a released address marked as used until the pool has gone round
+        # and they are rebuilt from the records: handing it to a container on another host at once
+        # would keep the bridges of the LAN forwarding its MAC address (Docker derives it from the
+        # IPv4 address) to the old host until the new container happens to send a frame.
+        return self._store.compare_and_delete(self._keys.address(ip), version)
 
     def drop_address(self, ip: str, alloc_id: Optional[str] = None, owner: Optional[str] = None) -> None:
         """Delete ``ip`` if it still carries ``alloc_id`` (or still names ``owner``)."""

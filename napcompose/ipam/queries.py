@@ -61,7 +61,7 @@ class Queries:
             # ensure, an address left without its claim would give its owner a second one.
             if self._ledger.delete_address(ip, found[1]) or self._ledger.address(ip) is None:
                 self._ledger.drop_claim(owner, ip)
-                self._hints.flush()  # a freed bit left unwritten would hide the address from others
+                self._hints.flush()  # what this allocator learnt of the pool, for the others
                 return
         raise IpamError(f"address {ip} kept changing while being released; run it again")
 

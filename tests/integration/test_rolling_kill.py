@@ -156,6 +156,30 @@ def check_common(runner: KillRun, project, version: str, context: str, history):
     return rows
 
 
+def kill_and_rerun(runner: KillRun, project, version: str, fraction: float, history, update=None):
+    """Write ``version``, kill its update inside batch 2, run `up -d` again and check what both orders
+    must leave; (context for messages, ps rows, containers, the kept ones among them)."""
+    project.write(services(version, update=update))
+    held_before(project, history)
+    killed = kill_in_batch_2(runner, fraction, "up", "-d")
+    order = "start-first " if update else ""
+    context = f"seed {runner.seed}, {order}update to v{version} {killed.splitlines()[0]}"
+    print(context)
+    rerun(runner, context, killed)
+    context += f"\n--- the killed run:\n{killed}"
+    rows = check_common(runner, project, version, context, history)
+    names = names_of(project)
+    containers = project.containers()
+    kept = {n: c for n, (_, c) in containers.items() if n.endswith("-previous")}
+    assert set(containers) - set(kept) == set(names + [f"{project.name}_client_1"]), f"{context}: {sorted(containers)}"
+    # batch 1 passed before the kill, and no run finished the whole update since: web_1's old one stays
+    assert f"{names[0]}-previous" in kept, f"{context}: kept: {sorted(kept)}"
+    for name, container in kept.items():
+        assert container.status == "exited", f"{context}: {name} is {container.status}"
+        assert rows[name]["state"] == "exited (previous, kept for rollback)", f"{context}: {rows[name]}"
+    return context, rows, containers, kept
+
+
 def test_stop_first_killed_in_batch_2_converges_on_the_next_up(project, seed):
     rng = random.Random(seed)
     runner = KillRun(project.lab, project, seed)
@@ -166,28 +190,12 @@ def test_stop_first_killed_in_batch_2_converges_on_the_next_up(project, seed):
     earlier = {n: {project.containers()[n][1].id} for n in names}  # every container each replica had
     for round_ in range(KILLS):
         version = str(round_ + 2)
-        fraction = rng.random()
-        project.write(services(version))
-        held_before(project, history)
-        killed = kill_in_batch_2(runner, fraction, "up", "-d")
-        context = f"seed {seed}, update to v{version} {killed.splitlines()[0]}"
-        print(context)
-        rerun(runner, context, killed)
-        context += f"\n--- the killed run:\n{killed}"
-        rows = check_common(runner, project, version, context, history)
+        context, rows, containers, kept = kill_and_rerun(runner, project, version, rng.random(), history)
         assert {n: project.address(n) for n in names} == before, context
         assert not [a for a in project.allocations() if "@gen" in a.owner], context
-        containers = project.containers()
-        kept = {n: c for n, (_, c) in containers.items() if n.endswith("-previous")}
-        assert set(containers) - set(kept) == set(names + [f"{project.name}_client_1"]), \
-            f"{context}: {sorted(containers)}"
-        # batch 1 passed before the kill, and no run finished the whole update since: web_1's old one stays
-        assert f"{names[0]}-previous" in kept, f"{context}: kept: {sorted(kept)}"
         for name, container in kept.items():
             replica = name[:-len("-previous")]
-            assert container.status == "exited", f"{context}: {name} is {container.status}"
             assert container.id in earlier[replica], f"{context}: {name} is not one of {replica}'s earlier ones"
-            assert rows[name]["state"] == "exited (previous, kept for rollback)", f"{context}: {rows[name]}"
         for name in names:
             earlier[name].add(containers[name][1].id)
     status, out, err = project.nap("up", "-d")
@@ -209,28 +217,12 @@ def test_start_first_killed_in_batch_2_converges_on_the_next_up(project, seed):
     for round_ in range(KILLS):
         version = str(round_ + 2)
         before = {n: project.address(n) for n in names}
-        fraction = rng.random()
-        project.write(services(version, update=START_FIRST))
-        held_before(project, history)
-        killed = kill_in_batch_2(runner, fraction, "up", "-d")
-        context = f"seed {seed}, start-first update to v{version} {killed.splitlines()[0]}"
-        print(context)
-        rerun(runner, context, killed)
-        context += f"\n--- the killed run:\n{killed}"
-        rows = check_common(runner, project, version, context, history)
-        containers = project.containers()
-        kept = {n: c for n, (_, c) in containers.items() if n.endswith("-previous")}
-        assert set(containers) - set(kept) == set(names + [f"{project.name}_client_1"]), \
-            f"{context}: {sorted(containers)}"
-        # web_1 passed before the kill and no run finished the whole update since: its old copy stays,
-        # stopped, holding its old address under an ``@gen`` owner, for a rollback
-        assert f"{names[0]}-previous" in kept, f"{context}: kept: {sorted(kept)}"
+        context, rows, _, kept = kill_and_rerun(runner, project, version, rng.random(), history,
+                                               update=START_FIRST)
+        # each kept old copy holds its old address under an ``@gen`` owner, for a rollback
         stranded = {a.ip: a.owner for a in project.allocations() if "@gen" in a.owner}
-        for name, container in kept.items():
-            replica = name[:-len("-previous")]
-            assert container.status == "exited", f"{context}: {name} is {container.status}"
-            assert rows[name]["state"] == "exited (previous, kept for rollback)", f"{context}: {rows[name]}"
-            number = replica.rsplit("_", 1)[1]
+        for name in kept:
+            number = name[:-len("-previous")].rsplit("_", 1)[1]
             assert stranded.get(rows[name]["ip"], "").startswith(f"{project.name}/web/{number}@gen"), \
                 f"{context}: {name} at {rows[name]['ip']}, kept addresses {stranded}"
         assert set(stranded) == {rows[n]["ip"] for n in kept}, f"{context}: {stranded}"

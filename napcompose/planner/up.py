@@ -23,6 +23,7 @@ from napcompose.planner.images import plan_images
 from napcompose.planner.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling import prunes, roll, split_previous
+from napcompose.planner.rolling_actions import is_previous
 from napcompose.shipping import Shipped
 
 ShippedByService = Mapping[str, Tuple[Shipped, ...]]
@@ -102,8 +103,9 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
                                       if c.replica is not None and c.replica.project == project.name
                                       and not c.one_off))
     reachable = [h for h in observation.cluster.hosts if h.name not in down and h.name not in evicted]
-    placement = place(project, reachable, loss.containers, _scales(project, selected, mine, options),
-                      observation.volumes)
+    # A kept container is no copy to stick to: after a move it may sit on a host its replica left.
+    placement = place(project, reachable, [c for c in loss.containers if not is_previous(c)],
+                      _scales(project, selected, mine, options), observation.volumes)
     existing = {c.replica for c in mine}
     placement = Placement(tuple((r, h) for r, h in placement.assignments
                                 if r.service in selected or r in existing))

@@ -129,6 +129,14 @@ def plan_rollback(project: Project, observation: Observation, options: Options) 
             unreachable = sorted({c.host for c in mine_kept if c.host in down})
             if unreachable:
                 raise UsageError(f"cannot roll back {service}: {', '.join(unreachable)} did not answer")
+            # A replica that moved off a lost host since: its kept container there is no way back.
+            elsewhere = {c: sorted(r.host for r in current if r.replica == c.replica and r.host != c.host)
+                         for c in mine_kept}
+            moved = [f"{c.replica.label} moved to {', '.join(elsewhere[c])} after {c.name} was kept on {c.host}"
+                     for c in mine_kept if elsewhere[c]]
+            if moved:
+                raise UsageError(f"cannot roll back {service}: {'; '.join(moved)}; `up --prune-previous` removes "
+                                 "the kept containers")
             steps = [RollbackStep(c.replica, c.host, c, by_replica.get((c.replica, c.host))) for c in mine_kept]
             actions.append(RollBack(service, _batches(steps, spec.rollback.parallelism), spec.rollback,
                                     gate_of(spec, spec.rollback), "back to the containers the update kept"))

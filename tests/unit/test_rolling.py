@@ -272,3 +272,25 @@ def test_up_after_an_update_killed_between_keeping_and_creating_converges(rig):
     assert rig.orc.hosts_check(shop("2")) == []
     assert rig.orc.up(shop("2"), Options(prune_previous=True)).failed == ()
     assert not [n for n in rig.ids() if n.endswith("-previous")]
+
+
+def test_rollback_refuses_a_kept_container_whose_replica_moved_to_another_host_and_changes_nothing():
+    rig = Rig()
+    assert rig.orc.up(shop(scale=2)).failed == ()
+    home = rig.world.host_of("gb_web_1")
+    fail_health(rig, "gb_web_2")
+    rig.orc.up(shop("2", scale=2))  # web_1 passed, web_2 failed: paused, web_1's old container kept
+    assert "gb_web_1-previous" in rig.ids()
+    rig.world.engines[home].unreachable = "gone"
+    for engine in rig.world.engines.values():
+        engine.health_script.clear()
+    rig.orc.up(shop("3", scale=2))  # web_1 moves off its lost host
+    rig.world.engines[home].unreachable = None
+    moved_to = rig.ipam.lookup("gb/web/1").host
+    assert moved_to != home
+    before, held = rig.ids(), sorted((a.owner, a.ip) for a in rig.ipam.allocations())
+    with pytest.raises(UsageError) as err:
+        rig.orc.rollback(shop("3", scale=2), ["web"])
+    assert str(err.value) == (f"cannot roll back web: web_1 moved to {moved_to} after gb_web_1-previous was kept "
+                              f"on {home}; `up --prune-previous` removes the kept containers")
+    assert rig.ids() == before and sorted((a.owner, a.ip) for a in rig.ipam.allocations()) == held

@@ -103,9 +103,11 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
                                       if c.replica is not None and c.replica.project == project.name
                                       and not c.one_off))
     reachable = [h for h in observation.cluster.hosts if h.name not in down and h.name not in evicted]
-    # A kept container is no copy to stick to: after a move it may sit on a host its replica left.
-    placement = place(project, reachable, [c for c in loss.containers if not is_previous(c)],
-                      _scales(project, selected, mine, options), observation.volumes)
+    # A kept container is a copy to stick to only for a replica that has no other: after a move it may
+    # sit on a host the replica left, while a replica removed by ``rm`` still has its address there.
+    current = {c.replica for c in loss.containers if c.replica is not None and not is_previous(c)}
+    copies = [c for c in loss.containers if not is_previous(c) or c.replica not in current]
+    placement = place(project, reachable, copies, _scales(project, selected, mine, options), observation.volumes)
     existing = {c.replica for c in mine}
     placement = Placement(tuple((r, h) for r, h in placement.assignments
                                 if r.service in selected or r in existing))

@@ -484,6 +484,9 @@ def rolled(version: int, order: str, failure_action: str) -> Project:
 # A container kept by a paused update on a host its replica then left is no copy for placement to stick to.
 @example(ops=[("roll", 2, "stop-first", "pause", "gb_web_2"), ("roll", 3, "stop-first", "pause", "gb_web_1"),
               ("unreachable", "node1"), ("roll", 3, "stop-first", "continue", None)])
+# ... but it is for a replica that rm removed: the replica's address is still recorded on that host.
+@example(ops=[("unreachable", "node2"), ("up-only", "web", True), ("roll", 2, "stop-first", "pause", "gb_web_2"),
+              ("rm", "web")])
 def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     rig = Rig()
     for op in ops:

@@ -81,6 +81,21 @@ def version_of(project, index: int) -> str:
     return out.strip() if code == 0 else f"error {code}: {out}"
 
 
+def updated_without_a_failed_request(project, began, out: str) -> None:
+    """The client asked all through the update (about every 100 ms), never failed, saw v1 then v2, and
+    every replica answers v2."""
+    polls = answers(project, since=began)
+    assert len(polls) >= 30, polls
+    assert [p for p in polls if not p.startswith("ok ")] == [], out
+    assert polls[0] == "ok v1" and polls[-1] == "ok v2"
+    assert [version_of(project, i) for i in (1, 2, 3)] == ["v2", "v2", "v2"]
+
+
+def placed(project, names):
+    """{name: (host, address, container id)}."""
+    return {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id) for n in names}
+
+
 def test_stop_first_one_by_one_answers_every_request_and_keeps_every_address(project):
     start(project)
     names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
@@ -89,12 +104,7 @@ def test_stop_first_one_by_one_answers_every_request_and_keeps_every_address(pro
     began = datetime.datetime.now(datetime.timezone.utc)
     project.write(services("2"))
     out = project.ok("up", "-d")
-    polls = answers(project, since=began)
-    # the client asked all through the update (about every 100 ms) and never failed
-    assert len(polls) >= 30, polls
-    assert [p for p in polls if not p.startswith("ok ")] == [], out
-    assert polls[0] == "ok v1" and polls[-1] == "ok v2"
-    assert [version_of(project, i) for i in (1, 2, 3)] == ["v2", "v2", "v2"]
+    updated_without_a_failed_request(project, began, out)
     assert {n: project.address(n) for n in names} == before
     assert all(project.containers()[n][1].id != ids[n] for n in names)
     assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])  # nothing kept
@@ -143,11 +153,7 @@ def test_start_first_moves_each_replica_to_a_new_address_without_a_failed_reques
     plan = project.ok("plan")
     assert f"(address changes: {before[names[0]]} -> a new address from the pool)" in plan, plan
     out = project.ok("up", "-d")
-    polls = answers(project, since=began)
-    assert len(polls) >= 30, polls
-    assert [p for p in polls if not p.startswith("ok ")] == [], out
-    assert polls[0] == "ok v1" and polls[-1] == "ok v2"
-    assert [version_of(project, i) for i in (1, 2, 3)] == ["v2", "v2", "v2"]
+    updated_without_a_failed_request(project, began, out)
     after = {n: project.address(n) for n in names}
     assert all(after[n] != before[n] for n in names), (before, after)
     assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])
@@ -160,7 +166,7 @@ def test_start_first_moves_each_replica_to_a_new_address_without_a_failed_reques
 def test_failure_action_rollback_returns_the_updated_replica_by_itself(project):
     start(project)
     names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
-    before = {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id) for n in names}
+    before = placed(project, names)
     began = datetime.datetime.now(datetime.timezone.utc)
     project.write(services("4", healthcheck=["CMD", "false"], update={"failure_action": "rollback"}))
     status, out, err = project.nap("up", "-d")
@@ -170,8 +176,7 @@ def test_failure_action_rollback_returns_the_updated_replica_by_itself(project):
             "its healthcheck reports unhealthy") in err, err
     assert "Rolling back batch 1/1 of web" in out + err, out + err
     # web_1 is its old container again (same id, host and address); the two others were never touched
-    assert {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id)
-            for n in names} == before
+    assert placed(project, names) == before
     assert [version_of(project, i) for i in (1, 2, 3)] == ["v1", "v1", "v1"]
     assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])  # nothing kept
     assert sorted(a.owner for a in project.allocations()) == sorted(
@@ -186,7 +191,7 @@ def test_start_first_rollback_returns_a_replica_that_passed_to_its_old_copy_and_
     project.write(services("1", update=update))
     start(project)
     names = [f"{project.name}_web_{i}" for i in (1, 2, 3)]
-    before = {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id) for n in names}
+    before = placed(project, names)
     began = datetime.datetime.now(datetime.timezone.utc)
     project.write(services("2", update=update))
     result = []
@@ -206,8 +211,7 @@ def test_start_first_rollback_returns_a_replica_that_passed_to_its_old_copy_and_
     assert killed and status != 0, out + err
     assert "update of web failed and was rolled back: " in err and "web_2 failed its gate" in err, err
     # web_1 passed and was then returned: its old container, on its host, at its address
-    assert {n: (project.containers()[n][0], project.address(n), project.containers()[n][1].id)
-            for n in names} == before
+    assert placed(project, names) == before
     assert [version_of(project, i) for i in (1, 2, 3)] == ["v1", "v1", "v1"]
     assert sorted(project.containers()) == sorted(names + [f"{project.name}_client_1"])
     assert sorted(a.owner for a in project.allocations()) == sorted(

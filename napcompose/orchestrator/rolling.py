@@ -110,8 +110,7 @@ class RollingHandlers:
 
         def work():
             if step.previous is not None:  # kept by an earlier update: this update keeps another
-                engine.remove_container(step.previous.id, force=True)
-                self._release_kept(step.replica, step.previous)
+                self._remove_kept(step.host, step.replica, step.previous)
             if old.state in _RUNNING:
                 engine.stop_container(old.id, self.options.timeout)
             engine.rename_container(old.id, kept.name)
@@ -165,11 +164,8 @@ class RollingHandlers:
         self._gate(step.replica, step.host, config, gate)
 
     def remove_previous(self, action: RemovePrevious) -> None:
-        def work():
-            self.core.engines[action.host].remove_container(action.container.id, force=True)
-            self._release_kept(action.replica, action.container)
-
-        self.core.step(action.subject, action.verb, action.host, action.container.ip, work)
+        self.core.step(action.subject, action.verb, action.host, action.container.ip,
+                       lambda: self._remove_kept(action.host, action.replica, action.container))
 
     # ------------------------------------------------------------------ shared
     def _batch(self, service: str, verb: str, number: int, count: int, gate: str,
@@ -262,12 +258,8 @@ class RollingHandlers:
         """The update passed: the kept containers go (a failure to remove one is only a warning)."""
         def drop(item):
             step, kept = item
-
-            def work():
-                self.core.engines[step.host].remove_container(kept.id, force=True)
-                self._release_kept(step.replica, kept)
-
-            self.core.step(kept.name, "Removing", step.host, kept.ip, work)
+            self.core.step(kept.name, "Removing", step.host, kept.ip,
+                           lambda: self._remove_kept(step.host, step.replica, kept))
 
         for result in fan_out(list(touched), drop, key=lambda item: item[1].name, max_workers=self.core.max_workers):
             if not result.ok:

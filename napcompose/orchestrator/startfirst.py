@@ -46,8 +46,7 @@ class StartFirstHandlers:
 
         def keep():
             if step.previous is not None:  # kept by an earlier update
-                engine.remove_container(step.previous.id, force=True)
-                self._release_kept(step.replica, step.previous)
+                self._remove_kept(step.host, step.replica, step.previous)
             engine.rename_container(old.id, kept.name)
             book.strand(owner, left, step.host, step.address)
 
@@ -123,9 +122,11 @@ class StartFirstHandlers:
 
         self.core.step(label, "Returning to the kept container of", step.host, old.ip, swap)
 
-    def _release_kept(self, replica, kept: ObservedContainer) -> None:
-        """After a kept copy of a start-first update was removed: the address it held goes back to the
-        pool (only when that owner holds that very address: a stop-first copy shares the replica's)."""
+    def _remove_kept(self, host: str, replica, kept: ObservedContainer) -> None:
+        """Remove a container kept for a rollback; one kept by a start-first update also gives its address
+        back to the pool (only when its owner holds that very address: a stop-first copy shares the
+        replica's)."""
+        self.core.engines[host].remove_container(kept.id, force=True)
         left = left_owner(replica, kept)
         held = self.core.book.lookup(left)
         if held is not None and held.ip == kept.ip:

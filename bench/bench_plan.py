@@ -33,10 +33,10 @@ import benchlib as lib  # noqa: F401  (puts the project root on sys.path)
 sys.path.insert(0, lib.ROOT)
 
 from napcompose.config import parse_project  # noqa: E402
-from napcompose.hostsfile import PeerMap, check_names  # noqa: E402
+from napcompose.names.hostsfile import PeerMap, check_names  # noqa: E402
 from napcompose.model import Replica
 from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
-from napcompose.placement import place  # noqa: E402
+from napcompose.placement.place import place  # noqa: E402
 from napcompose.planner import Addresses, Command, Create, Observation, Options, plan, render  # noqa: E402
 from tests.fakes_engine import FakeClock, make_ipam  # noqa: E402
 

@@ -29,8 +29,8 @@ import benchlib as lib
 from napcompose.adapters.ssh import HostConnections
 from napcompose.cluster import load_cluster_file
 from napcompose.model import Project, ServiceSpec
-from napcompose.shipping import shipped_by_service
-from napcompose.shipping_copy import remove_project_files, ship_to_host
+from napcompose.shipping.manifest import shipped_by_service
+from napcompose.shipping.copy import remove_project_files, ship_to_host
 
 
 def make_tree(root: str, files: int, size: int) -> str:

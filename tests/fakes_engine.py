@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Set, Tuple
 from napcompose.errors import HostError
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
-from napcompose.placement import named_volumes
+from napcompose.placement.place import named_volumes
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")

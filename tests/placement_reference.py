@@ -1,4 +1,4 @@
-"""A straightforward placement kept as the reference for napcompose.placement.
+"""A straightforward placement kept as the reference for napcompose.placement.place.
 
 Every filter is checked against every host for every replica, and the strategy takes a ``min`` over
 all the candidates. It is slow on large clusters and obviously right; the fast placement must give
@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from napcompose.errors import ConfigError, PlacementError, UsageError
 from napcompose.model import ObservedContainer, Placement, Project, Replica, ServiceSpec
 from napcompose.clustermodel import Host
-from napcompose.placement import (STRATEGIES, _taken_ports, fixed_host_ports, preference_labels,
+from napcompose.placement.place import (STRATEGIES, _taken_ports, fixed_host_ports, preference_labels,
                                   service_constraints)
 
 

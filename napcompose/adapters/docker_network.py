@@ -14,13 +14,13 @@ import docker.types
 import paramiko
 import requests
 
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import pairs
 from napcompose.clustermodel import Cluster, Host, HostBlock
-from napcompose.netcheck import Endpoint, NetworkView
-from napcompose.network import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
+from napcompose.network.check import Endpoint, NetworkView
+from napcompose.network.desired import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
 
 _SDK_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
 

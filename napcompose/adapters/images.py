@@ -15,7 +15,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import ConfigError, HostError, NapComposeError, PartialFailure
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.imagecheck import DEFAULT_STRATEGY, ImageStep, build_plan
 from napcompose.model import BuildSpec
 from napcompose.ports import NullReporter, Reporter

@@ -85,7 +85,7 @@ def _create(args, ctx) -> int:
 def _check(args, ctx) -> int:
     from napcompose.cli.ipam_cmd import open_ipam
     from napcompose.ipam import Pool
-    from napcompose.netcheck import check_network
+    from napcompose.network.check import check_network
 
     cluster = load_cluster(ctx)
     blocks = _host_blocks(ctx, cluster).by_host()

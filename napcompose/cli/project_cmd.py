@@ -13,7 +13,7 @@ from typing import Dict, Optional, Sequence
 
 from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.model import Replica
-from napcompose.placement import named_volumes
+from napcompose.placement.place import named_volumes
 from napcompose.planner import Command, Options
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import load_project

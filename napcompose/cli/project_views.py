@@ -102,8 +102,8 @@ def print_plan(ctx, plan) -> None:
 
 def print_bind_sources(ctx, project) -> None:
     """Which bind sources are shipped from the project directory, and which are the hosts' own paths."""
-    from napcompose.shipping import describe
-    from napcompose.shipping_refs import shipped_by_service
+    from napcompose.shipping.manifest import describe
+    from napcompose.shipping.refs import shipped_by_service
 
     shipped = shipped_by_service(project)
     lines = [line for spec in project.services for line in describe(project, spec, shipped.get(spec.name, ()))]

@@ -12,12 +12,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from napcompose.dashboard.snapshot import (AllocationView, ContainerView, DriftView, HostView, PoolView,
                                            Snapshot)
 from napcompose.errors import NapComposeError
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.graphview import service_graph
 from napcompose.model import Allocation, ContainerEvent, ObservedContainer, Project
 from napcompose.orchestrator import Orchestrator
 from napcompose.orchestrator.hosts import check_blocks
-from napcompose.planner.observation import Addresses, parse_owner, stand_ins
+from napcompose.observe.observation import Addresses, parse_owner, stand_ins
 from napcompose.ports import ListReporter
 
 EVENT_WINDOW_S = 3600.0  # how far back the first look at each host's events goes

@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.lab import daemons, etcd as lab_etcd, faults, image, mountns, netns, sshd, state
 from napcompose.lab.cluster_file import write_cluster_file
 from napcompose.lab.layout import Layout, make_layout

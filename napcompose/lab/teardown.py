@@ -16,7 +16,7 @@ import docker
 import docker.errors
 import requests
 
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.lab import daemons, mountns, netns
 from napcompose.lab.layout import Layout, LabHost
 from napcompose.lab.netns import run

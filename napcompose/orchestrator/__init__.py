@@ -16,10 +16,10 @@ from napcompose.imagecheck import image_name
 from napcompose.model import ObservedContainer, Outcome, Project, RunReport
 from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.hosts import HostsDrift, check_blocks
-from napcompose.orchestrator.observe import observe, with_stand_ins
+from napcompose.observe.hosts import observe, with_stand_ins
 from napcompose.orchestrator.run import Executor
 from napcompose.orchestrator.ship import with_host_copies
-from napcompose.placement import named_volumes
+from napcompose.placement.place import named_volumes
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
-from napcompose.executor import fan_out
-from napcompose.hostsfile import extract_block, merge
+from napcompose.parallel import fan_out
+from napcompose.names.hostsfile import extract_block, merge
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
 from napcompose.orchestrator.base import Core
 from napcompose.planner import hosts_block, is_previous, superseded

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 from napcompose.errors import HostError, NapComposeError
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.model import ObservedContainer, Outcome, Replica, UpdateConfig
 from napcompose.orchestrator.hosts import write_host
 from napcompose.planner import Recreate, RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep

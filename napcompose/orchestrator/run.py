@@ -13,7 +13,7 @@ import threading
 from typing import Callable, Dict, List, Optional
 
 from napcompose.errors import NapComposeError
-from napcompose.executor import run_waves
+from napcompose.parallel import run_waves
 from napcompose.model import Allocation, ObservedContainer, Outcome, Project, Replica, RunReport
 from napcompose.orchestrator.base import Core
 from napcompose.orchestrator.containers import ContainerHandlers

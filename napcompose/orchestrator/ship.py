@@ -17,9 +17,9 @@ from typing import Dict, List, Tuple
 
 from napcompose.model import Project
 from napcompose.planner import Plan, RemoveFiles, ShipFiles
-from napcompose.shipping import Shipped, rewrite
-from napcompose.shipping_refs import shipped_by_service
-from napcompose.shipping_copy import remove_project_files, ship_to_host
+from napcompose.shipping.manifest import Shipped, rewrite
+from napcompose.shipping.refs import shipped_by_service
+from napcompose.shipping.copy import remove_project_files, ship_to_host
 
 
 def with_host_copies(project: Project) -> Tuple[Project, Dict[str, Tuple[Shipped, ...]]]:

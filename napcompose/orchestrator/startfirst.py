@@ -25,7 +25,7 @@ from napcompose.errors import HostError, NapComposeError
 from napcompose.model import ObservedContainer
 from napcompose.orchestrator.rolling import DRAIN_S
 from napcompose.planner import Create
-from napcompose.planner.observation import stranded_owner
+from napcompose.observe.observation import stranded_owner
 from napcompose.planner.rolling_actions import RollStep, current_name, previous_name
 
 

@@ -20,7 +20,7 @@ from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
                                          plan_stop)
 from napcompose.planner.hostloss import current_generations, superseded
-from napcompose.planner.observation import (Addresses, Observation, parse_owner, parse_stranded, stand_ins,
+from napcompose.observe.observation import (Addresses, Observation, parse_owner, parse_stranded, stand_ins,
                                            stranded_owner)
 from napcompose.planner.options import Options, PlanOptions
 from napcompose.planner.render import render
@@ -47,7 +47,7 @@ class Command(enum.Enum):
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
          command: Command = Command.UP, shipped: Optional[ShippedByService] = None) -> Plan:
     """The Plan of ``command``. ``project`` may be None only for ``down`` by project name. For ``up``,
-    ``shipped`` is what ``napcompose.shipping`` found, its binds already rewritten in ``project``."""
+    ``shipped`` is what ``napcompose.shipping.manifest`` found, its binds already rewritten in ``project``."""
     if command is Command.UP:
         return plan_up(project, observation, addresses, options, shipped)
     if command is Command.DOWN:

@@ -14,7 +14,7 @@ from typing import ClassVar, Optional, Tuple, Union
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
-from napcompose.shipping import Shipped
+from napcompose.shipping.manifest import Shipped
 
 
 @dataclass(frozen=True, order=True)

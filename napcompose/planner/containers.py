@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from napcompose.confighash import config_hash
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves, with_dependencies
-from napcompose.hostsfile import peer_entries, render_block
+from napcompose.names.hostsfile import peer_entries, render_block
 from napcompose.imagecheck import image_name
 from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, ObservedContainer, Placement,
                               Project, Replica, pairs)

@@ -22,7 +22,7 @@ from napcompose.ipam.fencing import Vacated
 from napcompose.ipam.stranding import STRANDED
 from napcompose.model import Allocation, ObservedContainer, Replica
 from napcompose.planner.actions import Create, Recreate, Release, Remove
-from napcompose.planner.observation import Addresses, Observation, stranded_owner
+from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.rolling_actions import is_previous
 
 

@@ -16,7 +16,7 @@ from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts)
 from napcompose.planner.hostloss import sort_out
-from napcompose.planner.observation import Addresses, Observation, stranded_owner
+from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import is_previous
 

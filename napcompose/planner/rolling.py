@@ -16,7 +16,7 @@ from napcompose.errors import UsageError
 from napcompose.graph import start_waves
 from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, UpdateConfig
 from napcompose.planner.actions import Plan, Recreate, WriteHosts
-from napcompose.planner.observation import Observation
+from napcompose.observe.observation import Observation
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
                                                 current_name, is_previous)

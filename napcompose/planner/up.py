@@ -11,20 +11,20 @@ from dataclasses import replace
 from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import ConfigError
-from napcompose.hostsfile import PeerMap, check_names
+from napcompose.names.hostsfile import PeerMap, check_names
 from napcompose.model import Placement, Project, Replica
 from napcompose.clustermodel import ClusterNetwork
-from napcompose.placement import named_volumes, place
+from napcompose.placement.place import named_volumes, place
 from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
                                         ShipFiles, Strand, Unreserved, WriteHosts, ship_key)
 from napcompose.planner.containers import converge, desired, selected_services
 from napcompose.planner.hostloss import Move, sort_out, vacated as vacated_by, with_generations
 from napcompose.planner.images import plan_images
-from napcompose.planner.observation import Addresses, Observation, stranded_owner
+from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling import prunes, roll, split_previous
 from napcompose.planner.rolling_actions import is_previous
-from napcompose.shipping import Shipped
+from napcompose.shipping.manifest import Shipped
 
 ShippedByService = Mapping[str, Tuple[Shipped, ...]]
 

@@ -25,7 +25,7 @@ from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
 from napcompose.cli import main
 from napcompose.cluster import load_cluster_file
-from napcompose.hostsfile import extract_block
+from napcompose.names.hostsfile import extract_block
 from napcompose.ipam import Ipam, Pool
 from napcompose.lab import lab_down, lab_up
 

@@ -6,8 +6,8 @@ import pytest
 
 from napcompose.adapters.ssh import HostConnections
 from napcompose.model import Project, ServiceSpec
-from napcompose.shipping_refs import shipped_by_service
-from napcompose.shipping_copy import remove_project_files, ship_to_host
+from napcompose.shipping.refs import shipped_by_service
+from napcompose.shipping.copy import remove_project_files, ship_to_host
 
 pytestmark = pytest.mark.integration
 

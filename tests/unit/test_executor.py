@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from napcompose.errors import HostError, NapComposeError
-from napcompose.executor import run_waves
+from napcompose.parallel import run_waves
 
 # 1 <- 2 <- 4, 1 <- 3, 5 alone; waves follow the dependencies
 DEPS = {1: (), 2: (1,), 3: (1,), 4: (2,), 5: ()}
@@ -106,7 +106,7 @@ def test_dependencies_outside_the_run_are_ignored():
 
 
 def test_fan_out_keeps_the_order_and_turns_errors_into_results():
-    from napcompose.executor import HostResult, fan_out
+    from napcompose.parallel import HostResult, fan_out
 
     def ask(host):
         if host == "node2":
@@ -121,7 +121,7 @@ def test_fan_out_keeps_the_order_and_turns_errors_into_results():
 
 
 def test_fan_out_raises_a_bug_after_every_item_finished():
-    from napcompose.executor import fan_out
+    from napcompose.parallel import fan_out
 
     done = []
 

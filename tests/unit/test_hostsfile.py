@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from napcompose.errors import ConfigError
-from napcompose.hostsfile import extract_block, merge, peer_entries, render_block, validate_name
+from napcompose.names.hostsfile import extract_block, merge, peer_entries, render_block, validate_name
 from napcompose.model import Link, Project, Replica, ServiceSpec
 
 DOCKER = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"

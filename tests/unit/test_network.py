@@ -1,7 +1,7 @@
 """The flat network each host must have, and the drift report."""
 
 from napcompose.clustermodel import ClusterNetwork, Host
-from napcompose.network import (NetworkOptions, NetworkResult, create_arguments, desired_network, network_drift,
+from napcompose.network.desired import (NetworkOptions, NetworkResult, create_arguments, desired_network, network_drift,
                                 options_from_inspect)
 
 NET = ClusterNetwork(name="nap", subnet="198.18.0.0/24", router="198.18.0.1", pools=("198.18.0.100-198.18.0.249",))

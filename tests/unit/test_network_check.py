@@ -13,8 +13,8 @@ from napcompose.ipam import Pool
 from napcompose.ipam.hostblocks import HostBlocks
 from napcompose.model import Allocation, pairs
 from napcompose.clustermodel import HostBlock
-from napcompose.netcheck import Endpoint, NetworkView, check_network
-from napcompose.network import NetworkOptions, decide, desired_network, options_from_inspect
+from napcompose.network.check import Endpoint, NetworkView, check_network
+from napcompose.network.desired import NetworkOptions, decide, desired_network, options_from_inspect
 from tests.fakes_engine import FakeClock
 from tests.fakes_kv import MemoryKV
 from tests.unit.test_ipam_cli import FakeEngine, FakeWiring
@@ -248,7 +248,7 @@ def test_gc_keeps_live_hosts_blocks_ignores_block_containers_and_offers_a_remove
 
 
 def test_network_rm_releases_the_block_only_where_the_network_is_gone(cli):
-    from napcompose.network import NetworkResult
+    from napcompose.network.desired import NetworkResult
 
     asked = []
 
@@ -277,7 +277,7 @@ def test_network_create_reserves_every_block_before_any_host_is_asked(cli, tmp_p
     seen = []
 
     def ensure_network(cluster, connections, blocks, recreate_empty=False):
-        from napcompose.network import NetworkResult
+        from napcompose.network.desired import NetworkResult
 
         seen.append(({h: b.cidr for h, b in blocks.items()}, recreate_empty))
         return [NetworkResult(h.name, "present", "network nap already as wanted", block=blocks[h.name].cidr)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from napcompose.errors import ConfigError, PlacementError, PoolExhaustedError, UsageError
-from napcompose.hostsfile import extract_block
+from napcompose.names.hostsfile import extract_block
 from napcompose.model import (Dependency, Healthcheck, Link, NetworkAttachment, PortSpec, Project, ServiceSpec,
                               UpdateConfig)
 from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec

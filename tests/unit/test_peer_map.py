@@ -4,7 +4,7 @@ from typing import Dict, List
 
 from hypothesis import given, settings, strategies as st
 
-from napcompose.hostsfile import PeerMap, _address_key, _name_sources, _network_aliases, peer_entries, render_block
+from napcompose.names.hostsfile import PeerMap, _address_key, _name_sources, _network_aliases, peer_entries, render_block
 from napcompose.model import Dependency, Link, NetworkAttachment, Project, Replica, ServiceSpec
 
 NAMES = ("a", "b", "c", "d")

@@ -81,7 +81,7 @@ def test_every_action_type_has_its_handler_and_nothing_dispatches_by_name():
         assert kind.__name__ in handlers, kind
     # no getattr with a computed name (dispatch by string) in the pipeline or the deploy CLI
     for path in list((PACKAGE / "planner").glob("*.py")) + list((PACKAGE / "orchestrator").glob("*.py")) + [
-            PACKAGE / "executor.py", PACKAGE / "cli" / "project_cmd.py", PACKAGE / "cli" / "project_views.py",
+            PACKAGE / "parallel.py", PACKAGE / "cli" / "project_cmd.py", PACKAGE / "cli" / "project_views.py",
             PACKAGE / "cli" / "deploy_wiring.py", PACKAGE / "cli" / "ipam_cmd.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"

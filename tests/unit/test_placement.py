@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from napcompose.errors import ConfigError, PlacementError, UsageError
 from napcompose.model import ObservedContainer, PlacementSpec, PortSpec, Project, Replica, ServiceSpec
 from napcompose.clustermodel import Host
-from napcompose.placement import place
+from napcompose.placement.place import place
 
 
 def hosts(*names, labels=None):

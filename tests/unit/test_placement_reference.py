@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from napcompose.errors import NapComposeError
 from napcompose.model import ObservedContainer, PlacementSpec, PortSpec, Project, Replica, ServiceSpec
 from napcompose.clustermodel import Host
-from napcompose.placement import place
+from napcompose.placement.place import place
 from tests import placement_reference as reference
 
 SERVICES = ("a", "b", "c", "d", "e")

@@ -6,9 +6,9 @@ import pytest
 
 from napcompose.errors import ConfigError, HostError
 from napcompose.model import Project, ServiceSpec
-from napcompose.shipping import describe, digest_of, files_dir, rewrite, shipped_of, split_volume
-from napcompose.shipping_refs import shipped_by_service
-from napcompose.shipping_copy import remove_project_files, ship_to_host
+from napcompose.shipping.manifest import describe, digest_of, files_dir, rewrite, shipped_of, split_volume
+from napcompose.shipping.refs import shipped_by_service
+from napcompose.shipping.copy import remove_project_files, ship_to_host
 from tests.fakes_engine import FakeFiles, FakeFS
 
 

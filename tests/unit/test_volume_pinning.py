@@ -6,7 +6,7 @@ import pytest
 
 from napcompose.errors import PlacementError
 from napcompose.model import PlacementSpec
-from napcompose.placement import named_volumes, place
+from napcompose.placement.place import named_volumes, place
 from tests.unit.test_cli_project import Cli
 from tests.unit.test_placement import H3, hosts, proj, running, svc, where
 

@@ -15,7 +15,7 @@ from typing import Dict, Sequence, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.ports import RemoteFiles
-from napcompose.shipping import HOST_ROOT, Entry, Shipped, files_dir
+from napcompose.shipping.manifest import HOST_ROOT, Entry, Shipped, files_dir
 
 DIR_MODE = 0o700  # root-owned and private: the container sees the copy through its bind mount only
 

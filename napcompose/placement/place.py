@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from napcompose.errors import ConfigError, PlacementError, UsageError
 from napcompose.model import ObservedContainer, Placement, Project, Replica, ServiceSpec
 from napcompose.clustermodel import Host
-from napcompose.constraints import fixed_host_ports, preference_labels, service_constraints
+from napcompose.placement.constraints import fixed_host_ports, preference_labels, service_constraints
 
 STRATEGIES = ("spread", "binpack", "random")
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
-from napcompose.executor import fan_out
+from napcompose.parallel import fan_out
 from napcompose.model import HostStatus, ObservedContainer, Replica
 from napcompose.clustermodel import Cluster
-from napcompose.planner import Addresses, Observation, stand_ins
+from napcompose.observe.observation import Addresses, Observation, stand_ins
 from napcompose.ports import ContainerEngine
 
 

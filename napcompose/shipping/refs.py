@@ -19,7 +19,7 @@ from typing import Dict, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.model import FileMount, Project, ServiceSpec
-from napcompose.shipping import Entry, Shipped, files_dir, scan, shipped_of, tree_digest
+from napcompose.shipping.manifest import Entry, Shipped, files_dir, scan, shipped_of, tree_digest
 
 
 def _what(spec: ServiceSpec, mount: FileMount) -> str:

@@ -1,81 +1,23 @@
 """Deploy commands: up, down, ps, scale, stop, start, restart, rm, kill, logs, exec, plan.
 
 Flag names follow docker-compose 1.29. The handlers only parse and render: arguments are checked
-against the compose file and gathered into one Options object before anything is touched (so a
-malformed command changes nothing); the orchestrator observes, plans and executes; output
+against the compose file and gathered into one Options object (``cli.options``) before anything is
+touched (so a malformed command changes nothing); the orchestrator observes, plans and executes; output
 rendering lives in ``project_views``.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Dict, Optional, Sequence
-
 from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.model import Replica
 from napcompose.placement.place import named_volumes
-from napcompose.planner import Command, Options
+from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
+from napcompose.cli.options import check_services, options_of, whole_seconds
 from napcompose.cli import project_views as views
-
-_SCALE = re.compile(r"^([^=]+)=(.*)$")
-
-
-# ---------------------------------------------------------------------------- argument checks
-
-
-def check_services(project, names: Sequence[str]) -> tuple:
-    """The named services, in the order given; an unknown one is a usage error."""
-    known = project.service_names
-    for name in names:
-        if name not in known:
-            raise UsageError(f"no such service: {name} (services in {project.name}: {', '.join(known)})")
-    return tuple(dict.fromkeys(names))
-
-
-def parse_scales(items: Sequence[str], project) -> Dict[str, int]:
-    """``SERVICE=NUM`` arguments as a dict; every malformed one is a usage error naming it."""
-    scales: Dict[str, int] = {}
-    for item in items:
-        match = _SCALE.match(item)
-        if not match or not match.group(1):
-            raise UsageError(f"invalid scale argument '{item}': expected SERVICE=NUM, e.g. web=3")
-        service, number = match.group(1), match.group(2)
-        if not re.fullmatch(r"[0-9]+", number):
-            raise UsageError(f"invalid number of replicas for {service}: '{number}' "
-                             "(expected a whole number, 0 or more)")
-        check_services(project, [service])
-        scales[service] = int(number)
-    return scales
-
-
-def _timeout(value) -> int:
-    if not re.fullmatch(r"[0-9]+", value or ""):
-        raise UsageError(f"invalid timeout '{value}': expected a whole number of seconds")
-    return int(value)
-
-
-def _stop_timeout(args) -> Optional[int]:
-    """``-t N`` as seconds; None when not given (each container's own stop_grace_period, else 10 s)."""
-    return None if args.timeout is None else _timeout(args.timeout)
-
-
-def _options(args, services=(), **more) -> Options:
-    """The one Options object of a deploy command, from its arguments."""
-    force, keep = vars(args).get("force_recreate", False), vars(args).get("no_recreate", False)
-    if force and keep:
-        raise UsageError("--force-recreate and --no-recreate cannot be combined")
-    given = dict(force_recreate=force, no_recreate=keep,
-                 remove_orphans=vars(args).get("remove_orphans", False), services=tuple(services),
-                 no_deps=vars(args).get("no_deps", False), build=vars(args).get("build", False),
-                 timeout=_stop_timeout(args) if "timeout" in vars(args) else None,
-                 rolling=not vars(args).get("no_rolling", False),
-                 prune_previous=vars(args).get("prune_previous", False))
-    given.update(more)
-    return Options(**given)
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -83,9 +25,7 @@ def _options(args, services=(), **more) -> Options:
 
 def cmd_up(args, ctx) -> int:
     project = load_project(ctx)
-    services = check_services(project, args.services)
-    scales = parse_scales(args.scale, project)
-    options = _options(args, services, scales=tuple(sorted(scales.items())))
+    options = options_of(args, project)
     deploy = deploy_for(ctx)
     if args.dry_run:
         views.print_plan(ctx, deploy.orchestrator.plan(project, options)[0])
@@ -96,14 +36,12 @@ def cmd_up(args, ctx) -> int:
     if args.detach:
         return ExitStatus.OK
     lock.release()  # following the logs changes nothing; a Ctrl-C stop takes the lock again
-    return views.attach(ctx, deploy, project, services, options.timeout)
+    return views.attach(ctx, deploy, project, options)
 
 
 def cmd_plan(args, ctx) -> int:
     project = load_project(ctx)
-    services = check_services(project, args.services)
-    scales = parse_scales(args.scale, project)
-    options = _options(args, services, scales=tuple(sorted(scales.items())))
+    options = options_of(args, project)
     views.print_plan(ctx, deploy_for(ctx).orchestrator.plan(project, options)[0])
     views.print_bind_sources(ctx, project)
     return ExitStatus.OK
@@ -111,8 +49,7 @@ def cmd_plan(args, ctx) -> int:
 
 def cmd_scale(args, ctx) -> int:
     project = load_project(ctx)
-    scales = parse_scales(args.pairs, project)
-    options = _options(args, tuple(sorted(scales)), no_deps=True, scales=tuple(sorted(scales.items())))
+    options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options), "scale")
@@ -121,7 +58,7 @@ def cmd_scale(args, ctx) -> int:
 
 def cmd_down(args, ctx) -> int:
     project = load_project(ctx)
-    options = _options(args)
+    options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options, Command.DOWN), "down")
@@ -131,7 +68,7 @@ def cmd_down(args, ctx) -> int:
 def _lifecycle(command: Command):
     def handler(args, ctx) -> int:
         project = load_project(ctx)
-        options = _options(args, check_services(project, args.services))
+        options = options_of(args, project)
         deploy = deploy_for(ctx)
         hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
         raise_on_failures(deploy.orchestrator.run(project, options, command), command.value)
@@ -147,10 +84,7 @@ cmd_restart = _lifecycle(Command.RESTART)
 
 def cmd_kill(args, ctx) -> int:
     project = load_project(ctx)
-    services = check_services(project, args.services)
-    if not re.fullmatch(r"(SIG)?[A-Z0-9+-]+|[0-9]+", args.signal or ""):
-        raise UsageError(f"invalid signal '{args.signal}': expected a name such as SIGKILL or a number")
-    options = _options(args, services, signal=args.signal)
+    options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options, Command.KILL), "kill")
@@ -159,8 +93,7 @@ def cmd_kill(args, ctx) -> int:
 
 def cmd_rm(args, ctx) -> int:
     project = load_project(ctx)
-    services = check_services(project, args.services)
-    options = _options(args, services, stop_first=args.stop)
+    options = options_of(args, project)
     deploy = deploy_for(ctx)
     orchestrator = deploy.orchestrator
     # Taken before the plan, so what is confirmed is what runs: no other writer changes it meanwhile.
@@ -203,7 +136,7 @@ def cmd_ps(args, ctx) -> int:
 def cmd_logs(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
-    tail = None if args.tail in (None, "all") else _timeout(args.tail)
+    tail = None if args.tail in (None, "all") else whole_seconds(args.tail)
     deploy = deploy_for(ctx)
     observation = deploy.orchestrator.ps(project.name, services, all=True)
     views.print_logs(ctx, deploy, observation, follow=args.follow, tail=tail, timestamps=args.timestamps)

@@ -9,6 +9,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 from napcompose.errors import ExitStatus, PartialFailure
 from napcompose.planner import Command, Options, is_previous, render
 from napcompose.adapters.streams import LogMux, LogSource
+from napcompose.cli.options import attached_kill, attached_stop
 
 
 # ---------------------------------------------------------------------------- ps
@@ -148,9 +149,10 @@ def print_logs(ctx, deploy, observation, follow: bool, tail, timestamps: bool) -
         pass
 
 
-def attach(ctx, deploy, project, services, timeout: Optional[float]) -> int:
-    """`up` without -d: follow every container's output until Ctrl-C, which stops the project."""
-    observation = deploy.orchestrator.ps(project.name, services, all=True)
+def attach(ctx, deploy, project, up: Options) -> int:
+    """`up` without -d: follow every container's output until Ctrl-C, which stops the project
+    (``up``'s services, with its ``-t``)."""
+    observation = deploy.orchestrator.ps(project.name, up.services, all=True)
     running = [c for c in observation.containers if c.state == "running" and not c.one_off]
     ctx.err("Attaching to " + ", ".join(c.name for c in running))
     mux = LogMux(_sources(deploy, running, True, None, False))
@@ -166,12 +168,11 @@ def attach(ctx, deploy, project, services, timeout: Optional[float]) -> int:
         from napcompose.cli.locking import hold_project_lock
 
         hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
-        report = deploy.orchestrator.run(project, Options(services=tuple(services), timeout=timeout),
-                                         Command.STOP)
+        report = deploy.orchestrator.run(project, attached_stop(up), Command.STOP)
         return ExitStatus.ERROR if report.failed else ExitStatus.OK
     except KeyboardInterrupt:
         ctx.err("Killing...")
-        report = deploy.orchestrator.run(project, Options(services=tuple(services)), Command.KILL)
+        report = deploy.orchestrator.run(project, attached_kill(up), Command.KILL)
         for outcome in report.failed:
             deploy.reporter.warning(f"{outcome.subject}: {outcome.error}")
         return ExitStatus.INTERRUPTED

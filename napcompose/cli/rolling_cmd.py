@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from napcompose.errors import ExitStatus
-from napcompose.planner import Command, Options
+from napcompose.planner import Command
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.cli.project_cmd import check_services
+from napcompose.cli.options import options_of
 from napcompose.cli import project_views as views
 
 
 def cmd_rollback(args, ctx) -> int:
     project = load_project(ctx)
-    options = Options(services=check_services(project, args.services))
+    options = options_of(args, project)
     deploy = deploy_for(ctx)
     if args.dry_run:
         views.print_plan(ctx, deploy.orchestrator.plan(project, options, Command.ROLLBACK)[0])

@@ -1,0 +1,94 @@
+"""The one way a command line becomes Options: every deploy command builds its Options here.
+
+``options_of(args, project)`` reads the flags the command's parser defined (a flag the command
+does not have keeps the Options default) and checks them against the compose file before anything
+is touched, so a malformed command changes nothing. The checks run in the order the user reads the
+command: services, scales, signal, then the recreate flags and ``-t``. Tests build their Options
+through this module too (tests/deploying.py), so what they run is what the CLI would run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Optional, Sequence
+
+from napcompose.errors import UsageError
+from napcompose.planner import Options
+
+_SCALE = re.compile(r"^([^=]+)=(.*)$")
+_SIGNAL = re.compile(r"(SIG)?[A-Z0-9+-]+|[0-9]+")
+
+
+def check_services(project, names: Sequence[str]) -> tuple:
+    """The named services, in the order given; an unknown one is a usage error."""
+    known = project.service_names
+    for name in names:
+        if name not in known:
+            raise UsageError(f"no such service: {name} (services in {project.name}: {', '.join(known)})")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_scales(items: Sequence[str], project) -> Dict[str, int]:
+    """``SERVICE=NUM`` arguments as a dict; every malformed one is a usage error naming it."""
+    scales: Dict[str, int] = {}
+    for item in items:
+        match = _SCALE.match(item)
+        if not match or not match.group(1):
+            raise UsageError(f"invalid scale argument '{item}': expected SERVICE=NUM, e.g. web=3")
+        service, number = match.group(1), match.group(2)
+        if not re.fullmatch(r"[0-9]+", number):
+            raise UsageError(f"invalid number of replicas for {service}: '{number}' "
+                             "(expected a whole number, 0 or more)")
+        check_services(project, [service])
+        scales[service] = int(number)
+    return scales
+
+
+def whole_seconds(value) -> int:
+    """A whole number given on the command line (``-t``, ``logs --tail``)."""
+    if not re.fullmatch(r"[0-9]+", value or ""):
+        raise UsageError(f"invalid timeout '{value}': expected a whole number of seconds")
+    return int(value)
+
+
+def stop_timeout(args) -> Optional[int]:
+    """``-t N`` as seconds; None when not given (each container's own stop_grace_period, else 10 s)."""
+    timeout = vars(args).get("timeout")
+    return None if timeout is None else whole_seconds(timeout)
+
+
+def options_of(args, project) -> Options:
+    """The one Options object of a deploy command, from its parsed arguments.
+
+    ``scale SERVICE=NUM...`` (its ``pairs``) names the services it scales, and leaves their
+    dependencies as they run; every other command scales with ``--scale``."""
+    given = vars(args)
+    services = check_services(project, given.get("services") or ())
+    if "pairs" in given:
+        scales = parse_scales(given["pairs"], project)
+        services, no_deps = tuple(sorted(scales)), True
+    else:
+        scales = parse_scales(given.get("scale") or (), project)
+        no_deps = given.get("no_deps", False)
+    signal = given.get("signal", "SIGKILL")
+    if "signal" in given and not _SIGNAL.fullmatch(signal or ""):
+        raise UsageError(f"invalid signal '{signal}': expected a name such as SIGKILL or a number")
+    force, keep = given.get("force_recreate", False), given.get("no_recreate", False)
+    if force and keep:
+        raise UsageError("--force-recreate and --no-recreate cannot be combined")
+    return Options(force_recreate=force, no_recreate=keep, remove_orphans=given.get("remove_orphans", False),
+                   services=services, no_deps=no_deps, build=given.get("build", False),
+                   timeout=stop_timeout(args), scales=tuple(sorted(scales.items())),
+                   rolling=not given.get("no_rolling", False),
+                   prune_previous=given.get("prune_previous", False),
+                   stop_first=given.get("stop", False), signal=signal)
+
+
+def attached_stop(up: Options) -> Options:
+    """The stop that ends an attached ``up`` at Ctrl-C: the same services, with its ``-t``."""
+    return Options(services=up.services, timeout=up.timeout)
+
+
+def attached_kill(up: Options) -> Options:
+    """The kill a second Ctrl-C turns that stop into: the same services, SIGKILL."""
+    return Options(services=up.services)

@@ -23,6 +23,7 @@ from napcompose.errors import AddressFencedError
 from napcompose.ipam import Ipam, Pool
 from napcompose.orchestrator import Orchestrator
 from napcompose.ports import ListReporter
+from tests import nap
 from tests.integration.deploy_support import addresses_on_every_host, DeployProject, sleeper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -141,9 +142,9 @@ def test_without_the_lock_fencing_refuses_the_second_runs_containers(lab, projec
     first = _orchestrator(lab, project)
     # The second run looked at every host (no extra_N anywhere), then the first run does all of its work.
     second = _orchestrator(lab, project, before=lambda: done.setdefault(
-        "first", first.up(_project(project, "pin-node1.yml"), scales=scales)))
+        "first", nap.up(first, _project(project, "pin-node1.yml"), scales=scales)))
     with pytest.raises(AddressFencedError) as err:
-        second.up(_project(project, "pin-node2.yml"), scales=scales)
+        nap.up(second, _project(project, "pin-node2.yml"), scales=scales)
     assert not done["first"].failed, done["first"]
     extra_1 = project.ipam.lookup(f"{project.name}/extra/1")
     assert str(err.value) == (
@@ -159,13 +160,13 @@ def test_without_the_lock_a_run_whose_addresses_moved_meanwhile_never_starts_its
 
     def the_other_run():
         other = _orchestrator(lab, project, after=lambda: (other_reserved.set(), first_done.wait(120)))
-        late["report"] = other.up(_project(project, "pin-node2.yml"), scales=scales)
+        late["report"] = nap.up(other, _project(project, "pin-node2.yml"), scales=scales)
 
     thread = threading.Thread(target=the_other_run)
     # The first run reserves for node1 and stalls before creating; the other run finds node1 empty and
     # takes the addresses over for node2; then the first run goes on and creates its containers.
     stalled = _orchestrator(lab, project, after=lambda: (thread.start(), other_reserved.wait(120)))
-    report = stalled.up(_project(project, "pin-node1.yml"), scales=scales)
+    report = nap.up(stalled, _project(project, "pin-node1.yml"), scales=scales)
     first_done.set()
     thread.join(300)
     failed = [o for o in report.outcomes if o.error]

@@ -10,6 +10,7 @@ import pytest
 
 from napcompose.orchestrator import Orchestrator
 from napcompose.ports import ListReporter
+from tests import nap
 from tests.unit.test_orchestrator import Rig, guestbook
 
 
@@ -63,11 +64,11 @@ def _converged(rig):
 def test_killed_between_creating_a_container_and_binding_its_address(nth):
     rig = Rig()
     with pytest.raises(Killed):
-        _dying(rig, "mark_bound", nth).up(guestbook())
+        nap.up(_dying(rig, "mark_bound", nth), guestbook())
     left = [c for c in rig.world.all_containers() if c.state == "created"]
     assert left  # created, never bound nor started
     assert all(rig.ipam.lookup(c.request.replica.owner).state == "reserved" for c in left)
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert not report.failed, report
     _converged(rig)
 
@@ -75,11 +76,11 @@ def test_killed_between_creating_a_container_and_binding_its_address(nth):
 def test_a_container_started_by_hand_after_the_kill_is_kept_and_its_address_bound():
     rig = Rig()
     with pytest.raises(Killed):
-        _dying(rig, "mark_bound", 2).up(guestbook())
+        nap.up(_dying(rig, "mark_bound", 2), guestbook())
     left = [c for c in rig.world.all_containers() if c.state == "created"]
     for c in left:  # `docker start` by an operator: running, its address still only reserved
         rig.world.engines[c.id.split("-")[0]].start_container(c.id)
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert not report.failed, report
     kept = {o.subject for o in report.outcomes if o.action == "Keeping"}
     assert {c.request.name.split("_", 1)[1] for c in left} <= kept, report
@@ -90,8 +91,8 @@ def test_a_container_started_by_hand_after_the_kill_is_kept_and_its_address_boun
 def test_killed_after_reserving_or_binding_before_the_containers_exist_or_start(method, after):
     rig = Rig()
     with pytest.raises(Killed):
-        _dying(rig, method, 1, after).up(guestbook())
-    report = rig.orc.up(guestbook())
+        nap.up(_dying(rig, method, 1, after), guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert not report.failed, report
     _converged(rig)
 
@@ -99,13 +100,13 @@ def test_killed_after_reserving_or_binding_before_the_containers_exist_or_start(
 @pytest.mark.parametrize("method,nth", [("mark_unbound", 1), ("mark_unbound", 4), ("release_owner", 2)])
 def test_killed_half_way_through_down(method, nth):
     rig = Rig()
-    assert not rig.orc.up(guestbook()).failed
+    assert not nap.up(rig.orc, guestbook()).failed
     dying = _dying(rig, method, nth, after=True)
     try:
-        dying.down("gb")
+        nap.down(dying, "gb")
     except Killed:
         pass
-    report = rig.orc.down("gb")
+    report = nap.down(rig.orc, "gb")
     assert not report.failed, report
     assert rig.world.all_containers() == []
     assert [a for a in rig.ipam.allocations() if a.owner.startswith("gb/")] == []

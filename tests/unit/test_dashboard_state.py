@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from napcompose.dashboard.state import ClusterState
 from napcompose.clustermodel import SshSpec, StoreSpec
+from tests import nap
 from tests.unit.test_orchestrator import Rig, guestbook
 
 
@@ -13,8 +14,8 @@ def state(rig, project=None):
 
 def test_every_project_every_host_and_the_pool():
     rig = Rig()
-    rig.orc.up(guestbook())
-    rig.orc.up(replace(guestbook(web_scale=1), name="other"))
+    nap.up(rig.orc, guestbook())
+    nap.up(rig.orc, replace(guestbook(web_scale=1), name="other"))
     snap = state(rig).snapshot()
     names = sorted((c.project, c.name, c.host) for c in snap.containers)
     assert len(names) == 9 and {p for p, _, _ in names} == {"gb", "other"}
@@ -30,7 +31,7 @@ def test_every_project_every_host_and_the_pool():
 
 def test_a_loaded_project_gets_its_graph_and_its_hosts_files_checked():
     rig = Rig()
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     watcher = state(rig, guestbook())
     snap = watcher.snapshot()
     assert snap.project == "gb" and snap.drift.drifts == ()
@@ -48,7 +49,7 @@ def test_events_of_every_host_merge_in_time_order_and_are_read_once():
     rig.world = type(rig.world)(("node1", "node2", "node3"), rig.clock)
     rig.orc.engines = rig.world.engines
     rig.orc.files = rig.world.files
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     watcher = state(rig)
     first = watcher.snapshot()
     assert [e.action for e in first.events] == ["start"] * 5
@@ -68,7 +69,7 @@ def test_events_of_every_host_merge_in_time_order_and_are_read_once():
 
 def test_an_unreachable_host_says_why_and_its_containers_stand_in_from_the_store():
     rig = Rig()
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     lost = rig.world.host_of("gb_db_1")
     rig.world.engines[lost].unreachable = "connection refused"
     snap = state(rig).snapshot()
@@ -81,7 +82,7 @@ def test_an_unreachable_host_says_why_and_its_containers_stand_in_from_the_store
 
 def test_a_store_that_fails_is_shown_not_raised():
     rig = Rig()
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
 
     class Broken:
         pool = rig.ipam.pool
@@ -105,7 +106,7 @@ def test_no_credential_of_the_cluster_file_reaches_a_snapshot():
     rig.cluster = replace(rig.cluster, hosts=secret_hosts,
                           store=StoreSpec("etcd://198.18.0.250:2379", username="SECRETUSER", password="SECRETPW"))
     env_project = guestbook(web_env=(("PASSWORD", "SECRETENV"),))
-    rig.orc.up(env_project)
+    nap.up(rig.orc, env_project)
     snap = state(rig, env_project).snapshot()
     rendered = state_json(snap) + "".join(page(snap, view, {}) for view in VIEWS)
     assert "SECRET" not in rendered

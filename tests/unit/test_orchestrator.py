@@ -11,8 +11,9 @@ from napcompose.model import (Dependency, Healthcheck, Link, NetworkAttachment, 
                               UpdateConfig)
 from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
 from napcompose.orchestrator import Orchestrator
-from napcompose.planner import CONTAINER_TYPES, PlanOptions, Remove, Unreserved, render
+from napcompose.planner import CONTAINER_TYPES, Options, Remove, Unreserved, render
 from napcompose.ports import ListReporter
+from tests import nap
 from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
 from tests.fakes_kv import MemoryKV
 
@@ -74,7 +75,7 @@ def rig():
 
 
 def test_up_creates_named_labelled_containers_spread_over_hosts(rig):
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert report.failed == ()
     hosts = {name: rig.world.host_of(name) for name in rig.ids()}
     assert hosts == {"gb_db_1": "node1", "gb_front_1": "node2", "gb_lone_1": "node3",
@@ -90,7 +91,7 @@ def test_up_creates_named_labelled_containers_spread_over_hosts(rig):
 
 
 def test_links_across_hosts_get_the_right_blocks_seen_through_the_inode(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     db, web1, web2 = rig.address("db", 1), rig.address("web", 1), rig.address("web", 2)
     assert rig.block("gb_web_1") == rig.block("gb_web_2") == expected_block(
         [f"{db} db_1 gb_db_1 database db"])
@@ -107,16 +108,16 @@ def test_links_across_hosts_get_the_right_blocks_seen_through_the_inode(rig):
 
 
 def test_progress_lines_name_container_host_and_address(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     ip = rig.address("web", 2)
     assert ("web_2", "Creating", "done", f"on node2 ({ip})") in rig.reporter.events
 
 
 def test_second_up_changes_nothing(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     before, calls = rig.ids(), len(rig.mutations())
     writes = sum(len(f.writes) for f in rig.world.files_by_host.values())
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert report.failed == ()
     assert rig.ids() == before
     assert len(rig.mutations()) == calls
@@ -125,10 +126,10 @@ def test_second_up_changes_nothing(rig):
 
 
 def test_changing_one_service_recreates_only_it_and_keeps_its_addresses(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     before = rig.ids()
     addresses = {n: rig.world.container(n).request.ip for n in before}
-    report = rig.orc.up(guestbook(web_env=(("DEBUG", "1"),)))
+    report = nap.up(rig.orc, guestbook(web_env=(("DEBUG", "1"),)))
     assert report.failed == ()
     after = rig.ids()
     changed = {n for n in before if before[n] != after[n]}
@@ -138,9 +139,9 @@ def test_changing_one_service_recreates_only_it_and_keeps_its_addresses(rig):
 
 
 def test_scale_up_and_down_rewrites_consumers_blocks_without_recreating_them(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     front_id = rig.ids()["gb_front_1"]
-    report = rig.orc.scale(guestbook(), {"web": 3})
+    report = nap.scale(rig.orc, guestbook(), {"web": 3})
     assert report.failed == ()
     assert rig.world.host_of("gb_web_3") == "node3"
     web3 = rig.address("web", 3)
@@ -148,7 +149,7 @@ def test_scale_up_and_down_rewrites_consumers_blocks_without_recreating_them(rig
     assert rig.ids()["gb_front_1"] == front_id
     assert ("web_3", "Creating", "done", f"on node3 ({web3})") in rig.reporter.events
 
-    report = rig.orc.scale(guestbook(), {"web": 1})
+    report = nap.scale(rig.orc, guestbook(), {"web": 1})
     assert report.failed == ()
     assert sorted(n for n in rig.ids() if "web" in n) == ["gb_web_1"]
     assert rig.address("web", 2) is None and rig.address("web", 3) is None
@@ -159,24 +160,25 @@ def test_scale_up_and_down_rewrites_consumers_blocks_without_recreating_them(rig
 
 
 def test_scale_leaves_other_services_as_they_run(rig):
-    rig.orc.up(guestbook())
-    rig.orc.scale(guestbook(), {"db": 2})
-    rig.orc.scale(guestbook(), {"web": 3})
+    nap.up(rig.orc, guestbook())
+    nap.scale(rig.orc, guestbook(), {"db": 2})
+    nap.scale(rig.orc, guestbook(), {"web": 3})
     assert "gb_db_2" in rig.ids()  # the file says db: 1, but scale web must not touch db
     db2 = rig.address("db", 2)
     assert f"{db2} db_2 gb_db_2\n" in rig.block("gb_web_3")
 
 
 def test_scale_of_an_unknown_service_is_a_usage_error_with_nothing_done(rig):
+    # The CLI refuses it before the orchestrator is asked (test_cli_project.py); the orchestrator refuses it too.
     with pytest.raises(UsageError) as err:
-        rig.orc.scale(guestbook(), {"nosuch": 2})
+        rig.orc.run(guestbook(), Options(services=("nosuch",), no_deps=True, scales=(("nosuch", 2),)))
     assert str(err.value) == "no such service: nosuch"
     assert rig.mutations() == [] and rig.ipam.allocations() == []
 
 
 def test_a_failing_container_skips_its_dependents_and_a_later_up_converges(rig):
     rig.world.engines["node1"].fail("create", "gb_db_1", "disk full")
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     failed = {o.subject: (o.host, o.error, o.skipped) for o in report.failed}
     assert failed == {
         "db_1": ("node1", "node1: create gb_db_1: disk full", False),
@@ -188,7 +190,7 @@ def test_a_failing_container_skips_its_dependents_and_a_later_up_converges(rig):
     reserved = rig.address("db", 1)
     assert reserved is not None  # stays with its replica: the next run reuses it
     rig.world.engines["node1"].failures.clear()
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert report.failed == ()
     assert set(rig.ids()) == {"gb_db_1", "gb_front_1", "gb_lone_1", "gb_web_1", "gb_web_2"}
     assert rig.world.container("gb_db_1").request.ip == reserved
@@ -196,16 +198,16 @@ def test_a_failing_container_skips_its_dependents_and_a_later_up_converges(rig):
 
 
 def test_an_unreachable_host_is_reported_and_its_replicas_come_back_elsewhere(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     ids = rig.ids()
     rig.world.engines["node2"].unreachable = "connection refused"
-    report = rig.orc.up(guestbook(web_env=(("V", "2"),)))
+    report = nap.up(rig.orc, guestbook(web_env=(("V", "2"),)))
     assert [(o.subject, o.error) for o in report.failed] == [
         ("node2", "node2: cannot connect to the Docker engine: connection refused")]
     # web_2 and front_1 lived on node2: new copies run elsewhere (tests/unit/test_host_loss.py)
     assert sum(1 for c in rig.world.all_containers() if c.request.name == "gb_web_2") == 2
     rig.world.engines["node2"].unreachable = None
-    report = rig.orc.up(guestbook(web_env=(("V", "2"),)))
+    report = nap.up(rig.orc, guestbook(web_env=(("V", "2"),)))
     assert report.failed == ()
     assert sorted(c.request.name for c in rig.world.all_containers()) == sorted(ids)
     assert rig.world.engines["node2"].containers == {}
@@ -214,7 +216,7 @@ def test_an_unreachable_host_is_reported_and_its_replicas_come_back_elsewhere(ri
 
 def test_hosts_files_on_an_unreachable_ssh_host_are_reported(rig):
     rig.world.files_by_host["node2"].unreachable = "timed out"
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     failed = {(o.subject, o.action): o.error for o in report.failed}
     assert failed == {("front_1", "Updating hosts of"): "node2: ssh: timed out",
                       ("web_2", "Updating hosts of"): "node2: ssh: timed out"}
@@ -225,12 +227,12 @@ def test_hosts_files_on_an_unreachable_ssh_host_are_reported(rig):
 
 
 def test_one_files_session_per_host_per_run(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     assert sorted(rig.world.files_opened) == ["node1", "node2", "node3"]
 
 
 def test_docker_restart_drift_is_found_and_repaired_in_place(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     front = rig.world.container("gb_front_1")
     inode = front.inode
     rig.world.engines["node2"].start_container(front.id)  # Docker rebuilds the file on start
@@ -243,8 +245,8 @@ def test_docker_restart_drift_is_found_and_repaired_in_place(rig):
 
 
 def test_down_leaves_no_container_and_no_allocation(rig):
-    rig.orc.up(guestbook())
-    report = rig.orc.down(guestbook(), remove_orphans=False, timeout=1)
+    nap.up(rig.orc, guestbook())
+    report = nap.down(rig.orc, guestbook(), timeout=1)
     assert report.failed == ()
     assert rig.world.all_containers() == [] and rig.ipam.allocations() == []
     removing = [o.subject for o in report.outcomes if o.action == "Removing"]
@@ -253,18 +255,18 @@ def test_down_leaves_no_container_and_no_allocation(rig):
 
 def test_down_by_name_also_releases_addresses_of_never_created_containers(rig):
     rig.world.engines["node1"].fail("create", "gb_db_1")
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     assert len(rig.ipam.allocations()) == 5
-    report = rig.orc.down("gb")
+    report = nap.down(rig.orc, "gb")
     assert report.failed == ()
     assert rig.world.all_containers() == [] and rig.ipam.allocations() == []
 
 
 def test_down_keeps_the_allocations_of_an_unreachable_host_and_reports_it(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     kept = {a.owner for a in rig.ipam.allocations() if a.host == "node2"}
     rig.world.engines["node2"].unreachable = "no route"
-    report = rig.orc.down(guestbook())
+    report = nap.down(rig.orc, guestbook())
     assert {a.owner for a in rig.ipam.allocations()} == kept == {"gb/front/1", "gb/web/2"}
     failed = sorted((o.subject, o.action) for o in report.failed)
     assert failed == [("front_1", "Releasing"), ("node2", "Observing"), ("web_2", "Releasing")]
@@ -278,7 +280,7 @@ def container_actions(the_plan):
 
 def test_preview_reserves_and_touches_nothing(rig):
     snapshot = dict(rig.store._data)
-    preview = rig.orc.preview(guestbook(), PlanOptions())
+    preview = nap.preview(rig.orc, guestbook())
     assert dict(rig.store._data) == snapshot
     assert rig.mutations() == [] and rig.world.files_opened == []
     entries = {a.subject: a for a in container_actions(preview)}
@@ -293,8 +295,8 @@ def test_preview_reserves_and_touches_nothing(rig):
 
 
 def test_preview_shows_existing_addresses_and_the_actions(rig):
-    rig.orc.up(guestbook())
-    preview = rig.orc.preview(guestbook(web_env=(("A", "1"),)), PlanOptions(rolling=False), {"web": 1})
+    nap.up(rig.orc, guestbook())
+    preview = nap.preview(rig.orc, guestbook(web_env=(("A", "1"),)), scales={"web": 1}, no_rolling=True)
     entries = {(a.subject, a.kind): a for a in container_actions(preview)}
     assert entries[("web_1", "recreate")].address == rig.address("web", 1)
     assert entries[("web_2", "remove")].reason == "scale 1"
@@ -305,14 +307,14 @@ def test_preview_shows_existing_addresses_and_the_actions(rig):
 def test_fixed_address_per_replica_and_outside_the_subnet(rig):
     fixed = ServiceSpec(name="dns", image="busybox", scale=2,
                         networks=(NetworkAttachment("default", ipv4_address="198.18.0.150"),))
-    report = rig.orc.up(guestbook(more=[fixed]))
+    report = nap.up(rig.orc, guestbook(more=[fixed]))
     assert report.failed == ()
     assert (rig.address("dns", 1), rig.address("dns", 2)) == ("198.18.0.150", "198.18.0.151")
 
     other = Rig()
     outside = replace(fixed, networks=(NetworkAttachment("default", ipv4_address="10.1.2.3"),))
     with pytest.raises(ConfigError) as err:
-        other.orc.up(guestbook(more=[outside]))
+        nap.up(other.orc, guestbook(more=[outside]))
     assert str(err.value) == ("service dns: ipv4_address 10.1.2.3 is outside the cluster network flat "
                               "(198.18.0.0/24)")
     assert other.mutations() == [] and other.ipam.allocations() == []
@@ -321,7 +323,7 @@ def test_fixed_address_per_replica_and_outside_the_subnet(rig):
 def test_pool_exhaustion_creates_and_keeps_nothing():
     small = Rig(pools=("198.18.0.100-198.18.0.103",))
     with pytest.raises(PoolExhaustedError) as err:
-        small.orc.up(guestbook())
+        nap.up(small.orc, guestbook())
     assert str(err.value).startswith("address pool 198.18.0.100-198.18.0.103 is exhausted")
     assert small.mutations() == [] and small.ipam.allocations() == []
 
@@ -329,7 +331,7 @@ def test_pool_exhaustion_creates_and_keeps_nothing():
 def test_port_filter_failure_creates_and_reserves_nothing(rig):
     web = ServiceSpec(name="edge", image="busybox", scale=4, ports=(PortSpec(80, "tcp", 80),))
     with pytest.raises(PlacementError) as err:
-        rig.orc.up(guestbook(more=[web]))
+        nap.up(rig.orc, guestbook(more=[web]))
     assert str(err.value) == "cannot place edge_4: port 80/tcp is taken on node1, node2, node3"
     assert rig.mutations() == [] and rig.ipam.allocations() == []
 
@@ -339,53 +341,53 @@ def test_service_healthy_waits_and_an_unhealthy_dependency_skips_dependents(rig)
     web = ServiceSpec(name="web", image="busybox", depends_on=(Dependency("db", "service_healthy"),))
     project = Project(name="gb", services=(db, web))
     rig.world.engines["node1"].health_script["gb_db_1"] = ["starting", "starting", "healthy"]
-    assert rig.orc.up(project).failed == ()
+    assert nap.up(rig.orc, project).failed == ()
     assert rig.clock.t > 1_800_000_000.0  # it waited
 
     other = Rig()
     other.world.engines["node1"].health_script["gb_db_1"] = ["starting", "unhealthy"]
-    failed = {o.subject: o.error for o in other.orc.up(project).failed}
+    failed = {o.subject: o.error for o in nap.up(other.orc, project).failed}
     assert failed == {"db_1": "node1: db_1 is unhealthy", "web_1": "dependency db_1 failed"}
 
     slow = Rig()
     slow.world.engines["node1"].health_script["gb_db_1"] = ["starting"]
-    failed = {o.subject: o.error for o in slow.orc.up(project).failed}
+    failed = {o.subject: o.error for o in nap.up(slow.orc, project).failed}
     assert failed["db_1"] == "node1: db_1 did not become healthy within 120s (health: starting)"
 
 
 def test_orphans_warned_then_removed_on_request(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     smaller = Project(name="gb", services=tuple(s for s in guestbook().services if s.name != "lone"))
-    rig.orc.up(smaller)
+    nap.up(rig.orc, smaller)
     assert "gb_lone_1" in rig.ids()
     assert any("orphan container gb_lone_1 on node3" in w for w in rig.reporter.warnings)
-    rig.orc.up(smaller, PlanOptions(remove_orphans=True))
+    nap.up(rig.orc, smaller, remove_orphans=True)
     assert "gb_lone_1" not in rig.ids() and rig.address("lone", 1) is None
 
 
 def test_stop_start_restart_rm(rig):
     project = guestbook()
-    rig.orc.up(project)
-    assert rig.orc.stop(project, ("web",), 1).failed == ()
+    nap.up(rig.orc, project)
+    assert nap.stop(rig.orc, project, ("web",), timeout=1).failed == ()
     states = {n: rig.world.container(n).state for n in rig.ids()}
     assert states["gb_web_1"] == states["gb_web_2"] == "exited" and states["gb_db_1"] == "running"
-    assert rig.orc.start(project, ()).failed == ()
+    assert nap.start(rig.orc, project, ()).failed == ()
     assert all(c.state == "running" for c in rig.world.all_containers())
     assert rig.orc.hosts_check(project) == []  # start rewrote the blocks Docker dropped
     ids = rig.ids()
-    assert rig.orc.restart(project, ("front",), 1).failed == ()
+    assert nap.restart(rig.orc, project, ("front",), timeout=1).failed == ()
     assert rig.ids() == ids and rig.orc.hosts_check(project) == []
-    assert rig.orc.rm(project, ("lone",)).outcomes == ()  # running: left alone
-    report = rig.orc.rm(project, ("lone",), stop_first=True)
+    assert nap.rm(rig.orc, project, ("lone",)).outcomes == ()  # running: left alone
+    report = nap.rm(rig.orc, project, ("lone",), stop=True)
     assert [(o.subject, o.action) for o in report.outcomes] == [("lone_1", "Stopping"), ("lone_1", "Removing")]
     assert "gb_lone_1" not in rig.ids() and rig.address("lone", 1) is not None
-    assert rig.orc.up(project).failed == ()
+    assert nap.up(rig.orc, project).failed == ()
     assert rig.world.container("gb_lone_1").request.ip == rig.address("lone", 1)
 
 
 def test_ps_and_observe(rig):
-    rig.orc.up(guestbook())
-    rig.orc.stop(guestbook(), ("lone",))
+    nap.up(rig.orc, guestbook())
+    nap.stop(rig.orc, guestbook(), ("lone",))
     rig.world.engines["node3"].unreachable = "down"
     observation = rig.orc.ps("gb", (), all=True)
     assert [s.host for s in observation.unreachable] == ["node3"]
@@ -402,7 +404,7 @@ def test_ps_and_observe(rig):
 
 def test_skipped_dependents_are_reported_with_the_reason(rig):
     rig.world.engines["node1"].fail("create", "gb_db_1", "disk full")
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     assert ("web_2", "Creating", "skipped", "on node2 (dependency db_1 failed)") in rig.reporter.events
     assert ("db_1", "Creating", "error", f"on node1 ({rig.address('db', 1)})") in rig.reporter.events
 
@@ -412,7 +414,7 @@ def test_a_bad_link_alias_is_refused_before_anything_is_reserved(rig):
                                        ServiceSpec(name="web", image="busybox",
                                                    links=(Link("db", "db;reboot"),))))
     with pytest.raises(ConfigError) as err:
-        rig.orc.up(bad)
+        nap.up(rig.orc, bad)
     assert str(err.value) == ("invalid name 'db;reboot' for a hosts file: "
                               "names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     assert rig.mutations() == [] and rig.ipam.allocations() == []
@@ -423,14 +425,14 @@ def test_an_unsupported_constraint_is_refused_before_anything_is_reserved(rig):
     bad = Project(name="gb", services=(ServiceSpec(name="db", image="redis",
                                                    placement=PlacementSpec(constraints=("node.role==x",))),))
     with pytest.raises(ConfigError) as err:
-        rig.orc.up(bad)
+        nap.up(rig.orc, bad)
     assert str(err.value).startswith("service db: unsupported placement constraint 'node.role==x'")
     assert rig.mutations() == [] and rig.ipam.allocations() == []
 
 
 def test_a_store_failure_while_releasing_is_reported_and_down_goes_on(rig):
     from napcompose.errors import StoreError
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     real = rig.ipam.release_owner
 
     def flaky(owner):
@@ -439,7 +441,7 @@ def test_a_store_failure_while_releasing_is_reported_and_down_goes_on(rig):
         return real(owner)
 
     rig.ipam.release_owner = flaky
-    report = rig.orc.down(guestbook())
+    report = nap.down(rig.orc, guestbook())
     assert [(o.subject, o.action, o.error) for o in report.failed] == [
         ("db_1", "Releasing", "cannot reach etcd at 127.0.0.1:2379")]
     assert [a.owner for a in rig.ipam.allocations()] == ["gb/db/1"]
@@ -503,7 +505,7 @@ def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     for files in rig.world.files_by_host.values():
         files.unreachable = None
     # the clean-up also removes what updates kept for a rollback
-    report = rig.orc.up(guestbook(web_scale=2), PlanOptions(prune_previous=True))
+    report = nap.up(rig.orc, guestbook(web_scale=2), prune_previous=True)
     assert report.failed == ()
     containers = rig.world.all_containers()
     assert sorted(c.request.name for c in containers) == ["gb_db_1", "gb_front_1", "gb_lone_1", "gb_web_1",
@@ -512,54 +514,54 @@ def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     assert {a.owner: a.ip for a in rig.ipam.allocations()} == held
     assert len(set(held.values())) == len(held)
     assert rig.orc.hosts_check(guestbook()) == []
-    assert rig.orc.up(guestbook(web_scale=2)).failed == ()
+    assert nap.up(rig.orc, guestbook(web_scale=2)).failed == ()
     assert [c.id for c in rig.world.all_containers()] == [c.id for c in containers]
 
 
 def _apply(rig, op):
     """One step of a command history."""
     if op[0] == "up":
-        rig.orc.up(guestbook(web_scale=op[1]))
+        nap.up(rig.orc, guestbook(web_scale=op[1]))
     elif op[0] == "scale":
-        rig.orc.scale(guestbook(), {op[1]: op[2]})
+        nap.scale(rig.orc, guestbook(), {op[1]: op[2]})
     elif op[0] == "fail":
         rig.world.engines[op[1]].fail("create", op[2])
     elif op[0] == "unreachable":
         rig.world.engines[op[1]].unreachable = "gone"
     elif op[0] == "up-only":
-        rig.orc.up(guestbook(), PlanOptions(services=(op[1],), no_deps=op[2]))
+        nap.up(rig.orc, guestbook(), (op[1],), no_deps=op[2])
     elif op[0] == "fail-start":
         rig.world.engines[op[1]].fail("start", op[2])
     elif op[0] == "ssh-down":
         rig.world.files_by_host[op[1]].unreachable = "gone"
     elif op[0] == "stop":
-        rig.orc.stop(guestbook(), (op[1],))
+        nap.stop(rig.orc, guestbook(), (op[1],))
     elif op[0] == "rm":
-        rig.orc.rm(guestbook(), (op[1],), stop_first=True)
+        nap.rm(rig.orc, guestbook(), (op[1],), stop=True)
     elif op[0] == "force":
-        rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
+        nap.up(rig.orc, guestbook(), force_recreate=True)
     elif op[0] == "roll":
         _, version, order, failure_action, failing = op
         for engine in rig.world.engines.values():
             if failing:
                 engine.health_script[failing] = ["unhealthy"]
         try:
-            rig.orc.up(rolled(version, order, failure_action))
+            nap.up(rig.orc, rolled(version, order, failure_action))
         finally:
             for engine in rig.world.engines.values():
                 engine.health_script.clear()
     elif op[0] == "rollback":
-        rig.orc.rollback(rolled(1, "stop-first", "pause"), ("web",))
+        nap.rollback(rig.orc, rolled(1, "stop-first", "pause"), ("web",))
     else:
-        rig.orc.down(guestbook())
+        nap.down(rig.orc, guestbook())
 
 
 def test_an_address_reserved_for_a_never_created_replica_is_released_once_it_is_scaled_away(rig):
     rig.world.engines["node1"].fail("create", "gb_db_1")
-    rig.orc.up(guestbook(web_scale=3))
+    nap.up(rig.orc, guestbook(web_scale=3))
     assert rig.address("web", 3) is not None and "gb_web_3" not in rig.ids()
     rig.world.engines["node1"].failures.clear()
-    report = rig.orc.up(guestbook(web_scale=2))
+    report = nap.up(rig.orc, guestbook(web_scale=2))
     assert report.failed == ()
     assert ("web_3", "Releasing") in [(o.subject, o.action) for o in report.outcomes]
     assert rig.address("web", 3) is None
@@ -581,11 +583,11 @@ def clear_calls(rig):
 
 
 def test_an_image_rebuilt_on_one_host_recreates_only_the_replica_there_at_its_address(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     before = rig.ids()
     addresses = {n: rig.world.container(n).request.ip for n in before}
     rig.world.engines["node2"].retag("busybox", "sha256:rebuilt")  # front_1 and web_2 run there
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     assert report.failed == ()
     after = rig.ids()
     assert {n for n in before if before[n] != after[n]} == {"gb_front_1", "gb_web_2"}
@@ -599,7 +601,7 @@ def test_an_image_rebuilt_on_one_host_recreates_only_the_replica_there_at_its_ad
     assert "web_2 gb_web_2" in rig.block("gb_front_1")
 
     clear_calls(rig)
-    again = rig.orc.up(guestbook())
+    again = nap.up(rig.orc, guestbook())
     assert again.failed == () and {o.action for o in again.outcomes} == {"Keeping"}
     assert rig.ids() == after
     # one question per image of the project per host (it tells presence and id at once), no more
@@ -607,10 +609,10 @@ def test_an_image_rebuilt_on_one_host_recreates_only_the_replica_there_at_its_ad
 
 
 def test_the_preview_names_the_image_change(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
     mutations = len(rig.mutations())
-    preview = rig.orc.preview(guestbook(), PlanOptions(rolling=False))
+    preview = nap.preview(rig.orc, guestbook(), no_rolling=True)
     entries = {a.subject: (a.kind, a.reason) for a in container_actions(preview)}
     assert entries["db_1"] == ("recreate", "image changed")
     assert entries["web_1"] == ("noop", "up to date")
@@ -620,12 +622,12 @@ def test_the_preview_names_the_image_change(rig):
 
 
 def test_a_host_that_cannot_tell_its_image_id_recreates_nothing(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     before = rig.ids()
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
     rig.world.engines["node1"].fail("image_id", "redis", "500 Server Error")
     rig.world.engines["node2"].retag("busybox", None)  # removed from node2: unknown, not changed
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     # the image missing on node2 is copied back there, and nothing is recreated
     assert report.failed == () and {o.action for o in report.outcomes} == {"Keeping", "Copying"}
     assert rig.world.images.calls == [("copy", "busybox", "node1", "node2")]
@@ -633,13 +635,13 @@ def test_a_host_that_cannot_tell_its_image_id_recreates_nothing(rig):
 
 
 def test_no_recreate_keeps_a_rebuilt_image_and_force_recreate_takes_it(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     before = rig.ids()
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
     clear_calls(rig)
-    report = rig.orc.up(guestbook(), PlanOptions(no_recreate=True))
+    report = nap.up(rig.orc, guestbook(), no_recreate=True)
     assert report.failed == () and rig.ids() == before
-    rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
+    nap.up(rig.orc, guestbook(), force_recreate=True)
     # each run asks each host once per image (the answer also says whether it must be copied)
     assert image_calls(rig) == sorted(2 * [(h, i) for h in NODES for i in ("busybox", "redis")])
     assert rig.world.container("gb_db_1").image_id == "sha256:rebuilt"
@@ -647,8 +649,8 @@ def test_no_recreate_keeps_a_rebuilt_image_and_force_recreate_takes_it(rig):
 
 def test_only_the_projects_images_are_asked_once_per_host(rig):
     solo = Project(name="solo", services=(ServiceSpec(name="lone", image="busybox"),))
-    rig.orc.up(guestbook())
-    rig.orc.up(solo)
+    nap.up(rig.orc, guestbook())
+    nap.up(rig.orc, solo)
     clear_calls(rig)
-    rig.orc.up(solo)
+    nap.up(rig.orc, solo)
     assert image_calls(rig) == [(h, "busybox") for h in NODES]

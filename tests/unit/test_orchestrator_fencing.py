@@ -15,6 +15,7 @@ from napcompose.model import PlacementSpec, Project, ServiceSpec
 from napcompose.orchestrator import Orchestrator
 from napcompose.planner import PlanOptions
 from napcompose.ports import ListReporter
+from tests import nap
 from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
 from tests.fakes_kv import MemoryKV
 from tests.unit.test_orchestrator import NODES, cluster
@@ -65,9 +66,9 @@ def test_the_second_of_two_concurrent_runs_is_refused_before_it_creates_anything
     first = rigs.orchestrator()
     reports = {}
     # The second run has looked at every host (nothing there yet); then the first run does all its work.
-    second = rigs.orchestrator(before=lambda: reports.setdefault("first", first.up(pinned("node1"))))
+    second = rigs.orchestrator(before=lambda: reports.setdefault("first", nap.up(first, pinned("node1"))))
     with pytest.raises(AddressFencedError) as err:
-        second.up(pinned("node2"))
+        nap.up(second, pinned("node2"))
     assert not reports["first"].failed
     ip = json.loads(rigs.store.get("/nap-compose/owners/gb~extra~1")[0])["ip"]
     assert str(err.value) == (
@@ -87,11 +88,11 @@ def test_a_run_whose_reservation_was_moved_meanwhile_removes_its_container_unsta
     def the_other_run():
         rigs.clock.sleep(60)  # the first run stalled after reserving; the other looks at the hosts now
         other = rigs.orchestrator(after=lambda: (other_reserved.set(), first_done.wait(30)))
-        late["report"] = other.up(pinned("node2"))
+        late["report"] = nap.up(other, pinned("node2"))
 
     thread = threading.Thread(target=the_other_run)
     stalled = rigs.orchestrator(after=lambda: (thread.start(), other_reserved.wait(30)))
-    report = stalled.up(pinned("node1"))
+    report = nap.up(stalled, pinned("node1"))
     first_done.set()
     thread.join(30)
     assert not late["report"].failed

@@ -8,6 +8,7 @@ from napcompose.errors import ConfigError, HostError
 from napcompose.model import Project, ServiceSpec
 from napcompose.planner import (Command, Create, Options, PlanOptions, Recreate, Remove, RemoveFiles, Reserve,
                                 ShipFiles, render, ship_key)
+from tests import nap
 from tests.unit.test_orchestrator import Rig
 
 ROOT = "/var/lib/nap-compose/sp/files"
@@ -35,7 +36,7 @@ def _copies(rig, host):
 
 def test_up_ships_to_each_consumers_host_and_rewrites_the_binds(root):
     rig = Rig()
-    report = rig.orc.up(_project(root))
+    report = nap.up(rig.orc, _project(root))
     assert not report.failed, report
     webs = [c for c in rig.world.all_containers() if c.request.spec.name == "web"]
     assert sorted(c.request.host for c in webs) == ["node1", "node2", "node3"]
@@ -52,17 +53,17 @@ def test_up_ships_to_each_consumers_host_and_rewrites_the_binds(root):
     for files in rig.world.files_by_host.values():
         files.calls.clear()
     before = rig.ids()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     assert rig.ids() == before
     assert all(files.calls == [("listdir", ROOT)] for files in rig.world.files_by_host.values())
 
 
 def test_editing_a_file_recreates_only_its_consumers(root):
     rig = Rig()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     before = rig.ids()
     (root / "app.conf").write_text("a=2\n")
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     after = rig.ids()
     assert after["sp_other_1"] == before["sp_other_1"]
     assert all(after[f"sp_web_{i}"] != before[f"sp_web_{i}"] for i in (1, 2, 3))
@@ -72,7 +73,7 @@ def test_editing_a_file_recreates_only_its_consumers(root):
 def test_plan_refuses_a_missing_source_and_up_creates_nothing(root):
     rig = Rig()
     (root / "app.conf").unlink()
-    for call in (lambda: rig.orc.preview(_project(root)), lambda: rig.orc.up(_project(root))):
+    for call in (lambda: nap.preview(rig.orc, _project(root)), lambda: nap.up(rig.orc, _project(root))):
         with pytest.raises(ConfigError) as err:
             call()
         assert str(err.value).startswith(f"service 'web': bind source {root}/app.conf does not exist")
@@ -84,7 +85,7 @@ def test_plan_refuses_a_missing_source_and_up_creates_nothing(root):
 def test_a_host_that_cannot_take_the_files_gets_no_container(root):
     rig = Rig()
     rig.world.files_by_host["node2"].unreachable = "connection reset"
-    report = rig.orc.up(_project(root))
+    report = nap.up(rig.orc, _project(root))
     assert report.failed
     failed = {(o.subject, o.host) for o in report.failed}
     assert ("files", "node2") in failed
@@ -93,9 +94,9 @@ def test_a_host_that_cannot_take_the_files_gets_no_container(root):
 
 def test_down_removes_the_projects_files_from_every_host_and_leaves_others(root):
     rig = Rig()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     rig.world.files_by_host["node1"].makedirs("/var/lib/nap-compose/another/files/x", 0o700)
-    assert rig.orc.down("sp").failed == ()
+    assert nap.down(rig.orc, "sp").failed == ()
     for host in ("node1", "node2", "node3"):
         assert not [p for p in rig.world.files_by_host[host].tree if p.startswith("/var/lib/nap-compose/sp")]
     assert "/var/lib/nap-compose/another/files/x" in rig.world.files_by_host["node1"].tree
@@ -137,14 +138,14 @@ def test_plan_ships_once_per_consumers_host_and_their_creates_wait_for_it(root):
 
 def test_up_executes_exactly_the_plan_that_plan_shows_shipping_included(root):
     rig = Rig()
-    assert rig.orc.up(_project(root, web_scale=2)).failed == ()
+    assert nap.up(rig.orc, _project(root, web_scale=2)).failed == ()
     (root / "site" / "index.html").write_text("<h1>new</h1>\n")
     changed = _project(root, web_scale=3)
     classic = Options(rolling=False)  # all at once: a rolling update is one action (test_rolling.py)
     the_plan, _ = rig.orc.plan(changed, classic)
     assert {type(a) for a in the_plan.actions} >= {ShipFiles, Recreate, Create}
     rig.reporter.events.clear()
-    assert rig.orc.up(changed, classic).failed == ()
+    assert rig.orc.run(changed, classic).failed == ()
     assert _started(rig) == _planned(the_plan)
     after, _ = rig.orc.plan(changed)
     assert {a.kind for a in after.actions} == {"noop", "hosts", "ship"}  # kept replicas: copies checked
@@ -153,7 +154,7 @@ def test_up_executes_exactly_the_plan_that_plan_shows_shipping_included(root):
 def test_a_failed_copy_skips_only_the_consumers_on_that_host(root):
     rig = Rig()
     rig.world.files_by_host["node2"].unreachable = "connection reset"
-    report = rig.orc.up(_project(root))
+    report = nap.up(rig.orc, _project(root))
     failed = {(o.subject, o.action, o.host): o.error for o in report.failed}
     web_on_node2 = [a.replica.label for a in rig.orc.plan(_project(root))[0].actions
                     if isinstance(a, Create) and a.host == "node2"]
@@ -167,7 +168,7 @@ def test_a_failed_copy_skips_only_the_consumers_on_that_host(root):
 
 def test_down_plans_file_removal_after_each_hosts_removals(root):
     rig = Rig()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     the_plan, _ = rig.orc.plan(None, Options(), Command.DOWN, name="sp")
     removals = [a for a in the_plan.actions if isinstance(a, RemoveFiles)]
     assert [a.host for a in removals] == ["node1", "node2", "node3"]
@@ -180,21 +181,21 @@ def test_down_plans_file_removal_after_each_hosts_removals(root):
 
 def test_down_leaves_the_files_of_a_host_that_does_not_answer(root):
     rig = Rig()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     rig.world.engines["node2"].unreachable = "no route"
     the_plan, _ = rig.orc.plan(None, Options(), Command.DOWN, name="sp")
     assert [a.host for a in the_plan.actions if isinstance(a, RemoveFiles)] == ["node1", "node3"]
-    rig.orc.down("sp")
+    nap.down(rig.orc, "sp")
     assert [p for p in rig.world.files_by_host["node2"].tree if p.startswith(ROOT + "/")]
     assert not [p for p in rig.world.files_by_host["node1"].tree if p.startswith(ROOT + "/")]
 
 
 def test_a_failed_removal_keeps_that_hosts_files(root):
     rig = Rig()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     webs = [c for c in rig.world.all_containers() if c.request.spec.name == "web" and c.request.host == "node1"]
     rig.world.engines["node1"].failures[("remove", webs[0].request.name)] = "device busy"
-    report = rig.orc.down("sp")
+    report = nap.down(rig.orc, "sp")
     assert ("files", "Removing", "node1") in {(o.subject, o.action, o.host) for o in report.failed}
     assert [p for p in rig.world.files_by_host["node1"].tree if p.startswith(ROOT + "/")]
     assert not [p for p in rig.world.files_by_host["node2"].tree if p.startswith(ROOT + "/")]
@@ -229,11 +230,11 @@ def test_the_plan_command_shows_the_shipping_actions_and_the_bind_sources(tmp_pa
 
 def test_an_older_copy_stays_until_down_which_removes_every_digest(root):
     rig = Rig()
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     first = set(_copies(rig, "node1"))
     (root / "app.conf").write_text("a=2\n")
-    assert rig.orc.up(_project(root)).failed == ()
+    assert nap.up(rig.orc, _project(root)).failed == ()
     second = set(_copies(rig, "node1"))
     assert first < second  # the old digest is still there, beside the new one
-    assert rig.orc.down("sp").failed == ()
+    assert nap.down(rig.orc, "sp").failed == ()
     assert all(_copies(rig, host) == [] for host in ("node1", "node2", "node3"))

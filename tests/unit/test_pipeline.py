@@ -11,6 +11,7 @@ from napcompose.model import BuildSpec, Link, Project, ServiceSpec
 from napcompose.orchestrator.run import Executor
 from napcompose.planner import (ACTION_TYPES, BuildImage, Command, CopyImage, Create, Options, Release,
                                 Remove, Reserve, Unreserved, WriteHosts, render)
+from tests import nap
 from tests.unit.test_cli_project import Cli
 from tests.unit.test_orchestrator import NODES, Rig, guestbook
 
@@ -38,7 +39,7 @@ def rig():
 
 
 def test_up_executes_exactly_the_plan_that_plan_shows(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     rig.world.engines["node2"].retag("busybox", None)  # gone from node2: a copy is planned
     changed = guestbook(web_scale=3, web_env=(("V", "2"),))
     options = Options(scales=(("db", 2),), rolling=False)  # a rolling update: tests/unit/test_rolling.py
@@ -46,7 +47,7 @@ def test_up_executes_exactly_the_plan_that_plan_shows(rig):
     kinds = {type(a) for a in the_plan.actions}
     assert {Reserve, CopyImage, WriteHosts, Create} <= kinds
     rig.reporter.events.clear()
-    report = rig.orc.up(changed, options)
+    report = rig.orc.run(changed, options)
     assert report.failed == ()
     assert started(rig) == planned(the_plan)
     # and the plan, taken again after the run, has nothing left to do but keep and check
@@ -55,7 +56,7 @@ def test_up_executes_exactly_the_plan_that_plan_shows(rig):
 
 
 def test_scale_down_plans_removals_then_releases(rig):
-    rig.orc.up(guestbook(web_scale=3))
+    nap.up(rig.orc, guestbook(web_scale=3))
     the_plan, _ = rig.orc.plan(guestbook(), Options(services=("web",), no_deps=True, scales=(("web", 1),)))
     removes = [a for a in the_plan.actions if isinstance(a, Remove)]
     releases = [a for a in the_plan.actions if isinstance(a, Release)]
@@ -98,7 +99,7 @@ def test_a_built_service_is_built_on_one_host_and_copied_to_the_others(rig):
     images = [(type(a), a.host) for a in the_plan.actions if isinstance(a, (BuildImage, CopyImage))]
     assert images == [(BuildImage, "node1"), (CopyImage, "node2"), (CopyImage, "node3")]
     assert "image gb_app on node2: copy from node1 (built on node1)" in render(the_plan)
-    assert rig.orc.up(project).failed == ()
+    assert nap.up(rig.orc, project).failed == ()
     assert rig.world.images.calls == [("build", "gb_app", "node1"), ("copy", "gb_app", "node1", "node2"),
                                       ("copy", "gb_app", "node1", "node3")]
     ids = {rig.world.container(f"gb_app_{i}").image_id for i in (1, 2, 3)}
@@ -108,7 +109,7 @@ def test_a_built_service_is_built_on_one_host_and_copied_to_the_others(rig):
 def test_a_failed_copy_skips_only_the_containers_on_that_host(rig):
     rig.world.engines["node3"].retag("busybox", None)
     rig.world.images.failures[("copy", "busybox", "node3")] = "disk full"
-    report = rig.orc.up(guestbook())
+    report = nap.up(rig.orc, guestbook())
     failed = {(o.subject, o.action): o.error for o in report.failed}
     assert failed == {("lone", "Copying"): "node3: copy busybox: disk full",
                       ("lone_1", "Creating"): "dependency busybox@node3 failed"}
@@ -119,14 +120,14 @@ def test_an_image_no_host_has_stops_the_plan_with_nothing_done(rig):
     for engine in rig.world.engines.values():
         engine.retag("redis", None)
     with pytest.raises(ConfigError) as err:
-        rig.orc.up(guestbook())
+        nap.up(rig.orc, guestbook())
     assert str(err.value).startswith("images missing, nothing was created:\n"
                                       "  service db: image redis is missing on node1")
     assert rig.mutations() == [] and rig.ipam.allocations() == []
 
 
 def test_kill_sends_the_signal_through_the_engine_port(rig):
-    rig.orc.up(guestbook())
+    nap.up(rig.orc, guestbook())
     report = rig.orc.run(guestbook(), Options(services=("web",), signal="SIGHUP"), Command.KILL)
     assert report.failed == ()
     sent = sorted(s for e in rig.world.engines.values() for s in e.signals)

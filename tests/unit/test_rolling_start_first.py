@@ -6,6 +6,7 @@ from dataclasses import replace
 from napcompose.model import PortSpec, UpdateConfig
 from napcompose.orchestrator import Command
 from napcompose.planner import Options, RollingUpdate, render, stranded_owner
+from tests import nap
 from tests.unit.test_orchestrator import Rig
 from tests.unit.test_rolling import alias_target, fail_health, shop, version
 
@@ -14,7 +15,7 @@ START_FIRST = UpdateConfig(order="start-first")
 
 def rig_with(scale=2):
     rig = Rig()
-    assert rig.orc.up(shop(scale=scale)).failed == ()
+    assert nap.up(rig.orc, shop(scale=scale)).failed == ()
     return rig
 
 
@@ -67,7 +68,7 @@ def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_th
             return original(container_id, timeout)
 
         engine.stop_container = stop
-    assert rig.orc.up(shop("2", START_FIRST, scale=2)).failed == ()
+    assert nap.up(rig.orc, shop("2", START_FIRST, scale=2)).failed == ()
     after = {i: rig.address("web", i) for i in (1, 2)}
     assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_2"]
     for i in (1, 2):
@@ -87,14 +88,14 @@ def test_an_update_moves_replicas_and_consumers_to_new_addresses_and_releases_th
 def test_a_fixed_host_port_forces_stop_first_and_the_plan_says_so():
     rig = Rig()
     ported = lambda v: with_ports(shop(v, START_FIRST, scale=1), (PortSpec(80, host_port=8080),))
-    assert rig.orc.up(ported("1")).failed == ()
+    assert nap.up(rig.orc, ported("1")).failed == ()
     address = rig.address("web", 1)
     the_plan, _ = rig.orc.plan(ported("2"))
     [update] = [a for a in the_plan.actions if isinstance(a, RollingUpdate)]
     assert [s.start_first for s in update.steps] == [False]
     assert any("start-first impossible: the old container holds host port(s) 8080/tcp on node" in line
                and ", so stop-first:" in line for line in render(the_plan))
-    assert rig.orc.up(ported("2")).failed == ()
+    assert nap.up(rig.orc, ported("2")).failed == ()
     assert rig.address("web", 1) == address and version(rig, "gb_web_1") == "2"
 
 
@@ -103,7 +104,7 @@ def _gate_fails(failure_action):
     before = {i: rig.address("web", i) for i in (1, 2)}
     ids, held = rig.ids(), owners(rig)
     fail_health(rig, "gb_web_1")
-    report = rig.orc.up(shop("2", UpdateConfig(order="start-first", failure_action=failure_action), scale=2))
+    report = nap.up(rig.orc, shop("2", UpdateConfig(order="start-first", failure_action=failure_action), scale=2))
     [failure] = [o for o in report.failed if not o.skipped]
     assert "web_1 failed its gate (healthcheck healthy)" in failure.error
     assert (f"the new container was removed and its address released, the old one still runs at {before[1]}"
@@ -142,12 +143,12 @@ def test_a_crash_mid_update_converges_on_the_next_up():
 
     engine.start_container = start
     try:
-        rig.orc.up(shop("2", START_FIRST, scale=1))
+        nap.up(rig.orc, shop("2", START_FIRST, scale=1))
     except KeyboardInterrupt:
         pass
     assert crashed and sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_1-previous"]
     engine.start_container = engine.__class__.start_container.__get__(engine)
-    assert rig.orc.up(shop("2", START_FIRST, scale=1)).failed == ()
+    assert nap.up(rig.orc, shop("2", START_FIRST, scale=1)).failed == ()
     assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1"] and version(rig, "gb_web_1") == "2"
     new = rig.address("web", 1)
     assert new != old and rig.world.container("gb_web_1").request.ip == new
@@ -185,7 +186,7 @@ def test_a_replica_of_a_parallel_batch_is_named_at_its_new_copy_only_once_that_o
             return health(container_id)
 
         engine.remove_container, engine.health = removing, judging
-    report = rig.orc.up(shop("2", UpdateConfig(order="start-first", parallelism=2), scale=2))
+    report = nap.up(rig.orc, shop("2", UpdateConfig(order="start-first", parallelism=2), scale=2))
     assert report.failed == () and web1_replaced.is_set() and web2_gating.is_set()
     after = {i: rig.address("web", i) for i in (1, 2)}
     [view] = seen
@@ -199,7 +200,7 @@ def _second_replica_fails(failure_action):
     rig = rig_with(scale=3)
     before = {i: (rig.address("web", i), rig.ids()[f"gb_web_{i}"]) for i in (1, 2, 3)}
     fail_health(rig, "gb_web_2")
-    report = rig.orc.up(shop("2", UpdateConfig(order="start-first", failure_action=failure_action), scale=3))
+    report = nap.up(rig.orc, shop("2", UpdateConfig(order="start-first", failure_action=failure_action), scale=3))
     [failure] = [o for o in report.failed if not o.skipped]
     return rig, before, failure
 
@@ -225,7 +226,7 @@ def test_a_replica_that_passed_start_first_keeps_its_old_copy_stopped_with_its_a
                "start gb_web_1-previous beside gb_web_1; once it passed the gate, links move back to "
                f"{before[1][0]}, gb_web_1 is removed and {new_address} released" in line
                for line in render(the_plan)), render(the_plan)
-    assert rig.orc.rollback(shop("1", START_FIRST, scale=3), ("web",)).failed == ()
+    assert nap.rollback(rig.orc, shop("1", START_FIRST, scale=3), ("web",)).failed == ()
     assert now(rig) == before and version(rig, "gb_web_1") == "1"
     assert not [n for n in rig.ids() if n.endswith("-previous")]
     assert new_address not in {ip for _, ip in owners(rig)} and all("@gen" not in o for o, _ in owners(rig))
@@ -247,7 +248,7 @@ def test_failure_action_rollback_returns_replicas_that_passed_start_first_to_the
 
 def test_a_kept_start_first_copy_pruned_gives_its_address_back_to_the_pool():
     rig, before, _ = _second_replica_fails("pause")
-    assert rig.orc.up(shop("1", START_FIRST, scale=3), Options(prune_previous=True, services=("web",))).failed == ()
+    assert nap.up(rig.orc, shop("1", START_FIRST, scale=3), ("web",), prune_previous=True).failed == ()
     assert "gb_web_1-previous" not in rig.ids()
     assert before[1][0] not in {ip for _, ip in owners(rig)} and all("@gen" not in o for o, _ in owners(rig))
     assert gc_finds(rig) == []
@@ -259,7 +260,7 @@ def test_a_later_update_replaces_a_kept_start_first_copy_and_releases_its_addres
     # the next update passes everywhere: web_1's earlier kept copy goes, with the address it held
     for engine in rig.world.engines.values():
         engine.health_script.clear()
-    assert rig.orc.up(shop("3", START_FIRST, scale=3)).failed == ()
+    assert nap.up(rig.orc, shop("3", START_FIRST, scale=3)).failed == ()
     assert {version(rig, f"gb_web_{i}") for i in (1, 2, 3)} == {"3"}
     assert not [n for n in rig.ids() if n.endswith("-previous")]
     assert all("@gen" not in o for o, _ in owners(rig)) and before[1][0] not in {ip for _, ip in owners(rig)}
@@ -268,7 +269,7 @@ def test_a_later_update_replaces_a_kept_start_first_copy_and_releases_its_addres
 
 def test_down_removes_a_kept_start_first_copy_and_releases_both_addresses():
     rig, _, _ = _second_replica_fails("pause")
-    assert rig.orc.down(shop("2", START_FIRST, scale=3)).failed == ()
+    assert nap.down(rig.orc, shop("2", START_FIRST, scale=3)).failed == ()
     assert rig.world.all_containers() == [] and owners(rig) == []
 
 
@@ -289,13 +290,13 @@ def test_the_next_up_after_a_crash_keeps_the_new_copys_address_bound():
 
     engine.stop_container = stop
     try:
-        rig.orc.up(shop("2", START_FIRST, scale=1))
+        nap.up(rig.orc, shop("2", START_FIRST, scale=1))
     except KeyboardInterrupt:
         pass
     engine.stop_container = engine.__class__.stop_container.__get__(engine)
     assert crashed and sorted(rig.ids()) == ["gb_front_1", "gb_web_1", "gb_web_1-previous"]
     new = rig.address("web", 1)
-    assert rig.orc.up(shop("2", START_FIRST, scale=1)).failed == ()
+    assert nap.up(rig.orc, shop("2", START_FIRST, scale=1)).failed == ()
     assert sorted(rig.ids()) == ["gb_front_1", "gb_web_1"] and version(rig, "gb_web_1") == "2"
     [record] = [a for a in rig.ipam.allocations() if a.owner == "gb/web/1"]
     assert (record.ip, record.host, record.state) == (new, host, "bound")
@@ -307,7 +308,7 @@ def test_an_up_after_a_start_first_pause_keeps_the_kept_copy_and_its_address():
     rig, before, _ = _second_replica_fails("pause")
     for engine in rig.world.engines.values():
         engine.health_script.clear()
-    assert rig.orc.up(shop("2", START_FIRST, scale=3)).failed == ()  # the update goes on, and passes
+    assert nap.up(rig.orc, shop("2", START_FIRST, scale=3)).failed == ()  # the update goes on, and passes
     # web_1 was not touched again: its kept copy stays with its old address, for a rollback
     assert rig.world.container("gb_web_1-previous").id == before[1][1]
     assert ("gb/web/1@gen1", before[1][0]) in owners(rig)

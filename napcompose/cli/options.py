@@ -3,8 +3,7 @@
 ``options_of(args, project)`` reads the flags the command's parser defined (a flag the command
 does not have keeps the Options default) and checks them against the compose file before anything
 is touched, so a malformed command changes nothing. The checks run in the order the user reads the
-command: services, scales, signal, then the recreate flags and ``-t``. Tests build their Options
-through this module too (tests/deploying.py), so what they run is what the CLI would run.
+command: services, scales, signal, then the recreate flags and ``-t``.
 """
 
 from __future__ import annotations

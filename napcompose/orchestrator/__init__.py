@@ -3,14 +3,15 @@
 ``Orchestrator`` holds the ports (one ContainerEngine per host, RemoteFiles per host, the address
 book, the image transfer, a Reporter, a Clock). Each command observes every host once, in
 parallel (``observe``), makes a pure Plan of typed actions (``napcompose.planner``), and hands it
-to the one Executor. ``plan`` returns what ``up`` would execute for the same state, and touches
+to the one Executor. ``plan`` returns what ``run`` would execute for the same state, and touches
 nothing. Runs never raise for a container that fails: every outcome is in the RunReport.
+The command line builds the Options (``napcompose.cli.options``).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
 from napcompose.imagecheck import image_name
 from napcompose.model import ObservedContainer, Outcome, Project, RunReport
@@ -23,14 +24,6 @@ from napcompose.placement.place import named_volumes
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
-
-
-def _options(options: Options, scales: Optional[Mapping[str, int]], timeout: Optional[float]) -> Options:
-    if scales:
-        options = replace(options, scales=tuple(sorted({**options.scale_of, **scales}.items())))
-    if timeout is not None:
-        options = replace(options, timeout=timeout)
-    return options
 
 
 class Orchestrator(Core):
@@ -106,54 +99,6 @@ class Orchestrator(Core):
                 options: Options) -> RunReport:
         project = project or Project(the_plan.project, ())
         return Executor(self, project, options, the_plan, addresses).run()
-
-    def preview(self, project: Project, options: Options = Options(),
-                scales: Optional[Mapping[str, int]] = None) -> Plan:
-        """What ``up`` would do: the plan, computed without reserving or touching anything."""
-        return self.plan(project, _options(options, scales, None))[0]
-
-    # ------------------------------------------------------------------ commands
-    def up(self, project: Project, options: Options = Options(), scales: Optional[Mapping[str, int]] = None,
-           timeout: Optional[float] = None) -> RunReport:
-        """Converge the project. Raises (before anything changes) ConfigError, UsageError,
-        PlacementError and IpamError; everything after is reported per action in the RunReport."""
-        return self.run(project, _options(options, scales, timeout))
-
-    def scale(self, project: Project, scales: Mapping[str, int], timeout: Optional[float] = None,
-              options: Options = Options()) -> RunReport:
-        """``up`` of the named services only, at the given scales; other services are left as they run."""
-        options = replace(options, services=tuple(sorted(scales)), no_deps=True)
-        return self.run(project, _options(options, scales, timeout))
-
-    def down(self, project_or_name: Union[str, Project], remove_orphans: bool = False,
-             timeout: Optional[float] = None, options: Options = Options()) -> RunReport:
-        project = project_or_name if isinstance(project_or_name, Project) else None
-        options = replace(_options(options, None, timeout), remove_orphans=remove_orphans or options.remove_orphans)
-        return self.run(project, options, Command.DOWN,
-                        name=None if project is not None else project_or_name)
-
-    def stop(self, project: Project, services: Sequence[str] = (), timeout: Optional[float] = None) -> RunReport:
-        return self.run(project, Options(services=tuple(services), timeout=timeout), Command.STOP)
-
-    def start(self, project: Project, services: Sequence[str] = (), timeout: Optional[float] = None) -> RunReport:
-        return self.run(project, Options(services=tuple(services), timeout=timeout), Command.START)
-
-    def restart(self, project: Project, services: Sequence[str] = (),
-                timeout: Optional[float] = None) -> RunReport:
-        return self.run(project, Options(services=tuple(services), timeout=timeout), Command.RESTART)
-
-    def rm(self, project: Project, services: Sequence[str] = (), stop_first: bool = False,
-           force: bool = False, timeout: Optional[float] = None) -> RunReport:
-        """Remove stopped containers (all of them with ``stop_first``). Addresses stay reserved for ``up``."""
-        return self.run(project, Options(services=tuple(services), stop_first=stop_first, force=force,
-                                         timeout=timeout), Command.RM)
-
-    def kill(self, project: Project, services: Sequence[str] = (), signal: str = "SIGKILL") -> RunReport:
-        return self.run(project, Options(services=tuple(services), signal=signal), Command.KILL)
-
-    def rollback(self, project: Project, services: Sequence[str] = ()) -> RunReport:
-        """Return the services' replicas to the containers their last update kept (rolling.py)."""
-        return self.run(project, Options(services=tuple(services)), Command.ROLLBACK)
 
     # ------------------------------------------------------------------ hosts files
     def _live(self, project: Project) -> "tuple[List[ObservedContainer], List[Outcome]]":

@@ -4,6 +4,7 @@ option the command line cannot spell, nor drift from what it means."""
 
 import pytest
 
+from napcompose.cli.options import attached_kill, attached_stop
 from napcompose.errors import UsageError
 from napcompose.orchestrator import Orchestrator
 from napcompose.planner import Command, Options
@@ -98,3 +99,9 @@ def test_a_flag_the_command_line_cannot_spell_is_refused(asked_by_cli):
     project, _, _ = asked_by_cli("up", "-d")
     with pytest.raises(UsageError, match="unrecognized arguments: --stop-first"):
         nap.up(_Recorder(), project, stop_first=True)
+
+
+def test_ctrl_c_after_an_attached_up_stops_its_services_with_its_timeout_then_kills_them(asked_by_cli):
+    _, _, up = asked_by_cli(*EVERY_FLAG)
+    assert attached_stop(up) == Options(services=("web",), timeout=5)
+    assert attached_kill(up) == Options(services=("web",))

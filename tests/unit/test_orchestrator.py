@@ -11,7 +11,7 @@ from napcompose.model import (Dependency, Healthcheck, Link, NetworkAttachment, 
                               UpdateConfig)
 from napcompose.clustermodel import Cluster, ClusterNetwork, Host, StoreSpec
 from napcompose.orchestrator import Orchestrator
-from napcompose.planner import CONTAINER_TYPES, PlanOptions, Remove, Unreserved, render
+from napcompose.planner import CONTAINER_TYPES, Options, Remove, Unreserved, render
 from napcompose.ports import ListReporter
 from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
 from tests.fakes_kv import MemoryKV
@@ -278,7 +278,7 @@ def container_actions(the_plan):
 
 def test_preview_reserves_and_touches_nothing(rig):
     snapshot = dict(rig.store._data)
-    preview = rig.orc.preview(guestbook(), PlanOptions())
+    preview = rig.orc.preview(guestbook(), Options())
     assert dict(rig.store._data) == snapshot
     assert rig.mutations() == [] and rig.world.files_opened == []
     entries = {a.subject: a for a in container_actions(preview)}
@@ -294,7 +294,7 @@ def test_preview_reserves_and_touches_nothing(rig):
 
 def test_preview_shows_existing_addresses_and_the_actions(rig):
     rig.orc.up(guestbook())
-    preview = rig.orc.preview(guestbook(web_env=(("A", "1"),)), PlanOptions(rolling=False), {"web": 1})
+    preview = rig.orc.preview(guestbook(web_env=(("A", "1"),)), Options(rolling=False), {"web": 1})
     entries = {(a.subject, a.kind): a for a in container_actions(preview)}
     assert entries[("web_1", "recreate")].address == rig.address("web", 1)
     assert entries[("web_2", "remove")].reason == "scale 1"
@@ -359,7 +359,7 @@ def test_orphans_warned_then_removed_on_request(rig):
     rig.orc.up(smaller)
     assert "gb_lone_1" in rig.ids()
     assert any("orphan container gb_lone_1 on node3" in w for w in rig.reporter.warnings)
-    rig.orc.up(smaller, PlanOptions(remove_orphans=True))
+    rig.orc.up(smaller, Options(remove_orphans=True))
     assert "gb_lone_1" not in rig.ids() and rig.address("lone", 1) is None
 
 
@@ -503,7 +503,7 @@ def test_any_history_then_a_clean_up_converges_without_leaks(ops):
     for files in rig.world.files_by_host.values():
         files.unreachable = None
     # the clean-up also removes what updates kept for a rollback
-    report = rig.orc.up(guestbook(web_scale=2), PlanOptions(prune_previous=True))
+    report = rig.orc.up(guestbook(web_scale=2), Options(prune_previous=True))
     assert report.failed == ()
     containers = rig.world.all_containers()
     assert sorted(c.request.name for c in containers) == ["gb_db_1", "gb_front_1", "gb_lone_1", "gb_web_1",
@@ -527,7 +527,7 @@ def _apply(rig, op):
     elif op[0] == "unreachable":
         rig.world.engines[op[1]].unreachable = "gone"
     elif op[0] == "up-only":
-        rig.orc.up(guestbook(), PlanOptions(services=(op[1],), no_deps=op[2]))
+        rig.orc.up(guestbook(), Options(services=(op[1],), no_deps=op[2]))
     elif op[0] == "fail-start":
         rig.world.engines[op[1]].fail("start", op[2])
     elif op[0] == "ssh-down":
@@ -537,7 +537,7 @@ def _apply(rig, op):
     elif op[0] == "rm":
         rig.orc.rm(guestbook(), (op[1],), stop_first=True)
     elif op[0] == "force":
-        rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
+        rig.orc.up(guestbook(), Options(force_recreate=True))
     elif op[0] == "roll":
         _, version, order, failure_action, failing = op
         for engine in rig.world.engines.values():
@@ -610,7 +610,7 @@ def test_the_preview_names_the_image_change(rig):
     rig.orc.up(guestbook())
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
     mutations = len(rig.mutations())
-    preview = rig.orc.preview(guestbook(), PlanOptions(rolling=False))
+    preview = rig.orc.preview(guestbook(), Options(rolling=False))
     entries = {a.subject: (a.kind, a.reason) for a in container_actions(preview)}
     assert entries["db_1"] == ("recreate", "image changed")
     assert entries["web_1"] == ("noop", "up to date")
@@ -637,9 +637,9 @@ def test_no_recreate_keeps_a_rebuilt_image_and_force_recreate_takes_it(rig):
     before = rig.ids()
     rig.world.engines["node1"].retag("redis", "sha256:rebuilt")
     clear_calls(rig)
-    report = rig.orc.up(guestbook(), PlanOptions(no_recreate=True))
+    report = rig.orc.up(guestbook(), Options(no_recreate=True))
     assert report.failed == () and rig.ids() == before
-    rig.orc.up(guestbook(), PlanOptions(force_recreate=True))
+    rig.orc.up(guestbook(), Options(force_recreate=True))
     # each run asks each host once per image (the answer also says whether it must be copied)
     assert image_calls(rig) == sorted(2 * [(h, i) for h in NODES for i in ("busybox", "redis")])
     assert rig.world.container("gb_db_1").image_id == "sha256:rebuilt"

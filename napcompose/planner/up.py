@@ -55,35 +55,6 @@ def fixed_address(project: Project, network: ClusterNetwork, replica: Replica) -
     return str(address)
 
 
-def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dict[str, int]:
-    """The file's scale for selected services, the running count for the others (left untouched)."""
-    highest: Dict[str, int] = {}
-    for c in mine:
-        highest[c.replica.service] = max(highest.get(c.replica.service, 0), c.replica.index)
-    wanted = {}
-    for spec in project.services:
-        wanted[spec.name] = spec.scale if spec.name in selected else highest.get(spec.name, 0)
-    wanted.update(options.scale_of)
-    return wanted
-
-
-def _ship(project_name: str, waves, shipped: ShippedByService, down) -> Tuple[Tuple[ShipFiles, ...], list]:
-    """One ShipFiles per host that will run (create, recreate or keep) a replica mounting shipped
-    sources, and the container waves with each Create/Recreate there waiting for it."""
-    per_host: Dict[str, Dict[Tuple[str, ...], Shipped]] = {}
-    for action in (a for wave in waves for a in wave):
-        if isinstance(action, (Create, Recreate, Keep)) and action.host not in down:
-            for source in shipped.get(action.replica.service, ()):
-                per_host.setdefault(action.host, {})[(source.service, source.mount, source.source,
-                                                      source.target)] = source
-    ships = tuple(ShipFiles(host, project_name, tuple(found[k] for k in sorted(found)))
-                  for host, found in sorted(per_host.items()))
-    waiting = [tuple(replace(a, after=a.after + (ship_key(a.host),))
-                     if isinstance(a, (Create, Recreate)) and a.host in per_host
-                     and shipped.get(a.replica.service) else a for a in wave) for wave in waves]
-    return ships, waiting
-
-
 @dataclass(frozen=True)
 class _Ground:
     """What every step of ``up`` reads: the inputs, the services acted on and what host loss sorted out."""
@@ -165,6 +136,18 @@ def _place(ground: _Ground, mine) -> Placement:
                            if r.service in ground.selected or r in existing))
 
 
+def _scales(project: Project, selected: Set[str], mine, options: Options) -> Dict[str, int]:
+    """The file's scale for selected services, the running count for the others (left untouched)."""
+    highest: Dict[str, int] = {}
+    for c in mine:
+        highest[c.replica.service] = max(highest.get(c.replica.service, 0), c.replica.index)
+    wanted = {}
+    for spec in project.services:
+        wanted[spec.name] = spec.scale if spec.name in selected else highest.get(spec.name, 0)
+    wanted.update(options.scale_of)
+    return wanted
+
+
 def _reserve(ground: _Ground, placement: Placement) -> Tuple[Dict[Replica, Address], List[Reservation]]:
     """Each replica's address: the one held when it fits; otherwise the Reserve action gets or moves it."""
     project, network, held = ground.project, ground.network, ground.addresses.by_replica
@@ -189,6 +172,19 @@ def _reserve(ground: _Ground, placement: Placement) -> Tuple[Dict[Replica, Addre
                 entries.append(Reservation(replica, host, fixed,
                                            f"recorded on {allocation.host or 'no host'}, placed on {host}"))
     return address_of, entries
+
+
+def _moved(move: Move, host: str, fixed: Optional[str]) -> Tuple[Address, Reservation]:
+    """The address and reservation of a replica leaving a lost host (a new address; the old one is
+    kept for the copy left there) or an evicted one (its address goes along)."""
+    label, source, ip = move.replica.label, move.source, move.allocation.ip
+    if move.evicted:
+        why = f"host {source} is evicted: moving {label} to {host} with its address {fixed or ip}"
+        address = Unreserved(move.replica.owner, fixed) if fixed and fixed != ip else ip
+        return address, Reservation(move.replica, host, fixed, why, moved_from=source)
+    why = f"host {source} unreachable: moving {label} to {host} with a new address ({ip} stays reserved there)"
+    strand = Strand(stranded_owner(move.replica, move.generation - 1), source, ip)
+    return Unreserved(move.replica.owner), Reservation(move.replica, host, None, why, strand, source)
 
 
 def _releases(ground: _Ground, placement: Placement, containers: ContainerPlan, mine) -> List[Release]:
@@ -247,6 +243,23 @@ def _container_waves(ground: _Ground, containers: ContainerPlan, kept, shipped: 
     return ships, ([pruned] if pruned else []) + list(waves)
 
 
+def _ship(project_name: str, waves, shipped: ShippedByService, down) -> Tuple[Tuple[ShipFiles, ...], list]:
+    """One ShipFiles per host that will run (create, recreate or keep) a replica mounting shipped
+    sources, and the container waves with each Create/Recreate there waiting for it."""
+    per_host: Dict[str, Dict[Tuple[str, ...], Shipped]] = {}
+    for action in (a for wave in waves for a in wave):
+        if isinstance(action, (Create, Recreate, Keep)) and action.host not in down:
+            for source in shipped.get(action.replica.service, ()):
+                per_host.setdefault(action.host, {})[(source.service, source.mount, source.source,
+                                                      source.target)] = source
+    ships = tuple(ShipFiles(host, project_name, tuple(found[k] for k in sorted(found)))
+                  for host, found in sorted(per_host.items()))
+    waiting = [tuple(replace(a, after=a.after + (ship_key(a.host),))
+                     if isinstance(a, (Create, Recreate)) and a.host in per_host
+                     and shipped.get(a.replica.service) else a for a in wave) for wave in waves]
+    return ships, waiting
+
+
 def _assemble(loss: HostLoss, reserve: Optional[Reserve], before_containers, container_waves, writes) -> list:
     """The plan's waves in order: reserve, host-loss cleanup, images and files, removals and releases,
     the containers, the hosts files last.
@@ -278,16 +291,3 @@ def _volumes(project: Project, placement: Placement, observation: Observation) -
     held = set(observation.volumes)
     return tuple(sorted((name, host, r.label, (host, name) in held) for r, host in placement.assignments
                         for name in project.service(r.service).named_volumes))
-
-
-def _moved(move: Move, host: str, fixed: Optional[str]) -> Tuple[Address, Reservation]:
-    """The address and reservation of a replica leaving a lost host (a new address; the old one is
-    kept for the copy left there) or an evicted one (its address goes along)."""
-    label, source, ip = move.replica.label, move.source, move.allocation.ip
-    if move.evicted:
-        why = f"host {source} is evicted: moving {label} to {host} with its address {fixed or ip}"
-        address = Unreserved(move.replica.owner, fixed) if fixed and fixed != ip else ip
-        return address, Reservation(move.replica, host, fixed, why, moved_from=source)
-    why = f"host {source} unreachable: moving {label} to {host} with a new address ({ip} stays reserved there)"
-    strand = Strand(stranded_owner(move.replica, move.generation - 1), source, ip)
-    return Unreserved(move.replica.owner), Reservation(move.replica, host, None, why, strand, source)

@@ -95,6 +95,13 @@ class HostError(NapComposeError):
         super().__init__(f"{host}: {message}")
 
 
+def without_host(host: str, text: str) -> str:
+    """``text`` without the leading ``host: `` a HostError's message carries, for a line or a result
+    that names the host already; any other text is returned as it is."""
+    prefix = f"{host}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
 class HostKeyError(HostError):
     """An SSH host key that is unknown or changed, refused on purpose."""
 

@@ -234,8 +234,3 @@ class ProjectLock:
         by = f"by {describe(current, self._clock.now())}" if current is not None else "(it is gone)"
         return (f"the lock of project {self.project} was taken over {by} while this command held it (its "
                 f"lease of {self.ttl_s:g} s was not renewed in time); check the project with `nap-compose ps`")
-
-    def holder_now(self) -> Optional[LockRecord]:
-        """Who holds the lock right now (expired or not), or None; read-only."""
-        found = self._store.get(self.key)
-        return LockRecord.load(found[0]) if found else None

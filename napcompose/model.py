@@ -218,6 +218,15 @@ class ServiceSpec:
     update: UpdateConfig = field(default_factory=UpdateConfig)
     rollback: UpdateConfig = field(default_factory=UpdateConfig)
 
+    @property
+    def named_volumes(self) -> Tuple[str, ...]:
+        """The named volumes the service mounts (``data:/var/lib/data``), in order, each once.
+
+        A source that is a path (``/``, ``.``, ``~``) is a bind mount, not a volume.
+        """
+        names = (v.split(":", 1)[0] for v in self.volumes if ":" in v)
+        return tuple(dict.fromkeys(n for n in names if n and not n.startswith(("/", ".", "~"))))
+
 
 @dataclass(frozen=True)
 class Project:

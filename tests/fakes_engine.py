@@ -16,7 +16,6 @@ from typing import Dict, List, Optional, Set, Tuple
 from napcompose.errors import HostError
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
-from napcompose.placement.place import named_volumes
 
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
@@ -292,7 +291,7 @@ class FakeEngine:
             self.containers[container_id] = _Container(container_id, request, path, inode, health=health,
                                                        image_id=self._current_image(request.image))
             # Docker makes a missing named volume on create; it stays when the container goes.
-            self.volumes.update(named_volumes(request.spec))
+            self.volumes.update(request.spec.named_volumes)
             return container_id
 
     def volume_names(self) -> List[str]:

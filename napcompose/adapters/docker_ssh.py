@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import urllib.parse
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import paramiko
 from docker.transport import SSHHTTPAdapter
@@ -24,9 +24,6 @@ from docker.transport.sshconn import RecentlyUsedContainer, SSHConnection, SSHCo
 from paramiko.channel import Channel
 from paramiko.common import cMSG_CHANNEL_OPEN
 from paramiko.message import Message
-
-if TYPE_CHECKING:  # the connections own this adapter; imported for the annotations only
-    from napcompose.adapters.ssh import HostConnections
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 STREAMLOCAL = "direct-streamlocal@openssh.com"
@@ -92,13 +89,23 @@ def open_streamlocal(transport: paramiko.Transport, path: str, timeout: float) -
     return opened
 
 
+class Connections(Protocol):
+    """What the adapter needs of the host connections that own it (``HostConnections`` in ssh.py)."""
+
+    def ssh(self, host_name: str) -> paramiko.SSHClient:
+        """The host's connected SSH client."""
+
+    def docker_channel(self, host_name: str, transport, timeout: float) -> paramiko.Channel:
+        """A channel carrying one HTTP connection to the host's Docker daemon."""
+
+
 _POOL_KEY = "ssh"
 
 
 class _DockerChannelConnection(SSHConnection):
     """An HTTP connection whose socket is a channel to the host's Docker socket."""
 
-    def __init__(self, connections: "HostConnections", host_name: str, ssh_transport, timeout: float):
+    def __init__(self, connections: Connections, host_name: str, ssh_transport, timeout: float):
         super().__init__(ssh_transport=ssh_transport, timeout=timeout, host=host_name)
         self._connections = connections
         self._host_name = host_name
@@ -108,7 +115,7 @@ class _DockerChannelConnection(SSHConnection):
 
 
 class _DockerChannelPool(SSHConnectionPool):
-    def __init__(self, connections: "HostConnections", host_name: str, client, timeout: float, maxsize: int):
+    def __init__(self, connections: Connections, host_name: str, client, timeout: float, maxsize: int):
         super().__init__(ssh_client=client, timeout=timeout, maxsize=maxsize, host=host_name)
         self._connections = connections
         self._host_name = host_name
@@ -120,7 +127,7 @@ class _DockerChannelPool(SSHConnectionPool):
 class DockerChannelAdapter(SSHHTTPAdapter):
     """docker-py's SSH adapter, fed with an already connected paramiko client of ours."""
 
-    def __init__(self, connections: "HostConnections", host_name: str, timeout: float, max_pool_size: int = 10):
+    def __init__(self, connections: Connections, host_name: str, timeout: float, max_pool_size: int = 10):
         # Skip SSHHTTPAdapter.__init__: it would build and connect its own client.
         self._connections = connections
         self._host_name = host_name

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Dict, Mapping
 
-from napcompose.errors import PartialFailure
+from napcompose.errors import PartialFailure, without_host
 from napcompose.cli.common import load_cluster
 
 
@@ -129,7 +129,7 @@ def raise_on_failures(report, what: str) -> None:
         host = outcome.host
         where = f" on {host}" if host and host != outcome.subject else ""
         reason = outcome.error or "skipped"
-        if host and reason.startswith(f"{host}: "):
-            reason = reason[len(host) + 2:]  # the line names the host already
+        if host:
+            reason = without_host(host, reason)  # the line names the host already
         lines.append((f"{outcome.action} {outcome.subject}{where}".strip(), reason))
     raise PartialFailure(f"{what}: {len(failed)} of {total} steps failed", lines)

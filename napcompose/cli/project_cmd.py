@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.model import Replica
-from napcompose.placement.place import named_volumes
 from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import load_project
@@ -117,7 +116,7 @@ def cmd_ps(args, ctx) -> int:
     services = check_services(project, args.services)
     observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
     rows = views.ps_rows(observation, services, include_one_off=args.all,
-                         volumes={s.name: named_volumes(s) for s in project.services})
+                         volumes={s.name: s.named_volumes for s in project.services})
     if args.quiet:
         for row in rows:
             if row.id:

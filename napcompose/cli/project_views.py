@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from napcompose.errors import ExitStatus, PartialFailure
+from napcompose.errors import ExitStatus, PartialFailure, without_host
 from napcompose.planner import Command, Options, is_previous, render
 from napcompose.adapters.streams import LogMux, LogSource
 from napcompose.cli.options import attached_kill, attached_stop
@@ -49,7 +49,7 @@ def ps_rows(observation, services: Sequence[str], include_one_off: bool,
             continue
         state = c.state
         if state in ("unknown", "stranded") and c.host in down:
-            why = "host evicted" if c.host in evicted else _without_host(c.host, down[c.host])
+            why = "host evicted" if c.host in evicted else without_host(c.host, down[c.host])
             state = f"{state} ({why})"
         elif (c.host, c.id) in stale:
             state = f"superseded ({state})"
@@ -80,16 +80,12 @@ def print_ps_json(ctx, rows: Sequence[PsRow]) -> None:
 
 def raise_if_partial(observation, what: str) -> None:
     """Hosts that did not answer make the command's exit status PartialFailure's."""
-    down = [(h.host, _without_host(h.host, h.error or "unreachable"))
+    down = [(h.host, without_host(h.host, h.error or "unreachable"))
             for h in observation.hosts if not h.reachable]
     if down:
         total = len(observation.hosts)
         raise PartialFailure(f"{what}: {len(down)} of {total} hosts did not answer; the listing is partial",
                              down)
-
-
-def _without_host(host: str, error: str) -> str:
-    return error[len(host) + 2:] if error.startswith(f"{host}: ") else error
 
 
 # ---------------------------------------------------------------------------- plan

@@ -44,12 +44,6 @@ class ServiceGraph:
     replicas: Tuple[ReplicaNode, ...] = ()
     hosts: Tuple[str, ...] = ()  # one lane per host, in the cluster file's order
 
-    def wave_of(self, service: str) -> int:
-        for number, wave in enumerate(self.waves):
-            if service in wave:
-                return number
-        raise KeyError(service)
-
     def edges_from(self, service: str) -> Tuple[Edge, ...]:
         return tuple(e for e in self.edges if e.consumer == service)
 

@@ -16,6 +16,7 @@ import time
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
+from napcompose.lab.etcd_members import extra_pidfiles
 from napcompose.lab.layout import Layout, LabHost
 from napcompose.lab.mountns import is_ns_mount
 from napcompose.lab.netns import NETNS_DIR, in_host
@@ -282,9 +283,7 @@ def start_etcd(layout: Layout) -> int:
 
 def pidfiles(layout: Layout) -> Dict[str, str]:
     """Every pidfile of the lab, by the process it names."""
-    from napcompose.lab import etcd  # late: the etcd module builds on this one
-
-    files = {"etcd": layout.etcd_pidfile, **etcd.extra_pidfiles(layout)}
+    files = {"etcd": layout.etcd_pidfile, **extra_pidfiles(layout)}
     for host in layout.hosts:
         files[f"{host.name}/dockerd"] = os.path.join(host.dir, "dockerd.spawn.pid")
         files[f"{host.name}/sshd"] = host.sshd_pidfile

@@ -149,16 +149,6 @@ def ensure(layout: Layout, host: LabHost) -> str:
     return host.mount_ns
 
 
-def namespace_id(host: LabHost) -> Optional[int]:
-    """The inode of the host's mount namespace, as /proc/PID/ns/mnt shows it; None when it is gone."""
-    if not is_ns_mount(host.mount_ns):
-        return None
-    try:
-        return os.stat(host.mount_ns).st_ino
-    except OSError:
-        return None
-
-
 # --------------------------------------------------------------------------- inside the new namespace
 
 

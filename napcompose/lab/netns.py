@@ -81,13 +81,6 @@ def enslave_nic(layout: Layout, host: LabHost, bridge: str) -> None:
     run(in_netns(ns, ["ip", "link", "set", bridge, "up"]))
 
 
-def nic_master(host: LabHost) -> str:
-    """The bridge eth0 is a port of in ``host``'s namespace ('' when none)."""
-    path = run(in_netns(host.netns, ["ip", "-o", "link", "show", "dev", "eth0"]), check=False).stdout
-    parts = path.split()
-    return parts[parts.index("master") + 1] if "master" in parts else ""
-
-
 def remove_wiring(layout: Layout) -> List[str]:
     """Delete the lab's namespaces, veths and switch; returns what was removed."""
     removed = []

@@ -20,7 +20,6 @@ from napcompose.orchestrator.hosts import HostsDrift, check_blocks
 from napcompose.observe.hosts import observe, with_stand_ins
 from napcompose.orchestrator.run import Executor
 from napcompose.orchestrator.ship import with_host_copies
-from napcompose.placement.place import named_volumes
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
@@ -83,7 +82,7 @@ class Orchestrator(Core):
             # the config hashes the planner compares.
             project, shipped = with_host_copies(project)
             images = sorted({image_name(project.name, s) for s in project.services})
-            volumes = sorted({v for s in project.services for v in named_volumes(s)})
+            volumes = sorted({v for s in project.services for v in s.named_volumes})
             seen = self.observe(project_name, everything=True, images=images, addresses=addresses,
                                 volumes=volumes)
         else:

@@ -119,15 +119,9 @@ def _wanted_scales(project: Project, scales: Optional[Mapping[str, int]]) -> Dic
     return {spec.name: scales.get(spec.name, spec.scale) for spec in project.services}
 
 
-def named_volumes(spec: ServiceSpec) -> Tuple[str, ...]:
-    """The named volumes ``spec`` mounts (``data:/var/lib/data``), in order, each once."""
-    names = (v.split(":", 1)[0] for v in spec.volumes if ":" in v)
-    return tuple(dict.fromkeys(n for n in names if n and not n.startswith(("/", ".", "~"))))
-
-
 def _holders(spec: ServiceSpec, volumes: Sequence[Tuple[str, str]]) -> List[str]:
     """The hosts holding any of the service's named volumes, sorted."""
-    wanted = set(named_volumes(spec))
+    wanted = set(spec.named_volumes)
     return sorted({host for host, name in volumes if name in wanted}) if wanted else []
 
 
@@ -202,7 +196,7 @@ def _back_to_their_data(rules: "_Rules", new: List[Replica], host_by_name: Mappi
     did not answer, or that a filter now excludes, is an error naming the replica, host and volume.
     """
     spec, state, left = rules.spec, rules.state, list(new)
-    names = ", ".join(named_volumes(spec))
+    names = ", ".join(spec.named_volumes)
     for host_name in [h for h in holders if state.count(h, spec.name) == 0][:len(left)]:
         replica = left.pop(0)
         label = f"{spec.name}_{replica.index}"

@@ -22,7 +22,7 @@ from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill,
 from napcompose.planner.hostloss import current_generations, superseded
 from napcompose.observe.observation import (Addresses, Observation, parse_owner, parse_stranded, stand_ins,
                                            stranded_owner)
-from napcompose.planner.options import Options, PlanOptions
+from napcompose.planner.options import Options
 from napcompose.planner.render import render
 from napcompose.planner.rolling import plan_rollback
 from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
@@ -63,7 +63,7 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 __all__ = [
     "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
-    "PlanOptions", "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
+    "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",

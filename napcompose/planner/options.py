@@ -38,5 +38,3 @@ class Options:
     def scale_of(self) -> Dict[str, int]:
         return dict(self.scales)
 
-
-PlanOptions = Options  # the name the planner's callers knew it by

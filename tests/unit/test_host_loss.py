@@ -8,7 +8,7 @@ from napcompose.cli.project_views import ps_rows
 from napcompose.ipam.evictions import Evictions
 from napcompose.model import NetworkAttachment, Project, ServiceSpec
 from napcompose.orchestrator import Orchestrator
-from napcompose.planner import PlanOptions, render
+from napcompose.planner import render
 from napcompose.ports import ListReporter
 from tests import nap
 from tests.unit.test_orchestrator import Rig, guestbook

@@ -1,5 +1,6 @@
 """The import rules: modules import only downward, the core stays free of I/O, the clock and randomness,
-and no module reaches into another module's private (underscore) names.
+no module reaches into another module's private (underscore) names, no import cycle exists (between
+modules, imports inside functions included, or between packages), and every package says what it owns.
 
 Relative imports (``from ..graph import x``) are resolved and checked like absolute ones, and
 ``from napcompose import graph`` counts as importing ``napcompose.graph``.
@@ -8,6 +9,7 @@ Relative imports (``from ..graph import x``) are resolved and checked like absol
 import ast
 import pathlib
 
+import networkx as nx
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "napcompose"
@@ -22,12 +24,13 @@ LAYERS = {
     "imagecheck": 3, "lock": 3, "shipping": 3,
     "observe": 4,
     "planner": 5,
-    "orchestrator": 6,
-    "adapters": 7,
-    "cli": 8, "lab": 8, "dashboard": 8,
-    "__main__": 9, "__init__": 0,
+    "execute": 6,
+    "orchestrator": 7,
+    "adapters": 8,
+    "cli": 9, "lab": 9, "dashboard": 9,
+    "__main__": 10, "__init__": 0,
 }
-CORE_LAYER_MAX = 6
+CORE_LAYER_MAX = 7
 # I/O libraries, the clock and randomness reach the core only through the ports, passed in.
 FORBIDDEN_IN_CORE = {"docker", "paramiko", "etcd", "etcd3gw", "subprocess", "socket", "requests", "urllib3",
                      "time", "datetime", "random", "secrets"}
@@ -147,6 +150,52 @@ def test_every_module_has_a_layer():
         _layer_of(module)
 
 
+def _unit(module):
+    """The package a module belongs to for the package rule: ``napcompose.X`` (a top-level module is its own)."""
+    return ".".join(module.split(".")[:2])
+
+
+def _import_graph(modules):
+    """(module graph, package graph): an edge for every napcompose import, late ones inside functions
+    included (ast.walk sees them). Importing ``a.b.c`` also runs ``a.b``'s __init__, but that is no
+    edge: a package that imports its own modules would otherwise always be a cycle."""
+    graph, packages = nx.DiGraph(), nx.DiGraph()
+    for module, path in modules:
+        graph.add_node(module)
+        for imported, _, _ in _imports(module, path):
+            if imported.split(".")[0] == "napcompose" and imported not in ("napcompose", module):
+                graph.add_edge(module, imported)
+                if _unit(module) != _unit(imported):
+                    packages.add_edge(_unit(module), _unit(imported))
+    return graph, packages
+
+
+def _cycle(graph):
+    """One cycle of ``graph`` as ``a -> b -> a``, or None."""
+    try:
+        edges = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return None
+    return " -> ".join([edges[0][0]] + [b for _, b in edges])
+
+
+def test_no_module_import_cycle():
+    # A cycle hidden behind a late import still means neither module can be understood (or loaded) alone.
+    cycle = _cycle(_import_graph(MODULES)[0])
+    assert cycle is None, f"import cycle: {cycle} (move the shared piece to a module both import)"
+
+
+def test_no_package_import_cycle():
+    cycle = _cycle(_import_graph(MODULES)[1])
+    assert cycle is None, f"package cycle: {cycle}"
+
+
+@pytest.mark.parametrize("init", sorted(PACKAGE.rglob("__init__.py")), ids=lambda p: str(p.parent.name))
+def test_every_package_opens_with_a_docstring_saying_what_it_owns(init):
+    docstring = ast.get_docstring(ast.parse(init.read_text()))
+    assert docstring and len(docstring.split()) >= 4, f"{init}: open with a docstring saying what the package owns"
+
+
 # The checker itself, on small sources: a rule that cannot fail proves nothing.
 
 def _write(tmp_path, module, text):
@@ -175,3 +224,25 @@ def test_the_checker_sees_relative_upward_imports_and_private_names(tmp_path):
     assert ("napcompose.graph", None, 3) in imports
     assert list(_private_uses("napcompose.config.bad", path)) == [
         ("napcompose.graph", "_cycle", 2), ("napcompose.config.schema", "_type_name", 5)]
+
+
+def test_the_checker_sees_a_cycle_behind_a_late_import_and_between_packages(tmp_path):
+    modules = [
+        ("napcompose.lab.a", _write(tmp_path, "napcompose.lab.a", "from napcompose.lab.b import f\n")),
+        ("napcompose.lab.b", _write(tmp_path, "napcompose.lab.b", "def f():\n    from .a import g\n")),
+        ("napcompose.ipam.c", _write(tmp_path, "napcompose.ipam.c", "from napcompose.graph import x\n")),
+        ("napcompose.graph", _write(tmp_path, "napcompose.graph", "from napcompose.ipam.c import y\n")),
+    ]
+    graph, packages = _import_graph(modules)
+    assert _cycle(graph.subgraph(["napcompose.lab.a", "napcompose.lab.b"])) in (
+        "napcompose.lab.a -> napcompose.lab.b -> napcompose.lab.a",
+        "napcompose.lab.b -> napcompose.lab.a -> napcompose.lab.b")
+    assert _cycle(packages) in ("napcompose.ipam -> napcompose.graph -> napcompose.ipam",
+                                "napcompose.graph -> napcompose.ipam -> napcompose.graph")
+    assert _cycle(nx.DiGraph([("a", "b"), ("b", "c")])) is None
+
+
+def test_the_docstring_rule_fails_on_a_bare_package(tmp_path):
+    bare = _write(tmp_path, "napcompose.bare.__init__", "from .x import y\n")
+    with pytest.raises(AssertionError):
+        test_every_package_opens_with_a_docstring_saying_what_it_owns(bare)

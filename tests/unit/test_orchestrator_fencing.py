@@ -13,7 +13,6 @@ import pytest
 from napcompose.errors import AddressFencedError
 from napcompose.model import PlacementSpec, Project, ServiceSpec
 from napcompose.orchestrator import Orchestrator
-from napcompose.planner import PlanOptions
 from napcompose.ports import ListReporter
 from tests import nap
 from tests.fakes_engine import FakeClock, FakeWorld, make_ipam

@@ -6,7 +6,7 @@ import pytest
 
 from napcompose.errors import ConfigError, HostError
 from napcompose.model import Project, ServiceSpec
-from napcompose.planner import (Command, Create, Options, PlanOptions, Recreate, Remove, RemoveFiles, Reserve,
+from napcompose.planner import (Command, Create, Options, Recreate, Remove, RemoveFiles, Reserve,
                                 ShipFiles, render, ship_key)
 from tests import nap
 from tests.unit.test_orchestrator import Rig

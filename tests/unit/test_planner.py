@@ -8,7 +8,7 @@ from napcompose.confighash import config_hash
 from napcompose.errors import UsageError
 from napcompose.model import (Allocation, Dependency, Link, ObservedContainer, Placement, PlacementSpec,
                               Project, Replica, ServiceSpec)
-from napcompose.planner import PlanOptions, build_requests, converge, hosts_block
+from napcompose.planner import Options, build_requests, converge, hosts_block
 
 
 def project(web_scale=2, web_env=()):
@@ -83,7 +83,7 @@ def test_scaling_a_linked_service_changes_extra_hosts_but_not_the_consumers_hash
 
 def test_first_up_creates_everything_in_dependency_waves():
     proj = project()
-    the_plan = converge(proj, requests_for(proj), [], PlanOptions())
+    the_plan = converge(proj, requests_for(proj), [], Options())
     assert [[a.subject for a in wave] for wave in the_plan.waves] == [["db_1", "lone_1"], ["web_1", "web_2"]]
     assert all(a.kind == "create" and a.reason == "not created yet" for wave in the_plan.waves for a in wave)
     assert the_plan.removals == ()
@@ -92,7 +92,7 @@ def test_first_up_creates_everything_in_dependency_waves():
 def test_second_up_is_all_noop():
     proj = project()
     requests = requests_for(proj)
-    the_plan = converge(proj, requests, observed_from(requests), PlanOptions())
+    the_plan = converge(proj, requests, observed_from(requests), Options())
     assert set(kinds(the_plan).values()) == {("noop", "up to date")}
     assert the_plan.removals == ()
 
@@ -101,7 +101,7 @@ def test_changed_service_only_is_recreated():
     proj = project()
     before = requests_for(proj)
     changed = project(web_env=(("DEBUG", "1"),))
-    result = kinds(converge(changed, requests_for(changed), observed_from(before), PlanOptions()))
+    result = kinds(converge(changed, requests_for(changed), observed_from(before), Options()))
     assert result == {"db_1": ("noop", "up to date"), "lone_1": ("noop", "up to date"),
                       "web_1": ("recreate", "configuration changed"),
                       "web_2": ("recreate", "configuration changed")}
@@ -111,10 +111,10 @@ def test_force_recreate_and_no_recreate():
     proj = project()
     requests = requests_for(proj)
     observed = observed_from(requests)
-    forced = kinds(converge(proj, requests, observed, PlanOptions(force_recreate=True)))
+    forced = kinds(converge(proj, requests, observed, Options(force_recreate=True)))
     assert set(forced.values()) == {("recreate", "--force-recreate")}
     changed = project(web_env=(("DEBUG", "1"),))
-    kept = kinds(converge(changed, requests_for(changed), observed, PlanOptions(no_recreate=True)))
+    kept = kinds(converge(changed, requests_for(changed), observed, Options(no_recreate=True)))
     assert kept["web_1"] == ("noop", "running (--no-recreate)")
 
 
@@ -122,9 +122,9 @@ def test_stopped_containers_are_started():
     proj = project()
     requests = requests_for(proj)
     observed = observed_from(requests, state="exited")
-    result = kinds(converge(proj, requests, observed, PlanOptions()))
+    result = kinds(converge(proj, requests, observed, Options()))
     assert result["db_1"] == ("start", "exited")
-    assert kinds(converge(proj, requests, observed, PlanOptions(no_recreate=True)))["db_1"] == \
+    assert kinds(converge(proj, requests, observed, Options(no_recreate=True)))["db_1"] == \
         ("start", "exited, --no-recreate")
 
 
@@ -132,7 +132,7 @@ def test_address_drift_recreates():
     proj = project()
     requests = requests_for(proj)
     observed = [replace(c, ip="198.18.0.99") if c.replica.service == "db" else c for c in observed_from(requests)]
-    assert kinds(converge(proj, requests, observed, PlanOptions()))["db_1"] == \
+    assert kinds(converge(proj, requests, observed, Options()))["db_1"] == \
         ("recreate", "address 198.18.0.99 differs from its reservation 198.18.0.11")
 
 
@@ -140,7 +140,7 @@ def test_scale_down_removes_the_highest_indexes_first():
     proj = project(web_scale=3)
     observed = observed_from(requests_for(proj))
     smaller = project(web_scale=1)
-    the_plan = converge(smaller, requests_for(smaller), observed, PlanOptions())
+    the_plan = converge(smaller, requests_for(smaller), observed, Options())
     assert [(a.kind, a.subject, a.reason) for a in the_plan.removals] == [
         ("remove", "web_3", "scale 1"), ("remove", "web_2", "scale 1")]
     assert kinds(the_plan)["web_1"] == ("noop", "up to date")
@@ -152,9 +152,9 @@ def test_orphans_are_removed_only_on_request():
     orphan = ObservedContainer(host="node2", id="c-old", name="gb_old_1", replica=Replica("gb", "old", 1),
                                config_hash="x", state="running", ip="198.18.0.40")
     observed = observed_from(requests) + [orphan]
-    kept = converge(proj, requests, observed, PlanOptions())
+    kept = converge(proj, requests, observed, Options())
     assert kept.removals == () and kept.orphans == (orphan,)
-    gone = converge(proj, requests, observed, PlanOptions(remove_orphans=True))
+    gone = converge(proj, requests, observed, Options(remove_orphans=True))
     assert [(a.subject, a.reason) for a in gone.removals] == [("old_1", "orphan: service old is not in the project")]
 
 
@@ -163,7 +163,7 @@ def test_a_duplicate_container_of_one_replica_is_removed():
     requests = requests_for(proj)
     twin = ObservedContainer(host="node3", id="c-twin", name="gb_db_1", replica=Replica("gb", "db", 1),
                              config_hash="x", state="running", ip="198.18.0.11")
-    the_plan = converge(proj, requests, observed_from(requests) + [twin], PlanOptions())
+    the_plan = converge(proj, requests, observed_from(requests) + [twin], Options())
     assert [(a.subject, a.host, a.reason) for a in the_plan.removals] == [("db_1", "node3", "duplicate of db_1")]
     assert kinds(the_plan)["db_1"] == ("noop", "up to date")
 
@@ -171,13 +171,13 @@ def test_a_duplicate_container_of_one_replica_is_removed():
 def test_selected_services_bring_their_dependencies_unless_no_deps():
     proj = project()
     requests = requests_for(proj)
-    assert set(kinds(converge(proj, requests, [], PlanOptions(services=("web",))))) == {"db_1", "web_1", "web_2"}
-    assert set(kinds(converge(proj, requests, [], PlanOptions(services=("web",), no_deps=True)))) == {"web_1", "web_2"}
+    assert set(kinds(converge(proj, requests, [], Options(services=("web",))))) == {"db_1", "web_1", "web_2"}
+    assert set(kinds(converge(proj, requests, [], Options(services=("web",), no_deps=True)))) == {"web_1", "web_2"}
 
 
 def test_unknown_selected_service_is_a_usage_error():
     with pytest.raises(UsageError) as err:
-        converge(project(), {}, [], PlanOptions(services=("nosuch",)))
+        converge(project(), {}, [], Options(services=("nosuch",)))
     assert str(err.value) == "no such service: nosuch"
 
 
@@ -193,7 +193,7 @@ def test_dependency_condition_does_not_change_waves():
     proj = Project(name="gb", services=(
         ServiceSpec(name="db", image="redis"),
         ServiceSpec(name="web", image="busybox", depends_on=(Dependency("db", "service_healthy"),))))
-    the_plan = converge(proj, requests_for(proj), [], PlanOptions())
+    the_plan = converge(proj, requests_for(proj), [], Options())
     assert [[a.subject for a in w] for w in the_plan.waves] == [["db_1"], ["web_1"]]
 
 
@@ -209,7 +209,7 @@ def test_a_container_made_from_an_older_image_id_is_recreated():
     # against their own host's id: lone_1 also uses busybox on node3, so it changed too.
     current = {("node1", "redis"): "sha256:old", ("node2", "busybox"): "sha256:old",
                ("node3", "busybox"): "sha256:new"}
-    result = kinds(converge(proj, requests, observed, PlanOptions(), current))
+    result = kinds(converge(proj, requests, observed, Options(), current))
     assert result == {"db_1": ("noop", "up to date"), "lone_1": ("recreate", "image changed"),
                       "web_1": ("noop", "up to date"), "web_2": ("recreate", "image changed")}
 
@@ -218,7 +218,7 @@ def test_a_stopped_container_made_from_an_older_image_is_recreated_not_started()
     proj = project()
     requests = requests_for(proj)
     observed = _made_from(observed_from(requests, state="exited"), "sha256:old")
-    result = kinds(converge(proj, requests, observed, PlanOptions(), {("node1", "redis"): "sha256:new"}))
+    result = kinds(converge(proj, requests, observed, Options(), {("node1", "redis"): "sha256:new"}))
     assert result["db_1"] == ("recreate", "image changed")
     assert result["web_1"] == ("start", "exited")
 
@@ -229,12 +229,12 @@ def test_unknown_image_ids_decide_nothing():
     rebuilt = {("node1", "redis"): "sha256:new", ("node2", "busybox"): "sha256:new",
                ("node3", "busybox"): "sha256:new"}
     # the containers' ids unknown (e.g. observed by an older engine): nothing to compare
-    assert set(kinds(converge(proj, requests, observed_from(requests), PlanOptions(), rebuilt)).values()) == \
+    assert set(kinds(converge(proj, requests, observed_from(requests), Options(), rebuilt)).values()) == \
         {("noop", "up to date")}
     # the hosts' current ids unknown (host did not answer, image gone): nothing to compare either
     observed = _made_from(observed_from(requests), "sha256:old")
-    assert set(kinds(converge(proj, requests, observed, PlanOptions())).values()) == {("noop", "up to date")}
-    assert set(kinds(converge(proj, requests, observed, PlanOptions(), {("node9", "redis"): "x"})).values()) == \
+    assert set(kinds(converge(proj, requests, observed, Options())).values()) == {("noop", "up to date")}
+    assert set(kinds(converge(proj, requests, observed, Options(), {("node9", "redis"): "x"})).values()) == \
         {("noop", "up to date")}
 
 
@@ -243,9 +243,9 @@ def test_no_recreate_wins_over_a_changed_image_and_the_hash_reason_comes_first()
     requests = requests_for(proj)
     observed = _made_from(observed_from(requests), "sha256:old")
     rebuilt = {("node1", "redis"): "sha256:new"}
-    assert kinds(converge(proj, requests, observed, PlanOptions(no_recreate=True), rebuilt))["db_1"] == \
+    assert kinds(converge(proj, requests, observed, Options(no_recreate=True), rebuilt))["db_1"] == \
         ("noop", "running (--no-recreate)")
     changed = Project(name="gb", services=tuple(replace(s, environment=(("A", "1"),)) if s.name == "db" else s
                                                 for s in proj.services))
-    assert kinds(converge(changed, requests_for(changed), observed, PlanOptions(), rebuilt))["db_1"] == \
+    assert kinds(converge(changed, requests_for(changed), observed, Options(), rebuilt))["db_1"] == \
         ("recreate", "configuration changed")

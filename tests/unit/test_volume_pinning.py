@@ -6,7 +6,7 @@ import pytest
 
 from napcompose.errors import PlacementError
 from napcompose.model import PlacementSpec
-from napcompose.placement.place import named_volumes, place
+from napcompose.placement.place import place
 from tests.unit.test_cli_project import Cli
 from tests.unit.test_placement import H3, hosts, proj, running, svc, where
 
@@ -16,8 +16,8 @@ def db(scale=1, **kw):
 
 
 def test_named_volumes_are_the_sources_that_are_not_paths():
-    assert named_volumes(db()) == ("data",)
-    assert named_volumes(svc("x", volumes=("a:/a", "b:/b:ro", "a:/c", "/h:/h", "~/x:/x", "/anon"))) == ("a", "b")
+    assert db().named_volumes == ("data",)
+    assert svc("x", volumes=("a:/a", "b:/b:ro", "a:/c", "/h:/h", "~/x:/x", "/anon")).named_volumes == ("a", "b")
 
 
 def test_a_new_replica_goes_back_to_the_host_holding_its_volume_whatever_the_strategy():

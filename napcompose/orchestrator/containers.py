@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from napcompose.errors import AddressFencedError, ConfigError, HostError
-from napcompose.model import ObservedContainer, Replica
+from napcompose.model import RUNNING_STATES, ObservedContainer, Replica
 from napcompose.planner import (Create, Keep, Kill, Recreate, Remove, Restart, Start, Stop, build_request)
 
-_RUNNING = ("running", "restarting", "paused")
 
 
 class ContainerHandlers:
@@ -99,7 +98,7 @@ class ContainerHandlers:
 
         def work():
             engine = self.core.engines[action.host]
-            if container.state in _RUNNING:
+            if container.state in RUNNING_STATES:
                 engine.stop_container(container.id, self.options.timeout)
             engine.start_container(container.id)
             self.set_live(action.replica, replace(container, state="running"), only_if=container)
@@ -137,7 +136,7 @@ class ContainerHandlers:
 
     def _remove_container(self, host: str, container: ObservedContainer, stop: bool, force: bool = False) -> None:
         engine = self.core.engines[host]
-        if stop and container.state in _RUNNING:
+        if stop and container.state in RUNNING_STATES:
             engine.stop_container(container.id, self.options.timeout)
         engine.remove_container(container.id, force=force)
 

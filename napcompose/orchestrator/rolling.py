@@ -19,14 +19,13 @@ from typing import List, Optional, Sequence, Tuple
 
 from napcompose.errors import HostError, NapComposeError
 from napcompose.parallel import fan_out
-from napcompose.model import ObservedContainer, Outcome, Replica, UpdateConfig
+from napcompose.model import RUNNING_STATES, FailureAction, ObservedContainer, Outcome, Replica, UpdateConfig
 from napcompose.orchestrator.hosts import write_host
 from napcompose.planner import Recreate, RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep
 from napcompose.planner.rolling import has_healthcheck
 from napcompose.planner.rolling_actions import current_name, previous_name
 
 DRAIN_S = 1.0  # after an alias moved, before its old replica stops: requests on their way finish
-_RUNNING = ("running", "restarting", "paused")
 _HOSTS_WRITES = threading.Lock()  # one hosts pass at a time: two updates must not interleave writes
 
 
@@ -78,12 +77,12 @@ class RollingHandlers:
                                  [(s.replica, s.host, None if s.start_first else s.container) for s in batch],
                                  batch, replace_one)
             failures += errors
-            if not errors or len(failures) / total <= config.max_failure_ratio or config.failure_action == "continue":
+            if not errors or len(failures) / total <= config.max_failure_ratio or config.failure_action is FailureAction.CONTINUE:
                 continue
             said = "; ".join(error for _, error in failures)
             reached = {s.replica for b in action.batches[:number] for s in b}
             untouched = [s.replica.label for s in action.steps if s.replica not in reached]
-            if config.failure_action == "rollback":
+            if config.failure_action is FailureAction.ROLLBACK:
                 steps = [RollbackStep(s.replica, s.host, kept, self._live_of(s.replica, kept))
                          for s, kept in sorted(touched, key=lambda t: t[0].replica)]
                 back = self._restore_all(service, steps, action.rollback_config, action.gate)
@@ -96,7 +95,7 @@ class RollingHandlers:
         failed = {label for label, _ in failures}
         self._drop_kept([(s, kept) for s, kept in touched if s.replica.label not in failed])
         if failures:
-            why = ("failure_action continue" if config.failure_action == "continue"
+            why = ("failure_action continue" if config.failure_action is FailureAction.CONTINUE
                    else f"within max_failure_ratio {config.max_failure_ratio:g}")
             raise UpdateFailed(f"update of {service} went on past failures ({why}): "
                                + "; ".join(error for _, error in failures))
@@ -111,7 +110,7 @@ class RollingHandlers:
         def work():
             if step.previous is not None:  # kept by an earlier update: this update keeps another
                 self._remove_kept(step.host, step.replica, step.previous)
-            if old.state in _RUNNING:
+            if old.state in RUNNING_STATES:
                 engine.stop_container(old.id, self.options.timeout)
             engine.rename_container(old.id, kept.name)
             self.set_live(step.replica, replace(old, state="exited"))
@@ -140,7 +139,7 @@ class RollingHandlers:
                                  [(s.replica, s.host, None if s.beside else s.current) for s in batch], batch,
                                  lambda s: self._restore(s, config, gate))
             failures += errors
-            if errors and config.failure_action == "pause":
+            if errors and config.failure_action is FailureAction.PAUSE:
                 break
         return failures
 
@@ -153,7 +152,7 @@ class RollingHandlers:
 
         def work():
             if step.current is not None and step.current.id != step.previous.id:
-                if step.current.state in _RUNNING:
+                if step.current.state in RUNNING_STATES:
                     engine.stop_container(step.current.id, self.options.timeout)
                 engine.remove_container(step.current.id, force=True)
             engine.rename_container(step.previous.id, name)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import ObservedContainer
+from napcompose.model import RUNNING_STATES, ObservedContainer
 from napcompose.orchestrator.rolling import DRAIN_S
 from napcompose.planner import Create
 from napcompose.observe.observation import stranded_owner
@@ -113,7 +113,7 @@ class StartFirstHandlers:
             self.core.clock.sleep(DRAIN_S)
 
         def swap():
-            if new.state in ("running", "restarting", "paused"):
+            if new.state in RUNNING_STATES:
                 engine.stop_container(new.id, self.options.timeout)
             engine.remove_container(new.id, force=True)
             book.release_owner(owner)

@@ -22,12 +22,13 @@ LAYERS = {
     "imagecheck": 3, "lock": 3, "shipping": 3,
     "observe": 4,
     "planner": 5,
-    "orchestrator": 6,
-    "adapters": 7,
-    "cli": 8, "lab": 8, "dashboard": 8,
-    "__main__": 9, "__init__": 0,
+    "execute": 6,
+    "orchestrator": 7,
+    "adapters": 8,
+    "cli": 9, "lab": 9, "dashboard": 9,
+    "__main__": 10, "__init__": 0,
 }
-CORE_LAYER_MAX = 6
+CORE_LAYER_MAX = 7
 # I/O libraries, the clock and randomness reach the core only through the ports, passed in.
 FORBIDDEN_IN_CORE = {"docker", "paramiko", "etcd", "etcd3gw", "subprocess", "socket", "requests", "urllib3",
                      "time", "datetime", "random", "secrets"}

@@ -3,7 +3,7 @@
 ``Orchestrator`` holds the ports (one ContainerEngine per host, RemoteFiles per host, the address
 book, the image transfer, a Reporter, a Clock). Each command observes every host once, in
 parallel (``observe``), makes a pure Plan of typed actions (``napcompose.planner``), and hands it
-to the one executor (``napcompose.execute``). ``plan`` returns what ``up`` would execute for the same state, and touches
+to the one executor. ``plan`` returns what ``up`` would execute for the same state, and touches
 nothing. Runs never raise for a container that fails: every outcome is in the RunReport.
 """
 

@@ -7,10 +7,15 @@ Mappings are kept as sorted tuples of pairs so that every value is hashable and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 Pairs = Tuple[Tuple[str, str], ...]
+
+# The container states in which a container runs (or will again by itself): it is stopped before it
+# is removed, renamed away or restarted.
+RUNNING_STATES = ("running", "restarting", "paused")
 
 
 class Names(tuple):
@@ -144,6 +149,29 @@ class FileMount:
     origin: str = ""
 
 
+class UpdateOrder(Enum):
+    """Which copy of a replica serves while it is replaced: the old one stops first, or the new one
+    starts first beside it. The values are the compose file's words."""
+
+    STOP_FIRST = "stop-first"
+    START_FIRST = "start-first"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class FailureAction(Enum):
+    """What a rolling update (or rollback) does once too many replicas failed their gate. The values
+    are the compose file's words."""
+
+    CONTINUE = "continue"
+    PAUSE = "pause"
+    ROLLBACK = "rollback"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class UpdateConfig:
     """How ``up`` replaces a changed service's containers (``deploy.update_config``), or how a
@@ -157,10 +185,15 @@ class UpdateConfig:
 
     parallelism: int = 1
     delay_s: float = 0.0
-    order: str = "stop-first"
+    order: UpdateOrder = UpdateOrder.STOP_FIRST
     monitor_s: float = 5.0
-    failure_action: str = "pause"
+    failure_action: FailureAction = FailureAction.PAUSE
     max_failure_ratio: float = 0.0
+
+    def __post_init__(self):
+        # The compose file's words are taken as well as the members: both name one member.
+        object.__setattr__(self, "order", UpdateOrder(self.order))
+        object.__setattr__(self, "failure_action", FailureAction(self.failure_action))
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,17 @@ def _seconds(value):
     return None if value is None else f"{value!r}s"
 
 
+def _word(member):
+    return member.value  # an enumeration's member, as the compose file spells it
+
+
 def _update_keys(config) -> dict:
     """The keys of an UpdateConfig that differ from the defaults, as a compose file writes them."""
     default = type(config)()
     found = {}
     for key, field, form in (("parallelism", "parallelism", None), ("delay", "delay_s", _seconds),
-                             ("order", "order", None), ("monitor", "monitor_s", _seconds),
-                             ("failure_action", "failure_action", None),
+                             ("order", "order", _word), ("monitor", "monitor_s", _seconds),
+                             ("failure_action", "failure_action", _word),
                              ("max_failure_ratio", "max_failure_ratio", None)):
         value = getattr(config, field)
         if value != getattr(default, field):

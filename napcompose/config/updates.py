@@ -14,11 +14,13 @@ from napcompose.config import values
 from napcompose.config.schema import suggest
 from napcompose.config.yamlload import line_of
 from napcompose.errors import ConfigError
-from napcompose.model import UpdateConfig
+from napcompose.model import FailureAction, UpdateConfig, UpdateOrder
 
 KEYS = ("parallelism", "delay", "order", "monitor", "failure_action", "max_failure_ratio")
-ORDERS = ("stop-first", "start-first")
-ACTIONS = {"update_config": ("continue", "pause", "rollback"), "rollback_config": ("continue", "pause")}
+ORDERS = tuple(order.value for order in UpdateOrder)
+# A rollback that fails cannot roll back in turn.
+ACTIONS = {"update_config": tuple(action.value for action in FailureAction),
+           "rollback_config": (FailureAction.CONTINUE.value, FailureAction.PAUSE.value)}
 
 
 def _fail(where, line, subject, key, message):
@@ -64,12 +66,12 @@ def _parse(raw, section, prefix, where, subject):
         value = raw["order"]
         if value not in ORDERS:
             fail("order", f"{value!r} is not one of {', '.join(ORDERS)}{suggest(str(value), ORDERS)}")
-        fields["order"] = value
+        fields["order"] = UpdateOrder(value)
     if "failure_action" in raw:
         value, allowed = raw["failure_action"], ACTIONS[section]
         if value not in allowed:
             fail("failure_action", f"{value!r} is not one of {', '.join(allowed)}{suggest(str(value), allowed)}")
-        fields["failure_action"] = value
+        fields["failure_action"] = FailureAction(value)
     if "max_failure_ratio" in raw:
         value = raw["max_failure_ratio"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \

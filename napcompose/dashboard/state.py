@@ -16,7 +16,7 @@ from napcompose.parallel import fan_out
 from napcompose.graphview import service_graph
 from napcompose.model import Allocation, ContainerEvent, ObservedContainer, Project
 from napcompose.orchestrator import Orchestrator
-from napcompose.orchestrator.hosts import check_blocks
+from napcompose.execute.hosts import check_blocks
 from napcompose.observe.observation import Addresses, parse_owner, stand_ins
 from napcompose.ports import ListReporter
 
@@ -106,7 +106,9 @@ class ClusterState:
 
     def _drift(self, found) -> DriftView:
         try:
-            drifts = check_blocks(self._orchestrator, self.project, found)
+            ports = self._orchestrator
+            drifts = check_blocks(self.project, found, files=ports.files, engines=ports.engines,
+                                  reporter=ports.reporter, max_workers=ports.max_workers)
         except NapComposeError as exc:
             return DriftView(self.project.name, error=str(exc))
         rows = tuple((d.replica.name, d.host, "managed block missing" if d.actual is None else

@@ -3,7 +3,8 @@
 ``Orchestrator`` holds the ports (one ContainerEngine per host, RemoteFiles per host, the address
 book, the image transfer, a Reporter, a Clock). Each command observes every host once, in
 parallel (``observe``), makes a pure Plan of typed actions (``napcompose.planner``), and hands it
-to the one Executor. ``plan`` returns what ``run`` would execute for the same state, and touches
+to the one executor (``napcompose.execute``). ``plan`` returns what ``run`` would execute for the same
+state, and touches
 nothing. Runs never raise for a container that fails: every outcome is in the RunReport.
 The command line builds the Options (``napcompose.cli.options``).
 """
@@ -15,11 +16,11 @@ from typing import List, Optional, Sequence
 
 from napcompose.imagecheck import image_name
 from napcompose.model import ObservedContainer, Outcome, Project, RunReport
-from napcompose.orchestrator.base import Core
-from napcompose.orchestrator.hosts import HostsDrift, check_blocks
+from napcompose.execute.executor import run_plan
+from napcompose.execute.files import with_host_copies
+from napcompose.execute.hosts import HostsDrift, check_blocks
+from napcompose.execute.state import Core
 from napcompose.observe.hosts import observe, with_stand_ins
-from napcompose.orchestrator.run import Executor
-from napcompose.orchestrator.ship import with_host_copies
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
@@ -97,7 +98,7 @@ class Orchestrator(Core):
     def execute(self, project: Optional[Project], the_plan: Plan, addresses: Addresses,
                 options: Options) -> RunReport:
         project = project or Project(the_plan.project, ())
-        return Executor(self, project, options, the_plan, addresses).run()
+        return run_plan(self, project, options, the_plan, addresses)
 
     # ------------------------------------------------------------------ hosts files
     def _live(self, project: Project) -> "tuple[List[ObservedContainer], List[Outcome]]":
@@ -110,7 +111,8 @@ class Orchestrator(Core):
         containers, failures = self._live(project)
         for failure in failures:
             self.reporter.warning(f"cannot check {failure.host}: {failure.error}")
-        return check_blocks(self, project, containers)
+        return check_blocks(project, containers, files=self.files, engines=self.engines,
+                            reporter=self.reporter, max_workers=self.max_workers)
 
     def hosts_sync(self, project: Project) -> RunReport:
         """Rewrite every block that differs; unreachable hosts are reported."""

@@ -20,7 +20,7 @@ from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 from napcompose.ipam.fencing import Vacated
 from napcompose.ipam.stranding import STRANDED
-from napcompose.model import Allocation, ObservedContainer, Replica
+from napcompose.model import RUNNING_STATES, Allocation, ObservedContainer, Replica
 from napcompose.planner.actions import Create, Recreate, Release, Remove
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.rolling_actions import is_previous
@@ -62,7 +62,7 @@ def current_generations(containers, addresses: Addresses = Addresses()) -> Dict[
 def kept_for_rollback(container: ObservedContainer) -> bool:
     """A stopped copy that a start-first update kept on purpose, with its address: older than its
     replica's current copy, yet not stale. One still running is what a run that died mid-update left."""
-    return is_previous(container) and container.state not in ("running", "restarting", "paused")
+    return is_previous(container) and container.state not in RUNNING_STATES
 
 
 def _stale(c: ObservedContainer, gens: Mapping[Replica, int]) -> bool:

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves
-from napcompose.model import ObservedContainer, Project
+from napcompose.model import RUNNING_STATES, ObservedContainer, Project
 from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts)
@@ -19,8 +19,6 @@ from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import is_previous
-
-_RUNNING = ("running", "restarting", "paused")
 
 
 def _chosen(project: Project, observation: Observation, options: Options) -> List[ObservedContainer]:
@@ -116,7 +114,7 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
 
 
 def plan_stop(project: Project, observation: Observation, options: Options) -> Plan:
-    running = [c for c in _chosen(project, observation, options) if c.state in _RUNNING]
+    running = [c for c in _chosen(project, observation, options) if c.state in RUNNING_STATES]
     return _plan(observation, [[Stop(c.replica, c.host, c.state, container=c) for c in wave]
                                for wave in _waves(stop_waves(project), running)])
 
@@ -150,9 +148,9 @@ def plan_rm(project: Project, observation: Observation, options: Options) -> Pla
     stops = []
     if options.stop_first:
         stops = [[Stop(c.replica, c.host, c.state, container=c) for c in wave]
-                 for wave in _waves(stop_waves(project), [c for c in chosen if c.state in _RUNNING])]
+                 for wave in _waves(stop_waves(project), [c for c in chosen if c.state in RUNNING_STATES])]
     stopping = {a.container: a.key for wave in stops for a in wave}
-    targets = [c for c in chosen if c.state not in _RUNNING or c in stopping]
+    targets = [c for c in chosen if c.state not in RUNNING_STATES or c in stopping]
     removes = [[Remove(c.replica, c.host, "rm", (stopping[c],) if c in stopping else (), container=c,
                        stop=False, force=options.force) for c in wave]
                for wave in _waves(stop_waves(project), targets)]
@@ -160,7 +158,7 @@ def plan_rm(project: Project, observation: Observation, options: Options) -> Pla
 
 
 def plan_kill(project: Project, observation: Observation, options: Options) -> Plan:
-    running = [c for c in _chosen(project, observation, options) if c.state in _RUNNING]
+    running = [c for c in _chosen(project, observation, options) if c.state in RUNNING_STATES]
     return _plan(observation, [[Kill(c.replica, c.host, options.signal, container=c, signal=options.signal)
                                 for c in running]])
 

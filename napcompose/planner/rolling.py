@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import UsageError
 from napcompose.graph import start_waves
-from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, UpdateConfig
+from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, UpdateConfig, UpdateOrder
 from napcompose.planner.actions import Plan, Recreate, WriteHosts
 from napcompose.observe.observation import Observation
 from napcompose.planner.options import Options
@@ -74,9 +74,9 @@ def roll(project: Project, waves: Sequence[tuple], kept: Sequence[ObservedContai
         for service, actions in steps.items():
             spec = project.service(service)
             actions.sort(key=lambda a: a.replica.index)
-            clash = fixed_host_ports(spec) if spec.update.order == "start-first" else ()
+            clash = fixed_host_ports(spec) if spec.update.order is UpdateOrder.START_FIRST else ()
             made = [RollStep(a.replica, a.host, a.address, a.container, previous.get((a.replica, a.host)),
-                             start_first=spec.update.order == "start-first" and not clash, port_clash=clash)
+                             start_first=spec.update.order is UpdateOrder.START_FIRST and not clash, port_clash=clash)
                     for a in actions]
             after = tuple(dict.fromkeys(k for a in actions for k in a.after))
             reasons = ", ".join(sorted({a.reason for a in actions}))

@@ -8,7 +8,7 @@ import pytest
 
 from napcompose.errors import ConfigError, ExitStatus, NapComposeError, PartialFailure, UsageError
 from napcompose.model import BuildSpec, Link, Project, ServiceSpec
-from napcompose.orchestrator.run import Executor
+from napcompose.execute.executor import HANDLERS, check_handlers
 from napcompose.planner import (ACTION_TYPES, BuildImage, Command, CopyImage, Create, Options, Release,
                                 Remove, Reserve, Unreserved, WriteHosts, render)
 from tests import nap
@@ -77,17 +77,30 @@ def test_an_unreserved_address_is_a_value_not_a_placeholder(rig):
 
 
 def test_every_action_type_has_its_handler_and_nothing_dispatches_by_name():
-    handlers = Executor.__init__.__code__.co_names
-    for kind in ACTION_TYPES:
-        assert kind.__name__ in handlers, kind
+    assert set(HANDLERS) == set(ACTION_TYPES)
+    check_handlers(HANDLERS, ACTION_TYPES)
     # no getattr with a computed name (dispatch by string) in the pipeline or the deploy CLI
-    for path in list((PACKAGE / "planner").glob("*.py")) + list((PACKAGE / "orchestrator").glob("*.py")) + [
+    for path in list((PACKAGE / "planner").glob("*.py")) + list((PACKAGE / "orchestrator").glob("*.py")) + \
+            list((PACKAGE / "execute").glob("*.py")) + [
             PACKAGE / "parallel.py", PACKAGE / "cli" / "project_cmd.py", PACKAGE / "cli" / "project_views.py",
             PACKAGE / "cli" / "deploy_wiring.py", PACKAGE / "cli" / "ipam_cmd.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
                     and not isinstance(node.args[1], ast.Constant)):
                 raise AssertionError(f"{path.name}:{node.lineno} dispatches by a computed name")
+
+
+def test_an_action_type_without_a_handler_fails_the_completeness_check():
+    class Reboot:  # an action type the planner could emit, with no handler
+        pass
+
+    with pytest.raises(TypeError, match="no handler for Reboot"):
+        check_handlers(HANDLERS, (*ACTION_TYPES, Reboot))
+    without_create = {kind: handler for kind, handler in HANDLERS.items() if kind is not Create}
+    with pytest.raises(TypeError, match="no handler for Create"):
+        check_handlers(without_create, ACTION_TYPES)
+    with pytest.raises(TypeError, match="no action type Reboot"):
+        check_handlers({**HANDLERS, Reboot: HANDLERS[Create]}, ACTION_TYPES)
 
 
 def test_a_built_service_is_built_on_one_host_and_copied_to_the_others(rig):

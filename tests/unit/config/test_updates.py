@@ -4,7 +4,7 @@ import pytest
 
 from napcompose.confighash import config_hash
 from napcompose.errors import ConfigError
-from napcompose.model import UpdateConfig
+from napcompose.model import FailureAction, UpdateConfig, UpdateOrder
 
 from .conftest import parse
 
@@ -23,6 +23,17 @@ def test_every_key_is_read():
                  "      rollback_config: {parallelism: 0, failure_action: continue}\n").service("web")
     assert spec.update == UpdateConfig(2, 90.0, "start-first", 0.5, "rollback", 0.5)
     assert spec.rollback == UpdateConfig(parallelism=0, failure_action="continue")
+    assert (spec.update.order, spec.update.failure_action) == (UpdateOrder.START_FIRST, FailureAction.ROLLBACK)
+    assert spec.rollback.failure_action is FailureAction.CONTINUE
+
+
+def test_order_and_failure_action_are_members_that_print_as_the_compose_words():
+    config = UpdateConfig(order="start-first", failure_action="rollback")
+    assert (config.order, config.failure_action) == (UpdateOrder.START_FIRST, FailureAction.ROLLBACK)
+    assert config == UpdateConfig(order=UpdateOrder.START_FIRST, failure_action=FailureAction.ROLLBACK)
+    assert (str(config.order), f"{config.failure_action}") == ("start-first", "rollback")
+    with pytest.raises(ValueError):
+        UpdateConfig(order="sideways")
 
 
 def test_x_nap_gives_defaults_and_a_service_overrides_them_key_by_key():

@@ -4,10 +4,10 @@
   ones and symlinks out of the project before anything changes) and points each bind at its host
   copy. The copy's path holds the source's digest, so an edited file changes the config hash of
   exactly the services that mount it, and nothing else.
-- ``FileHandlers`` (mixed into the Executor): ShipFiles sends a host the copies it lacks; RemoveFiles
-  removes the project's copies from a host. The Executor also points the binds of the project it
-  creates containers from at the copies the plan's ShipFiles name (``with_planned_copies``), so
-  what is created is what was planned, without reading the operator's disk a second time.
+- ``ship_files`` sends a host the copies it lacks; ``remove_files`` removes the project's copies
+  from a host. A run points the binds of the project it creates containers from at the copies the
+  plan's ShipFiles name (``with_planned_copies``), so what is created is what was planned, without
+  reading the operator's disk a second time.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, List, Tuple
 
+from napcompose.execute.state import RunState
 from napcompose.model import Project
 from napcompose.planner import Plan, RemoveFiles, ShipFiles
 from napcompose.shipping.manifest import Shipped, rewrite
@@ -44,12 +45,14 @@ def with_planned_copies(project: Project, plan: Plan) -> Project:
     return replace(project, services=services)
 
 
-class FileHandlers:
-    def ship_files(self, action: ShipFiles) -> None:
-        files: List[Shipped] = list(action.files)
-        self.core.step(action.subject, action.verb, action.host, None,
-                       lambda: ship_to_host(action.host, self.core.files(action.host), action.project, files))
+def ship_files(state: RunState, action: ShipFiles) -> None:
+    files: List[Shipped] = list(action.files)
+    core = state.core
+    core.step(action.subject, action.verb, action.host, None,
+              lambda: ship_to_host(action.host, core.files(action.host), action.project, files))
 
-    def remove_files(self, action: RemoveFiles) -> None:
-        self.core.step(action.subject, action.verb, action.host, None,
-                       lambda: remove_project_files(self.core.files(action.host), action.project))
+
+def remove_files(state: RunState, action: RemoveFiles) -> None:
+    core = state.core
+    core.step(action.subject, action.verb, action.host, None,
+              lambda: remove_project_files(core.files(action.host), action.project))

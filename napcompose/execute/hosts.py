@@ -3,19 +3,22 @@
 Blocks are computed from the containers that exist (not from what was asked for), so a container
 that failed to be created is never listed as a peer. One RemoteFiles per host per run; a host's
 files are handled a few at a time, hosts in parallel; what is reported keeps the containers' order.
+``write_host`` and ``check_blocks`` take the ports they use; ``write_hosts`` is the WriteHosts
+handler, and ``sync_hosts`` the pass a rolling update makes in the middle of a run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
+from napcompose.execute.state import RunState, detail
 from napcompose.parallel import fan_out
 from napcompose.names.hostsfile import extract_block, merge
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
-from napcompose.orchestrator.base import Core
-from napcompose.planner import hosts_block, is_previous, superseded
+from napcompose.planner import WriteHosts, hosts_block, is_previous, superseded
+from napcompose.ports import ContainerEngine, RemoteFiles, Reporter
 
 ACTION = "Updating hosts of"
 FILES_AT_ONCE = 4  # per host; the SFTP adapter keeps as many sessions per host
@@ -54,34 +57,36 @@ def _on(host: str, blocks) -> List[Tuple[ObservedContainer, str]]:
     return [blocks[r] for r in sorted(blocks) if blocks[r][0].host == host]
 
 
-def write_host(core: Core, project: Project, host: str, live: Sequence[ObservedContainer]) -> List[Outcome]:
+def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *,
+               files: Callable[[str], RemoteFiles], engines: Mapping[str, ContainerEngine],
+               reporter: Reporter) -> List[Outcome]:
     """Write every block on ``host`` that differs; an Outcome per file written or failed, none for
     files already right (and no SSH session at all when the host runs none of the project's containers)."""
     items = _on(host, expected_blocks(project, live))
     if not items:
         return []
     try:
-        files = core.files(host)
+        remote = files(host)
     except NapComposeError as exc:
-        return [_failed(core, c, str(exc)) for c, _ in items]
-    engine = core.engines[host]
+        return [_failed(reporter, c, str(exc)) for c, _ in items]
+    engine = engines[host]
 
     def one(item: Tuple[ObservedContainer, str]) -> bool:
         container, block = item
         path = engine.hosts_path(container.id)
-        text = files.read(path).decode("utf-8", "replace")
+        text = remote.read(path).decode("utf-8", "replace")
         wanted = merge(text, project.name, block)
         if wanted == text:
             return False
-        files.write_in_place(path, wanted.encode("utf-8"))
+        remote.write_in_place(path, wanted.encode("utf-8"))
         return True
 
     outcomes = []
     for (container, _), result in zip(items, _each(items, one)):
         if not result.ok:
-            outcomes.append(_failed(core, container, result.error))
+            outcomes.append(_failed(reporter, container, result.error))
         elif result.value:
-            core.reporter.progress(container.replica.label, ACTION, "done", core.detail(host, container.ip))
+            reporter.progress(container.replica.label, ACTION, "done", detail(host, container.ip))
             outcomes.append(Outcome(container.replica.label, ACTION, host))
     return outcomes
 
@@ -92,31 +97,33 @@ def _each(items, one):
     return fan_out(items, one, key=lambda item: item[0].name, max_workers=FILES_AT_ONCE)
 
 
-def _failed(core: Core, container: ObservedContainer, error: str) -> Outcome:
-    core.reporter.progress(container.replica.label, ACTION, "error", core.detail(container.host, container.ip))
+def _failed(reporter: Reporter, container: ObservedContainer, error: str) -> Outcome:
+    reporter.progress(container.replica.label, ACTION, "error", detail(container.host, container.ip))
     return Outcome(container.replica.label, ACTION, container.host, error)
 
 
-def check_blocks(core: Core, project: Project, live: Sequence[ObservedContainer]) -> List[HostsDrift]:
+def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: Callable[[str], RemoteFiles],
+                 engines: Mapping[str, ContainerEngine], reporter: Reporter,
+                 max_workers: int = 16) -> List[HostsDrift]:
     """Every running container whose file lacks its block or holds another; unreadable ones are warned."""
     blocks = expected_blocks(project, live)
 
     def one_host(host: str) -> List[HostsDrift]:
         drifts: List[HostsDrift] = []
         try:
-            files = core.files(host)
+            remote = files(host)
         except NapComposeError as exc:
-            core.reporter.warning(f"cannot check hosts files on {host}: {exc}")
+            reporter.warning(f"cannot check hosts files on {host}: {exc}")
             return drifts
-        engine = core.engines[host]
+        engine = engines[host]
         items = _on(host, blocks)
 
         def one(item: Tuple[ObservedContainer, str]) -> str:
-            return files.read(engine.hosts_path(item[0].id)).decode("utf-8", "replace")
+            return remote.read(engine.hosts_path(item[0].id)).decode("utf-8", "replace")
 
         for (container, block), result in zip(items, _each(items, one)):
             if not result.ok:
-                core.reporter.warning(f"cannot read the hosts file of {container.replica.label}: {result.error}")
+                reporter.warning(f"cannot read the hosts file of {container.replica.label}: {result.error}")
                 continue
             actual = extract_block(result.value, project.name)
             # a line above the block that still names a moved peer's old address counts as drift too
@@ -125,4 +132,31 @@ def check_blocks(core: Core, project: Project, live: Sequence[ObservedContainer]
         return drifts
 
     hosts = sorted({c.host for c, _ in blocks.values()})
-    return [d for result in fan_out(hosts, one_host, max_workers=core.max_workers) for d in result.value]
+    return [d for result in fan_out(hosts, one_host, max_workers=max_workers) for d in result.value]
+
+
+def _write(state: RunState, host: str, live: Sequence[ObservedContainer]) -> List[Outcome]:
+    core = state.core
+    return write_host(state.project, host, live, files=core.files, engines=core.engines, reporter=core.reporter)
+
+
+def write_hosts(state: RunState, action: WriteHosts) -> List[Outcome]:
+    state.core.reporter.progress(action.subject, action.verb, "started", f"on {action.host}")
+    return _write(state, action.host, state.snapshot())
+
+
+def sync_hosts(state: RunState) -> bool:
+    """Rewrite the blocks that differ on every host that answers; whether any was written. One pass
+    at a time within the run (``state.hosts_writes``): passes must not interleave writes."""
+    with state.hosts_writes:
+        live = state.snapshot()
+        hosts = sorted({c.host for c in live if c.state == "running"} - set(state.down))
+        results = fan_out(hosts, lambda h: _write(state, h, live), max_workers=state.core.max_workers)
+    written = False
+    for result in results:
+        for outcome in result.value or ():
+            if outcome.error:
+                state.core.reporter.warning(f"hosts file of {outcome.subject} on {outcome.host}: {outcome.error}")
+            else:
+                written = True
+    return written

@@ -1,0 +1,176 @@
+"""The handlers of the actions on containers: create, recreate, start, keep, stop, restart, remove, kill.
+
+Besides the handlers, the steps a rolling update shares with them: ``create_container`` (a new
+container, bound to its address, started and waited for) and ``remove_container``. Every stop waits
+``options.timeout`` seconds before Docker kills the container.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Union
+
+from napcompose.errors import AddressFencedError, ConfigError, HostError
+from napcompose.execute.state import RunState
+from napcompose.model import RUNNING_STATES, ObservedContainer, Replica
+from napcompose.planner import Create, Keep, Kill, Recreate, Remove, Restart, Start, Stop, build_request
+
+
+def _planned_ip(state: RunState, replica: Replica):
+    return state.allocations[replica].ip if replica in state.allocations else None
+
+
+def create(state: RunState, action: Create) -> None:
+    state.core.step(action.subject, action.verb, action.host, _planned_ip(state, action.replica),
+                    lambda: create_container(state, action))
+
+
+def create_container(state: RunState, action: Union[Create, Recreate], publish: bool = True) -> ObservedContainer:
+    """Create (and start) ``action``'s container; the container made. ``publish=False`` keeps it out
+    of ``live``, so no hosts block names it until the caller says it may serve."""
+    core = state.core
+    generation = action.generation
+    if isinstance(action, Recreate) and action.container is not None:
+        generation = max(generation, action.container.generation)  # a recreated copy stays current
+    request = build_request(state.project, action.replica, action.host, state.allocations,
+                            state.plan.placement.replicas, core.cluster.network.name, generation=generation)
+    engine = core.engines[action.host]
+    container_id = engine.create_container(request)
+    created = ObservedContainer(host=action.host, id=container_id, name=request.name,
+                                replica=action.replica, config_hash=request.config_hash,
+                                state="created", ip=request.ip, alloc_id=request.alloc_id,
+                                image=request.image, generation=generation)
+    try:
+        core.book.mark_bound(action.replica.owner, action.host, generation)
+    except AddressFencedError:
+        engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
+        raise
+    if publish:
+        state.set_live(action.replica, created)
+    if state.options.start:
+        engine.start_container(container_id)
+        created = replace(created, state="running")
+        if publish:
+            state.set_live(action.replica, created)
+        wait_health(state, action.replica, action.host, container_id, action.healthy)
+    return created
+
+
+def recreate(state: RunState, action: Recreate) -> None:
+    def work():
+        # The new container takes the old one's name and address, so the old one must go first.
+        remove_container(state, action.host, action.container, stop=True)
+        state.set_live(action.replica, None)
+        create_container(state, action)
+
+    state.core.step(action.subject, action.verb, action.host, _planned_ip(state, action.replica), work)
+
+
+def start(state: RunState, action: Start) -> None:
+    container = action.container
+
+    def work():
+        bind_found(state, action.replica, action.host)
+        state.core.engines[action.host].start_container(container.id)
+        state.set_live(action.replica, replace(container, state="running"))
+        wait_health(state, action.replica, action.host, container.id, action.healthy)
+
+    state.core.step(action.subject, action.verb, action.host, container.ip, work)
+
+
+def keep(state: RunState, action: Keep) -> None:
+    container = action.container
+
+    def work():
+        if container is not None:
+            bind_found(state, action.replica, action.host)
+        if container is not None and container.state == "running":
+            wait_health(state, action.replica, action.host, container.id, action.healthy)
+
+    state.core.step(action.subject, action.verb, action.host, container.ip if container else None, work,
+                    done="up-to-date")
+
+
+def stop(state: RunState, action: Stop) -> None:
+    container = action.container
+
+    def work():
+        state.core.engines[action.host].stop_container(container.id, state.options.timeout)
+        state.set_live(action.replica, replace(container, state="exited"), only_if=container)
+
+    state.core.step(action.subject, action.verb, action.host, container.ip, work)
+
+
+def restart(state: RunState, action: Restart) -> None:
+    container = action.container
+
+    def work():
+        engine = state.core.engines[action.host]
+        if container.state in RUNNING_STATES:
+            engine.stop_container(container.id, state.options.timeout)
+        engine.start_container(container.id)
+        state.set_live(action.replica, replace(container, state="running"), only_if=container)
+
+    state.core.step(action.subject, action.verb, action.host, container.ip, work)
+
+
+def remove(state: RunState, action: Remove) -> None:
+    container = action.container
+
+    def work():
+        remove_container(state, action.host, container, stop=action.stop, force=action.force)
+        state.set_live(action.replica, None, only_if=container)
+        if container.replica is not None:
+            # gone from this host: the address may follow the replica wherever it lands next
+            state.core.book.mark_unbound(container.replica.owner, action.host, container.generation)
+
+    state.core.step(action.subject, action.verb, action.host, container.ip, work)
+
+
+def kill(state: RunState, action: Kill) -> None:
+    container = action.container
+    state.core.step(action.subject, action.verb, action.host, container.ip,
+                    lambda: state.core.engines[action.host].kill_container(container.id, action.signal))
+
+
+def bind_found(state: RunState, replica: Replica, host: str) -> None:
+    """Record as bound the address of a container found on ``host`` when the record says otherwise.
+
+    A run that died between creating a container and binding its address left it ``reserved``;
+    a reserved record may be moved by another run, so it is bound before the container starts
+    (refused, and the container not started, when the address went to another host meanwhile).
+    """
+    allocation = state.allocations.get(replica)
+    if allocation is None or (allocation.state == "bound" and allocation.host == host):
+        return
+    state.allocations[replica] = state.core.book.mark_bound(replica.owner, host)
+
+
+def remove_container(state: RunState, host: str, container: ObservedContainer, stop: bool,
+                     force: bool = False) -> None:
+    engine = state.core.engines[host]
+    if stop and container.state in RUNNING_STATES:
+        engine.stop_container(container.id, state.options.timeout)
+    engine.remove_container(container.id, force=force)
+
+
+def wait_health(state: RunState, replica: Replica, host: str, container_id: str, needed: bool) -> None:
+    """Wait until a dependent's ``service_healthy`` is met: healthy, or a HostError/ConfigError."""
+    if not needed:
+        return
+    core = state.core
+    engine = core.engines[host]
+    deadline = core.clock.now() + core.health_timeout
+    while True:
+        health = engine.health(container_id)
+        if health == "healthy":
+            return
+        if health is None:
+            raise ConfigError(f"service {replica.service}: a dependent waits for service_healthy, "
+                              "but it has no healthcheck")
+        if health == "unhealthy":
+            raise HostError(host, f"{replica.label} is unhealthy")
+        if core.clock.now() >= deadline:
+            raise HostError(host, f"{replica.label} did not become healthy within "
+                                  f"{core.health_timeout:g}s (health: {health})")
+        core.clock.sleep(core.health_interval)

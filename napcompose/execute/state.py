@@ -1,0 +1,156 @@
+"""What a run holds: the ports (``Core``) and the one ``RunState`` every handler of a run shares.
+
+Every piece of state the handlers share is declared on ``RunState``, nowhere else: the project the
+containers are created from, the run's options and plan, the addresses by replica (completed by
+Reserve), ``live`` (the project's containers as the run changes them), the hosts that did not answer,
+and the two locks that guard them. Handlers are plain functions of ``(state, action)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from napcompose.errors import HostError, NapComposeError
+from napcompose.clustermodel import Cluster
+from napcompose.model import Allocation, ObservedContainer, Project, Replica
+from napcompose.planner import Addresses, Options, Plan, is_previous
+from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
+
+
+class LockedAddressBook:
+    """An AddressBook callable from worker threads: one call at a time, since the Ipam keeps caches."""
+
+    def __init__(self, book: AddressBook):
+        self.book = book
+        self._lock = threading.Lock()
+
+    def allocations(self) -> List[Allocation]:
+        with self._lock:
+            return self.book.allocations()
+
+    def lookup(self, owner: str) -> Optional[Allocation]:
+        with self._lock:
+            return self.book.lookup(owner)
+
+    def ensure_many(self, requests: Sequence[Tuple[str, Optional[str], Optional[str]]],
+                    vacated=None) -> List[Allocation]:
+        with self._lock:
+            return self.book.ensure_many(requests, vacated)
+
+    def mark_bound(self, owner: str, host: str, generation: int = 1) -> Allocation:
+        with self._lock:
+            return self.book.mark_bound(owner, host, generation)
+
+    def mark_unbound(self, owner: str, host: str, generation: Optional[int] = None) -> Optional[Allocation]:
+        with self._lock:
+            return self.book.mark_unbound(owner, host, generation)
+
+    def release_owner(self, owner: str) -> Optional[Allocation]:
+        with self._lock:
+            return self.book.release_owner(owner)
+
+    def strand(self, owner: str, left_owner: str, host: str, ip: str) -> Allocation:
+        with self._lock:
+            return self.book.strand(owner, left_owner, host, ip)
+
+    def unstrand(self, left_owner: str, owner: str, host: str, ip: str) -> Allocation:
+        with self._lock:
+            return self.book.unstrand(left_owner, owner, host, ip)
+
+
+def detail(host: Optional[str], ip: Optional[str]) -> str:
+    """The ``on HOST (IP)`` of a progress line."""
+    where = f"on {host}" if host else ""
+    return f"{where} ({ip})".strip() if ip else where
+
+
+class Core:
+    """The ports a run works through, and the reporting helpers all its handlers use."""
+
+    def __init__(self, cluster: Cluster, engines: Mapping[str, ContainerEngine],
+                 files: Callable[[str], RemoteFiles], ipam: AddressBook, reporter: Reporter, clock: Clock,
+                 max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
+                 images: Optional[ImageTransfer] = None, evictions=None):
+        self.cluster = cluster
+        self.evictions = evictions  # ipam.evictions.Evictions, or None: no host is evicted
+        self.engines = engines
+        self.files = files
+        self.ipam = ipam
+        self.book = LockedAddressBook(ipam)
+        self.images = images
+        self.reporter = reporter
+        self.clock = clock
+        self.max_workers = max_workers
+        self.health_timeout = health_timeout
+        self.health_interval = health_interval
+
+    detail = staticmethod(detail)
+
+    @staticmethod
+    def unreachable_error(host: str, reason: str) -> HostError:
+        prefix = f"{host}: "
+        return HostError(host, reason[len(prefix):] if reason.startswith(prefix) else reason)
+
+    def step(self, subject: str, action: str, host: Optional[str], ip: Optional[str],
+             work: Callable[[], None], done: str = "done") -> None:
+        """Run ``work`` between a started and a done/error progress line; errors propagate."""
+        where = detail(host, ip)
+        self.reporter.progress(subject, action, "started", where)
+        try:
+            work()
+        except NapComposeError:
+            self.reporter.progress(subject, action, "error", where)
+            raise
+        self.reporter.progress(subject, action, done, where)
+
+
+@dataclass
+class RunState:
+    """One run of one Plan: what its handlers read and change, from the worker threads of its waves.
+
+    ``live`` is read and changed only under ``lock`` (``set_live``, ``live_of``, ``snapshot``).
+    ``allocations`` is written by one handler per replica at a time (its replica's actions are
+    ordered by the plan). ``hosts_writes`` lets one hosts pass run at a time within the run: two
+    rolling updates of one wave must not interleave their writes of one file.
+    """
+
+    core: Core
+    project: Project  # with the binds the plan ships pointed at their copies
+    options: Options
+    plan: Plan
+    allocations: Dict[Replica, Allocation]
+    live: Dict[Replica, ObservedContainer]
+    down: Dict[str, str]  # host -> why it did not answer
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":
+        live: Dict[Replica, ObservedContainer] = {}
+        for container in plan.current:
+            if not is_previous(container):  # kept for a rollback: not what the replica runs
+                live.setdefault(container.replica, container)
+        return cls(core, project, options, plan, addresses.by_replica, live, dict(plan.down))
+
+    def set_live(self, replica: Replica, container: Optional[ObservedContainer],
+                 only_if: Optional[ObservedContainer] = None) -> None:
+        """``replica`` now runs ``container`` (None: nothing); with ``only_if``, only while it still
+        runs that very one (a newer change by another handler wins)."""
+        with self.lock:
+            if only_if is not None and self.live.get(replica) is not only_if:
+                return
+            if container is None:
+                self.live.pop(replica, None)
+            else:
+                self.live[replica] = container
+
+    def live_of(self, replica: Replica, fallback: Optional[ObservedContainer]) -> Optional[ObservedContainer]:
+        with self.lock:
+            return self.live.get(replica, fallback)
+
+    def snapshot(self) -> List[ObservedContainer]:
+        """The live containers as they stand now, for a hosts pass."""
+        with self.lock:
+            return list(self.live.values())

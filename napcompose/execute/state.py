@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from napcompose.errors import HostError, NapComposeError
+from napcompose.errors import HostError, NapComposeError, without_host
 from napcompose.clustermodel import Cluster
 from napcompose.model import Allocation, ObservedContainer, Project, Replica
 from napcompose.planner import Addresses, Options, Plan, is_previous
@@ -90,8 +90,7 @@ class Core:
 
     @staticmethod
     def unreachable_error(host: str, reason: str) -> HostError:
-        prefix = f"{host}: "
-        return HostError(host, reason[len(prefix):] if reason.startswith(prefix) else reason)
+        return HostError(host, without_host(host, reason))
 
     def step(self, subject: str, action: str, host: Optional[str], ip: Optional[str],
              work: Callable[[], None], done: str = "done") -> None:

@@ -146,7 +146,7 @@ class Executor(ContainerHandlers, FileHandlers, RollingHandlers, StartFirstHandl
         spec = self.project.service(action.service)
         self.core.step(action.service, action.verb, action.host, None,
                        lambda: self._image_port().build(action.host, spec.build, action.image,
-                                                        no_cache=False))
+                                                        no_cache=action.no_cache))
 
     def copy_image(self, action: CopyImage) -> None:
         images = self._image_port()

@@ -15,6 +15,7 @@ from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImag
                                         Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
+from napcompose.planner.build import plan_build
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
@@ -42,6 +43,7 @@ class Command(enum.Enum):
     KILL = "kill"
     HOSTS_SYNC = "hosts sync"
     ROLLBACK = "rollback"
+    BUILD = "build"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
@@ -56,7 +58,7 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
         return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
                 Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync,
-                Command.ROLLBACK: plan_rollback}
+                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build}
     return planners[command](project, observation, options)
 
 
@@ -67,7 +69,7 @@ __all__ = [
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
+    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_build", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
 ]

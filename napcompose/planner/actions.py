@@ -109,13 +109,14 @@ class Release:
 
 @dataclass(frozen=True)
 class BuildImage:
-    """Build ``image`` from ``service``'s ``build:`` on ``host``."""
+    """Build ``image`` from ``service``'s ``build:`` on ``host``; ``no_cache``: without the daemon's build cache."""
 
     service: str
     image: str
     host: str
     reason: str
     after: Tuple[str, ...] = ()
+    no_cache: bool = False
     verb: ClassVar[str] = "Building"
     kind: ClassVar[str] = "build"
 

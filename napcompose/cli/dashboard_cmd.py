@@ -57,6 +57,7 @@ def _project_or_none(ctx):
 
 def cmd_dashboard(args, ctx) -> int:
     from napcompose.cli.deploy_wiring import deploy_for
+    from napcompose.cli.session import session_of
     from napcompose.dashboard.server import Access, DashboardServer, Refresher, loopback_hosts
     from napcompose.dashboard.state import ClusterState
 
@@ -66,10 +67,8 @@ def cmd_dashboard(args, ctx) -> int:
     token, required, from_env = _token(ctx, not loopback)
     project = _project_or_none(ctx)
     deploy = deploy_for(ctx)
-    from napcompose.cli.ipam_cmd import host_blocks
-
     state = ClusterState(deploy.cluster, deploy.engines, deploy.connections.files, deploy.ipam,
-                         ctx.wiring.clock(), project, blocks=host_blocks(ctx, deploy.cluster))
+                         session_of(ctx).clock, project, blocks=session_of(ctx).host_blocks())
     log = (lambda line: ctx.err(line)) if args.verbose else (lambda line: None)
     refresher = Refresher(state.snapshot, args.interval, lambda line: ctx.err(f"WARNING: {line}"))
     try:

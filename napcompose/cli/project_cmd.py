@@ -16,7 +16,7 @@ from napcompose.model import Replica
 from napcompose.placement.place import named_volumes
 from napcompose.planner import Command, Options
 from napcompose.planner.lifecycle import doomed_by_rm
-from napcompose.cli.common import load_project
+from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli import project_views as views
@@ -25,15 +25,6 @@ _SCALE = re.compile(r"^([^=]+)=(.*)$")
 
 
 # ---------------------------------------------------------------------------- argument checks
-
-
-def check_services(project, names: Sequence[str]) -> tuple:
-    """The named services, in the order given; an unknown one is a usage error."""
-    known = project.service_names
-    for name in names:
-        if name not in known:
-            raise UsageError(f"no such service: {name} (services in {project.name}: {', '.join(known)})")
-    return tuple(dict.fromkeys(names))
 
 
 def parse_scales(items: Sequence[str], project) -> Dict[str, int]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from napcompose.errors import ExitStatus
 from napcompose.planner import Command, Options
-from napcompose.cli.common import load_project
+from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.cli.project_cmd import check_services
 from napcompose.cli import project_views as views
 
 

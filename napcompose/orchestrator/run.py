@@ -134,7 +134,8 @@ class Executor(ContainerHandlers, FileHandlers, RollingHandlers, StartFirstHandl
                                        f"of {action.subject} stays reserved")
             raise NapComposeError(message)
         self.core.step(action.subject, action.verb, action.host or "-", action.ip,
-                       lambda: self.core.book.release_owner(action.owner or action.replica.owner))
+                       lambda: self.core.book.release(action.ip, action.owner) if action.exact else
+                       self.core.book.release_owner(action.owner or action.replica.owner))
 
     # ------------------------------------------------------------------ images
     def _image_port(self):

@@ -16,6 +16,7 @@ from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImag
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
 from napcompose.planner.build import plan_build
+from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
@@ -44,12 +45,18 @@ class Command(enum.Enum):
     HOSTS_SYNC = "hosts sync"
     ROLLBACK = "rollback"
     BUILD = "build"
+    GC = "ipam gc"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
-         command: Command = Command.UP, shipped: Optional[ShippedByService] = None) -> Plan:
-    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name. For ``up``,
-    ``shipped`` is what ``napcompose.shipping.manifest`` found, its binds already rewritten in ``project``."""
+         command: Command = Command.UP, shipped: Optional[ShippedByService] = None,
+         records: Optional[AddressRecords] = None) -> Plan:
+    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name and for
+    ``ipam gc``, which plans from ``records`` (every project's addresses) instead of ``addresses``.
+    For ``up``, ``shipped`` is what ``napcompose.shipping.manifest`` found, its binds already
+    rewritten in ``project``."""
+    if command is Command.GC:
+        return plan_gc(observation, records)
     if command is Command.UP:
         return plan_up(project, observation, addresses, options, shipped)
     if command is Command.DOWN:
@@ -63,13 +70,13 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 
 
 __all__ = [
-    "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
-    "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
+    "ACTION_TYPES", "Action", "Address", "AddressRecords", "Addresses", "BuildImage", "COMPOSE_VERSION",
+    "CONTAINER_TYPES",    "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
     "PlanOptions", "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_build", "plan_down", "plan_hosts_sync", "plan_kill",
+    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_build", "plan_down", "plan_gc", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
 ]

@@ -235,9 +235,7 @@ def cmd_migrate(args, ctx) -> int:
     same_kind = not target_url.startswith("file://") and not source_spec.url.startswith("file://")
     target_spec = replace(source_spec, url=target_url) if same_kind else \
         StoreSpec(url=target_url, prefix=source_spec.prefix, timeout_s=source_spec.timeout_s)
-    source = ctx.wiring.store(cluster)
-    if hasattr(source, "close"):
-        ctx.on_close(source.close)
+    source = session.store.opened()  # the command's one client of the cluster file's store
     target = ctx.wiring.store(replace(cluster, store=target_spec))
     if hasattr(target, "close"):
         ctx.on_close(target.close)

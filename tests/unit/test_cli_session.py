@@ -43,3 +43,18 @@ def test_every_host_is_asked_at_once_and_answers_in_host_order():
                    ("node3", "failed", "node3: the engine said no")]
     assert on_every_host(cluster, _Connections(), job, lambda h, e: None, hosts=["node1"]) == [
         ("node1", "client of node1")]
+
+
+def test_command_modules_do_not_import_each_other():
+    import ast
+    import pathlib
+
+    cli_dir = pathlib.Path(__file__).resolve().parents[2] / "napcompose" / "cli"
+    found = []
+    for path in sorted(cli_dir.glob("*_cmd.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name} imports {n}" for n in names
+                      if n.startswith("napcompose.cli.") and n.endswith("_cmd")]
+    assert not found, "shared helpers belong in cli/common.py or cli/session.py:\n" + "\n".join(found)

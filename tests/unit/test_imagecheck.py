@@ -7,7 +7,7 @@ import pytest
 from napcompose.cli import main
 from napcompose.cli.wiring import Wiring
 from napcompose.errors import ConfigError, UsageError
-from napcompose.imagecheck import image_name, normal_reference
+from napcompose.imagecheck import image_name
 from napcompose.model import BuildSpec, Project, ServiceSpec
 from napcompose.planner import BuildImage, CopyImage
 from napcompose.planner.build import BUILD_EACH, COPY, image_steps, select_services
@@ -27,13 +27,6 @@ def test_image_name_follows_docker_compose():
     assert image_name(project.name, project.service("web")) == "gb_web"
     assert image_name(project.name, project.service("worker")) == "gb/worker:1.0"
     assert image_name(project.name, project.service("cache")) == "redis:7"
-
-
-def test_normal_reference():
-    assert normal_reference("redis") == "redis:latest"
-    assert normal_reference("redis:7") == "redis:7"
-    assert normal_reference("reg.local:5000/redis") == "reg.local:5000/redis:latest"
-    assert normal_reference("redis@sha256:ab") == "redis@sha256:ab"
 
 
 def test_select_services():

@@ -70,13 +70,14 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 
 
 __all__ = [
-    "ACTION_TYPES", "Action", "Address", "AddressRecords", "Addresses", "BuildImage", "COMPOSE_VERSION",
-    "CONTAINER_TYPES",    "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
+    "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
+    "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
     "PlanOptions", "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_build", "plan_down", "plan_gc", "plan_hosts_sync", "plan_kill",
+    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
+    "AddressRecords", "plan_build", "plan_gc",
 ]

@@ -69,6 +69,7 @@ def cmd_dashboard(args, ctx) -> int:
     project = _project_or_none(ctx)
     # the drift check's warnings belong to the page, not to the terminal
     deploy = deploy_for(ctx, reporter=ListReporter())
+    session_of(ctx).store.opened()  # a store that cannot be reached stops the dashboard before it serves
     state = ClusterState(deploy.orchestrator, project, blocks=session_of(ctx).host_blocks())
     log = (lambda line: ctx.err(line)) if args.verbose else (lambda line: None)
     refresher = Refresher(state.snapshot, args.interval, lambda line: ctx.err(f"WARNING: {line}"))

@@ -98,6 +98,7 @@ def _rm(args, ctx) -> int:
     if unknown:
         raise UsageError(f"network rm: host(s) {', '.join(unknown)} not in the cluster file "
                          f"({', '.join(sorted(known))})")
+    session.store.opened()  # a store that cannot be reached stops the command before any host is touched
     held = session.host_blocks()
     results = ctx.wiring.remove_network(cluster, session.connections, args.host)
     failed = 0

@@ -58,3 +58,15 @@ def test_command_modules_do_not_import_each_other():
             found += [f"{path.name} imports {n}" for n in names
                       if n.startswith("napcompose.cli.") and n.endswith("_cmd")]
     assert not found, "shared helpers belong in cli/common.py or cli/session.py:\n" + "\n".join(found)
+
+
+def test_network_rm_with_a_store_out_of_reach_touches_no_host(cli):  # noqa: F811
+    from napcompose.errors import StoreError
+
+    def unreachable(cluster):
+        raise StoreError("etcd://198.18.0.250:2379: connection refused")
+
+    cli.wiring.store = unreachable
+    cli.wiring.remove_network = lambda *a: pytest.fail("no host may be asked")
+    assert cli("network", "rm", "--host", "node2") == (
+        4, "", "ERROR: etcd://198.18.0.250:2379: connection refused\n")

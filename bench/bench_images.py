@@ -3,8 +3,8 @@
 Run: python3 bench/bench_images.py [--repeat 3] [--keep-lab]
 Uses the bench lab (benchlib: `napbn`, started here if it is not running) and its first 3 hosts,
 reached as the product reaches them (ssh:// Docker transport). Each round starts cold: the images
-and their build-cache layers are removed from every host, then ``distribute`` runs with
-``--no-cache``. A warm round (nothing changed since the last build) is timed too. Prints the best
+and their build-cache layers are removed from every host, then ``nap-compose build`` runs
+with ``--no-cache``. A warm round (nothing changed since the last build) is timed too. Prints the best
 and median of each, and which strategy is faster.
 """
 
@@ -58,21 +58,23 @@ def main() -> int:
     parser.add_argument("--keep-lab", action="store_true")
     args = parser.parse_args()
 
-    from napcompose.adapters.images import distribute
     from napcompose.adapters.ssh import HostConnections
+    from napcompose.cli import main as nap
     from napcompose.cluster import load_cluster_file
-    from napcompose.config import load_project
-    from napcompose.imagecheck import BUILD_EACH, COPY
+    from napcompose.planner.build import BUILD_EACH, COPY
 
     started = lib.ensure_lab(5)
     directory = stage()
     try:
-        cluster = load_cluster_file(lib.cluster_subset(3))
+        cluster_file = lib.cluster_subset(3)
+        cluster = load_cluster_file(cluster_file)
         hosts = [host.name for host in cluster.hosts]
         project_name = f"bi{uuid.uuid4().hex[:6]}"
-        project = load_project(files=None, project_name=project_name, project_dir=None, env_file=None,
-                               environ={}, cwd=directory, warn=lambda line: None)
-        services = [project.service(name) for name in SERVICES]
+
+        def build(strategy, *more):
+            argv = ["-p", project_name, "--cluster", cluster_file, "build", "--strategy", strategy, *more]
+            assert nap(argv, stderr=open(os.devnull, "w"), cwd=directory) == 0, "build failed"
+
         sizes = {name: sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
                            os.walk(os.path.join(directory, name)) for f in fs
                            if not os.path.islink(os.path.join(d, f))) for name in SERVICES}
@@ -83,10 +85,8 @@ def main() -> int:
             for _ in range(args.repeat):
                 for strategy in (COPY, BUILD_EACH):
                     remove_images(connections, hosts, project_name)
-                    results[strategy]["cold"].append(timed(lambda: distribute(
-                        connections.docker, project, services, hosts, strategy=strategy, no_cache=True)))
-                    results[strategy]["warm"].append(timed(lambda: distribute(
-                        connections.docker, project, services, hosts, strategy=strategy)))
+                    results[strategy]["cold"].append(timed(lambda: build(strategy, "--no-cache")))
+                    results[strategy]["warm"].append(timed(lambda: build(strategy)))
             remove_images(connections, hosts, project_name)
         print(f"guestbook images ({', '.join(f'{n} {sizes[n] / 1e6:.1f} MB' for n in SERVICES)}) "
               f"on {len(hosts)} hosts ({', '.join(hosts)}), {args.repeat} rounds")

@@ -11,19 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
-from napcompose.errors import ConfigError, HostError, NapComposeError, PartialFailure
-from napcompose.parallel import fan_out
-from napcompose.imagecheck import DEFAULT_STRATEGY, ImageStep, build_plan
+from napcompose.errors import ConfigError, HostError, NapComposeError
 from napcompose.model import BuildSpec
 from napcompose.ports import NullReporter, Reporter
 
 # Enough of a failed build's output to show which step broke, not the whole log.
 _BUILD_TAIL_LINES = 8
-
-
 
 
 def _where(client, host: Optional[str]) -> str:
@@ -155,80 +151,3 @@ class DockerImages:
 
     def image_id(self, host: str, image: str) -> Optional[str]:
         return image_id(self._docker_for(host), image, host=host)
-
-
-# ---------------------------------------------------------------------------- carrying out a plan
-
-
-def distribute(docker_for: Callable[[str], object], project, services: Sequence, hosts: Sequence[str],
-               reporter: Reporter = NullReporter(), *, strategy: str = DEFAULT_STRATEGY,
-               no_cache: bool = False) -> Dict[Tuple[str, str], str]:
-    """Build each of ``services`` (ServiceSpecs with ``build:``) and make it present on every host.
-
-    ``docker_for(host)`` gives a host's DockerClient (HostConnections.docker). ``hosts`` are the
-    hosts that need the images: every host of the cluster for ``build``, the placed ones for ``up``.
-    """
-    steps = build_plan(project, services, hosts, strategy)
-    return run_plan(docker_for, project, steps, reporter, no_cache=no_cache)
-
-
-def run_plan(docker_for: Callable[[str], object], project, steps: Sequence[ImageStep],
-             reporter: Reporter = NullReporter(), *, no_cache: bool = False,
-             parallel: int = 4) -> Dict[Tuple[str, str], str]:
-    """Carry out ``steps`` (from imagecheck.build_plan); return {(service, host): image id}.
-
-    Services run side by side; a service's builds run in parallel across hosts, then its copies
-    do (each from its build's host). A copy is skipped when the destination already has the very
-    image (same id). A failed build skips that service's copies; every failure is collected into
-    one PartialFailure at the end, in plan order.
-    """
-    specs = {spec.name: spec for spec in project.services}
-    ids: Dict[Tuple[str, str], str] = {}
-    failures: List[Tuple[str, str]] = []
-    by_service: Dict[str, List[ImageStep]] = {}
-    for step in steps:
-        by_service.setdefault(step.service, []).append(step)
-
-    def do_build(step: ImageStep) -> None:
-        reporter.progress(step.service, "Building", "started", f"on {step.host}")
-        try:
-            ids[(step.service, step.host)] = build(docker_for(step.host), specs[step.service].build, step.image,
-                                                   reporter, host=step.host, no_cache=no_cache)
-        except NapComposeError as exc:
-            reporter.progress(step.service, "Building", "error", f"on {step.host}")
-            failures.append((f"build {step.service} on {step.host}", str(exc)))
-            return
-        reporter.progress(step.service, "Building", "done", f"on {step.host}")
-
-    def do_copy(step: ImageStep) -> None:
-        wanted = ids.get((step.service, step.source))
-        if wanted is None:
-            failures.append((f"copy {step.service} to {step.host}", f"skipped: the build on {step.source} failed"))
-            return
-        try:
-            if image_id(docker_for(step.host), step.image, host=step.host) == wanted:
-                reporter.progress(step.service, "Copying", "up to date", f"to {step.host}")
-            else:
-                reporter.progress(step.service, "Copying", "started", f"to {step.host}")
-                copy(docker_for(step.source), docker_for(step.host), step.image,
-                     src_host=step.source, dst_host=step.host)
-                reporter.progress(step.service, "Copying", "done", f"to {step.host}")
-            ids[(step.service, step.host)] = wanted
-        except NapComposeError as exc:
-            reporter.progress(step.service, "Copying", "error", f"to {step.host}")
-            failures.append((f"copy {step.service} to {step.host}", str(exc)))
-
-    def do_service(service: str) -> None:
-        builds = [s for s in by_service[service] if s.kind == "build"]
-        copies = [s for s in by_service[service] if s.kind == "copy"]
-        fan_out(builds, do_build, key=lambda s: s.host, max_workers=parallel)
-        fan_out(copies, do_copy, key=lambda s: s.host, max_workers=parallel)
-
-    # Services go side by side, so one service's copies overlap the next one's build.
-    fan_out(list(by_service), do_service, max_workers=parallel)
-    if failures:
-        order = {f"{s.kind} {s.service} {'on' if s.kind == 'build' else 'to'} {s.host}": i
-                 for i, s in enumerate(steps)}
-        failures.sort(key=lambda failure: order.get(failure[0], len(order)))
-        raise PartialFailure(f"images: {len(failures)} of {len(steps)} steps failed", failures)
-    return ids

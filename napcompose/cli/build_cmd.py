@@ -2,35 +2,70 @@
 
 There is no registry between the hosts: by default an image is built once, on the first host of
 the cluster file, and copied to the others through the Docker API (save → load, streamed);
-``--strategy build-each`` builds it on every host instead.
+``--strategy build-each`` builds it on every host instead. The plan (planner/build.py) runs on the
+same executor as ``up``'s image actions.
 """
 
 from __future__ import annotations
 
-from napcompose.errors import ExitStatus
-from napcompose.cli.common import load_cluster, load_project
+from typing import List, Tuple
+
+from napcompose.errors import ExitStatus, PartialFailure
+from napcompose.cli.common import load_project
+from napcompose.cli.deploy_wiring import CliReporter, deploy_for
 from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.imagecheck import DEFAULT_STRATEGY, STRATEGIES, select_services
+from napcompose.cli.session import session_of
+from napcompose.planner import BuildImage, Command, CopyImage, Options
+from napcompose.planner.build import DEFAULT_STRATEGY, STRATEGIES, select_services
+
+
+class BuildReporter(CliReporter):
+    """``build``'s progress lines: a copy names only where it goes (``Copying web to node2``), and a
+    copy skipped because its build failed has no line of its own (the summary names it)."""
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        if status == "skipped":
+            return
+        if action == CopyImage.verb:
+            detail = "to " + detail.rpartition(" to ")[2]  # "IMAGE from SOURCE to HOST"
+        super().progress(subject, action, status, detail)
+
+
+def raise_on_image_failures(plan, report) -> None:
+    """Failed steps as one PartialFailure, service by service, each build before its copies."""
+    actions = plan.actions
+    services = list(dict.fromkeys(a.service for a in actions))
+    hosts = list(dict.fromkeys(a.host for a in actions))
+    failed: List[Tuple[Tuple[int, int, int], str, str]] = []
+    for action, outcome in zip(actions, report.outcomes):
+        if outcome.ok:
+            continue
+        order = (services.index(action.service), isinstance(action, CopyImage), hosts.index(action.host))
+        if isinstance(action, BuildImage):
+            failed.append((order, f"build {action.service} on {action.host}", outcome.error))
+        else:
+            error = f"skipped: the build on {action.source} failed" if outcome.skipped else outcome.error
+            failed.append((order, f"copy {action.service} to {action.host}", error))
+    if failed:
+        failed.sort(key=lambda f: f[0])
+        raise PartialFailure(f"images: {len(failed)} of {len(actions)} steps failed",
+                             [(step, error) for _, step, error in failed])
 
 
 def cmd_build(args, ctx) -> int:
-    from napcompose.adapters.images import distribute
-    from napcompose.cli.deploy_wiring import CliReporter
-
     project = load_project(ctx)
     buildable, skipped = select_services(project, args.services)
-    cluster = load_cluster(ctx) if buildable else None
+    cluster = session_of(ctx).cluster if buildable else None
     for name in skipped:
         ctx.err(f"{name} uses an image, skipping")
     if not buildable:
         return ExitStatus.OK
-    hosts = [host.name for host in cluster.hosts]
-    accept = bool(ctx.args.accept_new_host_keys or cluster.accept_new_host_keys)
-    connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
-    ctx.on_close(connections.close)
-    hold_project_lock(ctx, project.name, cluster)  # putting images on the hosts changes what up finds
-    distribute(connections.docker, project, buildable, hosts, CliReporter(ctx),
-               strategy=args.strategy, no_cache=args.no_cache)
+    options = Options(services=tuple(args.services), no_cache=args.no_cache, image_strategy=args.strategy)
+    deploy = deploy_for(ctx, cluster, reporter=BuildReporter(ctx))
+    hold_project_lock(ctx, project.name, cluster, deploy.store)  # putting images on the hosts changes what up finds
+    orchestrator = deploy.orchestrator
+    the_plan, addresses = orchestrator.plan(project, options, Command.BUILD)
+    raise_on_image_failures(the_plan, orchestrator.execute(project, the_plan, addresses, options))
     return ExitStatus.OK
 
 

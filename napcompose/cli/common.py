@@ -1,10 +1,11 @@
-"""Helpers shared by command handlers: finding and loading the cluster and compose files."""
+"""Helpers shared by command handlers: finding and loading the cluster and compose files, naming services."""
 
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
-from napcompose.errors import ConfigError
+from napcompose.errors import ConfigError, UsageError
 
 
 def cluster_path(ctx) -> str:
@@ -31,3 +32,12 @@ def load_project(ctx):
     return _load(files=args.files, project_name=args.project_name,
                  project_dir=args.project_directory, env_file=args.env_file,
                  environ=ctx.environ, cwd=ctx.cwd, warn=lambda m: ctx.err(f"WARNING: {m}"))
+
+
+def check_services(project, names: Sequence[str]) -> tuple:
+    """The named services, in the order given; an unknown one is a usage error."""
+    known = project.service_names
+    for name in names:
+        if name not in known:
+            raise UsageError(f"no such service: {name} (services in {project.name}: {', '.join(known)})")
+    return tuple(dict.fromkeys(names))

@@ -20,6 +20,7 @@ class Context:
     stdin: TextIO = None  # where questions are answered (``rm``'s confirmation)
     argv: Sequence[str] = ()  # the command line, as other writers see it in the project lock
     project_lock: Optional[Any] = None  # the project lock this command holds (cli.locking)
+    session: Optional[Any] = None  # the cluster, connections and store of this command (cli.session)
     _closers: List[Callable[[], Any]] = field(default_factory=list)
 
     def out(self, line: str = "") -> None:

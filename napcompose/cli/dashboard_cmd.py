@@ -57,19 +57,20 @@ def _project_or_none(ctx):
 
 def cmd_dashboard(args, ctx) -> int:
     from napcompose.cli.deploy_wiring import deploy_for
+    from napcompose.cli.session import session_of
     from napcompose.dashboard.server import Access, DashboardServer, Refresher, loopback_hosts
     from napcompose.dashboard.state import ClusterState
+    from napcompose.ports import ListReporter
 
     host, port, loopback = parse_listen(args.listen)
     if not 0.5 <= args.interval <= 5:
         raise UsageError("dashboard --interval: give seconds from 0.5 to 5")
     token, required, from_env = _token(ctx, not loopback)
     project = _project_or_none(ctx)
-    deploy = deploy_for(ctx)
-    from napcompose.cli.ipam_cmd import host_blocks
-
-    state = ClusterState(deploy.cluster, deploy.engines, deploy.connections.files, deploy.ipam,
-                         ctx.wiring.clock(), project, blocks=host_blocks(ctx, deploy.cluster))
+    # the drift check's warnings belong to the page, not to the terminal
+    deploy = deploy_for(ctx, reporter=ListReporter())
+    session_of(ctx).store.opened()  # a store that cannot be reached stops the dashboard before it serves
+    state = ClusterState(deploy.orchestrator, project, blocks=session_of(ctx).host_blocks())
     log = (lambda line: ctx.err(line)) if args.verbose else (lambda line: None)
     refresher = Refresher(state.snapshot, args.interval, lambda line: ctx.err(f"WARNING: {line}"))
     try:

@@ -10,31 +10,22 @@ by the next `up` as superseded.
 from __future__ import annotations
 
 from napcompose.errors import ExitStatus, UsageError
-from napcompose.cli.common import load_cluster, load_project
+from napcompose.cli.common import load_project
+from napcompose.cli.session import session_of
 from napcompose.cli.locking import add_wait_option, hold_project_lock, identity
-
-
-def _evictions(ctx, cluster):
-    """The cluster's eviction records over a store opened for this command (closed when it ends,
-    after the project lock is given back)."""
-    from napcompose.ipam.evictions import Evictions
-
-    store = ctx.wiring.store(cluster)
-    if hasattr(store, "close"):
-        ctx.on_close(store.close)
-    return store, Evictions(store, cluster.store.prefix, ctx.wiring.clock())
 
 
 def _checked(ctx, host: str):
     """The cluster, the project and the store's evictions, once ``host`` is known to the cluster file."""
-    cluster = load_cluster(ctx)
+    session = session_of(ctx)
+    cluster = session.cluster
     known = [h.name for h in cluster.hosts]
     if host not in known:
         raise UsageError(f"no host {host!r} in the cluster file (hosts: {', '.join(known)})")
     project = load_project(ctx)
-    store, evictions = _evictions(ctx, cluster)
-    hold_project_lock(ctx, project.name, cluster, store)
-    return cluster, project, evictions
+    # the store's closer is registered before the lock's, so the store closes after the lock is given back
+    hold_project_lock(ctx, project.name, cluster, session.store)
+    return cluster, project, session.evictions()
 
 
 def cmd_evict(args, ctx) -> int:
@@ -60,8 +51,7 @@ def cmd_readmit(args, ctx) -> int:
 
 
 def cmd_list(args, ctx) -> int:
-    cluster = load_cluster(ctx)
-    found = _evictions(ctx, cluster)[1].evicted()
+    found = session_of(ctx).evictions().evicted()
     if not found:
         ctx.out("no host is evicted")
     for host in sorted(found):

@@ -5,41 +5,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional, Set
+from typing import Optional
 
 from napcompose.errors import ExitStatus, IpamError, UsageError
-from napcompose.cli.common import load_cluster
+from napcompose.cli.deploy_wiring import CliReporter, deploy_for, raise_on_failures
+from napcompose.cli.session import session_of
 
 
 def _since(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def _open(ctx, cluster):
-    """The Ipam over the cluster's store; the store is closed when the command ends."""
-    from napcompose.ipam import Ipam, Pool
-
-    pool = Pool.from_cluster(cluster)
-    store = ctx.wiring.store(cluster)
-    if hasattr(store, "close"):
-        ctx.on_close(store.close)
-    return Ipam(store, pool, cluster.store.prefix, ctx.wiring.clock(), ctx.wiring.new_id)
-
-
-open_ipam = _open
-
-
-def host_blocks(ctx, cluster):
-    return _host_blocks(ctx, cluster)
-
-
-def _host_blocks(ctx, cluster):
-    from napcompose.ipam.hostblocks import HostBlocks
-
-    store = ctx.wiring.store(cluster)
-    if hasattr(store, "close"):
-        ctx.on_close(store.close)
-    return HostBlocks(store, cluster.store.prefix, ctx.wiring.clock())
 
 
 @dataclass(frozen=True)
@@ -81,8 +55,9 @@ def _table(ctx, allocations) -> None:
 
 
 def cmd_init(args, ctx) -> int:
-    cluster = load_cluster(ctx)
-    ipam = _open(ctx, cluster)
+    session = session_of(ctx)
+    cluster = session.cluster
+    ipam = session.ipam()
     status, diffs = ipam.init(force=args.force)
     pool = ipam.pool
     what = f"address pool {pool.describe()} ({pool.size} addresses)"
@@ -98,12 +73,11 @@ def cmd_init(args, ctx) -> int:
     return ExitStatus.OK
 
 
-def _in_blocks(ctx, cluster, blocks) -> dict:
+def _in_blocks(ctx, session, blocks) -> dict:
     """{block: [(ip, container)]} of the containers each host reports inside its block."""
     from napcompose.ipam.blocks import contains
 
-    connections = _connections(ctx, cluster)
-    views, unreachable = ctx.wiring.network_views(cluster, connections)
+    views, unreachable = ctx.wiring.network_views(session.cluster, session.connections)
     for name in sorted(unreachable):
         ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its block's containers are not listed")
     found: dict = {}
@@ -115,10 +89,10 @@ def _in_blocks(ctx, cluster, blocks) -> dict:
 
 
 def cmd_ls(args, ctx) -> int:
-    cluster = load_cluster(ctx)
-    allocations = _open(ctx, cluster).allocations()
-    blocks = _host_blocks(ctx, cluster).list()
-    found = _in_blocks(ctx, cluster, blocks) if args.all else None
+    session = session_of(ctx)
+    allocations = session.ipam().allocations()
+    blocks = session.host_blocks().list()
+    found = _in_blocks(ctx, session, blocks) if args.all else None
     rows = sorted(list(allocations) + [r for r in _block_rows(blocks) if r.state == "block"], key=_sort_key)
     if args.format == "json":
         out = []
@@ -150,8 +124,7 @@ def cmd_reserve(args, ctx) -> int:
     check_host(args.host)
     if args.ip is not None:
         parse_address(args.ip)
-    cluster = load_cluster(ctx)
-    ipam = _open(ctx, cluster)
+    ipam = session_of(ctx).ipam()
     alloc = ipam.ensure(args.owner, args.host, args.ip)
     ipam.flush()
     ctx.out(alloc.ip)
@@ -168,8 +141,7 @@ def cmd_release(args, ctx) -> int:
         parse_address(args.address)
     if args.owner is not None:
         check_owner(args.owner)
-    cluster = load_cluster(ctx)
-    ipam = _open(ctx, cluster)
+    ipam = session_of(ctx).ipam()
     if args.address is None:
         alloc = ipam.release_owner(args.owner)
         if alloc is None:
@@ -185,38 +157,40 @@ def cmd_release(args, ctx) -> int:
     return ExitStatus.OK
 
 
-def _connections(ctx, cluster):
-    accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
-    connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
-    if hasattr(connections, "close"):
-        ctx.on_close(connections.close)
-    return connections
+class _Quiet(CliReporter):
+    """gc's runs print what they released themselves, once done: no progress lines, only warnings."""
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        pass
+
+
+def _records(ipam, clock):
+    """The address book as gc reads it: claims first, so an address written meanwhile is never
+    mistaken for a stray (a stray must also be older than the grace period)."""
+    from napcompose.planner import AddressRecords
+
+    claims = ipam.claims()
+    return AddressRecords(tuple(sorted(claims.items())), tuple(ipam.allocations()), clock.now(), ipam.GRACE_S)
 
 
 def cmd_gc(args, ctx) -> int:
-    from napcompose.cli.deploy_wiring import deploy_for
+    from napcompose.planner import Addresses, Command, Options, plan
+    from napcompose.planner.gc import kept_on, orphan_blocks
 
-    cluster = load_cluster(ctx)
-    ipam = _open(ctx, cluster)
+    session = session_of(ctx)
+    deploy = deploy_for(ctx, reporter=_Quiet(ctx))
     # The same observation every deploy command reads: every host at once, every nap container.
-    observation = deploy_for(ctx, cluster).orchestrator.observe(None, everything=True)
-    unreachable = observation.down
-    live: Dict[str, Set[str]] = {h.host: set() for h in observation.hosts if h.reachable}
-    from napcompose.planner import stranded_owner
-
-    for c in observation.containers:
-        if c.replica is not None:
-            # a copy left behind by a replica that moved holds its address under the stranded owner
-            live[c.host].update((c.replica.owner, stranded_owner(c.replica, c.generation)))
-    for name in sorted(unreachable):
-        kept = sum(1 for a in ipam.allocations() if a.host == name)
-        ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its {kept} allocation(s) are kept")
-    leaked = ipam.gc(live, set(unreachable))
-    # A block is released only for a host gone from the cluster file (its network must be gone too:
-    # `network rm --host` does both while the host is still listed). A listed host's block never is.
-    held = _host_blocks(ctx, cluster)
-    known = {h.name for h in cluster.hosts}
-    orphans = [b for b in held.list() if b.host not in known]
+    observation = deploy.orchestrator.observe(None, everything=True)
+    records = _records(deploy.ipam, session.clock)
+    kept = kept_on(records, observation.down)
+    for name in sorted(observation.down):
+        ctx.err(f"WARNING: host {name} is unreachable ({observation.down[name]}); its {kept[name]} allocation(s) "
+                "are kept")
+    the_plan = plan(None, observation, Addresses(), Options(), Command.GC, records=records)
+    by_ip = {a.ip: a for a in records.allocations}
+    leaked = [by_ip[release.ip] for release in the_plan.actions]
+    held = session.host_blocks()
+    orphans = orphan_blocks(held.list(), (h.name for h in session.cluster.hosts))
     if not leaked and not orphans:
         ctx.out("no leaked addresses")
         return ExitStatus.OK
@@ -228,13 +202,15 @@ def cmd_gc(args, ctx) -> int:
             ctx.out(f"{len(orphans)} block(s) of host(s) no longer in the cluster file; make sure their network "
                     "is gone, then `nap-compose ipam gc --yes` releases them")
         return ExitStatus.OK
-    for alloc in leaked:
-        ipam.release(alloc.ip, alloc.owner)
-        ctx.out(f"released {alloc.ip} ({alloc.owner})")
+    report = deploy.orchestrator.execute(None, the_plan, Addresses(), Options())
+    for release, outcome in zip(the_plan.actions, report.outcomes):
+        if outcome.ok:
+            ctx.out(f"released {release.ip} ({release.owner})")
+    raise_on_failures(report, "ipam gc")
     for block in orphans:
         held.release(block.host)
         ctx.out(f"released block {block.cidr} (host {block.host})")
-    ipam.flush()
+    deploy.ipam.flush()
     return ExitStatus.OK
 
 
@@ -245,7 +221,8 @@ def cmd_migrate(args, ctx) -> int:
     from napcompose.ipam.migrate import migrate
     from napcompose.clustermodel import StoreSpec
 
-    cluster = load_cluster(ctx)
+    session = session_of(ctx)
+    cluster = session.cluster
     source_spec = cluster.store
     target_url = args.to.strip()
     if not target_url.startswith(("etcd://", "etcd3://", "file://")):
@@ -258,9 +235,7 @@ def cmd_migrate(args, ctx) -> int:
     same_kind = not target_url.startswith("file://") and not source_spec.url.startswith("file://")
     target_spec = replace(source_spec, url=target_url) if same_kind else \
         StoreSpec(url=target_url, prefix=source_spec.prefix, timeout_s=source_spec.timeout_s)
-    source = ctx.wiring.store(cluster)
-    if hasattr(source, "close"):
-        ctx.on_close(source.close)
+    source = session.store.opened()  # the command's one client of the cluster file's store
     target = ctx.wiring.store(replace(cluster, store=target_spec))
     if hasattr(target, "close"):
         ctx.on_close(target.close)

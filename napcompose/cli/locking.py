@@ -136,9 +136,11 @@ def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLoc
     if held is not None and held.lock.held:
         return held
     if store is None:
-        store = ctx.wiring.store(cluster)
-        if hasattr(store, "close"):
-            ctx.on_close(store.close)  # closers run last-in first-out: after the guard releases the lock
+        from napcompose.cli.session import session_of
+
+        # the session registers its store's closer now, before the guard's: closers run last-in
+        # first-out, so the store closes after the guard gave the lock back
+        store = session_of(ctx, cluster).store
     new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
     lock = ProjectLock(store, cluster.store.prefix, project_name, identity(ctx), ctx.wiring.clock(),
                        new_id, ttl_s=cluster.lock_ttl_s, gone=holder_gone)

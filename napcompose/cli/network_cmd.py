@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from napcompose.cli.common import load_cluster
+from napcompose.cli.session import session_of
 from napcompose.errors import ExitStatus, UsageError
 
 
@@ -41,29 +41,12 @@ def register(subparsers) -> None:
     rm.set_defaults(func=_rm)
 
 
-def _connections(ctx, cluster):
-    accept = bool(getattr(ctx.args, "accept_new_host_keys", False) or cluster.accept_new_host_keys)
-    connections = ctx.wiring.connections(cluster, accept_new_host_keys=accept)
-    if hasattr(connections, "close"):
-        ctx.on_close(connections.close)
-    return connections
-
-
-def _host_blocks(ctx, cluster):
-    from napcompose.ipam.hostblocks import HostBlocks
-
-    store = ctx.wiring.store(cluster)
-    if hasattr(store, "close"):
-        ctx.on_close(store.close)
-    return HostBlocks(store, cluster.store.prefix, ctx.wiring.clock())
-
-
 def _create(args, ctx) -> int:
-    cluster = load_cluster(ctx)
-    held = _host_blocks(ctx, cluster)
+    session = session_of(ctx)
+    cluster = session.cluster
+    held = session.host_blocks()
     blocks = held.ensure(cluster)  # nothing is created on a host before every block is settled
-    connections = _connections(ctx, cluster)
-    results = ctx.wiring.ensure_network(cluster, connections, blocks, args.recreate_empty)
+    results = ctx.wiring.ensure_network(cluster, session.connections, blocks, args.recreate_empty)
     width = max(len(h.name) for h in cluster.hosts)
     for result in results:
         ctx.out(f"{result.host:<{width}}  {result.status:<9} {result.detail}")
@@ -83,15 +66,15 @@ def _create(args, ctx) -> int:
 
 
 def _check(args, ctx) -> int:
-    from napcompose.cli.ipam_cmd import open_ipam
-    from napcompose.ipam import Pool
     from napcompose.network.check import check_network
 
-    cluster = load_cluster(ctx)
-    blocks = _host_blocks(ctx, cluster).by_host()
-    allocations = open_ipam(ctx, cluster).allocations()
-    views, unreachable = ctx.wiring.network_views(cluster, _connections(ctx, cluster))
-    pool = Pool.from_cluster(cluster)
+    session = session_of(ctx)
+    cluster = session.cluster
+    blocks = session.host_blocks().by_host()
+    ipam = session.ipam()
+    allocations = ipam.allocations()
+    views, unreachable = ctx.wiring.network_views(cluster, session.connections)
+    pool = ipam.pool
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
     if args.format == "json":
         ctx.out(json.dumps({"network": cluster.network.name,
@@ -108,14 +91,16 @@ def _check(args, ctx) -> int:
 
 
 def _rm(args, ctx) -> int:
-    cluster = load_cluster(ctx)
+    session = session_of(ctx)
+    cluster = session.cluster
     known = {h.name for h in cluster.hosts}
     unknown = [h for h in args.host if h not in known]
     if unknown:
         raise UsageError(f"network rm: host(s) {', '.join(unknown)} not in the cluster file "
                          f"({', '.join(sorted(known))})")
-    held = _host_blocks(ctx, cluster)
-    results = ctx.wiring.remove_network(cluster, _connections(ctx, cluster), args.host)
+    session.store.opened()  # a store that cannot be reached stops the command before any host is touched
+    held = session.host_blocks()
+    results = ctx.wiring.remove_network(cluster, session.connections, args.host)
     failed = 0
     for result in results:
         if result.status in ("removed", "absent"):

@@ -13,18 +13,10 @@ from typing import Dict, Optional, Sequence
 
 from napcompose.errors import UsageError
 from napcompose.planner import Options
+from napcompose.cli.common import check_services
 
 _SCALE = re.compile(r"^([^=]+)=(.*)$")
 _SIGNAL = re.compile(r"(SIG)?[A-Z0-9+-]+|[0-9]+")
-
-
-def check_services(project, names: Sequence[str]) -> tuple:
-    """The named services, in the order given; an unknown one is a usage error."""
-    known = project.service_names
-    for name in names:
-        if name not in known:
-            raise UsageError(f"no such service: {name} (services in {project.name}: {', '.join(known)})")
-    return tuple(dict.fromkeys(names))
 
 
 def parse_scales(items: Sequence[str], project) -> Dict[str, int]:

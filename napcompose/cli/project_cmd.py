@@ -12,10 +12,10 @@ from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.model import Replica
 from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
-from napcompose.cli.common import load_project
+from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.cli.options import check_services, options_of, whole_seconds
+from napcompose.cli.options import options_of, whole_seconds
 from napcompose.cli import project_views as views
 
 

@@ -48,18 +48,44 @@ class Wiring:
         return SystemClock()
 
     def ensure_network(self, cluster, connections, blocks, recreate_empty=False):
-        """``network create`` on every host with the given blocks; one NetworkResult per host."""
-        from napcompose.adapters.docker_network import ensure_cluster_network
+        """``network create`` on every host at once with the given blocks; one NetworkResult per host."""
+        from napcompose.adapters.docker_network import ensure_host_network
+        from napcompose.cli.session import on_every_host
+        from napcompose.network.desired import NetworkResult
 
-        return ensure_cluster_network(cluster, connections, blocks=blocks, recreate_empty=recreate_empty)
+        def block(host):
+            return blocks[host.name].cidr if host.name in blocks else None
+
+        return on_every_host(cluster, connections,
+                             lambda host, client: ensure_host_network(cluster, host, client, block(host),
+                                                                      recreate_empty),
+                             lambda host, error: NetworkResult(host.name, "failed", error, block=block(host)))
 
     def remove_network(self, cluster, connections, hosts):
-        from napcompose.adapters.docker_network import remove_networks
+        """``network rm`` on the named hosts at once; one NetworkResult per host."""
+        from napcompose.adapters.docker_network import remove_host_network
+        from napcompose.cli.session import on_every_host
+        from napcompose.network.desired import NetworkResult
 
-        return remove_networks(cluster, connections, hosts)
+        return on_every_host(cluster, connections, lambda host, client: remove_host_network(cluster, host, client),
+                             lambda host, error: NetworkResult(host.name, "failed", error), hosts)
 
     def network_views(self, cluster, connections):
-        """The network as every host reports it: ([NetworkView], {host: error})."""
-        from napcompose.adapters.docker_network import inspect_networks
+        """The network as every host reports it, asked at once: ([NetworkView], {host: error})."""
+        from napcompose.adapters.docker_network import inspect_host_network, without_host
+        from napcompose.cli.session import on_every_host
+        from napcompose.errors import HostError
 
-        return inspect_networks(cluster, connections)
+        def view(host, client):
+            try:
+                return inspect_host_network(cluster, host, client)
+            except HostError as exc:
+                return host.name, without_host(host, exc)
+
+        views, failed = [], {}
+        for got in on_every_host(cluster, connections, view, lambda host, error: (host.name, error)):
+            if isinstance(got, tuple):
+                failed[got[0]] = got[1]
+            else:
+                views.append(got)
+        return views, failed

@@ -1,7 +1,8 @@
 """Gathering what the dashboard shows: the one module that asks the cluster anything.
 
-Every question goes through the orchestrator (containers of every project, hosts-file blocks), the
-Ipam (allocations) and the engines' event streams, and the answers become one frozen Snapshot. A
+Every question goes through the command's one orchestrator (``napcompose.observe`` for the containers
+of every project and the stand-ins of hosts that did not answer, hosts-file blocks), the Ipam
+(allocations) and the engines' event streams, and the answers become one frozen Snapshot. A
 host or a store that fails to answer becomes part of the Snapshot, never an exception.
 """
 
@@ -17,8 +18,7 @@ from napcompose.graphview import service_graph
 from napcompose.model import Allocation, ContainerEvent, ObservedContainer, Project
 from napcompose.orchestrator import Orchestrator
 from napcompose.execute.hosts import check_blocks
-from napcompose.observe.observation import Addresses, parse_owner, stand_ins
-from napcompose.ports import ListReporter
+from napcompose.observe import Addresses, Observation, parse_owner, with_stand_ins
 
 EVENT_WINDOW_S = 3600.0  # how far back the first look at each host's events goes
 MAX_EVENTS = 200
@@ -30,17 +30,16 @@ class ClusterState:
     Call ``snapshot`` from one thread at a time: it remembers how far each host's events were read.
     """
 
-    def __init__(self, cluster, engines, files, ipam, clock, project: Optional[Project] = None,
-                 max_workers: int = 16, blocks=None):
-        self.cluster = cluster
+    def __init__(self, orchestrator: Orchestrator, project: Optional[Project] = None, blocks=None):
+        """``orchestrator`` reports to a ListReporter: the warnings of a drift check go into the Snapshot."""
+        self._orchestrator = orchestrator
+        self.cluster = orchestrator.cluster
         self.blocks = blocks  # HostBlocks of the store, or None where the cluster keeps none
-        self.engines = engines
-        self.ipam = ipam
-        self.clock = clock
+        self.engines = orchestrator.engines
+        self.ipam = orchestrator.ipam
+        self.clock = orchestrator.clock
         self.project = project
-        self._reporter = ListReporter()
-        self._orchestrator = Orchestrator(cluster, engines, files, ipam, self._reporter, clock,
-                                          max_workers=max_workers)
+        self._reporter = orchestrator.reporter
         self._events: Dict[Tuple, ContainerEvent] = {}
         self._read_until: Dict[str, float] = {}
 
@@ -48,12 +47,12 @@ class ClusterState:
         now = self.clock.now()
         self._reporter.warnings.clear()
         notes: List[str] = []
-        seen = self._orchestrator.observe(None, everything=True)
+        # read_only: a store that fails while a host is down is a warning, never the snapshot's end
+        seen = self._orchestrator.observe(None, everything=True, read_only=True)
         found, down = list(seen.containers), seen.down
         block_of = self._blocks(notes)
         pool, allocations = self._pool(block_of)
-        stand_ins = self._stand_ins(down, allocations)
-        everything = list(found) + stand_ins
+        everything = list(_with_stand_ins(seen, allocations).containers)
 
         counts: Dict[str, int] = {}
         for c in everything:
@@ -96,14 +95,6 @@ class ClusterState:
         views = tuple(AllocationView(a.ip, a.owner, a.host or "", a.state, a.since) for a in allocations)
         return PoolView(pool.describe(), pool.size, views, blocks), allocations
 
-    def _stand_ins(self, down, allocations: Sequence[Allocation]) -> List[ObservedContainer]:
-        """What an unreachable host should hold, known from the addresses reserved for it."""
-        projects = sorted({r.project for r in map(parse_owner, (a.owner for a in allocations)) if r is not None})
-        out: List[ObservedContainer] = []
-        for name in projects:
-            out += stand_ins(Addresses.of_project(allocations, name), down)
-        return out
-
     def _drift(self, found) -> DriftView:
         try:
             ports = self._orchestrator
@@ -138,6 +129,15 @@ class ClusterState:
             for key in sorted(self._events, key=lambda k: k[3])[:len(self._events) - MAX_EVENTS]:
                 del self._events[key]
         return notes
+
+
+def _with_stand_ins(seen: Observation, allocations: Sequence[Allocation]) -> Observation:
+    """``seen`` plus what each unreachable host should hold of every project, known from the addresses
+    reserved for it."""
+    projects = sorted({r.project for r in map(parse_owner, (a.owner for a in allocations)) if r is not None})
+    for name in projects:
+        seen = with_stand_ins(seen, Addresses.of_project(allocations, name))
+    return seen
 
 
 def _view(c: ObservedContainer, down) -> ContainerView:

@@ -36,4 +36,5 @@ def release(state: RunState, action: Release) -> None:
                               f"of {action.subject} stays reserved")
         raise NapComposeError(message)
     core.step(action.subject, action.verb, action.host or "-", action.ip,
-              lambda: core.book.release_owner(action.owner or action.replica.owner))
+              lambda: core.book.release(action.ip, action.owner) if action.exact else
+              core.book.release_owner(action.owner or action.replica.owner))

@@ -17,7 +17,7 @@ def _image_port(state: RunState) -> ImageTransfer:
 def build_image(state: RunState, action: BuildImage) -> None:
     spec = state.project.service(action.service)
     state.core.step(action.service, action.verb, action.host, None,
-                    lambda: _image_port(state).build(action.host, spec.build, action.image, no_cache=False))
+                    lambda: _image_port(state).build(action.host, spec.build, action.image, no_cache=action.no_cache))
 
 
 def copy_image(state: RunState, action: CopyImage) -> None:

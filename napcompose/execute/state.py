@@ -47,6 +47,10 @@ class LockedAddressBook:
         with self._lock:
             return self.book.mark_unbound(owner, host, generation)
 
+    def release(self, ip: str, owner: str) -> None:
+        with self._lock:
+            return self.book.release(ip, owner)
+
     def release_owner(self, owner: str) -> Optional[Allocation]:
         with self._lock:
             return self.book.release_owner(owner)

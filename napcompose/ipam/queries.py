@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from ipaddress import IPv4Address
-from typing import List, Mapping, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import AddressFencedError, IpamError, NotOwnerError
 from napcompose.ipam.pool import parse_address
-from napcompose.ipam.records import check_host, check_owner
+from napcompose.ipam.records import OwnerRecord, check_host, check_owner
 from napcompose.model import Allocation
 
 
@@ -127,26 +127,37 @@ class Queries:
                 return unbound
         raise IpamError(f"the address of {owner} kept changing while being unbound; run it again")
 
-    def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
-        """What can be released (nothing is released here), sorted by address:
+    def claims(self) -> Dict[str, OwnerRecord]:
+        """Every owner's claim: which address it holds or is taking."""
+        return self._ledger.claims()
 
-        - allocations whose container is gone from a reachable, observed host (an owner running
-          on any observed host counts as live; allocations without a host are never collected);
-        - strays: addresses their owner's claim does not name, older than the grace period (left
-          by a writer that stalled past the grace period and then wrote; no ensure returned them).
-        """
-        everywhere = set().union(*live_owners.values()) if live_owners else set()
+    def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
+        """What can be released (nothing is released here), sorted by address (``collectable``)."""
         claims = self._ledger.claims()
-        now = self._clock.now()
-        out = []
-        for a in self._ledger.allocations():
-            claim = claims.get(a.owner)
-            named = claim is not None and a.ip in (claim.ip, claim.prev_ip)
-            gone = (a.host is not None and a.host not in unreachable_hosts and a.host in live_owners
-                    and a.owner not in everywhere)
-            if gone or (not named and now - a.since >= self.GRACE_S):
-                out.append(a)
-        return out
+        return collectable(self._ledger.allocations(), claims, live_owners, unreachable_hosts,
+                           self._clock.now(), self.GRACE_S)
+
+
+def collectable(allocations: Iterable[Allocation], claims: Mapping[str, OwnerRecord],
+                live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str], now: float,
+                grace_s: float) -> List[Allocation]:
+    """Of ``allocations``, what can be released:
+
+    - allocations whose container is gone from a reachable, observed host (an owner running
+      on any observed host counts as live; allocations without a host are never collected);
+    - strays: addresses their owner's claim does not name, older than the grace period (left
+      by a writer that stalled past the grace period and then wrote; no ensure returned them).
+    """
+    everywhere = set().union(*live_owners.values()) if live_owners else set()
+    out = []
+    for a in allocations:
+        claim = claims.get(a.owner)
+        named = claim is not None and a.ip in (claim.ip, claim.prev_ip)
+        gone = (a.host is not None and a.host not in unreachable_hosts and a.host in live_owners
+                and a.owner not in everywhere)
+        if gone or (not named and now - a.since >= grace_s):
+            out.append(a)
+    return out
 
 
 def ip_text(text: str) -> str:

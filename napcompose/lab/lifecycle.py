@@ -192,13 +192,33 @@ def _import_images(layout: Layout, say: Say) -> None:
 
 def _flat_network(layout: Layout, say: Say) -> None:
     """The product's own `network create` over ssh://, then each host's NIC enslaved to the bridge."""
-    from napcompose.adapters.docker_network import ensure_cluster_network
+    from napcompose.adapters.docker_network import ensure_host_network, without_host
     from napcompose.adapters.ssh import HostConnections
+    from napcompose.adapters.stores import open_store
+    from napcompose.adapters.system import SystemClock
     from napcompose.cluster import load_cluster_file
+    from napcompose.errors import NapComposeError
+    from napcompose.ipam.hostblocks import HostBlocks
+    from napcompose.network.desired import NetworkResult
 
     cluster = load_cluster_file(layout.cluster_file)
+    store = open_store(cluster.store)
+    try:  # every host's block is settled before any network is created
+        blocks = HostBlocks(store, cluster.store.prefix, SystemClock()).ensure(cluster)
+    finally:
+        if hasattr(store, "close"):
+            store.close()
+
+    def create(host, connections):
+        block = blocks[host.name].cidr if host.name in blocks else None
+        try:
+            client = connections.docker(host.name)
+        except NapComposeError as exc:
+            return NetworkResult(host.name, "failed", without_host(host, exc), block=block)
+        return ensure_host_network(cluster, host, client, block)
+
     with HostConnections(cluster) as connections:
-        results = ensure_cluster_network(cluster, connections)
+        results = _each(cluster.hosts, lambda host: create(host, connections), key=lambda host: host.name)
     failed = [r for r in results if not r.ok]
     if failed:
         raise LabError("network create failed: " + "; ".join(f"{r.host}: {r.detail} {' '.join(r.drift)}"

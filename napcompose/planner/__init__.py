@@ -15,6 +15,8 @@ from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImag
                                         Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
+from napcompose.planner.build import plan_build
+from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
@@ -42,12 +44,19 @@ class Command(enum.Enum):
     KILL = "kill"
     HOSTS_SYNC = "hosts sync"
     ROLLBACK = "rollback"
+    BUILD = "build"
+    GC = "ipam gc"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
-         command: Command = Command.UP, shipped: Optional[ShippedByService] = None) -> Plan:
-    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name. For ``up``,
-    ``shipped`` is what ``napcompose.shipping.manifest`` found, its binds already rewritten in ``project``."""
+         command: Command = Command.UP, shipped: Optional[ShippedByService] = None,
+         records: Optional[AddressRecords] = None) -> Plan:
+    """The Plan of ``command``. ``project`` may be None only for ``down`` by project name and for
+    ``ipam gc``, which plans from ``records`` (every project's addresses) instead of ``addresses``.
+    For ``up``, ``shipped`` is what ``napcompose.shipping.manifest`` found, its binds already
+    rewritten in ``project``."""
+    if command is Command.GC:
+        return plan_gc(observation, records)
     if command is Command.UP:
         return plan_up(project, observation, addresses, options, shipped)
     if command is Command.DOWN:
@@ -56,7 +65,7 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
         return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
                 Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync,
-                Command.ROLLBACK: plan_rollback}
+                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build}
     return planners[command](project, observation, options)
 
 
@@ -70,4 +79,5 @@ __all__ = [
     "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
+    "AddressRecords", "plan_build", "plan_gc",
 ]

@@ -83,25 +83,34 @@ class Reserve:
 
 @dataclass(frozen=True)
 class Release:
-    """Give back the address ``ip`` that ``replica`` holds (recorded on ``host``)."""
+    """Give back the address ``ip`` that ``replica`` holds (recorded on ``host``).
 
-    replica: Replica
+    ``replica`` is None only for an ``owner`` that names no replica (``ipam reserve --owner`` takes
+    any name). ``exact``: release ``ip`` itself, and only while ``owner`` holds it, not whatever
+    address the owner holds now: ``ipam gc`` collects addresses, some of them strays that their
+    owner's claim no longer names.
+    """
+
+    replica: Optional[Replica]
     host: Optional[str]
     ip: str
     reason: str
     after: Tuple[str, ...] = ()
     owner: Optional[str] = None  # another owner than the replica's: a stranded address of an old copy
     evicted: bool = False  # ``host`` is evicted: released although it does not answer
+    exact: bool = False
     verb: ClassVar[str] = "Releasing"
     kind: ClassVar[str] = "release"
 
     @property
     def key(self) -> str:
+        if self.exact:
+            return f"release {self.ip}"
         return f"release {self.owner}" if self.owner else f"release {self.replica.label}"
 
     @property
     def subject(self) -> str:
-        return self.replica.label
+        return self.replica.label if self.replica is not None else self.owner
 
 
 # ---------------------------------------------------------------------------- images
@@ -109,13 +118,14 @@ class Release:
 
 @dataclass(frozen=True)
 class BuildImage:
-    """Build ``image`` from ``service``'s ``build:`` on ``host``."""
+    """Build ``image`` from ``service``'s ``build:`` on ``host``; ``no_cache``: without the daemon's build cache."""
 
     service: str
     image: str
     host: str
     reason: str
     after: Tuple[str, ...] = ()
+    no_cache: bool = False
     verb: ClassVar[str] = "Building"
     kind: ClassVar[str] = "build"
 

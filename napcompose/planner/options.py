@@ -17,6 +17,8 @@ class Options:
     engine's forced removal; ``signal`` is ``kill -s``. ``rolling``: a changed service is updated
     batch by batch per its ``update_config`` (False: ``--no-rolling``, every replica at once);
     ``prune_previous``: remove the containers kept from earlier updates for a rollback.
+    ``no_cache`` and ``image_strategy`` are ``build``'s ``--no-cache`` and ``--strategy``
+    (planner/build.py: ``copy`` or ``build-each``).
     """
 
     force_recreate: bool = False
@@ -33,6 +35,8 @@ class Options:
     signal: str = "SIGKILL"
     rolling: bool = True
     prune_previous: bool = False
+    no_cache: bool = False
+    image_strategy: str = "copy"
 
     @property
     def scale_of(self) -> Dict[str, int]:

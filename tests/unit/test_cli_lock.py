@@ -189,17 +189,15 @@ def test_wait_takes_only_a_number_of_seconds(cli, value):
 
 
 def test_build_holds_the_lock_while_it_puts_images_on_the_hosts(cli, monkeypatch):
-    import napcompose.adapters.images as images
-    from tests.unit import test_cli_project
+    from tests.fakes_engine import FakeImages
 
     (cli.dir / "app").mkdir()
     (cli.dir / "app" / "Dockerfile").write_text("FROM scratch\n")
     (cli.dir / "docker-compose.yml").write_text('version: "2.4"\nservices:\n  app:\n    build: ./app\n')
-    monkeypatch.setattr(test_cli_project._Connections, "docker", lambda self, host: None, raising=False)
     seen = []
-    monkeypatch.setattr(images, "distribute",
-                        lambda docker_for, project, services, hosts, reporter, **kw: seen.append(
-                            json.loads(cli.kv.get(KEY)[0])["command"]))
+    build = FakeImages.build
+    monkeypatch.setattr(FakeImages, "build", lambda self, host, spec, tag, no_cache=False: (
+        seen.append(json.loads(cli.kv.get(KEY)[0])["command"]), build(self, host, spec, tag, no_cache))[1])
     status, _, err = cli("build")
     assert status == 0, err
     assert seen == ["nap-compose -p shop build"]

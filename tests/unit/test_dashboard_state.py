@@ -3,13 +3,19 @@
 from dataclasses import replace
 
 from napcompose.dashboard.state import ClusterState
+from napcompose.orchestrator import Orchestrator
+from napcompose.ports import ListReporter
 from napcompose.clustermodel import SshSpec, StoreSpec
 from tests import nap
 from tests.unit.test_orchestrator import Rig, guestbook
 
 
+def _orchestrator(rig, ipam=None):
+    return Orchestrator(rig.cluster, rig.world.engines, rig.world.files, ipam or rig.ipam, ListReporter(), rig.clock)
+
+
 def state(rig, project=None):
-    return ClusterState(rig.cluster, rig.world.engines, rig.world.files, rig.ipam, rig.clock, project)
+    return ClusterState(_orchestrator(rig), project)
 
 
 def test_every_project_every_host_and_the_pool():
@@ -91,7 +97,7 @@ def test_a_store_that_fails_is_shown_not_raised():
             from napcompose.errors import StoreError
             raise StoreError("etcd://198.18.0.250:2379: connection refused")
 
-    snap = ClusterState(rig.cluster, rig.world.engines, rig.world.files, Broken(), rig.clock).snapshot()
+    snap = ClusterState(_orchestrator(rig, Broken())).snapshot()
     assert snap.pool.error == "etcd://198.18.0.250:2379: connection refused"
     assert len(snap.containers) == 5
 
@@ -119,8 +125,7 @@ def test_hosts_and_pool_show_each_host_s_block_as_the_store_records_it():
     rig = Rig()
     blocks = HostBlocks(rig.store, rig.cluster.store.prefix, rig.clock)
     held = blocks.ensure(rig.cluster)
-    snap = ClusterState(rig.cluster, rig.world.engines, rig.world.files, rig.ipam, rig.clock,
-                        blocks=blocks).snapshot()
+    snap = ClusterState(_orchestrator(rig), blocks=blocks).snapshot()
     assert {h.name: h.block for h in snap.hosts} == {name: b.cidr for name, b in held.items()}
     assert dict(snap.pool.blocks) == {name: b.cidr for name, b in held.items()}
     assert all(h.block is None for h in state(rig).snapshot().hosts)  # no block store given: none shown

@@ -1,4 +1,4 @@
-"""Image names, the missing-image check, the build/copy plan, and `build`'s refusals before any work."""
+"""Image names, the build/copy plan, and `build`'s refusals before any work."""
 
 import io
 
@@ -7,9 +7,10 @@ import pytest
 from napcompose.cli import main
 from napcompose.cli.wiring import Wiring
 from napcompose.errors import ConfigError, UsageError
-from napcompose.imagecheck import (BUILD_EACH, COPY, ImageStep, build_plan, check_images, image_name,
-                                   normal_reference, select_services)
+from napcompose.imagecheck import image_name
 from napcompose.model import BuildSpec, Project, ServiceSpec
+from napcompose.planner import BuildImage, CopyImage
+from napcompose.planner.build import BUILD_EACH, COPY, image_steps, select_services
 
 
 def _project():
@@ -28,33 +29,6 @@ def test_image_name_follows_docker_compose():
     assert image_name(project.name, project.service("cache")) == "redis:7"
 
 
-def test_normal_reference():
-    assert normal_reference("redis") == "redis:latest"
-    assert normal_reference("redis:7") == "redis:7"
-    assert normal_reference("reg.local:5000/redis") == "reg.local:5000/redis:latest"
-    assert normal_reference("redis@sha256:ab") == "redis@sha256:ab"
-
-
-def test_check_passes_when_every_image_is_somewhere_or_buildable():
-    check_images(_project(), {"node1": {"redis:7"}, "node2": {"postgres:latest"}, "node3": set()})
-
-
-def test_check_names_each_service_and_image_missing_everywhere():
-    with pytest.raises(ConfigError) as caught:
-        check_images(_project(), {"node1": {"redis:6"}, "node2": set()})
-    assert str(caught.value) == (
-        "service cache: image redis:7 is on none of the hosts (node1, node2) and the service has no build: section\n"
-        "service db: image postgres is on none of the hosts (node1, node2) and the service has no build: section")
-
-
-def test_check_only_looks_at_selected_services():
-    check_images(_project(), {"node1": set()}, services=["web", "worker"])
-    with pytest.raises(ConfigError) as caught:
-        check_images(_project(), {"node1": {"redis:7"}}, services=["db"])
-    assert str(caught.value) == ("service db: image postgres is on none of the hosts (node1) "
-                                 "and the service has no build: section")
-
-
 def test_select_services():
     project = _project()
     built, skipped = select_services(project, [])
@@ -71,34 +45,44 @@ def test_select_refuses_unknown_services():
 
 def test_copy_plan_builds_on_the_first_host_and_copies_to_the_rest():
     project = _project()
-    steps = build_plan(project, [project.service("web")], ["node2", "node1", "node3"], COPY)
-    assert steps == (ImageStep("web", "gb_web", "node2"),
-                     ImageStep("web", "gb_web", "node1", source="node2"),
-                     ImageStep("web", "gb_web", "node3", source="node2"))
-    assert [s.kind for s in steps] == ["build", "copy", "copy"]
+    builds, copies = image_steps(project, [project.service("web")], ["node2", "node1", "node3"], COPY)
+    assert builds == (BuildImage("web", "gb_web", "node2", "build"),)
+    assert copies == (CopyImage("web", "gb_web", "node2", "node1", "built on node2", after=("gb_web@node2",)),
+                      CopyImage("web", "gb_web", "node2", "node3", "built on node2", after=("gb_web@node2",)))
+    assert [s.kind for s in builds + copies] == ["build", "copy", "copy"]
 
 
 def test_build_each_plan_builds_everywhere():
     project = _project()
-    steps = build_plan(project, [project.service("web"), project.service("worker")], ["a", "b"], BUILD_EACH)
-    assert steps == (ImageStep("web", "gb_web", "a"), ImageStep("web", "gb_web", "b"),
-                     ImageStep("worker", "gb/worker:1.0", "a"), ImageStep("worker", "gb/worker:1.0", "b"))
+    builds, copies = image_steps(project, [project.service("web"), project.service("worker")], ["a", "b"],
+                                 BUILD_EACH)
+    assert builds == (BuildImage("web", "gb_web", "a", "build"), BuildImage("web", "gb_web", "b", "build"),
+                      BuildImage("worker", "gb/worker:1.0", "a", "build"),
+                      BuildImage("worker", "gb/worker:1.0", "b", "build"))
+    assert copies == ()
+
+
+def test_no_cache_travels_on_every_build():
+    project = _project()
+    builds, _ = image_steps(project, [project.service("web")], ["a", "b"], BUILD_EACH, no_cache=True)
+    assert [b.no_cache for b in builds] == [True, True]
+    assert image_steps(project, [project.service("web")], ["a"])[0][0].no_cache is False
 
 
 def test_plan_refusals():
     project = _project()
     web = project.service("web")
     with pytest.raises(UsageError) as caught:
-        build_plan(project, [web], ["a"], "rsync")
+        image_steps(project, [web], ["a"], "rsync")
     assert str(caught.value) == "unknown image strategy 'rsync': use one of copy, build-each"
     with pytest.raises(UsageError) as caught:
-        build_plan(project, [web], [])
+        image_steps(project, [web], [])
     assert str(caught.value) == "no hosts to put the images on"
     with pytest.raises(UsageError) as caught:
-        build_plan(project, [web], ["a", "b", "a"])
+        image_steps(project, [web], ["a", "b", "a"])
     assert str(caught.value) == "a host is named twice: a, b, a"
     with pytest.raises(ConfigError) as caught:
-        build_plan(project, [project.service("db")], ["a"])
+        image_steps(project, [project.service("db")], ["a"])
     assert str(caught.value) == "service db has no build: section to build its image from"
 
 

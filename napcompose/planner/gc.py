@@ -1,0 +1,67 @@
+"""The plan of ``ipam gc``: give back the addresses whose container is gone. Pure.
+
+Input: the Observation of every host (every project's containers) and the address book as read
+once (``AddressRecords``). An address is collected when its host answered and no container of its
+owner runs on any host that answered, or when it is a stray its owner's claim does not name, older
+than the grace period (ipam/queries.py ``collectable``). A host that did not answer keeps its
+addresses. A host block is collected only for a host gone from the cluster file (its network must be
+gone too: ``network rm --host`` does both while the host is still listed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
+
+from napcompose.clustermodel import HostBlock
+from napcompose.ipam.queries import collectable
+from napcompose.ipam.records import OwnerRecord
+from napcompose.model import Allocation, Replica
+from napcompose.observe.observation import Observation, parse_owner, parse_stranded, stranded_owner
+from napcompose.planner.actions import Plan, Release
+
+
+@dataclass(frozen=True)
+class AddressRecords:
+    """The address book as ``gc`` reads it: every owner's claim, then every allocation, at ``read_at``;
+    ``grace_s``: how old an address its owner's claim does not name must be to count as a stray."""
+
+    claims: Tuple[Tuple[str, OwnerRecord], ...]
+    allocations: Tuple[Allocation, ...]
+    read_at: float
+    grace_s: float
+
+
+def live_owners(observation: Observation) -> Dict[str, Set[str]]:
+    """{host that answered: owners whose container runs there}. A copy left behind by a replica that
+    moved holds its address under the stranded owner, so it counts under both names."""
+    live: Dict[str, Set[str]] = {h.host: set() for h in observation.hosts if h.reachable}
+    for c in observation.containers:
+        if c.replica is not None and c.host in live:
+            live[c.host].update((c.replica.owner, stranded_owner(c.replica, c.generation)))
+    return live
+
+
+def _replica_of(owner: str) -> Optional[Replica]:
+    stranded = parse_stranded(owner)
+    return stranded[0] if stranded is not None else parse_owner(owner)
+
+
+def plan_gc(observation: Observation, records: AddressRecords) -> Plan:
+    """One wave of exact Releases, one per collected address, in the address book's order."""
+    leaked = collectable(records.allocations, dict(records.claims), live_owners(observation),
+                         set(observation.down), records.read_at, records.grace_s)
+    releases = tuple(Release(_replica_of(a.owner), a.host, a.ip, "no container holds it", owner=a.owner,
+                             exact=True) for a in leaked)
+    return Plan("", waves=(releases,) if releases else ())
+
+
+def orphan_blocks(blocks: Iterable[HostBlock], hosts: Iterable[str]) -> List[HostBlock]:
+    """The blocks of hosts no longer in the cluster file; a listed host's block is never collected."""
+    known = set(hosts)
+    return [b for b in blocks if b.host not in known]
+
+
+def kept_on(records: AddressRecords, down: Mapping[str, str]) -> Dict[str, int]:
+    """{host that did not answer: how many allocations it keeps}."""
+    return {host: sum(1 for a in records.allocations if a.host == host) for host in down}

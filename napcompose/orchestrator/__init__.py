@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import List, Optional, Sequence
 
 from napcompose.imagecheck import image_name
-from napcompose.model import ObservedContainer, Outcome, Project, RunReport
+from napcompose.model import Outcome, Project, RunReport
 from napcompose.execute.executor import run_plan
 from napcompose.execute.files import with_host_copies
 from napcompose.execute.hosts import HostsDrift, check_blocks
@@ -101,17 +101,13 @@ class Orchestrator(Core):
         return run_plan(self, project, options, the_plan, addresses)
 
     # ------------------------------------------------------------------ hosts files
-    def _live(self, project: Project) -> "tuple[List[ObservedContainer], List[Outcome]]":
-        seen = observe(self.cluster, self.engines, project.name, max_workers=self.max_workers)
-        failures = [Outcome(s.host, "Observing", s.host, s.error) for s in seen.unreachable]
-        return list(seen.containers), failures
-
     def hosts_check(self, project: Project) -> List[HostsDrift]:
-        """Every running container whose hosts file does not hold exactly its block."""
-        containers, failures = self._live(project)
-        for failure in failures:
-            self.reporter.warning(f"cannot check {failure.host}: {failure.error}")
-        return check_blocks(project, containers, files=self.files, engines=self.engines,
+        """Every running container whose hosts file does not hold exactly its block, read from the same
+        observation ``hosts sync`` plans from."""
+        seen = self.observe(project.name, read_only=True)
+        for status in seen.unreachable:
+            self.reporter.warning(f"cannot check {status.host}: {status.error}")
+        return check_blocks(project, list(seen.containers), files=self.files, engines=self.engines,
                             reporter=self.reporter, max_workers=self.max_workers)
 
     def hosts_sync(self, project: Project) -> RunReport:

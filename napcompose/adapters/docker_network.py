@@ -16,19 +16,13 @@ import paramiko
 import requests
 
 from napcompose.adapters.sdk_errors import cause
-from napcompose.errors import HostError, NapComposeError
+from napcompose.errors import HostError, NapComposeError, without_host
 from napcompose.model import pairs
 from napcompose.clustermodel import Cluster, Host
 from napcompose.network.check import Endpoint, NetworkView
 from napcompose.network.desired import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
 
 _SDK_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
-
-
-def without_host(host: Host, exc: Exception) -> str:
-    """The error's text without the leading ``host: `` that HostError adds (results name the host)."""
-    text = str(exc)
-    return text[len(host.name) + 2:] if text.startswith(host.name + ": ") else text
 
 
 def _find(client, name: str) -> Optional[dict]:
@@ -63,7 +57,7 @@ def ensure_host_network(cluster: Cluster, host: Host, client, block: Optional[st
             _create(client, desired)
         return result
     except NapComposeError as exc:
-        return NetworkResult(host.name, "failed", without_host(host, exc), block=block)
+        return NetworkResult(host.name, "failed", without_host(host.name, str(exc)), block=block)
     except _SDK_ERRORS as exc:
         return NetworkResult(host.name, "failed", f"network {desired.name}: {cause(exc)}", block=block)
 

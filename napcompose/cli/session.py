@@ -158,7 +158,7 @@ def on_every_host(cluster, connections, job, failed, hosts=None, max_workers: in
     host's Docker client; results in host order. A host whose client cannot be had gives
     ``failed(host, error)`` (the error without the host's name: results name their host), and so
     does a job that fails."""
-    from napcompose.adapters.docker_network import without_host
+    from napcompose.errors import without_host
     from napcompose.errors import NapComposeError
     from napcompose.parallel import fan_out
 
@@ -168,7 +168,7 @@ def on_every_host(cluster, connections, job, failed, hosts=None, max_workers: in
         try:
             client = connections.docker(host.name)
         except NapComposeError as exc:
-            return failed(host, without_host(host, exc))
+            return failed(host, without_host(host.name, str(exc)))
         return job(host, client)
 
     by_name = {h.name: h for h in chosen}

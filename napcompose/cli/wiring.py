@@ -72,7 +72,8 @@ class Wiring:
 
     def network_views(self, cluster, connections):
         """The network as every host reports it, asked at once: ([NetworkView], {host: error})."""
-        from napcompose.adapters.docker_network import inspect_host_network, without_host
+        from napcompose.adapters.docker_network import inspect_host_network
+        from napcompose.errors import without_host
         from napcompose.cli.session import on_every_host
         from napcompose.errors import HostError
 
@@ -80,7 +81,7 @@ class Wiring:
             try:
                 return inspect_host_network(cluster, host, client)
             except HostError as exc:
-                return host.name, without_host(host, exc)
+                return host.name, without_host(host.name, str(exc))
 
         views, failed = [], {}
         for got in on_every_host(cluster, connections, view, lambda host, error: (host.name, error)):

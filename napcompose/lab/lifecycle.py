@@ -192,7 +192,8 @@ def _import_images(layout: Layout, say: Say) -> None:
 
 def _flat_network(layout: Layout, say: Say) -> None:
     """The product's own `network create` over ssh://, then each host's NIC enslaved to the bridge."""
-    from napcompose.adapters.docker_network import ensure_host_network, without_host
+    from napcompose.adapters.docker_network import ensure_host_network
+    from napcompose.errors import without_host
     from napcompose.adapters.ssh import HostConnections
     from napcompose.adapters.stores import open_store
     from napcompose.adapters.system import SystemClock
@@ -214,7 +215,7 @@ def _flat_network(layout: Layout, say: Say) -> None:
         try:
             client = connections.docker(host.name)
         except NapComposeError as exc:
-            return NetworkResult(host.name, "failed", without_host(host, exc), block=block)
+            return NetworkResult(host.name, "failed", without_host(host.name, str(exc)), block=block)
         return ensure_host_network(cluster, host, client, block)
 
     with HostConnections(cluster) as connections:

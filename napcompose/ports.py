@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
+from napcompose.clustermodel import NetworkView
 from napcompose.model import Allocation, BuildSpec, ContainerEvent, ContainerRequest, ObservedContainer
 
 
@@ -61,6 +62,10 @@ class ContainerEngine(Protocol):
 
     def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
         """Containers with nap-compose labels (all of them when ``project`` is None), stopped ones too."""
+
+    def network_view(self, network: str) -> NetworkView:
+        """The named network as this host reports it: its ip-range and the containers attached."""
+        ...
 
     def volume_names(self) -> List[str]:
         """The names of the volumes on this host (a named volume lives on the host that made it)."""

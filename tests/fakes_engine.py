@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Set, Tuple
 
+from napcompose.clustermodel import Endpoint, NetworkView
 from napcompose.errors import HostError
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
@@ -293,6 +294,14 @@ class FakeEngine:
             # Docker makes a missing named volume on create; it stays when the container goes.
             self.volumes.update(request.spec.named_volumes)
             return container_id
+
+    def network_view(self, network: str) -> NetworkView:
+        """The running containers attached to ``network`` (the fake's one network has no ip-range)."""
+        self._guard("network", network)
+        attached = sorted((c for c in self.containers.values()
+                           if c.state == "running" and c.request.network == network), key=lambda c: c.request.name)
+        return NetworkView(self.host, True, None, tuple(Endpoint(self.host, c.request.name, c.id, c.request.ip,
+                                                                  c.request.labels) for c in attached))
 
     def volume_names(self) -> List[str]:
         self._guard("volumes", "")

@@ -15,7 +15,8 @@ from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
-from napcompose.clustermodel import Host
+from napcompose.adapters.docker_network import network_view
+from napcompose.clustermodel import Host, NetworkView
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -135,6 +136,14 @@ class DockerEngine:
             except docker.errors.NotFound:
                 return False
         return True
+
+    def network_view(self, network: str) -> NetworkView:
+        # The cause alone, as network check has always said it: its line names host and network.
+        client = self._connections.docker(self.host)
+        try:
+            return network_view(self.host, client, network)
+        except sdk_errors() as exc:
+            raise HostError(self.host, cause(exc)) from exc
 
     def volume_names(self) -> List[str]:
         with self._calling("list volumes"):

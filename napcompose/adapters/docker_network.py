@@ -16,10 +16,10 @@ import paramiko
 import requests
 
 from napcompose.adapters.sdk_errors import cause
-from napcompose.errors import HostError, NapComposeError, without_host
+from napcompose.errors import NapComposeError, without_host
 from napcompose.model import pairs
 from napcompose.clustermodel import Cluster, Host
-from napcompose.network.check import Endpoint, NetworkView
+from napcompose.clustermodel import Endpoint, NetworkView
 from napcompose.network.desired import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
 
 _SDK_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
@@ -79,27 +79,18 @@ def remove_host_network(cluster: Cluster, host: Host, client) -> NetworkResult:
         return NetworkResult(host.name, "failed", f"network {name}: {cause(exc)}")
 
 
-def _view(host: Host, client, name: str) -> NetworkView:
+def network_view(host: str, client, name: str) -> NetworkView:
+    """The network ``name`` as the Docker behind ``client`` reports it; SDK errors propagate."""
     attrs = _find(client, name)
     if attrs is None:
-        return NetworkView(host.name, False)
+        return NetworkView(host, False)
     ip_range = options_from_inspect(attrs).ip_range
     # Running containers on the network, with their labels (the network's own inspect has no labels).
     endpoints = []
     for row in client.api.containers(filters={"network": name}):
         net = ((row.get("NetworkSettings") or {}).get("Networks") or {}).get(name) or {}
         names = row.get("Names") or []
-        endpoints.append(Endpoint(host=host.name, container=(names[0].lstrip("/") if names else row["Id"][:12]),
+        endpoints.append(Endpoint(host=host, container=(names[0].lstrip("/") if names else row["Id"][:12]),
                                   id=row["Id"], ip=net.get("IPAddress") or None,
                                   labels=pairs(row.get("Labels") or {})))
-    return NetworkView(host.name, True, ip_range, tuple(sorted(endpoints, key=lambda e: e.container)))
-
-
-def inspect_host_network(cluster: Cluster, host: Host, client) -> NetworkView:
-    """The network as ``host`` reports it; a failure to answer is a HostError naming the host."""
-    try:
-        return _view(host, client, cluster.network.name)
-    except HostError:
-        raise
-    except _SDK_ERRORS as exc:
-        raise HostError(host.name, cause(exc)) from exc
+    return NetworkView(host, True, ip_range, tuple(sorted(endpoints, key=lambda e: e.container)))

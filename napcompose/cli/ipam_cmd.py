@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from napcompose.observe import observe_network
 from napcompose.errors import ExitStatus, IpamError, UsageError
 from napcompose.cli.deploy_wiring import CliReporter, deploy_for, raise_on_failures
 from napcompose.cli.session import session_of
@@ -77,7 +78,7 @@ def _in_blocks(ctx, session, blocks) -> dict:
     """{block: [(ip, container)]} of the containers each host reports inside its block."""
     from napcompose.ipam.blocks import contains
 
-    views, unreachable = ctx.wiring.network_views(session.cluster, session.connections)
+    views, unreachable = observe_network(session.cluster, session.engines)
     for name in sorted(unreachable):
         ctx.err(f"WARNING: host {name} is unreachable ({unreachable[name]}); its block's containers are not listed")
     found: dict = {}

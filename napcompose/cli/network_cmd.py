@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from napcompose.observe import observe_network
 from napcompose.cli.session import session_of
 from napcompose.errors import ExitStatus, UsageError
 
@@ -73,7 +74,7 @@ def _check(args, ctx) -> int:
     blocks = session.host_blocks().by_host()
     ipam = session.ipam()
     allocations = ipam.allocations()
-    views, unreachable = ctx.wiring.network_views(cluster, session.connections)
+    views, unreachable = observe_network(session.cluster, session.engines)
     pool = ipam.pool
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
     if args.format == "json":

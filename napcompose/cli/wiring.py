@@ -69,24 +69,3 @@ class Wiring:
 
         return on_every_host(cluster, connections, lambda host, client: remove_host_network(cluster, host, client),
                              lambda host, error: NetworkResult(host.name, "failed", error), hosts)
-
-    def network_views(self, cluster, connections):
-        """The network as every host reports it, asked at once: ([NetworkView], {host: error})."""
-        from napcompose.adapters.docker_network import inspect_host_network
-        from napcompose.errors import without_host
-        from napcompose.cli.session import on_every_host
-        from napcompose.errors import HostError
-
-        def view(host, client):
-            try:
-                return inspect_host_network(cluster, host, client)
-            except HostError as exc:
-                return host.name, without_host(host.name, str(exc))
-
-        views, failed = [], {}
-        for got in on_every_host(cluster, connections, view, lambda host, error: (host.name, error)):
-            if isinstance(got, tuple):
-                failed[got[0]] = got[1]
-            else:
-                views.append(got)
-        return views, failed

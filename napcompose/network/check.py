@@ -13,41 +13,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.ipam import blocks as arith
 from napcompose.model import Allocation
-from napcompose.clustermodel import Cluster, HostBlock
-
-# Docker Compose's labels (nap-compose writes them too): they name a container's owner.
-_PROJECT, _SERVICE, _NUMBER = ("com.docker.compose.project", "com.docker.compose.service",
-                               "com.docker.compose.container-number")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One container attached to the network on one host, as Docker reports it."""
-
-    host: str
-    container: str  # name
-    id: str
-    ip: Optional[str]
-    labels: Tuple[Tuple[str, str], ...] = ()
-
-    @property
-    def owner(self) -> Optional[str]:
-        """``project/service/n`` from compose labels, or None for a container started by other means."""
-        labels = dict(self.labels)
-        parts = (labels.get(_PROJECT), labels.get(_SERVICE), labels.get(_NUMBER))
-        return "/".join(parts) if all(parts) else None
-
-
-@dataclass(frozen=True)
-class NetworkView:
-    """The network on one host: its ip-range and the containers attached (None: the host has no such
-    network)."""
-
-    host: str
-    exists: bool
-    ip_range: Optional[str] = None
-    endpoints: Tuple[Endpoint, ...] = ()
-
+from napcompose.clustermodel import Cluster, Endpoint, HostBlock, NetworkView
 
 @dataclass(frozen=True)
 class Finding:

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from napcompose.cli import main
+from napcompose.errors import HostError
 from napcompose.cluster import parse_cluster
 from napcompose.ipam import Pool
 from napcompose.ipam.hostblocks import HostBlocks
@@ -167,12 +168,28 @@ def test_recreate_empty_recreates_only_where_no_container_is_attached():
 
 
 class NetWiring(FakeWiring):
+    """Each host's engine reports the network as ``views`` says (a host without a view has none)."""
+
     def __init__(self, kv):
         super().__init__(kv)
         self.views, self.unreachable = [], {}
 
-    def network_views(self, cluster, connections):
-        return self.views, self.unreachable
+    def engine(self, host, connections):
+        return _ViewingEngine(host.name, self, self.engines.get(host.name))
+
+
+class _ViewingEngine:
+    def __init__(self, host, wiring, engine):
+        self.host, self._wiring, self._engine = host, wiring, engine
+
+    def network_view(self, network):
+        if self.host in self._wiring.unreachable:
+            raise HostError(self.host, self._wiring.unreachable[self.host])
+        found = [v for v in self._wiring.views if v.host == self.host]
+        return found[0] if found else NetworkView(self.host, False)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
 
 
 @pytest.fixture
@@ -303,3 +320,27 @@ def test_network_create_refuses_a_cluster_file_overlapping_a_held_block_and_asks
                    "the block 198.18.0.48/28 that host node2 holds in the store; change the cluster file, or remove "
                    "network nap on node2 and release its block first (`nap-compose network rm --host node2`)\n")
     assert cli.kv.keys() == before
+
+
+def test_network_check_names_a_host_that_did_not_answer_with_its_reason(cli):
+    cli.wiring.views = [view("node1"), view("node2")]
+    cli.wiring.unreachable = {"node3": "connection refused"}
+    status, out, _ = cli("network", "check", "--format", "json")
+    data = json.loads(out)
+    assert status == 1
+    assert [h["host"] for h in data["hosts"]] == ["node1", "node2"]
+    assert [(f["kind"], f["host"]) for f in data["findings"]] == [("unreachable", "node3")]
+    assert "connection refused" in data["findings"][0]["message"]
+    assert "node3: connection refused" not in data["findings"][0]["message"]
+
+
+def test_observe_network_asks_every_host_and_names_the_ones_that_did_not_answer():
+    from napcompose.observe import observe_network
+    from tests.fakes_engine import FakeWorld
+
+    cluster = parse_cluster(CLUSTER, "nap-cluster.yml")
+    world = FakeWorld([h.name for h in cluster.hosts])
+    world.engines["node2"].unreachable = "connection refused"
+    views, failed = observe_network(cluster, world.engines)
+    assert [(v.host, v.exists, v.endpoints) for v in views] == [("node1", True, ()), ("node3", True, ())]
+    assert failed == {"node2": "cannot connect to the Docker engine: connection refused"}  # no "node2: "

@@ -10,22 +10,30 @@ from napcompose.config.project import parse_texts
 from napcompose.config.yamlload import read_file
 from napcompose.errors import ConfigError, UsageError
 
-BASE_NAMES = ("docker-compose.yml", "docker-compose.yaml")
-OVERRIDE_NAMES = ("docker-compose.override.yml", "docker-compose.override.yaml")
+# The names ``docker compose`` v2 looks for, in its order of preference.
+BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_NAMES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                  "docker-compose.override.yaml")
 NAP_NAMES = ("nap-compose.yml", "nap-compose.yaml")
 
 
-def default_files(start_dir):
+def default_files(start_dir, warn=None):
     """The default files of the first directory, from ``start_dir`` upward, holding one.
 
-    docker-compose.yml (or .yaml), then docker-compose.override.yml, then nap-compose.yml: the last
-    one holds nap-compose's own settings beside an unchanged docker-compose file, or stands alone.
+    The first present of BASE_NAMES, then the first present of OVERRIDE_NAMES, then nap-compose.yml:
+    the last one holds nap-compose's own settings beside an unchanged compose file, or stands alone.
+    When several names of one group are present the first is used and a warning names them all,
+    as ``docker compose`` does: the others are never read, which surprises whoever edits them.
     """
+    warn = warn or (lambda line: None)
     directory = os.path.abspath(start_dir)
     while True:
         found = []
         for group in (BASE_NAMES, OVERRIDE_NAMES, NAP_NAMES):
             present = [n for n in group if os.path.isfile(os.path.join(directory, n))]
+            if len(present) > 1:
+                warn(f"found several compose files in {directory}: {', '.join(present)}; "
+                     f"using {present[0]}")
             found.extend(os.path.join(directory, n) for n in present[:1])
         if any(os.path.basename(f) in BASE_NAMES + NAP_NAMES for f in found):
             return found
@@ -37,14 +45,14 @@ def default_files(start_dir):
         directory = parent
 
 
-def resolve_files(files, environ, cwd):
+def resolve_files(files, environ, cwd, warn=None):
     if files:
         return [os.path.join(cwd, f) for f in files]
     listed = environ.get("COMPOSE_FILE")
     if listed:
         sep = environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         return [os.path.join(cwd, f) for f in listed.split(sep) if f]
-    return default_files(cwd)
+    return default_files(cwd, warn)
 
 
 def load_project(files=None, project_name=None, project_dir=None, env_file=None, environ=None, cwd=None,
@@ -56,7 +64,7 @@ def load_project(files=None, project_name=None, project_dir=None, env_file=None,
     cwd = cwd or os.getcwd()
     environ = dict(os.environ if environ is None else environ)
     warn = warn or (lambda line: None)
-    paths = resolve_files(files, environ, cwd)
+    paths = resolve_files(files, environ, cwd, warn)
     for path in paths:
         if not os.path.isfile(path):
             raise ConfigError(f"compose file {os.path.relpath(path, cwd)} not found")

@@ -74,10 +74,11 @@ def load_project(files=None, project_name=None, project_dir=None, env_file=None,
     # The process environment wins over the .env file.
     merged_env = {k: v for k, v in dotenv.items() if v is not None}
     merged_env.update(environ)
-    raw_name = project_name or merged_env.get("COMPOSE_PROJECT_NAME") or os.path.basename(working_dir)
-    name = normalize_project_name(raw_name)
-    if not name:
-        raise UsageError(f"project name {raw_name!r} has no letters or digits; pass -p NAME")
+    # -p, then COMPOSE_PROJECT_NAME, then a top-level name: in the files, then the directory's name.
+    given = project_name or merged_env.get("COMPOSE_PROJECT_NAME")
+    name = normalize_project_name(given or os.path.basename(working_dir))
+    if given and not name:
+        raise UsageError(f"project name {given!r} has no letters or digits; pass -p NAME")
     display = [_display(p, cwd) for p in paths]
     texts = [(d, read_file(p, d)) for d, p in zip(display, paths)]
 
@@ -85,7 +86,7 @@ def load_project(files=None, project_name=None, project_dir=None, env_file=None,
         return read_file(os.path.join(cwd, path), path)
 
     project = parse_texts(texts, project_name=name, working_dir=working_dir, environ=merged_env, warn=warn,
-                          read=read, cwd=cwd)
+                          read=read, cwd=cwd, name_given=bool(given))
     _check_build_contexts(project)
     return project
 

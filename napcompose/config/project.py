@@ -9,15 +9,32 @@ from napcompose.config import filerefs, updates, xnap
 from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document
 from napcompose.config.extends import ExtendsResolver
+from napcompose.config.include import Includer
 from napcompose.config.merge import merge_service, merge_top
 from napcompose.config.normalize import ServiceContext, to_spec
 from napcompose.config.yamlload import Map, line_of
-from napcompose.errors import ConfigError
+from napcompose.errors import ConfigError, UsageError
 from napcompose.model import Project
 
 
-def build_project(documents, *, project_name, working_dir, environ, warn, load_other):
+def project_name_of(documents, project_name, name_given):
+    """-p (or COMPOSE_PROJECT_NAME) when given, else the last top-level ``name:``, else ``project_name``.
+
+    An included file's ``name:`` names that file's own project, not this one, so it is not read here.
+    """
+    if not name_given:
+        for doc in reversed(documents):
+            if doc.name is not None and doc.included_by is None:
+                return doc.name[0]
+    if not project_name:
+        raise UsageError("the project name has no letters or digits; pass -p NAME or set name: in the "
+                         "compose file")
+    return project_name
+
+
+def build_project(documents, *, project_name, working_dir, environ, warn, load_other, name_given=False):
     """Merge parsed documents in order and return the Project."""
+    project_name = project_name_of(documents, project_name, name_given)
     formats = {d.format == V1 for d in documents}
     if len(formats) > 1:
         first = documents[0]
@@ -86,8 +103,11 @@ class _Origins:
         return f"{filename}:{line}" if line else filename
 
 
-def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, cwd=None):
-    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file``.
+def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, cwd=None, name_given=False):
+    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file`` and ``include``.
+
+    ``project_name`` is the name unless a file sets ``name:`` and ``name_given`` is false (the caller's
+    name came from the directory, not from -p or COMPOSE_PROJECT_NAME).
 
     File names are relative to ``cwd`` (default: ``working_dir``); an ``extends.file`` naming one of
     ``texts`` (under any spelling of its path) reads that document, not a second copy of it.
@@ -108,9 +128,21 @@ def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, c
             cache[key].path = key
         return cache[key]
 
+    def parse_included(display, env):
+        if read is None:
+            raise ConfigError(f"{display}: an included file cannot be read here")
+        doc = parse_document(display, read(display), env, warn)
+        doc.path = identity(display)
+        return doc
+
+    def display_of(path):
+        rel = os.path.relpath(path, base)
+        return path if rel.startswith("..") else rel
+
     documents = [parse_document(name, text, environ, warn) for name, text in texts]
     for doc in documents:
         doc.path = identity(doc.filename)
         cache.setdefault(doc.path, doc)
+    documents = Includer(parse_included, identity, display_of, environ).expand(documents)
     return build_project(documents, project_name=project_name, working_dir=working_dir, environ=environ,
-                         warn=warn, load_other=load_other)
+                         warn=warn, load_other=load_other, name_given=name_given)

@@ -167,11 +167,24 @@ def _str_presenter(dumper, value):
 _Dumper.add_representer(str, _str_presenter)
 
 
+def _sorted(value):
+    """``value`` with every mapping's keys in order, so the output does not depend on insertion order."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def render(project, fmt="yaml") -> str:
-    """The project as compose text; ``fmt`` is "yaml" or "json"."""
-    doc = as_dict(project)
+    """The project as compose text; ``fmt`` is "yaml" or "json".
+
+    ``name:`` comes first, as ``docker compose config`` writes it; everything else is in key order.
+    """
+    doc = {"name": project.name}
+    doc.update(_sorted(as_dict(project)))
     if fmt == "json":
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return json.dumps(doc, indent=2) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format {fmt!r}")
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -166,6 +166,8 @@ _FILE_OBJECT = OneOf(NULL, Obj({"name": STR, "file": STR, "environment": STR, "c
                                 "external": OneOf(BOOL, Obj({"name": STR}), name="a boolean or a mapping"),
                                 "labels": LIST_OR_DICT, "driver": STR, "driver_opts": DictOf(STR_OR_NUM),
                                 "template_driver": STR}), name="a mapping or null")
+INCLUDE = ListOf(OneOf(STR, Obj({"path": STRING_OR_LIST, "env_file": STRING_OR_LIST, "project_directory": STR},
+                              x=False, required=("path",)), name="a path or a mapping with 'path'"))
 TOP_SECTIONS = {"networks": NETWORK, "volumes": VOLUME, "secrets": _FILE_OBJECT, "configs": _FILE_OBJECT}
 
 

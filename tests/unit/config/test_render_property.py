@@ -92,7 +92,7 @@ def test_config_output_of_the_guestbook(cli):
                                      "db:\n  image: redis\n"})
     status, out, err = cli.run("-p", "gb", "config")
     assert (status, err) == (0, "")
-    assert out == ("services:\n  db:\n    image: redis\n    scale: 1\n  web:\n    image: guestbook\n    links:\n"
+    assert out == ("name: gb\nservices:\n  db:\n    image: redis\n    scale: 1\n  web:\n    image: guestbook\n    links:\n"
                    "    - db:redis\n    ports:\n    - 80:80/tcp\n    scale: 1\nx-nap:\n  seed: 0\n  strategy: spread\n")
 
 

@@ -59,6 +59,7 @@ class Dependency:
 
     service: str
     condition: str = "service_started"
+    restart: bool = False  # restart this service when the dependency is recreated (recorded, see docs)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Healthcheck:
     retries: Optional[int] = None
     start_period_s: Optional[float] = None
     disable: bool = False
+    start_interval_s: Optional[float] = None  # the probe interval during start_period
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ class ServiceSpec:
     logging: Optional[LoggingSpec] = None
     shm_size: Optional[int] = None
     file_mounts: Tuple[FileMount, ...] = ()  # configs and secrets, in the order the service names them
+    profiles: Tuple[str, ...] = ()  # the service runs only when one of them is active (or it is named)
     update: UpdateConfig = field(default_factory=UpdateConfig)
     rollback: UpdateConfig = field(default_factory=UpdateConfig)
 
@@ -229,6 +232,7 @@ class Project:
     working_dir: str = "."
     strategy: str = "spread"  # x-nap.strategy at the top level
     seed: int = 0  # x-nap.seed, for the random strategy
+    profiles: Tuple[str, ...] = ()  # every profile the files name, the inactive ones too
 
     # The indexes below are built on first use and kept on the instance (a frozen dataclass keeps
     # them out of its fields, so equality and hashing still compare the fields only).

@@ -7,14 +7,18 @@ merge of the files -> normalised ServiceSpecs -> checks across services (names, 
 from __future__ import annotations
 
 from napcompose.config.files import load_project
+from napcompose.config.profiles import Selection
 from napcompose.config.project import parse_texts
 from napcompose.config.render import render
 
 
-def parse_project(texts, *, project_name, working_dir=".", environ=None, warn=None, read=None):
+def parse_project(texts, *, project_name, working_dir=".", environ=None, warn=None, read=None, profiles=None,
+                  services=()):
     """Build a Project from in-memory files: ``texts`` = [(filename, content)], later ones override."""
-    return parse_texts(list(texts), project_name=project_name, working_dir=working_dir,
-                       environ=dict(environ or {}), warn=warn or (lambda line: None), read=read)
+    environ = dict(environ or {})
+    return parse_texts(list(texts), project_name=project_name, working_dir=working_dir, environ=environ,
+                       warn=warn or (lambda line: None), read=read,
+                       selection=Selection.of(profiles, services, environ))
 
 
 __all__ = ["load_project", "parse_project", "render"]

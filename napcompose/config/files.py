@@ -6,6 +6,7 @@ import os
 
 from napcompose.config.envfile import read_env_file
 from napcompose.config.names import normalize_project_name
+from napcompose.config.profiles import Selection
 from napcompose.config.project import parse_texts
 from napcompose.config.yamlload import read_file
 from napcompose.errors import ConfigError, UsageError
@@ -56,8 +57,11 @@ def resolve_files(files, environ, cwd, warn=None):
 
 
 def load_project(files=None, project_name=None, project_dir=None, env_file=None, environ=None, cwd=None,
-                 warn=None):
+                 warn=None, profiles=None, services=()):
     """Read the compose files from disk and return the validated Project.
+
+    ``profiles`` are the active profiles (default: COMPOSE_PROFILES); ``services`` the services the
+    command names, which activate their own profiles. The Project holds the enabled services only.
 
     Raises ConfigError (exit 3) for bad files, UsageError (exit 2) for a bad project name.
     """
@@ -86,7 +90,8 @@ def load_project(files=None, project_name=None, project_dir=None, env_file=None,
         return read_file(os.path.join(cwd, path), path)
 
     project = parse_texts(texts, project_name=name, working_dir=working_dir, environ=merged_env, warn=warn,
-                          read=read, cwd=cwd, name_given=bool(given))
+                          read=read, cwd=cwd, name_given=bool(given),
+                          selection=Selection.of(profiles, services, merged_env))
     _check_build_contexts(project)
     return project
 

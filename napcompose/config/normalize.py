@@ -16,7 +16,7 @@ IGNORED_KEYS = frozenset((
     "blkio_config", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
     "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpuset", "credential_spec", "device_cgroup_rules",
     "devices", "dns_opt", "group_add", "isolation", "mac_address", "mem_swappiness", "memswap_limit",
-    "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "profiles", "pull_policy", "runtime",
+    "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "pull_policy", "runtime",
     "security_opt", "storage_opt", "userns_mode", "volume_driver"))
 IGNORED_DEPLOY_KEYS = frozenset(("mode", "endpoint_mode", "labels"))
 _RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
@@ -69,6 +69,13 @@ def _environment(ctx, raw):
     return pairs({k: str(v).lower() if isinstance(v, bool) else v for k, v in resolved.items()})
 
 
+def optional_dependencies(ctx, raw):
+    """The ``depends_on`` targets marked ``required: false``: dropped when missing or disabled."""
+    deps = depends_mapping(raw.get("depends_on"))
+    return frozenset(name for name, conf in deps.items()
+                     if not ctx.parse("depends_on", values.boolean, (conf or {}).get("required", True)))
+
+
 def _links(ctx, key, raw):
     out = []
     for entry in as_list(raw.get(key)):
@@ -101,11 +108,15 @@ def _healthcheck(ctx, raw):
         test = ("CMD-SHELL", test)
     test = tuple(str(t) for t in (test or ()))
     disable = ctx.parse("healthcheck", values.boolean, hc.get("disable", False)) or test[:1] == ("NONE",)
+    if hc.get("start_interval") is not None:
+        ctx.warn(f"service '{ctx.name}': healthcheck.start_interval is recorded but not applied: the Docker "
+                 "SDK used here cannot send it, so probes run every 'interval' from the start")
     return Healthcheck(
         test=test, disable=bool(disable),
         interval_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("interval")}),
         timeout_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("timeout")}),
         start_period_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("start_period")}),
+        start_interval_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("start_interval")}),
         retries=_opt(ctx, "healthcheck", values.integer, {"healthcheck": hc.get("retries")}))
 
 
@@ -240,8 +251,10 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         environment=_environment(ctx, raw),
         labels=pairs({k: v for k, v in as_mapping(raw.get("labels")).items()}),
         links=_links(ctx, "links", raw), external_links=_links(ctx, "external_links", raw),
-        depends_on=tuple(Dependency(service=str(name), condition=str((deps[name] or {}).get("condition",
-                                                                                      "service_started")))
+        depends_on=tuple(Dependency(service=str(name),
+                                    condition=str((deps[name] or {}).get("condition", "service_started")),
+                                    restart=ctx.parse("depends_on", values.boolean,
+                                                      (deps[name] or {}).get("restart", False)))
                          for name in sorted(deps)),
         volumes_from=tuple(_volumes_from(v) for v in as_list(raw.get("volumes_from"))),
         ports=_ports(ctx, "ports", values.ports, raw), expose=_ports(ctx, "expose", values.expose, raw),

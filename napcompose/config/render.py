@@ -65,7 +65,9 @@ def _service(spec):
     put("labels", {k: _s(v) for k, v in spec.labels})
     put("links", [_s(f"{l.service}:{l.alias}") for l in spec.links])
     put("external_links", [_s(f"{l.service}:{l.alias}") for l in spec.external_links])
-    put("depends_on", {d.service: {"condition": d.condition} for d in spec.depends_on})
+    put("depends_on", {d.service: dict({"condition": d.condition}, **({"restart": True} if d.restart else {}))
+                       for d in spec.depends_on})
+    put("profiles", list(spec.profiles))
     put("volumes_from", [_s(v) for v in spec.volumes_from])
     put("ports", [_port(p) for p in spec.ports])
     put("expose", [f"{p.container_port}/{p.protocol}" for p in spec.expose])
@@ -86,7 +88,8 @@ def _service(spec):
         out["healthcheck"] = {k: v for k, v in (
             ("test", [_s(t) for t in hc.test]), ("interval", _seconds(hc.interval_s)),
             ("timeout", _seconds(hc.timeout_s)), ("retries", hc.retries),
-            ("start_period", _seconds(hc.start_period_s)), ("disable", hc.disable)) if v not in (None, [])}
+            ("start_period", _seconds(hc.start_period_s)), ("start_interval", _seconds(hc.start_interval_s)),
+            ("disable", hc.disable)) if v not in (None, [])}
     out["scale"] = spec.scale
     pl = spec.placement
     placement = {k: v for k, v in (("constraints", [_s(c) for c in pl.constraints]),

@@ -70,14 +70,15 @@ DEPLOY = OneOf(NULL, Obj({
 }), name="a mapping")
 HEALTHCHECK = Obj({"disable": BOOL, "interval": STR, "retries": NUM,
                    "test": OneOf(STR, ListOf(STR), name="a string or a list of strings"),
-                   "timeout": STR, "start_period": STR})
+                   "timeout": STR, "start_period": STR, "start_interval": STR})
 _SERVICE_NETWORK = OneOf(NULL, Obj({"aliases": LIST_OF_STRINGS, "ipv4_address": STR, "ipv6_address": STR,
                                     "link_local_ips": LIST_OF_STRINGS, "priority": NUM}), name="a mapping or null")
 _VOLUME_LONG = Obj({"type": STR, "source": STR, "target": STR, "read_only": BOOL, "consistency": STR,
                     "bind": Obj({"propagation": STR}), "volume": Obj({"nocopy": BOOL}),
                     "tmpfs": Obj({"size": INT})}, required=("type",))
 _DEPENDS = OneOf(LIST_OF_STRINGS, DictOf(Obj({"condition": Enum(
-    "service_started", "service_healthy", "service_completed_successfully")}, x=False, required=("condition",)),
+    "service_started", "service_healthy", "service_completed_successfully"), "required": BOOL, "restart": BOOL},
+    x=False, required=("condition",)),
     key_pattern=NAME_PATTERN), name="a list of service names or a mapping")
 
 _FILE_REF = Obj({"source": STR, "target": STR, "uid": STR_OR_NUM, "gid": STR_OR_NUM, "mode": STR_OR_NUM})

@@ -54,10 +54,16 @@ def _str(value):
 def _environment(ctx, raw):
     env = {}
     for entry in as_list(raw.get("env_file")):
-        path = os.path.join(ctx.base_dir, os.path.expanduser(str(entry)))
+        # The long form: {path, required: false} tolerates a missing file (a developer's local overrides).
+        name, required = (entry["path"], entry.get("required", True)) if isinstance(entry, dict) else (entry, True)
+        if isinstance(entry, dict) and entry.get("format") is not None:
+            ctx.fail("env_file", f"format {entry['format']!r}: only the default KEY=VALUE format is read here")
+        path = os.path.join(ctx.base_dir, os.path.expanduser(str(name)))
         if not os.path.isfile(path):
-            ctx.fail("env_file", f"{entry} not found (looked for {path})")
-        env.update(read_env_file(path, display=str(entry)))
+            if not ctx.parse("env_file", values.boolean, required):
+                continue
+            ctx.fail("env_file", f"{name} not found (looked for {path})")
+        env.update(read_env_file(path, display=str(name)))
     env.update(as_mapping(raw.get("environment")))
     resolved = {}
     for key, value in env.items():

@@ -67,6 +67,9 @@ def parse_document(filename, text, environ, warn):
         sections = {}
     else:
         for key in doc:
+            if key in schema.TOP_REFUSED:
+                raise ConfigError(f"{filename}:{line_of(doc, key)}: top level: {key}: not supported by "
+                                  f"nap-compose: {schema.TOP_REFUSED[key]}")
             if not (isinstance(key, str) and key.startswith("x-")) and key not in TOP_KEYS:
                 raise ConfigError(f"{filename}:{line_of(doc, key)}: top level: {key}: unknown key"
                                   f"{schema.suggest(key, TOP_KEYS)}")

@@ -36,6 +36,13 @@ class OneOf:
         self.options, self.name = options, name
 
 
+class Refused:
+    """A key of the Compose specification that nap-compose cannot honour; ``why`` says so."""
+
+    def __init__(self, why):
+        self.why = why
+
+
 class Enum:
     def __init__(self, *values):
         self.values = values
@@ -75,7 +82,7 @@ _SERVICE_NETWORK = OneOf(NULL, Obj({"aliases": LIST_OF_STRINGS, "ipv4_address": 
                                     "link_local_ips": LIST_OF_STRINGS, "priority": NUM}), name="a mapping or null")
 _VOLUME_LONG = Obj({"type": STR, "source": STR, "target": STR, "read_only": BOOL, "consistency": STR,
                     "bind": Obj({"propagation": STR}), "volume": Obj({"nocopy": BOOL}),
-                    "tmpfs": Obj({"size": INT})}, required=("type",))
+                    "tmpfs": Obj({"size": OneOf(INT, STR, name="an integer or a string")})}, required=("type",))
 _DEPENDS = OneOf(LIST_OF_STRINGS, DictOf(Obj({"condition": Enum(
     "service_started", "service_healthy", "service_completed_successfully"), "required": BOOL, "restart": BOOL},
     x=False, required=("condition",)),
@@ -110,7 +117,7 @@ SPEC_SERVICE = Obj({
                      name="a string or a mapping"),
     "external_links": LIST_OF_STRINGS, "extra_hosts": LIST_OR_DICT, "group_add": ListOf(STR_OR_NUM, unique=True),
     "healthcheck": HEALTHCHECK, "hostname": STR, "image": STR, "init": BOOL, "ipc": STR, "isolation": STR,
-    "labels": LIST_OR_DICT, "links": LIST_OF_STRINGS,
+    "labels": LIST_OR_DICT, "label_file": STRING_OR_LIST, "links": LIST_OF_STRINGS,
     "logging": Obj({"driver": STR, "options": DictOf(OneOf(STR, NUM, NULL, name="a string, a number or null"))}),
     "mac_address": STR, "mem_limit": STR_OR_NUM, "mem_reservation": OneOf(STR, INT, name="a string or an integer"),
     "mem_swappiness": INT, "memswap_limit": STR_OR_NUM, "network_mode": STR,
@@ -174,6 +181,40 @@ _FILE_OBJECT = OneOf(NULL, Obj({"name": STR, "file": STR, "environment": STR, "c
 INCLUDE = ListOf(OneOf(STR, Obj({"path": STRING_OR_LIST, "env_file": STRING_OR_LIST, "project_directory": STR},
                               x=False, required=("path",)), name="a path or a mapping with 'path'"))
 TOP_SECTIONS = {"networks": NETWORK, "volumes": VOLUME, "secrets": _FILE_OBJECT, "configs": _FILE_OBJECT}
+
+
+def _obj(spec):
+    """The first Obj reached through OneOf options, list items and mapping values, or None."""
+    if isinstance(spec, Obj):
+        return spec
+    if isinstance(spec, OneOf):
+        return next((o for o in map(_obj, spec.options) if o is not None), None)
+    if isinstance(spec, ListOf):
+        return _obj(spec.item)
+    if isinstance(spec, DictOf):
+        return _obj(spec.value)
+    return None
+
+
+def _install_refusals():
+    """Put support.REFUSED into the tables: such keys fail with their reason, not as unknown keys."""
+    from napcompose.config.support import REFUSED
+
+    roots = {"top": None, "network": NETWORK}
+    for path, why in REFUSED.items():
+        root, _, path = path.rpartition(":")
+        if root == "top":
+            TOP_REFUSED[path] = why
+            continue
+        node = roots[root] if root else SPEC_SERVICE
+        *parents, last = [p[:-2] if p.endswith("[]") else p for p in path.split(".")]
+        for part in parents:
+            if part != "*":
+                node = _obj(node).keys[part]
+        _obj(node).keys[last] = Refused(why)
+
+
+TOP_REFUSED = {}
 
 
 def suggest(word, candidates):
@@ -247,6 +288,8 @@ class Checker:
         raise ConfigError(f"{where}: {subject}:{path_text} {message}")
 
     def check(self, spec, value, path, line):
+        if isinstance(spec, Refused):
+            self.fail(path, line, f"not supported by nap-compose: {spec.why}")
         if isinstance(spec, OneOf):
             for option in spec.options:
                 if _fits(option, value):
@@ -311,3 +354,6 @@ def describe(value):
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+_install_refusals()

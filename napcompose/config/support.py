@@ -1,0 +1,134 @@
+"""What nap-compose does with each compose key it does not simply honour, and why.
+
+Two kinds, so that no key is dropped without a word:
+
+- REFUSED keys stop the load with a ConfigError naming file, line, service and key: they would change
+  what runs, and running without them would be a different application.
+- IGNORED keys are accepted with a warning naming the key and why: docker-compose 1.29.2 files use them
+  and are read the same way it reads them, but they have no effect on a nap-compose cluster.
+
+Keys are dotted paths inside a service (``build.ssh``) or at the top level (``top:models``).
+docs/compose.md has the same table for readers.
+"""
+
+from __future__ import annotations
+
+_NOT_SENT = "the container options nap-compose sends to the engine do not include it"
+_BUILDKIT = "it needs BuildKit, and images are built here through the engine's classic build API"
+
+REFUSED = {
+    # service keys
+    "develop": "watch mode (develop.watch) is unsupported: it syncs local files into containers, and "
+               "here containers run on other hosts with nothing watching the files",
+    "annotations": f"container annotations: {_NOT_SENT}; use labels",
+    "attach": "up follows the logs of every service it starts; choosing which ones is not supported",
+    "cgroup": f"the cgroup namespace mode: {_NOT_SENT}",
+    "gpus": "placement knows nothing of the hosts' GPUs, so a replica could land on a host without one",
+    "models": "there is no model runner on the cluster's hosts",
+    "post_start": "lifecycle hooks are not run",
+    "pre_stop": "lifecycle hooks are not run",
+    "provider": "services managed by an external provider are not supported",
+    "pull_refresh_after": "images are pulled when a host lacks them; pull policies are not applied",
+    "use_api_socket": "it would mount a host's Docker API socket and credentials into the container",
+    "uts": f"the UTS namespace mode: {_NOT_SENT}",
+    # build
+    "build.dockerfile_inline": "the engine is sent a context directory; write the Dockerfile into it",
+    "build.additional_contexts": _BUILDKIT,
+    "build.ssh": _BUILDKIT,
+    "build.secrets": _BUILDKIT,
+    "build.cache_to": _BUILDKIT,
+    "build.entitlements": _BUILDKIT,
+    "build.platforms": "images are built once, on one host, for that host's platform",
+    "build.privileged": _BUILDKIT,
+    "build.ulimits": "the classic build API used here takes no ulimits",
+    "build.tags": "the image is tagged once, with the name nap-compose gives it for shipping to the hosts",
+    "build.no_cache": "pass --no-cache to nap-compose build instead",
+    "build.pull": "images are built from the base images the building host has, pulled when missing",
+    # networks of a service
+    "networks.*.interface_name": f"interface names: {_NOT_SENT}",
+    "networks.*.mac_address": "addresses on the shared layer-2 network are managed by nap-compose",
+    "networks.*.driver_opts": f"per-endpoint driver options: {_NOT_SENT}",
+    "networks.*.gw_priority": f"gateway priorities: {_NOT_SENT}",
+    # long-form volumes
+    "volumes[].bind.create_host_path": "a missing bind source is always created by the engine",
+    "volumes[].bind.recursive": f"recursive bind options: {_NOT_SENT}",
+    "volumes[].bind.selinux": "write the label as a short-form option instead ('./src:/src:z')",
+    "volumes[].volume.labels": "volume labels are set at the top level, on the volume's definition",
+    "volumes[].volume.subpath": f"volume subpaths: {_NOT_SENT}",
+    "volumes[].tmpfs.mode": "tmpfs mounts take their size only",
+    "volumes[].image": f"image mounts: {_NOT_SENT}",
+    # deploy
+    "deploy.resources.limits.pids": f"PID limits: {_NOT_SENT}",
+    # top level
+    "top:models": "there is no model runner on the cluster's hosts",
+    "network:enable_ipv4": "every network here is the cluster's IPv4 layer-2 network",
+}
+
+IGNORED = {
+    "blkio_config": f"block IO limits: {_NOT_SENT}",
+    "cgroup_parent": f"{_NOT_SENT}",
+    "cpu_count": "a Windows option",
+    "cpu_percent": "a Windows option",
+    "cpu_period": f"CFS tuning: {_NOT_SENT}; use cpus",
+    "cpu_quota": f"CFS tuning: {_NOT_SENT}; use cpus",
+    "cpu_rt_period": f"real-time scheduling: {_NOT_SENT}",
+    "cpu_rt_runtime": f"real-time scheduling: {_NOT_SENT}",
+    "cpu_shares": f"CPU weights: {_NOT_SENT}; use cpus",
+    "cpuset": "CPU numbers differ from host to host",
+    "credential_spec": "a Windows option",
+    "device_cgroup_rules": "devices differ from host to host",
+    "devices": "devices differ from host to host, and placement does not know them",
+    "dns_opt": f"{_NOT_SENT}",
+    "group_add": f"{_NOT_SENT}",
+    "isolation": "a Windows option",
+    "mac_address": "addresses on the shared layer-2 network are managed by nap-compose",
+    "mem_swappiness": f"{_NOT_SENT}",
+    "memswap_limit": f"{_NOT_SENT}; use mem_limit",
+    "oom_kill_disable": f"{_NOT_SENT}",
+    "oom_score_adj": f"{_NOT_SENT}",
+    "pids_limit": f"{_NOT_SENT}",
+    "platform": "images are pulled or built for the platform of the host that runs them",
+    "pull_policy": "images are pulled when a host lacks them",
+    "runtime": f"{_NOT_SENT}",
+    "security_opt": f"{_NOT_SENT}",
+    "storage_opt": f"{_NOT_SENT}",
+    "userns_mode": f"{_NOT_SENT}",
+    "volume_driver": "named volumes use each host's local driver",
+    "build.labels": "images are built with context, dockerfile, args and target only",
+    "build.cache_from": "images are built with context, dockerfile, args and target only",
+    "build.network": "images are built with context, dockerfile, args and target only",
+    "build.shm_size": "images are built with context, dockerfile, args and target only",
+    "build.extra_hosts": "images are built with context, dockerfile, args and target only",
+    "build.isolation": "a Windows option",
+    "deploy.endpoint_mode": "there is no virtual IP: each replica has its own address and /etc/hosts entry",
+    "deploy.labels": "service labels are a Swarm notion; use labels for the containers",
+    "deploy.restart_policy.delay": "the engine's restart policy has no delay",
+    "deploy.restart_policy.window": "the engine's restart policy has no window",
+    "deploy.resources.reservations.generic_resources": "placement knows nothing of such resources",
+    "deploy.resources.reservations.devices": "placement knows nothing of the hosts' devices",
+    "networks.*.ipv6_address": "every network here is IPv4",
+    "networks.*.link_local_ips": f"{_NOT_SENT}",
+    "networks.*.priority": f"{_NOT_SENT}",
+    "volumes[].consistency": "a Docker Desktop option, without effect on Linux hosts",
+}
+
+
+def ignored_in(raw) -> list:
+    """(key, why) of every IGNORED key present in the service mapping ``raw``, in table order."""
+    return [(key, why) for key, why in IGNORED.items() if _present(raw, key.split("."))]
+
+
+def _present(node, parts) -> bool:
+    if not parts:
+        return True
+    head, rest = parts[0], parts[1:]
+    many = head.endswith("[]")
+    head = head[:-2] if many else head
+    if head == "*":
+        return isinstance(node, dict) and any(_present(v, rest) for v in node.values())
+    if not isinstance(node, dict) or head not in node:
+        return False
+    value = node[head]
+    if many:
+        return isinstance(value, list) and any(_present(v, rest) for v in value)
+    return _present(value, rest)

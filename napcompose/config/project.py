@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from napcompose.config import filerefs, profiles, updates, xnap
+from napcompose.config import filerefs, profiles, support, updates, xnap
 from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document
 from napcompose.config.extends import ExtendsResolver
@@ -62,7 +62,9 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
         names = ", ".join(d.filename for d in documents)
         raise ConfigError(f"{names}: no services defined")
     strategy, seed = xnap.top_level(top_nap, nap_file)
-    defined = filerefs.definitions(sections, filerefs.origins_of(documents), working_dir, environ)
+    definition_origins = filerefs.origins_of(documents, sections=("networks", "volumes") + filerefs.KINDS)
+    support.check_definitions(sections, definition_origins, warn)
+    defined = filerefs.definitions(sections, definition_origins, working_dir, environ)
     update_defaults = updates.defaults(top_nap, nap_file)
     specs, optional = [], {}
     for name in sorted(services):

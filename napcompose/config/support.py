@@ -13,6 +13,8 @@ docs/compose.md has the same table for readers.
 
 from __future__ import annotations
 
+from napcompose.errors import ConfigError
+
 _NOT_SENT = "the container options nap-compose sends to the engine do not include it"
 _BUILDKIT = "it needs BuildKit, and images are built here through the engine's classic build API"
 
@@ -111,6 +113,44 @@ IGNORED = {
     "networks.*.priority": f"{_NOT_SENT}",
     "volumes[].consistency": "a Docker Desktop option, without effect on Linux hosts",
 }
+
+
+_ONE_NETWORK = ("every container joins the cluster's one flat network, whose options nap-compose sets itself; "
+                "a compose network's own options are not applied")
+_LOCAL_VOLUME = "a named volume is created by the engine of each host that runs a replica, with its local driver"
+_FILE_SHIPPED = "the file is shipped to the hosts by nap-compose; no swarm store is involved"
+
+# Keys of top-level definitions, by section (a network's ipam.config[].subnet is used to check addresses).
+TOP_IGNORED = {
+    "networks": {key: _ONE_NETWORK for key in (
+        "name", "driver", "driver_opts", "external", "enable_ipv6", "attachable", "labels", "ipam.driver",
+        "ipam.options", "ipam.config[].ip_range", "ipam.config[].gateway", "ipam.config[].aux_addresses")},
+    "volumes": {key: _LOCAL_VOLUME for key in ("name", "driver", "driver_opts", "external", "labels")},
+    "configs": {key: _FILE_SHIPPED for key in ("name", "labels", "template_driver")},
+    "secrets": {key: _FILE_SHIPPED for key in ("name", "labels", "driver", "driver_opts", "template_driver")},
+}
+
+
+def check_definitions(sections, origins, warn):
+    """Warn about TOP_IGNORED keys of the top-level definitions; refuse an internal network.
+
+    ``internal: true`` promises isolation from the outside world that the cluster's network does not
+    give, so it stops the load rather than quietly exposing the services.
+    """
+    for section, table in TOP_IGNORED.items():
+        for name, body in sorted((sections.get(section) or {}).items()):
+            if not isinstance(body, dict):
+                continue
+            where = origins.get((section, name), "")
+            if section == "networks" and body.get("internal") not in (None, False, "false", "False"):
+                raise ConfigError(f"{where}: network '{name}': internal: not supported by nap-compose: the "
+                                  "cluster's network is not isolated from the outside, so an internal network "
+                                  "cannot be given")
+            for key, why in table.items():
+                if key == "external" and section in ("configs", "secrets"):
+                    continue
+                if _present(body, key.split(".")):
+                    warn(f"{section[:-1]} '{name}': '{key}' is ignored by nap-compose: {why}")
 
 
 def ignored_in(raw) -> list:

@@ -147,3 +147,30 @@ def test_label_file_is_read_under_labels(tmp_path):
 def test_missing_label_file():
     with pytest.raises(ConfigError, match=r"docker-compose.yml:4: service 'web': label_file: nope not found"):
         parse("services:\n  web:\n    image: x\n    label_file: nope\n")
+
+
+def test_top_level_definition_options_warn_with_their_reason():
+    from napcompose.config.support import TOP_IGNORED
+    warnings = []
+    parse("services:\n  web:\n    image: x\n    networks: [lan]\n    volumes: ['data:/d']\n"
+          "networks:\n  lan:\n    driver: overlay\n    ipam:\n      config: [{subnet: 10.5.0.0/24, gateway: 10.5.0.1}]\n"
+          "volumes:\n  data:\n    driver: nfs\n", warn=warnings.append)
+    assert warnings == [f"network 'lan': 'driver' is ignored by nap-compose: {TOP_IGNORED['networks']['driver']}",
+                        "network 'lan': 'ipam.config[].gateway' is ignored by nap-compose: "
+                        f"{TOP_IGNORED['networks']['driver']}",
+                        f"volume 'data': 'driver' is ignored by nap-compose: {TOP_IGNORED['volumes']['driver']}"]
+
+
+def test_plain_definitions_do_not_warn():
+    warnings = []
+    parse("services:\n  web:\n    image: x\n    networks: [lan]\nnetworks:\n  lan: {}\n", warn=warnings.append)
+    assert warnings == []
+
+
+def test_internal_network_is_refused():
+    text = "services:\n  web:\n    image: x\n    networks: [lan]\nnetworks:\n  lan:\n    internal: true\n"
+    with pytest.raises(ConfigError) as err:
+        parse(text)
+    assert str(err.value) == ("docker-compose.yml:6: network 'lan': internal: not supported by nap-compose: the "
+                              "cluster's network is not isolated from the outside, so an internal network cannot "
+                              "be given")

@@ -106,6 +106,7 @@ IGNORED = {
     "deploy.labels": "service labels are a Swarm notion; use labels for the containers",
     "deploy.restart_policy.delay": "the engine's restart policy has no delay",
     "deploy.restart_policy.window": "the engine's restart policy has no window",
+    "deploy.resources.reservations.cpus": "CPUs are not reserved; limits.cpus (or cpus) is applied",
     "deploy.resources.reservations.generic_resources": "placement knows nothing of such resources",
     "deploy.resources.reservations.devices": "placement knows nothing of the hosts' devices",
     "networks.*.ipv6_address": "every network here is IPv4",

@@ -233,6 +233,7 @@ class Project:
     strategy: str = "spread"  # x-nap.strategy at the top level
     seed: int = 0  # x-nap.seed, for the random strategy
     profiles: Tuple[str, ...] = ()  # every profile the files name, the inactive ones too
+    disabled_services: Tuple[str, ...] = ()  # services left out because none of their profiles is active
 
     # The indexes below are built on first use and kept on the instance (a frozen dataclass keeps
     # them out of its fields, so equality and hashing still compare the fields only).

@@ -65,7 +65,9 @@ class Includer:
         if env_files:
             for name in env_files:
                 path = os.path.normpath(os.path.join(here, name))
-                values.update(read_env_file(path, display=f"{where}: include: env_file {name}"))
+                if not os.path.isfile(path):
+                    raise ConfigError(f"{where}: include: env_file {name} not found (looked for {path})")
+                values.update(read_env_file(path, display=self.display_of(path)))
         else:
             values.update(read_env_file(os.path.join(base, ".env"), required=False))
         merged = {k: v for k, v in values.items() if v is not None}

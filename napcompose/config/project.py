@@ -81,7 +81,8 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
     enabled = profiles.select(specs, selection or profiles.Selection(), all_origins, optional, warn)
     project = Project(name=project_name, services=enabled,
                       source_files=tuple(d.filename for d in documents), working_dir=working_dir,
-                      strategy=strategy, seed=seed, profiles=tuple(sorted({p for s in specs for p in s.profiles})))
+                      strategy=strategy, seed=seed, profiles=tuple(sorted({p for s in specs for p in s.profiles})),
+                      disabled_services=tuple(sorted(set(services) - {s.name for s in enabled})))
     check_project(project, sections, all_origins, is_v1=documents[0].format == V1)
     return project
 

@@ -124,3 +124,10 @@ def test_include_entry_shape_is_checked(tmp_path):
     write(tmp_path, {"compose.yaml": "include:\n  - file: x.yml\n" + WEB})
     with pytest.raises(ConfigError, match=r"compose.yaml:2: top level: include\[0\]: 'path' is required"):
         load(tmp_path)
+
+
+def test_missing_include_env_file(tmp_path):
+    write(tmp_path, {"compose.yaml": "include:\n  - {path: a.yml, env_file: nothere.env}\n" + WEB,
+                     "a.yml": "services:\n  a: {image: x}\n"})
+    with pytest.raises(ConfigError, match=r"^compose.yaml:2: include: env_file nothere.env not found \(looked for "):
+        load(tmp_path)

@@ -111,3 +111,16 @@ def test_cli_named_service_enables_its_profile(cli):
     cli.write({"compose.yaml": FILE})
     status, out, _ = cli.run("graph", "migrate")
     assert status == 0 and "migrate" in out
+
+
+def test_disabled_services_are_named_on_the_project():
+    from napcompose.config import parse_project
+    project = parse_project([("compose.yaml", FILE)], project_name="p", profiles=["tools"])
+    assert project.disabled_services == ("debug",)
+
+
+def test_compose_profiles_from_dot_env(tmp_path):
+    from napcompose.config import load_project
+    (tmp_path / "compose.yaml").write_text(FILE)
+    (tmp_path / ".env").write_text("COMPOSE_PROFILES=debug\n")
+    assert load_project(cwd=str(tmp_path), environ={}).service_names == ("debug", "web")

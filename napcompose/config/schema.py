@@ -43,6 +43,13 @@ class Refused:
         self.why = why
 
 
+class Pattern:
+    """A string matching ``regex`` as a whole."""
+
+    def __init__(self, regex):
+        self.regex = re.compile(regex)
+
+
 class Enum:
     def __init__(self, *values):
         self.values = values
@@ -106,7 +113,9 @@ SPEC_SERVICE = Obj({
     "cpu_quota": STR_OR_NUM, "cpu_rt_period": STR_OR_NUM, "cpu_rt_runtime": STR_OR_NUM, "cpu_shares": STR_OR_NUM,
     "cpus": STR_OR_NUM, "cpuset": STR,
     "credential_spec": Obj({"config": STR, "file": STR, "registry": STR}),
-    "depends_on": _DEPENDS, "deploy": DEPLOY, "device_cgroup_rules": LIST_OF_STRINGS, "devices": ListOf(STR),
+    "depends_on": _DEPENDS, "deploy": DEPLOY, "device_cgroup_rules": LIST_OF_STRINGS,
+    "devices": ListOf(OneOf(STR, Obj({"source": STR, "target": STR, "permissions": STR}, required=("source",)),
+                            name="a string or a mapping")),
     "dns": STRING_OR_LIST, "dns_opt": LIST_OF_STRINGS, "dns_search": STRING_OR_LIST, "domainname": STR,
     "entrypoint": OneOf(STR, ListOf(STR), name="a string or a list of strings"),
     "env_file": OneOf(STR, ListOf(OneOf(STR, Obj({"path": STR, "required": BOOL, "format": STR}, x=False,
@@ -129,8 +138,10 @@ SPEC_SERVICE = Obj({
                                          "host_ip": STR, "protocol": STR, "name": STR, "app_protocol": STR},
                                         required=("target",)),
                           name="a string, a number or a mapping"), unique=True),
-    "privileged": BOOL, "profiles": LIST_OF_STRINGS, "pull_policy": Enum("always", "never", "if_not_present",
-                                                                         "build", "missing"),
+    "privileged": BOOL, "profiles": LIST_OF_STRINGS, "pull_policy": OneOf(
+        Enum("always", "never", "if_not_present", "build", "missing", "refresh", "daily", "weekly"),
+        Pattern(r"every_([0-9]+[wdhms])+"), name="one of 'always', 'never', 'if_not_present', 'build', "
+                                                 "'missing', 'refresh', 'daily', 'weekly', 'every_<duration>'"),
     "read_only": BOOL, "restart": STR, "runtime": STR, "scale": INT,
     "secrets": ListOf(OneOf(STR, _FILE_REF,
                             name="a string or a mapping")),
@@ -272,6 +283,8 @@ def _fits(spec, value):
         return isinstance(value, list)
     if isinstance(spec, Enum):
         return value in spec.values
+    if isinstance(spec, Pattern):
+        return isinstance(value, str) and spec.regex.fullmatch(value) is not None
     return any(_fits(o, value) for o in spec.options)
 
 
@@ -302,6 +315,10 @@ class Checker:
         if isinstance(spec, Enum):
             if value not in spec.values:
                 self.fail(path, line, f"must be {_type_name(spec)}, not {describe(value)}")
+            return
+        if isinstance(spec, Pattern):
+            if not _fits(spec, value):
+                self.fail(path, line, f"must match {spec.regex.pattern}, not {describe(value)}")
             return
         if isinstance(spec, ListOf):
             if not isinstance(value, list):

@@ -174,3 +174,18 @@ def test_internal_network_is_refused():
     assert str(err.value) == ("docker-compose.yml:6: network 'lan': internal: not supported by nap-compose: the "
                               "cluster's network is not isolated from the outside, so an internal network cannot "
                               "be given")
+
+
+def test_todays_pull_policies_and_long_devices_are_accepted_and_warned():
+    warnings = []
+    parse("services:\n  web:\n    image: x\n    pull_policy: every_12h\n    devices:\n"
+          "      - {source: /dev/ttyUSB0, target: /dev/ttyUSB0, permissions: rwm}\n", warn=warnings.append)
+    assert [w.split(":")[0] for w in warnings] == ["service 'web'", "service 'web'"]
+    assert any("'devices' is ignored" in w for w in warnings) and any("'pull_policy' is ignored" in w
+                                                                      for w in warnings)
+
+
+def test_bad_pull_policy():
+    with pytest.raises(ConfigError, match=r"docker-compose.yml:4: service 'web': pull_policy: must be one of "
+                                          r"'always', .*'every_<duration>', not the string 'sometimes'"):
+        parse("services:\n  web:\n    image: x\n    pull_policy: sometimes\n")

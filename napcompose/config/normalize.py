@@ -144,28 +144,32 @@ def _build(ctx, raw):
                      target=_str(build.get("target")))
 
 
+def _long_volume(ctx, entry):
+    """A long-form bind or volume mount as ``source:target[:options]``.
+
+    ``read_only``, ``bind.propagation`` and ``volume.nocopy`` become the options the engine reads in
+    the short form; tmpfs mounts are taken apart by _tmpfs_volumes.
+    """
+    kind, source, target = entry.get("type"), entry.get("source"), entry.get("target")
+    if kind not in ("bind", "volume"):
+        ctx.fail("volumes", f"type {kind!r} is not supported by nap-compose (bind, volume and tmpfs are)")
+    if not target:
+        ctx.fail("volumes", f"{dict(entry)!r} needs a target")
+    if kind == "bind" and not source:
+        ctx.fail("volumes", f"the bind mount at {target} needs a source")
+    options = ["ro"] if ctx.parse("volumes", values.boolean, entry.get("read_only", False)) else []
+    propagation = (entry.get("bind") or {}).get("propagation")
+    if propagation:
+        options.append(str(propagation))
+    if ctx.parse("volumes", values.boolean, (entry.get("volume") or {}).get("nocopy", False)):
+        options.append("nocopy")
+    text = f"{source}:{target}" if source else str(target)
+    return text + (":" + ",".join(options) if options else "")
+
+
 def _volume(ctx, entry):
     """One volume as the short form ``source:target[:options]`` the rest of the product reads."""
-    if isinstance(entry, dict):
-        kind, source, target = entry.get("type"), entry.get("source"), entry.get("target")
-        if kind not in ("bind", "volume"):
-            ctx.fail("volumes", f"type {kind!r} is not supported by nap-compose (bind, volume and tmpfs are)")
-        if not target:
-            ctx.fail("volumes", f"{dict(entry)!r} needs a target")
-        if kind == "bind" and not source:
-            ctx.fail("volumes", f"the bind mount at {target} needs a source")
-        options = ["ro"] if ctx.parse("volumes", values.boolean, entry.get("read_only", False)) else []
-        propagation = (entry.get("bind") or {}).get("propagation")
-        if propagation:
-            options.append(str(propagation))
-        if ctx.parse("volumes", values.boolean, (entry.get("volume") or {}).get("nocopy", False)):
-            options.append("nocopy")
-        if kind == "bind":
-            entry = f"{source}:{target}" + (":" + ",".join(options) if options else "")
-        else:
-            text = f"{source}:{target}" if source else str(target)
-            return text + (":" + ",".join(options) if options else "")
-    text = str(entry)
+    text = _long_volume(ctx, entry) if isinstance(entry, dict) else str(entry)
     source, sep, rest = text.partition(":")
     if sep and source.startswith((".", "~")):
         source = os.path.normpath(os.path.join(ctx.base_dir, os.path.expanduser(source)))

@@ -189,3 +189,18 @@ def test_bad_pull_policy():
     with pytest.raises(ConfigError, match=r"docker-compose.yml:4: service 'web': pull_policy: must be one of "
                                           r"'always', .*'every_<duration>', not the string 'sometimes'"):
         parse("services:\n  web:\n    image: x\n    pull_policy: sometimes\n")
+
+
+def test_cli_exit_status_and_message_of_a_refused_key(cli):
+    cli.write({"compose.yaml": "services:\n  web:\n    image: nginx\n    gpus: all\n"})
+    status, out, err = cli.run("config")
+    assert (status, out) == (3, "")
+    assert err == ("ERROR: compose.yaml:4: service 'web': gpus: not supported by nap-compose: placement knows "
+                   "nothing of the hosts' GPUs, so a replica could land on a host without one\n")
+
+
+def test_cli_exit_status_of_an_include_conflict(cli):
+    cli.write({"compose.yaml": "include: [b.yml]\nservices:\n  web:\n    image: nginx\n",
+               "b.yml": "services:\n  web:\n    image: other\n"})
+    status, _, err = cli.run("config", "-q")
+    assert status == 3 and "service 'web' is defined both in b.yml and in compose.yaml" in err

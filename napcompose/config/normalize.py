@@ -48,14 +48,16 @@ def _environment(ctx, raw):
     for entry in as_list(raw.get("env_file")):
         # The long form: {path, required: false} tolerates a missing file (a developer's local overrides).
         name, required = (entry["path"], entry.get("required", True)) if isinstance(entry, dict) else (entry, True)
-        if isinstance(entry, dict) and entry.get("format") is not None:
-            ctx.fail("env_file", f"format {entry['format']!r}: only the default KEY=VALUE format is read here")
+        fmt = entry.get("format") if isinstance(entry, dict) else None
+        if fmt not in (None, "raw"):
+            ctx.fail("env_file", f"format {fmt!r} is not supported by nap-compose (the default KEY=VALUE "
+                                 "format and 'raw' are)")
         path = os.path.join(ctx.base_dir, os.path.expanduser(str(name)))
         if not os.path.isfile(path):
             if not ctx.parse("env_file", values.boolean, required):
                 continue
             ctx.fail("env_file", f"{name} not found (looked for {path})")
-        env.update(read_env_file(path, display=str(name)))
+        env.update(read_env_file(path, display=str(name), verbatim=fmt == "raw"))
     env.update(as_mapping(raw.get("environment")))
     resolved = {}
     for key, value in env.items():

@@ -33,11 +33,17 @@ def test_env_file_long_form_required_by_default(tmp_path):
         load(tmp_path)
 
 
-def test_env_file_format_is_refused_by_name(tmp_path):
+def test_env_file_raw_format_keeps_values_as_written(tmp_path):
     write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: nginx\n    env_file:\n"
-                                     "      - {path: x.env, format: raw}\n", "x.env": "A=1\n"})
-    with pytest.raises(ConfigError, match=r"compose.yaml:4: service 'web': env_file: format 'raw': only the "
-                                          r"default KEY=VALUE format is read here"):
+                                     "      - {path: x.env, format: raw}\n", "x.env": "A='quoted' # not a comment\n"})
+    assert dict(load(tmp_path).service("web").environment) == {"A": "'quoted' # not a comment"}
+
+
+def test_other_env_file_formats_are_refused_by_name(tmp_path):
+    write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: nginx\n    env_file:\n"
+                                     "      - {path: x.env, format: json}\n", "x.env": "A=1\n"})
+    with pytest.raises(ConfigError, match=r"compose.yaml:4: service 'web': env_file: format 'json' is not "
+                                          r"supported by nap-compose \(the default KEY=VALUE format and 'raw' are\)"):
         load(tmp_path)
 
 

@@ -1,7 +1,8 @@
 """Compose files -> a validated, frozen Project. Pure: no Docker, no network; files are read only here.
 
-Pipeline: strict YAML load -> format detection -> interpolation -> schema check -> extends ->
-merge of the files -> normalised ServiceSpecs -> checks across services (names, references, cycles).
+Pipeline: strict YAML load -> format detection -> interpolation -> schema check (refused keys say why,
+support.py) -> include -> extends -> merge of the files -> normalised ServiceSpecs -> profiles (only the
+enabled services go on) -> checks across services (names, references, cycles).
 """
 
 from __future__ import annotations

@@ -219,6 +219,8 @@ def _install_refusals():
             continue
         node = roots[root] if root else SPEC_SERVICE
         *parents, last = [p[:-2] if p.endswith("[]") else p for p in path.split(".")]
+        if not root and not parents and last in V1_SERVICE.keys:
+            V1_SERVICE.keys[last] = Refused(why)  # version 1 files take some of the same keys
         for part in parents:
             if part != "*":
                 node = _obj(node).keys[part]

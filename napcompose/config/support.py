@@ -2,10 +2,12 @@
 
 Two kinds, so that no key is dropped without a word:
 
-- REFUSED keys stop the load with a ConfigError naming file, line, service and key: they would change
-  what runs, and running without them would be a different application.
-- IGNORED keys are accepted with a warning naming the key and why: docker-compose 1.29.2 files use them
-  and are read the same way it reads them, but they have no effect on a nap-compose cluster.
+- REFUSED keys stop the load with a ConfigError naming file, line, service and key: running without
+  them would be a different application, a less confined container, or a replica on a host that lacks
+  what it needs.
+- IGNORED keys are accepted with a warning naming the key and why: files written for docker-compose
+  1.29.2 use them, and without them a container only runs with other tuning (CPU weights, swappiness),
+  or they are Windows options or descriptions.
 
 Keys are dotted paths inside a service (``build.ssh``) or at the top level (``top:models``).
 docs/compose.md has the same table for readers.
@@ -61,6 +63,17 @@ REFUSED = {
     "volumes[].image": f"image mounts: {_NOT_SENT}",
     # deploy
     "deploy.resources.limits.pids": f"PID limits: {_NOT_SENT}",
+    # refused where 1.29.2 accepts them: without them the container runs less confined, or without what
+    # it needs
+    "devices": f"devices differ from host to host and placement does not know them, so the container could start without the device it needs",
+    "device_cgroup_rules": f"devices differ from host to host and placement does not know them",
+    "group_add": f"{_NOT_SENT}, so the process would lack the groups its files need",
+    "pids_limit": f"PID limits: {_NOT_SENT}, so the container would run without its limit",
+    "runtime": f"{_NOT_SENT}: the container would run under the default runtime, outside the sandbox asked for",
+    "security_opt": f"{_NOT_SENT}: the container would run without the confinement asked for",
+    "userns_mode": f"{_NOT_SENT}: the container would run without the user namespace asked for",
+    "deploy.resources.reservations.devices": f"placement knows nothing of the hosts' devices, so a replica could land on a host without one",
+    "deploy.resources.reservations.generic_resources": f"placement knows nothing of such resources, so a replica could land on a host without them",
     # top level
     "top:models": "there is no model runner on the cluster's hosts",
     "network:enable_ipv4": "every network here is the cluster's IPv4 layer-2 network",
@@ -78,23 +91,16 @@ IGNORED = {
     "cpu_shares": f"CPU weights: {_NOT_SENT}; use cpus",
     "cpuset": "CPU numbers differ from host to host",
     "credential_spec": "a Windows option",
-    "device_cgroup_rules": "devices differ from host to host",
-    "devices": "devices differ from host to host, and placement does not know them",
     "dns_opt": f"{_NOT_SENT}",
-    "group_add": f"{_NOT_SENT}",
     "isolation": "a Windows option",
     "mac_address": "addresses on the shared layer-2 network are managed by nap-compose",
     "mem_swappiness": f"{_NOT_SENT}",
     "memswap_limit": f"{_NOT_SENT}; use mem_limit",
     "oom_kill_disable": f"{_NOT_SENT}",
     "oom_score_adj": f"{_NOT_SENT}",
-    "pids_limit": f"{_NOT_SENT}",
     "platform": "images are pulled or built for the platform of the host that runs them",
     "pull_policy": "images are pulled when a host lacks them",
-    "runtime": f"{_NOT_SENT}",
-    "security_opt": f"{_NOT_SENT}",
     "storage_opt": f"{_NOT_SENT}",
-    "userns_mode": f"{_NOT_SENT}",
     "volume_driver": "named volumes use each host's local driver",
     "build.labels": "images are built with context, dockerfile, args and target only",
     "build.cache_from": "images are built with context, dockerfile, args and target only",
@@ -107,8 +113,6 @@ IGNORED = {
     "deploy.restart_policy.delay": "the engine's restart policy has no delay",
     "deploy.restart_policy.window": "the engine's restart policy has no window",
     "deploy.resources.reservations.cpus": "CPUs are not reserved; limits.cpus (or cpus) is applied",
-    "deploy.resources.reservations.generic_resources": "placement knows nothing of such resources",
-    "deploy.resources.reservations.devices": "placement knows nothing of the hosts' devices",
     "networks.*.ipv6_address": "every network here is IPv4",
     "networks.*.link_local_ips": f"{_NOT_SENT}",
     "networks.*.priority": f"{_NOT_SENT}",

@@ -113,6 +113,12 @@ def test_ignored_key_warns_with_its_reason(path):
     assert f"service 'web': '{path}' is ignored by nap-compose: {IGNORED[path]}" in warnings
 
 
+def test_version_1_files_refuse_the_same_keys():
+    with pytest.raises(ConfigError, match=r"docker-compose.yml:3: service 'web': security_opt: not supported by "
+                                          r"nap-compose: .*without the confinement asked for"):
+        parse("web:\n  image: x\n  security_opt: [no-new-privileges]\n")
+
+
 def test_version_1_volume_driver_warns():
     warnings = []
     parse("web:\n  image: x\n  volume_driver: local\n", warn=warnings.append)
@@ -176,13 +182,13 @@ def test_internal_network_is_refused():
                               "be given")
 
 
-def test_todays_pull_policies_and_long_devices_are_accepted_and_warned():
+def test_todays_pull_policies_warn_and_long_devices_are_refused():
     warnings = []
-    parse("services:\n  web:\n    image: x\n    pull_policy: every_12h\n    devices:\n"
-          "      - {source: /dev/ttyUSB0, target: /dev/ttyUSB0, permissions: rwm}\n", warn=warnings.append)
-    assert [w.split(":")[0] for w in warnings] == ["service 'web'", "service 'web'"]
-    assert any("'devices' is ignored" in w for w in warnings) and any("'pull_policy' is ignored" in w
-                                                                      for w in warnings)
+    parse("services:\n  web:\n    image: x\n    pull_policy: every_12h\n", warn=warnings.append)
+    assert warnings == [f"service 'web': 'pull_policy' is ignored by nap-compose: {IGNORED['pull_policy']}"]
+    with pytest.raises(ConfigError, match=r"docker-compose.yml:4: service 'web': devices: not supported"):
+        parse("services:\n  web:\n    image: x\n    devices:\n"
+              "      - {source: /dev/ttyUSB0, target: /dev/ttyUSB0, permissions: rwm}\n")
 
 
 def test_bad_pull_policy():

@@ -131,3 +131,16 @@ def test_missing_include_env_file(tmp_path):
                      "a.yml": "services:\n  a: {image: x}\n"})
     with pytest.raises(ConfigError, match=r"^compose.yaml:2: include: env_file nothere.env not found \(looked for "):
         load(tmp_path)
+
+
+def test_config_json_has_name_first(tmp_path):
+    import io
+    import json
+    from napcompose.cli import main
+
+    write(tmp_path, {"compose.yaml": "name: shop\n" + WEB})
+    out = io.StringIO()
+    assert main(["config", "--format", "json"], stdout=out, stderr=io.StringIO(), environ={},
+                cwd=str(tmp_path)) == 0
+    doc = json.loads(out.getvalue())
+    assert list(doc)[:2] == ["name", "services"] and doc["name"] == "shop"

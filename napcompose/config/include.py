@@ -117,6 +117,9 @@ def _rebase(doc, base):
         if env_file is not None:
             entries = env_file if isinstance(env_file, list) else [env_file]
             body["env_file"] = [dict(e, path=at(e["path"])) if isinstance(e, dict) else at(e) for e in entries]
+        label_file = body.get("label_file")
+        if label_file is not None:
+            body["label_file"] = [at(e) for e in (label_file if isinstance(label_file, list) else [label_file])]
         if isinstance(body.get("volumes"), list):
             body["volumes"] = [_rebase_volume(v, at) for v in body["volumes"]]
     for section in KINDS:

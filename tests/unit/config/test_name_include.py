@@ -72,14 +72,16 @@ def test_include_adds_services_with_paths_of_their_own(tmp_path):
     write(tmp_path, {"compose.yaml": "include:\n  - db/compose.yaml\n" + WEB
                      + "    depends_on: [db]\n",
                      "db/compose.yaml": "services:\n  db:\n    build: ./image\n    env_file: db.env\n"
-                                        "    image: 'db:${DB_TAG}'\n",
-                     "db/.env": "DB_TAG=7\n", "db/db.env": "A=1\n", "db/image/Dockerfile": "FROM scratch\n"})
+                                        "    label_file: db.labels\n    image: 'db:${DB_TAG}'\n",
+                     "db/.env": "DB_TAG=7\n", "db/db.env": "A=1\n", "db/image/Dockerfile": "FROM scratch\n",
+                     "db/db.labels": "tier=data\n"})
     project = load(tmp_path)
     db = project.service("db")
     assert project.service_names == ("db", "web")
     assert db.build.context == str(tmp_path / "db" / "image")
     assert db.image == "db:7"
     assert dict(db.environment) == {"A": "1"}
+    assert dict(db.labels) == {"tier": "data"}
 
 
 def test_include_long_form_with_env_file_and_project_directory(tmp_path):

@@ -12,7 +12,21 @@ from napcompose.model import ServiceSpec
 # run. Peers' hosts entries are not in the spec at all (they are added to the request), so a scale
 # of a linked service never changes a consumer's hash. How an update proceeds is no part of a
 # container either: changing it must not start one.
-_EXCLUDED = ("scale", "placement", "update", "rollback")
+# Profiles decide whether a service runs at all, never how its container is made.
+_EXCLUDED = ("scale", "placement", "update", "rollback", "profiles")
+
+
+def _drop_unset_later_fields(data: dict) -> None:
+    """Leave out fields added to the model after containers were already running, when unset.
+
+    Otherwise every container started by an older nap-compose would look changed and be recreated.
+    """
+    for dependency in data.get("depends_on", ()):
+        if not dependency.get("restart"):
+            dependency.pop("restart", None)
+    healthcheck = data.get("healthcheck")
+    if healthcheck is not None and healthcheck.get("start_interval_s") is None:
+        healthcheck.pop("start_interval_s", None)
 
 
 def config_hash(spec: ServiceSpec) -> str:
@@ -20,6 +34,7 @@ def config_hash(spec: ServiceSpec) -> str:
     data = dataclasses.asdict(spec)
     for name in _EXCLUDED:
         data.pop(name, None)
+    _drop_unset_later_fields(data)
     # A config's or secret's value is hashed on its own first (never written anywhere as it is);
     # where its definition sits in the file does not reach the container.
     for mount in data.get("file_mounts", ()):

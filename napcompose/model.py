@@ -64,6 +64,7 @@ class Dependency:
 
     service: str
     condition: str = "service_started"
+    restart: bool = False  # restart this service when the dependency is recreated (recorded, see docs)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Healthcheck:
     retries: Optional[int] = None
     start_period_s: Optional[float] = None
     disable: bool = False
+    start_interval_s: Optional[float] = None  # the probe interval during start_period
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ class ServiceSpec:
     logging: Optional[LoggingSpec] = None
     shm_size: Optional[int] = None
     file_mounts: Tuple[FileMount, ...] = ()  # configs and secrets, in the order the service names them
+    profiles: Tuple[str, ...] = ()  # the service runs only when one of them is active (or it is named)
     update: UpdateConfig = field(default_factory=UpdateConfig)
     rollback: UpdateConfig = field(default_factory=UpdateConfig)
 
@@ -271,6 +274,8 @@ class Project:
     working_dir: str = "."
     strategy: str = "spread"  # x-nap.strategy at the top level
     seed: int = 0  # x-nap.seed, for the random strategy
+    profiles: Tuple[str, ...] = ()  # every profile the files name, the inactive ones too
+    disabled_services: Tuple[str, ...] = ()  # services left out because none of their profiles is active
 
     # The indexes below are built on first use and kept on the instance (a frozen dataclass keeps
     # them out of its fields, so equality and hashing still compare the fields only).

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="compose file (repeatable; later files override earlier ones)")
     parser.add_argument("-p", "--project-name", metavar="NAME", help="project name (default: directory name)")
     parser.add_argument("--project-directory", metavar="DIR", help="project directory (default: the first file's)")
+    parser.add_argument("--profile", dest="profiles", action="append", default=None, metavar="PROFILE",
+                        help="enable services of this profile (repeatable; default: $COMPOSE_PROFILES)")
     parser.add_argument("--env-file", metavar="FILE", help="environment file (default: .env in the project directory)")
     parser.add_argument("--cluster", metavar="FILE", help="cluster file (default: $NAP_CLUSTER, then ./nap-cluster.yml)")
     parser.add_argument("--accept-new-host-keys", action="store_true",

@@ -25,13 +25,23 @@ def load_cluster(ctx):
     return load_cluster_file(path)
 
 
+def named_services(args):
+    """The services the command line names; they enable their own profiles."""
+    names = vars(args).get("services")
+    names = list(names) if isinstance(names, (list, tuple)) else []  # `config --services` is a flag
+    if isinstance(vars(args).get("service"), str):
+        names.append(args.service)
+    return names
+
+
 def load_project(ctx):
     from napcompose.config import load_project as _load
 
     args = ctx.args
     return _load(files=args.files, project_name=args.project_name,
                  project_dir=args.project_directory, env_file=args.env_file,
-                 environ=ctx.environ, cwd=ctx.cwd, warn=lambda m: ctx.err(f"WARNING: {m}"))
+                 environ=ctx.environ, cwd=ctx.cwd, warn=lambda m: ctx.err(f"WARNING: {m}"),
+                 profiles=vars(args).get("profiles"), services=named_services(args))
 
 
 def check_services(project, names: Sequence[str]) -> tuple:

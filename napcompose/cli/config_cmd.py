@@ -10,6 +10,8 @@ def register(subparsers):
     parser = subparsers.add_parser("config", help="validate the compose files and print the resolved project")
     parser.add_argument("-q", "--quiet", action="store_true", help="only validate; print nothing")
     parser.add_argument("--services", action="store_true", help="print the service names in start order")
+    parser.add_argument("--profiles", dest="list_profiles", action="store_true",
+                        help="print every profile the compose files name, active or not")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format")
     parser.set_defaults(func=run)
 
@@ -21,6 +23,10 @@ def run(args, ctx) -> int:
     project = load_project(ctx)
     waves = start_waves(project)  # also refuses dependency cycles
     if args.quiet:
+        return ExitStatus.OK
+    if args.list_profiles:
+        for profile in project.profiles:
+            ctx.out(profile)
         return ExitStatus.OK
     if args.services:
         for wave in waves:

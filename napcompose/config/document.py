@@ -6,11 +6,12 @@ import re
 
 from napcompose.config import schema
 from napcompose.config.interpolate import interpolate_section
+from napcompose.config.names import normalize_project_name
 from napcompose.config.yamlload import Map, line_of, load_text
 from napcompose.errors import ConfigError
 
 V1, SPEC = "1", "spec"
-TOP_KEYS = ("version", "services", "networks", "volumes", "secrets", "configs")
+TOP_KEYS = ("version", "name", "include", "services", "networks", "volumes", "secrets", "configs")
 _VERSION = re.compile(r"^[1-3]+(\.\d+)?$")
 
 
@@ -21,16 +22,21 @@ class Document:
     (the caller sets it to the normalised absolute path when it knows one).
     """
 
-    def __init__(self, filename, fmt, services, sections, x_nap):
+    def __init__(self, filename, fmt, services, sections, x_nap, name=None, includes=()):
         self.filename, self.format, self.services = filename, fmt, services
         self.sections, self.x_nap = sections, x_nap
         self.path = filename
+        self.name = name  # (project name, "file:line") from a top-level ``name:``, else None
+        self.includes = includes  # the ``include:`` entries, checked: (path list, env_files, dir, where)
+        self.included_by = None  # "file:line" of the include: entry that brought this file in
 
 
 def detect_format(doc, filename, warn):
     version = doc.get("version")
     if version is None or version == "":
-        if any(doc.get(k) for k in ("services", "networks", "volumes")):
+        if any(doc.get(k) for k in ("services", "networks", "volumes", "include")):
+            return SPEC
+        if isinstance(doc.get("name"), str):  # a project name: a v1 service would be a mapping
             return SPEC
         return V1
     if isinstance(version, dict):
@@ -61,6 +67,9 @@ def parse_document(filename, text, environ, warn):
         sections = {}
     else:
         for key in doc:
+            if key in schema.TOP_REFUSED:
+                raise ConfigError(f"{filename}:{line_of(doc, key)}: top level: {key}: not supported by "
+                                  f"nap-compose: {schema.TOP_REFUSED[key]}")
             if not (isinstance(key, str) and key.startswith("x-")) and key not in TOP_KEYS:
                 raise ConfigError(f"{filename}:{line_of(doc, key)}: top level: {key}: unknown key"
                                   f"{schema.suggest(key, TOP_KEYS)}")
@@ -89,7 +98,46 @@ def parse_document(filename, text, environ, warn):
         schema.Checker(filename, "service", name).check(service_schema, body, "", line)
     if fmt == V1:
         services = Map({n: _from_v1(b) for n, b in services.items()}, line=services.line, lines=services.lines)
-    return Document(filename, fmt, services, sections, doc.get("x-nap"))
+    name = includes = None
+    if fmt != V1:
+        name = _project_name(doc, filename, environ, warn)
+        includes = _includes(doc, filename, environ, warn)
+    return Document(filename, fmt, services, sections, doc.get("x-nap"), name=name, includes=includes or ())
+
+
+def _project_name(doc, filename, environ, warn):
+    """The top-level ``name:``, interpolated and normalised as ``-p`` is; None when absent."""
+    if "name" not in doc:
+        return None
+    where = f"{filename}:{line_of(doc, 'name')}"
+    raw = interpolate_section(Map({"name": doc["name"]}), "top level", environ, filename, warn)["name"]
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where}: top level: name: must be a string, not {schema.describe(raw)}")
+    name = normalize_project_name(raw)
+    if not name:
+        raise ConfigError(f"{where}: top level: name: {raw!r} has no letters or digits, so it cannot name "
+                          "a project (container names start with it)")
+    return name, where
+
+
+def _includes(doc, filename, environ, warn):
+    """The ``include:`` entries as (paths, env_files, project_directory or None, "file:line")."""
+    if "include" not in doc or doc["include"] is None:
+        return ()
+    section = interpolate_section(Map({"include": doc["include"]}), "top level", environ, filename, warn)
+    entries = section["include"]
+    line = line_of(doc, "include")
+    schema.Checker(filename, None, None).check(schema.INCLUDE, entries, "include", line)
+    out = []
+    for index, entry in enumerate(entries):
+        where = f"{filename}:{line_of(entries, index) or line}"
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        paths = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
+        env_files = entry.get("env_file")
+        env_files = [] if env_files is None else env_files if isinstance(env_files, list) else [env_files]
+        out.append((tuple(paths), tuple(env_files), entry.get("project_directory"), where))
+    return tuple(out)
 
 
 def _from_v1(body):

@@ -9,8 +9,12 @@ from napcompose.errors import ConfigError
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-def parse_env_text(text: str, filename: str) -> dict:
-    """Parse env-file text. A bare ``KEY`` maps to None (take it from the environment, if any)."""
+def parse_env_text(text: str, filename: str, verbatim: bool = False) -> dict:
+    """Parse env-file text. A bare ``KEY`` maps to None (take it from the environment, if any).
+
+    ``verbatim`` (an ``env_file`` entry's ``format: raw``) keeps each value exactly as written after ``=``:
+    no quotes removed, no escapes, no comments.
+    """
     result = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -25,7 +29,7 @@ def parse_env_text(text: str, filename: str) -> dict:
         if not sep:
             result[key] = None
             continue
-        result[key] = _value(value.strip())
+        result[key] = value if verbatim else _value(value.strip())
     return result
 
 
@@ -40,7 +44,7 @@ def _value(value: str) -> str:
     return value[:hash_at].rstrip() if hash_at >= 0 else value
 
 
-def read_env_file(path: str, display: str = None, required: bool = True) -> dict:
+def read_env_file(path: str, display: str = None, required: bool = True, verbatim: bool = False) -> dict:
     """Read and parse an env file; a missing file is an error only when ``required``."""
     display = display or path
     try:
@@ -52,4 +56,4 @@ def read_env_file(path: str, display: str = None, required: bool = True) -> dict
         raise ConfigError(f"environment file {display} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"environment file {display}: cannot read it: {exc}") from None
-    return parse_env_text(text, display)
+    return parse_env_text(text, display, verbatim)

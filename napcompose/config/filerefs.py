@@ -41,11 +41,11 @@ class Definition:
     data: Optional[bytes] = None
 
 
-def origins_of(documents) -> Dict[Tuple[str, str], str]:
+def origins_of(documents, sections=KINDS) -> Dict[Tuple[str, str], str]:
     """``{(section, name): "file:line"}`` of every definition; a later file's definition wins."""
     where: Dict[Tuple[str, str], str] = {}
     for doc in documents:
-        for section in KINDS:
+        for section in sections:
             body = doc.sections.get(section) or {}
             for name in body:
                 line = line_of(body, name)

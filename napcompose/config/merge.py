@@ -11,7 +11,7 @@ from napcompose.errors import ConfigError
 _MAPPINGS = ("environment", "labels", "ulimits", "sysctls", "extra_hosts", "storage_opt")
 _UNIQUE_LISTS = ("cap_add", "cap_drop", "expose", "external_links", "volumes_from", "device_cgroup_rules",
                  "security_opt")
-_STRING_OR_LISTS = ("dns", "dns_search", "env_file", "tmpfs")
+_STRING_OR_LISTS = ("dns", "dns_search", "env_file", "label_file", "tmpfs")
 _NESTED = ("healthcheck", "deploy", "blkio_config", "credential_spec")
 
 

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import os
 
-from napcompose.config import values, xnap
+from napcompose.config import support, values, xnap
 from napcompose.config.envfile import read_env_file
 from napcompose.config.merge import as_list, as_mapping, depends_mapping, networks_mapping
 from napcompose.errors import ConfigError
 from napcompose.model import (BuildSpec, Dependency, Healthcheck, Link, LoggingSpec, NetworkAttachment,
                               PlacementSpec, ServiceSpec, Ulimit, pairs)
 
-# Accepted so that existing files load, but without effect on a nap-compose cluster.
-IGNORED_KEYS = frozenset((
-    "blkio_config", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
-    "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpuset", "credential_spec", "device_cgroup_rules",
-    "devices", "dns_opt", "group_add", "isolation", "mac_address", "mem_swappiness", "memswap_limit",
-    "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "profiles", "pull_policy", "runtime",
-    "security_opt", "storage_opt", "userns_mode", "volume_driver"))
-IGNORED_DEPLOY_KEYS = frozenset(("mode", "endpoint_mode", "labels"))
 _RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
 
 
@@ -54,10 +46,18 @@ def _str(value):
 def _environment(ctx, raw):
     env = {}
     for entry in as_list(raw.get("env_file")):
-        path = os.path.join(ctx.base_dir, os.path.expanduser(str(entry)))
+        # The long form: {path, required: false} tolerates a missing file (a developer's local overrides).
+        name, required = (entry["path"], entry.get("required", True)) if isinstance(entry, dict) else (entry, True)
+        fmt = entry.get("format") if isinstance(entry, dict) else None
+        if fmt not in (None, "raw"):
+            ctx.fail("env_file", f"format {fmt!r} is not supported by nap-compose (the default KEY=VALUE "
+                                 "format and 'raw' are)")
+        path = os.path.join(ctx.base_dir, os.path.expanduser(str(name)))
         if not os.path.isfile(path):
-            ctx.fail("env_file", f"{entry} not found (looked for {path})")
-        env.update(read_env_file(path, display=str(entry)))
+            if not ctx.parse("env_file", values.boolean, required):
+                continue
+            ctx.fail("env_file", f"{name} not found (looked for {path})")
+        env.update(read_env_file(path, display=str(name), verbatim=fmt == "raw"))
     env.update(as_mapping(raw.get("environment")))
     resolved = {}
     for key, value in env.items():
@@ -67,6 +67,25 @@ def _environment(ctx, raw):
                 continue
         resolved[key] = value if not isinstance(value, (int, float)) or isinstance(value, bool) else str(value)
     return pairs({k: str(v).lower() if isinstance(v, bool) else v for k, v in resolved.items()})
+
+
+def _labels(ctx, raw):
+    """``label_file`` entries (KEY=VALUE files, in order), then ``labels`` over them."""
+    labels = {}
+    for entry in as_list(raw.get("label_file")):
+        path = os.path.join(ctx.base_dir, os.path.expanduser(str(entry)))
+        if not os.path.isfile(path):
+            ctx.fail("label_file", f"{entry} not found (looked for {path})")
+        labels.update({k: v or "" for k, v in read_env_file(path, display=str(entry)).items()})
+    labels.update(as_mapping(raw.get("labels")))
+    return pairs(labels)
+
+
+def optional_dependencies(ctx, raw):
+    """The ``depends_on`` targets marked ``required: false``: dropped when missing or disabled."""
+    deps = depends_mapping(raw.get("depends_on"))
+    return frozenset(name for name, conf in deps.items()
+                     if not ctx.parse("depends_on", values.boolean, (conf or {}).get("required", True)))
 
 
 def _links(ctx, key, raw):
@@ -101,11 +120,15 @@ def _healthcheck(ctx, raw):
         test = ("CMD-SHELL", test)
     test = tuple(str(t) for t in (test or ()))
     disable = ctx.parse("healthcheck", values.boolean, hc.get("disable", False)) or test[:1] == ("NONE",)
+    if hc.get("start_interval") is not None:
+        ctx.warn(f"service '{ctx.name}': healthcheck.start_interval is recorded but not applied: the Docker "
+                 "SDK used here cannot send it, so probes run every 'interval' from the start")
     return Healthcheck(
         test=test, disable=bool(disable),
         interval_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("interval")}),
         timeout_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("timeout")}),
         start_period_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("start_period")}),
+        start_interval_s=_opt(ctx, "healthcheck", values.duration, {"healthcheck": hc.get("start_interval")}),
         retries=_opt(ctx, "healthcheck", values.integer, {"healthcheck": hc.get("retries")}))
 
 
@@ -123,19 +146,54 @@ def _build(ctx, raw):
                      target=_str(build.get("target")))
 
 
+def _long_volume(ctx, entry):
+    """A long-form bind or volume mount as ``source:target[:options]``.
+
+    ``read_only``, ``bind.propagation`` and ``volume.nocopy`` become the options the engine reads in
+    the short form; tmpfs mounts are taken apart by _tmpfs_volumes.
+    """
+    kind, source, target = entry.get("type"), entry.get("source"), entry.get("target")
+    if kind not in ("bind", "volume"):
+        ctx.fail("volumes", f"type {kind!r} is not supported by nap-compose (bind, volume and tmpfs are)")
+    if not target:
+        ctx.fail("volumes", f"{dict(entry)!r} needs a target")
+    if kind == "bind" and not source:
+        ctx.fail("volumes", f"the bind mount at {target} needs a source")
+    options = ["ro"] if ctx.parse("volumes", values.boolean, entry.get("read_only", False)) else []
+    propagation = (entry.get("bind") or {}).get("propagation")
+    if propagation:
+        options.append(str(propagation))
+    if ctx.parse("volumes", values.boolean, (entry.get("volume") or {}).get("nocopy", False)):
+        options.append("nocopy")
+    text = f"{source}:{target}" if source else str(target)
+    return text + (":" + ",".join(options) if options else "")
+
+
 def _volume(ctx, entry):
-    if isinstance(entry, dict):
-        source, target = entry.get("source"), entry.get("target")
-        if not target:
-            ctx.fail("volumes", f"{dict(entry)!r} needs a target")
-        text = f"{source}:{target}" if source else str(target)
-        return text + (":ro" if entry.get("read_only") else "")
-    text = str(entry)
+    """One volume as the short form ``source:target[:options]`` the rest of the product reads."""
+    text = _long_volume(ctx, entry) if isinstance(entry, dict) else str(entry)
     source, sep, rest = text.partition(":")
     if sep and source.startswith((".", "~")):
         source = os.path.normpath(os.path.join(ctx.base_dir, os.path.expanduser(source)))
         return f"{source}:{rest}"
     return text
+
+
+def _is_tmpfs(entry):
+    return isinstance(entry, dict) and entry.get("type") == "tmpfs"
+
+
+def _tmpfs_volumes(ctx, raw):
+    """Long-form ``type: tmpfs`` volumes, as tmpfs entries (``target[:size=N]``)."""
+    out = []
+    for entry in as_list(raw.get("volumes")):
+        if _is_tmpfs(entry):
+            if not entry.get("target"):
+                ctx.fail("volumes", f"{dict(entry)!r} needs a target")
+            size = (entry.get("tmpfs") or {}).get("size")
+            size = None if size is None else ctx.parse("volumes", values.byte_size, size)
+            out.append(str(entry["target"]) + ("" if size is None else f":size={size}"))
+    return tuple(out)
 
 
 def _ports(ctx, key, func, raw):
@@ -152,9 +210,6 @@ def _networks(ctx, raw):
     out = []
     for name in sorted(given):
         conf = given[name] or {}
-        for key in ("ipv6_address", "link_local_ips", "priority"):
-            if key in conf:
-                ctx.warn(f"service '{ctx.name}': networks.{name}.{key} is ignored by nap-compose")
         out.append(NetworkAttachment(name=name, ipv4_address=_str(conf.get("ipv4_address")),
                                      aliases=tuple(str(a) for a in conf.get("aliases") or ())))
     return tuple(out)
@@ -192,9 +247,6 @@ def _resources(ctx, raw):
     cpus = raw.get("cpus", limits.get("cpus"))
     mem_limit = raw.get("mem_limit", limits.get("memory"))
     mem_reservation = raw.get("mem_reservation", reservations.get("memory"))
-    for key in ("generic_resources", "devices"):
-        if key in reservations:
-            ctx.warn(f"service '{ctx.name}': deploy.resources.reservations.{key} is ignored by nap-compose")
     return (None if cpus is None else ctx.parse("cpus", values.number, cpus),
             None if mem_limit is None else ctx.parse("mem_limit", values.byte_size, mem_limit),
             None if mem_reservation is None else ctx.parse("mem_reservation", values.byte_size, mem_reservation))
@@ -209,11 +261,8 @@ def _logging(raw):
 
 
 def _warn_ignored(ctx, raw):
-    for key in sorted(k for k in raw if k in IGNORED_KEYS):
-        ctx.warn(f"service '{ctx.name}': '{key}' is ignored by nap-compose")
-    deploy = raw.get("deploy") or {}
-    for key in sorted(k for k in deploy if k in IGNORED_DEPLOY_KEYS and k != "mode"):
-        ctx.warn(f"service '{ctx.name}': 'deploy.{key}' is ignored by nap-compose")
+    for key, why in support.ignored_in(raw):
+        ctx.warn(f"service '{ctx.name}': '{key}' is ignored by nap-compose: {why}")
 
 
 def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
@@ -225,6 +274,9 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
     policy = ((raw.get("deploy") or {}).get("restart_policy") or {}).get("condition")
     if restart is None and policy is not None:
         restart = _RESTART_CONDITIONS.get(str(policy), str(policy))
+        attempts = ((raw.get("deploy") or {}).get("restart_policy") or {}).get("max_attempts")
+        if attempts is not None and restart == "on-failure":
+            restart = f"on-failure:{ctx.parse('deploy', values.integer, attempts)}"
     ulimits = []
     for name, limit in sorted((raw.get("ulimits") or {}).items()):
         soft, hard = (limit, limit) if not isinstance(limit, dict) else (limit["soft"], limit["hard"])
@@ -238,14 +290,16 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         command=ctx.parse("command", values.command, raw.get("command")),
         entrypoint=ctx.parse("entrypoint", values.command, raw.get("entrypoint")),
         environment=_environment(ctx, raw),
-        labels=pairs({k: v for k, v in as_mapping(raw.get("labels")).items()}),
+        labels=_labels(ctx, raw),
         links=_links(ctx, "links", raw), external_links=_links(ctx, "external_links", raw),
-        depends_on=tuple(Dependency(service=str(name), condition=str((deps[name] or {}).get("condition",
-                                                                                      "service_started")))
+        depends_on=tuple(Dependency(service=str(name),
+                                    condition=str((deps[name] or {}).get("condition", "service_started")),
+                                    restart=ctx.parse("depends_on", values.boolean,
+                                                      (deps[name] or {}).get("restart", False)))
                          for name in sorted(deps)),
         volumes_from=tuple(_volumes_from(v) for v in as_list(raw.get("volumes_from"))),
         ports=_ports(ctx, "ports", values.ports, raw), expose=_ports(ctx, "expose", values.expose, raw),
-        volumes=tuple(_volume(ctx, v) for v in as_list(raw.get("volumes"))),
+        volumes=tuple(_volume(ctx, v) for v in as_list(raw.get("volumes")) if not _is_tmpfs(v)),
         hostname=_str(raw.get("hostname")), domainname=_str(raw.get("domainname")),
         extra_hosts=_extra_hosts(ctx, raw),
         dns=tuple(str(v) for v in as_list(raw.get("dns"))),
@@ -262,5 +316,5 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         cap_add=tuple(str(c) for c in as_list(raw.get("cap_add"))),
         cap_drop=tuple(str(c) for c in as_list(raw.get("cap_drop"))),
         ulimits=tuple(ulimits), sysctls=pairs(as_mapping(raw.get("sysctls"))),
-        tmpfs=tuple(str(t) for t in as_list(raw.get("tmpfs"))), logging=_logging(raw),
+        tmpfs=tuple(str(t) for t in as_list(raw.get("tmpfs"))) + _tmpfs_volumes(ctx, raw), logging=_logging(raw),
         shm_size=_opt(ctx, "shm_size", values.byte_size, raw), **bools)

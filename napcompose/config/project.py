@@ -5,19 +5,37 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from napcompose.config import filerefs, updates, xnap
+from napcompose.config import filerefs, profiles, support, updates, xnap
 from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document
 from napcompose.config.extends import ExtendsResolver
+from napcompose.config.include import Includer
 from napcompose.config.merge import merge_service, merge_top
-from napcompose.config.normalize import ServiceContext, to_spec
+from napcompose.config.normalize import ServiceContext, optional_dependencies, to_spec
 from napcompose.config.yamlload import Map, line_of
-from napcompose.errors import ConfigError
+from napcompose.errors import ConfigError, UsageError
 from napcompose.model import Project
 
 
-def build_project(documents, *, project_name, working_dir, environ, warn, load_other):
-    """Merge parsed documents in order and return the Project."""
+def project_name_of(documents, project_name, name_given):
+    """-p (or COMPOSE_PROJECT_NAME) when given, else the last top-level ``name:``, else ``project_name``.
+
+    An included file's ``name:`` names that file's own project, not this one, so it is not read here.
+    """
+    if not name_given:
+        for doc in reversed(documents):
+            if doc.name is not None and doc.included_by is None:
+                return doc.name[0]
+    if not project_name:
+        raise UsageError("the project name has no letters or digits; pass -p NAME or set name: in the "
+                         "compose file")
+    return project_name
+
+
+def build_project(documents, *, project_name, working_dir, environ, warn, load_other, name_given=False,
+                  selection=None):
+    """Merge parsed documents in order and return the Project of the services ``selection`` enables."""
+    project_name = project_name_of(documents, project_name, name_given)
     formats = {d.format == V1 for d in documents}
     if len(formats) > 1:
         first = documents[0]
@@ -44,22 +62,28 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
         names = ", ".join(d.filename for d in documents)
         raise ConfigError(f"{names}: no services defined")
     strategy, seed = xnap.top_level(top_nap, nap_file)
-    defined = filerefs.definitions(sections, filerefs.origins_of(documents), working_dir, environ)
+    definition_origins = filerefs.origins_of(documents, sections=("networks", "volumes") + filerefs.KINDS)
+    support.check_definitions(sections, definition_origins, warn)
+    defined = filerefs.definitions(sections, definition_origins, working_dir, environ)
     update_defaults = updates.defaults(top_nap, nap_file)
-    specs = []
+    specs, optional = [], {}
     for name in sorted(services):
         raw = services[name]
         ctx = ServiceContext(name, _Origins(origins[name]), working_dir, environ, warn)
         if raw.get("image") is None and raw.get("build") is None:
             ctx.fail("image", "neither 'image' nor 'build' is set; one of them is needed")
         update, rollback = updates.service_updates(ctx, raw, update_defaults)
+        optional[name] = optional_dependencies(ctx, raw)
         specs.append(replace(to_spec(ctx, raw), file_mounts=filerefs.service_mounts(ctx, raw, defined),
-                             update=update, rollback=rollback))
-    project = Project(name=project_name, services=tuple(specs),
+                             update=update, rollback=rollback, profiles=profiles.check_names(ctx, raw)))
+    all_origins = {n: _Origins(o) for n, o in origins.items()}
+    # Every service is validated; only the enabled ones reach the rest of the product.
+    enabled = profiles.select(specs, selection or profiles.Selection(), all_origins, optional, warn)
+    project = Project(name=project_name, services=enabled,
                       source_files=tuple(d.filename for d in documents), working_dir=working_dir,
-                      strategy=strategy, seed=seed)
-    check_project(project, sections, {n: _Origins(o) for n, o in origins.items()},
-                  is_v1=documents[0].format == V1)
+                      strategy=strategy, seed=seed, profiles=tuple(sorted({p for s in specs for p in s.profiles})),
+                      disabled_services=tuple(sorted(set(services) - {s.name for s in enabled})))
+    check_project(project, sections, all_origins, is_v1=documents[0].format == V1)
     return project
 
 
@@ -86,8 +110,13 @@ class _Origins:
         return f"{filename}:{line}" if line else filename
 
 
-def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, cwd=None):
-    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file``.
+def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, cwd=None, name_given=False,
+                selection=None):
+    """[(filename, text)] -> Project. ``read(path)`` supplies files named by ``extends.file`` and ``include``.
+
+    ``project_name`` is the name unless a file sets ``name:`` and ``name_given`` is false (the caller's
+    name came from the directory, not from -p or COMPOSE_PROJECT_NAME). ``selection`` (a
+    profiles.Selection) says which services with profiles are enabled; by default none of them.
 
     File names are relative to ``cwd`` (default: ``working_dir``); an ``extends.file`` naming one of
     ``texts`` (under any spelling of its path) reads that document, not a second copy of it.
@@ -108,9 +137,21 @@ def parse_texts(texts, *, project_name, working_dir, environ, warn, read=None, c
             cache[key].path = key
         return cache[key]
 
+    def parse_included(display, env):
+        if read is None:
+            raise ConfigError(f"{display}: an included file cannot be read here")
+        doc = parse_document(display, read(display), env, warn)
+        doc.path = identity(display)
+        return doc
+
+    def display_of(path):
+        rel = os.path.relpath(path, base)
+        return path if rel.startswith("..") else rel
+
     documents = [parse_document(name, text, environ, warn) for name, text in texts]
     for doc in documents:
         doc.path = identity(doc.filename)
         cache.setdefault(doc.path, doc)
+    documents = Includer(parse_included, identity, display_of, environ).expand(documents)
     return build_project(documents, project_name=project_name, working_dir=working_dir, environ=environ,
-                         warn=warn, load_other=load_other)
+                         warn=warn, load_other=load_other, name_given=name_given, selection=selection)

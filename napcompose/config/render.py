@@ -69,7 +69,9 @@ def _service(spec):
     put("labels", {k: _s(v) for k, v in spec.labels})
     put("links", [_s(f"{l.service}:{l.alias}") for l in spec.links])
     put("external_links", [_s(f"{l.service}:{l.alias}") for l in spec.external_links])
-    put("depends_on", {d.service: {"condition": d.condition} for d in spec.depends_on})
+    put("depends_on", {d.service: dict({"condition": d.condition}, **({"restart": True} if d.restart else {}))
+                       for d in spec.depends_on})
+    put("profiles", list(spec.profiles))
     put("volumes_from", [_s(v) for v in spec.volumes_from])
     put("ports", [_port(p) for p in spec.ports])
     put("expose", [f"{p.container_port}/{p.protocol}" for p in spec.expose])
@@ -90,7 +92,8 @@ def _service(spec):
         out["healthcheck"] = {k: v for k, v in (
             ("test", [_s(t) for t in hc.test]), ("interval", _seconds(hc.interval_s)),
             ("timeout", _seconds(hc.timeout_s)), ("retries", hc.retries),
-            ("start_period", _seconds(hc.start_period_s)), ("disable", hc.disable)) if v not in (None, [])}
+            ("start_period", _seconds(hc.start_period_s)), ("start_interval", _seconds(hc.start_interval_s)),
+            ("disable", hc.disable)) if v not in (None, [])}
     out["scale"] = spec.scale
     pl = spec.placement
     placement = {k: v for k, v in (("constraints", [_s(c) for c in pl.constraints]),
@@ -171,11 +174,24 @@ def _str_presenter(dumper, value):
 _Dumper.add_representer(str, _str_presenter)
 
 
+def _sorted(value):
+    """``value`` with every mapping's keys in order, so the output does not depend on insertion order."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def render(project, fmt="yaml") -> str:
-    """The project as compose text; ``fmt`` is "yaml" or "json"."""
-    doc = as_dict(project)
+    """The project as compose text; ``fmt`` is "yaml" or "json".
+
+    ``name:`` comes first, as ``docker compose config`` writes it; everything else is in key order.
+    """
+    doc = {"name": project.name}
+    doc.update(_sorted(as_dict(project)))
     if fmt == "json":
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return json.dumps(doc, indent=2) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format {fmt!r}")
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)

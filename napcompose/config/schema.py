@@ -36,6 +36,20 @@ class OneOf:
         self.options, self.name = options, name
 
 
+class Refused:
+    """A key of the Compose specification that nap-compose cannot honour; ``why`` says so."""
+
+    def __init__(self, why):
+        self.why = why
+
+
+class Pattern:
+    """A string matching ``regex`` as a whole."""
+
+    def __init__(self, regex):
+        self.regex = re.compile(regex)
+
+
 class Enum:
     def __init__(self, *values):
         self.values = values
@@ -70,14 +84,15 @@ DEPLOY = OneOf(NULL, Obj({
 }), name="a mapping")
 HEALTHCHECK = Obj({"disable": BOOL, "interval": STR, "retries": NUM,
                    "test": OneOf(STR, ListOf(STR), name="a string or a list of strings"),
-                   "timeout": STR, "start_period": STR})
+                   "timeout": STR, "start_period": STR, "start_interval": STR})
 _SERVICE_NETWORK = OneOf(NULL, Obj({"aliases": LIST_OF_STRINGS, "ipv4_address": STR, "ipv6_address": STR,
                                     "link_local_ips": LIST_OF_STRINGS, "priority": NUM}), name="a mapping or null")
 _VOLUME_LONG = Obj({"type": STR, "source": STR, "target": STR, "read_only": BOOL, "consistency": STR,
                     "bind": Obj({"propagation": STR}), "volume": Obj({"nocopy": BOOL}),
-                    "tmpfs": Obj({"size": INT})}, required=("type",))
+                    "tmpfs": Obj({"size": OneOf(INT, STR, name="an integer or a string")})}, required=("type",))
 _DEPENDS = OneOf(LIST_OF_STRINGS, DictOf(Obj({"condition": Enum(
-    "service_started", "service_healthy", "service_completed_successfully")}, x=False, required=("condition",)),
+    "service_started", "service_healthy", "service_completed_successfully"), "required": BOOL, "restart": BOOL},
+    x=False, required=("condition",)),
     key_pattern=NAME_PATTERN), name="a list of service names or a mapping")
 
 _FILE_REF = Obj({"source": STR, "target": STR, "uid": STR_OR_NUM, "gid": STR_OR_NUM, "mode": STR_OR_NUM})
@@ -98,16 +113,20 @@ SPEC_SERVICE = Obj({
     "cpu_quota": STR_OR_NUM, "cpu_rt_period": STR_OR_NUM, "cpu_rt_runtime": STR_OR_NUM, "cpu_shares": STR_OR_NUM,
     "cpus": STR_OR_NUM, "cpuset": STR,
     "credential_spec": Obj({"config": STR, "file": STR, "registry": STR}),
-    "depends_on": _DEPENDS, "deploy": DEPLOY, "device_cgroup_rules": LIST_OF_STRINGS, "devices": ListOf(STR),
+    "depends_on": _DEPENDS, "deploy": DEPLOY, "device_cgroup_rules": LIST_OF_STRINGS,
+    "devices": ListOf(OneOf(STR, Obj({"source": STR, "target": STR, "permissions": STR}, required=("source",)),
+                            name="a string or a mapping")),
     "dns": STRING_OR_LIST, "dns_opt": LIST_OF_STRINGS, "dns_search": STRING_OR_LIST, "domainname": STR,
     "entrypoint": OneOf(STR, ListOf(STR), name="a string or a list of strings"),
-    "env_file": STRING_OR_LIST, "environment": LIST_OR_DICT,
+    "env_file": OneOf(STR, ListOf(OneOf(STR, Obj({"path": STR, "required": BOOL, "format": STR}, x=False,
+                                                 required=("path",)), name="a path or a mapping with 'path'")),
+                      name="a string or a list"), "environment": LIST_OR_DICT,
     "expose": ListOf(STR_OR_NUM, unique=True),
     "extends": OneOf(STR, Obj({"service": STR, "file": STR}, x=False, required=("service",)),
                      name="a string or a mapping"),
     "external_links": LIST_OF_STRINGS, "extra_hosts": LIST_OR_DICT, "group_add": ListOf(STR_OR_NUM, unique=True),
     "healthcheck": HEALTHCHECK, "hostname": STR, "image": STR, "init": BOOL, "ipc": STR, "isolation": STR,
-    "labels": LIST_OR_DICT, "links": LIST_OF_STRINGS,
+    "labels": LIST_OR_DICT, "label_file": STRING_OR_LIST, "links": LIST_OF_STRINGS,
     "logging": Obj({"driver": STR, "options": DictOf(OneOf(STR, NUM, NULL, name="a string, a number or null"))}),
     "mac_address": STR, "mem_limit": STR_OR_NUM, "mem_reservation": OneOf(STR, INT, name="a string or an integer"),
     "mem_swappiness": INT, "memswap_limit": STR_OR_NUM, "network_mode": STR,
@@ -115,10 +134,14 @@ SPEC_SERVICE = Obj({
                       name="a list of network names or a mapping"),
     "oom_kill_disable": BOOL, "oom_score_adj": INT, "pid": OneOf(STR, NULL, name="a string or null"),
     "pids_limit": STR_OR_NUM, "platform": STR,
-    "ports": ListOf(OneOf(NUM, STR, Obj({"mode": STR, "target": INT, "published": INT, "protocol": STR}),
+    "ports": ListOf(OneOf(NUM, STR, Obj({"mode": Enum("host", "ingress"), "target": INT, "published": STR_OR_NUM,
+                                         "host_ip": STR, "protocol": STR, "name": STR, "app_protocol": STR},
+                                        required=("target",)),
                           name="a string, a number or a mapping"), unique=True),
-    "privileged": BOOL, "profiles": LIST_OF_STRINGS, "pull_policy": Enum("always", "never", "if_not_present",
-                                                                         "build", "missing"),
+    "privileged": BOOL, "profiles": LIST_OF_STRINGS, "pull_policy": OneOf(
+        Enum("always", "never", "if_not_present", "build", "missing", "refresh", "daily", "weekly"),
+        Pattern(r"every_([0-9]+[wdhms])+"), name="one of 'always', 'never', 'if_not_present', 'build', "
+                                                 "'missing', 'refresh', 'daily', 'weekly', 'every_<duration>'"),
     "read_only": BOOL, "restart": STR, "runtime": STR, "scale": INT,
     "secrets": ListOf(OneOf(STR, _FILE_REF,
                             name="a string or a mapping")),
@@ -166,7 +189,45 @@ _FILE_OBJECT = OneOf(NULL, Obj({"name": STR, "file": STR, "environment": STR, "c
                                 "external": OneOf(BOOL, Obj({"name": STR}), name="a boolean or a mapping"),
                                 "labels": LIST_OR_DICT, "driver": STR, "driver_opts": DictOf(STR_OR_NUM),
                                 "template_driver": STR}), name="a mapping or null")
+INCLUDE = ListOf(OneOf(STR, Obj({"path": STRING_OR_LIST, "env_file": STRING_OR_LIST, "project_directory": STR},
+                              x=False, required=("path",)), name="a path or a mapping with 'path'"))
 TOP_SECTIONS = {"networks": NETWORK, "volumes": VOLUME, "secrets": _FILE_OBJECT, "configs": _FILE_OBJECT}
+
+
+def _obj(spec):
+    """The first Obj reached through OneOf options, list items and mapping values, or None."""
+    if isinstance(spec, Obj):
+        return spec
+    if isinstance(spec, OneOf):
+        return next((o for o in map(_obj, spec.options) if o is not None), None)
+    if isinstance(spec, ListOf):
+        return _obj(spec.item)
+    if isinstance(spec, DictOf):
+        return _obj(spec.value)
+    return None
+
+
+def _install_refusals():
+    """Put support.REFUSED into the tables: such keys fail with their reason, not as unknown keys."""
+    from napcompose.config.support import REFUSED
+
+    roots = {"top": None, "network": NETWORK}
+    for path, why in REFUSED.items():
+        root, _, path = path.rpartition(":")
+        if root == "top":
+            TOP_REFUSED[path] = why
+            continue
+        node = roots[root] if root else SPEC_SERVICE
+        *parents, last = [p[:-2] if p.endswith("[]") else p for p in path.split(".")]
+        if not root and not parents and last in V1_SERVICE.keys:
+            V1_SERVICE.keys[last] = Refused(why)  # version 1 files take some of the same keys
+        for part in parents:
+            if part != "*":
+                node = _obj(node).keys[part]
+        _obj(node).keys[last] = Refused(why)
+
+
+TOP_REFUSED = {}
 
 
 def suggest(word, candidates):
@@ -224,6 +285,8 @@ def _fits(spec, value):
         return isinstance(value, list)
     if isinstance(spec, Enum):
         return value in spec.values
+    if isinstance(spec, Pattern):
+        return isinstance(value, str) and spec.regex.fullmatch(value) is not None
     return any(_fits(o, value) for o in spec.options)
 
 
@@ -240,6 +303,8 @@ class Checker:
         raise ConfigError(f"{where}: {subject}:{path_text} {message}")
 
     def check(self, spec, value, path, line):
+        if isinstance(spec, Refused):
+            self.fail(path, line, f"not supported by nap-compose: {spec.why}")
         if isinstance(spec, OneOf):
             for option in spec.options:
                 if _fits(option, value):
@@ -252,6 +317,10 @@ class Checker:
         if isinstance(spec, Enum):
             if value not in spec.values:
                 self.fail(path, line, f"must be {_type_name(spec)}, not {describe(value)}")
+            return
+        if isinstance(spec, Pattern):
+            if not _fits(spec, value):
+                self.fail(path, line, f"must match {spec.regex.pattern}, not {describe(value)}")
             return
         if isinstance(spec, ListOf):
             if not isinstance(value, list):
@@ -304,3 +373,6 @@ def describe(value):
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+_install_refusals()

@@ -116,10 +116,7 @@ def _range(text):
 def ports(value):
     """One ``ports`` entry as a list of PortSpec (ranges expanded)."""
     if isinstance(value, dict):
-        target = integer(value.get("target"))
-        published = value.get("published")
-        return [PortSpec(container_port=target, protocol=str(value.get("protocol") or "tcp"),
-                         host_port=None if published is None else integer(published))]
+        return _long_port(value)
     if isinstance(value, bool):
         raise ValueProblem(f"invalid port {value!r}")
     match = _PORT.match(str(value).strip())
@@ -146,6 +143,29 @@ def ports(value):
         if hosts is None:
             raise ValueProblem(f"invalid port {value!r}: the host and container ranges differ in length")
     return [PortSpec(container_port=c, protocol=proto, host_port=h, host_ip=ip) for h, c in zip(hosts, containers)]
+
+
+def _long_port(value):
+    """The long form: ``target`` (one port), ``published`` (a port or a range, string or number), ``host_ip``."""
+    target = integer(value.get("target"))
+    protocol = str(value.get("protocol") or "tcp")
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise ValueProblem(f"protocol {protocol!r} is not tcp, udp or sctp")
+    ip = value.get("host_ip")
+    ip = None if ip in (None, "") else str(ip).strip("[]")
+    published = value.get("published")
+    if published is None or published == "":
+        return [PortSpec(container_port=target, protocol=protocol, host_ip=ip)]
+    text = str(published).strip()
+    if isinstance(published, bool) or not re.fullmatch(r"\d+(-\d+)?", text):
+        raise ValueProblem(f"published {published!r} is not a port or a range of ports")
+    hosts = _range(text)
+    if len(hosts) != 1:
+        # As for '8000-8010:80': the engine would pick one of the range, and nothing here could tell
+        # which one a replica got.
+        raise ValueProblem(f"published {published!r}: a range of host ports for one container port is not "
+                           "supported; publish one port")
+    return [PortSpec(container_port=target, protocol=protocol, host_port=hosts[0], host_ip=ip)]
 
 
 def expose(value):

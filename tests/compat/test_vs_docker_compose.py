@@ -29,6 +29,11 @@ EXPECTED_DIFFERENCES = {
     "70_bad_ipv4_outside_subnet": "docker-compose's `config` accepts it; the engine refuses it at `up`",
     "71_bad_scale_and_replicas": "docker-compose's `config` accepts it; `up` then refuses it",
     "72_bad_duplicate_key": "PyYAML keeps the last of two equal keys silently; refused here",
+    "85_bad_internal_network": "the cluster's network is not isolated, so internal: true is refused here",
+    "86_bad_profile_dependency": "docker-compose's `config` accepts it; here the dependency is on a disabled service",
+    "87_top_level_name": "name: is a docker compose v2 key, which 1.29.2 does not know",
+    "88_include": "include: is a docker compose v2 key, which 1.29.2 does not know",
+    "89_bad_security_opt": "security_opt is not sent to the engine here, so running would be less confined",
 }
 
 

@@ -115,9 +115,11 @@ def test_x_nap_service_settings_win_over_deploy():
 
 def test_ignored_keys_warn_once_each():
     warnings = []
-    one("image: x\nsecurity_opt: [label:disable]\ndevices: ['/dev/fuse']", version="3.8", warn=warnings.append)
-    assert warnings == ["service 'web': 'devices' is ignored by nap-compose",
-                        "service 'web': 'security_opt' is ignored by nap-compose"]
+    one("image: x\ncpu_shares: 512\nmem_swappiness: 10", version="3.8", warn=warnings.append)
+    assert warnings == ["service 'web': 'cpu_shares' is ignored by nap-compose: CPU weights: the container "
+                        "options nap-compose sends to the engine do not include it; use cpus",
+                        "service 'web': 'mem_swappiness' is ignored by nap-compose: the container options "
+                        "nap-compose sends to the engine do not include it"]
 
 
 def test_networks_default_and_named():

@@ -92,7 +92,7 @@ def test_config_output_of_the_guestbook(cli):
                                      "db:\n  image: redis\n"})
     status, out, err = cli.run("-p", "gb", "config")
     assert (status, err) == (0, "")
-    assert out == ("services:\n  db:\n    image: redis\n    scale: 1\n  web:\n    image: guestbook\n    links:\n"
+    assert out == ("name: gb\nservices:\n  db:\n    image: redis\n    scale: 1\n  web:\n    image: guestbook\n    links:\n"
                    "    - db:redis\n    ports:\n    - 80:80/tcp\n    scale: 1\nx-nap:\n  seed: 0\n  strategy: spread\n")
 
 
@@ -104,6 +104,7 @@ def test_config_services_in_start_order_and_quiet(cli):
 
 
 def test_config_prints_ignored_warnings_on_stderr(cli):
-    cli.write({"docker-compose.yml": "version: '3'\nservices:\n  web: {image: x, devices: [/dev/fuse]}\n"})
+    cli.write({"docker-compose.yml": "version: '3'\nservices:\n  web: {image: x, cpuset: '0-1'}\n"})
     status, out, err = cli.run("config", "-q")
-    assert (status, out, err) == (0, "", "WARNING: service 'web': 'devices' is ignored by nap-compose\n")
+    assert (status, out, err) == (0, "", "WARNING: service 'web': 'cpuset' is ignored by nap-compose: CPU numbers "
+                                         "differ from host to host\n")

@@ -207,6 +207,8 @@ def _removals(project, wanted, current, extra, selected, options):
         scales[r.service] = scales.get(r.service, 0) + 1
     for container in list(current.values()) + extra:
         replica = container.replica
+        if replica.service in project.disabled_services:
+            continue  # its profile is not active: left as it runs, and no orphan (as docker compose)
         if replica.service not in project.service_names:
             if options.remove_orphans:
                 removals.append(Remove(replica, container.host,

@@ -80,10 +80,13 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
     mine = [c for c in observation.mine if not _stand_in(c, down)]
     orphans: List[ObservedContainer] = []
     if project is not None:
-        orphans = [c for c in mine if c.replica.service not in project.service_names]
+        # A service whose profile is not active is still the project's: down removes its containers.
+        disabled = [c for c in mine if c.replica.service in project.disabled_services]
+        orphans = [c for c in mine if c.replica.service not in project.service_names and c not in disabled]
         targets = [c for c in mine if c not in orphans or options.remove_orphans]
-        groups = ([sorted((c for c in targets if c in orphans), key=lambda c: (c.replica, c.host))]
-                  + _waves(stop_waves(project), [c for c in targets if c not in orphans]))
+        outside = [c for c in targets if c in orphans or c in disabled]
+        groups = ([sorted(outside, key=lambda c: (c.replica, c.host))]
+                  + _waves(stop_waves(project), [c for c in targets if c not in outside]))
     else:
         targets = mine
         groups = [sorted(targets, key=lambda c: (c.replica, c.host))]

@@ -365,6 +365,19 @@ def test_orphans_warned_then_removed_on_request(rig):
     assert "gb_lone_1" not in rig.ids() and rig.address("lone", 1) is None
 
 
+def test_a_service_whose_profile_is_not_active_is_no_orphan_and_down_removes_it(rig):
+    nap.up(rig.orc, guestbook())
+    without_lone = Project(name="gb", services=tuple(s for s in guestbook().services if s.name != "lone"),
+                           disabled_services=("lone",))
+    report = nap.up(rig.orc, without_lone, remove_orphans=True)
+    assert "gb_lone_1" in rig.ids() and rig.address("lone", 1) is not None
+    assert not any(o.subject == "gb_lone_1" for o in report.outcomes)
+    assert not any("orphan" in w for w in rig.reporter.warnings)
+    nap.down(rig.orc, without_lone)
+    assert rig.ids() == {} and rig.address("lone", 1) is None
+    assert not any("orphan" in w for w in rig.reporter.warnings)
+
+
 def test_stop_start_restart_rm(rig):
     project = guestbook()
     nap.up(rig.orc, project)

@@ -17,6 +17,7 @@ from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of, whole_seconds
 from napcompose.cli import project_views as views
+from napcompose.cli.ps_json import STATUSES, print_ps_json, wanted_statuses
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -114,9 +115,12 @@ def cmd_rm(args, ctx) -> int:
 def cmd_ps(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
+    statuses = wanted_statuses(args.status, args.filter)
     observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
     rows = views.ps_rows(observation, services, include_one_off=args.all,
                          volumes={s.name: s.named_volumes for s in project.services})
+    if statuses:
+        rows = [row for row in rows if row.container.state in statuses]
     if args.quiet:
         for row in rows:
             if row.id:
@@ -125,7 +129,7 @@ def cmd_ps(args, ctx) -> int:
         for name in dict.fromkeys(row.service for row in rows):
             ctx.out(name)
     elif args.format == "json":
-        views.print_ps_json(ctx, rows)
+        print_ps_json(ctx, rows, project.name, ctx.wiring.clock().now())
     else:
         views.print_ps_table(ctx, rows)
     views.raise_if_partial(observation, "ps")
@@ -226,7 +230,12 @@ def register(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only container ids")
     p.add_argument("--services", dest="services_only", action="store_true", help="only service names")
     p.add_argument("-a", "--all", action="store_true", help="include one-off containers")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="json: one object per line, with docker compose's keys plus Host, IP, Generation")
+    p.add_argument("--status", action="append", default=[], metavar="STATUS",
+                   help=f"only containers in this state (repeatable): {', '.join(STATUSES)}")
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="only containers matching it; supported: status=STATUS")
     _services_arg(p)
     p.set_defaults(func=cmd_ps)
 

@@ -203,6 +203,8 @@ class FakeEngine:
         self.health_script: Dict[str, List[str]] = {}  # container name -> successive health answers
         # container name -> the code it exits with as soon as it starts (a one-shot job)
         self.exits_on_start: Dict[str, int] = {}
+        # container name -> what each listing of it while it runs finds: None still runs, a code exits
+        self.exit_script: Dict[str, List[Optional[int]]] = {}
         self.calls: List[Tuple[str, str]] = []
         self.images: Dict[str, Optional[str]] = {}  # reference -> id (None: absent); see image_id
         self.stop_timeouts: List[Tuple[str, Optional[float]]] = []  # (container name, timeout) per stop
@@ -263,6 +265,11 @@ class FakeEngine:
         self._guard("list", project or "")
         found = []
         for container in list(self.containers.values()):
+            script = self.exit_script.get(container.request.name)
+            if script and container.state == "running":
+                code = script.pop(0)
+                if code is not None:
+                    self.exit(container.request.name, code)
             labels = dict(container.request.labels)
             if project is not None and labels.get("com.docker.compose.project") != project:
                 continue

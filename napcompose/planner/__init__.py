@@ -18,7 +18,8 @@ from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImag
 from napcompose.planner.build import plan_build
 from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
-                                           converge, healthy_needed, hosts_block, selected_services)
+                                           completed_needed, converge, healthy_needed, hosts_block,
+                                           selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
                                          plan_stop)
 from napcompose.planner.hostloss import current_generations, superseded
@@ -76,7 +77,7 @@ __all__ = [
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
+    "completed_needed", "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
     "AddressRecords", "plan_build", "plan_gc",

@@ -191,6 +191,8 @@ class Create(_OnReplica):
     address: Address = ""
     healthy: bool = False  # wait until its healthcheck passes: a dependent needs service_healthy
     generation: int = 1  # the new container's copy number (ObservedContainer.generation)
+    # wait until it exits, and fail unless with 0: a dependent needs service_completed_successfully
+    completed: bool = False
     verb: ClassVar[str] = "Creating"
     kind: ClassVar[str] = "create"
 
@@ -203,6 +205,7 @@ class Recreate(_OnReplica):
     container: Optional[ObservedContainer] = None
     healthy: bool = False
     generation: int = 1
+    completed: bool = False
     verb: ClassVar[str] = "Recreating"
     kind: ClassVar[str] = "recreate"
 
@@ -211,6 +214,7 @@ class Recreate(_OnReplica):
 class Start(_OnReplica):
     container: Optional[ObservedContainer] = None
     healthy: bool = False
+    completed: bool = False
     verb: ClassVar[str] = "Starting"
     kind: ClassVar[str] = "start"
 
@@ -221,6 +225,7 @@ class Keep(_OnReplica):
 
     container: Optional[ObservedContainer] = None
     healthy: bool = False
+    completed: bool = False  # a running job is still waited for until it exits 0
     verb: ClassVar[str] = "Keeping"
     kind: ClassVar[str] = "noop"
 

@@ -15,6 +15,7 @@ from napcompose.model import RUNNING_STATES, ObservedContainer, Project
 from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts)
+from napcompose.planner.containers import completed_needed, healthy_needed
 from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
@@ -134,12 +135,22 @@ def _start_order(project: Project, containers, action_type) -> List[List]:
     """``action_type`` (Start or Restart) for each container, in start waves, each after its dependencies'."""
     waves: List[List] = []
     keys: Dict[str, List[str]] = {}
+    chosen = {c.replica.service for c in containers}
+    healthy, jobs = healthy_needed(project, chosen), completed_needed(project, chosen)
     for wave in _waves(start_waves(project), containers):
-        actions = [action_type(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
+        actions = [action_type(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c,
+                               **_waits(action_type, c.replica.service, healthy, jobs))
                    for c in wave]
         keys.update(_after(project, actions))
         waves.append(actions)
     return waves
+
+
+def _waits(action_type, service: str, healthy, jobs) -> Dict[str, bool]:
+    """A Start waits as ``up`` does for what its dependents' conditions ask (a Restart does not)."""
+    if action_type is not Start:
+        return {}
+    return dict(healthy=service in healthy, completed=service in jobs)
 
 
 def plan_rm(project: Project, observation: Observation, options: Options) -> Plan:

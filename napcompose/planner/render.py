@@ -15,7 +15,10 @@ _WORDS = {Create: "create", Recreate: "recreate", Start: "start", Keep: "nothing
 
 
 def _container_line(action, address: str) -> str:
-    return f"{action.replica.label} on {action.host} ({address}): {_WORDS[type(action)]} ({action.reason})"
+    line = f"{action.replica.label} on {action.host} ({address}): {_WORDS[type(action)]} ({action.reason})"
+    if getattr(action, "completed", False):
+        line += "; dependents wait until it exits 0"
+    return line
 
 
 def render(plan: Plan) -> List[str]:

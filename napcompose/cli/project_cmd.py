@@ -14,6 +14,7 @@ from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
+from napcompose.cli.compose_wait import add_compose_wait_options
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of, whole_seconds
 from napcompose.cli import project_views as views
@@ -33,7 +34,7 @@ def cmd_up(args, ctx) -> int:
         return ExitStatus.OK
     lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
-    if args.detach:
+    if args.detach or options.wait:  # --wait implies -d, as in docker compose
         return ExitStatus.OK
     lock.release()  # following the logs changes nothing; a Ctrl-C stop takes the lock again
     return views.attach(ctx, deploy, project, options)
@@ -205,7 +206,8 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
     p.add_argument("--build", action="store_true", help="build images of services with build: first")
     _timeout_arg(p)
-    add_wait_option(p)
+    add_compose_wait_options(p, "up")
+    add_wait_option(p, old_spelling=False)
     _services_arg(p)
     p.set_defaults(func=cmd_up)
 
@@ -245,7 +247,9 @@ def register(sub) -> None:
         p = sub.add_parser(verb, help=text)
         if verb != "start":
             _timeout_arg(p)
-        add_wait_option(p)
+        else:
+            add_compose_wait_options(p, verb)
+        add_wait_option(p, old_spelling=verb != "start")
         _services_arg(p)
         p.set_defaults(func=handler)
 

@@ -14,6 +14,7 @@ from typing import Optional
 from napcompose.errors import HostError
 from napcompose.execute.state import RunState
 from napcompose.model import ObservedContainer, Replica
+from napcompose.planner import AwaitReady
 
 
 def observe_one(engine, container_id: str) -> Optional[ObservedContainer]:
@@ -46,4 +47,45 @@ def wait_completed(state: RunState, replica: Replica, host: str, container: Obse
             code = "an unknown code" if found.exit_code is None else f"code {found.exit_code}"
             raise HostError(host, f"{replica.label} exited with {code} "
                                   "(its dependents wait for service_completed_successfully)")
+        core.clock.sleep(core.health_interval)
+
+
+def wait_ready(state: RunState, action: AwaitReady) -> None:
+    """The AwaitReady handler (``--wait``): a HostError naming the replica, its host and what it is
+    instead (unhealthy, exited with its code, still starting when ``--wait-timeout`` ran out)."""
+    container = state.live_of(action.replica, None)
+    state.core.step(action.subject, action.verb, action.host, container.ip if container else None,
+                    lambda: _until_ready(state, action, container))
+
+
+def _until_ready(state: RunState, action: AwaitReady, container: Optional[ObservedContainer]) -> None:
+    core = state.core
+    label, host = action.replica.label, action.host
+    if container is None or container.host != host or not container.id:
+        raise HostError(host, f"{label} has no container to wait for")
+    engine = core.engines[host]
+    limit = state.options.wait_timeout
+    deadline = None if limit is None else core.clock.now() + limit
+    while True:
+        found = observe_one(engine, container.id)
+        if found is None:
+            raise HostError(host, f"{label} was removed while waiting for it to be {action.goal}")
+        health = None
+        if found.state in ("exited", "dead"):
+            if action.completed and found.exit_code == 0:
+                return
+            code = "an unknown code" if found.exit_code is None else f"code {found.exit_code}"
+            raise HostError(host, f"{label} exited with {code} instead of being {action.goal}")
+        if found.state == "running" and not action.completed:
+            if not action.healthcheck:
+                return
+            health = engine.health(container.id)
+            if health == "healthy":
+                return
+            if health == "unhealthy":
+                raise HostError(host, f"{label} is unhealthy (its healthcheck fails)")
+        if deadline is not None and core.clock.now() >= deadline:
+            seen = found.state + (f", health: {health}" if health else "")
+            raise HostError(host, f"{label} is not {action.goal} within the --wait-timeout of {limit:g} s "
+                                  f"({seen})")
         core.clock.sleep(core.health_interval)

@@ -11,8 +11,8 @@ import enum
 from typing import Optional
 
 from napcompose.model import Project
-from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
-                                        Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
+from napcompose.planner.actions import (ACTION_TYPES, Action, Address, AwaitReady, BuildImage, CONTAINER_TYPES,
+                                        CopyImage, Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
 from napcompose.planner.build import plan_build
@@ -71,7 +71,8 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 
 
 __all__ = [
-    "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
+    "ACTION_TYPES", "Action", "Address", "Addresses", "AwaitReady", "BuildImage", "COMPOSE_VERSION",
+    "CONTAINER_TYPES",
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
     "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",

@@ -275,6 +275,29 @@ class Kill(_OnReplica):
     kind: ClassVar[str] = "kill"
 
 
+@dataclass(frozen=True)
+class AwaitReady(_OnReplica):
+    """``--wait``: wait until the replica's container runs, and is healthy where ``healthcheck`` says
+    its service has one; a ``completed`` job is ready once it exited 0. Runs after the hosts files
+    are written, since a healthcheck may reach its peers by name."""
+
+    healthcheck: bool = False
+    completed: bool = False
+    verb: ClassVar[str] = "Waiting for"
+    kind: ClassVar[str] = "wait"
+
+    @property
+    def key(self) -> str:
+        return f"ready {self.replica.label}"
+
+    @property
+    def goal(self) -> str:
+        """What ready means for it, in the words of plans and errors."""
+        if self.completed:
+            return "exited with code 0"
+        return "running and healthy" if self.healthcheck else "running"
+
+
 # ---------------------------------------------------------------------------- hosts files
 
 
@@ -354,9 +377,11 @@ def ship_key(host: str) -> str:
 
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious]
+               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
+               AwaitReady]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious)
+                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
+                AwaitReady)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

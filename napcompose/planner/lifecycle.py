@@ -20,6 +20,7 @@ from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import is_previous
+from napcompose.planner.waits import await_ready
 
 
 def _chosen(project: Project, observation: Observation, options: Options) -> List[ObservedContainer]:
@@ -122,8 +123,16 @@ def plan_stop(project: Project, observation: Observation, options: Options) -> P
 
 def plan_start(project: Project, observation: Observation, options: Options) -> Plan:
     """Start stopped containers in dependency waves, then rewrite hosts blocks (Docker rebuilt them)."""
-    stopped = [c for c in _chosen(project, observation, options) if c.state in ("exited", "created")]
-    return _plan(observation, _start_order(project, stopped, Start) + [_hosts_writes(observation)])
+    chosen = _chosen(project, observation, options)
+    stopped = [c for c in chosen if c.state in ("exited", "created")]
+    starts = _start_order(project, stopped, Start)
+    waves = starts + [_hosts_writes(observation)]
+    if options.wait:  # every chosen container, the ones running already too, as docker compose waits
+        started = {a.replica: a.key for wave in starts for a in wave}
+        jobs = completed_needed(project, {c.replica.service for c in chosen})
+        waves.append(sorted((await_ready(project, c.replica, c.host, started.get(c.replica), jobs)
+                             for c in chosen), key=lambda w: (w.replica, w.host)))
+    return _plan(observation, waves)
 
 
 def plan_restart(project: Project, observation: Observation, options: Options) -> Plan:

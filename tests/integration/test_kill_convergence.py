@@ -184,7 +184,7 @@ def test_a_killed_up_or_down_converges_when_run_again(kill_lab, tmp_path):
             context = f"seed {seed}, run {run + 1} ({' '.join(command)} {what.splitlines()[0]})"
             print(context)
             locked = runner.lock_held()
-            status, out, err = runner.run(*command, "--wait=120")
+            status, out, err = runner.run(*command, "--lock-wait=120")
             assert status == 0, f"{context}: the re-run exited {status}\n{out}{err}\n--- the killed run:\n{what}"
             if locked:
                 assert "WARNING: took over the lock of project " in err, f"{context}: {err}"

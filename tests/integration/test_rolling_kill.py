@@ -105,7 +105,7 @@ def kill_in_batch_2(runner: KillRun, fraction: float, *argv) -> str:
 def rerun(runner: KillRun, context: str, killed: str) -> None:
     """`up -d` after the kill: exits 0, and says it took over the lock the killed run left."""
     locked = runner.lock_held()
-    status, out, err = runner.run("up", "-d", "--wait=120")
+    status, out, err = runner.run("up", "-d", "--lock-wait=120")
     assert status == 0, f"{context}: the re-run exited {status}\n{out}{err}\n--- the killed run:\n{killed}"
     if locked:
         assert "WARNING: took over the lock of project " in err, f"{context}: {err}"

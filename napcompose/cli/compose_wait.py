@@ -9,10 +9,11 @@ one-shot job its dependents need completed counts once it exited 0); ``up --wait
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from napcompose.errors import UsageError
 
-# How argparse words a value given to a flag that takes none; the parser swaps in VALUE_GIVEN.
+# How argparse words a value given to a flag that takes none; the parser says ``value_given`` instead.
 VALUE_REFUSED = "argument --wait: ignored explicit argument"
 
 
@@ -38,7 +39,7 @@ def _refused_value(message: str) -> str:
     return found.group(1) if found else "SECONDS"
 
 
-def wait_timeout(args) -> float:
+def wait_timeout(args) -> Optional[float]:
     """``--wait-timeout`` in seconds (None: as long as it takes, as docker compose's default).
 
     Checked before anything is touched: a number, and only with ``--wait``. A first service named by

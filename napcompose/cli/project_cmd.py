@@ -118,8 +118,7 @@ def cmd_ps(args, ctx) -> int:
     services = check_services(project, args.services)
     statuses = wanted_statuses(args.status, args.filter)
     observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
-    rows = views.ps_rows(observation, services, include_one_off=args.all,
-                         volumes={s.name: s.named_volumes for s in project.services})
+    rows = views.ps_rows(observation, services, include_one_off=args.all)
     if statuses:
         rows = [row for row in rows if row.container.state in statuses]
     if args.quiet:

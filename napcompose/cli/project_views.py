@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 from napcompose.errors import ExitStatus, PartialFailure, without_host
 from napcompose.model import ObservedContainer
@@ -25,19 +25,17 @@ class PsRow:
     ports: str
     id: str
     number: Optional[int]
-    volumes: Tuple[str, ...] = ()  # the named volumes it mounts, which live on its host
     generation: int = 1  # which copy of its replica (a replica moved off a lost host gets a higher one)
     container: Optional[ObservedContainer] = None  # as observed: what ``--format json`` shows of it
     note: str = ""  # what the cluster knows besides Docker's state (the parentheses of ``state``)
 
 
-def ps_rows(observation, services: Sequence[str], include_one_off: bool,
-            volumes: Optional[Mapping[str, Tuple[str, ...]]] = None) -> List[PsRow]:
+def ps_rows(observation, services: Sequence[str], include_one_off: bool) -> List[PsRow]:
     """One row per container; a host that did not answer shows the containers its addresses say it
     holds (the observation's stand-ins), state ``unknown (reason)``, or ``stranded (reason)`` for a
     copy left there whose replica moved to another host with a new address. A copy older than its
     replica's current one (on a host that answers again) is ``superseded (its Docker state)``.
-    ``volumes``: each service's named volumes."""
+    ``note`` holds those remarks alone, for ``--format json`` beside Docker's own state."""
     from napcompose.planner import superseded
 
     down = observation.down
@@ -65,7 +63,6 @@ def ps_rows(observation, services: Sequence[str], include_one_off: bool,
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
                           ip=c.ip or "", state=state, ports=", ".join(c.ports), id=c.id,
                           number=c.replica.index if c.replica else None,
-                          volumes=(volumes or {}).get(c.replica.service, ()) if c.replica else (),
                           generation=c.generation, container=c, note="; ".join(notes)))
     rows.sort(key=lambda r: (r.service, r.number or 0, r.name, r.host))
     return rows

@@ -25,10 +25,6 @@ def rig():
     return Rig()
 
 
-def _engine_of(rig, name):
-    return rig.world.engines[rig.world.host_of(name)]
-
-
 def test_the_plan_waits_for_the_job_and_says_so(rig):
     plan = nap.preview(rig.orc, project())
     actions = {a.key: a for a in plan.actions if isinstance(a, Create)}

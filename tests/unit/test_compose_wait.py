@@ -81,7 +81,6 @@ def test_wait_timeout_bounds_the_wait(rig):
 
 
 def test_a_replica_that_exits_fails_the_wait_with_its_code(rig):
-    _script(rig, "gb_web_2", "exits_on_start", [])
     for engine in rig.world.engines.values():
         engine.exits_on_start["gb_web_2"] = 1
     report = nap.up(rig.orc, project(), wait=True)

@@ -192,7 +192,7 @@ class ProjectLock:
     def _held_message(self, holder: LockRecord, now: float, waited: Optional[float]) -> str:
         after = f" (still, after waiting {waited:.0f} s)" if waited is not None else ""
         return (f"project {self.project} is locked by {describe(holder, now)}{after}: another command is "
-                f"changing it. Run this again once it is done, or pass --wait[=SECONDS] to wait for it "
+                f"changing it. Run this again once it is done, or pass --lock-wait[=SECONDS] to wait for it "
                 f"(a crashed holder's lock runs out by itself at {_clock_text(holder.expires)})")
 
     # ------------------------------------------------------------------ holding it

@@ -347,6 +347,16 @@ def parse_generation(text: Optional[str]) -> int:
     return 1
 
 
+def exit_code_of(status: str) -> Optional[int]:
+    """The exit code in Docker's status words ("Exited (3) 5 seconds ago"); None for any other state.
+
+    Docker's list view carries the code only there, so a run need not inspect each container."""
+    if not status.startswith("Exited ("):
+        return None
+    code = status[len("Exited ("):].split(")", 1)[0]
+    return int(code) if code.lstrip("-").isdigit() else None
+
+
 @dataclass(frozen=True)
 class ObservedContainer:
     """A container as found on a host, rebuilt from its labels and state."""
@@ -368,6 +378,15 @@ class ObservedContainer:
     # Which copy of its replica this is: a replica moved off a lost host gets a higher one, so the
     # current copy is known when the old one shows up again. A container without the label is 1.
     generation: int = 1
+    # What ``ps --format json`` shows besides, as Docker's list view gives it. ``exit_code`` is the
+    # code of an exited container (read from its status), None while it runs or was never started.
+    exit_code: Optional[int] = None
+    command: str = ""
+    created: int = 0  # seconds since the epoch
+    labels: Tuple[Tuple[str, str], ...] = ()
+    mounts: Tuple[str, ...] = ()  # each mount's volume name, or its source path for a bind
+    local_volumes: int = 0  # mounts of volumes of the local driver
+    networks: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ class _Container:
     state: str = "created"
     health: Optional[str] = None
     image_id: Optional[str] = None
+    exit_code: Optional[int] = None  # set once it exited (a stop gives 0, as its status says)
 
     def view_hosts(self) -> str:
         """The hosts file as the process inside the container sees it (through its inode)."""
@@ -201,6 +202,10 @@ class FakeEngine:
         self.unreachable: Optional[str] = None
         self.failures: Dict[Tuple[str, str], str] = {}  # (operation, container name) -> cause
         self.health_script: Dict[str, List[str]] = {}  # container name -> successive health answers
+        # container name -> the code it exits with as soon as it starts (a one-shot job)
+        self.exits_on_start: Dict[str, int] = {}
+        # container name -> what each listing of it while it runs finds: None still runs, a code exits
+        self.exit_script: Dict[str, List[Optional[int]]] = {}
         self.calls: List[Tuple[str, str]] = []
         self.images: Dict[str, Optional[str]] = {}  # reference -> id (None: absent); see image_id
         self.stop_timeouts: List[Tuple[str, Optional[float]]] = []  # (container name, timeout) per stop
@@ -214,6 +219,13 @@ class FakeEngine:
     # -- test controls
     def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
         self.failures[(operation, name)] = cause
+
+    def exit(self, name: str, code: int) -> None:
+        """The container ``name`` ends by itself with ``code``, as its process returned."""
+        container = self.by_name(name)
+        container.state, container.exit_code = "exited", code
+        self.network.detach(container.id)
+        self.record(container, "die", code)
 
     def record(self, container: "_Container", action: str, exit_code: Optional[int] = None) -> None:
         labels = dict(container.request.labels)
@@ -254,6 +266,11 @@ class FakeEngine:
         self._guard("list", project or "")
         found = []
         for container in list(self.containers.values()):
+            script = self.exit_script.get(container.request.name)
+            if script and container.state == "running":
+                code = script.pop(0)
+                if code is not None:
+                    self.exit(container.request.name, code)
             labels = dict(container.request.labels)
             if project is not None and labels.get("com.docker.compose.project") != project:
                 continue
@@ -276,7 +293,12 @@ class FakeEngine:
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
             health=container.health, ports=ports, image=container.request.image,
             image_id=container.image_id, generation=parse_generation(labels.get(GENERATION_LABEL)),
-            status={"running": "Up", "created": "Created"}.get(container.state, "Exited (0)"))
+            status={"running": "Up", "created": "Created"}.get(container.state,
+                                                                f"Exited ({container.exit_code or 0})"),
+            exit_code=(container.exit_code or 0) if container.state == "exited" else None,
+            command=" ".join(spec.command or ()), labels=tuple(sorted(labels.items())),
+            mounts=spec.named_volumes, local_volumes=len(spec.named_volumes),
+            networks=(container.request.network,))
 
     def create_container(self, request: ContainerRequest) -> str:
         self._guard("create", request.name)
@@ -317,13 +339,17 @@ class FakeEngine:
         extra = "".join(f"{address}\t{name}\n" for name, address in container.request.extra_hosts)
         own = f"{container.request.ip}\t{container.id[:12]}\n"
         container.inode.data[:] = (DOCKER_HOSTS + extra + own).encode()
-        container.state = "running"
+        container.state, container.exit_code = "running", None
         self.record(container, "start")
+        if container.request.name in self.exits_on_start:
+            self.exit(container.request.name, self.exits_on_start[container.request.name])
 
     def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
         container = self._get(container_id, "stop")
         was_running = container.state == "running"
         self.stop_timeouts.append((container.request.name, timeout))
+        if container.state != "exited":
+            container.exit_code = 0
         container.state = "exited"
         self.network.detach(container_id)
         if was_running:

@@ -72,8 +72,8 @@ def stop(orch, project: Project, services: Sequence[str] = (), timeout: Optional
     return orch.run(project, options(argv(["stop"], services, timeout=timeout), project), Command.STOP)
 
 
-def start(orch, project: Project, services: Sequence[str] = ()) -> RunReport:
-    return orch.run(project, options(argv(["start"], services), project), Command.START)
+def start(orch, project: Project, services: Sequence[str] = (), **flags) -> RunReport:
+    return orch.run(project, options(argv(["start"], services, **flags), project), Command.START)
 
 
 def restart(orch, project: Project, services: Sequence[str] = (), timeout: Optional[int] = None) -> RunReport:

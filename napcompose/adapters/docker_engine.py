@@ -14,7 +14,7 @@ from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
-                              parse_generation)
+                              exit_code_of, parse_generation)
 from napcompose.adapters.docker_network import network_view
 from napcompose.clustermodel import Host, NetworkView
 
@@ -99,6 +99,14 @@ class DockerEngine:
             image_id=row.get("ImageID") or None,
             status=row.get("Status") or "",
             generation=parse_generation(labels.get(GENERATION_LABEL)),
+            exit_code=exit_code_of(row.get("Status") or ""),
+            command=row.get("Command") or "",
+            created=int(row.get("Created") or 0),
+            labels=tuple(sorted(labels.items())),
+            mounts=tuple(m.get("Name") or m.get("Source") or "" for m in row.get("Mounts") or []),
+            local_volumes=sum(1 for m in row.get("Mounts") or []
+                              if m.get("Type") == "volume" and m.get("Driver") == "local"),
+            networks=tuple(sorted((row.get("NetworkSettings") or {}).get("Networks") or {})),
         )
 
     def _address(self, row, labels) -> Optional[str]:

@@ -37,7 +37,12 @@ _COMMAND_MODULES = (
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors flow through one path."""
 
+    error_hints = ()  # (start of argparse's message, what to say instead): a parser sets its own
+
     def error(self, message):
+        for start, say in self.error_hints:
+            if message.startswith(start):
+                message = say(message)
         raise UsageError(f"{self.prog}: {message}")
 
 

@@ -1,4 +1,8 @@
-"""The project lock on the command line: ``--wait[=SECONDS]`` and one guard every changing command holds.
+"""The project lock on the command line: ``--lock-wait[=SECONDS]`` and one guard every changing command holds.
+
+``--wait`` was the lock wait's first name. ``up`` and ``start`` now give ``--wait`` docker compose's
+meaning (wait until the services run and are healthy, ``cli.compose_wait``); every other changing
+command still takes ``--wait[=SECONDS]`` for the lock, with a warning that names the new spelling.
 
 A handler takes the lock with one line, ``hold_project_lock(ctx, project.name, cluster, store)``, after
 it has checked its arguments and before it observes or changes anything. The guard renews the lease
@@ -23,23 +27,36 @@ from napcompose.errors import LockLostError, NapComposeError, StoreError
 from napcompose.lock import Holder, LockRecord, ProjectLock, describe
 
 
-def wait_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a number of seconds (write --wait=SECONDS, or --wait alone to wait as long "
-            "as it takes)")
-    return value
+def _seconds(spelling: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not (value >= 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a number of seconds (write {spelling}=SECONDS, or {spelling} alone to wait "
+                "as long as it takes)")
+        return value
+
+    return parse
 
 
-def add_wait_option(parser) -> None:
-    """``--wait`` (as long as it takes) or ``--wait=SECONDS`` for a command that takes the project lock."""
-    parser.add_argument("--wait", nargs="?", type=wait_seconds, const=math.inf, default=0.0, metavar="SECONDS",
+wait_seconds = _seconds("--lock-wait")
+
+
+def add_wait_option(parser, old_spelling: bool = True) -> None:
+    """``--lock-wait`` (as long as it takes) or ``--lock-wait=SECONDS`` for a command that takes the
+    project lock; ``old_spelling``: ``--wait[=SECONDS]`` too, the option's first name, with a warning
+    (False where ``--wait`` has docker compose's meaning: ``up``, ``start``)."""
+    parser.add_argument("--lock-wait", nargs="?", type=wait_seconds, const=math.inf, default=0.0,
+                        metavar="SECONDS",
                         help="when another command holds the project's lock, wait for it (at most SECONDS) "
                              "instead of failing")
+    if old_spelling:
+        # A separate dest, so the guard can tell which spelling was used and say the new one.
+        parser.add_argument("--wait", dest="old_lock_wait", nargs="?", type=_seconds("--wait"),
+                            const=math.inf, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
 
 
 def identity(ctx) -> Holder:
@@ -128,7 +145,7 @@ class ProjectLockGuard:
 
 
 def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLockGuard:
-    """Take ``project_name``'s lock until the command ends (``--wait`` from the command line).
+    """Take ``project_name``'s lock until the command ends (``--lock-wait`` from the command line).
 
     Taking it twice in one command returns the guard already held.
     """
@@ -144,7 +161,12 @@ def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLoc
     new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
     lock = ProjectLock(store, cluster.store.prefix, project_name, identity(ctx), ctx.wiring.clock(),
                        new_id, ttl_s=cluster.lock_ttl_s, gone=holder_gone)
-    wait = getattr(ctx.args, "wait", 0.0) or 0.0
+    wait = getattr(ctx.args, "lock_wait", 0.0) or 0.0
+    old = getattr(ctx.args, "old_lock_wait", None)
+    if old is not None:
+        ctx.err("WARNING: --wait here waits for the project's lock: its name is now --lock-wait "
+                "(docker compose's --wait, wait until the services run, belongs to up and start)")
+        wait = max(wait, old)
     guard = ProjectLockGuard(ctx, lock, None if math.isinf(wait) else wait)
     guard.__enter__()
     ctx.project_lock = guard

@@ -14,6 +14,7 @@ from typing import Dict, Optional, Sequence
 from napcompose.errors import UsageError
 from napcompose.planner import Options
 from napcompose.cli.common import check_services
+from napcompose.cli.compose_wait import wait_timeout
 
 _SCALE = re.compile(r"^([^=]+)=(.*)$")
 _SIGNAL = re.compile(r"(SIG)?[A-Z0-9+-]+|[0-9]+")
@@ -54,6 +55,7 @@ def options_of(args, project) -> Options:
     ``scale SERVICE=NUM...`` (its ``pairs``) names the services it scales, and leaves their
     dependencies as they run; every other command scales with ``--scale``."""
     given = vars(args)
+    waiting = wait_timeout(args)  # first: ``--wait 120`` (the old lock wait) would read 120 as a service
     services = check_services(project, given.get("services") or ())
     if "pairs" in given:
         scales = parse_scales(given["pairs"], project)
@@ -72,7 +74,8 @@ def options_of(args, project) -> Options:
                    timeout=stop_timeout(args), scales=tuple(sorted(scales.items())),
                    rolling=not given.get("no_rolling", False),
                    prune_previous=given.get("prune_previous", False),
-                   stop_first=given.get("stop", False), signal=signal)
+                   stop_first=given.get("stop", False), signal=signal,
+                   wait=bool(given.get("wait", False)), wait_timeout=waiting)
 
 
 def attached_stop(up: Options) -> Options:

@@ -14,9 +14,11 @@ from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
+from napcompose.cli.compose_wait import add_compose_wait_options
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of, whole_seconds
 from napcompose.cli import project_views as views
+from napcompose.cli.ps_json import STATUSES, print_ps_json, wanted_statuses
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -32,7 +34,7 @@ def cmd_up(args, ctx) -> int:
         return ExitStatus.OK
     lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
-    if args.detach:
+    if args.detach or options.wait:  # --wait implies -d, as in docker compose
         return ExitStatus.OK
     lock.release()  # following the logs changes nothing; a Ctrl-C stop takes the lock again
     return views.attach(ctx, deploy, project, options)
@@ -114,9 +116,11 @@ def cmd_rm(args, ctx) -> int:
 def cmd_ps(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
+    statuses = wanted_statuses(args.status, args.filter)
     observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
-    rows = views.ps_rows(observation, services, include_one_off=args.all,
-                         volumes={s.name: s.named_volumes for s in project.services})
+    rows = views.ps_rows(observation, services, include_one_off=args.all)
+    if statuses:
+        rows = [row for row in rows if row.container.state in statuses]
     if args.quiet:
         for row in rows:
             if row.id:
@@ -125,7 +129,7 @@ def cmd_ps(args, ctx) -> int:
         for name in dict.fromkeys(row.service for row in rows):
             ctx.out(name)
     elif args.format == "json":
-        views.print_ps_json(ctx, rows)
+        print_ps_json(ctx, rows, project.name, ctx.wiring.clock().now())
     else:
         views.print_ps_table(ctx, rows)
     views.raise_if_partial(observation, "ps")
@@ -201,7 +205,8 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
     p.add_argument("--build", action="store_true", help="build images of services with build: first")
     _timeout_arg(p)
-    add_wait_option(p)
+    add_compose_wait_options(p, "up")
+    add_wait_option(p, old_spelling=False)
     _services_arg(p)
     p.set_defaults(func=cmd_up)
 
@@ -226,7 +231,12 @@ def register(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="only container ids")
     p.add_argument("--services", dest="services_only", action="store_true", help="only service names")
     p.add_argument("-a", "--all", action="store_true", help="include one-off containers")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="json: one object per line, with docker compose's keys plus Host, IP, Generation")
+    p.add_argument("--status", action="append", default=[], metavar="STATUS",
+                   help=f"only containers in this state (repeatable): {', '.join(STATUSES)}")
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="only containers matching it; supported: status=STATUS")
     _services_arg(p)
     p.set_defaults(func=cmd_ps)
 
@@ -236,7 +246,9 @@ def register(sub) -> None:
         p = sub.add_parser(verb, help=text)
         if verb != "start":
             _timeout_arg(p)
-        add_wait_option(p)
+        else:
+            add_compose_wait_options(p, verb)
+        add_wait_option(p, old_spelling=verb != "start")
         _services_arg(p)
         p.set_defaults(func=handler)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from typing import List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
 from napcompose.errors import ExitStatus, PartialFailure, without_host
+from napcompose.model import ObservedContainer
 from napcompose.planner import Command, Options, is_previous, render
 from napcompose.adapters.streams import LogMux, LogSource
 from napcompose.cli.options import attached_kill, attached_stop
@@ -25,17 +25,17 @@ class PsRow:
     ports: str
     id: str
     number: Optional[int]
-    volumes: Tuple[str, ...] = ()  # the named volumes it mounts, which live on its host
     generation: int = 1  # which copy of its replica (a replica moved off a lost host gets a higher one)
+    container: Optional[ObservedContainer] = None  # as observed: what ``--format json`` shows of it
+    note: str = ""  # what the cluster knows besides Docker's state (the parentheses of ``state``)
 
 
-def ps_rows(observation, services: Sequence[str], include_one_off: bool,
-            volumes: Optional[Mapping[str, Tuple[str, ...]]] = None) -> List[PsRow]:
+def ps_rows(observation, services: Sequence[str], include_one_off: bool) -> List[PsRow]:
     """One row per container; a host that did not answer shows the containers its addresses say it
     holds (the observation's stand-ins), state ``unknown (reason)``, or ``stranded (reason)`` for a
     copy left there whose replica moved to another host with a new address. A copy older than its
     replica's current one (on a host that answers again) is ``superseded (its Docker state)``.
-    ``volumes``: each service's named volumes."""
+    ``note`` holds those remarks alone, for ``--format json`` beside Docker's own state."""
     from napcompose.planner import superseded
 
     down = observation.down
@@ -47,21 +47,23 @@ def ps_rows(observation, services: Sequence[str], include_one_off: bool,
             continue
         if services and (c.replica is None or c.replica.service not in services):
             continue
-        state = c.state
+        state, notes = c.state, []
         if state in ("unknown", "stranded") and c.host in down:
             why = "host evicted" if c.host in evicted else without_host(c.host, down[c.host])
             state = f"{state} ({why})"
+            notes.append(why)
         elif (c.host, c.id) in stale:
             state = f"superseded ({state})"
+            notes.append("superseded")
         elif c.health and state == "running":
             state = f"running ({c.health})"
         if is_previous(c):
             state = f"{state} (previous, kept for rollback)"
+            notes.append("previous, kept for rollback")
         rows.append(PsRow(name=c.name, service=c.replica.service if c.replica else "", host=c.host,
                           ip=c.ip or "", state=state, ports=", ".join(c.ports), id=c.id,
                           number=c.replica.index if c.replica else None,
-                          volumes=(volumes or {}).get(c.replica.service, ()) if c.replica else (),
-                          generation=c.generation))
+                          generation=c.generation, container=c, note="; ".join(notes)))
     rows.sort(key=lambda r: (r.service, r.number or 0, r.name, r.host))
     return rows
 
@@ -72,10 +74,6 @@ def print_ps_table(ctx, rows: Sequence[PsRow]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         ctx.out("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-
-
-def print_ps_json(ctx, rows: Sequence[PsRow]) -> None:
-    ctx.out(json.dumps([asdict(r) for r in rows], indent=2))
 
 
 def raise_if_partial(observation, what: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Union
 
 from napcompose.errors import AddressFencedError, ConfigError, HostError
+from napcompose.execute.readiness import wait_completed
 from napcompose.execute.state import RunState
 from napcompose.model import RUNNING_STATES, ObservedContainer, Replica
 from napcompose.planner import Create, Keep, Kill, Recreate, Remove, Restart, Start, Stop, build_request
@@ -52,7 +53,10 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
         created = replace(created, state="running")
         if publish:
             state.set_live(action.replica, created)
-        wait_health(state, action.replica, action.host, container_id, action.healthy)
+        if action.completed:
+            wait_completed(state, action.replica, action.host, created)
+        else:
+            wait_health(state, action.replica, action.host, container_id, action.healthy)
     return created
 
 
@@ -72,8 +76,12 @@ def start(state: RunState, action: Start) -> None:
     def work():
         bind_found(state, action.replica, action.host)
         state.core.engines[action.host].start_container(container.id)
-        state.set_live(action.replica, replace(container, state="running"))
-        wait_health(state, action.replica, action.host, container.id, action.healthy)
+        started = replace(container, state="running", exit_code=None)
+        state.set_live(action.replica, started)
+        if action.completed:
+            wait_completed(state, action.replica, action.host, started)
+        else:
+            wait_health(state, action.replica, action.host, container.id, action.healthy)
 
     state.core.step(action.subject, action.verb, action.host, container.ip, work)
 
@@ -85,7 +93,10 @@ def keep(state: RunState, action: Keep) -> None:
         if container is not None:
             bind_found(state, action.replica, action.host)
         if container is not None and container.state == "running":
-            wait_health(state, action.replica, action.host, container.id, action.healthy)
+            if action.completed:
+                wait_completed(state, action.replica, action.host, container)
+            else:
+                wait_health(state, action.replica, action.host, container.id, action.healthy)
 
     state.core.step(action.subject, action.verb, action.host, container.ip if container else None, work,
                     done="up-to-date")

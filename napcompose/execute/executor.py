@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import NapComposeError
-from napcompose.execute import addresses, containers, files, hosts, images, rolling
+from napcompose.execute import addresses, containers, files, hosts, images, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.parallel import run_waves
-from napcompose.planner import (ACTION_TYPES, Addresses, BuildImage, CopyImage, Create, Keep, Kill, Options,
-                                Plan, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
+from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
+                                Options, Plan, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
                                 RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
 
 Handler = Callable[[RunState, object], Optional[List[Outcome]]]
@@ -31,6 +31,7 @@ HANDLERS: Dict[type, Handler] = {
     Stop: containers.stop, Restart: containers.restart, Remove: containers.remove, Kill: containers.kill,
     WriteHosts: hosts.write_hosts, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
+    AwaitReady: readiness.wait_ready,
 }
 
 

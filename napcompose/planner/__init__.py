@@ -11,14 +11,15 @@ import enum
 from typing import Optional
 
 from napcompose.model import Project
-from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
-                                        Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
+from napcompose.planner.actions import (ACTION_TYPES, Action, Address, AwaitReady, BuildImage, CONTAINER_TYPES,
+                                        CopyImage, Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
 from napcompose.planner.build import plan_build
 from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
-                                           converge, healthy_needed, hosts_block, selected_services)
+                                           completed_needed, converge, healthy_needed, hosts_block,
+                                           selected_services)
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
                                          plan_stop)
 from napcompose.planner.hostloss import current_generations, superseded
@@ -70,13 +71,14 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 
 
 __all__ = [
-    "ACTION_TYPES", "Action", "Address", "Addresses", "BuildImage", "COMPOSE_VERSION", "CONTAINER_TYPES",
+    "ACTION_TYPES", "Action", "Address", "Addresses", "AwaitReady", "BuildImage", "COMPOSE_VERSION",
+    "CONTAINER_TYPES",
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
     "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
     "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
-    "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
+    "completed_needed", "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
     "AddressRecords", "plan_build", "plan_gc",

@@ -191,6 +191,8 @@ class Create(_OnReplica):
     address: Address = ""
     healthy: bool = False  # wait until its healthcheck passes: a dependent needs service_healthy
     generation: int = 1  # the new container's copy number (ObservedContainer.generation)
+    # wait until it exits, and fail unless with 0: a dependent needs service_completed_successfully
+    completed: bool = False
     verb: ClassVar[str] = "Creating"
     kind: ClassVar[str] = "create"
 
@@ -203,6 +205,7 @@ class Recreate(_OnReplica):
     container: Optional[ObservedContainer] = None
     healthy: bool = False
     generation: int = 1
+    completed: bool = False
     verb: ClassVar[str] = "Recreating"
     kind: ClassVar[str] = "recreate"
 
@@ -211,6 +214,7 @@ class Recreate(_OnReplica):
 class Start(_OnReplica):
     container: Optional[ObservedContainer] = None
     healthy: bool = False
+    completed: bool = False
     verb: ClassVar[str] = "Starting"
     kind: ClassVar[str] = "start"
 
@@ -221,6 +225,7 @@ class Keep(_OnReplica):
 
     container: Optional[ObservedContainer] = None
     healthy: bool = False
+    completed: bool = False  # a running job is still waited for until it exits 0
     verb: ClassVar[str] = "Keeping"
     kind: ClassVar[str] = "noop"
 
@@ -268,6 +273,29 @@ class Kill(_OnReplica):
     signal: str = "SIGKILL"
     verb: ClassVar[str] = "Killing"
     kind: ClassVar[str] = "kill"
+
+
+@dataclass(frozen=True)
+class AwaitReady(_OnReplica):
+    """``--wait``: wait until the replica's container runs, and is healthy where ``healthcheck`` says
+    its service has one; a ``completed`` job is ready once it exited 0. Runs after the hosts files
+    are written, since a healthcheck may reach its peers by name."""
+
+    healthcheck: bool = False
+    completed: bool = False
+    verb: ClassVar[str] = "Waiting for"
+    kind: ClassVar[str] = "wait"
+
+    @property
+    def key(self) -> str:
+        return f"ready {self.replica.label}"
+
+    @property
+    def goal(self) -> str:
+        """What ready means for it, in the words of plans and errors."""
+        if self.completed:
+            return "exited with code 0"
+        return "running and healthy" if self.healthcheck else "running"
 
 
 # ---------------------------------------------------------------------------- hosts files
@@ -349,9 +377,11 @@ def ship_key(host: str) -> str:
 
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious]
+               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
+               AwaitReady]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious)
+                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
+                AwaitReady)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

@@ -58,6 +58,13 @@ def healthy_needed(project: Project, selected: Set[str]) -> Set[str]:
             for dep in spec.depends_on if dep.condition == "service_healthy"}
 
 
+def completed_needed(project: Project, selected: Set[str]) -> Set[str]:
+    """Services some selected service waits on with ``condition: service_completed_successfully``:
+    one-shot jobs (a migration) whose container must exit 0 before their dependents start."""
+    return {dep.service for spec in project.services if spec.name in selected
+            for dep in spec.depends_on if dep.condition == "service_completed_successfully"}
+
+
 def desired(project: Project, placement: Placement, addresses: Mapping[Replica, Address]) -> Dict[Replica, Desired]:
     hashes = {spec.name: config_hash(spec) for spec in project.services}
     images = {spec.name: image_name(project.name, spec) for spec in reversed(project.services)}
@@ -147,6 +154,7 @@ def converge(project: Project, wanted: Mapping[Replica, object], observed: Seque
     """
     selected = selected_services(project, options)
     healthy = healthy_needed(project, selected)
+    jobs = completed_needed(project, selected)
     mine = sorted((c for c in observed
                    if c.replica is not None and c.replica.project == project.name and not c.one_off),
                   key=lambda c: (c.replica, c.host, c.id))
@@ -178,15 +186,14 @@ def converge(project: Project, wanted: Mapping[Replica, object], observed: Seque
                 kind, reason = _decide(want, container, options, image_ids.get((want.host, want.image)))
                 after = tuple(k for dep in deps for k in keys.get(dep, ()))
                 needs_image = after + (image_key(want.image, want.host),)
+                waits = dict(healthy=service in healthy, completed=service in jobs)
                 if kind is Create:
-                    action = Create(replica, want.host, reason, needs_image, address=want.ip,
-                                    healthy=service in healthy)
+                    action = Create(replica, want.host, reason, needs_image, address=want.ip, **waits)
                 elif kind is Recreate:
                     action = Recreate(replica, want.host, reason, needs_image, address=want.ip,
-                                      container=container, healthy=service in healthy)
+                                      container=container, **waits)
                 else:
-                    action = kind(replica, want.host, reason, after, container=container,
-                                  healthy=service in healthy)
+                    action = kind(replica, want.host, reason, after, container=container, **waits)
                 actions.append(action)
         for action in actions:
             keys.setdefault(action.replica.service, []).append(action.key)

@@ -15,10 +15,12 @@ from napcompose.model import RUNNING_STATES, ObservedContainer, Project
 from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts)
+from napcompose.planner.containers import completed_needed, healthy_needed
 from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import is_previous
+from napcompose.planner.waits import await_ready
 
 
 def _chosen(project: Project, observation: Observation, options: Options) -> List[ObservedContainer]:
@@ -124,8 +126,16 @@ def plan_stop(project: Project, observation: Observation, options: Options) -> P
 
 def plan_start(project: Project, observation: Observation, options: Options) -> Plan:
     """Start stopped containers in dependency waves, then rewrite hosts blocks (Docker rebuilt them)."""
-    stopped = [c for c in _chosen(project, observation, options) if c.state in ("exited", "created")]
-    return _plan(observation, _start_order(project, stopped, Start) + [_hosts_writes(observation)])
+    chosen = _chosen(project, observation, options)
+    stopped = [c for c in chosen if c.state in ("exited", "created")]
+    starts = _start_order(project, stopped, Start)
+    waves = starts + [_hosts_writes(observation)]
+    if options.wait:  # every chosen container, the ones running already too, as docker compose waits
+        started = {a.replica: a.key for wave in starts for a in wave}
+        jobs = completed_needed(project, {c.replica.service for c in chosen})
+        waves.append(sorted((await_ready(project, c.replica, c.host, started.get(c.replica), jobs)
+                             for c in chosen), key=lambda w: (w.replica, w.host)))
+    return _plan(observation, waves)
 
 
 def plan_restart(project: Project, observation: Observation, options: Options) -> Plan:
@@ -137,12 +147,22 @@ def _start_order(project: Project, containers, action_type) -> List[List]:
     """``action_type`` (Start or Restart) for each container, in start waves, each after its dependencies'."""
     waves: List[List] = []
     keys: Dict[str, List[str]] = {}
+    chosen = {c.replica.service for c in containers}
+    healthy, jobs = healthy_needed(project, chosen), completed_needed(project, chosen)
     for wave in _waves(start_waves(project), containers):
-        actions = [action_type(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c)
+        actions = [action_type(c.replica, c.host, c.state, _needs(project, c.replica.service, keys), container=c,
+                               **_waits(action_type, c.replica.service, healthy, jobs))
                    for c in wave]
         keys.update(_after(project, actions))
         waves.append(actions)
     return waves
+
+
+def _waits(action_type, service: str, healthy, jobs) -> Dict[str, bool]:
+    """A Start waits as ``up`` does for what its dependents' conditions ask (a Restart does not)."""
+    if action_type is not Start:
+        return {}
+    return dict(healthy=service in healthy, completed=service in jobs)
 
 
 def plan_rm(project: Project, observation: Observation, options: Options) -> Plan:

@@ -18,7 +18,9 @@ class Options:
     batch by batch per its ``update_config`` (False: ``--no-rolling``, every replica at once);
     ``prune_previous``: remove the containers kept from earlier updates for a rollback.
     ``no_cache`` and ``image_strategy`` are ``build``'s ``--no-cache`` and ``--strategy``
-    (planner/build.py: ``copy`` or ``build-each``).
+    (planner/build.py: ``copy`` or ``build-each``). ``wait``: ``up --wait`` / ``start --wait``, the
+    run ends by waiting until every started replica runs and is healthy, at most ``wait_timeout``
+    seconds each (None: as long as it takes).
     """
 
     force_recreate: bool = False
@@ -37,6 +39,8 @@ class Options:
     prune_previous: bool = False
     no_cache: bool = False
     image_strategy: str = "copy"
+    wait: bool = False
+    wait_timeout: Optional[float] = None
 
     @property
     def scale_of(self) -> Dict[str, int]:

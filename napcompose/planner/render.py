@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate, Release,
-                                        Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
+from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate,
+                                        Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts)
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
@@ -15,7 +15,10 @@ _WORDS = {Create: "create", Recreate: "recreate", Start: "start", Keep: "nothing
 
 
 def _container_line(action, address: str) -> str:
-    return f"{action.replica.label} on {action.host} ({address}): {_WORDS[type(action)]} ({action.reason})"
+    line = f"{action.replica.label} on {action.host} ({address}): {_WORDS[type(action)]} ({action.reason})"
+    if getattr(action, "completed", False):
+        line += "; dependents wait until it exits 0"
+    return line
 
 
 def render(plan: Plan) -> List[str]:
@@ -52,6 +55,8 @@ def render(plan: Plan) -> List[str]:
         elif isinstance(action, WriteHosts):
             names = ", ".join(r.label for r in action.replicas)
             lines.append(f"hosts files on {action.host}: write the blocks that differ ({names})")
+        elif isinstance(action, AwaitReady):
+            lines.append(f"{action.replica.label} on {action.host}: wait until {action.goal} ({action.reason})")
         elif isinstance(action, (Create, Recreate)):
             lines.append(_container_line(action, str(action.address)))
             lines.extend("    " + line for line in peers.get(action.replica, ()))

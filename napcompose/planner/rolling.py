@@ -52,8 +52,9 @@ def _batches(steps: List, parallelism: int) -> Tuple[tuple, ...]:
 
 
 def _rolls(action, spec: ServiceSpec, options: Options, down) -> bool:
-    # A replica on a host that did not answer stays a Recreate, which reports that host.
-    return (options.rolling and action.host not in down and spec.update.parallelism > 0 and isinstance(action, Recreate)
+    # A replica on a host that did not answer stays a Recreate, which reports that host. A job that
+    # dependents need completed exits by design: a gate would read that as a failed update.
+    return (options.rolling and not getattr(action, "completed", False) and action.host not in down and spec.update.parallelism > 0 and isinstance(action, Recreate)
             and action.container is not None and action.container.host == action.host
             and isinstance(action.address, str) and action.address == action.container.ip)
 

@@ -28,6 +28,7 @@ from napcompose.observe.observation import Addresses, Observation, stranded_owne
 from napcompose.planner.options import Options
 from napcompose.planner.rolling import prunes, roll, split_previous
 from napcompose.planner.rolling_actions import is_previous
+from napcompose.planner.waits import ready_waits
 from napcompose.shipping.manifest import Shipped
 
 ShippedByService = Mapping[str, Tuple[Shipped, ...]]
@@ -95,6 +96,9 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     ships, container_waves = _container_waves(ground, containers, kept, shipped or {})
     waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + ships, containers.removals, tuple(releases)),
                       container_waves, writes)
+    if options.wait and options.start:
+        waits = ready_waits(project, (a for wave in container_waves for a in wave), ground.selected)
+        waves += [waits] if waits else []
     return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
                 containers.orphans, _hosts_lines(project, placement, address_of),
                 volumes=_volumes(project, placement, observation), notes=ground.loss.notes)

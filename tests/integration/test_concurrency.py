@@ -86,7 +86,7 @@ def test_the_second_writer_fails_naming_the_holder_and_nothing_is_duplicated(lab
 def test_the_second_writer_waits_with_wait_then_converges(lab, project):
     first = _launch(lab, project, "pin-node1.yml")
     _wait_for_lock(lab, project.name)
-    second = _launch(lab, project, "pin-node2.yml", "--wait=240")
+    second = _launch(lab, project, "pin-node2.yml", "--lock-wait=240")
     out2, err2 = second.communicate(timeout=300)
     out1, err1 = first.communicate(timeout=300)
     assert (first.returncode, second.returncode) == (0, 0), err1 + err2

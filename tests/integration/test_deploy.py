@@ -130,13 +130,13 @@ def test_docker_restart_drift_is_found_and_repaired(project):
 
 def test_ps_shows_host_and_address(project):
     _chain(project)
-    rows = json.loads(project.ok("ps", "--format", "json"))
+    rows = [json.loads(line) for line in project.ok("ps", "--format", "json").splitlines()]
     containers = project.containers()
-    assert sorted(r["name"] for r in rows) == sorted(containers)
+    assert sorted(r["Name"] for r in rows) == sorted(containers)
     for row in rows:
-        host, container = containers[row["name"]]
-        assert (row["host"], row["id"], row["ip"], row["state"]) == (
-            host, container.id, project.address(row["name"]), "running")
+        host, container = containers[row["Name"]]
+        assert (row["Host"], row["ID"], row["IP"], row["State"]) == (
+            host, container.id, project.address(row["Name"]), "running")
     table = project.ok("ps").splitlines()
     assert table[0].split() == ["NAME", "SERVICE", "HOST", "IP", "STATE", "PORTS"]
 

@@ -35,7 +35,7 @@ class Guestbook(DeployProject):
     def ps(self):
         status, out, err = self.nap("ps", "--format", "json")
         assert status == 0, err
-        return json.loads(out)
+        return [json.loads(line) for line in out.splitlines()]
 
     def exec_in(self, service: str, *argv: str, index: int = 1, user: str = ""):
         _, container = self.container(service, index)
@@ -96,19 +96,19 @@ def guestbook(lab, tmp_path_factory):
 
 
 def _web_ips(book):
-    return {row["number"]: (row["host"], row["ip"]) for row in book.ps() if row["service"] == "web"}
+    return {row["Number"]: (row["Host"], row["IP"]) for row in book.ps() if row["Service"] == "web"}
 
 
 def test_the_three_services_land_on_three_different_hosts(guestbook):
-    rows = {row["service"]: row for row in guestbook.ps() if row["number"] == 1}
+    rows = {row["Service"]: row for row in guestbook.ps() if row["Number"] == 1}
     assert sorted(rows) == sorted(SERVICES)
-    assert len({rows[s]["host"] for s in SERVICES}) == 3, rows
-    assert all(rows[s]["state"] == "running" for s in SERVICES), rows
+    assert len({rows[s]["Host"] for s in SERVICES}) == 3, rows
+    assert all(rows[s]["State"] == "running" for s in SERVICES), rows
     # ps tells the truth: each container runs on the host it names, with the address it shows
     for service in SERVICES:
         host, _ = guestbook.container(service)
-        assert host == rows[service]["host"]
-        assert guestbook.address(f"{guestbook.name}_{service}_1") == rows[service]["ip"]
+        assert host == rows[service]["Host"]
+        assert guestbook.address(f"{guestbook.name}_{service}_1") == rows[service]["IP"]
 
 
 def test_replication_runs_from_master_to_slave_across_hosts(guestbook):

@@ -127,26 +127,26 @@ def _check_common(runner, project, context):
 def _check_up(runner, project, context):
     status, out, err = project.nap("ps", "--format", "json")
     assert status == 0, f"{context}: ps exited {status}\n{out}{err}"
-    rows = {row["name"]: row for row in json.loads(out)}
+    rows = {row["Name"]: row for row in map(json.loads, out.splitlines())}
     assert set(rows) == {n.format(p=project.name) for n in EXPECTED}, f"{context}: ps shows {sorted(rows)}"
-    assert all(r["state"] == "running" for r in rows.values()), f"{context}: {out}"
+    assert all(r["State"] == "running" for r in rows.values()), f"{context}: {out}"
     containers = project.containers()
     assert set(containers) == set(rows), f"{context}: on the hosts: {sorted(containers)}"
     records = {a.owner: a for a in project.allocations()}
     for name, row in rows.items():
-        owner = "/".join([project.name, row["service"], str(row["number"])])
-        assert project.address(name) == row["ip"] == records[owner].ip, f"{context}: {name}"
-        assert (records[owner].host, records[owner].state) == (row["host"], "bound"), f"{context}: {records[owner]}"
+        owner = "/".join([project.name, row["Service"], str(row["Number"])])
+        assert project.address(name) == row["IP"] == records[owner].ip, f"{context}: {name}"
+        assert (records[owner].host, records[owner].state) == (row["Host"], "bound"), f"{context}: {records[owner]}"
     assert len(records) == len(rows), f"{context}: addresses: {sorted(records)}"
     for name in (n for n in rows if "_db_" in n):
         code, text = project.run_in(name, "cat", "/settings.txt")
         assert (code, text) == (0, SHIPPED), f"{context}: {name} sees {text[:80]!r}... ({len(text)} chars)"
     # Every consumer's hosts file names what it links to, at the addresses they hold now.
-    ip_of = {(row["service"], row["number"]): row["ip"] for row in rows.values()}
+    ip_of = {(row["Service"], row["Number"]): row["IP"] for row in rows.values()}
     for name, row in rows.items():
-        if row["service"] in ("web", "front"):
+        if row["Service"] in ("web", "front"):
             names = project.block_names(name)
-            target, alias = ("db", "db") if row["service"] == "web" else ("web", "api")
+            target, alias = ("db", "db") if row["Service"] == "web" else ("web", "api")
             theirs = {f"{target}_{i}": ip for (s, i), ip in ip_of.items() if s == target}
             assert {n: names.get(n) for n in theirs} == theirs and names.get(alias) in theirs.values(), \
                 f"{context}: {name}'s hosts block: {names}"
@@ -184,7 +184,7 @@ def test_a_killed_up_or_down_converges_when_run_again(kill_lab, tmp_path):
             context = f"seed {seed}, run {run + 1} ({' '.join(command)} {what.splitlines()[0]})"
             print(context)
             locked = runner.lock_held()
-            status, out, err = runner.run(*command, "--wait=120")
+            status, out, err = runner.run(*command, "--lock-wait=120")
             assert status == 0, f"{context}: the re-run exited {status}\n{out}{err}\n--- the killed run:\n{what}"
             if locked:
                 assert "WARNING: took over the lock of project " in err, f"{context}: {err}"

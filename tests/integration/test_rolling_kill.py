@@ -105,7 +105,7 @@ def kill_in_batch_2(runner: KillRun, fraction: float, *argv) -> str:
 def rerun(runner: KillRun, context: str, killed: str) -> None:
     """`up -d` after the kill: exits 0, and says it took over the lock the killed run left."""
     locked = runner.lock_held()
-    status, out, err = runner.run("up", "-d", "--wait=120")
+    status, out, err = runner.run("up", "-d", "--lock-wait=120")
     assert status == 0, f"{context}: the re-run exited {status}\n{out}{err}\n--- the killed run:\n{killed}"
     if locked:
         assert "WARNING: took over the lock of project " in err, f"{context}: {err}"
@@ -127,24 +127,24 @@ def check_common(runner: KillRun, project, version: str, context: str, history):
     versions = [version_of(project, i) for i in WEB]
     status, out, err = project.nap("ps", "--format", "json")
     assert status == 0, f"{context}: ps exited {status}\n{out}{err}"
-    rows = {row["name"]: row for row in json.loads(out)}
+    rows = {row["Name"]: row for row in map(json.loads, out.splitlines())}
     if versions != [f"v{version}"] * 3:
         # An address that was on another host shortly before keeps the MAC address Docker derives from
         # it, and the bridges on the way still forward that MAC to the old host until the new
         # container sends a frame: say so when that is the case.
-        moved = {n: history.get(r["ip"], set()) - {r["host"]} for n, r in rows.items()}
+        moved = {n: history.get(r["IP"], set()) - {r["Host"]} for n, r in rows.items()}
         raise AssertionError(f"{context}\nversions {versions}; addresses held on other hosts earlier in "
                              f"this test: { {n: sorted(h) for n, h in moved.items() if h} }; the client's block: "
                              f"{project.block_names(project.name + '_client_1')}; ps:\n{out}")
     current = names_of(project) + [f"{project.name}_client_1"]
-    assert all(rows[n]["state"].startswith("running") for n in current), f"{context}: {out}"
+    assert all(rows[n]["State"] == "running" for n in current), f"{context}: {out}"
     # the replicas' own records (an ``@gen`` owner holds the address of a copy kept by start-first)
     records = {a.owner: a for a in project.allocations() if "@gen" not in a.owner}
-    owners = {f"{project.name}/{rows[n]['service']}/{rows[n]['number']}": n for n in current}
+    owners = {f"{project.name}/{rows[n]['Service']}/{rows[n]['Number']}": n for n in current}
     assert sorted(records) == sorted(owners), f"{context}: the address owners: {sorted(records)}"
     for owner, name in owners.items():
-        assert project.address(name) == rows[name]["ip"] == records[owner].ip, f"{context}: {name}"
-        assert (records[owner].host, records[owner].state) == (rows[name]["host"], "bound"), \
+        assert project.address(name) == rows[name]["IP"] == records[owner].ip, f"{context}: {name}"
+        assert (records[owner].host, records[owner].state) == (rows[name]["Host"], "bound"), \
             f"{context}: {records[owner]}"
     twice = [a for a, n in Counter(a for a, _, _ in addresses_on_every_host(project)).items() if n > 1]
     assert not twice, f"{context}: addresses held twice: {twice}"
@@ -176,7 +176,8 @@ def kill_and_rerun(runner: KillRun, project, version: str, fraction: float, hist
     assert f"{names[0]}-previous" in kept, f"{context}: kept: {sorted(kept)}"
     for name, container in kept.items():
         assert container.status == "exited", f"{context}: {name} is {container.status}"
-        assert rows[name]["state"] == "exited (previous, kept for rollback)", f"{context}: {rows[name]}"
+        assert (rows[name]["State"], rows[name]["Note"]) == ("exited", "previous, kept for rollback"), \
+            f"{context}: {rows[name]}"
     return context, rows, containers, kept
 
 
@@ -223,9 +224,9 @@ def test_start_first_killed_in_batch_2_converges_on_the_next_up(project, seed):
         stranded = {a.ip: a.owner for a in project.allocations() if "@gen" in a.owner}
         for name in kept:
             number = name[:-len("-previous")].rsplit("_", 1)[1]
-            assert stranded.get(rows[name]["ip"], "").startswith(f"{project.name}/web/{number}@gen"), \
-                f"{context}: {name} at {rows[name]['ip']}, kept addresses {stranded}"
-        assert set(stranded) == {rows[n]["ip"] for n in kept}, f"{context}: {stranded}"
+            assert stranded.get(rows[name]["IP"], "").startswith(f"{project.name}/web/{number}@gen"), \
+                f"{context}: {name} at {rows[name]['IP']}, kept addresses {stranded}"
+        assert set(stranded) == {rows[n]["IP"] for n in kept}, f"{context}: {stranded}"
         # No old copy runs at an old address: whoever holds one now is a replica's new container.
         after = {project.address(n): n for n in names}
         holders = [(a, h, c) for a, h, c in addresses_on_every_host(project)

@@ -27,8 +27,8 @@ def test_a_replica_goes_back_to_the_host_holding_its_volume(project, lab):
     name = f"{project.name}_zdb_1"
     holder = project.containers()[name][0]
     assert project.run_in(name, "sh", "-c", "echo kept > /data/f") == (0, "")
-    rows = json.loads(project.ok("ps", "--format", "json"))
-    assert [(r["name"], r["host"], r["volumes"]) for r in rows] == [(name, holder, [volume])]
+    rows = [json.loads(line) for line in project.ok("ps", "--format", "json").splitlines()]
+    assert [(r["Name"], r["Host"], r["Mounts"].split(",")) for r in rows] == [(name, holder, [volume])]
     project.ok("down")
     assert project.containers() == {}
     # A replica of another service now sits on the holder: spread alone would pick another host.

@@ -98,7 +98,7 @@ def test_a_second_writer_fails_naming_the_holder_and_changes_nothing(cli):
     assert status == 10
     assert err == ("ERROR: project shop is locked by bob@ws2 (pid 777, `nap-compose down`) since "
                    "2027-01-15 08:00:00 UTC (0 s ago): another command is changing it. Run this again once "
-                   "it is done, or pass --wait[=SECONDS] to wait for it (a crashed holder's lock runs out by "
+                   "it is done, or pass --lock-wait[=SECONDS] to wait for it (a crashed holder's lock runs out by "
                    "itself at 2027-01-15 08:00:30 UTC)\n")
     assert cli.kv.list("") == before
     assert not cli.world.all_containers()
@@ -108,7 +108,7 @@ def test_a_second_writer_fails_naming_the_holder_and_changes_nothing(cli):
 
 def test_waiting_a_bounded_time_then_failing(cli):
     _held_by_someone_else(cli.kv)
-    status, _, err = cli("down", "--wait=5")
+    status, _, err = cli("down", "--lock-wait=5")
     assert status == 10
     lines = err.splitlines()
     assert lines[0].startswith("Waiting for the lock of project shop, held by bob@ws2 (pid 777, "
@@ -119,7 +119,7 @@ def test_waiting_a_bounded_time_then_failing(cli):
 
 def test_waiting_without_a_limit_takes_over_a_crashed_holders_lock(cli):
     _held_by_someone_else(cli.kv, now=T0 - 20)  # its lease runs out 10 s from now; nobody renews it
-    status, _, err = cli("up", "-d", "--wait")
+    status, _, err = cli("up", "-d", "--lock-wait")
     assert status == 0, err
     assert "(as long as it takes)" in err
     assert ("WARNING: took over the lock of project shop from bob@ws2 (pid 777, `nap-compose down`) since "
@@ -134,7 +134,7 @@ def test_a_lock_left_by_a_crashed_command_of_this_machine_is_taken_over_at_once(
     crashed = Holder("bob", socket.gethostname(), child.pid, "nap-compose up -d", process_table(),
                      start_time(os.getpid()))  # its start time, whatever process has its pid now
     ProjectLock(cli.kv, "/nap-compose", "shop", crashed, FakeClock(T0), lambda: "crashed").acquire()
-    status, _, err = cli("up", "-d")  # no --wait: its lease has 30 s to run, but nobody can renew it
+    status, _, err = cli("up", "-d")  # no --lock-wait: its lease has 30 s to run, but nobody can renew it
     assert status == 0, err
     assert err.startswith(f"WARNING: took over the lock of project shop from bob@{socket.gethostname()} "
                           f"(pid {child.pid}, `nap-compose up -d`) since 2027-01-15 08:00:00 UTC (0 s ago): "
@@ -180,11 +180,38 @@ def test_a_lock_taken_over_during_the_run_makes_it_fail(cli):
 
 
 @pytest.mark.parametrize("value", ["web", "-3", "inf", "nan"])
-def test_wait_takes_only_a_number_of_seconds(cli, value):
-    status, _, err = cli("up", "-d", f"--wait={value}")
+def test_lock_wait_takes_only_a_number_of_seconds(cli, value):
+    status, _, err = cli("up", "-d", f"--lock-wait={value}")
     assert status == 2
-    assert err == (f"ERROR: nap-compose up: argument --wait: '{value}' is not a number of seconds (write "
-                   "--wait=SECONDS, or --wait alone to wait as long as it takes)\n")
+    assert err == (f"ERROR: nap-compose up: argument --lock-wait: '{value}' is not a number of seconds (write "
+                   "--lock-wait=SECONDS, or --lock-wait alone to wait as long as it takes)\n")
+    assert cli.untouched()
+
+
+def test_the_old_spelling_still_waits_for_the_lock_where_it_is_not_docker_compose_s_wait(cli):
+    _held_by_someone_else(cli.kv)
+    status, _, err = cli("down", "--wait=5")
+    assert status == 10
+    assert err.splitlines()[0] == ("WARNING: --wait here waits for the project's lock: its name is now "
+                                   "--lock-wait (docker compose's --wait, wait until the services run, belongs "
+                                   "to up and start)")
+    assert err.splitlines()[1].endswith(" (at most 5 s)")
+    status, _, err = cli("stop", "--wait=x")
+    assert (status, err) == (2, "ERROR: nap-compose stop: argument --wait: 'x' is not a number of seconds "
+                                "(write --wait=SECONDS, or --wait alone to wait as long as it takes)\n")
+
+
+@pytest.mark.parametrize("argv", [("up", "-d", "--wait=120"), ("up", "--wait", "120"), ("start", "--wait=120")])
+def test_the_old_lock_spelling_on_up_and_start_is_answered_with_both_new_ones(cli, argv):
+    status, out, err = cli(*argv)
+    assert (status, out) == (2, "")
+    command = argv[0]
+    read_as = " ('120' is read as a service)" if argv[1:] == ("--wait", "120") else ""
+    prog = "nap-compose up: " if "--wait=120" in argv and command == "up" else (
+        "nap-compose start: " if command == "start" else "")
+    assert err == (f"ERROR: {prog}--wait takes no value{read_as}: on {command} it waits until the services run "
+                   "(and are healthy), as docker compose's --wait does. To wait for the project's lock write "
+                   "--lock-wait=120; to bound the wait, --wait --wait-timeout 120\n")
     assert cli.untouched()
 
 

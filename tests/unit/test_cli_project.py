@@ -178,14 +178,13 @@ def test_ps_table_and_json(cli):
     lines = out.splitlines()
     assert lines[0].split() == ["NAME", "SERVICE", "HOST", "IP", "STATE", "PORTS"]
     assert [line.split()[0] for line in lines[1:]] == ["shop_db_1", "shop_web_1", "shop_web_2"]
-    rows = json.loads(cli("ps", "--format", "json")[1])
-    web2 = next(r for r in rows if r["name"] == "shop_web_2")
+    rows = [json.loads(line) for line in cli("ps", "--format", "json")[1].splitlines()]
+    web2 = next(r for r in rows if r["Name"] == "shop_web_2")
     container = cli.world.container("shop_web_2")
-    assert web2 == {"name": "shop_web_2", "service": "web", "host": cli.world.host_of("shop_web_2"),
-                    "ip": container.request.ip, "state": "running", "ports": "",
-                    "id": container.id, "number": 2, "volumes": [],
-                    "generation": 1}
-    assert cli("ps", "-q")[1].split() == [r["id"] for r in rows]
+    assert (web2["Service"], web2["Host"], web2["IP"], web2["State"], web2["ID"], web2["Number"],
+            web2["Generation"]) == ("web", cli.world.host_of("shop_web_2"), container.request.ip, "running",
+                                    container.id, 2, 1)
+    assert cli("ps", "-q")[1].split() == [r["ID"] for r in rows]
     assert cli("ps", "--services")[1].split() == ["db", "web"]
 
 

@@ -58,7 +58,7 @@ def test_a_second_writer_is_refused_naming_the_holder_and_nothing_changes(store)
     assert str(err.value) == (
         "project shop is locked by alice@ws1 (pid 4242, `nap-compose up -d --scale extra=8`) since "
         "2027-01-15 08:00:00 UTC (12 s ago): another command is changing it. Run this again once it is "
-        "done, or pass --wait[=SECONDS] to wait for it (a crashed holder's lock runs out by itself at "
+        "done, or pass --lock-wait[=SECONDS] to wait for it (a crashed holder's lock runs out by itself at "
         "2027-01-15 08:00:30 UTC)")
     assert err.value.exit_status == 10
     assert store.get(KEY) == before

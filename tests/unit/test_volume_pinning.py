@@ -81,8 +81,9 @@ def test_after_down_the_next_up_puts_the_replica_back_where_its_volume_is(tmp_pa
     first = cli.world.host_of("shop_zdb_1")
     assert first == "node3"
     assert sorted(h for h, e in cli.world.engines.items() if e.volumes) == [first]
-    rows = json.loads(cli("ps", "--format", "json")[1])
-    assert {r["name"]: (r["host"], r["volumes"]) for r in rows if r["volumes"]} == {"shop_zdb_1": (first, ["data"])}
+    rows = [json.loads(line) for line in cli("ps", "--format", "json")[1].splitlines()]
+    assert {r["Name"]: (r["Host"], r["Mounts"].split(",")) for r in rows if r["Mounts"]} == {
+        "shop_zdb_1": (first, ["data"])}
     status, out, err = cli("plan")
     assert f"volume data on {first}: used by zdb_1 (its data is there)" in out.splitlines()
     assert cli("down")[0] == 0

@@ -104,7 +104,7 @@ def test_config_services_in_start_order_and_quiet(cli):
 
 
 def test_config_prints_ignored_warnings_on_stderr(cli):
-    cli.write({"docker-compose.yml": "version: '3'\nservices:\n  web: {image: x, cpuset: '0-1'}\n"})
+    cli.write({"docker-compose.yml": "version: '3'\nservices:\n  web: {image: x, cpu_count: 2}\n"})
     status, out, err = cli.run("config", "-q")
-    assert (status, out, err) == (0, "", "WARNING: service 'web': 'cpuset' is ignored by nap-compose: CPU numbers "
-                                         "differ from host to host\n")
+    assert (status, out, err) == (0, "", "WARNING: service 'web': 'cpu_count' is ignored by nap-compose: a Windows "
+                                         "option\n")

@@ -146,13 +146,21 @@ _HOST_SCALARS = ("pids_limit", "runtime", "userns_mode", "cgroup", "uts", "cpu_s
                  "cgroup_parent")
 
 
+def _device(device):
+    """The short form, unless a path holds ':' (which the short form would split)."""
+    if ":" in device.source + device.target:
+        return {"source": device.source, "target": device.target, "permissions": device.permissions}
+    return f"{device.source}:{device.target}:{device.permissions}"
+
+
 def _host_options(spec) -> dict:
     """The host options a service sets, as a compose file writes them (0 is a value here, not unset)."""
     out = {key: _s(getattr(spec, key)) for key in _HOST_SCALARS if getattr(spec, key) is not None}
     lists = {"security_opt": spec.security_opt, "group_add": spec.group_add, "dns_opt": spec.dns_opt,
              "device_cgroup_rules": spec.device_cgroup_rules,
-             "devices": tuple(f"{d.source}:{d.target}:{d.permissions}" for d in spec.devices)}
-    out.update({key: [_s(v) for v in items] for key, items in lists.items() if items})
+             "devices": tuple(_device(d) for d in spec.devices)}
+    out.update({key: [_s(v) if isinstance(v, str) else {k: _s(x) for k, x in v.items()} for v in items]
+                for key, items in lists.items() if items})
     if spec.oom_kill_disable:
         out["oom_kill_disable"] = True
     if spec.storage_opt:

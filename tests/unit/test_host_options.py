@@ -245,6 +245,21 @@ def test_config_output_of_an_option():
                                "    - no-new-privileges\nx-nap:\n  seed: 0\n  strategy: spread\n")
 
 
+def test_a_device_path_with_a_colon_reads_back():
+    project, _ = _project("devices: [{source: '/dev/disk/by-path/pci-0000:00:1f.2', target: /dev/sdz}]")
+    again = parse_project([("rendered", render(project))], project_name="p", working_dir="/srv/p")
+    assert again.service("web").devices == project.service("web").devices
+    assert project.service("web").devices[0].source == "/dev/disk/by-path/pci-0000:00:1f.2"
+
+
+def test_a_later_file_overrides_a_device_by_its_container_path():
+    text = "services:\n  web:\n    image: x\n    devices: [{source: /dev/a}, '/dev/b:/dev/c']\n"
+    later = "services:\n  web:\n    devices: ['/dev/a:/dev/a:r', {source: /dev/d, target: /dev/c}]\n"
+    project = parse_project([("a.yml", text), ("b.yml", later)], project_name="p", working_dir="/srv/p")
+    assert [(d.source, d.target, d.permissions) for d in project.service("web").devices] == [
+        ("/dev/a", "/dev/a", "r"), ("/dev/d", "/dev/c", "rwm")]
+
+
 def test_unset_options_leave_the_config_hash_alone():
     plain = _spec("")
     assert config_hash(_spec("blkio_config: {}\noom_kill_disable: false")) == config_hash(plain)

@@ -34,6 +34,11 @@ def micros(value) -> int:
     """A CFS period or quota in microseconds: an integer, or a duration such as '400ms'."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if isinstance(value, float):
+        # A bare number counts microseconds, as the engine does; a fraction of one cannot be sent.
+        if value.is_integer():
+            return int(value)
+        raise values.ValueProblem(f"{value!r} is not a whole number of microseconds")
     text = str(value).strip()
     if re.fullmatch(r"-?\d+", text):
         return int(text)

@@ -166,6 +166,8 @@ BAD = [
     ("cpu_period: lots", "cpu_period", "'lots' is not a number of microseconds"),
     ("cpu_quota: 1x", "cpu_quota", "'1x' is not a number of microseconds"),
     ("cpu_rt_period: soon", "cpu_rt_period", "not a number of microseconds"),
+    ("cpu_period: 1.5", "cpu_period", "1.5 is not a whole number of microseconds"),
+    ("cpu_period: .inf", "cpu_period", "inf is not a whole number of microseconds"),
     ("cpu_rt_runtime: [1]", "cpu_rt_runtime", "must be a string or a number"),
     ("oom_kill_disable: maybe", "oom_kill_disable", "must be a boolean"),
     ("oom_score_adj: 2000", "oom_score_adj", "out of range (-1000 to 1000)"),

@@ -1,5 +1,7 @@
 """Host options on the lab: what the compose file asks reaches the container the engine runs."""
 
+import json
+
 import pytest
 
 from tests.integration.deploy_support import DeployProject, sleeper
@@ -14,13 +16,15 @@ def project(lab, tmp_path):
     p.cleanup()
 
 
-def test_confinement_and_tuning_reach_the_container(project):
+def test_confinement_and_tuning_reach_the_container(lab, project):
     project.write({"app": sleeper(security_opt=["no-new-privileges:true"], pids_limit=64, group_add=["100"],
                                   oom_score_adj=100, cpu_shares=512)})
     project.ok("up", "-d")
     name = f"{project.name}_app_1"
     host, container = project.containers()[name]
-    host_config = project.docker(host).api.inspect_container(container.id)["HostConfig"]
+    done = lab.exec(host, "docker", "inspect", name)  # the host's own docker, as an operator would look
+    assert done.returncode == 0, done.stderr
+    host_config = json.loads(done.stdout)[0]["HostConfig"]
     assert host_config["SecurityOpt"] == ["no-new-privileges:true"]
     assert host_config["PidsLimit"] == 64
     assert host_config["GroupAdd"] == ["100"]

@@ -25,7 +25,8 @@ def _ranged(func, low, high):
     def parse(value):
         number = func(value)
         if not low <= number <= high:
-            raise values.ValueProblem(f"{value!r} is out of range ({low} to {high})")
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."  # a number of 5000 digits
+            raise values.ValueProblem(f"{shown} is out of range ({low} to {high})")
         return number
     return parse
 
@@ -153,7 +154,8 @@ def service_options(ctx, raw) -> dict:
         strings,
         pids_limit=_optional(ctx, pids_key, _ranged(values.integer, -1, 2 ** 63 - 1), pids),
         runtime=_optional(ctx, "runtime", str, raw.get("runtime")),
-        # docker-py sends only these namespace modes; the others are the engine's defaults anyway.
+        # docker-py sends 'host' only for the user and UTS namespaces; without the key the engine's
+        # default applies, which is what any other word would ask for.
         userns_mode=_one_of(ctx, "userns_mode", raw, ("host",), "the only user namespace mode is 'host' "
                             "(leave it out for the engine's default)"),
         cgroup=_one_of(ctx, "cgroup", raw, ("host", "private"), "write 'host' or 'private'"),

@@ -151,6 +151,7 @@ BAD = [
     ("group_add: [true]", "group_add[0]", "must be a string or a number"),
     ("pids_limit: lots", "pids_limit", "'lots' is not an integer"),
     ("pids_limit: -2", "pids_limit", "out of range"),
+    ("pids_limit: '" + "9" * 60 + "'", "pids_limit", "'" + "9" * 36 + "... is out of range"),
     ("runtime: [runc]", "runtime", "must be a string"),
     ("userns_mode: 'private'", "userns_mode", "'private' is not supported: the only user namespace mode is 'host'"),
     ("cgroup: shared", "cgroup", "must be one of 'host', 'private'"),
@@ -195,7 +196,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("body,key,message", BAD, ids=[b.replace("\n", " ") for b, _, _ in BAD])
+@pytest.mark.parametrize("body,key,message", BAD, ids=[b.replace("\n", " ")[:50] for b, _, _ in BAD])
 def test_a_bad_value_names_file_line_service_and_key(body, key, message):
     with pytest.raises(ConfigError) as err:
         _project(body, version="3.8")

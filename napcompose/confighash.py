@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 
-from napcompose.model import ServiceSpec
+from napcompose.model import BuildSpec, NetworkAttachment, ServiceSpec
 
 # Fields that never reach a container's configuration: how many replicas there are and where they
 # run. Peers' hosts entries are not in the spec at all (they are added to the request), so a scale
@@ -14,6 +14,27 @@ from napcompose.model import ServiceSpec
 # container either: changing it must not start one.
 # Profiles decide whether a service runs at all, never how its container is made.
 _EXCLUDED = ("scale", "placement", "update", "rollback", "profiles")
+
+# Host options and build options honoured after containers were already running, by the class that
+# holds them. Each counts only when it differs from its default.
+_LATER = {
+    ServiceSpec: ("security_opt", "group_add", "pids_limit", "runtime", "userns_mode", "cgroup", "uts", "devices",
+                  "device_cgroup_rules", "cpu_shares", "cpuset", "cpu_period", "cpu_quota", "cpu_rt_period",
+                  "cpu_rt_runtime", "oom_kill_disable", "oom_score_adj", "mem_swappiness", "memswap_limit",
+                  "storage_opt", "dns_opt", "cgroup_parent", "blkio"),
+    BuildSpec: ("labels", "cache_from", "network", "shm_size", "extra_hosts", "no_cache", "pull"),
+    NetworkAttachment: ("link_local_ips",),
+}
+
+
+def _default(cls, name):
+    return cls.__dataclass_fields__[name].default
+
+
+def _drop_defaults(cls, data: dict) -> None:
+    for name in _LATER[cls]:
+        if name in data and data[name] == _default(cls, name):
+            data.pop(name)
 
 
 def _drop_unset_later_fields(data: dict) -> None:
@@ -24,6 +45,11 @@ def _drop_unset_later_fields(data: dict) -> None:
     for dependency in data.get("depends_on", ()):
         if not dependency.get("restart"):
             dependency.pop("restart", None)
+    _drop_defaults(ServiceSpec, data)
+    if data.get("build") is not None:
+        _drop_defaults(BuildSpec, data["build"])
+    for network in data.get("networks", ()):
+        _drop_defaults(NetworkAttachment, network)
     healthcheck = data.get("healthcheck")
     if healthcheck is not None and healthcheck.get("start_interval_s") is None:
         healthcheck.pop("start_interval_s", None)

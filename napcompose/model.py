@@ -84,6 +84,7 @@ class NetworkAttachment:
     name: str
     ipv4_address: Optional[str] = None
     aliases: Tuple[str, ...] = ()
+    link_local_ips: Tuple[str, ...] = ()  # extra link-local addresses of the container's endpoint
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,13 @@ class BuildSpec:
     dockerfile: Optional[str] = None
     args: Pairs = ()
     target: Optional[str] = None
+    labels: Pairs = ()  # labels of the built image
+    cache_from: Tuple[str, ...] = ()  # images whose layers the build may reuse
+    network: Optional[str] = None  # the network mode of the build's RUN steps
+    shm_size: Optional[int] = None  # bytes of /dev/shm for the build's RUN steps
+    extra_hosts: Pairs = ()  # (name, address) for the build's /etc/hosts
+    no_cache: bool = False  # build every step afresh, as ``build --no-cache`` does
+    pull: bool = False  # pull newer base images before building
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,27 @@ class Ulimit:
     name: str
     soft: int
     hard: int
+
+
+@dataclass(frozen=True)
+class Device:
+    """``devices``: a host device given to the container, at ``target``, with cgroup ``permissions``."""
+
+    source: str
+    target: str
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True)
+class BlkioConfig:
+    """``blkio_config``: block IO weights and limits. Rates are (device path, bytes or operations per second)."""
+
+    weight: Optional[int] = None
+    weight_device: Tuple[Tuple[str, int], ...] = ()
+    device_read_bps: Tuple[Tuple[str, int], ...] = ()
+    device_read_iops: Tuple[Tuple[str, int], ...] = ()
+    device_write_bps: Tuple[Tuple[str, int], ...] = ()
+    device_write_iops: Tuple[Tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,6 +282,31 @@ class ServiceSpec:
     profiles: Tuple[str, ...] = ()  # the service runs only when one of them is active (or it is named)
     update: UpdateConfig = field(default_factory=UpdateConfig)
     rollback: UpdateConfig = field(default_factory=UpdateConfig)
+    # Host options of the container: confinement, namespaces, devices and kernel tuning. Each is sent
+    # to the engine only when set (confighash leaves the unset ones out).
+    security_opt: Tuple[str, ...] = ()
+    group_add: Tuple[str, ...] = ()
+    pids_limit: Optional[int] = None
+    runtime: Optional[str] = None
+    userns_mode: Optional[str] = None  # "host"
+    cgroup: Optional[str] = None  # the cgroup namespace: "host" or "private"
+    uts: Optional[str] = None  # "host"
+    devices: Tuple[Device, ...] = ()
+    device_cgroup_rules: Tuple[str, ...] = ()
+    cpu_shares: Optional[int] = None
+    cpuset: Optional[str] = None  # CPU numbers, "0-2,4"
+    cpu_period: Optional[int] = None  # microseconds
+    cpu_quota: Optional[int] = None  # microseconds
+    cpu_rt_period: Optional[int] = None  # microseconds
+    cpu_rt_runtime: Optional[int] = None  # microseconds
+    oom_kill_disable: bool = False
+    oom_score_adj: Optional[int] = None
+    mem_swappiness: Optional[int] = None
+    memswap_limit: Optional[int] = None  # bytes; -1 for unlimited swap
+    storage_opt: Pairs = ()
+    dns_opt: Tuple[str, ...] = ()
+    cgroup_parent: Optional[str] = None
+    blkio: Optional[BlkioConfig] = None
 
     @property
     def named_volumes(self) -> Tuple[str, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from napcompose.adapters.host_options import host_options
 from napcompose.model import ContainerRequest
 
 _NANO = 1_000_000_000  # Docker counts CPUs and durations in nanoseconds
@@ -50,12 +51,14 @@ def create_kwargs(api, request: ContainerRequest) -> dict:
         sysctls=dict(spec.sysctls) or None,
         tmpfs=_tmpfs(spec.tmpfs),
         init=spec.init,
+        **host_options(spec),
     )
     # No DNS aliases on the endpoint: the flat network is shared by every project, and Docker's
     # embedded resolver answers a name with whichever container on the same host carries it, of any
     # project. Peers are resolved through the hosts entries nap-compose writes, on every host alike.
     networking = api.create_networking_config({
-        request.network: api.create_endpoint_config(ipv4_address=request.ip),
+        request.network: api.create_endpoint_config(ipv4_address=request.ip,
+                                                    link_local_ips=_link_local_ips(spec)),
     })
     return dict(
         image=request.image,
@@ -78,6 +81,12 @@ def create_kwargs(api, request: ContainerRequest) -> dict:
         host_config=host_config,
         networking_config=networking,
     )
+
+
+def _link_local_ips(spec):
+    """Every compose network of a service is the one cluster network: its endpoint takes them all."""
+    found = [ip for network in spec.networks for ip in network.link_local_ips]
+    return list(dict.fromkeys(found)) or None
 
 
 def _restart_policy(restart: Optional[str]):

@@ -63,6 +63,19 @@ def image_id(client, tag: str, *, host: Optional[str] = None) -> Optional[str]:
             return None
 
 
+def build_kwargs(spec: BuildSpec, no_cache: bool = False) -> dict:
+    """docker-py ``api.build`` arguments of ``spec`` (besides the context, tag and stream handling).
+
+    ``no_cache`` is the command line's ``--no-cache``; the file's ``build.no_cache`` asks the same.
+    Base images are pulled only when the file says ``build.pull``: otherwise the building host's own
+    copies are used, pulled by the engine when it lacks them.
+    """
+    return dict(dockerfile=spec.dockerfile, nocache=no_cache or spec.no_cache, pull=spec.pull,
+                buildargs=dict(spec.args) or None, target=spec.target, labels=dict(spec.labels) or None,
+                cache_from=list(spec.cache_from) or None, network_mode=spec.network, shmsize=spec.shm_size,
+                extra_hosts=dict(spec.extra_hosts) or None)
+
+
 def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter(), *,
           host: Optional[str] = None, no_cache: bool = False) -> str:
     """Build ``spec`` on the daemon behind ``client``, tag it ``tag``; return the image id.
@@ -80,9 +93,8 @@ def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter()
     tail: deque = deque(maxlen=_BUILD_TAIL_LINES)
     with _calling(where, f"build {tag} from {context}"):
         # decode=True gives one dict per JSON message of the build stream
-        stream = client.api.build(path=context, dockerfile=spec.dockerfile, tag=tag, rm=True, forcerm=True,
-                                  nocache=no_cache, pull=False, buildargs=dict(spec.args) or None,
-                                  target=spec.target, decode=True)
+        stream = client.api.build(path=context, tag=tag, rm=True, forcerm=True, decode=True,
+                                  **build_kwargs(spec, no_cache=no_cache))
         for chunk in stream:
             error = _stream_error(chunk)
             if error:

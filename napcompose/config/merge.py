@@ -52,7 +52,8 @@ def _link_target(item):
 
 def _volume_target(item):
     if isinstance(item, dict):
-        return item.get("target")
+        # A long-form device without a target appears at its source path.
+        return item.get("target") or item.get("source")
     parts = str(item).split(":")
     if len(parts) >= 2 and len(parts[0]) == 1 and parts[0].isalpha():  # a Windows drive letter
         parts = [parts[0] + ":" + parts[1]] + parts[2:]

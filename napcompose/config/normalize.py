@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from napcompose.config import support, values, xnap
+from napcompose.config import hostopts, support, values, xnap
 from napcompose.config.envfile import read_env_file
 from napcompose.config.merge import as_list, as_mapping, depends_mapping, networks_mapping
 from napcompose.errors import ConfigError
@@ -143,7 +143,7 @@ def _build(ctx, raw):
         context = os.path.normpath(os.path.join(ctx.base_dir, os.path.expanduser(context)))
     return BuildSpec(context=context, dockerfile=_str(build.get("dockerfile", raw.get("dockerfile"))),
                      args=pairs({k: v for k, v in as_mapping(build.get("args")).items() if v is not None}),
-                     target=_str(build.get("target")))
+                     target=_str(build.get("target")), **hostopts.build_options(ctx, build))
 
 
 def _long_volume(ctx, entry):
@@ -160,6 +160,11 @@ def _long_volume(ctx, entry):
     if kind == "bind" and not source:
         ctx.fail("volumes", f"the bind mount at {target} needs a source")
     options = ["ro"] if ctx.parse("volumes", values.boolean, entry.get("read_only", False)) else []
+    create = (entry.get("bind") or {}).get("create_host_path")
+    if create is not None and not ctx.parse("volumes", values.boolean, create):
+        # Binds are sent in the short form, for which the engine always makes a missing source.
+        ctx.fail("volumes", f"bind.create_host_path: false is not supported by nap-compose: the engine creates "
+                            f"a missing bind source ({source}) on the host that runs the replica")
     propagation = (entry.get("bind") or {}).get("propagation")
     if propagation:
         options.append(str(propagation))
@@ -211,7 +216,10 @@ def _networks(ctx, raw):
     for name in sorted(given):
         conf = given[name] or {}
         out.append(NetworkAttachment(name=name, ipv4_address=_str(conf.get("ipv4_address")),
-                                     aliases=tuple(str(a) for a in conf.get("aliases") or ())))
+                                     aliases=tuple(str(a) for a in conf.get("aliases") or ()),
+                                     link_local_ips=tuple(ctx.parse(f"networks.{name}.link_local_ips",
+                                                                    hostopts.link_local_ip, a)
+                                                          for a in conf.get("link_local_ips") or ())))
     return tuple(out)
 
 
@@ -317,4 +325,4 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         cap_drop=tuple(str(c) for c in as_list(raw.get("cap_drop"))),
         ulimits=tuple(ulimits), sysctls=pairs(as_mapping(raw.get("sysctls"))),
         tmpfs=tuple(str(t) for t in as_list(raw.get("tmpfs"))) + _tmpfs_volumes(ctx, raw), logging=_logging(raw),
-        shm_size=_opt(ctx, "shm_size", values.byte_size, raw), **bools)
+        shm_size=_opt(ctx, "shm_size", values.byte_size, raw), **bools, **hostopts.service_options(ctx, raw))

@@ -57,10 +57,15 @@ def _service(spec):
 
     put("image", _s(spec.image))
     if spec.build:
-        put("build", {k: v for k, v in (("context", _s(spec.build.context)),
-                                        ("dockerfile", _s(spec.build.dockerfile)),
-                                        ("args", {k: _s(v) for k, v in spec.build.args}),
-                                        ("target", _s(spec.build.target))) if v not in (None, {})})
+        b = spec.build
+        put("build", {k: v for k, v in (("context", _s(b.context)), ("dockerfile", _s(b.dockerfile)),
+                                        ("args", {k: _s(v) for k, v in b.args}), ("target", _s(b.target)),
+                                        ("labels", {k: _s(v) for k, v in b.labels}),
+                                        ("cache_from", [_s(c) for c in b.cache_from]), ("network", _s(b.network)),
+                                        ("shm_size", b.shm_size),
+                                        ("extra_hosts", [_s(f"{n}:{a}") for n, a in b.extra_hosts]),
+                                        ("no_cache", b.no_cache or None), ("pull", b.pull or None))
+                      if v not in (None, {}, [])})
     if spec.command is not None:
         out["command"] = [_s(a) for a in spec.command]
     if spec.entrypoint is not None:
@@ -83,9 +88,10 @@ def _service(spec):
     put("dns", [_s(v) for v in spec.dns])
     put("dns_search", [_s(v) for v in spec.dns_search])
     if spec.network_mode is None and tuple(n.name for n in spec.networks) != ("default",) or any(
-            n.ipv4_address or n.aliases for n in spec.networks):
+            n.ipv4_address or n.aliases or n.link_local_ips for n in spec.networks):
         out["networks"] = {n.name: ({k: v for k, v in (("ipv4_address", n.ipv4_address),
-                                                        ("aliases", [_s(a) for a in n.aliases])) if v} or None)
+                                                        ("aliases", [_s(a) for a in n.aliases]),
+                                                        ("link_local_ips", list(n.link_local_ips))) if v} or None)
                            for n in spec.networks}
     hc = spec.healthcheck
     if hc is not None:
@@ -126,11 +132,47 @@ def _service(spec):
         out["logging"] = {k: v for k, v in (("driver", _s(spec.logging.driver)),
                                             ("options", {k: _s(v) for k, v in spec.logging.options})) if v}
     put("shm_size", spec.shm_size)
+    out.update(_host_options(spec))
     for kind in ("config", "secret"):
         put(f"{kind}s", [{k: v for k, v in (("source", m.name), ("target", _s(m.target)), ("mode", m.mode),
                                             ("uid", None if m.uid is None else str(m.uid)),
                                             ("gid", None if m.gid is None else str(m.gid))) if v is not None}
                          for m in spec.file_mounts if m.kind == kind])
+    return out
+
+
+_HOST_SCALARS = ("pids_limit", "runtime", "userns_mode", "cgroup", "uts", "cpu_shares", "cpuset", "cpu_period",
+                 "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "oom_score_adj", "mem_swappiness", "memswap_limit",
+                 "cgroup_parent")
+
+
+def _device(device):
+    """The short form, unless a path holds ':' (which the short form would split)."""
+    if ":" in device.source + device.target:
+        return {"source": device.source, "target": device.target, "permissions": device.permissions}
+    return f"{device.source}:{device.target}:{device.permissions}"
+
+
+def _host_options(spec) -> dict:
+    """The host options a service sets, as a compose file writes them (0 is a value here, not unset)."""
+    out = {key: _s(getattr(spec, key)) for key in _HOST_SCALARS if getattr(spec, key) is not None}
+    lists = {"security_opt": spec.security_opt, "group_add": spec.group_add, "dns_opt": spec.dns_opt,
+             "device_cgroup_rules": spec.device_cgroup_rules,
+             "devices": tuple(_device(d) for d in spec.devices)}
+    out.update({key: [_s(v) if isinstance(v, str) else {k: _s(x) for k, x in v.items()} for v in items]
+                for key, items in lists.items() if items})
+    if spec.oom_kill_disable:
+        out["oom_kill_disable"] = True
+    if spec.storage_opt:
+        out["storage_opt"] = {k: _s(v) for k, v in spec.storage_opt}
+    blkio = spec.blkio
+    if blkio is not None:
+        conf = {"weight": blkio.weight} if blkio.weight is not None else {}
+        conf.update({key: [{"path": _s(path), "weight" if key == "weight_device" else "rate": rate}
+                           for path, rate in getattr(blkio, key)]
+                     for key in ("weight_device", "device_read_bps", "device_read_iops", "device_write_bps",
+                                 "device_write_iops") if getattr(blkio, key)})
+        out["blkio_config"] = conf
     return out
 
 

@@ -74,7 +74,7 @@ DEPLOY = OneOf(NULL, Obj({
     "mode": STR, "endpoint_mode": STR, "replicas": INT, "labels": LIST_OR_DICT,
     "rollback_config": _UPDATE, "update_config": _UPDATE,
     "resources": Obj({
-        "limits": Obj({"cpus": STR_OR_NUM, "memory": STR}),
+        "limits": Obj({"cpus": STR_OR_NUM, "memory": STR, "pids": INT}),
         "reservations": Obj({"cpus": STR_OR_NUM, "memory": STR, "generic_resources": _GENERIC,
                              "devices": _DEVICES}),
     }),
@@ -88,7 +88,7 @@ HEALTHCHECK = Obj({"disable": BOOL, "interval": STR, "retries": NUM,
 _SERVICE_NETWORK = OneOf(NULL, Obj({"aliases": LIST_OF_STRINGS, "ipv4_address": STR, "ipv6_address": STR,
                                     "link_local_ips": LIST_OF_STRINGS, "priority": NUM}), name="a mapping or null")
 _VOLUME_LONG = Obj({"type": STR, "source": STR, "target": STR, "read_only": BOOL, "consistency": STR,
-                    "bind": Obj({"propagation": STR}), "volume": Obj({"nocopy": BOOL}),
+                    "bind": Obj({"propagation": STR, "create_host_path": BOOL}), "volume": Obj({"nocopy": BOOL}),
                     "tmpfs": Obj({"size": OneOf(INT, STR, name="an integer or a string")})}, required=("type",))
 _DEPENDS = OneOf(LIST_OF_STRINGS, DictOf(Obj({"condition": Enum(
     "service_started", "service_healthy", "service_completed_successfully"), "required": BOOL, "restart": BOOL},
@@ -104,8 +104,10 @@ SPEC_SERVICE = Obj({
     "build": OneOf(STR, Obj({"context": STR, "dockerfile": STR, "args": LIST_OR_DICT, "labels": LIST_OR_DICT,
                              "cache_from": ListOf(STR), "network": STR, "target": STR,
                              "shm_size": OneOf(INT, STR, name="an integer or a string"),
-                             "extra_hosts": LIST_OR_DICT, "isolation": STR}), name="a string or a mapping"),
-    "cap_add": LIST_OF_STRINGS, "cap_drop": LIST_OF_STRINGS, "cgroup_parent": STR,
+                             "extra_hosts": LIST_OR_DICT, "isolation": STR, "no_cache": BOOL, "pull": BOOL}),
+                     name="a string or a mapping"),
+    "cap_add": LIST_OF_STRINGS, "cap_drop": LIST_OF_STRINGS, "cgroup": Enum("host", "private"),
+    "cgroup_parent": STR,
     "command": OneOf(STR, ListOf(STR), name="a string or a list of strings"),
     "configs": ListOf(OneOf(STR, _FILE_REF,
                             name="a string or a mapping")),
@@ -150,7 +152,7 @@ SPEC_SERVICE = Obj({
     "tty": BOOL,
     "ulimits": DictOf(OneOf(INT, Obj({"hard": INT, "soft": INT}, required=("soft", "hard")),
                             name="an integer or a mapping with soft and hard"), key_pattern=re.compile("^[a-z]+$")),
-    "user": STR, "userns_mode": STR,
+    "user": STR, "userns_mode": STR, "uts": STR,
     "volumes": ListOf(OneOf(STR, _VOLUME_LONG, name="a string or a mapping"), unique=True),
     "volumes_from": LIST_OF_STRINGS, "working_dir": STR,
 })

@@ -5,9 +5,12 @@ Two kinds, so that no key is dropped without a word:
 - REFUSED keys stop the load with a ConfigError naming file, line, service and key: running without
   them would be a different application, a less confined container, or a replica on a host that lacks
   what it needs.
-- IGNORED keys are accepted with a warning naming the key and why: files written for docker-compose
-  1.29.2 use them, and without them a container only runs with other tuning (CPU weights, swappiness),
-  or they are Windows options or descriptions.
+- IGNORED keys are accepted with a warning naming the key and why: Windows options, descriptions, and
+  settings the cluster decides itself (addresses, drivers, platforms, when images are pulled), so that
+  a container runs as the file means it to without them.
+
+Every other key is honoured: host options such as ``security_opt``, ``devices`` or ``cpu_shares`` reach
+the engine (napcompose/config/hostopts.py parses them).
 
 Keys are dotted paths inside a service (``build.ssh``) or at the top level (``top:models``).
 docs/compose.md has the same table for readers.
@@ -26,7 +29,6 @@ REFUSED = {
                "here containers run on other hosts with nothing watching the files",
     "annotations": f"container annotations: {_NOT_SENT}; use labels",
     "attach": "up follows the logs of every service it starts; choosing which ones is not supported",
-    "cgroup": f"the cgroup namespace mode: {_NOT_SENT}",
     "gpus": "placement knows nothing of the hosts' GPUs, so a replica could land on a host without one",
     "models": "there is no model runner on the cluster's hosts",
     "post_start": "lifecycle hooks are not run",
@@ -34,7 +36,6 @@ REFUSED = {
     "provider": "services managed by an external provider are not supported",
     "pull_refresh_after": "images are pulled when a host lacks them; pull policies are not applied",
     "use_api_socket": "it would mount a host's Docker API socket and credentials into the container",
-    "uts": f"the UTS namespace mode: {_NOT_SENT}",
     # build
     "build.dockerfile_inline": "the engine is sent a context directory; write the Dockerfile into it",
     "build.additional_contexts": _BUILDKIT,
@@ -46,67 +47,35 @@ REFUSED = {
     "build.privileged": _BUILDKIT,
     "build.ulimits": "the classic build API used here takes no ulimits",
     "build.tags": "the image is tagged once, with the name nap-compose gives it for shipping to the hosts",
-    "build.no_cache": "pass --no-cache to nap-compose build instead",
-    "build.pull": "images are built from the base images the building host has, pulled when missing",
     # networks of a service
     "networks.*.interface_name": f"interface names: {_NOT_SENT}",
     "networks.*.mac_address": "addresses on the shared layer-2 network are managed by nap-compose",
     "networks.*.driver_opts": f"per-endpoint driver options: {_NOT_SENT}",
     "networks.*.gw_priority": f"gateway priorities: {_NOT_SENT}",
     # long-form volumes
-    "volumes[].bind.create_host_path": "a missing bind source is always created by the engine",
     "volumes[].bind.recursive": f"recursive bind options: {_NOT_SENT}",
     "volumes[].bind.selinux": "write the label as a short-form option instead ('./src:/src:z')",
     "volumes[].volume.labels": "volume labels are set at the top level, on the volume's definition",
     "volumes[].volume.subpath": f"volume subpaths: {_NOT_SENT}",
     "volumes[].tmpfs.mode": "tmpfs mounts take their size only",
     "volumes[].image": f"image mounts: {_NOT_SENT}",
-    # deploy
-    "deploy.resources.limits.pids": f"PID limits: {_NOT_SENT}",
-    # refused where 1.29.2 accepts them: without them the container runs less confined, or without what
-    # it needs
-    "devices": f"devices differ from host to host and placement does not know them, so the container could start without the device it needs",
-    "device_cgroup_rules": f"devices differ from host to host and placement does not know them",
-    "group_add": f"{_NOT_SENT}, so the process would lack the groups its files need",
-    "pids_limit": f"PID limits: {_NOT_SENT}, so the container would run without its limit",
-    "runtime": f"{_NOT_SENT}: the container would run under the default runtime, outside the sandbox asked for",
-    "security_opt": f"{_NOT_SENT}: the container would run without the confinement asked for",
-    "userns_mode": f"{_NOT_SENT}: the container would run without the user namespace asked for",
-    "deploy.resources.reservations.devices": f"placement knows nothing of the hosts' devices, so a replica could land on a host without one",
-    "deploy.resources.reservations.generic_resources": f"placement knows nothing of such resources, so a replica could land on a host without them",
+    # deploy: refused where 1.29.2 accepts them, because a replica could land on a host without them
+    "deploy.resources.reservations.devices": "placement knows nothing of the hosts' devices, so a replica could land on a host without one",
+    "deploy.resources.reservations.generic_resources": "placement knows nothing of such resources, so a replica could land on a host without them",
     # top level
     "top:models": "there is no model runner on the cluster's hosts",
     "network:enable_ipv4": "every network here is the cluster's IPv4 layer-2 network",
 }
 
 IGNORED = {
-    "blkio_config": f"block IO limits: {_NOT_SENT}",
-    "cgroup_parent": f"{_NOT_SENT}",
     "cpu_count": "a Windows option",
     "cpu_percent": "a Windows option",
-    "cpu_period": f"CFS tuning: {_NOT_SENT}; use cpus",
-    "cpu_quota": f"CFS tuning: {_NOT_SENT}; use cpus",
-    "cpu_rt_period": f"real-time scheduling: {_NOT_SENT}",
-    "cpu_rt_runtime": f"real-time scheduling: {_NOT_SENT}",
-    "cpu_shares": f"CPU weights: {_NOT_SENT}; use cpus",
-    "cpuset": "CPU numbers differ from host to host",
     "credential_spec": "a Windows option",
-    "dns_opt": f"{_NOT_SENT}",
     "isolation": "a Windows option",
     "mac_address": "addresses on the shared layer-2 network are managed by nap-compose",
-    "mem_swappiness": f"{_NOT_SENT}",
-    "memswap_limit": f"{_NOT_SENT}; use mem_limit",
-    "oom_kill_disable": f"{_NOT_SENT}",
-    "oom_score_adj": f"{_NOT_SENT}",
     "platform": "images are pulled or built for the platform of the host that runs them",
     "pull_policy": "images are pulled when a host lacks them",
-    "storage_opt": f"{_NOT_SENT}",
     "volume_driver": "named volumes use each host's local driver",
-    "build.labels": "images are built with context, dockerfile, args and target only",
-    "build.cache_from": "images are built with context, dockerfile, args and target only",
-    "build.network": "images are built with context, dockerfile, args and target only",
-    "build.shm_size": "images are built with context, dockerfile, args and target only",
-    "build.extra_hosts": "images are built with context, dockerfile, args and target only",
     "build.isolation": "a Windows option",
     "deploy.endpoint_mode": "there is no virtual IP: each replica has its own address and /etc/hosts entry",
     "deploy.labels": "service labels are a Swarm notion; use labels for the containers",
@@ -114,7 +83,6 @@ IGNORED = {
     "deploy.restart_policy.window": "the engine's restart policy has no window",
     "deploy.resources.reservations.cpus": "CPUs are not reserved; limits.cpus (or cpus) is applied",
     "networks.*.ipv6_address": "every network here is IPv4",
-    "networks.*.link_local_ips": f"{_NOT_SENT}",
     "networks.*.priority": f"{_NOT_SENT}",
     "volumes[].consistency": "a Docker Desktop option, without effect on Linux hosts",
 }

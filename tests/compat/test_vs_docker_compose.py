@@ -33,7 +33,6 @@ EXPECTED_DIFFERENCES = {
     "86_bad_profile_dependency": "docker-compose's `config` accepts it; here the dependency is on a disabled service",
     "87_top_level_name": "name: is a docker compose v2 key, which 1.29.2 does not know",
     "88_include": "include: is a docker compose v2 key, which 1.29.2 does not know",
-    "89_bad_security_opt": "security_opt is not sent to the engine here, so running would be less confined",
 }
 
 

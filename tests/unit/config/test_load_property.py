@@ -230,7 +230,9 @@ odd_values = st.builds(
     lambda place, key, odd: ("version: '2.4'\nservices:\n  web:\n    image: x\n    "
                              + place.format(key=key, odd=odd) + "\n"),
     odd_place, st.sampled_from(["scale", "mem_limit", "shm_size", "cpus", "mem_reservation", "stop_grace_period",
-                                "image", "build", "env_file", "x-nap", "hostname", "labels"]),
+                                "image", "build", "env_file", "x-nap", "hostname", "labels", "cpu_shares",
+                                "pids_limit", "cpu_period", "cpu_rt_runtime", "oom_score_adj", "memswap_limit",
+                                "mem_swappiness", "cpuset", "devices", "blkio_config"]),
     st.sampled_from(ODD_SCALARS))
 env_text = st.lists(rarely(st.sampled_from(["bad line", "1A=x", "Q='unterminated", "D=\"a\\nb\"", "export"]),
                            st.sampled_from(["A=1", "EMPTY=", "PORT=8080", "PORT=", "export A=2", "# c", ""])),

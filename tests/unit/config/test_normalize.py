@@ -115,11 +115,10 @@ def test_x_nap_service_settings_win_over_deploy():
 
 def test_ignored_keys_warn_once_each():
     warnings = []
-    one("image: x\ncpu_shares: 512\nmem_swappiness: 10", version="3.8", warn=warnings.append)
-    assert warnings == ["service 'web': 'cpu_shares' is ignored by nap-compose: CPU weights: the container "
-                        "options nap-compose sends to the engine do not include it; use cpus",
-                        "service 'web': 'mem_swappiness' is ignored by nap-compose: the container options "
-                        "nap-compose sends to the engine do not include it"]
+    one("image: x\ncpu_count: 2\nplatform: linux/amd64", version="3.8", warn=warnings.append)
+    assert warnings == ["service 'web': 'cpu_count' is ignored by nap-compose: a Windows option",
+                        "service 'web': 'platform' is ignored by nap-compose: images are pulled or built for the "
+                        "platform of the host that runs them"]
 
 
 def test_networks_default_and_named():

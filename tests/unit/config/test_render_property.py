@@ -50,6 +50,14 @@ def services(draw):
             svc["hostname"] = draw(NAMES)
             svc["stop_grace_period"] = f"{draw(st.integers(0, 100))}ms"
             svc["mem_limit"] = f"{draw(st.integers(1, 999))}m"
+        if draw(st.booleans()):
+            svc["security_opt"] = draw(st.lists(TEXT.filter(str.strip), max_size=2, unique=True))
+            svc["cpu_shares"] = draw(st.integers(0, 262144))
+            svc["oom_score_adj"] = draw(st.integers(-1000, 1000))
+            svc["pids_limit"] = draw(st.integers(-1, 4096))
+            svc["devices"] = [f"/dev/{draw(NAMES)}:/dev/{draw(NAMES)}:{draw(st.sampled_from(['r', 'rw', 'rwm']))}"]
+            svc["blkio_config"] = {"weight": draw(st.integers(10, 1000)),
+                                   "device_read_bps": [{"path": "/dev/sda", "rate": draw(st.integers(0, 1 << 30))}]}
         out[name] = svc
     top = {"strategy": draw(st.sampled_from(["spread", "binpack", "random"])), "seed": draw(st.integers(0, 99))}
     return {"version": "3.8", "x-nap": top, "services": out}
@@ -104,7 +112,7 @@ def test_config_services_in_start_order_and_quiet(cli):
 
 
 def test_config_prints_ignored_warnings_on_stderr(cli):
-    cli.write({"docker-compose.yml": "version: '3'\nservices:\n  web: {image: x, cpuset: '0-1'}\n"})
+    cli.write({"docker-compose.yml": "version: '3'\nservices:\n  web: {image: x, cpu_count: 2}\n"})
     status, out, err = cli.run("config", "-q")
-    assert (status, out, err) == (0, "", "WARNING: service 'web': 'cpuset' is ignored by nap-compose: CPU numbers "
-                                         "differ from host to host\n")
+    assert (status, out, err) == (0, "", "WARNING: service 'web': 'cpu_count' is ignored by nap-compose: a Windows "
+                                         "option\n")

@@ -113,10 +113,9 @@ def test_ignored_key_warns_with_its_reason(path):
     assert f"service 'web': '{path}' is ignored by nap-compose: {IGNORED[path]}" in warnings
 
 
-def test_version_1_files_refuse_the_same_keys():
-    with pytest.raises(ConfigError, match=r"docker-compose.yml:3: service 'web': security_opt: not supported by "
-                                          r"nap-compose: .*without the confinement asked for"):
-        parse("web:\n  image: x\n  security_opt: [no-new-privileges]\n")
+def test_version_1_files_take_the_host_options_too():
+    spec = parse("web:\n  image: x\n  security_opt: [no-new-privileges]\n  devices: ['/dev/fuse']\n").service("web")
+    assert spec.security_opt == ("no-new-privileges",) and spec.devices[0].source == "/dev/fuse"
 
 
 def test_version_1_volume_driver_warns():
@@ -182,13 +181,13 @@ def test_internal_network_is_refused():
                               "be given")
 
 
-def test_todays_pull_policies_warn_and_long_devices_are_refused():
+def test_todays_pull_policies_warn_and_long_devices_are_taken():
     warnings = []
     parse("services:\n  web:\n    image: x\n    pull_policy: every_12h\n", warn=warnings.append)
     assert warnings == [f"service 'web': 'pull_policy' is ignored by nap-compose: {IGNORED['pull_policy']}"]
-    with pytest.raises(ConfigError, match=r"docker-compose.yml:4: service 'web': devices: not supported"):
-        parse("services:\n  web:\n    image: x\n    devices:\n"
-              "      - {source: /dev/ttyUSB0, target: /dev/ttyUSB0, permissions: rwm}\n")
+    spec = parse("services:\n  web:\n    image: x\n    devices:\n"
+                 "      - {source: /dev/ttyUSB0, target: /dev/ttyS0, permissions: rw}\n").service("web")
+    assert [(d.source, d.target, d.permissions) for d in spec.devices] == [("/dev/ttyUSB0", "/dev/ttyS0", "rw")]
 
 
 def test_bad_pull_policy():

@@ -11,8 +11,9 @@ from napcompose.model import ServiceSpec
 # Fields that never reach a container's configuration: how many replicas there are and where they
 # run. Peers' hosts entries are not in the spec at all (they are added to the request), so a scale
 # of a linked service never changes a consumer's hash. How an update proceeds is no part of a
-# container either: changing it must not start one.
-_EXCLUDED = ("scale", "placement", "update", "rollback")
+# container either: changing it must not start one; nor is when its image is pulled (the image
+# itself is: a pulled tag is pinned to its digest in ``image`` before hashing).
+_EXCLUDED = ("scale", "placement", "update", "rollback", "pull_policy")
 
 
 def config_hash(spec: ServiceSpec) -> str:

@@ -197,6 +197,22 @@ class UpdateConfig:
 
 
 @dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for one registry, sent with a pull or push; the password never shows in a repr."""
+
+    registry: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identity_token: str = field(default="", repr=False)
+
+    def auth_config(self) -> Dict[str, str]:
+        """Docker's AuthConfig for the X-Registry-Auth header of one request."""
+        if self.identity_token:
+            return {"identitytoken": self.identity_token, "serveraddress": self.registry}
+        return {"username": self.username, "password": self.password, "serveraddress": self.registry}
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service of a project, normalised: interpolated, validated, defaults applied."""
 
@@ -250,6 +266,7 @@ class ServiceSpec:
     file_mounts: Tuple[FileMount, ...] = ()  # configs and secrets, in the order the service names them
     update: UpdateConfig = field(default_factory=UpdateConfig)
     rollback: UpdateConfig = field(default_factory=UpdateConfig)
+    pull_policy: Optional[str] = None  # always | missing | never | build; None: missing
 
     @property
     def named_volumes(self) -> Tuple[str, ...]:

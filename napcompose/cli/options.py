@@ -72,7 +72,7 @@ def options_of(args, project) -> Options:
                    timeout=stop_timeout(args), scales=tuple(sorted(scales.items())),
                    rolling=not given.get("no_rolling", False),
                    prune_previous=given.get("prune_previous", False),
-                   stop_first=given.get("stop", False), signal=signal)
+                   stop_first=given.get("stop", False), signal=signal, pull=given.get("pull"))
 
 
 def attached_stop(up: Options) -> Options:

@@ -16,7 +16,7 @@ IGNORED_KEYS = frozenset((
     "blkio_config", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
     "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpuset", "credential_spec", "device_cgroup_rules",
     "devices", "dns_opt", "group_add", "isolation", "mac_address", "mem_swappiness", "memswap_limit",
-    "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "profiles", "pull_policy", "runtime",
+    "oom_kill_disable", "oom_score_adj", "pids_limit", "platform", "profiles", "runtime",
     "security_opt", "storage_opt", "userns_mode", "volume_driver"))
 IGNORED_DEPLOY_KEYS = frozenset(("mode", "endpoint_mode", "labels"))
 _RESTART_CONDITIONS = {"none": "no", "on-failure": "on-failure", "any": "always"}
@@ -49,6 +49,16 @@ def _opt(ctx, key, func, raw):
 
 def _str(value):
     return None if value is None else str(value)
+
+
+def _pull_policy(ctx, raw):
+    """``pull_policy`` in compose's words (``if_not_present`` is the old spelling of ``missing``)."""
+    policy = _str(raw.get("pull_policy"))
+    if policy == "if_not_present":
+        return "missing"
+    if policy == "build" and raw.get("build") is None:
+        ctx.fail("pull_policy", "build needs a build: section to build the image from")
+    return policy
 
 
 def _environment(ctx, raw):
@@ -263,4 +273,4 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         cap_drop=tuple(str(c) for c in as_list(raw.get("cap_drop"))),
         ulimits=tuple(ulimits), sysctls=pairs(as_mapping(raw.get("sysctls"))),
         tmpfs=tuple(str(t) for t in as_list(raw.get("tmpfs"))), logging=_logging(raw),
-        shm_size=_opt(ctx, "shm_size", values.byte_size, raw), **bools)
+        shm_size=_opt(ctx, "shm_size", values.byte_size, raw), pull_policy=_pull_policy(ctx, raw), **bools)

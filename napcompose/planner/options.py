@@ -18,7 +18,8 @@ class Options:
     batch by batch per its ``update_config`` (False: ``--no-rolling``, every replica at once);
     ``prune_previous``: remove the containers kept from earlier updates for a rollback.
     ``no_cache`` and ``image_strategy`` are ``build``'s ``--no-cache`` and ``--strategy``
-    (planner/build.py: ``copy`` or ``build-each``).
+    (planner/build.py: ``copy`` or ``build-each``). ``pull``: ``up --pull`` (always, missing,
+    never, build), over every service's ``pull_policy``; None keeps each service's own.
     """
 
     force_recreate: bool = False
@@ -37,6 +38,7 @@ class Options:
     prune_previous: bool = False
     no_cache: bool = False
     image_strategy: str = "copy"
+    pull: Optional[str] = None
 
     @property
     def scale_of(self) -> Dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate, Release,
+from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, Recreate, Release,
                                         Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts)
 from napcompose.planner.rolling import render_rolling
@@ -37,6 +37,9 @@ def render(plan: Plan) -> List[str]:
             lines.append(f"image {action.image} on {action.host}: build for {action.service} ({action.reason})")
         elif isinstance(action, CopyImage):
             lines.append(f"image {action.image} on {action.host}: copy from {action.source} ({action.reason})")
+        elif isinstance(action, Pull):
+            lines.append(f"image {action.image} on {action.host}: pull {action.tag or action.image} for "
+                         f"{action.service} ({action.reason})")
         elif isinstance(action, Release):
             what = f"the stranded address of {action.owner}" if action.owner else "the address"
             lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release {what} "

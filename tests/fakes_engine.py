@@ -427,7 +427,9 @@ class FakeEngine:
         ref = parse_image(reference)
         self.registry.check(self.host, ref.registry, auth)
         digest = self.registry.store(reference, image_id)
-        self.repo_digests_of.setdefault(image_id, set()).add(ref.at(digest))
+        with self._lock:
+            self.repo_digests_of.setdefault(image_id, set()).add(ref.at(digest))
+            self.images[ref.at(digest)] = image_id  # Docker finds a pushed image by its digest too
         return digest
 
     def events(self, since: float, until: float) -> List[ContainerEvent]:

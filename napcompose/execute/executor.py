@@ -19,8 +19,8 @@ from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
 from napcompose.planner import (ACTION_TYPES, Addresses, BuildImage, CopyImage, Create, Keep, Kill, Options,
-                                Plan, Pull, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
-                                RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
+                                Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
+                                Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
 
 Handler = Callable[[RunState, object], Optional[List[Outcome]]]
 
@@ -28,6 +28,7 @@ Handler = Callable[[RunState, object], Optional[List[Outcome]]]
 HANDLERS: Dict[type, Handler] = {
     Reserve: addresses.reserve, Release: addresses.release,
     BuildImage: images.build_image, CopyImage: images.copy_image, Pull: images.pull,
+    PushImage: images.push_image,
     Create: containers.create, Recreate: containers.recreate, Start: containers.start, Keep: containers.keep,
     Stop: containers.stop, Restart: containers.restart, Remove: containers.remove, Kill: containers.kill,
     WriteHosts: hosts.write_hosts, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState
 from napcompose.imageref import registry_of
-from napcompose.planner import BuildImage, CopyImage, Pull
+from napcompose.planner import BuildImage, CopyImage, Pull, PushImage
 from napcompose.ports import ImageTransfer
 
 
@@ -62,3 +62,17 @@ def pull(state: RunState, action: Pull) -> None:
         core.reporter.progress(action.service, action.verb, "error", detail)
         raise
     core.reporter.progress(action.service, action.verb, status, detail)
+
+
+def push_image(state: RunState, action: PushImage) -> None:
+    """Push the image from its host with the operator's credentials for its registry; the line that
+    ends it names the digest the registry gave it."""
+    core = state.core
+    detail = f"{core.detail(action.host, None)} ({action.image})"
+    core.reporter.progress(action.service, action.verb, "started", detail)
+    try:
+        digest = core.engines[action.host].push(action.image, core.credentials(registry_of(action.image)))
+    except NapComposeError:
+        core.reporter.progress(action.service, action.verb, "error", detail)
+        raise
+    core.reporter.progress(action.service, action.verb, f"done: {digest}" if digest else "done", detail)

@@ -28,6 +28,7 @@ from napcompose.ports import ContainerEngine
 
 ALWAYS, MISSING, NEVER, BUILD = "always", "missing", "never", "build"
 POLICIES = (ALWAYS, MISSING, NEVER, BUILD)
+LOCAL = "local"  # a built image: pinned only to the digest a host's copy got when it was pushed
 _STRENGTH = {NEVER: 0, MISSING: 1, ALWAYS: 2}
 
 Credentials = Callable[[str], Optional[RegistryAuth]]
@@ -65,36 +66,54 @@ def registry_image(spec: ServiceSpec) -> bool:
     return spec.image is not None and spec.build is None
 
 
+def pushed_build(spec: ServiceSpec) -> bool:
+    """True for a built service whose ``image:`` names a registry host: once ``build --push`` sent it
+    there, the other hosts pull that digest instead of receiving copies."""
+    if spec.build is None or spec.image is None:
+        return False
+    ref = parse_image(spec.image)
+    return ref.registry == spec.image.split("/")[0] and not ref.pinned
+
+
 def policy_of(spec: ServiceSpec, override: Optional[str]) -> str:
     """The pull policy of ``spec`` in this run: ``--pull``, else its ``pull_policy``, else missing."""
     policy = override or spec.pull_policy or MISSING
     return MISSING if policy == BUILD else policy  # build concerns services that build; an image is pulled
 
 
-def wanted_images(project: Project, services: Iterable[str], override: Optional[str]) -> Dict[str, Tuple[str, ...]]:
+def wanted_images(project: Project, services: Iterable[str], override: Optional[str],
+                  build: bool = False) -> Dict[str, Tuple[str, ...]]:
     """{image: (policy, service names...)} of the selected services with registry images; two services
-    naming one image take the stronger policy (always > missing > never)."""
+    naming one image take the stronger policy (always > missing > never). A built service whose image
+    names a registry is ``local`` (never asked of a registry), unless it is built afresh in this run
+    (``build``, ``--pull build``, ``pull_policy: build``): then it runs what the build makes."""
     found: Dict[str, Tuple[str, List[str]]] = {}
     for name in sorted(services):
         spec = project.service(name)
+        if pushed_build(spec):
+            if not (build or override == BUILD or spec.pull_policy == BUILD or override == NEVER):
+                found.setdefault(spec.image, (LOCAL, []))[1].append(name)
+            continue
         if not registry_image(spec):
             continue
         policy = policy_of(spec, override)
         old_policy, names = found.get(spec.image, (NEVER, []))
         names.append(name)
-        found[spec.image] = (max(old_policy, policy, key=_STRENGTH.__getitem__), names)
+        found[spec.image] = (max(old_policy, policy, key=lambda p: _STRENGTH.get(p, 1)), names)
     return {image: (policy,) + tuple(names) for image, (policy, names) in sorted(found.items())}
 
 
 def resolve_pins(project: Project, services: Iterable[str], engines: Mapping[str, ContainerEngine],
                  hosts: Sequence[str], override: Optional[str] = None,
-                 credentials: Credentials = lambda registry: None, max_workers: int = 16) -> Tuple[Pin, ...]:
-    """The Pin of every registry image the selected ``services`` use, each resolved once.
+                 credentials: Credentials = lambda registry: None, max_workers: int = 16,
+                 build: bool = False) -> Tuple[Pin, ...]:
+    """The Pin of every registry image the selected ``services`` use, each resolved once (``build``:
+    ``up --build``, which builds afresh what it builds).
 
     Raises HostError naming the registry, the host asked through and the services when a registry
     refuses or cannot tell an ``always`` image: nothing has been touched then.
     """
-    wanted = wanted_images(project, services, override)
+    wanted = wanted_images(project, services, override, build)
     asked = [image for image, (policy, *_) in wanted.items() if policy != NEVER and not parse_image(image).pinned]
     held = _held(engines, hosts, asked, max_workers)
     answering = [h for h in hosts if h in held]
@@ -107,10 +126,13 @@ def resolve_pins(project: Project, services: Iterable[str], engines: Mapping[str
         if policy == NEVER:
             pins.append(Pin(image, tuple(names), policy))
             continue
-        if policy == MISSING:
+        if policy in (MISSING, LOCAL):
             local = next(((h, held[h][image]) for h in answering if held[h].get(image)), None)
             if local is not None:
-                pins.append(Pin(image, tuple(names), policy, local[1], f"the copy on {local[0]}"))
+                pins.append(Pin(image, tuple(names), MISSING, local[1], f"the copy on {local[0]}"))
+                continue
+            if policy == LOCAL:  # never pushed: built and copied as before
+                pins.append(Pin(image, tuple(names), NEVER))
                 continue
         pins.append(_ask_registry(image, policy, tuple(names), engines, answering, credentials))
     return tuple(pins)

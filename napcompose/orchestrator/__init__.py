@@ -80,7 +80,10 @@ class Orchestrator(Core):
         addresses = self.addresses(project_name)
         shipped = None
         pins: "tuple[Pin, ...]" = ()
-        if command is Command.PULL:
+        if command is Command.PUSH:
+            images = sorted({s.image for s in project.services if s.image})
+            seen = self.observe(project_name, images=images, addresses=addresses)
+        elif command is Command.PULL:
             pins = self.pins(project, options, ALWAYS)
             project = pinned(project, pins)
             seen = self.observe(project_name, addresses=addresses)
@@ -101,7 +104,8 @@ class Orchestrator(Core):
     def pins(self, project: Project, options: Options, override: Optional[str]) -> "tuple[Pin, ...]":
         """The digest each selected registry image runs as in this run, resolved once (observe/pins.py)."""
         return resolve_pins(project, selected_services(project, options), self.engines,
-                            [h.name for h in self.cluster.hosts], override, self.credentials, self.max_workers)
+                            [h.name for h in self.cluster.hosts], override, self.credentials, self.max_workers,
+                            build=options.build)
 
     def run(self, project: Optional[Project], options: Options = Options(), command: Command = Command.UP,
             name: Optional[str] = None) -> RunReport:

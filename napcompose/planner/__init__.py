@@ -12,10 +12,10 @@ from typing import Optional, Tuple
 
 from napcompose.model import Project
 from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
-                                        Create, Keep, Kill, Plan, Pull, Recreate, Release, Remove, RemoveFiles,
+                                        Create, Keep, Kill, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
-from napcompose.planner.build import plan_build
+from napcompose.planner.build import plan_build, plan_push
 from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            converge, healthy_needed, hosts_block, selected_services)
@@ -48,6 +48,7 @@ class Command(enum.Enum):
     ROLLBACK = "rollback"
     BUILD = "build"
     PULL = "pull"
+    PUSH = "push"
     GC = "ipam gc"
 
 
@@ -71,7 +72,7 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
         return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
                 Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync,
-                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build}
+                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build, Command.PUSH: plan_push}
     return planners[command](project, observation, options)
 
 
@@ -85,5 +86,5 @@ __all__ = [
     "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
-    "AddressRecords", "plan_build", "plan_gc", "Pull", "Pin", "plan_pull",
+    "AddressRecords", "plan_build", "plan_gc", "Pull", "Pin", "plan_pull", "PushImage", "plan_push",
 ]

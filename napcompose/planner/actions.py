@@ -187,6 +187,28 @@ class Pull:
         return self.service
 
 
+@dataclass(frozen=True)
+class PushImage:
+    """Push ``image`` (a tag) from ``host``'s daemon to the registry its name says, with the operator's
+    credentials for it; hosts can then pull it instead of receiving copies."""
+
+    service: str
+    image: str
+    host: str
+    reason: str
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Pushing"
+    kind: ClassVar[str] = "push"
+
+    @property
+    def key(self) -> str:
+        return f"push {self.image}"
+
+    @property
+    def subject(self) -> str:
+        return self.service
+
+
 def image_key(image: str, host: str) -> str:
     """The key of the action that puts ``image`` on ``host``: what creating a container there needs."""
     return f"{image}@{host}"
@@ -375,9 +397,9 @@ def ship_key(host: str) -> str:
     return f"files@{host}"
 
 
-Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, Create, Recreate, Start, Keep, Stop, Restart,
+Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop, Restart,
                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious]
-ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, Create, Recreate, Start, Keep, Stop, Restart,
+ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop, Restart,
                 Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 

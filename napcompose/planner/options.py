@@ -20,6 +20,7 @@ class Options:
     ``no_cache`` and ``image_strategy`` are ``build``'s ``--no-cache`` and ``--strategy``
     (planner/build.py: ``copy`` or ``build-each``). ``pull``: ``up --pull`` (always, missing,
     never, build), over every service's ``pull_policy``; None keeps each service's own.
+    ``push``: ``build --push``, the built images go to their registry instead of to the other hosts.
     """
 
     force_recreate: bool = False
@@ -39,6 +40,7 @@ class Options:
     no_cache: bool = False
     image_strategy: str = "copy"
     pull: Optional[str] = None
+    push: bool = False
 
     @property
     def scale_of(self) -> Dict[str, int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, Recreate, Release,
+from napcompose.planner.actions import (BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, PushImage, Recreate,
+                                        Release,
                                         Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts)
 from napcompose.planner.rolling import render_rolling
@@ -40,6 +41,9 @@ def render(plan: Plan) -> List[str]:
         elif isinstance(action, Pull):
             lines.append(f"image {action.image} on {action.host}: pull {action.tag or action.image} for "
                          f"{action.service} ({action.reason})")
+        elif isinstance(action, PushImage):
+            lines.append(f"image {action.image} on {action.host}: push to its registry for {action.service} "
+                         f"({action.reason})")
         elif isinstance(action, Release):
             what = f"the stranded address of {action.owner}" if action.owner else "the address"
             lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release {what} "

@@ -275,3 +275,62 @@ def test_pull_and_images_on_the_command_line(tmp_path):
     assert len(rows) == 2 and all(pinned in row for row in rows)
     status, out, err = cli("up", "-d", "--pull", "sometimes")
     assert status == 2 and "--pull" in err
+
+
+# ---------------------------------------------------------------------------- push and build --push
+
+
+def _built(image=f"{REG}/team/web:1"):
+    from napcompose.model import BuildSpec
+
+    return Project(name="shop", services=(ServiceSpec(name="web", image=image, build=BuildSpec(context="."),
+                                                      scale=3),))
+
+
+def test_build_push_builds_once_and_pushes_then_up_has_the_other_hosts_pull(rig):
+    from napcompose.planner import BuildImage, CopyImage, PushImage
+
+    for engine in rig.world.engines.values():
+        engine.retag(f"{REG}/team/web:1", None)
+    options = Options(push=True)
+    the_plan, addresses = rig.orc.plan(_built(), options, Command.BUILD)
+    assert [(type(a).__name__, a.host) for a in the_plan.actions] == [("BuildImage", "node1"), ("PushImage", "node1")]
+    assert the_plan.actions[1].after == (the_plan.actions[0].key,)
+    assert "image 198.18.0.254:5000/team/web:1 on node1: push to its registry for web (build --push)" in render(the_plan)
+    assert rig.orc.execute(_built(), the_plan, addresses, options).failed == ()
+    digest = rig.world.registry.tags[(f"{REG}/team/web", "1")]
+    up_plan, _ = rig.orc.plan(_built())
+    kinds = [(type(a).__name__, a.host) for a in up_plan.actions if isinstance(a, (BuildImage, CopyImage, Pull))]
+    assert kinds == [("Pull", "node2"), ("Pull", "node3")]
+    assert nap.up(rig.orc, _built()).failed == ()
+    assert images_run(rig) == [f"{REG}/team/web@{digest}"]
+    assert not any(isinstance(a, PushImage) for a in up_plan.actions)
+
+
+def test_push_needs_an_image_that_names_a_registry_and_a_host_that_holds_it(rig):
+    from napcompose.planner import PushImage
+
+    with pytest.raises(ConfigError) as err:
+        rig.orc.plan(_built(image="team/web:1"), Options(), Command.PUSH)
+    assert "service web: image team/web:1: names no registry to push to" in str(err.value)
+    for engine in rig.world.engines.values():
+        engine.retag(f"{REG}/team/web:1", None)
+    with pytest.raises(ConfigError) as err:
+        rig.orc.plan(_built(), Options(), Command.PUSH)
+    assert f"service web: image {REG}/team/web:1 is on no host that answers" in str(err.value)
+    rig.world.engines["node2"].retag(f"{REG}/team/web:1", "sha256:built")
+    the_plan, addresses = rig.orc.plan(_built(), Options(), Command.PUSH)
+    assert [(type(a), a.host) for a in the_plan.actions] == [(PushImage, "node2")]
+    assert rig.orc.execute(_built(), the_plan, addresses, Options()).failed == ()
+    assert rig.world.registry.ids[rig.world.registry.tags[(f"{REG}/team/web", "1")]] == "sha256:built"
+
+
+def test_a_built_image_never_pushed_is_built_and_copied_as_before(rig):
+    from napcompose.planner import BuildImage, CopyImage
+
+    for engine in rig.world.engines.values():
+        engine.retag(f"{REG}/team/web:1", None)
+    the_plan, _ = rig.orc.plan(_built())
+    assert sorted(type(a).__name__ for a in the_plan.actions if isinstance(a, (BuildImage, CopyImage, Pull))) == \
+        ["BuildImage", "CopyImage", "CopyImage"]
+    assert rig.world.registry.asked == []

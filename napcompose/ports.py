@@ -90,9 +90,9 @@ class ContainerEngine(Protocol):
     def image_id(self, reference: str) -> Optional[str]:
         """The id ("sha256:...") of the image ``reference`` names on this host; None when absent."""
 
-    def repo_digests(self, reference: str) -> Tuple[str, ...]:
-        """The ``RepoDigests`` (``repo@sha256:…``) of the image ``reference`` names here; () when
-        absent or never pulled or pushed (an image built or loaded here has none)."""
+    def repo_digests(self, reference: str) -> Optional[Tuple[str, ...]]:
+        """The ``RepoDigests`` (``repo@sha256:…``) of the image ``reference`` names here: () for an
+        image never pulled or pushed (built or loaded here), None when the host has no such image."""
 
     def registry_digest(self, reference: str, auth: Optional[RegistryAuth] = None) -> str:
         """The digest the registry serves for ``reference`` now, asked through this host's daemon

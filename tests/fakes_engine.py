@@ -386,10 +386,10 @@ class FakeEngine:
         self._guard("image_id", reference)
         return self._current_image(reference)
 
-    def repo_digests(self, reference: str) -> Tuple[str, ...]:
+    def repo_digests(self, reference: str) -> Optional[Tuple[str, ...]]:
         self._guard("repo_digests", reference)
         found = self._current_image(reference)
-        return tuple(sorted(self.repo_digests_of.get(found, ()))) if found else ()
+        return tuple(sorted(self.repo_digests_of.get(found, ()))) if found else None
 
     def registry_digest(self, reference: str, auth=None) -> str:
         self._guard("registry_digest", reference)

@@ -152,14 +152,14 @@ class DockerEngine:
                 return None
         return found.get("Id") or None
 
-    def repo_digests(self, reference: str) -> Tuple[str, ...]:
+    def repo_digests(self, reference: str) -> Optional[Tuple[str, ...]]:
         import docker.errors
 
         with self._calling("inspect image", reference):
             try:
                 found = self._api().inspect_image(reference)
             except docker.errors.NotFound:
-                return ()
+                return None
         return tuple(found.get("RepoDigests") or ())
 
     def registry_digest(self, reference: str, auth: Optional[RegistryAuth] = None) -> str:

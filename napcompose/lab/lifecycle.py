@@ -161,6 +161,8 @@ def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[s
                                           60.0, os.path.join(host.dir, "dockerd.log"))
         checks[f"{host.name}/sshd"] = (f"sshd of {host.name}", lambda h=host: daemons.tcp_open(h.address, 22),
                                        20.0, os.path.join(host.dir, "sshd.log"))
+    if only is None or any(r.key in only for r in lab_registry.registries(layout)):
+        lab_registry.prepare(layout)  # configs (credentials kept), also for a lab made before it had registries
     for registry in lab_registry.registries(layout):
         starters[registry.key] = lambda r=registry: daemons.start_registry(r)
         checks[registry.key] = (f"registry {registry.address}", lambda r=registry: lab_registry.answers(r),
@@ -284,7 +286,6 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
         state.write_state(layout, "wiring", {})
         lab_etcd.record(layout, members)
         sshd.prepare_ssh(layout)
-        lab_registry.prepare(layout)
         netns.build_wiring(layout)
         lab_etcd.add_addresses(layout)
         say(f"wired {len(layout.hosts)} host namespace(s) and the router ({layout.router}) to switch "

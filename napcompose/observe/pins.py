@@ -127,11 +127,14 @@ def resolve_pins(project: Project, services: Iterable[str], engines: Mapping[str
             pins.append(Pin(image, tuple(names), policy))
             continue
         if policy in (MISSING, LOCAL):
-            local = next(((h, held[h][image]) for h in answering if held[h].get(image)), None)
+            copies = [(h, held[h][image]) for h in answering if held[h][image] is not None]
+            local = next(((h, digest) for h, digest in copies if digest), None)
             if local is not None:
                 pins.append(Pin(image, tuple(names), MISSING, local[1], f"the copy on {local[0]}"))
                 continue
-            if policy == LOCAL:  # never pushed: built and copied as before
+            if policy == LOCAL or copies:
+                # Built, loaded or imported on the hosts (no digest anywhere): no registry knows it,
+                # so it runs and travels between hosts as before.
                 pins.append(Pin(image, tuple(names), NEVER))
                 continue
         pins.append(_ask_registry(image, policy, tuple(names), engines, answering, credentials))
@@ -140,12 +143,17 @@ def resolve_pins(project: Project, services: Iterable[str], engines: Mapping[str
 
 def _held(engines: Mapping[str, ContainerEngine], hosts: Sequence[str], images: Sequence[str],
           max_workers: int) -> Dict[str, Dict[str, Optional[str]]]:
-    """{host: {image: digest of its copy, or None}} of every host that answers (all asked at once)."""
+    """{host: {image: None when absent, else the digest of its copy ("" when it has none)}} of every
+    host that answers (all asked at once)."""
     if not images:
         return {}
 
     def ask(host: str) -> Dict[str, Optional[str]]:
-        return {image: repo_digest_of(image, engines[host].repo_digests(image)) for image in images}
+        found: Dict[str, Optional[str]] = {}
+        for image in images:
+            digests = engines[host].repo_digests(image)
+            found[image] = None if digests is None else repo_digest_of(image, digests) or ""
+        return found
 
     return {r.key: r.value for r in fan_out(list(hosts), ask, max_workers=max_workers) if r.ok}
 

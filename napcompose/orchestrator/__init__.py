@@ -86,7 +86,9 @@ class Orchestrator(Core):
         elif command is Command.PULL:
             pins = self.pins(project, options, ALWAYS)
             project = pinned(project, pins)
-            seen = self.observe(project_name, addresses=addresses)
+            # observed as for up, so the replicas are placed where up would place them
+            volumes = sorted({v for s in project.services for v in s.named_volumes})
+            seen = self.observe(project_name, everything=True, addresses=addresses, volumes=volumes)
         elif command is Command.UP:
             # Before anything is asked: bad bind sources are refused, and the copies' digests join
             # the config hashes the planner compares; so do the digests of the registry images.

@@ -334,3 +334,13 @@ def test_a_built_image_never_pushed_is_built_and_copied_as_before(rig):
     assert sorted(type(a).__name__ for a in the_plan.actions if isinstance(a, (BuildImage, CopyImage, Pull))) == \
         ["BuildImage", "CopyImage", "CopyImage"]
     assert rig.world.registry.asked == []
+
+
+def test_an_image_every_host_holds_without_a_digest_asks_no_registry(rig):
+    # loaded or imported on the hosts (the lab's image): no registry knows it, nothing is pinned
+    the_plan, _ = rig.orc.plan(project(image="nap-lab/busybox:latest"))
+    assert rig.world.registry.asked == [] and the_plan.pins[0].digest is None
+    rig.world.engines["node3"].retag("nap-lab/busybox:latest", None)
+    the_plan, _ = rig.orc.plan(project(image="nap-lab/busybox:latest"))
+    assert rig.world.registry.asked == []
+    assert [(type(a).__name__, a.host) for a in the_plan.actions if a.kind in ("copy", "pull")] == [("CopyImage", "node3")]

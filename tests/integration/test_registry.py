@@ -166,3 +166,21 @@ def test_the_password_protected_registry_takes_the_operators_credentials(project
     project.ok("up", "-d")
     assert {image for _, image in project.runs().values()} == {f"{repository}@{digest}"}
     assert len(project.runs()) == 3
+
+
+def test_build_push_then_up_has_the_other_hosts_pull_instead_of_copying(project, registries):
+    address, _ = registries
+    repository = f"{address}/{project.name}/web"
+    (project.dir / "web").mkdir()
+    (project.dir / "web" / "Dockerfile").write_text(f"FROM {IMAGE}\nLABEL built-by={project.name}\n")
+    project.write({"web": _sleeper(f"{repository}:1", build="./web")})
+    status, _, err = project.nap("build", "--push")
+    assert status == 0, err
+    assert "Pushing web on node1" in err and "Copying" not in err
+    status, _, err = project.nap("up", "-d")
+    assert status == 0, err
+    assert "Copying" not in err and "Pulling web on node2" in err and "Pulling web on node3" in err
+    images = {image for _, image in project.runs().values()}
+    assert len(project.runs()) == 3 and len(images) == 1 and images.pop().startswith(f"{repository}@sha256:")
+    for host in ("node1", "node2", "node3"):
+        project.docker(host).api.remove_image(f"{repository}:1", force=True)

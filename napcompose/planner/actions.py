@@ -423,7 +423,8 @@ class Plan:
     hosts_lines: Tuple[Tuple[Replica, Tuple[str, ...]], ...] = ()  # for display: each replica's peers
     # For display: (volume, host, replica label, already on the host) of every named volume mounted.
     volumes: Tuple[Tuple[str, str, str, bool], ...] = ()
-    notes: Tuple[str, ...] = ()  # for display: what the run leaves alone and why (lost hosts)
+    # for display: the digest each registry image runs as, what the run leaves alone and why (lost hosts)
+    notes: Tuple[str, ...] = ()
     pins: Tuple[Pin, ...] = ()  # the digest each registry image runs as: the executor creates from them
 
     @property

@@ -297,8 +297,10 @@ _PULL_STEPS = ("Pulling fs layer", "Already exists", "Pull complete")
 
 
 def _auth(auth: Optional[RegistryAuth]):
-    """docker-py's auth_config for one request; None lets docker-py read the operator's Docker config."""
-    return auth.auth_config() if auth is not None else None
+    """docker-py's auth_config for one request. Without credentials an empty one, never None: None
+    would have docker-py read a Docker config of its own choosing (this process's environment),
+    while the credentials sent are only those the command itself read (adapters/docker_config.py)."""
+    return auth.auth_config() if auth is not None else {}
 
 
 def _stream_error(chunk) -> Optional[str]:

@@ -17,7 +17,7 @@ the config hash: a tag that moved is an update of that service like any other ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import HostError, NapComposeError, without_host
@@ -177,8 +177,6 @@ def _ask_registry(image: str, policy: str, names: Tuple[str, ...], engines: Mapp
 
 def pinned(project: Project, pins: Iterable[Pin]) -> Project:
     """``project`` with every pinned service's ``image`` replaced by its pinned reference."""
-    from dataclasses import replace
-
     by_service = {name: pin for pin in pins if pin.digest for name in pin.services}
     if not by_service:
         return project

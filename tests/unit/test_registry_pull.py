@@ -344,3 +344,14 @@ def test_an_image_every_host_holds_without_a_digest_asks_no_registry(rig):
     the_plan, _ = rig.orc.plan(project(image="nap-lab/busybox:latest"))
     assert rig.world.registry.asked == []
     assert [(type(a).__name__, a.host) for a in the_plan.actions if a.kind in ("copy", "pull")] == [("CopyImage", "node3")]
+
+
+def test_pull_build_builds_afresh_what_builds_and_pins_nothing_built(rig):
+    from napcompose.planner import BuildImage
+
+    rig.world.engines["node1"].push(f"{REG}/team/web:1")  # pushed once: up would pin that digest
+    pinned_plan, _ = rig.orc.plan(_built())
+    assert pinned_plan.pins[0].digest is not None
+    the_plan, _ = rig.orc.plan(_built(), Options(pull="build"))
+    assert [a.host for a in the_plan.actions if isinstance(a, BuildImage)] == ["node1"]
+    assert all(p.digest is None for p in the_plan.pins) and not any(isinstance(a, Pull) for a in the_plan.actions)

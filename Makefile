@@ -6,7 +6,7 @@ LAB_DIR  ?= .lab
 NAP      := $(PYTHON) -m napcompose
 CLUSTER  := $(LAB_DIR)/nap-cluster.yml
 APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static iproute2 docker-compose \
-            redis-server procps make chromium chromium-driver
+            redis-server procps make chromium chromium-driver docker-registry
 PY_MODS  := docker yaml etcd etcd3gw networkx paramiko pytest hypothesis selenium
 
 .PHONY: deps demo ping-demo test unit compat integration lab-up lab-down screenshots

@@ -11,9 +11,10 @@ from napcompose.model import BuildSpec, NetworkAttachment, ServiceSpec
 # Fields that never reach a container's configuration: how many replicas there are and where they
 # run. Peers' hosts entries are not in the spec at all (they are added to the request), so a scale
 # of a linked service never changes a consumer's hash. How an update proceeds is no part of a
-# container either: changing it must not start one.
+# container either: changing it must not start one; nor is when its image is pulled (the image
+# itself is: a pulled tag is pinned to its digest in ``image`` before hashing).
 # Profiles decide whether a service runs at all, never how its container is made.
-_EXCLUDED = ("scale", "placement", "update", "rollback", "profiles")
+_EXCLUDED = ("scale", "placement", "update", "rollback", "profiles", "pull_policy")
 
 # Host options and build options honoured after containers were already running, by the class that
 # holds them. Each counts only when it differs from its default.

@@ -228,6 +228,22 @@ class UpdateConfig:
 
 
 @dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for one registry, sent with a pull or push; the password never shows in a repr."""
+
+    registry: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identity_token: str = field(default="", repr=False)
+
+    def auth_config(self) -> Dict[str, str]:
+        """Docker's AuthConfig for the X-Registry-Auth header of one request."""
+        if self.identity_token:
+            return {"identitytoken": self.identity_token, "serveraddress": self.registry}
+        return {"username": self.username, "password": self.password, "serveraddress": self.registry}
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One service of a project, normalised: interpolated, validated, defaults applied."""
 
@@ -307,6 +323,7 @@ class ServiceSpec:
     dns_opt: Tuple[str, ...] = ()
     cgroup_parent: Optional[str] = None
     blkio: Optional[BlkioConfig] = None
+    pull_policy: Optional[str] = None  # always | missing | never | build; None: missing
 
     @property
     def named_volumes(self) -> Tuple[str, ...]:

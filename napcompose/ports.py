@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from napcompose.clustermodel import NetworkView
-from napcompose.model import Allocation, BuildSpec, ContainerEvent, ContainerRequest, ObservedContainer
+from napcompose.model import (Allocation, BuildSpec, ContainerEvent, ContainerRequest, ObservedContainer,
+                              RegistryAuth)
 
 
 class KeyValueStore(Protocol):
@@ -93,6 +94,24 @@ class ContainerEngine(Protocol):
 
     def image_id(self, reference: str) -> Optional[str]:
         """The id ("sha256:...") of the image ``reference`` names on this host; None when absent."""
+
+    def repo_digests(self, reference: str) -> Optional[Tuple[str, ...]]:
+        """The ``RepoDigests`` (``repo@sha256:…``) of the image ``reference`` names here: () for an
+        image never pulled or pushed (built or loaded here), None when the host has no such image."""
+
+    def registry_digest(self, reference: str, auth: Optional[RegistryAuth] = None) -> str:
+        """The digest the registry serves for ``reference`` now, asked through this host's daemon
+        (its trust settings apply); pulls nothing. HostError naming the registry when it refuses."""
+
+    def pull(self, reference: str, auth: Optional[RegistryAuth] = None,
+             progress: Optional[Callable[[str], None]] = None) -> None:
+        """Pull ``reference`` from its registry; ``progress`` gets one short line per layer step."""
+
+    def tag_image(self, source: str, target: str) -> None:
+        """Give the local image ``source`` the name ``target`` (``repository:tag``) as well."""
+
+    def push(self, reference: str, auth: Optional[RegistryAuth] = None) -> str:
+        """Push the local image ``reference`` (a tag) to its registry; return the digest it got there."""
 
     def events(self, since: float, until: float) -> List[ContainerEvent]:
         """Container start, stop and die events stamped in [since, until] (epoch seconds), oldest first.

@@ -8,6 +8,7 @@ operation and container, or to be unreachable as a whole.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.clustermodel import Endpoint, NetworkView
 from napcompose.errors import HostError
+from napcompose.imageref import parse_image
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
 
@@ -215,6 +217,9 @@ class FakeEngine:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.volumes: Set[str] = set()
+        self.registry: Optional["FakeRegistry"] = None  # set by FakeWorld: the registries every host reaches
+        self.repo_digests_of: Dict[str, Set[str]] = {}  # image id -> its "repo@digest" names
+        self.pulled: List[Tuple[str, Optional[str]]] = []  # (reference, username sent) per pull
 
     # -- test controls
     def fail(self, operation: str, name: str, cause: str = "injected failure") -> None:
@@ -237,7 +242,10 @@ class FakeEngine:
         self.images[reference] = new_id
 
     def _current_image(self, reference: str) -> Optional[str]:
-        # An image never retagged is present, with an id of its own that is the same on every host.
+        # An image never retagged is present, with an id of its own that is the same on every host;
+        # an image named by digest only once it was pulled (a digest comes from a registry).
+        if "@" in reference:
+            return self.images.get(reference)
         return self.images.get(reference, f"sha256:{reference}-0")
 
     def by_name(self, name: str) -> _Container:
@@ -413,6 +421,52 @@ class FakeEngine:
         self._guard("image_id", reference)
         return self._current_image(reference)
 
+    def repo_digests(self, reference: str) -> Optional[Tuple[str, ...]]:
+        self._guard("repo_digests", reference)
+        found = self._current_image(reference)
+        return tuple(sorted(self.repo_digests_of.get(found, ()))) if found else None
+
+    def registry_digest(self, reference: str, auth=None) -> str:
+        self._guard("registry_digest", reference)
+        return self.registry.resolve(self.host, reference, auth)
+
+    def pull(self, reference: str, auth=None, progress=None) -> None:
+        self._guard("pull", reference)
+        ref = parse_image(reference)
+        digest = ref.digest or self.registry.resolve(self.host, reference, auth)
+        self.registry.check(self.host, ref.registry, auth)
+        image_id = self.registry.ids.get(digest)
+        if image_id is None:
+            raise HostError(self.host, f"pull from registry {ref.registry} {reference}: manifest unknown")
+        with self._lock:
+            self.pulled.append((reference, auth.username if auth is not None else None))
+            self.images[ref.at(digest)] = image_id
+            if not ref.digest:
+                self.images[str(ref)] = image_id
+            self.repo_digests_of.setdefault(image_id, set()).add(ref.at(digest))
+        if progress is not None:
+            progress("layer0 Pull complete")
+
+    def tag_image(self, source: str, target: str) -> None:
+        self._guard("tag_image", target)
+        found = self._current_image(source)
+        if found is None:
+            raise HostError(self.host, f"tag {source} as {target}: no such image")
+        self.images[target] = found
+
+    def push(self, reference: str, auth=None) -> str:
+        self._guard("push", reference)
+        image_id = self._current_image(reference)
+        if image_id is None:
+            raise HostError(self.host, f"push {reference}: no such image")
+        ref = parse_image(reference)
+        self.registry.check(self.host, ref.registry, auth)
+        digest = self.registry.store(reference, image_id)
+        with self._lock:
+            self.repo_digests_of.setdefault(image_id, set()).add(ref.at(digest))
+            self.images[ref.at(digest)] = image_id  # Docker finds a pushed image by its digest too
+        return digest
+
     def events(self, since: float, until: float) -> List[ContainerEvent]:
         self._guard("events", "")
         return sorted((e for e in self.event_log if since <= e.time <= until),
@@ -456,6 +510,49 @@ class FakeImages:
         return self.engines[host]._current_image(image)
 
 
+class FakeRegistry:
+    """Every registry the hosts reach, in memory: which digest each (repository, tag) names, which image
+    id each digest is, and the registries that want a user and password."""
+
+    def __init__(self):
+        self.tags: Dict[Tuple[str, str], str] = {}
+        self.ids: Dict[str, str] = {}  # digest -> image id
+        self.users: Dict[str, Tuple[str, str]] = {}  # registry -> (user, password) it requires
+        self.asked: List[Tuple[str, str]] = []  # (host, reference) per digest question
+        self._lock = threading.Lock()
+
+    def require(self, registry: str, user: str, password: str) -> None:
+        self.users[registry] = (user, password)
+
+    def publish(self, reference: str, content: str = "v1") -> str:
+        """Push new content under ``reference``'s tag (moving it when it named other content); its digest."""
+        image_id = "sha256:" + hashlib.sha256(f"id {reference} {content}".encode()).hexdigest()
+        return self.store(reference, image_id)
+
+    def store(self, reference: str, image_id: str) -> str:
+        ref = parse_image(reference)
+        digest = "sha256:" + hashlib.sha256(f"manifest {ref.repository} {image_id}".encode()).hexdigest()
+        with self._lock:
+            self.ids[digest] = image_id
+            self.tags[(ref.repository, ref.tag or "latest")] = digest
+        return digest
+
+    def check(self, host: str, registry: str, auth) -> None:
+        wanted = self.users.get(registry)
+        if wanted is not None and (auth is None or (auth.username, auth.password) != wanted):
+            raise HostError(host, f"ask registry {registry}: unauthorized: authentication required")
+
+    def resolve(self, host: str, reference: str, auth) -> str:
+        ref = parse_image(reference)
+        with self._lock:
+            self.asked.append((host, reference))
+        self.check(host, ref.registry, auth)
+        digest = self.tags.get((ref.repository, ref.tag or "latest"))
+        if digest is None:
+            raise HostError(host, f"ask registry {ref.registry} for {reference}: manifest unknown")
+        return digest
+
+
 class FakeWorld:
     """Hosts with engines and files over one file system and one network."""
 
@@ -464,6 +561,9 @@ class FakeWorld:
         self.network = FakeNetwork()
         now = clock.now if clock is not None else None
         self.engines = {h: FakeEngine(h, self.fs, self.network, now) for h in hosts}
+        self.registry = FakeRegistry()
+        for engine in self.engines.values():
+            engine.registry = self.registry
         self.files_by_host = {h: FakeFiles(h, self.fs) for h in hosts}
         self.files_opened: List[str] = []
         self.images = FakeImages(self.engines)

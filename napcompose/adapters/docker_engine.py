@@ -8,13 +8,14 @@ as a HostError naming the host, the verb and the container.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
-from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
-                              exit_code_of, parse_generation)
+from napcompose.imageref import parse_image
+from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, RegistryAuth,
+                              Replica, exit_code_of, parse_generation)
 from napcompose.adapters.docker_network import network_view
 from napcompose.clustermodel import Host, NetworkView
 
@@ -168,6 +169,52 @@ class DockerEngine:
                 return None
         return found.get("Id") or None
 
+    def repo_digests(self, reference: str) -> Optional[Tuple[str, ...]]:
+        import docker.errors
+
+        with self._calling("inspect image", reference):
+            try:
+                found = self._api().inspect_image(reference)
+            except docker.errors.NotFound:
+                return None
+        return tuple(found.get("RepoDigests") or ())
+
+    def registry_digest(self, reference: str, auth: Optional[RegistryAuth] = None) -> str:
+        registry = parse_image(reference).registry
+        with self._calling(f"ask registry {registry} for", reference):
+            found = self._api().inspect_distribution(reference, auth_config=_auth(auth))
+        digest = (found.get("Descriptor") or {}).get("digest")
+        if not digest:
+            raise HostError(self.host, f"ask registry {registry} for {reference}: no digest in its answer")
+        return digest
+
+    def pull(self, reference: str, auth: Optional[RegistryAuth] = None,
+             progress: Optional[Callable[[str], None]] = None) -> None:
+        registry = parse_image(reference).registry
+        with self._calling(f"pull from registry {registry}", reference):
+            for chunk in self._api().pull(reference, stream=True, decode=True, auth_config=_auth(auth)):
+                error = _stream_error(chunk)
+                if error:
+                    raise HostError(self.host, f"pull from registry {registry} {reference}: {error}")
+                if progress is not None and chunk.get("status") in _PULL_STEPS:
+                    progress(f"{chunk.get('id', '')} {chunk['status']}".strip())
+
+    def tag_image(self, source: str, target: str) -> None:
+        ref = parse_image(target)
+        with self._calling("tag", f"{source} as {target}"):
+            self._api().tag(source, ref.repository, ref.tag or "latest", force=True)
+
+    def push(self, reference: str, auth: Optional[RegistryAuth] = None) -> str:
+        registry = parse_image(reference).registry
+        digest = ""
+        with self._calling(f"push to registry {registry}", reference):
+            for chunk in self._api().push(reference, stream=True, decode=True, auth_config=_auth(auth)):
+                error = _stream_error(chunk)
+                if error:
+                    raise HostError(self.host, f"push to registry {registry} {reference}: {error}")
+                digest = (chunk.get("aux") or {}).get("Digest") or digest
+        return digest
+
     def events(self, since: float, until: float) -> List[ContainerEvent]:
         """The engine's container start/stop/die events in [since, until], oldest first.
 
@@ -261,6 +308,26 @@ class DockerEngine:
 
 
 # ---------------------------------------------------------------------- request → API arguments
+
+# The pull stream's steps worth a progress line: one per layer as it starts and ends, not the byte counts.
+_PULL_STEPS = ("Pulling fs layer", "Already exists", "Pull complete")
+
+
+def _auth(auth: Optional[RegistryAuth]):
+    """docker-py's auth_config for one request. Without credentials an empty one, never None: None
+    would have docker-py read a Docker config of its own choosing (this process's environment),
+    while the credentials sent are only those the command itself read (adapters/docker_config.py)."""
+    return auth.auth_config() if auth is not None else {}
+
+
+def _stream_error(chunk) -> Optional[str]:
+    """The error a pull or push stream reports in one of its messages, if any."""
+    if not isinstance(chunk, dict):
+        return None
+    detail = chunk.get("errorDetail") or {}
+    message = chunk.get("error") or detail.get("message")
+    return str(message).strip() if message else None
+
 
 
 def _api_time(seconds: float) -> str:

@@ -24,6 +24,8 @@ _COMMAND_MODULES = (
     "napcompose.cli.rolling_cmd",
     "napcompose.cli.config_cmd",
     "napcompose.cli.build_cmd",
+    "napcompose.cli.pull_cmd",
+    "napcompose.cli.images_cmd",
     "napcompose.cli.hosts_cmd",
     "napcompose.cli.host_cmd",
     "napcompose.cli.graph_cmd",

@@ -1,8 +1,9 @@
 """``nap-compose build``: build the images of services with ``build:`` and put them on every host.
 
-There is no registry between the hosts: by default an image is built once, on the first host of
-the cluster file, and copied to the others through the Docker API (save → load, streamed);
-``--strategy build-each`` builds it on every host instead. The plan (planner/build.py) runs on the
+By default no registry is used: an image is built once, on the first host of the cluster file,
+and copied to the others through the Docker API (save → load, streamed); ``--strategy
+build-each`` builds it on every host instead; ``--push`` sends it to the registry its ``image:``
+names instead of copying it, and ``up`` has the other hosts pull it. The plan (planner/build.py) runs on the
 same executor as ``up``'s image actions.
 """
 
@@ -15,7 +16,7 @@ from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import CliReporter, deploy_for
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.session import session_of
-from napcompose.planner import BuildImage, Command, CopyImage, Options
+from napcompose.planner import BuildImage, Command, CopyImage, Options, PushImage
 from napcompose.planner.build import DEFAULT_STRATEGY, STRATEGIES, select_services
 
 
@@ -40,9 +41,12 @@ def raise_on_image_failures(plan, report) -> None:
     for action, outcome in zip(actions, report.outcomes):
         if outcome.ok:
             continue
-        order = (services.index(action.service), isinstance(action, CopyImage), hosts.index(action.host))
+        order = (services.index(action.service), not isinstance(action, BuildImage), hosts.index(action.host))
         if isinstance(action, BuildImage):
             failed.append((order, f"build {action.service} on {action.host}", outcome.error))
+        elif isinstance(action, PushImage):
+            error = f"skipped: the build on {action.host} failed" if outcome.skipped else outcome.error
+            failed.append((order, f"push {action.service} from {action.host}", error))
         else:
             error = f"skipped: the build on {action.source} failed" if outcome.skipped else outcome.error
             failed.append((order, f"copy {action.service} to {action.host}", error))
@@ -60,7 +64,8 @@ def cmd_build(args, ctx) -> int:
         ctx.err(f"{name} uses an image, skipping")
     if not buildable:
         return ExitStatus.OK
-    options = Options(services=tuple(args.services), no_cache=args.no_cache, image_strategy=args.strategy)
+    options = Options(services=tuple(args.services), no_cache=args.no_cache, image_strategy=args.strategy,
+                      push=args.push)
     deploy = deploy_for(ctx, cluster, reporter=BuildReporter(ctx))
     hold_project_lock(ctx, project.name, cluster, deploy.store)  # putting images on the hosts changes what up finds
     orchestrator = deploy.orchestrator
@@ -74,6 +79,9 @@ def register(sub) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
     p.add_argument("--pull", action="store_true",
                    help="accepted for docker-compose compatibility; ignored (no registry is used)")
+    p.add_argument("--push", action="store_true",
+                   help="push each built image to the registry its image: names instead of copying it to the "
+                        "other hosts (up then has them pull it)")
     p.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
                    help=f"build once and copy to the other hosts, or build on each host (default {DEFAULT_STRATEGY})")
     add_wait_option(p)

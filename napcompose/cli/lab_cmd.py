@@ -150,6 +150,11 @@ def _print_table(ctx, status) -> None:
     for member in status["etcd"]["members"]:
         role = " leader" if member["leader"] else ""
         ctx.out(f"  {member['key']:<8} {member['address']:<15} {state(member)}{role}")
+    for registry in status.get("registries", ()):
+        what = "htpasswd" if registry["auth"] else "open, seeded"
+        ctx.out(f"  {registry['key']:<13} {registry['address']:<20} {state(registry)} ({what})")
+    if status.get("registry"):
+        ctx.out(f"registry {status['registry']}")
 
 
 def _etcd_status(args, ctx) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from napcompose.errors import ExitStatus, NapComposeError, UsageError
 from napcompose.model import Replica
+from napcompose.observe.pins import POLICIES
 from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
@@ -174,6 +175,13 @@ def cmd_exec(args, ctx) -> int:
 # ---------------------------------------------------------------------------- parsers
 
 
+def _pull_arg(parser) -> None:
+    parser.add_argument("--pull", choices=POLICIES, default=None,
+                        help="pull registry images: always (the tag's digest now), missing (default: only "
+                             "where no host has the image), never, build (build services with build:); "
+                             "overrides each service's pull_policy")
+
+
 def _services_arg(parser) -> None:
     parser.add_argument("services", nargs="*", metavar="SERVICE")
 
@@ -204,6 +212,7 @@ def register(sub) -> None:
     _recreate_args(p)
     p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
     p.add_argument("--build", action="store_true", help="build images of services with build: first")
+    _pull_arg(p)
     _timeout_arg(p)
     add_compose_wait_options(p, "up")
     add_wait_option(p, old_spelling=False)
@@ -212,6 +221,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("plan", help="show, per container, host, address, action and hosts lines; touch nothing")
     _recreate_args(p)
+    _pull_arg(p)
     _services_arg(p)
     p.set_defaults(func=cmd_plan)
 

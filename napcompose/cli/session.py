@@ -136,12 +136,13 @@ class Session:
 
     def orchestrator(self, reporter, ipam=None):
         """An Orchestrator over this session's engines, files, store and images, reporting to ``reporter``."""
+        from napcompose.adapters.docker_config import credentials
         from napcompose.orchestrator import Orchestrator
 
         connections = self.connections
         return Orchestrator(self.cluster, self.engines, connections.files, ipam or self.ipam(), reporter,
                             self.clock, images=self._ctx.wiring.images(connections, reporter),
-                            evictions=self.evictions())
+                            evictions=self.evictions(), credentials=credentials(self._ctx.environ))
 
 
 def session_of(ctx, cluster=None) -> Session:

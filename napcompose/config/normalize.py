@@ -43,6 +43,21 @@ def _str(value):
     return None if value is None else str(value)
 
 
+def _pull_policy(ctx, raw):
+    """``pull_policy`` in compose's words (``if_not_present`` is the old spelling of ``missing``)."""
+    policy = _str(raw.get("pull_policy"))
+    if policy == "if_not_present":
+        return "missing"
+    if policy in ("daily", "weekly") or (policy or "").startswith("every_"):
+        # A refresh interval needs something that remembers when each host last pulled: nothing does.
+        ctx.warn(f"service '{ctx.name}': pull_policy '{policy}' is read as 'missing': refresh intervals are "
+                 "not applied (up --pull always asks the registry for the tag's current digest)")
+        return "missing"
+    if policy == "build" and raw.get("build") is None:
+        ctx.fail("pull_policy", "build needs a build: section to build the image from")
+    return policy
+
+
 def _environment(ctx, raw):
     env = {}
     for entry in as_list(raw.get("env_file")):
@@ -325,4 +340,5 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         cap_drop=tuple(str(c) for c in as_list(raw.get("cap_drop"))),
         ulimits=tuple(ulimits), sysctls=pairs(as_mapping(raw.get("sysctls"))),
         tmpfs=tuple(str(t) for t in as_list(raw.get("tmpfs"))) + _tmpfs_volumes(ctx, raw), logging=_logging(raw),
-        shm_size=_opt(ctx, "shm_size", values.byte_size, raw), **bools, **hostopts.service_options(ctx, raw))
+        shm_size=_opt(ctx, "shm_size", values.byte_size, raw), pull_policy=_pull_policy(ctx, raw), **bools,
+        **hostopts.service_options(ctx, raw))

@@ -82,7 +82,7 @@ def _service(spec):
     put("expose", [f"{p.container_port}/{p.protocol}" for p in spec.expose])
     put("volumes", [_s(v) for v in spec.volumes])
     for key in ("hostname", "domainname", "restart", "network_mode", "ipc", "pid", "container_name", "user",
-                "working_dir", "stop_signal"):
+                "working_dir", "stop_signal", "pull_policy"):
         put(key, _s(getattr(spec, key)))
     put("extra_hosts", [_s(f"{n}:{a}") for n, a in spec.extra_hosts])
     put("dns", [_s(v) for v in spec.dns])

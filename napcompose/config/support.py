@@ -6,7 +6,7 @@ Two kinds, so that no key is dropped without a word:
   them would be a different application, a less confined container, or a replica on a host that lacks
   what it needs.
 - IGNORED keys are accepted with a warning naming the key and why: Windows options, descriptions, and
-  settings the cluster decides itself (addresses, drivers, platforms, when images are pulled), so that
+  settings the cluster decides itself (addresses, drivers, platforms), so that
   a container runs as the file means it to without them.
 
 Every other key is honoured: host options such as ``security_opt``, ``devices`` or ``cpu_shares`` reach
@@ -34,7 +34,7 @@ REFUSED = {
     "post_start": "lifecycle hooks are not run",
     "pre_stop": "lifecycle hooks are not run",
     "provider": "services managed by an external provider are not supported",
-    "pull_refresh_after": "images are pulled when a host lacks them; pull policies are not applied",
+    "pull_refresh_after": "pull_policy refresh intervals are not applied: use up --pull always",
     "use_api_socket": "it would mount a host's Docker API socket and credentials into the container",
     # build
     "build.dockerfile_inline": "the engine is sent a context directory; write the Dockerfile into it",
@@ -74,7 +74,6 @@ IGNORED = {
     "isolation": "a Windows option",
     "mac_address": "addresses on the shared layer-2 network are managed by nap-compose",
     "platform": "images are pulled or built for the platform of the host that runs them",
-    "pull_policy": "images are pulled when a host lacks them",
     "volume_driver": "named volumes use each host's local driver",
     "build.isolation": "a Windows option",
     "deploy.endpoint_mode": "there is no virtual IP: each replica has its own address and /etc/hosts entry",

@@ -16,17 +16,19 @@ from napcompose.errors import NapComposeError
 from napcompose.execute import addresses, containers, files, hosts, images, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
+from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
 from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
-                                Options, Plan, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
-                                RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
+                                Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
+                                Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
 
 Handler = Callable[[RunState, object], Optional[List[Outcome]]]
 
 # One handler per action type: a new capability is a new action type and its handler here.
 HANDLERS: Dict[type, Handler] = {
     Reserve: addresses.reserve, Release: addresses.release,
-    BuildImage: images.build_image, CopyImage: images.copy_image,
+    BuildImage: images.build_image, CopyImage: images.copy_image, Pull: images.pull,
+    PushImage: images.push_image,
     Create: containers.create, Recreate: containers.recreate, Start: containers.start, Keep: containers.keep,
     Stop: containers.stop, Restart: containers.restart, Remove: containers.remove, Kill: containers.kill,
     WriteHosts: hosts.write_hosts, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
@@ -60,7 +62,8 @@ class _Abort(Exception):
 
 def run_plan(core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> RunReport:
     """Run ``plan`` of ``project`` with ``core``'s ports and the run's ``options``; every outcome."""
-    state = RunState.of(core, files.with_planned_copies(project, plan), options, plan, addresses)
+    # The registry images run as the digests the plan was made with, as the plan's config hashes say.
+    state = RunState.of(core, pinned(files.with_planned_copies(project, plan), plan.pins), options, plan, addresses)
     outcomes: List[Outcome] = [Outcome(host, "Observing", host, reason) for host, reason in plan.down]
     for orphan in plan.orphans:
         core.reporter.warning(f"found orphan container {orphan.name} on {orphan.host} (service "

@@ -1,10 +1,11 @@
-"""The handlers of the actions on images: build on one host, copy from the host that has it."""
+"""The handlers of the actions on images: build on one host, copy from the host that has it, pull from a registry."""
 
 from __future__ import annotations
 
 from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState
-from napcompose.planner import BuildImage, CopyImage
+from napcompose.imageref import registry_of
+from napcompose.planner import BuildImage, CopyImage, Pull, PushImage
 from napcompose.ports import ImageTransfer
 
 
@@ -34,3 +35,44 @@ def copy_image(state: RunState, action: CopyImage) -> None:
         reporter.progress(action.service, action.verb, "error", detail)
         raise
     reporter.progress(action.service, action.verb, "done", detail)
+
+
+def pull(state: RunState, action: Pull) -> None:
+    """Pull the (pinned) image onto the host with the operator's credentials for its registry; one
+    progress line per layer step, so a slow host shows where it is. A host that holds the digest
+    already is up to date: the content behind a digest never changes.
+
+    The tag is then set to that digest on the host too, so the next run's ``missing`` policy finds
+    the tag there and keeps running this digest instead of asking the registry again."""
+    core = state.core
+    engine = core.engines[action.host]
+    detail = f"{core.detail(action.host, None)} ({action.image})"
+    core.reporter.progress(action.service, action.verb, "started", detail)
+    status = "done"
+    try:
+        pinned = "@" in action.image
+        if pinned and engine.image_id(action.image) is not None:
+            status = "up to date"
+        else:
+            engine.pull(action.image, core.credentials(registry_of(action.image)),
+                        lambda line: core.reporter.progress(action.service, action.verb, line, detail))
+        if pinned and action.tag and "@" not in action.tag:
+            engine.tag_image(action.image, action.tag)
+    except NapComposeError:
+        core.reporter.progress(action.service, action.verb, "error", detail)
+        raise
+    core.reporter.progress(action.service, action.verb, status, detail)
+
+
+def push_image(state: RunState, action: PushImage) -> None:
+    """Push the image from its host with the operator's credentials for its registry; the line that
+    ends it names the digest the registry gave it."""
+    core = state.core
+    detail = f"{core.detail(action.host, None)} ({action.image})"
+    core.reporter.progress(action.service, action.verb, "started", detail)
+    try:
+        digest = core.engines[action.host].push(action.image, core.credentials(registry_of(action.image)))
+    except NapComposeError:
+        core.reporter.progress(action.service, action.verb, "error", detail)
+        raise
+    core.reporter.progress(action.service, action.verb, f"done: {digest}" if digest else "done", detail)

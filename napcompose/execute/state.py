@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import HostError, NapComposeError, without_host
 from napcompose.clustermodel import Cluster
-from napcompose.model import Allocation, ObservedContainer, Project, Replica
+from napcompose.model import Allocation, ObservedContainer, Project, RegistryAuth, Replica
 from napcompose.planner import Addresses, Options, Plan, is_previous
 from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
 
@@ -76,8 +76,11 @@ class Core:
     def __init__(self, cluster: Cluster, engines: Mapping[str, ContainerEngine],
                  files: Callable[[str], RemoteFiles], ipam: AddressBook, reporter: Reporter, clock: Clock,
                  max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
-                 images: Optional[ImageTransfer] = None, evictions=None):
+                 images: Optional[ImageTransfer] = None, evictions=None,
+                 credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None):
         self.cluster = cluster
+        # registry -> the operator's credentials for it (sent with each pull, never stored on a host)
+        self.credentials = credentials or (lambda registry: None)
         self.evictions = evictions  # ipam.evictions.Evictions, or None: no host is evicted
         self.engines = engines
         self.files = files

@@ -20,6 +20,7 @@ from napcompose.lab.etcd_members import extra_pidfiles
 from napcompose.lab.layout import Layout, LabHost
 from napcompose.lab.mountns import is_ns_mount
 from napcompose.lab.netns import NETNS_DIR, in_host
+from napcompose.lab.registry import LabRegistry, argv as registry_argv, registries
 
 
 def spawn(argv: Sequence[str], log_path: str, pidfile: str) -> int:
@@ -242,12 +243,14 @@ def dockerd_argv(layout: Layout, host: LabHost) -> List[str]:
     # --dns: without it Docker hands containers this machine's own nameservers, which lie outside
     # the lab, and its embedded resolver forwards every unknown name there. The router holds no
     # resolver, so a lookup that misses the hosts file fails inside the lab and no packet leaves it.
+    # --insecure-registry: the lab's registries speak plain HTTP on the lab's own segment; Docker's
+    # documented insecure-registries setting, for exactly those ADDRESS:PORTs, lets the daemons use them.
     return in_host(host, [
         "dockerd", f"--data-root={host.data_root}", f"--exec-root={host.exec_root}",
         f"--host=unix://{host.docker_sock}", f"--pidfile={host.dockerd_pidfile}",
         "--iptables=false", "--ip-masq=false", "--bridge=none",
         f"--cgroup-parent={layout.cgroup_parent(host)}", "--log-level=warn", f"--dns={layout.router}",
-    ])
+    ] + [f"--insecure-registry={r.address}" for r in registries(layout)])
 
 
 def _require_view(host: LabHost) -> None:
@@ -281,9 +284,15 @@ def start_etcd(layout: Layout) -> int:
                  os.path.join(layout.etcd_dir, "etcd.log"), layout.etcd_pidfile)
 
 
+def start_registry(registry: LabRegistry) -> int:
+    """One registry process in the root namespace: it listens on the operator address only."""
+    return spawn(registry_argv(registry), registry.log, registry.pidfile)
+
+
 def pidfiles(layout: Layout) -> Dict[str, str]:
     """Every pidfile of the lab, by the process it names."""
     files = {"etcd": layout.etcd_pidfile, **extra_pidfiles(layout)}
+    files.update({r.key: r.pidfile for r in registries(layout)})
     for host in layout.hosts:
         files[f"{host.name}/dockerd"] = os.path.join(host.dir, "dockerd.spawn.pid")
         files[f"{host.name}/sshd"] = host.sshd_pidfile

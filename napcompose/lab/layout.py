@@ -23,6 +23,8 @@ BLOCKS_FIRST, BLOCKS_LAST = 32, 159
 POOL_FIRST, POOL_LAST = 160, 249
 ROUTER_OFFSET, OPERATOR_OFFSET = 1, 254
 IMAGE = "nap-lab/busybox:latest"
+# The lab's registries listen on the operator address: open on REGISTRY_PORT, htpasswd on AUTH_REGISTRY_PORT.
+REGISTRY_PORT, AUTH_REGISTRY_PORT = 5000, 5001
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
 
@@ -131,6 +133,20 @@ class Layout:
     @property
     def etcd_url(self) -> str:
         return f"etcd://{self.operator}:2379"
+
+    @property
+    def registry_dir(self) -> str:
+        return os.path.join(self.dir, "registry")
+
+    @property
+    def registry(self) -> str:
+        """ADDRESS:PORT of the lab's open registry (plain HTTP, trusted by every lab dockerd)."""
+        return f"{self.operator}:{REGISTRY_PORT}"
+
+    @property
+    def auth_registry(self) -> str:
+        """ADDRESS:PORT of the lab's password-protected registry (htpasswd)."""
+        return f"{self.operator}:{AUTH_REGISTRY_PORT}"
 
     @property
     def netns_names(self) -> Tuple[str, ...]:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import LabError
 from napcompose.parallel import fan_out
-from napcompose.lab import daemons, etcd as lab_etcd, faults, image, mountns, netns, sshd, state
+from napcompose.lab import daemons, etcd as lab_etcd, faults, image, mountns, netns, registry as lab_registry, sshd, state
 from napcompose.lab.cluster_file import write_cluster_file
 from napcompose.lab.layout import Layout, make_layout
 from napcompose.lab.teardown import teardown
@@ -17,7 +17,8 @@ from napcompose.lab.teardown import teardown
 Say = Callable[[str], None]
 DEFAULT_NAME, DEFAULT_SUBNET, DEFAULT_HOSTS = "nap", "198.18.0.0/24", 3
 TOOLS = {"dockerd": "docker.io", "etcd": "etcd-server", "/usr/sbin/sshd": "openssh-server", "ip": "iproute2",
-         "nsenter": "util-linux", "ssh-keygen": "openssh-client", "umount": "mount"}
+         "nsenter": "util-linux", "ssh-keygen": "openssh-client", "umount": "mount",
+         lab_registry.PROGRAM: "docker-registry"}
 
 
 def require_root() -> None:
@@ -54,11 +55,18 @@ def health(layout: Layout) -> Dict[str, Any]:
     members = lab_etcd.status(layout)
     etcd = {"pid": etcd_pid, "running": all(m["running"] for m in members), "url": lab_etcd.store_url(layout),
             "answers": all(m["answers"] for m in members), "members": members}
-    healthy = etcd["answers"] and all(
+    registries = []
+    for registry in lab_registry.registries(layout):
+        pid = daemons.read_pid(registry.pidfile)
+        running = daemons.alive(pid, marker)
+        registries.append({"key": registry.key, "address": registry.address, "pid": pid, "running": running,
+                           "answers": running and lab_registry.answers(registry), "auth": registry.auth})
+    healthy = etcd["answers"] and all(r["answers"] for r in registries) and all(
         h["namespace_present"] and h["dockerd"]["running"] and h["dockerd"]["answers"] and h["sshd"]["running"]
         and not h["partitioned"] and not h["killed"] for h in hosts) and netns.netns_exists(layout.router_netns)
     return {"name": layout.name, "dir": layout.dir, "subnet": layout.subnet, "router": layout.router,
             "operator": layout.operator, "cluster_file": layout.cluster_file, "etcd": etcd,
+            "registry": layout.registry, "registries": registries,
             "hosts": hosts, "healthy": bool(healthy)}
 
 
@@ -82,6 +90,7 @@ def _repair(layout: Layout, recorded: Dict[str, Any], status: Dict[str, Any], sa
     if not all((h["dockerd"]["running"] and h["dockerd"]["answers"]) or h["killed"] for h in status["hosts"]):
         return None
     dead = [m["key"] for m in status["etcd"]["members"] if not m["running"]] + \
+        [r["key"] for r in status.get("registries", ()) if not r["running"]] + \
         [f"{h['name']}/dockerd" for h in status["hosts"] if h["killed"] and not h["dockerd"]["running"]] + \
         [f"{h['name']}/sshd" for h in status["hosts"] if not h["sshd"]["running"]]
     cut = [h["name"] for h in status["hosts"] if h["partitioned"]]
@@ -152,6 +161,12 @@ def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[s
                                           60.0, os.path.join(host.dir, "dockerd.log"))
         checks[f"{host.name}/sshd"] = (f"sshd of {host.name}", lambda h=host: daemons.tcp_open(h.address, 22),
                                        20.0, os.path.join(host.dir, "sshd.log"))
+    if only is None or any(r.key in only for r in lab_registry.registries(layout)):
+        lab_registry.prepare(layout)  # configs (credentials kept), also for a lab made before it had registries
+    for registry in lab_registry.registries(layout):
+        starters[registry.key] = lambda r=registry: daemons.start_registry(r)
+        checks[registry.key] = (f"registry {registry.address}", lambda r=registry: lab_registry.answers(r),
+                                20.0, registry.log)
     keys = only if only is not None else list(starters)
     for host in layout.hosts:
         if any(key.startswith(f"{host.name}/") for key in keys):
@@ -169,7 +184,8 @@ def _start(layout: Layout, say: Say, only: Optional[List[str]] = None) -> Dict[s
     _each(keys, wait, key=str)
     if only is None:
         where = lab_etcd.store_url(layout)[len("etcd://"):]
-        say(f"started etcd on {where} and dockerd + sshd on {len(layout.hosts)} host(s)")
+        say(f"started etcd on {where}, registries on {', '.join(r.address for r in lab_registry.registries(layout))}"
+            f" and dockerd + sshd on {len(layout.hosts)} host(s)")
     return pids
 
 
@@ -188,6 +204,9 @@ def _import_images(layout: Layout, say: Say) -> None:
     tar = image.rootfs_tar(busybox, image.applets(busybox))
     _each(layout.hosts, lambda h: image.import_image(h.docker_sock, tar, h.name), key=lambda h: h.name)
     say(f"imported {image.IMAGE} on every host")
+    first = layout.hosts[0]
+    pushed = lab_registry.seed(layout, first.docker_sock, first.name)
+    say(f"pushed {', '.join(pushed)} from {first.name}")
 
 
 def _flat_network(layout: Layout, say: Say) -> None:
@@ -261,7 +280,7 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
     running = _clear_the_way(layout, say)
     if running is not None:
         return running, True, time.monotonic() - began
-    for path in [layout.dir, layout.etcd_dir] + [h.dir for h in layout.hosts]:
+    for path in [layout.dir, layout.etcd_dir, layout.registry_dir] + [h.dir for h in layout.hosts]:
         os.makedirs(path, exist_ok=True)
     state.write_claim(layout)
     try:

@@ -110,6 +110,7 @@ def _remove_files(layout: Layout) -> None:
     for host in layout.hosts:
         shutil.rmtree(host.dir, ignore_errors=True)
     shutil.rmtree(layout.etcd_dir, ignore_errors=True)
+    shutil.rmtree(layout.registry_dir, ignore_errors=True)
     shutil.rmtree(mountns.ns_dir(layout), ignore_errors=True)  # empty once its mounts are gone
     for name in _OWN_FILES:
         path = os.path.join(layout.dir, name)

@@ -21,7 +21,8 @@ from napcompose.execute.files import with_host_copies
 from napcompose.execute.hosts import HostsDrift, check_blocks
 from napcompose.execute.state import Core
 from napcompose.observe.hosts import observe, with_stand_ins
-from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan
+from napcompose.observe.pins import ALWAYS, Pin, pinned, resolve_pins
+from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan, selected_services
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
 
@@ -78,17 +79,35 @@ class Orchestrator(Core):
         project_name = project.name if project is not None else name
         addresses = self.addresses(project_name)
         shipped = None
-        if command is Command.UP:
+        pins: "tuple[Pin, ...]" = ()
+        if command is Command.PUSH:
+            images = sorted({s.image for s in project.services if s.image})
+            seen = self.observe(project_name, images=images, addresses=addresses)
+        elif command is Command.PULL:
+            pins = self.pins(project, options, ALWAYS)
+            project = pinned(project, pins)
+            # observed as for up, so the replicas are placed where up would place them
+            volumes = sorted({v for s in project.services for v in s.named_volumes})
+            seen = self.observe(project_name, everything=True, addresses=addresses, volumes=volumes)
+        elif command is Command.UP:
             # Before anything is asked: bad bind sources are refused, and the copies' digests join
-            # the config hashes the planner compares.
+            # the config hashes the planner compares; so do the digests of the registry images.
             project, shipped = with_host_copies(project)
+            pins = self.pins(project, options, options.pull)
+            project = pinned(project, pins)
             images = sorted({image_name(project.name, s) for s in project.services})
             volumes = sorted({v for s in project.services for v in s.named_volumes})
             seen = self.observe(project_name, everything=True, images=images, addresses=addresses,
                                 volumes=volumes)
         else:
             seen = self.observe(project_name, addresses=addresses)
-        return plan(project, seen, addresses, options, command, shipped), addresses
+        return plan(project, seen, addresses, options, command, shipped, pins=pins), addresses
+
+    def pins(self, project: Project, options: Options, override: Optional[str]) -> "tuple[Pin, ...]":
+        """The digest each selected registry image runs as in this run, resolved once (observe/pins.py)."""
+        return resolve_pins(project, selected_services(project, options), self.engines,
+                            [h.name for h in self.cluster.hosts], override, self.credentials, self.max_workers,
+                            build=options.build)
 
     def run(self, project: Optional[Project], options: Options = Options(), command: Command = Command.UP,
             name: Optional[str] = None) -> RunReport:

@@ -8,14 +8,15 @@ runs. The command picks the planner; each is pure.
 from __future__ import annotations
 
 import enum
-from typing import Optional
+from typing import Optional, Tuple
 
 from napcompose.model import Project
 from napcompose.planner.actions import (ACTION_TYPES, Action, Address, AwaitReady, BuildImage, CONTAINER_TYPES,
-                                        CopyImage, Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
+                                        CopyImage, Create, Keep, Kill, Plan, Pull, PushImage, Recreate, Release, Remove,
+                                        RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, image_key, ship_key)
-from napcompose.planner.build import plan_build
+from napcompose.planner.build import plan_build, plan_push
 from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            completed_needed, converge, healthy_needed, hosts_block,
@@ -30,7 +31,9 @@ from napcompose.planner.render import render
 from napcompose.planner.rolling import plan_rollback
 from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
                                                 is_previous)
+from napcompose.planner.pulls import plan_pull
 from napcompose.planner.up import ShippedByService, fixed_address, plan_up
+from napcompose.observe.pins import Pin
 
 
 class Command(enum.Enum):
@@ -46,27 +49,32 @@ class Command(enum.Enum):
     HOSTS_SYNC = "hosts sync"
     ROLLBACK = "rollback"
     BUILD = "build"
+    PULL = "pull"
+    PUSH = "push"
     GC = "ipam gc"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
          command: Command = Command.UP, shipped: Optional[ShippedByService] = None,
-         records: Optional[AddressRecords] = None) -> Plan:
+         records: Optional[AddressRecords] = None, pins: Tuple[Pin, ...] = ()) -> Plan:
     """The Plan of ``command``. ``project`` may be None only for ``down`` by project name and for
     ``ipam gc``, which plans from ``records`` (every project's addresses) instead of ``addresses``.
     For ``up``, ``shipped`` is what ``napcompose.shipping.manifest`` found, its binds already
-    rewritten in ``project``."""
+    rewritten in ``project``. For ``up`` and ``pull``, ``pins`` is the digest each registry image
+    runs as in this run (observe/pins.py), already written into ``project``'s images."""
     if command is Command.GC:
         return plan_gc(observation, records)
     if command is Command.UP:
-        return plan_up(project, observation, addresses, options, shipped)
+        return plan_up(project, observation, addresses, options, shipped, pins)
+    if command is Command.PULL:
+        return plan_pull(project, observation, addresses, options, pins)
     if command is Command.DOWN:
         return plan_down(project, observation, addresses, options)
     if command is Command.HOSTS_SYNC:
         return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
                 Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync,
-                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build}
+                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build, Command.PUSH: plan_push}
     return planners[command](project, observation, options)
 
 
@@ -81,5 +89,5 @@ __all__ = [
     "completed_needed", "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
-    "AddressRecords", "plan_build", "plan_gc",
+    "AddressRecords", "plan_build", "plan_gc", "Pull", "Pin", "plan_pull", "PushImage", "plan_push",
 ]

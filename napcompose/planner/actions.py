@@ -13,6 +13,7 @@ from typing import ClassVar, Optional, Tuple, Union
 
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
+from napcompose.observe.pins import Pin
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
 
@@ -154,6 +155,54 @@ class CopyImage:
     @property
     def key(self) -> str:
         return image_key(self.image, self.host)
+
+    @property
+    def subject(self) -> str:
+        return self.service
+
+
+@dataclass(frozen=True)
+class Pull:
+    """Pull ``image`` onto ``host`` from its registry, with the operator's credentials for it.
+
+    ``image`` is what the host runs: ``repository@sha256:…`` when pinned (observe/pins.py), so
+    every host gets the same content; ``tag`` is the image as the compose file names it.
+    """
+
+    service: str
+    image: str
+    host: str
+    reason: str
+    tag: str = ""
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Pulling"
+    kind: ClassVar[str] = "pull"
+
+    @property
+    def key(self) -> str:
+        return image_key(self.image, self.host)  # what a Create on that host waits for
+
+    @property
+    def subject(self) -> str:
+        return self.service
+
+
+@dataclass(frozen=True)
+class PushImage:
+    """Push ``image`` (a tag) from ``host``'s daemon to the registry its name says, with the operator's
+    credentials for it; hosts can then pull it instead of receiving copies."""
+
+    service: str
+    image: str
+    host: str
+    reason: str
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Pushing"
+    kind: ClassVar[str] = "push"
+
+    @property
+    def key(self) -> str:
+        return f"push {self.image}"
 
     @property
     def subject(self) -> str:
@@ -376,11 +425,11 @@ def ship_key(host: str) -> str:
     return f"files@{host}"
 
 
-Action = Union[Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-               Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
+Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
+               Restart, Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
                AwaitReady]
-ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Create, Recreate, Start, Keep, Stop, Restart,
-                Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
+ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
+                Restart, Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
                 AwaitReady)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
@@ -404,7 +453,9 @@ class Plan:
     hosts_lines: Tuple[Tuple[Replica, Tuple[str, ...]], ...] = ()  # for display: each replica's peers
     # For display: (volume, host, replica label, already on the host) of every named volume mounted.
     volumes: Tuple[Tuple[str, str, str, bool], ...] = ()
-    notes: Tuple[str, ...] = ()  # for display: what the run leaves alone and why (lost hosts)
+    # for display: the digest each registry image runs as, what the run leaves alone and why (lost hosts)
+    notes: Tuple[str, ...] = ()
+    pins: Tuple[Pin, ...] = ()  # the digest each registry image runs as: the executor creates from them
 
     @property
     def actions(self) -> Tuple[Action, ...]:

@@ -20,7 +20,8 @@ from napcompose.errors import ConfigError, UsageError
 from napcompose.imagecheck import image_name
 from napcompose.model import Project, ServiceSpec
 from napcompose.observe.observation import Observation
-from napcompose.planner.actions import BuildImage, CopyImage, Plan, image_key
+from napcompose.imageref import parse_image
+from napcompose.planner.actions import BuildImage, CopyImage, Plan, PushImage, image_key
 from napcompose.planner.options import Options
 
 COPY = "copy"
@@ -74,8 +75,45 @@ def image_steps(project: Project, services: Sequence[ServiceSpec], hosts: Sequen
 
 def plan_build(project: Project, observation: Observation, options: Options) -> Plan:
     """Build the selected services' images (``options.services``, all if empty) and put them on every
-    host of the cluster file, per ``options.image_strategy``; ``options.no_cache`` builds afresh."""
+    host of the cluster file, per ``options.image_strategy``; ``options.no_cache`` builds afresh.
+
+    ``options.push`` (``build --push``): build once on the first host and push each image to the
+    registry its name says, instead of copying it: ``up`` then has the other hosts pull it."""
     services, _ = select_services(project, options.services)
     hosts = [host.name for host in observation.cluster.hosts]
+    if options.push:
+        check_pushable(project, services)
+        builds, _ = image_steps(project, services, hosts[:1], COPY, options.no_cache)
+        pushes = tuple(PushImage(b.service, b.image, b.host, "build --push", after=(b.key,)) for b in builds)
+        return Plan(project.name, waves=tuple(wave for wave in (builds, pushes) if wave))
     builds, copies = image_steps(project, services, hosts, options.image_strategy, options.no_cache)
     return Plan(project.name, waves=tuple(wave for wave in (builds, copies) if wave))
+
+
+def check_pushable(project: Project, services: Sequence[ServiceSpec]) -> None:
+    """ConfigError naming every service whose image names no registry to push to (``image:`` unset,
+    or without a registry host: nothing is ever pushed to Docker Hub by default)."""
+    bad = [s for s in services if s.image is None or parse_image(s.image).registry != s.image.split("/")[0]]
+    if bad:
+        named = "; ".join(f"service {s.name}: image {image_name(project.name, s)}" for s in bad)
+        raise ConfigError(f"{named}: names no registry to push to; write `image: REGISTRY/NAME:TAG` "
+                          "(e.g. 198.18.0.254:5000/shop/web:1)")
+
+
+def plan_push(project: Project, observation: Observation, options: Options) -> Plan:
+    """Push the selected built services' images (``options.services``, all if empty), each from the
+    first host of the cluster file that holds it; ConfigError when no host answering holds one."""
+    services, _ = select_services(project, options.services)
+    check_pushable(project, services)
+    present = observation.images
+    hosts = [host.name for host in observation.cluster.hosts if host.name not in observation.down]
+    pushes, missing = [], []
+    for spec in services:
+        holder = next((h for h in hosts if present.get((h, spec.image))), None)
+        if holder is None:
+            missing.append(f"service {spec.name}: image {spec.image} is on no host that answers")
+        else:
+            pushes.append(PushImage(spec.name, spec.image, holder, "push"))
+    if missing:
+        raise ConfigError("nothing was pushed:\n  " + "\n  ".join(missing) + "\n(build it with `nap-compose build`)")
+    return Plan(project.name, waves=(tuple(pushes),) if pushes else (), hosts=observation.hosts)

@@ -20,7 +20,9 @@ class Options:
     ``no_cache`` and ``image_strategy`` are ``build``'s ``--no-cache`` and ``--strategy``
     (planner/build.py: ``copy`` or ``build-each``). ``wait``: ``up --wait`` / ``start --wait``, the
     run ends by waiting until every started replica runs and is healthy, at most ``wait_timeout``
-    seconds each (None: as long as it takes).
+    seconds each (None: as long as it takes). ``pull``: ``up --pull`` (always, missing,
+    never, build), over every service's ``pull_policy``; None keeps each service's own.
+    ``push``: ``build --push``, the built images go to their registry instead of to the other hosts.
     """
 
     force_recreate: bool = False
@@ -41,6 +43,8 @@ class Options:
     image_strategy: str = "copy"
     wait: bool = False
     wait_timeout: Optional[float] = None
+    pull: Optional[str] = None
+    push: bool = False
 
     @property
     def scale_of(self) -> Dict[str, int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, Keep, Kill, Plan, Recreate,
-                                        Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
+from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, PushImage,
+                                        Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts)
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
@@ -40,6 +40,12 @@ def render(plan: Plan) -> List[str]:
             lines.append(f"image {action.image} on {action.host}: build for {action.service} ({action.reason})")
         elif isinstance(action, CopyImage):
             lines.append(f"image {action.image} on {action.host}: copy from {action.source} ({action.reason})")
+        elif isinstance(action, Pull):
+            lines.append(f"image {action.image} on {action.host}: pull {action.tag or action.image} for "
+                         f"{action.service} ({action.reason})")
+        elif isinstance(action, PushImage):
+            lines.append(f"image {action.image} on {action.host}: push to its registry for {action.service} "
+                         f"({action.reason})")
         elif isinstance(action, Release):
             what = f"the stranded address of {action.owner}" if action.owner else "the address"
             lines.append(f"{action.replica.label} on {action.host or '-'} ({action.ip}): release {what} "

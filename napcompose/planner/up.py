@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
-from typing import Dict, List, Mapping, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.names.hostsfile import PeerMap, check_names
@@ -25,6 +25,7 @@ from napcompose.planner.containers import ContainerPlan, converge, desired, sele
 from napcompose.planner.hostloss import HostLoss, Move, sort_out, vacated as vacated_by, with_generations
 from napcompose.planner.images import plan_images
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
+from napcompose.observe.pins import Pin
 from napcompose.planner.options import Options
 from napcompose.planner.rolling import prunes, roll, split_previous
 from napcompose.planner.rolling_actions import is_previous
@@ -72,11 +73,13 @@ class _Ground:
 
 
 def plan_up(project: Project, observation: Observation, addresses: Addresses, options: Options,
-            shipped: Optional[ShippedByService] = None) -> Plan:
+            shipped: Optional[ShippedByService] = None, pins: Iterable[Pin] = ()) -> Plan:
     """Everything ``up`` (or ``scale``) will do, in order.
 
     ``project``'s shipped binds already point at their host copies (so the copies' digests are in the
-    config hashes); ``shipped`` says, per service, what those copies are made of.
+    config hashes); ``shipped`` says, per service, what those copies are made of. Its registry
+    images already name the digest this run resolved (``pins``, observe/pins.py), so a tag that
+    moved changes the config hash and the hosts lacking that digest pull it.
 
     Raises, before anything is planned, ConfigError (names, fixed addresses, missing images),
     UsageError (unknown services) and PlacementError.
@@ -86,22 +89,36 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     placement = _place(ground, mine)
     address_of, entries = _reserve(ground, placement)
     containers = converge(project, desired(project, placement, address_of), mine, options, observation.images)
-    builds, copies = plan_images(project, placement, ground.selected, observation.images, set(ground.down),
-                                 options.build)
+    pins = tuple(pins)
+    builds, copies, pulls = plan_images(project, placement, ground.selected, observation.images, set(ground.down),
+                                        options.build, {p.reference: p for p in pins}, options.pull)
     releases = _releases(ground, placement, containers, mine)
     writes = _hosts_writes(ground, placement, containers)
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).
     reserve = Reserve(tuple(entries), vacated_by(observation)) if entries else None
     ships, container_waves = _container_waves(ground, containers, kept, shipped or {})
-    waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + ships, containers.removals, tuple(releases)),
-                      container_waves, writes)
+    waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + tuple(pulls) + ships, containers.removals,
+                                             tuple(releases)), container_waves, writes)
     if options.wait and options.start:
         waits = ready_waits(project, (a for wave in container_waves for a in wave), ground.selected)
         waves += [waits] if waits else []
     return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
                 containers.orphans, _hosts_lines(project, placement, address_of),
-                volumes=_volumes(project, placement, observation), notes=ground.loss.notes)
+                volumes=_volumes(project, placement, observation),
+                notes=pin_notes(pins) + ground.loss.notes, pins=pins)
+
+
+def pin_notes(pins: Iterable[Pin]) -> Tuple[str, ...]:
+    """For display: the digest each registry image runs as in this run, and where it came from."""
+    return tuple(f"image {p.image}: runs {p.digest} on every host ({p.source})" for p in pins if p.digest)
+
+
+def placement_of(project: Project, observation: Observation, addresses: Addresses, options: Options) -> Placement:
+    """Where ``up`` with ``options`` would run every replica (the hosts that answer only)."""
+    ground = _select(project, observation, addresses, options)
+    mine, _ = split_previous(_own_containers(ground))
+    return _place(ground, mine)
 
 
 def _select(project: Project, observation: Observation, addresses: Addresses, options: Options) -> _Ground:

@@ -17,7 +17,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "napcompose"
 # Lower number = lower layer. A module may import modules of its own layer or below.
 LAYERS = {
     "errors": 0,
-    "model": 1, "clustermodel": 1,
+    "model": 1, "clustermodel": 1, "imageref": 1,
     "ports": 2,
     "config": 3, "graph": 3, "placement": 3, "ipam": 3, "names": 3, "cluster": 3,
     "network": 3, "parallel": 3, "confighash": 3, "graphview": 3,

@@ -20,7 +20,7 @@ def _shared_image_project():
 def test_two_services_of_one_image_copy_it_once_per_host():
     project, placement = _shared_image_project()
     present = {("node1", "redis:7"): "sha256:aa", ("node2", "redis:7"): None, ("node3", "redis:7"): None}
-    builds, copies = plan_images(project, placement, {"cache", "queue"}, present, set())
+    builds, copies, _ = plan_images(project, placement, {"cache", "queue"}, present, set())
     assert builds == ()
     assert [(c.source, c.host) for c in copies] == [("node1", "node2"), ("node1", "node3")]
     assert all(isinstance(c, CopyImage) and c.image == "redis:7" for c in copies)

@@ -184,7 +184,10 @@ def test_internal_network_is_refused():
 def test_todays_pull_policies_warn_and_long_devices_are_taken():
     warnings = []
     parse("services:\n  web:\n    image: x\n    pull_policy: every_12h\n", warn=warnings.append)
-    assert warnings == [f"service 'web': 'pull_policy' is ignored by nap-compose: {IGNORED['pull_policy']}"]
+    assert warnings == ["service 'web': pull_policy 'every_12h' is read as 'missing': refresh intervals are not "
+                        "applied (up --pull always asks the registry for the tag's current digest)"]
+    assert parse("services:\n  web:\n    image: x\n    pull_policy: every_12h\n").service("web").pull_policy \
+        == "missing"
     spec = parse("services:\n  web:\n    image: x\n    devices:\n"
                  "      - {source: /dev/ttyUSB0, target: /dev/ttyS0, permissions: rw}\n").service("web")
     assert [(d.source, d.target, d.permissions) for d in spec.devices] == [("/dev/ttyUSB0", "/dev/ttyS0", "rw")]

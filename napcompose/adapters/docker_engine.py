@@ -11,6 +11,7 @@ import contextlib
 from typing import Callable, Iterator, List, Optional, Tuple
 
 from napcompose.adapters.docker_create import create_kwargs
+from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError
 from napcompose.imageref import parse_image
@@ -301,9 +302,7 @@ class DockerEngine:
         with self._calling("exec in", container_id[:12]):
             api = self._api()
             exec_id = api.exec_create(container_id, list(cmd), tty=tty)["Id"]
-            for chunk in api.exec_start(exec_id, tty=tty, stream=True):
-                if write is not None:
-                    write(chunk)
+            exec_output(api, exec_id, tty, write)
             return int(api.exec_inspect(exec_id).get("ExitCode") or 0)
 
 

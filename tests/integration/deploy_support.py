@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
+from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.ssh import HostConnections
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
@@ -155,8 +156,11 @@ class DeployProject:
 
     def run_in(self, name: str, *argv: str) -> Tuple[int, str]:
         host, container = self.containers()[name]
-        result = container.exec_run(list(argv))
-        return result.exit_code, result.output.decode("utf-8", "replace")
+        api = self.docker(host).api
+        exec_id = api.exec_create(container.id, list(argv))["Id"]
+        output = bytearray()
+        exec_output(api, exec_id, False, output.extend)  # docker-py's exec_run can lose a short output
+        return int(api.exec_inspect(exec_id).get("ExitCode") or 0), output.decode("utf-8", "replace")
 
     def etc_hosts(self, name: str) -> str:
         """/etc/hosts as the container itself reads it."""

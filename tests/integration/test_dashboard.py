@@ -126,7 +126,7 @@ def svg_parts(driver, kind, *attributes):
 
 def test_the_page_lists_every_container_with_its_host_and_address(page, dashboard, guestbook):  # noqa: F811
     page.get(dashboard.url + "containers")
-    expected = {r["name"]: (r["host"], r["ip"], "running") for r in guestbook.ps()}
+    expected = {r["Name"]: (r["Host"], r["IP"], "running") for r in guestbook.ps()}
     assert len(expected) == 3
     wait_for(page, lambda d: {n: v for n, v in rows(d).items() if n in expected} == expected,
              what=f"the containers table never showed {expected}")
@@ -139,7 +139,7 @@ def test_the_graph_shows_web_needing_both_redis_with_replicas_in_their_host_lane
     edges = set(svg_parts(page, "edge", "data-from", "data-to"))
     assert {("web", "redis-master"), ("web", "redis-slave"), ("redis-slave", "redis-master")} == edges
     replicas = dict(svg_parts(page, "replica", "data-replica", "data-host"))
-    assert replicas == {r["name"]: r["host"] for r in guestbook.ps()}
+    assert replicas == {r["Name"]: r["Host"] for r in guestbook.ps()}
     lanes = {host for (host,) in svg_parts(page, "lane", "data-host")}
     assert lanes == {h.name for h in guestbook.lab.cluster.hosts}
 
@@ -214,7 +214,7 @@ def test_the_host_filter_narrows_the_table_in_place(page, dashboard, guestbook):
     from selenium.webdriver.support.ui import Select
 
     page.get(dashboard.url + "containers")
-    mine = {r["name"]: r["host"] for r in guestbook.ps()}
+    mine = {r["Name"]: r["Host"] for r in guestbook.ps()}
     wait_for(page, lambda d: set(mine) <= set(rows(d)))
     host = sorted(set(mine.values()))[0]
     page.execute_script("window.napSamePage = 'filtered';")

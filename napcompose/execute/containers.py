@@ -33,7 +33,8 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
     if isinstance(action, Recreate) and action.container is not None:
         generation = max(generation, action.container.generation)  # a recreated copy stays current
     request = build_request(state.project, action.replica, action.host, state.allocations,
-                            state.plan.placement.replicas, core.cluster.network.name, generation=generation)
+                            state.plan.placement.replicas, core.cluster.network.name, generation=generation,
+                            names=state.start_names())
     engine = core.engines[action.host]
     container_id = engine.create_container(request)
     created = ObservedContainer(host=action.host, id=container_id, name=request.name,

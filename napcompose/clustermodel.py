@@ -38,6 +38,20 @@ class Host:
 
 
 @dataclass(frozen=True)
+class ResolverSpec:
+    """The names resolver nap-compose runs on every host (``network.resolver`` in the cluster file).
+
+    It listens on the host's address on port 53 and serves ``<name>.<project>.<domain>`` from the
+    files nap-compose writes into ``directory`` on that host; names it does not know go to
+    ``upstream`` (none: it answers only its own names).
+    """
+
+    upstream: Tuple[str, ...] = ()
+    directory: str = "/var/lib/nap-compose/names"
+    domain: str = "nap"
+
+
+@dataclass(frozen=True)
 class ClusterNetwork:
     """The flat network every host shares: a Docker bridge network whose Linux bridge is ``bridge``."""
 
@@ -50,6 +64,7 @@ class ClusterNetwork:
     reserved: Tuple[str, ...] = ()  # other addresses never handed out
     host_block: int = 28  # prefix length of each host's block (its network's ip-range)
     host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
+    resolver: Optional[ResolverSpec] = None  # None: names come from the hosts files alone
 
 
 @dataclass(frozen=True)

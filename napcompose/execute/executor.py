@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import NapComposeError
-from napcompose.execute import addresses, containers, files, hosts, images, rolling
+from napcompose.execute import addresses, containers, files, hosts, images, names, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.parallel import run_waves
 from napcompose.planner import (ACTION_TYPES, Addresses, BuildImage, CopyImage, Create, Keep, Kill, Options,
                                 Plan, Recreate, Release, Remove, RemoveFiles, RemovePrevious, Reserve, Restart,
-                                RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
+                                RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts, WriteNames)
 
 Handler = Callable[[RunState, object], Optional[List[Outcome]]]
 
@@ -29,7 +29,7 @@ HANDLERS: Dict[type, Handler] = {
     BuildImage: images.build_image, CopyImage: images.copy_image,
     Create: containers.create, Recreate: containers.recreate, Start: containers.start, Keep: containers.keep,
     Stop: containers.stop, Restart: containers.restart, Remove: containers.remove, Kill: containers.kill,
-    WriteHosts: hosts.write_hosts, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
+    WriteHosts: hosts.write_hosts, WriteNames: names.write_names, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
 }
 

@@ -41,7 +41,7 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     A link alias names the lowest-numbered replica that runs and is not unhealthy, so consumers
     follow a replica that stops, fails or is being updated (containers kept for a rollback aside).
     """
-    mine = _mine(project, live)
+    mine = project_containers(project, live)
     addresses = {c.replica: c.ip for c in mine if c.ip}
     running = [c for c in mine if c.state == "running" and c.id]
     up = {c.replica for c in running if c.health != "unhealthy"}
@@ -51,7 +51,9 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     return {c.replica: (c, blocks[c.replica.service]) for c in running}
 
 
-def _mine(project: Project, live: Sequence[ObservedContainer]) -> List[ObservedContainer]:
+def project_containers(project: Project, live: Sequence[ObservedContainer]) -> List[ObservedContainer]:
+    """The project's containers that count as its replicas: no one-off, no copy kept for a rollback,
+    no copy of a replica that moved on."""
     stale = superseded(live)  # copies of replicas that moved on: removed by the next up, never peers
     return [c for c in live if c.replica is not None and c.replica.project == project.name
             and c.replica.service in project.service_names and not c.one_off and not is_previous(c)
@@ -61,7 +63,7 @@ def _mine(project: Project, live: Sequence[ObservedContainer]) -> List[ObservedC
 def known_names(project: Project, live: Sequence[ObservedContainer]) -> Dict[str, str]:
     """{name: address now} of every name the containers were given at create time (link aliases
     aside): a line Docker wrote that names one at another address is dropped by the merge."""
-    return StartNames(project, {c.replica: c.ip for c in _mine(project, live) if c.ip}).known()
+    return StartNames(project, {c.replica: c.ip for c in project_containers(project, live) if c.ip}).known()
 
 
 def _on(host: str, blocks) -> List[Tuple[ObservedContainer, str]]:

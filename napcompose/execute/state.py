@@ -165,7 +165,9 @@ class RunState:
         with self.lock:
             if not self._names or self._names[0] != len(self.allocations):
                 peers = [r for r in self.plan.placement.replicas if r in self.allocations]
-                names = StartNames(self.project, {r: self.allocations[r].ip for r in peers})
+                # with a resolver, it answers the bare service names with every serving replica
+                names = StartNames(self.project, {r: self.allocations[r].ip for r in peers},
+                                   services=self.core.cluster.network.resolver is None)
                 self._names[:] = [len(self.allocations), names]
             return self._names[1]
 

@@ -38,7 +38,8 @@ def validate_name(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _address_key(address: str):
+def address_key(address: str):
+    """Sort key of an address: numeric order for IP addresses, then anything else by its text."""
     try:
         return (0, int(ipaddress.ip_address(address)), address)
     except ValueError:
@@ -61,7 +62,7 @@ def render_block(project_name: str, entries: Sequence[Entry]) -> str:
             if name not in bucket:
                 bucket.append(name)
     lines = [begin_marker(project_name)]
-    for address in sorted(merged, key=_address_key):
+    for address in sorted(merged, key=address_key):
         if merged[address]:
             lines.append(address + " " + " ".join(merged[address]))
     lines.append(end_marker(project_name))
@@ -220,7 +221,7 @@ class PeerMap:
                 for name in (link.alias, link.service) + _network_aliases(self.project.service(link.service)):
                     if validate_name(name) not in bucket:
                         bucket.append(name)
-        return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+        return tuple((address, tuple(names[address])) for address in sorted(names, key=address_key))
 
 
 def _first(item):

@@ -40,7 +40,9 @@ class StartNames:
     own, so asking for every service of a large project costs one pass over the addresses.
     """
 
-    def __init__(self, project: Project, addresses: Mapping[Replica, str]):
+    def __init__(self, project: Project, addresses: Mapping[Replica, str], services: bool = True):
+        """``services`` False leaves the bare service names and network aliases out: a resolver
+        then answers them with every serving replica, which one line in /etc/hosts would hide."""
         self.project = project
         groups: Dict[str, List[Tuple[int, str]]] = {}
         for replica, address in addresses.items():
@@ -50,7 +52,7 @@ class StartNames:
         common: List[Pair] = []
         for spec in project.services:
             address = self._first.get(spec.name)
-            if address is None:
+            if address is None or not services:
                 continue
             common.append((spec.name, address))
             common.extend((alias, address) for attachment in spec.networks for alias in attachment.aliases)

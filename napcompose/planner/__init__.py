@@ -14,7 +14,7 @@ from napcompose.model import Project
 from napcompose.planner.actions import (ACTION_TYPES, Action, Address, BuildImage, CONTAINER_TYPES, CopyImage,
                                         Create, Keep, Kill, Plan, Recreate, Release, Remove, RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
-                                        WriteHosts, image_key, ship_key)
+                                        WriteHosts, WriteNames, image_key, names_writes, ship_key)
 from napcompose.planner.build import plan_build
 from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
@@ -75,7 +75,7 @@ __all__ = [
     "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
-    "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
+    "Unreserved", "WriteHosts", "WriteNames", "names_writes", "build_request", "build_requests", "converge", "fixed_address",
     "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",

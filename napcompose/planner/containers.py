@@ -68,9 +68,10 @@ def desired(project: Project, placement: Placement, addresses: Mapping[Replica, 
 
 def build_request(project: Project, replica: Replica, host: str, allocations: Mapping[Replica, Allocation],
                   peers: Sequence[Replica], network: str, generation: int = 1,
-                  names: Optional[StartNames] = None) -> ContainerRequest:
+                  names: Optional[StartNames] = None, dns: Optional[Tuple[str, str]] = None) -> ContainerRequest:
     """The ContainerRequest of ``replica`` on ``host``; the names its ``peers`` answer to go into
     extra_hosts (``names``: those names built once for many requests over the same allocations).
+    ``dns`` (resolver address, search domain): the host's names resolver and the project's domain there.
     ``generation`` numbers its copy (a replica moved off a lost host gets a higher one)."""
     spec = project.service(replica.service)
     allocation = allocations[replica]
@@ -89,14 +90,15 @@ def build_request(project: Project, replica: Replica, host: str, allocations: Ma
         GENERATION_LABEL: str(generation),
     })
     if names is None:
-        names = StartNames(project, {r: allocations[r].ip for r in peers if r in allocations})
+        names = StartNames(project, {r: allocations[r].ip for r in peers if r in allocations}, services=dns is None)
     # Every name a peer answers to that is known now, so the process finds them at its first instant
     # and after any restart Docker makes; the managed block moves the link aliases later.
     extra = names.for_service(spec.name, spec.extra_hosts)
     return ContainerRequest(
         replica=replica, host=host, spec=spec, image=image_name(project.name, spec),
         network=network, ip=allocation.ip, alloc_id=allocation.alloc_id,
-        config_hash=digest, labels=pairs(labels), extra_hosts=extra)
+        config_hash=digest, labels=pairs(labels), extra_hosts=extra,
+        dns=(dns[0],) if dns else (), dns_search=(dns[1],) if dns else ())
 
 
 def build_requests(project: Project, placement: Placement, allocations: Mapping[Replica, Allocation],

@@ -1,0 +1,183 @@
+"""The resolvers' names: the cluster setting, the project's file, the plans that write it, what it holds."""
+
+from dataclasses import replace
+
+import pytest
+
+from napcompose.cluster import parse_cluster, render_cluster
+from napcompose.clustermodel import ResolverSpec
+from napcompose.errors import ConfigError
+from napcompose.model import Link, NetworkAttachment, Project, Replica, ServiceSpec
+from napcompose.names.records import file_name, project_domain, render_names
+from napcompose.orchestrator import Orchestrator
+from napcompose.planner import WriteNames
+from napcompose.ports import ListReporter
+from tests import nap
+from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
+from tests.fakes_kv import MemoryKV
+from tests.unit.test_orchestrator import NODES, cluster
+
+DIR = "/var/lib/nap-compose/names"
+
+
+def shop(api_scale=1):
+    return Project(name="shop", services=(
+        ServiceSpec(name="api", image="busybox", scale=api_scale,
+                    networks=(NetworkAttachment("default", aliases=("backend",)),)),
+        ServiceSpec(name="client", image="busybox"),
+        ServiceSpec(name="web", image="busybox", links=(Link("api", "service"),)),
+    ))
+
+
+class Rig:
+    def __init__(self):
+        base = cluster()
+        self.cluster = replace(base, network=replace(base.network, resolver=ResolverSpec()))
+        self.world = FakeWorld(NODES)
+        self.clock = FakeClock()
+        self.ipam = make_ipam(self.cluster, self.clock, MemoryKV())
+        self.reporter = ListReporter()
+        self.orc = Orchestrator(self.cluster, self.world.engines, self.world.files, self.ipam,
+                                self.reporter, self.clock, images=self.world.images)
+
+    def names(self, host, project="shop"):
+        entry = self.world.files(host).tree.get(f"{DIR}/{project}.hosts")
+        return entry[2].decode() if entry else None
+
+    def puts(self):
+        return sum(1 for h in NODES for op, path in self.world.files(h).calls if op == "put")
+
+    def address(self, project, service, index):
+        return self.ipam.lookup(f"{project}/{service}/{index}").ip
+
+
+# ------------------------------------------------------------------ the cluster setting
+
+
+CLUSTER = """
+hosts:
+  - {{name: node1, address: 198.18.0.1}}
+network:
+  subnet: 198.18.0.0/24
+  router: 198.18.0.254
+  pools: [198.18.0.100-198.18.0.199]
+  {resolver}
+store: {{url: "file:///tmp/x.json"}}
+"""
+
+
+def test_the_resolver_is_off_unless_the_cluster_file_asks_for_it():
+    assert parse_cluster(CLUSTER.format(resolver=""), "c.yml").network.resolver is None
+    assert parse_cluster(CLUSTER.format(resolver="resolver: true"), "c.yml").network.resolver == ResolverSpec()
+    spec = parse_cluster(CLUSTER.format(resolver="resolver: {upstream: [198.18.0.53], domain: lan.nap}"),
+                             "c.yml").network.resolver
+    assert (spec.upstream, spec.domain, spec.directory) == (("198.18.0.53",), "lan.nap", DIR)
+    with_spec = parse_cluster(CLUSTER.format(resolver="resolver: {upstream: [198.18.0.53], domain: lan.nap}"), "c.yml")
+    assert parse_cluster(render_cluster(with_spec), "c.yml").network.resolver == spec
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("resolver: {upstream: [dns.example]}", "network.resolver.upstream[0]: 'dns.example' is not an IPv4 address"),
+    ("resolver: {domain: 'Bad_Domain'}", "network.resolver.domain: 'Bad_Domain' is not a DNS domain"),
+    ("resolver: {directory: relative/dir}", "network.resolver.directory: 'relative/dir' is not an absolute path"),
+    ("resolver: {upstreams: []}", "did you mean 'upstream'?"),
+])
+def test_a_bad_resolver_setting_names_its_key(setting, message):
+    with pytest.raises(ConfigError) as raised:
+        parse_cluster(CLUSTER.format(resolver=setting), "c.yml")
+    assert message in str(raised.value) and "c.yml" in str(raised.value)
+
+
+# ------------------------------------------------------------------ the file
+
+
+def test_the_file_gives_every_replica_the_service_name_and_its_own_names_under_the_project_domain():
+    addresses = {Replica("shop", "api", 1): "198.18.0.101", Replica("shop", "api", 2): "198.18.0.102",
+                 Replica("other", "api", 1): "198.18.0.150"}
+    text = render_names(shop(2), "nap", addresses)
+    assert text == ("# nap-compose shop: the names of its serving replicas\n"
+                    "198.18.0.101 api.shop.nap backend.shop.nap api_1.shop.nap api-1.shop.nap shop-api-1.shop.nap "
+                    "shop_api_1.shop.nap\n"
+                    "198.18.0.102 api.shop.nap backend.shop.nap api_2.shop.nap api-2.shop.nap shop-api-2.shop.nap "
+                    "shop_api_2.shop.nap\n")
+    assert (project_domain("shop", "nap"), file_name("shop")) == ("shop.nap", "shop.hosts")
+
+
+def test_a_name_that_cannot_go_into_a_names_file_is_refused():
+    with pytest.raises(ConfigError, match=r"invalid name 'x y' for a hosts file"):
+        project_domain("x y", "nap")
+    with pytest.raises(ConfigError, match=r"invalid address '10.0.0.1 evil' for api_1 in a names file"):
+        render_names(shop(), "nap", {Replica("shop", "api", 1): "10.0.0.1 evil"})
+
+
+# ------------------------------------------------------------------ plans and runs
+
+
+def test_up_writes_the_names_on_every_host_before_the_containers_and_after():
+    rig = Rig()
+    the_plan = nap.preview(rig.orc, shop())
+    names = [(i, a.host, a.phase) for i, wave in enumerate(the_plan.waves) for a in wave if isinstance(a, WriteNames)]
+    first_create = min(i for i, wave in enumerate(the_plan.waves) for a in wave if a.kind == "create")
+    assert sorted((h, p) for _, h, p in names) == sorted([(h, "before") for h in NODES] + [(h, "after") for h in NODES])
+    assert all(i < first_create for i, _, phase in names if phase == "before")
+    nap.up(rig.orc, shop())
+    api = rig.address("shop", "api", 1)
+    for host in NODES:
+        assert f"{api} api.shop.nap backend.shop.nap api_1.shop.nap" in rig.names(host)
+
+
+def test_containers_get_their_hosts_resolver_and_the_project_domain_and_no_bare_service_name():
+    rig = Rig()
+    nap.up(rig.orc, shop())
+    for container in rig.world.all_containers():
+        request = container.request
+        assert request.dns == (rig.cluster.host(request.host).address,)
+        assert request.dns_search == ("shop.nap",)
+    client = next(c for c in rig.world.all_containers() if c.request.replica.service == "client").request
+    names = dict(client.extra_hosts)
+    assert "api" not in names and "backend" not in names  # the resolver answers them with every replica
+    assert names["api-1"] == rig.address("shop", "api", 1)
+    web = next(c for c in rig.world.all_containers() if c.request.replica.service == "web").request
+    assert dict(web.extra_hosts)["service"] == rig.address("shop", "api", 1)  # a link alias is its own
+
+
+def test_scale_writes_one_file_per_host_and_scaling_back_removes_the_names():
+    rig = Rig()
+    nap.up(rig.orc, shop())
+    before = rig.puts()
+    nap.up(rig.orc, shop(3))
+    assert rig.puts() - before == len(NODES)  # one write per host: the before-write already holds all three
+    text = rig.names("node1")
+    assert all(f"api-{i}.shop.nap" in text for i in (1, 2, 3))
+    nap.up(rig.orc, shop(1))
+    assert "api-2.shop.nap" not in rig.names("node2") and "api-1.shop.nap" in rig.names("node2")
+    steady = rig.puts()
+    nap.up(rig.orc, shop(1))
+    assert rig.puts() == steady  # nothing changed: nothing written
+
+
+def test_down_empties_the_file_before_the_containers_go():
+    rig = Rig()
+    nap.up(rig.orc, shop())
+    nap.down(rig.orc, shop())
+    for host in NODES:
+        assert rig.names(host) == "# nap-compose shop: the names of its serving replicas\n"
+
+
+def test_two_projects_keep_their_own_files():
+    rig = Rig()
+    nap.up(rig.orc, shop())
+    other = replace(shop(), name="other")
+    nap.up(rig.orc, other)
+    assert "api.shop.nap" in rig.names("node1") and "api.other.nap" not in rig.names("node1")
+    assert "api.other.nap" in rig.names("node1", "other")
+    assert rig.address("shop", "api", 1) != rig.address("other", "api", 1)
+
+
+def test_a_host_whose_files_fail_is_reported_and_the_others_still_get_theirs():
+    rig = Rig()
+    rig.world.files("node2").fail_paths[DIR] = "permission denied"
+    report = nap.up(rig.orc, shop())
+    failed = [o for o in report.failed if o.action == "Updating names on"]
+    assert failed and all(o.host == "node2" and "permission denied" in o.error for o in failed)
+    assert "api.shop.nap" in rig.names("node1")

@@ -36,9 +36,16 @@ def cmd_check(args, ctx) -> int:
             ctx.out("  found:")
             for line in (drift.actual or "(nothing)").splitlines():
                 ctx.out(f"    {line}")
-    if drifts:
-        raise HostsDriftFound(f"{len(drifts)} hosts file(s) differ from the plan; "
-                              "`nap-compose hosts sync` rewrites them")
+    stale = list(deploy.orchestrator.names_check(project))
+    for drift in stale:
+        what = "missing" if drift.actual is None else "stale (it names other replicas or addresses)"
+        ctx.out(f"names of {project.name} for the resolver on {drift.host}: {what}")
+        if args.verbose:
+            ctx.out("  expected:")
+            ctx.out("".join(f"    {line}\n" for line in drift.expected.splitlines()).rstrip("\n"))
+    if drifts or stale:
+        what = f"{len(drifts)} hosts file(s)" + (f" and {len(stale)} names file(s)" if stale else "")
+        raise HostsDriftFound(f"{what} differ from the plan; `nap-compose hosts sync` rewrites them")
     ctx.out(f"all hosts files of {project.name} are in sync")
     return ExitStatus.OK
 

@@ -61,6 +61,32 @@ class Wiring:
                                                                       recreate_empty),
                              lambda host, error: NetworkResult(host.name, "failed", error, block=block(host)))
 
+    def ensure_resolvers(self, cluster, connections):
+        """The names resolver started (or repaired) on every host: one ResolverStatus per host."""
+        from napcompose.adapters import resolver
+        from napcompose.cli.session import on_every_host
+
+        built = resolver.image()
+        missing = resolver.put_image(cluster, connections, built)
+
+        def one(host, client):
+            if host.name in missing:
+                return resolver.ResolverStatus(host.name, "failed", f"image {resolver.IMAGE}: {missing[host.name]}")
+            return resolver.ensure(cluster, host, client, built.digest)
+
+        return on_every_host(cluster, connections, one,
+                             lambda host, error: resolver.ResolverStatus(host.name, "failed", error))
+
+    def resolver_statuses(self, cluster, connections):
+        """The names resolver as every host runs it: one ResolverStatus per host (``down`` with why)."""
+        from napcompose.adapters import resolver
+        from napcompose.cli.session import on_every_host
+
+        digest = resolver.image().digest
+        return on_every_host(cluster, connections,
+                             lambda host, client: resolver.inspect(cluster, host, client, digest),
+                             lambda host, error: resolver.ResolverStatus(host.name, "failed", error))
+
     def remove_network(self, cluster, connections, hosts):
         """``network rm`` on the named hosts at once; one NetworkResult per host."""
         from napcompose.adapters.docker_network import remove_host_network

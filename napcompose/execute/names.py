@@ -10,7 +10,8 @@ makes with its hosts pass (a replica leaves the names before it stops, and joins
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
 
 from napcompose.clustermodel import ResolverSpec
 from napcompose.errors import NapComposeError
@@ -20,9 +21,18 @@ from napcompose.model import ObservedContainer, Outcome, Project, Replica
 from napcompose.names.records import file_name, render_names
 from napcompose.parallel import fan_out
 from napcompose.planner import Kill, Remove, Stop, WriteNames
-from napcompose.ports import RemoteFiles
+from napcompose.ports import RemoteFiles, Reporter
 
 ACTION = "Updating names on"
+
+
+@dataclass(frozen=True)
+class NamesDrift:
+    """A host whose resolver file for the project is not what it should be; ``actual`` None: no file."""
+
+    host: str
+    expected: str
+    actual: Optional[str]
 
 
 def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, str]:
@@ -92,3 +102,25 @@ def sync_names(state: RunState) -> bool:
             else:
                 written = True
     return written
+
+
+def check_files(project: Project, live: Sequence[ObservedContainer], resolver: ResolverSpec, hosts: Sequence[str],
+                files: Callable[[str], RemoteFiles], reporter: Reporter, max_workers: int = 16) -> List[NamesDrift]:
+    """Every host in ``hosts`` whose resolver file for ``project`` is missing or stale; unreadable ones are warned."""
+    expected = render_names(project, resolver.domain, serving(project, live))
+    name = file_name(project.name)
+
+    def one(host: str) -> Optional[NamesDrift]:
+        remote = files(host)
+        if name not in remote.listdir(resolver.directory):
+            return NamesDrift(host, expected, None)
+        actual = remote.read(f"{resolver.directory}/{name}").decode("utf-8", "replace")
+        return None if actual == expected else NamesDrift(host, expected, actual)
+
+    drifts = []
+    for result in fan_out(sorted(hosts), one, max_workers=max_workers):
+        if not result.ok:
+            reporter.warning(f"cannot check the names file on {result.key}: {result.error}")
+        elif result.value is not None:
+            drifts.append(result.value)
+    return drifts

@@ -181,3 +181,40 @@ def test_a_host_whose_files_fail_is_reported_and_the_others_still_get_theirs():
     failed = [o for o in report.failed if o.action == "Updating names on"]
     assert failed and all(o.host == "node2" and "permission denied" in o.error for o in failed)
     assert "api.shop.nap" in rig.names("node1")
+
+
+# ------------------------------------------------------------------ checks
+
+
+def test_hosts_check_finds_a_missing_or_stale_names_file_and_sync_repairs_it():
+    rig = Rig()
+    nap.up(rig.orc, shop())
+    assert rig.orc.names_check(shop()) == []
+    tree1 = rig.world.files("node1").tree
+    path = f"{DIR}/shop.hosts"
+    kind, mode, _ = tree1[path]
+    tree1[path] = (kind, mode, b"# stale\n")
+    del rig.world.files("node3").tree[path]
+    drifts = {d.host: d.actual for d in rig.orc.names_check(shop())}
+    assert drifts == {"node1": "# stale\n", "node3": None}
+    assert rig.orc.hosts_sync(shop()).failed == ()
+    assert rig.orc.names_check(shop()) == []
+
+
+def test_the_resolver_runs_dnsmasq_on_the_hosts_address_with_a_short_ttl_and_no_upstream_unless_named():
+    from napcompose.adapters import resolver
+    from napcompose.network.check import resolver_findings
+
+    words = resolver.argv(ResolverSpec(), "198.18.0.2")
+    assert "--listen-address=198.18.0.2" in words and "--no-resolv" in words and "--local=/nap/" in words
+    assert f"--hostsdir={resolver.MOUNT}" in words and "--local-ttl=2" in words
+    assert not any(w.startswith("--server=") for w in words)
+    assert "--server=198.18.0.53" in resolver.argv(ResolverSpec(upstream=("198.18.0.53",)), "198.18.0.2")
+    assert resolver.config_digest(ResolverSpec(), "198.18.0.2", "a") != resolver.config_digest(
+        ResolverSpec(), "198.18.0.3", "a")
+    findings = resolver_findings([resolver.ResolverStatus("node1", "ok"),
+                                  resolver.ResolverStatus("node2", "down", "no nap-compose-resolver container"),
+                                  resolver.ResolverStatus("node3", "failed", "ssh: timed out")], {"node3": "timed out"})
+    assert [(f.kind, f.host, f.message) for f in findings] == [
+        ("resolver-down", "node2", "the names resolver on node2 is down: no nap-compose-resolver container "
+                                   "(run `nap-compose network create`)")]

@@ -50,6 +50,11 @@ class ResolverSpec:
     directory: str = "/var/lib/nap-compose/names"
     domain: str = "nap"
 
+    def host_directory(self, host: str) -> str:
+        """The directory the resolver of ``host`` reads: one per host name, so hosts that share a
+        file system (a lab on one machine, a shared /var/lib) never write one another's files."""
+        return f"{self.directory}/{host}"
+
 
 @dataclass(frozen=True)
 class ClusterNetwork:

@@ -61,9 +61,9 @@ def argv(spec: ResolverSpec, address: str) -> Tuple[str, ...]:
     return tuple(words)
 
 
-def config_digest(spec: ResolverSpec, address: str, image_digest: str) -> str:
+def config_digest(spec: ResolverSpec, host: Host, image_digest: str) -> str:
     """What the running container must match: its arguments, its directory and its image's digest."""
-    text = json.dumps([list(argv(spec, address)), spec.directory, image_digest])
+    text = json.dumps([list(argv(spec, host.address)), spec.host_directory(host.name), image_digest])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -118,7 +118,7 @@ def inspect(cluster: Cluster, host: Host, client, image_digest: str) -> Resolver
     if not state.get("Running"):
         return ResolverStatus(host.name, "down", f"{CONTAINER} is {state.get('Status', 'not running')}")
     labels = (found.get("Config") or {}).get("Labels") or {}
-    if labels.get(CONFIG_LABEL) != config_digest(spec, host.address, image_digest):
+    if labels.get(CONFIG_LABEL) != config_digest(spec, host, image_digest):
         return ResolverStatus(host.name, "down", f"{CONTAINER} runs another configuration or image")
     return ResolverStatus(host.name, "ok", f"dnsmasq on {host.address}:53")
 
@@ -126,7 +126,7 @@ def inspect(cluster: Cluster, host: Host, client, image_digest: str) -> Resolver
 def ensure(cluster: Cluster, host: Host, client, image_digest: str) -> ResolverStatus:
     """Start the resolver on ``host``, or repair it: start a stopped one, replace one made otherwise."""
     spec = cluster.network.resolver
-    wanted = config_digest(spec, host.address, image_digest)
+    wanted = config_digest(spec, host, image_digest)
     found = _container(client, host.name)
     api = client.api
     try:
@@ -140,7 +140,7 @@ def ensure(cluster: Cluster, host: Host, client, image_digest: str) -> ResolverS
             api.remove_container(found["Id"], force=True)
         host_config = api.create_host_config(
             network_mode="host", restart_policy={"Name": "unless-stopped"},
-            binds={spec.directory: {"bind": MOUNT, "mode": "ro"}}, read_only=True)
+            binds={spec.host_directory(host.name): {"bind": MOUNT, "mode": "ro"}}, read_only=True)
         made = api.create_container(IMAGE, command=list(argv(spec, host.address)), name=CONTAINER,
                                     labels={CONFIG_LABEL: wanted}, host_config=host_config)
         api.start(made["Id"])

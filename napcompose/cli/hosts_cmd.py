@@ -38,11 +38,13 @@ def cmd_check(args, ctx) -> int:
                 ctx.out(f"    {line}")
     stale = list(deploy.orchestrator.names_check(project))
     for drift in stale:
-        what = "missing" if drift.actual is None else "stale (it names other replicas or addresses)"
-        ctx.out(f"names of {project.name} for the resolver on {drift.host}: {what}")
+        ctx.out(f"names of {project.name} for the resolver on {drift.host}: {len(drift.missing)} file(s) missing, "
+                f"{len(drift.stale)} stale")
         if args.verbose:
-            ctx.out("  expected:")
-            ctx.out("".join(f"    {line}\n" for line in drift.expected.splitlines()).rstrip("\n"))
+            for name in drift.missing:
+                ctx.out(f"  missing: {name}")
+            for name in drift.stale:
+                ctx.out(f"  stale:   {name}")
     if drifts or stale:
         what = f"{len(drifts)} hosts file(s)" + (f" and {len(stale)} names file(s)" if stale else "")
         raise HostsDriftFound(f"{what} differ from the plan; `nap-compose hosts sync` rewrites them")

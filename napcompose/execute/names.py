@@ -1,7 +1,9 @@
-"""Keeping the resolvers' files true: one file per project on every host, written when it differs.
+"""Keeping the resolvers' files true: the project's files (one per service) on every host, written when changed.
 
-Every host's resolver serves every project's names, so the same file goes to every host that
-answers: a names change costs one small write per host, never one per container. The file lists
+Every host's resolver serves every project's names, so the same files go to every host that
+answers: a names change costs a write per changed service per host, never one per container. An
+empty mark beside each file names the digest of its text, so one listing per host tells what to
+write, without reading a file (names/records.py). The file lists
 the replicas that serve (running, not unhealthy, not kept for a rollback); a ``before`` write also
 lists the replicas the plan is about to create, at their reserved addresses, and leaves out those it
 stops or removes. ``write_names`` is the WriteNames handler; ``sync_names`` the pass a rolling update
@@ -11,14 +13,14 @@ makes with its hosts pass (a replica leaves the names before it stops, and joins
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from napcompose.clustermodel import ResolverSpec
 from napcompose.errors import NapComposeError
 from napcompose.execute.hosts import project_containers
 from napcompose.execute.state import RunState, detail
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
-from napcompose.names.records import file_name, render_names
+from napcompose.names.records import MARK, SUFFIX, file_prefix, mark_name, names_files
 from napcompose.parallel import fan_out
 from napcompose.planner import Kill, Remove, Stop, WriteNames
 from napcompose.ports import RemoteFiles, Reporter
@@ -28,11 +30,11 @@ ACTION = "Updating names on"
 
 @dataclass(frozen=True)
 class NamesDrift:
-    """A host whose resolver file for the project is not what it should be; ``actual`` None: no file."""
+    """A host whose resolver files for the project are not what they should be."""
 
     host: str
-    expected: str
-    actual: Optional[str]
+    missing: Tuple[str, ...]  # files that should be there
+    stale: Tuple[str, ...]  # files that should not
 
 
 def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, str]:
@@ -41,8 +43,8 @@ def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica
             if c.ip and c.id and c.state == "running" and c.health != "unhealthy"}
 
 
-def names_text(state: RunState, phase: str) -> str:
-    """The project's names file as it should stand now (``phase`` "before": as the plan will make it)."""
+def wanted_files(state: RunState, phase: str) -> Dict[str, str]:
+    """The project's names files as they should stand now (``phase`` "before": as the plan will make them)."""
     resolver = state.core.cluster.network.resolver
     addresses = serving(state.project, state.snapshot())
     if phase == "before":
@@ -52,27 +54,46 @@ def names_text(state: RunState, phase: str) -> str:
                 addresses.setdefault(replica, state.allocations[replica].ip)
         leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))} - placed
         addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
-    return render_names(state.project, resolver.domain, addresses)
+    return names_files(state.project, resolver.domain, addresses)
 
 
-def write_file(files: RemoteFiles, resolver: ResolverSpec, project_name: str, text: str) -> bool:
-    """Put the project's file into the resolver's directory unless it holds that text; True when written."""
-    name = file_name(project_name)
-    path = f"{resolver.directory}/{name}"
-    data = text.encode("utf-8")
-    present = files.listdir(resolver.directory)
-    if name in present and files.read(path) == data:
-        return False
-    if not present:
-        files.makedirs(resolver.directory, 0o755)
-    files.put(path, data, 0o644)
-    return True
+def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
+    """(the project's names files, their marks) in a listing of the resolver's directory."""
+    prefix = file_prefix(project_name)
+    mine = [n for n in listing if n.startswith(prefix)]
+    return {n for n in mine if n.endswith(SUFFIX)}, {n for n in mine if n.endswith(MARK)}
 
 
-def _write(state: RunState, host: str, text: str) -> List[Outcome]:
+def _marks(wanted: Dict[str, str]) -> Dict[str, str]:
+    return {mark_name(file, text): file for file, text in wanted.items()}
+
+
+def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: Dict[str, str]) -> int:
+    """Bring the project's files in the resolver's ``directory`` to ``wanted``; how many names files changed.
+
+    A changed file is rewritten under its own name (the resolver rereads it in one step), then its
+    new mark is put and the old one removed; a file no longer wanted goes with its marks."""
+    listing = files.listdir(directory)
+    present, marks = _present(listing, project_name)
+    if not listing and wanted:
+        files.makedirs(directory, 0o755)
+    wanted_marks = _marks(wanted)
+    changed = sorted({file for mark, file in wanted_marks.items() if mark not in marks or file not in present})
+    for file in changed:
+        files.put(f"{directory}/{file}", wanted[file].encode("utf-8"), 0o644)
+    for mark in sorted(set(wanted_marks) - marks):
+        files.put(f"{directory}/{mark}", b"", 0o644)
+    gone = sorted(present - set(wanted))
+    for name in gone + sorted(marks - set(wanted_marks)):
+        files.remove_tree(f"{directory}/{name}")
+    return len(changed) + len(gone)
+
+
+def _write(state: RunState, host: str, wanted: Dict[str, str]) -> List[Outcome]:
     core = state.core
     try:
-        written = write_file(core.files(host), core.cluster.network.resolver, state.project.name, text)
+        directory = core.cluster.network.resolver.host_directory(host)
+        written = write_files(core.files(host), directory, state.project.name, wanted)
     except NapComposeError as exc:
         core.reporter.progress(host, ACTION, "error", f"on {host}")
         return [Outcome(host, ACTION, host, str(exc))]
@@ -85,17 +106,17 @@ def _write(state: RunState, host: str, text: str) -> List[Outcome]:
 def write_names(state: RunState, action: WriteNames) -> Optional[List[Outcome]]:
     if state.core.cluster.network.resolver is None or state.project is None:
         return []
-    return _write(state, action.host, names_text(state, action.phase))
+    return _write(state, action.host, wanted_files(state, action.phase))
 
 
 def sync_names(state: RunState) -> bool:
     """Write the project's file on every host that answers where it differs; whether any was written."""
     if state.core.cluster.network.resolver is None:
         return False
-    text = names_text(state, "after")
+    wanted = wanted_files(state, "after")
     hosts = sorted(h.name for h in state.core.cluster.hosts if h.name not in state.down)
     written = False
-    for result in fan_out(hosts, lambda h: _write(state, h, text), max_workers=state.core.max_workers):
+    for result in fan_out(hosts, lambda h: _write(state, h, wanted), max_workers=state.core.max_workers):
         for outcome in result.value or ():
             if outcome.error:
                 state.core.reporter.warning(f"names on {outcome.host}: {outcome.error}")
@@ -106,21 +127,23 @@ def sync_names(state: RunState) -> bool:
 
 def check_files(project: Project, live: Sequence[ObservedContainer], resolver: ResolverSpec, hosts: Sequence[str],
                 files: Callable[[str], RemoteFiles], reporter: Reporter, max_workers: int = 16) -> List[NamesDrift]:
-    """Every host in ``hosts`` whose resolver file for ``project`` is missing or stale; unreadable ones are warned."""
-    expected = render_names(project, resolver.domain, serving(project, live))
-    name = file_name(project.name)
+    """Every host in ``hosts`` whose resolver files for ``project`` lack one or hold a stale one (one
+    listing per host, no file read); hosts that cannot be listed are warned."""
+    wanted = names_files(project, resolver.domain, serving(project, live))
+    wanted_marks = _marks(wanted)
 
     def one(host: str) -> Optional[NamesDrift]:
-        remote = files(host)
-        if name not in remote.listdir(resolver.directory):
-            return NamesDrift(host, expected, None)
-        actual = remote.read(f"{resolver.directory}/{name}").decode("utf-8", "replace")
-        return None if actual == expected else NamesDrift(host, expected, actual)
+        present, marks = _present(files(host).listdir(resolver.host_directory(host)), project.name)
+        missing = {file for mark, file in wanted_marks.items() if mark not in marks or file not in present}
+        stale = present - set(wanted)
+        if not missing and not stale:
+            return None
+        return NamesDrift(host, tuple(sorted(missing)), tuple(sorted(stale)))
 
     drifts = []
     for result in fan_out(sorted(hosts), one, max_workers=max_workers):
         if not result.ok:
-            reporter.warning(f"cannot check the names file on {result.key}: {result.error}")
+            reporter.warning(f"cannot check the names files on {result.key}: {result.error}")
         elif result.value is not None:
             drifts.append(result.value)
     return drifts

@@ -41,9 +41,13 @@ class StartNames:
     """
 
     def __init__(self, project: Project, addresses: Mapping[Replica, str], services: bool = True):
-        """``services`` False leaves the bare service names and network aliases out: a resolver
-        then answers them with every serving replica, which one line in /etc/hosts would hide."""
+        """``services`` False is for a cluster with a resolver: the bare service names and network
+        aliases are left out (the resolver answers them with every serving replica, which one line
+        in /etc/hosts would hide), and so are the replica names of services the consumer does not
+        link to or depend on (the resolver answers them too; a file holding every replica of a large
+        project in every container costs more than it gives)."""
         self.project = project
+        self.everyone = services
         groups: Dict[str, List[Tuple[int, str]]] = {}
         for replica, address in addresses.items():
             if replica.project == project.name and address:
@@ -56,9 +60,14 @@ class StartNames:
                 continue
             common.append((spec.name, address))
             common.extend((alias, address) for attachment in spec.networks for alias in attachment.aliases)
+        self._replicas: Dict[str, Tuple[Pair, ...]] = {}
         for service in sorted(groups):
-            for index, address in sorted(groups[service]):
-                common.extend((name, address) for name in replica_names(Replica(project.name, service, index)))
+            own = tuple((name, address) for index, address in sorted(groups[service])
+                        for name in replica_names(Replica(project.name, service, index)))
+            for name, _ in own:
+                validate_name(name)
+            self._replicas[service] = own
+            common.extend(own)
         for name, _ in common:
             validate_name(name)
         self._common = tuple(common)
@@ -83,7 +92,12 @@ class StartNames:
                    if link.service in self._first]
         out: List[Pair] = list(given)  # kept as written: a name given twice on purpose stays twice
         seen = {name for name, _ in out}
-        for name, address in [(validate_name(a), ip) for a, ip in aliases] + list(self._common):
+        if self.everyone:
+            shared = list(self._common)
+        else:
+            targets = sorted({link.service for link in spec.links} | {dep.service for dep in spec.depends_on})
+            shared = [pair for target in targets for pair in self._replicas.get(target, ())]
+        for name, address in [(validate_name(a), ip) for a, ip in aliases] + shared:
             if name not in seen:
                 seen.add(name)
                 out.append((name, address))

@@ -8,7 +8,7 @@ from napcompose.cluster import parse_cluster, render_cluster
 from napcompose.clustermodel import ResolverSpec
 from napcompose.errors import ConfigError
 from napcompose.model import Link, NetworkAttachment, Project, Replica, ServiceSpec
-from napcompose.names.records import file_name, project_domain, render_names
+from napcompose.names.records import mark_name, names_files, project_domain, render_names
 from napcompose.orchestrator import Orchestrator
 from napcompose.planner import WriteNames
 from napcompose.ports import ListReporter
@@ -40,12 +40,18 @@ class Rig:
         self.orc = Orchestrator(self.cluster, self.world.engines, self.world.files, self.ipam,
                                 self.reporter, self.clock, images=self.world.images)
 
+    def files(self, host, project="shop"):
+        return sorted(p for p in self.world.files(host).tree if p.startswith(f"{DIR}/{host}/{project}@")
+                      and p.endswith(".hosts"))
+
     def names(self, host, project="shop"):
-        entry = self.world.files(host).tree.get(f"{DIR}/{project}.hosts")
-        return entry[2].decode() if entry else None
+        """Every names line of the project's files on ``host`` (headers left out)."""
+        tree = self.world.files(host).tree
+        return "".join(line + "\n" for p in self.files(host, project) for line in tree[p][2].decode().splitlines()
+                       if not line.startswith("#"))
 
     def puts(self):
-        return sum(1 for h in NODES for op, path in self.world.files(h).calls if op == "put")
+        return sum(1 for h in NODES for op, path in self.world.files(h).calls if op == "put" and path.endswith(".hosts"))
 
     def address(self, project, service, index):
         return self.ipam.lookup(f"{project}/{service}/{index}").ip
@@ -100,7 +106,11 @@ def test_the_file_gives_every_replica_the_service_name_and_its_own_names_under_t
                     "shop_api_1.shop.nap\n"
                     "198.18.0.102 api.shop.nap backend.shop.nap api_2.shop.nap api-2.shop.nap shop-api-2.shop.nap "
                     "shop_api_2.shop.nap\n")
-    assert (project_domain("shop", "nap"), file_name("shop")) == ("shop.nap", "shop.hosts")
+    assert project_domain("shop", "nap") == "shop.nap"
+    files = names_files(shop(2), "nap", addresses)
+    assert files == {"shop@api.hosts": text}  # one file per service
+    assert mark_name("shop@api.hosts", text) != mark_name("shop@api.hosts", text + "x")
+    assert mark_name("shop@api.hosts", text).startswith("shop@api@")
 
 
 def test_a_name_that_cannot_go_into_a_names_file_is_refused():
@@ -134,11 +144,13 @@ def test_containers_get_their_hosts_resolver_and_the_project_domain_and_no_bare_
         assert request.dns == (rig.cluster.host(request.host).address,)
         assert request.dns_search == ("shop.nap",)
     client = next(c for c in rig.world.all_containers() if c.request.replica.service == "client").request
-    names = dict(client.extra_hosts)
-    assert "api" not in names and "backend" not in names  # the resolver answers them with every replica
-    assert names["api-1"] == rig.address("shop", "api", 1)
+    # the resolver answers the service names (with every replica) and the replicas of services it
+    # does not link to; /etc/hosts keeps the links' aliases and their targets' replicas
+    assert client.extra_hosts == ()
     web = next(c for c in rig.world.all_containers() if c.request.replica.service == "web").request
-    assert dict(web.extra_hosts)["service"] == rig.address("shop", "api", 1)  # a link alias is its own
+    api = rig.address("shop", "api", 1)
+    assert web.extra_hosts == (("service", api), ("api_1", api), ("api-1", api), ("shop-api-1", api),
+                               ("shop_api_1", api))
 
 
 def test_scale_writes_one_file_per_host_and_scaling_back_removes_the_names():
@@ -146,7 +158,7 @@ def test_scale_writes_one_file_per_host_and_scaling_back_removes_the_names():
     nap.up(rig.orc, shop())
     before = rig.puts()
     nap.up(rig.orc, shop(3))
-    assert rig.puts() - before == len(NODES)  # one write per host: the before-write already holds all three
+    assert rig.puts() - before == len(NODES)  # one file per host: the before-write already holds all three
     text = rig.names("node1")
     assert all(f"api-{i}.shop.nap" in text for i in (1, 2, 3))
     nap.up(rig.orc, shop(1))
@@ -161,7 +173,7 @@ def test_down_empties_the_file_before_the_containers_go():
     nap.up(rig.orc, shop())
     nap.down(rig.orc, shop())
     for host in NODES:
-        assert rig.names(host) == "# nap-compose shop: the names of its serving replicas\n"
+        assert rig.files(host) == []
 
 
 def test_two_projects_keep_their_own_files():
@@ -176,7 +188,7 @@ def test_two_projects_keep_their_own_files():
 
 def test_a_host_whose_files_fail_is_reported_and_the_others_still_get_theirs():
     rig = Rig()
-    rig.world.files("node2").fail_paths[DIR] = "permission denied"
+    rig.world.files("node2").fail_paths[f"{DIR}/node2"] = "permission denied"
     report = nap.up(rig.orc, shop())
     failed = [o for o in report.failed if o.action == "Updating names on"]
     assert failed and all(o.host == "node2" and "permission denied" in o.error for o in failed)
@@ -191,14 +203,15 @@ def test_hosts_check_finds_a_missing_or_stale_names_file_and_sync_repairs_it():
     nap.up(rig.orc, shop())
     assert rig.orc.names_check(shop()) == []
     tree1 = rig.world.files("node1").tree
-    path = f"{DIR}/shop.hosts"
-    kind, mode, _ = tree1[path]
-    tree1[path] = (kind, mode, b"# stale\n")
-    del rig.world.files("node3").tree[path]
-    drifts = {d.host: d.actual for d in rig.orc.names_check(shop())}
-    assert drifts == {"node1": "# stale\n", "node3": None}
+    [mark] = [p for p in tree1 if p.startswith(f"{DIR}/node1/shop@api@")]
+    tree1[f"{DIR}/node1/shop@api@0000000000000000.sum"] = tree1.pop(mark)  # a file changed by someone else
+    tree1[f"{DIR}/node1/shop@gone.hosts"] = ("file", 0o644, b"198.18.0.9 gone.shop.nap\n")  # a service that went
+    del rig.world.files("node3").tree[f"{DIR}/node3/shop@api.hosts"]
+    drifts = {d.host: (d.missing, d.stale) for d in rig.orc.names_check(shop())}
+    assert drifts == {"node1": (("shop@api.hosts",), ("shop@gone.hosts",)), "node3": (("shop@api.hosts",), ())}
     assert rig.orc.hosts_sync(shop()).failed == ()
     assert rig.orc.names_check(shop()) == []
+    assert f"{DIR}/node1/shop@gone.hosts" not in tree1 and f"{DIR}/node1/shop@api@0000000000000000.sum" not in tree1
 
 
 def test_the_resolver_runs_dnsmasq_on_the_hosts_address_with_a_short_ttl_and_no_upstream_unless_named():
@@ -210,8 +223,9 @@ def test_the_resolver_runs_dnsmasq_on_the_hosts_address_with_a_short_ttl_and_no_
     assert f"--hostsdir={resolver.MOUNT}" in words and "--local-ttl=2" in words
     assert not any(w.startswith("--server=") for w in words)
     assert "--server=198.18.0.53" in resolver.argv(ResolverSpec(upstream=("198.18.0.53",)), "198.18.0.2")
-    assert resolver.config_digest(ResolverSpec(), "198.18.0.2", "a") != resolver.config_digest(
-        ResolverSpec(), "198.18.0.3", "a")
+    from napcompose.clustermodel import Host
+    one, two = Host("node1", "198.18.0.2", "ssh://x"), Host("node2", "198.18.0.3", "ssh://y")
+    assert resolver.config_digest(ResolverSpec(), one, "a") != resolver.config_digest(ResolverSpec(), two, "a")
     findings = resolver_findings([resolver.ResolverStatus("node1", "ok"),
                                   resolver.ResolverStatus("node2", "down", "no nap-compose-resolver container"),
                                   resolver.ResolverStatus("node3", "failed", "ssh: timed out")], {"node3": "timed out"})

@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 from napcompose.adapters import binary_image
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster, Host, ResolverSpec
-from napcompose.errors import HostError
+from napcompose.errors import ConfigError, HostError
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 IMAGE = "nap-compose/resolver:latest"
@@ -46,6 +46,11 @@ class ResolverStatus:
 
 def image() -> binary_image.BinaryImage:
     """The resolver's image: dnsmasq, its libraries, and the two files it reads at start."""
+    import os
+
+    if not os.path.isfile(DNSMASQ):
+        raise ConfigError(f"network.resolver needs dnsmasq on this machine to build the resolver's image: "
+                          f"{DNSMASQ} is missing (install Debian's dnsmasq-base)")
     return binary_image.build(IMAGE, {DNSMASQ: DNSMASQ},
                               files={"/etc/passwd": b"root:x:0:0:root:/:/nonexistent\n",
                                      "/etc/group": b"root:x:0:\n"})

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
 def _create(args, ctx) -> int:
     session = session_of(ctx)
     cluster = session.cluster
+    # the resolver's image is made here first: a machine without dnsmasq stops the command before
+    # any block is reserved or any host is touched
+    built = ctx.wiring.resolver_image() if cluster.network.resolver is not None else None
     held = session.host_blocks()
     blocks = held.ensure(cluster)  # nothing is created on a host before every block is settled
     results = ctx.wiring.ensure_network(cluster, session.connections, blocks, args.recreate_empty)
@@ -66,7 +69,7 @@ def _create(args, ctx) -> int:
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return ExitStatus.HOST if any(r.status == "failed" for r in bad) else ExitStatus.ERROR
     if cluster.network.resolver is not None:
-        return _resolvers(ctx, cluster, ctx.wiring.ensure_resolvers(cluster, session.connections), width)
+        return _resolvers(ctx, cluster, ctx.wiring.ensure_resolvers(cluster, session.connections, built), width)
     return ExitStatus.OK
 
 

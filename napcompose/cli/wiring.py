@@ -61,12 +61,18 @@ class Wiring:
                                                                       recreate_empty),
                              lambda host, error: NetworkResult(host.name, "failed", error, block=block(host)))
 
-    def ensure_resolvers(self, cluster, connections):
-        """The names resolver started (or repaired) on every host: one ResolverStatus per host."""
+    def resolver_image(self):
+        """The resolver's image, built on this machine (ConfigError when dnsmasq is not installed here)."""
+        from napcompose.adapters import resolver
+
+        return resolver.image()
+
+    def ensure_resolvers(self, cluster, connections, built):
+        """The names resolver started (or repaired) on every host from the image ``built``: one
+        ResolverStatus per host."""
         from napcompose.adapters import resolver
         from napcompose.cli.session import on_every_host
 
-        built = resolver.image()
         missing = resolver.put_image(cluster, connections, built)
 
         def one(host, client):

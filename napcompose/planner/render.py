@@ -55,7 +55,7 @@ def render(plan: Plan) -> List[str]:
         elif isinstance(action, WriteNames):
             when = "with the replicas about to start, without those about to stop" if action.phase == "before" \
                 else "the serving replicas"
-            lines.append(f"names on {action.host}: write project {action.project}'s file for the resolver ({when})")
+            lines.append(f"names on {action.host}: write project {action.project}'s files for the resolver ({when})")
         elif isinstance(action, (Create, Recreate)):
             lines.append(_container_line(action, str(action.address)))
             lines.extend("    " + line for line in peers.get(action.replica, ()))

@@ -10,7 +10,7 @@ from napcompose.errors import ConfigError
 from napcompose.model import Link, NetworkAttachment, Project, Replica, ServiceSpec
 from napcompose.names.records import mark_name, names_files, project_domain, render_names
 from napcompose.orchestrator import Orchestrator
-from napcompose.planner import WriteNames
+from napcompose.planner import WriteNames, render
 from napcompose.ports import ListReporter
 from tests import nap
 from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
@@ -232,3 +232,40 @@ def test_the_resolver_runs_dnsmasq_on_the_hosts_address_with_a_short_ttl_and_no_
     assert [(f.kind, f.host, f.message) for f in findings] == [
         ("resolver-down", "node2", "the names resolver on node2 is down: no nap-compose-resolver container "
                                    "(run `nap-compose network create`)")]
+
+
+def test_a_rolling_update_takes_a_replica_out_of_the_names_before_it_stops():
+    from napcompose.model import Healthcheck
+
+    def web(version):
+        return Project(name="shop", services=(ServiceSpec(
+            name="web", image="busybox", scale=3, environment=(("V", version),),
+            healthcheck=Healthcheck(test=("CMD", "true"), interval_s=1.0)),))
+
+    rig = Rig()
+    nap.up(rig.orc, web("1"))
+    seen = {}
+    for host, engine in rig.world.engines.items():
+        original = engine.stop_container
+
+        def stop(container_id, timeout=None, engine=engine, original=original):
+            name = engine.containers[container_id].request.name
+            seen[name] = sorted(line.split()[0] for line in rig.names("node1").splitlines())
+            return original(container_id, timeout)
+
+        engine.stop_container = stop
+    addresses = {i: rig.address("shop", "web", i) for i in (1, 2, 3)}
+    assert nap.up(rig.orc, web("2")).failed == ()
+    # each replica left the resolvers' names before it stopped, and was back once its new container passed
+    assert seen == {"shop_web_1": sorted([addresses[2], addresses[3]]),
+                    "shop_web_2": sorted([addresses[1], addresses[3]]),
+                    "shop_web_3": sorted([addresses[1], addresses[2]])}
+    assert sorted(line.split()[0] for line in rig.names("node3").splitlines()) == sorted(addresses.values())
+
+
+def test_plan_shows_the_names_writes():
+    rig = Rig()
+    lines = render(nap.preview(rig.orc, shop()))
+    assert "names on node2: write project shop's files for the resolver (with the replicas about to start, " \
+           "without those about to stop)" in lines
+    assert "names on node2: write project shop's files for the resolver (the serving replicas)" in lines

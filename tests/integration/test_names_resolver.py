@@ -157,3 +157,50 @@ def test_two_projects_with_the_same_service_names_resolve_their_own(names_lab, t
         for project in (one, two):
             project.nap("down", "-t", "0")
             project.cleanup()
+
+
+def test_with_the_resolver_twenty_consumers_find_api_at_their_first_instant_and_after_a_restart(names_lab,
+                                                                                                tmp_path):
+    lab, _ = names_lab
+    first, second, third = [h.name for h in lab.cluster.hosts]
+    project = project_on(names_lab, tmp_path)
+    try:
+        project.write({
+            "api": sleeper(first, scale=2),
+            "client": sleeper(second, scale=20, **{"x-nap": {"hosts": [second, third]}},
+                              command=["sh", "-c", "getent hosts api > /tmp/first || exit 1; exec sleep 3600"]),
+        })
+        started = time.monotonic()
+        project.ok("up", "-d")
+        api = sorted(project.address(f"{project.name}_api_{i}") for i in (1, 2))
+        containers = project.containers()
+        clients = sorted(name for name in containers if "_client_" in name)
+        assert len(clients) == 20
+
+        def settled():
+            states = {}
+            for name in clients:
+                container = containers[name][1]
+                container.reload()
+                if container.status != "running":
+                    states[name] = ("ended", container.attrs["State"]["ExitCode"])
+                else:
+                    states[name] = ("running", project.run_in(name, "cat", "/tmp/first")[1].split()[:1])
+            return states
+
+        states = until(settled, lambda s: all(v[0] == "ended" or v[1] for v in s.values()), timeout=30, interval=0.5)
+        took = time.monotonic() - started
+        failures = {name: state for name, state in states.items()
+                    if state[0] != "running" or state[1][0] not in api}
+        assert failures == {}, f"{len(failures)} of 20 starts failed: {failures}"
+        print(f"20 starts with the resolver: 0 failures, up and every first lookup done in {took:.1f} s")
+
+        victim = clients[0]
+        assert lab.exec(containers[victim][0], "docker", "restart", "-t", "0", victim).returncode == 0
+        restarted = time.monotonic()
+        assert until(lambda: addresses(project, victim, "api"), lambda found: found == api, timeout=1.0,
+                     interval=0.05) == api
+        print(f"after docker restart: api -> both replicas in {time.monotonic() - restarted:.2f} s")
+    finally:
+        project.nap("down", "-t", "0")
+        project.cleanup()

@@ -8,6 +8,8 @@ so every lookup stays in the lab.
 from __future__ import annotations
 
 
+import time
+
 import pytest
 
 from tests.integration.deploy_support import DeployProject, until
@@ -41,6 +43,7 @@ def test_a_service_without_links_finds_api_on_another_host_at_its_first_instant(
                    "command": ["sh", "-c", "getent hosts api > /tmp/first || exit 1; "
                                            "getent hosts api-1 >> /tmp/first || exit 1; exec sleep 3600"]},
     })
+    started = time.monotonic()
     project.ok("up", "-d")
     api = project.address(f"{project.name}_api_1")
     containers = project.containers()
@@ -63,6 +66,8 @@ def test_a_service_without_links_finds_api_on_another_host_at_its_first_instant(
     states = until(settled, lambda found: all(s[0] == "ended" or len(s[1]) == 2 for s in found.values()),
                    timeout=60, interval=1)
     failures = {name: state for name, state in states.items() if state != ("running", [api, api])}
+    print(f"{STARTS} starts without a resolver: {len(failures)} failures; up and every first lookup done in "
+          f"{time.monotonic() - started:.1f} s")
     assert failures == {}, f"{len(failures)} of {STARTS} starts failed: {failures}"
 
 

@@ -25,7 +25,6 @@ import ipaddress
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Dict, List
 
 import benchlib as lib  # noqa: F401  (puts the project root on sys.path)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from napcompose.adapters import binary_image
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster, Host, ResolverSpec
-from napcompose.errors import ConfigError, HostError
+from napcompose.errors import ConfigError, HostError, NapComposeError
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 IMAGE = "nap-compose/resolver:latest"
@@ -46,8 +47,6 @@ class ResolverStatus:
 
 def image() -> binary_image.BinaryImage:
     """The resolver's image: dnsmasq, its libraries, and the two files it reads at start."""
-    import os
-
     if not os.path.isfile(DNSMASQ):
         raise ConfigError(f"network.resolver needs dnsmasq on this machine to build the resolver's image: "
                           f"{DNSMASQ} is missing (install Debian's dnsmasq-base)")
@@ -88,7 +87,7 @@ def put_image(cluster: Cluster, connections, built: binary_image.BinaryImage) ->
                 source = source or host.name
             else:
                 lacking.append(host.name)
-        except Exception as exc:  # an unreachable host: reported, the others go on
+        except NapComposeError as exc:  # an unreachable host: reported, the others go on
             errors[host.name] = str(exc)
     for name in lacking:
         try:
@@ -97,7 +96,7 @@ def put_image(cluster: Cluster, connections, built: binary_image.BinaryImage) ->
                 source = name
             else:
                 copy(connections.docker(source), connections.docker(name), IMAGE, src_host=source, dst_host=name)
-        except Exception as exc:
+        except NapComposeError as exc:
             errors[name] = str(exc)
     return errors
 

@@ -29,7 +29,8 @@ HANDLERS: Dict[type, Handler] = {
     BuildImage: images.build_image, CopyImage: images.copy_image,
     Create: containers.create, Recreate: containers.recreate, Start: containers.start, Keep: containers.keep,
     Stop: containers.stop, Restart: containers.restart, Remove: containers.remove, Kill: containers.kill,
-    WriteHosts: hosts.write_hosts, WriteNames: names.write_names, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
+    WriteHosts: hosts.write_hosts, WriteNames: names.write_names,
+    ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
 }
 

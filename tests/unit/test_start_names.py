@@ -1,6 +1,5 @@
 """Names at create time: every peer by service and replica name, in the container before its process runs."""
 
-from dataclasses import replace
 
 import pytest
 

@@ -20,10 +20,13 @@ from napcompose.config.yamlload import load_text, read_file
 from napcompose.errors import ConfigError
 from napcompose.ipam.blocks import area_conflict as host_block_area_conflict
 from napcompose.model import pairs
-from napcompose.clustermodel import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, ResolverSpec, SshSpec, StoreSpec
 
 _TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys", "lock")
-_NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu", "host_block", "host_blocks")
+_NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu", "host_block", "host_blocks",
+                 "resolver")
+_RESOLVER_KEYS = ("upstream", "directory", "domain")
+_DOMAIN_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _STORE_KEYS = ("url", "prefix", "timeout", "ca_cert", "cert", "key", "username", "password")
 _SSH_KEYS = ("user", "port", "key_file", "known_hosts", "connect_timeout")
 _LOCK_KEYS = ("ttl",)
@@ -168,8 +171,31 @@ def _network(ctx: _Ctx, raw: Any):
         areas.append(text)
     network = ClusterNetwork(name=name, subnet=str(subnet), router=str(router),
                              pools=tuple(text for _, _, text in ranges), bridge=bridge, mtu=mtu,
-                             reserved=tuple(reserved), host_block=host_block, host_blocks=tuple(areas))
+                             reserved=tuple(reserved), host_block=host_block, host_blocks=tuple(areas),
+                             resolver=_resolver(ctx, raw.get("resolver")))
     return network, subnet, ranges
+
+
+def _resolver(ctx: _Ctx, raw: Any) -> Optional[ResolverSpec]:
+    """``resolver: true`` or ``{upstream: [addresses], directory: /abs/path, domain: nap}``; absent or false: none."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return ResolverSpec()
+    raw = _mapping(ctx, "network.resolver", raw, _RESOLVER_KEYS)
+    upstream_raw = raw.get("upstream") or []
+    if not isinstance(upstream_raw, list):
+        raise ctx.fail("network.resolver.upstream", "must be a list of addresses")
+    upstream = tuple(str(_address(ctx, f"network.resolver.upstream[{i}]", item))
+                     for i, item in enumerate(upstream_raw))
+    directory = _string(ctx, "network.resolver.directory", raw.get("directory", ResolverSpec.directory))
+    if not directory.startswith("/") or "\n" in directory or "," in directory or ".." in directory.split("/"):
+        raise ctx.fail("network.resolver.directory", f"{directory!r} is not an absolute path without '..' or ','")
+    domain = _string(ctx, "network.resolver.domain", raw.get("domain", ResolverSpec.domain))
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise ctx.fail("network.resolver.domain", f"{domain!r} is not a DNS domain (lower-case letters, digits, "
+                                                  "'-' and dots)")
+    return ResolverSpec(upstream=upstream, directory=directory.rstrip("/") or "/", domain=domain)
 
 
 def _host_block(ctx: _Ctx, value: Any, subnet) -> int:
@@ -332,6 +358,9 @@ def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
     }
     if net.host_blocks:
         data["network"]["host_blocks"] = list(net.host_blocks)
+    if net.resolver is not None:
+        data["network"]["resolver"] = {"upstream": list(net.resolver.upstream), "directory": net.resolver.directory,
+                                       "domain": net.resolver.domain}
     store = cluster.store
     if not (store.url.startswith("file://") and base_dir
             and store.url == "file://" + os.path.join(base_dir, "nap-ipam.json")):

@@ -38,6 +38,25 @@ class Host:
 
 
 @dataclass(frozen=True)
+class ResolverSpec:
+    """The names resolver nap-compose runs on every host (``network.resolver`` in the cluster file).
+
+    It listens on the host's address on port 53 and serves ``<name>.<project>.<domain>`` from the
+    files nap-compose writes into ``directory`` on that host; names it does not know go to
+    ``upstream`` (none: it answers only its own names).
+    """
+
+    upstream: Tuple[str, ...] = ()
+    directory: str = "/var/lib/nap-compose/names"
+    domain: str = "nap"
+
+    def host_directory(self, host: str) -> str:
+        """The directory the resolver of ``host`` reads: one per host name, so hosts that share a
+        file system (a lab on one machine, a shared /var/lib) never write one another's files."""
+        return f"{self.directory}/{host}"
+
+
+@dataclass(frozen=True)
 class ClusterNetwork:
     """The flat network every host shares: a Docker bridge network whose Linux bridge is ``bridge``."""
 
@@ -50,6 +69,7 @@ class ClusterNetwork:
     reserved: Tuple[str, ...] = ()  # other addresses never handed out
     host_block: int = 28  # prefix length of each host's block (its network's ip-range)
     host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
+    resolver: Optional[ResolverSpec] = None  # None: names come from the hosts files alone
 
 
 @dataclass(frozen=True)

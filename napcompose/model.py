@@ -528,6 +528,8 @@ class ContainerRequest:
     config_hash: str
     labels: Pairs = ()  # every label to set: the service's own plus compose's and nap's
     extra_hosts: Pairs = ()  # (name, address), the service's own plus the peers'
+    dns: Tuple[str, ...] = ()  # the host's names resolver, before the service's own servers
+    dns_search: Tuple[str, ...] = ()  # the project's domain there, before the service's own
 
     @property
     def name(self) -> str:

@@ -12,6 +12,11 @@ from napcompose.model import ContainerRequest
 _NANO = 1_000_000_000  # Docker counts CPUs and durations in nanoseconds
 
 
+def _first_seen(values) -> list:
+    """``values`` in order, each once."""
+    return list(dict.fromkeys(values))
+
+
 def create_kwargs(api, request: ContainerRequest) -> dict:
     """docker-py ``create_container`` arguments for ``request``; only the cluster network is joined."""
     spec = request.spec
@@ -32,8 +37,8 @@ def create_kwargs(api, request: ContainerRequest) -> dict:
         binds=binds or None,
         port_bindings=bindings or None,
         privileged=spec.privileged,
-        dns=list(spec.dns) or None,
-        dns_search=list(spec.dns_search) or None,
+        dns=_first_seen(request.dns + spec.dns) or None,
+        dns_search=_first_seen(request.dns_search + spec.dns_search) or None,
         network_mode=request.network,
         restart_policy=_restart_policy(spec.restart),
         cap_add=list(spec.cap_add) or None,

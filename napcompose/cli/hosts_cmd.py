@@ -36,9 +36,30 @@ def cmd_check(args, ctx) -> int:
             ctx.out("  found:")
             for line in (drift.actual or "(nothing)").splitlines():
                 ctx.out(f"    {line}")
-    if drifts:
-        raise HostsDriftFound(f"{len(drifts)} hosts file(s) differ from the plan; "
-                              "`nap-compose hosts sync` rewrites them")
+    stale = list(deploy.orchestrator.names_check(project))
+    down = []
+    if deploy.cluster.network.resolver is not None:
+        down = [s for s in ctx.wiring.resolver_statuses(deploy.cluster, deploy.connections) if not s.ok]
+    for status in down:
+        ctx.out(f"names resolver on {status.host}: {status.status}: {status.detail} "
+                "(`nap-compose network create` repairs it)")
+    for drift in stale:
+        ctx.out(f"names of {project.name} for the resolver on {drift.host}: {len(drift.missing)} file(s) missing, "
+                f"{len(drift.stale)} stale")
+        if args.verbose:
+            for name in drift.missing:
+                ctx.out(f"  missing: {name}")
+            for name in drift.stale:
+                ctx.out(f"  stale:   {name}")
+    problems = []
+    if drifts or stale:
+        what = f"{len(drifts)} hosts file(s)" + (f" and {len(stale)} names file(s)" if stale else "")
+        problems.append(f"{what} differ from the plan; `nap-compose hosts sync` rewrites them")
+    if down:
+        problems.append(f"{len(down)} names resolver(s) not running as the cluster file asks; "
+                        "`nap-compose network create` repairs them")
+    if problems:
+        raise HostsDriftFound("; ".join(problems))
     ctx.out(f"all hosts files of {project.name} are in sync")
     return ExitStatus.OK
 

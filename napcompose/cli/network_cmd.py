@@ -21,7 +21,9 @@ def register(subparsers) -> None:
                     "the host's block as ip-range, gateway = the host's address, the router as the containers' "
                     "default gateway, no masquerade). An existing network is compared and left as it is; the "
                     "host's NIC must be bridged into the bridge by the host's own network configuration "
-                    "(see README).")
+                    "(see README). With `resolver` in the cluster file's network, start the names resolver "
+                    "(dnsmasq, in a container on the host's network) on every host, or repair one that is "
+                    "stopped or made otherwise.")
     create.add_argument("--recreate-empty", action="store_true",
                         help="remove and create again a network that differs (e.g. made without its host block) "
                              "where no container is attached")
@@ -31,7 +33,8 @@ def register(subparsers) -> None:
         description="Ask every host, in parallel, for the containers on the network and report: an address held "
                     "on two hosts; a container holding an address reserved for another owner; a container "
                     "outside its host's block and outside the pool; a host, router or reserved address used by "
-                    "a container. Exits 1 when anything is found.")
+                    "a container; a names resolver that is not running as the cluster file asks. Exits 1 when "
+                    "anything is found.")
     check.add_argument("--format", choices=("table", "json"), default="table")
     check.set_defaults(func=_check)
     rm = sub.add_parser(
@@ -45,6 +48,9 @@ def register(subparsers) -> None:
 def _create(args, ctx) -> int:
     session = session_of(ctx)
     cluster = session.cluster
+    # the resolver's image is made here first: a machine without dnsmasq stops the command before
+    # any block is reserved or any host is touched
+    built = ctx.wiring.resolver_image() if cluster.network.resolver is not None else None
     held = session.host_blocks()
     blocks = held.ensure(cluster)  # nothing is created on a host before every block is settled
     results = ctx.wiring.ensure_network(cluster, session.connections, blocks, args.recreate_empty)
@@ -63,11 +69,24 @@ def _create(args, ctx) -> int:
         ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(results)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return ExitStatus.HOST if any(r.status == "failed" for r in bad) else ExitStatus.ERROR
+    if cluster.network.resolver is not None:
+        return _resolvers(ctx, cluster, ctx.wiring.ensure_resolvers(cluster, session.connections, built), width)
+    return ExitStatus.OK
+
+
+def _resolvers(ctx, cluster, statuses, width: int) -> int:
+    """One line per host for its names resolver; HOST status when one could not be started."""
+    for status in statuses:
+        ctx.out(f"{status.host:<{width}}  resolver  {status.status:<9} {status.detail}")
+    failed = [s.host for s in statuses if not s.ok]
+    if failed:
+        ctx.err(f"ERROR: names resolver: {len(failed)} of {len(statuses)} host(s) failed: {', '.join(failed)}")
+        return ExitStatus.HOST
     return ExitStatus.OK
 
 
 def _check(args, ctx) -> int:
-    from napcompose.network.check import check_network
+    from napcompose.network.check import check_network, resolver_findings
 
     session = session_of(ctx)
     cluster = session.cluster
@@ -77,6 +96,8 @@ def _check(args, ctx) -> int:
     views, unreachable = observe_network(session.cluster, session.engines)
     pool = ipam.pool
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
+    if cluster.network.resolver is not None:
+        findings += resolver_findings(ctx.wiring.resolver_statuses(cluster, session.connections), unreachable)
     if args.format == "json":
         ctx.out(json.dumps({"network": cluster.network.name,
                             "hosts": [{"host": v.host, "exists": v.exists, "ip_range": v.ip_range,

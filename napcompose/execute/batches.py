@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from napcompose.execute.hosts import sync_hosts
+from napcompose.execute.names import sync_names
 from napcompose.execute.state import RunState
 from napcompose.model import ObservedContainer, Replica
 from napcompose.parallel import fan_out
@@ -44,6 +45,7 @@ def leave(state: RunState, pairs: Sequence[Tuple[Replica, ObservedContainer]]) -
 
 
 def move_consumers(state: RunState) -> None:
-    """Bring every consumer's block to ``live``; when one was written, wait the drain."""
-    if sync_hosts(state):
+    """Bring every consumer's block and the resolvers' files to ``live``; when one was written, wait the drain."""
+    blocks = sync_hosts(state)
+    if sync_names(state) or blocks:
         state.core.clock.sleep(DRAIN_S)

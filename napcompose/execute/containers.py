@@ -14,11 +14,20 @@ from napcompose.errors import AddressFencedError, ConfigError, HostError
 from napcompose.execute.readiness import wait_completed
 from napcompose.execute.state import RunState
 from napcompose.model import RUNNING_STATES, ObservedContainer, Replica
+from napcompose.names.records import project_domain
 from napcompose.planner import Create, Keep, Kill, Recreate, Remove, Restart, Start, Stop, build_request
 
 
 def _planned_ip(state: RunState, replica: Replica):
     return state.allocations[replica].ip if replica in state.allocations else None
+
+
+def _resolver_of(state: RunState, host: str):
+    """(the host's resolver address, the project's domain) when the cluster runs resolvers, else None."""
+    resolver = state.core.cluster.network.resolver
+    if resolver is None:
+        return None
+    return state.core.cluster.host(host).address, project_domain(state.project.name, resolver.domain)
 
 
 def create(state: RunState, action: Create) -> None:
@@ -34,7 +43,8 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
     if isinstance(action, Recreate) and action.container is not None:
         generation = max(generation, action.container.generation)  # a recreated copy stays current
     request = build_request(state.project, action.replica, action.host, state.allocations,
-                            state.plan.placement.replicas, core.cluster.network.name, generation=generation)
+                            state.plan.placement.replicas, core.cluster.network.name, generation=generation,
+                            names=state.start_names(), dns=_resolver_of(state, action.host))
     engine = core.engines[action.host]
     container_id = engine.create_container(request)
     created = ObservedContainer(host=action.host, id=container_id, name=request.name,

@@ -13,14 +13,15 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import NapComposeError
-from napcompose.execute import addresses, containers, files, hosts, images, readiness, rolling
+from napcompose.execute import addresses, containers, files, hosts, images, names, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
 from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
-                                Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts)
+                                Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
+                                WriteNames)
 
 Handler = Callable[[RunState, object], Optional[List[Outcome]]]
 
@@ -31,7 +32,8 @@ HANDLERS: Dict[type, Handler] = {
     PushImage: images.push_image,
     Create: containers.create, Recreate: containers.recreate, Start: containers.start, Keep: containers.keep,
     Stop: containers.stop, Restart: containers.restart, Remove: containers.remove, Kill: containers.kill,
-    WriteHosts: hosts.write_hosts, ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
+    WriteHosts: hosts.write_hosts, WriteNames: names.write_names,
+    ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
     AwaitReady: readiness.wait_ready,
 }

@@ -16,6 +16,7 @@ from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState, detail
 from napcompose.parallel import fan_out
 from napcompose.names.hostsfile import extract_block, merge
+from napcompose.names.startnames import StartNames
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
 from napcompose.planner import WriteHosts, hosts_block, is_previous, superseded
 from napcompose.ports import ContainerEngine, RemoteFiles, Reporter
@@ -40,10 +41,7 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     A link alias names the lowest-numbered replica that runs and is not unhealthy, so consumers
     follow a replica that stops, fails or is being updated (containers kept for a rollback aside).
     """
-    stale = superseded(live)  # copies of replicas that moved on: removed by the next up, never peers
-    mine = [c for c in live if c.replica is not None and c.replica.project == project.name
-            and c.replica.service in project.service_names and not c.one_off and not is_previous(c)
-            and (c.host, c.id) not in stale]
+    mine = project_containers(project, live)
     addresses = {c.replica: c.ip for c in mine if c.ip}
     running = [c for c in mine if c.state == "running" and c.id]
     up = {c.replica for c in running if c.health != "unhealthy"}
@@ -51,6 +49,21 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     blocks = {name: hosts_block(project, name, addresses, unavailable)
               for name in {c.replica.service for c in running}}
     return {c.replica: (c, blocks[c.replica.service]) for c in running}
+
+
+def project_containers(project: Project, live: Sequence[ObservedContainer]) -> List[ObservedContainer]:
+    """The project's containers that count as its replicas: no one-off, no copy kept for a rollback,
+    no copy of a replica that moved on."""
+    stale = superseded(live)  # copies of replicas that moved on: removed by the next up, never peers
+    return [c for c in live if c.replica is not None and c.replica.project == project.name
+            and c.replica.service in project.service_names and not c.one_off and not is_previous(c)
+            and (c.host, c.id) not in stale]
+
+
+def known_names(project: Project, live: Sequence[ObservedContainer]) -> Dict[str, str]:
+    """{name: address now} of every name the containers were given at create time (link aliases
+    aside): a line Docker wrote that names one at another address is dropped by the merge."""
+    return StartNames(project, {c.replica: c.ip for c in project_containers(project, live) if c.ip}).known()
 
 
 def _on(host: str, blocks) -> List[Tuple[ObservedContainer, str]]:
@@ -65,6 +78,7 @@ def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *
     items = _on(host, expected_blocks(project, live))
     if not items:
         return []
+    known = known_names(project, live)
     try:
         remote = files(host)
     except NapComposeError as exc:
@@ -75,7 +89,7 @@ def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *
         container, block = item
         path = engine.hosts_path(container.id)
         text = remote.read(path).decode("utf-8", "replace")
-        wanted = merge(text, project.name, block)
+        wanted = merge(text, project.name, block, known)
         if wanted == text:
             return False
         remote.write_in_place(path, wanted.encode("utf-8"))
@@ -107,6 +121,7 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
                  max_workers: int = 16) -> List[HostsDrift]:
     """Every running container whose file lacks its block or holds another; unreadable ones are warned."""
     blocks = expected_blocks(project, live)
+    known = known_names(project, live)
 
     def one_host(host: str) -> List[HostsDrift]:
         drifts: List[HostsDrift] = []
@@ -127,7 +142,7 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
                 continue
             actual = extract_block(result.value, project.name)
             # a line above the block that still names a moved peer's old address counts as drift too
-            if actual != block or merge(result.value, project.name, block) != result.value:
+            if actual != block or merge(result.value, project.name, block, known) != result.value:
                 drifts.append(HostsDrift(container.replica, host, block, actual))
         return drifts
 

@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from napcompose.errors import HostError, NapComposeError, without_host
 from napcompose.clustermodel import Cluster
 from napcompose.model import Allocation, ObservedContainer, Project, RegistryAuth, Replica
+from napcompose.names.startnames import StartNames
 from napcompose.planner import Addresses, Options, Plan, is_previous
 from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
 
@@ -131,6 +132,8 @@ class RunState:
     down: Dict[str, str]  # host -> why it did not answer
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # (how many allocations, StartNames): the create-time names built once per set of addresses
+    _names: list = field(default_factory=list, repr=False)
 
     @classmethod
     def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":
@@ -155,6 +158,21 @@ class RunState:
     def live_of(self, replica: Replica, fallback: Optional[ObservedContainer]) -> Optional[ObservedContainer]:
         with self.lock:
             return self.live.get(replica, fallback)
+
+    def start_names(self) -> StartNames:
+        """The create-time names over the plan's placed replicas and their addresses, built once.
+
+        Addresses stay with their replica for the whole run (Reserve completes them before any
+        create), so the names are rebuilt only when more replicas have an address than last time.
+        """
+        with self.lock:
+            if not self._names or self._names[0] != len(self.allocations):
+                peers = [r for r in self.plan.placement.replicas if r in self.allocations]
+                # with a resolver, it answers the bare service names with every serving replica
+                names = StartNames(self.project, {r: self.allocations[r].ip for r in peers},
+                                   services=self.core.cluster.network.resolver is None)
+                self._names[:] = [len(self.allocations), names]
+            return self._names[1]
 
     def snapshot(self) -> List[ObservedContainer]:
         """The live containers as they stand now, for a hosts pass."""

@@ -38,7 +38,8 @@ def validate_name(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _address_key(address: str):
+def address_key(address: str):
+    """Sort key of an address: numeric order for IP addresses, then anything else by its text."""
     try:
         return (0, int(ipaddress.ip_address(address)), address)
     except ValueError:
@@ -61,7 +62,7 @@ def render_block(project_name: str, entries: Sequence[Entry]) -> str:
             if name not in bucket:
                 bucket.append(name)
     lines = [begin_marker(project_name)]
-    for address in sorted(merged, key=_address_key):
+    for address in sorted(merged, key=address_key):
         if merged[address]:
             lines.append(address + " " + " ".join(merged[address]))
     lines.append(end_marker(project_name))
@@ -90,12 +91,13 @@ def extract_block(text: str, project_name: str) -> Optional[str]:
     return "\n".join(line.rstrip() for line in lines[first:last + 1]) + "\n"
 
 
-def merge(existing: str, project_name: str, block: str) -> str:
+def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[str, str]] = None) -> str:
     """``existing`` with the project's block replaced by ``block`` (appended when there is none).
 
     Idempotent. Every line outside the project's blocks is kept in its place, except one that gives
-    a name of the block another address (``_stale``); a stray BEGIN marker without its END (a torn
-    earlier write) is dropped on its own, never the lines after it.
+    a name of the block, or a name of ``known`` {name: its address now}, another address
+    (``_stale``); a stray BEGIN marker without its END (a torn earlier write) is dropped on its own,
+    never the lines after it.
     """
     lines = existing.splitlines()
     begin = begin_marker(project_name)
@@ -113,7 +115,7 @@ def merge(existing: str, project_name: str, block: str) -> str:
         if insert_at is not None and index < insert_at:
             insert_at -= 1
     block_lines = block.splitlines()
-    stale = _stale(lines, block_lines)
+    stale = _stale(lines, block_lines, known or {})
     for index in reversed(stale):
         del lines[index]
         if insert_at is not None and index < insert_at:
@@ -124,14 +126,16 @@ def merge(existing: str, project_name: str, block: str) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _stale(lines: List[str], block_lines: List[str]) -> List[int]:
-    """Indexes of lines outside the block that give one of the block's names another address.
+def _stale(lines: List[str], block_lines: List[str], known: Mapping[str, str]) -> List[int]:
+    """Indexes of lines outside the block that give one of the block's (or ``known``'s) names another address.
 
     Docker writes a container's ``extra_hosts`` (its peers' addresses when it was created) above the
     block, and a resolver takes the first match: once a peer moved to a new address, such a line
-    would hide the block's. Only lines naming nothing but the block's names are dropped.
+    would hide the block's, or name the old address where the block names nothing (a peer that is
+    no link target: the name is then left to the resolver). Only lines naming nothing but such
+    names are dropped.
     """
-    wanted: Dict[str, str] = {}
+    wanted: Dict[str, str] = dict(known)
     for line in block_lines:
         fields = line.split("#", 1)[0].split()
         for name in fields[1:]:
@@ -217,7 +221,7 @@ class PeerMap:
                 for name in (link.alias, link.service) + _network_aliases(self.project.service(link.service)):
                     if validate_name(name) not in bucket:
                         bucket.append(name)
-        return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+        return tuple((address, tuple(names[address])) for address in sorted(names, key=address_key))
 
 
 def _first(item):
@@ -238,6 +242,7 @@ def check_names(project: Project) -> None:
     """Validate every name the project's hosts blocks can hold, before anything is reserved or created."""
     validate_name(project.name)
     for spec in project.services:
+        validate_name(spec.name)  # every service is a name in its peers' hosts files
         for link in spec.links:
             validate_name(link.service)
             validate_name(link.alias)

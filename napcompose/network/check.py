@@ -18,7 +18,7 @@ from napcompose.clustermodel import Cluster, Endpoint, HostBlock, NetworkView
 @dataclass(frozen=True)
 class Finding:
     kind: str  # duplicate | reserved-for-other | unreserved-pool | outside-block | infrastructure |
-    #            unreachable | no-network | wrong-range
+    #            unreachable | no-network | wrong-range | resolver-down
     address: Optional[str]
     host: str
     container: Optional[str]
@@ -107,3 +107,11 @@ def _one(cluster, ep: Endpoint, infra, held, blocks, in_pool) -> List[Finding]:
         out.append(Finding("outside-block", ip, ep.host, ep.container,
                            f"{who} holds {ip}, {place} ({mine}): an address given by hand"))
     return out
+
+
+def resolver_findings(statuses: Sequence, unreachable: Mapping[str, str] = {}) -> List[Finding]:
+    """A ``resolver-down`` finding per host whose names resolver does not run as the cluster file asks
+    (``statuses``: each with host, ok, status and detail); hosts already reported unreachable are skipped."""
+    return [Finding("resolver-down", None, s.host, None,
+                    f"the names resolver on {s.host} is {s.status}: {s.detail} (run `nap-compose network create`)")
+            for s in statuses if not s.ok and s.host not in unreachable]

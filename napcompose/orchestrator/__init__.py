@@ -19,6 +19,7 @@ from napcompose.model import Outcome, Project, RunReport
 from napcompose.execute.executor import run_plan
 from napcompose.execute.files import with_host_copies
 from napcompose.execute.hosts import HostsDrift, check_blocks
+from napcompose.execute.names import NamesDrift, check_files
 from napcompose.execute.state import Core
 from napcompose.observe.hosts import observe, with_stand_ins
 from napcompose.observe.pins import ALWAYS, Pin, pinned, resolve_pins
@@ -128,6 +129,17 @@ class Orchestrator(Core):
             self.reporter.warning(f"cannot check {status.host}: {status.error}")
         return check_blocks(project, list(seen.containers), files=self.files, engines=self.engines,
                             reporter=self.reporter, max_workers=self.max_workers)
+
+    def names_check(self, project: Project) -> List[NamesDrift]:
+        """Every host that answers whose resolver file for ``project`` is missing or stale (none
+        when the cluster runs no resolver)."""
+        resolver = self.cluster.network.resolver
+        if resolver is None:
+            return []
+        seen = self.observe(project.name, read_only=True)
+        answering = [h.host for h in seen.hosts if h.reachable]
+        return check_files(project, list(seen.containers), resolver, answering, self.files, self.reporter,
+                           self.max_workers)
 
     def hosts_sync(self, project: Project) -> RunReport:
         """Rewrite every block that differs; unreachable hosts are reported."""

@@ -15,7 +15,7 @@ from napcompose.planner.actions import (ACTION_TYPES, Action, Address, AwaitRead
                                         CopyImage, Create, Keep, Kill, Plan, Pull, PushImage, Recreate, Release, Remove,
                                         RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
-                                        WriteHosts, image_key, ship_key)
+                                        WriteHosts, WriteNames, image_key, names_writes, ship_key)
 from napcompose.planner.build import plan_build, plan_push
 from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
@@ -85,7 +85,8 @@ __all__ = [
     "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",
     "ShippedByService", "Start", "Stop",
-    "Unreserved", "WriteHosts", "build_request", "build_requests", "converge", "fixed_address",
+    "Unreserved", "WriteHosts", "WriteNames", "names_writes",
+    "build_request", "build_requests", "converge", "fixed_address",
     "completed_needed", "healthy_needed", "hosts_block", "image_key", "parse_owner", "ship_key", "plan", "plan_down", "plan_hosts_sync", "plan_kill",
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",

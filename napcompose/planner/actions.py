@@ -374,6 +374,46 @@ class WriteHosts:
         return self.host
 
 
+@dataclass(frozen=True)
+class WriteNames:
+    """Bring the project's names file for the resolver on ``host`` up to date (one file per host).
+
+    ``phase`` "before" runs ahead of the containers: the file then also lists the replicas the plan
+    is about to create at their reserved addresses (so their peers find them at their first
+    instant), and none the plan removes (they leave the names before they stop). "after" runs with
+    the hosts files and lists the replicas that serve when it runs.
+    """
+
+    host: str
+    project: str
+    phase: str = "after"
+    reason: str = "names of the serving replicas"
+    after: Tuple[str, ...] = ()
+    verb: ClassVar[str] = "Updating names on"
+    kind: ClassVar[str] = "names"
+
+    @property
+    def key(self) -> str:
+        return f"names-{self.phase}@{self.host}"
+
+    @property
+    def subject(self) -> str:
+        return self.host
+
+
+def names_writes(observation, phase: str = "after") -> Tuple[WriteNames, ...]:
+    """A WriteNames per host that answered, when the cluster runs a resolver: every host's resolver
+    serves every project's names, so a names change costs one file per host."""
+    if observation.cluster.network.resolver is None:
+        return ()
+    return tuple(WriteNames(h.host, observation.project, phase) for h in sorted(observation.hosts, key=_host_of)
+                 if h.reachable)
+
+
+def _host_of(status) -> str:
+    return status.host
+
+
 # ---------------------------------------------------------------------------- project files
 
 
@@ -426,11 +466,11 @@ def ship_key(host: str) -> str:
 
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
-               Restart, Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
-               AwaitReady]
+               Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
+               RemovePrevious, AwaitReady]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
-                Restart, Remove, Kill, WriteHosts, ShipFiles, RemoveFiles, RollingUpdate, RollBack, RemovePrevious,
-                AwaitReady)
+                Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
+                RemovePrevious, AwaitReady)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

@@ -15,6 +15,7 @@ from napcompose.confighash import config_hash
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves, with_dependencies
 from napcompose.names.hostsfile import peer_entries, render_block
+from napcompose.names.startnames import StartNames
 from napcompose.imagecheck import image_name
 from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, ObservedContainer, Placement,
                               Project, Replica, pairs)
@@ -73,8 +74,11 @@ def desired(project: Project, placement: Placement, addresses: Mapping[Replica, 
 
 
 def build_request(project: Project, replica: Replica, host: str, allocations: Mapping[Replica, Allocation],
-                  peers: Sequence[Replica], network: str, generation: int = 1) -> ContainerRequest:
-    """The ContainerRequest of ``replica`` on ``host``; its peers' own names go into extra_hosts.
+                  peers: Sequence[Replica], network: str, generation: int = 1,
+                  names: Optional[StartNames] = None, dns: Optional[Tuple[str, str]] = None) -> ContainerRequest:
+    """The ContainerRequest of ``replica`` on ``host``; the names its ``peers`` answer to go into
+    extra_hosts (``names``: those names built once for many requests over the same allocations).
+    ``dns`` (resolver address, search domain): the host's names resolver and the project's domain there.
     ``generation`` numbers its copy (a replica moved off a lost host gets a higher one)."""
     spec = project.service(replica.service)
     allocation = allocations[replica]
@@ -92,24 +96,24 @@ def build_request(project: Project, replica: Replica, host: str, allocations: Ma
         "io.nap-compose.alloc-id": allocation.alloc_id,
         GENERATION_LABEL: str(generation),
     })
-    addresses = {r: allocations[r].ip for r in peers if r in allocations}
-    # Only the peers' own names: a link alias moves to another replica when its replica stops or is
-    # updated, and an extra_hosts line (outside the managed block, never rewritten) would keep
-    # resolving it to the old one. Aliases live in the managed block alone.
-    own = {name for r in addresses for name in (r.label, r.name)}
-    extra = tuple((name, address) for address, names in peer_entries(project, spec.name, addresses)
-                  for name in names if name in own)
+    if names is None:
+        names = StartNames(project, {r: allocations[r].ip for r in peers if r in allocations}, services=dns is None)
+    # Every name a peer answers to that is known now, so the process finds them at its first instant
+    # and after any restart Docker makes; the managed block moves the link aliases later.
+    extra = names.for_service(spec.name, spec.extra_hosts)
     return ContainerRequest(
         replica=replica, host=host, spec=spec, image=image_name(project.name, spec),
         network=network, ip=allocation.ip, alloc_id=allocation.alloc_id,
-        config_hash=digest, labels=pairs(labels), extra_hosts=tuple(spec.extra_hosts) + extra)
+        config_hash=digest, labels=pairs(labels), extra_hosts=extra,
+        dns=(dns[0],) if dns else (), dns_search=(dns[1],) if dns else ())
 
 
 def build_requests(project: Project, placement: Placement, allocations: Mapping[Replica, Allocation],
                    network: str) -> Dict[Replica, ContainerRequest]:
     """One ContainerRequest per placed replica that has an allocation."""
     peers = [r for r in placement.replicas if r in allocations]
-    return {r: build_request(project, r, host, allocations, peers, network)
+    names = StartNames(project, {r: allocations[r].ip for r in peers})
+    return {r: build_request(project, r, host, allocations, peers, network, names=names)
             for r, host in placement.assignments if r in allocations}
 
 

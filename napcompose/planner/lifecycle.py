@@ -14,7 +14,7 @@ from napcompose.graph import direct_dependencies, start_waves, stop_waves
 from napcompose.model import RUNNING_STATES, ObservedContainer, Project
 from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
-                                        WriteHosts)
+                                        WriteHosts, names_writes)
 from napcompose.planner.containers import completed_needed, healthy_needed
 from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
@@ -72,7 +72,7 @@ def _hosts_writes(observation: Observation) -> tuple:
     """One hosts-file pass per host that holds the project's containers (Docker rebuilt them on start)."""
     hosts = sorted({c.host for c in observation.mine if c.host not in observation.down})
     return tuple(WriteHosts(h, tuple(sorted(c.replica for c in observation.mine if c.host == h)))
-                 for h in hosts)
+                 for h in hosts) + names_writes(observation)
 
 
 def plan_down(project: Optional[Project], observation: Observation, addresses: Addresses,
@@ -114,14 +114,16 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
         on_host.setdefault(action.host, []).append(action.key)
     removals = [RemoveFiles(h.name, observation.project, after=tuple(on_host.get(h.name, ())))
                 for h in observation.cluster.hosts if h.name not in down and h.name not in keeping]
-    return _plan(observation, waves + [releases + removals],
+    # the names go from the resolvers before the containers stop
+    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + removals],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 
 def plan_stop(project: Project, observation: Observation, options: Options) -> Plan:
     running = [c for c in _chosen(project, observation, options) if c.state in RUNNING_STATES]
-    return _plan(observation, [[Stop(c.replica, c.host, c.state, container=c) for c in wave]
-                               for wave in _waves(stop_waves(project), running)])
+    return _plan(observation, [names_writes(observation, "before")]
+                 + [[Stop(c.replica, c.host, c.state, container=c) for c in wave]
+                    for wave in _waves(stop_waves(project), running)])
 
 
 def plan_start(project: Project, observation: Observation, options: Options) -> Plan:
@@ -182,7 +184,8 @@ def plan_rm(project: Project, observation: Observation, options: Options) -> Pla
 
 def plan_kill(project: Project, observation: Observation, options: Options) -> Plan:
     running = [c for c in _chosen(project, observation, options) if c.state in RUNNING_STATES]
-    return _plan(observation, [[Kill(c.replica, c.host, options.signal, container=c, signal=options.signal)
+    return _plan(observation, [names_writes(observation, "before"),
+                               [Kill(c.replica, c.host, options.signal, container=c, signal=options.signal)
                                 for c in running]])
 
 
@@ -195,7 +198,7 @@ def plan_hosts_sync(project: Project, observation: Observation, options: Options
     current = tuple(c for c in observation.mine if (c.host, c.id) not in gone and c.state != STRANDED)
     hosts = sorted({c.host for c in current if c.host not in observation.down})
     writes = tuple(WriteHosts(h, tuple(sorted(c.replica for c in current if c.host == h))) for h in hosts)
-    return _plan(observation, [loss.cleanup, loss.releases, writes], current=current)
+    return _plan(observation, [loss.cleanup, loss.releases, writes + names_writes(observation)], current=current)
 
 
 def doomed_by_rm(plan: Plan) -> Sequence[str]:

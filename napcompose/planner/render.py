@@ -6,7 +6,7 @@ from typing import Dict, List
 
 from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, PushImage,
                                         Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
-                                        WriteHosts)
+                                        WriteHosts, WriteNames)
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
 
@@ -63,6 +63,10 @@ def render(plan: Plan) -> List[str]:
             lines.append(f"hosts files on {action.host}: write the blocks that differ ({names})")
         elif isinstance(action, AwaitReady):
             lines.append(f"{action.replica.label} on {action.host}: wait until {action.goal} ({action.reason})")
+        elif isinstance(action, WriteNames):
+            when = "with the replicas about to start, without those about to stop" if action.phase == "before" \
+                else "the serving replicas"
+            lines.append(f"names on {action.host}: write project {action.project}'s files for the resolver ({when})")
         elif isinstance(action, (Create, Recreate)):
             lines.append(_container_line(action, str(action.address)))
             lines.extend("    " + line for line in peers.get(action.replica, ()))

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from napcompose.errors import UsageError
 from napcompose.graph import start_waves
 from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, UpdateConfig, UpdateOrder
-from napcompose.planner.actions import Plan, Recreate, WriteHosts
+from napcompose.planner.actions import Plan, Recreate, WriteHosts, names_writes
 from napcompose.observe.observation import Observation
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
@@ -148,6 +148,7 @@ def plan_rollback(project: Project, observation: Observation, options: Options) 
         raise UsageError(f"nothing to roll back in project {project.name}: no container kept by an update")
     hosts = sorted({c.host for c in mine if c.host not in down})
     writes = [WriteHosts(h, tuple(sorted({c.replica for c in mine if c.host == h}))) for h in hosts]
+    writes += names_writes(observation)
     return Plan(observation.project, tuple(tuple(w) for w in waves + [writes] if w), current=tuple(current),
                 hosts=observation.hosts)
 

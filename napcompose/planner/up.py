@@ -20,7 +20,8 @@ from napcompose.model import Placement, Project, Replica
 from napcompose.clustermodel import ClusterNetwork
 from napcompose.placement.place import place
 from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
-                                        ShipFiles, Strand, Unreserved, WriteHosts, ship_key)
+                                        ShipFiles, Strand, Unreserved, WriteHosts, names_writes,
+                                        ship_key)
 from napcompose.planner.containers import ContainerPlan, converge, desired, selected_services
 from napcompose.planner.hostloss import HostLoss, Move, sort_out, vacated as vacated_by, with_generations
 from napcompose.planner.images import plan_images
@@ -94,11 +95,16 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
                                         options.build, {p.reference: p for p in pins}, options.pull)
     releases = _releases(ground, placement, containers, mine)
     writes = _hosts_writes(ground, placement, containers)
+    # the resolvers' files: ahead of the containers (new replicas' names in place before anything
+    # starts, removed ones gone before they stop) and again with the hosts files
+    # (with --no-start nothing will serve: the names are left as they are, like the hosts files)
+    early = names_writes(ground.observation, "before") if ground.options.start else ()
+    writes += list(names_writes(ground.observation, "after")) if ground.options.start else []
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).
     reserve = Reserve(tuple(entries), vacated_by(observation)) if entries else None
     ships, container_waves = _container_waves(ground, containers, kept, shipped or {})
-    waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + tuple(pulls) + ships, containers.removals,
+    waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + tuple(pulls) + ships + early, containers.removals,
                                              tuple(releases)), container_waves, writes)
     if options.wait and options.start:
         waits = ready_waits(project, (a for wave in container_waves for a in wave), ground.selected)

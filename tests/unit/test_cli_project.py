@@ -353,3 +353,25 @@ def test_up_opens_the_store_first_and_fails_as_before_when_it_is_unreachable(cli
     status, _, err = cli("up", "-d")
     assert (status, err) == (4, "ERROR: cannot reach etcd at 198.18.0.254:2379: connection refused\n")
     assert cli.untouched()
+
+
+def test_hosts_check_with_a_resolver_reports_a_stale_names_file_and_a_resolver_that_is_down(cli):
+    from napcompose.adapters.resolver import ResolverStatus
+
+    (cli.dir / "nap-cluster.yml").write_text(CLUSTER.replace('pools: ["198.18.0.100-198.18.0.249"]}',
+                                                             'pools: ["198.18.0.100-198.18.0.249"], resolver: true}'))
+    cli.wiring.resolver_statuses = lambda cluster, connections: [
+        ResolverStatus("node1", "ok"), ResolverStatus("node2", "down", "no nap-compose-resolver container"),
+        ResolverStatus("node3", "ok")]
+    assert cli("up", "-d")[0] == 0
+    tree = cli.world.files("node3").tree
+    [db] = [p for p in tree if p.endswith("/node3/shop@db.hosts")]
+    del tree[db]
+    status, out, err = cli("hosts", "check")
+    assert status == 1
+    assert out.splitlines() == [
+        "names resolver on node2: down: no nap-compose-resolver container (`nap-compose network create` repairs it)",
+        "names of shop for the resolver on node3: 1 file(s) missing, 0 stale"]
+    assert err == ("ERROR: 0 hosts file(s) and 1 names file(s) differ from the plan; `nap-compose hosts sync` "
+                   "rewrites them; 1 names resolver(s) not running as the cluster file asks; `nap-compose network "
+                   "create` repairs them\n")

@@ -344,3 +344,61 @@ def test_observe_network_asks_every_host_and_names_the_ones_that_did_not_answer(
     views, failed = observe_network(cluster, world.engines)
     assert [(v.host, v.exists, v.endpoints) for v in views] == [("node1", True, ()), ("node3", True, ())]
     assert failed == {"node2": "cannot connect to the Docker engine: connection refused"}  # no "node2: "
+
+
+RESOLVER_CLUSTER = CLUSTER.replace("host_blocks: [198.18.0.32-198.18.0.159]}",
+                                   "host_blocks: [198.18.0.32-198.18.0.159], resolver: true}")
+
+
+def test_network_create_starts_the_resolvers_after_the_networks_and_reports_each(cli, tmp_path):
+    from napcompose.adapters.resolver import ResolverStatus
+    from napcompose.network.desired import NetworkResult
+
+    calls = []
+    cli.wiring.resolver_image = lambda: calls.append("image") or "built"
+    cli.wiring.ensure_network = lambda cluster, connections, blocks, recreate_empty=False: calls.append("net") or [
+        NetworkResult(h.name, "present", "network nap already as wanted", block=blocks[h.name].cidr)
+        for h in cluster.hosts]
+    cli.wiring.ensure_resolvers = lambda cluster, connections, built: calls.append(("resolvers", built)) or [
+        ResolverStatus("node1", "ok", "dnsmasq on 198.18.0.11:53"),
+        ResolverStatus("node2", "started", "dnsmasq on 198.18.0.12:53"),
+        ResolverStatus("node3", "failed", "import image nap-compose/resolver:latest: no space left on device")]
+    (tmp_path / "nap-cluster.yml").write_text(RESOLVER_CLUSTER)
+    status, out, err = cli("network", "create")
+    assert calls == ["image", "net", ("resolvers", "built")]
+    assert status == 7
+    assert out.endswith("node1  resolver  ok        dnsmasq on 198.18.0.11:53\n"
+                        "node2  resolver  started   dnsmasq on 198.18.0.12:53\n"
+                        "node3  resolver  failed    import image nap-compose/resolver:latest: no space left on device\n")
+    assert err == "ERROR: names resolver: 1 of 3 host(s) failed: node3\n"
+
+
+def test_network_create_without_dnsmasq_on_this_machine_touches_no_host_and_reserves_nothing(cli, tmp_path):
+    from napcompose.errors import ConfigError
+
+    def no_dnsmasq():
+        raise ConfigError("network.resolver needs dnsmasq on this machine to build the resolver's image: "
+                          "/usr/sbin/dnsmasq is missing (install Debian's dnsmasq-base)")
+
+    cli.wiring.resolver_image = no_dnsmasq
+    cli.wiring.ensure_network = lambda *a: pytest.fail("no host may be asked")
+    (tmp_path / "nap-cluster.yml").write_text(RESOLVER_CLUSTER.replace("  - {name: node3", "  - {name: node4, "
+                                                                       "address: 198.18.0.14}\n  - {name: node3"))
+    before = cli.kv.keys()
+    status, out, err = cli("network", "create")
+    assert (status, out) == (3, "")
+    assert "/usr/sbin/dnsmasq is missing (install Debian's dnsmasq-base)" in err
+    assert cli.kv.keys() == before  # node4's block was not reserved
+
+
+def test_network_check_reports_a_resolver_that_is_down(cli, tmp_path):
+    from napcompose.adapters.resolver import ResolverStatus
+
+    (tmp_path / "nap-cluster.yml").write_text(RESOLVER_CLUSTER)
+    cli.wiring.resolver_statuses = lambda cluster, connections: [
+        ResolverStatus("node1", "ok"), ResolverStatus("node2", "down", "nap-compose-resolver is exited"),
+        ResolverStatus("node3", "ok")]
+    status, out, err = cli("network", "check")
+    assert status == 1
+    assert ("resolver-down      node2      -                        the names resolver on node2 is down: "
+            "nap-compose-resolver is exited (run `nap-compose network create`)") in out

@@ -99,12 +99,12 @@ def test_links_across_hosts_get_the_right_blocks_seen_through_the_inode(rig):
                    key=lambda e: tuple(int(x) for x in e[0].split(".")))
     assert rig.block("gb_front_1") == expected_block([f"{ip} {names}" for ip, names in front])
     assert rig.block("gb_db_1") == expected_block([])
-    # Docker's own lines stay, and the peers' own names were given as extra_hosts at create time
-    # (not the alias: it moves, and a line outside the block would keep naming the old replica)
+    # Docker's own lines stay, and every name was given as extra_hosts at create time, the link
+    # alias too (at the lowest replica: the block moves it later)
     view = rig.world.container("gb_front_1").view_hosts()
     assert view.startswith("127.0.0.1\tlocalhost\n")
     extra = rig.world.container("gb_front_1").request.extra_hosts
-    assert ("web_1", web1) in extra and ("app", web1) not in extra
+    assert ("web_1", web1) in extra and ("app", web1) in extra and ("web-2", web2) in extra
 
 
 def test_progress_lines_name_container_host_and_address(rig):

@@ -4,7 +4,7 @@ from typing import Dict, List
 
 from hypothesis import given, settings, strategies as st
 
-from napcompose.names.hostsfile import PeerMap, _address_key, _name_sources, _network_aliases, peer_entries, render_block
+from napcompose.names.hostsfile import PeerMap, address_key, _name_sources, _network_aliases, peer_entries, render_block
 from napcompose.model import Dependency, Link, NetworkAttachment, Project, Replica, ServiceSpec
 
 NAMES = ("a", "b", "c", "d")
@@ -26,7 +26,7 @@ def scanned_entries(project, service, addresses):
             for name in (link.alias, link.service) + _network_aliases(project.service(link.service)):
                 if name not in bucket:
                     bucket.append(name)
-    return tuple((address, tuple(names[address])) for address in sorted(names, key=_address_key))
+    return tuple((address, tuple(names[address])) for address in sorted(names, key=address_key))
 
 
 @st.composite

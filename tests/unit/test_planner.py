@@ -59,8 +59,21 @@ def test_build_requests_labels_and_peer_extra_hosts():
         "com.docker.compose.version": "1.29.2", "com.docker.compose.oneoff": "False",
         "io.nap-compose.host": "node2", "io.nap-compose.address": "198.18.0.21",
         "io.nap-compose.alloc-id": "id-web-1", "io.nap-compose.generation": "1"}
-    # the link alias and service name move with the replicas' health: the managed block alone holds them
-    assert web1.extra_hosts == (("proxy", "198.18.9.9"), ("db_1", "198.18.0.11"), ("gb_db_1", "198.18.0.11"))
+    # every name a peer answers to is there at create: the service's own first, then its link alias,
+    # then every service (its lowest replica) and every replica by its four names
+    assert web1.extra_hosts == (
+        ("proxy", "198.18.9.9"), ("database", "198.18.0.11"),
+        ("db", "198.18.0.11"), ("lone", "198.18.0.15"), ("web", "198.18.0.21"),
+        ("db_1", "198.18.0.11"), ("db-1", "198.18.0.11"), ("gb-db-1", "198.18.0.11"), ("gb_db_1", "198.18.0.11"),
+        ("lone_1", "198.18.0.15"), ("lone-1", "198.18.0.15"), ("gb-lone-1", "198.18.0.15"),
+        ("gb_lone_1", "198.18.0.15"),
+        ("web_1", "198.18.0.21"), ("web-1", "198.18.0.21"), ("gb-web-1", "198.18.0.21"), ("gb_web_1", "198.18.0.21"),
+        ("web_2", "198.18.0.22"), ("web-2", "198.18.0.22"), ("gb-web-2", "198.18.0.22"), ("gb_web_2", "198.18.0.22"))
+    # a service without links or depends_on gets the same names (Docker's DNS gives them on one host)
+    lone = dict(requests[Replica("gb", "lone", 1)].extra_hosts)
+    assert (lone["db"], lone["web"], lone["web-2"], lone["gb-web-2"]) == (
+        "198.18.0.11", "198.18.0.21", "198.18.0.22", "198.18.0.22")
+    assert "database" not in lone  # a link alias is its consumer's own
     assert (web1.name, web1.image, web1.network, web1.ip) == ("gb_web_1", "busybox", "flat", "198.18.0.21")
 
 

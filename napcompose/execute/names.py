@@ -1,0 +1,149 @@
+"""Keeping the resolvers' files true: the project's files (one per service) on every host, written when changed.
+
+Every host's resolver serves every project's names, so the same files go to every host that
+answers: a names change costs a write per changed service per host, never one per container. An
+empty mark beside each file names the digest of its text, so one listing per host tells what to
+write, without reading a file (names/records.py). The file lists
+the replicas that serve (running, not unhealthy, not kept for a rollback); a ``before`` write also
+lists the replicas the plan is about to create, at their reserved addresses, and leaves out those it
+stops or removes. ``write_names`` is the WriteNames handler; ``sync_names`` the pass a rolling update
+makes with its hosts pass (a replica leaves the names before it stops, and joins after its gate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from napcompose.clustermodel import ResolverSpec
+from napcompose.errors import NapComposeError
+from napcompose.execute.hosts import project_containers
+from napcompose.execute.state import RunState, detail
+from napcompose.model import ObservedContainer, Outcome, Project, Replica
+from napcompose.names.records import MARK, SUFFIX, file_prefix, mark_name, names_files
+from napcompose.parallel import fan_out
+from napcompose.planner import Kill, Remove, Stop, WriteNames
+from napcompose.ports import RemoteFiles, Reporter
+
+ACTION = "Updating names on"
+
+
+@dataclass(frozen=True)
+class NamesDrift:
+    """A host whose resolver files for the project are not what they should be."""
+
+    host: str
+    missing: Tuple[str, ...]  # files that should be there
+    stale: Tuple[str, ...]  # files that should not
+
+
+def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, str]:
+    """{replica: address} of the project's containers that run and are not unhealthy."""
+    return {c.replica: c.ip for c in project_containers(project, live)
+            if c.ip and c.id and c.state == "running" and c.health != "unhealthy"}
+
+
+def wanted_files(state: RunState, phase: str) -> Dict[str, str]:
+    """The project's names files as they should stand now (``phase`` "before": as the plan will make them)."""
+    resolver = state.core.cluster.network.resolver
+    addresses = serving(state.project, state.snapshot())
+    if phase == "before":
+        placed = set(state.plan.placement.replicas)
+        for replica in placed:
+            if replica in state.allocations:
+                addresses.setdefault(replica, state.allocations[replica].ip)
+        leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))} - placed
+        addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
+    return names_files(state.project, resolver.domain, addresses)
+
+
+def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
+    """(the project's names files, their marks) in a listing of the resolver's directory."""
+    prefix = file_prefix(project_name)
+    mine = [n for n in listing if n.startswith(prefix)]
+    return {n for n in mine if n.endswith(SUFFIX)}, {n for n in mine if n.endswith(MARK)}
+
+
+def _marks(wanted: Dict[str, str]) -> Dict[str, str]:
+    return {mark_name(file, text): file for file, text in wanted.items()}
+
+
+def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: Dict[str, str]) -> int:
+    """Bring the project's files in the resolver's ``directory`` to ``wanted``; how many names files changed.
+
+    A changed file is rewritten under its own name (the resolver rereads it in one step), then its
+    new mark is put and the old one removed; a file no longer wanted goes with its marks."""
+    listing = files.listdir(directory)
+    present, marks = _present(listing, project_name)
+    if not listing and wanted:
+        files.makedirs(directory, 0o755)
+    wanted_marks = _marks(wanted)
+    changed = sorted({file for mark, file in wanted_marks.items() if mark not in marks or file not in present})
+    for file in changed:
+        files.put(f"{directory}/{file}", wanted[file].encode("utf-8"), 0o644)
+    for mark in sorted(set(wanted_marks) - marks):
+        files.put(f"{directory}/{mark}", b"", 0o644)
+    gone = sorted(present - set(wanted))
+    for name in gone + sorted(marks - set(wanted_marks)):
+        files.remove_tree(f"{directory}/{name}")
+    return len(changed) + len(gone)
+
+
+def _write(state: RunState, host: str, wanted: Dict[str, str]) -> List[Outcome]:
+    core = state.core
+    try:
+        directory = core.cluster.network.resolver.host_directory(host)
+        written = write_files(core.files(host), directory, state.project.name, wanted)
+    except NapComposeError as exc:
+        core.reporter.progress(host, ACTION, "error", f"on {host}")
+        return [Outcome(host, ACTION, host, str(exc))]
+    if not written:
+        return []
+    core.reporter.progress(host, ACTION, "done", detail(host, None))
+    return [Outcome(host, ACTION, host)]
+
+
+def write_names(state: RunState, action: WriteNames) -> Optional[List[Outcome]]:
+    if state.core.cluster.network.resolver is None or state.project is None:
+        return []
+    return _write(state, action.host, wanted_files(state, action.phase))
+
+
+def sync_names(state: RunState) -> bool:
+    """Write the project's file on every host that answers where it differs; whether any was written."""
+    if state.core.cluster.network.resolver is None:
+        return False
+    wanted = wanted_files(state, "after")
+    hosts = sorted(h.name for h in state.core.cluster.hosts if h.name not in state.down)
+    written = False
+    for result in fan_out(hosts, lambda h: _write(state, h, wanted), max_workers=state.core.max_workers):
+        for outcome in result.value or ():
+            if outcome.error:
+                state.core.reporter.warning(f"names on {outcome.host}: {outcome.error}")
+            else:
+                written = True
+    return written
+
+
+def check_files(project: Project, live: Sequence[ObservedContainer], resolver: ResolverSpec, hosts: Sequence[str],
+                files: Callable[[str], RemoteFiles], reporter: Reporter, max_workers: int = 16) -> List[NamesDrift]:
+    """Every host in ``hosts`` whose resolver files for ``project`` lack one or hold a stale one (one
+    listing per host, no file read); hosts that cannot be listed are warned."""
+    wanted = names_files(project, resolver.domain, serving(project, live))
+    wanted_marks = _marks(wanted)
+
+    def one(host: str) -> Optional[NamesDrift]:
+        present, marks = _present(files(host).listdir(resolver.host_directory(host)), project.name)
+        missing = {file for mark, file in wanted_marks.items() if mark not in marks or file not in present}
+        stale = present - set(wanted)
+        if not missing and not stale:
+            return None
+        return NamesDrift(host, tuple(sorted(missing)), tuple(sorted(stale)))
+
+    drifts = []
+    for result in fan_out(sorted(hosts), one, max_workers=max_workers):
+        if not result.ok:
+            reporter.warning(f"cannot check the names files on {result.key}: {result.error}")
+        elif result.value is not None:
+            drifts.append(result.value)
+    return drifts

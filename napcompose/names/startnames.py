@@ -1,0 +1,104 @@
+"""The names a container gets at create time: its peers by service and replica name, its link aliases.
+
+Docker writes a container's create-time host entries (``extra_hosts``) into its /etc/hosts at every
+start, before its process runs, so these names hold from the container's first instant and after
+every restart Docker makes on its own. They are computed from the addresses the plan reserved, which
+stay with their replica (a recreated or moved replica keeps its address). Pure.
+
+What a name points at:
+
+- every replica by ``service_n``, ``service-n``, ``project-service-n`` and ``project_service_n``;
+- every service of the project by its service name, and its ``networks.*.aliases``: the service's
+  lowest-numbered replica (the managed block moves a linked service's name to another replica later,
+  when that one stops or turns unhealthy);
+- each link alias of the consumer (``links: [db:database]``): the target's lowest-numbered replica.
+
+A name is given once; the first source wins in the order: the service's own ``extra_hosts`` (the
+caller's), link aliases, service names and network aliases, replica names.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Mapping, Tuple
+
+from napcompose.model import Project, Replica
+from napcompose.names.hostsfile import validate_name
+
+Pair = Tuple[str, str]  # (name, address), as ContainerRequest.extra_hosts holds them
+
+
+def replica_names(replica: Replica) -> Tuple[str, ...]:
+    """Every name ``replica`` answers to within the cluster: ``api_2``, ``api-2``, ``P-api-2``, ``P_api_2``."""
+    return (replica.label, f"{replica.service}-{replica.index}",
+            f"{replica.project}-{replica.service}-{replica.index}", replica.name)
+
+
+class StartNames:
+    """A project's create-time names over one set of reserved addresses, grouped once.
+
+    Every consumer shares the replica and service names (built once); only its link aliases are its
+    own, so asking for every service of a large project costs one pass over the addresses.
+    """
+
+    def __init__(self, project: Project, addresses: Mapping[Replica, str], services: bool = True):
+        """``services`` False is for a cluster with a resolver: the bare service names and network
+        aliases are left out (the resolver answers them with every serving replica, which one line
+        in /etc/hosts would hide), and so are the replica names of services the consumer does not
+        link to or depend on (the resolver answers them too; a file holding every replica of a large
+        project in every container costs more than it gives)."""
+        self.project = project
+        self.everyone = services
+        groups: Dict[str, List[Tuple[int, str]]] = {}
+        for replica, address in addresses.items():
+            if replica.project == project.name and address:
+                groups.setdefault(replica.service, []).append((replica.index, address))
+        self._first = {service: min(group)[1] for service, group in groups.items()}
+        common: List[Pair] = []
+        for spec in project.services:
+            address = self._first.get(spec.name)
+            if address is None or not services:
+                continue
+            common.append((spec.name, address))
+            common.extend((alias, address) for attachment in spec.networks for alias in attachment.aliases)
+        self._replicas: Dict[str, Tuple[Pair, ...]] = {}
+        for service in sorted(groups):
+            own = tuple((name, address) for index, address in sorted(groups[service])
+                        for name in replica_names(Replica(project.name, service, index)))
+            for name, _ in own:
+                validate_name(name)
+            self._replicas[service] = own
+            common.extend(own)
+        for name, _ in common:
+            validate_name(name)
+        self._common = tuple(common)
+
+    def known(self) -> Dict[str, str]:
+        """{name: address} of every name shared by all consumers (link aliases aside): what a line
+        Docker wrote at create time should still say, for ``hostsfile.merge``."""
+        found: Dict[str, str] = {}
+        for name, address in self._common:
+            found.setdefault(name, address)
+        return found
+
+    def first(self, service: str):
+        """The address a bare ``service`` points at in /etc/hosts (its lowest-numbered replica), or None."""
+        return self._first.get(service)
+
+    def for_service(self, service: str, given: Iterable[Pair] = ()) -> Tuple[Pair, ...]:
+        """The extra_hosts of a replica of ``service``: ``given`` (the service's own) first, then its
+        link aliases, then the project's names; each name once."""
+        spec = self.project.service(service)
+        aliases = [(link.alias, self._first[link.service]) for link in spec.links
+                   if link.service in self._first]
+        out: List[Pair] = list(given)  # kept as written: a name given twice on purpose stays twice
+        seen = {name for name, _ in out}
+        if self.everyone:
+            shared = list(self._common)
+        else:
+            targets = sorted({link.service for link in spec.links} | {dep.service for dep in spec.depends_on})
+            shared = [pair for target in targets for pair in self._replicas.get(target, ())]
+        for name, address in [(validate_name(a), ip) for a, ip in aliases] + shared:
+            if name not in seen:
+                seen.add(name)
+                out.append((name, address))
+        return tuple(out)

@@ -56,9 +56,9 @@ def answers_at(project: str, start: float, not_at: str = "", limit: float = 120.
 
 def api_host(project: str, env, workdir) -> str:
     _, result = lib.run(lib.nap_argv("-p", project, "ps", "--format", "json"), env=env, cwd=workdir)
-    rows = [r for r in __import__("json").loads(result.stdout) if r["service"] == "api"]
+    rows = [r for r in map(__import__("json").loads, result.stdout.splitlines()) if r["Service"] == "api"]
     assert len(rows) == 1, rows
-    return rows[0]["host"]
+    return rows[0]["Host"]
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ def nap_up(workdir, cluster, project, lock=True):
     argv = lib.nap_argv("-p", project, "up", "-d") if lock else [sys.executable, NOLOCK, "-p", project, "up", "-d"]
     seconds, _ = lib.run(argv, env=lib.nap_env(cluster), cwd=workdir)
     _, ps = lib.run(lib.nap_argv("-p", project, "ps", "--format", "json"), env=lib.nap_env(cluster), cwd=workdir)
-    return seconds, json.loads(ps.stdout)
+    return seconds, [json.loads(line) for line in ps.stdout.splitlines() if line]  # JSON Lines
 
 
 def nap_down(workdir, cluster, project):
@@ -55,29 +55,29 @@ def raw_up(cluster_path, rows, network, services):
     from napcompose.cluster import load_cluster_file
 
     connections = HostConnections(load_cluster_file(cluster_path))
-    hosts = sorted({row["host"] for row in rows})
+    hosts = sorted({row["Host"] for row in rows})
     for host in hosts:  # connect first: raw is the floor, not the transport
         connections.docker(host).ping()
     tag = uuid.uuid4().hex[:6]
     created = []
 
     def one(row):
-        api = connections.docker(row["host"]).api
-        prev = int(row["service"][1:]) - 1
-        extra = [f"s{prev:02d}:{r['ip']}" for r in rows if r["service"] == f"s{prev:02d}"][:1]
+        api = connections.docker(row["Host"]).api
+        prev = int(row["Service"][1:]) - 1
+        extra = [f"s{prev:02d}:{r['IP']}" for r in rows if r["Service"] == f"s{prev:02d}"][:1]
         container = api.create_container(
-            image=lib.IMAGE, command=["sleep", "3600"], name=f"raw{tag}_{row['service']}_{row['number']}",
+            image=lib.IMAGE, command=["sleep", "3600"], name=f"raw{tag}_{row['Service']}_{row['Number']}",
             stop_signal="SIGKILL", labels={"bench": tag},
             host_config=api.create_host_config(network_mode=network, extra_hosts=extra or None),
             networking_config=api.create_networking_config(
                 {network: api.create_endpoint_config(ipv4_address=row["ip"])}))
         api.start(container["Id"])
-        created.append((row["host"], container["Id"]))
+        created.append((row["Host"], container["Id"]))
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=16) as pool:
         for index in range(1, services + 1):
-            wave = [r for r in rows if r["service"] == f"s{index:02d}"]
+            wave = [r for r in rows if r["Service"] == f"s{index:02d}"]
             list(pool.map(one, wave))
     seconds = time.perf_counter() - start
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -95,7 +95,7 @@ def lock_cost(workdir, cluster, rounds: int, total: int) -> None:
         for lock in ((True, False) if round_ % 2 == 0 else (False, True)):
             project = f"bl{uuid.uuid4().hex[:6]}"
             seconds, rows = nap_up(workdir, cluster, project, lock=lock)
-            assert len(rows) == total and all(r["state"] == "running" for r in rows), rows
+            assert len(rows) == total and all(r["State"] == "running" for r in rows), rows
             nap_down(workdir, cluster, project)
             times[lock].append(seconds)
     with_lock, without = statistics.median(times[True]), statistics.median(times[False])
@@ -165,10 +165,10 @@ def main() -> None:
             return
 
         nap_seconds, rows = nap_up(workdir, cluster, project)
-        assert len(rows) == total and all(r["state"] == "running" for r in rows), rows
+        assert len(rows) == total and all(r["State"] == "running" for r in rows), rows
         per_host = {}
         for row in rows:
-            per_host[row["host"]] = per_host.get(row["host"], 0) + 1
+            per_host[row["Host"]] = per_host.get(row["Host"], 0) + 1
         second_seconds, _ = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=lib.nap_env(cluster),
                                     cwd=workdir)
         down_seconds = nap_down(workdir, cluster, project)

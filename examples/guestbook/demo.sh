@@ -74,9 +74,9 @@ def fetch(ip, query, deadline):
 
 mode = sys.argv[2]
 if mode == "ips":
-    for row in json.load(sys.stdin):
-        if row["service"] == sys.argv[3]:
-            print(row["host"], row["ip"])
+    for row in map(json.loads, filter(None, sys.stdin.read().splitlines())):  # JSON Lines, as docker compose v2
+        if row["Service"] == sys.argv[3]:
+            print(row["Host"], row["IP"])
 elif mode == "set":
     ip, key, value = sys.argv[3:6]
     print("   ->", fetch(ip, {"cmd": "set", "key": key, "value": value}, time.monotonic() + 15))
@@ -127,8 +127,8 @@ nap "${GB[@]}" ps
 ps_json=$("${NAP[@]}" "${GB[@]}" ps --format json)
 mapfile -t placed < <(printf '%s\n' "$ps_json" | "$PYTHON" -c '
 import json, sys
-rows = json.load(sys.stdin)
-print(" ".join(sorted({r["host"] for r in rows if r["service"] in ("web", "redis-master", "redis-slave")})))')
+rows = [json.loads(line) for line in sys.stdin.read().splitlines() if line]
+print(" ".join(sorted({r["Host"] for r in rows if r["Service"] in ("web", "redis-master", "redis-slave")})))')
 read -r -a hosts_used <<<"${placed[0]}"
 if [ "${#hosts_used[@]}" -ne 3 ]; then
     echo "demo: the three services share hosts (${hosts_used[*]}); see 'nap-compose ps' above" >&2

@@ -6,7 +6,7 @@ import re
 
 from napcompose.config import schema
 from napcompose.config.interpolate import interpolate_section
-from napcompose.config.names import normalize_project_name
+from napcompose.config.names import normalize_project_name, shown
 from napcompose.config.yamlload import Map, line_of, load_text
 from napcompose.errors import ConfigError
 
@@ -90,7 +90,7 @@ def parse_document(filename, text, environ, warn):
     for name, body in services.items():
         line = line_of(services, name)
         if not isinstance(name, str) or not schema.NAME_PATTERN.match(name):
-            raise ConfigError(f"{filename}:{line}: service name {name!r} is not valid "
+            raise ConfigError(f"{filename}:{line}: service name {shown(name)} is not valid "
                               "(use letters, digits, '-', '_' and '.')")
         if not isinstance(body, dict):
             raise ConfigError(f"{filename}:{line}: service '{name}' must be a mapping, not "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from napcompose.config.names import shown
 from napcompose.errors import ConfigError
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -25,7 +26,7 @@ def parse_env_text(text: str, filename: str, verbatim: bool = False) -> dict:
         key, sep, value = line.partition("=")
         key = key.strip()
         if not _KEY.match(key):
-            raise ConfigError(f"{filename}:{number}: invalid variable name {key!r} in environment file")
+            raise ConfigError(f"{filename}:{number}: invalid variable name {shown(key)} in environment file")
         if not sep:
             result[key] = None
             continue

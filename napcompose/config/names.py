@@ -21,6 +21,20 @@ def check_name(value, where: str, service: str, key: str) -> None:
             "'-', '_' and '.', starting with a letter or digit)")
 
 
+_SHOWABLE = re.compile(r"[\w .@+/-]{1,40}")
+
+
+def shown(value) -> str:
+    """``value`` as an error may quote it: its repr when it is short and looks like a name, else a note.
+
+    A compose file can point ``env_file`` or ``extends`` at any file the operator can read; an error
+    that quoted the offending line would print, say, /etc/shadow's first line into a CI log.
+    """
+    if isinstance(value, str) and _SHOWABLE.fullmatch(value):
+        return repr(value)
+    return "(not shown: it is not a name, and the file may hold secrets)"
+
+
 def normalize_project_name(name: str) -> str:
     """Lower-case and keep only ``a-z 0-9 - _``, as docker-compose does."""
     return re.sub(r"[^-_a-z0-9]", "", name.lower())

@@ -162,3 +162,35 @@ def test_unusable_project_name_is_a_usage_error(cli):
     cli.write({"docker-compose.yml": "web: {image: x}\n"})
     status, out, err = cli.run("-p", "!!!", "config", "-q")
     assert (status, out, err) == (2, "", "ERROR: project name '!!!' has no letters or digits; pass -p NAME\n")
+
+
+SECRET = "root:$y$j9T$Qm0ZsecretHASHvalue$Zx:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n"
+
+
+@pytest.mark.parametrize("key,text,where", [
+    ("env_file", "services:\n  web:\n    image: x\n    env_file: {secret}\n",
+     "{secret}:1: invalid variable name"),
+    ("extends", "services:\n  web:\n    image: x\n    extends: {{file: {secret}, service: a}}\n",
+     "{secret}:1: service name"),
+])
+def test_a_file_outside_the_project_is_never_quoted_in_an_error(cli, tmp_path, key, text, where):
+    # a file the operator can read, named by a compose file someone else wrote: the error names the
+    # file and the line, and prints nothing of what the file holds
+    secret = tmp_path.parent / f"{tmp_path.name}-shadow"
+    secret.write_text(SECRET)
+    cli.write({"docker-compose.yml": text.format(secret=secret)})
+    before = sorted(p.name for p in tmp_path.iterdir())
+    status, out, err = cli.run("config")
+    assert status == 3 and out == ""
+    assert err.startswith(f"ERROR: {where.format(secret=secret)} (not shown: it is not a name, and the file "
+                          "may hold secrets)")
+    rest = err.replace(str(secret), "")
+    assert not any(word in rest for word in ("root", "daemon", "20228", "HASH", "$y$"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_plain_bad_variable_name_is_still_shown(cli):
+    cli.write({"docker-compose.yml": "services:\n  web:\n    image: x\n    env_file: web.env\n",
+               "web.env": "MY VAR=1\n"})
+    status, _, err = cli.run("config")
+    assert (status, err) == (3, "ERROR: web.env:1: invalid variable name 'MY VAR' in environment file\n")

@@ -27,12 +27,13 @@ import docker.errors
 import docker.tls
 import paramiko
 
+from napcompose.adapters.known_hosts import Revoked, is_revoked, load_known_hosts
 from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, DockerChannelAdapter,
                                             docker_socket, open_streamlocal)
 from napcompose.adapters.remote_files import LocalFiles, RemoteFiles
 from napcompose.adapters.early_tcp import EarlyConnections, ssh_target
 from napcompose.adapters.sdk_errors import cause
-from napcompose.errors import HostError, HostKeyError
+from napcompose.errors import HostError, HostKeyError, NapComposeError
 from napcompose.clustermodel import Cluster, Host
 
 DOCKER_API_VERSION = "1.41"
@@ -46,17 +47,25 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 
 
+def _revoked_message(address: str, key: paramiko.PKey, known_hosts: str) -> str:
+    return (f"host key of {address} is revoked: {known_hosts} marks {fingerprint(key)} @revoked; "
+            "refusing to connect")
+
+
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
     """What to do with a host key that known_hosts does not list: refuse, or record it when allowed."""
 
     _file_lock = threading.Lock()
 
-    def __init__(self, host: Host, known_hosts: str, accept_new: bool):
+    def __init__(self, host: Host, known_hosts: str, accept_new: bool, revoked: Revoked = frozenset()):
         self.host = host
         self.known_hosts = known_hosts
         self.accept_new = accept_new
+        self.revoked = revoked
 
     def missing_host_key(self, client, hostname, key):
+        if is_revoked(key, self.revoked):  # never accepted, not even with --accept-new-host-keys
+            raise HostKeyError(self.host.name, _revoked_message(hostname, key, self.known_hosts))
         if not self.accept_new:
             raise HostKeyError(self.host.name, (
                 f"host key of {hostname} is unknown ({fingerprint(key)}): it is not in {self.known_hosts}; "
@@ -135,12 +144,14 @@ class HostConnections:
         address, port, user = self.ssh_target(host)
         known_hosts = host.ssh.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
         client = paramiko.SSHClient()
+        revoked = frozenset()
         try:
             if os.path.exists(known_hosts):
-                client.load_host_keys(known_hosts)
-        except (OSError, paramiko.SSHException) as exc:
+                revoked = load_known_hosts(known_hosts, client.get_host_keys())
+        except (OSError, NapComposeError) as exc:
             raise HostError(host.name, f"reading known_hosts {known_hosts}: {cause(exc)}") from exc
-        client.set_missing_host_key_policy(_KnownHostsPolicy(host, known_hosts, self.accept_new_host_keys))
+        client.set_missing_host_key_policy(_KnownHostsPolicy(host, known_hosts, self.accept_new_host_keys,
+                                                             revoked))
         key_file = host.ssh.key_file
         try:
             # The TCP connection decides whether the host is there at all, so it gets the short
@@ -170,6 +181,10 @@ class HostConnections:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {cause(exc)}") from exc
+        offered = client.get_transport().get_remote_server_key()
+        if is_revoked(offered, revoked):  # listed as known elsewhere in the file, and revoked too
+            client.close()
+            raise HostKeyError(host.name, _revoked_message(address, offered, known_hosts))
         client.get_transport().set_keepalive(KEEPALIVE_S)
         client.get_transport().set_log_channel(TRANSPORT_LOG)
         return client

@@ -131,6 +131,29 @@ def test_accepting_a_new_key_records_it_and_a_changed_key_is_always_refused(lab,
     assert known.read_text() == f"{host.address} ssh-ed25519 {impostor.get_base64()}\n"
 
 
+def test_marker_lines_are_read_and_a_revoked_key_is_refused_even_when_listed(lab, tmp_path):
+    known = tmp_path / "known_hosts"
+    cluster = _with_ssh(lab.cluster, known_hosts=str(known))
+    host = cluster.hosts[0]
+    real = _host_key(lab, host.name)
+    ca = paramiko.Ed25519Key.from_private_key_file(os.path.join(lab.dir, "id_ed25519"))
+    listed = f"{host.address} ssh-ed25519 {real.get_base64()}\n"
+    # a CA line (which an operator's known_hosts holds for other machines) no longer stops the command
+    known.write_text(f"@cert-authority *.example.org ssh-ed25519 {ca.get_base64()}\n" + listed)
+    with HostConnections(cluster) as connections:
+        assert connections.docker(host.name).ping() is True
+    # a revoked key is refused, listed or new, with --accept-new-host-keys too, and never recorded
+    for text in (listed + f"@revoked * ssh-ed25519 {real.get_base64()}\n",
+                 f"@revoked {host.address} ssh-ed25519 {real.get_base64()}\n"):
+        known.write_text(text)
+        with HostConnections(cluster, accept_new_host_keys=True) as connections:
+            with pytest.raises(HostKeyError) as err:
+                connections.ssh(host.name)
+        assert str(err.value) == (f"{host.name}: host key of {host.address} is revoked: {known} marks "
+                                  f"{fingerprint(real)} @revoked; refusing to connect")
+        assert known.read_text() == text
+
+
 def test_a_key_the_host_does_not_authorise_is_a_host_error(lab, tmp_path):
     key = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

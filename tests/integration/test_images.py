@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from napcompose.adapters import images
+from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.ssh import HostConnections
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
@@ -216,8 +217,9 @@ class _Guestbook:
     def exec(self, service, *argv):
         api = self.connections.docker(self.placed[service]).api
         run = api.exec_create(self.ids[service], list(argv))
-        output = api.exec_start(run["Id"]).decode("utf-8", "replace")
-        return api.exec_inspect(run["Id"])["ExitCode"], output
+        output = bytearray()
+        exec_output(api, run["Id"], False, output.extend)  # docker-py's exec_start can lose a short output
+        return api.exec_inspect(run["Id"])["ExitCode"], output.decode("utf-8", "replace")
 
     def redis(self, service, *words):
         """A RESP command sent from inside ``service``'s own container to its own redis."""

@@ -85,6 +85,15 @@ def until(what, predicate, timeout: float = 20.0, interval: float = 0.25):
 IMAGE = "nap-lab/busybox:latest"
 
 
+def exec_whole(api, container_id: str, argv, user: str = "") -> Tuple[int, str]:
+    """Run ``argv`` in the container: its exit code and whole output, read as the product reads it
+    (docker-py's exec_run and exec_start can lose a short output)."""
+    exec_id = api.exec_create(container_id, list(argv), user=user)["Id"]
+    output = bytearray()
+    exec_output(api, exec_id, False, output.extend)
+    return int(api.exec_inspect(exec_id).get("ExitCode") or 0), output.decode("utf-8", "replace")
+
+
 def sleeper(**extra) -> Dict:
     """A service that runs forever and stops at once (busybox sleep as PID 1 ignores SIGTERM)."""
     spec = {"image": IMAGE, "command": ["sleep", "3600"], "stop_signal": "SIGKILL"}
@@ -156,11 +165,7 @@ class DeployProject:
 
     def run_in(self, name: str, *argv: str) -> Tuple[int, str]:
         host, container = self.containers()[name]
-        api = self.docker(host).api
-        exec_id = api.exec_create(container.id, list(argv))["Id"]
-        output = bytearray()
-        exec_output(api, exec_id, False, output.extend)  # docker-py's exec_run can lose a short output
-        return int(api.exec_inspect(exec_id).get("ExitCode") or 0), output.decode("utf-8", "replace")
+        return exec_whole(self.docker(host).api, container.id, argv)
 
     def etc_hosts(self, name: str) -> str:
         """/etc/hosts as the container itself reads it."""

@@ -17,8 +17,7 @@ import urllib.parse
 
 import pytest
 
-from napcompose.adapters.exec_stream import exec_output
-from tests.integration.deploy_support import DeployProject, until
+from tests.integration.deploy_support import DeployProject, exec_whole, until
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +39,7 @@ class Guestbook(DeployProject):
 
     def exec_in(self, service: str, *argv: str, index: int = 1, user: str = ""):
         _, container = self.container(service, index)
-        api = container.client.api
-        exec_id = api.exec_create(container.id, list(argv), user=user)["Id"]
-        output = bytearray()
-        exec_output(api, exec_id, False, output.extend)  # docker-py's exec_run can lose a short output
-        return int(api.exec_inspect(exec_id).get("ExitCode") or 0), output.decode("utf-8", "replace")
+        return exec_whole(container.client.api, container.id, argv, user=user)
 
     def redis(self, service: str, *words: str) -> str:
         """One RESP command sent from inside ``service``'s container to its own redis; the raw reply."""

@@ -16,7 +16,6 @@ import uuid
 import pytest
 
 from napcompose.adapters import images
-from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.ssh import HostConnections
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
@@ -24,7 +23,7 @@ from napcompose.cli import main
 from napcompose.errors import ConfigError, HostError
 from napcompose.ipam import Ipam, Pool
 from napcompose.model import BuildSpec
-from tests.integration.deploy_support import until
+from tests.integration.deploy_support import exec_whole, until
 
 pytestmark = pytest.mark.integration
 
@@ -215,11 +214,7 @@ class _Guestbook:
         api.start(created["Id"])
 
     def exec(self, service, *argv):
-        api = self.connections.docker(self.placed[service]).api
-        run = api.exec_create(self.ids[service], list(argv))
-        output = bytearray()
-        exec_output(api, run["Id"], False, output.extend)  # docker-py's exec_start can lose a short output
-        return api.exec_inspect(run["Id"])["ExitCode"], output.decode("utf-8", "replace")
+        return exec_whole(self.connections.docker(self.placed[service]).api, self.ids[service], argv)
 
     def redis(self, service, *words):
         """A RESP command sent from inside ``service``'s own container to its own redis."""

@@ -7,9 +7,16 @@ compare-and-delete, so nobody ever removes or renews a lock that is not theirs. 
 (its holder crashed or stalled) is taken over with a compare-and-swap on the version that was read, so
 of two runs that find it expired only one wins.
 
-The lock keeps honest operators from colliding; it is not what keeps addresses unique (a lease can
-run out under a stalled holder): the IPAM's own fencing does that whatever the callers do. Expiry is
-judged by the clocks of the machines running nap-compose, which must agree within a few seconds.
+Whether a lease ran out is never judged by comparing clocks of two machines (a clock 60 s ahead
+would take a live lock): a run takes a lock over only when the record's version has stood still for
+a whole lease by its own clock, that is when nobody renewed it for that long, or when its holder's
+process is known to be gone. The ``expires`` written in the record only tells a run that the lock
+looks stale and is worth watching for one lease rather than refusing at once.
+
+A holder checks the record before each step that changes the project (``check``, the run's fence):
+once another run took the lock over, the stale holder's next step stops with LockLostError (exit 10)
+instead of undoing the new holder's work. The lock keeps honest operators from colliding; it is not
+what keeps addresses unique: the IPAM's own fencing does that whatever the callers do.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from napcompose.errors import LockLostError, ProjectLockedError, StoreError, UsageError
 
@@ -124,6 +131,10 @@ class ProjectLock:
         # machine and its process is not there any more): its lease need not be waited out.
         self._gone = gone
         self.holder_gone = False  # the lock taken over was a dead process's, before its lease ran out
+        # (version, when this run first saw it): a version unchanged for a whole lease was not renewed
+        self._watch: Optional[Tuple[int, float]] = None
+        self.confirming: Optional[LockRecord] = None  # a stale-looking lock being watched for one lease
+        self._lost: Optional[str] = None  # why the lock is no longer ours, once a step found out
 
     @property
     def held(self) -> bool:
@@ -141,23 +152,32 @@ class ProjectLock:
     def acquire(self, wait_s: Optional[float] = 0.0,
                 on_wait: Callable[[LockRecord], None] = lambda record: None) -> None:
         """Take the lock. ``wait_s``: 0 fails at once when it is held, None waits as long as it takes,
-        a number waits at most that many seconds. Raises ProjectLockedError naming the holder."""
+        a number waits at most that many seconds. A lock whose record says its lease ran out is
+        watched for up to one lease whatever ``wait_s`` says (``confirming`` is set then): it is
+        taken over only if nobody renews it meanwhile. Raises ProjectLockedError naming the holder."""
         start = self._clock.now()
         told = False
+        confirm_until: Optional[float] = None
         while True:
             holder = self._try()
             if holder is None:
+                self.confirming = None
                 return
             now = self._clock.now()
             waited = now - start
-            if wait_s is not None and waited >= wait_s:
+            if confirm_until is None and wait_s is not None and now >= holder.expires:
+                # stale by its own record: confirm it by watching for one lease, on this clock alone
+                confirm_until = now + self.ttl_s + self.POLL_S
+                self.confirming = holder
+            limit = wait_s if confirm_until is None else max(wait_s, confirm_until - start)
+            if limit is not None and waited >= limit:
+                self.confirming = None
                 raise ProjectLockedError(self._held_message(holder, now, waited if wait_s else None))
             if not told:
                 on_wait(holder)
                 told = True
-            pause = self.POLL_S if wait_s is None else min(self.POLL_S, wait_s - waited)
-            # never later than the moment the holder's lease runs out
-            self._clock.sleep(max(0.01, min(pause, holder.expires - now + 0.01)))
+            pause = self.POLL_S if limit is None else min(self.POLL_S, limit - waited)
+            self._clock.sleep(max(0.01, pause))
 
     def _try(self) -> Optional[LockRecord]:
         """Take the lock if it is free or expired; otherwise return the holder's record."""
@@ -178,8 +198,8 @@ class ProjectLock:
                 if current is not None and current.token == self._token:
                     self._record, self._version = current, found[1]  # our create landed after all
                     return None
-                dead = current is not None and now < current.expires and self._gone(current.holder)
-                if current is not None and now < current.expires and not dead:
+                dead = current is not None and self._gone(current.holder)
+                if current is not None and not dead and not self._stood_still(found[1], now):
                     return current
                 version = self._store.compare_and_swap(self.key, mine.dump(), found[1])
                 if version is not None:
@@ -189,11 +209,23 @@ class ProjectLock:
                 # someone renewed, released or took it over meanwhile: look again
             raise StoreError(f"the lock {self.key} kept changing while being taken; run it again")
 
+    def _stood_still(self, version: int, now: float) -> bool:
+        """True once ``version`` of the record has been seen unchanged for a whole lease."""
+        if self._watch is None or self._watch[0] != version:
+            self._watch = (version, now)
+            return False
+        return now - self._watch[1] >= self.ttl_s
+
     def _held_message(self, holder: LockRecord, now: float, waited: Optional[float]) -> str:
         after = f" (still, after waiting {waited:.0f} s)" if waited is not None else ""
+        if now >= holder.expires:  # its record says the lease ran out, yet it was renewed meanwhile
+            lease = ("its holder keeps renewing it although its record's lease ended at "
+                     f"{_clock_text(holder.expires)} by this machine's clock: the two clocks differ")
+        else:
+            lease = f"a crashed holder's lock runs out by itself at {_clock_text(holder.expires)}"
         return (f"project {self.project} is locked by {describe(holder, now)}{after}: another command is "
                 f"changing it. Run this again once it is done, or pass --lock-wait[=SECONDS] to wait for it "
-                f"(a crashed holder's lock runs out by itself at {_clock_text(holder.expires)})")
+                f"({lease})")
 
     # ------------------------------------------------------------------ holding it
 
@@ -209,10 +241,32 @@ class ProjectLock:
                 current = LockRecord.load(found[0]) if found else None
                 if current is None or current.token != self._token:
                     self._version = None
-                    raise LockLostError(self._lost_message(current))
+                    self._lost = self._lost_message(current)
+                    raise LockLostError(self._lost)
                 self._record, self._version = current, found[1]
                 return
             self._record, self._version = renewed, version
+
+    def check(self) -> None:
+        """The fence before a step that changes the project: LockLostError when the record is no
+        longer this run's (taken over while this run stalled), then and at every later call. A
+        lock never taken (or given back) passes. StoreError passes: the step may not run."""
+        with self._mutex:
+            if self._lost is not None:
+                raise LockLostError(self._lost)
+            if self._version is None:
+                return
+        found = self._store.get(self.key)  # outside the mutex: steps running at once check at once
+        current = LockRecord.load(found[0]) if found else None
+        with self._mutex:
+            if self._lost is not None:
+                raise LockLostError(self._lost)
+            if self._version is None:
+                return
+            if current is None or current.token != self._token:
+                self._version = None
+                self._lost = self._lost_message(current)
+                raise LockLostError(self._lost)
 
     def release(self) -> None:
         """Give the lock back if it is still ours. Raises LockLostError when it was taken over."""

@@ -4,6 +4,9 @@
 meaning (wait until the services run and are healthy, ``cli.compose_wait``); every other changing
 command still takes ``--wait[=SECONDS]`` for the lock, with a warning that names the new spelling.
 
+Every step of a run that changes the project passes the session's fence first (the executor calls it; it calls ``check`` here): it
+reads the lock's record and stops the run with exit 10 once another command took the lock over.
+
 A handler takes the lock with one line, ``hold_project_lock(ctx, project.name, cluster, store)``, after
 it has checked its arguments and before it observes or changes anything. The guard renews the lease
 from a background thread every third of the lease, and gives the lock back when the command ends
@@ -84,6 +87,11 @@ class ProjectLockGuard:
 
     def __enter__(self) -> "ProjectLockGuard":
         def waiting(record: LockRecord) -> None:
+            if self.lock.confirming is not None and not self._wait_s:
+                self._ctx.err(f"The lock of project {self.lock.project}, held by {describe(record, self.lock.now())}, "
+                              f"looks stale: watching it for up to {self.lock.ttl_s:g} s, and taking it over "
+                              f"if nobody renews it meanwhile")
+                return
             limit = "as long as it takes" if self._wait_s is None else f"at most {self._wait_s:g} s"
             self._ctx.err(f"Waiting for the lock of project {self.lock.project}, held by "
                           f"{describe(record, self.lock.now())} ({limit})")
@@ -109,6 +117,17 @@ class ProjectLockGuard:
                 return
             except StoreError as exc:  # try again at the next beat; the lease covers two missed ones
                 self._ctx.err(f"WARNING: could not renew the lock of project {self.lock.project}: {exc}")
+
+    def check(self) -> None:
+        """The fence before each step that changes the project: LockLostError (exit 10) once the
+        lock was taken over, so a stalled run that wakes up changes nothing more."""
+        if self.lost is not None:
+            raise LockLostError(str(self.lost))
+        try:
+            self.lock.check()
+        except LockLostError as exc:
+            self.lost = self.lost or exc
+            raise
 
     def release(self) -> None:
         """Stop renewing and give the lock back. Raises LockLostError if it was taken over meanwhile."""
@@ -172,3 +191,4 @@ def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLoc
     ctx.project_lock = guard
     ctx.on_close(guard.close)
     return guard
+

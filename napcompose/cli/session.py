@@ -134,6 +134,13 @@ class Session:
 
         return Evictions(self.store, self.cluster.store.prefix, self.clock)
 
+    def _fence(self) -> None:
+        """Before every changing step: the project lock this command holds is still its own
+        (cli.locking's guard reads the record); read-only commands hold none."""
+        guard = getattr(self._ctx, "project_lock", None)
+        if guard is not None:
+            guard.check()
+
     def orchestrator(self, reporter, ipam=None):
         """An Orchestrator over this session's engines, files, store and images, reporting to ``reporter``."""
         from napcompose.adapters.docker_config import credentials
@@ -142,7 +149,8 @@ class Session:
         connections = self.connections
         return Orchestrator(self.cluster, self.engines, connections.files, ipam or self.ipam(), reporter,
                             self.clock, images=self._ctx.wiring.images(connections, reporter),
-                            evictions=self.evictions(), credentials=credentials(self._ctx.environ))
+                            evictions=self.evictions(), credentials=credentials(self._ctx.environ),
+                            fence=self._fence)
 
 
 def session_of(ctx, cluster=None) -> Session:

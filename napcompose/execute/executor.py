@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
-from napcompose.errors import NapComposeError
+from napcompose.errors import LockLostError, NapComposeError
 from napcompose.execute import addresses, containers, files, hosts, images, names, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
@@ -89,7 +89,16 @@ def run_plan(core: Core, project: Project, options: Options, plan: Plan, address
 
 
 def _run_one(state: RunState, action) -> Optional[List[Outcome]]:
-    """The action's handler, picked by its type; returns the outcomes it reports itself, if any."""
+    """The action's handler, picked by its type; returns the outcomes it reports itself, if any.
+    A lost project lock ends the whole run: no later step may undo the new holder's work."""
+    try:
+        state.core.fence()
+        return _handle(state, action)
+    except LockLostError as exc:
+        raise _Abort(exc) from exc
+
+
+def _handle(state: RunState, action) -> Optional[List[Outcome]]:
     handler = HANDLERS[type(action)]
     if isinstance(action, Reserve):
         try:

@@ -78,8 +78,12 @@ class Core:
                  files: Callable[[str], RemoteFiles], ipam: AddressBook, reporter: Reporter, clock: Clock,
                  max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
                  images: Optional[ImageTransfer] = None, evictions=None,
-                 credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None):
+                 credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None,
+                 fence: Callable[[], None] = lambda: None):
         self.cluster = cluster
+        # Called before every step that changes something: raises LockLostError once the project's
+        # lock was taken over, so a run that stalled past its lease undoes nobody's work.
+        self.fence = fence
         # registry -> the operator's credentials for it (sent with each pull, never stored on a host)
         self.credentials = credentials or (lambda registry: None)
         self.evictions = evictions  # ipam.evictions.Evictions, or None: no host is evicted
@@ -104,6 +108,7 @@ class Core:
              work: Callable[[], None], done: str = "done") -> None:
         """Run ``work`` between a started and a done/error progress line; errors propagate."""
         where = detail(host, ip)
+        self.fence()
         self.reporter.progress(subject, action, "started", where)
         try:
             work()

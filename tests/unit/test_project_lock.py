@@ -84,14 +84,14 @@ def test_an_expired_lease_is_taken_over_and_the_stalled_holder_finds_out(store):
     stalled.acquire()
     clock.sleep(31)  # the holder stalled (or crashed) past its lease
     bob = _lock(store, clock, BOB)
-    bob.acquire()
+    bob.acquire()  # its record looks stale: bob watches it for one lease on his own clock, then takes it
     assert bob.taken_over is not None and bob.taken_over.holder == ALICE
     assert json.loads(store.get(KEY)[0])["user"] == "bob"
     with pytest.raises(LockLostError) as err:
         stalled.refresh()
     assert str(err.value) == (
         "the lock of project shop was taken over by bob@ws2 (pid 777, `nap-compose down`) since "
-        "2027-01-15 08:00:31 UTC (0 s ago) while this command held it (its lease of 30 s was not renewed "
+        "2027-01-15 08:01:01 UTC (0 s ago) while this command held it (its lease of 30 s was not renewed "
         "in time); check the project with `nap-compose ps`")
     assert err.value.exit_status == 10
     stalled.release()  # no longer held: it must not delete bob's lock
@@ -260,3 +260,73 @@ def test_the_holder_s_since_is_written_as_a_utc_date_without_a_calendar_module(s
     from napcompose.lock import _clock_text
 
     assert _clock_text(seconds) == text
+
+
+class _SkewedClock:
+    """Another machine's clock: the shared fake clock plus a fixed offset (sleeping moves both)."""
+
+    def __init__(self, clock, offset):
+        self._clock, self._offset = clock, offset
+
+    def now(self):
+        return self._clock.now() + self._offset
+
+    def sleep(self, seconds):
+        self._clock.sleep(seconds)
+
+
+def test_a_clock_60_s_ahead_does_not_take_a_live_lock(store):
+    clock = FakeClock(T0)
+    alice = _lock(store, clock)
+    alice.acquire()
+    ahead = _SkewedClock(clock, 60.0)  # bob's machine: by its clock alice's lease ran out 30 s ago
+    renewals = [0]
+    bob = ProjectLock(store, PREFIX, "shop", BOB, ahead, lambda: "bobtok", ttl_s=30.0)
+    watched = []
+    original_sleep = clock.sleep
+
+    def sleep_and_let_alice_renew(seconds):
+        original_sleep(seconds)
+        while clock.now() - T0 >= 10 * (1 + renewals[0]):
+            alice.refresh()
+            renewals[0] += 1
+
+    ahead.sleep = sleep_and_let_alice_renew
+    with pytest.raises(ProjectLockedError) as err:
+        bob.acquire(on_wait=watched.append)
+    assert watched and bob.confirming is None
+    assert "the two clocks differ" in str(err.value)
+    assert json.loads(store.get(KEY)[0])["user"] == "alice" and alice.held
+    assert renewals[0] >= 2
+    alice.check()  # still hers: her next step goes on
+
+
+def test_a_stale_looking_lock_nobody_renews_is_taken_over_after_one_lease_by_the_watcher_s_clock(store):
+    clock = FakeClock(T0)
+    _lock(store, clock).acquire()  # crashed at once on another machine
+    behind = _SkewedClock(clock, -3600.0)  # bob's clock an hour behind: by it the lease runs long
+    bob = ProjectLock(store, PREFIX, "shop", BOB, behind, lambda: "bobtok2", ttl_s=30.0)
+    bob.acquire(wait_s=None)
+    assert 30 <= clock.now() - T0 <= 31  # one lease of watching, whatever the record's clock said
+    assert json.loads(store.get(KEY)[0])["user"] == "bob"
+
+
+def test_the_fence_stops_a_holder_whose_lock_was_taken_over_at_every_later_step(store):
+    clock = FakeClock(T0)
+    stalled = _lock(store, clock)
+    stalled.acquire()
+    stalled.check()  # still its own: passes, and changes nothing
+    assert json.loads(store.get(KEY)[0])["user"] == "alice"
+    clock.sleep(31)
+    _lock(store, clock, BOB).acquire()
+    for _ in range(2):
+        with pytest.raises(LockLostError) as err:
+            stalled.check()
+        assert "taken over by bob@ws2" in str(err.value) and err.value.exit_status == 10
+    assert json.loads(store.get(KEY)[0])["user"] == "bob"
+
+
+def test_the_fence_of_a_run_that_holds_no_lock_passes(store):
+    lock = _lock(store, FakeClock(T0))
+    lock.check()
+    assert store.get(KEY) is None

@@ -1,0 +1,75 @@
+"""A run whose project lock was taken over stops before its next step: it undoes nothing of the new holder's.
+
+The runs go through the orchestrator over in-memory engines and the real IPAM and lock on one memory store.
+"""
+
+import pytest
+
+from napcompose.errors import LockLostError
+from napcompose.lock import Holder, ProjectLock
+from napcompose.orchestrator import Orchestrator
+from napcompose.model import Project, ServiceSpec
+from napcompose.ports import ListReporter
+from tests import nap
+from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
+from tests.fakes_kv import MemoryKV
+from tests.unit.test_orchestrator import NODES, cluster
+
+PROJECT = Project(name="shop", services=(ServiceSpec(name="web", image="busybox", scale=2),))
+ALICE = Holder("alice", "ws1", 1, "nap-compose down -t 20")
+BOB = Holder("bob", "ws2", 2, "nap-compose up -d --force-recreate")
+
+
+class Fenced:
+    """One store for the IPAM and the lock; ``take_over_at``: the fence call at which bob takes the
+    lock over (alice stalled past her lease right before that step)."""
+
+    def __init__(self):
+        self.cluster = cluster()
+        self.world = FakeWorld(NODES)
+        self.clock = FakeClock()
+        self.store = MemoryKV()
+        self.ipam = make_ipam(self.cluster, self.clock, self.store)
+        self.alice = ProjectLock(self.store, "/nap-compose", "shop", ALICE, self.clock, lambda: "a", ttl_s=3)
+        self.bob = ProjectLock(self.store, "/nap-compose", "shop", BOB, self.clock, lambda: "b", ttl_s=3)
+        self.take_over_at = None
+        self.calls = 0
+
+    def fence(self):
+        self.calls += 1
+        if self.calls == self.take_over_at:
+            self.bob.acquire(wait_s=None)  # watches alice's record for a lease, then takes it
+        self.alice.check()
+
+    def orchestrator(self, fence=None):
+        return Orchestrator(self.cluster, self.world.engines, self.world.files, self.ipam, ListReporter(),
+                            self.clock, images=self.world.images, fence=fence or (lambda: None))
+
+
+def test_a_stalled_down_stops_at_its_next_step_and_releases_nothing():
+    rig = Fenced()
+    nap.up(rig.orchestrator(), PROJECT)
+    before = {a.owner: a.ip for a in rig.ipam.allocations()}
+    assert sorted(before) == ["shop/web/1", "shop/web/2"]
+    rig.alice.acquire()
+    rig.take_over_at = 2  # alice's first step runs, then she stalls and bob takes the lock
+    with pytest.raises(LockLostError) as err:
+        nap.down(rig.orchestrator(rig.fence), PROJECT)
+    assert err.value.exit_status == 10
+    assert "taken over by bob@ws2" in str(err.value)
+    # both reservations stand, and at least one replica was never touched
+    assert {a.owner: a.ip for a in rig.ipam.allocations()} == before
+    left = [c for c in rig.world.all_containers()]
+    assert len(left) == 2
+    assert any(c.state == "running" for c in left)
+    assert rig.bob.held
+
+
+def test_a_run_whose_lock_holds_goes_through_every_step():
+    rig = Fenced()
+    rig.alice.acquire()
+    report = nap.up(rig.orchestrator(rig.fence), PROJECT)
+    assert not list(report.failed)
+    assert rig.calls >= 4  # every action and every step passed the fence
+    nap.down(rig.orchestrator(rig.fence), PROJECT)
+    assert rig.ipam.allocations() == [] and rig.world.all_containers() == []

@@ -115,8 +115,31 @@ def _link_entry(service: str, root: str, project_dir: str, path: str, rel: str) 
     return Entry(path=rel, kind="link", mode=0o777, link=target)
 
 
+def _symlinked_escape(source: str, project_dir: str) -> Optional[Tuple[str, str]]:
+    """(directory, its link target) of the first symlinked directory on the way from ``project_dir``
+    to ``source`` that leads out of the project; None when every step stays inside. Checking only the
+    last component let ``./etc-link/shadow`` (``etc-link -> /etc``) ship the operator's /etc/shadow."""
+    real_project = os.path.realpath(project_dir)
+    if not _under(source, project_dir):
+        return None
+    path = project_dir
+    for part in os.path.relpath(source, project_dir).split(os.sep)[:-1]:
+        if part in ("", "."):
+            continue
+        path = os.path.join(path, part)
+        if os.path.islink(path) and not _under(os.path.realpath(path), real_project):
+            return path, os.readlink(path)
+    return None
+
+
 def scan(service: str, source: str, project_dir: str) -> Tuple[str, Tuple[Entry, ...]]:
     """(kind, entries) of a source on the operator's disk; ConfigError when it may not be shipped."""
+    escape = _symlinked_escape(source, project_dir)
+    if escape is not None:
+        link, target = escape
+        raise _refuse(service, source, f"leads through the symlink {os.path.relpath(link, project_dir)} -> "
+                                       f"{target}, outside the project directory {project_dir}; nap-compose "
+                                       "never follows it")
     try:
         top = os.lstat(source)
     except FileNotFoundError:
@@ -126,7 +149,7 @@ def scan(service: str, source: str, project_dir: str) -> Tuple[str, Tuple[Entry,
         raise _refuse(service, source, f"cannot be read: {exc.strerror}") from None
     if stat.S_ISLNK(top.st_mode):
         real = os.path.realpath(source)
-        if not _under(real, project_dir):
+        if not _under(real, os.path.realpath(project_dir)):
             raise _refuse(service, source, f"is a symlink to {os.readlink(source)}, outside the project "
                                            f"directory {project_dir}; nap-compose never follows it")
         return scan(service, real, project_dir)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import textwrap
 
 import pytest
@@ -230,6 +231,27 @@ def test_an_unset_environment_variable_is_refused_without_showing_any_value(cli)
             "set") in err
     assert SECRET not in out + err
     assert cli.untouched()
+
+
+def test_a_secret_file_through_a_symlinked_directory_out_of_the_project_is_refused(cli, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside-etc")
+    (outside / "db_pass.txt").write_text("operator-only\n")
+    (cli.dir / "db_pass.txt").unlink()
+    os.symlink(str(outside), cli.dir / "etc-link")
+    for link in ("etc-link/db_pass.txt", None):  # the file a link through it, or named through it in place
+        if link:
+            os.symlink(link, cli.dir / "db_pass.txt")
+        else:
+            (cli.dir / "docker-compose.yml").write_text(
+                (cli.dir / "docker-compose.yml").read_text().replace("./db_pass.txt", "./etc-link/db_pass.txt"))
+        status, out, err = cli("up", "-d")
+        assert status == 3, err
+        said = "is a symlink to etc-link/db_pass.txt, outside" if link else "leads through the symlink etc-link"
+        assert "secret 'db_pass': file " in err and said in err, err
+        assert "operator-only" not in out + err
+        assert cli.untouched()
+        if link:
+            (cli.dir / "db_pass.txt").unlink()
 
 
 def test_a_secret_that_is_a_directory_is_refused(cli):

@@ -94,6 +94,26 @@ def test_a_symlink_out_of_the_project_is_refused_and_never_followed(proj, tmp_pa
                               f"outside the project directory {proj}; nap-compose never follows it")
 
 
+def test_a_path_through_a_symlinked_directory_out_of_the_project_is_refused(proj, tmp_path):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "shadow").write_text("root:$6$secret:19000:0:99999:7:::\n")
+    os.symlink(str(etc), proj / "etc-link")
+    for volume in (f"{proj}/etc-link/shadow:/leak:ro", f"{proj}/etc-link:/leak"):
+        project = _project(proj, a=[volume])
+        with pytest.raises(ConfigError) as err:
+            shipped_of(project, project.service("a"))
+        source = volume.split(":")[0]
+        expected = "is a symlink to" if source.endswith("etc-link") else "leads through the symlink etc-link"
+        assert f"service 'a': bind source {source} {expected}" in str(err.value)
+        assert str(etc) in str(err.value) and "root:" not in str(err.value)
+    # a symlinked directory that stays inside the project is followed as before
+    os.symlink("conf", proj / "conf-link")
+    inside = _project(proj, a=[f"{proj}/conf-link/app.ini:/app.ini:ro"])
+    (shipped,) = shipped_of(inside, inside.service("a"))
+    assert shipped.kind == "file" and shipped.entries[0].size == len("[app]\nx = 1\n")
+
+
 def test_a_missing_source_is_refused_naming_service_and_path_and_nothing_is_created(proj):
     project = _project(proj, web=[f"{proj}/nginx.conf:/etc/nginx/nginx.conf:ro"])
     before = sorted(os.listdir(proj))

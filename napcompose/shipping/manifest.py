@@ -202,9 +202,14 @@ def shipped_of(project: Project, spec: ServiceSpec) -> Tuple[Shipped, ...]:
         source = os.path.normpath(source)
         kind, entries = scan(spec.name, source, project_dir)
         name = os.path.basename(source) or "content"
+        read_only = "ro" in options.split(",")
         digest = tree_digest(kind, entries, name)
+        if not read_only:
+            # A copy a container may write is its service's own: shared by digest, one service's writes
+            # showed up in another service's read-only mount of the same files (and stayed there).
+            digest = hashlib.sha256(f"{digest} read-write {spec.name}".encode()).hexdigest()
         out.append(Shipped(service=spec.name, source=source, target=target,
-                           read_only="ro" in options.split(","), kind=kind, digest=digest, entries=entries,
+                           read_only=read_only, kind=kind, digest=digest, entries=entries,
                            host_path=f"{files_dir(project.name)}/{digest}/{name}"))
     return tuple(out)
 

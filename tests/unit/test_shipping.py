@@ -140,8 +140,9 @@ def test_copy_to_a_host_keeps_tree_modes_and_links_and_sends_once(proj):
     sources = shipped["web"] + shipped["api"]
     first = ship_to_host("node1", files, "demo", sources)
     conf, greeting = shipped["web"]
-    assert sorted(first.sent) == sorted([conf.digest, greeting.digest]) and first.present == ()
-    assert first.bytes_sent == conf.size + greeting.size
+    (api_conf,) = shipped["api"]  # read-write: each service writes a copy of its own
+    assert sorted(first.sent) == sorted([conf.digest, greeting.digest, api_conf.digest]) and first.present == ()
+    assert first.bytes_sent == 2 * conf.size + greeting.size
     assert files.tree[greeting.host_path] == ("file", 0o640, b"hello\n")
     assert files.tree[conf.host_path + "/run.sh"] == ("file", 0o750, b"#!/bin/sh\necho hi\n")
     assert files.tree[conf.host_path + "/sub/deep.txt"][2] == b"deep\n"
@@ -158,6 +159,17 @@ def test_copy_to_a_host_keeps_tree_modes_and_links_and_sends_once(proj):
     remove_project_files(files, "demo")
     assert sorted(files.tree) == ["/var", "/var/lib", "/var/lib/nap-compose", "/var/lib/nap-compose/other",
                                   "/var/lib/nap-compose/other/files", "/var/lib/nap-compose/other/files/x"]
+
+
+def test_a_read_write_copy_is_its_service_s_own_and_read_only_copies_are_shared(proj):
+    project = _project(proj, a=[f"{proj}/conf:/www:ro"], b=[f"{proj}/conf:/data"], c=[f"{proj}/conf:/srv:ro"],
+                       d=[f"{proj}/conf:/data"])
+    shipped = shipped_by_service(project)
+    paths = {name: copies[0].host_path for name, copies in shipped.items()}
+    assert paths["a"] == paths["c"]  # read only: one copy, nobody can change it
+    assert len({paths["a"], paths["b"], paths["d"]}) == 3  # b's writes never reach a's or d's files
+    # the same service and content keep the same copy from run to run
+    assert shipped_by_service(project)["b"][0].host_path == paths["b"]
 
 
 def test_an_interrupted_copy_leaves_no_digest_and_the_next_run_completes(proj):

@@ -72,9 +72,11 @@ class DockerEngine:
     # ------------------------------------------------------------------ observing
 
     def list_containers(self, project: Optional[str] = None) -> List[ObservedContainer]:
-        label = f"{PROJECT_LABEL}={project}" if project else HOST_LABEL
+        # Our own label as well as the project's: a docker-compose project of the same name on the host
+        # carries only the latter, and must never be taken for replicas (nor removed by ``down``).
+        labels = [f"{PROJECT_LABEL}={project}", HOST_LABEL] if project else [HOST_LABEL]
         with self._calling("list containers", f"of project {project}" if project else ""):
-            rows = self._api().containers(all=True, filters={"label": label})
+            rows = self._api().containers(all=True, filters={"label": labels})
         observed = [self._observed(row) for row in rows]
         return sorted(observed, key=lambda c: (c.replica is None, c.replica or Replica("", "", 0), c.name))
 

@@ -165,7 +165,10 @@ class ProjectLock:
                 return
             now = self._clock.now()
             waited = now - start
-            if confirm_until is None and wait_s is not None and now >= holder.expires:
+            if self.confirming is not None and holder != self.confirming:
+                # renewed or taken by another while watched: it is alive, the watching is over
+                confirm_until, self.confirming = None, None
+            elif confirm_until is None and wait_s is not None and now >= holder.expires and not told:
                 # stale by its own record: confirm it by watching for one lease, on this clock alone
                 confirm_until = now + self.ttl_s + self.POLL_S
                 self.confirming = holder

@@ -283,6 +283,16 @@ def _logging(raw):
     return LoggingSpec(driver=_str(logging.get("driver")), options=pairs(logging.get("options") or {}))
 
 
+def _namespace(ctx, key, raw):
+    """``ipc``/``pid`` as given; another container's namespace is refused: it exists on one host only,
+    and the replicas of both services are placed across hosts."""
+    value = _str(raw.get(key))
+    if value is not None and value.split(":", 1)[0] in ("service", "container"):
+        ctx.fail(key, f"'{value}' is not supported by nap-compose: it needs the other container on the same host, "
+                      "and replicas are placed across hosts (host, private and shareable are supported)")
+    return value
+
+
 def _warn_ignored(ctx, raw):
     for key, why in support.ignored_in(raw):
         ctx.warn(f"service '{ctx.name}': '{key}' is ignored by nap-compose: {why}")
@@ -329,7 +339,7 @@ def to_spec(ctx: ServiceContext, raw: dict) -> ServiceSpec:
         dns_search=tuple(str(v) for v in as_list(raw.get("dns_search"))),
         restart=restart, networks=_networks(ctx, raw),
         network_mode=_str(raw.get("network_mode", raw.get("net"))),
-        ipc=_str(raw.get("ipc")), pid=_str(raw.get("pid")),
+        ipc=_namespace(ctx, "ipc", raw), pid=_namespace(ctx, "pid", raw),
         healthcheck=_healthcheck(ctx, raw), scale=scale, placement=placement,
         cpus=cpus, mem_limit=mem_limit, mem_reservation=mem_reservation,
         container_name=_str(raw.get("container_name")), user=_str(raw.get("user")),

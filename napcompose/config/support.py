@@ -36,6 +36,13 @@ REFUSED = {
     "provider": "services managed by an external provider are not supported",
     "pull_refresh_after": "pull_policy refresh intervals are not applied: use up --pull always",
     "use_api_socket": "it would mount a host's Docker API socket and credentials into the container",
+    "volumes_from": "it needs the other container on the same host, and replicas are placed across hosts; "
+                    "share a named volume instead",
+    "network_mode": "every container joins the cluster's flat network with an address of its own; a network "
+                    "mode would take it off that network (host, none, bridge) or into another container's "
+                    "namespace on a host it may not share",
+    "net": "every container joins the cluster's flat network with an address of its own; a network mode would "
+           "take it off that network or into another container's namespace on a host it may not share",
     # build
     "build.dockerfile_inline": "the engine is sent a context directory; write the Dockerfile into it",
     "build.additional_contexts": _BUILDKIT,

@@ -33,6 +33,8 @@ EXPECTED_DIFFERENCES = {
     "86_bad_profile_dependency": "docker-compose's `config` accepts it; here the dependency is on a disabled service",
     "87_top_level_name": "name: is a docker compose v2 key, which 1.29.2 does not know",
     "88_include": "include: is a docker compose v2 key, which 1.29.2 does not know",
+    "13_volumes_from_network_mode": "volumes_from and another container's network namespace need both "
+                                    "containers on one host, and replicas are placed across hosts: refused here",
 }
 
 

@@ -15,9 +15,12 @@ CASES = [
     ("undefined_depends", "version: '3'\nservices:\n  web:\n    image: x\n    depends_on: [db]\n",
      "docker-compose.yml:5: service 'web': depends_on: refers to service 'db', which is not defined"),
     ("undefined_volumes_from", "version: '2'\nservices:\n  web:\n    image: x\n    volumes_from: ['data:ro']\n",
-     "docker-compose.yml:5: service 'web': volumes_from: refers to service 'data', which is not defined"),
+     "docker-compose.yml:5: service 'web': volumes_from: not supported by nap-compose: it needs the other "
+     "container on the same host, and replicas are placed across hosts; share a named volume instead"),
     ("undefined_network_mode", "version: '2'\nservices:\n  web:\n    image: x\n    network_mode: 'service:vpn'\n",
-     "docker-compose.yml:5: service 'web': network_mode: refers to service 'vpn', which is not defined"),
+     "docker-compose.yml:5: service 'web': network_mode: not supported by nap-compose: every container joins the "
+     "cluster's flat network with an address of its own; a network mode would take it off that network (host, "
+     "none, bridge) or into another container's namespace on a host it may not share"),
     ("container_name_scaled", "version: '2.4'\nservices:\n  web:\n    image: x\n    scale: 2\n"
                               "    container_name: w\n",
      "docker-compose.yml:6: service 'web': container_name: 'w' is fixed, so the service cannot run 2 replicas; "

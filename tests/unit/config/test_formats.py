@@ -25,11 +25,17 @@ def test_seed_guestbook_v1():
 
 def test_v1_only_keys_are_translated():
     project = parse("app:\n  build: ./app\n  dockerfile: Dockerfile.dev\n  log_driver: syslog\n"
-                    "  log_opt: {tag: x}\nside:\n  image: busybox\n  net: 'service:app'\n")
+                    "  log_opt: {tag: x}\n")
     app = project.service("app")
     assert (app.build.context, app.build.dockerfile) == ("/srv/proj/app", "Dockerfile.dev")
     assert (app.logging.driver, app.logging.options) == ("syslog", (("tag", "x"),))
-    assert project.service("side").network_mode == "service:app"
+
+
+def test_v1_net_is_refused_as_network_mode_is():
+    with pytest.raises(ConfigError) as info:
+        parse("app:\n  image: busybox\nside:\n  image: busybox\n  net: 'container:app'\n")
+    assert str(info.value).startswith("docker-compose.yml:5: service 'side': net: not supported by nap-compose: "
+                                      "every container joins the cluster's flat network")
 
 
 def test_v1_refuses_later_keys():

@@ -123,7 +123,11 @@ def test_ignored_keys_warn_once_each():
 
 def test_networks_default_and_named():
     assert [n.name for n in one("image: x").networks] == ["default"]
-    assert one("image: x\nnetwork_mode: host").networks == ()
+    for mode in ("host", "none", "bridge", "service:vpn", "container:x"):
+        with pytest.raises(ConfigError) as info:
+            one(f"image: x\nnetwork_mode: '{mode}'")
+        assert "network_mode: not supported by nap-compose: every container joins the cluster's flat network" \
+            in str(info.value)
 
 
 def test_relative_paths_resolve_against_the_project_dir():
@@ -132,10 +136,17 @@ def test_relative_paths_resolve_against_the_project_dir():
     assert spec.volumes == ("/srv/proj/data:/data", "/abs:/abs", "anon")
 
 
-def test_volumes_from_holds_service_names():
-    text = ("version: '2.4'\nservices:\n  data: {image: x}\n  web:\n    image: x\n"
-            "    volumes_from: ['data:ro', 'container:legacy:rw']\n")
-    assert parse(text).service("web").volumes_from == ("data", "container:legacy:rw")
+def test_volumes_from_and_another_container_s_namespaces_are_refused_naming_line_and_service():
+    # each would need the other container on the same host: dropped without a word before
+    for line, key in (("volumes_from: ['data:ro']", "volumes_from"), ("ipc: 'service:data'", "ipc"),
+                      ("pid: 'container:legacy'", "pid")):
+        text = f"version: '2.4'\nservices:\n  data: {{image: x}}\n  web:\n    image: x\n    {line}\n"
+        with pytest.raises(ConfigError) as info:
+            parse(text)
+        assert str(info.value).startswith(f"docker-compose.yml:6: service 'web': {key}: "), str(info.value)
+        assert "same host" in str(info.value)
+    text = "version: '2.4'\nservices:\n  web:\n    image: x\n    ipc: host\n    pid: host\n"
+    assert (parse(text).service("web").ipc, parse(text).service("web").pid) == ("host", "host")
 
 
 @pytest.mark.parametrize("line,message", [

@@ -132,10 +132,15 @@ class Queries:
         return self._ledger.claims()
 
     def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
-        """What can be released (nothing is released here), sorted by address (``collectable``)."""
+        """What can be released (nothing is released here), sorted by address (``collectable``).
+
+        The address of an owner whose claim cannot be read is never collected: without the claim
+        it would look like a stray.
+        """
         claims = self._ledger.claims()
-        return collectable(self._ledger.allocations(), claims, live_owners, unreachable_hosts,
-                           self._clock.now(), self.GRACE_S)
+        unreadable = {r.owner for r in self._ledger.bad.all() if r.kind == "owner"}
+        return collectable([a for a in self._ledger.allocations() if a.owner not in unreadable], claims,
+                           live_owners, unreachable_hosts, self._clock.now(), self.GRACE_S)
 
 
 def collectable(allocations: Iterable[Allocation], claims: Mapping[str, OwnerRecord],

@@ -77,6 +77,9 @@ class Ledger:
 
     # ------------------------------------------------------------------ addresses
 
+    def address_key(self, ip: str) -> str:
+        return self._keys.address(ip)
+
     def address(self, ip: str) -> Optional[Tuple[Allocation, int]]:
         key = self._keys.address(ip)
         got = self._store.get(key)

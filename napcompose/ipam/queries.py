@@ -11,6 +11,7 @@ from ipaddress import IPv4Address
 from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import AddressFencedError, IpamError, NotOwnerError
+from napcompose.ipam.ledger import MALFORMED
 from napcompose.ipam.pool import parse_address
 from napcompose.ipam.records import OwnerRecord, check_host, check_owner
 from napcompose.model import Allocation
@@ -36,8 +37,13 @@ class Queries:
         return None
 
     def holder(self, ip: str) -> Optional[Allocation]:
-        """The allocation of ``ip``, or None when it is free."""
-        found = self._ledger.address(ip_text(ip))
+        """The allocation of ``ip``, or None when it is free; IpamError when its record cannot be read
+        (nobody may release it: it is left for the operator to look at)."""
+        ip = ip_text(ip)
+        found = self._ledger.address(ip)
+        if found is not None and found[0].state == MALFORMED:
+            raise IpamError(f"address {ip} is held by a record nap-compose cannot read "
+                            f"({self._ledger.address_key(ip)}); check it and remove the key by hand")
         return None if found is None else found[0]
 
     def allocations(self) -> List[Allocation]:

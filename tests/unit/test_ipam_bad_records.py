@@ -143,3 +143,13 @@ def test_ipam_ls_lists_a_bad_record_by_key(tmp_path):
     rows = json.loads(out)
     assert rows[-1]["key"] == "/nap-compose/addresses/198.18.0.120" and rows[-1]["state"] == "malformed"
     assert rows[-1]["address"] == "198.18.0.120"
+
+
+def test_ipam_release_of_a_bad_records_address_is_refused_and_leaves_it(tmp_path):
+    cli = Cli(tmp_path)
+    cli.kv.create(ADDRESSES + "198.18.0.120", "{oops")
+    status, out, err = cli("ipam", "release", "198.18.0.120")
+    assert (status, out) == (5, "")
+    assert err.endswith("ERROR: address 198.18.0.120 is held by a record nap-compose cannot read "
+                        "(/nap-compose/addresses/198.18.0.120); check it and remove the key by hand\n")
+    assert cli.kv.get(ADDRESSES + "198.18.0.120")[0] == "{oops"

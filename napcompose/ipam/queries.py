@@ -134,19 +134,28 @@ class Queries:
         raise IpamError(f"the address of {owner} kept changing while being unbound; run it again")
 
     def claims(self) -> Dict[str, OwnerRecord]:
-        """Every owner's claim: which address it holds or is taking."""
-        return self._ledger.claims()
+        """Every owner's claim: which address it holds or is taking, as gc reads them. An owner whose
+        claim cannot be read is given one naming the addresses it holds (at most two, as in a move):
+        without it they would look like strays and be collected under a running container."""
+        claims = self._ledger.claims()
+        unreadable = {r.owner for r in self._ledger.bad.all() if r.kind == "owner"} - set(claims)
+        if unreadable:
+            held: Dict[str, List[Allocation]] = {}
+            for a in self._ledger.allocations():
+                if a.owner in unreadable:
+                    held.setdefault(a.owner, []).append(a)
+            for owner, (first, *rest) in held.items():
+                second = rest[0] if rest else None
+                claims[owner] = OwnerRecord(first.ip, first.alloc_id, first.since,
+                                            prev_ip=second.ip if second else None,
+                                            prev_id=second.alloc_id if second else None)
+        return claims
 
     def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
-        """What can be released (nothing is released here), sorted by address (``collectable``).
-
-        The address of an owner whose claim cannot be read is never collected: without the claim
-        it would look like a stray.
-        """
-        claims = self._ledger.claims()
-        unreadable = {r.owner for r in self._ledger.bad.all() if r.kind == "owner"}
-        return collectable([a for a in self._ledger.allocations() if a.owner not in unreadable], claims,
-                           live_owners, unreachable_hosts, self._clock.now(), self.GRACE_S)
+        """What can be released (nothing is released here), sorted by address (``collectable``)."""
+        claims = self.claims()
+        return collectable(self._ledger.allocations(), claims, live_owners, unreachable_hosts,
+                           self._clock.now(), self.GRACE_S)
 
 
 def collectable(allocations: Iterable[Allocation], claims: Mapping[str, OwnerRecord],

@@ -1,6 +1,7 @@
 """Records in the store that nap-compose cannot read: skipped with a warning naming the key, never handed
 out, never fatal to another project, and findings of `ipam ls` and `network check`."""
 
+import io
 import itertools
 import json
 
@@ -13,6 +14,7 @@ from napcompose.network.check import bad_record_findings
 from tests.fakes_engine import FakeClock
 from tests.fakes_kv import MemoryKV
 from tests.unit.test_cli_project import Cli
+from tests.unit.test_ipam_cli import CLUSTER as CLUSTER_OF_IPAM_CLI
 
 ADDRESSES = "/nap-compose/addresses/"
 
@@ -85,7 +87,7 @@ def test_gc_never_collects_the_address_of_an_owner_whose_claim_is_unreadable():
     key = "/nap-compose/owners/shop~web~1"
     kv.compare_and_swap(key, "garbage", kv.get(key)[1])
     clock.sleep(3600)  # far past the grace period: without its claim, the address looks like a stray
-    assert ipam.claims() == {}
+    assert ipam.claims()["shop/web/1"].ip == held.ip  # a stand-in naming what it holds, for gc
     assert ipam.gc({"node1": {"shop/web/1"}}, set()) == []
     assert [a.ip for a in ipam.allocations()] == [held.ip]
     assert [(r.kind, r.owner) for r in ipam.bad_records()] == [("owner", "shop/web/1")]
@@ -153,3 +155,27 @@ def test_ipam_release_of_a_bad_records_address_is_refused_and_leaves_it(tmp_path
     assert err.endswith("ERROR: address 198.18.0.120 is held by a record nap-compose cannot read "
                         "(/nap-compose/addresses/198.18.0.120); check it and remove the key by hand\n")
     assert cli.kv.get(ADDRESSES + "198.18.0.120")[0] == "{oops"
+
+
+def test_ipam_gc_keeps_the_address_of_an_owner_whose_claim_is_unreadable(tmp_path):
+    from tests.unit.test_ipam_cli import FakeEngine, FakeWiring
+
+    (tmp_path / "nap-cluster.yml").write_text(CLUSTER_OF_IPAM_CLI)
+    kv = MemoryKV()
+    wiring = FakeWiring(kv)
+    old = {"owner": "shop/web/1", "host": "node1", "state": "bound", "since": 1.0, "alloc_id": "a1"}
+    kv.create(ADDRESSES + "198.18.0.105", json.dumps(old))  # bound long ago: a stray if it had no claim
+    kv.create("/nap-compose/owners/shop~web~1", "garbage")
+    wiring.engines = {"node1": FakeEngine("node1", ["shop/web/1"]), "node2": FakeEngine("node2")}
+
+    def run(*argv):
+        from napcompose.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        status = main(list(argv), stdout=out, stderr=err, environ={}, cwd=str(tmp_path), wiring=wiring)
+        return status, out.getvalue(), err.getvalue()
+
+    status, out, err = run("ipam", "gc", "--yes")
+    assert (status, out) == (0, "no leaked addresses\n")
+    assert "malformed owner record at /nap-compose/owners/shop~web~1" in err
+    assert kv.get(ADDRESSES + "198.18.0.105") is not None

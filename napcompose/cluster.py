@@ -222,6 +222,10 @@ def _store(ctx: _Ctx, raw: Any) -> StoreSpec:
     timeout = raw.get("timeout", 5)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ctx.fail("store.timeout", f"must be a positive number of seconds, not {timeout!r}")
+    if raw.get("key") is not None and raw.get("cert") is None:
+        raise ctx.fail("store.key", "is given without store.cert (the client certificate it belongs to)")
+    if url.startswith("file://") and any(raw.get(k) is not None for k in ("ca_cert", "cert", "key")):
+        raise ctx.fail("store", "ca_cert, cert and key are for an etcd store; a file:// store has no TLS")
     return StoreSpec(url=url, prefix=_string(ctx, "store.prefix", raw.get("prefix", "/nap-compose")),
                      ca_cert=ctx.path(_string(ctx, "store.ca_cert", raw.get("ca_cert"), False)),
                      cert=ctx.path(_string(ctx, "store.cert", raw.get("cert"), False)),

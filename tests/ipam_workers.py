@@ -31,12 +31,13 @@ def run_workers(url, prefix, subnet, workers=8, count=50):
     return [pair for result in results for pair in result]
 
 
-def allocate_retrying(url, prefix, pool, worker, count, start_at, pause_s):
-    """Reserve ``count`` addresses for owners p<worker>/web/<i>, retrying a reservation that fails with a
-    StoreError or IpamError (e.g. while etcd elects a new leader). Returns [(owner, ip, errors, done_at)]."""
+def allocate_retrying(spec, prefix, pool, worker, count, start_at, pause_s):
+    """Reserve ``count`` addresses for owners p<worker>/web/<i> in the store ``spec`` names (a StoreSpec:
+    URL and certificates), retrying a reservation that fails with a StoreError or IpamError (e.g. while
+    etcd elects a new leader). Returns [(owner, ip, errors, done_at)]."""
     from napcompose.errors import IpamError, StoreError
 
-    store = open_store(StoreSpec(url=url, prefix=prefix))
+    store = open_store(spec)
     ipam = Ipam(store, pool, prefix, SystemClock(), lambda: uuid.uuid4().hex)
     while time.time() < start_at:
         time.sleep(0.001)

@@ -287,4 +287,8 @@ def _reason(exc: Optional[BaseException]) -> str:
         return f"TLS handshake failed ({str(exc).strip()}); check store.ca_cert, store.cert and store.key"
     if "leader" in text:
         return "no leader (election in progress)"
+    if "RemoteDisconnected" in text or "closed connection without response" in text:
+        # a plain-HTTP request to an etcd that speaks TLS only: it closes the connection unanswered
+        return ("the connection was closed without an answer (if etcd serves TLS, give store.ca_cert, "
+                "store.cert and store.key)")
     return (_detail(exc) or str(exc)).strip()

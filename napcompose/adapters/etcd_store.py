@@ -184,4 +184,8 @@ def _reason(exc: BaseException) -> str:
         return "timed out"
     if "SSL" in text or "certificate" in text.lower():
         return f"TLS handshake failed ({text}); check store.ca_cert, store.cert and store.key"
+    if "RemoteDisconnected" in text or "closed connection without response" in text:
+        # a plain-HTTP request to an etcd that speaks TLS only: it closes the connection unanswered
+        return ("the connection was closed without an answer (if etcd serves TLS, give store.ca_cert, "
+                "store.cert and store.key)")
     return text

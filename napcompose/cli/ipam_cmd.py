@@ -91,13 +91,20 @@ def _in_blocks(ctx, session, blocks) -> dict:
 
 def cmd_ls(args, ctx) -> int:
     session = session_of(ctx)
-    allocations = session.ipam().allocations()
+    ipam = session.ipam()
+    allocations = ipam.allocations()
     blocks = session.host_blocks().list()
+    bad = ipam.bad_records()  # also warned about on stderr; listed last, by key
     found = _in_blocks(ctx, session, blocks) if args.all else None
     rows = sorted(list(allocations) + [r for r in _block_rows(blocks) if r.state == "block"], key=_sort_key)
+    rows += [_Row(r.ip or "-", r.key, "-", "malformed", None) for r in bad]
     if args.format == "json":
         out = []
         for a in rows:
+            if a.state == "malformed":
+                record = next(r for r in bad if r.key == a.owner)
+                out.append({"address": record.ip, "key": record.key, "state": "malformed", "detail": record.message})
+                continue
             row = {"address": a.ip, "owner": a.owner, "host": a.host, "state": a.state,
                    "since": _since(a.since), "alloc_id": a.alloc_id}
             if a.state == "block":

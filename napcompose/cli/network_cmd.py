@@ -86,7 +86,7 @@ def _resolvers(ctx, cluster, statuses, width: int) -> int:
 
 
 def _check(args, ctx) -> int:
-    from napcompose.network.check import check_network, resolver_findings
+    from napcompose.network.check import bad_record_findings, check_network, resolver_findings
 
     session = session_of(ctx)
     cluster = session.cluster
@@ -98,6 +98,8 @@ def _check(args, ctx) -> int:
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
     if cluster.network.resolver is not None:
         findings += resolver_findings(ctx.wiring.resolver_statuses(cluster, session.connections), unreachable)
+    session.evictions().evicted()  # read too, so that its unreadable records are reported with the others
+    findings += bad_record_findings(ipam.bad_records())
     if args.format == "json":
         ctx.out(json.dumps({"network": cluster.network.name,
                             "hosts": [{"host": v.host, "exists": v.exists, "ip_range": v.ip_range,

@@ -72,6 +72,7 @@ class Session:
         self._engines: Optional[Dict[str, object]] = None
         self._store: Optional[LazyStore] = None
         self._clock = None
+        self._bad = None
 
     @property
     def cluster(self):
@@ -115,24 +116,34 @@ class Session:
             self._ctx.on_close(self._store.close)
         return self._store
 
+    @property
+    def bad_records(self):
+        """The store's records this command could not read: each is skipped, and warned about once."""
+        if self._bad is None:
+            from napcompose.ipam.records import BadRecords
+
+            self._bad = BadRecords(lambda message: self._ctx.err(f"WARNING: {message}"))
+        return self._bad
+
     def ipam(self):
         """The address book over the store."""
         from napcompose.ipam import Ipam, Pool
 
         cluster = self.cluster
-        return Ipam(self.store, Pool.from_cluster(cluster), cluster.store.prefix, self.clock, self._ctx.wiring.new_id)
+        return Ipam(self.store, Pool.from_cluster(cluster), cluster.store.prefix, self.clock, self._ctx.wiring.new_id,
+                    self.bad_records)
 
     def host_blocks(self):
         """Each host's block of the subnet, as recorded in the store."""
         from napcompose.ipam.hostblocks import HostBlocks
 
-        return HostBlocks(self.store, self.cluster.store.prefix, self.clock)
+        return HostBlocks(self.store, self.cluster.store.prefix, self.clock, self.bad_records)
 
     def evictions(self):
         """The hosts the operator declared gone for good, as recorded in the store."""
         from napcompose.ipam.evictions import Evictions
 
-        return Evictions(self.store, self.cluster.store.prefix, self.clock)
+        return Evictions(self.store, self.cluster.store.prefix, self.clock, self.bad_records)
 
     def _fence(self) -> None:
         """Before every changing step: the project lock this command holds is still its own

@@ -22,7 +22,7 @@ from napcompose.ipam.fencing import Vacated, refusal
 from napcompose.ipam.ledger import Ledger
 from napcompose.ipam.pool import Pool, definition_differences
 from napcompose.ipam.queries import Queries, ip_text as _ip_text
-from napcompose.ipam.records import Keys, OwnerRecord, check_host, check_owner
+from napcompose.ipam.records import BadRecord, BadRecords, Keys, OwnerRecord, check_host, check_owner
 from napcompose.ipam.stranding import Stranding
 from napcompose.model import Allocation
 
@@ -34,13 +34,15 @@ class Ipam(Queries, Stranding):
     GRACE_S = 15.0  # a claim younger than this is still being worked on by its writer
     MAX_ROUNDS = 200
 
-    def __init__(self, store, pool: Pool, prefix: str, clock, new_id: Callable[[], str]):
+    def __init__(self, store, pool: Pool, prefix: str, clock, new_id: Callable[[], str],
+                 bad: Optional[BadRecords] = None):
+        """``bad``: where records that cannot be read are reported (each once); they are skipped."""
         self.pool = pool
         self._clock = clock
         self._new_id = new_id
         self._candidates = Candidates(store, Keys(prefix.rstrip("/")), pool, new_id)
         self._hints = self._candidates.hints
-        self._ledger = Ledger(store, Keys(prefix.rstrip("/")))
+        self._ledger = Ledger(store, Keys(prefix.rstrip("/")), bad)
         self._pool_checked = False
 
     # ------------------------------------------------------------------ pool record
@@ -90,7 +92,14 @@ class Ipam(Queries, Stranding):
         self._hints.flush()
 
     def _used(self) -> List[str]:
-        return [a.ip for a in self._ledger.allocations()]
+        return self._ledger.used()
+
+    def bad_records(self) -> List[BadRecord]:
+        """Every address and owner record that cannot be read (read now), with what else the command
+        came across, by key."""
+        self._ledger.read_addresses()
+        self._ledger.claims()
+        return self._ledger.bad.all()
 
     def _next(self) -> str:
         return self._candidates.next(self._used)

@@ -4,17 +4,19 @@ The record sits beside the addresses because it decides where they may go: a rep
 host moves WITH its address (nothing can still run there, on the operator's word), while one of a
 host that only stopped answering gets a new address. One key per host, ``<prefix>/evicted/<host>``,
 written with create-if-absent and removed with compare-and-delete; it is the cluster's, not a
-project's, since a host gone for good is gone for every project.
+project's, since a host gone for good is gone for every project. A record that cannot be read is
+reported and skipped: its host counts as not evicted, so its replicas get new addresses as for any
+host that stopped answering.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from napcompose.errors import StoreError
-from napcompose.ipam.records import check_host
+from napcompose.ipam.records import BadRecord, BadRecords, check_host
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,11 @@ class Eviction:
 class Evictions:
     """The evicted hosts of one cluster, over a KeyValueStore."""
 
-    def __init__(self, store, prefix: str, clock):
+    def __init__(self, store, prefix: str, clock, bad: Optional[BadRecords] = None):
         self._store = store
         self._prefix = f"{prefix.rstrip('/')}/evicted/"
         self._clock = clock
+        self.bad = bad if bad is not None else BadRecords()
 
     def evicted(self) -> Dict[str, Eviction]:
         found = {}
@@ -39,8 +42,8 @@ class Evictions:
             try:
                 data = json.loads(value)
                 found[host] = Eviction(host, float(data["since"]), str(data["by"]))
-            except (ValueError, KeyError, TypeError):
-                raise StoreError(f"the store holds a malformed eviction record at {key}: {value[:80]!r}") from None
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.bad.found(BadRecord(key, "eviction", value, "its value is not an eviction record"))
         return found
 
     def evict(self, host: str, by: str) -> bool:

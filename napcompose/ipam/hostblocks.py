@@ -5,16 +5,20 @@ The choice is deterministic (hosts in cluster-file order, each taking the first 
 running ``network create`` again changes nothing and concurrent runs over one cluster file pick the
 same blocks. Should two runs that saw different stores still give one host two blocks, the block
 written first (lowest store version) stays and the later one is deleted by the run that wrote it.
+A record that cannot be read is reported (``BadRecords``) and skipped, and the block its key starts
+(one block of the cluster's size) is never given to a host while it stays.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError, IpamError, StoreError
 from napcompose.ipam import blocks as arith
 from napcompose.ipam.pool import parse_address
+from napcompose.ipam.records import BadRecord, BadRecords, address_of_key
 from napcompose.clustermodel import HostBlock
 
 
@@ -32,18 +36,43 @@ def _load(key: str, text: str, version: int) -> HostBlock:
 
 
 class HostBlocks:
-    def __init__(self, store, prefix: str, clock):
+    def __init__(self, store, prefix: str, clock, bad: Optional[BadRecords] = None):
         self._store = store
         self._prefix = _key_prefix(prefix)
         self._clock = clock
+        self.bad = bad if bad is not None else BadRecords()
 
     def _key(self, cidr: str) -> str:
         return self._prefix + cidr.split("/", 1)[0]
 
     def list(self) -> List[HostBlock]:
-        """Every reserved block, in address order."""
-        found = [_load(key, value, version) for key, (value, version) in self._store.list(self._prefix).items()]
-        return sorted(found, key=lambda b: parse_address(b.cidr.split("/")[0]))
+        """Every readable reserved block, in address order (an unreadable record is reported and left out)."""
+        return self._read()[0]
+
+    def _read(self) -> Tuple[List[HostBlock], List[BadRecord]]:
+        found, bad = [], []
+        for key, (value, version) in self._store.list(self._prefix).items():
+            record = self._readable(key, value, version)
+            if isinstance(record, HostBlock):
+                found.append(record)
+            else:
+                bad.append(record)
+        return sorted(found, key=lambda b: parse_address(b.cidr.split("/")[0])), bad
+
+    def _readable(self, key: str, value: str, version: int):
+        """The block recorded at ``key``, or its BadRecord (reported)."""
+        first = address_of_key(key[len(self._prefix):])
+        why = "its key names no address" if first is None else "its value is not a host block record"
+        if first is not None:
+            try:
+                block = _load(key, value, version)
+                if str(ipaddress.IPv4Network(block.cidr).network_address) == first:
+                    return block
+            except (StoreError, ValueError):
+                pass
+        record = BadRecord(key, "host block", value, why, ip=first)
+        self.bad.found(record)
+        return record
 
     def by_host(self) -> Dict[str, HostBlock]:
         """Each host's block; of two (a settled race), the one written first."""
@@ -83,7 +112,10 @@ class HostBlocks:
         return {n: held[n] for n in names}
 
     def _reserve(self, cluster, missing: Sequence[str]) -> None:
-        taken = [b.cidr for b in self.list()]
+        held, bad = self._read()
+        # an unreadable record keeps the block its key starts: it may still be some host's
+        taken = [b.cidr for b in held] + [str(ipaddress.IPv4Network(f"{r.ip}/{cluster.network.host_block}", strict=False))
+                                          for r in bad if r.ip]
         free = [c for c in arith.candidates(cluster.network, cluster.hosts) if arith.overlaps(c, taken) is None]
         if len(free) < len(missing):
             where = ", ".join(s[2] for s in arith.areas(cluster.network))
@@ -102,8 +134,10 @@ class HostBlocks:
                     written.append((cidr, version))
                     break
                 found = self._store.get(self._key(cidr))
-                if found is not None and _load(self._key(cidr), *found).host == name:
-                    break  # a concurrent run gave this host the same block
+                if found is not None:
+                    record = self._readable(self._key(cidr), *found)
+                    if isinstance(record, HostBlock) and record.host == name:
+                        break  # a concurrent run gave this host the same block
             else:
                 raise IpamError(f"no room left for the block of host {name}: the free blocks were taken "
                                 "meanwhile; run it again")

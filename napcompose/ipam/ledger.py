@@ -1,6 +1,9 @@
 """Typed access to the IPAM records in the store: claims, addresses and the pool record.
 
 Every write is conditional (create-if-absent, or on the version read). No decisions are made here.
+A record that cannot be read (ipam/records.py ``BadRecord``) is reported to the command's
+``BadRecords`` and skipped: a listing leaves it out, while a read of one address finds it held by
+the record (``held_by_bad``), so it is never handed out.
 """
 
 from __future__ import annotations
@@ -8,15 +11,25 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Tuple
 
+from napcompose.errors import StoreError
 from napcompose.ipam.pool import parse_address
-from napcompose.ipam.records import Keys, OwnerRecord, dump_allocation, load_allocation
+from napcompose.ipam.records import (BadRecord, BadRecords, Keys, OwnerRecord, address_of_key, bad_address,
+                                     dump_allocation, load_allocation)
 from napcompose.model import Allocation
+
+MALFORMED = "malformed"  # the state of an address held by a record that cannot be read
+
+
+def held_by_bad(ip: str, key: str) -> Allocation:
+    """What a read of ``ip`` finds when its record cannot be read: taken, by nobody who could match it."""
+    return Allocation(ip=ip, owner=f"<malformed record {key}>", host=None, state=MALFORMED, since=0.0, alloc_id="")
 
 
 class Ledger:
-    def __init__(self, store, keys: Keys):
+    def __init__(self, store, keys: Keys, bad: Optional[BadRecords] = None):
         self._store = store
         self._keys = keys
+        self.bad = bad if bad is not None else BadRecords()
 
     # ------------------------------------------------------------------ claims
 
@@ -51,17 +64,39 @@ class Ledger:
             self.delete_claim(owner, found[1])
 
     def claims(self) -> Dict[str, OwnerRecord]:
-        """Every claim, by owner."""
+        """Every readable claim, by owner (an unreadable one is reported and left out)."""
         prefix = self._keys.owner("")
-        return {key[len(prefix):].replace("~", "/"): OwnerRecord.load(key, value)
-                for key, (value, _) in self._store.list(prefix).items()}
+        out = {}
+        for key, (value, _) in self._store.list(prefix).items():
+            owner = key[len(prefix):].replace("~", "/")
+            try:
+                out[owner] = OwnerRecord.load(key, value)
+            except StoreError:
+                self.bad.found(BadRecord(key, "owner", value, "its value is not an owner record", owner=owner))
+        return out
 
     # ------------------------------------------------------------------ addresses
+
+    def address_key(self, ip: str) -> str:
+        return self._keys.address(ip)
 
     def address(self, ip: str) -> Optional[Tuple[Allocation, int]]:
         key = self._keys.address(ip)
         got = self._store.get(key)
-        return None if got is None else (load_allocation(ip, key, got[0]), got[1])
+        if got is None:
+            return None
+        loaded = self._load(ip, key, got[0])
+        return (loaded if loaded is not None else held_by_bad(ip, key)), got[1]
+
+    def _load(self, ip: str, key: str, text: str) -> Optional[Allocation]:
+        """The allocation recorded at ``key``, or None (reported) when it is not one."""
+        if address_of_key(ip) is not None:
+            try:
+                return load_allocation(ip, key, text)
+            except StoreError:
+                pass
+        self.bad.found(bad_address(key, ip, text))
+        return None
 
     def create_address(self, alloc: Allocation) -> Optional[int]:
         return self._store.create(self._keys.address(alloc.ip), dump_allocation(alloc))
@@ -86,11 +121,25 @@ class Ledger:
             self.delete_address(ip, version)
 
     def allocations(self) -> List[Allocation]:
-        """Every address record, sorted by address."""
+        """Every readable address record, sorted by address (an unreadable one is reported and left out)."""
+        return self.read_addresses()[0]
+
+    def used(self) -> List[str]:
+        """Every address taken: those of the readable records and those unreadable records' keys name."""
+        found, bad = self.read_addresses()
+        return [a.ip for a in found] + [b.ip for b in bad if b.ip]
+
+    def read_addresses(self) -> Tuple[List[Allocation], List[BadRecord]]:
+        """The readable address records sorted by address, and the unreadable ones (reported)."""
         prefix = self._keys.addresses
-        out = [load_allocation(key[len(prefix):], key, value)
-               for key, (value, _) in self._store.list(prefix).items()]
-        return sorted(out, key=lambda a: parse_address(a.ip))
+        out, bad = [], []
+        for key, (value, _) in self._store.list(prefix).items():
+            loaded = self._load(key[len(prefix):], key, value)
+            if loaded is not None:
+                out.append(loaded)
+            else:
+                bad.append(bad_address(key, key[len(prefix):], value))
+        return sorted(out, key=lambda a: parse_address(a.ip)), bad
 
     # ------------------------------------------------------------------ the pool record
 

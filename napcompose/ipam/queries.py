@@ -11,6 +11,7 @@ from ipaddress import IPv4Address
 from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from napcompose.errors import AddressFencedError, IpamError, NotOwnerError
+from napcompose.ipam.ledger import MALFORMED
 from napcompose.ipam.pool import parse_address
 from napcompose.ipam.records import OwnerRecord, check_host, check_owner
 from napcompose.model import Allocation
@@ -36,8 +37,13 @@ class Queries:
         return None
 
     def holder(self, ip: str) -> Optional[Allocation]:
-        """The allocation of ``ip``, or None when it is free."""
-        found = self._ledger.address(ip_text(ip))
+        """The allocation of ``ip``, or None when it is free; IpamError when its record cannot be read
+        (nobody may release it: it is left for the operator to look at)."""
+        ip = ip_text(ip)
+        found = self._ledger.address(ip)
+        if found is not None and found[0].state == MALFORMED:
+            raise IpamError(f"address {ip} is held by a record nap-compose cannot read "
+                            f"({self._ledger.address_key(ip)}); check it and remove the key by hand")
         return None if found is None else found[0]
 
     def allocations(self) -> List[Allocation]:
@@ -128,12 +134,26 @@ class Queries:
         raise IpamError(f"the address of {owner} kept changing while being unbound; run it again")
 
     def claims(self) -> Dict[str, OwnerRecord]:
-        """Every owner's claim: which address it holds or is taking."""
-        return self._ledger.claims()
+        """Every owner's claim: which address it holds or is taking, as gc reads them. An owner whose
+        claim cannot be read is given one naming the addresses it holds (at most two, as in a move):
+        without it they would look like strays and be collected under a running container."""
+        claims = self._ledger.claims()
+        unreadable = {r.owner for r in self._ledger.bad.all() if r.kind == "owner"} - set(claims)
+        if unreadable:
+            held: Dict[str, List[Allocation]] = {}
+            for a in self._ledger.allocations():
+                if a.owner in unreadable:
+                    held.setdefault(a.owner, []).append(a)
+            for owner, (first, *rest) in held.items():
+                second = rest[0] if rest else None
+                claims[owner] = OwnerRecord(first.ip, first.alloc_id, first.since,
+                                            prev_ip=second.ip if second else None,
+                                            prev_id=second.alloc_id if second else None)
+        return claims
 
     def gc(self, live_owners: Mapping[str, Set[str]], unreachable_hosts: Set[str]) -> List[Allocation]:
         """What can be released (nothing is released here), sorted by address (``collectable``)."""
-        claims = self._ledger.claims()
+        claims = self.claims()
         return collectable(self._ledger.allocations(), claims, live_owners, unreachable_hosts,
                            self._clock.now(), self.GRACE_S)
 

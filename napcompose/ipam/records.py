@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Dict, List, Optional
 
 from napcompose.errors import IpamError, StoreError
 from napcompose.model import Allocation
@@ -111,3 +113,64 @@ def load_allocation(ip: str, key: str, text: str) -> Allocation:
                           generation=int(data.get("generation", 1)))
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"the store holds a malformed address record at {key}: {text[:80]!r}") from None
+
+
+# --------------------------------------------------------------------------- records that cannot be read
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A key under the prefix that holds no record nap-compose wrote: a damaged value, or a key that names
+    no address. It is skipped and reported, and never freed: the address its key names (if any) is never
+    handed out while it stays, since a record that cannot be read may still be someone's."""
+
+    key: str
+    kind: str  # address | owner | host block | eviction
+    text: str
+    why: str
+    ip: Optional[str] = None  # the address its key names, kept out of the pool
+    owner: Optional[str] = None  # for an owner record: the owner its key names
+
+    @property
+    def message(self) -> str:
+        kept = {("address", True): f"; {self.ip} is not handed out while it stays",
+                ("address", False): "; nothing is handed out from it",
+                ("host block", True): f"; the block at {self.ip} is not given to a host while it stays",
+                }.get((self.kind, bool(self.ip)), "")
+        return (f"the store holds a malformed {self.kind} record at {self.key} ({self.why}): {self.text[:80]!r}; "
+                f"skipped{kept} (check it and remove the key by hand)")
+
+
+def address_of_key(text: str) -> Optional[str]:
+    """The IPv4 address a key component names in its canonical form, or None."""
+    try:
+        ip = str(ipaddress.IPv4Address(text))
+    except ValueError:
+        return None
+    return ip if ip == text else None
+
+
+def bad_address(key: str, ip_text: str, text: str) -> BadRecord:
+    ip = address_of_key(ip_text)
+    why = "its value is not an address record" if ip else "its key names no address"
+    return BadRecord(key, "address", text, why, ip=ip)
+
+
+class BadRecords:
+    """The unreadable records one command came across, each reported once (``warn``) by its key."""
+
+    def __init__(self, warn: Callable[[str], None] = lambda message: None):
+        self._warn = warn
+        self._seen: Dict[str, BadRecord] = {}
+        self._lock = threading.Lock()
+
+    def found(self, record: BadRecord) -> None:
+        with self._lock:  # the executor reads the store from several threads
+            if record.key in self._seen:
+                return
+            self._seen[record.key] = record
+            self._warn(record.message)
+
+    def all(self) -> List[BadRecord]:
+        with self._lock:
+            return sorted(self._seen.values(), key=lambda r: r.key)

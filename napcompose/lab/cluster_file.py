@@ -27,7 +27,9 @@ def lab_cluster(layout: Layout) -> Cluster:
                                  m.address for m in etcd.members(layout)))),
                              host_block=HOST_BLOCK,
                              host_blocks=(layout.host_blocks,))
-    store = StoreSpec(url=etcd.store_url(layout), prefix="/nap-compose", timeout_s=5.0)
+    tls = etcd.store_tls(layout)  # etcd asks every client for a certificate signed by the lab's CA
+    store = StoreSpec(url=etcd.store_url(layout), prefix="/nap-compose", timeout_s=5.0, ca_cert=tls.ca,
+                      cert=tls.client_cert, key=tls.client_key)
     return Cluster(hosts=hosts, network=network, store=store, source=layout.cluster_file)
 
 

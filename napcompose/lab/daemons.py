@@ -1,4 +1,4 @@
-"""Starting, watching and stopping the lab's processes: one dockerd and one sshd per host, one etcd.
+"""Starting, watching and stopping the lab's processes: one dockerd and one sshd per host, etcd (etcd.py).
 
 Every process is started in its own session with its output in a log file under DIR, and its pid in
 a pidfile under DIR. A pid is only ever signalled when its command line names the lab's DIR or it
@@ -195,15 +195,16 @@ def tcp_open(address: str, port: int) -> bool:
         return False
 
 
-def etcd_ready(address: str, port: int = 2379) -> bool:
-    """True when etcd reports itself healthy (it has a leader) and its v2 API answers."""
+def etcd_ready(address: str, context, port: int = 2379) -> bool:
+    """True when etcd reports itself healthy (it has a leader) and its v2 API answers, asked over TLS
+    with ``context`` (an ssl.SSLContext holding the client certificate)."""
     import http.client
     import json
 
     try:
         for path, ok in (("/health", lambda body: json.loads(body).get("health") == "true"),
                          ("/v2/keys/", lambda body: "node" in json.loads(body))):
-            conn = http.client.HTTPConnection(address, port, timeout=1.0)
+            conn = http.client.HTTPSConnection(address, port, timeout=1.0, context=context)
             try:
                 conn.request("GET", path)
                 reply = conn.getresponse()
@@ -270,18 +271,6 @@ def start_sshd(host: LabHost) -> int:
     return spawn(in_host(host, ["/usr/sbin/sshd", "-D", "-f", host.sshd_config,
                                        "-E", os.path.join(host.dir, "sshd.log")]),
                  os.path.join(host.dir, "sshd.out"), host.sshd_pidfile)
-
-
-def start_etcd(layout: Layout) -> int:
-    client = f"http://{layout.operator}:2379"
-    peer = f"http://{layout.operator}:2380"
-    member = f"lab-{layout.name}"
-    return spawn(["etcd", f"--name={member}", f"--data-dir={os.path.join(layout.etcd_dir, 'data')}",
-                  f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                  f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                  f"--initial-cluster={member}={peer}", f"--initial-cluster-token=nap-lab-{layout.name}",
-                  "--enable-v2=true", "--log-level=warn"],
-                 os.path.join(layout.etcd_dir, "etcd.log"), layout.etcd_pidfile)
 
 
 def start_registry(registry: LabRegistry) -> int:

@@ -6,6 +6,11 @@ one-member lab always did; members 2..N get their own addresses at the top of th
 the operator and from every host namespace, and nothing routes out. Every member serves both APIs
 (``--enable-v2=true``). The member count is recorded in DIR/etcd/members.json.
 
+Every member serves TLS only and asks each client for a certificate signed by the lab's CA
+(``--client-cert-auth``): the lab's hosts and containers share the members' segment, and the
+store decides which addresses are handed out. ``make_certs`` makes the CA and the certificates
+(certs.py); the members use theirs for their peer connections too.
+
 ``kill_leader`` SIGKILLs the member the others follow (a crash, not a clean stop); ``revive`` starts
 every dead member again on its own data directory, so it rejoins the cluster it left.
 """
@@ -19,15 +24,17 @@ import signal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from napcompose.errors import LabError
-from napcompose.lab import daemons, netns
+from napcompose.lab import certs, daemons, netns
+from napcompose.lab.certs import StoreTls
 from napcompose.lab.etcd_members import (CLIENT_PORT, EtcdMember, check_count, member_count, members, record,
-                                         store_url)
+                                         store_tls, store_url)
 from napcompose.lab.layout import Layout
 
 # Who the members are lives in etcd_members.py (the daemons' pidfiles read it too); the lab's commands
 # reach it through this module.
 __all__ = ["CLIENT_PORT", "EtcdMember", "add_addresses", "check_count", "checks", "kill_leader", "layout_in",
-           "member_count", "members", "record", "revive", "start", "starters", "status", "store_url"]
+           "make_certs", "member_count", "members", "record", "revive", "start", "starters", "status", "store_tls",
+           "store_url"]
 
 
 def add_addresses(layout: Layout) -> None:
@@ -42,18 +49,30 @@ def add_addresses(layout: Layout) -> None:
         netns.run(["ip", "addr", "add", f"{member.address}/{layout.prefixlen}", "dev", layout.switch])
 
 
+def make_certs(layout: Layout) -> StoreTls:
+    """A fresh CA and certificates for this lab's members (every member address) and its clients."""
+    return certs.make(store_tls(layout).dir, layout.name, [m.address for m in members(layout)])
+
+
+def argv(layout: Layout, member: EtcdMember) -> List[str]:
+    tls = store_tls(layout)
+    cluster = ",".join(f"{m.name}={m.peer_url}" for m in members(layout))
+    return ["etcd", f"--name={member.name}", f"--data-dir={member.data_dir}",
+            f"--listen-client-urls={member.client_url}", f"--advertise-client-urls={member.client_url}",
+            f"--listen-peer-urls={member.peer_url}", f"--initial-advertise-peer-urls={member.peer_url}",
+            f"--initial-cluster={cluster}", f"--initial-cluster-token=nap-lab-{layout.name}",
+            "--initial-cluster-state=new", "--enable-v2=true", "--log-level=warn",
+            "--client-cert-auth", f"--trusted-ca-file={tls.ca}", f"--cert-file={tls.server_cert}",
+            f"--key-file={tls.server_key}",
+            "--peer-client-cert-auth", f"--peer-trusted-ca-file={tls.ca}", f"--peer-cert-file={tls.server_cert}",
+            f"--peer-key-file={tls.server_key}"]
+
+
 def start(layout: Layout, member: EtcdMember) -> int:
-    everyone = members(layout)
-    if len(everyone) == 1:
-        return daemons.start_etcd(layout)
-    cluster = ",".join(f"{m.name}={m.peer_url}" for m in everyone)
-    return daemons.spawn(
-        ["etcd", f"--name={member.name}", f"--data-dir={member.data_dir}",
-         f"--listen-client-urls={member.client_url}", f"--advertise-client-urls={member.client_url}",
-         f"--listen-peer-urls={member.peer_url}", f"--initial-advertise-peer-urls={member.peer_url}",
-         f"--initial-cluster={cluster}", f"--initial-cluster-token=nap-lab-{layout.name}",
-         "--initial-cluster-state=new", "--enable-v2=true", "--log-level=warn"],
-        member.log, member.pidfile)
+    if not store_tls(layout).complete():
+        raise LabError(f"the lab's store certificates in {store_tls(layout).dir} are missing; run "
+                       f"`nap-compose lab down --dir {layout.dir}` and `nap-compose lab up` again")
+    return daemons.spawn(argv(layout, member), member.log, member.pidfile)
 
 
 def starters(layout: Layout) -> Dict[str, Callable[[], int]]:
@@ -61,16 +80,23 @@ def starters(layout: Layout) -> Dict[str, Callable[[], int]]:
 
 
 def checks(layout: Layout) -> Dict[str, Tuple[str, Callable[[], bool], float, str]]:
-    return {m.key: (f"etcd member {m.name} ({m.address})", lambda m=m: daemons.etcd_ready(m.address), 30.0, m.log)
+    contexts: List[Any] = []  # made at the first check: the certificates may not exist yet when asked
+
+    def ready(member: EtcdMember) -> bool:
+        if not contexts:
+            contexts.append(store_tls(layout).client_context())
+        return daemons.etcd_ready(member.address, contexts[0])
+
+    return {m.key: (f"etcd member {m.name} ({m.address})", lambda m=m: ready(m), 30.0, m.log)
             for m in members(layout)}
 
 
 # --------------------------------------------------------------------------- status and failures
 
 
-def _member_status(address: str) -> Optional[Dict[str, Any]]:
+def _member_status(address: str, context) -> Optional[Dict[str, Any]]:
     """etcd's maintenance status of one member (its id and the leader it follows), or None."""
-    conn = http.client.HTTPConnection(address, CLIENT_PORT, timeout=1.0)
+    conn = http.client.HTTPSConnection(address, CLIENT_PORT, timeout=1.0, context=context)
     try:
         conn.request("POST", "/v3/maintenance/status", body="{}", headers={"Content-Type": "application/json"})
         reply = conn.getresponse()
@@ -85,17 +111,27 @@ def _member_status(address: str) -> Optional[Dict[str, Any]]:
 
 def status(layout: Layout) -> List[Dict[str, Any]]:
     marker = layout.dir.rstrip("/") + "/"
+    context = _context(layout)
     out = []
     for member in members(layout):
         pid = daemons.read_pid(member.pidfile)
         running = daemons.alive(pid, marker)
-        found = _member_status(member.address) if running else None
+        found = _member_status(member.address, context) if running and context else None
         member_id = found["header"]["member_id"] if found else None
         out.append({"key": member.key, "name": member.name, "address": member.address, "pid": pid,
-                    "running": running, "answers": running and daemons.etcd_ready(member.address),
+                    "running": running,
+                    "answers": running and context is not None and daemons.etcd_ready(member.address, context),
                     "leader": bool(found) and member_id == found.get("leader"),
                     "raft_index": int(found.get("raftIndex", 0)) if found else None})
     return out
+
+
+def _context(layout: Layout):
+    """The client TLS context, or None for a lab without its certificates (made before they were)."""
+    try:
+        return store_tls(layout).client_context()
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return None
 
 
 def kill_leader(layout: Layout) -> EtcdMember:

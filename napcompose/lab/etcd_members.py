@@ -3,7 +3,8 @@
 Plain layout knowledge, no processes: the daemons (their pidfiles) and the etcd module (starting,
 killing, reviving members) both read it. Member 1 is the lab's usual etcd on the operator address;
 members 2..N get addresses at the top of the lab's subnet. The count is recorded in
-DIR/etcd/members.json.
+DIR/etcd/members.json. Members speak TLS only, to clients and to each other, with the certificates
+in DIR/etcd/tls/ (certs.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from napcompose.errors import UsageError
+from napcompose.lab.certs import StoreTls
 from napcompose.lab.layout import Layout
 
 CLIENT_PORT, PEER_PORT = 2379, 2380
@@ -41,11 +43,11 @@ class EtcdMember:
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.address}:{CLIENT_PORT}"
+        return f"https://{self.address}:{CLIENT_PORT}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.address}:{PEER_PORT}"
+        return f"https://{self.address}:{PEER_PORT}"
 
 
 def check_count(count: int) -> int:
@@ -83,8 +85,14 @@ def record(layout: Layout, count: int) -> None:
         json.dump({"members": count}, fh)
 
 
+def store_tls(layout: Layout) -> StoreTls:
+    """The store's CA, the members' certificate and the clients' certificate."""
+    return StoreTls(os.path.join(layout.etcd_dir, "tls"))
+
+
 def store_url(layout: Layout) -> str:
-    """The cluster file's store URL: every member, so that clients fail over."""
+    """The cluster file's store URL: every member, so that clients fail over (over TLS: the cluster
+    file names the certificates)."""
     return "etcd://" + ",".join(f"{m.address}:{CLIENT_PORT}" for m in members(layout))
 
 

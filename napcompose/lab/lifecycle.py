@@ -85,7 +85,8 @@ def _repair(layout: Layout, recorded: Dict[str, Any], status: Dict[str, Any], sa
     A lost dockerd is not restarted unless `lab kill` stopped it: what became of its containers is
     unknown, so the lab is rebuilt.
     """
-    if not netns.wiring_complete(layout) or not os.path.exists(layout.cluster_file):
+    if not netns.wiring_complete(layout) or not os.path.exists(layout.cluster_file) \
+            or not lab_etcd.store_tls(layout).complete():  # a lab made before its store spoke TLS
         return None
     if not all((h["dockerd"]["running"] and h["dockerd"]["answers"]) or h["killed"] for h in status["hosts"]):
         return None
@@ -286,6 +287,7 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
     try:
         state.write_state(layout, "wiring", {})
         lab_etcd.record(layout, members)
+        lab_etcd.make_certs(layout)
         sshd.prepare_ssh(layout)
         netns.build_wiring(layout)
         lab_etcd.add_addresses(layout)

@@ -2,7 +2,8 @@
 
 Pure: it compares what every host's Docker reports for the network (``NetworkView``) with the
 cluster file, the host blocks and the allocations in the store, and names host and container in
-every finding. Nothing here talks to a host or to the store.
+every finding. Records in the store that cannot be read are findings too, named by their key.
+Nothing here talks to a host or to the store.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from napcompose.ipam import blocks as arith
+from napcompose.ipam.records import BadRecord
 from napcompose.model import Allocation
 from napcompose.clustermodel import Cluster, Endpoint, HostBlock, NetworkView
 
 @dataclass(frozen=True)
 class Finding:
     kind: str  # duplicate | reserved-for-other | unreserved-pool | outside-block | infrastructure |
-    #            unreachable | no-network | wrong-range | resolver-down
+    #            unreachable | no-network | wrong-range | resolver-down | malformed-record
     address: Optional[str]
     host: str
     container: Optional[str]
@@ -115,3 +117,11 @@ def resolver_findings(statuses: Sequence, unreachable: Mapping[str, str] = {}) -
     return [Finding("resolver-down", None, s.host, None,
                     f"the names resolver on {s.host} is {s.status}: {s.detail} (run `nap-compose network create`)")
             for s in statuses if not s.ok and s.host not in unreachable]
+
+
+STORE = "store"  # the host column of a finding about the store itself
+
+
+def bad_record_findings(bad: Sequence[BadRecord]) -> List[Finding]:
+    """A ``malformed-record`` finding per record in the store that cannot be read, named by its key."""
+    return [Finding("malformed-record", r.ip, STORE, None, r.message) for r in bad]

@@ -15,16 +15,17 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from napcompose.adapters.stores import open_store
 from napcompose.cli import main
+from napcompose.cluster import load_cluster_file
 from napcompose.ipam import Ipam, Pool
 from napcompose.lab import etcd as lab_etcd
 from napcompose.lab import lab_down, lab_up
 from napcompose.lab.layout import make_layout
-from napcompose.clustermodel import StoreSpec
 from tests.ipam_workers import allocate_retrying
 
 pytestmark = pytest.mark.integration
@@ -56,11 +57,16 @@ def etcd_lab(lab):  # `lab`: the integration lock is held, so no other session b
         assert left == []
 
 
-def _local_get(address: str, key: str, api: str):
+def _connect(layout, address: str) -> http.client.HTTPSConnection:
+    """A connection to one member, with the lab's client certificate (the members refuse any other)."""
+    return http.client.HTTPSConnection(address, 2379, timeout=2, context=lab_etcd.store_tls(layout).client_context())
+
+
+def _local_get(layout, address: str, key: str, api: str):
     """Read ``key`` from one member's own copy of the data (a serializable v3 read, a non-quorum v2 read)."""
     import base64
 
-    conn = http.client.HTTPConnection(address, 2379, timeout=2)
+    conn = _connect(layout, address)
     try:
         if api == "etcd":
             conn.request("GET", "/v2/keys" + key)
@@ -75,8 +81,8 @@ def _local_get(address: str, key: str, api: str):
         conn.close()
 
 
-def _member_list(address: str):
-    conn = http.client.HTTPConnection(address, 2379, timeout=2)
+def _member_list(layout, address: str):
+    conn = _connect(layout, address)
     try:
         conn.request("POST", "/v3/cluster/member/list", body="{}", headers={"Content-Type": "application/json"})
         return json.loads(conn.getresponse().read().decode())["members"]
@@ -95,12 +101,13 @@ def test_a_leader_killed_mid_run_costs_retries_never_a_duplicate(etcd_lab, api):
     net = ipaddress.IPv4Network(SUBNET)
     pool = Pool.build(SUBNET, layout.router, [f"{net[32]}-{net[249]}"],
                       hosts=[(h.name, h.address) for h in layout.hosts])
-    watcher = open_store(StoreSpec(url=url))
+    spec = replace(load_cluster_file(layout.cluster_file).store, url=url, prefix=prefix)
+    watcher = open_store(spec)
     ctx = multiprocessing.get_context("fork")
     start_at = time.time() + 1.0
     with ctx.Pool(WORKERS) as workers:
         pending = workers.starmap_async(allocate_retrying,
-                                        [(url, prefix, pool, w, EACH, start_at, 0.15) for w in range(WORKERS)])
+                                        [(spec, prefix, pool, w, EACH, start_at, 0.15) for w in range(WORKERS)])
         deadline = time.time() + 60
         while len(watcher.list(f"{prefix}/addresses/")) < 24:  # a fifth of the run is done
             assert time.time() < deadline, "the allocators made no progress"
@@ -148,10 +155,10 @@ def test_a_leader_killed_mid_run_costs_retries_never_a_duplicate(etcd_lab, api):
     statuses = lab_etcd.status(layout)
     assert all(s["running"] and s["answers"] for s in statuses)
     assert sum(s["leader"] for s in statuses) == 1
-    assert len(_member_list(killed.address)) == 3
+    assert len(_member_list(layout, killed.address)) == 3
     written_while_down = f"{prefix}/addresses/{ips[-1]}"
     deadline = time.time() + 15
-    while _local_get(killed.address, written_while_down, api) is None:
+    while _local_get(layout, killed.address, written_while_down, api) is None:
         assert time.time() < deadline, f"{killed.name} did not catch up after it rejoined"
         time.sleep(0.2)
     watcher.close()

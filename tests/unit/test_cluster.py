@@ -56,6 +56,17 @@ def test_an_etcd3_store_with_several_endpoints():
     assert parse_cluster(render_cluster(parse_cluster(text, SRC)), SRC).store == store
 
 
+def test_a_store_with_client_certificates_relative_to_the_file():
+    text = GOOD.replace("prefix: /nap-compose,", "prefix: /nap-compose, ca_cert: tls/ca.pem, cert: tls/client.pem, "
+                                                "key: tls/client.key,")
+    store = parse_cluster(text, SRC).store
+    assert (store.ca_cert, store.cert, store.key) == ("/etc/nap/tls/ca.pem", "/etc/nap/tls/client.pem",
+                                                      "/etc/nap/tls/client.key")
+    rendered = render_cluster(parse_cluster(text, SRC), base_dir="/etc/nap")
+    assert "ca_cert: tls/ca.pem" in rendered and "key: tls/client.key" in rendered
+    assert parse_cluster(rendered, SRC).store == store
+
+
 def test_load_cluster_file_makes_paths_absolute_from_the_files_directory(tmp_path, monkeypatch):
     (tmp_path / "conf").mkdir()
     path = tmp_path / "conf" / "nap-cluster.yml"
@@ -145,6 +156,10 @@ BAD = [
     ("bad store url", _bad('url: "etcd://198.18.0.254:2379"', 'url: "redis://x"'),
      "store.url: 'redis://x' must be etcd://host:port[,host:port] (v2 API), etcd3://host:port[,host:port] (v3 API) "
      "or file:///path"),
+    ("store key without cert", _bad("prefix: /nap-compose,", "prefix: /nap-compose, key: client.key,"),
+     "store.key: is given without store.cert (the client certificate it belongs to)"),
+    ("tls for a file store", _bad('url: "etcd://198.18.0.254:2379"', 'url: "file:///var/lib/nap.json", ca_cert: ca.pem'),
+     "store: ca_cert, cert and key are for an etcd store; a file:// store has no TLS"),
     ("bad mtu", _bad("mtu: 1500", "mtu: 9"),
      "network.mtu: must be an integer from 576 to 65535, not 9"),
     ("no network", "hosts: [{name: a, address: 1.2.3.4}]\n",

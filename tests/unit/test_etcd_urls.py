@@ -23,3 +23,16 @@ def test_a_bad_url_is_refused_naming_it(parse, url, message):
     with pytest.raises(StoreError) as err:
         parse(url)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("api", ["etcd", "etcd3"])
+def test_a_missing_certificate_file_is_named_before_any_connection(tmp_path, api):
+    from napcompose.adapters.stores import open_store
+    from napcompose.clustermodel import StoreSpec
+
+    (tmp_path / "ca.pem").write_text("x")
+    spec = StoreSpec(url=f"{api}://127.0.0.1:1", ca_cert=str(tmp_path / "ca.pem"), cert=str(tmp_path / "client.pem"),
+                     key=str(tmp_path / "client.key"))
+    with pytest.raises(StoreError) as err:  # port 1 answers nobody: a connection would say "connection refused"
+        open_store(spec)
+    assert str(err.value) == f"store.cert: {tmp_path}/client.pem does not exist"

@@ -1,6 +1,5 @@
 """Host blocks: the cluster file's block settings, where blocks may go, and their reservation in the store."""
 
-import textwrap
 
 import pytest
 
@@ -8,6 +7,7 @@ from napcompose.cluster import parse_cluster
 from napcompose.errors import ConfigError, IpamError
 from napcompose.ipam.blocks import candidates
 from napcompose.ipam.hostblocks import HostBlocks
+from napcompose.ipam.records import BadRecords
 from tests.fakes_engine import FakeClock
 from tests.fakes_kv import MemoryKV
 
@@ -158,13 +158,25 @@ def test_a_host_given_two_blocks_by_two_runs_keeps_the_one_written_first():
     assert held.ensure(c)["node1"].cidr == "198.18.0.144/28"
 
 
-def test_a_malformed_block_record_is_reported_with_its_key():
+def test_an_unreadable_block_record_is_skipped_reported_by_key_and_its_block_given_to_no_host():
     kv = MemoryKV()
-    kv.create("/nap-compose/host-blocks/198.18.0.32", "{oops")
-    with pytest.raises(Exception) as err:
-        blocks_of(kv).list()
-    assert str(err.value) == ("the store holds a malformed host block record at /nap-compose/host-blocks/198.18.0.32: "
-                              "'{oops'")
+    kv.create("/nap-compose/host-blocks/198.18.0.32", "{oops")  # the first candidate block
+    kv.create("/nap-compose/host-blocks/junk", '{"host": "node9", "block": "198.18.0.48/28", "since": 1}')
+    warned = []
+    held = HostBlocks(kv, "/nap-compose", FakeClock(), BadRecords(warned.append))
+    assert held.list() == []
+    got = held.ensure(cluster(LAB))
+    assert {h: b.cidr for h, b in got.items()} == {"node1": "198.18.0.48/28", "node2": "198.18.0.64/28",
+                                                   "node3": "198.18.0.80/28"}
+    assert warned == [
+        "the store holds a malformed host block record at /nap-compose/host-blocks/198.18.0.32 (its value is not a "
+        "host block record): '{oops'; skipped; the block at 198.18.0.32 is not given to a host while it stays "
+        "(check it and remove the key by hand)",
+        "the store holds a malformed host block record at /nap-compose/host-blocks/junk (its key names no "
+        "address): '{\"host\": \"node9\", \"block\": \"198.18.0.48/28\", \"since\": 1}'; skipped (check it and "
+        "remove the key by hand)"]
+    assert kv.get("/nap-compose/host-blocks/198.18.0.32")[0] == "{oops"  # never removed nor rewritten
+    assert kv.get("/nap-compose/host-blocks/junk") is not None
 
 
 def test_host_blocks_do_not_disturb_the_free_space_hints_of_the_pool():

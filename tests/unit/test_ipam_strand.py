@@ -4,7 +4,7 @@ import pytest
 
 from napcompose.errors import AddressFencedError, IpamError, StoreError
 from napcompose.ipam.evictions import Evictions
-from napcompose.ipam.records import Keys, OwnerRecord
+from napcompose.ipam.records import BadRecords, Keys, OwnerRecord
 from tests.fakes_engine import FakeClock, make_ipam
 from tests.fakes_kv import MemoryKV
 from tests.unit.test_orchestrator import cluster
@@ -85,9 +85,12 @@ def test_evictions_are_recorded_once_and_taken_back():
     with pytest.raises(IpamError):
         evictions.evict("bad host", "x")
     kv.create("/nap-compose/evicted/node9", "not json")
-    with pytest.raises(StoreError) as err:
-        evictions.evicted()
-    assert str(err.value) == "the store holds a malformed eviction record at /nap-compose/evicted/node9: 'not json'"
+    warned = []
+    evictions = Evictions(kv, "/nap-compose/", FakeClock(100.0), BadRecords(warned.append))
+    evictions.evict("node2", "ann@ws1")
+    assert list(evictions.evicted()) == ["node2"]  # node9 counts as not evicted
+    assert warned == ["the store holds a malformed eviction record at /nap-compose/evicted/node9 (its value is "
+                      "not an eviction record): 'not json'; skipped (check it and remove the key by hand)"]
 
 
 def test_unstrand_gives_a_kept_address_back_to_its_replica_and_is_safe_to_repeat(ipam):

@@ -81,3 +81,63 @@ def test_lab_etcd_commands_name_a_missing_lab(tmp_path, command):
     assert (status, out) == (9, "")
     assert err == f"ERROR: no lab in {tmp_path}/nolab (no state.json)\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+def test_the_members_speak_tls_only_and_ask_clients_for_a_certificate(tmp_path):
+    layout = make_layout("e3", "198.18.23.0/24", 1, str(tmp_path / "l"))
+    etcd.record(layout, 3)
+    tls = etcd.store_tls(layout)
+    second = etcd.members(layout)[1]
+    argv = etcd.argv(layout, second)
+    assert "--listen-client-urls=https://198.18.23.253:2379" in argv
+    assert "--listen-peer-urls=https://198.18.23.253:2380" in argv
+    assert ("--initial-cluster=lab-e3=https://198.18.23.254:2380,lab-e3-2=https://198.18.23.253:2380,"
+            "lab-e3-3=https://198.18.23.252:2380") in argv
+    for flag in ("--client-cert-auth", f"--trusted-ca-file={tls.ca}", f"--cert-file={tls.server_cert}",
+                 f"--key-file={tls.server_key}", "--peer-client-cert-auth", f"--peer-trusted-ca-file={tls.ca}",
+                 f"--peer-cert-file={tls.server_cert}", f"--peer-key-file={tls.server_key}"):
+        assert flag in argv
+    assert not [a for a in argv if "http://" in a]
+    store = lab_cluster(layout).store
+    assert (store.ca_cert, store.cert, store.key) == (tls.ca, tls.client_cert, tls.client_key)
+    assert tls.dir == str(tmp_path / "l" / "etcd" / "tls")
+
+
+def test_lab_up_makes_a_ca_a_member_certificate_for_every_member_address_and_a_client_certificate(tmp_path):
+    import os
+    import pathlib
+    import ssl
+
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    layout = make_layout("e3", "198.18.23.0/24", 1, str(tmp_path / "l"))
+    etcd.record(layout, 3)
+    tls = etcd.make_certs(layout)
+    assert tls.complete()
+    for key in (tls.ca_key, tls.server_key, tls.client_key):
+        assert os.stat(key).st_mode & 0o777 == 0o600
+    assert os.stat(tls.dir).st_mode & 0o777 == 0o700
+    with open(tls.server_cert, "rb") as fh:
+        server = x509.load_pem_x509_certificate(fh.read())
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == [
+        "198.18.23.254", "198.18.23.253", "198.18.23.252"]
+    usages = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(usages) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    with open(tls.client_cert, "rb") as fh:
+        client = x509.load_pem_x509_certificate(fh.read())
+    assert list(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH]
+    # both chain to the CA, and the client context trusts only it
+    with open(tls.ca, "rb") as fh:
+        ca = x509.load_pem_x509_certificate(fh.read())
+    server.verify_directly_issued_by(ca)
+    client.verify_directly_issued_by(ca)
+    assert isinstance(tls.client_context(), ssl.SSLContext)
+    first = pathlib.Path(tls.ca).read_text()
+    etcd.make_certs(layout)  # a lab built again gets a fresh CA
+    assert pathlib.Path(tls.ca).read_text() != first

@@ -226,3 +226,75 @@ def test_a_file_store_warns_that_it_is_not_shared():
     found = store_by_check(StoreFacts(url="file:///etc/nap/nap-ipam.json", pool_size=90, pool_used=0))
     assert found["store-tls"].level is Level.WARN
     assert found["store-members"].level is Level.SKIP
+
+
+# --------------------------------------------------------------------------- the command, over a fake wiring
+
+import io  # noqa: E402
+import json  # noqa: E402
+
+from napcompose.cli import main  # noqa: E402
+from napcompose.cli.wiring import Wiring  # noqa: E402
+
+
+class _NoConnections:
+    def close(self):
+        pass
+
+
+class FakeWiring(Wiring):
+    """Real file store beside the cluster file; each host answers with the facts given."""
+
+    def __init__(self, facts):
+        self.facts = facts
+        self.asked = []
+
+    def connections(self, cluster, accept_new_host_keys=False):
+        return _NoConnections()
+
+    def doctor_host_facts(self, cluster, host, connections):
+        self.asked.append(host.name)
+        return self.facts[host.name]
+
+    def store_members(self, spec):
+        return ()
+
+
+def run_doctor(tmp_path, facts, *words):
+    path = tmp_path / "nap-cluster.yml"
+    path.write_text(CLUSTER.replace('store: {url: "etcd3://198.18.0.254:2379"}\n', "").replace(
+        "  - {name: node1, address: 198.18.0.11}", "  - {name: node1, address: 198.18.0.11}\n"
+                                                   "  - {name: node2, address: 198.18.0.12}"))
+    out, err = io.StringIO(), io.StringIO()
+    wiring = FakeWiring(facts)
+    status = main(["--cluster", str(path), "doctor", *words], stdout=out, stderr=err, environ={},
+                  cwd=str(tmp_path), wiring=wiring)
+    return status, out.getvalue(), err.getvalue(), wiring
+
+
+def test_the_command_prints_a_line_per_check_and_fails_naming_the_host_and_fix(tmp_path):
+    bad = healthy(host="node2", links=(Link("eno1", 1500, addresses=("198.18.0.12/24",)),))
+    status, out, err, wiring = run_doctor(tmp_path, {"node1": healthy(), "node2": bad})
+    assert (status, err) == (1, "")
+    assert sorted(wiring.asked) == ["node1", "node2"]
+    lines = out.splitlines()
+    assert lines[0].split() == ["node1", "ssh", "OK", "root@198.18.0.11:22,", "host", "key", "known"]
+    failed = [line for line in lines if " FAIL " in line]
+    assert failed == [("node2  bridge            FAIL  no br0 on the host (it is on eno1) | fix: make br0 with "
+                       "198.18.0.12/24 and the NIC as its port in the host's network configuration "
+                       "(docs/real-hosts.md, 'The bridge'), then `nap-compose network create`")]
+    assert [line.split()[0] for line in lines[:-1]] == ["node1"] * 9 + ["node2"] * 9 + ["store"] * 4
+    assert "store  pool              OK    90 of 90 addresses free" in lines
+    assert lines[-1] == "doctor: 2 host(s) and the store: 16 ok, 1 warning(s), 1 failure(s), 4 skipped"
+
+
+def test_json_and_warnings_exit_zero(tmp_path):
+    status, out, _, _ = run_doctor(tmp_path, {"node1": healthy(), "node2": healthy(host="node2", links=(
+        Link("eno1", 1500, master="br0"), Link("br0", 1500, kind="bridge", addresses=("198.18.0.12/24",))))},
+        "--format", "json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["ok"] is True
+    assert report["counts"] == {"ok": 18, "warn": 1, "fail": 0, "skip": 3}
+    assert report["checks"][-1] == {"subject": "store", "check": "pool", "level": "ok",
+                                    "detail": "90 of 90 addresses free", "fix": ""}

@@ -1,7 +1,7 @@
 """What ``doctor`` asks one host and the store: facts gathered over the product's own transports.
 
 On a host everything goes through the host's one SSH connection (HostConnections): the Docker API as
-every command reaches it, and a few fixed commands (``ip``, ``grep`` of /proc, ``date``, ``mkdir``,
+every command reaches it, and a few fixed commands (``ip``, ``grep`` of /proc, ``iptables -S``, ``date``, ``mkdir``,
 ``mktemp``), each a constant argv joined with shlex.quote, never text from a file. The resolver is
 asked with one DNS query to the host's address, port 53, from this machine. Nothing here judges:
 napcompose/doctor/ does.
@@ -109,7 +109,11 @@ def _netfilter(client) -> dict:
     for line in out.splitlines():
         path, _, value = line.partition(":")
         seen[path] = int(value) if value.strip().isdigit() else None
-    return {"netfilter": tuple((name, seen.get(path)) for name, path in zip(NETFILTER, paths))}
+    facts = {"netfilter": tuple((name, seen.get(path)) for name, path in zip(NETFILTER, paths))}
+    status, out, _ = run(client, ["iptables", "-S", "FORWARD"])
+    if status == 0:
+        facts["forward_rules"] = tuple(line.strip() for line in out.splitlines() if line.strip())
+    return facts
 
 
 def _clock(client) -> dict:

@@ -40,6 +40,7 @@ class HostFacts:
     links: Optional[Tuple[Link, ...]] = None
     links_error: Optional[str] = None
     netfilter: Optional[Tuple[Tuple[str, Optional[int]], ...]] = None  # (sysctl name, value or None)
+    forward_rules: Optional[Tuple[str, ...]] = None  # `iptables -S FORWARD`; None: not readable
     clock_offset_s: Optional[float] = None  # host minus this machine
     clock_uncertainty_s: Optional[float] = None  # half the round trip of the reading
     clock_error: Optional[str] = None

@@ -73,7 +73,7 @@ def judge_host(cluster: Cluster, host: Host, facts: HostFacts) -> Tuple[Verdict,
     _docker(lines, host, facts)
     if facts.ssh_error is None:
         _bridge(lines, cluster, host, facts)
-        _netfilter(lines, facts)
+        _netfilter(lines, cluster, facts)
         _clock(lines, cluster, facts)
         _state_dir(lines, facts)
     if resolver:
@@ -118,9 +118,9 @@ def _docker(lines: _Lines, host: Host, facts: HostFacts) -> None:
         lines.add("docker-route", Level.WARN,
                   f"docker system dial-stdio: the stream-local channel was refused ({facts.route_refused}); every "
                   "HTTP connection costs a session and a process on the host",
-                  "allow it in the host's /etc/ssh/sshd_config (`AllowStreamLocalForwarding yes`, the default; "
-                  "`DisableForwarding` off) and make docker_url's path name the Docker socket "
-                  "(ssh://user@address/var/run/docker.sock)")
+                  "allow it in the host's /etc/ssh/sshd_config (`AllowStreamLocalForwarding yes` and "
+                  "`AllowTcpForwarding yes`, the defaults; no `DisableForwarding yes`), and make docker_url's "
+                  "path name the Docker socket (ssh://user@address/var/run/docker.sock)")
     elif facts.docker_route is not None:
         lines.add("docker-route", Level.OK, f"stream-local channel to {facts.docker_route}")
     else:
@@ -205,24 +205,38 @@ def _mtu(lines: _Lines, cluster: Cluster, bridge: Link, nics: List[Link]) -> Non
         lines.add("mtu", Level.OK, f"{bridge.name} {bridge.mtu}" + "".join(f", {n.name} {n.mtu}" for n in nics))
 
 
-def _netfilter(lines: _Lines, facts: HostFacts) -> None:
+def _netfilter(lines: _Lines, cluster: Cluster, facts: HostFacts) -> None:
+    """With bridge-nf-call-iptables=1 (Docker sets it when it runs with iptables), every frame crossing the
+    bridge, between a container and the LAN too, goes through iptables' FORWARD chain as ``-i br0 -o br0``:
+    Docker's own rule for the network accepts it; a host firewall that drops forwarded traffic before it
+    cuts the containers off the LAN."""
     if facts.netfilter is None:
         lines.skip(("bridge-netfilter",), "not asked")
         return
     values = dict(facts.netfilter)
-    on = [name for name in NETFILTER if values.get(name) == 1]
-    if not any(v is not None for v in values.values()):
-        lines.add("bridge-netfilter", Level.OK, "br_netfilter is not loaded: frames crossing the bridge bypass "
-                                                "iptables")
-    elif on:
-        lines.add("bridge-netfilter", Level.WARN,
-                  f"{', '.join(n.rsplit('.', 1)[1] + '=1' for n in on)}: bridged frames pass iptables' FORWARD "
-                  "chain; a DROP there (a host firewall) cuts containers off the LAN",
-                  "unless you filter bridged traffic on purpose: `sysctl -w " + " ".join(f"{n}=0" for n in on)
-                  + "` and the same in /etc/sysctl.d/90-nap-bridge.conf")
+    bridge = cluster.network.bridge
+    if values.get(NETFILTER[0]) != 1:
+        why = "br_netfilter is not loaded" if all(v is None for v in values.values()) else "bridge-nf-call-iptables=0"
+        lines.add("bridge-netfilter", Level.OK, f"{why}: frames crossing {bridge} bypass iptables")
+        return
+    rules = facts.forward_rules
+    accept = f"-A FORWARD -i {bridge} -o {bridge} -j ACCEPT"
+    dropping = rules is not None and any(r in ("-P FORWARD DROP", "-P FORWARD REJECT") or r.endswith(("-j DROP",
+                                                                                                      "-j REJECT"))
+                                         for r in rules)
+    fix = (f"make the FORWARD chain accept `-i {bridge} -o {bridge}` before any DROP (`iptables -I FORWARD -i "
+           f"{bridge} -o {bridge} -j ACCEPT`, kept by your firewall's configuration), or set "
+           "net.bridge.bridge-nf-call-iptables=0 where Docker runs without iptables")
+    if rules is None:
+        lines.add("bridge-netfilter", Level.WARN, f"bridge-nf-call-iptables=1: frames crossing {bridge} pass "
+                  "iptables' FORWARD chain, which could not be read (`iptables -S FORWARD`)", fix)
+    elif accept in rules:
+        lines.add("bridge-netfilter", Level.OK, f"bridge-nf-call-iptables=1; FORWARD accepts {bridge} to {bridge}")
+    elif dropping:
+        lines.add("bridge-netfilter", Level.WARN, f"bridge-nf-call-iptables=1 and iptables' FORWARD chain drops "
+                  f"without accepting {bridge} to {bridge} first: containers may be cut off the LAN", fix)
     else:
-        lines.add("bridge-netfilter", Level.OK, "bridge-nf-call-* are 0: frames crossing the bridge bypass "
-                                                "iptables")
+        lines.add("bridge-netfilter", Level.OK, "bridge-nf-call-iptables=1; iptables' FORWARD chain drops nothing")
 
 
 def _clock(lines: _Lines, cluster: Cluster, facts: HostFacts) -> None:

@@ -142,18 +142,25 @@ def test_mtu_differences():
     assert "`ip link set br0 mtu 1500`" in found["mtu"].fix
 
 
-def test_bridge_netfilter_on_warns_with_the_sysctl_to_turn_it_off():
-    found = judge(healthy(netfilter=(("net.bridge.bridge-nf-call-iptables", 1),
-                                     ("net.bridge.bridge-nf-call-ip6tables", 1),
-                                     ("net.bridge.bridge-nf-call-arptables", 0))))
-    verdict = found["bridge-netfilter"]
-    assert verdict.level is Level.WARN
-    assert verdict.detail.startswith("bridge-nf-call-iptables=1, bridge-nf-call-ip6tables=1: ")
-    assert ("`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`"
-            in verdict.fix)
-    assert exit_status(found.values()) == 0  # a warning exits 0
-    off = judge(healthy(netfilter=(("net.bridge.bridge-nf-call-iptables", 0),)))
-    assert off["bridge-netfilter"].level is Level.OK
+ON = (("net.bridge.bridge-nf-call-iptables", 1), ("net.bridge.bridge-nf-call-ip6tables", 1),
+      ("net.bridge.bridge-nf-call-arptables", 1))
+
+
+def test_bridge_netfilter_is_judged_with_the_forward_chain():
+    off = judge(healthy(netfilter=(("net.bridge.bridge-nf-call-iptables", 0),)))["bridge-netfilter"]
+    assert (off.level, off.detail) == (Level.OK, "bridge-nf-call-iptables=0: frames crossing br0 bypass iptables")
+    docker = judge(healthy(netfilter=ON, forward_rules=("-P FORWARD DROP", "-A FORWARD -j DOCKER-USER",
+                                                        "-A FORWARD -i br0 -o br0 -j ACCEPT")))["bridge-netfilter"]
+    assert (docker.level, docker.detail) == (Level.OK, "bridge-nf-call-iptables=1; FORWARD accepts br0 to br0")
+    open_chain = judge(healthy(netfilter=ON, forward_rules=("-P FORWARD ACCEPT",)))["bridge-netfilter"]
+    assert open_chain.level is Level.OK
+    dropped = judge(healthy(netfilter=ON, forward_rules=("-P FORWARD DROP",)))["bridge-netfilter"]
+    assert dropped.level is Level.WARN
+    assert "drops without accepting br0 to br0 first" in dropped.detail
+    assert "`iptables -I FORWARD -i br0 -o br0 -j ACCEPT`" in dropped.fix
+    unread = judge(healthy(netfilter=ON))["bridge-netfilter"]
+    assert unread.level is Level.WARN and "could not be read" in unread.detail
+    assert exit_status([dropped, unread]) == 0  # warnings exit 0
 
 
 def test_clock_offsets_against_the_lock_lease():

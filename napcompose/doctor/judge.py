@@ -165,7 +165,9 @@ def _bridge(lines: _Lines, cluster: Cluster, host: Host, facts: HostFacts) -> No
         fixes.append(f"remove it there: `ip addr del {want} dev {others[0]}`")
     wireless = [link.name for link in nics if link.wireless]
     if not nics:
-        candidates = [h.name for h in holders if h.name != name]
+        candidates = [h.name for h in holders if h.name != name] + [
+            link.name for link in facts.links if link.master is None and link.kind != "bridge"
+            and link.name != "lo" and not _container_port(link)]
         nic = candidates[0] if candidates else "NIC"
         problems.append(f"{name} has no NIC as a port: containers cannot reach other hosts")
         fixes.append(f"attach the host's NIC: `ip link set {nic} master {name}`, and make it permanent in the "

@@ -305,3 +305,12 @@ def test_json_and_warnings_exit_zero(tmp_path):
     assert report["counts"] == {"ok": 18, "warn": 1, "fail": 0, "skip": 3}
     assert report["checks"][-1] == {"subject": "store", "check": "pool", "level": "ok",
                                     "detail": "90 of 90 addresses free", "fix": ""}
+
+
+def test_a_nic_left_out_of_the_bridge_is_named_in_the_fix():
+    links = (Link("lo", 65536, addresses=("127.0.0.1/8",)), Link("eth0", 1500, kind="veth"),
+             Link("br0", 1500, kind="bridge", addresses=("198.18.0.11/24",)),
+             Link("veth9", 1500, kind="veth", master="br0"))
+    found = judge(healthy(links=links))["bridge"]
+    assert found.detail == "br0 has no NIC as a port: containers cannot reach other hosts"
+    assert found.fix.startswith("attach the host's NIC: `ip link set eth0 master br0`")

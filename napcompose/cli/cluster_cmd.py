@@ -113,7 +113,7 @@ def starting_file(hosts: Sequence[str], subnet_text: str, router_text: Optional[
         raise UsageError(f"cluster init: the upper half of {subnet} has no free run of addresses for a pool")
     block = 28 if subnet.prefixlen <= 26 else min(32, subnet.prefixlen + 2)
     if store:
-        store_lines = [f"store:", f"  url: \"{store}\"",
+        store_lines = ["store:", f"  url: \"{store}\"",
                        "  # ca_cert: etcd-ca.pem          # TLS: the CA of the members' certificates",
                        "  # cert: nap-client.pem          # the client certificate etcd asks for",
                        "  # key: nap-client-key.pem"]

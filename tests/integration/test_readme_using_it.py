@@ -5,7 +5,6 @@ The one change: `logs -f` follows until interrupted, so it runs under `timeout 5
 as the end of following). The session holds the integration lock (the ``lab`` fixture) meanwhile.
 """
 
-import os
 import pathlib
 import re
 import shutil

@@ -70,7 +70,7 @@ def _docker(cluster: Cluster, host: Host, connections) -> dict:
     except sdk_errors() as exc:
         return {"docker_error": cause(exc)}
     facts = {"docker_version": str(version.get("Version", "?")), "api_version": str(version.get("ApiVersion", "?"))}
-    route = connections.docker_route(host.name) if hasattr(connections, "docker_route") else ""
+    route = connections.docker_route(host.name)
     if route.startswith(DIAL_STDIO):
         reason = route[len(DIAL_STDIO):].strip(" ()")
         facts["route_refused"] = reason[len(STREAMLOCAL + " refused: "):] if reason.startswith(STREAMLOCAL) else reason

@@ -21,6 +21,7 @@ import pytest
 
 from napcompose.cli import main
 from napcompose.cluster import load_cluster_file
+from napcompose.errors import LabError
 from napcompose.lab import exec_argv, lab_down, lab_up
 from tests.integration.deploy_support import DeployProject, OwnLab, exec_whole, until
 
@@ -83,6 +84,13 @@ def test_the_guide_takes_bare_hosts_to_the_guestbook(bare, tmp_path):
     first = next(c for c in report["checks"] if c["check"] == "bridge")
     assert first["detail"] == "no br0 on the host (it is on eth0)"
     assert "docs/real-hosts.md" in first["fix"]
+
+    # a bare lab stays bare: `lab up` without --bare on it is refused and changes nothing
+    with pytest.raises(LabError) as refused:
+        lab_up(None, None, None, bare.dir, lambda line: None, bare=False)
+    assert str(refused.value) == (f"the lab in {bare.dir} runs with --bare; run `nap-compose lab down --dir "
+                                  f"{bare.dir}` first")
+    assert on_host(bare, hosts[0], "ip", "link", "show", "dev", "br0").returncode != 0
 
     script = ip_recipe()
     assert "ip link set eno1 master br0" in script

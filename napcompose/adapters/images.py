@@ -9,6 +9,7 @@ Every SDK failure leaves here as a HostError naming the host and the image.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections import deque
 from typing import Callable, Iterator, List, Optional
@@ -18,6 +19,8 @@ from napcompose.errors import ConfigError, HostError, NapComposeError
 from napcompose.model import BuildSpec
 from napcompose.ports import NullReporter, Reporter
 
+# A build context's list of its generated files: ``PATH STEP`` per line, e.g. ``rootfs/ ../make-rootfs``.
+GENERATED_FILE = ".nap-generated"
 # Enough of a failed build's output to show which step broke, not the whole log.
 _BUILD_TAIL_LINES = 8
 
@@ -90,6 +93,9 @@ def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter()
     dockerfile = spec.dockerfile or "Dockerfile"
     if not os.path.isfile(os.path.join(context, dockerfile)):
         raise ConfigError(f"build context {context} for image {tag} has no {dockerfile}")
+    missing = missing_input(context, dockerfile)
+    if missing:
+        raise ConfigError(f"build context {context} for image {tag} lacks {missing}")
     tail: deque = deque(maxlen=_BUILD_TAIL_LINES)
     with _calling(where, f"build {tag} from {context}"):
         # decode=True gives one dict per JSON message of the build stream
@@ -110,6 +116,64 @@ def build(client, spec: BuildSpec, tag: str, reporter: Reporter = NullReporter()
     if found is None:
         raise HostError(where, f"build {tag} from {context} ended without an image tagged {tag}")
     return found
+
+
+def _copy_sources(line: str) -> List[str]:
+    """The context paths a ``COPY``/``ADD`` line reads (none for ``--from``, URLs, globs, variables)."""
+    words = line.split(None, 1)
+    rest = words[1].strip() if len(words) > 1 else ""
+    if rest.startswith("["):
+        try:
+            items = [str(item) for item in json.loads(rest)]
+        except ValueError:
+            return []
+    else:
+        items = rest.split()
+    if any(item.startswith("--from") for item in items):
+        return []
+    items = [item for item in items if not item.startswith("--")][:-1]
+    return [item for item in items
+            if "://" not in item and not item.startswith("git@") and not any(c in item for c in "*?[$")]
+
+
+def missing_input(context: str, dockerfile: str = "Dockerfile") -> Optional[str]:
+    """The first file a ``COPY``/``ADD`` of the Dockerfile needs that the context lacks, as a sentence
+    naming the Dockerfile's line and, when the context's GENERATED_FILE lists it, the step that makes it."""
+    with open(os.path.join(context, dockerfile), errors="replace") as fh:
+        text = fh.read()
+    number, pending = 0, ""
+    for index, raw in enumerate(text.splitlines(), 1):
+        if not pending:
+            number = index
+        stripped = raw.strip()
+        if stripped.startswith("#") and not pending:
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1].rstrip() + " "
+            continue
+        line, pending = (pending + stripped).strip(), ""
+        if line.split(None, 1)[:1] and line.split(None, 1)[0].upper() in ("COPY", "ADD"):
+            for source in _copy_sources(line):
+                if not os.path.lexists(os.path.join(context, source)):
+                    return f"{source} ({dockerfile} line {number}: {line}){_how_made(context, source)}"
+    return None
+
+
+def _how_made(context: str, source: str) -> str:
+    """How the context says ``source`` is made (a ``PATH STEP`` line of its GENERATED_FILE), as a clause."""
+    listing = os.path.join(context, GENERATED_FILE)
+    wanted = os.path.normpath(source)
+    try:
+        with open(listing) as fh:
+            for line in fh:
+                path, _, step = line.strip().partition(" ")
+                path = os.path.normpath(path) if path and not path.startswith("#") else None
+                if path and step.strip() and (wanted == path or wanted.startswith(path + "/")):
+                    return f": it is generated: run `{step.strip()}` in {context} first (its {GENERATED_FILE} says so)"
+    except OSError:
+        pass
+    return (f"; if a step generates it, a line `{source} <the step>` in {GENERATED_FILE} of the context lets "
+            "this error name the step")
 
 
 def copy(src_client, dst_client, tag: str, *, src_host: Optional[str] = None,

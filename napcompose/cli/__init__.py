@@ -33,6 +33,8 @@ _COMMAND_MODULES = (
     "napcompose.cli.ipam_cmd",
     "napcompose.cli.network_cmd",
     "napcompose.cli.lab_cmd",
+    "napcompose.cli.doctor_cmd",
+    "napcompose.cli.cluster_cmd",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from napcompose.errors import ExitStatus, PartialFailure
+from napcompose.errors import ConfigError, ExitStatus, PartialFailure
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import CliReporter, deploy_for
 from napcompose.cli.locking import add_wait_option, hold_project_lock
@@ -56,9 +56,26 @@ def raise_on_image_failures(plan, report) -> None:
                              [(step, error) for _, step, error in failed])
 
 
+def _check_inputs(services) -> None:
+    """A context lacking a file its Dockerfile copies (one a step generates, as rootfs/ is) stops the
+    command before anything is built, naming the file, the Dockerfile line and the step when known."""
+    import os
+
+    from napcompose.adapters.images import missing_input
+
+    for service in services:
+        spec = service.build
+        dockerfile = spec.dockerfile or "Dockerfile"
+        if os.path.isfile(os.path.join(spec.context, dockerfile)):
+            missing = missing_input(spec.context, dockerfile)
+            if missing:
+                raise ConfigError(f"service {service.name}: build context {spec.context} lacks {missing}")
+
+
 def cmd_build(args, ctx) -> int:
     project = load_project(ctx)
     buildable, skipped = select_services(project, args.services)
+    _check_inputs(buildable)
     cluster = session_of(ctx).cluster if buildable else None
     for name in skipped:
         ctx.err(f"{name} uses an image, skipping")

@@ -31,6 +31,9 @@ def register(subparsers) -> None:
                     help="prefix of the lab's namespaces and links, at most 8 characters (default nap)")
     up.add_argument("--etcd-members", type=int, default=None, metavar="N",
                     help="etcd members: 1 (default), or 3 or 5 for a replicated etcd on their own lab addresses")
+    up.add_argument("--bare", action="store_const", const=True, default=None,
+                    help="hosts with Docker and sshd only: no br0 and no network, each address on eth0, to "
+                         "follow docs/real-hosts.md on")
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the lab's processes and remove its namespaces, links and files")
@@ -91,7 +94,8 @@ def _up(args, ctx) -> int:
     from napcompose.lab import lab_up
 
     status, already, seconds = lab_up(args.name, args.subnet, args.hosts, _path(ctx, args.dir),
-                                      say=lambda line: ctx.out(f"lab: {line}"), etcd_members=args.etcd_members)
+                                      say=lambda line: ctx.out(f"lab: {line}"), etcd_members=args.etcd_members,
+                                      bare=args.bare)
     if already:
         ctx.out(f"lab '{status['name']}' already runs in {status['dir']}")
     else:

@@ -101,3 +101,15 @@ class Wiring:
 
         return on_every_host(cluster, connections, lambda host, client: remove_host_network(cluster, host, client),
                              lambda host, error: NetworkResult(host.name, "failed", error), hosts)
+
+    def doctor_host_facts(self, cluster, host, connections):
+        """What ``doctor`` judges about one host, asked over its connection (a HostFacts)."""
+        from napcompose.adapters.doctor_facts import gather_host
+
+        return gather_host(cluster, host, connections)
+
+    def store_members(self, spec):
+        """The health of every etcd endpoint the store spec names (MemberHealth each)."""
+        from napcompose.adapters.doctor_facts import store_members
+
+        return store_members(spec)

@@ -103,7 +103,7 @@ def _repair(layout: Layout, recorded: Dict[str, Any], status: Dict[str, Any], sa
     if dead:
         say(f"restarting {', '.join(dead)} of the lab in {layout.dir}")
         pids.update(_start(layout, say, dead))
-    state.write_state(layout, "ready", pids, seconds=recorded.get("seconds"))
+    state.write_state(layout, "ready", pids, seconds=recorded.get("seconds"), bare=bool(recorded.get("bare")))
     repaired = health(layout)
     return repaired if repaired["healthy"] else None
 
@@ -261,10 +261,13 @@ def _quiet_on_failure(say: Say) -> Say:
 
 
 def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], directory: str,
-           say: Say, etcd_members: Optional[int] = None) -> Tuple[Dict[str, Any], bool, float]:
+           say: Say, etcd_members: Optional[int] = None,
+           bare: Optional[bool] = None) -> Tuple[Dict[str, Any], bool, float]:
     """Build the lab (or find it running); returns (status, already_running, seconds taken).
 
     A parameter given as None takes the value of the lab that runs in ``directory``, else its default.
+    ``bare``: hosts with Docker and sshd, each address on its eth0, and no bridge and no network, as a
+    machine is before docs/real-hosts.md's steps.
     """
     began = time.monotonic()
     say = _quiet_on_failure(say)
@@ -278,6 +281,10 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
     if recorded and lab_etcd.member_count(layout) != members and _any_alive(layout):
         raise LabError(f"the lab in {layout.dir} runs {lab_etcd.member_count(layout)} etcd member(s), not "
                        f"{members}; run `nap-compose lab down --dir {layout.dir}` first")
+    bare = bool(recorded.get("bare")) if bare is None else bare
+    if recorded and bool(recorded.get("bare")) != bare and _any_alive(layout):
+        raise LabError(f"the lab in {layout.dir} runs {'without' if bare else 'with'} --bare; run "
+                       f"`nap-compose lab down --dir {layout.dir}` first")
     running = _clear_the_way(layout, say)
     if running is not None:
         return running, True, time.monotonic() - began
@@ -296,8 +303,11 @@ def lab_up(name: Optional[str], subnet: Optional[str], hosts: Optional[int], dir
         pids = _start(layout, say)
         write_cluster_file(layout)
         _import_images(layout, say)
-        _flat_network(layout, say)
-        state.write_state(layout, "ready", pids, seconds=round(time.monotonic() - began, 1))
+        if bare:
+            say("bare: no bridge and no network on the hosts; each host's address is on its eth0")
+        else:
+            _flat_network(layout, say)
+        state.write_state(layout, "ready", pids, seconds=round(time.monotonic() - began, 1), bare=bare)
     except BaseException:
         say("lab up failed; stopping what it started (logs stay in the lab directory)")
         teardown(layout, say, keep_files=True)

@@ -21,7 +21,7 @@ LAYERS = {
     "ports": 2,
     "config": 3, "graph": 3, "placement": 3, "ipam": 3, "names": 3, "cluster": 3,
     "network": 3, "parallel": 3, "confighash": 3, "graphview": 3,
-    "imagecheck": 3, "lock": 3, "shipping": 3,
+    "imagecheck": 3, "lock": 3, "shipping": 3, "doctor": 3,
     "observe": 4,
     "planner": 5,
     "execute": 6,

@@ -485,6 +485,8 @@ class ContainerEvent:
     action: str  # start | stop | die
     replica: Optional[Replica] = None  # from the container's compose labels, when it has them
     exit_code: Optional[int] = None  # for die
+    # the actor attributes (image, name, labels) for `events`; not part of what makes two events equal
+    attributes: Pairs = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

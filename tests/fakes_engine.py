@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.clustermodel import Endpoint, NetworkView
-from napcompose.errors import HostError
+from napcompose.errors import HostError, VolumeInUseError
 from napcompose.imageref import parse_image
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
@@ -304,7 +304,7 @@ class FakeEngine:
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
             health=container.health, ports=ports, image=container.request.image,
             image_id=container.image_id, generation=parse_generation(labels.get(GENERATION_LABEL)),
-            status={"running": "Up", "created": "Created"}.get(container.state,
+            status={"running": "Up", "created": "Created", "paused": "Up (Paused)"}.get(container.state,
                                                                 f"Exited ({container.exit_code or 0})"),
             exit_code=(container.exit_code or 0) if container.state == "exited" else None,
             command=" ".join(spec.command or ()), labels=tuple(sorted(labels.items())),
@@ -339,6 +339,32 @@ class FakeEngine:
     def volume_names(self) -> List[str]:
         self._guard("volumes", "")
         return sorted(self.volumes)
+
+    def list_volumes(self):
+        """(name, driver) of every volume, as ``DayTwo.list_volumes`` answers."""
+        return sorted((name, "local") for name in self.volumes)
+
+    def remove_volume(self, name: str) -> bool:
+        self._guard("remove volume", name)
+        users = sorted(c.request.name for c in self.containers.values() if name in c.request.spec.named_volumes)
+        if users:
+            raise VolumeInUseError(self.host, f"remove volume {name}: volume is in use - [{', '.join(users)}]")
+        if name not in self.volumes:
+            return False
+        self.volumes.discard(name)
+        return True
+
+    def pause_container(self, container_id: str) -> None:
+        container = self._get(container_id, "pause")
+        if container.state != "running":
+            raise HostError(self.host, f"pause {container.request.name}: container is not running")
+        container.state = "paused"
+
+    def unpause_container(self, container_id: str) -> None:
+        container = self._get(container_id, "unpause")
+        if container.state != "paused":
+            raise HostError(self.host, f"unpause {container.request.name}: container is not paused")
+        container.state = "running"
 
     def start_container(self, container_id: str) -> None:
         container = self._get(container_id, "start")
@@ -395,8 +421,10 @@ class FakeEngine:
             write(" ".join(cmd).encode() + b"\n")
         return 0
 
-    def remove_container(self, container_id: str, force: bool = False) -> None:
+    def remove_container(self, container_id: str, force: bool = False, volumes: bool = False) -> None:
         container = self._get(container_id, "remove")
+        if volumes:
+            self.calls.append(("remove anonymous volumes", container.request.name))
         if container.state == "running" and not force:
             raise HostError(self.host, f"remove {container.request.name}: container is running")
         with self._lock:

@@ -127,8 +127,10 @@ class ContainerEngine(Protocol):
         """Give the container another name (its labels, image, config and address stay)."""
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
-             timestamps: bool = False) -> Iterator[str]:
-        """The container's output, one line at a time (without the newline)."""
+             timestamps: bool = False, since: Optional[float] = None,
+             until: Optional[float] = None) -> Iterator[str]:
+        """The container's output, one line at a time (without the newline); ``since``/``until``
+        (epoch seconds) keep only the lines written in that span."""
 
     def exec(self, container_id: str, cmd: Sequence[str], tty: bool = False,
              write: Optional[Callable[[bytes], None]] = None) -> int:

@@ -216,6 +216,7 @@ class FakeEngine:
         self.stop_timeouts: List[Tuple[str, Optional[float]]] = []  # (container name, timeout) per stop
         self.signals: List[Tuple[str, str]] = []  # (container name, signal) per kill
         self.log_lines: Dict[str, List[str]] = {}  # container name -> its output
+        self.log_windows: List[Tuple[str, Optional[float], Optional[float]]] = []  # (name, since, until) per read
         self.execs: List[Tuple[str, Tuple[str, ...]]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -409,8 +410,9 @@ class FakeEngine:
                                         spec=replace(container.request.spec, container_name=name))
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
-             timestamps: bool = False):
+             timestamps: bool = False, since: Optional[float] = None, until: Optional[float] = None):
         container = self._get(container_id, "logs")
+        self.log_windows.append((container.request.name, since, until))
         lines = self.log_lines.get(container.request.name, [])
         return iter(lines if tail is None else lines[len(lines) - tail:] if tail else [])
 

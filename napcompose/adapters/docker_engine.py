@@ -279,11 +279,17 @@ class DockerEngine:
     # ------------------------------------------------------------------ for the CLI
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
-             timestamps: bool = False) -> Iterator[str]:
+             timestamps: bool = False, since: Optional[float] = None,
+             until: Optional[float] = None) -> Iterator[str]:
         """The container's output, one decoded line at a time (without the newline)."""
+        window = {}
+        if since is not None:
+            window["since"] = since
+        if until is not None:
+            window["until"] = until
         with self._calling("logs", container_id[:12]):
             chunks = self._api().logs(container_id, stream=True, follow=follow, timestamps=timestamps,
-                                      tail="all" if tail is None else int(tail))
+                                      tail="all" if tail is None else int(tail), **window)
         pending = b""
         while True:
             with self._calling("logs", container_id[:12]):

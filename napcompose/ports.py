@@ -171,6 +171,9 @@ class DayTwo(Protocol):
                      until: Optional[float] = None) -> Iterator[ContainerEvent]:
         """Every container event of ``project``'s containers, as they come (until ``until`` when given)."""
 
+    def path_stat(self, container_id: str, path: str) -> Optional[Dict[str, object]]:
+        """Docker's stat of ``path`` in the container (name, size, mode, linkTarget); None when absent."""
+
     def get_archive(self, container_id: str, path: str) -> Tuple[Iterator[bytes], Dict[str, object]]:
         """``path`` in the container as a tar stream (chunks, never the whole) and its stat."""
 

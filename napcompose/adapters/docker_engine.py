@@ -381,6 +381,23 @@ class DockerEngine:
             if close:
                 close()
 
+    def path_stat(self, container_id: str, path: str):
+        import docker.errors
+        from docker.utils import decode_json_header
+
+        with self._calling("stat", f"{container_id[:12]}:{path}"):
+            api = self._api()
+            # HEAD of the archive endpoint: the path's stat without its content
+            reply = api._head(api._url("/containers/{0}/archive", container_id), params={"path": path})
+            if reply.status_code == 404:
+                return None
+            try:
+                api._raise_for_status(reply)
+            except docker.errors.NotFound:
+                return None
+        encoded = reply.headers.get("x-docker-container-path-stat")
+        return decode_json_header(encoded) if encoded else {}
+
     def get_archive(self, container_id: str, path: str):
         with self._calling("copy from", f"{container_id[:12]}:{path}"):
             chunks, stat = self._api().get_archive(container_id, path, chunk_size=_CHUNK)

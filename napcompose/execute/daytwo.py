@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from napcompose.errors import VolumeInUseError, without_host
-from napcompose.execute.state import RunState
+from napcompose.execute.state import RunState, detail
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 
 
@@ -35,20 +35,21 @@ def remove_volume(state: RunState, action: RemoveVolume) -> None:
     if action.in_use_by:
         _kept(state, action, f"in use by {', '.join(action.in_use_by)}")
         return
-    core.reporter.progress(action.subject, action.verb, "started", action.host)
+    where = detail(action.host, None)
+    core.reporter.progress(action.subject, action.verb, "started", where)
     try:
         core.engines[action.host].remove_volume(action.volume)
     except VolumeInUseError as exc:  # a container outside nap-compose's sight mounts it
-        core.reporter.progress(action.subject, action.verb, "skipped", action.host)
+        core.reporter.progress(action.subject, action.verb, "skipped", where)
         core.reporter.warning(f"volume {action.volume} on {action.host} kept: "
                               f"{without_host(action.host, str(exc))}")
         return
     except Exception:
-        core.reporter.progress(action.subject, action.verb, "error", action.host)
+        core.reporter.progress(action.subject, action.verb, "error", where)
         raise
-    core.reporter.progress(action.subject, action.verb, "done", action.host)
+    core.reporter.progress(action.subject, action.verb, "done", where)
 
 
 def _kept(state: RunState, action: RemoveVolume, why: str) -> None:
-    state.core.reporter.progress(action.subject, action.verb, "skipped", f"{action.host} ({why})")
+    state.core.reporter.progress(action.subject, action.verb, "skipped", f"{detail(action.host, None)} ({why})")
     state.core.reporter.warning(f"volume {action.volume} on {action.host} kept: {why}")

@@ -355,6 +355,28 @@ class FakeEngine:
         self.volumes.discard(name)
         return True
 
+    def port(self, container_id: str, private: str):
+        container = self._get(container_id, "port")
+        return [("0.0.0.0", str(p.host_port)) for p in container.request.spec.ports
+                if p.host_port and f"{p.container_port}/{p.protocol}" == private]
+
+    def version(self):
+        self._guard("version", "")
+        return {"Version": "99.0-fake", "ApiVersion": "1.99"}
+
+    def top(self, container_id: str):
+        container = self._get(container_id, "top")
+        return ("PID", "CMD"), (("1", " ".join(container.request.spec.command or ("sleep",))),)
+
+    def stats(self, container_id: str):
+        self._get(container_id, "stats")
+        return {"memory_stats": {"usage": 1 << 20, "limit": 1 << 30}, "pids_stats": {"current": 1}}
+
+    def watch_events(self, project: str, since=None, until=None):
+        self._guard("events", project)
+        return iter([e for e in self.event_log if e.replica is not None and e.replica.project == project
+                     and (since is None or e.time >= since) and (until is None or e.time <= until)])
+
     def pause_container(self, container_id: str) -> None:
         container = self._get(container_id, "pause")
         if container.state != "running":

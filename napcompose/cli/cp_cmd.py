@@ -20,8 +20,8 @@ from typing import Optional
 
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for
-from napcompose.errors import ExitStatus, HostError, NapComposeError, UsageError, without_host
-from napcompose.model import Replica
+from napcompose.cli.replicas import find_replica
+from napcompose.errors import ExitStatus, HostError, UsageError, without_host
 
 _DIR_BIT = 1 << 31  # Go's os.ModeDir, in the mode of the engine's path stat
 
@@ -95,31 +95,6 @@ def copy_request(source: str, destination: str, index: Optional[int], project) -
     return CopyRequest(remote, remote.index or index or 1, local, to_container=remote_destination)
 
 
-# ---------------------------------------------------------------------------- finding the container
-
-
-def _target(deploy, project, request: CopyRequest):
-    """The replica's container as observed, or an error naming the replica and what was found."""
-    service = request.remote.service
-    observation = deploy.orchestrator.ps(project.name, (service,), all=True)
-    replica = Replica(project.name, service, request.index)
-    found = [c for c in observation.containers if c.replica == replica and not c.one_off]
-    target = next((c for c in found if c.state != "unknown" and c.id), None)
-    if target is not None:
-        return target
-    if found:  # known only from the address book: its host did not answer
-        c = found[0]
-        raise HostError(c.host, f"{replica.name} cannot be reached: "
-                                f"{without_host(c.host, observation.down.get(c.host, 'unreachable'))}")
-    others = sorted((c.replica.index, c.host) for c in observation.containers
-                    if c.replica is not None and not c.one_off and c.state != "unknown")
-    if others:
-        listed = ", ".join(f"{service}:{i} on {h}" for i, h in others)
-        raise NapComposeError(f"no container {replica.name}: replica {request.index} of {service} is out of "
-                              f"range (found {listed})")
-    raise NapComposeError(f"no container {replica.name}: {service} has no containers (is the project up?)")
-
-
 # ---------------------------------------------------------------------------- copying
 
 
@@ -184,7 +159,7 @@ def cmd_cp(args, ctx) -> int:
     project = load_project(ctx)
     request = copy_request(args.source, args.destination, args.index, project)
     deploy = deploy_for(ctx)
-    container = _target(deploy, project, request)
+    container = find_replica(deploy, project, request.remote.service, request.index)
     engine = deploy.engines[container.host]
     try:
         if request.to_container:

@@ -388,7 +388,7 @@ class DockerEngine:
         with self._calling("stat", f"{container_id[:12]}:{path}"):
             api = self._api()
             # HEAD of the archive endpoint: the path's stat without its content
-            reply = api._head(api._url("/containers/{0}/archive", container_id), params={"path": path})
+            reply = api.head(api._url("/containers/{0}/archive", container_id), params={"path": path})
             if reply.status_code == 404:
                 return None
             try:

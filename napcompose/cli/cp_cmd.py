@@ -113,6 +113,7 @@ def _copy_out(ctx, engine, container, request: CopyRequest) -> None:
         if out is None:
             raise UsageError("cp ... -: this output takes no tar stream")
         chunks, _ = engine.get_archive(container.id, path)
+        ctx.stdout.flush()  # whatever the text layer holds goes before the archive
         copy_stream(chunks, out)
         return
     local = os.path.abspath(os.path.join(ctx.cwd, request.local))

@@ -3,8 +3,13 @@ events, logs, stats, version. One project is brought up once for the module and 
 volume removal test has projects of its own."""
 
 import hashlib
+import io
 import json
 import os
+import pathlib
+import subprocess
+import sys
+import tarfile
 import time
 
 import pytest
@@ -65,6 +70,28 @@ def test_cp_both_ways_keeps_the_mode_and_streams_a_large_file(running, lab):
     (running.dir / "out").mkdir()
     running.ok("cp", "web:/tmp/big.bin", "out")
     assert _sha(running.dir / "out" / "big.bin") == _sha(big)
+
+
+def test_cp_dash_is_a_tar_stream_on_stdout_and_from_stdin(running):
+    """As a process of its own: ``-`` is the process's binary stdin and stdout."""
+    def cp(*argv, data=b""):
+        env = dict(os.environ, NAP_CLUSTER=running.lab.cluster_file,
+                   PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[2]))
+        done = subprocess.run([sys.executable, "-m", "napcompose", "-p", running.name, "cp", *argv],
+                              cwd=running.dir, env=env, input=data, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout
+
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w") as tar:
+        entry = tarfile.TarInfo("streamed.txt")
+        entry.size, entry.mode = 6, 0o640
+        tar.addfile(entry, io.BytesIO(b"hello\n"))
+    cp("-", "web:/tmp", data=packed.getvalue())
+    with tarfile.open(fileobj=io.BytesIO(cp("web:/tmp/streamed.txt", "-"))) as tar:
+        (member,) = tar.getmembers()
+        assert (member.name, oct(member.mode & 0o7777), tar.extractfile(member).read()) == (
+            "streamed.txt", "0o640", b"hello\n")
 
 
 def test_cp_errors_name_the_container_and_its_host(running, lab):

@@ -302,3 +302,45 @@ def test_packing_a_missing_path_names_it(tmp_path):
     with pytest.raises(ArchiveError) as err:
         pack(str(tmp_path / "gone"), "gone")
     assert str(err.value) == f"no such file or directory: {tmp_path / 'gone'}"
+
+
+def test_a_volume_docker_refuses_as_in_use_is_kept_with_a_warning_and_a_failure_is_named(cli):
+    from napcompose.errors import HostError, VolumeInUseError
+
+    assert cli("up", "-d")[0] == 0
+    host = cli.world.host_of("shop_db_1")
+    engine = cli.world.engines[host]
+
+    def in_use(name):  # a container nap-compose does not see (not of any project) mounts it
+        raise VolumeInUseError(host, f"remove volume {name}: volume is in use - [abc123]")
+
+    engine.remove_volume = in_use
+    status, _, err = cli("down", "-v")
+    assert status == 0, err
+    assert f"WARNING: volume shop_data on {host} kept: remove volume shop_data: volume is in use - [abc123]" \
+        in err.splitlines()
+    assert cli("up", "-d")[0] == 0
+
+    def broken(name):
+        raise HostError(host, f"remove volume {name}: disk on fire")
+
+    engine.remove_volume = broken
+    status, _, err = cli("down", "-v")
+    assert status == 8
+    assert f"  Removing volume shop_data on {host}: remove volume shop_data: disk on fire" in err.splitlines()
+
+
+def test_top_prints_each_container_under_its_name_and_host(cli):
+    assert cli("up", "-d")[0] == 0
+    status, out, _ = cli("top", "db")
+    host = cli.world.host_of("shop_db_1")
+    assert (status, out) == (0, f"shop_db_1 on {host}\nPID   CMD\n1     sleep\n\n")
+
+
+def test_a_host_that_does_not_answer_makes_the_listing_partial(cli):
+    assert cli("up", "-d")[0] == 0
+    cli.world.engines["node3"].unreachable = "connection refused"
+    for argv in (["volumes"], ["ls"]):
+        status, _, err = cli(*argv)
+        assert status == 8
+        assert "  node3: cannot connect to the Docker engine: connection refused" in err.splitlines()

@@ -102,6 +102,10 @@ def without_host(host: str, text: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
+class VolumeInUseError(HostError):
+    """Docker refused to remove a volume because a container still uses it."""
+
+
 class HostKeyError(HostError):
     """An SSH host key that is unknown or changed, refused on purpose."""
 

@@ -336,6 +336,19 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class VolumeDef:
+    """A top-level named volume: its ``key`` in the file and the ``name`` Docker knows it by.
+
+    ``<project>_<key>`` as docker-compose names it, unless the file gives ``name:``; an ``external``
+    volume keeps its given name and is never removed by nap-compose.
+    """
+
+    key: str
+    name: str
+    external: bool = False
+
+
+@dataclass(frozen=True)
 class Project:
     """A whole compose project: its name, its services in name order, where it came from."""
 
@@ -347,6 +360,7 @@ class Project:
     seed: int = 0  # x-nap.seed, for the random strategy
     profiles: Tuple[str, ...] = ()  # every profile the files name, the inactive ones too
     disabled_services: Tuple[str, ...] = ()  # services left out because none of their profiles is active
+    volumes: Tuple[VolumeDef, ...] = ()  # the top-level named volumes, by key
 
     # The indexes below are built on first use and kept on the instance (a frozen dataclass keeps
     # them out of its fields, so equality and hashing still compare the fields only).
@@ -471,6 +485,8 @@ class ContainerEvent:
     action: str  # start | stop | die
     replica: Optional[Replica] = None  # from the container's compose labels, when it has them
     exit_code: Optional[int] = None  # for die
+    # the actor attributes (image, name, labels) for `events`; not part of what makes two events equal
+    attributes: Pairs = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,8 @@ class ContainerEngine(Protocol):
     def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
         ...
 
-    def remove_container(self, container_id: str, force: bool = False) -> None:
-        ...
+    def remove_container(self, container_id: str, force: bool = False, volumes: bool = False) -> None:
+        """Remove the container; ``volumes``: its anonymous volumes with it (``rm -v``)."""
 
     def hosts_path(self, container_id: str) -> str:
         """The container's hosts file on its host (Docker's HostsPath)."""
@@ -127,13 +127,58 @@ class ContainerEngine(Protocol):
         """Give the container another name (its labels, image, config and address stay)."""
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
-             timestamps: bool = False) -> Iterator[str]:
-        """The container's output, one line at a time (without the newline)."""
+             timestamps: bool = False, since: Optional[float] = None,
+             until: Optional[float] = None) -> Iterator[str]:
+        """The container's output, one line at a time (without the newline); ``since``/``until``
+        (epoch seconds) keep only the lines written in that span."""
 
     def exec(self, container_id: str, cmd: Sequence[str], tty: bool = False,
              write: Optional[Callable[[bytes], None]] = None) -> int:
         """Run ``cmd`` (a list, never a shell string) in the container; stream its output to ``write``;
         return its exit code."""
+
+
+class DayTwo(Protocol):
+    """What the commands a user types on a running project ask one host's engine (``volumes``,
+    ``pause``, ``top``, ``stats``, ``port``, ``events``, ``version``, ``cp``). A ContainerEngine
+    that offers them offers all of them; every method raises HostError naming the host."""
+
+    def list_volumes(self) -> List[Tuple[str, str]]:
+        """(name, driver) of every volume on this host."""
+
+    def remove_volume(self, name: str) -> bool:
+        """Remove the volume; False when there was none. VolumeInUseError when a container uses it."""
+
+    def pause_container(self, container_id: str) -> None:
+        ...
+
+    def unpause_container(self, container_id: str) -> None:
+        ...
+
+    def top(self, container_id: str) -> Tuple[Tuple[str, ...], Tuple[Tuple[str, ...], ...]]:
+        """The container's processes: (column titles, rows), as ``docker top`` shows them."""
+
+    def stats(self, container_id: str) -> Dict[str, object]:
+        """One sample of the container's resource use (Docker's stats document)."""
+
+    def port(self, container_id: str, private: str) -> List[Tuple[str, str]]:
+        """(host address, host port) of every binding of ``private`` (``80/tcp``); [] when unpublished."""
+
+    def version(self) -> Dict[str, str]:
+        """The engine's version document (Version, ApiVersion, Os, Arch, ...)."""
+
+    def watch_events(self, project: str, since: Optional[float] = None,
+                     until: Optional[float] = None) -> Iterator[ContainerEvent]:
+        """Every container event of ``project``'s containers, as they come (until ``until`` when given)."""
+
+    def path_stat(self, container_id: str, path: str) -> Optional[Dict[str, object]]:
+        """Docker's stat of ``path`` in the container (name, size, mode, linkTarget); None when absent."""
+
+    def get_archive(self, container_id: str, path: str) -> Tuple[Iterator[bytes], Dict[str, object]]:
+        """``path`` in the container as a tar stream (chunks, never the whole) and its stat."""
+
+    def put_archive(self, container_id: str, path: str, chunks: Iterator[bytes]) -> None:
+        """Unpack the tar stream ``chunks`` into the directory ``path`` of the container."""
 
 
 class AddressBook(Protocol):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from napcompose.clustermodel import Endpoint, NetworkView
-from napcompose.errors import HostError
+from napcompose.errors import HostError, VolumeInUseError
 from napcompose.imageref import parse_image
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, Replica,
                               parse_generation)
@@ -216,6 +216,7 @@ class FakeEngine:
         self.stop_timeouts: List[Tuple[str, Optional[float]]] = []  # (container name, timeout) per stop
         self.signals: List[Tuple[str, str]] = []  # (container name, signal) per kill
         self.log_lines: Dict[str, List[str]] = {}  # container name -> its output
+        self.log_windows: List[Tuple[str, Optional[float], Optional[float]]] = []  # (name, since, until) per read
         self.execs: List[Tuple[str, Tuple[str, ...]]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -304,7 +305,7 @@ class FakeEngine:
             ip=labels.get("io.nap-compose.address"), alloc_id=labels.get("io.nap-compose.alloc-id"),
             health=container.health, ports=ports, image=container.request.image,
             image_id=container.image_id, generation=parse_generation(labels.get(GENERATION_LABEL)),
-            status={"running": "Up", "created": "Created"}.get(container.state,
+            status={"running": "Up", "created": "Created", "paused": "Up (Paused)"}.get(container.state,
                                                                 f"Exited ({container.exit_code or 0})"),
             exit_code=(container.exit_code or 0) if container.state == "exited" else None,
             command=" ".join(spec.command or ()), labels=tuple(sorted(labels.items())),
@@ -339,6 +340,54 @@ class FakeEngine:
     def volume_names(self) -> List[str]:
         self._guard("volumes", "")
         return sorted(self.volumes)
+
+    def list_volumes(self):
+        """(name, driver) of every volume, as ``DayTwo.list_volumes`` answers."""
+        return sorted((name, "local") for name in self.volumes)
+
+    def remove_volume(self, name: str) -> bool:
+        self._guard("remove volume", name)
+        users = sorted(c.request.name for c in self.containers.values() if name in c.request.spec.named_volumes)
+        if users:
+            raise VolumeInUseError(self.host, f"remove volume {name}: volume is in use - [{', '.join(users)}]")
+        if name not in self.volumes:
+            return False
+        self.volumes.discard(name)
+        return True
+
+    def port(self, container_id: str, private: str):
+        container = self._get(container_id, "port")
+        return [("0.0.0.0", str(p.host_port)) for p in container.request.spec.ports
+                if p.host_port and f"{p.container_port}/{p.protocol}" == private]
+
+    def version(self):
+        self._guard("version", "")
+        return {"Version": "99.0-fake", "ApiVersion": "1.99"}
+
+    def top(self, container_id: str):
+        container = self._get(container_id, "top")
+        return ("PID", "CMD"), (("1", " ".join(container.request.spec.command or ("sleep",))),)
+
+    def stats(self, container_id: str):
+        self._get(container_id, "stats")
+        return {"memory_stats": {"usage": 1 << 20, "limit": 1 << 30}, "pids_stats": {"current": 1}}
+
+    def watch_events(self, project: str, since=None, until=None):
+        self._guard("events", project)
+        return iter([e for e in self.event_log if e.replica is not None and e.replica.project == project
+                     and (since is None or e.time >= since) and (until is None or e.time <= until)])
+
+    def pause_container(self, container_id: str) -> None:
+        container = self._get(container_id, "pause")
+        if container.state != "running":
+            raise HostError(self.host, f"pause {container.request.name}: container is not running")
+        container.state = "paused"
+
+    def unpause_container(self, container_id: str) -> None:
+        container = self._get(container_id, "unpause")
+        if container.state != "paused":
+            raise HostError(self.host, f"unpause {container.request.name}: container is not paused")
+        container.state = "running"
 
     def start_container(self, container_id: str) -> None:
         container = self._get(container_id, "start")
@@ -383,8 +432,9 @@ class FakeEngine:
                                         spec=replace(container.request.spec, container_name=name))
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
-             timestamps: bool = False):
+             timestamps: bool = False, since: Optional[float] = None, until: Optional[float] = None):
         container = self._get(container_id, "logs")
+        self.log_windows.append((container.request.name, since, until))
         lines = self.log_lines.get(container.request.name, [])
         return iter(lines if tail is None else lines[len(lines) - tail:] if tail else [])
 
@@ -395,8 +445,10 @@ class FakeEngine:
             write(" ".join(cmd).encode() + b"\n")
         return 0
 
-    def remove_container(self, container_id: str, force: bool = False) -> None:
+    def remove_container(self, container_id: str, force: bool = False, volumes: bool = False) -> None:
         container = self._get(container_id, "remove")
+        if volumes:
+            self.calls.append(("remove anonymous volumes", container.request.name))
         if container.state == "running" and not force:
             raise HostError(self.host, f"remove {container.request.name}: container is running")
         with self._lock:

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.sdk_errors import cause, sdk_errors
-from napcompose.errors import HostError, NapComposeError
+from napcompose.errors import HostError, NapComposeError, VolumeInUseError
 from napcompose.imageref import parse_image
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, RegistryAuth,
                               Replica, exit_code_of, parse_generation)
@@ -261,12 +261,12 @@ class DockerEngine:
                 # The HTTP read must outlast Docker's own grace period.
                 api.stop(container_id, timeout=int(timeout))
 
-    def remove_container(self, container_id: str, force: bool = False) -> None:
+    def remove_container(self, container_id: str, force: bool = False, volumes: bool = False) -> None:
         import docker.errors
 
         with self._calling("remove", container_id[:12]):
             try:
-                self._api().remove_container(container_id, force=force, v=False)
+                self._api().remove_container(container_id, force=force, v=volumes)
             except docker.errors.NotFound:
                 pass  # already gone: removal is idempotent
 
@@ -281,11 +281,17 @@ class DockerEngine:
     # ------------------------------------------------------------------ for the CLI
 
     def logs(self, container_id: str, follow: bool = False, tail: Optional[int] = None,
-             timestamps: bool = False) -> Iterator[str]:
+             timestamps: bool = False, since: Optional[float] = None,
+             until: Optional[float] = None) -> Iterator[str]:
         """The container's output, one decoded line at a time (without the newline)."""
+        window = {}
+        if since is not None:
+            window["since"] = since
+        if until is not None:
+            window["until"] = until
         with self._calling("logs", container_id[:12]):
             chunks = self._api().logs(container_id, stream=True, follow=follow, timestamps=timestamps,
-                                      tail="all" if tail is None else int(tail))
+                                      tail="all" if tail is None else int(tail), **window)
         pending = b""
         while True:
             with self._calling("logs", container_id[:12]):
@@ -306,6 +312,116 @@ class DockerEngine:
             exec_id = api.exec_create(container_id, list(cmd), tty=tty)["Id"]
             exec_output(api, exec_id, tty, write)
             return int(api.exec_inspect(exec_id).get("ExitCode") or 0)
+
+
+    # ------------------------------------------------------------------ day two (ports.DayTwo)
+
+    def list_volumes(self) -> List[Tuple[str, str]]:
+        with self._calling("list volumes"):
+            found = self._api().volumes() or {}
+        return sorted((v.get("Name", ""), v.get("Driver", "")) for v in found.get("Volumes") or ())
+
+    def remove_volume(self, name: str) -> bool:
+        import docker.errors
+
+        with self._calling("remove volume", name):
+            try:
+                self._api().remove_volume(name)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:  # Docker's answer for a volume a container still uses
+                    raise VolumeInUseError(self.host, f"remove volume {name}: {cause(exc)}") from exc
+                raise
+        return True
+
+    def pause_container(self, container_id: str) -> None:
+        with self._calling("pause", container_id[:12]):
+            self._api().pause(container_id)
+
+    def unpause_container(self, container_id: str) -> None:
+        with self._calling("unpause", container_id[:12]):
+            self._api().unpause(container_id)
+
+    def top(self, container_id: str):
+        with self._calling("top", container_id[:12]):
+            found = self._api().top(container_id) or {}
+        return (tuple(found.get("Titles") or ()),
+                tuple(tuple(str(c) for c in row) for row in found.get("Processes") or ()))
+
+    def stats(self, container_id: str):
+        with self._calling("stats", container_id[:12]):
+            return self._api().stats(container_id, stream=False) or {}
+
+    def port(self, container_id: str, private: str) -> List[Tuple[str, str]]:
+        with self._calling("inspect", container_id[:12]):
+            ports = ((self._api().inspect_container(container_id).get("NetworkSettings") or {})
+                     .get("Ports") or {})
+        return [(b.get("HostIp") or "0.0.0.0", str(b.get("HostPort") or "")) for b in ports.get(private) or ()]
+
+    def version(self):
+        with self._calling("ask the version"):
+            return self._api().version() or {}
+
+    def watch_events(self, project: str, since: Optional[float] = None, until: Optional[float] = None):
+        filters = {"type": ["container"], "label": [f"{PROJECT_LABEL}={project}"]}
+        with self._calling("read events"):
+            stream = self._api().events(since=None if since is None else _api_time(since),
+                                        until=None if until is None else _api_time(until),
+                                        filters=filters, decode=True)
+        try:
+            while True:
+                with self._calling("read events"):
+                    raw = next(stream, None)
+                if raw is None:
+                    return
+                event = _event(self.host, raw, any_action=True)
+                if event is not None:
+                    yield event
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+
+    def path_stat(self, container_id: str, path: str):
+        import docker.errors
+        from docker.utils import decode_json_header
+
+        with self._calling("stat", f"{container_id[:12]}:{path}"):
+            api = self._api()
+            # HEAD of the archive endpoint: the path's stat without its content
+            reply = api.head(api._url("/containers/{0}/archive", container_id), params={"path": path})
+            if reply.status_code == 404:
+                return None
+            try:
+                api._raise_for_status(reply)
+            except docker.errors.NotFound:
+                return None
+        encoded = reply.headers.get("x-docker-container-path-stat")
+        return decode_json_header(encoded) if encoded else {}
+
+    def get_archive(self, container_id: str, path: str):
+        with self._calling("copy from", f"{container_id[:12]}:{path}"):
+            chunks, stat = self._api().get_archive(container_id, path, chunk_size=_CHUNK)
+
+        def read():
+            while True:
+                with self._calling("copy from", f"{container_id[:12]}:{path}"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+
+        return read(), stat or {}
+
+    def put_archive(self, container_id: str, path: str, chunks) -> None:
+        # A generator makes the request body chunked: the archive is never held whole in memory.
+        with self._calling("copy to", f"{container_id[:12]}:{path}"):
+            if not self._api().put_archive(container_id, path, chunks):
+                raise HostError(self.host, f"copy to {container_id[:12]}:{path}: refused by the engine")
+
+
+_CHUNK = 1 << 16  # bytes per read of an archive stream
 
 
 # ---------------------------------------------------------------------- request → API arguments
@@ -336,10 +452,11 @@ def _api_time(seconds: float) -> str:
     return f"{seconds:.9f}"
 
 
-def _event(host: str, raw) -> Optional[ContainerEvent]:
-    """A ContainerEvent from one decoded event of Docker's stream; None for anything else."""
+def _event(host: str, raw, any_action: bool = False) -> Optional[ContainerEvent]:
+    """A ContainerEvent from one decoded event of Docker's stream; None for anything else (and for
+    actions other than start, stop and die unless ``any_action``)."""
     action = raw.get("Action") or raw.get("status") or ""
-    if raw.get("Type", "container") != "container" or action not in EVENT_ACTIONS:
+    if raw.get("Type", "container") != "container" or not (any_action or action in EVENT_ACTIONS):
         return None
     actor = raw.get("Actor") or {}
     attributes = actor.get("Attributes") or {}
@@ -352,7 +469,8 @@ def _event(host: str, raw) -> Optional[ContainerEvent]:
     code = attributes.get("exitCode")
     return ContainerEvent(time=stamp, host=host, container_id=actor.get("ID") or raw.get("id") or "",
                           name=attributes.get("name") or "", action=action, replica=replica,
-                          exit_code=int(code) if code is not None and str(code).lstrip("-").isdigit() else None)
+                          exit_code=int(code) if code is not None and str(code).lstrip("-").isdigit() else None,
+                          attributes=tuple(sorted((str(k), str(v)) for k, v in attributes.items())))
 
 
 def _health_from_status(status: str) -> Optional[str]:

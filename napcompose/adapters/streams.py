@@ -26,14 +26,15 @@ class LogSource:
 class LogMux:
     """Merge the lines of several sources; ``width`` pads prefixes so the bars line up."""
 
-    def __init__(self, sources: Sequence[LogSource]):
+    def __init__(self, sources: Sequence[LogSource], prefixed: bool = True):
         self._sources = list(sources)
+        self._prefixed = prefixed  # False: the lines alone (``logs --no-log-prefix``)
         self._queue: "queue.Queue" = queue.Queue(maxsize=10000)
         self._width = max((len(s.prefix) for s in self._sources), default=0)
         self._started = False
 
     def _read(self, source: LogSource) -> None:
-        prefix = source.prefix.ljust(self._width) + " | "
+        prefix = source.prefix.ljust(self._width) + " | " if self._prefixed else ""
         try:
             for line in source.lines():
                 self._queue.put(prefix + line)

@@ -21,6 +21,14 @@ from napcompose.cli.wiring import Wiring
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "napcompose.cli.project_cmd",
+    "napcompose.cli.logs_cmd",
+    "napcompose.cli.pause_cmd",
+    "napcompose.cli.cp_cmd",
+    "napcompose.cli.volumes_cmd",
+    "napcompose.cli.inspect_cmd",
+    "napcompose.cli.events_cmd",
+    "napcompose.cli.ls_cmd",
+    "napcompose.cli.version_cmd",
     "napcompose.cli.rolling_cmd",
     "napcompose.cli.config_cmd",
     "napcompose.cli.build_cmd",

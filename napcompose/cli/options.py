@@ -75,7 +75,8 @@ def options_of(args, project) -> Options:
                    rolling=not given.get("no_rolling", False),
                    prune_previous=given.get("prune_previous", False),
                    stop_first=given.get("stop", False), signal=signal,
-                   wait=bool(given.get("wait", False)), wait_timeout=waiting, pull=given.get("pull"))
+                   wait=bool(given.get("wait", False)), wait_timeout=waiting, pull=given.get("pull"),
+                   volumes=bool(given.get("volumes", False)))
 
 
 def attached_stop(up: Options) -> Options:

@@ -1,4 +1,4 @@
-"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, kill, logs, exec, plan.
+"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, kill, exec, plan (logs: logs_cmd.py).
 
 Flag names follow docker-compose 1.29. The handlers only parse and render: arguments are checked
 against the compose file and gathered into one Options object (``cli.options``) before anything is
@@ -17,7 +17,7 @@ from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
 from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.cli.options import options_of, whole_seconds
+from napcompose.cli.options import options_of
 from napcompose.cli import project_views as views
 from napcompose.cli.ps_json import STATUSES, print_ps_json, wanted_statuses
 
@@ -137,17 +137,6 @@ def cmd_ps(args, ctx) -> int:
     return ExitStatus.OK
 
 
-def cmd_logs(args, ctx) -> int:
-    project = load_project(ctx)
-    services = check_services(project, args.services)
-    tail = None if args.tail in (None, "all") else whole_seconds(args.tail)
-    deploy = deploy_for(ctx)
-    observation = deploy.orchestrator.ps(project.name, services, all=True)
-    views.print_logs(ctx, deploy, observation, follow=args.follow, tail=tail, timestamps=args.timestamps)
-    views.raise_if_partial(observation, "logs")
-    return ExitStatus.OK
-
-
 def cmd_exec(args, ctx) -> int:
     project = load_project(ctx)
     (service,) = check_services(project, [args.service])
@@ -233,6 +222,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("down", help="stop and remove the project's containers and release their addresses")
     p.add_argument("--remove-orphans", action="store_true", help="also remove containers of services not in the file")
+    p.add_argument("-v", "--volumes", action="store_true",
+                   help="also remove the project's named volumes (not external ones) on every host")
     _timeout_arg(p)
     add_wait_option(p)
     p.set_defaults(func=cmd_down)
@@ -265,6 +256,7 @@ def register(sub) -> None:
     p = sub.add_parser("rm", help="remove stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="don't ask for confirmation")
     p.add_argument("-s", "--stop", action="store_true", help="stop the containers first if needed")
+    p.add_argument("-v", "--volumes", action="store_true", help="also remove the containers' anonymous volumes")
     add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_rm)
@@ -274,13 +266,6 @@ def register(sub) -> None:
     add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_kill)
-
-    p = sub.add_parser("logs", help="show the containers' output, from every host")
-    p.add_argument("-f", "--follow", action="store_true", help="follow the output")
-    p.add_argument("--tail", default=None, metavar="N", help="lines from the end of each container's log")
-    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
-    _services_arg(p)
-    p.set_defaults(func=cmd_logs)
 
     p = sub.add_parser("exec", help="run a command in a running container of a service")
     p.add_argument("--index", type=int, default=1, metavar="N", help="which replica (default 1)")

@@ -126,23 +126,6 @@ def _sources(deploy, containers, follow: bool, tail, timestamps: bool) -> List[L
     return sources
 
 
-def print_logs(ctx, deploy, observation, follow: bool, tail, timestamps: bool) -> None:
-    containers = [c for c in observation.containers if not c.one_off and c.id]
-    if not follow:
-        # Whole logs, container after container: stable output that reads like a file.
-        for source in _sources(deploy, containers, False, tail, timestamps):
-            for line in source.lines():
-                ctx.out(f"{source.prefix} | {line}")
-        return
-    mux = LogMux(_sources(deploy, containers, True, tail, timestamps))
-    try:
-        for line in mux.lines():
-            ctx.out(line)
-            _flush(ctx)
-    except KeyboardInterrupt:
-        pass
-
-
 def attach(ctx, deploy, project, up: Options) -> int:
     """`up` without -d: follow every container's output until Ctrl-C, which stops the project
     (``up``'s services, with its ``-t``)."""

@@ -10,6 +10,10 @@ import json
 
 import yaml
 
+from dataclasses import replace
+
+from napcompose.config.volumes import key_of
+
 
 def _s(value):
     return value.replace("$", "$$") if isinstance(value, str) else value
@@ -185,17 +189,29 @@ def _definition(mount):
     return {"content": _s(mount.data.decode("utf-8", "replace"))}  # configs only: secrets have no content
 
 
+def _volume_definition(definition):
+    """A top-level volume as ``docker compose config`` writes it: with the name it is known by."""
+    if definition is None:
+        return None
+    if definition.external:
+        return {"external": True, "name": definition.name}
+    return {"name": definition.name}
+
+
 def as_dict(project) -> dict:
     """The compose mapping of ``project`` (spec format)."""
-    services = {spec.name: _service(spec) for spec in project.services}
+    # the services' volumes by the keys the file gave them, not by their Docker names
+    specs = [replace(s, volumes=tuple(key_of(project, v) for v in s.volumes)) for s in project.services]
+    services = {spec.name: _service(spec) for spec in specs}
     networks = sorted({n.name for s in project.services for n in s.networks} - {"default"})
-    volumes = sorted({v.split(":", 1)[0] for s in project.services for v in s.volumes
+    volumes = sorted({v.split(":", 1)[0] for s in specs for v in s.volumes
                       if ":" in v and not v.startswith(("/", ".", "~"))})
     doc = {"services": services}
     if networks:
         doc["networks"] = {n: None for n in networks}
     if volumes:
-        doc["volumes"] = {v: None for v in volumes}
+        defs = {v.key: v for v in project.volumes}
+        doc["volumes"] = {v: _volume_definition(defs.get(v)) for v in volumes}
     for kind in ("config", "secret"):
         found = {m.name: _definition(m) for s in project.services for m in s.file_mounts if m.kind == kind}
         if found:

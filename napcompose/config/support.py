@@ -104,7 +104,7 @@ TOP_IGNORED = {
     "networks": {key: _ONE_NETWORK for key in (
         "name", "driver", "driver_opts", "external", "enable_ipv6", "attachable", "labels", "ipam.driver",
         "ipam.options", "ipam.config[].ip_range", "ipam.config[].gateway", "ipam.config[].aux_addresses")},
-    "volumes": {key: _LOCAL_VOLUME for key in ("name", "driver", "driver_opts", "external", "labels")},
+    "volumes": {key: _LOCAL_VOLUME for key in ("driver", "driver_opts", "labels")},
     "configs": {key: _FILE_SHIPPED for key in ("name", "labels", "template_driver")},
     "secrets": {key: _FILE_SHIPPED for key in ("name", "labels", "driver", "driver_opts", "template_driver")},
 }

@@ -139,7 +139,8 @@ def remove(state: RunState, action: Remove) -> None:
     container = action.container
 
     def work():
-        remove_container(state, action.host, container, stop=action.stop, force=action.force)
+        remove_container(state, action.host, container, stop=action.stop, force=action.force,
+                         volumes=action.volumes)
         state.set_live(action.replica, None, only_if=container)
         if container.replica is not None:
             # gone from this host: the address may follow the replica wherever it lands next
@@ -168,11 +169,14 @@ def bind_found(state: RunState, replica: Replica, host: str) -> None:
 
 
 def remove_container(state: RunState, host: str, container: ObservedContainer, stop: bool,
-                     force: bool = False) -> None:
+                     force: bool = False, volumes: bool = False) -> None:
     engine = state.core.engines[host]
     if stop and container.state in RUNNING_STATES:
         engine.stop_container(container.id, state.options.timeout)
-    engine.remove_container(container.id, force=force)
+    if volumes:  # rm -v: its anonymous volumes go with it
+        engine.remove_container(container.id, force=force, volumes=True)
+    else:
+        engine.remove_container(container.id, force=force)
 
 
 def wait_health(state: RunState, replica: Replica, host: str, container_id: str, needed: bool) -> None:

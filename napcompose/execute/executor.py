@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import LockLostError, NapComposeError
-from napcompose.execute import addresses, containers, files, hosts, images, names, readiness, rolling
+from napcompose.execute import addresses, containers, daytwo, files, hosts, images, names, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
@@ -22,6 +22,7 @@ from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
                                 WriteNames)
+from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 
 Handler = Callable[[RunState, object], Optional[List[Outcome]]]
 
@@ -36,6 +37,7 @@ HANDLERS: Dict[type, Handler] = {
     ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
     AwaitReady: readiness.wait_ready,
+    Pause: daytwo.pause, Unpause: daytwo.unpause, RemoveVolume: daytwo.remove_volume,
 }
 
 

@@ -24,6 +24,7 @@ from napcompose.execute.state import Core
 from napcompose.observe.hosts import observe, with_stand_ins
 from napcompose.observe.pins import ALWAYS, Pin, pinned, resolve_pins
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan, selected_services
+from napcompose.planner.volumes import removable
 
 __all__ = ["Orchestrator", "Observation", "HostsDrift", "RunReport", "Outcome", "Options", "Command"]
 
@@ -100,6 +101,10 @@ class Orchestrator(Core):
             volumes = sorted({v for s in project.services for v in s.named_volumes})
             seen = self.observe(project_name, everything=True, images=images, addresses=addresses,
                                 volumes=volumes)
+        elif command is Command.DOWN and options.volumes and project is not None:
+            # every project's containers: a volume another project's container mounts is kept
+            seen = self.observe(project_name, everything=True, addresses=addresses,
+                                volumes=removable(project))
         else:
             seen = self.observe(project_name, addresses=addresses)
         return plan(project, seen, addresses, options, command, shipped, pins=pins), addresses

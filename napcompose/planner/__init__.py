@@ -21,8 +21,9 @@ from napcompose.planner.gc import AddressRecords, plan_gc
 from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build_request, build_requests,
                                            completed_needed, converge, healthy_needed, hosts_block,
                                            selected_services)
-from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_restart, plan_rm, plan_start,
-                                         plan_stop)
+from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_pause, plan_restart, plan_rm,
+                                         plan_start, plan_stop, plan_unpause)
+from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.hostloss import current_generations, superseded
 from napcompose.observe.observation import (Addresses, Observation, parse_owner, parse_stranded, stand_ins,
                                            stranded_owner)
@@ -52,6 +53,8 @@ class Command(enum.Enum):
     PULL = "pull"
     PUSH = "push"
     GC = "ipam gc"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
 
 
 def plan(project: Optional[Project], observation: Observation, addresses: Addresses, options: Options,
@@ -74,7 +77,8 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
         return plan_hosts_sync(project, observation, options, addresses)
     planners = {Command.STOP: plan_stop, Command.START: plan_start, Command.RESTART: plan_restart,
                 Command.RM: plan_rm, Command.KILL: plan_kill, Command.HOSTS_SYNC: plan_hosts_sync,
-                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build, Command.PUSH: plan_push}
+                Command.ROLLBACK: plan_rollback, Command.BUILD: plan_build, Command.PUSH: plan_push,
+                Command.PAUSE: plan_pause, Command.UNPAUSE: plan_unpause}
     return planners[command](project, observation, options)
 
 
@@ -91,4 +95,5 @@ __all__ = [
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
     "AddressRecords", "plan_build", "plan_gc", "Pull", "Pin", "plan_pull", "PushImage", "plan_push",
+    "Pause", "Unpause", "RemoveVolume", "plan_pause", "plan_unpause",
 ]

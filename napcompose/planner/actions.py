@@ -14,6 +14,7 @@ from typing import ClassVar, Optional, Tuple, Union
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
 from napcompose.observe.pins import Pin
+from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
 
@@ -308,6 +309,7 @@ class Remove(_OnReplica):
     container: Optional[ObservedContainer] = None
     stop: bool = True
     force: bool = False
+    volumes: bool = False  # its anonymous volumes go with it (rm -v)
     verb: ClassVar[str] = "Removing"
     kind: ClassVar[str] = "remove"
 
@@ -467,10 +469,10 @@ def ship_key(host: str) -> str:
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-               RemovePrevious, AwaitReady]
+               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-                RemovePrevious, AwaitReady)
+                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

@@ -1,4 +1,5 @@
-"""Plans of the commands that act on containers that exist: down, stop, start, restart, rm, kill.
+"""Plans of the commands that act on containers that exist: down, stop, start, restart, rm, kill,
+pause, unpause.
 
 Stops go in reverse dependency waves (consumers first), starts in dependency waves. A container on
 a host that does not answer is never assumed gone: its address stays reserved and the host is
@@ -15,6 +16,8 @@ from napcompose.model import RUNNING_STATES, ObservedContainer, Project
 from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts, names_writes)
+from napcompose.planner.daytwo_actions import Pause, Unpause
+from napcompose.planner.volumes import volume_removals
 from napcompose.planner.containers import completed_needed, healthy_needed
 from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
@@ -114,8 +117,9 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
         on_host.setdefault(action.host, []).append(action.key)
     removals = [RemoveFiles(h.name, observation.project, after=tuple(on_host.get(h.name, ())))
                 for h in observation.cluster.hosts if h.name not in down and h.name not in keeping]
+    volumes = volume_removals(project, observation, targets, on_host) if options.volumes else []
     # the names go from the resolvers before the containers stop
-    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + removals],
+    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + removals + volumes],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 
@@ -177,7 +181,7 @@ def plan_rm(project: Project, observation: Observation, options: Options) -> Pla
     stopping = {a.container: a.key for wave in stops for a in wave}
     targets = [c for c in chosen if c.state not in RUNNING_STATES or c in stopping]
     removes = [[Remove(c.replica, c.host, "rm", (stopping[c],) if c in stopping else (), container=c,
-                       stop=False, force=options.force) for c in wave]
+                       stop=False, force=options.force, volumes=options.volumes) for c in wave]
                for wave in _waves(stop_waves(project), targets)]
     return _plan(observation, stops + removes)
 
@@ -187,6 +191,20 @@ def plan_kill(project: Project, observation: Observation, options: Options) -> P
     return _plan(observation, [names_writes(observation, "before"),
                                [Kill(c.replica, c.host, options.signal, container=c, signal=options.signal)
                                 for c in running]])
+
+
+def plan_pause(project: Project, observation: Observation, options: Options) -> Plan:
+    """Pause the running containers of the chosen services, all at once (none waits for another)."""
+    running = [c for c in _chosen(project, observation, options) if c.state == "running"]
+    return _plan(observation, [[Pause(c.replica, c.host, "pause", container=c)
+                                for c in sorted(running, key=lambda c: (c.replica, c.host))]])
+
+
+def plan_unpause(project: Project, observation: Observation, options: Options) -> Plan:
+    """Unpause the paused containers of the chosen services."""
+    paused = [c for c in _chosen(project, observation, options) if c.state == "paused"]
+    return _plan(observation, [[Unpause(c.replica, c.host, "unpause", container=c)
+                                for c in sorted(paused, key=lambda c: (c.replica, c.host))]])
 
 
 def plan_hosts_sync(project: Project, observation: Observation, options: Options,

@@ -45,6 +45,7 @@ class Options:
     wait_timeout: Optional[float] = None
     pull: Optional[str] = None
     push: bool = False
+    volumes: bool = False  # down -v: the project's named volumes go too; rm -v: the anonymous ones
 
     @property
     def scale_of(self) -> Dict[str, int]:

@@ -7,11 +7,12 @@ from typing import Dict, List
 from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, PushImage,
                                         Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts, WriteNames)
+from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
 
 _WORDS = {Create: "create", Recreate: "recreate", Start: "start", Keep: "nothing", Stop: "stop",
-          Restart: "restart", Remove: "remove", Kill: "kill"}
+          Restart: "restart", Remove: "remove", Kill: "kill", Pause: "pause", Unpause: "unpause"}
 
 
 def _container_line(action, address: str) -> str:
@@ -58,6 +59,12 @@ def render(plan: Plan) -> List[str]:
                          for f in action.files)
         elif isinstance(action, RemoveFiles):
             lines.append(f"files on {action.host}: remove the copies of project {action.project} ({action.reason})")
+        elif isinstance(action, RemoveVolume):
+            if action.in_use_by:
+                lines.append(f"volume {action.volume} on {action.host}: keep (in use by "
+                             f"{', '.join(action.in_use_by)})")
+            else:
+                lines.append(f"volume {action.volume} on {action.host}: remove ({action.reason})")
         elif isinstance(action, WriteHosts):
             names = ", ".join(r.label for r in action.replicas)
             lines.append(f"hosts files on {action.host}: write the blocks that differ ({names})")

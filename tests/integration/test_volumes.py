@@ -17,12 +17,12 @@ def project(lab, tmp_path):
         p.cleanup()
     finally:
         for host in lab.cluster.hosts:
-            lab.exec(host.name, "docker", "volume", "rm", "-f", f"v{p.name}")
+            lab.exec(host.name, "docker", "volume", "rm", "-f", f"{p.name}_data")
 
 
 def test_a_replica_goes_back_to_the_host_holding_its_volume(project, lab):
-    volume = f"v{project.name}"  # volume names are the host's, shared by every project: one of its own
-    project.write({"zdb": sleeper(volumes=[f"{volume}:/data"])}, volumes={volume: {}})
+    volume = f"{project.name}_data"  # the key "data", as Docker names it: prefixed with the project's name
+    project.write({"zdb": sleeper(volumes=["data:/data"])}, volumes={"data": {}})
     project.ok("up", "-d")
     name = f"{project.name}_zdb_1"
     holder = project.containers()[name][0]
@@ -32,8 +32,8 @@ def test_a_replica_goes_back_to_the_host_holding_its_volume(project, lab):
     project.ok("down")
     assert project.containers() == {}
     # A replica of another service now sits on the holder: spread alone would pick another host.
-    project.write({"zdb": sleeper(volumes=[f"{volume}:/data"]),
-                   "web": sleeper(**{"x-nap": {"hosts": [holder]}})}, volumes={volume: {}})
+    project.write({"zdb": sleeper(volumes=["data:/data"]),
+                   "web": sleeper(**{"x-nap": {"hosts": [holder]}})}, volumes={"data": {}})
     plan = project.ok("plan")
     assert f"volume {volume} on {holder}: used by zdb_1 (its data is there)" in plan.splitlines()
     project.ok("up", "-d")

@@ -83,16 +83,16 @@ def test_after_down_the_next_up_puts_the_replica_back_where_its_volume_is(tmp_pa
     assert sorted(h for h, e in cli.world.engines.items() if e.volumes) == [first]
     rows = [json.loads(line) for line in cli("ps", "--format", "json")[1].splitlines()]
     assert {r["Name"]: (r["Host"], r["Mounts"].split(",")) for r in rows if r["Mounts"]} == {
-        "shop_zdb_1": (first, ["data"])}
+        "shop_zdb_1": (first, ["shop_data"])}
     status, out, err = cli("plan")
-    assert f"volume data on {first}: used by zdb_1 (its data is there)" in out.splitlines()
+    assert f"volume shop_data on {first}: used by zdb_1 (its data is there)" in out.splitlines()
     assert cli("down")[0] == 0
     assert cli.world.all_containers() == []
     (tmp_path / "docker-compose.yml").write_text(COMPOSE.replace("scale: 2", "scale: 0"))
     status, out, err = cli("plan")
     assert status == 0, err
     assert f"zdb_1 on {first} ((new)): create (not created yet)" in out.splitlines()
-    assert f"volume data on {first}: used by zdb_1 (its data is there)" in out.splitlines()
+    assert f"volume shop_data on {first}: used by zdb_1 (its data is there)" in out.splitlines()
     assert cli("up", "-d")[0] == 0
     assert cli.world.host_of("shop_zdb_1") == first
     # Without the volume (removed by hand), the strategy decides again.
@@ -107,4 +107,4 @@ def test_a_first_plan_says_where_each_volume_will_be_made(tmp_path):
     (tmp_path / "docker-compose.yml").write_text(COMPOSE)
     status, out, err = cli("plan")
     assert status == 0, err
-    assert "volume data on node3: used by zdb_1 (made there when the container is created)" in out.splitlines()
+    assert "volume shop_data on node3: used by zdb_1 (made there when the container is created)" in out.splitlines()

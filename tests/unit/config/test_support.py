@@ -130,7 +130,7 @@ def test_long_form_volumes_keep_their_options():
                  "      - {type: volume, source: data, target: /data, volume: {nocopy: true}}\n"
                  "      - {type: tmpfs, target: /run, tmpfs: {size: 1m}}\n"
                  "volumes:\n  data: {}\n").service("web")
-    assert spec.volumes == ("/srv/proj/src:/src:ro,rslave", "data:/data:nocopy")
+    assert spec.volumes == ("/srv/proj/src:/src:ro,rslave", "proj_data:/data:nocopy")
     assert spec.tmpfs == ("/run:size=1048576",)
 
 

@@ -134,15 +134,22 @@ class Session:
 
         return Evictions(self.store, self.cluster.store.prefix, self.clock)
 
-    def orchestrator(self, reporter, ipam=None):
-        """An Orchestrator over this session's engines, files, store and images, reporting to ``reporter``."""
+    def networks(self, built=None):
+        """The hosts' flat network and names resolver (ports.HostNetworks); ``built``: the resolver's
+        image made on this machine, for the hosts that lack it."""
+        return self._ctx.wiring.networks(self.cluster, self.connections, built)
+
+    def orchestrator(self, reporter, ipam=None, networks=None):
+        """An Orchestrator over this session's engines, files, store, host blocks and images (and
+        ``networks``), reporting to ``reporter``."""
         from napcompose.adapters.docker_config import credentials
         from napcompose.orchestrator import Orchestrator
 
         connections = self.connections
         return Orchestrator(self.cluster, self.engines, connections.files, ipam or self.ipam(), reporter,
                             self.clock, images=self._ctx.wiring.images(connections, reporter),
-                            evictions=self.evictions(), credentials=credentials(self._ctx.environ))
+                            evictions=self.evictions(), credentials=credentials(self._ctx.environ),
+                            networks=networks, blocks=self.host_blocks())
 
 
 def session_of(ctx, cluster=None) -> Session:

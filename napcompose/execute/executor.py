@@ -2,8 +2,8 @@
 
 Waves run one after the other; the actions of a wave run in parallel across hosts. An action whose
 dependency (``after``) failed or was skipped is skipped, naming it. Failures are collected into the
-RunReport, never raised, except a failed Reserve: nothing has changed then, so the run stops with
-its error. An action on a host that did not answer fails as unreachable (a Release still runs: it
+RunReport, never raised, except a failed Reserve or ReserveBlocks: nothing has changed then, so the
+run stops with its error. An action on a host that did not answer fails as unreachable (a Release still runs: it
 decides itself). ``live`` follows the project's containers as each action changes them; the hosts
 blocks written last are computed from it.
 """
@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import NapComposeError
-from napcompose.execute import addresses, containers, files, hosts, images, names, readiness, rolling
+from napcompose.execute import addresses, containers, files, hosts, images, names, network, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
+from napcompose.planner.network_actions import (CreateNetwork, LoadResolverImage, RecreateNetwork, ReleaseBlock,
+                                                RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
 from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
@@ -36,6 +38,10 @@ HANDLERS: Dict[type, Handler] = {
     ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
     AwaitReady: readiness.wait_ready,
+    ReserveBlocks: network.reserve_blocks, ReleaseBlock: network.release_block,
+    CreateNetwork: network.create_network, RecreateNetwork: network.recreate_network,
+    RemoveNetwork: network.remove_network, LoadResolverImage: network.load_resolver_image,
+    StartResolver: network.start_resolver, RunResolver: network.run_resolver,
 }
 
 
@@ -91,7 +97,7 @@ def run_plan(core: Core, project: Project, options: Options, plan: Plan, address
 def _run_one(state: RunState, action) -> Optional[List[Outcome]]:
     """The action's handler, picked by its type; returns the outcomes it reports itself, if any."""
     handler = HANDLERS[type(action)]
-    if isinstance(action, Reserve):
+    if isinstance(action, (Reserve, ReserveBlocks)):  # nothing has changed yet: the run stops
         try:
             return handler(state, action)
         except NapComposeError as exc:

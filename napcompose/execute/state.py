@@ -78,8 +78,11 @@ class Core:
                  files: Callable[[str], RemoteFiles], ipam: AddressBook, reporter: Reporter, clock: Clock,
                  max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
                  images: Optional[ImageTransfer] = None, evictions=None,
-                 credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None):
+                 credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None,
+                 networks=None, blocks=None):
         self.cluster = cluster
+        self.networks = networks  # ports.HostNetworks: the flat network and resolver (network create|rm)
+        self.blocks = blocks  # ipam.hostblocks.HostBlocks: each host's block in the store
         # registry -> the operator's credentials for it (sent with each pull, never stored on a host)
         self.credentials = credentials or (lambda registry: None)
         self.evictions = evictions  # ipam.evictions.Evictions, or None: no host is evicted

@@ -121,22 +121,22 @@ class Orchestrator(Core):
         return run_plan(self, project, options, the_plan, addresses)
 
     # ------------------------------------------------------------------ hosts files
-    def hosts_check(self, project: Project) -> List[HostsDrift]:
+    def hosts_check(self, project: Project, seen: Optional[Observation] = None) -> List[HostsDrift]:
         """Every running container whose hosts file does not hold exactly its block, read from the same
-        observation ``hosts sync`` plans from."""
-        seen = self.observe(project.name, read_only=True)
+        observation ``hosts sync`` plans from (``seen``, when the caller observed already)."""
+        seen = seen or self.observe(project.name, read_only=True)
         for status in seen.unreachable:
             self.reporter.warning(f"cannot check {status.host}: {status.error}")
         return check_blocks(project, list(seen.containers), files=self.files, engines=self.engines,
                             reporter=self.reporter, max_workers=self.max_workers)
 
-    def names_check(self, project: Project) -> List[NamesDrift]:
+    def names_check(self, project: Project, seen: Optional[Observation] = None) -> List[NamesDrift]:
         """Every host that answers whose resolver file for ``project`` is missing or stale (none
-        when the cluster runs no resolver)."""
+        when the cluster runs no resolver); ``seen``: the observation, when the caller made it."""
         resolver = self.cluster.network.resolver
         if resolver is None:
             return []
-        seen = self.observe(project.name, read_only=True)
+        seen = seen or self.observe(project.name, read_only=True)
         answering = [h.host for h in seen.hosts if h.reachable]
         return check_files(project, list(seen.containers), resolver, answering, self.files, self.reporter,
                            self.max_workers)

@@ -14,6 +14,8 @@ from typing import ClassVar, Optional, Tuple, Union
 from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
 from napcompose.observe.pins import Pin
+from napcompose.planner.network_actions import (NETWORK_TYPES, CreateNetwork, LoadResolverImage, RecreateNetwork,
+                                                ReleaseBlock, RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
 
@@ -471,6 +473,10 @@ Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create,
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
                 RemovePrevious, AwaitReady)
+# the flat network's own actions (network create|rm; ipam gc's blocks): planner/network_actions.py
+Action = Union[Action, ReserveBlocks, ReleaseBlock, CreateNetwork, RecreateNetwork, RemoveNetwork,  # type: ignore
+               LoadResolverImage, StartResolver, RunResolver]
+ACTION_TYPES = ACTION_TYPES + NETWORK_TYPES
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

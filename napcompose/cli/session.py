@@ -160,25 +160,3 @@ def session_of(ctx, cluster=None) -> Session:
         ctx.session = session
     return session
 
-
-def on_every_host(cluster, connections, job, failed, hosts=None, max_workers: int = 8) -> list:
-    """``job(host, client)`` on every host of ``cluster`` (or those named ``hosts``) at once, with the
-    host's Docker client; results in host order. A host whose client cannot be had gives
-    ``failed(host, error)`` (the error without the host's name: results name their host), and so
-    does a job that fails."""
-    from napcompose.errors import without_host
-    from napcompose.errors import NapComposeError
-    from napcompose.parallel import fan_out
-
-    chosen = [h for h in cluster.hosts if hosts is None or h.name in hosts]
-
-    def one(host):
-        try:
-            client = connections.docker(host.name)
-        except NapComposeError as exc:
-            return failed(host, without_host(host.name, str(exc)))
-        return job(host, client)
-
-    by_name = {h.name: h for h in chosen}
-    return [r.value if r.ok else failed(by_name[r.key], r.error or "failed")
-            for r in fan_out(chosen, one, key=lambda h: h.name, max_workers=max_workers)]

@@ -6,7 +6,8 @@ parallel (``observe``), makes a pure Plan of typed actions (``napcompose.planner
 to the one executor (``napcompose.execute``). ``plan`` returns what ``run`` would execute for the same
 state, and touches
 nothing. Runs never raise for a container that fails: every outcome is in the RunReport.
-The command line builds the Options (``napcompose.cli.options``).
+The command line builds the Options (``napcompose.cli.options``). ``network.py`` is the same road
+for the flat network (``network create``, ``network rm``).
 """
 
 from __future__ import annotations

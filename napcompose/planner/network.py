@@ -68,7 +68,7 @@ def plan_network_create(observation: NetworkObservation, recreate_empty: bool = 
     results: List[NetworkResult] = []
     actions = []
     for state in observation.hosts:
-        host = _host(cluster, state.host)
+        host = cluster.host(state.host)
         block = chosen.get(state.host)
         if not state.reachable:
             results.append(NetworkResult(state.host, "failed", state.error, block=block))
@@ -107,7 +107,7 @@ def _resolvers(cluster: Cluster, hosts: Sequence[HostNetworkState], digest: str,
     moved = {a.host: a.key for a in loads + copies}
     runs, statuses = [], []
     for state in hosts:
-        host = _host(cluster, state.host)
+        host = cluster.host(state.host)
         wanted = config_digest(spec, host, digest)
         after = networks + ((moved[host.name],) if host.name in moved else ())
         found = state.resolver
@@ -183,13 +183,12 @@ def render_network(network_plan: NetworkPlan) -> List[str]:
         if result.host not in planned:
             lines.append(f"network on {result.host}: {result.status} ({result.detail})")
             lines += [f"    {line}" for line in result.drift]
+    running = {a.host for a in network_plan.plan.actions if isinstance(a, (StartResolver, RunResolver))}
+    lines += [f"names resolver on {s.host}: {s.status} ({s.detail})" for s in network_plan.resolvers
+              if s.host not in running]
     if not network_plan.plan.actions:
         lines.append("nothing to do")
     return lines
-
-
-def _host(cluster: Cluster, name: str):
-    return next(h for h in cluster.hosts if h.name == name)
 
 
 __all__ = ["NetworkPlan", "plan_blocks", "plan_network_create", "plan_network_rm", "render_network"]

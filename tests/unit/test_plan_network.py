@@ -141,6 +141,14 @@ def test_a_resolver_as_asked_is_kept_a_stopped_one_started_and_one_made_otherwis
                                                                         (f"{IMAGE}@node3",)))
     assert [(s.host, s.status) for s in planned.resolvers] == [("node1", "ok"), ("node2", "started"),
                                                                ("node3", "replaced")]
+    assert render_network(planned) == [
+        f"image {IMAGE} on node3: copy from node1 (missing or made from other programs)",
+        "names resolver on node2: start (exited)",
+        "names resolver on node3: replace (made otherwise)",
+        "network on node1: present (network nap already as wanted)",
+        "network on node2: present (network nap already as wanted)",
+        "network on node3: present (network nap already as wanted)",
+        "names resolver on node1: ok (dnsmasq on 198.18.0.11:53)"]
 
 
 def test_no_resolver_is_touched_while_a_network_is_not_as_wanted():

@@ -148,3 +148,40 @@ class NetworkView:
     exists: bool
     ip_range: Optional[str] = None
     endpoints: Tuple[Endpoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """The options of one host's cluster network, in Docker's terms."""
+
+    name: str
+    driver: str
+    subnet: Optional[str]
+    gateway: Optional[str]
+    aux_addresses: Pairs = ()
+    options: Pairs = ()
+    ip_range: Optional[str] = None  # the host's block: Docker's own IPAM hands out only these
+
+    def option(self, key: str) -> Optional[str]:
+        return dict(self.options).get(key)
+
+
+@dataclass(frozen=True)
+class FoundNetwork:
+    """The cluster network as one host's Docker holds it: its id, its options and the names of the
+    containers attached (running ones: a stopped container holds no endpoint)."""
+
+    id: str
+    options: NetworkOptions
+    attached: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FoundResolver:
+    """The names resolver's container on one host: ``config`` is the digest its label records
+    (what it was made with), ``status`` Docker's word for its state."""
+
+    id: str
+    running: bool
+    status: str = ""
+    config: Optional[str] = None

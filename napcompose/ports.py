@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
-from napcompose.clustermodel import NetworkView
+from napcompose.clustermodel import FoundNetwork, FoundResolver, NetworkOptions, NetworkView
 from napcompose.model import (Allocation, BuildSpec, ContainerEvent, ContainerRequest, ObservedContainer,
                               RegistryAuth)
 
@@ -273,6 +273,39 @@ class RemoteFiles(Protocol):
 
     def remove_tree(self, path: str) -> None:
         """Remove ``path`` and everything under it (symlinks are removed, never followed); nothing when absent."""
+
+
+class HostNetworks(Protocol):
+    """The flat network and the names resolver on each host's Docker engine (``network create|rm``).
+
+    Every method takes the host's name and raises HostError naming it (and the network, container
+    or image) on failure.
+    """
+
+    def find_network(self, host: str, name: str) -> Optional[FoundNetwork]:
+        """The network ``name`` on ``host``: its id, options and attached containers; None when absent."""
+
+    def create_network(self, host: str, options: NetworkOptions) -> None:
+        ...
+
+    def remove_network(self, host: str, network_id: str) -> None:
+        ...
+
+    def find_resolver(self, host: str) -> Optional[FoundResolver]:
+        """The names resolver's container on ``host``; None when there is none."""
+
+    def resolver_image(self, host: str) -> Optional[str]:
+        """The digest the resolver's image on ``host`` was made from ("" when unlabelled); None when absent."""
+
+    def load_resolver_image(self, host: str) -> None:
+        """Import the resolver's image made on this machine into ``host``'s daemon."""
+
+    def start_resolver(self, host: str, container_id: str) -> None:
+        ...
+
+    def run_resolver(self, host: str, config: str, replace: Optional[str] = None) -> None:
+        """Create and start the resolver on ``host`` labelled with ``config`` (its config digest),
+        removing the container ``replace`` first when given."""
 
 
 class Reporter(Protocol):

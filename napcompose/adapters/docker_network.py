@@ -1,26 +1,25 @@
-"""Create the cluster's flat network on one host, or report how an existing one drifted; inspect it.
+"""The cluster's flat network and names resolver on each host's Docker (``ports.HostNetworks``); inspect it.
 
-Each function works on one host's Docker client; asking every host at once is the caller's job. A
-network that exists is never removed or recreated unless asked (``recreate_empty``), and then
-only where no container is attached: replacing it would cut its containers off. Each host's network
-gets the host's block (reserved in the store first) as its ip-range.
+Each call works on one host; asking every host at once, and deciding what to create, replace or
+leave alone, is the road's (observe/network.py, planner/network.py, execute/network.py).
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Optional, Tuple
 
 import docker.errors
 import docker.types
 import paramiko
 import requests
 
+from napcompose.adapters import binary_image, resolver
 from napcompose.adapters.sdk_errors import cause
-from napcompose.errors import NapComposeError, without_host
+from napcompose.clustermodel import Cluster, Endpoint, FoundNetwork, FoundResolver, NetworkOptions, NetworkView
+from napcompose.errors import HostError, NapComposeError
 from napcompose.model import pairs
-from napcompose.clustermodel import Cluster, Host
-from napcompose.clustermodel import Endpoint, NetworkView
-from napcompose.network.desired import NetworkResult, create_arguments, decide, desired_network, options_from_inspect
+from napcompose.network.desired import create_arguments, options_from_inspect
 
 _SDK_ERRORS = (docker.errors.DockerException, requests.RequestException, paramiko.SSHException, OSError)
 
@@ -43,40 +42,66 @@ def _create(client, desired) -> None:
                               check_duplicate=True)
 
 
-def ensure_host_network(cluster: Cluster, host: Host, client, block: Optional[str] = None,
-                        recreate_empty: bool = False) -> NetworkResult:
-    """Make sure ``host`` (reached through the DockerClient ``client``) has the cluster network."""
-    desired = desired_network(cluster.network, host, block)
-    try:
-        attrs = _find(client, desired.name)
-        found = options_from_inspect(attrs) if attrs is not None else None
-        action, result = decide(host.name, desired, found, _attached(attrs or {}), recreate_empty)
-        if action == "recreate":
-            client.api.remove_network(attrs["Id"])
-        if action in ("create", "recreate"):
-            _create(client, desired)
-        return result
-    except NapComposeError as exc:
-        return NetworkResult(host.name, "failed", without_host(host.name, str(exc)), block=block)
-    except _SDK_ERRORS as exc:
-        return NetworkResult(host.name, "failed", f"network {desired.name}: {cause(exc)}", block=block)
+class DockerNetworks:
+    """ports.HostNetworks over each host's shared Docker client; ``built`` is the resolver's image made
+    on this machine (needed only to load it into a host)."""
+
+    def __init__(self, cluster: Cluster, connections, built=None):
+        self._cluster = cluster
+        self._connections = connections
+        self._built = built
+        self._hosts = {h.name: h for h in cluster.hosts}
+
+    def _client(self, host: str):
+        return self._connections.docker(host)
+
+    def find_network(self, host: str, name: str) -> Optional[FoundNetwork]:
+        with _calling(host, f"network {name}"):
+            attrs = _find(self._client(host), name)
+            if attrs is None:
+                return None
+            return FoundNetwork(attrs["Id"], options_from_inspect(attrs), _attached(attrs))
+
+    def create_network(self, host: str, options: NetworkOptions) -> None:
+        with _calling(host, f"network {options.name}"):
+            _create(self._client(host), options)
+
+    def remove_network(self, host: str, network_id: str) -> None:
+        with _calling(host, f"network {self._cluster.network.name}"):
+            self._client(host).api.remove_network(network_id)
+
+    def find_resolver(self, host: str) -> Optional[FoundResolver]:
+        with _calling(host, f"inspect {resolver.CONTAINER}"):
+            return resolver.find(self._client(host), host)
+
+    def resolver_image(self, host: str) -> Optional[str]:
+        with _calling(host, f"inspect image {resolver.IMAGE}"):
+            return binary_image.image_digest(self._client(host).api, resolver.IMAGE, host)
+
+    def load_resolver_image(self, host: str) -> None:
+        if self._built is None:
+            raise NapComposeError(f"the resolver's image was not made on this machine for {host}")
+        with _calling(host, f"import image {resolver.IMAGE}"):
+            resolver.load(self._client(host), host, self._built)
+
+    def start_resolver(self, host: str, container_id: str) -> None:
+        with _calling(host, f"starting {resolver.CONTAINER}"):
+            resolver.start(self._client(host), host, container_id)
+
+    def run_resolver(self, host: str, config: str, replace: Optional[str] = None) -> None:
+        with _calling(host, f"starting {resolver.CONTAINER}"):
+            resolver.run(self._client(host), self._cluster.network.resolver, self._hosts[host], config, replace)
 
 
-def remove_host_network(cluster: Cluster, host: Host, client) -> NetworkResult:
-    """Remove the cluster network from ``host``; refused (naming them) while containers are attached."""
-    name = cluster.network.name
+@contextmanager
+def _calling(host: str, what: str) -> Iterator[None]:
+    """SDK errors become a HostError naming the host and ``what``; ours pass through."""
     try:
-        attrs = _find(client, name)
-        if attrs is None:
-            return NetworkResult(host.name, "absent", f"no network {name}")
-        containers = _attached(attrs)
-        if containers:
-            return NetworkResult(host.name, "failed", (
-                f"network {name} is not removed: {len(containers)} container(s) attached ({', '.join(containers)})"))
-        client.api.remove_network(attrs["Id"])
-        return NetworkResult(host.name, "removed", f"network {name} removed")
+        yield
+    except NapComposeError:
+        raise
     except _SDK_ERRORS as exc:
-        return NetworkResult(host.name, "failed", f"network {name}: {cause(exc)}")
+        raise HostError(host, f"{what}: {cause(exc)}") from exc
 
 
 def network_view(host: str, client, name: str) -> NetworkView:

@@ -16,7 +16,8 @@ from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import CliReporter, deploy_for
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.session import session_of
-from napcompose.planner import BuildImage, Command, CopyImage, Options, PushImage
+from napcompose.cli.options import options_of
+from napcompose.planner import BuildImage, Command, CopyImage, PushImage
 from napcompose.planner.build import DEFAULT_STRATEGY, STRATEGIES, select_services
 
 
@@ -81,8 +82,7 @@ def cmd_build(args, ctx) -> int:
         ctx.err(f"{name} uses an image, skipping")
     if not buildable:
         return ExitStatus.OK
-    options = Options(services=tuple(args.services), no_cache=args.no_cache, image_strategy=args.strategy,
-                      push=args.push)
+    options = options_of(args, project)
     deploy = deploy_for(ctx, cluster, reporter=BuildReporter(ctx))
     hold_project_lock(ctx, project.name, cluster, deploy.store)  # putting images on the hosts changes what up finds
     orchestrator = deploy.orchestrator
@@ -94,7 +94,7 @@ def cmd_build(args, ctx) -> int:
 def register(sub) -> None:
     p = sub.add_parser("build", help="build the images of services with build: and put them on every host")
     p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
-    p.add_argument("--pull", action="store_true",
+    p.add_argument("--pull", action="store_true", dest="pull_base",
                    help="accepted for docker-compose compatibility; ignored (no registry is used)")
     p.add_argument("--push", action="store_true",
                    help="push each built image to the registry its image: names instead of copying it to the "

@@ -36,6 +36,13 @@ class CliReporter:
             self._ctx.err(f"WARNING: {message}")
 
 
+class QuietReporter(CliReporter):
+    """For commands that print what they did themselves, once done: no progress lines, only warnings."""
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        pass
+
+
 @dataclass
 class Deploy:
     """What a deploy command works with; built once per command by ``deploy_for``."""

@@ -7,6 +7,8 @@ from napcompose.errors import NapComposeError
 from napcompose.cli.common import load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
+from napcompose.cli.session import session_of
+from napcompose.observe import observe_resolvers
 
 
 class HostsDriftFound(NapComposeError):
@@ -26,7 +28,8 @@ def _describe(drift) -> str:
 def cmd_check(args, ctx) -> int:
     project = load_project(ctx)
     deploy = deploy_for(ctx)
-    drifts = list(deploy.orchestrator.hosts_check(project))
+    seen = deploy.orchestrator.observe(project.name, read_only=True)  # one observation for every check
+    drifts = list(deploy.orchestrator.hosts_check(project, seen))
     for drift in drifts:
         ctx.out(f"{drift.replica.name} on {drift.host}: {_describe(drift)}")
         if args.verbose:
@@ -36,10 +39,11 @@ def cmd_check(args, ctx) -> int:
             ctx.out("  found:")
             for line in (drift.actual or "(nothing)").splitlines():
                 ctx.out(f"    {line}")
-    stale = list(deploy.orchestrator.names_check(project))
+    stale = list(deploy.orchestrator.names_check(project, seen))
     down = []
     if deploy.cluster.network.resolver is not None:
-        down = [s for s in ctx.wiring.resolver_statuses(deploy.cluster, deploy.connections) if not s.ok]
+        digest = ctx.wiring.resolver_image().digest
+        down = [s for s in observe_resolvers(deploy.cluster, session_of(ctx).networks(), digest) if not s.ok]
     for status in down:
         ctx.out(f"names resolver on {status.host}: {status.status}: {status.detail} "
                 "(`nap-compose network create` repairs it)")

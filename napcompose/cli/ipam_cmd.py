@@ -9,7 +9,7 @@ from typing import Optional
 
 from napcompose.observe import observe_network
 from napcompose.errors import ExitStatus, IpamError, UsageError
-from napcompose.cli.deploy_wiring import CliReporter, deploy_for, raise_on_failures
+from napcompose.cli.deploy_wiring import QuietReporter, deploy_for, raise_on_failures
 from napcompose.cli.session import session_of
 
 
@@ -165,40 +165,36 @@ def cmd_release(args, ctx) -> int:
     return ExitStatus.OK
 
 
-class _Quiet(CliReporter):
-    """gc's runs print what they released themselves, once done: no progress lines, only warnings."""
-
-    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
-        pass
-
-
-def _records(ipam, clock):
+def _records(ipam, clock, blocks):
     """The address book as gc reads it: claims first, so an address written meanwhile is never
-    mistaken for a stray (a stray must also be older than the grace period)."""
+    mistaken for a stray (a stray must also be older than the grace period); then the host blocks."""
     from napcompose.planner import AddressRecords
 
     claims = ipam.claims()
-    return AddressRecords(tuple(sorted(claims.items())), tuple(ipam.allocations()), clock.now(), ipam.GRACE_S)
+    return AddressRecords(tuple(sorted(claims.items())), tuple(ipam.allocations()), clock.now(), ipam.GRACE_S,
+                          tuple(blocks.list()))
 
 
 def cmd_gc(args, ctx) -> int:
-    from napcompose.planner import Addresses, Command, Options, plan
-    from napcompose.planner.gc import kept_on, orphan_blocks
+    from napcompose.model import RunReport
+    from napcompose.planner import Addresses, Command, Options, Release, plan
+    from napcompose.planner.gc import kept_on
+    from napcompose.planner.network_actions import ReleaseBlock
 
     session = session_of(ctx)
-    deploy = deploy_for(ctx, reporter=_Quiet(ctx))
+    deploy = deploy_for(ctx, reporter=QuietReporter(ctx))
     # The same observation every deploy command reads: every host at once, every nap container.
     observation = deploy.orchestrator.observe(None, everything=True)
-    records = _records(deploy.ipam, session.clock)
+    records = _records(deploy.ipam, session.clock, session.host_blocks())
     kept = kept_on(records, observation.down)
     for name in sorted(observation.down):
         ctx.err(f"WARNING: host {name} is unreachable ({observation.down[name]}); its {kept[name]} allocation(s) "
                 "are kept")
     the_plan = plan(None, observation, Addresses(), Options(), Command.GC, records=records)
     by_ip = {a.ip: a for a in records.allocations}
-    leaked = [by_ip[release.ip] for release in the_plan.actions]
-    held = session.host_blocks()
-    orphans = orphan_blocks(held.list(), (h.name for h in session.cluster.hosts))
+    leaked = [by_ip[a.ip] for a in the_plan.actions if isinstance(a, Release)]
+    orphans = [b for b in records.blocks if any(isinstance(a, ReleaseBlock) and a.host == b.host
+                                                for a in the_plan.actions)]
     if not leaked and not orphans:
         ctx.out("no leaked addresses")
         return ExitStatus.OK
@@ -211,13 +207,16 @@ def cmd_gc(args, ctx) -> int:
                     "is gone, then `nap-compose ipam gc --yes` releases them")
         return ExitStatus.OK
     report = deploy.orchestrator.execute(None, the_plan, Addresses(), Options())
-    for release, outcome in zip(the_plan.actions, report.outcomes):
-        if outcome.ok:
-            ctx.out(f"released {release.ip} ({release.owner})")
-    raise_on_failures(report, "ipam gc")
-    for block in orphans:
-        held.release(block.host)
-        ctx.out(f"released block {block.cidr} (host {block.host})")
+    done = list(zip(the_plan.actions, report.outcomes))
+    for action, outcome in done:
+        if isinstance(action, Release) and outcome.ok:
+            ctx.out(f"released {action.ip} ({action.owner})")
+    # the blocks wait for every address: a failed release leaves them, and is what the error lists
+    raise_on_failures(RunReport(tuple(o for a, o in done if isinstance(a, Release))), "ipam gc")
+    for action, outcome in done:
+        if isinstance(action, ReleaseBlock) and outcome.ok:
+            ctx.out(f"released block {action.block} (host {action.host})")
+    raise_on_failures(RunReport(tuple(o for a, o in done if isinstance(a, ReleaseBlock))), "ipam gc")
     deploy.ipam.flush()
     return ExitStatus.OK
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from napcompose.observe import observe_network
+from napcompose.cli.deploy_wiring import QuietReporter
 from napcompose.cli.session import session_of
+from napcompose.observe import observe_network, observe_resolvers
 from napcompose.errors import ExitStatus, UsageError
 
 
@@ -27,6 +28,9 @@ def register(subparsers) -> None:
     create.add_argument("--recreate-empty", action="store_true",
                         help="remove and create again a network that differs (e.g. made without its host block) "
                              "where no container is attached")
+    create.add_argument("--dry-run", action="store_true",
+                        help="print the plan (blocks to reserve, networks to create, resolvers to start) and "
+                             "touch nothing")
     create.set_defaults(func=_create)
     check = sub.add_parser(
         "check", help="find duplicate, hand-given or misplaced addresses on the network of every host",
@@ -46,35 +50,42 @@ def register(subparsers) -> None:
 
 
 def _create(args, ctx) -> int:
+    from napcompose.orchestrator.network import plan_create, run_create
+    from napcompose.planner.network import render_network
+
     session = session_of(ctx)
     cluster = session.cluster
     # the resolver's image is made here first: a machine without dnsmasq stops the command before
     # any block is reserved or any host is touched
     built = ctx.wiring.resolver_image() if cluster.network.resolver is not None else None
-    held = session.host_blocks()
-    blocks = held.ensure(cluster)  # nothing is created on a host before every block is settled
-    results = ctx.wiring.ensure_network(cluster, session.connections, blocks, args.recreate_empty)
+    core = session.orchestrator(QuietReporter(ctx), networks=session.networks(built))
+    planned = plan_create(core, args.recreate_empty, built.digest if built is not None else None)
+    if args.dry_run:
+        for line in render_network(planned):
+            ctx.out(line)
+        return ExitStatus.OK
+    done = run_create(core, planned)  # every block is settled in the store before any host is touched
     width = max(len(h.name) for h in cluster.hosts)
-    for result in results:
+    for result in done.networks:
         ctx.out(f"{result.host:<{width}}  {result.status:<9} {result.detail}")
         for line in result.drift:
             ctx.out(f"{'':<{width}}    {line}")
     known = {h.name for h in cluster.hosts}
-    for block in held.list():
+    for block in session.host_blocks().list():
         if block.host not in known:
             ctx.err(f"WARNING: host {block.host} is not in the cluster file but still holds block {block.cidr}; "
                     f"once its network is gone, `nap-compose ipam gc --yes` releases it")
-    bad = [r for r in results if not r.ok]
+    bad = [r for r in done.networks if not r.ok]
     if bad:
-        ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(results)} host(s) "
+        ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(done.networks)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return ExitStatus.HOST if any(r.status == "failed" for r in bad) else ExitStatus.ERROR
     if cluster.network.resolver is not None:
-        return _resolvers(ctx, cluster, ctx.wiring.ensure_resolvers(cluster, session.connections, built), width)
+        return _resolvers(ctx, done.resolvers, width)
     return ExitStatus.OK
 
 
-def _resolvers(ctx, cluster, statuses, width: int) -> int:
+def _resolvers(ctx, statuses, width: int) -> int:
     """One line per host for its names resolver; HOST status when one could not be started."""
     for status in statuses:
         ctx.out(f"{status.host:<{width}}  resolver  {status.status:<9} {status.detail}")
@@ -97,7 +108,8 @@ def _check(args, ctx) -> int:
     pool = ipam.pool
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
     if cluster.network.resolver is not None:
-        findings += resolver_findings(ctx.wiring.resolver_statuses(cluster, session.connections), unreachable)
+        digest = ctx.wiring.resolver_image().digest
+        findings += resolver_findings(observe_resolvers(cluster, session.networks(), digest), unreachable)
     session.evictions().evicted()  # read too, so that its unreadable records are reported with the others
     findings += bad_record_findings(ipam.bad_records())
     if args.format == "json":
@@ -115,6 +127,8 @@ def _check(args, ctx) -> int:
 
 
 def _rm(args, ctx) -> int:
+    from napcompose.orchestrator.network import network_rm
+
     session = session_of(ctx)
     cluster = session.cluster
     known = {h.name for h in cluster.hosts}
@@ -122,15 +136,14 @@ def _rm(args, ctx) -> int:
     if unknown:
         raise UsageError(f"network rm: host(s) {', '.join(unknown)} not in the cluster file "
                          f"({', '.join(sorted(known))})")
-    session.store.opened()  # a store that cannot be reached stops the command before any host is touched
-    held = session.host_blocks()
-    results = ctx.wiring.remove_network(cluster, session.connections, args.host)
+    # the store's blocks are read first: a store that cannot be reached stops it before any host is touched
+    done = network_rm(session.orchestrator(QuietReporter(ctx), networks=session.networks()), args.host)
+    released = dict(done.released)
     failed = 0
-    for result in results:
-        if result.status in ("removed", "absent"):
-            block = held.release(result.host)
-            released = f"; block {block.cidr} released" if block else ""
-            ctx.out(f"{result.host}  {result.status}  {result.detail}{released}")
+    for result in done.networks:
+        if result.host in released:
+            block = released[result.host]
+            ctx.out(f"{result.host}  {result.status}  {result.detail}" + (f"; block {block} released" if block else ""))
         else:
             failed += 1
             ctx.err(f"ERROR: {result.host}: {result.detail}")

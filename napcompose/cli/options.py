@@ -9,6 +9,7 @@ command: services, scales, signal, then the recreate flags and ``-t``.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Dict, Optional, Sequence
 
 from napcompose.errors import UsageError
@@ -49,11 +50,13 @@ def stop_timeout(args) -> Optional[int]:
     return None if timeout is None else whole_seconds(timeout)
 
 
-def options_of(args, project) -> Options:
+def options_of(args, project, **derived) -> Options:
     """The one Options object of a deploy command, from its parsed arguments.
 
     ``scale SERVICE=NUM...`` (its ``pairs``) names the services it scales, and leaves their
-    dependencies as they run; every other command scales with ``--scale``."""
+    dependencies as they run; every other command scales with ``--scale``. ``derived``: what the
+    command decides itself rather than reads (``pull`` and ``push`` choose their services by the
+    images they use, and never their dependencies)."""
     given = vars(args)
     waiting = wait_timeout(args)  # first: ``--wait 120`` (the old lock wait) would read 120 as a service
     services = check_services(project, given.get("services") or ())
@@ -69,14 +72,16 @@ def options_of(args, project) -> Options:
     force, keep = given.get("force_recreate", False), given.get("no_recreate", False)
     if force and keep:
         raise UsageError("--force-recreate and --no-recreate cannot be combined")
-    return Options(force_recreate=force, no_recreate=keep, remove_orphans=given.get("remove_orphans", False),
-                   services=services, no_deps=no_deps, build=given.get("build", False),
-                   timeout=stop_timeout(args), scales=tuple(sorted(scales.items())),
-                   rolling=not given.get("no_rolling", False),
-                   prune_previous=given.get("prune_previous", False),
-                   stop_first=given.get("stop", False), signal=signal,
-                   wait=bool(given.get("wait", False)), wait_timeout=waiting, pull=given.get("pull"),
-                   volumes=bool(given.get("volumes", False)))
+    options = Options(force_recreate=force, no_recreate=keep, remove_orphans=given.get("remove_orphans", False),
+                      services=services, no_deps=no_deps, build=given.get("build", False),
+                      timeout=stop_timeout(args), scales=tuple(sorted(scales.items())),
+                      rolling=not given.get("no_rolling", False),
+                      prune_previous=given.get("prune_previous", False),
+                      stop_first=given.get("stop", False), signal=signal,
+                      wait=bool(given.get("wait", False)), wait_timeout=waiting, pull=given.get("pull"),
+                      no_cache=given.get("no_cache", False), image_strategy=given.get("strategy", "copy"),
+                      push=given.get("push", False), volumes=bool(given.get("volumes", False)))
+    return replace(options, **derived)
 
 
 def attached_stop(up: Options) -> Options:

@@ -16,7 +16,8 @@ from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.observe.pins import registry_image
-from napcompose.planner import Command, Options
+from napcompose.cli.options import options_of
+from napcompose.planner import Command
 
 
 def cmd_pull(args, ctx) -> int:
@@ -28,7 +29,7 @@ def cmd_pull(args, ctx) -> int:
             ctx.err(f"{spec.name} builds its image, skipping")
     if not any(registry_image(spec) for spec in chosen):
         return ExitStatus.OK
-    options = Options(services=tuple(s.name for s in chosen if registry_image(s)), no_deps=True)
+    options = options_of(args, project, services=tuple(s.name for s in chosen if registry_image(s)), no_deps=True)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)  # what up finds on the hosts changes
     orchestrator = deploy.orchestrator
@@ -51,7 +52,7 @@ def cmd_push(args, ctx) -> int:
     built = tuple(s.name for s in chosen if s.build is not None)
     if not built:
         return ExitStatus.OK
-    options = Options(services=built, no_deps=True)
+    options = options_of(args, project, services=built, no_deps=True)
     deploy = deploy_for(ctx)
     orchestrator = deploy.orchestrator
     the_plan, addresses = orchestrator.plan(project, options, Command.PUSH)

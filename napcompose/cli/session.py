@@ -152,8 +152,14 @@ class Session:
         if guard is not None:
             guard.check()
 
-    def orchestrator(self, reporter, ipam=None):
-        """An Orchestrator over this session's engines, files, store and images, reporting to ``reporter``."""
+    def networks(self, built=None):
+        """The hosts' flat network and names resolver (ports.HostNetworks); ``built``: the resolver's
+        image made on this machine, for the hosts that lack it."""
+        return self._ctx.wiring.networks(self.cluster, self.connections, built)
+
+    def orchestrator(self, reporter, ipam=None, networks=None):
+        """An Orchestrator over this session's engines, files, store, host blocks and images (and
+        ``networks``), reporting to ``reporter``."""
         from napcompose.adapters.docker_config import credentials
         from napcompose.orchestrator import Orchestrator
 
@@ -161,7 +167,7 @@ class Session:
         return Orchestrator(self.cluster, self.engines, connections.files, ipam or self.ipam(), reporter,
                             self.clock, images=self._ctx.wiring.images(connections, reporter),
                             evictions=self.evictions(), credentials=credentials(self._ctx.environ),
-                            fence=self._fence)
+                            networks=networks, blocks=self.host_blocks(), fence=self._fence)
 
 
 def session_of(ctx, cluster=None) -> Session:
@@ -172,25 +178,3 @@ def session_of(ctx, cluster=None) -> Session:
         ctx.session = session
     return session
 
-
-def on_every_host(cluster, connections, job, failed, hosts=None, max_workers: int = 8) -> list:
-    """``job(host, client)`` on every host of ``cluster`` (or those named ``hosts``) at once, with the
-    host's Docker client; results in host order. A host whose client cannot be had gives
-    ``failed(host, error)`` (the error without the host's name: results name their host), and so
-    does a job that fails."""
-    from napcompose.errors import without_host
-    from napcompose.errors import NapComposeError
-    from napcompose.parallel import fan_out
-
-    chosen = [h for h in cluster.hosts if hosts is None or h.name in hosts]
-
-    def one(host):
-        try:
-            client = connections.docker(host.name)
-        except NapComposeError as exc:
-            return failed(host, without_host(host.name, str(exc)))
-        return job(host, client)
-
-    by_name = {h.name: h for h in chosen}
-    return [r.value if r.ok else failed(by_name[r.key], r.error or "failed")
-            for r in fan_out(chosen, one, key=lambda h: h.name, max_workers=max_workers)]

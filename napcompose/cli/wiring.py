@@ -47,60 +47,18 @@ class Wiring:
 
         return SystemClock()
 
-    def ensure_network(self, cluster, connections, blocks, recreate_empty=False):
-        """``network create`` on every host at once with the given blocks; one NetworkResult per host."""
-        from napcompose.adapters.docker_network import ensure_host_network
-        from napcompose.cli.session import on_every_host
-        from napcompose.network.desired import NetworkResult
-
-        def block(host):
-            return blocks[host.name].cidr if host.name in blocks else None
-
-        return on_every_host(cluster, connections,
-                             lambda host, client: ensure_host_network(cluster, host, client, block(host),
-                                                                      recreate_empty),
-                             lambda host, error: NetworkResult(host.name, "failed", error, block=block(host)))
-
     def resolver_image(self):
         """The resolver's image, built on this machine (ConfigError when dnsmasq is not installed here)."""
         from napcompose.adapters import resolver
 
         return resolver.image()
 
-    def ensure_resolvers(self, cluster, connections, built):
-        """The names resolver started (or repaired) on every host from the image ``built``: one
-        ResolverStatus per host."""
-        from napcompose.adapters import resolver
-        from napcompose.cli.session import on_every_host
+    def networks(self, cluster, connections, built=None):
+        """The HostNetworks of every host of ``cluster``: its flat network and names resolver, over the
+        shared connections; ``built`` is the resolver's image to load into a host that lacks it."""
+        from napcompose.adapters.docker_network import DockerNetworks
 
-        missing = resolver.put_image(cluster, connections, built)
-
-        def one(host, client):
-            if host.name in missing:
-                return resolver.ResolverStatus(host.name, "failed", f"image {resolver.IMAGE}: {missing[host.name]}")
-            return resolver.ensure(cluster, host, client, built.digest)
-
-        return on_every_host(cluster, connections, one,
-                             lambda host, error: resolver.ResolverStatus(host.name, "failed", error))
-
-    def resolver_statuses(self, cluster, connections):
-        """The names resolver as every host runs it: one ResolverStatus per host (``down`` with why)."""
-        from napcompose.adapters import resolver
-        from napcompose.cli.session import on_every_host
-
-        digest = resolver.image().digest
-        return on_every_host(cluster, connections,
-                             lambda host, client: resolver.inspect(cluster, host, client, digest),
-                             lambda host, error: resolver.ResolverStatus(host.name, "failed", error))
-
-    def remove_network(self, cluster, connections, hosts):
-        """``network rm`` on the named hosts at once; one NetworkResult per host."""
-        from napcompose.adapters.docker_network import remove_host_network
-        from napcompose.cli.session import on_every_host
-        from napcompose.network.desired import NetworkResult
-
-        return on_every_host(cluster, connections, lambda host, client: remove_host_network(cluster, host, client),
-                             lambda host, error: NetworkResult(host.name, "failed", error), hosts)
+        return DockerNetworks(cluster, connections, built)
 
     def doctor_host_facts(self, cluster, host, connections):
         """What ``doctor`` judges about one host, asked over its connection (a HostFacts)."""

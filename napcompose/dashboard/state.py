@@ -17,7 +17,6 @@ from napcompose.parallel import fan_out
 from napcompose.graphview import service_graph
 from napcompose.model import Allocation, ContainerEvent, ObservedContainer, Project
 from napcompose.orchestrator import Orchestrator
-from napcompose.execute.hosts import check_blocks
 from napcompose.observe import Addresses, Observation, parse_owner, with_stand_ins
 
 EVENT_WINDOW_S = 3600.0  # how far back the first look at each host's events goes
@@ -49,7 +48,7 @@ class ClusterState:
         notes: List[str] = []
         # read_only: a store that fails while a host is down is a warning, never the snapshot's end
         seen = self._orchestrator.observe(None, everything=True, read_only=True)
-        found, down = list(seen.containers), seen.down
+        down = seen.down
         block_of = self._blocks(notes)
         pool, allocations = self._pool(block_of)
         everything = list(_with_stand_ins(seen, allocations).containers)
@@ -65,7 +64,7 @@ class ClusterState:
                 graph = service_graph(self.project, everything, hosts=[h.name for h in self.cluster.hosts])
             except NapComposeError as exc:
                 graph_error = str(exc)
-            drift = self._drift(found)
+            drift = self._drift(seen)
         notes.extend(self._read_events(now, down))
         events = tuple(sorted(self._events.values(), key=lambda e: (e.time, e.host, e.container_id)))
         return Snapshot(taken_at=now, hosts=hosts, containers=tuple(_view(c, down) for c in everything),
@@ -95,11 +94,10 @@ class ClusterState:
         views = tuple(AllocationView(a.ip, a.owner, a.host or "", a.state, a.since) for a in allocations)
         return PoolView(pool.describe(), pool.size, views, blocks), allocations
 
-    def _drift(self, found) -> DriftView:
+    def _drift(self, seen: Observation) -> DriftView:
+        """``hosts check`` of the loaded project, from the snapshot's one observation."""
         try:
-            ports = self._orchestrator
-            drifts = check_blocks(self.project, found, files=ports.files, engines=ports.engines,
-                                  reporter=ports.reporter, max_workers=ports.max_workers)
+            drifts = self._orchestrator.hosts_check(self.project, seen)
         except NapComposeError as exc:
             return DriftView(self.project.name, error=str(exc))
         rows = tuple((d.replica.name, d.host, "managed block missing" if d.actual is None else

@@ -5,6 +5,7 @@
 - ``executor.py``: ``HANDLERS`` (action type → handler) and ``run_plan``, which runs the plan's
   waves with ``parallel.run_waves``.
 - One module per domain of handlers: ``containers``, ``addresses``, ``images``, ``files``, ``hosts``,
+  ``names``, ``readiness``, ``network`` (host blocks, each host's network and names resolver),
   ``rolling`` (with ``gate``, ``batches`` and ``kept``, the pieces a rolling update is made of).
 
 A handler is a plain function ``(state: RunState, action) -> Optional[List[Outcome]]``: it reports its

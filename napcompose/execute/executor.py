@@ -2,8 +2,8 @@
 
 Waves run one after the other; the actions of a wave run in parallel across hosts. An action whose
 dependency (``after``) failed or was skipped is skipped, naming it. Failures are collected into the
-RunReport, never raised, except a failed Reserve: nothing has changed then, so the run stops with
-its error. An action on a host that did not answer fails as unreachable (a Release still runs: it
+RunReport, never raised, except a failed Reserve or ReserveBlocks: nothing has changed then, so the
+run stops with its error. An action on a host that did not answer fails as unreachable (a Release still runs: it
 decides itself). ``live`` follows the project's containers as each action changes them; the hosts
 blocks written last are computed from it.
 """
@@ -13,11 +13,14 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import LockLostError, NapComposeError
-from napcompose.execute import addresses, containers, daytwo, files, hosts, images, names, readiness, rolling
+from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, names, network, readiness,
+                               rolling)
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
+from napcompose.planner.network_actions import (CreateNetwork, LoadResolverImage, RecreateNetwork, ReleaseBlock,
+                                                RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
 from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
@@ -38,6 +41,10 @@ HANDLERS: Dict[type, Handler] = {
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
     AwaitReady: readiness.wait_ready,
     Pause: daytwo.pause, Unpause: daytwo.unpause, RemoveVolume: daytwo.remove_volume,
+    ReserveBlocks: network.reserve_blocks, ReleaseBlock: network.release_block,
+    CreateNetwork: network.create_network, RecreateNetwork: network.recreate_network,
+    RemoveNetwork: network.remove_network, LoadResolverImage: network.load_resolver_image,
+    StartResolver: network.start_resolver, RunResolver: network.run_resolver,
 }
 
 
@@ -102,7 +109,7 @@ def _run_one(state: RunState, action) -> Optional[List[Outcome]]:
 
 def _handle(state: RunState, action) -> Optional[List[Outcome]]:
     handler = HANDLERS[type(action)]
-    if isinstance(action, Reserve):
+    if isinstance(action, (Reserve, ReserveBlocks)):  # nothing has changed yet: the run stops
         try:
             return handler(state, action)
         except NapComposeError as exc:

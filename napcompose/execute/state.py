@@ -79,8 +79,10 @@ class Core:
                  max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
                  images: Optional[ImageTransfer] = None, evictions=None,
                  credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None,
-                 fence: Callable[[], None] = lambda: None):
+                 networks=None, blocks=None, fence: Callable[[], None] = lambda: None):
         self.cluster = cluster
+        self.networks = networks  # ports.HostNetworks: the flat network and resolver (network create|rm)
+        self.blocks = blocks  # ipam.hostblocks.HostBlocks: each host's block in the store
         # Called before every step that changes something: raises LockLostError once the project's
         # lock was taken over, so a run that stalled past its lease undoes nobody's work.
         self.fence = fence

@@ -35,6 +35,47 @@ def _load(key: str, text: str, version: int) -> HostBlock:
         raise StoreError(f"the store holds a malformed host block record at {key}: {text[:80]!r}") from None
 
 
+def by_host(blocks: Sequence[HostBlock]) -> Dict[str, HostBlock]:
+    """Each host's block among ``blocks``; of two (a settled race), the one written first."""
+    out: Dict[str, HostBlock] = {}
+    for block in sorted(blocks, key=lambda b: b.version):
+        out.setdefault(block.host, block)
+    return out
+
+
+def check_blocks(cluster, blocks: Sequence[HostBlock]) -> None:
+    """ConfigError when the cluster file puts a host, the router, a pool or a reserved address inside
+    one of the reserved ``blocks`` (the addresses of that block's containers would be handed out twice)."""
+    for block in blocks:
+        hit = arith.conflict_of(block.cidr, cluster.network, cluster.hosts)
+        if hit is None:
+            continue
+        listed = any(h.name == block.host for h in cluster.hosts)
+        how = (f"`nap-compose network rm --host {block.host}`" if listed
+               else "`nap-compose ipam gc --yes`, since the host left the cluster file")
+        raise ConfigError(f"{cluster.source or 'the cluster file'}: {hit} is inside the block "
+                          f"{block.cidr} that host {block.host} holds in the store; change the cluster "
+                          f"file, or remove network {cluster.network.name} on {block.host} and release "
+                          f"its block first ({how})")
+
+
+def free_blocks(cluster, blocks: Sequence[HostBlock], missing: Sequence[str],
+                unreadable: Sequence[str] = ()) -> List[str]:
+    """The free candidate blocks, in the order hosts take them; IpamError when there are fewer than
+    the ``missing`` hosts need. The first ``len(missing)`` are what those hosts get, in their order.
+    ``unreadable``: blocks whose records cannot be read, kept from everyone."""
+    taken = [b.cidr for b in blocks] + list(unreadable)
+    free = [c for c in arith.candidates(cluster.network, cluster.hosts) if arith.overlaps(c, taken) is None]
+    if len(free) < len(missing):
+        where = ", ".join(s[2] for s in arith.areas(cluster.network))
+        raise IpamError(
+            f"no room for the blocks of host(s) {', '.join(missing)}: {where} has {len(free)} free "
+            f"/{cluster.network.host_block} block(s) beside the router, hosts, pools, reserved addresses "
+            f"and {len(taken)} block(s) already held; set a smaller network.host_block or give "
+            "network.host_blocks more room")
+    return free
+
+
 class HostBlocks:
     def __init__(self, store, prefix: str, clock, bad: Optional[BadRecords] = None):
         self._store = store
@@ -76,25 +117,12 @@ class HostBlocks:
 
     def by_host(self) -> Dict[str, HostBlock]:
         """Each host's block; of two (a settled race), the one written first."""
-        out: Dict[str, HostBlock] = {}
-        for block in sorted(self.list(), key=lambda b: b.version):
-            out.setdefault(block.host, block)
-        return out
+        return by_host(self.list())
 
     def check(self, cluster) -> None:
         """Refuse a cluster file that now puts a host, the router, a pool or a reserved address inside a
         block already reserved (the addresses of that block's containers would be handed out twice)."""
-        for block in self.list():
-            hit = arith.conflict_of(block.cidr, cluster.network, cluster.hosts)
-            if hit is None:
-                continue
-            listed = any(h.name == block.host for h in cluster.hosts)
-            how = (f"`nap-compose network rm --host {block.host}`" if listed
-                   else "`nap-compose ipam gc --yes`, since the host left the cluster file")
-            raise ConfigError(f"{cluster.source or 'the cluster file'}: {hit} is inside the block "
-                              f"{block.cidr} that host {block.host} holds in the store; change the cluster "
-                              f"file, or remove network {cluster.network.name} on {block.host} and release "
-                              f"its block first ({how})")
+        check_blocks(cluster, self.list())
 
     def ensure(self, cluster, hosts: Optional[Sequence[str]] = None) -> Dict[str, HostBlock]:
         """The block of every host of ``cluster`` (or of the ``hosts`` named), reserving missing ones.
@@ -114,16 +142,9 @@ class HostBlocks:
     def _reserve(self, cluster, missing: Sequence[str]) -> None:
         held, bad = self._read()
         # an unreadable record keeps the block its key starts: it may still be some host's
-        taken = [b.cidr for b in held] + [str(ipaddress.IPv4Network(f"{r.ip}/{cluster.network.host_block}", strict=False))
-                                          for r in bad if r.ip]
-        free = [c for c in arith.candidates(cluster.network, cluster.hosts) if arith.overlaps(c, taken) is None]
-        if len(free) < len(missing):
-            where = ", ".join(s[2] for s in arith.areas(cluster.network))
-            raise IpamError(
-                f"no room for the blocks of host(s) {', '.join(missing)}: {where} has {len(free)} free "
-                f"/{cluster.network.host_block} block(s) beside the router, hosts, pools, reserved addresses "
-                f"and {len(taken)} block(s) already held; set a smaller network.host_block or give "
-                "network.host_blocks more room")
+        unreadable = [str(ipaddress.IPv4Network(f"{r.ip}/{cluster.network.host_block}", strict=False))
+                      for r in bad if r.ip]
+        free = free_blocks(cluster, held, missing, unreadable)
         written: List[Tuple[str, int]] = []
         for name in missing:
             while free:

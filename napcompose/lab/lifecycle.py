@@ -211,35 +211,28 @@ def _import_images(layout: Layout, say: Say) -> None:
 
 
 def _flat_network(layout: Layout, say: Say) -> None:
-    """The product's own `network create` over ssh://, then each host's NIC enslaved to the bridge."""
-    from napcompose.adapters.docker_network import ensure_host_network
-    from napcompose.errors import without_host
+    """The product's own `network create` road over ssh://, then each host's NIC enslaved to the bridge."""
+    from napcompose.adapters.docker_network import DockerNetworks
     from napcompose.adapters.ssh import HostConnections
     from napcompose.adapters.stores import open_store
     from napcompose.adapters.system import SystemClock
     from napcompose.cluster import load_cluster_file
-    from napcompose.errors import NapComposeError
+    from napcompose.execute.state import Core
     from napcompose.ipam.hostblocks import HostBlocks
-    from napcompose.network.desired import NetworkResult
+    from napcompose.orchestrator.network import network_create
+    from napcompose.ports import NullReporter
 
     cluster = load_cluster_file(layout.cluster_file)
     store = open_store(cluster.store)
-    try:  # every host's block is settled before any network is created
-        blocks = HostBlocks(store, cluster.store.prefix, SystemClock()).ensure(cluster)
+    try:  # every host's block is settled before any network is created (the road's first wave)
+        with HostConnections(cluster) as connections:
+            core = Core(cluster, {}, connections.files, None, NullReporter(), SystemClock(),
+                        networks=DockerNetworks(cluster, connections),
+                        blocks=HostBlocks(store, cluster.store.prefix, SystemClock()))
+            results = network_create(core).networks
     finally:
         if hasattr(store, "close"):
             store.close()
-
-    def create(host, connections):
-        block = blocks[host.name].cidr if host.name in blocks else None
-        try:
-            client = connections.docker(host.name)
-        except NapComposeError as exc:
-            return NetworkResult(host.name, "failed", without_host(host.name, str(exc)), block=block)
-        return ensure_host_network(cluster, host, client, block)
-
-    with HostConnections(cluster) as connections:
-        results = _each(cluster.hosts, lambda host: create(host, connections), key=lambda host: host.name)
     failed = [r for r in results if not r.ok]
     if failed:
         raise LabError("network create failed: " + "; ".join(f"{r.host}: {r.detail} {' '.join(r.drift)}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from napcompose.model import Pairs, pairs
-from napcompose.clustermodel import ClusterNetwork, Host
+from napcompose.model import pairs
+from napcompose.clustermodel import ClusterNetwork, Host, NetworkOptions
 
 OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
 OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
@@ -21,22 +21,6 @@ AUX_ROUTER = "DefaultGatewayIPv4"
 
 # What Docker assumes when an option was never given; a found network is compared after these.
 _DRIVER_DEFAULTS = {OPT_MASQUERADE: "true", OPT_ICC: "true", OPT_MTU: "1500"}
-
-
-@dataclass(frozen=True)
-class NetworkOptions:
-    """The options of one host's cluster network, in Docker's terms."""
-
-    name: str
-    driver: str
-    subnet: Optional[str]
-    gateway: Optional[str]
-    aux_addresses: Pairs = ()
-    options: Pairs = ()
-    ip_range: Optional[str] = None  # the host's block: Docker's own IPAM hands out only these
-
-    def option(self, key: str) -> Optional[str]:
-        return dict(self.options).get(key)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ parallel (``observe``), makes a pure Plan of typed actions (``napcompose.planner
 to the one executor (``napcompose.execute``). ``plan`` returns what ``run`` would execute for the same
 state, and touches
 nothing. Runs never raise for a container that fails: every outcome is in the RunReport.
-The command line builds the Options (``napcompose.cli.options``).
+The command line builds the Options (``napcompose.cli.options``). ``network.py`` is the same road
+for the flat network (``network create``, ``network rm``).
 """
 
 from __future__ import annotations
@@ -126,22 +127,22 @@ class Orchestrator(Core):
         return run_plan(self, project, options, the_plan, addresses)
 
     # ------------------------------------------------------------------ hosts files
-    def hosts_check(self, project: Project) -> List[HostsDrift]:
+    def hosts_check(self, project: Project, seen: Optional[Observation] = None) -> List[HostsDrift]:
         """Every running container whose hosts file does not hold exactly its block, read from the same
-        observation ``hosts sync`` plans from."""
-        seen = self.observe(project.name, read_only=True)
+        observation ``hosts sync`` plans from (``seen``, when the caller observed already)."""
+        seen = seen or self.observe(project.name, read_only=True)
         for status in seen.unreachable:
             self.reporter.warning(f"cannot check {status.host}: {status.error}")
         return check_blocks(project, list(seen.containers), files=self.files, engines=self.engines,
                             reporter=self.reporter, max_workers=self.max_workers)
 
-    def names_check(self, project: Project) -> List[NamesDrift]:
+    def names_check(self, project: Project, seen: Optional[Observation] = None) -> List[NamesDrift]:
         """Every host that answers whose resolver file for ``project`` is missing or stale (none
-        when the cluster runs no resolver)."""
+        when the cluster runs no resolver); ``seen``: the observation, when the caller made it."""
         resolver = self.cluster.network.resolver
         if resolver is None:
             return []
-        seen = self.observe(project.name, read_only=True)
+        seen = seen or self.observe(project.name, read_only=True)
         answering = [h.host for h in seen.hosts if h.reachable]
         return check_files(project, list(seen.containers), resolver, answering, self.files, self.reporter,
                            self.max_workers)

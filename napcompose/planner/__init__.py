@@ -2,7 +2,9 @@
 
 ``plan`` is the one entry: the Observation (every host's containers, statuses and image ids),
 the Addresses read from the address book, and the Options give a Plan whose waves the executor
-runs. The command picks the planner; each is pure.
+runs. The command picks the planner; each is pure. The flat network's plans (``network.py``:
+``network create``, ``network rm``) start from a NetworkObservation instead, and their actions
+(``network_actions.py``) are part of the same closed set.
 """
 
 from __future__ import annotations

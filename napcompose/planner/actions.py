@@ -15,6 +15,8 @@ from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
 from napcompose.observe.pins import Pin
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
+from napcompose.planner.network_actions import (NETWORK_TYPES, CreateNetwork, LoadResolverImage, RecreateNetwork,
+                                                ReleaseBlock, RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
 
@@ -473,6 +475,10 @@ Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create,
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
                 RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume)
+# the flat network's own actions (network create|rm; ipam gc's blocks): planner/network_actions.py
+Action = Union[Action, ReserveBlocks, ReleaseBlock, CreateNetwork, RecreateNetwork, RemoveNetwork,  # type: ignore
+               LoadResolverImage, StartResolver, RunResolver]
+ACTION_TYPES = ACTION_TYPES + NETWORK_TYPES
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

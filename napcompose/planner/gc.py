@@ -5,7 +5,8 @@ once (``AddressRecords``). An address is collected when its host answered and no
 owner runs on any host that answered, or when it is a stray its owner's claim does not name, older
 than the grace period (ipam/queries.py ``collectable``). A host that did not answer keeps its
 addresses. A host block is collected only for a host gone from the cluster file (its network must be
-gone too: ``network rm --host`` does both while the host is still listed).
+gone too: ``network rm --host`` does both while the host is still listed): a ReleaseBlock in the
+last wave, run only once every address was released.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from napcompose.ipam.records import OwnerRecord
 from napcompose.model import Allocation, Replica
 from napcompose.observe.observation import Observation, parse_owner, parse_stranded, stranded_owner
 from napcompose.planner.actions import Plan, Release
+from napcompose.planner.network_actions import ReleaseBlock
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class AddressRecords:
     allocations: Tuple[Allocation, ...]
     read_at: float
     grace_s: float
+    blocks: Tuple[HostBlock, ...] = ()  # every host block the store holds
 
 
 def live_owners(observation: Observation) -> Dict[str, Set[str]]:
@@ -48,12 +51,16 @@ def _replica_of(owner: str) -> Optional[Replica]:
 
 
 def plan_gc(observation: Observation, records: AddressRecords) -> Plan:
-    """One wave of exact Releases, one per collected address, in the address book's order."""
+    """One wave of exact Releases, one per collected address, in the address book's order; then one
+    ReleaseBlock per block of a host gone from the cluster file, after every Release."""
     leaked = collectable(records.allocations, dict(records.claims), live_owners(observation),
                          set(observation.down), records.read_at, records.grace_s)
     releases = tuple(Release(_replica_of(a.owner), a.host, a.ip, "no container holds it", owner=a.owner,
                              exact=True) for a in leaked)
-    return Plan("", waves=(releases,) if releases else ())
+    orphans = orphan_blocks(records.blocks, (h.name for h in observation.cluster.hosts)) if records.blocks else []
+    blocks = tuple(ReleaseBlock(b.host, b.cidr, "its host left the cluster file", tuple(r.key for r in releases))
+                   for b in orphans)
+    return Plan("", waves=tuple(w for w in (releases, blocks) if w))
 
 
 def orphan_blocks(blocks: Iterable[HostBlock], hosts: Iterable[str]) -> List[HostBlock]:

@@ -177,3 +177,30 @@ def test_docker_compose_on_one_host_fills_its_block_then_gets_dockers_own_error(
         lab.exec(host, *compose, "down", "-t", "0", timeout=300)
         remove_labelled(lab, label)
         shutil.rmtree(on_host, ignore_errors=True)
+
+
+def test_network_rm_refuses_a_host_with_a_container_attached_and_create_dry_run_touches_nothing(lab):
+    host = lab.cluster.hosts[-1].name
+    name = lab.cluster.network.name
+    label = f"nap-test-rm={uuid.uuid4().hex[:8]}"
+    held = blocks(lab)
+
+    def network_ids():
+        return [lab.exec(h.name, "docker", "network", "inspect", "-f", "{{.Id}}", name).stdout.strip()
+                for h in lab.cluster.hosts]
+
+    ids = network_ids()
+    run_plain(lab, host, label)
+    try:
+        status, out, err = nap(lab, "network", "rm", "--host", host)
+        assert (status, out) == (7, ""), err
+        assert err.startswith(f"ERROR: {host}: network {name} is not removed: ") and "attached" in err, err
+        assert blocks(lab) == held and network_ids() == ids
+
+        status, out, err = nap(lab, "network", "create", "--dry-run")
+        assert (status, err) == (0, "")
+        assert out.splitlines() == [f"network on {h.name}: present (network {name} already as wanted)"
+                                    for h in lab.cluster.hosts] + ["nothing to do"]
+        assert blocks(lab) == held and network_ids() == ids
+    finally:
+        remove_labelled(lab, label)

@@ -356,13 +356,21 @@ def test_up_opens_the_store_first_and_fails_as_before_when_it_is_unreachable(cli
 
 
 def test_hosts_check_with_a_resolver_reports_a_stale_names_file_and_a_resolver_that_is_down(cli):
-    from napcompose.adapters.resolver import ResolverStatus
+    from types import SimpleNamespace
 
-    (cli.dir / "nap-cluster.yml").write_text(CLUSTER.replace('pools: ["198.18.0.100-198.18.0.249"]}',
-                                                             'pools: ["198.18.0.100-198.18.0.249"], resolver: true}'))
-    cli.wiring.resolver_statuses = lambda cluster, connections: [
-        ResolverStatus("node1", "ok"), ResolverStatus("node2", "down", "no nap-compose-resolver container"),
-        ResolverStatus("node3", "ok")]
+    from napcompose.cluster import parse_cluster
+    from napcompose.clustermodel import FoundResolver
+    from napcompose.network.resolver import config_digest
+    from tests.fakes_network import FakeNetworks
+
+    text = CLUSTER.replace('pools: ["198.18.0.100-198.18.0.249"]}', 'pools: ["198.18.0.100-198.18.0.249"], resolver: true}')
+    (cli.dir / "nap-cluster.yml").write_text(text)
+    cluster = parse_cluster(text, "nap-cluster.yml")
+    networks = FakeNetworks()
+    networks.resolvers = {h.name: FoundResolver(h.name, True, "running", config_digest(cluster.network.resolver, h, "d1"))
+                          for h in cluster.hosts if h.name != "node2"}
+    cli.wiring.resolver_image = lambda: SimpleNamespace(digest="d1")
+    cli.wiring.networks = lambda cluster, connections, built=None: networks
     assert cli("up", "-d")[0] == 0
     tree = cli.world.files("node3").tree
     [db] = [p for p in tree if p.endswith("/node3/shop@db.hosts")]

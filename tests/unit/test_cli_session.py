@@ -1,16 +1,14 @@
 """One session per command: one store client, one set of connections, every host asked at once."""
 
-from types import SimpleNamespace
-
 import pytest
 
-from napcompose.errors import HostError
 from tests.unit.test_network_check import cli  # noqa: F401 (the fixture)
 
 
 @pytest.mark.parametrize("argv", [["ipam", "gc"], ["ipam", "gc", "--yes"], ["ipam", "ls"], ["ipam", "ls", "--all"],
                                   ["network", "check"], ["ipam", "reserve", "--owner", "shop/web/1"],
-                                  ["host", "ls"]])
+                                  ["host", "ls"], ["network", "create"], ["network", "create", "--dry-run"],
+                                  ["network", "rm", "--host", "node1"]])
 def test_a_command_opens_one_store_client(cli, argv):  # noqa: F811
     from tests.unit.test_ipam_cli import FakeEngine
 
@@ -19,30 +17,6 @@ def test_a_command_opens_one_store_client(cli, argv):  # noqa: F811
     status, _, err = cli(*argv)
     assert status in (0, 1), err
     assert cli.wiring.opened == 1
-
-
-class _Connections:
-    def docker(self, name):
-        if name == "node2":
-            raise HostError("node2", "ssh: connection refused")
-        return f"client of {name}"
-
-
-def test_every_host_is_asked_at_once_and_answers_in_host_order():
-    from napcompose.cli.session import on_every_host
-
-    cluster = SimpleNamespace(hosts=[SimpleNamespace(name=n) for n in ("node1", "node2", "node3")])
-
-    def job(host, client):
-        if host.name == "node3":
-            raise HostError("node3", "the engine said no")
-        return (host.name, client)
-
-    got = on_every_host(cluster, _Connections(), job, lambda host, error: (host.name, "failed", error))
-    assert got == [("node1", "client of node1"), ("node2", "failed", "ssh: connection refused"),
-                   ("node3", "failed", "node3: the engine said no")]
-    assert on_every_host(cluster, _Connections(), job, lambda h, e: None, hosts=["node1"]) == [
-        ("node1", "client of node1")]
 
 
 def test_command_modules_do_not_import_each_other():
@@ -67,6 +41,6 @@ def test_network_rm_with_a_store_out_of_reach_touches_no_host(cli):  # noqa: F81
         raise StoreError("etcd://198.18.0.250:2379: connection refused")
 
     cli.wiring.store = unreachable
-    cli.wiring.remove_network = lambda *a: pytest.fail("no host may be asked")
     assert cli("network", "rm", "--host", "node2") == (
         4, "", "ERROR: etcd://198.18.0.250:2379: connection refused\n")
+    assert cli.wiring.fake.calls == []  # no host was asked

@@ -215,7 +215,7 @@ def test_hosts_check_finds_a_missing_or_stale_names_file_and_sync_repairs_it():
 
 
 def test_the_resolver_runs_dnsmasq_on_the_hosts_address_with_a_short_ttl_and_no_upstream_unless_named():
-    from napcompose.adapters import resolver
+    from napcompose.network import resolver
     from napcompose.network.check import resolver_findings
 
     words = resolver.argv(ResolverSpec(), "198.18.0.2")

@@ -15,9 +15,10 @@ from napcompose.ipam.hostblocks import HostBlocks
 from napcompose.model import Allocation, pairs
 from napcompose.clustermodel import HostBlock
 from napcompose.network.check import Endpoint, NetworkView, check_network
-from napcompose.network.desired import NetworkOptions, decide, desired_network, options_from_inspect
+from napcompose.network.desired import decide, desired_network, options_from_inspect
 from tests.fakes_engine import FakeClock
 from tests.fakes_kv import MemoryKV
+from tests.fakes_network import FakeNetworks
 from tests.unit.test_ipam_cli import FakeEngine, FakeWiring
 
 CLUSTER = textwrap.dedent("""\
@@ -168,14 +169,23 @@ def test_recreate_empty_recreates_only_where_no_container_is_attached():
 
 
 class NetWiring(FakeWiring):
-    """Each host's engine reports the network as ``views`` says (a host without a view has none)."""
+    """Each host's engine reports the network as ``views`` says (a host without a view has none); the
+    hosts' networks and resolvers are ``fake`` (tests/fakes_network.py)."""
 
     def __init__(self, kv):
         super().__init__(kv)
         self.views, self.unreachable = [], {}
+        self.fake = FakeNetworks()
 
     def engine(self, host, connections):
         return _ViewingEngine(host.name, self, self.engines.get(host.name))
+
+    def networks(self, cluster, connections, built=None):
+        self.fake.built = built.digest if built is not None else None
+        return self.fake
+
+    def images(self, connections, reporter):
+        return self.fake.images
 
 
 class _ViewingEngine:
@@ -264,52 +274,119 @@ def test_gc_keeps_live_hosts_blocks_ignores_block_containers_and_offers_a_remove
                                                                 "/nap-compose/host-blocks/198.18.0.48"]
 
 
+def _network(host, *attached, block="its own"):
+    """The network as nap-compose makes it on ``host``, with ``block`` (None: none) as its ip-range."""
+    from napcompose.clustermodel import FoundNetwork
+
+    cidr = BLOCKS[host].cidr if block == "its own" else block
+    return FoundNetwork(f"id-{host}", desired_network(C.network, C.host(host), cidr), attached)
+
+
 def test_network_rm_releases_the_block_only_where_the_network_is_gone(cli):
-    from napcompose.network.desired import NetworkResult
-
-    asked = []
-
-    def remove_network(cluster, connections, hosts):
-        asked.append(list(hosts))
-        return [NetworkResult("node2", "removed", "network nap removed"),
-                NetworkResult("node3", "failed", "network nap is not removed: 1 container(s) attached (web)")]
-
-    cli.wiring.remove_network = remove_network
+    fake = cli.wiring.fake
+    fake.networks = {"node1": _network("node1"), "node2": _network("node2"), "node3": _network("node3", "web")}
     status, out, err = cli("network", "rm", "--host", "node2", "--host", "node3")
-    assert (status, asked) == (7, [["node2", "node3"]])
+    assert status == 7
+    assert sorted({host for _, host in fake.calls}) == ["node2", "node3"]  # node1 is never asked
+    assert ("remove_network", "node3") not in fake.calls
     assert out == "node2  removed  network nap removed; block 198.18.0.48/28 released\n"
     assert err == "ERROR: node3: network nap is not removed: 1 container(s) attached (web)\n"
+    assert sorted(fake.networks) == ["node1", "node3"]
     assert sorted(cli.kv.list("/nap-compose/host-blocks/")) == ["/nap-compose/host-blocks/198.18.0.32",
                                                                 "/nap-compose/host-blocks/198.18.0.64"]
 
 
+def test_network_rm_of_a_host_without_the_network_releases_its_block_and_one_that_fails_keeps_it(cli):
+    fake = cli.wiring.fake
+    fake.networks = {"node2": _network("node2")}
+    fake.fail("remove_network", "node2", "device or resource busy")
+    status, out, err = cli("network", "rm", "--host", "node1", "--host", "node2")
+    assert status == 7
+    assert out == "node1  absent  no network nap; block 198.18.0.32/28 released\n"
+    assert err == "ERROR: node2: network nap: device or resource busy\n"
+    assert sorted(cli.kv.list("/nap-compose/host-blocks/")) == ["/nap-compose/host-blocks/198.18.0.48",
+                                                                "/nap-compose/host-blocks/198.18.0.64"]
+
+
 def test_network_rm_of_an_unknown_host_touches_nothing(cli):
-    cli.wiring.remove_network = lambda *a: pytest.fail("no host may be asked")
     assert cli("network", "rm", "--host", "node9") == (
         2, "", "ERROR: network rm: host(s) node9 not in the cluster file (node1, node2, node3)\n")
+    assert cli.wiring.fake.calls == []
     assert len(cli.kv.list("/nap-compose/host-blocks/")) == 3
 
 
-def test_network_create_reserves_every_block_before_any_host_is_asked(cli, tmp_path):
-    seen = []
+def test_network_create_reserves_every_block_before_any_host_is_changed(cli, tmp_path):
+    fake = cli.wiring.fake
+    fake.networks = {"node1": _network("node1"), "node2": _network("node2", block="198.18.0.160/28")}
+    held_at_first_change = []
 
-    def ensure_network(cluster, connections, blocks, recreate_empty=False):
-        from napcompose.network.desired import NetworkResult
+    def watch(operation, host):
+        if operation != "find_network" and not held_at_first_change:
+            held_at_first_change.append(sorted(cli.kv.list("/nap-compose/host-blocks/")))
 
-        seen.append(({h: b.cidr for h, b in blocks.items()}, recreate_empty))
-        return [NetworkResult(h.name, "present", "network nap already as wanted", block=blocks[h.name].cidr)
-                for h in cluster.hosts]
-
-    cli.wiring.ensure_network = ensure_network
+    fake.on_call = watch
     text = CLUSTER.replace("  - {name: node3", "  - {name: node4, address: 198.18.0.14}\n  - {name: node3")
     (tmp_path / "nap-cluster.yml").write_text(text)
-    assert cli("network", "create", "--recreate-empty")[0] == 0
-    assert seen == [({"node1": "198.18.0.32/28", "node2": "198.18.0.48/28", "node4": "198.18.0.80/28",
-                      "node3": "198.18.0.64/28"}, True)]
+    status, out, err = cli("network", "create", "--recreate-empty")
+    assert (status, err) == (0, "")
+    assert held_at_first_change == [[f"/nap-compose/host-blocks/198.18.0.{n}" for n in (32, 48, 64, 80)]]
+    assert out.splitlines() == [
+        "node1  present   network nap already as wanted",
+        "node2  recreated network nap had no container attached and was made again (host block 198.18.0.48/28)",
+        "         ip-range: want 198.18.0.48/28, found 198.18.0.160/28",
+        "node4  created   network nap: subnet 198.18.0.0/24, host block 198.18.0.80/28, gateway 198.18.0.14, "
+        "router 198.18.0.1",
+        "node3  created   network nap: subnet 198.18.0.0/24, host block 198.18.0.64/28, gateway 198.18.0.13, "
+        "router 198.18.0.1"]
+    assert {h: n.options.ip_range for h, n in fake.networks.items()} == {
+        "node1": "198.18.0.32/28", "node2": "198.18.0.48/28", "node4": "198.18.0.80/28", "node3": "198.18.0.64/28"}
+    assert cli("network", "create")[1].count("already as wanted") == 4
+
+
+def test_network_create_leaves_a_drifted_network_with_containers_and_exits_1(cli):
+    fake = cli.wiring.fake
+    fake.networks = {"node1": _network("node1"), "node2": _network("node2", "web", block=None),
+                     "node3": _network("node3")}
+    status, out, err = cli("network", "create")
+    assert status == 1
+    assert "node2  drift     network nap has no host block" in out
+    assert err == "ERROR: network nap: 1 of 3 host(s) failed or differ: node2\n"
+    assert [c for c in fake.calls if c[0] != "find_network"] == []
+
+
+def test_network_create_dry_run_prints_the_plan_and_touches_nothing(cli, tmp_path):
+    fake = cli.wiring.fake
+    fake.networks = {"node1": _network("node1")}
+    text = CLUSTER.replace("  - {name: node3", "  - {name: node4, address: 198.18.0.14}\n  - {name: node3")
+    (tmp_path / "nap-cluster.yml").write_text(text)
+    before = cli.kv.keys()
+    status, out, err = cli("network", "create", "--dry-run")
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "block 198.18.0.80/28 for node4: reserve in the store (each host's block of the subnet)",
+        "network nap on node2: create (network nap: subnet 198.18.0.0/24, host block 198.18.0.48/28, gateway "
+        "198.18.0.12, router 198.18.0.1)",
+        "network nap on node4: create (network nap: subnet 198.18.0.0/24, host block 198.18.0.80/28, gateway "
+        "198.18.0.14, router 198.18.0.1)",
+        "network nap on node3: create (network nap: subnet 198.18.0.0/24, host block 198.18.0.64/28, gateway "
+        "198.18.0.13, router 198.18.0.1)",
+        "network on node1: present (network nap already as wanted)"]
+    assert cli.kv.keys() == before
+    assert {op for op, _ in fake.calls} == {"find_network"}
+    assert list(fake.networks) == ["node1"]
+
+
+def test_network_create_reports_a_host_that_did_not_answer_and_creates_the_others(cli):
+    fake = cli.wiring.fake
+    fake.unreachable = {"node3": "connection refused"}
+    status, out, err = cli("network", "create")
+    assert status == 7
+    assert out.splitlines()[2] == "node3  failed    cannot connect over SSH: connection refused"
+    assert err == "ERROR: network nap: 1 of 3 host(s) failed or differ: node3\n"
+    assert sorted(fake.networks) == ["node1", "node2"]
 
 
 def test_network_create_refuses_a_cluster_file_overlapping_a_held_block_and_asks_no_host(cli, tmp_path):
-    cli.wiring.ensure_network = lambda *a: pytest.fail("no host may be asked")
     # without host_blocks, blocks come from the free space; a reserved address now lands in node2's block
     (tmp_path / "nap-cluster.yml").write_text(CLUSTER.replace(
         "reserved: [198.18.0.254], host_blocks: [198.18.0.32-198.18.0.159]", "reserved: [198.18.0.254, 198.18.0.50]"))
@@ -320,6 +397,7 @@ def test_network_create_refuses_a_cluster_file_overlapping_a_held_block_and_asks
                    "the block 198.18.0.48/28 that host node2 holds in the store; change the cluster file, or remove "
                    "network nap on node2 and release its block first (`nap-compose network rm --host node2`)\n")
     assert cli.kv.keys() == before
+    assert cli.wiring.fake.calls == []
 
 
 def test_network_check_names_a_host_that_did_not_answer_with_its_reason(cli):
@@ -350,27 +428,55 @@ RESOLVER_CLUSTER = CLUSTER.replace("host_blocks: [198.18.0.32-198.18.0.159]}",
                                    "host_blocks: [198.18.0.32-198.18.0.159], resolver: true}")
 
 
-def test_network_create_starts_the_resolvers_after_the_networks_and_reports_each(cli, tmp_path):
-    from napcompose.adapters.resolver import ResolverStatus
-    from napcompose.network.desired import NetworkResult
+def _resolver_cluster(cli, tmp_path, text=RESOLVER_CLUSTER):
+    from types import SimpleNamespace
 
     calls = []
-    cli.wiring.resolver_image = lambda: calls.append("image") or "built"
-    cli.wiring.ensure_network = lambda cluster, connections, blocks, recreate_empty=False: calls.append("net") or [
-        NetworkResult(h.name, "present", "network nap already as wanted", block=blocks[h.name].cidr)
-        for h in cluster.hosts]
-    cli.wiring.ensure_resolvers = lambda cluster, connections, built: calls.append(("resolvers", built)) or [
-        ResolverStatus("node1", "ok", "dnsmasq on 198.18.0.11:53"),
-        ResolverStatus("node2", "started", "dnsmasq on 198.18.0.12:53"),
-        ResolverStatus("node3", "failed", "import image nap-compose/resolver:latest: no space left on device")]
-    (tmp_path / "nap-cluster.yml").write_text(RESOLVER_CLUSTER)
+    cli.wiring.resolver_image = lambda: calls.append("image") or SimpleNamespace(digest="d1")
+    (tmp_path / "nap-cluster.yml").write_text(text)
+    return parse_cluster(text, str(tmp_path / "nap-cluster.yml")), calls
+
+
+def test_network_create_starts_the_resolvers_after_the_networks_and_reports_each(cli, tmp_path):
+    from napcompose.clustermodel import FoundResolver
+    from napcompose.network.resolver import config_digest
+
+    cluster, calls = _resolver_cluster(cli, tmp_path)
+    fake = cli.wiring.fake
+    spec = cluster.network.resolver
+    fake.resolver_images = {"node1": "d1", "node2": "d1"}
+    fake.resolvers = {"node1": FoundResolver("r1", True, "running", config_digest(spec, cluster.hosts[0], "d1")),
+                      "node2": FoundResolver("r2", False, "exited", config_digest(spec, cluster.hosts[1], "d1"))}
+    fake.fail("copy", "node3", "no space left on device")
+    fake.on_call = lambda operation, host: calls.append(operation) if operation != "find_network" else None
     status, out, err = cli("network", "create")
-    assert calls == ["image", "net", ("resolvers", "built")]
+    assert calls[0] == "image"
+    changes = [c for c in calls[1:] if c not in ("find_resolver", "resolver_image")]
+    assert changes[:3] == ["create_network"] * 3 and set(changes[3:]) == {"copy", "start_resolver"}
     assert status == 7
     assert out.endswith("node1  resolver  ok        dnsmasq on 198.18.0.11:53\n"
                         "node2  resolver  started   dnsmasq on 198.18.0.12:53\n"
-                        "node3  resolver  failed    import image nap-compose/resolver:latest: no space left on device\n")
+                        "node3  resolver  failed    load image nap-compose/resolver:latest from node1: "
+                        "no space left on device\n")
     assert err == "ERROR: names resolver: 1 of 3 host(s) failed: node3\n"
+    assert "node3" not in fake.resolvers
+
+
+def test_network_create_loads_the_resolver_image_into_one_host_and_copies_it_to_the_others(cli, tmp_path):
+    from napcompose.clustermodel import FoundResolver
+
+    _resolver_cluster(cli, tmp_path)
+    fake = cli.wiring.fake
+    fake.resolvers = {"node2": FoundResolver("old", True, "running", "another config")}
+    status, out, err = cli("network", "create")
+    assert (status, err) == (0, "")
+    assert [c for c in fake.calls if c[0] in ("load_resolver_image", "copy")] == [
+        ("load_resolver_image", "node1"), ("copy", "node2"), ("copy", "node3")]
+    assert out.splitlines()[3:] == ["node1  resolver  created   dnsmasq on 198.18.0.11:53",
+                                    "node2  resolver  replaced  dnsmasq on 198.18.0.12:53",
+                                    "node3  resolver  created   dnsmasq on 198.18.0.13:53"]
+    assert fake.resolver_images == {"node1": "d1", "node2": "d1", "node3": "d1"}
+    assert fake.resolvers["node2"].id != "old"
 
 
 def test_network_create_without_dnsmasq_on_this_machine_touches_no_host_and_reserves_nothing(cli, tmp_path):
@@ -381,7 +487,6 @@ def test_network_create_without_dnsmasq_on_this_machine_touches_no_host_and_rese
                           "/usr/sbin/dnsmasq is missing (install Debian's dnsmasq-base)")
 
     cli.wiring.resolver_image = no_dnsmasq
-    cli.wiring.ensure_network = lambda *a: pytest.fail("no host may be asked")
     (tmp_path / "nap-cluster.yml").write_text(RESOLVER_CLUSTER.replace("  - {name: node3", "  - {name: node4, "
                                                                        "address: 198.18.0.14}\n  - {name: node3"))
     before = cli.kv.keys()
@@ -389,16 +494,21 @@ def test_network_create_without_dnsmasq_on_this_machine_touches_no_host_and_rese
     assert (status, out) == (3, "")
     assert "/usr/sbin/dnsmasq is missing (install Debian's dnsmasq-base)" in err
     assert cli.kv.keys() == before  # node4's block was not reserved
+    assert cli.wiring.fake.calls == []
 
 
 def test_network_check_reports_a_resolver_that_is_down(cli, tmp_path):
-    from napcompose.adapters.resolver import ResolverStatus
+    from napcompose.clustermodel import FoundResolver
+    from napcompose.network.resolver import config_digest
 
-    (tmp_path / "nap-cluster.yml").write_text(RESOLVER_CLUSTER)
-    cli.wiring.resolver_statuses = lambda cluster, connections: [
-        ResolverStatus("node1", "ok"), ResolverStatus("node2", "down", "nap-compose-resolver is exited"),
-        ResolverStatus("node3", "ok")]
+    cluster, _ = _resolver_cluster(cli, tmp_path)
+    spec = cluster.network.resolver
+    cli.wiring.fake.resolvers = {
+        h.name: FoundResolver(f"r-{h.name}", h.name != "node2", "exited", config_digest(spec, h, "d1"))
+        for h in cluster.hosts}
     status, out, err = cli("network", "check")
     assert status == 1
     assert ("resolver-down      node2      -                        the names resolver on node2 is down: "
             "nap-compose-resolver is exited (run `nap-compose network create`)") in out
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith("resolver-down")] == [
+        ["resolver-down", "node2"]]

@@ -21,6 +21,8 @@ from napcompose.cli.wiring import Wiring
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "napcompose.cli.project_cmd",
+    "napcompose.cli.run_cmd",
+    "napcompose.cli.exec_cmd",
     "napcompose.cli.rolling_cmd",
     "napcompose.cli.config_cmd",
     "napcompose.cli.build_cmd",

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import NapComposeError
-from napcompose.execute import addresses, containers, files, hosts, images, names, readiness, rolling
+from napcompose.execute import addresses, containers, files, hosts, images, names, oneoff, readiness, rolling
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
-from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
+from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep,
+                                Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
                                 WriteNames)
@@ -36,6 +37,7 @@ HANDLERS: Dict[type, Handler] = {
     ShipFiles: files.ship_files, RemoveFiles: files.remove_files,
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
     AwaitReady: readiness.wait_ready,
+    CreateOneOff: oneoff.create_one_off,
 }
 
 

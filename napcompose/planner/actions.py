@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional, Tuple, Union
 
 from napcompose.ipam.fencing import Vacated
-from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
+from napcompose.model import HostStatus, ObservedContainer, Placement, Replica, ServiceSpec
 from napcompose.observe.pins import Pin
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
@@ -247,6 +247,19 @@ class Create(_OnReplica):
 
 
 @dataclass(frozen=True)
+class CreateOneOff(_OnReplica):
+    """Create the one-off container ``replica`` (a ``run``'s, planner/run.py) from ``spec`` (the
+    service as the run changes it) at ``address``; ``start``: start it too (a detached run)."""
+
+    address: Address = ""
+    spec: Optional[ServiceSpec] = None
+    start: bool = False
+    rm: bool = False  # run --rm: removed with its address once its run ended
+    verb: ClassVar[str] = "Creating"
+    kind: ClassVar[str] = "create one-off"
+
+
+@dataclass(frozen=True)
 class Recreate(_OnReplica):
     """Remove ``container`` and create the replica again at ``address`` (same name, same address)."""
 
@@ -467,10 +480,10 @@ def ship_key(host: str) -> str:
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-               RemovePrevious, AwaitReady]
+               RemovePrevious, AwaitReady, CreateOneOff]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-                RemovePrevious, AwaitReady)
+                RemovePrevious, AwaitReady, CreateOneOff)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

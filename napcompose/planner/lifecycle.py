@@ -20,6 +20,7 @@ from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import is_previous
+from napcompose.planner.run import ended_runs, removals as run_removals
 from napcompose.planner.waits import await_ready
 
 
@@ -79,7 +80,12 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
               options: Options) -> Plan:
     """Stop and remove the project's containers in reverse waves, then release their addresses."""
     down = observation.down
-    mine = [c for c in observation.mine if not _stand_in(c, down)]
+    # one-off containers go their own way (planner/run.py): every one with --remove-orphans (as
+    # docker compose), else those of ended ``run --rm``; a one-off left keeps its address and files
+    mine = [c for c in observation.mine if not _stand_in(c, down) and not c.one_off]
+    run_removes, run_releases = run_removals(ended_runs(observation, everything=options.remove_orphans), "down")
+    runs_left = {c.host for c in observation.mine if c.one_off and c.host not in down} - {
+        a.host for a in run_removes}
     orphans: List[ObservedContainer] = []
     if project is not None:
         # A service whose profile is not active is still the project's: down removes its containers.
@@ -93,6 +99,7 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
         targets = mine
         groups = [sorted(targets, key=lambda c: (c.replica, c.host))]
     waves = [[Remove(c.replica, c.host, "down", container=c) for c in group] for group in groups]
+    waves = ([list(run_removes)] if run_removes else []) + waves
     removing: Dict = {}
     for action in (a for wave in waves for a in wave):
         removing.setdefault(action.replica, []).append(action.key)
@@ -108,14 +115,14 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
                  for r, g, a in addresses.stranded if a.host not in down and (r, a.host) not in kept_at]
     # Shipped copies go from every host that answers and keeps none of the project's containers
     # (a host may hold copies with no container left, after rm), once its removals have succeeded.
-    keeping = {c.host for c in mine if c not in targets}
+    keeping = {c.host for c in mine if c not in targets} | runs_left
     on_host: Dict[str, List[str]] = {}
     for action in (a for wave in waves for a in wave):
         on_host.setdefault(action.host, []).append(action.key)
     removals = [RemoveFiles(h.name, observation.project, after=tuple(on_host.get(h.name, ())))
                 for h in observation.cluster.hosts if h.name not in down and h.name not in keeping]
     # the names go from the resolvers before the containers stop
-    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + removals],
+    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + list(run_releases) + removals],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 

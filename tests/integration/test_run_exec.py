@@ -7,13 +7,16 @@ stdout and peak memory are the operator's.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pty
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
@@ -139,6 +142,7 @@ def test_a_restore_through_stdin_arrives_whole_and_is_not_held(project, tmp_path
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     baseline = _peak_kib(quiet)
     assert quiet.wait() == 0
+    print(f"peak memory: {peak} KiB restoring {RESTORE} bytes, {baseline} KiB for a command without input")
     assert peak < baseline + 20 * 1024, (peak, baseline)  # far below the 50 MB a whole read would hold
 
 
@@ -168,6 +172,11 @@ def test_an_interactive_shell_through_a_terminal(project):
         _read_until(fd, b"# ")  # the remote shell's prompt
         os.write(fd, b"echo $((6*7))\r")
         assert b"42" in _read_until(fd, b"42\r\n")
+        # a resize of the local terminal (SIGWINCH to nap-compose) resizes the remote one
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        time.sleep(0.5)
+        os.write(fd, b"stty size\r")
+        _read_until(fd, b"33 111")
         os.write(fd, b"exit 3\r")
         deadline = time.monotonic() + 20
         while True:

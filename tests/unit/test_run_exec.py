@@ -8,9 +8,9 @@ import pytest
 from napcompose.errors import UsageError
 from napcompose.model import PortSpec, Project, Replica, ServiceSpec
 from napcompose.observe.observation import Addresses, Observation
-from napcompose.planner import CreateOneOff, Release, Remove, Reserve, render
+from napcompose.planner import CreateOneOff, Plan, Release, Remove, Reserve, render
 from napcompose.planner.run import OneOff, RunOptions, ended_runs, one_off_of, plan_run, with_ended_runs
-from napcompose.model import HostStatus
+from napcompose.model import HostStatus, ObservedContainer
 from tests.unit.test_cli_project import Cli
 from tests.unit.test_orchestrator import cluster
 
@@ -159,7 +159,6 @@ def test_a_one_off_beside_replica_1_on_its_host_does_not_clash_in_down(cli):
 
 def test_ended_runs_are_only_those_of_run_rm_that_ended():
     c = cluster()
-    from napcompose.model import ObservedContainer
 
     def one(name, state, rm):
         labels = {"com.docker.compose.oneoff": "True", "com.docker.compose.slug": name * 8}
@@ -172,7 +171,7 @@ def test_ended_runs_are_only_those_of_run_rm_that_ended():
                        hosts=tuple(HostStatus(h.name, True) for h in c.hosts))
     assert [x.name for x in ended_runs(seen)] == ["a"]
     assert [x.name for x in ended_runs(seen, everything=True)] == ["a", "b", "c"]
-    plan = with_ended_runs(seen and __import__("napcompose.planner", fromlist=["Plan"]).Plan("gb"), seen)
+    plan = with_ended_runs(Plan("gb"), seen)
     remove, release = plan.actions
     assert isinstance(remove, Remove) and remove.container.replica == one_off_of(seen.containers[0])
     assert isinstance(release, Release) and release.after == (remove.key,) and release.ip == "198.18.0.120"
@@ -214,3 +213,14 @@ def test_bad_options_are_refused_and_nothing_is_touched(cli, argv, message):
     status, out, err = cli(*argv)
     assert (status, err) == (2, f"ERROR: {message}\n")
     assert cli.untouched()
+
+
+def test_ipam_gc_keeps_the_address_of_a_running_one_off():
+    from napcompose.planner.gc import live_owners
+
+    c = cluster()
+    labels = (("com.docker.compose.oneoff", "True"), ("com.docker.compose.slug", SLUG))
+    running = ObservedContainer("node1", "x", "gb_web_run_abababababab", Replica("gb", "web", 1), None, "running",
+                                one_off=True, labels=labels)
+    seen = Observation(c, "", (running,), tuple(HostStatus(h.name, True) for h in c.hosts), everything=True)
+    assert "gb/web/run-abababababab" in live_owners(seen)["node1"]

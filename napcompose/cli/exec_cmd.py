@@ -10,53 +10,12 @@ The command's exit code is ours.
 
 from __future__ import annotations
 
-import re
-from typing import Mapping, Sequence, Tuple
-
 from napcompose.errors import NapComposeError, UsageError
 from napcompose.model import ExecRequest, Replica
-from napcompose.adapters.tty import LocalStreams, fileno_of, is_terminal, raw_terminal
+from napcompose.adapters.tty import fileno_of
+from napcompose.cli.attached import attached, command_of, parse_env, wants_tty
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-
-
-def parse_env(pairs: Sequence[str], environ: Mapping[str, str], flag: str = "-e") -> Tuple[Tuple[str, str], ...]:
-    """``-e KEY=VALUE`` (or ``-e KEY``: its value here, left out when unset, as docker does)."""
-    found = []
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not _ENV_NAME.match(name):
-            raise UsageError(f"invalid {flag} {pair!r}: expected KEY=VALUE or KEY, where KEY is a variable name")
-        if sep:
-            found.append((name, value))
-        elif name in environ:
-            found.append((name, environ[name]))
-    return tuple(found)
-
-
-def command_of(words: Sequence[str]) -> Tuple[str, ...]:
-    """The command after the service, without a leading ``--``."""
-    words = list(words)
-    if words and words[0] == "--":
-        words = words[1:]
-    return tuple(words)
-
-
-def wants_tty(ctx, no_tty: bool) -> bool:
-    """A pseudo-terminal unless ``-T``, and only when our own stdin and stdout are terminals."""
-    return not no_tty and is_terminal(ctx.stdin) and is_terminal(ctx.stdout)
-
-
-def attached(ctx, tty: bool, session) -> int:
-    """Run ``session(streams)`` with the operator's streams (raw terminal with a tty); its result."""
-    streams = LocalStreams(ctx.stdin, ctx.stdout, ctx.stderr, terminal=tty)
-    try:
-        with raw_terminal(ctx.stdin if tty else None):
-            return session(streams)
-    finally:
-        streams.close()
 
 
 def cmd_exec(args, ctx) -> int:
@@ -70,8 +29,8 @@ def cmd_exec(args, ctx) -> int:
     env = parse_env(args.env, ctx.environ)
     tty = wants_tty(ctx, args.no_tty) and not args.detach
     # stdin is attached whenever there is one (as docker compose's exec -i, its default)
-    request = ExecRequest(command, tty=tty, stdin=not args.detach and fileno_of(ctx.stdin) is not None, env=env, user=args.user, workdir=args.workdir, privileged=args.privileged,
-                          detach=args.detach)
+    request = ExecRequest(command, tty=tty, stdin=not args.detach and fileno_of(ctx.stdin) is not None, env=env,
+                          user=args.user, workdir=args.workdir, privileged=args.privileged, detach=args.detach)
     deploy = deploy_for(ctx)
     observation = deploy.orchestrator.ps(project.name, (service,), all=True)
     replica = Replica(project.name, service, args.index)

@@ -25,7 +25,7 @@ from napcompose.planner.run import (OneOff, RunOptions, plan_release_run, plan_r
                                     plan_start)
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
-from napcompose.cli.exec_cmd import attached, command_of, parse_env, wants_tty
+from napcompose.cli.attached import attached, command_of, parse_env, wants_tty
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -122,7 +122,8 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
     removals = [RemoveFiles(h.name, observation.project, after=tuple(on_host.get(h.name, ())))
                 for h in observation.cluster.hosts if h.name not in down and h.name not in keeping]
     # the names go from the resolvers before the containers stop
-    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + list(run_releases) + removals],
+    last = releases + list(run_releases) + removals
+    return _plan(observation, [names_writes(observation, "before")] + waves + [last],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 

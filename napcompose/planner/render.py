@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep, Kill, Plan, Pull, PushImage,
-                                        Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
-                                        WriteHosts, WriteNames)
+from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep, Kill, Plan,
+                                        Pull, PushImage, Recreate, Release, Remove, RemoveFiles, Reserve, Restart,
+                                        ShipFiles, Start, Stop, WriteHosts, WriteNames)
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
 

@@ -1,8 +1,6 @@
 """run and exec: the run's planner (pure), its road through the command line over in-memory hosts,
 the one-off containers' removal by up and down, and every bad option refused with nothing touched."""
 
-import io
-
 import pytest
 
 from napcompose.errors import UsageError

@@ -222,3 +222,17 @@ def test_ipam_gc_keeps_the_address_of_a_running_one_off():
                                 one_off=True, labels=labels)
     seen = Observation(c, "", (running,), tuple(HostStatus(h.name, True) for h in c.hosts), everything=True)
     assert "gb/web/run-abababababab" in live_owners(seen)["node1"]
+
+
+def test_a_one_off_is_never_an_old_copy_of_a_replica_that_moved(cli):
+    from dataclasses import replace
+
+    cli("up", "-d")
+    name = cli("run", "-d", "web", "sleep", "60")[1].strip()
+    moved = cli.world.container("shop_web_1")  # as after a move off a lost host: its second copy
+    labels = dict(moved.request.labels, **{"io.nap-compose.generation": "2"})
+    moved.request = replace(moved.request, labels=tuple(sorted(labels.items())))
+    status, out, _ = cli("plan")
+    assert status == 0 and "run_" not in out and "superseded" not in out
+    assert cli("up", "-d")[0] == 0 and name in cli.names()
+    assert "superseded" not in cli("ps", "-a")[1]

@@ -217,6 +217,7 @@ class FakeEngine:
         self.signals: List[Tuple[str, str]] = []  # (container name, signal) per kill
         self.log_lines: Dict[str, List[str]] = {}  # container name -> its output
         self.execs: List[Tuple[str, Tuple[str, ...]]] = []
+        self.interrupt_on_attach: Set[str] = set()  # container names whose attached run gets a Ctrl-C
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.volumes: Set[str] = set()
@@ -414,6 +415,8 @@ class FakeEngine:
 
         class _Attachment:
             def pump(self, streams) -> None:
+                if container.request.name in engine.interrupt_on_attach:
+                    raise KeyboardInterrupt  # the operator's Ctrl-C while it runs
                 for line in engine.log_lines.get(container.request.name, []):
                     streams.out(line.encode() + b"\n")
 

@@ -163,34 +163,63 @@ def _read_until(fd, wanted: bytes, timeout: float = 20.0) -> bytes:
     return got
 
 
-def test_an_interactive_shell_through_a_terminal(project):
+def _wait_exit(pid: int, fd: int, timeout: float = 20.0) -> int:
+    """The exit code of the process on the terminal ``fd``, reading what it still prints."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        assert time.monotonic() < deadline, "the command did not end"
+        try:
+            select.select([fd], [], [], 0.2) and os.read(fd, 4096)
+        except OSError:
+            time.sleep(0.1)
+
+
+def _on_terminal(project, *words):
     pid, fd = pty.fork()
     if pid == 0:  # the child: nap-compose on the pseudo-terminal
         os.chdir(str(project.dir))
-        os.execve(sys.executable, _argv(project, "exec", "web", "sh"), _env(project))
+        os.execve(sys.executable, _argv(project, *words), _env(project))
+    return pid, fd
+
+
+def test_an_interactive_shell_through_a_terminal(project):
+    pid, fd = _on_terminal(project, "exec", "web", "sh")
     try:
         _read_until(fd, b"# ")  # the remote shell's prompt
         os.write(fd, b"echo $((6*7))\r")
-        assert b"42" in _read_until(fd, b"42\r\n")
+        _read_until(fd, b"42\r\n")
         # a resize of the local terminal (SIGWINCH to nap-compose) resizes the remote one
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
         time.sleep(0.5)
         os.write(fd, b"stty size\r")
         _read_until(fd, b"33 111")
         os.write(fd, b"exit 3\r")
-        deadline = time.monotonic() + 20
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            assert time.monotonic() < deadline, "exec did not end after exit 3"
-            try:
-                select.select([fd], [], [], 0.2) and os.read(fd, 4096)
-            except OSError:
-                time.sleep(0.1)
-        assert os.waitstatus_to_exitcode(status) == 3
+        assert _wait_exit(pid, fd) == 3
     finally:
         os.close(fd)
+
+
+def test_run_carries_a_terminal_and_stdin(project, tmp_path):
+    data = tmp_path / "in"
+    data.write_bytes(os.urandom(3_000_000))
+    with open(data, "rb") as stdin:
+        process = _spawn(project, "run", "--rm", "-T", "--no-deps", "web", "wc", "-c", stdin=stdin,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = process.communicate(timeout=60)
+    assert (process.returncode, out.split()) == (0, [b"3000000"]), err
+    pid, fd = _on_terminal(project, "run", "--rm", "--no-deps", "web", "sh")
+    try:
+        _read_until(fd, b"# ")
+        os.write(fd, b"echo $((6*7)); tty\r")
+        _read_until(fd, b"/dev/pts/")
+        os.write(fd, b"exit 4\r")
+        assert _wait_exit(pid, fd) == 4
+    finally:
+        os.close(fd)
+    assert [n for n in project.containers() if "_run_" in n] == []
 
 
 def _run_allocations(project):

@@ -236,3 +236,21 @@ def test_a_one_off_is_never_an_old_copy_of_a_replica_that_moved(cli):
     assert status == 0 and "run_" not in out and "superseded" not in out
     assert cli("up", "-d")[0] == 0 and name in cli.names()
     assert "superseded" not in cli("ps", "-a")[1]
+
+
+def test_ctrl_c_stops_the_run_and_rm_still_cleans(cli):
+    for engine in cli.world.engines.values():
+        engine.interrupt_on_attach.add("job")
+        engine.log_lines["job"] = ["hello"]
+    status, out, err = cli("run", "--rm", "--no-deps", "--name", "job", "web", "sleep", "60")
+    assert status == 130 and "Stopping job ..." in err
+    assert [c for e in cli.world.engines.values() for c in e.calls if c[0] == "stop"] == [("stop", "job")]
+    assert cli.names() == [] and _run_keys(cli) == []
+
+
+def test_the_runs_output_is_ours(cli):
+    for engine in cli.world.engines.values():
+        engine.log_lines["job"] = ["one", "two"]
+    status, out, err = cli("run", "--no-deps", "--name", "job", "web")
+    assert (status, out) == (0, "one\ntwo\n"), err
+    assert cli.names() == ["job"] and len(_run_keys(cli)) == 2  # without --rm it stays, with its address

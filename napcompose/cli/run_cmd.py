@@ -85,6 +85,8 @@ def run_options(args, ctx, service: str, tty: bool, stdin: bool) -> RunOptions:
 def cmd_run(args, ctx) -> int:
     from napcompose.adapters.tty import fileno_of
     from napcompose.execute.files import with_host_copies
+    from napcompose.imagecheck import image_name
+    from napcompose.observe.pins import pinned
 
     project = load_project(ctx)
     (service,) = check_services(project, [args.service])
@@ -99,10 +101,13 @@ def cmd_run(args, ctx) -> int:
     if deps and not args.no_deps:
         raise_on_failures(orchestrator.run(project, Options(services=tuple(deps))), "run")
     project, shipped = with_host_copies(project)
-    image = project.service(service).image or f"{project.name}_{service}"
+    # a registry image runs as the digest it names now (pulled where missing), as up would run it
+    pins = orchestrator.pins(project, Options(services=(service,), no_deps=True), None)
+    project = pinned(project, pins)
     addresses = orchestrator.addresses(project.name)
-    observation = orchestrator.observe(project.name, everything=True, images=[image], addresses=addresses)
-    the_plan = plan_run(project, observation, addresses, run, shipped.get(service, ()))
+    observation = orchestrator.observe(project.name, everything=True, addresses=addresses,
+                                       images=[image_name(project.name, project.service(service))])
+    the_plan = plan_run(project, observation, addresses, run, shipped.get(service, ()), pins)
     one_off = OneOff(project.name, service, 1, run.slug)
     options = Options(services=(service,))
     report = orchestrator.execute(project, the_plan, addresses, options)

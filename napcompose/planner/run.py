@@ -25,6 +25,7 @@ from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, Ob
                               PortSpec, Project, Replica, ServiceSpec, pairs)
 from napcompose.names.startnames import StartNames
 from napcompose.observe.observation import Addresses, Observation
+from napcompose.observe.pins import Pin
 from napcompose.planner.actions import (CreateOneOff, Plan, Release, Remove, Reservation, Reserve, ShipFiles,
                                         Start, Unreserved, image_key, ship_key)
 from napcompose.planner.containers import COMPOSE_VERSION
@@ -117,10 +118,11 @@ def pick_host(project: Project, observation: Observation, addresses: Addresses, 
 
 
 def plan_run(project: Project, observation: Observation, addresses: Addresses, run: RunOptions,
-             shipped: Sequence[Shipped] = ()) -> Plan:
+             shipped: Sequence[Shipped] = (), pins: Tuple[Pin, ...] = ()) -> Plan:
     """Reserve an address, put the image and the service's shipped files on the host, create the
     one-off container (and start it when detached). ``shipped``: what the service mounts from the
-    project (its binds in ``project`` already point at the host copies)."""
+    project (its binds in ``project`` already point at the host copies); ``pins``: the digest its
+    registry image runs as (already written into ``project``), pulled where missing."""
     if run.service not in project.service_names:
         raise UsageError(f"no such service: {run.service} (services in {project.name}: "
                          f"{', '.join(project.service_names)})")
@@ -132,13 +134,14 @@ def plan_run(project: Project, observation: Observation, addresses: Addresses, r
         raise UsageError(f"run --name {spec.container_name}: a container of that name exists on {host}")
     image = image_name(project.name, project.service(run.service))
     builds, copies, pulls = plan_images(project, Placement(((Replica(project.name, run.service, 1), host),)),
-                                        {run.service}, observation.images, set(observation.down))
+                                        {run.service}, observation.images, set(observation.down),
+                                        pins={p.reference: p for p in pins})
     ships = (ShipFiles(host, project.name, tuple(shipped)),) if shipped else ()
     reserve = Reserve((Reservation(one_off, host, None, "one-off container"),), reason="an address for the run")
     create = CreateOneOff(one_off, host, "run", (image_key(image, host),) + tuple(ship_key(host) for _ in ships[:1]),
                           address=Unreserved(one_off.owner), spec=spec, start=run.detach, rm=run.rm)
     waves = [(reserve,)] + [w for w in (builds, tuple(copies) + tuple(pulls) + ships) if w] + [(create,)]
-    return Plan(project.name, tuple(waves), peers_of(project, addresses), hosts=observation.hosts)
+    return Plan(project.name, tuple(waves), peers_of(project, addresses), hosts=observation.hosts, pins=pins)
 
 
 def peers_of(project: Project, addresses: Addresses) -> Placement:
@@ -151,7 +154,7 @@ def plan_start(plan: Plan, container: ObservedContainer) -> Plan:
     """Start the one-off container ``plan`` created (``container`` as found after the create)."""
     create = next(a for a in plan.actions if isinstance(a, CreateOneOff))
     return Plan(plan.project, ((Start(create.replica, container.host, "run", container=container),),),
-                plan.placement, hosts=plan.hosts)
+                plan.placement, hosts=plan.hosts, pins=plan.pins)
 
 
 def one_off_request(project: Project, action: CreateOneOff, allocation: Allocation, names: StartNames,

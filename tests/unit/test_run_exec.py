@@ -254,3 +254,17 @@ def test_the_runs_output_is_ours(cli):
     status, out, err = cli("run", "--no-deps", "--name", "job", "web")
     assert (status, out) == (0, "one\ntwo\n"), err
     assert cli.names() == ["job"] and len(_run_keys(cli)) == 2  # without --rm it stays, with its address
+
+
+def test_a_registry_image_no_host_has_is_pulled_as_the_digest_it_names_now(cli):
+    image = "registry.lab:5000/team/tool:1"
+    (cli.dir / "docker-compose.yml").write_text(f'services:\n  tool:\n    image: "{image}"\n')
+    digest = cli.world.registry.publish(image)
+    for engine in cli.world.engines.values():
+        engine.retag(image, None)
+        engine.exits_on_start["job"] = 0
+    status, _, err = cli("run", "--rm", "--name", "job", "tool", "true")
+    assert status == 0, err
+    pulled = [(h, r) for h, e in cli.world.engines.items() for r, _ in e.pulled]
+    assert len(pulled) == 1 and pulled[0][1] == f"registry.lab:5000/team/tool@{digest}"
+    assert f"Pulling tool on {pulled[0][0]}" in err

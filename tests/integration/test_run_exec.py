@@ -21,8 +21,6 @@ import time
 
 import pytest
 
-from napcompose.adapters.docker_engine import DockerEngine
-from napcompose.model import ExecRequest
 from tests.integration.deploy_support import DeployProject, sleeper, until
 
 pytestmark = pytest.mark.integration
@@ -69,44 +67,17 @@ def _peak_kib(process) -> int:
     return peak
 
 
-class _Collect:
-    """AttachedStreams that keeps the output; stdin is empty."""
-
-    def __init__(self):
-        self.data, self.errors = bytearray(), bytearray()
-
-    def read(self):
-        return b""
-
-    def out(self, data):
-        self.data.extend(data)
-
-    def err(self, data):
-        self.errors.extend(data)
-
-    def size(self):
-        return None
-
-    def on_resize(self, resize):
-        pass
-
-
 def test_two_hundred_short_execs_across_hosts_lose_nothing(project):
-    engines = {h.name: DockerEngine(h, project.connections) for h in project.lab.cluster.hosts}
-    replicas = sorted((name, host, c.id) for name, (host, c) in project.containers().items() if "_web_" in name)
-    assert len({host for _, host, _ in replicas}) >= 2
+    hosts = {host for name, (host, _) in project.containers().items() if "_web_" in name}
+    assert len(hosts) >= 2  # across hosts
     lost = []
     for run in range(SHORT_RUNS):
-        name, host, container_id = replicas[run % len(replicas)]
-        taken = _Collect()
-        code = engines[host].exec_attached(container_id, ExecRequest(("echo", f"hi {run}"), stdin=True), taken)
-        if (code, bytes(taken.data)) != (0, f"hi {run}\n".encode()):
-            lost.append((name, code, bytes(taken.data)))
-    assert len(lost) == 0, lost
-    for run in range(10):  # and through the command line, stderr apart
+        code = run % 7 if run % 10 == 0 else 0  # now and then an exit code and a line on stderr
         status, out, err = project.nap("exec", "-T", "--index", str(run % 3 + 1), "web",
-                                       "sh", "-c", f"echo hi {run}; echo oops >&2; exit {run}")
-        assert (status, out) == (run, f"hi {run}\n") and err.endswith("oops\n"), err
+                                       "sh", "-c", f"echo hi {run}; [ {code} = 0 ] || echo oops >&2; exit {code}")
+        if (status, out) != (code, f"hi {run}\n") or (code and not err.endswith("oops\n")):
+            lost.append((run, status, out, err))
+    assert len(lost) == 0, lost
 
 
 def test_a_large_output_arrives_whole_through_the_command(project):

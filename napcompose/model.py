@@ -552,6 +552,24 @@ class ContainerRequest:
         return self.spec.container_name or self.replica.name
 
 
+@dataclass(frozen=True)
+class ExecRequest:
+    """A process ``exec`` runs in a running container: ``cmd`` is an argv, never a shell string.
+
+    ``stdin``: the operator's stdin is attached (copied in, EOF at its end); ``tty``: a pseudo-terminal
+    (one raw output stream, the operator's terminal sizes it); ``detach``: started and left running.
+    """
+
+    cmd: Tuple[str, ...]
+    tty: bool = False
+    stdin: bool = False
+    env: Pairs = ()
+    user: Optional[str] = None
+    workdir: Optional[str] = None
+    privileged: bool = False
+    detach: bool = False
+
+
 # --------------------------------------------------------------------------- results
 
 

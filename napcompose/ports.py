@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from napcompose.clustermodel import FoundNetwork, FoundResolver, NetworkOptions, NetworkView
-from napcompose.model import (Allocation, BuildSpec, ContainerEvent, ContainerRequest, ObservedContainer,
-                              RegistryAuth)
+from napcompose.model import (Allocation, BuildSpec, ContainerEvent, ContainerRequest, ExecRequest,
+                              ObservedContainer, RegistryAuth)
 
 
 class KeyValueStore(Protocol):
@@ -136,6 +136,48 @@ class ContainerEngine(Protocol):
              write: Optional[Callable[[bytes], None]] = None) -> int:
         """Run ``cmd`` (a list, never a shell string) in the container; stream its output to ``write``;
         return its exit code."""
+
+    def exec_attached(self, container_id: str, request: ExecRequest, streams: AttachedStreams) -> int:
+        """Run ``request`` in the container with the operator's streams attached (stdin as asked, a
+        terminal sized from ``streams``); its exit code once its output ended (0 when detached)."""
+
+    def attach(self, container_id: str, tty: bool, stdin: bool) -> Attachment:
+        """Attach to the created container's streams; start it after this and then ``pump``."""
+
+    def wait(self, container_id: str) -> int:
+        """Wait until the container stops; its exit code."""
+
+    def resize(self, container_id: str, rows: int, columns: int) -> None:
+        """Size the container's pseudo-terminal."""
+
+
+class AttachedStreams(Protocol):
+    """The operator's side of a process attached over the host's connection (``exec``, ``run``)."""
+
+    def read(self) -> bytes:
+        """The next chunk of stdin as it comes; b"" at its end."""
+
+    def out(self, data: bytes) -> None:
+        """Bytes of the process's stdout (everything it prints, with a tty)."""
+
+    def err(self, data: bytes) -> None:
+        """Bytes of the process's stderr."""
+
+    def size(self) -> Optional[Tuple[int, int]]:
+        """(rows, columns) of the operator's terminal now; None without one."""
+
+    def on_resize(self, resize: Callable[[int, int], None]) -> None:
+        """Call ``resize(rows, columns)`` whenever the operator's terminal changes size, until the end."""
+
+
+class Attachment(Protocol):
+    """A container's streams, attached before it starts (so its first byte is caught)."""
+
+    def pump(self, streams: AttachedStreams) -> None:
+        """Carry stdin in and the output out until the container's output ends."""
+
+    def close(self) -> None:
+        ...
 
 
 class DayTwo(Protocol):

@@ -218,6 +218,7 @@ class FakeEngine:
         self.log_lines: Dict[str, List[str]] = {}  # container name -> its output
         self.log_windows: List[Tuple[str, Optional[float], Optional[float]]] = []  # (name, since, until) per read
         self.execs: List[Tuple[str, Tuple[str, ...]]] = []
+        self.interrupt_on_attach: Set[str] = set()  # container names whose attached run gets a Ctrl-C
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.volumes: Set[str] = set()
@@ -310,7 +311,7 @@ class FakeEngine:
             exit_code=(container.exit_code or 0) if container.state == "exited" else None,
             command=" ".join(spec.command or ()), labels=tuple(sorted(labels.items())),
             mounts=spec.named_volumes, local_volumes=len(spec.named_volumes),
-            networks=(container.request.network,))
+            networks=(container.request.network,), one_off=labels.get("com.docker.compose.oneoff") == "True")
 
     def create_container(self, request: ContainerRequest) -> str:
         self._guard("create", request.name)
@@ -444,6 +445,44 @@ class FakeEngine:
         if write is not None:
             write(" ".join(cmd).encode() + b"\n")
         return 0
+
+    def exec_attached(self, container_id: str, request, streams) -> int:
+        """Echoes its command and then what it read from stdin to stdout; exits with ``exec_codes``'s
+        code for its command (0 when not given)."""
+        container = self._get(container_id, "exec")
+        self.execs.append((container.request.name, tuple(request.cmd)))
+        if request.detach:
+            return 0
+        streams.out(" ".join(request.cmd).encode() + b"\n")
+        if request.stdin:
+            for chunk in iter(streams.read, b""):
+                streams.out(chunk)
+        return getattr(self, "exec_codes", {}).get(tuple(request.cmd), 0)
+
+    def attach(self, container_id: str, tty: bool, stdin: bool):
+        container = self._get(container_id, "attach")
+        engine = self
+
+        class _Attachment:
+            def pump(self, streams) -> None:
+                if container.request.name in engine.interrupt_on_attach:
+                    raise KeyboardInterrupt  # the operator's Ctrl-C while it runs
+                for line in engine.log_lines.get(container.request.name, []):
+                    streams.out(line.encode() + b"\n")
+
+            def close(self) -> None:
+                pass
+
+        return _Attachment()
+
+    def wait(self, container_id: str) -> int:
+        container = self._get(container_id, "wait")
+        if container.state == "running":
+            self.exit(container.request.name, self.exits_on_start.get(container.request.name, 0))
+        return container.exit_code or 0
+
+    def resize(self, container_id: str, rows: int, columns: int) -> None:
+        self._get(container_id, "resize")
 
     def remove_container(self, container_id: str, force: bool = False, volumes: bool = False) -> None:
         container = self._get(container_id, "remove")

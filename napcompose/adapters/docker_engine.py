@@ -11,11 +11,13 @@ import contextlib
 from typing import Callable, Iterator, List, Optional, Tuple
 
 from napcompose.adapters.docker_create import create_kwargs
+from napcompose.adapters.attach import container_upgrade, exec_upgrade
 from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError, VolumeInUseError
 from napcompose.imageref import parse_image
-from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ObservedContainer, RegistryAuth,
+from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ExecRequest, ObservedContainer,
+                              RegistryAuth,
                               Replica, exit_code_of, parse_generation)
 from napcompose.adapters.docker_network import network_view
 from napcompose.clustermodel import Host, NetworkView
@@ -312,6 +314,60 @@ class DockerEngine:
             exec_id = api.exec_create(container_id, list(cmd), tty=tty)["Id"]
             exec_output(api, exec_id, tty, write)
             return int(api.exec_inspect(exec_id).get("ExitCode") or 0)
+
+    def exec_attached(self, container_id: str, request: ExecRequest, streams) -> int:
+        """Run ``request`` with the operator's streams; its exit code (0 when detached)."""
+        with self._calling("exec in", container_id[:12]):
+            api = self._api()
+            exec_id = api.exec_create(container_id, list(request.cmd), stdin=request.stdin and not request.detach,
+                                      tty=request.tty, privileged=request.privileged, user=request.user or "",
+                                      environment=[f"{k}={v}" for k, v in request.env] or None,
+                                      workdir=request.workdir or None)["Id"]
+            if request.detach:
+                api.exec_start(exec_id, detach=True, tty=request.tty)
+                return 0
+            upgraded = exec_upgrade(api, exec_id, request.tty, request.stdin)
+            try:
+                if request.tty:
+                    _sized(streams, lambda rows, cols: api.exec_resize(exec_id, height=rows, width=cols))
+                upgraded.pump(streams)
+            finally:
+                upgraded.close()
+            return _exec_code(api, exec_id)
+
+    def attach(self, container_id: str, tty: bool, stdin: bool):
+        with self._calling("attach to", container_id[:12]):
+            return container_upgrade(self._api(), container_id, tty, stdin)
+
+    def wait(self, container_id: str) -> int:
+        with self._calling("wait for", container_id[:12]):
+            api = self._api()
+            return int((api.wait(container_id, timeout=None) or {}).get("StatusCode", 0))
+
+    def resize(self, container_id: str, rows: int, columns: int) -> None:
+        with self._calling("resize", container_id[:12]):
+            self._api().resize(container_id, height=rows, width=columns)
+
+
+def _sized(streams, resize) -> None:
+    """Size the pseudo-terminal like the operator's now, and again whenever that one changes."""
+    size = streams.size()
+    if size is not None:
+        resize(*size)
+    streams.on_resize(resize)
+
+
+def _exec_code(api, exec_id: str) -> int:
+    """The exit code of an exec whose output ended. Docker records it a moment after closing the
+    stream: while it still says running, ask again (briefly), rather than report a code it has not."""
+    import time
+
+    for _ in range(100):
+        found = api.exec_inspect(exec_id)
+        if not found.get("Running") and found.get("ExitCode") is not None:
+            return int(found["ExitCode"])
+        time.sleep(0.02)
+    return int(found.get("ExitCode") or 0)
 
 
     # ------------------------------------------------------------------ day two (ports.DayTwo)

@@ -29,6 +29,8 @@ _COMMAND_MODULES = (
     "napcompose.cli.events_cmd",
     "napcompose.cli.ls_cmd",
     "napcompose.cli.version_cmd",
+    "napcompose.cli.run_cmd",
+    "napcompose.cli.exec_cmd",
     "napcompose.cli.rolling_cmd",
     "napcompose.cli.config_cmd",
     "napcompose.cli.build_cmd",

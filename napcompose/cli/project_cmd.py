@@ -1,4 +1,4 @@
-"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, kill, exec, plan (logs: logs_cmd.py).
+"""Deploy commands: up, down, ps, scale, stop, start, restart, rm, kill, plan (logs: logs_cmd.py; exec: exec_cmd.py).
 
 Flag names follow docker-compose 1.29. The handlers only parse and render: arguments are checked
 against the compose file and gathered into one Options object (``cli.options``) before anything is
@@ -8,8 +8,7 @@ rendering lives in ``project_views``.
 
 from __future__ import annotations
 
-from napcompose.errors import ExitStatus, NapComposeError, UsageError
-from napcompose.model import Replica
+from napcompose.errors import ExitStatus
 from napcompose.observe.pins import POLICIES
 from napcompose.planner import Command
 from napcompose.planner.lifecycle import doomed_by_rm
@@ -137,30 +136,6 @@ def cmd_ps(args, ctx) -> int:
     return ExitStatus.OK
 
 
-def cmd_exec(args, ctx) -> int:
-    project = load_project(ctx)
-    (service,) = check_services(project, [args.service])
-    if args.index < 1:
-        raise UsageError(f"invalid --index {args.index}: replicas count from 1")
-    command = list(args.cmd)
-    if command and command[0] == "--":
-        command = command[1:]
-    if not command:
-        raise UsageError("exec: missing the command to run in the container")
-    deploy = deploy_for(ctx)
-    observation = deploy.orchestrator.ps(project.name, (service,), all=True)
-    replica = Replica(project.name, service, args.index)
-    target = next((c for c in observation.containers
-                   if c.replica == replica and not c.one_off and c.state != "unknown"), None)
-    if target is None:
-        views.raise_if_partial(observation, "exec")
-        raise NapComposeError(f"no container found for {replica.name}")
-    if target.state != "running":
-        raise NapComposeError(f"{replica.name} on {target.host} is not running (state: {target.state})")
-    tty = not args.no_tty and ctx.stdout.isatty()
-    return views.run_exec(ctx, deploy.engines[target.host], target.id, command, tty)
-
-
 # ---------------------------------------------------------------------------- parsers
 
 
@@ -266,10 +241,3 @@ def register(sub) -> None:
     add_wait_option(p)
     _services_arg(p)
     p.set_defaults(func=cmd_kill)
-
-    p = sub.add_parser("exec", help="run a command in a running container of a service")
-    p.add_argument("--index", type=int, default=1, metavar="N", help="which replica (default 1)")
-    p.add_argument("-T", dest="no_tty", action="store_true", help="don't allocate a TTY")
-    p.add_argument("service", metavar="SERVICE")
-    p.add_argument("cmd", nargs="...", metavar="CMD")
-    p.set_defaults(func=cmd_exec)

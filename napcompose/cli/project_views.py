@@ -1,4 +1,4 @@
-"""What the deploy commands print: ps tables, plans, merged logs, exec output, the attached `up`."""
+"""What the deploy commands print: ps tables, plans, merged logs, the attached `up`."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def print_bind_sources(ctx, project) -> None:
             ctx.out(f"  {line}")
 
 
-# ---------------------------------------------------------------------------- logs, attach, exec
+# ---------------------------------------------------------------------------- logs, attach
 
 
 def _sources(deploy, containers, follow: bool, tail, timestamps: bool) -> List[LogSource]:
@@ -167,14 +167,6 @@ def _interrupt_on_signals() -> None:
         signal.signal(signal.SIGTERM, interrupt)
     except ValueError:  # not the main thread (an embedding caller): keep its handlers
         pass
-
-
-def run_exec(ctx, engine, container_id: str, command, tty: bool) -> int:
-    def write(chunk: bytes) -> None:
-        ctx.stdout.write(chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk)
-        _flush(ctx)
-
-    return engine.exec(container_id, command, tty=tty, write=write)
 
 
 def confirm(ctx, question: str) -> bool:

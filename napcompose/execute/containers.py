@@ -22,7 +22,7 @@ def _planned_ip(state: RunState, replica: Replica):
     return state.allocations[replica].ip if replica in state.allocations else None
 
 
-def _resolver_of(state: RunState, host: str):
+def resolver_of(state: RunState, host: str):
     """(the host's resolver address, the project's domain) when the cluster runs resolvers, else None."""
     resolver = state.core.cluster.network.resolver
     if resolver is None:
@@ -44,7 +44,7 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
         generation = max(generation, action.container.generation)  # a recreated copy stays current
     request = build_request(state.project, action.replica, action.host, state.allocations,
                             state.plan.placement.replicas, core.cluster.network.name, generation=generation,
-                            names=state.start_names(), dns=_resolver_of(state, action.host))
+                            names=state.start_names(), dns=resolver_of(state, action.host))
     engine = core.engines[action.host]
     container_id = engine.create_container(request)
     created = ObservedContainer(host=action.host, id=container_id, name=request.name,

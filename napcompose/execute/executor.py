@@ -13,15 +13,16 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import LockLostError, NapComposeError
-from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, names, network, readiness,
-                               rolling)
+from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, names, network, oneoff,
+                               readiness, rolling)
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
 from napcompose.planner.network_actions import (CreateNetwork, LoadResolverImage, RecreateNetwork, ReleaseBlock,
                                                 RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
-from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
+from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep,
+                                Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
                                 WriteNames)
@@ -45,6 +46,7 @@ HANDLERS: Dict[type, Handler] = {
     CreateNetwork: network.create_network, RecreateNetwork: network.recreate_network,
     RemoveNetwork: network.remove_network, LoadResolverImage: network.load_resolver_image,
     StartResolver: network.start_resolver, RunResolver: network.run_resolver,
+    CreateOneOff: oneoff.create_one_off,
 }
 
 

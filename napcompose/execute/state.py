@@ -146,7 +146,8 @@ class RunState:
     def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":
         live: Dict[Replica, ObservedContainer] = {}
         for container in plan.current:
-            if not is_previous(container):  # kept for a rollback: not what the replica runs
+            # kept for a rollback, or a one-off of its service: not what the replica runs
+            if not is_previous(container) and not container.one_off:
                 live.setdefault(container.replica, container)
         return cls(core, project, options, plan, addresses.by_replica, live, dict(plan.down))
 

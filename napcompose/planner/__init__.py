@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 from napcompose.model import Project
 from napcompose.planner.actions import (ACTION_TYPES, Action, Address, AwaitReady, BuildImage, CONTAINER_TYPES,
-                                        CopyImage, Create, Keep, Kill, Plan, Pull, PushImage, Recreate, Release, Remove,
+                                        CopyImage, Create, CreateOneOff, Keep, Kill, Plan, Pull, PushImage, Recreate, Release, Remove,
                                         RemoveFiles,
                                         Reservation, Reserve, Restart, ShipFiles, Start, Stop, Strand, Unreserved,
                                         WriteHosts, WriteNames, image_key, names_writes, ship_key)
@@ -36,6 +36,7 @@ from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, Rollba
                                                 is_previous)
 from napcompose.planner.pulls import plan_pull
 from napcompose.planner.up import ShippedByService, fixed_address, plan_up
+from napcompose.planner.run import with_ended_runs
 from napcompose.observe.pins import Pin
 
 
@@ -70,7 +71,8 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
     if command is Command.GC:
         return plan_gc(observation, records)
     if command is Command.UP:
-        return plan_up(project, observation, addresses, options, shipped, pins)
+        # the containers of ended ``run --rm`` whose operator never removed them go too
+        return with_ended_runs(plan_up(project, observation, addresses, options, shipped, pins), observation)
     if command is Command.PULL:
         return plan_pull(project, observation, addresses, options, pins)
     if command is Command.DOWN:
@@ -86,7 +88,7 @@ def plan(project: Optional[Project], observation: Observation, addresses: Addres
 
 __all__ = [
     "ACTION_TYPES", "Action", "Address", "Addresses", "AwaitReady", "BuildImage", "COMPOSE_VERSION",
-    "CONTAINER_TYPES",
+    "CONTAINER_TYPES", "CreateOneOff",
     "Command", "ContainerPlan", "CopyImage", "Create", "Keep", "Kill", "Observation", "Options", "Plan",
     "Recreate", "Release", "Remove", "RemoveFiles", "RemovePrevious", "Reservation", "Reserve",
     "Restart", "RollBack", "RollStep", "RollbackStep", "RollingUpdate", "ShipFiles", "is_previous", "plan_rollback",

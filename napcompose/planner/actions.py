@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional, Tuple, Union
 
 from napcompose.ipam.fencing import Vacated
-from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
+from napcompose.model import HostStatus, ObservedContainer, Placement, Replica, ServiceSpec
 from napcompose.observe.pins import Pin
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.network_actions import (NETWORK_TYPES, CreateNetwork, LoadResolverImage, RecreateNetwork,
@@ -250,6 +250,19 @@ class Create(_OnReplica):
 
 
 @dataclass(frozen=True)
+class CreateOneOff(_OnReplica):
+    """Create the one-off container ``replica`` (a ``run``'s, planner/run.py) from ``spec`` (the
+    service as the run changes it) at ``address``; ``start``: start it too (a detached run)."""
+
+    address: Address = ""
+    spec: Optional[ServiceSpec] = None
+    start: bool = False
+    rm: bool = False  # run --rm: removed with its address once its run ended
+    verb: ClassVar[str] = "Creating"
+    kind: ClassVar[str] = "create one-off"
+
+
+@dataclass(frozen=True)
 class Recreate(_OnReplica):
     """Remove ``container`` and create the replica again at ``address`` (same name, same address)."""
 
@@ -471,10 +484,10 @@ def ship_key(host: str) -> str:
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume]
+               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, CreateOneOff]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume)
+                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, CreateOneOff)
 # the flat network's own actions (network create|rm; ipam gc's blocks): planner/network_actions.py
 Action = Union[Action, ReserveBlocks, ReleaseBlock, CreateNetwork, RecreateNetwork, RemoveNetwork,  # type: ignore
                LoadResolverImage, StartResolver, RunResolver]

@@ -19,6 +19,7 @@ from napcompose.ipam.queries import collectable
 from napcompose.ipam.records import OwnerRecord
 from napcompose.model import Allocation, Replica
 from napcompose.observe.observation import Observation, parse_owner, parse_stranded, stranded_owner
+from napcompose.planner.run import run_owners
 from napcompose.planner.actions import Plan, Release
 from napcompose.planner.network_actions import ReleaseBlock
 
@@ -42,6 +43,7 @@ def live_owners(observation: Observation) -> Dict[str, Set[str]]:
     for c in observation.containers:
         if c.replica is not None and c.host in live:
             live[c.host].update((c.replica.owner, stranded_owner(c.replica, c.generation)))
+            live[c.host].update(run_owners((c,)))  # a one-off holds its address under its own owner
     return live
 
 

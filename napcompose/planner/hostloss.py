@@ -54,7 +54,7 @@ def current_generations(containers, addresses: Addresses = Addresses()) -> Dict[
     whose address was stranded (that copy's replica moved on, even if its new copy is not seen)."""
     gens = {r: g + 1 for r, g in addresses.stranded_generations().items()}
     for c in containers:
-        if c.replica is not None and c.state != STRANDED:
+        if c.replica is not None and c.state != STRANDED and not c.one_off:  # a run's is no copy of it
             gens[c.replica] = max(gens.get(c.replica, 0), c.generation)
     return gens
 
@@ -73,7 +73,8 @@ def superseded(containers, addresses: Addresses = Addresses()) -> Set[Tuple[str,
     """(host, container id) of every real container older than its replica's current copy (copies
     kept for a rollback aside)."""
     gens = current_generations(containers, addresses)
-    return {(c.host, c.id) for c in containers if c.replica is not None and c.id and _stale(c, gens)}
+    return {(c.host, c.id) for c in containers if c.replica is not None and c.id and not c.one_off
+            and _stale(c, gens)}
 
 
 def vacated(observation: Observation) -> Vacated:
@@ -95,7 +96,7 @@ def sort_out(project_name: str, observation: Observation, addresses: Addresses, 
     removal_of: Dict[Tuple[Replica, str], str] = {}
     for c in observation.containers:
         r = c.replica
-        if r is None or r.project != project_name:
+        if r is None or r.project != project_name or c.one_off:  # a run's container is no copy of a replica
             kept.append(c)
         elif c.state == STRANDED:
             continue  # shown by ps; its address is seen to below

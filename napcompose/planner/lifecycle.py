@@ -23,6 +23,7 @@ from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
 from napcompose.planner.rolling_actions import is_previous
+from napcompose.planner.run import ended_runs, removals as run_removals
 from napcompose.planner.waits import await_ready
 
 
@@ -82,7 +83,12 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
               options: Options) -> Plan:
     """Stop and remove the project's containers in reverse waves, then release their addresses."""
     down = observation.down
-    mine = [c for c in observation.mine if not _stand_in(c, down)]
+    # one-off containers go their own way (planner/run.py): every one with --remove-orphans (as
+    # docker compose), else those of ended ``run --rm``; a one-off left keeps its address and files
+    mine = [c for c in observation.mine if not _stand_in(c, down) and not c.one_off]
+    run_removes, run_releases = run_removals(ended_runs(observation, everything=options.remove_orphans), "down")
+    runs_left = {c.host for c in observation.mine if c.one_off and c.host not in down} - {
+        a.host for a in run_removes}
     orphans: List[ObservedContainer] = []
     if project is not None:
         # A service whose profile is not active is still the project's: down removes its containers.
@@ -96,6 +102,7 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
         targets = mine
         groups = [sorted(targets, key=lambda c: (c.replica, c.host))]
     waves = [[Remove(c.replica, c.host, "down", container=c) for c in group] for group in groups]
+    waves = ([list(run_removes)] if run_removes else []) + waves
     removing: Dict = {}
     for action in (a for wave in waves for a in wave):
         removing.setdefault(action.replica, []).append(action.key)
@@ -111,7 +118,7 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
                  for r, g, a in addresses.stranded if a.host not in down and (r, a.host) not in kept_at]
     # Shipped copies go from every host that answers and keeps none of the project's containers
     # (a host may hold copies with no container left, after rm), once its removals have succeeded.
-    keeping = {c.host for c in mine if c not in targets}
+    keeping = {c.host for c in mine if c not in targets} | runs_left
     on_host: Dict[str, List[str]] = {}
     for action in (a for wave in waves for a in wave):
         on_host.setdefault(action.host, []).append(action.key)
@@ -119,7 +126,8 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
                 for h in observation.cluster.hosts if h.name not in down and h.name not in keeping]
     volumes = volume_removals(project, observation, targets, on_host) if options.volumes else []
     # the names go from the resolvers before the containers stop
-    return _plan(observation, [names_writes(observation, "before")] + waves + [releases + removals + volumes],
+    last = releases + list(run_releases) + removals + volumes
+    return _plan(observation, [names_writes(observation, "before")] + waves + [last],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, Keep, Kill, Plan, Pull, PushImage,
-                                        Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
-                                        WriteHosts, WriteNames)
+from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep, Kill, Plan,
+                                        Pull, PushImage, Recreate, Release, Remove, RemoveFiles, Reserve, Restart,
+                                        ShipFiles, Start, Stop, WriteHosts, WriteNames)
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
@@ -74,6 +74,10 @@ def render(plan: Plan) -> List[str]:
             when = "with the replicas about to start, without those about to stop" if action.phase == "before" \
                 else "the serving replicas"
             lines.append(f"names on {action.host}: write project {action.project}'s files for the resolver ({when})")
+        elif isinstance(action, CreateOneOff):
+            lines.append(f"{action.replica.label} on {action.host} ({action.address}): create the one-off "
+                         f"container {action.spec.container_name}" + (" and start it" if action.start else "")
+                         + (" (removed when its run ends)" if action.rm else ""))
         elif isinstance(action, (Create, Recreate)):
             lines.append(_container_line(action, str(action.address)))
             lines.extend("    " + line for line in peers.get(action.replica, ()))

@@ -279,8 +279,9 @@ class ImageTransfer(Protocol):
 class RemoteFiles(Protocol):
     """Files on one host, reached over SFTP (or the local file system for unix:// hosts)."""
 
-    def read(self, path: str) -> bytes:
-        """The whole file. Raises HostError naming the host and path."""
+    def read(self, path: str, max_bytes: Optional[int] = None) -> bytes:
+        """The whole file. Raises HostError naming the host and path, also when it holds more than
+        ``max_bytes`` (then no more than that is read: a file a container grew is never read whole)."""
 
     def write_in_place(self, path: str, data: bytes) -> None:
         """Replace the content of the existing file at ``path`` without replacing its inode.

@@ -76,13 +76,17 @@ class FakeFiles:
             raise HostError(self.host, f"{path}: no such file")
         return inode
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, max_bytes=None) -> bytes:
         if self.tree.get(path, ("",))[0] == "file" and not self.unreachable:  # a file put there (names files)
             self.reads.append(path)
-            return self.tree[path][2]
-        inode = self._check(path)
-        self.reads.append(path)
-        return bytes(inode.data)
+            data = self.tree[path][2]
+        else:
+            inode = self._check(path)
+            self.reads.append(path)
+            data = bytes(inode.data)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise HostError(self.host, f"{path} holds more than {max_bytes} bytes; not read")
+        return data
 
     def write_in_place(self, path: str, data: bytes) -> None:
         inode = self._check(path)

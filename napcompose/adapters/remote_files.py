@@ -20,6 +20,13 @@ from napcompose.errors import HostError
 FILE_SESSIONS = 4  # sessions per host for hosts-file reads and writes
 
 
+
+def within(host: str, path: str, data: bytes, max_bytes: Optional[int]) -> bytes:
+    """``data`` when it is no more than ``max_bytes``; else HostError naming host, path and the limit."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise HostError(host, f"{path} holds more than {max_bytes} bytes; not read (a container made it grow?)")
+    return data
+
 class _SessionPool:
     """Up to ``limit`` SFTP sessions of one host, lent one per call and kept for the next.
 
@@ -129,15 +136,16 @@ class RemoteFiles:
         finally:
             self._pool.give_back(sftp, healthy)
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, max_bytes: Optional[int] = None) -> bytes:
         def work(sftp):
             with sftp.open(path, "r") as fh:
-                return fh.read()
+                return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
 
         try:
-            return self._with_session(work)
+            data = self._with_session(work)
         except (paramiko.SSHException, OSError) as exc:
             raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
+        return within(self.host, path, data, max_bytes)
 
     def write_in_place(self, path: str, data: bytes) -> None:
         # r+ keeps the inode: a container sees its hosts file through a bind mount of it.
@@ -212,12 +220,13 @@ class LocalFiles(LocalTree):
     def __init__(self, host_name: str):
         super().__init__(host_name)
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, max_bytes: Optional[int] = None) -> bytes:
         try:
             with open(path, "rb") as fh:
-                return fh.read()
+                data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
         except OSError as exc:
             raise HostError(self.host, f"reading {path}: {exc.strerror}") from exc
+        return within(self.host, path, data, max_bytes)
 
     def write_in_place(self, path: str, data: bytes) -> None:
         try:

@@ -23,6 +23,9 @@ from napcompose.ports import ContainerEngine, RemoteFiles, Reporter
 
 ACTION = "Updating hosts of"
 FILES_AT_ONCE = 4  # per host; the SFTP adapter keeps as many sessions per host
+# A container can grow its /etc/hosts without bound (it is writable inside); beyond this it is
+# reported, never read whole into the operator's memory.
+MAX_HOSTS_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *
     def one(item: Tuple[ObservedContainer, str]) -> bool:
         container, block = item
         path = engine.hosts_path(container.id)
-        text = remote.read(path).decode("utf-8", "replace")
+        text = remote.read(path, MAX_HOSTS_BYTES).decode("utf-8", "replace")
         wanted = merge(text, project.name, block, known)
         if wanted == text:
             return False
@@ -134,7 +137,7 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
         items = _on(host, blocks)
 
         def one(item: Tuple[ObservedContainer, str]) -> str:
-            return remote.read(engine.hosts_path(item[0].id)).decode("utf-8", "replace")
+            return remote.read(engine.hosts_path(item[0].id), MAX_HOSTS_BYTES).decode("utf-8", "replace")
 
         for (container, block), result in zip(items, _each(items, one)):
             if not result.ok:

@@ -44,3 +44,15 @@ def test_a_tree_is_shipped_once_per_host_with_its_modes_and_removed_again(lab, t
         for host in lab.cluster.hosts:
             remove_project_files(connections.files(host.name), project.name)
             assert lab.exec(host.name, "ls", "/var/lib/nap-compose/shipsftp").returncode != 0
+
+
+def test_a_tree_deeper_than_python_s_recursion_limit_is_removed(lab):
+    # What a container can make in a read-write bind; removing it recursed once per level before.
+    host = lab.cluster.hosts[0].name
+    top = "/var/lib/nap-compose/shipdeep"
+    depth = 1200
+    lab.exec(host, "sh", "-c", f"mkdir -p {top}/files/x/$(printf 'd/%.0s' $(seq {depth})) && "
+                               f"touch {top}/files/x/d/d/leaf", check=True)
+    with HostConnections(lab.cluster) as connections:
+        remove_project_files(connections.files(host), "shipdeep")
+    assert lab.exec(host, "ls", top).returncode != 0

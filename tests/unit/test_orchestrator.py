@@ -244,6 +244,19 @@ def test_docker_restart_drift_is_found_and_repaired_in_place(rig):
     assert front.inode is inode and rig.world.fs.inode(front.hosts_path) is inode
 
 
+def test_a_hosts_file_a_container_grew_huge_is_reported_not_read_and_others_are_synced(rig):
+    nap.up(rig.orc, guestbook())
+    front = rig.world.container("gb_front_1")
+    front.inode.data = bytearray(b"10.0.0.1 junk\n" * 200_000)  # 2.8 MB written from inside the container
+    rig.world.engines["node2"].start_container(rig.world.container("gb_web_2").id)  # web_2 lost its block
+    report = rig.orc.hosts_sync(guestbook())
+    failed = {o.subject: o.error for o in report.failed}
+    assert list(failed) == ["front_1"]
+    assert "holds more than 1048576 bytes; not read" in failed["front_1"] and front.hosts_path in failed["front_1"]
+    assert ("web_2", "Updating hosts of") in [(o.subject, o.action) for o in report.outcomes if not o.error]
+    assert len(front.inode.data) == 2_800_000  # left as it was
+
+
 def test_down_leaves_no_container_and_no_allocation(rig):
     nap.up(rig.orc, guestbook())
     report = nap.down(rig.orc, guestbook(), timeout=1)

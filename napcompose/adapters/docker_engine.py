@@ -349,27 +349,6 @@ class DockerEngine:
             self._api().resize(container_id, height=rows, width=columns)
 
 
-def _sized(streams, resize) -> None:
-    """Size the pseudo-terminal like the operator's now, and again whenever that one changes."""
-    size = streams.size()
-    if size is not None:
-        resize(*size)
-    streams.on_resize(resize)
-
-
-def _exec_code(api, exec_id: str) -> int:
-    """The exit code of an exec whose output ended. Docker records it a moment after closing the
-    stream: while it still says running, ask again (briefly), rather than report a code it has not."""
-    import time
-
-    for _ in range(100):
-        found = api.exec_inspect(exec_id)
-        if not found.get("Running") and found.get("ExitCode") is not None:
-            return int(found["ExitCode"])
-        time.sleep(0.02)
-    return int(found.get("ExitCode") or 0)
-
-
     # ------------------------------------------------------------------ day two (ports.DayTwo)
 
     def list_volumes(self) -> List[Tuple[str, str]]:
@@ -549,3 +528,24 @@ def _render_port(port) -> str:
     if port.get("PublicPort"):
         return f"{port.get('IP') or '0.0.0.0'}:{port['PublicPort']}->{inner}"
     return inner
+
+
+def _sized(streams, resize) -> None:
+    """Size the pseudo-terminal like the operator's now, and again whenever that one changes."""
+    size = streams.size()
+    if size is not None:
+        resize(*size)
+    streams.on_resize(resize)
+
+
+def _exec_code(api, exec_id: str) -> int:
+    """The exit code of an exec whose output ended. Docker records it a moment after closing the
+    stream: while it still says running, ask again (briefly), rather than report a code it has not."""
+    import time
+
+    for _ in range(100):
+        found = api.exec_inspect(exec_id)
+        if not found.get("Running") and found.get("ExitCode") is not None:
+            return int(found["ExitCode"])
+        time.sleep(0.02)
+    return int(found.get("ExitCode") or 0)

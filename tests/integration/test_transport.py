@@ -176,11 +176,16 @@ def test_network_create_reports_present_then_drift_without_touching_the_network(
                             env={**os.environ, "DOCKER_HOST": f"unix://{lab.dir}/node1/docker.sock"},
                             capture_output=True, text=True, check=True).stdout
     text = open(lab.cluster_file).read().replace("mtu: 1500", "mtu: 1400")
-    drifted = tmp_path / "nap-cluster.yml"
-    drifted.write_text(text.replace("key_file: id_ed25519", f"key_file: {lab.dir}/id_ed25519")
-                       .replace("known_hosts: known_hosts", f"known_hosts: {lab.dir}/known_hosts"))
+    # beside the lab's own file: its key, known_hosts and store certificates are named relative to it
+    drifted = os.path.join(lab.dir, f"drifted-{os.getpid()}.yml")
+    with open(drifted, "w") as fh:
+        fh.write(text)
     out, err = io.StringIO(), io.StringIO()
-    assert main(["--cluster", str(drifted), "network", "create"], stdout=out, stderr=err) == 1
+    try:
+        status = main(["--cluster", drifted, "network", "create"], stdout=out, stderr=err)
+    finally:
+        os.remove(drifted)
+    assert status == 1, err.getvalue()
     report = out.getvalue()
     for host in lab.cluster.hosts:
         assert f"{host.name}  drift" in report

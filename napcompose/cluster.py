@@ -281,6 +281,14 @@ def _host(ctx: _Ctx, index: int, raw: Any, ssh_defaults: SshSpec) -> Host:
                 tls_cert=ctx.path(_string(ctx, f"{where}.tls_cert", raw.get("tls_cert"), False)),
                 tls_key=ctx.path(_string(ctx, f"{where}.tls_key", raw.get("tls_key"), False)),
                 insecure_tcp=_bool(ctx, f"{where}.insecure_tcp", raw.get("insecure_tcp", False)))
+    if bool(host.tls_cert) != bool(host.tls_key):
+        raise ctx.fail(f"{where}.{'tls_key' if host.tls_cert else 'tls_cert'}",
+                       "tls_cert and tls_key go together (the client certificate and its key)")
+    if scheme == "tcp" and host.tls_cert and not host.tls_ca and not host.insecure_tcp:
+        raise ctx.fail(f"{where}.tls_ca", (
+            f"'{docker_url}' has a client certificate but no tls_ca: the engine's own certificate would not be "
+            "verified, so anyone on the path could pose as the host. Give tls_ca, or set insecure_tcp: true to "
+            "accept the risk"))
     if scheme == "tcp" and not (host.tls_ca or host.tls_cert) and not host.insecure_tcp:
         raise ctx.fail(f"{where}.docker_url", (
             f"'{docker_url}' is plain TCP without TLS: anyone who can reach that port is root on the host. "

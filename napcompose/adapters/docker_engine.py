@@ -12,6 +12,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 
 from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.attach import container_upgrade, exec_upgrade
+from napcompose.adapters.lines import split_lines
 from napcompose.adapters.exec_stream import exec_output
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.errors import HostError, NapComposeError, VolumeInUseError
@@ -294,18 +295,16 @@ class DockerEngine:
         with self._calling("logs", container_id[:12]):
             chunks = self._api().logs(container_id, stream=True, follow=follow, timestamps=timestamps,
                                       tail="all" if tail is None else int(tail), **window)
-        pending = b""
-        while True:
-            with self._calling("logs", container_id[:12]):
-                chunk = next(chunks, None)
-            if chunk is None:
-                break
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", "replace")
-        if pending:
-            yield pending.decode("utf-8", "replace")
+        def each_chunk() -> Iterator[bytes]:
+            while True:
+                with self._calling("logs", container_id[:12]):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+
+        for line in split_lines(each_chunk()):
+            yield line.decode("utf-8", "replace")
 
     def exec(self, container_id: str, cmd, tty: bool = False, write=None) -> int:
         """Run ``cmd`` (a list, never a shell string) in the container; stream output to ``write``."""

@@ -165,31 +165,46 @@ def cmd_release(args, ctx) -> int:
     return ExitStatus.OK
 
 
-def _records(ipam, clock, blocks):
+def _records(ipam, clock, blocks, locks, locked_before=()):
     """The address book as gc reads it: claims first, so an address written meanwhile is never
-    mistaken for a stray (a stray must also be older than the grace period); then the host blocks."""
+    mistaken for a stray (a stray must also be older than the grace period); then the host blocks;
+    then the project locks again (with ``locked_before``, read before the hosts were observed)."""
     from napcompose.planner import AddressRecords
 
     claims = ipam.claims()
-    return AddressRecords(tuple(sorted(claims.items())), tuple(ipam.allocations()), clock.now(), ipam.GRACE_S,
-                          tuple(blocks.list()))
+    allocations = tuple(ipam.allocations())
+    read_at = clock.now()
+    locked = tuple(sorted(set(locked_before) | set(locks())))
+    return AddressRecords(tuple(sorted(claims.items())), allocations, read_at, ipam.GRACE_S,
+                          tuple(blocks.list()), locked)
+
+
+def _locked_projects(session):
+    """The projects whose lock record is in the store: a command is changing them (or crashed)."""
+    prefix = session.cluster.store.prefix.rstrip("/")
+    return [key.rsplit("/", 1)[1] for key in session.store.list(f"{prefix}/locks/")]
 
 
 def cmd_gc(args, ctx) -> int:
     from napcompose.model import RunReport
     from napcompose.planner import Addresses, Command, Options, Release, plan
-    from napcompose.planner.gc import kept_on
+    from napcompose.planner.gc import kept_locked, kept_on
     from napcompose.planner.network_actions import ReleaseBlock
 
     session = session_of(ctx)
     deploy = deploy_for(ctx, reporter=QuietReporter(ctx))
+    locked_before = _locked_projects(session)
     # The same observation every deploy command reads: every host at once, every nap container.
     observation = deploy.orchestrator.observe(None, everything=True)
-    records = _records(deploy.ipam, session.clock, session.host_blocks())
+    records = _records(deploy.ipam, session.clock, session.host_blocks(), lambda: _locked_projects(session),
+                       locked_before)
     kept = kept_on(records, observation.down)
     for name in sorted(observation.down):
         ctx.err(f"WARNING: host {name} is unreachable ({observation.down[name]}); its {kept[name]} allocation(s) "
                 "are kept")
+    for project, count in sorted(kept_locked(observation, records).items()):
+        ctx.err(f"WARNING: project {project} is being changed (its lock is held): its {count} address(es) without "
+                "a container are kept; run gc again once that command is done")
     the_plan = plan(None, observation, Addresses(), Options(), Command.GC, records=records)
     by_ip = {a.ip: a for a in records.allocations}
     leaked = [by_ip[a.ip] for a in the_plan.actions if isinstance(a, Release)]

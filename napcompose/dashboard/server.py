@@ -97,6 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        self.timeout = self.server.read_timeout  # the socket's timeout: an idle peer is dropped
+        super().setup()
+
     # ------------------------------------------------------------------ methods
     def do_GET(self):
         self._serve(send_body=True)
@@ -188,17 +192,44 @@ class _Handler(BaseHTTPRequestHandler):
         return self._html(200, page(snapshot, view, filters), send_body)
 
 
+# Any peer on the LAN can connect: an idle connection is closed after READ_TIMEOUT_S without a
+# request, and beyond MAX_CONNECTIONS at once a new one is closed at once, so idle sockets opened by
+# one peer can neither hold a thread each forever nor exhaust the server.
+READ_TIMEOUT_S = 15.0
+MAX_CONNECTIONS = 64
+
+
 class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: Tuple[str, int], refresher: Refresher, access: Access,
-                 log: Callable[[str], None] = lambda line: None):
+                 log: Callable[[str], None] = lambda line: None, read_timeout: float = READ_TIMEOUT_S,
+                 max_connections: int = MAX_CONNECTIONS):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.refresher = refresher
         self.access = access
         self.static = read_static()
         self._log = log
+        self.read_timeout = read_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self._log(f"{client_address[0]} refused: too many connections open")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def log_request_line(self, client: str, line: str) -> None:
         # the first request of a browser carries the token in its query: never write it out

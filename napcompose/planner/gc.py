@@ -34,6 +34,15 @@ class AddressRecords:
     read_at: float
     grace_s: float
     blocks: Tuple[HostBlock, ...] = ()  # every host block the store holds
+    # Projects whose lock was held when the book was read (before the hosts were observed, or after
+    # the book): a command changing one may have reserved an address whose container it has not yet
+    # created, so nothing of theirs is collected now.
+    locked: Tuple[str, ...] = ()
+
+
+def project_of(owner: str) -> str:
+    """The project an owner string belongs to (``shop/web/2``, ``shop/web/2@g3``, ``shop/web/run-…``)."""
+    return owner.split("/", 1)[0]
 
 
 def live_owners(observation: Observation) -> Dict[str, Set[str]]:
@@ -55,8 +64,9 @@ def _replica_of(owner: str) -> Optional[Replica]:
 def plan_gc(observation: Observation, records: AddressRecords) -> Plan:
     """One wave of exact Releases, one per collected address, in the address book's order; then one
     ReleaseBlock per block of a host gone from the cluster file, after every Release."""
-    leaked = collectable(records.allocations, dict(records.claims), live_owners(observation),
-                         set(observation.down), records.read_at, records.grace_s)
+    leaked = [a for a in collectable(records.allocations, dict(records.claims), live_owners(observation),
+                                     set(observation.down), records.read_at, records.grace_s)
+              if project_of(a.owner) not in records.locked]
     releases = tuple(Release(_replica_of(a.owner), a.host, a.ip, "no container holds it", owner=a.owner,
                              exact=True) for a in leaked)
     orphans = orphan_blocks(records.blocks, (h.name for h in observation.cluster.hosts)) if records.blocks else []
@@ -69,6 +79,18 @@ def orphan_blocks(blocks: Iterable[HostBlock], hosts: Iterable[str]) -> List[Hos
     """The blocks of hosts no longer in the cluster file; a listed host's block is never collected."""
     known = set(hosts)
     return [b for b in blocks if b.host not in known]
+
+
+def kept_locked(observation: Observation, records: AddressRecords) -> Dict[str, int]:
+    """{locked project: how many of its addresses would be collected but are kept for now}."""
+    unlocked = AddressRecords(records.claims, records.allocations, records.read_at, records.grace_s)
+    would = collectable(unlocked.allocations, dict(unlocked.claims), live_owners(observation),
+                        set(observation.down), unlocked.read_at, unlocked.grace_s)
+    counts: Dict[str, int] = {}
+    for a in would:
+        if project_of(a.owner) in records.locked:
+            counts[project_of(a.owner)] = counts.get(project_of(a.owner), 0) + 1
+    return counts
 
 
 def kept_on(records: AddressRecords, down: Mapping[str, str]) -> Dict[str, int]:

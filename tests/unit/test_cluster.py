@@ -145,6 +145,12 @@ BAD = [
      "hosts[2] (node3).docker_url: 'tcp://198.18.0.13:2375' is plain TCP without TLS: anyone who can reach that "
      "port is root on the host. Give tls_ca/tls_cert/tls_key, use ssh://, or set insecure_tcp: true to accept "
      "the risk"),
+    ("tcp client cert without ca", _bad("tls_ca: tls/ca.pem, tls_cert: tls/cert.pem, ", "tls_cert: tls/cert.pem, "),
+     "hosts[2] (node3).tls_ca: 'tcp://198.18.0.13:2376' has a client certificate but no tls_ca: the engine's own "
+     "certificate would not be verified, so anyone on the path could pose as the host. Give tls_ca, or set "
+     "insecure_tcp: true to accept the risk"),
+    ("tls cert without key", _bad("tls_cert: tls/cert.pem, tls_key: tls/key.pem}", "tls_cert: tls/cert.pem}"),
+     "hosts[2] (node3).tls_key: tls_cert and tls_key go together (the client certificate and its key)"),
     ("bad scheme", _bad('docker_url: "ssh://root@198.18.0.11"', 'docker_url: "http://198.18.0.11"'),
      "hosts[0] (node1).docker_url: 'http://198.18.0.11' must start with ssh://, tcp:// or unix://"),
     ("bad address", _bad("address: 198.18.0.12", "address: node2.example"),

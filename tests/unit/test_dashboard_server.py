@@ -1,7 +1,9 @@
 """The dashboard's HTTP server on loopback: the token, the Host check, read-only, headers, assets."""
 
 import http.client
+import socket
 import threading
+import time
 
 import pytest
 
@@ -12,9 +14,9 @@ TOKEN = "s3cret-token-for-tests-0123456789"
 
 
 class Served:
-    def __init__(self, required, take=snapshot, interval=0.5):
+    def __init__(self, required, take=snapshot, interval=0.5, **limits):
         self.refresher = Refresher(take, interval, lambda line: None).start()
-        self.server = DashboardServer(("127.0.0.1", 0), self.refresher, Access(TOKEN, required))
+        self.server = DashboardServer(("127.0.0.1", 0), self.refresher, Access(TOKEN, required), **limits)
         self.port = self.server.server_address[1]
         self.server.access = Access(TOKEN, required, loopback_hosts("127.0.0.1", self.port))
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -128,5 +130,22 @@ def test_requests_wait_for_the_first_snapshot_and_never_take_one():
         for _ in range(5):
             assert served.get("/fragment/containers")[0] == 200
         assert taken == [1]  # the refresh loop reads the cluster, requests only render
+    finally:
+        served.close()
+
+
+def test_idle_connections_are_closed_and_their_number_is_capped():
+    served = Served(required=False, read_timeout=0.5, max_connections=2)
+    try:
+        idle = [socket.create_connection(("127.0.0.1", served.port), timeout=10) for _ in range(2)]
+        time.sleep(0.1)  # both accepted and waiting for a request line that never comes
+        extra = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        assert extra.recv(1) == b""  # closed at once: no slot left
+        extra.close()
+        for sock in idle:  # the server gives up on each after its read timeout
+            assert sock.recv(1) == b""
+            sock.close()
+        status, _, _ = served.get("/api/state.json", headers={"Host": f"127.0.0.1:{served.port}"})
+        assert status == 200  # the slots came back
     finally:
         served.close()

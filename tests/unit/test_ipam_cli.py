@@ -204,3 +204,17 @@ def test_gc_lists_leaks_keeps_unreachable_hosts_and_releases_with_yes(cli):
     assert sorted(k.rsplit("/", 1)[1] for k in cli.kv.list("/nap-compose/addresses/")) == [
         "198.18.0.100", "198.18.0.102", "198.18.0.103"]
     assert cli("ipam", "gc") == (0, "no leaked addresses\n", err)
+
+
+def test_gc_keeps_the_addresses_of_a_project_whose_lock_is_held(cli):
+    # an `up` of shop holds the lock and reserved web_2's address before creating web_2
+    assert cli("ipam", "reserve", "--owner", "shop/web/2", "--ip", "198.18.0.101", "--host", "node1")[0] == 0
+    assert cli("ipam", "reserve", "--owner", "blog/db/1", "--ip", "198.18.0.102", "--host", "node1")[0] == 0
+    cli.kv.create("/nap-compose/locks/shop", '{"token": "t"}')
+    cli.wiring.engines = {"node1": FakeEngine("node1", []), "node2": FakeEngine("node2", [])}
+    status, out, err = cli("ipam", "gc", "--yes")
+    assert status == 0
+    assert err == ("WARNING: project shop is being changed (its lock is held): its 1 address(es) without a container "
+                   "are kept; run gc again once that command is done\n")
+    assert out.endswith("released 198.18.0.102 (blog/db/1)\n") and "198.18.0.101" not in out
+    assert sorted(k.rsplit("/", 1)[1] for k in cli.kv.list("/nap-compose/addresses/")) == ["198.18.0.101"]

@@ -8,7 +8,7 @@ from napcompose.model import HostStatus, ObservedContainer, Replica
 from napcompose.observe.observation import Observation
 from napcompose.execute.state import LockedAddressBook
 from napcompose.planner import AddressRecords, Addresses, Command, Options, Release, plan
-from napcompose.planner.gc import live_owners, orphan_blocks
+from napcompose.planner.gc import kept_locked, live_owners, orphan_blocks
 from tests.fakes_engine import FakeClock
 from tests.unit.test_ipam_allocator import KEYS, make
 
@@ -46,6 +46,20 @@ def test_gc_releases_what_no_container_holds_and_keeps_what_a_silent_host_holds(
     assert the_plan.actions == (Release(Replica("shop", "web", 2), "node1", gone.ip, "no container holds it",
                                         owner="shop/web/2", exact=True),)
     assert the_plan.actions[0].subject == "web_2"
+
+
+def test_nothing_of_a_project_whose_lock_is_held_is_collected():
+    # an `up` of shop holds its lock: it reserved web_2's address and has not created web_2 yet
+    clock = FakeClock()
+    ipam, _ = make(clock=clock)
+    ipam.ensure("shop/web/2", "node1")
+    other = ipam.ensure("blog/db/1", "node1")
+    seen = _seen()
+    records = AddressRecords(tuple(sorted(ipam.claims().items())), tuple(ipam.allocations()), clock.now(),
+                             Ipam.GRACE_S, locked=("shop",))
+    the_plan = plan(None, seen, Addresses(), Options(), Command.GC, records=records)
+    assert [a.owner for a in the_plan.actions] == ["blog/db/1"] and the_plan.actions[0].ip == other.ip
+    assert kept_locked(seen, records) == {"shop": 1}
 
 
 def test_a_stray_is_released_by_its_address_and_the_owners_own_address_stays():

@@ -303,7 +303,8 @@ class RemoteFiles(Protocol):
         """Create or replace the file ``path`` with ``data`` and permission bits ``mode``."""
 
     def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]]) -> None:
-        """``put`` of every (path, load, mode); ``load()`` gives the content. Adapters may run them at once."""
+        """``put`` of every (path, load, mode); ``load()`` gives the content: bytes, or an iterable of
+        byte chunks read as they are sent (a large file is never held whole). Adapters may run them at once."""
 
     def symlink(self, target: str, path: str) -> None:
         ...

@@ -124,10 +124,11 @@ class FakeFiles:
             elif kind != "dir":
                 raise HostError(self.host, f"{current}: not a directory")
 
-    def put(self, path: str, data: bytes, mode: int) -> None:
+    def put(self, path: str, data, mode: int) -> None:
         self._tree_op("put", path)
         self._parent_must_exist(path)
-        self.tree[path] = ("file", mode, bytes(data))
+        whole = data if isinstance(data, (bytes, bytearray)) else b"".join(data)  # chunks, as the adapters take
+        self.tree[path] = ("file", mode, bytes(whole))
 
     def put_many(self, items) -> None:
         for path, load, mode in items:

@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, Iterable, List, Sequence, Tuple
 
 import paramiko
 
@@ -26,11 +26,18 @@ def _missing(exc: BaseException) -> bool:
 PUT_WORKERS = 8  # SFTP sessions per host for a bulk copy: each file costs several round trips
 
 
-def _put(sftp: paramiko.SFTPClient, path: str, data: bytes, mode: int, fail) -> None:
+def _chunks(data) -> Iterable[bytes]:
+    """``data`` as chunks: bytes are one; anything else is an iterable of chunks (a large file is
+    read piece by piece as it is sent, never held whole)."""
+    return (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
+
+
+def _put(sftp: paramiko.SFTPClient, path: str, data, mode: int, fail) -> None:
     try:
         with sftp.open(path, "w") as fh:
             fh.set_pipelined(True)
-            fh.write(data)
+            for chunk in _chunks(data):
+                fh.write(chunk)
         sftp.chmod(path, mode)
     except (paramiko.SSHException, OSError) as exc:
         raise fail("writing", path, exc) from exc
@@ -186,7 +193,8 @@ class LocalTree:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                for chunk in _chunks(data):
+                    fh.write(chunk)
             os.chmod(path, mode)
         except OSError as exc:
             raise self._fail("writing", path, exc) from exc

@@ -30,18 +30,38 @@ class HostShipment:
     bytes_sent: int
 
 
-def _read_checked(shipped: Shipped, entry: Entry) -> bytes:
+CHUNK = 1024 * 1024  # a shipped file travels in pieces of this size: a 1 GB bind never sits in memory
+
+
+def _read_checked(shipped: Shipped, entry: Entry):
+    """The entry's content: a value's bytes, or the file's chunks as they are read, checked against
+    the digest the plan was made with once the last one is read (a copy that fails the check stays
+    under its ``.partial-`` name and is never renamed into place)."""
     if shipped.data is not None:
         return shipped.data
     path = shipped.source if not entry.path else os.path.join(shipped.source, entry.path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fh = open(path, "rb")
     except OSError as exc:
         raise ConfigError(f"service '{shipped.service}': {path}: {exc.strerror} while shipping it") from None
-    if hashlib.sha256(data).hexdigest() != entry.digest:
-        raise ConfigError(f"service '{shipped.service}': {path} changed while it was being shipped; run again")
-    return data
+
+    def chunks():
+        sha = hashlib.sha256()
+        with fh:
+            while True:
+                try:
+                    chunk = fh.read(CHUNK)
+                except OSError as exc:
+                    raise ConfigError(f"service '{shipped.service}': {path}: {exc.strerror} while shipping it") \
+                        from None
+                if not chunk:
+                    break
+                sha.update(chunk)
+                yield chunk
+        if sha.hexdigest() != entry.digest:
+            raise ConfigError(f"service '{shipped.service}': {path} changed while it was being shipped; run again")
+
+    return chunks()
 
 
 def _copy(files: RemoteFiles, root: str, shipped: Shipped) -> int:

@@ -207,3 +207,36 @@ def test_two_files_with_one_content_and_different_names_each_get_their_copy(proj
     files = FakeFiles("node1", FakeFS())
     ship_to_host("node1", files, "demo", [a, b])
     assert files.tree[a.host_path][2] == files.tree[b.host_path][2] == b"same\n"
+
+
+def test_a_large_file_travels_in_chunks_and_a_change_midway_leaves_no_copy(proj):
+    big = proj / "big.bin"
+    big.write_bytes(b"a" * (3 * 1024 * 1024 + 5))
+    project = _project(proj, web=[f"{proj}/big.bin:/big.bin:ro"])
+    (shipped,) = shipped_by_service(project)["web"]
+
+    class Recording(FakeFiles):
+        def put_many(self, items):
+            for path, load, mode in items:
+                data = load()
+                assert not isinstance(data, (bytes, bytearray))  # read as it is sent, never whole
+                sizes = []
+
+                def counted(data=data, sizes=sizes):
+                    for chunk in data:
+                        sizes.append(len(chunk))
+                        yield chunk
+
+                self.put(path, counted(), mode)
+                self.chunk_sizes = sizes
+
+    files = Recording("node1", FakeFS())
+    ship_to_host("node1", files, "demo", [shipped])
+    assert files.chunk_sizes == [1024 * 1024] * 3 + [5]
+    assert files.tree[shipped.host_path][2] == big.read_bytes()
+    big.write_bytes(b"b" * (3 * 1024 * 1024 + 5))  # edited after the plan read it
+    files = Recording("node2", FakeFS())
+    with pytest.raises(ConfigError) as err:
+        ship_to_host("node2", files, "demo", [shipped])
+    assert f"{big} changed while it was being shipped; run again" in str(err.value)
+    assert shipped.digest not in files.listdir("/var/lib/nap-compose/demo/files")

@@ -35,6 +35,13 @@ def release(state: RunState, action: Release) -> None:
         core.reporter.warning(f"{action.host} did not answer: the address {action.ip} "
                               f"of {action.subject} stays reserved")
         raise NapComposeError(message)
+    if action.alloc_id is not None and not action.exact:
+        owner = action.owner or action.replica.owner
+        now = core.book.lookup(owner)
+        if now is not None and now.alloc_id != action.alloc_id:
+            core.reporter.warning(f"{action.subject}: {owner} holds {now.ip} under another allocation than the one "
+                                  f"this run saw ({action.ip}); left as it is")
+            return
     core.step(action.subject, action.verb, action.host or "-", action.ip,
               lambda: core.book.release(action.ip, action.owner) if action.exact else
               core.book.release_owner(action.owner or action.replica.owner))

@@ -103,6 +103,9 @@ class Release:
     owner: Optional[str] = None  # another owner than the replica's: a stranded address of an old copy
     evicted: bool = False  # ``host`` is evicted: released although it does not answer
     exact: bool = False
+    # The allocation this run saw (its id): the release leaves alone an address its owner holds
+    # under another allocation now (reserved again by a later writer), whatever else happened.
+    alloc_id: Optional[str] = None
     verb: ClassVar[str] = "Releasing"
     kind: ClassVar[str] = "release"
 

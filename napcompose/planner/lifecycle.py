@@ -107,7 +107,7 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
     for action in (a for wave in waves for a in wave):
         removing.setdefault(action.replica, []).append(action.key)
     kept = {c.replica for c in mine if c not in targets}
-    releases = [Release(r, a.host, a.ip, "down", after=tuple(removing.get(r, ())))
+    releases = [Release(r, a.host, a.ip, "down", after=tuple(removing.get(r, ())), alloc_id=a.alloc_id or None)
                 for r, a in addresses.allocations if r not in kept]
     # A stranded address goes once the copy left on its host is gone; on a host that still does not
     # answer it stays, since that copy may still run there.

@@ -73,3 +73,20 @@ def test_a_run_whose_lock_holds_goes_through_every_step():
     assert rig.calls >= 4  # every action and every step passed the fence
     nap.down(rig.orchestrator(rig.fence), PROJECT)
     assert rig.ipam.allocations() == [] and rig.world.all_containers() == []
+
+
+def test_a_release_leaves_an_address_its_owner_holds_under_a_newer_allocation():
+    # down planned with web_1's allocation; meanwhile another writer released it and reserved again
+    from napcompose.planner import Command, Options
+
+    rig = Fenced()
+    orc = rig.orchestrator()
+    nap.up(orc, PROJECT)
+    the_plan, addresses = orc.plan(PROJECT, nap.options(nap.argv(["down"]), PROJECT), Command.DOWN)
+    old = rig.ipam.lookup("shop/web/1")
+    rig.ipam.release_owner("shop/web/1")
+    newer = rig.ipam.ensure("shop/web/1", old.host)
+    assert newer.alloc_id != old.alloc_id
+    orc.execute(PROJECT, the_plan, addresses, nap.options(nap.argv(["down"]), PROJECT))
+    assert rig.ipam.lookup("shop/web/1") is not None and rig.ipam.lookup("shop/web/1").alloc_id == newer.alloc_id
+    assert rig.ipam.lookup("shop/web/2") is None  # the one it saw goes as planned

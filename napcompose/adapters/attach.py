@@ -15,9 +15,9 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from typing import Callable, Optional, Protocol, Tuple
+from typing import Callable, Protocol, Tuple
 
-from napcompose.adapters.exec_stream import buffered_reader
+from napcompose.adapters.exec_stream import buffered_reader, read_exactly
 
 _HEADER = 8  # stream type (1), padding (3), big-endian payload length (4)
 _CHUNK = 64 * 1024
@@ -54,20 +54,12 @@ def _writer(response) -> Tuple[Callable[[bytes], None], Callable[[], None]]:
     return sock.sendall, half_close
 
 
-def _exactly(read: Callable[[int], bytes], size: int) -> Optional[bytes]:
-    got = bytearray()
-    while len(got) < size:
-        chunk = read(size - len(got))
-        if not chunk:
-            return None
-        got += chunk
-    return bytes(got)
 
 
 def _demux(read: Callable[[int], bytes], streams: Streams) -> None:
     """Docker's frames (8-byte header, then the payload) to stdout or stderr, passed on as they come."""
     while True:
-        header = _exactly(read, _HEADER)
+        header = read_exactly(read, _HEADER)
         if header is None:
             return
         kind, remaining = struct.unpack(">BxxxL", header)

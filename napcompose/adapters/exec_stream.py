@@ -38,7 +38,7 @@ def buffered_reader(response) -> Callable[[int], bytes]:
     return read
 
 
-def _exactly(read: Callable[[int], bytes], size: int) -> Optional[bytes]:
+def read_exactly(read: Callable[[int], bytes], size: int) -> Optional[bytes]:
     """``size`` bytes, or None when the stream ends first."""
     got = bytearray()
     while len(got) < size:
@@ -52,7 +52,7 @@ def _exactly(read: Callable[[int], bytes], size: int) -> Optional[bytes]:
 def _frames(read: Callable[[int], bytes], emit: Callable[[bytes], None]) -> None:
     """Each frame's payload passed on as it arrives, never held whole (an output may be gigabytes)."""
     while True:
-        header = _exactly(read, _HEADER)
+        header = read_exactly(read, _HEADER)
         if header is None:
             return
         _, remaining = struct.unpack(">BxxxL", header)

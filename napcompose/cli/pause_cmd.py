@@ -3,24 +3,9 @@
 
 from __future__ import annotations
 
-from napcompose.cli.common import load_project
-from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
-from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.cli.options import options_of
-from napcompose.errors import ExitStatus
+from napcompose.cli.lifecycle import lifecycle_handler
+from napcompose.cli.locking import add_wait_option
 from napcompose.planner import Command
-
-
-def _run(command: Command):
-    def handler(args, ctx) -> int:
-        project = load_project(ctx)
-        options = options_of(args, project)
-        deploy = deploy_for(ctx)
-        hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
-        raise_on_failures(deploy.orchestrator.run(project, options, command), command.value)
-        return ExitStatus.OK
-
-    return handler
 
 
 def register(sub) -> None:
@@ -29,4 +14,4 @@ def register(sub) -> None:
         p = sub.add_parser(command.value, help=text)
         add_wait_option(p)
         p.add_argument("services", nargs="*", metavar="SERVICE")
-        p.set_defaults(func=_run(command))
+        p.set_defaults(func=lifecycle_handler(command))

@@ -15,6 +15,7 @@ from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
+from napcompose.cli.lifecycle import lifecycle_handler
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of
 from napcompose.cli import project_views as views
@@ -66,21 +67,9 @@ def cmd_down(args, ctx) -> int:
     return ExitStatus.OK
 
 
-def _lifecycle(command: Command):
-    def handler(args, ctx) -> int:
-        project = load_project(ctx)
-        options = options_of(args, project)
-        deploy = deploy_for(ctx)
-        hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
-        raise_on_failures(deploy.orchestrator.run(project, options, command), command.value)
-        return ExitStatus.OK
-
-    return handler
-
-
-cmd_stop = _lifecycle(Command.STOP)
-cmd_start = _lifecycle(Command.START)
-cmd_restart = _lifecycle(Command.RESTART)
+cmd_stop = lifecycle_handler(Command.STOP)
+cmd_start = lifecycle_handler(Command.START)
+cmd_restart = lifecycle_handler(Command.RESTART)
 
 
 def cmd_kill(args, ctx) -> int:

@@ -194,6 +194,21 @@ class FakeNetwork:
                 del self.holders[ip]
 
 
+_RENDERED: Dict[int, Tuple[tuple, str]] = {}  # id(extra_hosts) -> (those extra_hosts, their lines)
+
+
+def _extra_lines(extra_hosts: tuple) -> str:
+    """Docker's lines for ``extra_hosts``; the replicas of a service share one tuple of them, so a
+    large project renders each once (the tuple is kept, so its id is not reused)."""
+    found = _RENDERED.get(id(extra_hosts))
+    if found is None or found[0] is not extra_hosts:
+        if len(_RENDERED) > 16:
+            _RENDERED.clear()
+        found = _RENDERED[id(extra_hosts)] = (extra_hosts, "".join(f"{address}\t{name}\n"
+                                                                   for name, address in extra_hosts))
+    return found[1]
+
+
 class FakeEngine:
     """ContainerEngine of one host, kept in memory."""
 
@@ -396,7 +411,7 @@ class FakeEngine:
             raise HostError(self.host, f"start {container.request.name}: address {container.request.ip} "
                                        "already in use")
         # Docker rebuilds the hosts file on every start: its own lines, ExtraHosts, the container.
-        extra = "".join(f"{address}\t{name}\n" for name, address in container.request.extra_hosts)
+        extra = _extra_lines(container.request.extra_hosts)
         own = f"{container.request.ip}\t{container.id[:12]}\n"
         container.inode.data[:] = (DOCKER_HOSTS + extra + own).encode()
         container.state, container.exit_code = "running", None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from napcompose.errors import HostError, NapComposeError, without_host
 from napcompose.clustermodel import Cluster
@@ -18,6 +18,8 @@ from napcompose.model import Allocation, ObservedContainer, Project, RegistryAut
 from napcompose.names.startnames import StartNames
 from napcompose.planner import Addresses, Options, Plan, is_previous
 from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
+
+T = TypeVar("T")
 
 
 class LockedAddressBook:
@@ -139,6 +141,9 @@ class RunState:
     hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # (how many allocations, StartNames): the create-time names built once per set of addresses
     _names: list = field(default_factory=list, repr=False)
+    # (the live containers' identities, the live containers, what was made of them): see shared_view
+    _view: list = field(default_factory=list, repr=False)
+    _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":
@@ -183,3 +188,16 @@ class RunState:
         """The live containers as they stand now, for a hosts pass."""
         with self.lock:
             return list(self.live.values())
+
+    def shared_view(self, make: Callable[[List[ObservedContainer]], T]) -> Tuple[List[ObservedContainer], T]:
+        """(the live containers now, ``make`` of them), made once while they stay the same: the
+        hosts passes of one wave, one per host, each read the same peers (``make`` must be the same
+        function of the containers at every call)."""
+        live = self.snapshot()
+        key = tuple(map(id, live))  # the cached list holds these very objects, so no id is reused
+        with self._view_lock:
+            if self._view and self._view[0] == key:
+                return self._view[1], self._view[2]
+            made = make(live)
+            self._view[:] = [key, live, made]
+            return live, made

@@ -185,7 +185,7 @@ def _write(state: RunState, host: str, live: Sequence[ObservedContainer],
 def write_hosts(state: RunState, action: WriteHosts) -> List[Outcome]:
     state.core.reporter.progress(action.subject, action.verb, "started", f"on {action.host}")
     # every host's pass of a wave sees the same live containers: their blocks are made once
-    live, view = state.shared_view(lambda containers: HostsView.of(state.project, containers))
+    live, view = state.shared_view("hosts", lambda containers: HostsView.of(state.project, containers))
     return _write(state, action.host, live, view)
 
 

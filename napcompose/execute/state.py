@@ -141,8 +141,8 @@ class RunState:
     hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # (how many allocations, StartNames): the create-time names built once per set of addresses
     _names: list = field(default_factory=list, repr=False)
-    # (the live containers' identities, the live containers, what was made of them): see shared_view
-    _view: list = field(default_factory=list, repr=False)
+    # kind -> (the live containers' identities, the live containers, what was made of them): see shared_view
+    _views: dict = field(default_factory=dict, repr=False)
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -189,15 +189,16 @@ class RunState:
         with self.lock:
             return list(self.live.values())
 
-    def shared_view(self, make: Callable[[List[ObservedContainer]], T]) -> Tuple[List[ObservedContainer], T]:
-        """(the live containers now, ``make`` of them), made once while they stay the same: the
-        hosts passes of one wave, one per host, each read the same peers (``make`` must be the same
-        function of the containers at every call)."""
+    def shared_view(self, kind: str, make: Callable[[List[ObservedContainer]], T]) -> Tuple[List[ObservedContainer], T]:
+        """(the live containers now, ``make`` of them), made once per ``kind`` while they stay the
+        same: the passes of one wave, one per host, each read the same peers (``make`` must be the
+        same function of the containers, and of what ``kind`` names, at every call)."""
         live = self.snapshot()
         key = tuple(map(id, live))  # the cached list holds these very objects, so no id is reused
         with self._view_lock:
-            if self._view and self._view[0] == key:
-                return self._view[1], self._view[2]
+            found = self._views.get(kind)
+            if found is not None and found[0] == key:
+                return found[1], found[2]
             made = make(live)
-            self._view[:] = [key, live, made]
+            self._views[kind] = (key, live, made)
             return live, made

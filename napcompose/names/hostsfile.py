@@ -102,9 +102,9 @@ def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[
     block_lines = block.splitlines()
     known = known or {}
     in_block = _block_names(block_lines)
-    lines, opaque = _lines(existing, known, in_block)
+    lines, opaque, outside = _lines(existing, known, in_block)
     begin = begin_marker(project_name)
-    marked = _marker_lines(lines, existing, begin, end_marker(project_name))
+    marked = _marker_lines(lines, outside, begin, end_marker(project_name))
     if marked is None:  # a marker line with trailing blanks, or a marker inside a line: one by one
         insert_at = None
         while True:
@@ -132,23 +132,26 @@ def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _lines(existing: str, known: Mapping[str, str], in_block: Mapping[str, str]) -> Tuple[List[str], Optional[str]]:
+def _lines(existing: str, known: Mapping[str, str],
+           in_block: Mapping[str, str]) -> Tuple[List[str], Optional[str], str]:
     """``existing.splitlines()``, except that the run of ``known``'s lines Docker wrote (when it is
-    there whole, and the block moves none of its names) stays one item: (lines, that item or None).
-    Such an item is never a marker and never stale, and joins back into the same text."""
+    there whole, and the block moves none of its names) stays one item: (lines, that item or None,
+    the text around it). Such an item is never a marker and never stale, and joins back into the
+    same text."""
     run = known.run if isinstance(known, KnownNames) else None
     if run is not None and not any(known.run_names.get(name, address) != address
                                    for name, address in in_block.items()):
         at = existing.find(run[:known.first_line])
         if at >= 0 and (at == 0 or existing[at - 1] == "\n") and existing.startswith(run, at):
-            item = run[:-1]
-            return existing[:at].splitlines() + [item] + existing[at + len(run):].splitlines(), item
-    return existing.splitlines(), None
+            item, head, tail = run[:-1], existing[:at], existing[at + len(run):]
+            return head.splitlines() + [item] + tail.splitlines(), item, head + tail
+    return existing.splitlines(), None, existing
 
 
 def _marker_lines(lines: List[str], text: str, begin: str, end: str) -> Optional[Tuple[List[int], List[int]]]:
     """The indexes of the BEGIN and of the END lines, found whole (C-speed); None when some marker
-    in ``text`` is not a line of its own exactly (trailing blanks, a longer project name...)."""
+    in ``text`` (the text of ``lines``, but for an item that holds no marker) is not a line of its
+    own exactly (trailing blanks, a longer project name...)."""
     found = []
     for marker in (begin, end):
         count = text.count(marker)

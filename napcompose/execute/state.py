@@ -141,8 +141,9 @@ class RunState:
     hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # (how many allocations, StartNames): the create-time names built once per set of addresses
     _names: list = field(default_factory=list, repr=False)
-    # kind -> (the live containers' identities, the live containers, what was made of them): see shared_view
+    # kind -> (the version of ``live``, the live containers, what was made of them): see shared_view
     _views: dict = field(default_factory=dict, repr=False)
+    _version: int = field(default=0, repr=False)  # counts the changes of ``live``
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -160,6 +161,7 @@ class RunState:
         with self.lock:
             if only_if is not None and self.live.get(replica) is not only_if:
                 return
+            self._version += 1
             if container is None:
                 self.live.pop(replica, None)
             else:
@@ -193,12 +195,13 @@ class RunState:
         """(the live containers now, ``make`` of them), made once per ``kind`` while they stay the
         same: the passes of one wave, one per host, each read the same peers (``make`` must be the
         same function of the containers, and of what ``kind`` names, at every call)."""
-        live = self.snapshot()
-        key = tuple(map(id, live))  # the cached list holds these very objects, so no id is reused
         with self._view_lock:
-            found = self._views.get(kind)
-            if found is not None and found[0] == key:
-                return found[1], found[2]
+            with self.lock:
+                version = self._version
+                found = self._views.get(kind)
+                if found is not None and found[0] == version:
+                    return found[1], found[2]
+                live = list(self.live.values())
             made = make(live)
-            self._views[kind] = (key, live, made)
+            self._views[kind] = (version, live, made)
             return live, made

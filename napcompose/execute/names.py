@@ -76,10 +76,12 @@ def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: D
     new mark is put and the old one removed; a file no longer wanted goes with its marks.
     ``wanted_marks``: ``_marks(wanted)`` when the caller made it already (one for every host)."""
     listing = files.listdir(directory)
+    wanted_marks = _marks(wanted) if wanted_marks is None else wanted_marks
+    if listing and len(listing) == len(wanted) + len(wanted_marks) and set(listing) == wanted.keys() | wanted_marks:
+        return 0  # exactly the files and marks wanted (one set comparison, not a look at every name)
     present, marks = _present(listing, project_name)
     if not listing and wanted:
         files.makedirs(directory, 0o755)
-    wanted_marks = _marks(wanted) if wanted_marks is None else wanted_marks
     changed = sorted({file for mark, file in wanted_marks.items() if mark not in marks or file not in present})
     for file in changed:
         files.put(f"{directory}/{file}", wanted[file].encode("utf-8"), 0o644)

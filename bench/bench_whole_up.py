@@ -95,8 +95,14 @@ def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bo
         figures[f"{stage}_wall"] = time.perf_counter() - wall
         assert not report.failed, report.failed[:3]
         if profiler:
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            stats = pstats.Stats(profiler, stream=sys.stderr)
+            stats.sort_stats("cumulative").print_stats(45)
+            stats.sort_stats("tottime").print_stats(30)
+            total = sum(row[2] for row in stats.stats.values())
+            doubles = sum(row[2] for (path, _, _), row in stats.stats.items()
+                          if os.sep + "tests" + os.sep in path)
+            print(f"{stage} up: {doubles:.2f} of {total:.2f} profiled seconds in the test doubles (tests/)",
+                  file=sys.stderr)
     running = [c for c in world.all_containers() if c.state == "running"]
     assert len(running) == replicas, (len(running), replicas)
     # ru_maxrss is in KiB on Linux

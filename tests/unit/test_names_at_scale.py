@@ -157,3 +157,44 @@ def test_for_service_gives_every_name_once_in_the_plain_order():
     run = StartNames(project, addresses).replica_run()
     assert run[:4] == tuple((name, "10.0.0.1") for name in replica_names(Replica("shop", "api", 1)))
     assert len(run) == 4 * len(addresses)
+
+
+def test_a_shared_view_is_made_once_until_the_live_containers_change():
+    from napcompose.execute.state import RunState
+    from napcompose.model import ObservedContainer
+
+    state = RunState(core=None, project=None, options=None, plan=None, allocations={}, live={}, down={})
+    made = []
+
+    def make(live):
+        made.append(len(live))
+        return len(live)
+
+    one = ObservedContainer(host="node1", id="c1", name="shop_api_1", replica=Replica("shop", "api", 1),
+                            config_hash="x", state="running")
+    state.set_live(one.replica, one)
+    assert state.shared_view("hosts", make) == ([one], 1)
+    assert state.shared_view("hosts", make)[1] == 1 and made == [1]  # the same containers: not made again
+    assert state.shared_view("names", make)[1] == 1 and made == [1, 1]  # another kind is its own
+    state.set_live(Replica("shop", "api", 2), one)
+    assert state.shared_view("hosts", make)[1] == 2 and made == [1, 1, 2]
+
+
+def test_every_host_of_a_first_up_writes_its_blocks_from_one_view(monkeypatch):
+    from napcompose.execute import hosts
+    from tests import nap
+    from tests.unit.test_orchestrator import Rig, guestbook
+
+    views = []
+    real = hosts.HostsView.of.__func__
+
+    def counted(cls, project, live):
+        views.append(len(live))
+        return real(cls, project, live)
+
+    monkeypatch.setattr(hosts.HostsView, "of", classmethod(counted))
+    rig = Rig()
+    assert not nap.up(rig.orc, guestbook()).failed
+    assert len({rig.world.host_of(name) for name in rig.ids()}) == 3
+    assert views == [5]
+    assert "database" in rig.block("gb_web_1")

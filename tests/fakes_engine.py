@@ -241,7 +241,8 @@ def _extra_pieces(extra_hosts: tuple) -> Tuple[bytes, ...]:
         return found[1]
     if len(_RENDERED) > 16:
         _RENDERED.clear()
-    cut = max(0, len(extra_hosts) - (len(extra_hosts) // 4096) * 4096)
+    # the tail: the last multiple of 4096 pairs after the first 4096 (where the lists differ)
+    cut = len(extra_hosts) - max(0, (len(extra_hosts) - 4096) // 4096) * 4096
     head, tail = extra_hosts[:cut], extra_hosts[cut:]
     tail_lines = next((lines for pairs, lines in _TAILS if pairs == tail), None) if tail else b""
     if tail_lines is None:

@@ -70,7 +70,7 @@ def raw_up(cluster_path, rows, network, services):
             stop_signal="SIGKILL", labels={"bench": tag},
             host_config=api.create_host_config(network_mode=network, extra_hosts=extra or None),
             networking_config=api.create_networking_config(
-                {network: api.create_endpoint_config(ipv4_address=row["ip"])}))
+                {network: api.create_endpoint_config(ipv4_address=row["IP"])}))
         api.start(container["Id"])
         created.append((row["Host"], container["Id"]))
 

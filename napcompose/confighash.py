@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from typing import Dict, Tuple
 
 from napcompose.model import BuildSpec, NetworkAttachment, ServiceSpec
 
@@ -56,8 +57,25 @@ def _drop_unset_later_fields(data: dict) -> None:
         healthcheck.pop("start_interval_s", None)
 
 
+# id(spec) -> (spec, its hash): a run asks once per replica of the same (frozen) spec; the spec is
+# kept, so its id is not reused while its entry lives
+_MADE: Dict[int, Tuple[ServiceSpec, str]] = {}
+_MADE_KEPT = 4096
+
+
 def config_hash(spec: ServiceSpec) -> str:
     """sha256 (hex) of the canonical JSON of ``spec`` without scale, placement and the update settings."""
+    found = _MADE.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    if len(_MADE) >= _MADE_KEPT:
+        _MADE.clear()
+    digest = _config_hash(spec)
+    _MADE[id(spec)] = (spec, digest)
+    return digest
+
+
+def _config_hash(spec: ServiceSpec) -> str:
     data = dataclasses.asdict(spec)
     for name in _EXCLUDED:
         data.pop(name, None)

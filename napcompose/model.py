@@ -212,6 +212,9 @@ class UpdateConfig:
     batches; ``order`` stop-first | start-first; ``monitor_s`` how long a new container without a
     healthcheck must keep running to pass; ``failure_action`` continue | pause | rollback;
     ``max_failure_ratio`` the share of failed replicas tolerated before the failure action applies.
+    ``given``: the compose file asked for it (the service's ``deploy.update_config``, or defaults in
+    the top-level ``x-nap``); an update nobody asked for, of a service without a healthcheck, is
+    not rolled: its replicas are recreated at once, as docker-compose does (nothing to wait for).
     """
 
     parallelism: int = 1
@@ -220,6 +223,7 @@ class UpdateConfig:
     monitor_s: float = 5.0
     failure_action: FailureAction = FailureAction.PAUSE
     max_failure_ratio: float = 0.0
+    given: bool = field(default=True, compare=False)
 
     def __post_init__(self):
         # The compose file's words are taken as well as the members: both name one member.

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import threading
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from napcompose.clustermodel import Endpoint, NetworkView
 from napcompose.errors import HostError, VolumeInUseError
@@ -24,10 +24,48 @@ DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n")
 
 
+SHARED_PIECE = 64 * 1024  # a piece of a file this long is kept once for every file holding it
+
+
 class _Inode:
+    """A file's content. A large project's hosts files hold the same long run of peers' lines, so
+    the content may be kept as pieces, the long ones shared between inodes; ``data`` joins them
+    (for a test that reads or changes the bytes in place) and keeps the result."""
+
     def __init__(self, number: int, data: bytes):
         self.number = number
-        self.data = bytearray(data)
+        self._data = bytearray(data)
+        self._pieces: Optional[Tuple[bytes, ...]] = None
+
+    @property
+    def data(self) -> bytearray:
+        if self._pieces is not None:
+            self._data, self._pieces = bytearray(b"".join(self._pieces)), None
+        return self._data
+
+    @data.setter
+    def data(self, value: bytes) -> None:  # what a process in the container writes
+        self._data, self._pieces = bytearray(value), None
+
+    def content(self) -> bytes:
+        return b"".join(self._pieces) if self._pieces is not None else bytes(self._data)
+
+    def put_pieces(self, pieces: Sequence[bytes]) -> None:
+        self._pieces, self._data = tuple(p for p in pieces if p), bytearray()
+
+    def replace(self, data: bytes) -> None:
+        """The content becomes ``data``; a long piece of the old content still at its place is kept shared."""
+        out: List[bytes] = []
+        at = offset = 0
+        for piece in self._pieces or ():
+            if len(piece) >= SHARED_PIECE and data.startswith(piece, offset):
+                out += [data[at:offset], piece]
+                at = offset + len(piece)
+            offset += len(piece)
+        if out:
+            self.put_pieces(out + [data[at:]])
+        else:
+            self._pieces, self._data = None, bytearray(data)
 
 
 class FakeFS:
@@ -83,7 +121,7 @@ class FakeFiles:
         else:
             inode = self._check(path)
             self.reads.append(path)
-            data = bytes(inode.data)
+            data = inode.content()
         if max_bytes is not None and len(data) > max_bytes:
             raise HostError(self.host, f"{path} holds more than {max_bytes} bytes; not read")
         return data
@@ -91,7 +129,7 @@ class FakeFiles:
     def write_in_place(self, path: str, data: bytes) -> None:
         inode = self._check(path)
         self.writes.append(path)
-        inode.data[:] = data
+        inode.replace(bytes(data))
 
     # Shipping: a per-host tree of its own (path -> ("dir", mode, None) | ("file", mode, bytes) |
     # ("link", 0o777, target)); every call is counted as one round trip in ``calls``.
@@ -197,6 +235,35 @@ class FakeNetwork:
         with self._lock:
             for ip in [ip for ip, holder in self.holders.items() if holder == container_id]:
                 del self.holders[ip]
+
+
+_RENDERED: Dict[int, Tuple[tuple, Tuple[bytes, ...]]] = {}  # id(extra_hosts) -> (them, their lines in pieces)
+_TAILS: List[Tuple[tuple, bytes]] = []  # (pairs, their lines): long tails that lists of many services share
+
+
+def _extra_pieces(extra_hosts: tuple) -> Tuple[bytes, ...]:
+    """Docker's lines for ``extra_hosts``, in pieces. The replicas of a service share one tuple of
+    them, so each is rendered once (the tuple is kept, so its id is not reused); and the lists of a
+    large project's services differ in their first lines only, so a long tail is rendered once."""
+    found = _RENDERED.get(id(extra_hosts))
+    if found is not None and found[0] is extra_hosts:
+        return found[1]
+    if len(_RENDERED) > 16:
+        _RENDERED.clear()
+    # the tail: the last multiple of 4096 pairs after the first 4096 (where the lists differ)
+    cut = len(extra_hosts) - max(0, (len(extra_hosts) - 4096) // 4096) * 4096
+    head, tail = extra_hosts[:cut], extra_hosts[cut:]
+    tail_lines = next((lines for pairs, lines in _TAILS if pairs == tail), None) if tail else b""
+    if tail_lines is None:
+        tail_lines = _lines(tail)
+        _TAILS[:] = _TAILS[-7:] + [(tail, tail_lines)]
+    made = (_lines(head), tail_lines)
+    _RENDERED[id(extra_hosts)] = (extra_hosts, made)
+    return made
+
+
+def _lines(pairs: tuple) -> bytes:
+    return "".join(f"{address}\t{name}\n" for name, address in pairs).encode()
 
 
 class FakeEngine:
@@ -402,9 +469,9 @@ class FakeEngine:
             raise HostError(self.host, f"start {container.request.name}: address {container.request.ip} "
                                        "already in use")
         # Docker rebuilds the hosts file on every start: its own lines, ExtraHosts, the container.
-        extra = "".join(f"{address}\t{name}\n" for name, address in container.request.extra_hosts)
         own = f"{container.request.ip}\t{container.id[:12]}\n"
-        container.inode.data[:] = (DOCKER_HOSTS + extra + own).encode()
+        container.inode.put_pieces((DOCKER_HOSTS.encode(),) + _extra_pieces(container.request.extra_hosts)
+                                   + (own.encode(),))
         container.state, container.exit_code = "running", None
         self.record(container, "start")
         if container.request.name in self.exits_on_start:

@@ -60,7 +60,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``argv``, only as much of it as running ``argv`` needs: the
+    command modules are registered in order until one gives ``argv``'s command (``ps`` and ``up``
+    need the first alone), so a command does not import every other command's module."""
     import importlib
 
     parser = _Parser(
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="trust and record SSH host keys seen for the first time (changed keys are still refused)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    word = None if argv is None else _command_word(parser, argv)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module_name in _COMMAND_MODULES:
         try:
@@ -88,7 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+        if word is not None and word in sub.choices:
+            break
     return parser
+
+
+def _command_word(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Optional[str]:
+    """The command ``argv`` names after the global options, or None when that is not plain (help,
+    version, a value missing): then every command module is registered, as for ``--help``."""
+    valued = {option for action in parser._actions if action.nargs != 0 for option in action.option_strings}
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help", "--version"):
+            return None
+        if word == "--":
+            return next(words, None)
+        if not word.startswith("-"):
+            return word
+        if word in valued and next(words, None) is None:
+            return None
+    return None
 
 
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
@@ -103,7 +126,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help and --version print and exit 0

@@ -113,7 +113,7 @@ def _service(spec):
         out["deploy"] = {"placement": placement}
     for key, config in (("update_config", spec.update), ("rollback_config", spec.rollback)):
         changed = _update_keys(config)
-        if changed:
+        if changed or (key == "update_config" and config.given):  # given, even empty: the update rolls
             out.setdefault("deploy", {})[key] = changed
     nap = {k: v for k, v in (("strategy", pl.strategy), ("hosts", list(pl.hosts)), ("affinity", list(pl.affinity)),
                              ("anti_affinity", list(pl.anti_affinity)), ("max_per_host", pl.max_per_host))

@@ -100,6 +100,7 @@ def service_updates(ctx, raw_service, top_defaults):
         subject = f"service '{ctx.name}'"
         raw = _checked(raw, section, f"deploy.{section}", where, subject)
         fields = dict(top_defaults.get(section, {}))
+        given = deploy.get(section) is not None or bool(fields)
         fields.update(_parse(raw, section, f"deploy.{section}", where, subject))
-        made.append(UpdateConfig(**fields))
+        made.append(UpdateConfig(**fields, given=given))
     return made[0], made[1]

@@ -15,10 +15,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState, detail
 from napcompose.parallel import fan_out
-from napcompose.names.hostsfile import extract_block, merge
+from napcompose.names.hostsfile import KnownNames, PeerMap, extract_block, merge
 from napcompose.names.startnames import StartNames
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
-from napcompose.planner import WriteHosts, hosts_block, is_previous, superseded
+from napcompose.planner import WriteHosts, is_previous, superseded
 from napcompose.ports import ContainerEngine, RemoteFiles, Reporter
 
 ACTION = "Updating hosts of"
@@ -44,13 +44,16 @@ def expected_blocks(project: Project, live: Sequence[ObservedContainer]) -> Dict
     A link alias names the lowest-numbered replica that runs and is not unhealthy, so consumers
     follow a replica that stops, fails or is being updated (containers kept for a rollback aside).
     """
-    mine = project_containers(project, live)
+    return _expected(project, project_containers(project, live))
+
+
+def _expected(project: Project, mine: Sequence[ObservedContainer]) -> Dict[Replica, Tuple[ObservedContainer, str]]:
     addresses = {c.replica: c.ip for c in mine if c.ip}
     running = [c for c in mine if c.state == "running" and c.id]
     up = {c.replica for c in running if c.health != "unhealthy"}
     unavailable = [r for r in addresses if r not in up]
-    blocks = {name: hosts_block(project, name, addresses, unavailable)
-              for name in {c.replica.service for c in running}}
+    peers = PeerMap(project, addresses, unavailable)  # one index of peers for every service's block
+    blocks = {name: peers.block(name) for name in {c.replica.service for c in running}}
     return {c.replica: (c, blocks[c.replica.service]) for c in running}
 
 
@@ -66,22 +69,44 @@ def project_containers(project: Project, live: Sequence[ObservedContainer]) -> L
 def known_names(project: Project, live: Sequence[ObservedContainer]) -> Dict[str, str]:
     """{name: address now} of every name the containers were given at create time (link aliases
     aside): a line Docker wrote that names one at another address is dropped by the merge."""
-    return StartNames(project, {c.replica: c.ip for c in project_containers(project, live) if c.ip}).known()
+    return _known(project, project_containers(project, live))
 
 
-def _on(host: str, blocks) -> List[Tuple[ObservedContainer, str]]:
-    return [blocks[r] for r in sorted(blocks) if blocks[r][0].host == host]
+def _known(project: Project, mine: Sequence[ObservedContainer]) -> KnownNames:
+    names = StartNames(project, {c.replica: c.ip for c in mine if c.ip})
+    return KnownNames(names.known(), names.replica_run())
+
+
+@dataclass(frozen=True)
+class HostsView:
+    """What every host's pass over one set of live containers reads, made once for all hosts:
+    each running container's block, by host in the containers' order, and the create-time names."""
+
+    blocks: Dict[Replica, Tuple[ObservedContainer, str]]
+    by_host: Dict[str, List[Tuple[ObservedContainer, str]]]
+    known: KnownNames
+
+    @classmethod
+    def of(cls, project: Project, live: Sequence[ObservedContainer]) -> "HostsView":
+        mine = project_containers(project, live)
+        blocks = _expected(project, mine)
+        by_host: Dict[str, List[Tuple[ObservedContainer, str]]] = {}
+        for replica in sorted(blocks):
+            by_host.setdefault(blocks[replica][0].host, []).append(blocks[replica])
+        return cls(blocks, by_host, _known(project, mine))
 
 
 def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *,
                files: Callable[[str], RemoteFiles], engines: Mapping[str, ContainerEngine],
-               reporter: Reporter) -> List[Outcome]:
+               reporter: Reporter, view: Optional[HostsView] = None) -> List[Outcome]:
     """Write every block on ``host`` that differs; an Outcome per file written or failed, none for
-    files already right (and no SSH session at all when the host runs none of the project's containers)."""
-    items = _on(host, expected_blocks(project, live))
+    files already right (and no SSH session at all when the host runs none of the project's containers).
+    ``view``: ``HostsView.of(project, live)`` when the caller made it already (one for every host)."""
+    view = view if view is not None else HostsView.of(project, live)
+    items = view.by_host.get(host, [])
     if not items:
         return []
-    known = known_names(project, live)
+    known = view.known
     try:
         remote = files(host)
     except NapComposeError as exc:
@@ -123,8 +148,8 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
                  engines: Mapping[str, ContainerEngine], reporter: Reporter,
                  max_workers: int = 16) -> List[HostsDrift]:
     """Every running container whose file lacks its block or holds another; unreadable ones are warned."""
-    blocks = expected_blocks(project, live)
-    known = known_names(project, live)
+    view = HostsView.of(project, live)
+    blocks, known = view.blocks, view.known
 
     def one_host(host: str) -> List[HostsDrift]:
         drifts: List[HostsDrift] = []
@@ -134,7 +159,7 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
             reporter.warning(f"cannot check hosts files on {host}: {exc}")
             return drifts
         engine = engines[host]
-        items = _on(host, blocks)
+        items = view.by_host.get(host, [])
 
         def one(item: Tuple[ObservedContainer, str]) -> str:
             return remote.read(engine.hosts_path(item[0].id), MAX_HOSTS_BYTES).decode("utf-8", "replace")
@@ -153,14 +178,18 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
     return [d for result in fan_out(hosts, one_host, max_workers=max_workers) for d in result.value]
 
 
-def _write(state: RunState, host: str, live: Sequence[ObservedContainer]) -> List[Outcome]:
+def _write(state: RunState, host: str, live: Sequence[ObservedContainer],
+           view: Optional[HostsView] = None) -> List[Outcome]:
     core = state.core
-    return write_host(state.project, host, live, files=core.files, engines=core.engines, reporter=core.reporter)
+    return write_host(state.project, host, live, files=core.files, engines=core.engines, reporter=core.reporter,
+                      view=view)
 
 
 def write_hosts(state: RunState, action: WriteHosts) -> List[Outcome]:
     state.core.reporter.progress(action.subject, action.verb, "started", f"on {action.host}")
-    return _write(state, action.host, state.snapshot())
+    # every host's pass of a wave sees the same live containers: their blocks are made once
+    live, view = state.shared_view("hosts", lambda containers: HostsView.of(state.project, containers))
+    return _write(state, action.host, live, view)
 
 
 def sync_hosts(state: RunState) -> bool:
@@ -169,7 +198,8 @@ def sync_hosts(state: RunState) -> bool:
     with state.hosts_writes:
         live = state.snapshot()
         hosts = sorted({c.host for c in live if c.state == "running"} - set(state.down))
-        results = fan_out(hosts, lambda h: _write(state, h, live), max_workers=state.core.max_workers)
+        view = HostsView.of(state.project, live)
+        results = fan_out(hosts, lambda h: _write(state, h, live, view), max_workers=state.core.max_workers)
     written = False
     for result in results:
         for outcome in result.value or ():

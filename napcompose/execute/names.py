@@ -43,10 +43,10 @@ def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica
             if c.ip and c.id and c.state == "running" and c.health != "unhealthy"}
 
 
-def wanted_files(state: RunState, phase: str) -> Dict[str, str]:
+def wanted_files(state: RunState, phase: str, live: Optional[Sequence[ObservedContainer]] = None) -> Dict[str, str]:
     """The project's names files as they should stand now (``phase`` "before": as the plan will make them)."""
     resolver = state.core.cluster.network.resolver
-    addresses = serving(state.project, state.snapshot())
+    addresses = serving(state.project, state.snapshot() if live is None else live)
     if phase == "before":
         placed = set(state.plan.placement.replicas)
         for replica in placed:
@@ -68,16 +68,20 @@ def _marks(wanted: Dict[str, str]) -> Dict[str, str]:
     return {mark_name(file, text): file for file, text in wanted.items()}
 
 
-def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: Dict[str, str]) -> int:
+def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: Dict[str, str],
+                wanted_marks: Optional[Dict[str, str]] = None) -> int:
     """Bring the project's files in the resolver's ``directory`` to ``wanted``; how many names files changed.
 
     A changed file is rewritten under its own name (the resolver rereads it in one step), then its
-    new mark is put and the old one removed; a file no longer wanted goes with its marks."""
+    new mark is put and the old one removed; a file no longer wanted goes with its marks.
+    ``wanted_marks``: ``_marks(wanted)`` when the caller made it already (one for every host)."""
     listing = files.listdir(directory)
+    wanted_marks = _marks(wanted) if wanted_marks is None else wanted_marks
+    if listing and len(listing) == len(wanted) + len(wanted_marks) and set(listing) == wanted.keys() | wanted_marks:
+        return 0  # exactly the files and marks wanted (one set comparison, not a look at every name)
     present, marks = _present(listing, project_name)
     if not listing and wanted:
         files.makedirs(directory, 0o755)
-    wanted_marks = _marks(wanted)
     changed = sorted({file for mark, file in wanted_marks.items() if mark not in marks or file not in present})
     for file in changed:
         files.put(f"{directory}/{file}", wanted[file].encode("utf-8"), 0o644)
@@ -89,11 +93,12 @@ def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: D
     return len(changed) + len(gone)
 
 
-def _write(state: RunState, host: str, wanted: Dict[str, str]) -> List[Outcome]:
+def _write(state: RunState, host: str, wanted: Dict[str, str],
+           marks: Optional[Dict[str, str]] = None) -> List[Outcome]:
     core = state.core
     try:
         directory = core.cluster.network.resolver.host_directory(host)
-        written = write_files(core.files(host), directory, state.project.name, wanted)
+        written = write_files(core.files(host), directory, state.project.name, wanted, marks)
     except NapComposeError as exc:
         core.reporter.progress(host, ACTION, "error", f"on {host}")
         return [Outcome(host, ACTION, host, str(exc))]
@@ -106,7 +111,14 @@ def _write(state: RunState, host: str, wanted: Dict[str, str]) -> List[Outcome]:
 def write_names(state: RunState, action: WriteNames) -> Optional[List[Outcome]]:
     if state.core.cluster.network.resolver is None or state.project is None:
         return []
-    return _write(state, action.host, wanted_files(state, action.phase))
+    # every host's write of a wave sees the same live containers: the files are made once
+    kind = f"names {action.phase} {len(state.allocations)}"
+    _, (wanted, marks) = state.shared_view(kind, lambda live: _made(wanted_files(state, action.phase, live)))
+    return _write(state, action.host, wanted, marks)
+
+
+def _made(wanted: Dict[str, str]) -> Tuple[Dict[str, str], Dict[str, str]]:
+    return wanted, _marks(wanted)
 
 
 def sync_names(state: RunState) -> bool:
@@ -114,9 +126,10 @@ def sync_names(state: RunState) -> bool:
     if state.core.cluster.network.resolver is None:
         return False
     wanted = wanted_files(state, "after")
+    marks = _marks(wanted)
     hosts = sorted(h.name for h in state.core.cluster.hosts if h.name not in state.down)
     written = False
-    for result in fan_out(hosts, lambda h: _write(state, h, wanted), max_workers=state.core.max_workers):
+    for result in fan_out(hosts, lambda h: _write(state, h, wanted, marks), max_workers=state.core.max_workers):
         for outcome in result.value or ():
             if outcome.error:
                 state.core.reporter.warning(f"names on {outcome.host}: {outcome.error}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from napcompose.errors import HostError, NapComposeError, without_host
 from napcompose.clustermodel import Cluster
@@ -18,6 +18,8 @@ from napcompose.model import Allocation, ObservedContainer, Project, RegistryAut
 from napcompose.names.startnames import StartNames
 from napcompose.planner import Addresses, Options, Plan, is_previous
 from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
+
+T = TypeVar("T")
 
 
 class LockedAddressBook:
@@ -141,6 +143,10 @@ class RunState:
     hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # (how many allocations, StartNames): the create-time names built once per set of addresses
     _names: list = field(default_factory=list, repr=False)
+    # kind -> (the version of ``live``, the live containers, what was made of them): see shared_view
+    _views: dict = field(default_factory=dict, repr=False)
+    _version: int = field(default=0, repr=False)  # counts the changes of ``live``
+    _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":
@@ -158,6 +164,7 @@ class RunState:
         with self.lock:
             if only_if is not None and self.live.get(replica) is not only_if:
                 return
+            self._version += 1
             if container is None:
                 self.live.pop(replica, None)
             else:
@@ -186,3 +193,18 @@ class RunState:
         """The live containers as they stand now, for a hosts pass."""
         with self.lock:
             return list(self.live.values())
+
+    def shared_view(self, kind: str, make: Callable[[List[ObservedContainer]], T]) -> Tuple[List[ObservedContainer], T]:
+        """(the live containers now, ``make`` of them), made once per ``kind`` while they stay the
+        same: the passes of one wave, one per host, each read the same peers (``make`` must be the
+        same function of the containers, and of what ``kind`` names, at every call)."""
+        with self._view_lock:
+            with self.lock:
+                version = self._version
+                found = self._views.get(kind)
+                if found is not None and found[0] == version:
+                    return found[1], found[2]
+                live = list(self.live.values())
+            made = make(live)
+            self._views[kind] = (version, live, made)
+            return live, made

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.model import Link, Project, Replica, ServiceSpec
@@ -99,23 +99,29 @@ def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[
     (``_stale``); a stray BEGIN marker without its END (a torn earlier write) is dropped on its own,
     never the lines after it.
     """
-    lines = existing.splitlines()
+    block_lines = block.splitlines()
+    known = known or {}
+    in_block = _block_names(block_lines)
+    lines, opaque, outside = _lines(existing, known, in_block)
     begin = begin_marker(project_name)
-    insert_at = None
-    while True:
-        found = _find(lines, project_name)
-        if found is None:
-            break
-        first, last = found
-        insert_at = first if insert_at is None else min(insert_at, first)
-        del lines[first:last + 1]
-    stray = [i for i, line in enumerate(lines) if line.rstrip() == begin]
+    marked = _marker_lines(lines, outside, begin, end_marker(project_name))
+    if marked is None:  # a marker line with trailing blanks, or a marker inside a line: one by one
+        insert_at = None
+        while True:
+            found = _find(lines, project_name)
+            if found is None:
+                break
+            first, last = found
+            insert_at = first if insert_at is None else min(insert_at, first)
+            del lines[first:last + 1]
+        stray = [i for i, line in enumerate(lines) if line.rstrip() == begin]
+    else:
+        insert_at, stray = _drop_blocks(lines, *marked)
     for index in reversed(stray):
         del lines[index]
         if insert_at is not None and index < insert_at:
             insert_at -= 1
-    block_lines = block.splitlines()
-    stale = _stale(lines, block_lines, known or {})
+    stale = _stale(lines, in_block, known, opaque)
     for index in reversed(stale):
         del lines[index]
         if insert_at is not None and index < insert_at:
@@ -126,26 +132,140 @@ def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _stale(lines: List[str], block_lines: List[str], known: Mapping[str, str]) -> List[int]:
+def _lines(existing: str, known: Mapping[str, str],
+           in_block: Mapping[str, str]) -> Tuple[List[str], Optional[str], str]:
+    """``existing.splitlines()``, except that the run of ``known``'s lines Docker wrote (when it is
+    there whole, and the block moves none of its names) stays one item: (lines, that item or None,
+    the text around it). Such an item is never a marker and never stale, and joins back into the
+    same text."""
+    run = known.run if isinstance(known, KnownNames) else None
+    if run is not None and not any(known.run_names.get(name, address) != address
+                                   for name, address in in_block.items()):
+        at = existing.find(run[:known.first_line])
+        if at >= 0 and (at == 0 or existing[at - 1] == "\n") and existing.startswith(run, at):
+            item, head, tail = run[:-1], existing[:at], existing[at + len(run):]
+            return head.splitlines() + [item] + tail.splitlines(), item, head + tail
+    return existing.splitlines(), None, existing
+
+
+def _marker_lines(lines: List[str], text: str, begin: str, end: str) -> Optional[Tuple[List[int], List[int]]]:
+    """The indexes of the BEGIN and of the END lines, found whole (C-speed); None when some marker
+    in ``text`` (the text of ``lines``, but for an item that holds no marker) is not a line of its
+    own exactly (trailing blanks, a longer project name...)."""
+    found = []
+    for marker in (begin, end):
+        count = text.count(marker)
+        if lines.count(marker) != count:
+            return None
+        indexes, at = [], 0
+        for _ in range(count):
+            at = lines.index(marker, at)
+            indexes.append(at)
+            at += 1
+        found.append(indexes)
+    return found[0], found[1]
+
+
+def _drop_blocks(lines: List[str], begins: List[int], ends: List[int]) -> Tuple[Optional[int], List[int]]:
+    """Delete every complete block from ``lines`` as ``merge``'s loop over ``_find`` does: the first
+    BEGIN up to the first END after it, again from there; (where the first one was, the stray BEGINs
+    left after the last, in the indexes of ``lines`` as it is now)."""
+    spans = []
+    after = 0
+    while True:
+        first = next((b for b in begins if b >= after), None)
+        last = next((e for e in ends if first is not None and e > first), None)
+        if first is None or last is None:
+            break
+        spans.append((first, last))
+        after = last + 1
+    stray = [b for b in begins if b >= after]
+    removed = 0
+    for first, last in spans:
+        removed += last - first + 1
+    shifted = [b - removed for b in stray]
+    for first, last in reversed(spans):
+        del lines[first:last + 1]
+    return (spans[0][0] if spans else None), shifted
+
+
+def _block_names(block_lines: List[str]) -> Dict[str, str]:
+    in_block: Dict[str, str] = {}
+    for line in block_lines:
+        fields = _fields(line)
+        for name in fields[1:]:
+            in_block[name] = fields[0]
+    return in_block
+
+
+class KnownNames(dict):
+    """{name: address} for ``merge``'s ``known``, with what a host's pass reads in every file made once.
+
+    A host's pass merges many files against the same names; each file holds a line per name
+    (Docker's copy of ``extra_hosts``: "address<TAB>name"), so ``merge`` sets aside, in one set
+    operation, the lines that give a known name its known address, and reads only the others one by
+    one. ``run``: (name, address) pairs every file likely holds in that order (the replicas' names):
+    found whole in a file, they are kept as one piece of text, never split into lines.
+    """
+
+    def __init__(self, names: Mapping[str, str] = (), run: Sequence[Tuple[str, str]] = ()):
+        super().__init__(names)
+        self.agreeing = frozenset(f"{address}\t{name}" for name, address in self.items())
+        self.run: Optional[str] = None
+        self.run_names: Dict[str, str] = {}
+        self.first_line = 0
+        run_names = dict(run)
+        # only a run whose every name is once in it and agrees with ``names`` is taken whole
+        if run and len(run_names) == len(run) and all(self.get(n) == a for n, a in run_names.items()):
+            self.run = "".join(f"{address}\t{name}\n" for name, address in run)
+            self.run_names = run_names
+            self.first_line = self.run.index("\n") + 1
+
+
+def _fields(line: str) -> List[str]:
+    return line.split("#", 1)[0].split()
+
+
+def _names_other_address(line: str, wanted: Callable[[str], Optional[str]]) -> bool:
+    fields = _fields(line)
+    if len(fields) < 2:
+        return False
+    address = fields[0]
+    for name in fields[1:]:
+        found = wanted(name)
+        if found is None or found == address:
+            return False
+    return True
+
+
+def _stale(lines: List[str], in_block: Mapping[str, str], known: Mapping[str, str],
+           opaque: Optional[str] = None) -> List[int]:
     """Indexes of lines outside the block that give one of the block's (or ``known``'s) names another address.
 
     Docker writes a container's ``extra_hosts`` (its peers' addresses when it was created) above the
     block, and a resolver takes the first match: once a peer moved to a new address, such a line
     would hide the block's, or name the old address where the block names nothing (a peer that is
     no link target: the name is then left to the resolver). Only lines naming nothing but such
-    names are dropped.
+    names are dropped. ``in_block``: {name: address} of the block; ``opaque``: an item of ``lines``
+    known to hold no stale line (see ``_lines``).
     """
-    wanted: Dict[str, str] = dict(known)
-    for line in block_lines:
-        fields = line.split("#", 1)[0].split()
-        for name in fields[1:]:
-            wanted[name] = fields[0]
-    found = []
-    for index, line in enumerate(lines):
-        fields = line.split("#", 1)[0].split()
-        if len(fields) >= 2 and all(wanted.get(name, fields[0]) != fields[0] for name in fields[1:]):
-            found.append(index)
-    return found
+    def wanted(name: str) -> Optional[str]:
+        found = in_block.get(name)
+        return known.get(name) if found is None else found
+
+    if not isinstance(known, KnownNames):
+        return [index for index, line in enumerate(lines) if _names_other_address(line, wanted)]
+    # A line that agrees with ``known`` is stale only when the block moves its one name elsewhere.
+    moved = {f"{known[name]}\t{name}" for name, address in in_block.items()
+             if name in known and known[name] != address}
+    present = set(lines)
+    present.discard(opaque)
+    suspects = present.difference(known.agreeing)
+    suspects.update(present.intersection(moved))
+    stale = {line for line in suspects if _names_other_address(line, wanted)}
+    if not stale:
+        return []
+    return [index for index, line in enumerate(lines) if line in stale]
 
 
 def peer_entries(project: Project, service: str, addresses: Mapping[Replica, str],

@@ -17,7 +17,7 @@ and a change of one service writes that service's file alone. Pure.
 from __future__ import annotations
 
 import hashlib
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Tuple
 
 from napcompose.errors import ConfigError
 from napcompose.model import Project, Replica
@@ -57,8 +57,9 @@ def names_files(project: Project, domain: str, addresses: Mapping[Replica, str])
     for replica, address in addresses.items():
         by_service.setdefault(replica.service, {})[replica] = address
     files = {}
+    aliases = _aliases(project)  # once for every service's file, not once per file
     for service in sorted(by_service):
-        text = render_names(project, domain, by_service[service])
+        text = _render(project, domain, by_service[service], aliases)
         if text.count("\n") > 1:  # a line besides the header
             files[data_name(project.name, service)] = text
     return files
@@ -67,9 +68,18 @@ def names_files(project: Project, domain: str, addresses: Mapping[Replica, str])
 def render_names(project: Project, domain: str, addresses: Mapping[Replica, str]) -> str:
     """Names in hosts format: a line per serving replica, ``address api.P.nap api-2.P.nap …``, sorted
     by address, after a header line naming the project. ``addresses`` holds the replicas that serve."""
+    return _render(project, domain, addresses, _aliases(project))
+
+
+def _aliases(project: Project) -> Dict[str, Tuple[str, ...]]:
+    """{service: its network aliases} of every service of ``project``."""
+    return {spec.name: tuple(alias for attachment in spec.networks for alias in attachment.aliases)
+            for spec in project.services}
+
+
+def _render(project: Project, domain: str, addresses: Mapping[Replica, str],
+            aliases: Mapping[str, Tuple[str, ...]]) -> str:
     zone = project_domain(project.name, domain)
-    aliases = {spec.name: tuple(alias for attachment in spec.networks for alias in attachment.aliases)
-               for spec in project.services}
     lines: Dict[str, List[str]] = {}
     for replica in sorted(addresses):
         if replica.project != project.name or replica.service not in aliases:

@@ -25,6 +25,8 @@ from napcompose.model import Project, Replica
 from napcompose.names.hostsfile import validate_name
 
 Pair = Tuple[str, str]  # (name, address), as ContainerRequest.extra_hosts holds them
+# how many services' lists ``for_service`` keeps made: a run creates a service's replicas together
+MADE_KEPT = 16
 
 
 def replica_names(replica: Replica) -> Tuple[str, ...]:
@@ -61,6 +63,7 @@ class StartNames:
             common.append((spec.name, address))
             common.extend((alias, address) for attachment in spec.networks for alias in attachment.aliases)
         self._replicas: Dict[str, Tuple[Pair, ...]] = {}
+        self._run = len(common)  # where the replicas' names begin in ``_common``
         for service in sorted(groups):
             own = tuple((name, address) for index, address in sorted(groups[service])
                         for name in replica_names(Replica(project.name, service, index)))
@@ -71,6 +74,12 @@ class StartNames:
         for name, _ in common:
             validate_name(name)
         self._common = tuple(common)
+        # {name: its index in ``_common``} when no name is there twice (else None)
+        unique = {name: index for index, (name, _) in enumerate(self._common)}
+        self._unique = unique if len(unique) == len(self._common) else None
+        # (service, given) -> its extra_hosts: every replica of a service gets the same ones, so a
+        # large project builds each list once, not once per replica (each holds every peer's names)
+        self._made: Dict[Tuple[str, Tuple[Pair, ...]], Tuple[Pair, ...]] = {}
 
     def known(self) -> Dict[str, str]:
         """{name: address} of every name shared by all consumers (link aliases aside): what a line
@@ -80,6 +89,11 @@ class StartNames:
             found.setdefault(name, address)
         return found
 
+    def replica_run(self) -> Tuple[Pair, ...]:
+        """Every replica's names, in the order ``for_service`` gives them after the service names:
+        the long run of lines every container's /etc/hosts holds alike (see ``KnownNames``)."""
+        return self._common[self._run:]
+
     def first(self, service: str):
         """The address a bare ``service`` points at in /etc/hosts (its lowest-numbered replica), or None."""
         return self._first.get(service)
@@ -87,11 +101,32 @@ class StartNames:
     def for_service(self, service: str, given: Iterable[Pair] = ()) -> Tuple[Pair, ...]:
         """The extra_hosts of a replica of ``service``: ``given`` (the service's own) first, then its
         link aliases, then the project's names; each name once."""
+        given = tuple(given)
+        found = self._made.get((service, given))
+        if found is None:
+            if len(self._made) >= MADE_KEPT:
+                self._made.clear()
+            found = self._made[(service, given)] = self._for_service(service, given)
+        return found
+
+    def _for_service(self, service: str, given: Tuple[Pair, ...]) -> Tuple[Pair, ...]:
         spec = self.project.service(service)
         aliases = [(link.alias, self._first[link.service]) for link in spec.links
                    if link.service in self._first]
         out: List[Pair] = list(given)  # kept as written: a name given twice on purpose stays twice
         seen = {name for name, _ in out}
+        if self.everyone and self._unique is not None:
+            for name, address in [(validate_name(a), ip) for a, ip in aliases]:
+                if name not in seen:
+                    seen.add(name)
+                    out.append((name, address))
+            # every shared name is there once: leave out those already given, and copy the rest
+            # as slices (a large project's list is long, the names left out few)
+            made, after = tuple(out), 0
+            for cut in sorted(self._unique[name] for name in seen if name in self._unique):
+                made += self._common[after:cut]
+                after = cut + 1
+            return made + self._common[after:]
         if self.everyone:
             shared = list(self._common)
         else:

@@ -1,8 +1,8 @@
 """Rolling updates in the plan: a changed service's Recreates become one RollingUpdate in batches.
 
 ``roll`` takes the container waves ``converge`` made and, per service whose update is rolling
-(``update_config.parallelism`` > 0 and no ``--no-rolling``), replaces that service's Recreate
-actions by one RollingUpdate: the replicas by index, ``parallelism`` per batch. Actions that
+(``update_config`` given or a healthcheck, ``parallelism`` > 0, no ``--no-rolling``), replaces that
+service's Recreate actions by one RollingUpdate: the replicas by index, ``parallelism`` per batch. Actions that
 waited for one of those Recreates wait for the RollingUpdate instead. ``plan_rollback`` returns
 replicas to the containers an update kept. Pure, like every planner.
 """
@@ -51,10 +51,18 @@ def _batches(steps: List, parallelism: int) -> Tuple[tuple, ...]:
     return tuple(tuple(steps[i:i + size]) for i in range(0, len(steps), size))
 
 
+def rolls_by_default(spec: ServiceSpec) -> bool:
+    """Whether a changed ``spec`` is updated batch by batch unless ``--no-rolling``: when its file
+    asks for it (``update_config``) or it has a healthcheck to gate on. Otherwise there is nothing
+    to wait for, and its replicas are recreated at once, as docker-compose does."""
+    return spec.update.parallelism > 0 and (spec.update.given or has_healthcheck(spec))
+
+
 def _rolls(action, spec: ServiceSpec, options: Options, down) -> bool:
     # A replica on a host that did not answer stays a Recreate, which reports that host. A job that
     # dependents need completed exits by design: a gate would read that as a failed update.
-    return (options.rolling and not getattr(action, "completed", False) and action.host not in down and spec.update.parallelism > 0 and isinstance(action, Recreate)
+    return (options.rolling and not getattr(action, "completed", False) and action.host not in down
+            and rolls_by_default(spec) and isinstance(action, Recreate)
             and action.container is not None and action.container.host == action.host
             and isinstance(action.address, str) and action.address == action.container.ip)
 

@@ -76,13 +76,12 @@ def test_a_rebuilt_image_recreates_its_containers_at_their_addresses(project):
     new_id = next(iter(second_ids.values()))
 
     preview = project.ok("plan")
-    # a rolling update (the default): each replica in its batch, on its host, keeping its address
-    assert any(line.startswith("app: rolling update of 2 replica(s)") and line.endswith("(image changed)")
-               for line in preview.splitlines()), preview
+    # no update_config and no healthcheck: recreated all at once, as docker-compose does, each
+    # replica on its host at its address
+    assert not any(line.startswith("app: rolling update") for line in preview.splitlines()), preview
     for label in ("app_1", "app_2"):
         host, _, _, address = before[f"{project.name}_{label}"]
-        assert any(f": {label} on {host} ({address}): " in line and line.endswith("a new one keeps the address")
-                   for line in preview.splitlines()), preview
+        assert f"{label} on {host} ({address}): recreate (image changed)" in preview.splitlines(), preview
     assert any(line.startswith("other_1 on ") and line.endswith(": nothing (up to date)")
                for line in preview.splitlines()), preview
 

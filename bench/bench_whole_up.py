@@ -1,0 +1,208 @@
+"""A whole `up -d` in process over the test doubles: CPU seconds and peak memory for three sizes.
+
+Everything runs in this process: the fake engines and files of tests/fakes_engine.py (each engine
+forgetting a container's extra_hosts once it started it, as a real one keeps them on its host), the real IPAM
+on the in-memory store of tests/fakes_kv.py, and the real observe -> plan -> execute road, driven
+through the command line's own parser (tests/nap.py). A project of S services x 10 replicas, each
+service linking the one before it, on H hosts. Per size, in a fresh child process (so each peak
+resident size is that size's own):
+
+  first     `up -d` from nothing: addresses, creates, starts, the hosts blocks
+  second    the same `up -d` again: nothing changes, nothing is written
+  peak RSS  the child's maximum resident size (getrusage), interpreter and test doubles included
+
+CPU seconds are time.process_time (every thread of the process), so the figures hold on a loaded
+machine; wall seconds are printed beside them. Goals: 10,000 replicas on 500 hosts <= 15 s, a
+second `up` <= 2 s, <= 12x growth from 1,000/50 to 10,000/500 (10x the work), peak RSS <= 500 MB.
+
+    python3 bench/bench_whole_up.py [--sizes 1000/50,3000/150,10000/500] [--workers 16]
+    python3 bench/bench_whole_up.py --sizes 1000/50 --profile first   # cProfile of one stage
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import ipaddress
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import time
+from typing import Dict, List, Tuple
+
+import benchlib as lib  # noqa: F401  (puts the project root on sys.path)
+
+sys.path.insert(0, lib.ROOT)
+
+REPLICAS_PER_SERVICE = 10
+
+
+def compose_text(services: int) -> str:
+    lines = ["version: '2.4'", "services:"]
+    for i in range(1, services + 1):
+        lines += [f"  s{i:04d}:", "    image: busybox", "    command: [sleep, '3600']",
+                  f"    scale: {REPLICAS_PER_SERVICE}"]
+        if i > 1:
+            lines.append(f"    links: [s{i - 1:04d}]")
+    return "\n".join(lines) + "\n"
+
+
+def make_cluster(hosts: int, resolver: bool = False):
+    from napcompose.clustermodel import Cluster, ClusterNetwork, Host, ResolverSpec, StoreSpec
+
+    # Documentation-range addresses on in-memory doubles: nothing is ever sent to them.
+    base = int(ipaddress.ip_address("198.18.0.0"))
+    members = tuple(Host(f"node{i:03d}", str(ipaddress.ip_address(base + i)),
+                         f"ssh://root@{ipaddress.ip_address(base + i)}") for i in range(1, hosts + 1))
+    network = ClusterNetwork("flat", "198.18.0.0/16", "198.18.255.254", ("198.18.4.0-198.18.254.255",),
+                             resolver=ResolverSpec() if resolver else None)
+    return Cluster(hosts=members, network=network, store=StoreSpec("file:///nonexistent.json"))
+
+
+def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bool) -> Dict[str, float]:
+    """Both `up`s of one size in this process; their CPU and wall seconds, and the peak RSS."""
+    from napcompose.config import parse_project
+    from napcompose.orchestrator import Orchestrator
+    from napcompose.ports import NullReporter
+    from tests import nap
+    from tests.fakes_engine import FakeClock, FakeWorld, make_ipam
+    from tests.fakes_kv import MemoryKV
+
+    project = parse_project([("docker-compose.yml", compose_text(replicas // REPLICAS_PER_SERVICE))],
+                            project_name="bench")
+    cluster = make_cluster(hosts, resolver)
+    world = FakeWorld(tuple(h.name for h in cluster.hosts))
+    clock = FakeClock()
+    engines = {host: _Remote(engine) for host, engine in world.engines.items()}
+    orc = Orchestrator(cluster, engines, world.files, make_ipam(cluster, clock, MemoryKV()),
+                       NullReporter(), clock, max_workers=workers, images=world.images)
+    if profile:
+        _run_inline()
+    figures: Dict[str, float] = {}
+    for stage in ("first", "second"):
+        profiler = cProfile.Profile() if profile == stage else None
+        cpu, wall = time.process_time(), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        report = nap.up(orc, project)
+        if profiler:
+            profiler.disable()
+        figures[f"{stage}_cpu"] = time.process_time() - cpu
+        figures[f"{stage}_wall"] = time.perf_counter() - wall
+        assert not report.failed, report.failed[:3]
+        if profiler:
+            stats = pstats.Stats(profiler, stream=sys.stderr)
+            stats.sort_stats("cumulative").print_stats(45)
+            stats.sort_stats("tottime").print_stats(30)
+            total = sum(row[2] for row in stats.stats.values())
+            doubles = sum(row[2] for (path, _, _), row in stats.stats.items()
+                          if os.sep + "tests" + os.sep in path)
+            print(f"{stage} up: {doubles:.2f} of {total:.2f} profiled seconds in the test doubles (tests/)",
+                  file=sys.stderr)
+    running = [c for c in world.all_containers() if c.state == "running"]
+    assert len(running) == replicas, (len(running), replicas)
+    # ru_maxrss is in KiB on Linux
+    figures["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+class _Remote:
+    """A fake engine that, like a real one, keeps a container's extra_hosts on its own host, not in
+    the operator's process: once Docker's lines are written at start, the double forgets them (each
+    of a large project's containers holds every peer's names; 500 hosts' copies are no operator cost)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def start_container(self, container_id: str) -> None:
+        self._engine.start_container(container_id)
+        container = self._engine.containers[container_id]
+        container.request = dataclasses.replace(container.request, extra_hosts=())
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+class _Inline:
+    """An executor that runs each call at once in the calling thread, so cProfile sees all the work."""
+
+    def __init__(self, max_workers=None):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args, **kwargs):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: B902  (the Future carries it, as a pool's would)
+            future.set_exception(exc)
+        return future
+
+
+def _run_inline() -> None:
+    import napcompose.parallel
+
+    napcompose.parallel.ThreadPoolExecutor = _Inline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000/50,3000/150,10000/500",
+                        help="REPLICAS/HOSTS pairs; replicas are a multiple of 10")
+    parser.add_argument("--workers", type=int, default=16, help="the orchestrator's max_workers (default 16)")
+    parser.add_argument("--profile", choices=("first", "second"), default="",
+                        help="print a cProfile of that `up` to stderr (every parallel call then runs inline)")
+    parser.add_argument("--resolver", action="store_true",
+                        help="a cluster with the per-host resolver (network.resolver): containers get their "
+                             "links' names at create time, not every peer's")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        replicas, hosts = (int(x) for x in args.child.split("/"))
+        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver)))
+        return
+
+    sizes: List[Tuple[int, int]] = [tuple(int(x) for x in s.split("/")) for s in args.sizes.split(",")]
+    print(f"whole `up -d` in process (test doubles), {REPLICAS_PER_SERVICE} replicas per service, each service "
+          f"linking the one before; {'a resolver per host' if args.resolver else 'no resolver (every peer in every hosts file)'}; "
+          f"max_workers {args.workers}; load average {lib_load()}")
+    print(f"  {'replicas/hosts':>14} {'first CPU s':>12} {'(wall)':>8} {'second CPU s':>13} {'(wall)':>8} "
+          f"{'peak RSS MiB':>13}")
+    results: Dict[Tuple[int, int], Dict[str, float]] = {}
+    for replicas, hosts in sizes:
+        argv = [sys.executable, os.path.abspath(__file__), "--child", f"{replicas}/{hosts}",
+                "--workers", str(args.workers)] + (["--profile", args.profile] if args.profile else []) \
+            + (["--resolver"] if args.resolver else [])
+        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+        results[(replicas, hosts)] = got
+        print(f"  {f'{replicas}/{hosts}':>14} {got['first_cpu']:12.2f} {got['first_wall']:8.2f} "
+              f"{got['second_cpu']:13.2f} {got['second_wall']:8.2f} {got['peak_mib']:13.0f}", flush=True)
+    small, large = results.get((1000, 50)), results.get((10000, 500))
+    if large:
+        print(f"  10,000 on 500: first {large['first_cpu']:.2f} CPU s (goal <= 15), second "
+              f"{large['second_cpu']:.2f} CPU s (goal <= 2), peak {large['peak_mib']:.0f} MiB (goal <= 500 MB)")
+    if small and large:
+        print(f"  growth 1,000/50 -> 10,000/500 for 10x the work (goal <= 12x): first "
+              f"{lib.ratio(large['first_cpu'], small['first_cpu'])}, second "
+              f"{lib.ratio(large['second_cpu'], small['second_cpu'])}")
+    print(f"  load average at the end {lib_load()}")
+
+
+def lib_load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()

@@ -6,13 +6,13 @@ from napcompose.doctor import (HostFacts, Level, Link, MemberHealth, ResolverFac
 from napcompose.doctor.verdicts import CHECK_NAMES
 
 CLUSTER = """
-network: {subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.160-198.18.0.249"], mtu: 1500}
+network: {subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.160-198.18.0.249"], mtu: 1500, resolver: false}
 store: {url: "etcd3://198.18.0.254:2379"}
 ssh: {known_hosts: /etc/nap/known_hosts}
 hosts:
   - {name: node1, address: 198.18.0.11}
 """
-RESOLVER = CLUSTER.replace("mtu: 1500}", "mtu: 1500, resolver: true}")
+RESOLVER = CLUSTER.replace("resolver: false}", "resolver: true}")
 
 
 def cluster(text=CLUSTER):

@@ -72,9 +72,12 @@ store: {{url: "file:///tmp/x.json"}}
 """
 
 
-def test_the_resolver_is_off_unless_the_cluster_file_asks_for_it():
-    assert parse_cluster(CLUSTER.format(resolver=""), "c.yml").network.resolver is None
+def test_the_resolver_is_on_unless_the_cluster_file_turns_it_off():
+    assert parse_cluster(CLUSTER.format(resolver=""), "c.yml").network.resolver == ResolverSpec()
     assert parse_cluster(CLUSTER.format(resolver="resolver: true"), "c.yml").network.resolver == ResolverSpec()
+    off = parse_cluster(CLUSTER.format(resolver="resolver: false"), "c.yml")
+    assert off.network.resolver is None
+    assert parse_cluster(render_cluster(off), "c.yml").network.resolver is None  # rendered as false, not dropped
     spec = parse_cluster(CLUSTER.format(resolver="resolver: {upstream: [198.18.0.53], domain: lan.nap}"),
                              "c.yml").network.resolver
     assert (spec.upstream, spec.domain, spec.directory) == (("198.18.0.53",), "lan.nap", DIR)

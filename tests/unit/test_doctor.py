@@ -183,7 +183,10 @@ def test_state_dir_not_writable():
 
 
 def test_resolver_absent_stopped_or_silent():
-    assert judge(healthy(resolver=ResolverFacts()), RESOLVER)["resolver"].detail == "no nap-compose-resolver container"
+    absent = judge(healthy(resolver=ResolverFacts()), RESOLVER)["resolver"]
+    # not started yet (before the first `network create`): a warning, the command exits 0
+    assert absent.detail == "no nap-compose-resolver container" and absent.level is Level.WARN
+    assert "`nap-compose network create`" in absent.fix
     stopped = judge(healthy(resolver=ResolverFacts(container="exited")), RESOLVER)["resolver"]
     assert stopped.level is Level.FAIL and "`nap-compose network create`" in stopped.fix
     silent = judge(healthy(resolver=ResolverFacts(container="running", error="no reply within 2 s")),

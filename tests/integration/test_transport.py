@@ -179,7 +179,8 @@ def test_network_create_reports_present_then_drift_without_touching_the_network(
     text = open(lab.cluster_file).read().replace("mtu: 1500", "mtu: 1400")
     drifted = tmp_path / "nap-cluster.yml"
     drifted.write_text(text.replace("key_file: id_ed25519", f"key_file: {lab.dir}/id_ed25519")
-                       .replace("known_hosts: known_hosts", f"known_hosts: {lab.dir}/known_hosts"))
+                       .replace("known_hosts: known_hosts", f"known_hosts: {lab.dir}/known_hosts")
+                       .replace(": etcd/tls/", f": {lab.dir}/etcd/tls/"))  # the store's TLS files too
     out, err = io.StringIO(), io.StringIO()
     assert main(["--cluster", str(drifted), "network", "create"], stdout=out, stderr=err) == 1
     report = out.getvalue()

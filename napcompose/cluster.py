@@ -177,10 +177,15 @@ def _network(ctx: _Ctx, raw: Any):
 
 
 def _resolver(ctx: _Ctx, raw: Any) -> Optional[ResolverSpec]:
-    """``resolver: true`` or ``{upstream: [addresses], directory: /abs/path, domain: nap}``; absent or false: none."""
-    if raw is None or raw is False:
+    """``{upstream: [addresses], directory: /abs/path, domain: nap}``; absent or ``true``: the defaults;
+    ``false``: none.
+
+    On unless turned off: a compose file reaches its peers by service name, and only the resolver
+    answers a bare service name with every replica, or at all without ``links``/``depends_on``.
+    """
+    if raw is False:
         return None
-    if raw is True:
+    if raw is None or raw is True:
         return ResolverSpec()
     raw = _mapping(ctx, "network.resolver", raw, _RESOLVER_KEYS)
     upstream_raw = raw.get("upstream") or []
@@ -370,7 +375,9 @@ def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
     }
     if net.host_blocks:
         data["network"]["host_blocks"] = list(net.host_blocks)
-    if net.resolver is not None:
+    if net.resolver is None:
+        data["network"]["resolver"] = False  # absent would mean on
+    else:
         data["network"]["resolver"] = {"upstream": list(net.resolver.upstream), "directory": net.resolver.directory,
                                        "domain": net.resolver.domain}
     store = cluster.store

@@ -69,7 +69,7 @@ class ClusterNetwork:
     reserved: Tuple[str, ...] = ()  # other addresses never handed out
     host_block: int = 28  # prefix length of each host's block (its network's ip-range)
     host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
-    resolver: Optional[ResolverSpec] = None  # None: names come from the hosts files alone
+    resolver: Optional[ResolverSpec] = None  # None (`resolver: false`): names come from the hosts files alone
 
 
 @dataclass(frozen=True)

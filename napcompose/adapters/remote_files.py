@@ -186,9 +186,12 @@ class RemoteFiles:
             sftp.get_channel().settimeout(self._connections.op_timeout)
             return sftp
 
+        # Under the lock: a few files go over this session itself, which must not carry two
+        # threads' requests at once (paramiko's client then loses one's reply, and that caller
+        # times out), e.g. a names write on the same host in the same wave.
         with self._lock:
             self._client()
-        self._tree().put_many(items, session)
+            self._tree().put_many(items, session)
 
     def symlink(self, target: str, path: str) -> None:
         with self._lock:

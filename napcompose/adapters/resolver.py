@@ -25,8 +25,9 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 def image() -> binary_image.BinaryImage:
     """The resolver's image: dnsmasq, its libraries, and the two files it reads at start."""
     if not os.path.isfile(DNSMASQ):
-        raise ConfigError(f"network.resolver needs dnsmasq on this machine to build the resolver's image: "
-                          f"{DNSMASQ} is missing (install Debian's dnsmasq-base)")
+        raise ConfigError(f"the names resolver needs dnsmasq on this machine to build its image: "
+                          f"{DNSMASQ} is missing (install Debian's dnsmasq-base, or turn the resolver off "
+                          f"with `resolver: false` under the cluster file's network)")
     return binary_image.build(IMAGE, {DNSMASQ: DNSMASQ},
                               files={"/etc/passwd": b"root:x:0:0:root:/:/nonexistent\n",
                                      "/etc/group": b"root:x:0:\n"})

@@ -138,7 +138,7 @@ def starting_file(hosts: Sequence[str], subnet_text: str, router_text: Optional[
         "  mtu: 1500                # the LAN's MTU; br0 and the NICs must carry it",
         _note(f"  host_block: {block}", "each host's block, carved from the addresses left free"),
         "  # host_blocks: [\"first-last\"]   # where to carve the blocks instead",
-        "  # resolver: true           # a names resolver (dnsmasq) on every host",
+        "  # resolver: false          # no names resolver (dnsmasq) on the hosts: names from hosts files only",
     ] + store_lines + [
         "ssh:                       # for every host; a host may override these under its own ssh:",
         "  user: root",

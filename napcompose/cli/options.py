@@ -75,12 +75,14 @@ def options_of(args, project, **derived) -> Options:
     options = Options(force_recreate=force, no_recreate=keep, remove_orphans=given.get("remove_orphans", False),
                       services=services, no_deps=no_deps, build=given.get("build", False),
                       timeout=stop_timeout(args), scales=tuple(sorted(scales.items())),
-                      rolling=not given.get("no_rolling", False),
+                      # a rolling update gates each new replica on its running: --no-start runs none
+                      rolling=not given.get("no_rolling", False) and not given.get("no_start", False),
                       prune_previous=given.get("prune_previous", False),
                       stop_first=given.get("stop", False), signal=signal,
                       wait=bool(given.get("wait", False)), wait_timeout=waiting, pull=given.get("pull"),
                       no_cache=given.get("no_cache", False), image_strategy=given.get("strategy", "copy"),
-                      push=given.get("push", False), volumes=bool(given.get("volumes", False)))
+                      push=given.get("push", False), volumes=bool(given.get("volumes", False)),
+                      start=not given.get("no_start", False))
     return replace(options, **derived)
 
 

@@ -35,7 +35,8 @@ def cmd_up(args, ctx) -> int:
         return ExitStatus.OK
     lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
-    if args.detach or options.wait:  # --wait implies -d, as in docker compose
+    if args.detach or options.wait or not options.start:  # --wait implies -d, as in docker compose; so
+        # does --no-start: nothing runs to follow
         return ExitStatus.OK
     lock.release()  # following the logs changes nothing; a Ctrl-C stop takes the lock again
     return views.attach(ctx, deploy, project, options)
@@ -165,6 +166,9 @@ def register(sub) -> None:
     _recreate_args(p)
     p.add_argument("--dry-run", action="store_true", help="show the plan (same as `plan`) and touch nothing")
     p.add_argument("--build", action="store_true", help="build images of services with build: first")
+    p.add_argument("--no-start", action="store_true",
+                   help="create the containers and leave them created; no replica it creates or recreates "
+                        "is answered by name until `start`")
     _pull_arg(p)
     _timeout_arg(p)
     add_compose_wait_options(p, "up")

@@ -276,8 +276,8 @@ def _resolver(lines: _Lines, host: Host, facts: HostFacts) -> None:
         lines.skip(("resolver",), "no Docker API")
         return
     fix = "`nap-compose network create` starts or repairs it"
-    if found.container is None:
-        lines.add("resolver", Level.FAIL, "no nap-compose-resolver container", fix)
+    if found.container is None:  # not started yet: a cluster before its first `network create`
+        lines.add("resolver", Level.WARN, "no nap-compose-resolver container", fix)
     elif found.container != "running":
         lines.add("resolver", Level.FAIL, f"nap-compose-resolver is {found.container}", fix)
     elif not found.answered:

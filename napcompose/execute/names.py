@@ -22,7 +22,7 @@ from napcompose.execute.state import RunState, detail
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
 from napcompose.names.records import MARK, SUFFIX, file_prefix, mark_name, names_files
 from napcompose.parallel import fan_out
-from napcompose.planner import Kill, Remove, Stop, WriteNames
+from napcompose.planner import Kill, Recreate, Remove, Stop, WriteNames
 from napcompose.ports import RemoteFiles, Reporter
 
 ACTION = "Updating names on"
@@ -44,10 +44,14 @@ def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica
 
 
 def wanted_files(state: RunState, phase: str, live: Optional[Sequence[ObservedContainer]] = None) -> Dict[str, str]:
-    """The project's names files as they should stand now (``phase`` "before": as the plan will make them)."""
+    """The project's names files as they should stand now (``phase`` "before": as the plan will make
+    them; "unstarted": as a plan that starts nothing leaves them)."""
     resolver = state.core.cluster.network.resolver
     addresses = serving(state.project, state.snapshot() if live is None else live)
-    if phase == "before":
+    if phase == "unstarted":  # a name answers only for a running replica
+        leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill, Recreate))}
+        addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
+    elif phase == "before":
         placed = set(state.plan.placement.replicas)
         for replica in placed:
             if replica in state.allocations:

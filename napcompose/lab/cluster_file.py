@@ -6,7 +6,7 @@ from napcompose.cluster import parse_cluster, render_cluster
 from napcompose.lab import etcd
 from napcompose.lab.layout import HOST_BLOCK, Layout
 from napcompose.model import pairs
-from napcompose.clustermodel import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, ResolverSpec, SshSpec, StoreSpec
 
 NETWORK_NAME = "nap"
 BRIDGE = "br0"
@@ -26,7 +26,10 @@ def lab_cluster(layout: Layout) -> Cluster:
                              reserved=tuple(dict.fromkeys((layout.operator,) + tuple(
                                  m.address for m in etcd.members(layout)))),
                              host_block=HOST_BLOCK,
-                             host_blocks=(layout.host_blocks,))
+                             host_blocks=(layout.host_blocks,),
+                             # as on real hosts: every host answers the projects' names; its files
+                             # go to the host's own /var/lib/nap-compose (its mount namespace)
+                             resolver=ResolverSpec())
     tls = etcd.store_tls(layout)  # etcd asks every client for a certificate signed by the lab's CA
     store = StoreSpec(url=etcd.store_url(layout), prefix="/nap-compose", timeout_s=5.0, ca_cert=tls.ca,
                       cert=tls.client_cert, key=tls.client_key)

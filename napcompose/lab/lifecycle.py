@@ -18,7 +18,7 @@ Say = Callable[[str], None]
 DEFAULT_NAME, DEFAULT_SUBNET, DEFAULT_HOSTS = "nap", "198.18.0.0/24", 3
 TOOLS = {"dockerd": "docker.io", "etcd": "etcd-server", "/usr/sbin/sshd": "openssh-server", "ip": "iproute2",
          "nsenter": "util-linux", "ssh-keygen": "openssh-client", "umount": "mount",
-         lab_registry.PROGRAM: "docker-registry"}
+         lab_registry.PROGRAM: "docker-registry", "/usr/sbin/dnsmasq": "dnsmasq-base"}
 
 
 def require_root() -> None:
@@ -211,8 +211,11 @@ def _import_images(layout: Layout, say: Say) -> None:
 
 
 def _flat_network(layout: Layout, say: Say) -> None:
-    """The product's own `network create` road over ssh://, then each host's NIC enslaved to the bridge."""
+    """The product's own `network create` road over ssh://, then each host's NIC enslaved to the bridge;
+    the names resolver started on every host as `network create` starts it, its image made here."""
+    from napcompose.adapters import resolver
     from napcompose.adapters.docker_network import DockerNetworks
+    from napcompose.adapters.images import DockerImages
     from napcompose.adapters.ssh import HostConnections
     from napcompose.adapters.stores import open_store
     from napcompose.adapters.system import SystemClock
@@ -223,24 +226,30 @@ def _flat_network(layout: Layout, say: Say) -> None:
     from napcompose.ports import NullReporter
 
     cluster = load_cluster_file(layout.cluster_file)
+    built = resolver.image() if cluster.network.resolver is not None else None
     store = open_store(cluster.store)
     try:  # every host's block is settled before any network is created (the road's first wave)
         with HostConnections(cluster) as connections:
-            core = Core(cluster, {}, connections.files, None, NullReporter(), SystemClock(),
-                        networks=DockerNetworks(cluster, connections),
+            reporter = NullReporter()
+            core = Core(cluster, {}, connections.files, None, reporter, SystemClock(),
+                        images=DockerImages(connections.docker, reporter),  # the resolver's image travels
+                        networks=DockerNetworks(cluster, connections, built),
                         blocks=HostBlocks(store, cluster.store.prefix, SystemClock()))
-            results = network_create(core).networks
+            done = network_create(core, resolver_digest=built.digest if built is not None else None)
     finally:
         if hasattr(store, "close"):
             store.close()
-    failed = [r for r in results if not r.ok]
+    failed = [r for r in done.networks if not r.ok]
     if failed:
         raise LabError("network create failed: " + "; ".join(f"{r.host}: {r.detail} {' '.join(r.drift)}"
                                                              for r in failed))
+    down = [r for r in done.resolvers if not r.ok]
+    if down:
+        raise LabError("names resolver failed: " + "; ".join(f"{r.host}: {r.detail}" for r in down))
     for host in layout.hosts:
         netns.enslave_nic(layout, host, cluster.network.bridge)
     say(f"network {cluster.network.name}: bridge {cluster.network.bridge} on every host, eth0 enslaved, "
-        f"router {layout.router}")
+        f"router {layout.router}" + (", names resolver on every host" if done.resolvers else ""))
 
 
 def _quiet_on_failure(say: Say) -> Say:

@@ -400,8 +400,10 @@ class WriteNames:
 
     ``phase`` "before" runs ahead of the containers: the file then also lists the replicas the plan
     is about to create at their reserved addresses (so their peers find them at their first
-    instant), and none the plan removes (they leave the names before they stop). "after" runs with
-    the hosts files and lists the replicas that serve when it runs.
+    instant), and none the plan removes (they leave the names before they stop). "unstarted" runs
+    ahead of the containers of a run that starts none (``up --no-start``): the serving replicas but
+    those the plan stops, removes or recreates; none it creates. "after" runs with the hosts files and
+    lists the replicas that serve when it runs.
     """
 
     host: str

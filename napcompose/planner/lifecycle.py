@@ -191,7 +191,9 @@ def plan_rm(project: Project, observation: Observation, options: Options) -> Pla
     removes = [[Remove(c.replica, c.host, "rm", (stopping[c],) if c in stopping else (), container=c,
                        stop=False, force=options.force, volumes=options.volumes) for c in wave]
                for wave in _waves(stop_waves(project), targets)]
-    return _plan(observation, stops + removes)
+    # with -s the names go from the resolvers before the containers stop, as with `stop`
+    early = [names_writes(observation, "before")] if stopping else []
+    return _plan(observation, early + stops + removes)
 
 
 def plan_kill(project: Project, observation: Observation, options: Options) -> Plan:

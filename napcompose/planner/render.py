@@ -71,8 +71,9 @@ def render(plan: Plan) -> List[str]:
         elif isinstance(action, AwaitReady):
             lines.append(f"{action.replica.label} on {action.host}: wait until {action.goal} ({action.reason})")
         elif isinstance(action, WriteNames):
-            when = "with the replicas about to start, without those about to stop" if action.phase == "before" \
-                else "the serving replicas"
+            when = {"before": "with the replicas about to start, without those about to stop",
+                    "unstarted": "without the replicas about to stop or be recreated; none it creates"}.get(
+                        action.phase, "the serving replicas")
             lines.append(f"names on {action.host}: write project {action.project}'s files for the resolver ({when})")
         elif isinstance(action, CreateOneOff):
             lines.append(f"{action.replica.label} on {action.host} ({action.address}): create the one-off "

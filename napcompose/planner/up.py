@@ -97,8 +97,9 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     writes = _hosts_writes(ground, placement, containers)
     # the resolvers' files: ahead of the containers (new replicas' names in place before anything
     # starts, removed ones gone before they stop) and again with the hosts files
-    # (with --no-start nothing will serve: the names are left as they are, like the hosts files)
-    early = names_writes(ground.observation, "before") if ground.options.start else ()
+    # (with --no-start nothing it creates will serve: the replicas it stops, removes or recreates
+    # leave the names first, and nothing joins them until `start`)
+    early = names_writes(ground.observation, "before" if ground.options.start else "unstarted")
     writes += list(names_writes(ground.observation, "after")) if ground.options.start else []
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).

@@ -200,7 +200,9 @@ def test_network_rm_refuses_a_host_with_a_container_attached_and_create_dry_run_
         status, out, err = nap(lab, "network", "create", "--dry-run")
         assert (status, err) == (0, "")
         assert out.splitlines() == [f"network on {h.name}: present (network {name} already as wanted)"
-                                    for h in lab.cluster.hosts] + ["nothing to do"]
+                                    for h in lab.cluster.hosts] + [
+            f"names resolver on {h.name}: ok (dnsmasq on {h.address}:53)" for h in lab.cluster.hosts] + [
+            "nothing to do"]
         assert blocks(lab) == held and network_ids() == ids
     finally:
         remove_labelled(lab, label)

@@ -98,6 +98,23 @@ def _web_ips(book):
     return {row["Number"]: (row["Host"], row["IP"]) for row in book.ps() if row["Service"] == "web"}
 
 
+def test_the_first_read_after_up_returns_the_message(guestbook):
+    """Right after `up -d`: a message written through web is read back through the slave at the first
+    try. The slave asks for redis-master at its first instant; that name must already answer then, or
+    replication starts late (a lookup falling through to DNS) and the first read finds nothing."""
+    web_ip = _web_ips(guestbook)[1][1]
+    value = f"first message {time.time():.3f}"
+    # web may still be starting: the write alone is retried until web answers
+    code, answer = until(lambda: guestbook.http(web_ip, cmd="set", key="first", value=value),
+                         lambda result: result[0] == 0, timeout=10)
+    assert answer == '{"message": "Updated"}'
+    began = time.monotonic()
+    code, answer = guestbook.http(web_ip, cmd="get", key="first")
+    assert (code, answer) == (0, json.dumps({"data": value})), \
+        f"the first read took {time.monotonic() - began:.1f} s and returned {answer!r}"
+    assert time.monotonic() - began < 2
+
+
 def test_the_three_services_land_on_three_different_hosts(guestbook):
     rows = {row["Service"]: row for row in guestbook.ps() if row["Number"] == 1}
     assert sorted(rows) == sorted(SERVICES)

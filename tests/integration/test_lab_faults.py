@@ -105,7 +105,8 @@ def test_kill_and_revive_keep_the_hosts_disk(fault_lab):
     try:
         killed = _lab(fault_lab, "kill", "node1")
         assert killed.returncode == 0, killed.stderr
-        assert killed.stdout == "lab: node1: dockerd and sshd stopped (1 container process(es) killed)\n"
+        # the victim's and the names resolver's (dnsmasq, which every lab host runs)
+        assert killed.stdout == "lab: node1: dockerd and sshd stopped (2 container process(es) killed)\n"
         assert _lab(fault_lab, "kill", "node1").stdout == "lab: node1 is already killed\n"
         status = lab_status(fault_lab)
         host = _host(status, "node1")

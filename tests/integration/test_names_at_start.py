@@ -1,16 +1,24 @@
 """Names at start on the lab: a container finds its peers by name at its process's first instant, on
 another host, with no links or depends_on, and again after a `docker restart` nobody ran nap-compose for.
 
+The names here come from Docker's create-time host entries alone: the module runs the shared lab under
+a copy of its cluster file with `resolver: false` (the resolvers keep running; these containers are not
+pointed at them). tests/integration/test_names_resolver.py covers the same starts with the resolver.
 Each test deploys its own project; the probes run inside the project's containers (glibc's getent),
 so every lookup stays in the lab.
 """
 
 from __future__ import annotations
 
-
+import dataclasses
+import os
 import time
+import uuid
 
 import pytest
+import yaml
+
+from napcompose.cluster import load_cluster_file
 
 from tests.integration.deploy_support import DeployProject, until
 from tests.integration.names_support import GETENT_IMAGE, put_getent_image
@@ -19,9 +27,24 @@ pytestmark = pytest.mark.integration
 STARTS = 20
 
 
+@pytest.fixture(scope="module")
+def hosts_files_lab(lab):
+    """The shared lab under a copy of its cluster file with ``network.resolver: false``."""
+    with open(lab.cluster_file) as fh:
+        data = yaml.safe_load(fh)
+    data["network"]["resolver"] = False
+    path = os.path.join(lab.dir, f"nap-cluster-no-resolver-{uuid.uuid4().hex[:8]}.yml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh)
+    try:
+        yield dataclasses.replace(lab, cluster_file=path, cluster=load_cluster_file(path))
+    finally:
+        os.remove(path)
+
+
 @pytest.fixture
-def project(lab, tmp_path):
-    p = DeployProject(lab, tmp_path, prefix="ns")
+def project(hosts_files_lab, tmp_path):
+    p = DeployProject(hosts_files_lab, tmp_path, prefix="ns")
     put_getent_image(p)
     yield p
     p.nap("down", "-t", "0")

@@ -67,6 +67,7 @@ CASES = [
                                      no_deps=True, remove_orphans=True, prune_previous=True, no_rolling=True,
                                      build=True)),
     (["up", "-d", "--no-recreate", "db", "web"], lambda o, p: nap.up(o, p, ("db", "web"), no_recreate=True)),
+    (["up", "--no-start", "web"], lambda o, p: nap.up(o, p, ("web",), no_start=True)),
     (["plan", "--scale", "web=2", "--no-rolling", "web"],
      lambda o, p: nap.preview(o, p, ("web",), scales={"web": 2}, no_rolling=True)),
     (["scale", "-t", "2", "web=3", "db=0"], lambda o, p: nap.scale(o, p, {"web": 3, "db": 0}, timeout=2)),

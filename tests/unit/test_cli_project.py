@@ -16,7 +16,7 @@ HOSTS = ("node1", "node2", "node3")
 
 CLUSTER = textwrap.dedent("""\
     network: {name: nap, bridge: br0, subnet: 198.18.0.0/24, router: 198.18.0.1,
-              pools: ["198.18.0.100-198.18.0.249"]}
+              pools: ["198.18.0.100-198.18.0.249"], resolver: false}
     ssh: {user: root}
     hosts:
       - {name: node1, address: 198.18.0.11, docker_url: "ssh://root@198.18.0.11"}
@@ -363,7 +363,7 @@ def test_hosts_check_with_a_resolver_reports_a_stale_names_file_and_a_resolver_t
     from napcompose.network.resolver import config_digest
     from tests.fakes_network import FakeNetworks
 
-    text = CLUSTER.replace('pools: ["198.18.0.100-198.18.0.249"]}', 'pools: ["198.18.0.100-198.18.0.249"], resolver: true}')
+    text = CLUSTER.replace("resolver: false}", "resolver: true}")
     (cli.dir / "nap-cluster.yml").write_text(text)
     cluster = parse_cluster(text, "nap-cluster.yml")
     networks = FakeNetworks()

@@ -29,7 +29,7 @@ def test_the_file_written_parses_with_the_hosts_router_and_a_pool_clear_of_them(
     assert cluster.network.bridge == "br0" and cluster.network.host_block == 28
     assert cluster.store.url == "etcd3://192.168.10.11:2379,192.168.10.12:2379,192.168.10.13:2379"
     text = path.read_text()
-    assert "# resolver: true" in text and "docs/cluster-file.md" in text
+    assert "# resolver: false" in text and "docs/cluster-file.md" in text
 
 
 def test_a_host_in_the_upper_half_shortens_the_pool_and_the_default_store_is_a_file(tmp_path):

@@ -6,13 +6,13 @@ from napcompose.doctor import (HostFacts, Level, Link, MemberHealth, ResolverFac
 from napcompose.doctor.verdicts import CHECK_NAMES
 
 CLUSTER = """
-network: {subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.160-198.18.0.249"], mtu: 1500}
+network: {subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.160-198.18.0.249"], mtu: 1500, resolver: false}
 store: {url: "etcd3://198.18.0.254:2379"}
 ssh: {known_hosts: /etc/nap/known_hosts}
 hosts:
   - {name: node1, address: 198.18.0.11}
 """
-RESOLVER = CLUSTER.replace("mtu: 1500}", "mtu: 1500, resolver: true}")
+RESOLVER = CLUSTER.replace("resolver: false}", "resolver: true}")
 
 
 def cluster(text=CLUSTER):
@@ -183,7 +183,10 @@ def test_state_dir_not_writable():
 
 
 def test_resolver_absent_stopped_or_silent():
-    assert judge(healthy(resolver=ResolverFacts()), RESOLVER)["resolver"].detail == "no nap-compose-resolver container"
+    absent = judge(healthy(resolver=ResolverFacts()), RESOLVER)["resolver"]
+    # not started yet (before the first `network create`): a warning, the command exits 0
+    assert absent.detail == "no nap-compose-resolver container" and absent.level is Level.WARN
+    assert "`nap-compose network create`" in absent.fix
     stopped = judge(healthy(resolver=ResolverFacts(container="exited")), RESOLVER)["resolver"]
     assert stopped.level is Level.FAIL and "`nap-compose network create`" in stopped.fix
     silent = judge(healthy(resolver=ResolverFacts(container="running", error="no reply within 2 s")),

@@ -88,6 +88,8 @@ def test_an_eight_host_lab_gives_every_host_a_block_beside_the_pool():
     layout = make_layout("nap", "198.18.0.0/24", 8, "/tmp/lab")
     cluster = parse_cluster(render_cluster(lab_cluster(layout)), "/tmp/lab/nap-cluster.yml")
     assert cluster.network.reserved == ("198.18.0.254",)  # the operator
+    # as on real hosts, the names resolver runs on every lab host (each writes its own /var/lib/nap-compose)
+    assert cluster.network.resolver is not None and "resolver: false" not in render_cluster(lab_cluster(layout))
     assert candidates(cluster.network, cluster.hosts) == [f"198.18.0.{16 * i}/28" for i in range(2, 10)]
 
 

@@ -72,9 +72,12 @@ store: {{url: "file:///tmp/x.json"}}
 """
 
 
-def test_the_resolver_is_off_unless_the_cluster_file_asks_for_it():
-    assert parse_cluster(CLUSTER.format(resolver=""), "c.yml").network.resolver is None
+def test_the_resolver_is_on_unless_the_cluster_file_turns_it_off():
+    assert parse_cluster(CLUSTER.format(resolver=""), "c.yml").network.resolver == ResolverSpec()
     assert parse_cluster(CLUSTER.format(resolver="resolver: true"), "c.yml").network.resolver == ResolverSpec()
+    off = parse_cluster(CLUSTER.format(resolver="resolver: false"), "c.yml")
+    assert off.network.resolver is None
+    assert parse_cluster(render_cluster(off), "c.yml").network.resolver is None  # rendered as false, not dropped
     spec = parse_cluster(CLUSTER.format(resolver="resolver: {upstream: [198.18.0.53], domain: lan.nap}"),
                              "c.yml").network.resolver
     assert (spec.upstream, spec.domain, spec.directory) == (("198.18.0.53",), "lan.nap", DIR)
@@ -269,3 +272,55 @@ def test_plan_shows_the_names_writes():
     assert "names on node2: write project shop's files for the resolver (with the replicas about to start, " \
            "without those about to stop)" in lines
     assert "names on node2: write project shop's files for the resolver (the serving replicas)" in lines
+
+
+# ------------------------------------------------------------------ a name answers only for a running replica
+
+
+def _names_at_each_stop(rig, service):
+    """{container: the addresses ``service``'s names held on node1 as that container was being stopped}."""
+    seen = {}
+    for engine in rig.world.engines.values():
+        original = engine.stop_container
+
+        def stop(container_id, timeout=None, engine=engine, original=original):
+            name = engine.containers[container_id].request.name
+            seen[name] = sorted(line.split()[0] for line in rig.names("node1").splitlines()
+                                if f" {service}.shop.nap " in line + " ")
+            return original(container_id, timeout)
+
+        engine.stop_container = stop
+    return seen
+
+
+def test_rm_stop_takes_the_replicas_out_of_the_names_before_they_stop():
+    rig = Rig()
+    nap.up(rig.orc, shop(2))
+    client = rig.address("shop", "client", 1)
+    seen = _names_at_each_stop(rig, "api")
+    assert nap.rm(rig.orc, shop(2), ["api"], stop=True).failed == ()
+    assert seen == {"shop_api_1": [], "shop_api_2": []}  # no longer answered while they stopped
+    for host in NODES:
+        assert "api.shop.nap" not in rig.names(host) and "api-2.shop.nap" not in rig.names(host)
+        assert f"{client} client.shop.nap" in rig.names(host)  # the other services' names stay
+
+
+def test_up_no_start_answers_no_replica_it_leaves_created():
+    rig = Rig()
+    nap.up(rig.orc, shop())
+    api = rig.address("shop", "api", 1)
+    assert nap.up(rig.orc, shop(3), no_start=True).failed == ()
+    for host in NODES:  # the new replicas are created, not started: only the running one is answered
+        assert [line.split()[0] for line in rig.names(host).splitlines() if " api.shop.nap " in line] == [api]
+    changed = Project(name="shop", services=tuple(
+        replace(s, environment=(("V", "2"),)) if s.name == "api" else s for s in shop(3).services))
+    seen = _names_at_each_stop(rig, "api")
+    assert nap.up(rig.orc, changed, no_start=True).failed == ()
+    # api_1 is recreated and left created: out of the names before its old container stopped
+    assert seen.get("shop_api_1") == []
+    for host in NODES:
+        assert "api.shop.nap" not in rig.names(host) and "api-1.shop.nap" not in rig.names(host)
+        assert "client.shop.nap" in rig.names(host)
+    assert nap.start(rig.orc, changed).failed == ()
+    assert sorted(line.split()[0] for line in rig.names("node2").splitlines() if " api.shop.nap " in line) == \
+        sorted(rig.address("shop", "api", i) for i in (1, 2, 3))

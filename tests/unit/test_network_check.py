@@ -23,7 +23,7 @@ from tests.unit.test_ipam_cli import FakeEngine, FakeWiring
 
 CLUSTER = textwrap.dedent("""\
     network: {name: nap, subnet: 198.18.0.0/24, router: 198.18.0.1, pools: ["198.18.0.160-198.18.0.253"],
-              reserved: [198.18.0.254], host_blocks: [198.18.0.32-198.18.0.159]}
+              reserved: [198.18.0.254], host_blocks: [198.18.0.32-198.18.0.159], resolver: false}
     hosts:
       - {name: node1, address: 198.18.0.11, docker_url: "ssh://root@198.18.0.11"}
       - {name: node2, address: 198.18.0.12, docker_url: "ssh://root@198.18.0.12"}
@@ -424,8 +424,7 @@ def test_observe_network_asks_every_host_and_names_the_ones_that_did_not_answer(
     assert failed == {"node2": "cannot connect to the Docker engine: connection refused"}  # no "node2: "
 
 
-RESOLVER_CLUSTER = CLUSTER.replace("host_blocks: [198.18.0.32-198.18.0.159]}",
-                                   "host_blocks: [198.18.0.32-198.18.0.159], resolver: true}")
+RESOLVER_CLUSTER = CLUSTER.replace("resolver: false}", "resolver: true}")
 
 
 def _resolver_cluster(cli, tmp_path, text=RESOLVER_CLUSTER):

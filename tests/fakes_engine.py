@@ -622,6 +622,7 @@ class FakeWorld:
         self.files_by_host = {h: FakeFiles(h, self.fs) for h in hosts}
         self.files_opened: List[str] = []
         self.images = FakeImages(self.engines)
+        self.bridge = FakeBridgeFilter(self.engines)
 
     def files(self, host: str) -> FakeFiles:
         self.files_opened.append(host)
@@ -643,6 +644,82 @@ class FakeWorld:
             if any(c.request.name == name for c in engine.containers.values()):
                 return host
         raise KeyError(name)
+
+
+class FakeBridgeFilter:
+    """BridgeFilter over the fake engines: a running container's port is ``veth`` + the first 7
+    characters of its id, its MAC ``02:42`` + its address; each host's table is kept as the text
+    loaded, and listed as nft's JSON would list it (sets, their comments and elements, rule comments)."""
+
+    def __init__(self, engines: Dict[str, "FakeEngine"]):
+        self.engines = engines
+        self.tables: Dict[str, str] = {}
+        self.loads: List[str] = []  # host per load
+        self.announced: List[Tuple[str, str]] = []  # (host, address)
+        self.failures: Dict[str, str] = {}  # host -> why every call there fails
+
+    def _guard(self, host: str) -> None:
+        if host in self.failures:
+            raise HostError(host, self.failures[host])
+
+    @staticmethod
+    def mac_of(ip: str) -> str:
+        return "02:42:" + ":".join(f"{int(part):02x}" for part in ip.split("."))
+
+    def ports(self, host: str, containers):
+        from napcompose.model import BridgePort
+
+        self._guard(host)
+        engine = self.engines[host]
+        found = []
+        for container_id in containers:
+            container = engine.containers.get(container_id)
+            if container is not None and container.state == "running":
+                ip = container.request.ip
+                found.append(BridgePort(f"veth{container.id[:7]}", ip, self.mac_of(ip)))
+        return sorted(found)
+
+    def load(self, host: str, ruleset: str) -> None:
+        self._guard(host)
+        self.loads.append(host)
+        if "table bridge nap_compose {" in ruleset:
+            self.tables[host] = ruleset
+        else:
+            self.tables.pop(host, None)
+
+    def loaded(self, host: str) -> Optional[str]:
+        import json
+        import re
+
+        self._guard(host)
+        text = self.tables.get(host)
+        if text is None:
+            return None
+        objects: list = [{"table": {"family": "bridge", "name": "nap_compose"}}]
+        for name, inner in re.findall(r"\tset (\w+) \{\n(.*?)\t\}\n", text, re.S):
+            entry: dict = {"name": name}
+            comment = re.search(r'comment "([^"]*)"', inner)
+            if comment:
+                entry["comment"] = comment.group(1)
+            elements = re.search(r"elements = \{ (.*) \}", inner)
+            values = []
+            for item in (elements.group(1).split(", ") if elements else []):
+                if " . " in item:
+                    values.append({"concat": [part.strip('"') for part in item.split(" . ")]})
+                elif "-" in item:
+                    values.append({"range": item.split("-")})
+                else:
+                    values.append(item.strip('"'))
+            if values:
+                entry["elem"] = values
+            objects.append({"set": entry})
+        for comment in re.findall(r'jump groups comment "([^"]*)"', text):
+            objects.append({"rule": {"chain": "forward", "comment": comment}})
+        return json.dumps({"nftables": objects})
+
+    def announce(self, host: str, containers) -> None:
+        self._guard(host)
+        self.announced.extend((host, ip) for _, ip in containers)
 
 
 class FakeClock:

@@ -161,7 +161,7 @@ class Session:
         return Orchestrator(self.cluster, self.engines, connections.files, ipam or self.ipam(), reporter,
                             self.clock, images=self._ctx.wiring.images(connections, reporter),
                             evictions=self.evictions(), credentials=credentials(self._ctx.environ),
-                            fence=self._fence)
+                            fence=self._fence, bridge_filter=self._ctx.wiring.bridge_filter(self.cluster, connections))
 
 
 def session_of(ctx, cluster=None) -> Session:

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import LockLostError, NapComposeError
-from napcompose.execute import addresses, containers, daytwo, files, hosts, images, names, readiness, rolling
+from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, isolation, names, readiness,
+                               rolling)
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
-from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
+from napcompose.planner import (ACTION_TYPES, Addresses, ApplyIsolation, AwaitReady, BuildImage, CopyImage, Create, Keep, Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
                                 WriteNames)
@@ -38,6 +39,7 @@ HANDLERS: Dict[type, Handler] = {
     RollingUpdate: rolling.rolling_update, RollBack: rolling.roll_back, RemovePrevious: rolling.remove_previous,
     AwaitReady: readiness.wait_ready,
     Pause: daytwo.pause, Unpause: daytwo.unpause, RemoveVolume: daytwo.remove_volume,
+    ApplyIsolation: isolation.apply_isolation,
 }
 
 

@@ -15,6 +15,7 @@ from napcompose.ipam.fencing import Vacated
 from napcompose.model import HostStatus, ObservedContainer, Placement, Replica
 from napcompose.observe.pins import Pin
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
+from napcompose.planner.isolation_actions import ApplyIsolation
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
 
@@ -469,10 +470,10 @@ def ship_key(host: str) -> str:
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume]
+               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, ApplyIsolation]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume)
+                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, ApplyIsolation)
 CONTAINER_TYPES = (Create, Recreate, Start, Keep)  # what up decides per wanted replica
 
 

@@ -8,6 +8,7 @@ from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Creat
                                         Recreate, Release, Remove, RemoveFiles, Reserve, Restart, ShipFiles, Start, Stop,
                                         WriteHosts, WriteNames)
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
+from napcompose.planner.isolation_actions import ApplyIsolation
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
 
@@ -74,6 +75,11 @@ def render(plan: Plan) -> List[str]:
             when = "with the replicas about to start, without those about to stop" if action.phase == "before" \
                 else "the serving replicas"
             lines.append(f"names on {action.host}: write project {action.project}'s files for the resolver ({when})")
+        elif isinstance(action, ApplyIsolation):
+            what = ("the groups with the replicas about to start" if action.phase == "before"
+                    else "the groups and the containers' ports")
+            lines.append(f"bridge filters on {', '.join(action.hosts)}: load {what}"
+                         + (f"; announce {', '.join(r.label for r in action.announce)}" if action.announce else ""))
         elif isinstance(action, (Create, Recreate)):
             lines.append(_container_line(action, str(action.address)))
             lines.extend("    " + line for line in peers.get(action.replica, ()))

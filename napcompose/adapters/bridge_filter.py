@@ -120,7 +120,7 @@ class SshBridgeFilter:
         status, out, err = self._run(host, [NFT, "-j", "list", "table", *TABLE])
         if status == 0:
             return out
-        if "No such file or directory" in err:
+        if "No such file or directory" in err or status == 127:  # no table, or no nftables: nothing loaded
             return None
         raise HostError(host, f"nft could not list nap-compose's bridge filter: {(err or out).strip()}"
                         + (" (is the nftables package installed?)" if status == 127 else ""))

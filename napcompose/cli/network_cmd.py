@@ -69,9 +69,12 @@ def _create(args, ctx) -> int:
         ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(results)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return ExitStatus.HOST if any(r.status == "failed" for r in bad) else ExitStatus.ERROR
+    status = ExitStatus.OK
     if cluster.network.resolver is not None:
-        return _resolvers(ctx, cluster, ctx.wiring.ensure_resolvers(cluster, session.connections, built), width)
-    return ExitStatus.OK
+        status = _resolvers(ctx, cluster, ctx.wiring.ensure_resolvers(cluster, session.connections, built), width)
+    # --- bridge filters (isolation groups): loaded from the records on every host
+    from napcompose.cli.isolation_cli import repair
+    return max(status, repair(ctx, session, width))
 
 
 def _resolvers(ctx, cluster, statuses, width: int) -> int:
@@ -98,6 +101,9 @@ def _check(args, ctx) -> int:
     findings = check_network(cluster, views, blocks, allocations, pool.contains, unreachable)
     if cluster.network.resolver is not None:
         findings += resolver_findings(ctx.wiring.resolver_statuses(cluster, session.connections), unreachable)
+    # --- bridge filters (isolation groups): a host whose table differs from the records
+    from napcompose.cli.isolation_cli import filter_findings
+    findings += filter_findings(ctx, session, unreachable)
     session.evictions().evicted()  # read too, so that its unreadable records are reported with the others
     findings += bad_record_findings(ipam.bad_records())
     if args.format == "json":

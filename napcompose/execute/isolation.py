@@ -119,8 +119,11 @@ def repair_filters(cluster: Cluster, engines: Mapping[str, ContainerEngine], boo
                    bridge: BridgeFilter, hosts: Sequence[str], max_workers: int = 16) -> Dict[str, Optional[str]]:
     """Load every host's table from the records (remove it where isolation is off): host -> error or None."""
     if not cluster.network.isolation:
-        results = fan_out(list(hosts), lambda h: bridge.load(h, REMOVE), max_workers=max_workers)
-        return {r.key: r.error for r in results}
+        def remove(host: str) -> None:
+            if bridge.loaded(host) is not None:  # a host without nftables has none to remove
+                bridge.load(host, REMOVE)
+
+        return {r.key: r.error for r in fan_out(list(hosts), remove, max_workers=max_workers)}
     view = cluster_view(engines, book, hosts, max_workers=max_workers)
 
     def one(host: str) -> None:

@@ -229,7 +229,7 @@ class BridgeFilter(Protocol):
         """Load ``ruleset`` (nft's language) in one transaction."""
 
     def loaded(self, host: str) -> Optional[str]:
-        """nft's JSON listing of nap-compose's table, None when the host has none."""
+        """nft's listing of nap-compose's table (``nft list table``), None when the host has none."""
 
     def announce(self, host: str, containers: Sequence[Tuple[str, str]]) -> None:
         """Unsolicited ARP for each (container id, address), sent from the container's network

@@ -117,7 +117,7 @@ class SshBridgeFilter:
                             + (" (is the nftables package installed?)" if status == 127 else ""))
 
     def loaded(self, host: str) -> Optional[str]:
-        status, out, err = self._run(host, [NFT, "-j", "list", "table", *TABLE])
+        status, out, err = self._run(host, [NFT, "list", "table", *TABLE])
         if status == 0:
             return out
         if "No such file or directory" in err or status == 127:  # no table, or no nftables: nothing loaded

@@ -1,101 +1,70 @@
 """What a host's loaded table says, and how it differs from the table the records call for.
 
-``parse_loaded`` reads ``nft -j list table bridge nap_compose`` (None: no table); ``differences``
-names, set by set, the elements missing and extra, and whether the rules themselves differ (the
-digest the forward rule carries is computed from the whole table: a rule changed by hand changes
-nothing in the sets, but the digest no longer matches).
+``parse_loaded`` reads ``nft list table bridge nap_compose`` (nft's own text: sets with their
+comments and elements, wrapped over lines as nft likes, and each chain's rules) and the rendered
+table alike, so ``differences`` compares the two the same way: set by set, the elements missing
+and extra (ranges merged, so nft writing a range as a prefix changes nothing), then the chains'
+rules (a rule changed by hand shows there while every set is right).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
+import re
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from napcompose.isolation.ruleset import DIGEST_PREFIX, HostRules, digest, merged
+from napcompose.isolation.ruleset import DIGEST_PREFIX, TABLE, HostRules, merged, render
+
+_TABLE_RE = re.compile(rf"^table bridge {TABLE} \{{\n(.*)^\}}", re.M | re.S)
+_SET_RE = re.compile(r"^\tset (\w+) \{\n(.*?)^\t\}", re.M | re.S)
+_CHAIN_RE = re.compile(r"^\tchain (\w+) \{\n(.*?)^\t\}", re.M | re.S)
+_ELEMENTS_RE = re.compile(r"elements = \{(.*?)\}", re.S)
+_COMMENT_RE = re.compile(r'^\t\tcomment "([^"]*)"$', re.M)
+_DIGEST_RE = re.compile(rf' comment "{DIGEST_PREFIX}[0-9a-f]*"')
 
 
 @dataclass(frozen=True)
 class LoadedTable:
-    """A host's table as nft lists it: each set's elements as text, keyed by its comment or name."""
+    """A table: each set's elements as text (a group's set keyed ``group <name>``), each chain's rules."""
 
     sets: Tuple[Tuple[str, FrozenSet[str]], ...]
-    digest: Optional[str]
+    chains: Tuple[Tuple[str, Tuple[str, ...]], ...]
 
 
-def _int(ip: str) -> int:
-    return int(ipaddress.IPv4Address(ip))
-
-
-def _ranges_text(ranges) -> FrozenSet[str]:
+def _ranges(items) -> FrozenSet[str]:
+    ranges = []
+    for item in items:
+        if "-" in item:
+            first, last = item.split("-", 1)
+            ranges.append((int(ipaddress.IPv4Address(first)), int(ipaddress.IPv4Address(last))))
+        else:
+            net = ipaddress.IPv4Network(item, strict=False)
+            ranges.append((int(net.network_address), int(net.broadcast_address)))
     return frozenset(f"{ipaddress.IPv4Address(a)}-{ipaddress.IPv4Address(b)}" for a, b in merged(ranges))
 
 
-def _element(value) -> str:
-    if isinstance(value, dict):
-        if "elem" in value:
-            return _element(value["elem"].get("val"))
-        if "concat" in value:
-            return " . ".join(_element(v) for v in value["concat"])
-    return str(value)
-
-
-def _pool_ranges(values) -> FrozenSet[str]:
-    ranges = []
-    for value in values:
-        if isinstance(value, dict) and "elem" in value:
-            value = value["elem"].get("val")
-        if isinstance(value, dict) and "range" in value:
-            first, last = value["range"]
-            ranges.append((_int(first), _int(last)))
-        elif isinstance(value, dict) and "prefix" in value:
-            net = ipaddress.IPv4Network(f"{value['prefix']['addr']}/{value['prefix']['len']}", strict=False)
-            ranges.append((int(net.network_address), int(net.broadcast_address)))
-        else:
-            ranges.append((_int(str(value)), _int(str(value))))
-    return _ranges_text(ranges)
-
-
 def parse_loaded(text: str) -> Optional[LoadedTable]:
-    """The table in nft's JSON listing; None when the listing holds no table. ValueError when unreadable."""
-    try:
-        listing = json.loads(text)
-        objects = listing["nftables"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"unreadable nft listing: {exc}") from None
-    sets: Dict[str, FrozenSet[str]] = {}
-    found_table = False
-    found_digest = None
-    for obj in objects:
-        if not isinstance(obj, dict):
-            continue
-        if "table" in obj:
-            found_table = True
-        elif "set" in obj:
-            entry = obj["set"]
-            key = entry.get("comment") if str(entry.get("name", "")).startswith("g") else entry.get("name")
-            values = entry.get("elem") or []
-            sets[f"group {key}" if key != entry.get("name") else str(key)] = (
-                _pool_ranges(values) if entry.get("name") == "pool" else frozenset(_element(v) for v in values))
-        elif "rule" in obj:
-            comment = obj["rule"].get("comment") or ""
-            if comment.startswith(DIGEST_PREFIX):
-                found_digest = comment[len(DIGEST_PREFIX):]
-    if not found_table:
+    """The table in nft's listing (or in a rendered ruleset); None when it holds none.
+    ValueError when an element cannot be read."""
+    table = _TABLE_RE.search(text)
+    if table is None:
         return None
-    return LoadedTable(tuple(sorted(sets.items())), found_digest)
-
-
-def desired_sets(rules: HostRules) -> Mapping[str, FrozenSet[str]]:
-    """The sets of ``rules`` as ``parse_loaded`` keys and writes them."""
-    out = {"pool": _ranges_text(rules.pool), "local": frozenset(rules.local),
-           "ports": frozenset(p.ifname for p in rules.ports),
-           "port_ip": frozenset(f"{p.ifname} . {p.ip}" for p in rules.ports),
-           "port_mac": frozenset(f"{p.ifname} . {p.mac}" for p in rules.ports)}
-    for group, ips in rules.groups:
-        out[f"group {group}"] = frozenset(ips)
-    return out
+    body = table.group(1)
+    sets: Dict[str, FrozenSet[str]] = {}
+    for name, inner in _SET_RE.findall(body):
+        found = _ELEMENTS_RE.search(inner)
+        items = [" ".join(part.split()).replace('"', "") for part in found.group(1).split(",")] if found else []
+        items = [item for item in items if item]
+        comment = _COMMENT_RE.search(inner)
+        key = f"group {comment.group(1)}" if comment and name.startswith("g") else name
+        try:
+            sets[key] = _ranges(items) if name == "pool" else frozenset(items)
+        except ValueError as exc:
+            raise ValueError(f"unreadable element of set {name}: {exc}") from None
+    chains = {name: tuple(_DIGEST_RE.sub("", line.strip()) for line in inner.splitlines() if line.strip())
+              for name, inner in _CHAIN_RE.findall(body)}
+    return LoadedTable(tuple(sorted(sets.items())), tuple(sorted(chains.items())))
 
 
 def _listed(items) -> str:
@@ -108,8 +77,8 @@ def differences(rules: HostRules, loaded: Optional[LoadedTable]) -> List[str]:
     """One line per difference between the table ``rules`` calls for and the ``loaded`` one; none when equal."""
     if loaded is None:
         return ["no nap-compose table is loaded"]
-    want = desired_sets(rules)
-    have = dict(loaded.sets)
+    wanted = parse_loaded(render(rules))
+    want, have = dict(wanted.sets), dict(loaded.sets)
     lines = []
     for name in sorted(set(want) | set(have)):
         if name not in have:
@@ -122,6 +91,8 @@ def differences(rules: HostRules, loaded: Optional[LoadedTable]) -> List[str]:
                 lines.append(f"{name}: missing {_listed(missing)}")
             if extra:
                 lines.append(f"{name}: extra {_listed(extra)}")
-    if not lines and loaded.digest != digest(rules):
-        lines.append(f"rules differ (loaded digest {loaded.digest or 'none'}, want {digest(rules)})")
+    rules_want, rules_have = dict(wanted.chains), dict(loaded.chains)
+    for chain in sorted(set(rules_want) | set(rules_have)):
+        if rules_want.get(chain) != rules_have.get(chain):
+            lines.append(f"chain {chain}: rules differ from nap-compose's")
     return lines

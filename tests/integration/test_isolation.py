@@ -3,7 +3,7 @@
 One project splits its services over two compose networks across the three hosts; a second
 project sits beside it; a container with NET_ADMIN tries to take another's address; a silent
 server moves between hosts with its address. Every probe runs inside the projects' containers
-(busybox wget, each attempt given up after 1 s), so all traffic stays in the lab. The lab's hosts
+(busybox wget; an attempt between groups is given up after 1 s), so all traffic stays in the lab. The lab's hosts
 are shared with other test modules: the filters nap-compose loaded are removed at the end.
 """
 
@@ -32,21 +32,31 @@ def server(text: str, host: str, **extra) -> dict:
     return spec
 
 
-def fetches(project: DeployProject, name: str, target: str, n: int = TRIES):
-    """The answers of ``n`` parallel fetches of http://target/ from container ``name`` (each given up
-    after 1 s), and the seconds they took together."""
-    script = (f"for i in $(seq {n}); do (wget -q -T 1 -O - http://{target}/ 2>/dev/null || echo refused) & done; "
-              "wait")
+def fetches(project: DeployProject, name: str, target: str, n: int, parallel: bool, limit: int):
+    """The answers of ``n`` fetches of http://target/ from container ``name``, each given up after
+    ``limit`` seconds, one after the other or all at once; and the seconds they took together."""
+    one = f"(timeout {limit} wget -q -O - http://{target}/ 2>/dev/null || echo refused)"
+    script = f"for i in $(seq {n}); do {one} & done; wait" if parallel else f"for i in $(seq {n}); do {one}; done"
     started = time.monotonic()
     code, out = project.run_in(name, "sh", "-c", script)
     return out.split(), time.monotonic() - started
 
 
 def reached(project, name, target, expected: str, n: int = TRIES) -> int:
-    answers, took = fetches(project, name, target, n)
+    """How many of ``n`` fetches answered ``expected``: one after the other (a loaded machine may
+    take more than a second to fork one), each given 5 s."""
+    answers, took = fetches(project, name, target, n, parallel=False, limit=5)
     assert len(answers) == n, answers
-    assert took < 10, f"{n} fetches from {name} of {target} took {took:.1f} s"
     return sum(1 for a in answers if a == expected)
+
+
+def kept_apart(project, name, target, n: int = TRIES) -> int:
+    """How many of ``n`` fetches answered at all, all at once, each given up after 1 s; asserts that
+    the whole batch ended within a few seconds (every attempt was cut at 1 s)."""
+    answers, took = fetches(project, name, target, n, parallel=True, limit=1)
+    assert len(answers) == n, answers
+    assert took < 15, f"{n} fetches from {name} of {target} took {took:.1f} s"
+    return sum(1 for a in answers if a != "refused")
 
 
 def on_host(lab, host: str, *argv: str) -> str:
@@ -92,7 +102,7 @@ def test_a_split_holds_by_address_on_one_host_and_across_hosts(split):
     for source, target in allowed:
         assert reached(p, name_of(p, source), ip[target], target) == TRIES, (source, target)
     for source, target in apart:
-        assert reached(p, name_of(p, source), ip[target], target) == 0, (source, target)
+        assert kept_apart(p, name_of(p, source), ip[target]) == 0, (source, target)
 
 
 def test_names_answer_only_within_the_callers_groups(split):
@@ -100,10 +110,11 @@ def test_names_answer_only_within_the_callers_groups(split):
     assert reached(p, name_of(p, "web"), "api", "api") == TRIES
     assert reached(p, name_of(p, "api"), "db", "db") == TRIES
     assert reached(p, name_of(p, "webx"), "api", "api") == TRIES
-    hosts_file = p.etc_hosts(name_of(p, "web"))
-    assert " api" in hosts_file and " db" not in hosts_file and "dbx" not in hosts_file
-    assert reached(p, name_of(p, "web"), "db", "db") == 0
-    assert reached(p, name_of(p, "webx"), "dbx", "dbx") == 0
+    names = {name for line in p.etc_hosts(name_of(p, "web")).splitlines() if not line.startswith("#")
+             for name in line.split()[1:]}
+    assert {"api", "webx"} <= names and not names & {"db", "dbx", "db_1", f"{p.name}_db_1"}, names
+    assert kept_apart(p, name_of(p, "web"), "db") == 0
+    assert kept_apart(p, name_of(p, "webx"), "dbx") == 0
 
 
 def test_two_projects_are_apart_and_the_hosts_stay_reachable(split, filtered, tmp_path):
@@ -113,8 +124,8 @@ def test_two_projects_are_apart_and_the_hosts_stay_reachable(split, filtered, tm
         other.ok("up", "-d")
         mine = name_of(split, "web")
         theirs = name_of(other, "other")
-        assert reached(split, mine, other.address(theirs), "other") == 0
-        assert reached(other, theirs, split.address(mine), "web") == 0
+        assert kept_apart(split, mine, other.address(theirs)) == 0
+        assert kept_apart(other, theirs, split.address(mine)) == 0
         # the hosts (sshd on each) are outside every group
         for host in filtered.cluster.hosts:
             code, banner = split.run_in(mine, "sh", "-c", f"echo | nc -w 1 {host.address} 22")
@@ -147,7 +158,7 @@ def _move(p, host: str) -> None:
 
 
 def _first_fetch_within_1s(p, client: str, address: str) -> bool:
-    code, out = p.run_in(client, "sh", "-c", f"wget -q -T 1 -O - http://{address}/ || echo refused")
+    code, out = p.run_in(client, "sh", "-c", f"timeout 1 wget -q -O - http://{address}/ 2>/dev/null || echo refused")
     return out.strip() == "silent"
 
 
@@ -225,4 +236,4 @@ def test_network_check_reports_a_host_whose_filter_drifted_and_create_repairs_it
     assert "filter    loaded" in out, (out, err)
     assert "filter-drift" not in p.nap("network", "check")[1]
     webx, db = name_of(p, "webx"), p.address(name_of(p, "db"))
-    assert reached(p, webx, db, "db") == 0  # the repaired table on node2 keeps webx from db again
+    assert kept_apart(p, webx, db) == 0  # the repaired table on node2 keeps webx from db again

@@ -26,7 +26,7 @@ class ApplyIsolation:
     reason: str = "isolation groups and each container's port"
     after: Tuple[str, ...] = ()
     host: Optional[str] = None  # the filters of every host at once: each needs every host's members
-    verb: ClassVar[str] = "Filtering"
+    verb: ClassVar[str] = "Loading"
     kind: ClassVar[str] = "isolation"
 
     @property

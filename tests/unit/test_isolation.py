@@ -336,3 +336,14 @@ def test_names_are_given_only_for_services_sharing_a_network():
     assert "api" in names and "db" not in names and "shop_db_1" not in names
     api = {name for name, _ in rig.world.container("shop_api_1").request.extra_hosts}
     assert {"web", "db"} <= api
+
+
+def test_up_with_a_bad_isolation_setting_names_the_file_and_key_and_touches_nothing(tmp_path):
+    from tests.unit.test_cli_project import CLUSTER, Cli
+
+    cli = Cli(tmp_path)
+    (tmp_path / "nap-cluster.yml").write_text(CLUSTER.replace("router: 198.18.0.1,", "router: 198.18.0.1, isolation: 1,"))
+    status, out, err = cli("up", "-d")
+    assert status == 3, err
+    assert "nap-cluster.yml" in err and "network.isolation: must be true or false, not 1" in err
+    assert cli.untouched() and cli.world.bridge.loads == []

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster
-from napcompose.errors import HostError, NapComposeError
+from napcompose.errors import HostError
 from napcompose.model import BridgePort
 
 COMMAND_TIMEOUT_S = 20.0
@@ -150,8 +150,6 @@ class SshBridgeFilter:
         """(pid, address on the cluster network[, MAC]) of a running container; None when it has none."""
         try:
             data = self.connections.docker(host).api.inspect_container(container_id)
-        except NapComposeError:
-            raise
         except sdk_errors() as exc:
             if getattr(exc, "status_code", None) == 404:
                 return None

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.clustermodel import Cluster
-from napcompose.errors import HostError, NapComposeError
+from napcompose.errors import HostError
 from napcompose.execute.state import RunState
 from napcompose.isolation.diff import differences, parse_loaded
 from napcompose.isolation.groups import Member, members
 from napcompose.isolation.ruleset import REMOVE, HostRules, host_rules, render
-from napcompose.model import ObservedContainer, Outcome, Project, Replica
+from napcompose.model import ObservedContainer, Outcome, Project
 from napcompose.parallel import fan_out
 from napcompose.planner import ApplyIsolation
 from napcompose.ports import AddressBook, BridgeFilter, ContainerEngine

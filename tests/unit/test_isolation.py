@@ -285,7 +285,7 @@ def test_up_loads_the_filters_before_the_containers_and_after_them_announcing_wh
     assert rig.check() == []
     web_host = rig.ipam.lookup("shop/web/1").host
     table = rig.world.bridge.tables[web_host]
-    assert f'comment "shop/front"' in table and rig.ipam.lookup("shop/web/1").ip in table
+    assert 'comment "shop/front"' in table and rig.ipam.lookup("shop/web/1").ip in table
 
 
 def test_down_takes_the_addresses_out_of_every_group_once_they_are_released():

@@ -6,8 +6,8 @@ ruleset travels on stdin (``nft -f -``), never on a command line. A container's 
 from its engine (inspect); its port on the bridge is the host-side veth whose index the
 container's ``eth0`` names as its peer (``eth0@ifN`` inside, ``N: vethX@ifM ... master br0`` on the host).
 
-Unsolicited ARP is sent by a small fixed Python program run inside the container's network
-namespace (``nsenter -t PID -n python3``): the images need nothing, the host needs ``python3``.
+Unsolicited ARP is sent by a small fixed Python program, one per host, that opens a packet socket
+in each container's network namespace (``setns``): the images need nothing, the host needs ``python3``.
 Docker 28 and later announce a container's address at start themselves (moby #48808): there
 nothing is sent.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.adapters.sdk_errors import cause, sdk_errors
@@ -26,6 +27,7 @@ from napcompose.model import BridgePort
 COMMAND_TIMEOUT_S = 20.0
 ANNOUNCES = 3  # frames per address
 ANNOUNCE_GAP_S = 0.2
+INSPECTS_AT_ONCE = 8
 ENGINE_ANNOUNCES_FROM = 28  # Docker major version that sends gratuitous ARP at start
 NFT = "nft"
 TABLE = ("bridge", "nap_compose")
@@ -38,28 +40,53 @@ ip -o link show master "$BRIDGE" 2>/dev/null | sed 's/^/host /'
 """
 
 # An ARP request for the address itself (what ``arping -U`` sends): every bridge on the way learns
-# the MAC's new port, every neighbour that knows the address updates its entry.
+# the MAC's new port, every neighbour that knows the address updates its entry. One interpreter per
+# host: it opens a packet socket inside each container's network namespace (setns), sends the first
+# round at once, and leaves the later rounds to a detached child, so the command returns at once.
 _ANNOUNCE_PROGRAM = r"""
-import socket, struct, sys, time
-ip, mac, count, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-hw = bytes.fromhex(mac.replace(":", ""))
-addr = socket.inet_aton(ip)
-frame = b"\xff" * 6 + hw + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + addr + b"\x00" * 6 + addr
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("eth0", 0x0806))
-for i in range(count):
-    if i:
+import ctypes, os, socket, struct, sys, time
+CLONE_NEWNET = 0x40000000
+libc = ctypes.CDLL(None, use_errno=True)
+count, gap, args = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+home = os.open("/proc/self/ns/net", os.O_RDONLY)
+sockets = []
+for i in range(0, len(args) - 2, 3):
+    pid, ip, mac = int(args[i]), args[i + 1], args[i + 2]
+    hw, addr = bytes.fromhex(mac.replace(":", "")), socket.inet_aton(ip)
+    frame = b"\xff" * 6 + hw + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + addr + b"\x00" * 6 + addr
+    try:
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    except OSError:
+        continue
+    try:
+        if libc.setns(fd, CLONE_NEWNET) == 0:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind(("eth0", 0x0806))
+            sockets.append((s, frame))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+        if libc.setns(home, CLONE_NEWNET) != 0:
+            sys.exit("cannot return to the host's network namespace")
+def send():
+    for s, frame in sockets:
+        try:
+            s.send(frame)
+        except OSError:
+            pass
+send()
+print(len(sockets))
+sys.stdout.flush()
+if count > 1 and os.fork() == 0:
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    for _ in range(count - 1):
         time.sleep(gap)
-    s.send(frame)
-"""
-
-_ANNOUNCE_SCRIPT = r"""
-prog=$1; count=$2; gap=$3; shift 3
-while [ $# -ge 3 ]; do
-  nsenter -t "$1" -n python3 -c "$prog" "$2" "$3" "$count" "$gap" &
-  shift 3
-done
-wait
+        send()
+    os._exit(0)
 """
 
 _INSIDE_RE = re.compile(r"^pid (\d+) \d+: eth0@if(\d+): .* link/ether ([0-9a-f:]{17}) ")
@@ -92,11 +119,7 @@ class SshBridgeFilter:
 
     # ------------------------------------------------------------------ the port
     def ports(self, host: str, containers: Sequence[str]) -> List[BridgePort]:
-        by_pid = {}
-        for container_id in containers:
-            found = self._inspect(host, container_id)
-            if found is not None:
-                by_pid[found[0]] = found[1]
+        by_pid = {found[0]: found[1] for found in self._inspect_all(host, containers) if found is not None}
         if not by_pid:
             return []
         script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge()))
@@ -129,22 +152,27 @@ class SshBridgeFilter:
         if not containers or self._engine_announces(host):
             return
         args: List[str] = []
-        for container_id, ip in containers:
-            found = self._inspect(host, container_id, want_mac=True)
-            if found is None or found[1] != ip:
-                continue
-            pid, _, mac = found
-            args += [str(pid), ip, mac]
+        for (container_id, ip), found in zip(containers, self._inspect_all(host, [c for c, _ in containers],
+                                                                           want_mac=True)):
+            if found is not None and found[1] == ip:
+                args += [str(found[0]), ip, found[2]]
         if not args:
             return
-        status, out, err = self._run(host, ["sh", "-c", _ANNOUNCE_SCRIPT, "sh", _ANNOUNCE_PROGRAM, str(ANNOUNCES),
-                                            str(ANNOUNCE_GAP_S), *args])
+        status, out, err = self._run(host, ["python3", "-c", _ANNOUNCE_PROGRAM, str(ANNOUNCES), str(ANNOUNCE_GAP_S),
+                                            *args])
         if status != 0:
             raise HostError(host, f"cannot announce {len(args) // 3} address(es): {(err or out).strip()}")
 
     # ------------------------------------------------------------------ helpers
     def _bridge(self) -> str:
         return self.cluster.network.bridge
+
+    def _inspect_all(self, host: str, containers: Sequence[str], want_mac: bool = False) -> list:
+        """``_inspect`` of each container, a few at a time over the host's one connection."""
+        if len(containers) <= 1:
+            return [self._inspect(host, c, want_mac) for c in containers]
+        with ThreadPoolExecutor(max_workers=min(INSPECTS_AT_ONCE, len(containers))) as pool:
+            return list(pool.map(lambda c: self._inspect(host, c, want_mac), containers))
 
     def _inspect(self, host: str, container_id: str, want_mac: bool = False):
         """(pid, address on the cluster network[, MAC]) of a running container; None when it has none."""

@@ -153,8 +153,13 @@ def test_a_net_admin_container_cannot_answer_for_another_address(split):
 
 
 def _move(p, host: str) -> None:
+    """The silent server onto ``host``: removed where it runs (its address stays recorded for it),
+    then placed on ``host`` by ``up``, which moves the address with it."""
     p.write({"silent": server("silent", host), "client": server("client", "node3")})
+    if name_of(p, "silent") in p.containers():
+        p.ok("rm", "-s", "-f", "silent")
     p.ok("up", "-d")
+    assert p.containers()[name_of(p, "silent")][0] == host
 
 
 def _first_fetch_within_1s(p, client: str, address: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from napcompose.clustermodel import Cluster
 from napcompose.errors import HostError
 from napcompose.execute.state import RunState
-from napcompose.isolation.diff import differences, parse_loaded
+from napcompose.isolation.diff import bound_ports, differences, parse_loaded
 from napcompose.isolation.groups import Member, members
 from napcompose.isolation.ruleset import REMOVE, HostRules, host_rules, render
 from napcompose.model import ObservedContainer, Outcome, Project
@@ -49,9 +49,23 @@ def cluster_view(engines: Mapping[str, ContainerEngine], book: AddressBook, host
     return ClusterView(members(allocations, everything, project), containers, errors)
 
 
-def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: str) -> HostRules:
-    """The table ``host`` should hold now: the members, and the ports of its running containers."""
+def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: str,
+             keep_bound: bool = False) -> HostRules:
+    """The table ``host`` should hold now: the members, and the ports of its running containers.
+
+    ``keep_bound``: the ports the loaded table binds, for addresses still on the host, stand for the
+    ports of the running containers (no container has started since the last load, so none is
+    missing; one that restarted meanwhile uses a port not listed, allowed its host's addresses)."""
     local = {m.ip for m in view.members if m.host == host}
+    if keep_bound:
+        try:
+            text = bridge.loaded(host)
+            loaded = parse_loaded(text) if text is not None else None
+        except ValueError:
+            loaded = None
+        if loaded is not None:
+            ports = [p for p in bound_ports(loaded) if p.ip in local]
+            return host_rules(host, cluster.network.pools, view.members, ports)
     running = [c.id for c in view.containers.get(host) or () if c.state == "running" and c.ip in local]
     return host_rules(host, cluster.network.pools, view.members, bridge.ports(host, running))
 
@@ -69,7 +83,9 @@ def apply_isolation(state: RunState, action: ApplyIsolation) -> Optional[List[Ou
     def one(host: str) -> None:
         if host in view.errors:
             raise HostError(host, view.errors[host])
-        rules = rules_of(core.cluster, bridge, view, host)
+        # before the containers, the ports bound last time still hold: one listing instead of a
+        # discovery that asks the engine about every running container
+        rules = rules_of(core.cluster, bridge, view, host, keep_bound=action.phase == "before")
         core.step(SUBJECT, action.verb, host, None, lambda: bridge.load(host, render(rules)))
         started = [(c.id, c.ip) for c in view.containers.get(host) or ()
                    if c.replica in announce and c.state == "running" and c.ip]

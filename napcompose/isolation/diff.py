@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from napcompose.isolation.ruleset import DIGEST_PREFIX, TABLE, HostRules, merged, render
+from napcompose.model import BridgePort
 
 _TABLE_RE = re.compile(rf"^table bridge {TABLE} \{{\n(.*)^\}}", re.M | re.S)
 _SET_RE = re.compile(r"^\tset (\w+) \{\n(.*?)^\t\}", re.M | re.S)
@@ -65,6 +66,22 @@ def parse_loaded(text: str) -> Optional[LoadedTable]:
     chains = {name: tuple(_DIGEST_RE.sub("", line.strip()) for line in inner.splitlines() if line.strip())
               for name, inner in _CHAIN_RE.findall(body)}
     return LoadedTable(tuple(sorted(sets.items())), tuple(sorted(chains.items())))
+
+
+def bound_ports(loaded: Optional[LoadedTable]) -> Tuple[BridgePort, ...]:
+    """The container ports a loaded table binds (each with its address and MAC)."""
+    if loaded is None:
+        return ()
+    sets = dict(loaded.sets)
+    ips = dict(item.split(" . ", 1) for item in sets.get("port_ip", ()) if " . " in item)
+    macs = dict(item.split(" . ", 1) for item in sets.get("port_mac", ()) if " . " in item)
+    found = []
+    for name in sorted(set(ips) & set(macs)):
+        try:
+            found.append(BridgePort(name, ips[name], macs[name]))
+        except ValueError:
+            continue  # not what nap-compose writes: the next discovery replaces it
+    return tuple(found)
 
 
 def _listed(items) -> str:

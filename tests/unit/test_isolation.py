@@ -347,3 +347,18 @@ def test_up_with_a_bad_isolation_setting_names_the_file_and_key_and_touches_noth
     assert status == 3, err
     assert "nap-cluster.yml" in err and "network.isolation: must be true or false, not 1" in err
     assert cli.untouched() and cli.world.bridge.loads == []
+
+
+def test_before_the_containers_the_ports_bound_last_time_are_kept_without_asking_the_engine():
+    from napcompose.isolation.diff import bound_ports
+
+    assert bound_ports(parse_loaded(render(node1_rules()))) == (PORT,)
+    rig = Rig()
+    assert not nap.up(rig.orc, shop()).failed
+    asked = []
+    ports = rig.world.bridge.ports
+    rig.world.bridge.ports = lambda host, containers: asked.append(host) or ports(host, containers)
+    plan, addresses = rig.orc.plan(shop(), nap.options(["up"], shop()))
+    report = rig.orc.execute(shop(), plan, addresses, nap.options(["up"], shop()))
+    assert not report.failed and sorted(asked) == list(NODES)  # the last load only
+    assert rig.check() == []

@@ -5,7 +5,7 @@ PYTHON   ?= python3
 LAB_DIR  ?= .lab
 NAP      := $(PYTHON) -m napcompose
 CLUSTER  := $(LAB_DIR)/nap-cluster.yml
-APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static iproute2 docker-compose dnsmasq-base \
+APT_PKGS := docker.io etcd-server etcd-client openssh-server busybox-static iproute2 docker-compose dnsmasq-base nftables \
             redis-server procps make chromium chromium-driver docker-registry
 PY_MODS  := docker yaml etcd etcd3gw networkx paramiko pytest hypothesis selenium
 

@@ -24,7 +24,7 @@ from napcompose.clustermodel import Cluster, ClusterNetwork, Host, ResolverSpec,
 
 _TOP_KEYS = ("network", "store", "ssh", "hosts", "accept_new_host_keys", "lock")
 _NETWORK_KEYS = ("name", "bridge", "subnet", "router", "pools", "reserved", "mtu", "host_block", "host_blocks",
-                 "resolver")
+                 "resolver", "isolation")
 _RESOLVER_KEYS = ("upstream", "directory", "domain")
 _DOMAIN_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _STORE_KEYS = ("url", "prefix", "timeout", "ca_cert", "cert", "key", "username", "password")
@@ -172,7 +172,8 @@ def _network(ctx: _Ctx, raw: Any):
     network = ClusterNetwork(name=name, subnet=str(subnet), router=str(router),
                              pools=tuple(text for _, _, text in ranges), bridge=bridge, mtu=mtu,
                              reserved=tuple(reserved), host_block=host_block, host_blocks=tuple(areas),
-                             resolver=_resolver(ctx, raw.get("resolver")))
+                             resolver=_resolver(ctx, raw.get("resolver")),
+                             isolation=_bool(ctx, "network.isolation", raw.get("isolation", True)))
     return network, subnet, ranges
 
 

@@ -70,6 +70,10 @@ class ClusterNetwork:
     host_block: int = 28  # prefix length of each host's block (its network's ip-range)
     host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
     resolver: Optional[ResolverSpec] = None  # None (`resolver: false`): names come from the hosts files alone
+    # Compose networks are isolation groups, enforced by a bridge filter on every host (isolation/);
+    # False: every container reaches every other. A cluster file turns it on unless it says
+    # ``isolation: false`` (cluster.py); a network built in code states it.
+    isolation: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Mappings are kept as sorted tuples of pairs so that every value is hashable and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -476,6 +477,25 @@ class ObservedContainer:
     mounts: Tuple[str, ...] = ()  # each mount's volume name, or its source path for a bind
     local_volumes: int = 0  # mounts of volumes of the local driver
     networks: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, order=True)
+class BridgePort:
+    """A container's port on its host's bridge (the host side of its veth) and the address and MAC
+    the container was given: the only ones that port may send from."""
+
+    ifname: str
+    ip: str
+    mac: str
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", self.ifname):
+            raise ValueError(f"not an interface name: {self.ifname!r}")
+        if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", self.mac):
+            raise ValueError(f"not a MAC address: {self.mac!r}")
+        if not re.fullmatch(r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}",
+                            self.ip):
+            raise ValueError(f"not an IPv4 address: {self.ip!r}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from napcompose.clustermodel import FoundNetwork, FoundResolver, NetworkOptions, NetworkView
-from napcompose.model import (Allocation, BuildSpec, ContainerEvent, ContainerRequest, ExecRequest,
+from napcompose.model import (Allocation, BridgePort, BuildSpec, ContainerEvent, ContainerRequest, ExecRequest,
                               ObservedContainer, RegistryAuth)
 
 
@@ -258,6 +258,24 @@ class AddressBook(Protocol):
 
     def unstrand(self, left_owner: str, owner: str, host: str, ip: str) -> Allocation:
         """Give ``ip`` kept under ``left_owner`` back to ``owner`` (bound); ``owner`` holds nothing else."""
+
+
+class BridgeFilter(Protocol):
+    """Each host's bridge filter (nftables' bridge family, a table of nap-compose's own) and its
+    containers' ports on the bridge. Every method raises HostError naming the host."""
+
+    def ports(self, host: str, containers: Sequence[str]) -> List[BridgePort]:
+        """The bridge port of each of ``containers`` (ids) that runs and has one, with its address and MAC."""
+
+    def load(self, host: str, ruleset: str) -> None:
+        """Load ``ruleset`` (nft's language) in one transaction."""
+
+    def loaded(self, host: str) -> Optional[str]:
+        """nft's listing of nap-compose's table (``nft list table``), None when the host has none."""
+
+    def announce(self, host: str, containers: Sequence[Tuple[str, str]]) -> None:
+        """Unsolicited ARP for each (container id, address), sent from the container's network
+        namespace, several times a little apart; nothing where the engine announces at start itself."""
 
 
 class ImageTransfer(Protocol):

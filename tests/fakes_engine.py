@@ -733,6 +733,7 @@ class FakeWorld:
         self.files_by_host = {h: FakeFiles(h, self.fs) for h in hosts}
         self.files_opened: List[str] = []
         self.images = FakeImages(self.engines)
+        self.bridge = FakeBridgeFilter(self.engines)
 
     def files(self, host: str) -> FakeFiles:
         self.files_opened.append(host)
@@ -754,6 +755,58 @@ class FakeWorld:
             if any(c.request.name == name for c in engine.containers.values()):
                 return host
         raise KeyError(name)
+
+
+class FakeBridgeFilter:
+    """BridgeFilter over the fake engines: a running container's port is ``veth`` + the first 7
+    characters of its id, its MAC ``02:42`` + its address; each host's table is kept as the text
+    loaded, and listed as loaded."""
+
+    def __init__(self, engines: Dict[str, "FakeEngine"]):
+        self.engines = engines
+        self.tables: Dict[str, str] = {}
+        self.loads: List[str] = []  # host per load
+        self.announced: List[Tuple[str, str]] = []  # (host, address)
+        self.failures: Dict[str, str] = {}  # host -> why every call there fails
+
+    def _guard(self, host: str) -> None:
+        if host in self.failures:
+            raise HostError(host, self.failures[host])
+
+    @staticmethod
+    def mac_of(ip: str) -> str:
+        return "02:42:" + ":".join(f"{int(part):02x}" for part in ip.split("."))
+
+    def ports(self, host: str, containers):
+        from napcompose.model import BridgePort
+
+        self._guard(host)
+        engine = self.engines[host]
+        found = []
+        for container_id in containers:
+            container = engine.containers.get(container_id)
+            if container is not None and container.state == "running":
+                ip = container.request.ip
+                found.append(BridgePort(f"veth{container.id[:7]}", ip, self.mac_of(ip)))
+        return sorted(found)
+
+    def load(self, host: str, ruleset: str) -> None:
+        self._guard(host)
+        self.loads.append(host)
+        if "table bridge nap_compose {" in ruleset:
+            self.tables[host] = ruleset
+        else:
+            self.tables.pop(host, None)
+
+    def loaded(self, host: str) -> Optional[str]:
+        """The table as loaded (nft lists it in the same words, wrapping long sets)."""
+        self._guard(host)
+        text = self.tables.get(host)
+        return None if text is None else text[text.index("table bridge nap_compose {"):]
+
+    def announce(self, host: str, containers) -> None:
+        self._guard(host)
+        self.announced.extend((host, ip) for _, ip in containers)
 
 
 class FakeClock:

@@ -80,9 +80,12 @@ def _create(args, ctx) -> int:
         ctx.err(f"ERROR: network {cluster.network.name}: {len(bad)} of {len(done.networks)} host(s) "
                 f"failed or differ: {', '.join(r.host for r in bad)}")
         return ExitStatus.HOST if any(r.status == "failed" for r in bad) else ExitStatus.ERROR
+    status = ExitStatus.OK
     if cluster.network.resolver is not None:
-        return _resolvers(ctx, done.resolvers, width)
-    return ExitStatus.OK
+        status = _resolvers(ctx, done.resolvers, width)
+    # --- bridge filters (isolation groups): loaded from the records on every host
+    from napcompose.cli.isolation_cli import repair
+    return max(status, repair(ctx, session, width))
 
 
 def _resolvers(ctx, statuses, width: int) -> int:
@@ -110,6 +113,9 @@ def _check(args, ctx) -> int:
     if cluster.network.resolver is not None:
         digest = ctx.wiring.resolver_image().digest
         findings += resolver_findings(observe_resolvers(cluster, session.networks(), digest), unreachable)
+    # --- bridge filters (isolation groups): a host whose table differs from the records
+    from napcompose.cli.isolation_cli import filter_findings
+    findings += filter_findings(ctx, session, unreachable)
     session.evictions().evicted()  # read too, so that its unreadable records are reported with the others
     findings += bad_record_findings(ipam.bad_records())
     if args.format == "json":

@@ -167,7 +167,8 @@ class Session:
         return Orchestrator(self.cluster, self.engines, connections.files, ipam or self.ipam(), reporter,
                             self.clock, images=self._ctx.wiring.images(connections, reporter),
                             evictions=self.evictions(), credentials=credentials(self._ctx.environ),
-                            networks=networks, blocks=self.host_blocks(), fence=self._fence)
+                            networks=networks, blocks=self.host_blocks(), fence=self._fence,
+                            bridge_filter=self._ctx.wiring.bridge_filter(self.cluster, connections))
 
 
 def session_of(ctx, cluster=None) -> Session:

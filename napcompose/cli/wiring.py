@@ -36,6 +36,12 @@ class Wiring:
 
         return DockerImages(connections.docker, reporter)
 
+    def bridge_filter(self, cluster, connections):
+        """The BridgeFilter that loads each host's nftables table over its SSH connection."""
+        from napcompose.adapters.bridge_filter import SshBridgeFilter
+
+        return SshBridgeFilter(cluster, connections)
+
     def new_id(self) -> str:
         """A fresh allocation id."""
         import uuid

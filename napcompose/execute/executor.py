@@ -13,15 +13,15 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from napcompose.errors import LockLostError, NapComposeError
-from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, names, network, oneoff,
-                               readiness, rolling)
+from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, isolation, names, network,
+                               oneoff, readiness, rolling)
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
 from napcompose.parallel import run_waves
 from napcompose.planner.network_actions import (CreateNetwork, LoadResolverImage, RecreateNetwork, ReleaseBlock,
                                                 RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
-from napcompose.planner import (ACTION_TYPES, Addresses, AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep,
+from napcompose.planner import (ACTION_TYPES, Addresses, ApplyIsolation, AwaitReady, BuildImage, CopyImage, Create, CreateOneOff, Keep,
                                 Kill,
                                 Options, Plan, Pull, PushImage, Recreate, Release, Remove, RemoveFiles, RemovePrevious,
                                 Reserve, Restart, RollBack, RollingUpdate, ShipFiles, Start, Stop, WriteHosts,
@@ -47,6 +47,7 @@ HANDLERS: Dict[type, Handler] = {
     RemoveNetwork: network.remove_network, LoadResolverImage: network.load_resolver_image,
     StartResolver: network.start_resolver, RunResolver: network.run_resolver,
     CreateOneOff: oneoff.create_one_off,
+    ApplyIsolation: isolation.apply_isolation,
 }
 
 

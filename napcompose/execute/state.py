@@ -17,7 +17,7 @@ from napcompose.clustermodel import Cluster
 from napcompose.model import Allocation, ObservedContainer, Project, RegistryAuth, Replica
 from napcompose.names.startnames import StartNames
 from napcompose.planner import Addresses, Options, Plan, is_previous
-from napcompose.ports import AddressBook, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
+from napcompose.ports import AddressBook, BridgeFilter, Clock, ContainerEngine, ImageTransfer, RemoteFiles, Reporter
 
 T = TypeVar("T")
 
@@ -81,10 +81,13 @@ class Core:
                  max_workers: int = 16, health_timeout: float = 120.0, health_interval: float = 0.5,
                  images: Optional[ImageTransfer] = None, evictions=None,
                  credentials: Optional[Callable[[str], Optional[RegistryAuth]]] = None,
-                 networks=None, blocks=None, fence: Callable[[], None] = lambda: None):
+                 networks=None, blocks=None, fence: Callable[[], None] = lambda: None,
+                 bridge_filter: Optional[BridgeFilter] = None):
         self.cluster = cluster
         self.networks = networks  # ports.HostNetworks: the flat network and resolver (network create|rm)
         self.blocks = blocks  # ipam.hostblocks.HostBlocks: each host's block in the store
+        # every host's bridge filter (isolation groups, anti-spoofing); None: no host is filtered
+        self.bridge_filter = bridge_filter
         # Called before every step that changes something: raises LockLostError once the project's
         # lock was taken over, so a run that stalled past its lease undoes nobody's work.
         self.fence = fence

@@ -14,6 +14,7 @@ import re
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import ConfigError
+from napcompose.isolation.groups import shares_network
 from napcompose.model import Link, Project, Replica, ServiceSpec
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -329,6 +330,8 @@ class PeerMap:
     def _make(self, service: str) -> Tuple[Entry, ...]:
         names: Dict[str, List[str]] = {}
         for link in _name_sources(self.project.service(service)):
+            if not shares_network(self.project, service, link.service):
+                continue  # no name where no network is shared, as on one Docker host
             replicas = self.replicas(link.service)
             for replica, address in replicas:
                 bucket = names.setdefault(address, [])

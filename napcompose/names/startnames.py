@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Dict, Iterable, List, Mapping, Tuple
 
 from napcompose.model import Project, Replica
+from napcompose.isolation.groups import shares_network
 from napcompose.names.hostsfile import validate_name
 
 Pair = Tuple[str, str]  # (name, address), as ContainerRequest.extra_hosts holds them
@@ -55,13 +56,15 @@ class StartNames:
             if replica.project == project.name and address:
                 groups.setdefault(replica.service, []).append((replica.index, address))
         self._first = {service: min(group)[1] for service, group in groups.items()}
-        common: List[Pair] = []
+        # each service's shared names: its own and its aliases first (project order), then its
+        # replicas' (name order); a consumer gets those of the services it shares a network with
+        self._heads: Dict[str, Tuple[Pair, ...]] = {}
         for spec in project.services:
             address = self._first.get(spec.name)
             if address is None or not services:
                 continue
-            common.append((spec.name, address))
-            common.extend((alias, address) for attachment in spec.networks for alias in attachment.aliases)
+            self._heads[spec.name] = ((spec.name, address),) + tuple(
+                (alias, address) for attachment in spec.networks for alias in attachment.aliases)
         self._replicas: Dict[str, Tuple[Pair, ...]] = {}
         self._run = len(common)  # where the replicas' names begin in ``_common``
         for service in sorted(groups):
@@ -70,7 +73,8 @@ class StartNames:
             for name, _ in own:
                 validate_name(name)
             self._replicas[service] = own
-            common.extend(own)
+        common = [pair for head in self._heads.values() for pair in head]
+        common += [pair for service in sorted(self._replicas) for pair in self._replicas[service]]
         for name, _ in common:
             validate_name(name)
         self._common = tuple(common)
@@ -112,7 +116,7 @@ class StartNames:
     def _for_service(self, service: str, given: Tuple[Pair, ...]) -> Tuple[Pair, ...]:
         spec = self.project.service(service)
         aliases = [(link.alias, self._first[link.service]) for link in spec.links
-                   if link.service in self._first]
+                   if link.service in self._first and shares_network(self.project, service, link.service)]
         out: List[Pair] = list(given)  # kept as written: a name given twice on purpose stays twice
         seen = {name for name, _ in out}
         if self.everyone and self._unique is not None:
@@ -128,10 +132,15 @@ class StartNames:
                 after = cut + 1
             return made + self._common[after:]
         if self.everyone:
-            shared = list(self._common)
+            # only the services this one shares a compose network with, as on one Docker host
+            shared = [pair for name, head in self._heads.items() if shares_network(self.project, service, name)
+                      for pair in head]
+            shared += [pair for name in sorted(self._replicas) if shares_network(self.project, service, name)
+                       for pair in self._replicas[name]]
         else:
             targets = sorted({link.service for link in spec.links} | {dep.service for dep in spec.depends_on})
-            shared = [pair for target in targets for pair in self._replicas.get(target, ())]
+            shared = [pair for target in targets if shares_network(self.project, service, target)
+                      for pair in self._replicas.get(target, ())]
         for name, address in [(validate_name(a), ip) for a, ip in aliases] + shared:
             if name not in seen:
                 seen.add(name)

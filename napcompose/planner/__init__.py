@@ -26,6 +26,7 @@ from napcompose.planner.containers import (COMPOSE_VERSION, ContainerPlan, build
 from napcompose.planner.lifecycle import (plan_down, plan_hosts_sync, plan_kill, plan_pause, plan_restart, plan_rm,
                                          plan_start, plan_stop, plan_unpause)
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
+from napcompose.planner.isolation_actions import ApplyIsolation, isolation_applies
 from napcompose.planner.hostloss import current_generations, superseded
 from napcompose.observe.observation import (Addresses, Observation, parse_owner, parse_stranded, stand_ins,
                                            stranded_owner)
@@ -99,5 +100,5 @@ __all__ = [
     "plan_restart", "plan_rm", "plan_start", "plan_stop", "plan_up", "render", "selected_services",
     "stand_ins", "Strand", "current_generations", "superseded", "parse_stranded", "stranded_owner",
     "AddressRecords", "plan_build", "plan_gc", "Pull", "Pin", "plan_pull", "PushImage", "plan_push",
-    "Pause", "Unpause", "RemoveVolume", "plan_pause", "plan_unpause",
+    "Pause", "Unpause", "RemoveVolume", "plan_pause", "plan_unpause", "ApplyIsolation", "isolation_applies",
 ]

@@ -17,6 +17,7 @@ from napcompose.observe.pins import Pin
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.network_actions import (NETWORK_TYPES, CreateNetwork, LoadResolverImage, RecreateNetwork,
                                                 ReleaseBlock, RemoveNetwork, ReserveBlocks, RunResolver, StartResolver)
+from napcompose.planner.isolation_actions import ApplyIsolation
 from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollingUpdate
 from napcompose.shipping.manifest import Shipped
 
@@ -489,10 +490,10 @@ def ship_key(host: str) -> str:
 
 Action = Union[Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, CreateOneOff]
+               RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, CreateOneOff, ApplyIsolation]
 ACTION_TYPES = (Reserve, Release, BuildImage, CopyImage, Pull, PushImage, Create, Recreate, Start, Keep, Stop,
                 Restart, Remove, Kill, WriteHosts, WriteNames, ShipFiles, RemoveFiles, RollingUpdate, RollBack,
-                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, CreateOneOff)
+                RemovePrevious, AwaitReady, Pause, Unpause, RemoveVolume, CreateOneOff, ApplyIsolation)
 # the flat network's own actions (network create|rm; ipam gc's blocks): planner/network_actions.py
 Action = Union[Action, ReserveBlocks, ReleaseBlock, CreateNetwork, RecreateNetwork, RemoveNetwork,  # type: ignore
                LoadResolverImage, StartResolver, RunResolver]

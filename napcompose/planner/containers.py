@@ -17,6 +17,7 @@ from napcompose.graph import direct_dependencies, start_waves, stop_waves, with_
 from napcompose.names.hostsfile import peer_entries, render_block
 from napcompose.names.startnames import StartNames
 from napcompose.imagecheck import image_name
+from napcompose.isolation.groups import GROUPS_LABEL, groups_label
 from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, ObservedContainer, Placement,
                               Project, Replica, pairs)
 from napcompose.planner.actions import (Address, Create, Keep, Recreate, Remove, Start, image_key)
@@ -95,6 +96,7 @@ def build_request(project: Project, replica: Replica, host: str, allocations: Ma
         "io.nap-compose.address": allocation.ip,
         "io.nap-compose.alloc-id": allocation.alloc_id,
         GENERATION_LABEL: str(generation),
+        GROUPS_LABEL: groups_label(spec),  # its isolation groups, read by every other project's runs
     })
     if names is None:
         names = StartNames(project, {r: allocations[r].ip for r in peers if r in allocations}, services=dns is None)

@@ -16,6 +16,7 @@ from napcompose.model import RUNNING_STATES, ObservedContainer, Project
 from napcompose.ipam.stranding import STRANDED
 from napcompose.planner.actions import (Kill, Plan, Release, Remove, RemoveFiles, Restart, Start, Stop,
                                         WriteHosts, names_writes)
+from napcompose.planner.isolation_actions import isolation_applies
 from napcompose.planner.daytwo_actions import Pause, Unpause
 from napcompose.planner.volumes import volume_removals
 from napcompose.planner.containers import completed_needed, healthy_needed
@@ -127,7 +128,9 @@ def plan_down(project: Optional[Project], observation: Observation, addresses: A
     volumes = volume_removals(project, observation, targets, on_host) if options.volumes else []
     # the names go from the resolvers before the containers stop
     last = releases + list(run_releases) + removals + volumes
-    return _plan(observation, [names_writes(observation, "before")] + waves + [last],
+    # the filters lose the addresses once they are released
+    return _plan(observation, [names_writes(observation, "before")] + waves
+                 + [last, isolation_applies(observation, "after")],
                  orphans=tuple(c for c in orphans if not options.remove_orphans))
 
 
@@ -143,7 +146,7 @@ def plan_start(project: Project, observation: Observation, options: Options) -> 
     chosen = _chosen(project, observation, options)
     stopped = [c for c in chosen if c.state in ("exited", "created")]
     starts = _start_order(project, stopped, Start)
-    waves = starts + [_hosts_writes(observation)]
+    waves = starts + [_hosts_writes(observation) + _bound(observation, starts)]
     if options.wait:  # every chosen container, the ones running already too, as docker compose waits
         started = {a.replica: a.key for wave in starts for a in wave}
         jobs = completed_needed(project, {c.replica.service for c in chosen})
@@ -154,7 +157,14 @@ def plan_start(project: Project, observation: Observation, options: Options) -> 
 
 def plan_restart(project: Project, observation: Observation, options: Options) -> Plan:
     chosen = _chosen(project, observation, options)
-    return _plan(observation, _start_order(project, chosen, Restart) + [_hosts_writes(observation)])
+    restarts = _start_order(project, chosen, Restart)
+    return _plan(observation, restarts + [_hosts_writes(observation) + _bound(observation, restarts)])
+
+
+def _bound(observation: Observation, waves) -> tuple:
+    """The bridge filters with the new ports of the containers (re)started (Docker gave each a new
+    veth), their addresses announced."""
+    return isolation_applies(observation, "after", (a.replica for wave in waves for a in wave))
 
 
 def _start_order(project: Project, containers, action_type) -> List[List]:

@@ -8,6 +8,7 @@ from napcompose.planner.actions import (AwaitReady, BuildImage, CopyImage, Creat
                                         Pull, PushImage, Recreate, Release, Remove, RemoveFiles, Reserve, Restart,
                                         ShipFiles, Start, Stop, WriteHosts, WriteNames)
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
+from napcompose.planner.isolation_actions import ApplyIsolation
 from napcompose.planner.rolling import render_rolling
 from napcompose.planner.rolling_actions import ROLLING_TYPES
 
@@ -79,6 +80,11 @@ def render(plan: Plan) -> List[str]:
             lines.append(f"{action.replica.label} on {action.host} ({action.address}): create the one-off "
                          f"container {action.spec.container_name}" + (" and start it" if action.start else "")
                          + (" (removed when its run ends)" if action.rm else ""))
+        elif isinstance(action, ApplyIsolation):
+            what = ("the groups with the replicas about to start" if action.phase == "before"
+                    else "the groups and the containers' ports")
+            lines.append(f"bridge filters on {', '.join(action.hosts)}: load {what}"
+                         + (f"; announce {', '.join(r.label for r in action.announce)}" if action.announce else ""))
         elif isinstance(action, (Create, Recreate)):
             lines.append(_container_line(action, str(action.address)))
             lines.extend("    " + line for line in peers.get(action.replica, ()))

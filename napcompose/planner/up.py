@@ -19,17 +19,18 @@ from napcompose.names.hostsfile import PeerMap, check_names
 from napcompose.model import Placement, Project, Replica
 from napcompose.clustermodel import ClusterNetwork
 from napcompose.placement.place import place
-from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve,
+from napcompose.planner.actions import (Address, Create, Keep, Plan, Recreate, Release, Reservation, Reserve, Restart, Start,
                                         ShipFiles, Strand, Unreserved, WriteHosts, names_writes,
                                         ship_key)
 from napcompose.planner.containers import ContainerPlan, converge, desired, selected_services
 from napcompose.planner.hostloss import HostLoss, Move, sort_out, vacated as vacated_by, with_generations
 from napcompose.planner.images import plan_images
+from napcompose.planner.isolation_actions import isolation_applies
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.observe.pins import Pin
 from napcompose.planner.options import Options
 from napcompose.planner.rolling import prunes, roll, split_previous
-from napcompose.planner.rolling_actions import is_previous
+from napcompose.planner.rolling_actions import RollingUpdate, is_previous
 from napcompose.planner.waits import ready_waits
 from napcompose.shipping.manifest import Shipped
 
@@ -101,10 +102,14 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     # leave the names first, and nothing joins them until `start`)
     early = names_writes(ground.observation, "before" if ground.options.start else "unstarted")
     writes += list(names_writes(ground.observation, "after")) if ground.options.start else []
+    # the bridge filters: the new replicas in their groups before anything starts; last, the
+    # started containers' ports bound to their addresses and the removed ones out of their groups
+    early += isolation_applies(ground.observation, "before")
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).
     reserve = Reserve(tuple(entries), vacated_by(observation)) if entries else None
     ships, container_waves = _container_waves(ground, containers, kept, shipped or {})
+    writes += list(isolation_applies(ground.observation, "after", _started(container_waves, options.start)))
     waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + tuple(pulls) + ships + early, containers.removals,
                                              tuple(releases)), container_waves, writes)
     if options.wait and options.start:
@@ -114,6 +119,19 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
                 containers.orphans, _hosts_lines(project, placement, address_of),
                 volumes=_volumes(project, placement, observation),
                 notes=pin_notes(pins) + ground.loss.notes, pins=pins)
+
+
+def _started(container_waves, start: bool) -> Tuple[Replica, ...]:
+    """The replicas whose containers the waves (re)start: their addresses are announced."""
+    if not start:
+        return ()
+    found = []
+    for action in (a for wave in container_waves for a in wave):
+        if isinstance(action, (Create, Recreate, Start, Restart)):
+            found.append(action.replica)
+        elif isinstance(action, RollingUpdate):
+            found.extend(step.replica for step in action.steps)
+    return tuple(found)
 
 
 def pin_notes(pins: Iterable[Pin]) -> Tuple[str, ...]:

@@ -181,7 +181,8 @@ def test_network_aliases_of_a_linked_service_resolve_to_its_first_replica():
     proj = Project(name="gb", services=(
         ServiceSpec(name="db", image="redis",
                     networks=(NetworkAttachment("back", aliases=("store", "db")), NetworkAttachment("front"))),
-        ServiceSpec(name="web", image="busybox", links=(Link("db", "database"),)),
+        ServiceSpec(name="web", image="busybox", links=(Link("db", "database"),),
+                    networks=(NetworkAttachment("front"),)),
     ))
     addresses = {Replica("gb", "db", 1): "198.18.0.11", Replica("gb", "db", 2): "198.18.0.12"}
     assert peer_entries(proj, "web", addresses) == (

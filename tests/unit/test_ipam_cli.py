@@ -66,6 +66,9 @@ class FakeWiring(Wiring):
     def images(self, connections, reporter):
         return None  # gc never moves images
 
+    def bridge_filter(self, cluster, connections):
+        return None  # gc never filters
+
     def clock(self):
         return FakeClock()
 

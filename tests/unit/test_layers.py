@@ -20,7 +20,7 @@ LAYERS = {
     "model": 1, "clustermodel": 1, "imageref": 1,
     "ports": 2,
     "config": 3, "graph": 3, "placement": 3, "ipam": 3, "names": 3, "cluster": 3,
-    "network": 3, "parallel": 3, "confighash": 3, "graphview": 3,
+    "network": 3, "isolation": 3, "parallel": 3, "confighash": 3, "graphview": 3,
     "imagecheck": 3, "lock": 3, "shipping": 3, "doctor": 3,
     "observe": 4,
     "planner": 5,

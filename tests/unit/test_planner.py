@@ -58,7 +58,8 @@ def test_build_requests_labels_and_peer_extra_hosts():
         "com.docker.compose.container-number": "1", "com.docker.compose.config-hash": web1.config_hash,
         "com.docker.compose.version": "1.29.2", "com.docker.compose.oneoff": "False",
         "io.nap-compose.host": "node2", "io.nap-compose.address": "198.18.0.21",
-        "io.nap-compose.alloc-id": "id-web-1", "io.nap-compose.generation": "1"}
+        "io.nap-compose.alloc-id": "id-web-1", "io.nap-compose.generation": "1",
+        "io.nap-compose.groups": "default"}
     # every name a peer answers to is there at create: the service's own first, then its link alias,
     # then every service (its lowest replica) and every replica by its four names
     assert web1.extra_hosts == (

@@ -1,0 +1,217 @@
+"""The BridgeFilter port over each host's one SSH connection: nft, ip and nsenter with fixed argv.
+
+Every command line is a constant program and arguments nap-compose made and checked itself
+(process ids, IPv4 and MAC addresses, the cluster file's bridge name), joined with shlex.quote; the
+ruleset travels on stdin (``nft -f -``), never on a command line. A container's process id comes
+from its engine (inspect); its port on the bridge is the host-side veth whose index the
+container's ``eth0`` names as its peer (``eth0@ifN`` inside, ``N: vethX@ifM ... master br0`` on the host).
+
+Unsolicited ARP is sent by a small fixed Python program, one per host, that opens a packet socket
+in each container's network namespace (``setns``): the images need nothing, the host needs ``python3``.
+Docker 28 and later announce a container's address at start themselves (moby #48808): there
+nothing is sent.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from napcompose.adapters.sdk_errors import cause, sdk_errors
+from napcompose.clustermodel import Cluster
+from napcompose.errors import HostError
+from napcompose.model import BridgePort
+
+COMMAND_TIMEOUT_S = 20.0
+ANNOUNCES = 3  # frames per address
+ANNOUNCE_GAP_S = 0.2
+INSPECTS_AT_ONCE = 8
+ENGINE_ANNOUNCES_FROM = 28  # Docker major version that sends gratuitous ARP at start
+NFT = "nft"
+TABLE = ("bridge", "nap_compose")
+
+_PORTS_SCRIPT = r"""
+for p in "$@"; do
+  line=$(nsenter -t "$p" -n ip -o link show dev eth0 2>/dev/null) && echo "pid $p $line"
+done
+ip -o link show master "$BRIDGE" 2>/dev/null | sed 's/^/host /'
+"""
+
+# An ARP request for the address itself (what ``arping -U`` sends): every bridge on the way learns
+# the MAC's new port, every neighbour that knows the address updates its entry. One interpreter per
+# host: it opens a packet socket inside each container's network namespace (setns), sends the first
+# round at once, and leaves the later rounds to a detached child, so the command returns at once.
+_ANNOUNCE_PROGRAM = r"""
+import ctypes, os, socket, struct, sys, time
+CLONE_NEWNET = 0x40000000
+libc = ctypes.CDLL(None, use_errno=True)
+count, gap, args = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+home = os.open("/proc/self/ns/net", os.O_RDONLY)
+sockets = []
+for i in range(0, len(args) - 2, 3):
+    pid, ip, mac = int(args[i]), args[i + 1], args[i + 2]
+    hw, addr = bytes.fromhex(mac.replace(":", "")), socket.inet_aton(ip)
+    frame = b"\xff" * 6 + hw + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + addr + b"\x00" * 6 + addr
+    try:
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    except OSError:
+        continue
+    try:
+        if libc.setns(fd, CLONE_NEWNET) == 0:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind(("eth0", 0x0806))
+            sockets.append((s, frame))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+        if libc.setns(home, CLONE_NEWNET) != 0:
+            sys.exit("cannot return to the host's network namespace")
+def send():
+    for s, frame in sockets:
+        try:
+            s.send(frame)
+        except OSError:
+            pass
+send()
+print(len(sockets))
+sys.stdout.flush()
+if count > 1 and os.fork() == 0:
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    for _ in range(count - 1):
+        time.sleep(gap)
+        send()
+    os._exit(0)
+"""
+
+_INSIDE_RE = re.compile(r"^pid (\d+) \d+: eth0@if(\d+): .* link/ether ([0-9a-f:]{17}) ")
+_HOST_RE = re.compile(r"^host (\d+): ([A-Za-z0-9_.-]{1,15})@[^:]*: ")
+_IPV4_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+_MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def parse_ports(output: str) -> Tuple[Dict[int, Tuple[int, str]], Dict[int, str]]:
+    """The ports script's output: {pid: (peer index, MAC)} inside, {index: name} of the bridge's ports."""
+    inside: Dict[int, Tuple[int, str]] = {}
+    ports: Dict[int, str] = {}
+    for line in output.splitlines():
+        found = _INSIDE_RE.match(line)
+        if found:
+            inside[int(found.group(1))] = (int(found.group(2)), found.group(3))
+            continue
+        found = _HOST_RE.match(line)
+        if found:
+            ports[int(found.group(1))] = found.group(2)
+    return inside, ports
+
+
+class SshBridgeFilter:
+    """BridgeFilter over HostConnections (``ssh(host)``: paramiko client; ``docker(host)``: docker-py)."""
+
+    def __init__(self, cluster: Cluster, connections):
+        self.cluster = cluster
+        self.connections = connections
+
+    # ------------------------------------------------------------------ the port
+    def ports(self, host: str, containers: Sequence[str]) -> List[BridgePort]:
+        by_pid = {found[0]: found[1] for found in self._inspect_all(host, containers) if found is not None}
+        if not by_pid:
+            return []
+        script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge()))
+        status, out, err = self._run(host, ["sh", "-c", script, "sh", *map(str, sorted(by_pid))])
+        if status != 0:
+            raise HostError(host, f"cannot list the ports of {self._bridge()}: {err.strip() or out.strip()}")
+        inside, names = parse_ports(out)
+        found = []
+        for pid, ip in by_pid.items():
+            if pid in inside and inside[pid][0] in names:
+                found.append(BridgePort(names[inside[pid][0]], ip, inside[pid][1]))
+        return sorted(found)
+
+    def load(self, host: str, ruleset: str) -> None:
+        status, out, err = self._run(host, [NFT, "-f", "-"], stdin=ruleset)
+        if status != 0:
+            raise HostError(host, f"nft could not load nap-compose's bridge filter: {(err or out).strip()}"
+                            + (" (is the nftables package installed?)" if status == 127 else ""))
+
+    def loaded(self, host: str) -> Optional[str]:
+        status, out, err = self._run(host, [NFT, "list", "table", *TABLE])
+        if status == 0:
+            return out
+        if "No such file or directory" in err or status == 127:  # no table, or no nftables: nothing loaded
+            return None
+        raise HostError(host, f"nft could not list nap-compose's bridge filter: {(err or out).strip()}"
+                        + (" (is the nftables package installed?)" if status == 127 else ""))
+
+    def announce(self, host: str, containers: Sequence[Tuple[str, str]]) -> None:
+        if not containers or self._engine_announces(host):
+            return
+        args: List[str] = []
+        for (container_id, ip), found in zip(containers, self._inspect_all(host, [c for c, _ in containers],
+                                                                           want_mac=True)):
+            if found is not None and found[1] == ip:
+                args += [str(found[0]), ip, found[2]]
+        if not args:
+            return
+        status, out, err = self._run(host, ["python3", "-c", _ANNOUNCE_PROGRAM, str(ANNOUNCES), str(ANNOUNCE_GAP_S),
+                                            *args])
+        if status != 0:
+            raise HostError(host, f"cannot announce {len(args) // 3} address(es): {(err or out).strip()}")
+
+    # ------------------------------------------------------------------ helpers
+    def _bridge(self) -> str:
+        return self.cluster.network.bridge
+
+    def _inspect_all(self, host: str, containers: Sequence[str], want_mac: bool = False) -> list:
+        """``_inspect`` of each container, a few at a time over the host's one connection."""
+        if len(containers) <= 1:
+            return [self._inspect(host, c, want_mac) for c in containers]
+        with ThreadPoolExecutor(max_workers=min(INSPECTS_AT_ONCE, len(containers))) as pool:
+            return list(pool.map(lambda c: self._inspect(host, c, want_mac), containers))
+
+    def _inspect(self, host: str, container_id: str, want_mac: bool = False):
+        """(pid, address on the cluster network[, MAC]) of a running container; None when it has none."""
+        try:
+            data = self.connections.docker(host).api.inspect_container(container_id)
+        except sdk_errors() as exc:
+            if getattr(exc, "status_code", None) == 404:
+                return None
+            raise HostError(host, f"cannot inspect container {container_id[:12]}: {cause(exc)}") from exc
+        state = data.get("State") or {}
+        pid = state.get("Pid")
+        endpoint = ((data.get("NetworkSettings") or {}).get("Networks") or {}).get(self.cluster.network.name) or {}
+        ip, mac = endpoint.get("IPAddress") or "", (endpoint.get("MacAddress") or "").lower()
+        if not state.get("Running") or not isinstance(pid, int) or pid <= 0 or not _IPV4_RE.fullmatch(ip):
+            return None
+        if want_mac:
+            return (pid, ip, mac) if _MAC_RE.fullmatch(mac) else None
+        return pid, ip
+
+    def _engine_announces(self, host: str) -> bool:
+        try:
+            version = str(self.connections.docker(host).version().get("Version", "0"))
+        except sdk_errors():
+            return False
+        major = version.split(".", 1)[0]
+        return major.isdigit() and int(major) >= ENGINE_ANNOUNCES_FROM
+
+    def _run(self, host: str, argv: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str, str]:
+        client = self.connections.ssh(host)
+        try:
+            channel_in, channel_out, channel_err = client.exec_command(shlex.join(argv), timeout=COMMAND_TIMEOUT_S)
+            if stdin is not None:
+                channel_in.write(stdin.encode())
+                channel_in.flush()
+            channel_in.channel.shutdown_write()
+            out = channel_out.read().decode(errors="replace")
+            err = channel_err.read().decode(errors="replace")
+            return channel_out.channel.recv_exit_status(), out, err
+        except (OSError, EOFError) as exc:
+            raise HostError(host, f"ssh command failed: {exc}") from exc
+        except sdk_errors() as exc:
+            raise HostError(host, f"ssh command failed: {cause(exc)}") from exc

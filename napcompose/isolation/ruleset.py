@@ -1,0 +1,161 @@
+"""One host's bridge filter as nftables text: the whole table, rendered the same for the same inputs.
+
+The table (``bridge nap_compose``) holds sets and a fixed handful of rules; only set elements grow
+with the cluster:
+
+- ``pool``: every address nap-compose hands out (the pools, and any member outside them). Traffic
+  with an address outside it at either end (hosts, router, the operator, containers Docker gave a
+  host-block address) is not the groups' business and passes.
+- one set per group with a member on this host, ``g0``, ``g1``, ... (the group's name is the set's
+  comment), holding every member of the group on any host: a frame between two pool addresses
+  passes when both are in one of these sets, else it is dropped. A frame crosses the bridge of the
+  sending host and of the receiving host, and each of them knows all the groups of its own
+  containers, so each end decides alike. One rule per group: no rules per pair.
+- ``ports``/``port_ip``/``port_mac``: each container's port on the bridge (the host side of its
+  veth) with its address and MAC. A port listed there may send only IPv4 and ARP, only from that
+  address and MAC; a Docker port not listed yet (a container that started after the last load)
+  may not use a pool address held on another host. ``local``: the addresses recorded on this host.
+
+The text starts by creating and deleting the table, so one ``nft -f`` replaces it atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from typing import Iterable, List, Sequence, Tuple
+
+from napcompose.ipam.pool import parse_range
+from napcompose.isolation.groups import Member
+from napcompose.model import BridgePort
+
+TABLE = "nap_compose"
+FAMILY = "bridge"
+DIGEST_PREFIX = "nap-compose ruleset "
+# Docker names the host side of a container's veth "veth" + 7 hex digits
+DOCKER_PORTS = "veth*"
+
+
+Port = BridgePort  # what ``ports`` lists: a container's port, its address and MAC
+
+
+@dataclass(frozen=True)
+class HostRules:
+    """Everything one host's table is made of."""
+
+    host: str
+    pool: Tuple[Tuple[int, int], ...]  # inclusive integer ranges, merged, in order
+    groups: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (group, member addresses) with a member here
+    local: Tuple[str, ...]  # addresses recorded on this host
+    ports: Tuple[Port, ...]
+
+
+def _ip(value: int) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def _ipkey(ip: str) -> int:
+    return int(ipaddress.IPv4Address(ip))
+
+
+def merged(ranges: Iterable[Tuple[int, int]]) -> Tuple[Tuple[int, int], ...]:
+    """Inclusive ranges merged where they overlap or touch, in order."""
+    out: List[List[int]] = []
+    for first, last in sorted(ranges):
+        if out and first <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], last)
+        else:
+            out.append([first, last])
+    return tuple((a, b) for a, b in out)
+
+
+def host_rules(host: str, pools: Sequence[str], members: Sequence[Member], ports: Iterable[Port]) -> HostRules:
+    """The table of ``host`` from the cluster's pools, every member, and the ports found on the host."""
+    ranges = [parse_range(text, "network.pools") for text in pools] + [(_ipkey(m.ip),) * 2 for m in members]
+    local = tuple(sorted({m.ip for m in members if m.host == host}, key=_ipkey))
+    mine = {g for m in members if m.host == host for g in m.groups}
+    groups = {}
+    for member in members:
+        for group in member.groups:
+            if group in mine:
+                groups.setdefault(group, set()).add(member.ip)
+    return HostRules(host=host, pool=merged(ranges),
+                     groups=tuple((g, tuple(sorted(ips, key=_ipkey))) for g, ips in sorted(groups.items())),
+                     local=local, ports=tuple(sorted(set(ports))))
+
+
+def _elements(items: Sequence[str]) -> str:
+    return f"\t\telements = {{ {', '.join(items)} }}\n" if items else ""
+
+
+def _set(name: str, kind: str, items: Sequence[str], flags: str = "", comment: str = "") -> str:
+    head = f"\tset {name} {{\n\t\ttype {kind}\n"
+    if flags:
+        head += f"\t\tflags {flags}\n"
+    if comment:
+        head += f'\t\tcomment "{comment}"\n'
+    return head + _elements(items) + "\t}\n"
+
+
+def _range_text(first: int, last: int) -> str:
+    return _ip(first) if first == last else f"{_ip(first)}-{_ip(last)}"
+
+
+def body(rules: HostRules) -> str:
+    """The table's definition, without the digest rule's comment (which is computed from it)."""
+    out = [_set("pool", "ipv4_addr", [_range_text(a, b) for a, b in rules.pool], flags="interval"),
+           _set("local", "ipv4_addr", list(rules.local)),
+           _set("ports", "ifname", [f'"{p.ifname}"' for p in rules.ports]),
+           _set("port_ip", "ifname . ipv4_addr", [f'"{p.ifname}" . {p.ip}' for p in rules.ports]),
+           _set("port_mac", "ifname . ether_addr", [f'"{p.ifname}" . {p.mac}' for p in rules.ports])]
+    for index, (group, ips) in enumerate(rules.groups):
+        out.append(_set(f"g{index}", "ipv4_addr", list(ips), comment=group))
+    out.append("\tchain spoof {\n"
+               "\t\tiifname @ports iifname . ether saddr != @port_mac drop\n"
+               "\t\tiifname @ports ether type != { ip, arp } drop\n"
+               "\t\tiifname @ports iifname . ip saddr != @port_ip drop\n"
+               "\t\tiifname @ports iifname . arp saddr ip != @port_ip drop\n"
+               "\t\tiifname @ports iifname . arp saddr ether != @port_mac drop\n"
+               f'\t\tiifname != @ports iifname "{DOCKER_PORTS}" ip saddr @pool ip saddr != @local drop\n'
+               f'\t\tiifname != @ports iifname "{DOCKER_PORTS}" arp saddr ip @pool arp saddr ip != @local drop\n'
+               "\t}\n")
+    groups = "".join(f"\t\tip saddr @g{i} ip daddr @g{i} accept\n" for i in range(len(rules.groups)))
+    out.append("\tchain groups {\n"
+               "\t\tip saddr != @pool accept\n"
+               "\t\tip daddr != @pool accept\n"
+               f"{groups}"
+               "\t\tdrop\n"
+               "\t}\n")
+    return "".join(out)
+
+
+def digest(rules: HostRules) -> str:
+    return hashlib.sha256(body(rules).encode()).hexdigest()[:16]
+
+
+def render(rules: HostRules) -> str:
+    """The whole ``nft -f`` input: the table replaced in one transaction."""
+    return (f"# nap-compose bridge filter of {rules.host}: isolation groups and anti-spoofing\n"
+            f"table {FAMILY} {TABLE}\n"
+            f"delete table {FAMILY} {TABLE}\n"
+            f"table {FAMILY} {TABLE} {{\n"
+            + body(rules)
+            + "\tchain forward {\n"
+            "\t\ttype filter hook forward priority filter; policy accept;\n"
+            "\t\tjump spoof\n"
+            f'\t\tether type ip jump groups comment "{DIGEST_PREFIX}{digest(rules)}"\n'
+            "\t}\n"
+            "\tchain input {\n"
+            "\t\ttype filter hook input priority filter; policy accept;\n"
+            "\t\tjump spoof\n"
+            "\t}\n"
+            "}\n")
+
+
+REMOVE = f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
+
+
+def rule_count(rules: HostRules) -> int:
+    """How many rules the table holds (set elements are not rules)."""
+    return 7 + 2 + len(rules.groups) + 1 + 2 + 1

@@ -16,6 +16,7 @@ from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
+from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of
 from napcompose.cli import project_views as views
@@ -34,6 +35,7 @@ def cmd_up(args, ctx) -> int:
         views.print_bind_sources(ctx, project)
         return ExitStatus.OK
     lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    apply_keep(ctx, project, options, deploy.store, deploy.cluster)  # before the run: a failed up is kept too
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
     if args.detach or options.wait:  # --wait implies -d, as in docker compose
         return ExitStatus.OK
@@ -63,6 +65,7 @@ def cmd_down(args, ctx) -> int:
     options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    drop_keep(ctx, project.name, deploy.store, deploy.cluster)  # first: the reconciler must not bring it back
     raise_on_failures(deploy.orchestrator.run(project, options, Command.DOWN), "down")
     return ExitStatus.OK
 
@@ -205,6 +208,7 @@ def register(sub) -> None:
     _timeout_arg(p)
     add_compose_wait_options(p, "up")
     add_wait_option(p, old_spelling=False)
+    add_keep_options(p)
     _services_arg(p)
     p.set_defaults(func=cmd_up)
 

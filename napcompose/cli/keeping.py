@@ -15,7 +15,7 @@ import socket
 from napcompose.config.envfile import read_env_file
 from napcompose.config.files import resolve_files
 from napcompose.config.yamlload import read_file
-from napcompose.reconcile.records import KeepRecord, KeptProjects, used_variables
+from napcompose.reconcile.records import KeepRecord, KeptProjects, ReconcileLog, used_variables
 
 
 def add_keep_options(parser) -> None:
@@ -64,3 +64,27 @@ def drop_keep(ctx, project_name: str, store, cluster) -> None:
     """``down``: a project taken down is no longer kept."""
     if KeptProjects(store, cluster.store.prefix).drop(project_name):
         ctx.err(f"No longer keeping project {project_name}")
+
+
+def print_log(ctx, project_name: str) -> None:
+    """``ps --log``: whether the project is kept, and the reconciler's log of it, oldest first."""
+    from napcompose.cli.session import session_of
+
+    session = session_of(ctx)
+    prefix = session.cluster.store.prefix
+    record = KeptProjects(session.store, prefix).get(project_name)
+    entries = ReconcileLog(session.store, prefix).read(project_name)
+    ctx.out("")
+    ctx.out(f"Kept by the reconciler since {_clock(record.since)} (up --keep by {record.by})" if record else
+            "Not kept by the reconciler (up --keep opts in)")
+    if not entries:
+        ctx.out("The reconciler has done nothing to this project")
+        return
+    ctx.out("TIME       WHAT                 SUBJECT     WHY")
+    for e in entries:
+        ctx.out(f"{_clock(e.time):<10} {e.kind:<20} {e.subject:<11} {e.why}" + (f" [{e.by}]" if e.by else ""))
+
+
+def _clock(seconds: float) -> str:
+    rest = int(seconds) % 86400
+    return f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"

@@ -16,7 +16,7 @@ from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
-from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep
+from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep, print_log
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of
 from napcompose.cli import project_views as views
@@ -136,6 +136,8 @@ def cmd_ps(args, ctx) -> int:
         print_ps_json(ctx, rows, project.name, ctx.wiring.clock().now())
     else:
         views.print_ps_table(ctx, rows)
+    if args.log:
+        print_log(ctx, project.name)
     views.raise_if_partial(observation, "ps")
     return ExitStatus.OK
 
@@ -238,6 +240,9 @@ def register(sub) -> None:
     p.add_argument("-a", "--all", action="store_true", help="include one-off containers")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="json: one object per line, with docker compose's keys plus Host, IP, Generation")
+    p.add_argument("--log", action="store_true",
+                   help="then what the reconciler (`watch`) did to the project and why: hosts lost, replicas "
+                        "moved, containers replaced (read from the store)")
     p.add_argument("--status", action="append", default=[], metavar="STATUS",
                    help=f"only containers in this state (repeatable): {', '.join(STATUSES)}")
     p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",

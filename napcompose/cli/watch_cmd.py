@@ -31,7 +31,8 @@ from napcompose.cli.session import session_of
 
 TICK_S = 0.1
 DIE_DELAY_S = 0.3  # after a die, a moment for Docker's own restart policy to act first
-KEPT_EVERY_S = 2.0  # how often the list of kept projects is read again
+KEPT_EVERY_S = 2.0
+HEARTBEAT_TIMEOUT_S = 2.0  # how often the list of kept projects is read again
 
 
 def _positive(text: str) -> float:
@@ -73,13 +74,16 @@ class _Watch:
         self.by = f"{self.me.user}@{self.me.machine} pid {self.me.pid}"
         self.leadership = Leadership(self.store, prefix, self.me, self.clock, ctx.wiring.new_id, args.lease)
         self.judge = HostJudge([h.name for h in self.cluster.hosts], args.grace, self.clock.now())
-        self.reporter = CliReporter(ctx)
+        self.reporter = _QuietReporter(ctx)
         self.reconciler = Reconciler(orchestrator_for=self._orchestrator, lock_for=self._lock,
                                      leadership=self.leadership, judge=self.judge, log=self.log, clock=self.clock,
                                      by=self.by, warn=lambda m: self.say(f"WARNING: {m}"))
         self.events: "queue.Queue" = queue.Queue()
         self.stopping = threading.Event()
         self._said: Dict[str, str] = {}
+        self._connections = None
+        self._engines: Dict[str, object] = {}
+        self._silent = frozenset()
 
     def say(self, line: str, topic: Optional[str] = None) -> None:
         """One line, stamped; with ``topic``, only when it differs from the last line of that topic."""
@@ -89,14 +93,42 @@ class _Watch:
             self._said[topic] = line
         self.ctx.err(f"{_stamp(self.clock.now())} {line}")
 
+    def _links(self):
+        """The connections passes use: kept while every host answers, made anew after a pass that found a
+        host down (a connection marks a host it could not reach as down for good) and whenever the
+        hosts the heartbeat finds silent change (a call on an old connection to a host cut off waits
+        for the long operation timeout; a new one gives up after the short connect timeout)."""
+        verdict = self.judge.verdict(self.clock.now())
+        silent = frozenset(h for h, _ in verdict.suspect) | frozenset(verdict.lost)
+        if silent != self._silent:
+            self._drop_links()
+            self._silent = silent
+        if self._connections is None:
+            self._connections = self.ctx.wiring.connections(self.cluster)
+            self._engines = {h.name: self.ctx.wiring.engine(h, self._connections) for h in self.cluster.hosts}
+        return self._connections, self._engines
+
+    def _drop_links(self) -> None:
+        connections, self._connections = self._connections, None
+        if connections is not None and hasattr(connections, "close"):
+            connections.close()
+
+    def _watcher_link(self, host: str):
+        connections = self.ctx.wiring.connections(self.cluster)
+        if hasattr(connections, "op_timeout"):  # a heartbeat that hangs is a missed beat: give up soon
+            connections.op_timeout = HEARTBEAT_TIMEOUT_S
+        engine = self.ctx.wiring.engine(next(h for h in self.cluster.hosts if h.name == host), connections)
+        return engine, getattr(connections, "close", lambda: None)
+
     def _orchestrator(self, fence):
         from napcompose.adapters.docker_config import credentials
         from napcompose.orchestrator import Orchestrator
 
-        session, connections = self.session, self.session.connections
-        return Orchestrator(self.cluster, session.engines, connections.files, session.ipam(), self.reporter,
+        connections, engines = self._links()
+        return Orchestrator(self.cluster, engines, connections.files, self.session.ipam(), self.reporter,
                             self.clock, images=self.ctx.wiring.images(connections, self.reporter),
-                            evictions=session.evictions(), credentials=credentials(self.ctx.environ), fence=fence)
+                            evictions=self.session.evictions(), credentials=credentials(self.ctx.environ),
+                            fence=fence)
 
     def _lock(self, project: str) -> ProjectLock:
         return ProjectLock(self.store, self.cluster.store.prefix, project, self.me, self.clock, self.ctx.wiring.new_id,
@@ -141,24 +173,25 @@ class _Watch:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> int:
-        watchers = HostWatchers(self.session.engines, self.clock, self.events.put, self._answer)
+        watchers = HostWatchers([h.name for h in self.cluster.hosts], self._watcher_link, self.clock,
+                                self.events.put, self._answer)
         watchers.start()
+        # The lease is renewed on a thread of its own: a pass that waits on a host never lets it lapse.
+        leasing = threading.Thread(target=self._keep_lease, name="lease", daemon=True)
+        leasing.start()
         due: Dict[str, float] = {}
         records: Dict[str, object] = {}
-        next_lease = next_kept = next_sweep = 0.0
+        next_kept = next_sweep = 0.0
         was_leading = False
         self.say(f"watching {len(self.cluster.hosts)} host(s); lease {self.args.lease:g} s, "
                  f"host grace {self.args.grace:g} s")
         try:
             while not self.stopping.is_set():
                 now = self.clock.now()
-                if now >= next_lease:
-                    state = self.leadership.step()
-                    next_lease = now + self.leadership.renew_every_s
-                    self.say(f"{state.status}: {state.why}", topic="lease")
-                    if state.leading and not was_leading:
-                        next_kept = next_sweep = now  # a new leader looks at everything at once
-                    was_leading = state.leading
+                leading = self.leadership.state.leading
+                if leading and not was_leading:
+                    next_kept = next_sweep = now  # a new leader looks at everything at once
+                was_leading = leading
                 if now >= next_kept:
                     fresh = self._records()
                     if fresh is not None:
@@ -176,19 +209,30 @@ class _Watch:
                     for name in records:
                         due[name] = min(due.get(name, now), now)
                     next_sweep = now + self.args.every
-                if self.leadership.state.leading:
+                if leading:
                     for name in sorted(n for n, t in due.items() if t <= now and n in records):
                         del due[name]
                         result = self.reconciler.run_pass(records[name])
                         self._tell(result)
+                        if result.down:
+                            self._drop_links()
                         if result.retry:
                             due[name] = self.clock.now() + 1.0
                 self.stopping.wait(TICK_S)
         finally:
+            self.stopping.set()
             watchers.stop()
+            leasing.join(timeout=self.leadership.renew_every_s + 1)
+            self._drop_links()
             self.leadership.resign()
             self.say("stopped; the lease is given back")
         return ExitStatus.OK
+
+    def _keep_lease(self) -> None:
+        while not self.stopping.is_set():
+            state = self.leadership.step()
+            self.say(f"{state.status}: {state.why}", topic="lease")
+            self.stopping.wait(self.leadership.renew_every_s)
 
     def _answer(self, host: str, ok: bool, now: float, error: str) -> None:
         self.judge.seen(host, ok, now, error)
@@ -229,6 +273,14 @@ class _Watch:
             self.say(f"{result.project}: {result.why}", topic=f"pass {result.project}")
         else:
             self.say(f"{result.project}: {result.outcome}: {result.why}", topic=f"pass {result.project}")
+
+
+class _QuietReporter(CliReporter):
+    """The progress of a pass, without the replicas it keeps as they are (every pass keeps most)."""
+
+    def progress(self, subject: str, action: str, status: str, detail: str = "") -> None:
+        if action != "Keeping":
+            super().progress(subject, action, status, detail)
 
 
 def _stamp(seconds: float) -> str:

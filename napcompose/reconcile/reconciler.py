@@ -10,7 +10,7 @@ What the plan does is told in the project's log (``records.ReconcileLog``) befor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from napcompose.config.profiles import Selection
@@ -54,8 +54,10 @@ def describe(plan: Plan, lost: Tuple[str, ...], now: float, by: str) -> List[Log
     for action in plan.actions:
         if isinstance(action, Create):
             moved = action.generation > 1 and bool(down & set(lost))
+            # the planner's own sentence for a move: "host node2 unreachable: moving api_1 to node3 ..."
+            note = next((n for n in plan.notes if f"moving {action.replica.label} to " in n), "")
             entries.append(LogEntry(now, MOVED if moved else REPLACED, action.replica.label,
-                                    f"to {action.host}: {action.reason}" if moved else
+                                    (note or f"to {action.host}: {action.reason}") if moved else
                                     f"created on {action.host}: {action.reason}", by))
         elif isinstance(action, Recreate):
             entries.append(LogEntry(now, REPLACED, action.replica.label,
@@ -78,6 +80,7 @@ class PassResult:
     why: str
     entries: Tuple[LogEntry, ...] = ()
     retry: bool = False  # worth another pass soon
+    down: Tuple[str, ...] = ()  # the hosts that did not answer this pass
 
 
 class Reconciler:
@@ -149,13 +152,15 @@ class Reconciler:
             return self._failed(name, f"cannot plan: {exc}")
         # A host that did not answer but is not judged lost yet: moving its replicas now would
         # act on a blip. Wait for the verdict.
-        waiting = sorted(h for h, _ in plan.down if h not in lost)
+        down = tuple(h for h, _ in plan.down)
+        waiting = sorted(h for h in down if h not in lost)
         if waiting:
             why = "; ".join(f"{h}: {r}" for h, r in plan.down if h in waiting)
-            return PassResult(name, "held", f"waiting for the verdict on {', '.join(waiting)} ({why})", retry=True)
+            return PassResult(name, "held", f"waiting for the verdict on {', '.join(waiting)} ({why})", retry=True,
+                              down=down)
         restarting = sorted(c.name for c in plan.current if c.state == "restarting")
         if restarting:  # Docker's own restart policy is acting: starting it too would race Docker
-            return PassResult(name, "held", f"Docker is restarting {', '.join(restarting)}", retry=True)
+            return PassResult(name, "held", f"Docker is restarting {', '.join(restarting)}", retry=True, down=down)
         now = self._clock.now()
         entries = describe(plan, lost, now, self.by)
         try:
@@ -173,9 +178,10 @@ class Reconciler:
         if failed:
             text = "; ".join(f"{o.action} {o.subject}" + (f" on {o.host}" if o.host and o.host != o.subject else "")
                              + f": {o.error or 'skipped'}" for o in failed)
-            return self._failed(name, text, tuple(entries))
+            return replace(self._failed(name, text, tuple(entries)), down=down)
         self._told.pop(name, None)
-        return PassResult(name, "done", f"{len(entries)} change(s)" if entries else "as declared", tuple(entries))
+        return PassResult(name, "done", f"{len(entries)} change(s)" if entries else "as declared", tuple(entries),
+                          down=down)
 
     def _failed(self, name: str, why: str, entries: Tuple[LogEntry, ...] = ()) -> PassResult:
         if self._told.get(name) != why:

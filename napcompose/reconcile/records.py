@@ -193,6 +193,13 @@ class ReconcileLog:
         found = self._store.get(log_key(self._prefix, project))
         return self._parse(found[0]) if found else []
 
+    def read_all(self) -> List[Tuple[str, LogEntry]]:
+        """(project, entry) of every project's log, oldest first."""
+        found = []
+        for key, (text, _) in self._store.list(f"{self._prefix}/reconciler/log/").items():
+            found.extend((key.rsplit("/", 1)[1], e) for e in self._parse(text))
+        return sorted(found, key=lambda pair: (pair[1].time, pair[0]))
+
     def drop(self, project: str) -> None:
         key = log_key(self._prefix, project)
         found = self._store.get(key)

@@ -17,7 +17,7 @@ from napcompose.config.profiles import Selection
 from napcompose.config.project import parse_texts
 from napcompose.errors import ConfigError, LockLostError, NapComposeError, ProjectLockedError, StoreError
 from napcompose.model import Project
-from napcompose.planner import Create, Options, Plan, Recreate, Remove, Start
+from napcompose.planner import Create, Options, Plan, Recreate, Remove, RollingUpdate, Start
 from napcompose.reconcile.hosts import HostJudge
 from napcompose.reconcile.lease import Leadership
 from napcompose.reconcile.records import (FAILED, MOVED, REMOVED, REPLACED, STARTED, KeepRecord, LogEntry,
@@ -44,7 +44,9 @@ def load_kept(record: KeepRecord, warn: Callable[[str], None] = lambda line: Non
 
 def options_of(record: KeepRecord) -> Options:
     """What ``up -d`` was asked for when the project opted in."""
-    return Options(scales=record.scales, services=record.services)
+    # rolling=False: a replica replaced because it is unhealthy goes at once, without an old copy
+    # kept for a rollback (the files are those up ran, so no update is ever rolled out here)
+    return Options(scales=record.scales, services=record.services, replace_unhealthy=True, rolling=False)
 
 
 def describe(plan: Plan, lost: Tuple[str, ...], now: float, by: str) -> List[LogEntry]:
@@ -65,6 +67,9 @@ def describe(plan: Plan, lost: Tuple[str, ...], now: float, by: str) -> List[Log
         elif isinstance(action, Start):
             entries.append(LogEntry(now, STARTED, action.replica.label,
                                     f"on {action.host}, it was {action.reason}", by))
+        elif isinstance(action, RollingUpdate):
+            entries.extend(LogEntry(now, REPLACED, step.replica.label, f"recreated on {step.host}: {action.reason}", by)
+                           for batch in action.batches for step in batch)
         elif isinstance(action, Remove):
             entries.append(LogEntry(now, REMOVED, action.replica.label, f"on {action.host}: {action.reason}", by))
     return entries

@@ -210,7 +210,7 @@ class World:
         self.prefix = "/nap-compose"
         self.record = KeepRecord("gb", "/srv/gb", (("docker-compose.yml", compose),), ())
         KeptProjects(self.store, self.prefix).keep(self.record)
-        self.leadership = Leadership(self.store, self.prefix, ME, rig.clock, ids("lead"), lease_s=5)
+        self.leadership = Leadership(self.store, self.prefix, ME, rig.clock, ids("lead"), lease_s=600)
         self.judge = HostJudge(["node1", "node2", "node3"], grace_s=4, started=rig.clock.now())
         self.log = ReconcileLog(self.store, self.prefix)
         self.reporter = ListReporter()
@@ -356,3 +356,25 @@ def test_kept_files_load_without_the_disk_and_a_changed_name_is_refused():
     w.reconciler.run_pass(broken)
     assert [e.kind for e in w.log.read("gb")] == [FAILED]  # a lasting failure is logged once
     assert w.rig.mutations() == []
+
+
+def test_an_unhealthy_replica_is_recreated_by_a_pass_but_never_by_up():
+    w = World()
+    w.lead_and_pass()
+    w.rig.world.container("gb_web_1").health = "unhealthy"
+    from tests import nap
+    from napcompose.reconcile.reconciler import load_kept as load
+    assert not any(a.kind == "recreate" for a in nap.preview(w.rig.orc, load(w.record)).actions)
+    old = w.rig.world.container("gb_web_1").id
+    result = w.lead_and_pass()
+    assert result.outcome == "done", result.why
+    assert w.rig.world.container("gb_web_1").id != old
+    assert w.log.read("gb")[-1].why.endswith("unhealthy: its healthcheck failed past its retries")
+    # restart: "no" says the replica is left as it is
+    no = World(COMPOSE.replace("    scale: 2\n", "    scale: 2\n    restart: \"no\"\n"))
+    assert load_kept(no.record).service("web").restart == "no"
+    no.lead_and_pass()
+    no.rig.world.container("gb_web_1").health = "unhealthy"
+    old = no.rig.world.container("gb_web_1").id
+    no.lead_and_pass()
+    assert no.rig.world.container("gb_web_1").id == old

@@ -60,6 +60,19 @@ def apply_keep(ctx, project, options, store, cluster) -> None:
         ctx.err(f"No longer keeping project {project.name}")
 
 
+def follow_scale(ctx, project_name: str, options, store, cluster) -> None:
+    """``scale`` of a kept project: the record takes the new counts, or the reconciler would undo them."""
+    from dataclasses import replace
+
+    kept = KeptProjects(store, cluster.store.prefix)
+    record = kept.get(project_name)
+    if record is None:
+        return
+    scales = dict(record.scales)
+    scales.update(dict(options.scales))
+    kept.keep(replace(record, scales=tuple(sorted(scales.items()))))
+
+
 def drop_keep(ctx, project_name: str, store, cluster) -> None:
     """``down``: a project taken down is no longer kept."""
     if KeptProjects(store, cluster.store.prefix).drop(project_name):

@@ -16,7 +16,7 @@ from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
-from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep, print_log
+from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep, follow_scale, print_log
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of
 from napcompose.cli import project_views as views
@@ -56,6 +56,7 @@ def cmd_scale(args, ctx) -> int:
     options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    follow_scale(ctx, project.name, options, deploy.store, deploy.cluster)  # the reconciler keeps the new count
     raise_on_failures(deploy.orchestrator.run(project, options), "scale")
     return ExitStatus.OK
 

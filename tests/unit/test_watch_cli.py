@@ -80,3 +80,12 @@ def test_ps_log_says_whether_the_project_is_kept_and_what_the_reconciler_did(cli
     assert status == 0 and "Kept by the reconciler since" in out
     assert "01:00:00   replica moved        web_1       host node1 unreachable: moving web_1 to node2 " \
            "[root@ws1 pid 7]" in out
+
+
+def test_scale_of_a_kept_project_is_kept_and_watch_once_plans_nothing_back(cli):
+    cli("up", "-d", "--keep", "--scale", "web=2")
+    status, _, err = cli("scale", "web=3")
+    assert status == 0, err
+    assert kept(cli)["shop"]["scales"] == {"web": 3}
+    status, out, _ = cli("watch", "--once")
+    assert status == 0 and "remove" not in out.lower() and "create" not in out.lower(), out

@@ -179,6 +179,8 @@ class _Watch:
         # The lease is renewed on a thread of its own: a pass that waits on a host never lets it lapse.
         leasing = threading.Thread(target=self._keep_lease, name="lease", daemon=True)
         leasing.start()
+        guarding = threading.Thread(target=self._guard_links, name="links", daemon=True)
+        guarding.start()
         due: Dict[str, float] = {}
         records: Dict[str, object] = {}
         next_kept = next_sweep = 0.0
@@ -212,7 +214,13 @@ class _Watch:
                 if leading:
                     for name in sorted(n for n, t in due.items() if t <= now and n in records):
                         del due[name]
-                        result = self.reconciler.run_pass(records[name])
+                        try:
+                            result = self.reconciler.run_pass(records[name])
+                        except Exception as exc:  # a library error through a dropped connection: try again
+                            self.say(f"{name}: pass failed: {type(exc).__name__}: {exc}")
+                            self._drop_links()
+                            due[name] = self.clock.now() + 1.0
+                            continue
                         self._tell(result)
                         if result.down:
                             self._drop_links()
@@ -227,6 +235,20 @@ class _Watch:
             self.leadership.resign()
             self.say("stopped; the lease is given back")
         return ExitStatus.OK
+
+    def _guard_links(self) -> None:
+        """A host that falls silent has its pass connection closed at once: a pass waiting on it (the
+        host was cut off mid-call) fails that call now instead of at the operation timeout, and the
+        pass holds or moves on."""
+        dropped = set()
+        while not self.stopping.wait(0.2):
+            verdict = self.judge.verdict(self.clock.now())
+            silent = {h for h, _ in verdict.suspect} | set(verdict.lost)
+            connections = self._connections
+            for host in sorted(silent - dropped):
+                if connections is not None and hasattr(connections, "drop"):
+                    connections.drop(host)
+            dropped = silent
 
     def _keep_lease(self) -> None:
         while not self.stopping.is_set():

@@ -37,8 +37,9 @@ class HostJudge:
 
     def __init__(self, hosts: Iterable[str], grace_s: float = DEFAULT_GRACE_S, started: float = 0.0):
         self.grace_s = float(grace_s)
-        # a host never heard from counts from the start of the watch
+        # a host never heard from counts from the first answer of any host (connecting takes a while)
         self._last: Dict[str, float] = {h: started for h in hosts}
+        self._heard: set = set()
         self._errors: Dict[str, str] = {}
         self._lost: Dict[str, bool] = {h: False for h in self._last}
         self._mutex = threading.Lock()
@@ -48,6 +49,10 @@ class HostJudge:
             return
         with self._mutex:
             if ok:
+                if not self._heard:  # the first answer: the silence of the others counts from now
+                    for other in self._last:
+                        self._last[other] = max(self._last[other], now)
+                self._heard.add(host)
                 self._last[host] = max(self._last[host], now)
                 self._errors.pop(host, None)
             else:

@@ -378,3 +378,11 @@ def test_an_unhealthy_replica_is_recreated_by_a_pass_but_never_by_up():
     old = no.rig.world.container("gb_web_1").id
     no.lead_and_pass()
     assert no.rig.world.container("gb_web_1").id == old
+
+
+def test_a_host_never_heard_from_counts_its_silence_from_the_first_answer_of_any():
+    judge = HostJudge(["node1", "node2"], grace_s=4, started=0)
+    judge.seen("node1", True, 10)  # connecting took 10 s
+    assert judge.verdict(11).lost == ()
+    judge.seen("node1", True, 14.5)
+    assert judge.verdict(14.5).lost == ("node2",)

@@ -17,7 +17,7 @@ from napcompose.config.profiles import Selection
 from napcompose.config.project import parse_texts
 from napcompose.errors import ConfigError, LockLostError, NapComposeError, ProjectLockedError, StoreError
 from napcompose.model import Project
-from napcompose.planner import Create, Options, Plan, Recreate, Remove, RollingUpdate, Start
+from napcompose.planner import Create, Options, Plan, Recreate, Remove, Reserve, RollingUpdate, Start
 from napcompose.reconcile.hosts import HostJudge
 from napcompose.reconcile.lease import Leadership
 from napcompose.reconcile.records import (FAILED, MOVED, REMOVED, REPLACED, STARTED, KeepRecord, LogEntry,
@@ -49,18 +49,16 @@ def options_of(record: KeepRecord) -> Options:
     return Options(scales=record.scales, services=record.services, replace_unhealthy=True, rolling=False)
 
 
-def describe(plan: Plan, lost: Tuple[str, ...], now: float, by: str) -> List[LogEntry]:
+def describe(plan: Plan, now: float, by: str) -> List[LogEntry]:
     """What ``plan`` changes, one line each, in the words of the log."""
     entries = []
-    down = {h for h, _ in plan.down}
+    # the planner's own sentence for a move: "host node2 unreachable: moving api_1 to node3 with ..."
+    moves = {r.replica: r.why for a in plan.actions if isinstance(a, Reserve) for r in a.entries if r.moved_from}
     for action in plan.actions:
         if isinstance(action, Create):
-            moved = action.generation > 1 and bool(down & set(lost))
-            # the planner's own sentence for a move: "host node2 unreachable: moving api_1 to node3 ..."
-            note = next((n for n in plan.notes if f"moving {action.replica.label} to " in n), "")
-            entries.append(LogEntry(now, MOVED if moved else REPLACED, action.replica.label,
-                                    (note or f"to {action.host}: {action.reason}") if moved else
-                                    f"created on {action.host}: {action.reason}", by))
+            why = moves.get(action.replica)
+            entries.append(LogEntry(now, MOVED if why else REPLACED, action.replica.label,
+                                    why or f"created on {action.host}: {action.reason}", by))
         elif isinstance(action, Recreate):
             entries.append(LogEntry(now, REPLACED, action.replica.label,
                                     f"recreated on {action.host}: {action.reason}", by))
@@ -167,7 +165,7 @@ class Reconciler:
         if restarting:  # Docker's own restart policy is acting: starting it too would race Docker
             return PassResult(name, "held", f"Docker is restarting {', '.join(restarting)}", retry=True, down=down)
         now = self._clock.now()
-        entries = describe(plan, lost, now, self.by)
+        entries = describe(plan, now, self.by)
         try:
             if entries:
                 fence()  # the log tells only what a leader is about to do

@@ -40,8 +40,12 @@ class HostWatchers:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 3.0) -> None:
+        """End every watcher; wait a little for each to close its connection (a call under way ends
+        at its timeout)."""
         self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=wait_s / max(1, len(self._threads)))
 
     def _watch(self, host: str) -> None:
         since = self._clock.now()

@@ -18,7 +18,7 @@ from typing import Dict, Optional
 
 from napcompose.adapters.event_polls import HostWatchers
 from napcompose.adapters.processes import holder_gone
-from napcompose.errors import ExitStatus, NapComposeError, StoreError, UsageError
+from napcompose.errors import ExitStatus, HostError, NapComposeError, StoreError, UsageError
 from napcompose.lock import ProjectLock
 from napcompose.planner import render
 from napcompose.reconcile.hosts import DEFAULT_GRACE_S, HostJudge
@@ -125,6 +125,10 @@ class _Watch:
         from napcompose.orchestrator import Orchestrator
 
         connections, engines = self._links()
+        # A host judged lost is not asked again by the pass: it fails at once, as it would after the
+        # connect timeout, and its replicas move without that wait.
+        lost = self.judge.verdict(self.clock.now()).lost
+        engines = {h: (_Lost(h, self.args.grace) if h in lost else e) for h, e in engines.items()}
         return Orchestrator(self.cluster, engines, connections.files, self.session.ipam(), self.reporter,
                             self.clock, images=self.ctx.wiring.images(connections, self.reporter),
                             evictions=self.session.evictions(), credentials=credentials(self.ctx.environ),
@@ -295,6 +299,20 @@ class _Watch:
             self.say(f"{result.project}: {result.why}", topic=f"pass {result.project}")
         else:
             self.say(f"{result.project}: {result.outcome}: {result.why}", topic=f"pass {result.project}")
+
+
+class _Lost:
+    """The engine of a host judged lost: every call fails at once with HostError naming the verdict."""
+
+    def __init__(self, host: str, grace_s: float):
+        self.host = host
+        self._why = f"judged lost: unanswered for {grace_s:g} s while other hosts answer"
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise HostError(self.host, self._why)
+
+        return fail
 
 
 class _QuietReporter(CliReporter):

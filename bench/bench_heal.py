@@ -36,6 +36,8 @@ def main() -> int:
                               env=dict(os.environ, PYTHONPATH=ROOT, NAP_HEAL_ETCD_DOWN_S="60"))
         tail = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
         print(f"run {run + 1}: exit {done.returncode}, {tail[0]}", flush=True)
+        if done.returncode != 0:  # what failed, for whoever reads the figures
+            print(done.stdout[-6000:], done.stderr[-2000:], flush=True)
         for line in done.stdout.splitlines():
             found = FIGURE.match(line)
             if found:

@@ -25,6 +25,12 @@ from napcompose.lock import Holder, LockRecord, describe
 DEFAULT_LEASE_S = 5.0
 
 
+def _who(record: LockRecord) -> str:
+    """The holder without times: a follower says it once, not once a beat with a new age."""
+    h = record.holder
+    return f"{h.user}@{h.machine} (pid {h.pid}, `{h.command}`)"
+
+
 def leader_key(prefix: str) -> str:
     return f"{prefix.rstrip('/')}/reconciler/leader"
 
@@ -88,7 +94,7 @@ class Leadership:
             current = LockRecord.load(found[0]) if found else None
             if current is None or current.token != self._token:
                 self._version, self._renewed_at = None, None
-                who = describe(current, sent) if current else "nobody (the key is gone)"
+                who = _who(current) if current else "nobody (the key is gone)"
                 return LeaseState("following", f"lost the lease: {who} holds it")
             version = found[1]  # our earlier write landed after all
         self._version, self._renewed_at = version, sent
@@ -109,7 +115,7 @@ class Leadership:
         if self._watch is None or self._watch[0] != found[1]:
             self._watch = (found[1], sent)
         if current is not None and sent - self._watch[1] < self.lease_s:
-            return LeaseState("following", f"{describe(current, sent)} leads")
+            return LeaseState("following", f"{_who(current)} leads")
         version = self._store.compare_and_swap(self.key, self._record(sent).dump(), found[1])
         if version is None:
             return LeaseState("following", "another reconciler took the lease meanwhile")

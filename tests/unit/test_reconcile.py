@@ -92,11 +92,14 @@ def test_a_renewing_leader_is_never_taken_over():
     a = Leadership(kv, "/nap", ME, clock, ids("a"), lease_s=4)
     b = Leadership(kv, "/nap", OTHER, clock, ids("b"), lease_s=4)
     a.step()
+    said = set()
     for _ in range(20):
         clock.sleep(a.renew_every_s)
         assert a.step().status == "leading"
         assert b.step().status == "following"
+        said.add(b.state.why)
         a.check()
+    assert said == {"root@ws1 (pid 100, `nap-compose watch`) leads"}  # one line, not one per beat
 
 
 def test_with_the_store_unreachable_the_leader_becomes_unsure_and_its_fence_refuses():

@@ -27,7 +27,7 @@ from napcompose.lab.state import REGISTRY_DIR, read_claim
 LAB_NAME = "naptest"
 LAB_SUBNET = "198.18.1.0/24"
 LAB_HOSTS = 3
-LOCK_WAIT_S = 2400  # a whole integration run of another session can take this long
+LOCK_WAIT_S = 900
 SESSION_PREFIX = "naptest-session-"  # a lab a session starts, and tears down, for itself
 
 

@@ -135,8 +135,11 @@ class _Watch:
                             fence=fence)
 
     def _lock(self, project: str) -> ProjectLock:
+        # A deposed leader's lock (it stalled mid-pass) is taken over at once: its every step fails its
+        # own fence on the lease, so waiting out that lock would only keep the project unhealed.
         return ProjectLock(self.store, self.cluster.store.prefix, project, self.me, self.clock, self.ctx.wiring.new_id,
-                           ttl_s=self.cluster.lock_ttl_s, gone=holder_gone)
+                           ttl_s=self.cluster.lock_ttl_s,
+                           gone=lambda holder: self.leadership.deposed(holder) or holder_gone(holder))
 
     # ------------------------------------------------------------------ --once
 

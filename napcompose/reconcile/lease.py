@@ -63,6 +63,9 @@ class Leadership:
         self._version: Optional[int] = None
         self._renewed_at: Optional[float] = None  # when the last successful write was sent
         self._watch: Optional[Tuple[int, float]] = None  # (version seen, first seen at) of another's lease
+        # the leaders this one took the lease from: fenced out by the lease, so a project lock one of
+        # them still holds (it stalled mid-pass) may be taken over at once (``deposed``)
+        self._deposed: set = set()
         self.state = LeaseState("following", "not started")
 
     @property
@@ -120,8 +123,15 @@ class Leadership:
         if version is None:
             return LeaseState("following", "another reconciler took the lease meanwhile")
         self._version, self._renewed_at, self._watch = version, sent, None
+        if current is not None:
+            self._deposed.add(current.holder)
         who = describe(current, sent) if current else "an unreadable record"
         return LeaseState("leading", f"took over the lease of {who}: not renewed for {self.lease_s:g} s")
+
+    def deposed(self, holder: Holder) -> bool:
+        """True for a reconciler this one took the lease over from: every step it might still take
+        fails its own fence (it no longer holds the lease), so what it holds need not be waited out."""
+        return self._version is not None and holder in self._deposed
 
     def check(self) -> None:
         """The fence before every step of a pass: LeadershipLostError unless this run leads now."""

@@ -389,3 +389,37 @@ def test_a_host_never_heard_from_counts_its_silence_from_the_first_answer_of_any
     assert judge.verdict(11).lost == ()
     judge.seen("node1", True, 14.5)
     assert judge.verdict(14.5).lost == ("node2",)
+
+
+def test_a_project_lock_left_by_a_deposed_leader_is_taken_over_at_once_and_the_old_one_changes_nothing():
+    w = World()
+    w.lead_and_pass()
+    clock = w.rig.clock
+    # the old leader (ws2) stalled mid-pass holding the project's lock; this one took its lease over
+    old = Leadership(w.store, w.prefix, OTHER, clock, ids("old"), lease_s=5)
+    w.leadership.resign()
+    assert old.step().leading
+    stalled_lock = ProjectLock(w.store, w.prefix, "gb", OTHER, clock, ids("oldlock"), ttl_s=30)
+    stalled_lock.acquire(0)
+    assert w.leadership.step().status == "following"
+    clock.sleep(601)  # a whole lease of this World's reconciler (600 s) without a renewal
+    assert w.leadership.step().leading and w.leadership.deposed(OTHER)
+    w.rig.world.engines[w.rig.world.host_of("gb_web_1")].exit("gb_web_1", 1)
+
+    def lock(project):
+        return ProjectLock(w.store, w.prefix, project, ME, clock, ids("lock"), ttl_s=30,
+                           gone=w.leadership.deposed)
+
+    w.reconciler._lock_for = lock
+    w.hear()  # every host answers
+    result = w.reconciler.run_pass(w.record)
+    assert result.outcome == "done", result.why
+    assert w.rig.world.container("gb_web_1").state == "running"
+    # the old leader wakes: both its fences refuse
+    with pytest.raises(LeadershipLostError):
+        old.check()
+    from napcompose.errors import LockLostError
+    with pytest.raises(LockLostError):
+        stalled_lock.check()
+    # a lock of anyone else is still waited for
+    assert not w.leadership.deposed(Holder("alice", "ws9", 1, "nap-compose up -d"))

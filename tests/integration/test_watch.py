@@ -255,6 +255,10 @@ def test_the_leader_stalled_is_followed_within_15_s_and_nothing_is_rescheduled_t
 def test_etcd_down_stops_or_moves_nothing_and_watch_says_why(heal_lab, kept):
     project, first, second = kept
     lab = heal_lab
+    # from a settled project: its three replicas running, one copy each
+    until(lambda: sorted((n, st) for _, _, n, st, _ in _scan(lab) if n.startswith(project.name)),
+          lambda found: found == sorted((f"{project.name}_{s}_1", "running") for s in ("always", "api", "client")),
+          timeout=30)
     before = sorted((host, name, cid, state) for _, host, name, state, cid in _scan(lab))
     marks = (len(first.text()), len(second.text()))
     _lab_cli(lab, "lab", "etcd", "kill-leader")

@@ -126,6 +126,11 @@ class LockLostError(ProjectLockedError):
     """The project's lock was taken over while this command held it (its lease was not renewed in time)."""
 
 
+class LeadershipLostError(LockLostError):
+    """The reconciler's leadership could not be confirmed (another leads, or the store did not answer):
+    a run it started stops before its next step, as a run whose project lock was taken over does."""
+
+
 class PartialFailure(NapComposeError):
     """Some actions of a run failed; the others completed. ``failures`` lists (subject, error)."""
 

@@ -267,6 +267,19 @@ class HostConnections:
                 self._files[host_name] = files
             return files
 
+    def drop(self, host_name: str) -> None:
+        """Close ``host_name``'s connections now: a call waiting on them fails at once instead of at
+        the operation timeout (a host cut off mid-call); a later call connects again."""
+        with self._locks[host_name]:
+            closers = (self._files.pop(host_name, None), self._docker.pop(host_name, None),
+                       self._ssh.pop(host_name, None))
+        for closer in closers:
+            if closer is not None:
+                try:
+                    closer.close()
+                except Exception:  # the connection is going away either way
+                    pass
+
     def close(self) -> None:
         """Close every connection; safe to call twice."""
         if self._early is not None:

@@ -21,6 +21,7 @@ from napcompose.cli.wiring import Wiring
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = (
     "napcompose.cli.project_cmd",
+    "napcompose.cli.watch_cmd",
     "napcompose.cli.logs_cmd",
     "napcompose.cli.pause_cmd",
     "napcompose.cli.cp_cmd",

@@ -58,6 +58,7 @@ def _project_or_none(ctx):
 def cmd_dashboard(args, ctx) -> int:
     from napcompose.cli.deploy_wiring import deploy_for
     from napcompose.cli.session import session_of
+    from napcompose.reconcile.records import ReconcileLog
     from napcompose.dashboard.server import Access, DashboardServer, Refresher, loopback_hosts
     from napcompose.dashboard.state import ClusterState
     from napcompose.ports import ListReporter
@@ -70,7 +71,8 @@ def cmd_dashboard(args, ctx) -> int:
     # the drift check's warnings belong to the page, not to the terminal
     deploy = deploy_for(ctx, reporter=ListReporter())
     session_of(ctx).store.opened()  # a store that cannot be reached stops the dashboard before it serves
-    state = ClusterState(deploy.orchestrator, project, blocks=session_of(ctx).host_blocks())
+    state = ClusterState(deploy.orchestrator, project, blocks=session_of(ctx).host_blocks(),
+                         healing=ReconcileLog(deploy.store, deploy.cluster.store.prefix))
     log = (lambda line: ctx.err(line)) if args.verbose else (lambda line: None)
     refresher = Refresher(state.snapshot, args.interval, lambda line: ctx.err(f"WARNING: {line}"))
     try:

@@ -15,6 +15,7 @@ from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
+from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep, follow_scale, print_log
 from napcompose.cli.lifecycle import lifecycle_handler
 from napcompose.cli.locking import add_wait_option, hold_project_lock
 from napcompose.cli.options import options_of
@@ -34,6 +35,7 @@ def cmd_up(args, ctx) -> int:
         views.print_bind_sources(ctx, project)
         return ExitStatus.OK
     lock = hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    apply_keep(ctx, project, options, deploy.store, deploy.cluster)  # before the run: a failed up is kept too
     raise_on_failures(deploy.orchestrator.run(project, options), "up")
     if args.detach or options.wait or not options.start:  # --wait implies -d, as in docker compose; so
         # does --no-start: nothing runs to follow
@@ -55,6 +57,7 @@ def cmd_scale(args, ctx) -> int:
     options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    follow_scale(ctx, project.name, options, deploy.store, deploy.cluster)  # the reconciler keeps the new count
     raise_on_failures(deploy.orchestrator.run(project, options), "scale")
     return ExitStatus.OK
 
@@ -64,6 +67,7 @@ def cmd_down(args, ctx) -> int:
     options = options_of(args, project)
     deploy = deploy_for(ctx)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
+    drop_keep(ctx, project.name, deploy.store, deploy.cluster)  # first: the reconciler must not bring it back
     raise_on_failures(deploy.orchestrator.run(project, options, Command.DOWN), "down")
     return ExitStatus.OK
 
@@ -122,6 +126,8 @@ def cmd_ps(args, ctx) -> int:
         print_ps_json(ctx, rows, project.name, ctx.wiring.clock().now())
     else:
         views.print_ps_table(ctx, rows)
+    if args.log:
+        print_log(ctx, project.name)
     views.raise_if_partial(observation, "ps")
     return ExitStatus.OK
 
@@ -173,6 +179,7 @@ def register(sub) -> None:
     _timeout_arg(p)
     add_compose_wait_options(p, "up")
     add_wait_option(p, old_spelling=False)
+    add_keep_options(p)
     _services_arg(p)
     p.set_defaults(func=cmd_up)
 
@@ -202,6 +209,9 @@ def register(sub) -> None:
     p.add_argument("-a", "--all", action="store_true", help="include one-off containers")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="json: one object per line, with docker compose's keys plus Host, IP, Generation")
+    p.add_argument("--log", action="store_true",
+                   help="then what the reconciler (`watch`) did to the project and why: hosts lost, replicas "
+                        "moved, containers replaced (read from the store)")
     p.add_argument("--status", action="append", default=[], metavar="STATUS",
                    help=f"only containers in this state (repeatable): {', '.join(STATUSES)}")
     p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",

@@ -104,3 +104,5 @@ class Snapshot:
     graph: Optional[ServiceGraph] = None
     graph_error: Optional[str] = None
     notes: Tuple[str, ...] = ()  # problems seen while gathering (an engine's events failed, …)
+    # what the reconciler (``watch``) did and why: (project, reconcile.records.LogEntry), newest last
+    healing: Tuple = ()

@@ -29,11 +29,12 @@ class ClusterState:
     Call ``snapshot`` from one thread at a time: it remembers how far each host's events were read.
     """
 
-    def __init__(self, orchestrator: Orchestrator, project: Optional[Project] = None, blocks=None):
+    def __init__(self, orchestrator: Orchestrator, project: Optional[Project] = None, blocks=None, healing=None):
         """``orchestrator`` reports to a ListReporter: the warnings of a drift check go into the Snapshot."""
         self._orchestrator = orchestrator
         self.cluster = orchestrator.cluster
         self.blocks = blocks  # HostBlocks of the store, or None where the cluster keeps none
+        self.healing = healing  # reconcile.records.ReconcileLog of the store, or None
         self.engines = orchestrator.engines
         self.ipam = orchestrator.ipam
         self.clock = orchestrator.clock
@@ -66,13 +67,24 @@ class ClusterState:
                 graph_error = str(exc)
             drift = self._drift(seen)
         notes.extend(self._read_events(now, down))
+        healing = self._healing(notes)
         events = tuple(sorted(self._events.values(), key=lambda e: (e.time, e.host, e.container_id)))
         return Snapshot(taken_at=now, hosts=hosts, containers=tuple(_view(c, down) for c in everything),
                         pool=pool, drift=drift, events=events,
                         project=self.project.name if self.project else None, graph=graph,
-                        graph_error=graph_error, notes=tuple(notes))
+                        graph_error=graph_error, notes=tuple(notes), healing=healing)
 
     # ------------------------------------------------------------------ parts
+
+    def _healing(self, notes: List[str]) -> Tuple:
+        """What the reconciler did, from its log in the store (the last ``MAX_EVENTS``)."""
+        if self.healing is None:
+            return ()
+        try:
+            return tuple(self.healing.read_all()[-MAX_EVENTS:])
+        except NapComposeError as exc:
+            notes.append(f"reconciler log: {exc}")
+            return ()
 
     def _blocks(self, notes: List[str]) -> Dict[str, str]:
         """Each host's block (its network's ip-range) as the store records it."""

@@ -191,7 +191,19 @@ def events_view(snapshot: Snapshot, filters: Mapping[str, str], limit: int = 100
     notes = "".join(f'<li class="warning">{h(n)}</li>' for n in snapshot.notes)
     return (f'<p class="summary">The latest {len(shown)} container starts, stops and deaths on every host, '
             f'newest first</p>' + (f"<ul>{notes}</ul>" if notes else "")
-            + _table(("Time", "Host", "Container", "Project / service", "Event", "Exit code"), rows, "events"))
+            + _table(("Time", "Host", "Container", "Project / service", "Event", "Exit code"), rows, "events")
+            + _healing_table(snapshot, limit))
+
+
+def _healing_table(snapshot: Snapshot, limit: int) -> str:
+    """What the reconciler (``nap-compose watch``) did and why, newest first; nothing when it did nothing."""
+    if not snapshot.healing:
+        return ""
+    rows = [f'<tr data-project="{h(project)}"><td>{h(when(e.time))}</td><td>{h(project)}</td>'
+            f'<td class="action">{h(e.kind)}</td><td class="name">{h(e.subject)}</td><td>{h(e.why)}</td>'
+            f'<td>{h(e.by)}</td></tr>' for project, e in list(reversed(snapshot.healing))[:limit]]
+    return ('<p class="summary">What the reconciler did, and why, newest first</p>'
+            + _table(("Time", "Project", "What", "Subject", "Why", "By"), rows, "healing"))
 
 
 RENDERERS = {"containers": containers_view, "hosts": hosts_view, "graph": graph_view, "pool": pool_view,

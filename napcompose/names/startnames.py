@@ -66,7 +66,8 @@ class StartNames:
             self._heads[spec.name] = ((spec.name, address),) + tuple(
                 (alias, address) for attachment in spec.networks for alias in attachment.aliases)
         self._replicas: Dict[str, Tuple[Pair, ...]] = {}
-        self._run = len(common)  # where the replicas' names begin in ``_common``
+        # where the replicas' names begin in ``_common``
+        self._run = sum(len(head) for head in self._heads.values())
         for service in sorted(groups):
             own = tuple((name, address) for index, address in sorted(groups[service])
                         for name in replica_names(Replica(project.name, service, index)))
@@ -84,6 +85,7 @@ class StartNames:
         # (service, given) -> its extra_hosts: every replica of a service gets the same ones, so a
         # large project builds each list once, not once per replica (each holds every peer's names)
         self._made: Dict[Tuple[str, Tuple[Pair, ...]], Tuple[Pair, ...]] = {}
+        self._sharing: Dict[str, bool] = {}  # service -> whether it shares a network with all others
 
     def known(self) -> Dict[str, str]:
         """{name: address} of every name shared by all consumers (link aliases aside): what a line
@@ -113,13 +115,22 @@ class StartNames:
             found = self._made[(service, given)] = self._for_service(service, given)
         return found
 
+    def _shares_all(self, service: str) -> bool:
+        """Whether ``service`` shares a compose network with every service that has names here (the
+        usual project, all on ``default``): then its names are the shared run, copied as slices."""
+        shared = self._sharing.get(service)
+        if shared is None:
+            shared = self._sharing[service] = all(shares_network(self.project, service, other)
+                                                  for other in self._replicas)
+        return shared
+
     def _for_service(self, service: str, given: Tuple[Pair, ...]) -> Tuple[Pair, ...]:
         spec = self.project.service(service)
         aliases = [(link.alias, self._first[link.service]) for link in spec.links
                    if link.service in self._first and shares_network(self.project, service, link.service)]
         out: List[Pair] = list(given)  # kept as written: a name given twice on purpose stays twice
         seen = {name for name, _ in out}
-        if self.everyone and self._unique is not None:
+        if self.everyone and self._unique is not None and self._shares_all(service):
             for name, address in [(validate_name(a), ip) for a, ip in aliases]:
                 if name not in seen:
                     seen.add(name)

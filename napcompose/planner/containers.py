@@ -127,7 +127,7 @@ def hosts_block(project: Project, service: str, addresses: Mapping[Replica, str]
 
 
 def _decide(want, container: Optional[ObservedContainer], options: Options,
-            image_id: Optional[str] = None) -> Tuple[type, str]:
+            image_id: Optional[str] = None, restart: Optional[str] = None) -> Tuple[type, str]:
     if container is None:
         return Create, "not created yet"
     running = container.state == "running"
@@ -146,6 +146,8 @@ def _decide(want, container: Optional[ObservedContainer], options: Options,
         return Recreate, f"address {container.ip} differs from its reservation {want.ip}"
     if not running:
         return (Start, container.state) if options.start else (Keep, container.state)
+    if options.replace_unhealthy and container.health == "unhealthy" and restart != "no":
+        return Recreate, "unhealthy: its healthcheck failed past its retries"
     return Keep, "up to date"
 
 
@@ -189,7 +191,8 @@ def converge(project: Project, wanted: Mapping[Replica, object], observed: Seque
             for replica in sorted(by_service.get(service, ())):
                 want = wanted[replica]
                 container = current.get(replica)
-                kind, reason = _decide(want, container, options, image_ids.get((want.host, want.image)))
+                kind, reason = _decide(want, container, options, image_ids.get((want.host, want.image)),
+                                       project.service(service).restart)
                 after = tuple(k for dep in deps for k in keys.get(dep, ()))
                 needs_image = after + (image_key(want.image, want.host),)
                 waits = dict(healthy=service in healthy, completed=service in jobs)

@@ -46,6 +46,9 @@ class Options:
     pull: Optional[str] = None
     push: bool = False
     volumes: bool = False  # down -v: the project's named volumes go too; rm -v: the anonymous ones
+    # the reconciler's passes: a running replica Docker reports unhealthy (its healthcheck failed
+    # past its retries) is recreated, unless its service's restart policy is "no"
+    replace_unhealthy: bool = False
 
     @property
     def scale_of(self) -> Dict[str, int]:

@@ -25,7 +25,7 @@ LAYERS = {
     "observe": 4,
     "planner": 5,
     "execute": 6,
-    "orchestrator": 7,
+    "orchestrator": 7, "reconcile": 7,
     "adapters": 8,
     "cli": 9, "lab": 9, "dashboard": 9,
     "__main__": 10, "__init__": 0,

@@ -13,15 +13,12 @@ still flows back. Reading goes on until Docker ends the stream.
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 from typing import Callable, Protocol, Tuple
 
-from napcompose.adapters.exec_stream import buffered_reader, read_exactly
+from napcompose.adapters.exec_stream import buffered_reader, read_frames
 
-_HEADER = 8  # stream type (1), padding (3), big-endian payload length (4)
 _CHUNK = 64 * 1024
-STDERR = 2
 
 
 class Streams(Protocol):
@@ -56,22 +53,6 @@ def _writer(response) -> Tuple[Callable[[bytes], None], Callable[[], None]]:
 
 
 
-def _demux(read: Callable[[int], bytes], streams: Streams) -> None:
-    """Docker's frames (8-byte header, then the payload) to stdout or stderr, passed on as they come."""
-    while True:
-        header = read_exactly(read, _HEADER)
-        if header is None:
-            return
-        kind, remaining = struct.unpack(">BxxxL", header)
-        emit = streams.err if kind == STDERR else streams.out
-        while remaining:
-            chunk = read(min(remaining, _CHUNK))
-            if not chunk:
-                return
-            emit(chunk)
-            remaining -= len(chunk)
-
-
 class Upgraded:
     """One upgraded connection; ``pump`` carries the streams until Docker ends it. ``close`` always."""
 
@@ -95,7 +76,7 @@ class Upgraded:
                 for chunk in iter(lambda: self._read(_CHUNK), b""):
                     streams.out(chunk)
             else:
-                _demux(self._read, streams)
+                read_frames(self._read, streams.out, streams.err)
         finally:
             self._done.set()
 

@@ -49,13 +49,19 @@ def read_exactly(read: Callable[[int], bytes], size: int) -> Optional[bytes]:
     return bytes(got)
 
 
-def _frames(read: Callable[[int], bytes], emit: Callable[[bytes], None]) -> None:
-    """Each frame's payload passed on as it arrives, never held whole (an output may be gigabytes)."""
+STDERR = 2  # a frame's stream type: 1 stdout, 2 stderr
+
+
+def read_frames(read: Callable[[int], bytes], out: Callable[[bytes], None],
+                err: Optional[Callable[[bytes], None]] = None) -> None:
+    """Each frame's payload passed on as it arrives, never held whole (an output may be gigabytes):
+    stderr's to ``err`` (to ``out`` too when there is no ``err``), everything else to ``out``."""
     while True:
         header = read_exactly(read, _HEADER)
         if header is None:
             return
-        _, remaining = struct.unpack(">BxxxL", header)
+        kind, remaining = struct.unpack(">BxxxL", header)
+        emit = err if kind == STDERR and err is not None else out
         while remaining:
             chunk = read(min(remaining, _CHUNK))
             if not chunk:
@@ -80,6 +86,6 @@ def exec_output(api, exec_id: str, tty: bool, write: Optional[Callable[[bytes], 
             for chunk in iter(lambda: read(_CHUNK), b""):
                 emit(chunk)
         else:
-            _frames(read, emit)
+            read_frames(read, emit)
     finally:
         response.close()

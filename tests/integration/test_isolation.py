@@ -112,7 +112,9 @@ def test_names_answer_only_within_the_callers_groups(split):
     assert reached(p, name_of(p, "webx"), "api", "api") == TRIES
     names = {name for line in p.etc_hosts(name_of(p, "web")).splitlines() if not line.startswith("#")
              for name in line.split()[1:]}
-    assert {"api", "webx"} <= names and not names & {"db", "dbx", "db_1", f"{p.name}_db_1"}, names
+    if p.lab.cluster.network.resolver is None:  # with a resolver the bare names are its to answer
+        assert {"api", "webx"} <= names, names
+    assert not names & {"db", "dbx", "db_1", f"{p.name}_db_1"}, names
     assert kept_apart(p, name_of(p, "web"), "db") == 0
     assert kept_apart(p, name_of(p, "webx"), "dbx") == 0
 

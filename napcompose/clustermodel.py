@@ -71,8 +71,8 @@ class ClusterNetwork:
     host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
     resolver: Optional[ResolverSpec] = None  # None (`resolver: false`): names come from the hosts files alone
     # Compose networks are isolation groups, enforced by a bridge filter on every host (isolation/);
-    # False: every container reaches every other. A cluster file turns it on unless it says
-    # ``isolation: false`` (cluster.py); a network built in code states it.
+    # False: every container reaches every other. Off unless the cluster file says ``isolation:
+    # true``: a start-first rolling update's new address joins its groups only at the run's last load.
     isolation: bool = False
 
 

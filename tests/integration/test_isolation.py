@@ -9,12 +9,16 @@ are shared with other test modules: the filters nap-compose loaded are removed a
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import os
 import subprocess
 import time
 
 import pytest
+import yaml
 
+from napcompose.cluster import load_cluster_file
 from napcompose.lab import exec_argv
 from tests.integration.deploy_support import IMAGE, DeployProject, addresses_on_every_host
 
@@ -66,11 +70,21 @@ def on_host(lab, host: str, *argv: str) -> str:
 
 @pytest.fixture(scope="module")
 def filtered(lab):
-    """The lab's hosts, their bridge filters removed again after the module (other modules run
-    projects without them)."""
-    yield lab
-    for host in lab.cluster.hosts:
-        on_host(lab, host.name, "nft", "delete", "table", "bridge", "nap_compose")
+    """The lab with isolation turned on (``network: {isolation: true}`` in a copy of its cluster file,
+    beside it: its key, known_hosts and store certificates are named relative to it); the hosts'
+    bridge filters are removed again after the module (other modules run projects without them)."""
+    with open(lab.cluster_file) as fh:
+        data = yaml.safe_load(fh)
+    data["network"]["isolation"] = True
+    path = os.path.join(os.path.dirname(lab.cluster_file), f"isolation-{os.getpid()}.yml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh)
+    try:
+        yield dataclasses.replace(lab, cluster_file=path, cluster=load_cluster_file(path))
+    finally:
+        os.remove(path)
+        for host in lab.cluster.hosts:
+            on_host(lab, host.name, "nft", "delete", "table", "bridge", "nap_compose")
 
 
 @pytest.fixture(scope="module")

@@ -238,11 +238,12 @@ def test_the_ports_found_inside_and_on_the_host_pair_up_by_index():
 # ------------------------------------------------------------------ the cluster setting
 
 
-def test_isolation_is_on_unless_the_cluster_file_turns_it_off(tmp_path):
+def test_isolation_is_off_unless_the_cluster_file_turns_it_on(tmp_path):
     base = ("hosts: [{name: node1, address: 198.18.0.1}]\n"
             "network: {subnet: 198.18.0.0/24, router: 198.18.0.254, pools: [198.18.0.100-198.18.0.199]%s}\n"
             "store: {url: 'file:///tmp/x.json'}\n")
-    assert parse_cluster(base % "", str(tmp_path / "c.yml")).network.isolation is True
+    assert parse_cluster(base % "", str(tmp_path / "c.yml")).network.isolation is False
+    assert parse_cluster(base % ", isolation: true", str(tmp_path / "c.yml")).network.isolation is True
     assert parse_cluster(base % ", isolation: false", str(tmp_path / "c.yml")).network.isolation is False
     with pytest.raises(ConfigError) as error:
         parse_cluster(base % ", isolation: 'no'", str(tmp_path / "c.yml"))

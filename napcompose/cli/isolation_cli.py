@@ -18,7 +18,7 @@ def filter_findings(ctx, session, unreachable: Mapping[str, str]) -> List[Findin
     """A ``filter-drift`` finding per answering host whose bridge filter is not what the records say."""
     cluster = session.cluster
     bridge = ctx.wiring.bridge_filter(cluster, session.connections)
-    if bridge is None:
+    if bridge is None or not cluster.network.isolation:  # off: hosts need no nftables at all
         return []
     hosts = [h.name for h in cluster.hosts if h.name not in unreachable]
     drifts = check_filters(cluster, session.engines, session.ipam(), bridge, hosts)
@@ -31,7 +31,7 @@ def repair(ctx, session, width: int) -> int:
     """Load every host's bridge filter from the records (one line per host); HOST status when one fails."""
     cluster = session.cluster
     bridge = ctx.wiring.bridge_filter(cluster, session.connections)
-    if bridge is None:
+    if bridge is None or not cluster.network.isolation:  # off: hosts need no nftables at all
         return ExitStatus.OK
     results = repair_filters(cluster, session.engines, session.ipam(), bridge, [h.name for h in cluster.hosts])
     done = "loaded" if cluster.network.isolation else "removed"

@@ -10,21 +10,20 @@ from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 
 
 def pause(state: RunState, action: Pause) -> None:
-    container = action.container
-
-    def work():
-        state.core.engines[action.host].pause_container(container.id)
-        state.set_live(action.replica, replace(container, state="paused"), only_if=container)
-
-    state.core.step(action.subject, action.verb, action.host, container.ip, work)
+    _freeze(state, action, lambda engine: engine.pause_container, "paused")
 
 
 def unpause(state: RunState, action: Unpause) -> None:
+    _freeze(state, action, lambda engine: engine.unpause_container, "running")
+
+
+def _freeze(state: RunState, action, call, after: str) -> None:
+    """``call(engine)`` on the action's container, then the container as ``after`` in what is live."""
     container = action.container
 
     def work():
-        state.core.engines[action.host].unpause_container(container.id)
-        state.set_live(action.replica, replace(container, state="running"), only_if=container)
+        call(state.core.engines[action.host])(container.id)
+        state.set_live(action.replica, replace(container, state=after), only_if=container)
 
     state.core.step(action.subject, action.verb, action.host, container.ip, work)
 

@@ -56,9 +56,20 @@ def parse_label(text: Optional[str]) -> Optional[Tuple[str, ...]]:
     return names or None
 
 
+_KEPT_RE = re.compile(r"@gen[0-9]+")
+
+
 def _owner(owner: str) -> Optional[Tuple[str, str]]:
-    """(project, service) of a replica's owner ``project/service/N`` (or a one-off's ``project/service/x``)."""
+    """(project, service) of a replica's owner ``project/service/N`` (or a one-off's ``project/service/x``).
+
+    An old copy's address held under ``project/service/N@genG`` (kept beside a start-first update's
+    new copy, or left on a lost host) keeps its service's groups: it still serves until it stops."""
     parts = owner.split("/")
+    if len(parts) == 3 and "@" in parts[2]:
+        index, _, generation = parts[2].partition("@")
+        if not _KEPT_RE.fullmatch("@" + generation):
+            return None
+        parts[2] = index
     if len(parts) != 3 or not all(_NAME_RE.fullmatch(p) for p in parts):
         return None
     return parts[0], parts[1]

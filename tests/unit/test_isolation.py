@@ -75,6 +75,15 @@ def test_a_container_without_a_label_keeps_every_group_of_its_project():
     assert found[1] == Member("198.18.0.102", "node1", ("shop/back", "shop/default", "shop/front"))
 
 
+def test_an_old_copy_kept_beside_its_new_one_keeps_its_services_groups():
+    records = [allocation("shop/web/1@gen2", "198.18.0.103", "node2"), allocation("shop/web/1", "198.18.0.104", "node1"),
+               allocation("shop/api/1", "198.18.0.101", "node1"), allocation("shop/web/1@bad", "198.18.0.105", "node1")]
+    found = members(records, [], shop())
+    assert Member("198.18.0.103", "node2", ("shop/front",)) in found  # still serving until it stops
+    assert Member("198.18.0.104", "node1", ("shop/front",)) in found
+    assert not [m for m in found if m.ip == "198.18.0.105"]  # not an owner nap-compose writes
+
+
 def test_a_label_naming_a_bad_network_is_ignored():
     seen = [container("shop/api/1", "198.18.0.101", "node1", "front,../x;rm")]
     assert members(RECORDS[:1], seen) == (Member("198.18.0.101", "node1", ("shop/front",)),)

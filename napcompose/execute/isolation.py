@@ -72,28 +72,47 @@ def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: st
 
 def apply_isolation(state: RunState, action: ApplyIsolation) -> Optional[List[Outcome]]:
     """Load the bridge filter of every host of ``action``; announce the addresses it names."""
+    if state.core.bridge_filter is None:  # no host can be filtered: nothing was wired to reach them
+        return None
+    with state.filters:
+        return _load(state, [h for h in action.hosts if h not in state.down], action.phase == "before",
+                     action.verb, set(action.announce))
+
+
+def join_groups(state: RunState, address: str) -> None:
+    """Reload every answering host's filter now that ``address`` was reserved in the middle of the
+    run (a start-first update's new copy): it is in its groups, and local to its host, before its
+    container starts. HostError when a host's filter could not be loaded (the new copy would be cut
+    off there): the caller keeps the old copy."""
+    core = state.core
+    if core.bridge_filter is None or not core.cluster.network.isolation:
+        return
+    with state.filters:
+        outcomes = _load(state, sorted(h for h in core.engines if h not in state.down), True, "Loading", set())
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise HostError(failed[0].host or "?", f"{address} could not join its groups: {failed[0].error}")
+
+
+def _load(state: RunState, hosts: List[str], before: bool, verb: str, announce: set) -> List[Outcome]:
     core = state.core
     bridge = core.bridge_filter
-    if bridge is None:  # no host can be filtered: nothing was wired to reach them
-        return None
-    hosts = [h for h in action.hosts if h not in state.down]
     view = cluster_view(core.engines, core.book, hosts, state.project, core.max_workers)
-    announce = set(action.announce)
 
     def one(host: str) -> None:
         if host in view.errors:
             raise HostError(host, view.errors[host])
         # before the containers, the ports bound last time still hold: one listing instead of a
         # discovery that asks the engine about every running container
-        rules = rules_of(core.cluster, bridge, view, host, keep_bound=action.phase == "before")
-        core.step(SUBJECT, action.verb, host, None, lambda: bridge.load(host, render(rules)))
+        rules = rules_of(core.cluster, bridge, view, host, keep_bound=before)
+        core.step(SUBJECT, verb, host, None, lambda: bridge.load(host, render(rules)))
         started = [(c.id, c.ip) for c in view.containers.get(host) or ()
                    if c.replica in announce and c.state == "running" and c.ip]
         if started:
             core.step(SUBJECT, "Announcing", host, None, lambda: bridge.announce(host, started))
 
     results = fan_out(hosts, one, max_workers=core.max_workers)
-    return [Outcome(SUBJECT, action.verb, r.key, r.error) for r in results]
+    return [Outcome(SUBJECT, verb, r.key, r.error) for r in results]
 
 
 # ---------------------------------------------------------------------- network check / create

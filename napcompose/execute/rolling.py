@@ -42,6 +42,7 @@ from napcompose.errors import HostError, NapComposeError
 from napcompose.execute.batches import move_consumers, run_batch
 from napcompose.execute.containers import create_container
 from napcompose.execute.gate import gate
+from napcompose.execute.isolation import join_groups
 from napcompose.execute.kept import drop_kept, left_owner, remove_kept
 from napcompose.execute.state import RunState
 from napcompose.model import RUNNING_STATES, FailureAction, ObservedContainer, Outcome, UpdateConfig
@@ -165,6 +166,8 @@ def _start_first(state: RunState, step: RollStep, reason: str, config: UpdateCon
     try:
         [allocation] = book.ensure_many([(owner, step.host, None)], None)
         state.allocations[step.replica] = allocation
+        # the new address reaches and is reached by its groups before its process starts
+        join_groups(state, allocation.ip)
         create = Create(step.replica, step.host, reason, address=allocation.ip, generation=generation + 1)
         core.step(label, "Starting beside the old one", step.host, allocation.ip,
                   lambda: made.append(create_container(state, create, publish=False)))

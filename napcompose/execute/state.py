@@ -132,7 +132,8 @@ class RunState:
     ``live`` is read and changed only under ``lock`` (``set_live``, ``live_of``, ``snapshot``).
     ``allocations`` is written by one handler per replica at a time (its replica's actions are
     ordered by the plan). ``hosts_writes`` lets one hosts pass run at a time within the run: two
-    rolling updates of one wave must not interleave their writes of one file.
+    rolling updates of one wave must not interleave their writes of one file; ``filters`` likewise
+    for the bridge filters' loads.
     """
 
     core: Core
@@ -144,6 +145,8 @@ class RunState:
     down: Dict[str, str]  # host -> why it did not answer
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     hosts_writes: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # one bridge-filter load at a time: a load made from older records must not land after a newer one
+    filters: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # (how many allocations, StartNames): the create-time names built once per set of addresses
     _names: list = field(default_factory=list, repr=False)
     # kind -> (the version of ``live``, the live containers, what was made of them): see shared_view

@@ -30,6 +30,7 @@ from napcompose.planner.actions import (CreateOneOff, Plan, Release, Remove, Res
                                         Start, Unreserved, image_key, ship_key)
 from napcompose.planner.containers import COMPOSE_VERSION
 from napcompose.planner.images import plan_images
+from napcompose.planner.isolation_actions import isolation_applies
 from napcompose.planner.options import Options
 from napcompose.planner.up import placement_of
 from napcompose.shipping.manifest import Shipped
@@ -140,7 +141,9 @@ def plan_run(project: Project, observation: Observation, addresses: Addresses, r
     reserve = Reserve((Reservation(one_off, host, None, "one-off container"),), reason="an address for the run")
     create = CreateOneOff(one_off, host, "run", (image_key(image, host),) + tuple(ship_key(host) for _ in ships[:1]),
                           address=Unreserved(one_off.owner), spec=spec, start=run.detach, rm=run.rm)
-    waves = [(reserve,)] + [w for w in (builds, tuple(copies) + tuple(pulls) + ships) if w] + [(create,)]
+    # with isolation, the one-off's address joins its service's groups before its process starts
+    early = tuple(copies) + tuple(pulls) + ships + isolation_applies(observation, "before")
+    waves = [(reserve,)] + [w for w in (builds, early) if w] + [(create,)]
     return Plan(project.name, tuple(waves), peers_of(project, addresses), hosts=observation.hosts, pins=pins)
 
 

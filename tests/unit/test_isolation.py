@@ -13,7 +13,7 @@ from napcompose.isolation.diff import differences, parse_loaded
 from napcompose.isolation.groups import GROUPS_LABEL, Member, members, peers, shares_network
 from napcompose.isolation.ruleset import host_rules, render, rule_count
 from napcompose.model import (Allocation, BridgePort, NetworkAttachment, ObservedContainer, Project, Replica,
-                              ServiceSpec)
+                              ServiceSpec, UpdateConfig)
 from napcompose.orchestrator import Orchestrator
 from napcompose.planner import ApplyIsolation, render as render_plan
 from napcompose.ports import ListReporter
@@ -372,3 +372,51 @@ def test_before_the_containers_the_ports_bound_last_time_are_kept_without_asking
     report = rig.orc.execute(shop(), plan, addresses, nap.options(["up"], shop()))
     assert not report.failed and sorted(asked) == list(NODES)  # the last load only
     assert rig.check() == []
+
+
+def test_a_start_first_updates_new_copy_is_in_its_groups_on_every_host_before_it_starts():
+    from tests.unit.test_rolling import HC
+
+    def project(version):
+        web = ServiceSpec(name="web", image="busybox", scale=2, environment=(("V", version),), healthcheck=HC,
+                          update=UpdateConfig(order="start-first"), networks=(NetworkAttachment("front"),))
+        api = ServiceSpec(name="api", image="busybox", networks=(NetworkAttachment("front"),))
+        return Project(name="shop", services=(api, web))
+
+    rig = Rig()
+    assert not nap.up(rig.orc, project("1")).failed
+    old = {rig.ipam.lookup(f"shop/web/{i}").ip for i in (1, 2)}
+    seen = []
+    for host, engine in rig.world.engines.items():
+        def start(container_id, engine=engine, plain=engine.start_container):
+            ip = engine.containers[container_id].request.ip
+            # every host's web group holds the address the moment its container starts
+            seen.append((ip, all(ip in rig.world.bridge.tables[h] for h in NODES)))
+            plain(container_id)
+        engine.start_container = start
+    report = nap.up(rig.orc, project("2"))
+    assert not report.failed, report.failed
+    new = {rig.ipam.lookup(f"shop/web/{i}").ip for i in (1, 2)}
+    assert new.isdisjoint(old) and {ip for ip, _ in seen} >= new
+    assert all(joined for ip, joined in seen if ip in new), seen
+    assert rig.check() == []
+
+
+
+def test_a_one_off_joins_its_services_groups_before_it_is_created():
+    from napcompose.model import HostStatus
+    from napcompose.observe.observation import Addresses, Observation
+    from napcompose.planner.run import RunOptions, plan_run
+
+    def plan(isolation):
+        base = cluster()
+        c = replace(base, network=replace(base.network, isolation=isolation))
+        observation = Observation(c, "shop", hosts=tuple(HostStatus(h.name, True) for h in c.hosts))
+        return plan_run(shop(), observation, Addresses(), RunOptions(service="web", slug="ab" * 32))
+
+    kinds = [[type(a).__name__ for a in wave] for wave in plan(True).waves]
+    joins = next(i for i, wave in enumerate(kinds) if "ApplyIsolation" in wave)
+    assert kinds.index(["Reserve"]) < joins < kinds.index(["CreateOneOff"])
+    [load] = [a for a in plan(True).actions if isinstance(a, ApplyIsolation)]
+    assert load.phase == "before" and load.hosts == NODES
+    assert not [a for a in plan(False).actions if isinstance(a, ApplyIsolation)]

@@ -173,7 +173,7 @@ def _network(ctx: _Ctx, raw: Any):
                              pools=tuple(text for _, _, text in ranges), bridge=bridge, mtu=mtu,
                              reserved=tuple(reserved), host_block=host_block, host_blocks=tuple(areas),
                              resolver=_resolver(ctx, raw.get("resolver")),
-                             isolation=_bool(ctx, "network.isolation", raw.get("isolation", False)))
+                             isolation=_bool(ctx, "network.isolation", raw.get("isolation", True)))
     return network, subnet, ranges
 
 
@@ -381,8 +381,8 @@ def render_cluster(cluster: Cluster, base_dir: Optional[str] = None) -> str:
     else:
         data["network"]["resolver"] = {"upstream": list(net.resolver.upstream), "directory": net.resolver.directory,
                                        "domain": net.resolver.domain}
-    if net.isolation:
-        data["network"]["isolation"] = True
+    if not net.isolation:
+        data["network"]["isolation"] = False  # absent would mean on
     store = cluster.store
     if not (store.url.startswith("file://") and base_dir
             and store.url == "file://" + os.path.join(base_dir, "nap-ipam.json")):

@@ -70,10 +70,10 @@ class ClusterNetwork:
     host_block: int = 28  # prefix length of each host's block (its network's ip-range)
     host_blocks: Tuple[str, ...] = ()  # where blocks are carved from; empty: the subnet's free space
     resolver: Optional[ResolverSpec] = None  # None (`resolver: false`): names come from the hosts files alone
-    # Compose networks are isolation groups, enforced by a bridge filter on every host (isolation/);
-    # False: every container reaches every other. Off unless the cluster file says ``isolation:
-    # true``: a start-first rolling update's new address joins its groups only at the run's last load.
-    isolation: bool = False
+    # Compose networks are isolation groups, enforced by a bridge filter on every host (isolation/),
+    # as one Docker host keeps its networks apart; False (``isolation: false``): every container
+    # reaches every other, and the hosts need no nftables.
+    isolation: bool = True
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Dict, FrozenSet, List, Optional, Tuple
 from napcompose.isolation.ruleset import DIGEST_PREFIX, TABLE, HostRules, merged, render
 from napcompose.model import BridgePort
 
-_TABLE_RE = re.compile(rf"^table bridge {TABLE} \{{\n(.*)^\}}", re.M | re.S)
+_TABLE_RE = re.compile(rf"^table bridge {TABLE} \{{\n(.*?)^\}}", re.M | re.S)  # its own closing brace
 _SET_RE = re.compile(r"^\tset (\w+) \{\n(.*?)^\t\}", re.M | re.S)
 _CHAIN_RE = re.compile(r"^\tchain (\w+) \{\n(.*?)^\t\}", re.M | re.S)
 _ELEMENTS_RE = re.compile(r"elements = \{(.*?)\}", re.S)

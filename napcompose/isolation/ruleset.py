@@ -8,7 +8,7 @@ with the cluster:
   host-block address) is not the groups' business and passes.
 - one set per group with a member on this host, ``g0``, ``g1``, ... (the group's name is the set's
   comment), holding every member of the group on any host: a frame between two pool addresses
-  passes when both are in one of these sets, else it is dropped. A frame crosses the bridge of the
+  passes when both are in one of these sets, else it is refused. A frame crosses the bridge of the
   sending host and of the receiving host, and each of them knows all the groups of its own
   containers, so each end decides alike. One rule per group: no rules per pair.
 - ``ports``/``port_ip``/``port_mac``: each container's port on the bridge (the host side of its
@@ -16,7 +16,10 @@ with the cluster:
   address and MAC; a Docker port not listed yet (a container that started after the last load)
   may not use a pool address held on another host. ``local``: the addresses recorded on this host.
 
-The text starts by creating and deleting the table, so one ``nft -f`` replaces it atomically.
+A frame the groups do not allow is refused (a TCP reset, an ICMP error) by a small ``ip nap_compose``
+table beside it, and dropped where that table never sees it (see REFUSER).
+
+The text starts by creating and deleting the tables, so one ``nft -f`` replaces them atomically.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ def body(rules: HostRules) -> str:
                "\t\tip saddr != @pool accept\n"
                "\t\tip daddr != @pool accept\n"
                f"{groups}"
-               "\t\tdrop\n"
+               f"\t\tmeta mark set {REFUSE_MARK}\n"
                "\t}\n")
     return "".join(out)
 
@@ -150,12 +153,36 @@ def render(rules: HostRules) -> str:
             "\t\ttype filter hook input priority filter; policy accept;\n"
             "\t\tjump spoof\n"
             "\t}\n"
-            "}\n")
+            "\tchain refused {\n"
+            f"\t\ttype filter hook forward priority {LATE_PRIORITY}; policy accept;\n"
+            f"\t\tmeta mark {REFUSE_MARK} drop\n"
+            "\t}\n"
+            "}\n"
+            + REFUSER)
 
 
-REMOVE = f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
+# Refusing, not only dropping: a client whose connection crosses groups learns it at once (a TCP
+# reset, an ICMP admin-prohibited) instead of waiting for its own timeout. This kernel's bridge
+# family cannot build a reset (no bridge ``reject``), so the groups chain marks the frame and the
+# IPv4 forward hook, which sees bridged frames through br_netfilter (bridge-nf-call-iptables=1, as
+# Docker sets it), refuses it; the reset goes back out the port the frame came in by. Where bridged
+# frames skip iptables, the bridge's own late chain drops what is marked: never let through.
+REFUSE_MARK = "0x6e617063"  # "napc"
+LATE_PRIORITY = 300  # after br_netfilter's hand-over to the IPv4 hooks (priority 0)
+REFUSER = (f"table ip {TABLE}\n"
+           f"delete table ip {TABLE}\n"
+           f"table ip {TABLE} {{\n"
+           "\tchain forward {\n"
+           "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+           f"\t\tmeta mark {REFUSE_MARK} meta l4proto tcp reject with tcp reset\n"
+           f"\t\tmeta mark {REFUSE_MARK} reject with icmp type admin-prohibited\n"
+           "\t}\n"
+           "}\n")
+
+REMOVE = (f"table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
+          f"table ip {TABLE}\ndelete table ip {TABLE}\n")
 
 
 def rule_count(rules: HostRules) -> int:
     """How many rules the table holds (set elements are not rules)."""
-    return 7 + 2 + len(rules.groups) + 1 + 2 + 1
+    return 7 + 2 + len(rules.groups) + 1 + 2 + 1 + 1 + 2  # spoof, groups, forward, input, refused, ip forward

@@ -104,12 +104,17 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     writes += list(names_writes(ground.observation, "after")) if ground.options.start else []
     # the bridge filters: the new replicas in their groups before anything starts; last, the
     # started containers' ports bound to their addresses and the removed ones out of their groups
-    early += isolation_applies(ground.observation, "before")
+    # (a run that makes no container and reserves nothing has no new member to load first, and one
+    # that starts, removes and releases nothing leaves every table as it was: a second `up` is free)
     # A replica whose address is recorded on another host may move only on this observation's proof
     # that its container is gone from there (the address book checks it).
     reserve = Reserve(tuple(entries), vacated_by(observation)) if entries else None
     ships, container_waves = _container_waves(ground, containers, kept, shipped or {})
-    writes += list(isolation_applies(ground.observation, "after", _started(container_waves, options.start)))
+    if entries or any(isinstance(a, (Create, Recreate, RollingUpdate)) for wave in container_waves for a in wave):
+        early += isolation_applies(ground.observation, "before")
+    started = _started(container_waves, options.start)
+    if started or containers.removals or releases:
+        writes += list(isolation_applies(ground.observation, "after", started))
     waves = _assemble(ground.loss, reserve, (builds, tuple(copies) + tuple(pulls) + ships + early, containers.removals,
                                              tuple(releases)), container_waves, writes)
     if options.wait and options.start:

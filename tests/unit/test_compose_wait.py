@@ -137,7 +137,7 @@ def test_up_wait_implies_detach_and_fails_naming_service_replica_and_host(cli):
     status, _, err = cli("up", "--wait")
     host = cli.world.host_of("shop_db_1")
     assert status == 8
-    assert err.endswith(f"ERROR: up: 1 of 3 steps failed\n  Waiting for db_1 on {host}: db_1 is unhealthy "
+    assert err.endswith(f"ERROR: up: 1 of 9 steps failed\n  Waiting for db_1 on {host}: db_1 is unhealthy "
                         "(its healthcheck fails)\n")
 
 

@@ -147,7 +147,7 @@ table bridge nap_compose {
 \t\tip daddr != @pool accept
 \t\tip saddr @g0 ip daddr @g0 accept
 \t\tip saddr @g1 ip daddr @g1 accept
-\t\tdrop
+\t\tmeta mark set 0x6e617063
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter; policy accept;
@@ -157,6 +157,19 @@ table bridge nap_compose {
 \tchain input {
 \t\ttype filter hook input priority filter; policy accept;
 \t\tjump spoof
+\t}
+\tchain refused {
+\t\ttype filter hook forward priority 300; policy accept;
+\t\tmeta mark 0x6e617063 drop
+\t}
+}
+table ip nap_compose
+delete table ip nap_compose
+table ip nap_compose {
+\tchain forward {
+\t\ttype filter hook forward priority filter - 10; policy accept;
+\t\tmeta mark 0x6e617063 meta l4proto tcp reject with tcp reset
+\t\tmeta mark 0x6e617063 reject with icmp type admin-prohibited
 \t}
 }
 """
@@ -181,7 +194,7 @@ def test_the_table_is_the_same_whatever_order_the_inputs_come_in():
 def test_rules_grow_with_groups_only_and_never_with_containers():
     many = [allocation(f"p{n}/s{i}/1", f"10.0.{n}.{i}", "node1") for n in range(100) for i in range(1, 6)]
     rules = host_rules("node1", ("10.0.0.0/16",), members(many, []), [])
-    assert len(rules.groups) == 100 and rule_count(rules) == 13 + 100
+    assert len(rules.groups) == 100 and rule_count(rules) == 16 + 100
     assert render(rules).count(" accept\n") == 2 + 100
 
 
@@ -247,11 +260,11 @@ def test_the_ports_found_inside_and_on_the_host_pair_up_by_index():
 # ------------------------------------------------------------------ the cluster setting
 
 
-def test_isolation_is_off_unless_the_cluster_file_turns_it_on(tmp_path):
+def test_isolation_is_on_unless_the_cluster_file_turns_it_off(tmp_path):
     base = ("hosts: [{name: node1, address: 198.18.0.1}]\n"
             "network: {subnet: 198.18.0.0/24, router: 198.18.0.254, pools: [198.18.0.100-198.18.0.199]%s}\n"
             "store: {url: 'file:///tmp/x.json'}\n")
-    assert parse_cluster(base % "", str(tmp_path / "c.yml")).network.isolation is False
+    assert parse_cluster(base % "", str(tmp_path / "c.yml")).network.isolation is True
     assert parse_cluster(base % ", isolation: true", str(tmp_path / "c.yml")).network.isolation is True
     assert parse_cluster(base % ", isolation: false", str(tmp_path / "c.yml")).network.isolation is False
     with pytest.raises(ConfigError) as error:
@@ -274,6 +287,16 @@ class Rig:
 
     def check(self):
         return check_filters(self.cluster, self.world.engines, self.ipam, self.world.bridge, list(NODES))
+
+
+def test_a_second_up_that_changes_nothing_loads_no_filter():
+    rig = Rig()
+    assert not nap.up(rig.orc, shop()).failed
+    plan, _ = rig.orc.plan(shop(), nap.options(["up"], shop()))
+    assert not [a for a in plan.actions if isinstance(a, ApplyIsolation)]
+    loads = len(rig.world.bridge.loads)
+    assert not nap.up(rig.orc, shop()).failed and len(rig.world.bridge.loads) == loads
+    assert rig.check() == []
 
 
 def test_up_loads_the_filters_before_the_containers_and_after_them_announcing_what_started():
@@ -368,8 +391,9 @@ def test_before_the_containers_the_ports_bound_last_time_are_kept_without_asking
     asked = []
     ports = rig.world.bridge.ports
     rig.world.bridge.ports = lambda host, containers: asked.append(host) or ports(host, containers)
-    plan, addresses = rig.orc.plan(shop(), nap.options(["up"], shop()))
-    report = rig.orc.execute(shop(), plan, addresses, nap.options(["up"], shop()))
+    words = ["up", "--force-recreate"]  # both loads: new containers, and their ports bound after
+    plan, addresses = rig.orc.plan(shop(), nap.options(words, shop()))
+    report = rig.orc.execute(shop(), plan, addresses, nap.options(words, shop()))
     assert not report.failed and sorted(asked) == list(NODES)  # the last load only
     assert rig.check() == []
 

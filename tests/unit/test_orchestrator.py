@@ -20,10 +20,11 @@ from tests.fakes_kv import MemoryKV
 NODES = ("node1", "node2", "node3")
 
 
-def cluster(pools=("198.18.0.100-198.18.0.199",)):
+def cluster(pools=("198.18.0.100-198.18.0.199",), isolation=False):
+    # isolation off unless asked: the Rig below wires no bridge filter (tests/unit/test_isolation.py's does)
     return Cluster(hosts=tuple(Host(n, f"198.18.0.{i + 1}", f"ssh://root@198.18.0.{i + 1}")
                                for i, n in enumerate(NODES)),
-                   network=ClusterNetwork("flat", "198.18.0.0/24", "198.18.0.254", pools),
+                   network=ClusterNetwork("flat", "198.18.0.0/24", "198.18.0.254", pools, isolation=isolation),
                    store=StoreSpec("file:///tmp/unused.json"))
 
 

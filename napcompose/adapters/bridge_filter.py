@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -116,10 +117,16 @@ class SshBridgeFilter:
     def __init__(self, cluster: Cluster, connections):
         self.cluster = cluster
         self.connections = connections
+        # what the last ``ports`` of each host found, container id -> (pid, address, MAC): the
+        # announcement that follows a load uses it instead of inspecting each container again
+        self._found: Dict[str, Dict[str, Tuple[int, str, str]]] = {}
+        self._announces: Dict[str, bool] = {}  # host -> its engine announces at start itself
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the port
     def ports(self, host: str, containers: Sequence[str]) -> List[BridgePort]:
-        by_pid = {found[0]: found[1] for found in self._inspect_all(host, containers) if found is not None}
+        inspected = self._inspect_all(host, containers)
+        by_pid = {found[0]: found[1] for found in inspected if found is not None}
         if not by_pid:
             return []
         script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge()))
@@ -131,6 +138,10 @@ class SshBridgeFilter:
         for pid, ip in by_pid.items():
             if pid in inside and inside[pid][0] in names:
                 found.append(BridgePort(names[inside[pid][0]], ip, inside[pid][1]))
+        with self._lock:
+            self._found[host] = {container_id: (seen[0], seen[1], inside[seen[0]][1])
+                                 for container_id, seen in zip(containers, inspected)
+                                 if seen is not None and seen[0] in inside}
         return sorted(found)
 
     def load(self, host: str, ruleset: str) -> None:
@@ -151,10 +162,16 @@ class SshBridgeFilter:
     def announce(self, host: str, containers: Sequence[Tuple[str, str]]) -> None:
         if not containers or self._engine_announces(host):
             return
+        with self._lock:
+            known = self._found.pop(host, {})
+        # the ports just bound name each container's process and MAC; a container they did not
+        # see (or saw at another address) is inspected
+        unknown = [c for c, ip in containers if known.get(c, (0, None))[1] != ip]
+        inspected = dict(zip(unknown, self._inspect_all(host, unknown, want_mac=True)))
         args: List[str] = []
-        for (container_id, ip), found in zip(containers, self._inspect_all(host, [c for c, _ in containers],
-                                                                           want_mac=True)):
-            if found is not None and found[1] == ip:
+        for container_id, ip in containers:
+            found = known.get(container_id) if container_id not in inspected else inspected[container_id]
+            if found is not None and found[1] == ip and _MAC_RE.fullmatch(found[2]):
                 args += [str(found[0]), ip, found[2]]
         if not args:
             return
@@ -193,12 +210,18 @@ class SshBridgeFilter:
         return pid, ip
 
     def _engine_announces(self, host: str) -> bool:
+        with self._lock:
+            if host in self._announces:
+                return self._announces[host]
         try:
             version = str(self.connections.docker(host).version().get("Version", "0"))
         except sdk_errors():
             return False
         major = version.split(".", 1)[0]
-        return major.isdigit() and int(major) >= ENGINE_ANNOUNCES_FROM
+        answer = major.isdigit() and int(major) >= ENGINE_ANNOUNCES_FROM
+        with self._lock:
+            self._announces[host] = answer  # asked once per host per command
+        return answer
 
     def _run(self, host: str, argv: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str, str]:
         client = self.connections.ssh(host)

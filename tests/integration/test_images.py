@@ -212,6 +212,10 @@ class _Guestbook:
             networking_config=api.create_networking_config(
                 {network: api.create_endpoint_config(ipv4_address=self.ip[service])}))
         self.ids[service] = created["Id"]
+        # made here with docker-py, not by `up`: the hosts' bridge filters learn its address from the
+        # records the way an operator would make them learn it (isolation groups are on by default)
+        status, err = _nap(self.lab, "/", "network", "create")
+        assert status == 0, err
         api.start(created["Id"])
 
     def exec(self, service, *argv):

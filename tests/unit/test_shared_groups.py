@@ -11,6 +11,7 @@ from napcompose.config import parse_project
 from napcompose.config.render import as_dict
 from napcompose.confighash import config_hash
 from napcompose.errors import ConfigError
+from napcompose.execute.isolation import check_filters
 from napcompose.isolation.groups import (GROUPS_LABEL, Member, groups_label, members, parse_label, peers,
                                          shares_network)
 from napcompose.model import NetworkAttachment, NetworkDef, Replica, ServiceSpec
@@ -253,6 +254,7 @@ def test_up_of_two_projects_joins_the_shared_group_and_scopes_every_containers_s
     table = rig.world.bridge.tables[rig.ipam.lookup("blog/app/1").host]
     shared_set = table.split('comment "*/shared"')[1].split("}")[0]
     assert web in shared_set and app in shared_set
+    assert check_filters(rig.cluster, rig.world.engines, rig.ipam, rig.world.bridge, list(NODES)) == []
     for host in NODES:
         names = rig.names(host)
         assert f"{web} web.front.shop.nap" in names and "web.shared.nap" in names and "app.shared.nap" in names

@@ -42,7 +42,9 @@ def definitions(section, origins, users: Dict[str, Tuple[str, ...]]) -> Tuple[Ne
             if not _SHARED_NAME.fullmatch(name):
                 where = origins.get(("networks", key), "")
                 used = users.get(str(key), ())
-                by = f" (used by service {', '.join(repr(s) for s in used)})" if used else ""
+                by = ""
+                if used:
+                    by = f" (used by service{'s' if len(used) > 1 else ''} {', '.join(repr(s) for s in used)})"
                 raise ConfigError(
                     f"{where}: network '{key}'{by}: {name!r} cannot name a network shared across projects: "
                     "it names a DNS domain of the resolver, so it must be lower-case letters, digits, '-' "

@@ -106,7 +106,7 @@ def test_a_shared_network_name_that_cannot_be_a_dns_label_is_refused_naming_file
         """
     with pytest.raises(ConfigError) as error:
         load(text)
-    assert str(error.value).startswith(f"docker-compose.yml:5: network 'lan' (used by service 'api', 'web'): {shown} "
+    assert str(error.value).startswith(f"docker-compose.yml:5: network 'lan' (used by services 'api', 'web'): {shown} "
                                        "cannot name a network shared across projects")
 
 

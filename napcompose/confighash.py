@@ -25,7 +25,7 @@ _LATER = {
                   "cpu_rt_runtime", "oom_kill_disable", "oom_score_adj", "mem_swappiness", "memswap_limit",
                   "storage_opt", "dns_opt", "cgroup_parent", "blkio"),
     BuildSpec: ("labels", "cache_from", "network", "shm_size", "extra_hosts", "no_cache", "pull"),
-    NetworkAttachment: ("link_local_ips",),
+    NetworkAttachment: ("link_local_ips", "shared"),
 }
 
 

@@ -86,6 +86,9 @@ class NetworkAttachment:
     ipv4_address: Optional[str] = None
     aliases: Tuple[str, ...] = ()
     link_local_ips: Tuple[str, ...] = ()  # extra link-local addresses of the container's endpoint
+    # The cluster-wide name of the network when its definition is ``external`` or gives ``name:``:
+    # it joins the services of every project that attach to that name (None: the project's own).
+    shared: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -354,6 +357,17 @@ class VolumeDef:
 
 
 @dataclass(frozen=True)
+class NetworkDef:
+    """A top-level network: its ``key`` in the file, and the cluster-wide ``name`` it joins when the
+    definition is ``external`` (``external: true``: the key; ``external: {name: x}``) or names itself
+    (``name:``); None for the project's own network."""
+
+    key: str
+    name: Optional[str] = None
+    external: bool = False
+
+
+@dataclass(frozen=True)
 class Project:
     """A whole compose project: its name, its services in name order, where it came from."""
 
@@ -366,6 +380,7 @@ class Project:
     profiles: Tuple[str, ...] = ()  # every profile the files name, the inactive ones too
     disabled_services: Tuple[str, ...] = ()  # services left out because none of their profiles is active
     volumes: Tuple[VolumeDef, ...] = ()  # the top-level named volumes, by key
+    networks: Tuple[NetworkDef, ...] = ()  # the top-level networks, by key
 
     # The indexes below are built on first use and kept on the instance (a frozen dataclass keeps
     # them out of its fields, so equality and hashing still compare the fields only).

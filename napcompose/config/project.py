@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from napcompose.config import filerefs, profiles, support, updates, volumes, xnap
+from napcompose.config import filerefs, networks, profiles, support, updates, volumes, xnap
 from napcompose.config.checks import check_project
 from napcompose.config.document import V1, parse_document
 from napcompose.config.extends import ExtendsResolver
@@ -84,6 +84,8 @@ def build_project(documents, *, project_name, working_dir, environ, warn, load_o
                       strategy=strategy, seed=seed, profiles=tuple(sorted({p for s in specs for p in s.profiles})),
                       disabled_services=tuple(sorted(set(services) - {s.name for s in enabled})))
     check_project(project, sections, all_origins, is_v1=documents[0].format == V1)
+    shared = networks.definitions(sections.get("networks"), definition_origins, networks.users_of(specs))
+    project = networks.with_shared_names(project, shared)
     return volumes.with_docker_names(project, volumes.definitions(project_name, sections.get("volumes"),
                                                                   definition_origins))
 

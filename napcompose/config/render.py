@@ -198,17 +198,29 @@ def _volume_definition(definition):
     return {"name": definition.name}
 
 
+def _network_definition(definition):
+    """A network shared across projects as the file may say it; None for the project's own."""
+    if definition is None or definition.name is None:
+        return None
+    if definition.external:
+        return {"external": True, "name": definition.name}
+    return {"name": definition.name}
+
+
 def as_dict(project) -> dict:
     """The compose mapping of ``project`` (spec format)."""
     # the services' volumes by the keys the file gave them, not by their Docker names
     specs = [replace(s, volumes=tuple(key_of(project, v) for v in s.volumes)) for s in project.services]
     services = {spec.name: _service(spec) for spec in specs}
-    networks = sorted({n.name for s in project.services for n in s.networks} - {"default"})
+    network_defs = {n.key: n for n in project.networks}
+    # ``default`` is written only when the file made it a network shared across projects
+    networks = sorted(n for n in {n.name for s in project.services for n in s.networks}
+                      if n != "default" or _network_definition(network_defs.get(n)))
     volumes = sorted({v.split(":", 1)[0] for s in specs for v in s.volumes
                       if ":" in v and not v.startswith(("/", ".", "~"))})
     doc = {"services": services}
     if networks:
-        doc["networks"] = {n: None for n in networks}
+        doc["networks"] = {n: _network_definition(network_defs.get(n)) for n in networks}
     if volumes:
         defs = {v.key: v for v in project.volumes}
         doc["volumes"] = {v: _volume_definition(defs.get(v)) for v in volumes}

@@ -99,10 +99,11 @@ _ONE_NETWORK = ("every container joins the cluster's one flat network, whose opt
 _LOCAL_VOLUME = "a named volume is created by the engine of each host that runs a replica, with its local driver"
 _FILE_SHIPPED = "the file is shipped to the hosts by nap-compose; no swarm store is involved"
 
-# Keys of top-level definitions, by section (a network's ipam.config[].subnet is used to check addresses).
+# Keys of top-level definitions, by section (a network's ipam.config[].subnet is used to check addresses;
+# its ``external`` and ``name`` make it a network shared across projects: config/networks.py).
 TOP_IGNORED = {
     "networks": {key: _ONE_NETWORK for key in (
-        "name", "driver", "driver_opts", "external", "enable_ipv6", "attachable", "labels", "ipam.driver",
+        "driver", "driver_opts", "enable_ipv6", "attachable", "labels", "ipam.driver",
         "ipam.options", "ipam.config[].ip_range", "ipam.config[].gateway", "ipam.config[].aux_addresses")},
     "volumes": {key: _LOCAL_VOLUME for key in ("driver", "driver_opts", "labels")},
     "configs": {key: _FILE_SHIPPED for key in ("name", "labels", "template_driver")},

@@ -14,7 +14,7 @@ from napcompose.errors import AddressFencedError, ConfigError, HostError
 from napcompose.execute.readiness import wait_completed
 from napcompose.execute.state import RunState
 from napcompose.model import RUNNING_STATES, ObservedContainer, Replica
-from napcompose.names.records import project_domain
+from napcompose.names.records import Lookup, project_domain
 from napcompose.planner import Create, Keep, Kill, Recreate, Remove, Restart, Start, Stop, build_request
 
 
@@ -23,11 +23,13 @@ def _planned_ip(state: RunState, replica: Replica):
 
 
 def resolver_of(state: RunState, host: str):
-    """(the host's resolver address, the project's domain) when the cluster runs resolvers, else None."""
-    resolver = state.core.cluster.network.resolver
-    if resolver is None:
+    """How the host's containers ask its resolver (its address, the project's domain, whether names
+    are scoped by isolation group) when the cluster runs resolvers, else None."""
+    network = state.core.cluster.network
+    if network.resolver is None:
         return None
-    return state.core.cluster.host(host).address, project_domain(state.project.name, resolver.domain)
+    return Lookup(state.core.cluster.host(host).address, project_domain(state.project.name, network.resolver.domain),
+                  network.resolver.domain, network.isolation)
 
 
 def create(state: RunState, action: Create) -> None:

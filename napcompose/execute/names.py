@@ -58,7 +58,7 @@ def wanted_files(state: RunState, phase: str, live: Optional[Sequence[ObservedCo
                 addresses.setdefault(replica, state.allocations[replica].ip)
         leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))} - placed
         addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
-    return names_files(state.project, resolver.domain, addresses)
+    return names_files(state.project, resolver.domain, addresses, state.core.cluster.network.isolation)
 
 
 def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
@@ -143,10 +143,12 @@ def sync_names(state: RunState) -> bool:
 
 
 def check_files(project: Project, live: Sequence[ObservedContainer], resolver: ResolverSpec, hosts: Sequence[str],
-                files: Callable[[str], RemoteFiles], reporter: Reporter, max_workers: int = 16) -> List[NamesDrift]:
+                files: Callable[[str], RemoteFiles], reporter: Reporter, max_workers: int = 16,
+                isolated: bool = False) -> List[NamesDrift]:
     """Every host in ``hosts`` whose resolver files for ``project`` lack one or hold a stale one (one
-    listing per host, no file read); hosts that cannot be listed are warned."""
-    wanted = names_files(project, resolver.domain, serving(project, live))
+    listing per host, no file read); hosts that cannot be listed are warned. ``isolated``: names
+    scoped by isolation group."""
+    wanted = names_files(project, resolver.domain, serving(project, live), isolated)
     wanted_marks = _marks(wanted)
 
     def one(host: str) -> Optional[NamesDrift]:

@@ -4,6 +4,12 @@ The address records say who holds which address on which host; a container's gro
 service's ``networks`` (for the project being deployed) or from the label its container was created
 with (every other project). A replica whose container predates the label is put in every group of
 its project seen anywhere, and in its project's ``default``: it keeps reaching what it reached.
+
+A project's own network ``front`` is the group ``<project>/front``; a network shared across projects
+(an ``external`` one, or one with a top-level ``name:``) is ``*/<its name>`` for every project that
+attaches to it. ``*`` is in no project name, so the two kinds never collide. The label lists a
+container's own networks by key and its shared ones by group (``front,*/shared``); a label written
+before shared networks existed lists keys only and reads as it always did.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ GROUPS_LABEL = "io.nap-compose.groups"
 DEFAULT_NETWORK = "default"
 # compose network keys and project names as the loader accepts them; anything else in a label is ignored
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+SHARED_PREFIX = "*/"  # the groups of networks shared across projects: ``*`` is in no project name
 
 
 @dataclass(frozen=True, order=True)
@@ -29,10 +36,30 @@ class Member:
     groups: Tuple[str, ...]
 
 
-def service_networks(spec: ServiceSpec) -> Tuple[str, ...]:
-    """The compose networks ``spec`` joins, sorted; ``default`` when it names none."""
-    names = sorted({attachment.name for attachment in spec.networks})
-    return tuple(names) or (DEFAULT_NETWORK,)
+def shared_group(name: str) -> str:
+    """The group of the network shared across projects under the cluster-wide ``name``."""
+    return SHARED_PREFIX + name
+
+
+def is_shared(group: str) -> bool:
+    """Whether ``group`` is a network shared across projects (not one project's own)."""
+    return group.startswith(SHARED_PREFIX)
+
+
+def _entries(spec: ServiceSpec) -> Tuple[str, ...]:
+    """The label's entries of ``spec``: its own networks' keys, its shared networks' groups; sorted."""
+    if not spec.networks:
+        return (DEFAULT_NETWORK,)
+    return tuple(sorted({shared_group(a.shared) if a.shared else a.name for a in spec.networks}))
+
+
+def _group(project_name: str, entry: str) -> str:
+    return entry if is_shared(entry) else f"{project_name}/{entry}"
+
+
+def service_groups(project_name: str, spec: ServiceSpec) -> Tuple[str, ...]:
+    """The groups of ``spec``'s containers in project ``project_name``, sorted."""
+    return tuple(sorted(_group(project_name, entry) for entry in _entries(spec)))
 
 
 def shares_network(project: Project, service: str, other: str) -> bool:
@@ -40,19 +67,27 @@ def shares_network(project: Project, service: str, other: str) -> bool:
     first, second = project.services_by_name.get(service), project.services_by_name.get(other)
     if first is None or second is None:
         return service == other
-    return bool(set(service_networks(first)) & set(service_networks(second)))
+    return bool(set(_entries(first)) & set(_entries(second)))
 
 
 def groups_label(spec: ServiceSpec) -> str:
-    """The label value a container of ``spec`` is created with: its networks, comma-separated."""
-    return ",".join(service_networks(spec))
+    """The label value a container of ``spec`` is created with: its own networks by key, its shared
+    ones by group, comma-separated (``back,front,*/shared``)."""
+    return ",".join(_entries(spec))
+
+
+def _readable(part: str) -> bool:
+    if is_shared(part):
+        return _NAME_RE.fullmatch(part[len(SHARED_PREFIX):]) is not None
+    return _NAME_RE.fullmatch(part) is not None
 
 
 def parse_label(text: Optional[str]) -> Optional[Tuple[str, ...]]:
-    """The network names of a groups label, or None when there is no readable label."""
+    """The entries of a groups label (network keys, and ``*/<name>`` groups), or None when there is
+    no readable label."""
     if not text:
         return None
-    names = tuple(sorted({part for part in text.split(",") if _NAME_RE.fullmatch(part)}))
+    names = tuple(sorted({part for part in text.split(",") if _readable(part)}))
     return names or None
 
 
@@ -89,9 +124,10 @@ def members(allocations: Iterable[Allocation], containers: Iterable[ObservedCont
             continue
         names = parse_label(dict(container.labels).get(GROUPS_LABEL))
         if names is not None:
-            labelled[container.ip] = tuple(f"{container.replica.project}/{n}" for n in names)
+            labelled[container.ip] = tuple(sorted(_group(container.replica.project, n) for n in names))
     found = []
     legacy = []
+    seen: Dict[str, set] = {}  # project -> its own groups seen on some member
     for allocation in allocations:
         owner = _owner(allocation.owner)
         if owner is None or allocation.host is None:
@@ -101,17 +137,15 @@ def members(allocations: Iterable[Allocation], containers: Iterable[ObservedCont
         if project is not None and project_name == project.name:
             spec = project.services_by_name.get(service)
             if spec is not None:
-                groups = tuple(f"{project_name}/{n}" for n in service_networks(spec))
+                groups = service_groups(project_name, spec)
         if groups is None:
             groups = labelled.get(allocation.ip)
-        if groups is None or not all(g.startswith(project_name + "/") for g in groups):
+        if groups is None or not all(is_shared(g) or g.startswith(project_name + "/") for g in groups):
             legacy.append((allocation, project_name))
             continue
         found.append(Member(allocation.ip, allocation.host, groups))
-    seen: Dict[str, set] = {}
-    for member in found:
-        for group in member.groups:
-            seen.setdefault(group.split("/", 1)[0], set()).add(group)
+        seen.setdefault(project_name, set()).update(g for g in groups if not is_shared(g))
+    # a container made before the label never joined a shared network: it keeps its project's groups
     for allocation, project_name in legacy:
         groups = seen.get(project_name, set()) | {f"{project_name}/{DEFAULT_NETWORK}"}
         found.append(Member(allocation.ip, allocation.host, tuple(sorted(groups))))

@@ -145,7 +145,7 @@ class Orchestrator(Core):
         seen = seen or self.observe(project.name, read_only=True)
         answering = [h.host for h in seen.hosts if h.reachable]
         return check_files(project, list(seen.containers), resolver, answering, self.files, self.reporter,
-                           self.max_workers)
+                           self.max_workers, self.cluster.network.isolation)
 
     def hosts_sync(self, project: Project) -> RunReport:
         """Rewrite every block that differs; unreachable hosts are reported."""

@@ -15,6 +15,7 @@ from napcompose.confighash import config_hash
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves, with_dependencies
 from napcompose.names.hostsfile import peer_entries, render_block
+from napcompose.names.records import search_domains
 from napcompose.names.startnames import StartNames
 from napcompose.imagecheck import image_name
 from napcompose.isolation.groups import GROUPS_LABEL, groups_label
@@ -107,7 +108,7 @@ def build_request(project: Project, replica: Replica, host: str, allocations: Ma
         replica=replica, host=host, spec=spec, image=image_name(project.name, spec),
         network=network, ip=allocation.ip, alloc_id=allocation.alloc_id,
         config_hash=digest, labels=pairs(labels), extra_hosts=extra,
-        dns=(dns[0],) if dns else (), dns_search=(dns[1],) if dns else ())
+        dns=(dns[0],) if dns else (), dns_search=search_domains(project, spec.name, dns) if dns else ())
 
 
 def build_requests(project: Project, placement: Placement, allocations: Mapping[Replica, Allocation],

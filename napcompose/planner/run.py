@@ -23,6 +23,7 @@ from napcompose.errors import UsageError
 from napcompose.imagecheck import image_name
 from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, ObservedContainer, Placement,
                               PortSpec, Project, Replica, ServiceSpec, pairs)
+from napcompose.names.records import search_domains
 from napcompose.names.startnames import StartNames
 from napcompose.observe.observation import Addresses, Observation
 from napcompose.observe.pins import Pin
@@ -161,7 +162,7 @@ def plan_start(plan: Plan, container: ObservedContainer) -> Plan:
 
 
 def one_off_request(project: Project, action: CreateOneOff, allocation: Allocation, names: StartNames,
-                    network: str, dns: Optional[Tuple[str, str]] = None) -> ContainerRequest:
+                    network: str, dns: Optional[Sequence] = None) -> ContainerRequest:
     """The ContainerRequest of the one-off container ``action`` creates at ``allocation``."""
     one_off, spec = action.replica, action.spec
     digest = config_hash(spec)
@@ -184,7 +185,8 @@ def one_off_request(project: Project, action: CreateOneOff, allocation: Allocati
     return ContainerRequest(replica=one_off, host=action.host, spec=spec, image=image_name(project.name, spec),
                             network=network, ip=allocation.ip, alloc_id=allocation.alloc_id, config_hash=digest,
                             labels=pairs(labels), extra_hosts=names.for_service(spec.name, spec.extra_hosts),
-                            dns=(dns[0],) if dns else (), dns_search=(dns[1],) if dns else ())
+                            dns=(dns[0],) if dns else (),
+                            dns_search=search_domains(project, spec.name, dns) if dns else ())
 
 
 # ---------------------------------------------------------------------------- removal

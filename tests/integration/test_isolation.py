@@ -1,14 +1,16 @@
 """Isolation groups, anti-spoofing and announced moves on the lab's bridges (nftables, bridge family).
 
 One project splits its services over two compose networks across the three hosts; a second
-project sits beside it; a container with NET_ADMIN tries to take another's address; a silent
-server moves between hosts with its address. Every probe runs inside the projects' containers
-(busybox wget; an attempt between groups is refused at once), so all traffic stays in the lab.
+project sits beside it; two more projects meet on an external network; a container with NET_ADMIN
+tries to take another's address; a silent server moves between hosts with its address. Every probe
+runs inside the projects' containers (busybox wget; an attempt between groups is refused at once),
+so all traffic stays in the lab.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import subprocess
 import time
 
@@ -131,6 +133,62 @@ def test_names_answer_only_within_the_callers_groups(split):
     assert not names & {"db", "dbx", "db_1", f"{p.name}_db_1"}, names
     assert kept_apart(p, name_of(p, "web"), "db") == 0
     assert kept_apart(p, name_of(p, "webx"), "dbx") == 0
+
+
+def lookup(project, name, target) -> str:
+    """The address ``target`` resolves to inside container ``name`` (through its resolver and search
+    list, as its processes look names up), or what the failed lookup said."""
+    code, out = project.run_in(name, "sh", "-c", f"ping -c 1 -W 1 {target} 2>&1 | head -n 1")
+    found = re.match(r"PING \S+ \(([0-9.]+)\)", out.strip())
+    return found.group(1) if found else out.strip()
+
+
+def test_a_bare_name_resolves_only_within_the_callers_groups(split):
+    p = split
+    assert p.lab.cluster.network.resolver is not None  # the lab runs the per-host resolver
+    db, api = p.address(name_of(p, "db")), p.address(name_of(p, "api"))
+    assert lookup(p, name_of(p, "api"), "db") == db
+    assert lookup(p, name_of(p, "web"), "api") == api
+    # (not the container's Docker name: Docker's own resolver answers it for containers on one host)
+    for bare in ("db", "dbx", "db_1", "db-1", f"{p.name}-db-1"):
+        assert "bad address" in lookup(p, name_of(p, "web"), bare), bare
+    assert "bad address" in lookup(p, name_of(p, "db"), "web")
+
+
+SHARED_TRIES = 20
+
+
+def test_two_projects_on_an_external_network_reach_each_other_through_it_and_only_there(filtered, tmp_path):
+    """alpha (project A, node1) and beta (project B, node2) are both on the external network
+    ``shared`` and on their own projects' default; lone (project A, node3) is on A's default only."""
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+    a = DeployProject(filtered, tmp_path / "a", prefix="iso")
+    b = DeployProject(filtered, tmp_path / "b", prefix="iso")
+    shared = {"shared": {"external": True}}
+    try:
+        a.write({"alpha": server("alpha", "node1", networks=["default", "shared"]),
+                 "lone": server("lone", "node3")}, networks=shared)
+        b.write({"beta": server("beta", "node2", networks=["default", "shared"])}, networks=shared)
+        a.ok("up", "-d")
+        b.ok("up", "-d")
+        alpha, lone, beta = name_of(a, "alpha"), name_of(a, "lone"), name_of(b, "beta")
+        ip = {"alpha": a.address(alpha), "lone": a.address(lone), "beta": b.address(beta)}
+        # through shared, across hosts, by address and by name, every try
+        assert reached(a, alpha, ip["beta"], "beta", SHARED_TRIES) == SHARED_TRIES
+        assert reached(b, beta, ip["alpha"], "alpha", SHARED_TRIES) == SHARED_TRIES
+        assert reached(a, alpha, "beta", "beta", SHARED_TRIES) == SHARED_TRIES
+        assert reached(b, beta, "alpha", "alpha", SHARED_TRIES) == SHARED_TRIES
+        # lone still reaches its own project's alpha (their default), never beta, nor beta it
+        assert reached(a, lone, "alpha", "alpha", SHARED_TRIES) == SHARED_TRIES
+        assert kept_apart(a, lone, ip["beta"], SHARED_TRIES) == 0
+        assert kept_apart(b, beta, ip["lone"], SHARED_TRIES) == 0
+        assert "bad address" in lookup(a, lone, "beta")
+        assert "bad address" in lookup(b, beta, "lone")
+    finally:
+        for p in (a, b):
+            p.nap("down", "-t", "0")
+            p.cleanup()
 
 
 def test_two_projects_are_apart_and_the_hosts_stay_reachable(split, filtered, tmp_path):

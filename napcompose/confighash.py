@@ -75,6 +75,15 @@ def config_hash(spec: ServiceSpec) -> str:
     return digest
 
 
+def scoped_hash(spec: ServiceSpec, scoped: bool) -> str:
+    """The config hash of ``spec``'s replicas. ``scoped``: names are scoped by isolation group (the
+    resolver and isolation both on), so each container's resolv.conf searches its own groups'
+    domains, which Docker writes at create time only: a container made under the other layout (the
+    cluster turned isolation on or off) must be made again, so the layout is part of its hash."""
+    digest = config_hash(spec)
+    return hashlib.sha256(f"{digest} names scoped by group".encode()).hexdigest() if scoped else digest
+
+
 def _config_hash(spec: ServiceSpec) -> str:
     data = dataclasses.asdict(spec)
     for name in _EXCLUDED:

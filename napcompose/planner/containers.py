@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from napcompose.confighash import config_hash
+from napcompose.confighash import scoped_hash
 from napcompose.errors import UsageError
 from napcompose.graph import direct_dependencies, start_waves, stop_waves, with_dependencies
 from napcompose.names.hostsfile import peer_entries, render_block
@@ -68,8 +68,10 @@ def completed_needed(project: Project, selected: Set[str]) -> Set[str]:
             for dep in spec.depends_on if dep.condition == "service_completed_successfully"}
 
 
-def desired(project: Project, placement: Placement, addresses: Mapping[Replica, Address]) -> Dict[Replica, Desired]:
-    hashes = {spec.name: config_hash(spec) for spec in project.services}
+def desired(project: Project, placement: Placement, addresses: Mapping[Replica, Address],
+            scoped: bool = False) -> Dict[Replica, Desired]:
+    """What each replica should be; ``scoped``: names are scoped by isolation group (see scoped_hash)."""
+    hashes = {spec.name: scoped_hash(spec, scoped) for spec in project.services}
     images = {spec.name: image_name(project.name, spec) for spec in reversed(project.services)}
     return {r: Desired(r, host, hashes[r.service], images[r.service], addresses[r])
             for r, host in placement.assignments}
@@ -77,14 +79,15 @@ def desired(project: Project, placement: Placement, addresses: Mapping[Replica, 
 
 def build_request(project: Project, replica: Replica, host: str, allocations: Mapping[Replica, Allocation],
                   peers: Sequence[Replica], network: str, generation: int = 1,
-                  names: Optional[StartNames] = None, dns: Optional[Tuple[str, str]] = None) -> ContainerRequest:
+                  names: Optional[StartNames] = None, dns: Optional[Sequence] = None) -> ContainerRequest:
     """The ContainerRequest of ``replica`` on ``host``; the names its ``peers`` answer to go into
     extra_hosts (``names``: those names built once for many requests over the same allocations).
-    ``dns`` (resolver address, search domain): the host's names resolver and the project's domain there.
+    ``dns`` (a names.records.Lookup): the host's names resolver, the project's domain, and whether
+    names are scoped by group.
     ``generation`` numbers its copy (a replica moved off a lost host gets a higher one)."""
     spec = project.service(replica.service)
     allocation = allocations[replica]
-    digest = config_hash(spec)
+    digest = scoped_hash(spec, bool(dns) and len(dns) >= 4 and bool(dns[3]))
     labels = dict(spec.labels)
     labels.update({
         "com.docker.compose.project": project.name,

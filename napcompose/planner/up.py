@@ -90,7 +90,9 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     mine, kept = split_previous(_own_containers(ground))
     placement = _place(ground, mine)
     address_of, entries = _reserve(ground, placement)
-    containers = converge(project, desired(project, placement, address_of), mine, options, observation.images)
+    network = observation.cluster.network
+    scoped = network.isolation and network.resolver is not None
+    containers = converge(project, desired(project, placement, address_of, scoped), mine, options, observation.images)
     pins = tuple(pins)
     builds, copies, pulls = plan_images(project, placement, ground.selected, observation.images, set(ground.down),
                                         options.build, {p.reference: p for p in pins}, options.pull)

@@ -293,3 +293,22 @@ def test_a_one_off_searches_its_services_groups_like_its_replicas():
     plain = one_off_request(shop, action, allocation, StartNames(shop, {}), "flat", Lookup("198.18.0.11", "shop.nap",
                                                                                          "nap", False))
     assert plain.dns_search == ("shop.nap",)
+
+
+def test_turning_isolation_on_remakes_the_containers_whose_search_list_it_changes_and_only_once():
+    from napcompose.planner import Recreate
+
+    rig = Rig(isolation=False)
+    shop = load(SHOP)
+    assert not nap.up(rig.orc, shop).failed
+    assert rig.request("shop_web_1").dns_search == ("shop.nap",)
+    scoped = replace(rig.cluster, network=replace(rig.cluster.network, isolation=True))
+    orc = Orchestrator(scoped, rig.world.engines, rig.world.files, rig.ipam, rig.reporter, rig.clock,
+                       images=rig.world.images, bridge_filter=rig.world.bridge)
+    plan, _ = orc.plan(shop, nap.options(["up"], shop))
+    # Docker writes resolv.conf at create time: every replica is made again under the new layout
+    assert {a.replica.service for a in plan.actions if isinstance(a, Recreate)} == {s.name for s in shop.services}
+    assert not nap.up(orc, shop).failed
+    assert rig.request("shop_web_1").dns_search == ("front.shop.nap", "shared.nap")
+    again, _ = orc.plan(shop, nap.options(["up"], shop))
+    assert not [a for a in again.actions if isinstance(a, Recreate)]

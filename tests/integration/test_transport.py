@@ -170,8 +170,10 @@ def test_network_create_reports_present_then_drift_without_touching_the_network(
     out, err = io.StringIO(), io.StringIO()
     assert main(["--cluster", lab.cluster_file, "network", "create"], stdout=out, stderr=err) == 0
     lines = out.getvalue().splitlines()
+    # the network, the resolvers, then the bridge filters (isolation is on unless the file says not)
     assert [line.split()[:2] for line in lines] == [[h.name, "present"] for h in lab.cluster.hosts] + [
-        [h.name, "resolver"] for h in lab.cluster.hosts]
+        [h.name, "resolver"] for h in lab.cluster.hosts] + [
+        [h.name, "filter"] for h in lab.cluster.hosts if lab.cluster.network.isolation]
 
     before = subprocess.run(["docker", "network", "inspect", "-f", "{{.Id}}", "nap"],
                             env={**os.environ, "DOCKER_HOST": f"unix://{lab.dir}/node1/docker.sock"},

@@ -146,19 +146,22 @@ class _RemoteFiles:
     def __init__(self, files, directory: Optional[str]):
         self._files = files
         self._directory = directory
+        self._prefix = f"{directory}/" if directory else None
         self._names: Optional[Dict[str, bytes]] = None  # None: the directory does not exist
 
     def _name(self, path: str) -> Optional[str]:
-        parent, _, name = path.rpartition("/")
-        return sys.intern(name) if self._directory is not None and parent == self._directory else None
+        """The name of ``path`` in the resolver directory (one object for every host), or None."""
+        if self._prefix is None or not path.startswith(self._prefix) or "/" in path[len(self._prefix):]:
+            return None
+        return sys.intern(path[len(self._prefix):])
 
     def listdir(self, path: str) -> List[str]:
-        if self._directory is not None and path == self._directory:
+        if path == self._directory:
             return list(self._names or ())
         return self._files.listdir(path)
 
     def makedirs(self, path: str, mode: int) -> None:
-        if self._directory is not None and path == self._directory:
+        if path == self._directory:
             self._names = {} if self._names is None else self._names
             return
         self._files.makedirs(path, mode)

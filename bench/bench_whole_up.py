@@ -174,6 +174,15 @@ class _RemoteFiles:
             raise AssertionError(f"{path}: no such directory")
         self._names[name] = data
 
+    def put_many(self, items) -> None:
+        prefix, names, intern = self._prefix, self._names, sys.intern
+        at = len(prefix) if prefix else 0
+        for path, load, mode in items:  # the names files of a first `up`: a million at 10,000/500
+            if names is not None and path.startswith(prefix) and path.find("/", at) < 0:
+                names[intern(path[at:])] = load()
+            else:
+                self.put(path, load(), mode)
+
     def remove_tree(self, path: str) -> None:
         name = self._name(path)
         if name is None:

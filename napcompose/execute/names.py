@@ -42,6 +42,10 @@ class NamesDrift:
     stale: Tuple[str, ...]  # files that should not
 
 
+def _empty() -> bytes:
+    return b""
+
+
 @dataclass(frozen=True)
 class NamesSet:
     """The project's names files as every host should hold them: each file's text encoded once (every
@@ -50,12 +54,20 @@ class NamesSet:
     data: Mapping[str, bytes]  # file -> its content
     marks: Mapping[str, str]  # mark -> the file it vouches for
     listing: FrozenSet[str]  # every file and mark
+    # (file, its mark, what loads its content for put_many), by file name: made once for every host
+    order: Tuple[Tuple[str, str, Callable[[], bytes]], ...] = ()
 
     @classmethod
     def of(cls, texts: Mapping[str, str]) -> "NamesSet":
-        marks = {mark_name(file, text): file for file, text in texts.items()}
-        return cls({file: text.encode("utf-8") for file, text in texts.items()}, marks,
-                   frozenset(texts) | frozenset(marks))
+        data = {file: text.encode("utf-8") for file, text in texts.items()}
+        mark_of = {file: mark_name(file, text) for file, text in texts.items()}
+        order = tuple((file, mark_of[file], _loader(data[file])) for file in sorted(data))
+        return cls(data, {mark: file for file, mark in mark_of.items()}, frozenset(data) | frozenset(mark_of.values()),
+                   order)
+
+
+def _loader(content: bytes) -> Callable[[], bytes]:
+    return lambda: content
 
 
 class _LastMade:
@@ -114,19 +126,23 @@ def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
 def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: NamesSet) -> int:
     """Bring the project's files in the resolver's ``directory`` to ``wanted``; how many names files changed.
 
-    A changed file is rewritten under its own name (the resolver rereads it in one step), then its
-    new mark is put and the old one removed; a file no longer wanted goes with its marks."""
+    A changed file is rewritten under its own name (the resolver rereads it in one step); once every
+    changed file is written, their new marks are put (a mark never vouches for a file not written
+    yet) and the old ones removed; a file no longer wanted goes with its marks. Each batch is one
+    ``put_many``: the adapter may send it over several sessions at once (a first ``up`` of a large
+    project puts two files per service on every host)."""
     listing = files.listdir(directory)
     if listing and len(listing) == len(wanted.listing) and wanted.listing.issuperset(listing):
         return 0  # exactly the files and marks wanted (no set made of the listing, no name looked at twice)
     present, marks = _present(listing, project_name)
     if not listing and wanted.data:
         files.makedirs(directory, 0o755)
-    changed = sorted({file for mark, file in wanted.marks.items() if mark not in marks or file not in present})
-    for file in changed:
-        files.put(f"{directory}/{file}", wanted.data[file], 0o644)
-    for mark in sorted(set(wanted.marks) - marks):
-        files.put(f"{directory}/{mark}", b"", 0o644)
+    changed = [(file, load) for file, mark, load in wanted.order if mark not in marks or file not in present]
+    if changed:
+        files.put_many([(f"{directory}/{file}", load, 0o644) for file, load in changed])
+    new_marks = [mark for _, mark, _ in wanted.order if mark not in marks]
+    if new_marks:
+        files.put_many([(f"{directory}/{mark}", _empty, 0o644) for mark in new_marks])
     gone = sorted(present - wanted.data.keys())
     for name in gone + sorted(marks - wanted.marks.keys()):
         files.remove_tree(f"{directory}/{name}")

@@ -92,9 +92,13 @@ class HostsView:
         mine = project_containers(project, live)
         blocks = _expected(project, mine)
         by_host: Dict[str, List[Tuple[ObservedContainer, str]]] = {}
-        for replica in sorted(blocks):
+        for replica in sorted(blocks, key=_order):  # the project's own: its services and indexes order them
             by_host.setdefault(blocks[replica][0].host, []).append(blocks[replica])
         return cls(blocks, by_host, _known(project, mine))
+
+
+def _order(replica: Replica) -> Tuple[str, int]:
+    return replica.service, replica.index
 
 
 def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *,

@@ -105,13 +105,18 @@ def wanted_files(state: RunState, phase: str, live: Optional[Sequence[ObservedCo
     addresses = serving(state.project, state.snapshot() if live is None else live)
     if phase == "unstarted":  # a name answers only for a running replica
         leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill, Recreate))}
-        addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
     elif phase == "before":
-        placed = set(state.plan.placement.replicas)
+        placed = state.plan.placement.replicas
+        allocations = state.allocations
         for replica in placed:
-            if replica in state.allocations:
-                addresses.setdefault(replica, state.allocations[replica].ip)
-        leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))} - placed
+            allocation = allocations.get(replica)
+            if allocation is not None:
+                addresses.setdefault(replica, allocation.ip)
+        leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))}
+        leaving = leaving - set(placed) if leaving else leaving
+    else:
+        leaving = set()
+    if leaving:
         addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
     return _MADE.get(state.project, resolver.domain, addresses)
 

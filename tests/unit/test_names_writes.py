@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 from napcompose.execute.names import NamesSet, write_files
+from napcompose.planner import WriteNames
 from tests import nap
 from tests.unit.test_names_resolver import DIR, NODES, Rig, shop
 
@@ -37,14 +38,31 @@ def test_a_mark_is_put_only_after_every_changed_file():
         assert len(puts) == 4 and all(p.endswith(".sum") for p in puts[2:])
 
 
-def test_an_up_that_changes_nothing_lists_each_host_and_writes_nothing():
+def test_an_up_that_changes_nothing_lists_each_host_once_and_writes_nothing():
     rig = Rig()
     assert nap.up(rig.orc, shop(2)).failed == ()
+    the_plan = nap.preview(rig.orc, shop(2))
+    # no replica changes: the names are written once, with the hosts files, not also ahead of the containers
+    assert sorted((a.host, a.phase) for a in the_plan.actions if isinstance(a, WriteNames)) == \
+        [(h, "after") for h in NODES]
     for host in NODES:
         rig.world.files(host).calls.clear()
     assert nap.up(rig.orc, shop(2)).failed == ()
     for host in NODES:
-        assert rig.world.files(host).calls == [("listdir", f"{DIR}/{host}")] * 2  # before and after the containers
+        assert rig.world.files(host).calls == [("listdir", f"{DIR}/{host}")]
+    grown = nap.preview(rig.orc, shop(3))  # a replica more: its name is in place before it starts
+    assert sorted((a.host, a.phase) for a in grown.actions if isinstance(a, WriteNames)) == \
+        sorted([(h, "before") for h in NODES] + [(h, "after") for h in NODES])
+
+
+def test_names_removed_behind_the_run_s_back_are_put_back_by_an_up_that_changes_nothing():
+    rig = Rig()
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    tree = rig.world.files("node2").tree
+    for path in [p for p in tree if p.startswith(f"{DIR}/node2/shop@")]:
+        del tree[path]
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    assert "api-2.shop.nap" in rig.names("node2") and rig.orc.names_check(shop(2)) == []
 
 
 def test_a_host_holding_exactly_the_files_is_left_alone_and_a_missing_mark_is_put_again():

@@ -15,9 +15,10 @@ What the doubles keep is what a real host would keep on its own disk, not in the
 process, trimmed where the real thing costs the operator nothing:
   - each engine forgets a container's extra_hosts once it started it (a real one keeps them on its host);
   - each host's resolver directory (one names file and one mark per service: 1,000,000 entries at
-    10,000/500) is kept as {name: the very bytes object `up` passed}, listed in the order written,
-    with no call log: the same files go to every host, and a remote file system holds them for
-    nothing. Every other path goes to the FakeFiles of tests/fakes_engine.py as it is.
+    10,000/500) is kept as {name: the very bytes object `up` passed} (each name one interned string
+    for every host), listed in the order written, with no call log: the same files go to every
+    host, and a remote file system holds them for nothing. Every other path goes to the FakeFiles
+    of tests/fakes_engine.py as it is.
 
 CPU seconds are time.process_time (every thread of the process), so the figures hold on a loaded
 machine; wall seconds are printed beside them. Goals: 10,000 replicas on 500 hosts <= 15 s, a

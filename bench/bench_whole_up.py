@@ -26,6 +26,7 @@ second `up` <= 2 s, <= 12x growth from 1,000/50 to 10,000/500 (10x the work), pe
 
     python3 bench/bench_whole_up.py [--sizes 1000/50,3000/150,10000/500] [--workers 16] [--no-resolver]
     python3 bench/bench_whole_up.py --sizes 1000/50 --profile first   # cProfile of one stage
+    python3 bench/bench_whole_up.py --inline   # every parallel call in the calling thread
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def make_cluster(hosts: int, resolver: bool = False):
     return Cluster(hosts=members, network=network, store=StoreSpec("file:///nonexistent.json"))
 
 
-def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bool) -> Dict[str, float]:
+def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bool,
+             inline: bool = False) -> Dict[str, float]:
     """Both `up`s of one size in this process; their CPU and wall seconds, and the peak RSS."""
     from napcompose.config import parse_project
     from napcompose.orchestrator import Orchestrator
@@ -92,7 +94,7 @@ def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bo
              for host, fake in world.files_by_host.items()}
     orc = Orchestrator(cluster, engines, files.__getitem__, make_ipam(cluster, clock, MemoryKV()),
                        NullReporter(), clock, max_workers=workers, images=world.images)
-    if profile:
+    if profile or inline:
         _run_inline()
     figures: Dict[str, float] = {}
     for stage in ("first", "second"):
@@ -242,23 +244,28 @@ def main() -> None:
     parser.add_argument("--resolver", dest="resolver", action="store_true",
                         help="the default: a names resolver on every host (kept for older command lines)")
     parser.set_defaults(resolver=True)
+    parser.add_argument("--inline", action="store_true",
+                        help="every parallel call runs at once in the calling thread (as under --profile): "
+                             "the CPU the work itself costs, without threads handing it to each other")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         replicas, hosts = (int(x) for x in args.child.split("/"))
-        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver)))
+        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver, args.inline)))
         return
 
     sizes: List[Tuple[int, int]] = [tuple(int(x) for x in s.split("/")) for s in args.sizes.split(",")]
     print(f"whole `up -d` in process (test doubles), {REPLICAS_PER_SERVICE} replicas per service, each service "
           f"linking the one before; {'a resolver per host' if args.resolver else 'no resolver (every peer in every hosts file)'}; "
-          f"max_workers {args.workers}; load average {lib_load()}")
+          f"{'every parallel call inline' if args.inline or args.profile else f'max_workers {args.workers}'}; "
+          f"load average {lib_load()}")
     print(f"  {'replicas/hosts':>14} {'first CPU s':>12} {'(wall)':>8} {'second CPU s':>13} {'(wall)':>8} "
           f"{'peak RSS MiB':>13}")
     results: Dict[Tuple[int, int], Dict[str, float]] = {}
     for replicas, hosts in sizes:
         argv = [sys.executable, os.path.abspath(__file__), "--child", f"{replicas}/{hosts}",
                 "--workers", str(args.workers)] + (["--profile", args.profile] if args.profile else []) \
+            + (["--inline"] if args.inline else []) \
             + ([] if args.resolver else ["--no-resolver"])
         done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
         got = json.loads(done.stdout.strip().splitlines()[-1])

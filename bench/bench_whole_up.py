@@ -1,22 +1,32 @@
 """A whole `up -d` in process over the test doubles: CPU seconds and peak memory for three sizes.
 
-Everything runs in this process: the fake engines and files of tests/fakes_engine.py (each engine
-forgetting a container's extra_hosts once it started it, as a real one keeps them on its host), the real IPAM
+Everything runs in this process: the fake engines and files of tests/fakes_engine.py, the real IPAM
 on the in-memory store of tests/fakes_kv.py, and the real observe -> plan -> execute road, driven
 through the command line's own parser (tests/nap.py). A project of S services x 10 replicas, each
-service linking the one before it, on H hosts. Per size, in a fresh child process (so each peak
-resident size is that size's own):
+service linking the one before it, on H hosts, with the product's default cluster network: a names
+resolver on every host (`--no-resolver`: the cluster file's `resolver: false`, every peer in every
+hosts file). Per size, in a fresh child process (so each peak resident size is that size's own):
 
   first     `up -d` from nothing: addresses, creates, starts, the hosts blocks
   second    the same `up -d` again: nothing changes, nothing is written
   peak RSS  the child's maximum resident size (getrusage), interpreter and test doubles included
 
+What the doubles keep is what a real host would keep on its own disk, not in the operator's
+process, trimmed where the real thing costs the operator nothing:
+  - each engine forgets a container's extra_hosts once it started it (a real one keeps them on its host);
+  - each host's resolver directory (one names file and one mark per service: 1,000,000 entries at
+    10,000/500) is kept as {name: the very bytes object `up` passed} (each name one interned string
+    for every host), listed in the order written, with no call log: the same files go to every
+    host, and a remote file system holds them for nothing. Every other path goes to the FakeFiles
+    of tests/fakes_engine.py as it is.
+
 CPU seconds are time.process_time (every thread of the process), so the figures hold on a loaded
 machine; wall seconds are printed beside them. Goals: 10,000 replicas on 500 hosts <= 15 s, a
 second `up` <= 2 s, <= 12x growth from 1,000/50 to 10,000/500 (10x the work), peak RSS <= 500 MB.
 
-    python3 bench/bench_whole_up.py [--sizes 1000/50,3000/150,10000/500] [--workers 16]
+    python3 bench/bench_whole_up.py [--sizes 1000/50,3000/150,10000/500] [--workers 16] [--no-resolver]
     python3 bench/bench_whole_up.py --sizes 1000/50 --profile first   # cProfile of one stage
+    python3 bench/bench_whole_up.py --inline   # every parallel call in the calling thread
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import benchlib as lib  # noqa: F401  (puts the project root on sys.path)
 
@@ -63,7 +73,8 @@ def make_cluster(hosts: int, resolver: bool = False):
     return Cluster(hosts=members, network=network, store=StoreSpec("file:///nonexistent.json"))
 
 
-def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bool) -> Dict[str, float]:
+def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bool,
+             inline: bool = False) -> Dict[str, float]:
     """Both `up`s of one size in this process; their CPU and wall seconds, and the peak RSS."""
     from napcompose.config import parse_project
     from napcompose.orchestrator import Orchestrator
@@ -78,9 +89,12 @@ def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bo
     world = FakeWorld(tuple(h.name for h in cluster.hosts))
     clock = FakeClock()
     engines = {host: _Remote(engine) for host, engine in world.engines.items()}
-    orc = Orchestrator(cluster, engines, world.files, make_ipam(cluster, clock, MemoryKV()),
+    names = cluster.network.resolver
+    files = {host: _RemoteFiles(fake, names.host_directory(host) if names else None)
+             for host, fake in world.files_by_host.items()}
+    orc = Orchestrator(cluster, engines, files.__getitem__, make_ipam(cluster, clock, MemoryKV()),
                        NullReporter(), clock, max_workers=workers, images=world.images)
-    if profile:
+    if profile or inline:
         _run_inline()
     figures: Dict[str, float] = {}
     for stage in ("first", "second"):
@@ -99,15 +113,20 @@ def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bo
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(30)
             total = sum(row[2] for row in stats.stats.values())
-            doubles = sum(row[2] for (path, _, _), row in stats.stats.items()
-                          if os.sep + "tests" + os.sep in path)
-            print(f"{stage} up: {doubles:.2f} of {total:.2f} profiled seconds in the test doubles (tests/)",
-                  file=sys.stderr)
+            doubles = sum(row[2] for (path, _, name), row in stats.stats.items()
+                          if os.sep + "tests" + os.sep in path
+                          or (path == os.path.abspath(__file__) and name in _DOUBLES))
+            print(f"{stage} up: {doubles:.2f} of {total:.2f} profiled seconds in the test doubles (tests/ "
+                  "and this file's wrappers)", file=sys.stderr)
     running = [c for c in world.all_containers() if c.state == "running"]
     assert len(running) == replicas, (len(running), replicas)
     # ru_maxrss is in KiB on Linux
     figures["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
+
+
+# what this file's wrappers of the doubles run (counted with the doubles in a profile)
+_DOUBLES = {"start_container", "__getattr__", "_name", "listdir", "makedirs", "put", "put_many", "remove_tree"}
 
 
 class _Remote:
@@ -125,6 +144,62 @@ class _Remote:
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
+
+
+class _RemoteFiles:
+    """A host's FakeFiles but for its resolver directory, kept as {name: the bytes object put} (the
+    same object for every host: a remote file system holds the files, not the operator's process),
+    listed in the order written, with no call log."""
+
+    def __init__(self, files, directory: Optional[str]):
+        self._files = files
+        self._directory = directory
+        self._prefix = f"{directory}/" if directory else None
+        self._names: Optional[Dict[str, bytes]] = None  # None: the directory does not exist
+
+    def _name(self, path: str) -> Optional[str]:
+        """The name of ``path`` in the resolver directory (one object for every host), or None."""
+        if self._prefix is None or not path.startswith(self._prefix) or "/" in path[len(self._prefix):]:
+            return None
+        return sys.intern(path[len(self._prefix):])
+
+    def listdir(self, path: str) -> List[str]:
+        if path == self._directory:
+            return list(self._names or ())
+        return self._files.listdir(path)
+
+    def makedirs(self, path: str, mode: int) -> None:
+        if path == self._directory:
+            self._names = {} if self._names is None else self._names
+            return
+        self._files.makedirs(path, mode)
+
+    def put(self, path: str, data, mode: int) -> None:
+        name = self._name(path)
+        if name is None:
+            return self._files.put(path, data, mode)
+        if self._names is None:
+            raise AssertionError(f"{path}: no such directory")
+        self._names[name] = data
+
+    def put_many(self, items) -> None:
+        prefix, names, intern = self._prefix, self._names, sys.intern
+        at = len(prefix) if prefix else 0
+        for path, load, mode in items:  # the names files of a first `up`: a million at 10,000/500
+            if names is not None and path.startswith(prefix) and path.find("/", at) < 0:
+                names[intern(path[at:])] = load()
+            else:
+                self.put(path, load(), mode)
+
+    def remove_tree(self, path: str) -> None:
+        name = self._name(path)
+        if name is None:
+            return self._files.remove_tree(path)
+        if self._names is not None:
+            self._names.pop(name, None)
+
+    def __getattr__(self, name):
+        return getattr(self._files, name)
 
 
 class _Inline:
@@ -163,27 +238,35 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16, help="the orchestrator's max_workers (default 16)")
     parser.add_argument("--profile", choices=("first", "second"), default="",
                         help="print a cProfile of that `up` to stderr (every parallel call then runs inline)")
-    parser.add_argument("--resolver", action="store_true",
-                        help="a cluster with the per-host resolver (network.resolver): containers get their "
-                             "links' names at create time, not every peer's")
+    parser.add_argument("--no-resolver", dest="resolver", action="store_false",
+                        help="a cluster without the per-host resolver (`resolver: false`): every container's "
+                             "hosts file holds every peer's names")
+    parser.add_argument("--resolver", dest="resolver", action="store_true",
+                        help="the default: a names resolver on every host (kept for older command lines)")
+    parser.set_defaults(resolver=True)
+    parser.add_argument("--inline", action="store_true",
+                        help="every parallel call runs at once in the calling thread (as under --profile): "
+                             "the CPU the work itself costs, without threads handing it to each other")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         replicas, hosts = (int(x) for x in args.child.split("/"))
-        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver)))
+        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver, args.inline)))
         return
 
     sizes: List[Tuple[int, int]] = [tuple(int(x) for x in s.split("/")) for s in args.sizes.split(",")]
     print(f"whole `up -d` in process (test doubles), {REPLICAS_PER_SERVICE} replicas per service, each service "
           f"linking the one before; {'a resolver per host' if args.resolver else 'no resolver (every peer in every hosts file)'}; "
-          f"max_workers {args.workers}; load average {lib_load()}")
+          f"{'every parallel call inline' if args.inline or args.profile else f'max_workers {args.workers}'}; "
+          f"load average {lib_load()}")
     print(f"  {'replicas/hosts':>14} {'first CPU s':>12} {'(wall)':>8} {'second CPU s':>13} {'(wall)':>8} "
           f"{'peak RSS MiB':>13}")
     results: Dict[Tuple[int, int], Dict[str, float]] = {}
     for replicas, hosts in sizes:
         argv = [sys.executable, os.path.abspath(__file__), "--child", f"{replicas}/{hosts}",
                 "--workers", str(args.workers)] + (["--profile", args.profile] if args.profile else []) \
-            + (["--resolver"] if args.resolver else [])
+            + (["--inline"] if args.inline else []) \
+            + ([] if args.resolver else ["--no-resolver"])
         done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
         got = json.loads(done.stdout.strip().splitlines()[-1])
         results[(replicas, hosts)] = got

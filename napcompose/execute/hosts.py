@@ -9,12 +9,13 @@ handler, and ``sync_hosts`` the pass a rolling update makes in the middle of a r
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState, detail
-from napcompose.parallel import fan_out
+from napcompose.parallel import HostResult, fan_out
 from napcompose.names.hostsfile import KnownNames, PeerMap, extract_block, merge
 from napcompose.names.startnames import StartNames
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
@@ -91,9 +92,13 @@ class HostsView:
         mine = project_containers(project, live)
         blocks = _expected(project, mine)
         by_host: Dict[str, List[Tuple[ObservedContainer, str]]] = {}
-        for replica in sorted(blocks):
+        for replica in sorted(blocks, key=_order):  # the project's own: its services and indexes order them
             by_host.setdefault(blocks[replica][0].host, []).append(blocks[replica])
         return cls(blocks, by_host, _known(project, mine))
+
+
+def _order(replica: Replica) -> Tuple[str, int]:
+    return replica.service, replica.index
 
 
 def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *,
@@ -133,10 +138,31 @@ def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *
     return outcomes
 
 
-def _each(items, one):
+def _each(items, one) -> List[HostResult]:
     """``one`` on every (container, block) of a host, a few at a time: each file costs an inspect, a
-    read and maybe a write, one round trip after the other, so a host's files go side by side."""
-    return fan_out(items, one, key=lambda item: item[0].name, max_workers=FILES_AT_ONCE)
+    read and maybe a write, one round trip after the other, so a host's files go side by side.
+
+    FILES_AT_ONCE lanes, each taking the next file when it is done with one: a host's files cost as
+    many hand-overs between threads as it has lanes, not one per file (a large project's pass runs
+    a few files per host on hundreds of hosts). The results keep the items' order."""
+    items = list(items)
+    results: List[Optional[HostResult]] = [None] * len(items)
+    queue = iter(enumerate(items))
+    taking = threading.Lock()
+
+    def lane(_: int) -> None:
+        while True:
+            with taking:
+                index, item = next(queue, (None, None))
+            if index is None:
+                return
+            try:
+                results[index] = HostResult(item[0].name, value=one(item))
+            except NapComposeError as exc:
+                results[index] = HostResult(item[0].name, error=str(exc))
+
+    fan_out(range(min(len(items), FILES_AT_ONCE)), lane, max_workers=FILES_AT_ONCE)
+    return results
 
 
 def _failed(reporter: Reporter, container: ObservedContainer, error: str) -> Outcome:

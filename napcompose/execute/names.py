@@ -8,12 +8,17 @@ the replicas that serve (running, not unhealthy, not kept for a rollback); a ``b
 lists the replicas the plan is about to create, at their reserved addresses, and leaves out those it
 stops or removes. ``write_names`` is the WriteNames handler; ``sync_names`` the pass a rolling update
 makes with its hosts pass (a replica leaves the names before it stops, and joins after its gate).
+
+The files are made once per set of addresses (``NamesSet``): rendered, encoded and marked once, the
+same bytes handed to every host, and made again only when the addresses change (a run's "before" and
+"after" writes usually want the same files: the second reuses the first's).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.clustermodel import ResolverSpec
 from napcompose.errors import NapComposeError
@@ -37,28 +42,83 @@ class NamesDrift:
     stale: Tuple[str, ...]  # files that should not
 
 
+def _empty() -> bytes:
+    return b""
+
+
+@dataclass(frozen=True)
+class NamesSet:
+    """The project's names files as every host should hold them: each file's text encoded once (every
+    host is handed the same bytes), the marks naming their digests, and the whole listing they make."""
+
+    data: Mapping[str, bytes]  # file -> its content
+    marks: Mapping[str, str]  # mark -> the file it vouches for
+    listing: FrozenSet[str]  # every file and mark
+    # (file, its mark, what loads its content for put_many), by file name: made once for every host
+    order: Tuple[Tuple[str, str, Callable[[], bytes]], ...] = ()
+
+    @classmethod
+    def of(cls, texts: Mapping[str, str]) -> "NamesSet":
+        data = {file: text.encode("utf-8") for file, text in texts.items()}
+        mark_of = {file: mark_name(file, text) for file, text in texts.items()}
+        order = tuple((file, mark_of[file], _loader(data[file])) for file in sorted(data))
+        return cls(data, {mark: file for file, mark in mark_of.items()}, frozenset(data) | frozenset(mark_of.values()),
+                   order)
+
+
+def _loader(content: bytes) -> Callable[[], bytes]:
+    return lambda: content
+
+
+class _LastMade:
+    """The NamesSet made last, with what it was made of: the next phase of a run (or the next pass
+    of a rolling update) that wants the files of the same addresses takes it as it is. It holds its
+    project, so the identity it is compared by stays that project's."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last: Optional[Tuple[Project, Tuple[str, bool], Dict[Replica, str], NamesSet]] = None
+
+    def get(self, project: Project, domain: str, addresses: Dict[Replica, str], isolated: bool = False) -> NamesSet:
+        with self._lock:
+            last = self._last
+            if last is not None and last[0] is project and last[1] == (domain, isolated) and last[2] == addresses:
+                return last[3]
+            made = NamesSet.of(names_files(project, domain, addresses, isolated))
+            self._last = (project, (domain, isolated), dict(addresses), made)
+            return made
+
+
+_MADE = _LastMade()
+
+
 def serving(project: Project, live: Sequence[ObservedContainer]) -> Dict[Replica, str]:
     """{replica: address} of the project's containers that run and are not unhealthy."""
     return {c.replica: c.ip for c in project_containers(project, live)
             if c.ip and c.id and c.state == "running" and c.health != "unhealthy"}
 
 
-def wanted_files(state: RunState, phase: str, live: Optional[Sequence[ObservedContainer]] = None) -> Dict[str, str]:
+def wanted_files(state: RunState, phase: str, live: Optional[Sequence[ObservedContainer]] = None) -> NamesSet:
     """The project's names files as they should stand now (``phase`` "before": as the plan will make
     them; "unstarted": as a plan that starts nothing leaves them)."""
     resolver = state.core.cluster.network.resolver
     addresses = serving(state.project, state.snapshot() if live is None else live)
     if phase == "unstarted":  # a name answers only for a running replica
         leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill, Recreate))}
-        addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
     elif phase == "before":
-        placed = set(state.plan.placement.replicas)
+        placed = state.plan.placement.replicas
+        allocations = state.allocations
         for replica in placed:
-            if replica in state.allocations:
-                addresses.setdefault(replica, state.allocations[replica].ip)
-        leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))} - placed
+            allocation = allocations.get(replica)
+            if allocation is not None:
+                addresses.setdefault(replica, allocation.ip)
+        leaving = {a.replica for a in state.plan.actions if isinstance(a, (Remove, Stop, Kill))}
+        leaving = leaving - set(placed) if leaving else leaving
+    else:
+        leaving = set()
+    if leaving:
         addresses = {r: ip for r, ip in addresses.items() if r not in leaving}
-    return names_files(state.project, resolver.domain, addresses, state.core.cluster.network.isolation)
+    return _MADE.get(state.project, resolver.domain, addresses, state.core.cluster.network.isolation)
 
 
 def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
@@ -68,41 +128,37 @@ def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
     return {n for n in mine if n.endswith(SUFFIX)}, {n for n in mine if n.endswith(MARK)}
 
 
-def _marks(wanted: Dict[str, str]) -> Dict[str, str]:
-    return {mark_name(file, text): file for file, text in wanted.items()}
-
-
-def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: Dict[str, str],
-                wanted_marks: Optional[Dict[str, str]] = None) -> int:
+def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: NamesSet) -> int:
     """Bring the project's files in the resolver's ``directory`` to ``wanted``; how many names files changed.
 
-    A changed file is rewritten under its own name (the resolver rereads it in one step), then its
-    new mark is put and the old one removed; a file no longer wanted goes with its marks.
-    ``wanted_marks``: ``_marks(wanted)`` when the caller made it already (one for every host)."""
+    A changed file is rewritten under its own name (the resolver rereads it in one step); once every
+    changed file is written, their new marks are put (a mark never vouches for a file not written
+    yet) and the old ones removed; a file no longer wanted goes with its marks. Each batch is one
+    ``put_many``: the adapter may send it over several sessions at once (a first ``up`` of a large
+    project puts two files per service on every host)."""
     listing = files.listdir(directory)
-    wanted_marks = _marks(wanted) if wanted_marks is None else wanted_marks
-    if listing and len(listing) == len(wanted) + len(wanted_marks) and set(listing) == wanted.keys() | wanted_marks:
-        return 0  # exactly the files and marks wanted (one set comparison, not a look at every name)
+    if listing and len(listing) == len(wanted.listing) and wanted.listing.issuperset(listing):
+        return 0  # exactly the files and marks wanted (no set made of the listing, no name looked at twice)
     present, marks = _present(listing, project_name)
-    if not listing and wanted:
+    if not listing and wanted.data:
         files.makedirs(directory, 0o755)
-    changed = sorted({file for mark, file in wanted_marks.items() if mark not in marks or file not in present})
-    for file in changed:
-        files.put(f"{directory}/{file}", wanted[file].encode("utf-8"), 0o644)
-    for mark in sorted(set(wanted_marks) - marks):
-        files.put(f"{directory}/{mark}", b"", 0o644)
-    gone = sorted(present - set(wanted))
-    for name in gone + sorted(marks - set(wanted_marks)):
+    changed = [(file, load) for file, mark, load in wanted.order if mark not in marks or file not in present]
+    if changed:
+        files.put_many([(f"{directory}/{file}", load, 0o644) for file, load in changed])
+    new_marks = [mark for _, mark, _ in wanted.order if mark not in marks]
+    if new_marks:
+        files.put_many([(f"{directory}/{mark}", _empty, 0o644) for mark in new_marks])
+    gone = sorted(present - wanted.data.keys())
+    for name in gone + sorted(marks - wanted.marks.keys()):
         files.remove_tree(f"{directory}/{name}")
     return len(changed) + len(gone)
 
 
-def _write(state: RunState, host: str, wanted: Dict[str, str],
-           marks: Optional[Dict[str, str]] = None) -> List[Outcome]:
+def _write(state: RunState, host: str, wanted: NamesSet) -> List[Outcome]:
     core = state.core
     try:
         directory = core.cluster.network.resolver.host_directory(host)
-        written = write_files(core.files(host), directory, state.project.name, wanted, marks)
+        written = write_files(core.files(host), directory, state.project.name, wanted)
     except NapComposeError as exc:
         core.reporter.progress(host, ACTION, "error", f"on {host}")
         return [Outcome(host, ACTION, host, str(exc))]
@@ -117,12 +173,8 @@ def write_names(state: RunState, action: WriteNames) -> Optional[List[Outcome]]:
         return []
     # every host's write of a wave sees the same live containers: the files are made once
     kind = f"names {action.phase} {len(state.allocations)}"
-    _, (wanted, marks) = state.shared_view(kind, lambda live: _made(wanted_files(state, action.phase, live)))
-    return _write(state, action.host, wanted, marks)
-
-
-def _made(wanted: Dict[str, str]) -> Tuple[Dict[str, str], Dict[str, str]]:
-    return wanted, _marks(wanted)
+    _, wanted = state.shared_view(kind, lambda live: wanted_files(state, action.phase, live))
+    return _write(state, action.host, wanted)
 
 
 def sync_names(state: RunState) -> bool:
@@ -130,10 +182,9 @@ def sync_names(state: RunState) -> bool:
     if state.core.cluster.network.resolver is None:
         return False
     wanted = wanted_files(state, "after")
-    marks = _marks(wanted)
     hosts = sorted(h.name for h in state.core.cluster.hosts if h.name not in state.down)
     written = False
-    for result in fan_out(hosts, lambda h: _write(state, h, wanted, marks), max_workers=state.core.max_workers):
+    for result in fan_out(hosts, lambda h: _write(state, h, wanted), max_workers=state.core.max_workers):
         for outcome in result.value or ():
             if outcome.error:
                 state.core.reporter.warning(f"names on {outcome.host}: {outcome.error}")
@@ -148,13 +199,12 @@ def check_files(project: Project, live: Sequence[ObservedContainer], resolver: R
     """Every host in ``hosts`` whose resolver files for ``project`` lack one or hold a stale one (one
     listing per host, no file read); hosts that cannot be listed are warned. ``isolated``: names
     scoped by isolation group."""
-    wanted = names_files(project, resolver.domain, serving(project, live), isolated)
-    wanted_marks = _marks(wanted)
+    wanted = _MADE.get(project, resolver.domain, serving(project, live), isolated)
 
     def one(host: str) -> Optional[NamesDrift]:
         present, marks = _present(files(host).listdir(resolver.host_directory(host)), project.name)
-        missing = {file for mark, file in wanted_marks.items() if mark not in marks or file not in present}
-        stale = present - set(wanted)
+        missing = {file for mark, file in wanted.marks.items() if mark not in marks or file not in present}
+        stale = present - wanted.data.keys()
         if not missing and not stale:
             return None
         return NamesDrift(host, tuple(sorted(missing)), tuple(sorted(stale)))

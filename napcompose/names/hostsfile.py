@@ -100,9 +100,10 @@ def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[
     (``_stale``); a stray BEGIN marker without its END (a torn earlier write) is dropped on its own,
     never the lines after it.
     """
-    block_lines = block.splitlines()
+    block_lines, in_block, whole = _parsed(block)
     known = known or {}
-    in_block = _block_names(block_lines)
+    if whole and _unchanged(existing, project_name, block, in_block, known):
+        return existing
     lines, opaque, outside = _lines(existing, known, in_block)
     begin = begin_marker(project_name)
     marked = _marker_lines(lines, outside, begin, end_marker(project_name))
@@ -133,6 +134,34 @@ def merge(existing: str, project_name: str, block: str, known: Optional[Mapping[
     return "\n".join(lines) + "\n" if lines else ""
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(block: str) -> Tuple[Tuple[str, ...], Mapping[str, str], bool]:
+    """(the lines of ``block``, {name: address} of its names, whether joining the lines gives the
+    block back): a pass merges many files with one block (every replica of a service holds the
+    same), so each block is read once. Not to be changed."""
+    lines = block.splitlines()
+    return tuple(lines), _block_names(lines), bool(lines) and "\n".join(lines) + "\n" == block
+
+
+def _unchanged(existing: str, project_name: str, block: str, in_block: Mapping[str, str],
+               known: Mapping[str, str]) -> bool:
+    """Whether ``merge`` would give ``existing`` back as it is, found without taking it apart: the
+    file of a container whose block is right ends with that block, holds no other marker, breaks
+    its lines with "\n" alone (so joining them gives the same text) and no line above the block is
+    stale. What a pass over an unchanged project meets in every file."""
+    if not existing.endswith(block):
+        return False
+    above = existing[:len(existing) - len(block)]
+    if above and not above.endswith("\n"):
+        return False
+    if begin_marker(project_name) in above or end_marker(project_name) in above:
+        return False
+    lines, opaque, outside = _lines(above, known, in_block)
+    if "\r" in outside or outside.count("\n") != len(lines) - (opaque is not None):
+        return False
+    return not _stale(lines, in_block, known, opaque)
+
+
 def _lines(existing: str, known: Mapping[str, str],
            in_block: Mapping[str, str]) -> Tuple[List[str], Optional[str], str]:
     """``existing.splitlines()``, except that the run of ``known``'s lines Docker wrote (when it is
@@ -140,10 +169,10 @@ def _lines(existing: str, known: Mapping[str, str],
     the text around it). Such an item is never a marker and never stale, and joins back into the
     same text."""
     run = known.run if isinstance(known, KnownNames) else None
-    if run is not None and not any(known.run_names.get(name, address) != address
-                                   for name, address in in_block.items()):
-        at = existing.find(run[:known.first_line])
-        if at >= 0 and (at == 0 or existing[at - 1] == "\n") and existing.startswith(run, at):
+    # the run's first line is looked for first (C-speed): a file without it needs no look at the block
+    at = existing.find(run[:known.first_line]) if run is not None else -1
+    if at >= 0 and not any(known.run_names.get(name, address) != address for name, address in in_block.items()):
+        if (at == 0 or existing[at - 1] == "\n") and existing.startswith(run, at):
             item, head, tail = run[:-1], existing[:at], existing[at + len(run):]
             return head.splitlines() + [item] + tail.splitlines(), item, head + tail
     return existing.splitlines(), None, existing
@@ -221,6 +250,21 @@ class KnownNames(dict):
             self.run = "".join(f"{address}\t{name}\n" for name, address in run)
             self.run_names = run_names
             self.first_line = self.run.index("\n") + 1
+        self._blocks: Dict[int, Tuple[Mapping[str, str], frozenset, Dict[str, bool]]] = {}
+
+    def for_block(self, in_block: Mapping[str, str]) -> Tuple[frozenset, Dict[str, bool]]:
+        """For the block of names ``in_block`` {name: address}: (the lines agreeing with these names
+        that the block gives another address, {line: whether it is stale} as lines are judged).
+
+        Made once per block: every replica of a service merges the same block, and their files share
+        most lines (Docker's own). The blocks' name maps are kept whole by ``_parsed``: one is looked
+        up by identity, and held, so that identity stays its own."""
+        found = self._blocks.get(id(in_block))
+        if found is None or found[0] is not in_block:
+            moved = frozenset(f"{self[name]}\t{name}" for name, address in in_block.items()
+                              if name in self and self[name] != address)
+            found = self._blocks[id(in_block)] = (in_block, moved, {})
+        return found[1], found[2]
 
 
 def _fields(line: str) -> List[str]:
@@ -257,13 +301,18 @@ def _stale(lines: List[str], in_block: Mapping[str, str], known: Mapping[str, st
     if not isinstance(known, KnownNames):
         return [index for index, line in enumerate(lines) if _names_other_address(line, wanted)]
     # A line that agrees with ``known`` is stale only when the block moves its one name elsewhere.
-    moved = {f"{known[name]}\t{name}" for name, address in in_block.items()
-             if name in known and known[name] != address}
+    moved, judged = known.for_block(in_block)
     present = set(lines)
     present.discard(opaque)
     suspects = present.difference(known.agreeing)
     suspects.update(present.intersection(moved))
-    stale = {line for line in suspects if _names_other_address(line, wanted)}
+    stale = set()
+    for line in suspects:
+        verdict = judged.get(line)
+        if verdict is None:  # a line's verdict depends on the block and ``known`` only
+            verdict = judged[line] = _names_other_address(line, wanted)
+        if verdict:
+            stale.add(line)
     if not stale:
         return []
     return [index for index, line in enumerate(lines) if line in stale]

@@ -24,6 +24,7 @@ from napcompose.execute.names import NamesDrift, check_files
 from napcompose.execute.state import Core
 from napcompose.observe.hosts import observe, with_stand_ins
 from napcompose.observe.pins import ALWAYS, Pin, pinned, resolve_pins
+from napcompose.orchestrator.garbage import rarer_collections
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan, selected_services
 from napcompose.planner.volumes import removable
 
@@ -118,8 +119,10 @@ class Orchestrator(Core):
 
     def run(self, project: Optional[Project], options: Options = Options(), command: Command = Command.UP,
             name: Optional[str] = None) -> RunReport:
-        the_plan, addresses = self.plan(project, options, command, name)
-        return self.execute(project, the_plan, addresses, options)
+        # a run keeps what it made to its end: collections that walk all of it are made rarer
+        with rarer_collections():
+            the_plan, addresses = self.plan(project, options, command, name)
+            return self.execute(project, the_plan, addresses, options)
 
     def execute(self, project: Optional[Project], the_plan: Plan, addresses: Addresses,
                 options: Options) -> RunReport:

@@ -101,9 +101,14 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
     # the resolvers' files: ahead of the containers (new replicas' names in place before anything
     # starts, removed ones gone before they stop) and again with the hosts files
     # (with --no-start nothing it creates will serve: the replicas it stops, removes or recreates
-    # leave the names first, and nothing joins them until `start`)
-    early = names_writes(ground.observation, "before" if ground.options.start else "unstarted")
-    writes += list(names_writes(ground.observation, "after")) if ground.options.start else []
+    # leave the names first, and nothing joins them until `start`). A run that changes no replica
+    # writes them once, with the hosts files: an early write would bring nothing the late one does not.
+    if not ground.options.start:
+        early = names_writes(ground.observation, "unstarted")
+    else:
+        early = names_writes(ground.observation, "before") if _changes_replicas(ground, containers, releases, entries) \
+            else ()
+        writes += list(names_writes(ground.observation, "after"))
     # the bridge filters: the new replicas in their groups before anything starts; last, the
     # started containers' ports bound to their addresses and the removed ones out of their groups
     # (a run that makes no container and reserves nothing has no new member to load first, and one
@@ -126,6 +131,14 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
                 containers.orphans, _hosts_lines(project, placement, address_of),
                 volumes=_volumes(project, placement, observation),
                 notes=pin_notes(pins) + ground.loss.notes, pins=pins)
+
+
+def _changes_replicas(ground: _Ground, containers: ContainerPlan, releases, entries) -> bool:
+    """Whether the run creates, starts, stops, moves or removes a replica, or an address changes
+    hands: anything but keeping every container as it is."""
+    if containers.removals or releases or entries or ground.loss.cleanup or ground.loss.releases:
+        return True
+    return any(not isinstance(action, Keep) for wave in containers.waves for action in wave)
 
 
 def _started(container_waves, start: bool) -> Tuple[Replica, ...]:
@@ -342,5 +355,6 @@ def _hosts_lines(project: Project, placement: Placement, address_of: Mapping[Rep
 def _volumes(project: Project, placement: Placement, observation: Observation) -> tuple:
     """(volume, host, replica, already there) for every named volume a placed replica mounts."""
     held = set(observation.volumes)
+    named = {spec.name: spec.named_volumes for spec in project.services}  # once per service, not per replica
     return tuple(sorted((name, host, r.label, (host, name) in held) for r, host in placement.assignments
-                        for name in project.service(r.service).named_volumes))
+                        for name in named[r.service]))

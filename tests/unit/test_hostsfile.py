@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from napcompose.errors import ConfigError
-from napcompose.names.hostsfile import extract_block, merge, peer_entries, render_block, validate_name
+from napcompose.names.hostsfile import KnownNames, extract_block, merge, peer_entries, render_block, validate_name
 from napcompose.model import Link, Project, Replica, ServiceSpec
 
 DOCKER = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -189,3 +189,34 @@ def test_network_aliases_of_a_linked_service_resolve_to_its_first_replica():
         ("198.18.0.11", ("db_1", "gb_db_1", "database", "db", "store")),
         ("198.18.0.12", ("db_2", "gb_db_2")),
     )
+
+
+BLOCK = render_block("gb", [("198.18.0.11", ("db_1", "database", "db"))])
+
+
+KEPT = ["", DOCKER,
+        DOCKER + "198.18.0.11\tdb_1\n",  # Docker's copy of a create-time name, agreeing with the block
+        DOCKER + "# END nap-compose gb\n",  # an END alone is no block
+        DOCKER + "x # BEGIN nap-compose gb\n",  # nor is a marker inside a line
+        DOCKER + "198.18.0.11\tdb_1\n198.18.0.30\tweb_1\n"]  # the replicas' run, kept as one piece
+CHANGED = [DOCKER + "198.18.0.99\tdb_1\n",  # the same name at an old address: stale
+           DOCKER.replace("\n", "\r\n"),  # joined back with "\n" alone it changes
+           DOCKER + "# BEGIN nap-compose gb  \n",  # a stray marker with trailing blanks
+           DOCKER + "10.0.0.1\ta\x0bb\n",  # a line break splitlines knows besides "\n"
+           "127.0.0.1\tlocalhost",  # no final newline before the block
+           "::1\tlocalhost\r\n198.18.0.11\tdb_1\n198.18.0.30\tweb_1\n"]  # a "\r\n" beside the run
+
+
+@pytest.mark.parametrize("above", KEPT + CHANGED)
+@pytest.mark.parametrize("known", [None, {"db_1": "198.18.0.11", "web_1": "198.18.0.30"},
+                                   KnownNames({"db_1": "198.18.0.11", "web_1": "198.18.0.30"},
+                                              [("db_1", "198.18.0.11"), ("web_1", "198.18.0.30")])])
+def test_a_file_whose_block_is_right_is_given_back_as_is_only_when_merging_it_whole_would(above, known,
+                                                                                          monkeypatch):
+    from napcompose.names import hostsfile
+
+    existing = above + BLOCK
+    quick = merge(existing, "gb", BLOCK, known)
+    monkeypatch.setattr(hostsfile, "_unchanged", lambda *args: False)  # every file taken apart line by line
+    assert quick == merge(existing, "gb", BLOCK, known)
+    assert (quick == existing) == (above in KEPT)

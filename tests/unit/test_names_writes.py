@@ -1,0 +1,79 @@
+"""How the resolvers' files travel: made once for every host, files before their marks, nothing twice."""
+
+from dataclasses import replace
+
+from napcompose.execute.names import NamesSet, write_files
+from napcompose.planner import WriteNames
+from tests import nap
+from tests.unit.test_names_resolver import DIR, NODES, Rig, shop
+
+
+def _names_paths(rig, host):
+    return sorted(p for p in rig.world.files(host).tree if p.startswith(f"{DIR}/{host}/shop@") and p.endswith(".hosts"))
+
+
+def test_every_host_is_handed_the_same_bytes_of_each_file():
+    rig = Rig()
+    assert nap.up(rig.orc, shop(3)).failed == ()
+    contents = {}
+    for host in NODES:
+        for path in _names_paths(rig, host):
+            contents.setdefault(path.rsplit("/", 1)[1], []).append(rig.world.files(host).tree[path][2])
+    assert sorted(contents) == ["shop@api.hosts", "shop@client.hosts", "shop@web.hosts"]
+    for held in contents.values():  # one object, not one encoded copy per host
+        assert len(held) == len(NODES) and all(data is held[0] for data in held)
+
+
+def test_a_mark_is_put_only_after_every_changed_file():
+    rig = Rig()
+    assert nap.up(rig.orc, shop()).failed == ()
+    for host in NODES:
+        rig.world.files(host).calls.clear()
+    grown = replace(shop(3), services=tuple(replace(s, scale=2) if s.name == "client" else s
+                                            for s in shop(3).services))
+    assert nap.up(rig.orc, grown).failed == ()  # api's and client's files change on every host
+    for host in NODES:
+        puts = [path.rsplit("/", 1)[1] for op, path in rig.world.files(host).calls if op == "put"]
+        assert puts[:2] == ["shop@api.hosts", "shop@client.hosts"]
+        assert len(puts) == 4 and all(p.endswith(".sum") for p in puts[2:])
+
+
+def test_an_up_that_changes_nothing_lists_each_host_once_and_writes_nothing():
+    rig = Rig()
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    the_plan = nap.preview(rig.orc, shop(2))
+    # no replica changes: the names are written once, with the hosts files, not also ahead of the containers
+    assert sorted((a.host, a.phase) for a in the_plan.actions if isinstance(a, WriteNames)) == \
+        [(h, "after") for h in NODES]
+    for host in NODES:
+        rig.world.files(host).calls.clear()
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    for host in NODES:
+        assert rig.world.files(host).calls == [("listdir", f"{DIR}/{host}")]
+    grown = nap.preview(rig.orc, shop(3))  # a replica more: its name is in place before it starts
+    assert sorted((a.host, a.phase) for a in grown.actions if isinstance(a, WriteNames)) == \
+        sorted([(h, "before") for h in NODES] + [(h, "after") for h in NODES])
+
+
+def test_names_removed_behind_the_run_s_back_are_put_back_by_an_up_that_changes_nothing():
+    rig = Rig()
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    tree = rig.world.files("node2").tree
+    for path in [p for p in tree if p.startswith(f"{DIR}/node2/shop@")]:
+        del tree[path]
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    assert "api-2.shop.nap" in rig.names("node2") and rig.orc.names_check(shop(2)) == []
+
+
+def test_a_host_holding_exactly_the_files_is_left_alone_and_a_missing_mark_is_put_again():
+    rig = Rig()
+    assert nap.up(rig.orc, shop()).failed == ()
+    files = rig.world.files("node1")
+    wanted = NamesSet.of({p.rsplit("/", 1)[1]: files.tree[p][2].decode() for p in _names_paths(rig, "node1")})
+    assert write_files(files, f"{DIR}/node1", "shop", wanted) == 0
+    [mark] = [m for m in wanted.marks if m.startswith("shop@api@")]
+    del files.tree[f"{DIR}/node1/{mark}"]
+    files.calls.clear()
+    assert write_files(files, f"{DIR}/node1", "shop", wanted) == 1  # the file again, then its mark
+    assert [(op, path.rsplit("/", 1)[1]) for op, path in files.calls] == [
+        ("listdir", "node1"), ("put", "shop@api.hosts"), ("put", mark)]

@@ -132,7 +132,7 @@ class _Watch:
         return Orchestrator(self.cluster, engines, connections.files, self.session.ipam(), self.reporter,
                             self.clock, images=self.ctx.wiring.images(connections, self.reporter),
                             evictions=self.session.evictions(), credentials=credentials(self.ctx.environ),
-                            fence=fence)
+                            fence=fence, bridge_filter=self.ctx.wiring.bridge_filter(self.cluster, connections))
 
     def _lock(self, project: str) -> ProjectLock:
         # A deposed leader's lock (it stalled mid-pass) is taken over at once: its every step fails its

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.clustermodel import Cluster
-from napcompose.errors import HostError
+from napcompose.errors import ConfigError, HostError
 from napcompose.execute.state import RunState
 from napcompose.isolation.diff import bound_ports, differences, parse_loaded
 from napcompose.isolation.groups import Member, members
@@ -72,8 +72,8 @@ def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: st
 
 def apply_isolation(state: RunState, action: ApplyIsolation) -> Optional[List[Outcome]]:
     """Load the bridge filter of every host of ``action``; announce the addresses it names."""
-    if state.core.bridge_filter is None:  # no host can be filtered: nothing was wired to reach them
-        return None
+    if state.core.bridge_filter is None:  # planned (isolation is on) but nothing was wired to reach the hosts
+        raise ConfigError("isolation is on but this command was given no way to load the hosts' bridge filters")
     with state.filters:
         return _load(state, [h for h in action.hosts if h not in state.down], action.phase == "before",
                      action.verb, set(action.announce))

@@ -444,3 +444,12 @@ def test_a_one_off_joins_its_services_groups_before_it_is_created():
     [load] = [a for a in plan(True).actions if isinstance(a, ApplyIsolation)]
     assert load.phase == "before" and load.hosts == NODES
     assert not [a for a in plan(False).actions if isinstance(a, ApplyIsolation)]
+
+
+def test_a_command_given_no_way_to_the_filters_fails_instead_of_leaving_new_replicas_out_of_their_groups():
+    rig = Rig()
+    orc = Orchestrator(rig.cluster, rig.world.engines, rig.world.files, rig.ipam, ListReporter(), rig.clock,
+                       images=rig.world.images)  # isolation on, no bridge filter wired
+    report = nap.up(orc, shop())
+    assert [o.error for o in report.failed if o.subject == "bridge filters"] == [
+        "isolation is on but this command was given no way to load the hosts' bridge filters"] * 2

@@ -7,18 +7,88 @@ connection later takes the socket (or the connect's error, as the connect itself
 it) instead of connecting again. A socket nobody takes is closed with the connections, and one taken
 long after it connected (a command that waited for the project lock first) is closed and replaced by a
 fresh connection: sshd drops connections that do not log in soon, and a host may have come back.
+
+The TCP connection alone decides whether a host is there: the host's kernel answers a SYN within a
+millisecond on a LAN however loaded its processes are, so its deadline (``ssh.connect_timeout``) is
+short. A lost SYN or SYN-ACK would otherwise cost the kernel's one-second retransmission, so while no
+answer came a fresh SYN goes out on a new socket at each of ``SYN_AT``; the first socket that connects
+wins. The SSH handshake that follows gets a long deadline of its own (ssh.py): a loaded host is slow,
+not gone.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import selectors
 import socket
 import threading
 import time
 import urllib.parse
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 Target = Tuple[str, int]
 FRESH_S = 10.0  # an attempt that ended longer ago than this is not used
+# When each SYN of one connection goes out, in seconds after the first, while none was answered;
+# later ones are the kernel's own retransmissions (1 s, 3 s, ... after each socket's first SYN).
+SYN_AT = (0.0, 0.25, 0.5)
+
+
+def syn_times(deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT) -> Tuple[float, ...]:
+    """The moments (seconds after the start) a connection with ``deadline_s`` sends a fresh SYN:
+    those of ``syn_at`` before the deadline, the first always."""
+    return (syn_at[0],) + tuple(t for t in syn_at[1:] if t < deadline_s)
+
+
+def connect_tcp(target: Target, deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT,
+                clock: Callable[[], float] = time.monotonic) -> socket.socket:
+    """A TCP connection to ``target`` (address, port), in blocking mode, made within ``deadline_s``.
+
+    A fresh SYN goes out on a new socket at each of ``syn_times`` while no socket connected; the
+    first that connects is returned, the others closed. An answer that refuses (connection refused,
+    no route to the host) is raised at once as the OSError it is; no answer at all by the deadline
+    raises ``socket.timeout``, as ``socket.create_connection`` would."""
+    family, kind, proto, _, address = socket.getaddrinfo(target[0], target[1], type=socket.SOCK_STREAM)[0]
+    start = clock()
+    due = list(syn_times(deadline_s, syn_at))
+    pending: List[socket.socket] = []
+    winner = None
+    selector = selectors.DefaultSelector()
+    try:
+        while True:
+            elapsed = clock() - start
+            while due and due[0] <= elapsed:
+                due.pop(0)
+                sock = socket.socket(family, kind, proto)
+                pending.append(sock)
+                sock.setblocking(False)
+                code = sock.connect_ex(address)
+                if code == 0:
+                    winner = sock
+                    break
+                if code not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise OSError(code, os.strerror(code))
+                selector.register(sock, selectors.EVENT_WRITE)
+            if winner is not None:
+                break
+            wait = min(due[0] if due else deadline_s, deadline_s) - elapsed
+            if wait <= 0:
+                raise socket.timeout("timed out")
+            for key, _ in selector.select(wait):
+                code = key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                winner = key.fileobj
+                break
+            if winner is not None:
+                break
+    finally:
+        selector.close()
+        for sock in pending:
+            if sock is not winner:
+                sock.close()
+    winner.setblocking(True)
+    return winner
 
 
 def ssh_target(host) -> Tuple[str, int, str]:
@@ -43,7 +113,7 @@ class _Attempt:
 
     def _run(self, target: Target, timeout: float) -> None:
         try:
-            self.sock = socket.create_connection(target, timeout=timeout)
+            self.sock = connect_tcp(target, timeout)
         except (OSError, ValueError) as exc:
             self.error = exc
         self.ended = time.monotonic()

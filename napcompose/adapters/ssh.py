@@ -31,7 +31,7 @@ from napcompose.adapters.known_hosts import Revoked, is_revoked, load_known_host
 from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, DockerChannelAdapter,
                                             docker_socket, open_streamlocal)
 from napcompose.adapters.remote_files import LocalFiles, RemoteFiles
-from napcompose.adapters.early_tcp import EarlyConnections, ssh_target
+from napcompose.adapters.early_tcp import EarlyConnections, connect_tcp, ssh_target
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError, NapComposeError
 from napcompose.clustermodel import Cluster, Host
@@ -156,13 +156,16 @@ class HostConnections:
         try:
             # The TCP connection decides whether the host is there at all, so it gets the short
             # connect timeout; a host that answered gets longer for the handshake (a loaded host is
-            # slow, not gone).
+            # slow, not gone). The socket is always ours: given one, paramiko's ``timeout`` bounds
+            # only the key exchange, which must get the handshake's deadline, not the connect's.
             connect = self.connect_timeout_of(host)
             handshake = max(connect, HANDSHAKE_S)
             sock = self._early.take((address, port)) if self._early is not None else None
+            if sock is None:
+                sock = connect_tcp((address, port), connect)
             client.connect(hostname=address, port=port, username=user, key_filename=key_file, sock=sock,
                            look_for_keys=key_file is None, allow_agent=key_file is None,
-                           timeout=connect, banner_timeout=handshake,
+                           timeout=handshake, banner_timeout=handshake,
                            auth_timeout=handshake, channel_timeout=self.op_timeout)
         except HostKeyError:
             client.close()

@@ -32,6 +32,9 @@ FRESH_S = 10.0  # an attempt that ended longer ago than this is not used
 # When each SYN of one connection goes out, in seconds after the first, while none was answered;
 # later ones are the kernel's own retransmissions (1 s, 3 s, ... after each socket's first SYN).
 SYN_AT = (0.0, 0.25, 0.5)
+# clustermodel.SshSpec's default connect timeout (a unit test keeps the two equal): that module and
+# the domain model it imports are not loaded for it, the connections begin first.
+DEFAULT_TIMEOUT_S = 1.0
 
 
 def syn_times(deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT) -> Tuple[float, ...]:
@@ -100,6 +103,32 @@ def ssh_target(host) -> Tuple[str, int, str]:
         port = url.port or port
         user = url.username or user
     return address, port, user
+
+
+def targets_of_cluster_file(raw) -> Dict[Target, float]:
+    """{(address, port): connect timeout} of the ssh:// hosts a cluster file's YAML (``raw``, as
+    loaded) names, read the way cluster.py reads them (the top-level ``ssh``, each host's own, the
+    ssh:// URL's host and port), without the whole of its checks: a command begins connecting while
+    that module and the compose pipeline load. A host this cannot read is left out (the command
+    connects to it when it needs it, and cluster.py says what is wrong)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("hosts"), list):
+        return {}
+    top = raw.get("ssh") if isinstance(raw.get("ssh"), dict) else {}
+    targets: Dict[Target, float] = {}
+    for host in raw["hosts"]:
+        try:
+            ssh = dict(top, **(host.get("ssh") or {}))
+            port = int(ssh.get("port", 22))
+            timeout = float(ssh.get("connect_timeout", DEFAULT_TIMEOUT_S))
+            address = str(host["address"])
+            url = str(host.get("docker_url", f"ssh://{ssh.get('user', 'root')}@{address}"))
+            if not url.startswith("ssh://") or not 0.1 <= timeout <= 600:
+                continue
+            parts = urllib.parse.urlsplit(url)
+            targets[(parts.hostname or address, parts.port or port)] = timeout
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
+    return targets
 
 
 class _Attempt:

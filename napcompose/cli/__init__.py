@@ -149,16 +149,18 @@ def _begin_connecting(argv: Sequence[str], environ: Mapping[str, str], cwd: str)
         options, _ = parser.parse_known_args(list(argv[:at]))
     except (UsageError, SystemExit):
         return None
+    import yaml
+
     from napcompose.cli.common import cluster_file_of
-    from napcompose.cluster import load_cluster_file
+    from napcompose.adapters.early_tcp import EarlyConnections, targets_of_cluster_file
 
     try:
-        cluster = load_cluster_file(cluster_file_of(options.cluster, environ, cwd))
-    except (NapComposeError, OSError, ValueError):
+        with open(cluster_file_of(options.cluster, environ, cwd), encoding="utf-8") as f:
+            raw = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError):
         return None
-    from napcompose.adapters.early_tcp import EarlyConnections
-
-    return EarlyConnections.to_ssh_hosts(cluster.hosts)
+    targets = targets_of_cluster_file(raw)
+    return EarlyConnections(targets) if targets else None
 
 
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,

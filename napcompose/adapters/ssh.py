@@ -22,14 +22,12 @@ import threading
 import urllib.parse
 from typing import Dict, Optional, Tuple
 
-import docker
-import docker.errors
-import docker.tls
 import paramiko
 
 from napcompose.adapters.known_hosts import Revoked, is_revoked, load_known_hosts
-from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, DockerChannelAdapter,
-                                            docker_socket, open_streamlocal)
+from napcompose.adapters.docker_channel import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, docker_socket,
+                                                open_streamlocal)
+from napcompose.adapters.docker_get import BadAnswer, get_json
 from napcompose.adapters.remote_files import LocalFiles, RemoteFiles
 from napcompose.adapters.early_tcp import EarlyConnections, connect_tcp, ssh_target
 from napcompose.adapters.sdk_errors import cause
@@ -227,7 +225,21 @@ class HostConnections:
             return f"{DIAL_STDIO} ({STREAMLOCAL} refused: {refused[1]})"
         return f"{STREAMLOCAL} {docker_socket(host.docker_url)}"
 
-    def docker(self, host_name: str) -> docker.DockerClient:
+    def docker_get(self, host_name: str, path: str):
+        """The JSON the Docker daemon of an ``ssh://`` host answers to a GET of ``path`` (under the API
+        version the Docker clients use), on a channel of the host's SSH connection, without docker-py
+        (docker_get.py). A refusal or an answer that is not HTTP is a HostError with the daemon's
+        message; the connection's errors propagate."""
+        client = self.ssh(host_name)
+        channel = self.docker_channel(host_name, client.get_transport(), self.op_timeout)
+        try:
+            return get_json(channel, f"/v{DOCKER_API_VERSION}{path}")
+        except BadAnswer as exc:
+            raise HostError(host_name, str(exc)) from exc
+        finally:
+            channel.close()
+
+    def docker(self, host_name: str) -> "docker.DockerClient":
         """The host's Docker client; for ssh:// it speaks through this host's SSH connection."""
         host = self._host(host_name)
         with self._locks[host_name]:
@@ -237,7 +249,14 @@ class HostConnections:
                 self._docker[host_name] = client
             return client
 
-    def _make_docker(self, host: Host) -> docker.DockerClient:
+    def _make_docker(self, host: Host) -> "docker.DockerClient":
+        # docker-py (with requests and urllib3) loads only for a command that uses it: `ps` does not.
+        import docker
+        import docker.errors
+        import docker.tls
+
+        from napcompose.adapters.docker_ssh import DockerChannelAdapter
+
         url = host.docker_url
         try:
             if url.startswith("ssh://"):

@@ -37,3 +37,9 @@ def test_paramiko_loaded_by_docker_py_is_without_invoke_too():
     out = _run("import sys; import napcompose.adapters, docker, paramiko.config; "
                "print('invoke' in sys.modules, paramiko.config.invoke is None)")
     assert out == "False True"
+
+
+def test_listing_containers_over_ssh_loads_neither_docker_py_nor_requests():
+    out = _run("import sys; import napcompose.adapters.ssh, napcompose.adapters.docker_engine; "
+               "print('docker' in sys.modules, 'requests' in sys.modules, 'urllib3' in sys.modules)")
+    assert out == "False False False"

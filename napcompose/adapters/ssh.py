@@ -158,9 +158,7 @@ class HostConnections:
             # only the key exchange, which must get the handshake's deadline, not the connect's.
             connect = self.connect_timeout_of(host)
             handshake = max(connect, HANDSHAKE_S)
-            sock = self._early.take((address, port)) if self._early is not None else None
-            if sock is None:
-                sock = connect_tcp((address, port), connect)
+            sock = self._tcp(host, address, port, user, connect)
             client.connect(hostname=address, port=port, username=user, key_filename=key_file, sock=sock,
                            look_for_keys=key_file is None, allow_agent=key_file is None,
                            timeout=handshake, banner_timeout=handshake,
@@ -175,10 +173,13 @@ class HostConnections:
                 f"the server offered {fingerprint(exc.key)}; refusing to connect (a changed key may mean "
                 "someone is intercepting the connection; remove the old line only if you know why it changed)"
             )) from exc
+        except HostError:
+            client.close()
+            raise
         except socket.timeout as exc:
             client.close()
-            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer within "
-                                       f"{connect:g} s (ssh.connect_timeout)") from exc
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer to the SSH "
+                                       f"handshake within {handshake:g} s") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {cause(exc)}") from exc
@@ -189,6 +190,19 @@ class HostConnections:
         client.get_transport().set_keepalive(KEEPALIVE_S)
         client.get_transport().set_log_channel(TRANSPORT_LOG)
         return client
+
+    def _tcp(self, host: Host, address: str, port: int, user: str, deadline: float) -> socket.socket:
+        """The TCP connection to the host's sshd: the one begun early, else a fresh one. No answer
+        within ``deadline`` or a refusal is a HostError: the host is down for the run."""
+        try:
+            sock = self._early.take((address, port)) if self._early is not None else None
+            return sock if sock is not None else connect_tcp((address, port), deadline)
+        except socket.timeout as exc:
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer within "
+                                       f"{deadline:g} s (ssh.connect_timeout)") from exc
+        except OSError as exc:  # refused, no route: the words alone, without "[Errno N]"
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: "
+                                       f"{exc.strerror or cause(exc)}") from exc
 
     def docker_channel(self, host_name: str, transport, timeout: float) -> paramiko.Channel:
         """A channel carrying one HTTP connection to the host's Docker daemon.

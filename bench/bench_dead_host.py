@@ -67,14 +67,23 @@ def load_average():
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def pin_neighbour(address):
-    """Keep the machine's ARP entry of ``address`` as it was before the host was cut off: what a
-    host that just went away looks like (a connection waits for its timeout instead of failing
-    after ARP gives up). Returns the command that undoes it."""
+def neighbour(address):
+    """(device, MAC) of the machine's ARP entry of ``address``, or None."""
     found = subprocess.run(["ip", "neigh", "show", address], capture_output=True, text=True).stdout.split()
     if "lladdr" not in found:
         return None
-    dev, mac = found[found.index("dev") + 1], found[found.index("lladdr") + 1]
+    return found[found.index("dev") + 1], found[found.index("lladdr") + 1]
+
+
+def pin_neighbour(address, entry):
+    """Put back the machine's ARP entry of ``address`` as it was before the host was cut off (``entry``,
+    from ``neighbour``), for good: what a host that just went away looks like (a connection waits for
+    its timeout instead of failing after ARP gives up). Pinned after the cut: a switch port leaving
+    the switch can change the switch's MAC address, which flushes its entries, pinned ones too.
+    Returns the command that undoes it."""
+    if entry is None:
+        return None
+    dev, mac = entry
     subprocess.run(["ip", "neigh", "replace", address, "lladdr", mac, "dev", dev, "nud", "permanent"], check=True)
     return ["ip", "neigh", "del", address, "dev", dev]
 
@@ -142,14 +151,15 @@ def main() -> None:
             alive.append(got["alive"])
             alive_runs += len(results)
             false_unreachable += sum(len(unreachable(r)) for r in results)
-            undo = pin_neighbour(address)
+            entry, undo = neighbour(address), None
             cut(args.fault, veth, True)
             try:
+                undo = pin_neighbour(address, entry)
                 got, results = timed_ps(conditions, workdir, project, 1)
             finally:
                 cut(args.fault, veth, False)
                 if undo:
-                    subprocess.run(undo, check=False)
+                    subprocess.run(undo, check=False, stderr=subprocess.DEVNULL)
             for name, seconds in got.items():
                 dead[name].append(seconds)
             dead_runs += len(results)

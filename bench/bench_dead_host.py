@@ -10,12 +10,13 @@ link down. The dead host's neighbour entry is pinned while it is cut off, as on 
 host dies (otherwise the kernel gives up on ARP after about 3 s and a connection fails then, whatever
 the timeout). Every `ps` with all hosts up must list every host, and every one with node3 cut off
 must name node3 alone as unreachable: any other is counted as a false "unreachable". The load
-average is printed at the start and the end (the machine is shared). Goal: `ps` with one dead host
+average is printed at the start and the end (the machine is shared); `--busy N` adds N processes
+that spin on the CPU while `ps` is timed, for a loaded machine on demand. Goal: `ps` with one dead host
 answers within 2 s. `--before-tree DIR` also times an older source tree (e.g. /work/main) in the
 same rounds. The package's bytecode is compiled first, as `pip install` does.
 
     python3 bench/bench_dead_host.py [--containers 30] [--runs 5] [--fault partition|link] [--keep-lab]
-                                     [--before-tree /work/main]
+                                     [--before-tree /work/main] [--busy N]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -61,6 +63,11 @@ def timed_ps(conditions, workdir, project, runs):
             times[name].append(seconds)
             results.append(result)
     return {name: statistics.median(t) for name, t in times.items()}, results
+
+
+def spinners(count):
+    """``count`` processes that spin on the CPU until killed."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
 def load_average():
@@ -117,6 +124,34 @@ def with_timeout(cluster_file, seconds, directory):
     return path
 
 
+def measure_rounds(args, conditions, cluster, workdir, project, address, veth):
+    """Every round: `ps` with all hosts up, then with node3 cut off under each condition. Returns the
+    times with all up, {condition: times} cut off, the last cut-off run, the live hosts called
+    unreachable and the number of runs."""
+    alive, dead, last = [], {name: [] for name in conditions}, None
+    false_unreachable, runs = 0, 0
+    for _ in range(args.runs):
+        got, results = timed_ps({"alive": (cluster, None)}, workdir, project, 1)
+        alive.append(got["alive"])
+        runs += len(results)
+        false_unreachable += sum(len(unreachable(r)) for r in results)
+        entry, undo = neighbour(address), None
+        cut(args.fault, veth, True)
+        try:
+            undo = pin_neighbour(address, entry)
+            got, results = timed_ps(conditions, workdir, project, 1)
+        finally:
+            cut(args.fault, veth, False)
+            if undo:
+                subprocess.run(undo, check=False, stderr=subprocess.DEVNULL)
+        for name, seconds in got.items():
+            dead[name].append(seconds)
+        runs += len(results)
+        false_unreachable += sum(len(unreachable(r) - {"node3"}) for r in results)
+        last = results[0]
+    return alive, dead, last, false_unreachable, runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=30)
@@ -126,6 +161,8 @@ def main() -> None:
                         help="cut node3 off with `lab partition` (default) or by taking its link down")
     parser.add_argument("--before-tree", metavar="DIR",
                         help="also time `ps` of an older source tree (e.g. /work/main) with its own defaults")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="N processes spinning on the CPU while ps is timed (default 0: the load as it is)")
     args = parser.parse_args()
     lib.compile_package()
     lib.run(lib.nap_argv("lab", "up", "--name", LAB_NAME, "--subnet", LAB_SUBNET, "--hosts", "3", "--dir", LAB_DIR))
@@ -143,33 +180,22 @@ def main() -> None:
         if args.before_tree:
             conditions["before"] = (cluster, args.before_tree)
         address = next(h["address"] for h in yaml.safe_load(open(cluster))["hosts"] if h["name"] == "node3")
-        alive, dead, last = [], {name: [] for name in conditions}, None
-        false_unreachable, alive_runs, dead_runs = 0, 0, 0
+        busy = spinners(args.busy)
         load_at_start = load_average()
-        for _ in range(args.runs):  # every round: all hosts up, then node3 cut off under each condition
-            got, results = timed_ps({"alive": (cluster, None)}, workdir, project, 1)
-            alive.append(got["alive"])
-            alive_runs += len(results)
-            false_unreachable += sum(len(unreachable(r)) for r in results)
-            entry, undo = neighbour(address), None
-            cut(args.fault, veth, True)
-            try:
-                undo = pin_neighbour(address, entry)
-                got, results = timed_ps(conditions, workdir, project, 1)
-            finally:
-                cut(args.fault, veth, False)
-                if undo:
-                    subprocess.run(undo, check=False, stderr=subprocess.DEVNULL)
-            for name, seconds in got.items():
-                dead[name].append(seconds)
-            dead_runs += len(results)
-            false_unreachable += sum(len(unreachable(r) - {"node3"}) for r in results)
-            last = results[0]
+        try:
+            rounds = measure_rounds(args, conditions, cluster, workdir, project, address, veth)
+            load_at_end = load_average()
+        finally:
+            for process in busy:
+                process.kill()
+                process.wait()
+        alive, dead, last, false_unreachable, runs = rounds
         alive = statistics.median(alive)
         dead = {name: statistics.median(times) for name, times in dead.items()}
         print(f"ps of {args.containers} containers on 3 hosts, median of {args.runs} fresh processes each; "
               f"node3 cut off by {'`lab partition`' if args.fault == 'partition' else 'its link down'}; "
-              f"load average {load_at_start} at the start, {load_average()} at the end")
+              f"load average {load_at_start} at the start, {load_at_end} at the end"
+              + (f"; {args.busy} processes spinning" if args.busy else ""))
         print(f"  every host up:                              {alive:5.2f} s")
         print(f"  node3 cut off, ssh.connect_timeout: 1 s:    {dead['1 s']:5.2f} s (default)")
         print(f"  node3 cut off, ssh.connect_timeout: 2 s:    {dead['2 s']:5.2f} s")
@@ -177,7 +203,7 @@ def main() -> None:
         if args.before_tree:
             print(f"  node3 cut off, the tree in {args.before_tree}: {dead['before']:5.2f} s")
         print(f"  dead host / all up = {lib.ratio(dead['1 s'], alive)}; "
-              f"live hosts called unreachable: {false_unreachable} in {alive_runs + dead_runs} runs")
+              f"live hosts called unreachable: {false_unreachable} in {runs} runs")
         print("  " + last.stderr.strip().splitlines()[-1])
         lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=lib.nap_env(cluster), cwd=workdir, check=False)
     finally:

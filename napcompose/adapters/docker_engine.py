@@ -85,15 +85,16 @@ class DockerEngine:
         return sorted(observed, key=lambda c: (c.replica is None, c.replica or Replica("", "", 0), c.name))
 
     def _container_rows(self, labels: List[str]) -> List[dict]:
-        """Every container carrying all ``labels``, as the API lists them. An ssh:// host is asked
-        with one GET of our own (docker_get.py), so listing loads neither docker-py nor requests;
-        the query is docker-py's ``containers(all=True, filters=...)``'s."""
-        get = getattr(self._connections, "docker_get", None)
-        if get is None or not self._host.docker_url.startswith("ssh://"):
+        """Every container carrying all ``labels``, as the API lists them. An ssh:// host whose
+        Docker client is not made yet (``ps``: nothing else is asked) gets one GET of our own
+        (docker_get.py), so listing loads neither docker-py nor requests; the query is docker-py's
+        ``containers(all=True, filters=...)``'s."""
+        light = getattr(self._connections, "lists_without_docker_py", None)
+        if light is None or not light(self.host):
             return self._api().containers(all=True, filters={"label": labels})
         query = urllib.parse.urlencode({"limit": -1, "all": 1, "size": 0, "trunc_cmd": 0,
                                         "filters": json.dumps({"label": labels})})
-        return get(self.host, f"/containers/json?{query}") or []
+        return self._connections.docker_get(self.host, f"/containers/json?{query}") or []
 
     def _observed(self, row) -> ObservedContainer:
         labels = row.get("Labels") or {}

@@ -239,6 +239,19 @@ class HostConnections:
             return f"{DIAL_STDIO} ({STREAMLOCAL} refused: {refused[1]})"
         return f"{STREAMLOCAL} {docker_socket(host.docker_url)}"
 
+    def lists_without_docker_py(self, host_name: str) -> bool:
+        """Whether a listing of the host's containers is better asked with ``docker_get`` than with
+        docker-py: an ssh:// host whose Docker client this run has not made yet (docker-py keeps its
+        channels open for the calls that follow; ``docker_get`` opens one per call) and whose server
+        did not refuse stream-local channels (under ``docker system dial-stdio`` every channel is a
+        process on the host)."""
+        host = self._host(host_name)
+        if not host.docker_url.startswith("ssh://") or host_name in self._docker:
+            return False
+        refused = self._refused.get(host_name)
+        client = self._ssh.get(host_name)
+        return refused is None or client is None or refused[0] is not client.get_transport()
+
     def docker_get(self, host_name: str, path: str):
         """The JSON the Docker daemon of an ``ssh://`` host answers to a GET of ``path`` (under the API
         version the Docker clients use), on a channel of the host's SSH connection, without docker-py

@@ -8,7 +8,8 @@ import pytest
 
 from napcompose.adapters.docker_engine import DockerEngine
 from napcompose.adapters.docker_get import BadAnswer, get_json, parse_answer, request
-from napcompose.clustermodel import Host
+from napcompose.adapters.ssh import HostConnections
+from napcompose.clustermodel import Cluster, ClusterNetwork, Host, SshSpec, StoreSpec
 from napcompose.errors import HostError
 
 ROWS = [{"Id": "c1", "Names": ["/shop_web_1"], "State": "running", "Status": "Up 2 minutes",
@@ -106,6 +107,9 @@ class Connections:
     def __init__(self, rows=None, error=None):
         self.asked, self._rows, self._error = [], rows, error
 
+    def lists_without_docker_py(self, host_name):
+        return True
+
     def docker_get(self, host_name, path):
         self.asked.append((host_name, path))
         if self._error:
@@ -139,15 +143,32 @@ def test_a_failed_listing_names_the_host_and_the_question():
     assert str(caught.value) == "node1: list containers of project shop: client version 1.41 is too old"
 
 
-def test_other_urls_list_through_docker_py():
+def test_hosts_with_a_docker_client_or_other_urls_list_through_docker_py():
     class Api:
         def containers(self, all, filters):
             return ROWS if all and filters == {"label": ["io.nap-compose.host"]} else []
 
     class TcpConnections(Connections):
+        def lists_without_docker_py(self, host_name):
+            return False
+
         def docker(self, host_name):
             return type("Client", (), {"api": Api()})()
 
     connections = TcpConnections()
     found = DockerEngine(_host("tcp://198.18.0.11:2376"), connections).list_containers()
     assert [c.name for c in found] == ["shop_web_1"] and connections.asked == []
+
+
+def test_only_an_ssh_host_without_a_docker_client_yet_lists_without_docker_py(tmp_path):
+    ssh = SshSpec(known_hosts=str(tmp_path / "known_hosts"))
+    hosts = (Host(name="node1", address="198.18.0.11", docker_url="ssh://root@127.0.0.1:1", ssh=ssh),
+             Host(name="node2", address="198.18.0.12", docker_url="tcp://198.18.0.12:2375", insecure_tcp=True))
+    network = ClusterNetwork(name="nap", subnet="198.18.0.0/24", router="198.18.0.1", pools=("198.18.0.100/30",))
+    connections = HostConnections(Cluster(hosts=hosts, network=network, store=StoreSpec(url="file:///tmp/x.json")))
+    try:
+        assert [connections.lists_without_docker_py(h) for h in ("node1", "node2")] == [True, False]
+        connections.docker("node1")  # made, not connected: docker-py keeps its channels for what follows
+        assert connections.lists_without_docker_py("node1") is False
+    finally:
+        connections.close()

@@ -143,7 +143,7 @@ def _begin_connecting(argv: Sequence[str], environ: Mapping[str, str], cwd: str)
     errors first)."""
     parser = _global_parser()
     at = _command_at(parser, argv)
-    if at is None or argv[at] not in _EARLY_COMMANDS:
+    if at is None or argv[at] not in _EARLY_COMMANDS or {"-h", "--help"} & set(argv[at:]):
         return None
     try:
         options, _ = parser.parse_known_args(list(argv[:at]))

@@ -60,6 +60,8 @@ def test_ps_connects_to_the_hosts_of_the_cluster_file_it_names(cluster_dir, list
 @pytest.mark.parametrize("argv, environ", [
     (["up", "-d"], {}),  # it takes the project lock first
     (["--help"], {}),
+    (["ps", "--help"], {}),
+    (["-p", "shop", "ps", "-h"], {}),
     (["--cluster"], {}),
     (["--cluster", "missing.yml", "ps"], {}),
     (["ps"], {"NAP_CLUSTER": "missing.yml"}),

@@ -75,9 +75,9 @@ def connect_tcp(target: Target, deadline_s: float, syn_at: Tuple[float, ...] = S
             if winner is not None:
                 break
             wait = min(due[0] if due else deadline_s, deadline_s) - elapsed
-            if wait <= 0:
-                raise socket.timeout("timed out")
-            for key, _ in selector.select(wait):
+            # Looked at even when the deadline has passed: a process that got no CPU for a while
+            # finds a connection the kernel made meanwhile, instead of calling a live host dead.
+            for key, _ in selector.select(max(wait, 0)):
                 code = key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if code:
                     raise OSError(code, os.strerror(code))
@@ -85,6 +85,8 @@ def connect_tcp(target: Target, deadline_s: float, syn_at: Tuple[float, ...] = S
                 break
             if winner is not None:
                 break
+            if wait <= 0:
+                raise socket.timeout("timed out")
     finally:
         selector.close()
         for sock in pending:

@@ -95,3 +95,24 @@ def test_an_early_connection_keeps_the_deadline_and_its_timeout(full_listener):
     with pytest.raises(socket.timeout):
         early.take(target)
     assert time.monotonic() - start < 0.7
+
+
+def test_a_connection_the_kernel_made_while_the_process_had_no_cpu_counts(full_listener):
+    """The first SYN is dropped (the queue is full), then the process gets no CPU for 1.3 s while
+    the queue drains and the kernel's own retransmission (1 s in) connects; the clock then reads
+    long past the deadline. The host answered: it is not called dead."""
+    readings = iter([0.0, 0.0])  # the start, the first SYN
+
+    def clock():
+        reading = next(readings, None)
+        if reading is not None:
+            return reading
+        full_listener.accept()[0].close()  # the queue drains...
+        time.sleep(1.3)  # ...while the process sleeps past the kernel's retransmission
+        return 5.0
+
+    sock = connect_tcp(full_listener.getsockname(), 1.0, syn_at=(0.0,), clock=clock)
+    try:
+        assert sock.getpeername() == full_listener.getsockname()
+    finally:
+        sock.close()

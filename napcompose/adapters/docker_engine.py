@@ -8,6 +8,8 @@ as a HostError naming the host, the verb and the container.
 from __future__ import annotations
 
 import contextlib
+import json
+import urllib.parse
 from typing import Callable, Iterator, List, Optional, Tuple
 
 from napcompose.adapters.docker_create import create_kwargs
@@ -20,7 +22,6 @@ from napcompose.imageref import parse_image
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ExecRequest, ObservedContainer,
                               RegistryAuth,
                               Replica, exit_code_of, parse_generation)
-from napcompose.adapters.docker_network import network_view
 from napcompose.clustermodel import Host, NetworkView
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -79,9 +80,21 @@ class DockerEngine:
         # carries only the latter, and must never be taken for replicas (nor removed by ``down``).
         labels = [f"{PROJECT_LABEL}={project}", HOST_LABEL] if project else [HOST_LABEL]
         with self._calling("list containers", f"of project {project}" if project else ""):
-            rows = self._api().containers(all=True, filters={"label": labels})
+            rows = self._container_rows(labels)
         observed = [self._observed(row) for row in rows]
         return sorted(observed, key=lambda c: (c.replica is None, c.replica or Replica("", "", 0), c.name))
+
+    def _container_rows(self, labels: List[str]) -> List[dict]:
+        """Every container carrying all ``labels``, as the API lists them. An ssh:// host whose
+        Docker client is not made yet (``ps``: nothing else is asked) gets one GET of our own
+        (docker_get.py), so listing loads neither docker-py nor requests; the query is docker-py's
+        ``containers(all=True, filters=...)``'s."""
+        light = getattr(self._connections, "lists_without_docker_py", None)
+        if light is None or not light(self.host):
+            return self._api().containers(all=True, filters={"label": labels})
+        query = urllib.parse.urlencode({"limit": -1, "all": 1, "size": 0, "trunc_cmd": 0,
+                                        "filters": json.dumps({"label": labels})})
+        return self._connections.docker_get(self.host, f"/containers/json?{query}") or []
 
     def _observed(self, row) -> ObservedContainer:
         labels = row.get("Labels") or {}
@@ -154,6 +167,8 @@ class DockerEngine:
 
     def network_view(self, network: str) -> NetworkView:
         # The cause alone, as network check has always said it: its line names host and network.
+        from napcompose.adapters.docker_network import network_view  # docker-py: not for every command
+
         client = self._connections.docker(self.host)
         try:
             return network_view(self.host, client, network)

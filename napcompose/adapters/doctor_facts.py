@@ -17,7 +17,7 @@ import struct
 import time
 from typing import List, Optional, Sequence, Tuple
 
-from napcompose.adapters.docker_ssh import DIAL_STDIO, STREAMLOCAL
+from napcompose.adapters.docker_channel import DIAL_STDIO, STREAMLOCAL
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster, Host, StoreSpec
 from napcompose.doctor.facts import HostFacts, Link, MemberHealth, ResolverFacts

@@ -7,18 +7,93 @@ connection later takes the socket (or the connect's error, as the connect itself
 it) instead of connecting again. A socket nobody takes is closed with the connections, and one taken
 long after it connected (a command that waited for the project lock first) is closed and replaced by a
 fresh connection: sshd drops connections that do not log in soon, and a host may have come back.
+
+The TCP connection alone decides whether a host is there: the host's kernel answers a SYN within a
+millisecond on a LAN however loaded its processes are, so its deadline (``ssh.connect_timeout``) is
+short. A lost SYN or SYN-ACK would otherwise cost the kernel's one-second retransmission, so while no
+answer came a fresh SYN goes out on a new socket at each of ``SYN_AT``; the first socket that connects
+wins. The SSH handshake that follows gets a long deadline of its own (ssh.py): a loaded host is slow,
+not gone.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import selectors
 import socket
 import threading
 import time
 import urllib.parse
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 Target = Tuple[str, int]
 FRESH_S = 10.0  # an attempt that ended longer ago than this is not used
+# When each SYN of one connection goes out, in seconds after the first, while none was answered;
+# later ones are the kernel's own retransmissions (1 s, 3 s, ... after each socket's first SYN).
+SYN_AT = (0.0, 0.25, 0.5)
+# clustermodel.SshSpec's default connect timeout (a unit test keeps the two equal): that module and
+# the domain model it imports are not loaded for it, the connections begin first.
+DEFAULT_TIMEOUT_S = 1.0
+
+
+def syn_times(deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT) -> Tuple[float, ...]:
+    """The moments (seconds after the start) a connection with ``deadline_s`` sends a fresh SYN:
+    those of ``syn_at`` before the deadline, the first always."""
+    return (syn_at[0],) + tuple(t for t in syn_at[1:] if t < deadline_s)
+
+
+def connect_tcp(target: Target, deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT,
+                clock: Callable[[], float] = time.monotonic) -> socket.socket:
+    """A TCP connection to ``target`` (address, port), in blocking mode, made within ``deadline_s``.
+
+    A fresh SYN goes out on a new socket at each of ``syn_times`` while no socket connected; the
+    first that connects is returned, the others closed. An answer that refuses (connection refused,
+    no route to the host) is raised at once as the OSError it is; no answer at all by the deadline
+    raises ``socket.timeout``, as ``socket.create_connection`` would."""
+    family, kind, proto, _, address = socket.getaddrinfo(target[0], target[1], type=socket.SOCK_STREAM)[0]
+    start = clock()
+    due = list(syn_times(deadline_s, syn_at))
+    pending: List[socket.socket] = []
+    winner = None
+    selector = selectors.DefaultSelector()
+    try:
+        while True:
+            elapsed = clock() - start
+            while due and due[0] <= elapsed:
+                due.pop(0)
+                sock = socket.socket(family, kind, proto)
+                pending.append(sock)
+                sock.setblocking(False)
+                code = sock.connect_ex(address)
+                if code == 0:
+                    winner = sock
+                    break
+                if code not in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise OSError(code, os.strerror(code))
+                selector.register(sock, selectors.EVENT_WRITE)
+            if winner is not None:
+                break
+            wait = min(due[0] if due else deadline_s, deadline_s) - elapsed
+            # Looked at even when the deadline has passed: a process that got no CPU for a while
+            # finds a connection the kernel made meanwhile, instead of calling a live host dead.
+            for key, _ in selector.select(max(wait, 0)):
+                code = key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                winner = key.fileobj
+                break
+            if winner is not None:
+                break
+            if wait <= 0:
+                raise socket.timeout("timed out")
+    finally:
+        selector.close()
+        for sock in pending:
+            if sock is not winner:
+                sock.close()
+    winner.setblocking(True)
+    return winner
 
 
 def ssh_target(host) -> Tuple[str, int, str]:
@@ -32,6 +107,32 @@ def ssh_target(host) -> Tuple[str, int, str]:
     return address, port, user
 
 
+def targets_of_cluster_file(raw) -> Dict[Target, float]:
+    """{(address, port): connect timeout} of the ssh:// hosts a cluster file's YAML (``raw``, as
+    loaded) names, read the way cluster.py reads them (the top-level ``ssh``, each host's own, the
+    ssh:// URL's host and port), without the whole of its checks: a command begins connecting while
+    that module and the compose pipeline load. A host this cannot read is left out (the command
+    connects to it when it needs it, and cluster.py says what is wrong)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("hosts"), list):
+        return {}
+    top = raw.get("ssh") if isinstance(raw.get("ssh"), dict) else {}
+    targets: Dict[Target, float] = {}
+    for host in raw["hosts"]:
+        try:
+            ssh = dict(top, **(host.get("ssh") or {}))
+            port = int(ssh.get("port", 22))
+            timeout = float(ssh.get("connect_timeout", DEFAULT_TIMEOUT_S))
+            address = str(host["address"])
+            url = str(host.get("docker_url", f"ssh://{ssh.get('user', 'root')}@{address}"))
+            if not url.startswith("ssh://") or not 0.1 <= timeout <= 600:
+                continue
+            parts = urllib.parse.urlsplit(url)
+            targets[(parts.hostname or address, parts.port or port)] = timeout
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
+    return targets
+
+
 class _Attempt:
     def __init__(self, target: Target, timeout: float):
         self.sock: Optional[socket.socket] = None
@@ -43,7 +144,7 @@ class _Attempt:
 
     def _run(self, target: Target, timeout: float) -> None:
         try:
-            self.sock = socket.create_connection(target, timeout=timeout)
+            self.sock = connect_tcp(target, timeout)
         except (OSError, ValueError) as exc:
             self.error = exc
         self.ended = time.monotonic()

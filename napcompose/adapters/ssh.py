@@ -22,16 +22,14 @@ import threading
 import urllib.parse
 from typing import Dict, Optional, Tuple
 
-import docker
-import docker.errors
-import docker.tls
 import paramiko
 
 from napcompose.adapters.known_hosts import Revoked, is_revoked, load_known_hosts
-from napcompose.adapters.docker_ssh import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, DockerChannelAdapter,
-                                            docker_socket, open_streamlocal)
+from napcompose.adapters.docker_channel import (DIAL_STDIO, STREAMLOCAL, TRANSPORT_LOG, docker_socket,
+                                                open_streamlocal)
+from napcompose.adapters.docker_get import BadAnswer, get_json
 from napcompose.adapters.remote_files import LocalFiles, RemoteFiles
-from napcompose.adapters.early_tcp import EarlyConnections, ssh_target
+from napcompose.adapters.early_tcp import EarlyConnections, connect_tcp, ssh_target
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError, HostKeyError, NapComposeError
 from napcompose.clustermodel import Cluster, Host
@@ -156,13 +154,14 @@ class HostConnections:
         try:
             # The TCP connection decides whether the host is there at all, so it gets the short
             # connect timeout; a host that answered gets longer for the handshake (a loaded host is
-            # slow, not gone).
+            # slow, not gone). The socket is always ours: given one, paramiko's ``timeout`` bounds
+            # only the key exchange, which must get the handshake's deadline, not the connect's.
             connect = self.connect_timeout_of(host)
             handshake = max(connect, HANDSHAKE_S)
-            sock = self._early.take((address, port)) if self._early is not None else None
+            sock = self._tcp(host, address, port, user, connect)
             client.connect(hostname=address, port=port, username=user, key_filename=key_file, sock=sock,
                            look_for_keys=key_file is None, allow_agent=key_file is None,
-                           timeout=connect, banner_timeout=handshake,
+                           timeout=handshake, banner_timeout=handshake,
                            auth_timeout=handshake, channel_timeout=self.op_timeout)
         except HostKeyError:
             client.close()
@@ -174,10 +173,13 @@ class HostConnections:
                 f"the server offered {fingerprint(exc.key)}; refusing to connect (a changed key may mean "
                 "someone is intercepting the connection; remove the old line only if you know why it changed)"
             )) from exc
+        except HostError:
+            client.close()
+            raise
         except socket.timeout as exc:
             client.close()
-            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer within "
-                                       f"{connect:g} s (ssh.connect_timeout)") from exc
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer to the SSH "
+                                       f"handshake within {handshake:g} s") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: {cause(exc)}") from exc
@@ -188,6 +190,19 @@ class HostConnections:
         client.get_transport().set_keepalive(KEEPALIVE_S)
         client.get_transport().set_log_channel(TRANSPORT_LOG)
         return client
+
+    def _tcp(self, host: Host, address: str, port: int, user: str, deadline: float) -> socket.socket:
+        """The TCP connection to the host's sshd: the one begun early, else a fresh one. No answer
+        within ``deadline`` or a refusal is a HostError: the host is down for the run."""
+        try:
+            sock = self._early.take((address, port)) if self._early is not None else None
+            return sock if sock is not None else connect_tcp((address, port), deadline)
+        except socket.timeout as exc:
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: no answer within "
+                                       f"{deadline:g} s (ssh.connect_timeout)") from exc
+        except OSError as exc:  # refused, no route: the words alone, without "[Errno N]"
+            raise HostError(host.name, f"SSH connection to {user}@{address}:{port}: "
+                                       f"{exc.strerror or cause(exc)}") from exc
 
     def docker_channel(self, host_name: str, transport, timeout: float) -> paramiko.Channel:
         """A channel carrying one HTTP connection to the host's Docker daemon.
@@ -224,7 +239,34 @@ class HostConnections:
             return f"{DIAL_STDIO} ({STREAMLOCAL} refused: {refused[1]})"
         return f"{STREAMLOCAL} {docker_socket(host.docker_url)}"
 
-    def docker(self, host_name: str) -> docker.DockerClient:
+    def lists_without_docker_py(self, host_name: str) -> bool:
+        """Whether a listing of the host's containers is better asked with ``docker_get`` than with
+        docker-py: an ssh:// host whose Docker client this run has not made yet (docker-py keeps its
+        channels open for the calls that follow; ``docker_get`` opens one per call) and whose server
+        did not refuse stream-local channels (under ``docker system dial-stdio`` every channel is a
+        process on the host)."""
+        host = self._host(host_name)
+        if not host.docker_url.startswith("ssh://") or host_name in self._docker:
+            return False
+        refused = self._refused.get(host_name)
+        client = self._ssh.get(host_name)
+        return refused is None or client is None or refused[0] is not client.get_transport()
+
+    def docker_get(self, host_name: str, path: str):
+        """The JSON the Docker daemon of an ``ssh://`` host answers to a GET of ``path`` (under the API
+        version the Docker clients use), on a channel of the host's SSH connection, without docker-py
+        (docker_get.py). A refusal or an answer that is not HTTP is a HostError with the daemon's
+        message; the connection's errors propagate."""
+        client = self.ssh(host_name)
+        channel = self.docker_channel(host_name, client.get_transport(), self.op_timeout)
+        try:
+            return get_json(channel, f"/v{DOCKER_API_VERSION}{path}")
+        except BadAnswer as exc:
+            raise HostError(host_name, str(exc)) from exc
+        finally:
+            channel.close()
+
+    def docker(self, host_name: str) -> "docker.DockerClient":
         """The host's Docker client; for ssh:// it speaks through this host's SSH connection."""
         host = self._host(host_name)
         with self._locks[host_name]:
@@ -234,7 +276,14 @@ class HostConnections:
                 self._docker[host_name] = client
             return client
 
-    def _make_docker(self, host: Host) -> docker.DockerClient:
+    def _make_docker(self, host: Host) -> "docker.DockerClient":
+        # docker-py (with requests and urllib3) loads only for a command that uses it: `ps` does not.
+        import docker
+        import docker.errors
+        import docker.tls
+
+        from napcompose.adapters.docker_ssh import DockerChannelAdapter
+
         url = host.docker_url
         try:
             if url.startswith("ssh://"):

@@ -61,12 +61,35 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+# Commands that ask every host at once as soon as they start: their TCP connections begin with the
+# process, before the command modules and the SSH and Docker libraries load.
+_EARLY_COMMANDS = frozenset({"ps"})
+
+
 def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
     """The whole command line; with ``argv``, only as much of it as running ``argv`` needs: the
     command modules are registered in order until one gives ``argv``'s command (``ps`` and ``up``
     need the first alone), so a command does not import every other command's module."""
     import importlib
 
+    parser = _global_parser()
+    word = None if argv is None else _command_word(parser, argv)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+        if word is not None and word in sub.choices:
+            break
+    return parser
+
+
+def _global_parser() -> argparse.ArgumentParser:
+    """The command line's options that come before the command."""
     parser = _Parser(
         prog="nap-compose",
         description="docker-compose for a cluster of Docker hosts on one flat layer-2 network.",
@@ -83,36 +106,61 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="trust and record SSH host keys seen for the first time (changed keys are still refused)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    word = None if argv is None else _command_word(parser, argv)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module_name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
-        if word is not None and word in sub.choices:
-            break
     return parser
 
 
 def _command_word(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Optional[str]:
     """The command ``argv`` names after the global options, or None when that is not plain (help,
     version, a value missing): then every command module is registered, as for ``--help``."""
+    at = _command_at(parser, argv)
+    return None if at is None else argv[at]
+
+
+def _command_at(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Optional[int]:
+    """Where ``_command_word``'s command stands in ``argv``, or None."""
     valued = {option for action in parser._actions if action.nargs != 0 for option in action.option_strings}
-    words = iter(argv)
-    for word in words:
+    at = 0
+    while at < len(argv):
+        word = argv[at]
         if word in ("-h", "--help", "--version"):
             return None
         if word == "--":
-            return next(words, None)
+            return at + 1 if at + 1 < len(argv) else None
         if not word.startswith("-"):
-            return word
-        if word in valued and next(words, None) is None:
-            return None
+            return at
+        if word in valued:
+            at += 1
+            if at >= len(argv):
+                return None
+        at += 1
     return None
+
+
+def _begin_connecting(argv: Sequence[str], environ: Mapping[str, str], cwd: str):
+    """For a command of ``_EARLY_COMMANDS``: the TCP connections to its cluster's SSH hosts, begun
+    now (early_tcp.EarlyConnections), else None. Whatever is wrong with the command line or the
+    cluster file is left to the command, which reports it in its usual order (the compose file's
+    errors first)."""
+    parser = _global_parser()
+    at = _command_at(parser, argv)
+    if at is None or argv[at] not in _EARLY_COMMANDS or {"-h", "--help"} & set(argv[at:]):
+        return None
+    try:
+        options, _ = parser.parse_known_args(list(argv[:at]))
+    except (UsageError, SystemExit):
+        return None
+    import yaml
+
+    from napcompose.cli.common import cluster_file_of
+    from napcompose.adapters.early_tcp import EarlyConnections, targets_of_cluster_file
+
+    try:
+        with open(cluster_file_of(options.cluster, environ, cwd), encoding="utf-8") as f:
+            raw = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    targets = targets_of_cluster_file(raw)
+    return EarlyConnections(targets) if targets else None
 
 
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
@@ -126,6 +174,11 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     environ = dict(os.environ if environ is None else environ)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    early = None
+    if wiring is None:
+        early = _begin_connecting(argv, environ, cwd or os.getcwd())
+        wiring = Wiring()
+        wiring.early = early
     try:
         parser = build_parser(argv)
         try:
@@ -136,7 +189,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
             parser.print_help(stdout)
             return int(ExitStatus.USAGE if not argv else ExitStatus.OK)
         ctx = Context(args=args, stdout=stdout, stderr=stderr, environ=environ,
-                      cwd=cwd or os.getcwd(), wiring=wiring or Wiring(), stdin=stdin,
+                      cwd=cwd or os.getcwd(), wiring=wiring, stdin=stdin,
                       argv=tuple(argv))
         try:
             status = int(args.func(args, ctx) or 0)
@@ -159,6 +212,9 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         # The reader went away (`nap-compose ps | head`): stop quietly, as other Unix tools do.
         _silence_stdout()
         return int(ExitStatus.BROKEN_PIPE)
+    finally:
+        if early is not None:  # those nobody took (the command failed before asking a host)
+            early.close()
 
 
 def _silence_stdout() -> None:

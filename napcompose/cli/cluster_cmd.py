@@ -144,7 +144,7 @@ def starting_file(hosts: Sequence[str], subnet_text: str, router_text: Optional[
         "  user: root",
         "  # key_file: ~/.ssh/id_ed25519",
         "  # known_hosts: known_hosts  # default ~/.ssh/known_hosts",
-        "  # connect_timeout: 2",
+        "  # connect_timeout: 1",
         "hosts:",
     ] + [f"  - {{name: {name}, address: {address}}}" for name, address in members] + [
         "# lock: {ttl: 30}           # seconds a project lock lives unless renewed",

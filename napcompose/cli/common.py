@@ -10,8 +10,13 @@ from napcompose.errors import ConfigError, UsageError
 
 def cluster_path(ctx) -> str:
     """The cluster file: --cluster, then $NAP_CLUSTER, then ./nap-cluster.yml."""
-    path = ctx.args.cluster or ctx.environ.get("NAP_CLUSTER") or "nap-cluster.yml"
-    return os.path.join(ctx.cwd, path)
+    return cluster_file_of(ctx.args.cluster, ctx.environ, ctx.cwd)
+
+
+def cluster_file_of(option, environ, cwd) -> str:
+    """The cluster file that ``--cluster`` (``option``, None when absent), the environment and the
+    working directory name."""
+    return os.path.join(cwd, option or environ.get("NAP_CLUSTER") or "nap-cluster.yml")
 
 
 def load_cluster(ctx):

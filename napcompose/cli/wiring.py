@@ -8,6 +8,10 @@ from __future__ import annotations
 
 
 class Wiring:
+    # TCP connections to the cluster's SSH hosts begun as the process started (cli.main, for the
+    # commands that ask every host at once); the first HostConnections takes them.
+    early = None
+
     def store(self, cluster):
         """The KeyValueStore named by the cluster's store spec."""
         from napcompose.adapters.stores import open_store
@@ -19,7 +23,9 @@ class Wiring:
         its SSH hosts begin before paramiko and docker-py load, so the two overlap."""
         from napcompose.adapters.early_tcp import EarlyConnections
 
-        early = EarlyConnections.to_ssh_hosts(cluster.hosts)
+        early, self.early = self.early, None
+        if early is None:
+            early = EarlyConnections.to_ssh_hosts(cluster.hosts)
         from napcompose.adapters.ssh import HostConnections
 
         return HostConnections(cluster, accept_new_host_keys=accept_new_host_keys, early=early)

@@ -61,7 +61,7 @@ def test_a_cut_off_host_and_a_wrong_mtu_are_named_with_their_fixes(lab):
         assert "br0 has MTU 1400, network.mtu is 1500 | fix: `ip link set br0 mtu 1500`" in failed[0]
         assert failed[1].startswith(f"{third}  ssh ")
         address = lab.cluster.host(third).address
-        assert f"SSH connection to root@{address}:22: no answer within 2 s (ssh.connect_timeout)" in failed[1]
+        assert f"SSH connection to root@{address}:22: no answer within 1 s (ssh.connect_timeout)" in failed[1]
         assert "fix: check that the host is up and sshd listens: `ssh -i " in failed[1]
         skipped = {line.split()[1] for line in out.splitlines() if line.startswith(f"{third} ") and " SKIP " in line}
         assert set(HOST_CHECKS_OK[1:]) <= skipped

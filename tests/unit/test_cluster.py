@@ -86,7 +86,7 @@ def test_missing_file():
 def test_lock_lease_and_connect_timeout_default_and_override():
     cluster = parse_cluster(GOOD, SRC)
     assert cluster.lock_ttl_s == 30.0
-    assert [h.ssh.connect_timeout_s for h in cluster.hosts] == [2.0, 2.0, 2.0]
+    assert [h.ssh.connect_timeout_s for h in cluster.hosts] == [1.0, 1.0, 1.0]
     text = _bad("ssh: {user: root,", "lock: {ttl: 12}\nssh: {connect_timeout: 1.5, user: root,")
     text = text.replace("ssh: {user: deploy,", "ssh: {connect_timeout: 4, user: deploy,")
     cluster = parse_cluster(text, SRC)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from napcompose.adapters.docker_ssh import DEFAULT_DOCKER_SOCKET, docker_socket
+from napcompose.adapters.docker_channel import DEFAULT_DOCKER_SOCKET, docker_socket
 
 
 @pytest.mark.parametrize("url,socket", [

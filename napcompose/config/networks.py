@@ -13,16 +13,13 @@ import re
 from dataclasses import replace
 from typing import Dict, Tuple
 
+from napcompose.config.declared import declared_name
 from napcompose.errors import ConfigError
 from napcompose.model import NetworkDef, Project, ServiceSpec
 
 # One DNS label (no dot: the name is the first label of its domain; lower case: DNS ignores case, Docker
 # does not, so two names differing in case would share one domain).
 _SHARED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-
-
-def _truthy(value) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def definitions(section, origins, users: Dict[str, Tuple[str, ...]]) -> Tuple[NetworkDef, ...]:
@@ -32,13 +29,9 @@ def definitions(section, origins, users: Dict[str, Tuple[str, ...]]) -> Tuple[Ne
     (a ConfigError naming the file, line, network and services)."""
     found = []
     for key, body in sorted((section or {}).items()):
-        body = body if isinstance(body, dict) else {}
-        external = body.get("external")
-        legacy = external.get("name") if isinstance(external, dict) else None
-        is_external = isinstance(external, dict) or _truthy(external)
-        name = body.get("name") or legacy or (key if is_external else None)
+        name, is_external = declared_name(body)
+        name = name or (str(key) if is_external else None)
         if name is not None:
-            name = str(name)
             if not _SHARED_NAME.fullmatch(name):
                 where = origins.get(("networks", key), "")
                 used = users.get(str(key), ())

@@ -13,15 +13,12 @@ import re
 from dataclasses import replace
 from typing import Dict, Tuple
 
+from napcompose.config.declared import declared_name
 from napcompose.errors import ConfigError
 from napcompose.model import Project, ServiceSpec, VolumeDef
 
 # What Docker accepts as a volume name.
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
-
-
-def _truthy(value) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def definitions(project_name: str, section, origins) -> Tuple[VolumeDef, ...]:
@@ -31,12 +28,8 @@ def definitions(project_name: str, section, origins) -> Tuple[VolumeDef, ...]:
     """
     found = []
     for key, body in sorted((section or {}).items()):
-        body = body if isinstance(body, dict) else {}
-        external = body.get("external")
-        legacy = external.get("name") if isinstance(external, dict) else None
-        is_external = isinstance(external, dict) or _truthy(external)
-        name = body.get("name") or legacy or (key if is_external else f"{project_name}_{key}")
-        name = str(name)
+        name, is_external = declared_name(body)
+        name = name or (str(key) if is_external else f"{project_name}_{key}")
         if not _DOCKER_NAME.fullmatch(name):
             where = origins.get(("volumes", key), "")
             raise ConfigError(f"{where}: volume '{key}': '{name}' is not a valid Docker volume name "

@@ -15,6 +15,7 @@ from collections import Counter
 
 import pytest
 
+from napcompose.adapters.bridge_filter import SshBridgeFilter
 from napcompose.adapters.docker_engine import DockerEngine
 from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
@@ -128,7 +129,7 @@ def _orchestrator(lab, project, before=None, after=None):
     ipam = Ipam(open_store(lab.cluster.store), Pool.from_cluster(lab.cluster), lab.cluster.store.prefix, clock,
                 lambda: uuid.uuid4().hex)
     return Orchestrator(lab.cluster, engines, project.connections.files, _Around(ipam, before, after),
-                        ListReporter(), clock)
+                        ListReporter(), clock, bridge_filter=SshBridgeFilter(lab.cluster, project.connections))
 
 
 def _project(project, pin):

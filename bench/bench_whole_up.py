@@ -61,7 +61,7 @@ def compose_text(services: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_cluster(hosts: int, resolver: bool = False):
+def make_cluster(hosts: int, resolver: bool = False, isolation: bool = True):
     from napcompose.clustermodel import Cluster, ClusterNetwork, Host, ResolverSpec, StoreSpec
 
     # Documentation-range addresses on in-memory doubles: nothing is ever sent to them.
@@ -69,12 +69,12 @@ def make_cluster(hosts: int, resolver: bool = False):
     members = tuple(Host(f"node{i:03d}", str(ipaddress.ip_address(base + i)),
                          f"ssh://root@{ipaddress.ip_address(base + i)}") for i in range(1, hosts + 1))
     network = ClusterNetwork("flat", "198.18.0.0/16", "198.18.255.254", ("198.18.4.0-198.18.254.255",),
-                             resolver=ResolverSpec() if resolver else None)
+                             resolver=ResolverSpec() if resolver else None, isolation=isolation)
     return Cluster(hosts=members, network=network, store=StoreSpec("file:///nonexistent.json"))
 
 
 def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bool,
-             inline: bool = False) -> Dict[str, float]:
+             inline: bool = False, isolation: bool = True) -> Dict[str, float]:
     """Both `up`s of one size in this process; their CPU and wall seconds, and the peak RSS."""
     from napcompose.config import parse_project
     from napcompose.orchestrator import Orchestrator
@@ -85,7 +85,7 @@ def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bo
 
     project = parse_project([("docker-compose.yml", compose_text(replicas // REPLICAS_PER_SERVICE))],
                             project_name="bench")
-    cluster = make_cluster(hosts, resolver)
+    cluster = make_cluster(hosts, resolver, isolation)
     world = FakeWorld(tuple(h.name for h in cluster.hosts))
     clock = FakeClock()
     engines = {host: _Remote(engine) for host, engine in world.engines.items()}
@@ -93,7 +93,8 @@ def one_size(replicas: int, hosts: int, workers: int, profile: str, resolver: bo
     files = {host: _RemoteFiles(fake, names.host_directory(host) if names else None)
              for host, fake in world.files_by_host.items()}
     orc = Orchestrator(cluster, engines, files.__getitem__, make_ipam(cluster, clock, MemoryKV()),
-                       NullReporter(), clock, max_workers=workers, images=world.images)
+                       NullReporter(), clock, max_workers=workers, images=world.images,
+                       bridge_filter=world.bridge if isolation else None)
     if profile or inline:
         _run_inline()
     figures: Dict[str, float] = {}
@@ -244,6 +245,8 @@ def main() -> None:
     parser.add_argument("--resolver", dest="resolver", action="store_true",
                         help="the default: a names resolver on every host (kept for older command lines)")
     parser.set_defaults(resolver=True)
+    parser.add_argument("--no-isolation", dest="isolation", action="store_false",
+                        help="a cluster with `isolation: false`: no bridge filter is loaded")
     parser.add_argument("--inline", action="store_true",
                         help="every parallel call runs at once in the calling thread (as under --profile): "
                              "the CPU the work itself costs, without threads handing it to each other")
@@ -251,12 +254,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         replicas, hosts = (int(x) for x in args.child.split("/"))
-        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver, args.inline)))
+        print(json.dumps(one_size(replicas, hosts, args.workers, args.profile, args.resolver, args.inline,
+                                  args.isolation)))
         return
 
     sizes: List[Tuple[int, int]] = [tuple(int(x) for x in s.split("/")) for s in args.sizes.split(",")]
     print(f"whole `up -d` in process (test doubles), {REPLICAS_PER_SERVICE} replicas per service, each service "
           f"linking the one before; {'a resolver per host' if args.resolver else 'no resolver (every peer in every hosts file)'}; "
+          f"{'isolation groups (a bridge filter per host)' if args.isolation else 'no isolation'}; "
           f"{'every parallel call inline' if args.inline or args.profile else f'max_workers {args.workers}'}; "
           f"load average {lib_load()}")
     print(f"  {'replicas/hosts':>14} {'first CPU s':>12} {'(wall)':>8} {'second CPU s':>13} {'(wall)':>8} "
@@ -266,7 +271,7 @@ def main() -> None:
         argv = [sys.executable, os.path.abspath(__file__), "--child", f"{replicas}/{hosts}",
                 "--workers", str(args.workers)] + (["--profile", args.profile] if args.profile else []) \
             + (["--inline"] if args.inline else []) \
-            + ([] if args.resolver else ["--no-resolver"])
+            + ([] if args.resolver else ["--no-resolver"]) + ([] if args.isolation else ["--no-isolation"])
         done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
         got = json.loads(done.stdout.strip().splitlines()[-1])
         results[(replicas, hosts)] = got

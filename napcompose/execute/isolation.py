@@ -19,7 +19,7 @@ from napcompose.errors import ConfigError, HostError
 from napcompose.execute.state import RunState
 from napcompose.isolation.diff import bound_ports, differences, parse_loaded
 from napcompose.isolation.groups import Member, members
-from napcompose.isolation.ruleset import REMOVE, HostRules, host_rules, render
+from napcompose.isolation.ruleset import REMOVE, GroupIndex, HostRules, group_index, host_rules, render
 from napcompose.model import ObservedContainer, Outcome, Project
 from napcompose.parallel import fan_out
 from napcompose.planner import ApplyIsolation
@@ -50,13 +50,14 @@ def cluster_view(engines: Mapping[str, ContainerEngine], book: AddressBook, host
 
 
 def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: str,
-             keep_bound: bool = False) -> HostRules:
+             keep_bound: bool = False, index: Optional[GroupIndex] = None) -> HostRules:
     """The table ``host`` should hold now: the members, and the ports of its running containers.
 
     ``keep_bound``: the ports the loaded table binds, for addresses still on the host, stand for the
     ports of the running containers (no container has started since the last load, so none is
     missing; one that restarted meanwhile uses a port not listed, allowed its host's addresses)."""
-    local = {m.ip for m in view.members if m.host == host}
+    index = index if index is not None else group_index(cluster.network.pools, view.members)
+    local = set(index.local.get(host, ()))
     if keep_bound:
         try:
             text = bridge.loaded(host)
@@ -65,9 +66,9 @@ def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: st
             loaded = None
         if loaded is not None:
             ports = [p for p in bound_ports(loaded) if p.ip in local]
-            return host_rules(host, cluster.network.pools, view.members, ports)
+            return host_rules(host, cluster.network.pools, view.members, ports, index)
     running = [c.id for c in view.containers.get(host) or () if c.state == "running" and c.ip in local]
-    return host_rules(host, cluster.network.pools, view.members, bridge.ports(host, running))
+    return host_rules(host, cluster.network.pools, view.members, bridge.ports(host, running), index)
 
 
 def apply_isolation(state: RunState, action: ApplyIsolation) -> Optional[List[Outcome]]:
@@ -98,13 +99,14 @@ def _load(state: RunState, hosts: List[str], before: bool, verb: str, announce: 
     core = state.core
     bridge = core.bridge_filter
     view = cluster_view(core.engines, core.book, hosts, state.project, core.max_workers)
+    index = group_index(core.cluster.network.pools, view.members)  # once for every host
 
     def one(host: str) -> None:
         if host in view.errors:
             raise HostError(host, view.errors[host])
         # before the containers, the ports bound last time still hold: one listing instead of a
         # discovery that asks the engine about every running container
-        rules = rules_of(core.cluster, bridge, view, host, keep_bound=before)
+        rules = rules_of(core.cluster, bridge, view, host, keep_bound=before, index=index)
         core.step(SUBJECT, verb, host, None, lambda: bridge.load(host, render(rules)))
         started = [(c.id, c.ip) for c in view.containers.get(host) or ()
                    if c.replica in announce and c.state == "running" and c.ip]
@@ -134,11 +136,12 @@ def check_filters(cluster: Cluster, engines: Mapping[str, ContainerEngine], book
         return [FilterDrift(r.key, ("isolation is off but a nap-compose table is loaded",)) for r in found
                 if r.ok and r.value is not None] + [FilterDrift(r.key, (r.error,)) for r in found if not r.ok]
     view = cluster_view(engines, book, hosts, max_workers=max_workers)
+    index = group_index(cluster.network.pools, view.members)
 
     def one(host: str) -> Tuple[str, ...]:
         if host in view.errors:
             return (view.errors[host],)
-        rules = rules_of(cluster, bridge, view, host)
+        rules = rules_of(cluster, bridge, view, host, index=index)
         text = bridge.loaded(host)
         try:
             loaded = parse_loaded(text) if text is not None else None
@@ -160,11 +163,12 @@ def repair_filters(cluster: Cluster, engines: Mapping[str, ContainerEngine], boo
 
         return {r.key: r.error for r in fan_out(list(hosts), remove, max_workers=max_workers)}
     view = cluster_view(engines, book, hosts, max_workers=max_workers)
+    index = group_index(cluster.network.pools, view.members)
 
     def one(host: str) -> None:
         if host in view.errors:
             raise HostError(host, view.errors[host])
-        bridge.load(host, render(rules_of(cluster, bridge, view, host)))
+        bridge.load(host, render(rules_of(cluster, bridge, view, host, index=index)))
 
     return {r.key: r.error for r in fan_out(list(hosts), one, max_workers=max_workers)}
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.ipam.pool import parse_range
 from napcompose.isolation.groups import Member
@@ -73,23 +73,64 @@ def merged(ranges: Iterable[Tuple[int, int]]) -> Tuple[Tuple[int, int], ...]:
     return tuple((a, b) for a, b in out)
 
 
-def host_rules(host: str, pools: Sequence[str], members: Sequence[Member], ports: Iterable[Port]) -> HostRules:
-    """The table of ``host`` from the cluster's pools, every member, and the ports found on the host."""
-    ranges = [parse_range(text, "network.pools") for text in pools] + [(_ipkey(m.ip),) * 2 for m in members]
-    local = tuple(sorted({m.ip for m in members if m.host == host}, key=_ipkey))
-    mine = {g for m in members if m.host == host for g in m.groups}
-    groups = {}
-    for member in members:
+@dataclass(frozen=True)
+class GroupIndex:
+    """What every host's table is made of, computed once per load from the members (sorted by
+    address, as ``members`` gives them): the pool's ranges, each group's addresses, and per host
+    the groups with a member there and its own addresses. A host's rules are then a lookup, not a
+    pass over every member: a load of 500 hosts of one 10,000-member group reads each member once."""
+
+    pool: Tuple[Tuple[int, int], ...]
+    groups: Mapping[str, Tuple[str, ...]]
+    host_groups: Mapping[str, Tuple[str, ...]]
+    local: Mapping[str, Tuple[str, ...]]
+
+
+def group_index(pools: Sequence[str], members: Sequence[Member]) -> GroupIndex:
+    ranges = [parse_range(text, "network.pools") for text in pools]
+    keyed = sorted(((_ipkey(m.ip), m) for m in members), key=lambda pair: pair[0])
+    ranges += [(key, key) for key, _ in keyed]
+    groups: Dict[str, Dict[str, None]] = {}
+    host_groups: Dict[str, set] = {}
+    local: Dict[str, Dict[str, None]] = {}
+    for _, member in keyed:
+        local.setdefault(member.host, {})[member.ip] = None
+        host_groups.setdefault(member.host, set()).update(member.groups)
         for group in member.groups:
-            if group in mine:
-                groups.setdefault(group, set()).add(member.ip)
-    return HostRules(host=host, pool=merged(ranges),
-                     groups=tuple((g, tuple(sorted(ips, key=_ipkey))) for g, ips in sorted(groups.items())),
-                     local=local, ports=tuple(sorted(set(ports))))
+            groups.setdefault(group, {})[member.ip] = None
+    return GroupIndex(merged(ranges), {g: tuple(ips) for g, ips in groups.items()},
+                      {h: tuple(sorted(g)) for h, g in host_groups.items()},
+                      {h: tuple(ips) for h, ips in local.items()})
+
+
+def host_rules(host: str, pools: Sequence[str], members: Sequence[Member], ports: Iterable[Port],
+               index: Optional[GroupIndex] = None) -> HostRules:
+    """The table of ``host`` from the cluster's pools, every member, and the ports found on the host
+    (``index``: the members' GroupIndex, made once for many hosts)."""
+    index = index if index is not None else group_index(pools, members)
+    return HostRules(host=host, pool=index.pool,
+                     groups=tuple((g, index.groups[g]) for g in index.host_groups.get(host, ())),
+                     local=index.local.get(host, ()), ports=tuple(sorted(set(ports))))
+
+
+# (the tuple, its text) by the tuple's id: a group's addresses are one tuple for every host of a
+# load (GroupIndex), so its text is joined once, not once per host
+_JOINED: Dict[int, Tuple[Tuple[str, ...], str]] = {}
+_JOINED_KEPT = 4096
 
 
 def _elements(items: Sequence[str]) -> str:
-    return f"\t\telements = {{ {', '.join(items)} }}\n" if items else ""
+    if not items:
+        return ""
+    found = _JOINED.get(id(items))
+    if found is not None and found[0] is items:
+        return found[1]
+    text = f"\t\telements = {{ {', '.join(items)} }}\n"
+    if isinstance(items, tuple) and len(items) > 64:
+        if len(_JOINED) >= _JOINED_KEPT:
+            _JOINED.clear()
+        _JOINED[id(items)] = (items, text)
+    return text
 
 
 def _set(name: str, kind: str, items: Sequence[str], flags: str = "", comment: str = "") -> str:
@@ -134,20 +175,25 @@ def body(rules: HostRules) -> str:
 
 
 def digest(rules: HostRules) -> str:
-    return hashlib.sha256(body(rules).encode()).hexdigest()[:16]
+    return _digest_of(body(rules))
+
+
+def _digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def render(rules: HostRules) -> str:
     """The whole ``nft -f`` input: the table replaced in one transaction."""
+    text = body(rules)
     return (f"# nap-compose bridge filter of {rules.host}: isolation groups and anti-spoofing\n"
             f"table {FAMILY} {TABLE}\n"
             f"delete table {FAMILY} {TABLE}\n"
             f"table {FAMILY} {TABLE} {{\n"
-            + body(rules)
+            + text
             + "\tchain forward {\n"
             "\t\ttype filter hook forward priority filter; policy accept;\n"
             "\t\tjump spoof\n"
-            f'\t\tether type ip jump groups comment "{DIGEST_PREFIX}{digest(rules)}"\n'
+            f'\t\tether type ip jump groups comment "{DIGEST_PREFIX}{_digest_of(text)}"\n'
             "\t}\n"
             "\tchain input {\n"
             "\t\ttype filter hook input priority filter; policy accept;\n"

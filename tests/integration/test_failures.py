@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from napcompose.lab.daemons import start_sshd
+from napcompose.lab.daemons import start_sshd, tcp_open, wait_until
 from napcompose.lab.state import layout_of, read_state
 from tests.integration.deploy_support import module_lab, DeployProject, sleeper
 
@@ -68,6 +68,8 @@ class SshdOutage:
     def end(self):
         if not self._sshd_pids():
             start_sshd(self.host)
+        # back only once it listens: the next command connects as its process starts
+        wait_until(f"sshd of {self.host.name}", lambda: tcp_open(self.host.address, 22), 20.0)
 
 
 def _chain(project):

@@ -20,6 +20,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from napcompose.adapters.dropped import once_more_if_dropped
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster
 from napcompose.errors import HostError
@@ -224,6 +225,13 @@ class SshBridgeFilter:
         return answer
 
     def _run(self, host: str, argv: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str, str]:
+        # every command here is harmless to run twice (a listing, a whole table, a few ARP frames)
+        client = self.connections.ssh(host)
+        transport = client.get_transport()
+        return once_more_if_dropped(lambda: (lambda: transport is not None and transport.is_active()),
+                                    lambda: self._run_once(host, argv, stdin))
+
+    def _run_once(self, host: str, argv: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str, str]:
         client = self.connections.ssh(host)
         try:
             channel_in, channel_out, channel_err = client.exec_command(shlex.join(argv), timeout=COMMAND_TIMEOUT_S)

@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 
 import paramiko
 
+from napcompose.adapters.dropped import once_more_if_dropped
 from napcompose.adapters.file_ops import LocalTree, SftpTree
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError
@@ -110,6 +111,11 @@ class RemoteFiles:
         self._pool = _SessionPool(host_name, lambda: connections.ssh(host_name), connections.op_timeout,
                                   sessions)
 
+    def _connection(self) -> Callable[[], bool]:
+        """Whether the SSH connection this host's operations use now is still alive, asked later."""
+        transport = self._connections.ssh(self.host).get_transport()
+        return lambda: transport is not None and transport.is_active()
+
     def _client(self) -> paramiko.SFTPClient:
         client = self._connections.ssh(self.host)
         transport = client.get_transport()
@@ -141,11 +147,13 @@ class RemoteFiles:
             with sftp.open(path, "r") as fh:
                 return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
 
-        try:
-            data = self._with_session(work)
-        except (paramiko.SSHException, OSError) as exc:
-            raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
-        return within(self.host, path, data, max_bytes)
+        def once() -> bytes:
+            try:
+                return self._with_session(work)
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
+
+        return within(self.host, path, once_more_if_dropped(self._connection, once), max_bytes)
 
     def write_in_place(self, path: str, data: bytes) -> None:
         # r+ keeps the inode: a container sees its hosts file through a bind mount of it.
@@ -155,26 +163,30 @@ class RemoteFiles:
                 fh.flush()
                 fh.truncate(len(data))
 
-        try:
-            self._with_session(work)
-        except (paramiko.SSHException, OSError) as exc:
-            raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
+        def once() -> None:
+            try:
+                self._with_session(work)
+            except (paramiko.SSHException, OSError) as exc:
+                raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
+
+        once_more_if_dropped(self._connection, once)  # the whole text again: harmless
 
     # Shipping: the same operations as LocalFiles, over this host's SFTP session, one call at a time.
     def _tree(self) -> SftpTree:
         return SftpTree(self.host, self._client)
 
-    def listdir(self, path: str) -> List[str]:
+    def _locked(self, work):
         with self._lock:
-            return self._tree().listdir(path)
+            return work()
+
+    def listdir(self, path: str) -> List[str]:
+        return once_more_if_dropped(self._connection, lambda: self._locked(lambda: self._tree().listdir(path)))
 
     def makedirs(self, path: str, mode: int) -> None:
-        with self._lock:
-            self._tree().makedirs(path, mode)
+        once_more_if_dropped(self._connection, lambda: self._locked(lambda: self._tree().makedirs(path, mode)))
 
     def put(self, path: str, data: bytes, mode: int) -> None:
-        with self._lock:
-            self._tree().put(path, data, mode)
+        once_more_if_dropped(self._connection, lambda: self._locked(lambda: self._tree().put(path, data, mode)))
 
     def put_many(self, items) -> None:
         # Extra SFTP sessions on the same SSH connection carry the bulk; this one stays free.
@@ -189,9 +201,14 @@ class RemoteFiles:
         # Under the lock: a few files go over this session itself, which must not carry two
         # threads' requests at once (paramiko's client then loses one's reply, and that caller
         # times out), e.g. a names write on the same host in the same wave.
-        with self._lock:
-            self._client()
-            self._tree().put_many(items, session)
+        items = list(items)  # sent again whole when the connection died under them
+
+        def once() -> None:
+            with self._lock:
+                self._client()
+                self._tree().put_many(items, session)
+
+        once_more_if_dropped(self._connection, once)
 
     def symlink(self, target: str, path: str) -> None:
         with self._lock:

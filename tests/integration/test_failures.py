@@ -55,13 +55,15 @@ class SshdOutage:
         return pids
 
     def begin(self):
-        for pid in self._sshd_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Killed again until none is left: the run reconnects as its connection drops, and a session
+        # the listener accepts before it dies is a process the first sweep did not see.
         deadline = time.monotonic() + 10
         while self._sshd_pids() and time.monotonic() < deadline:
+            for pid in self._sshd_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             time.sleep(0.05)
         assert not self._sshd_pids(), "sshd did not go away"
 

@@ -71,10 +71,13 @@ def rules_of(cluster: Cluster, bridge: BridgeFilter, view: ClusterView, host: st
     return host_rules(host, cluster.network.pools, view.members, bridge.ports(host, running), index)
 
 
+NOT_WIRED = "isolation is on but this command was given no way to load the hosts' bridge filters"
+
+
 def apply_isolation(state: RunState, action: ApplyIsolation) -> Optional[List[Outcome]]:
     """Load the bridge filter of every host of ``action``; announce the addresses it names."""
     if state.core.bridge_filter is None:  # planned (isolation is on) but nothing was wired to reach the hosts
-        raise ConfigError("isolation is on but this command was given no way to load the hosts' bridge filters")
+        raise ConfigError(NOT_WIRED)
     with state.filters:
         return _load(state, [h for h in action.hosts if h not in state.down], action.phase == "before",
                      action.verb, set(action.announce))
@@ -86,8 +89,10 @@ def join_groups(state: RunState, address: str) -> None:
     container starts. HostError when a host's filter could not be loaded (the new copy would be cut
     off there): the caller keeps the old copy."""
     core = state.core
-    if core.bridge_filter is None or not core.cluster.network.isolation:
+    if not core.cluster.network.isolation:
         return
+    if core.bridge_filter is None:
+        raise ConfigError(NOT_WIRED)
     with state.filters:
         outcomes = _load(state, sorted(h for h in core.engines if h not in state.down), True, "Loading", set())
     failed = [o for o in outcomes if o.error]

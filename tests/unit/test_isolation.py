@@ -453,3 +453,23 @@ def test_a_command_given_no_way_to_the_filters_fails_instead_of_leaving_new_repl
     report = nap.up(orc, shop())
     assert [o.error for o in report.failed if o.subject == "bridge filters"] == [
         "isolation is on but this command was given no way to load the hosts' bridge filters"] * 2
+
+
+def test_a_start_first_copy_is_not_started_outside_its_groups_when_the_filters_cannot_be_reached():
+    from tests.unit.test_rolling import HC
+
+    def project(version):
+        web = ServiceSpec(name="web", image="busybox", environment=(("V", version),), healthcheck=HC,
+                          update=UpdateConfig(order="start-first"), networks=(NetworkAttachment("front"),))
+        return Project(name="shop", services=(web,))
+
+    rig = Rig()
+    assert not nap.up(rig.orc, project("1")).failed
+    old = rig.ipam.lookup("shop/web/1").ip
+    blind = Orchestrator(rig.cluster, rig.world.engines, rig.world.files, rig.ipam, ListReporter(), rig.clock,
+                         images=rig.world.images)  # isolation on, no bridge filter wired
+    report = nap.up(blind, project("2"))
+    errors = [o.error for o in report.failed]
+    assert any("no way to load the hosts' bridge filters" in e and f"the old one still runs at {old}" in e
+               for e in errors), errors
+    assert rig.ipam.lookup("shop/web/1").ip == old  # the old copy kept its address and serves on

@@ -1,4 +1,5 @@
-"""Running work in parallel with one result type: ``fan_out`` over hosts, ``run_waves`` over a plan.
+"""Running work in parallel with one result type: ``fan_out`` over hosts, ``run_waves`` over a plan,
+``in_lanes`` over the many small round trips of one host.
 
 Every parallel call in nap-compose goes through these two functions, and every one of them answers
 with ``HostResult``: per item (a host, an action), either the value or the error, never an exception.
@@ -9,9 +10,10 @@ An exception that is not a NapComposeError is a bug: the current wave finishes, 
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, Generic, Iterable, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from napcompose.errors import NapComposeError
 
@@ -38,8 +40,12 @@ class HostResult(Generic[R]):
 
 
 def _settle(key: str, future, bugs: list) -> HostResult:
+    return _outcome(key, future.result, bugs)
+
+
+def _outcome(key: str, call: Callable[[], R], bugs: list) -> HostResult:
     try:
-        return HostResult(key, value=future.result())
+        return HostResult(key, value=call())
     except NapComposeError as exc:
         return HostResult(key, error=str(exc))
     except Exception as exc:  # a bug: keep the others' results, then surface it
@@ -62,8 +68,51 @@ def fan_out(items: Sequence[T], func: Callable[[T], R], key: Callable[[T], str] 
     return results
 
 
+# The lanes of every ``in_lanes`` call of the process: threads kept between calls, as a pass over
+# hundreds of hosts would otherwise start and end a few threads for each host.
+LANE_THREADS = 64
+_lanes_made = threading.Lock()
+_lanes: list = []
+
+
+def _lane_pool() -> ThreadPoolExecutor:
+    with _lanes_made:
+        if not _lanes:
+            _lanes.append(ThreadPoolExecutor(max_workers=LANE_THREADS, thread_name_prefix="nap-lane"))
+        return _lanes[0]
+
+
+def in_lanes(items: Sequence[T], func: Callable[[T], R], key: Callable[[T], str], width: int) -> List[HostResult[R]]:
+    """``func`` on every item, ``width`` at a time: each lane takes the next item when it is done with
+    one, so the items cost as many hand-overs between threads as there are lanes, not one each. The
+    calling thread is one of the lanes; the others come from threads the process keeps. A lane never
+    waits on another, so callers sharing those threads only queue. Results in ``items`` order."""
+    items = list(items)
+    results: List[Optional[HostResult[R]]] = [None] * len(items)
+    queue = iter(enumerate(items))
+    taking = threading.Lock()
+    bugs: list = []
+
+    def lane() -> None:
+        while True:
+            with taking:
+                index, item = next(queue, (None, None))
+            if index is None:
+                return
+            results[index] = _outcome(key(item), lambda: func(item), bugs)
+
+    others = [_lane_pool().submit(lane) for _ in range(min(len(items), max(1, width)) - 1)]
+    lane()
+    for other in others:
+        other.result()
+    if bugs:
+        raise bugs[0]
+    return results
+
+
 def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callable[[T], str],
-              depends: Callable[[T], Iterable[str]], max_workers: int = 16) -> Dict[str, HostResult[R]]:
+              depends: Callable[[T], Iterable[str]], max_workers: int = 16,
+              inline: Optional[Callable[[T], bool]] = None) -> Dict[str, HostResult[R]]:
     """Run ``func`` on every item, wave after wave; return each item's HostResult by its key.
 
     Args:
@@ -72,19 +121,26 @@ def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callabl
         key: a unique name for an item.
         depends: the keys an item needs to have succeeded (keys outside the run are ignored).
         max_workers: at most this many items run at once.
+        inline: the items that are only bookkeeping (no round trip, no wait): run in the calling
+            thread while the wave's others run in the pool, as a hand-over to a worker would cost
+            more than the item itself (a large project's re-run is thousands of such items).
     """
     results: Dict[str, HostResult[R]] = {}
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         for wave in waves:
-            futures = []
+            futures, here = [], []
             for item in wave:
                 name = key(item)
                 blocker = _failed_dependency(depends(item), results)
                 if blocker is not None:
                     results[name] = HostResult(name, error=f"dependency {blocker} failed", skipped=True)
+                elif inline is not None and inline(item):
+                    here.append((name, item))
                 else:
                     futures.append((name, pool.submit(func, item)))
             bugs: list = []
+            for name, item in here:
+                results[name] = _outcome(name, lambda: func(item), bugs)
             for name, future in futures:
                 results[name] = _settle(name, future, bugs)
             if bugs:

@@ -98,8 +98,24 @@ def start(state: RunState, action: Start) -> None:
     state.core.step(action.subject, action.verb, action.host, container.ip, work)
 
 
+def quiet_keep(state: RunState, action) -> bool:
+    """Whether ``action`` is a Keep with nothing to do: its container found on a host that answers,
+    its address bound there already, nobody waiting on its health or its end. Such a Keep changes
+    nothing, so it passes no fence (a store read each) and needs no worker thread: a re-run of a
+    project that changed nothing is all such Keeps."""
+    if not isinstance(action, Keep) or action.container is None or action.host in state.down:
+        return False
+    if action.container.state == "running" and (action.completed or action.healthy):
+        return False
+    allocation = state.allocations.get(action.replica)
+    return allocation is None or (allocation.state == "bound" and allocation.host == action.host)
+
+
 def keep(state: RunState, action: Keep) -> None:
     container = action.container
+    if quiet_keep(state, action):
+        state.core.unchanged(action.subject, action.verb, action.host, container.ip, "up-to-date")
+        return
 
     def work():
         if container is not None:

@@ -85,7 +85,7 @@ def run_plan(core: Core, project: Project, options: Options, plan: Plan, address
                               "pass --remove-orphans to remove it")
     try:
         results = run_waves(plan.waves, lambda action: _run_one(state, action), lambda a: a.key, lambda a: a.after,
-                            core.max_workers)
+                            core.max_workers, inline=lambda action: containers.quiet_keep(state, action))
     except _Abort as abort:
         raise abort.error from None
     for action in plan.actions:
@@ -104,7 +104,8 @@ def _run_one(state: RunState, action) -> Optional[List[Outcome]]:
     """The action's handler, picked by its type; returns the outcomes it reports itself, if any.
     A lost project lock ends the whole run: no later step may undo the new holder's work."""
     try:
-        state.core.fence()
+        if not containers.quiet_keep(state, action):  # one that changes nothing passes no fence
+            state.core.fence()
         return _handle(state, action)
     except LockLostError as exc:
         raise _Abort(exc) from exc

@@ -124,6 +124,13 @@ class Core:
             raise
         self.reporter.progress(subject, action, done, where)
 
+    def unchanged(self, subject: str, action: str, host: Optional[str], ip: Optional[str], done: str) -> None:
+        """The progress lines of a step with nothing to do: the same as ``step``'s, without its fence
+        (nothing changes, so a run whose lock was taken over undoes nobody's work by it)."""
+        where = detail(host, ip)
+        self.reporter.progress(subject, action, "started", where)
+        self.reporter.progress(subject, action, done, where)
+
 
 @dataclass
 class RunState:

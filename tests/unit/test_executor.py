@@ -133,3 +133,81 @@ def test_fan_out_raises_a_bug_after_every_item_finished():
     with pytest.raises(KeyError):
         fan_out([1, 2, 3], work)
     assert sorted(done) == [2, 3]
+
+
+def test_inline_items_run_in_the_calling_thread_beside_the_others():
+    where = {}
+    barrier = threading.Barrier(2, timeout=5)
+
+    def func(n):
+        where[n] = threading.current_thread()
+        if n in (1, 2):  # the two pooled items meet while the inline one ran
+            barrier.wait()
+        if n == 4:
+            raise NapComposeError("inline failed")
+
+    outcomes = run_waves([[1, 2, 3], [4], [5]], func, key=str,
+                         depends=lambda n: ["4"] if n == 5 else [], max_workers=4,
+                         inline=lambda n: n in (3, 4))
+    caller = threading.current_thread()
+    assert where[3] is caller and where[4] is caller
+    assert where[1] is not caller and where[2] is not caller
+    assert outcomes["4"].error == "inline failed" and not outcomes["4"].skipped
+    assert outcomes["5"].skipped and outcomes["5"].error == "dependency 4 failed"
+    assert outcomes["1"].ok and outcomes["2"].ok and outcomes["3"].ok
+
+
+def test_an_inline_bug_is_raised_after_the_wave_finishes():
+    done = []
+
+    def func(n):
+        if n == 5:
+            raise KeyError("oops")
+        done.append(n)
+
+    with pytest.raises(KeyError):
+        run_waves(WAVES, func, key=str, depends=lambda n: [str(d) for d in DEPS[n]], inline=lambda n: n == 5)
+    assert done == [1]
+
+
+def test_lanes_keep_the_order_bound_the_width_and_turn_errors_into_results():
+    from napcompose.parallel import in_lanes
+
+    active, peak, threads = [0], [0], set()
+    lock = threading.Lock()
+
+    def work(n):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            threads.add(threading.current_thread())
+        threading.Event().wait(0.005)
+        with lock:
+            active[0] -= 1
+        if n % 5 == 0:
+            raise HostError("node1", f"read {n}: no such file")
+        return n * 2
+
+    results = in_lanes(list(range(1, 21)), work, key=str, width=3)
+    assert [r.key for r in results] == [str(n) for n in range(1, 21)]
+    assert [r.value for r in results if r.ok] == [n * 2 for n in range(1, 21) if n % 5]
+    assert results[4].error == "node1: read 5: no such file"
+    assert peak[0] == 3 and len(threads) == 3 and threading.current_thread() in threads
+    assert in_lanes([], work, key=str, width=3) == []
+
+
+def test_lanes_raise_a_bug_after_every_lane_finished():
+    from napcompose.parallel import in_lanes
+
+    done = []
+    lock = threading.Lock()
+
+    def work(n):
+        if n == 2:
+            raise KeyError("bug")
+        with lock:
+            done.append(n)
+
+    with pytest.raises(KeyError):
+        in_lanes([1, 2, 3, 4], work, key=str, width=2)
+    assert sorted(done) == [1, 3, 4]

@@ -90,3 +90,33 @@ def test_a_release_leaves_an_address_its_owner_holds_under_a_newer_allocation():
     orc.execute(PROJECT, the_plan, addresses, nap.options(nap.argv(["down"]), PROJECT))
     assert rig.ipam.lookup("shop/web/1") is not None and rig.ipam.lookup("shop/web/1").alloc_id == newer.alloc_id
     assert rig.ipam.lookup("shop/web/2") is None  # the one it saw goes as planned
+
+
+def test_a_rerun_that_changes_nothing_passes_no_fence_for_its_kept_replicas():
+    rig = Fenced()
+    six = Project(name="shop", services=(ServiceSpec(name="web", image="busybox", scale=6),))
+    nap.up(rig.orchestrator(), six)
+    rig.alice.acquire()
+    lines = ListReporter()
+    orc = Orchestrator(rig.cluster, rig.world.engines, rig.world.files, rig.ipam, lines, rig.clock,
+                       images=rig.world.images, fence=rig.fence)
+    report = nap.up(orc, six)
+    assert not list(report.failed)
+    kept = [(subject, status) for subject, action, status, _ in lines.events if action == "Keeping"]
+    assert sorted(kept) == sorted((f"web_{n}", status) for n in range(1, 7) for status in ("started", "up-to-date"))
+    assert rig.calls < 6  # a store read per kept replica before: none now
+
+
+def test_a_keep_that_binds_a_found_container_passes_the_fence():
+    rig = Fenced()
+    nap.up(rig.orchestrator(), PROJECT)
+    # a run died between creating web_1 and binding its address: the record says reserved
+    found = rig.ipam.lookup("shop/web/1")
+    rig.ipam.release_owner("shop/web/1")
+    rig.ipam.ensure("shop/web/1", found.host)
+    assert rig.ipam.lookup("shop/web/1").state == "reserved"
+    rig.alice.acquire()
+    rig.take_over_at = 1
+    with pytest.raises(LockLostError):
+        nap.up(rig.orchestrator(rig.fence), PROJECT)
+    assert rig.ipam.lookup("shop/web/1").state == "reserved"  # nothing bound after the lock was lost

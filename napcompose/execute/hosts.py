@@ -9,13 +9,12 @@ handler, and ``sync_hosts`` the pass a rolling update makes in the middle of a r
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState, detail
-from napcompose.parallel import HostResult, fan_out
+from napcompose.parallel import HostResult, fan_out, in_lanes
 from napcompose.names.hostsfile import KnownNames, PeerMap, extract_block, merge
 from napcompose.names.startnames import StartNames
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
@@ -139,30 +138,10 @@ def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *
 
 
 def _each(items, one) -> List[HostResult]:
-    """``one`` on every (container, block) of a host, a few at a time: each file costs an inspect, a
-    read and maybe a write, one round trip after the other, so a host's files go side by side.
-
-    FILES_AT_ONCE lanes, each taking the next file when it is done with one: a host's files cost as
-    many hand-overs between threads as it has lanes, not one per file (a large project's pass runs
-    a few files per host on hundreds of hosts). The results keep the items' order."""
-    items = list(items)
-    results: List[Optional[HostResult]] = [None] * len(items)
-    queue = iter(enumerate(items))
-    taking = threading.Lock()
-
-    def lane(_: int) -> None:
-        while True:
-            with taking:
-                index, item = next(queue, (None, None))
-            if index is None:
-                return
-            try:
-                results[index] = HostResult(item[0].name, value=one(item))
-            except NapComposeError as exc:
-                results[index] = HostResult(item[0].name, error=str(exc))
-
-    fan_out(range(min(len(items), FILES_AT_ONCE)), lane, max_workers=FILES_AT_ONCE)
-    return results
+    """``one`` on every (container, block) of a host, FILES_AT_ONCE at a time: each file costs an
+    inspect, a read and maybe a write, one round trip after the other, so a host's files go side by
+    side. The results keep the items' order."""
+    return in_lanes(items, one, lambda item: item[0].name, FILES_AT_ONCE)
 
 
 def _failed(reporter: Reporter, container: ObservedContainer, error: str) -> Outcome:

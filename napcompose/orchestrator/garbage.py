@@ -5,7 +5,9 @@ objects: containers, addresses, actions, hosts blocks) until it ends, and makes 
 cycles. With the interpreter's default thresholds a collection starts every 700 new objects, and
 every hundred or so of those one walks every object alive: a 10,000-replica ``up`` that changes
 nothing spent a third of its CPU there and freed next to nothing. While a run is on, the youngest
-generation is collected ``FACTOR`` times more rarely (cycles are still freed, a little later).
+generation is collected ``FACTOR`` times more rarely (cycles are still freed, a little later: after
+70,000 new objects, a few megabytes at most). Measured on that run, 10 times more rarely still spent
+0.66 CPU s in 64 collections, three of them of everything; 100 times, 0.19 s in 7 young ones.
 Runs may overlap (the reconciler's passes, threads of one process): the first to begin raises the
 threshold, the last to end puts back the one it found.
 """
@@ -17,7 +19,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
-FACTOR = 10
+FACTOR = 100
 
 
 class _Rarer:

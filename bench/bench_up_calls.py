@@ -84,8 +84,8 @@ class _CountingConnections:
         files, tally = self._inner.files(host), self._tally
 
         class Counting:
-            def read(self, path):
-                return tally.timed("sftp read", files.read, path)
+            def read(self, path, *limit):
+                return tally.timed("sftp read", files.read, path, *limit)
 
             def write_in_place(self, path, data):
                 return tally.timed("sftp write", files.write_in_place, path, data)

@@ -184,3 +184,8 @@ def on_lab_host(host: str, argv: Sequence[str]) -> Tuple[List[str], Dict[str, st
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
+
+
+def load_average() -> str:
+    """The one-minute load average now, for the figures printed beside it."""
+    return f"{os.getloadavg()[0]:.1f}"

@@ -206,7 +206,7 @@ class _RemoteFiles:
 class _Inline:
     """An executor that runs each call at once in the calling thread, so cProfile sees all the work."""
 
-    def __init__(self, max_workers=None):
+    def __init__(self, max_workers=None, thread_name_prefix=""):
         pass
 
     def __enter__(self):

@@ -24,7 +24,7 @@ CPU seconds are time.process_time (every thread of the process), so the figures 
 machine; wall seconds are printed beside them. Goals: 10,000 replicas on 500 hosts <= 15 s, a
 second `up` <= 2 s, <= 12x growth from 1,000/50 to 10,000/500 (10x the work), peak RSS <= 500 MB.
 
-    python3 bench/bench_whole_up.py [--sizes 1000/50,3000/150,10000/500] [--workers 16] [--no-resolver]
+    python3 bench/bench_whole_up.py [--sizes 1000/50,3000/150,10000/500] [--workers 16] [--repeat N] [--no-resolver]
     python3 bench/bench_whole_up.py --sizes 1000/50 --profile first   # cProfile of one stage
     python3 bench/bench_whole_up.py --inline   # every parallel call in the calling thread
 """
@@ -39,6 +39,7 @@ import json
 import os
 import pstats
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -250,6 +251,9 @@ def main() -> None:
     parser.add_argument("--inline", action="store_true",
                         help="every parallel call runs at once in the calling thread (as under --profile): "
                              "the CPU the work itself costs, without threads handing it to each other")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each size in this many fresh processes, one size after the other in turn, "
+                             "and print each figure's median (a loaded machine spreads single runs widely)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -266,17 +270,25 @@ def main() -> None:
           f"load average {lib_load()}")
     print(f"  {'replicas/hosts':>14} {'first CPU s':>12} {'(wall)':>8} {'second CPU s':>13} {'(wall)':>8} "
           f"{'peak RSS MiB':>13}")
-    results: Dict[Tuple[int, int], Dict[str, float]] = {}
-    for replicas, hosts in sizes:
-        argv = [sys.executable, os.path.abspath(__file__), "--child", f"{replicas}/{hosts}",
-                "--workers", str(args.workers)] + (["--profile", args.profile] if args.profile else []) \
-            + (["--inline"] if args.inline else []) \
-            + ([] if args.resolver else ["--no-resolver"]) + ([] if args.isolation else ["--no-isolation"])
-        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
-        got = json.loads(done.stdout.strip().splitlines()[-1])
-        results[(replicas, hosts)] = got
+    runs: Dict[Tuple[int, int], List[Dict[str, float]]] = {size: [] for size in sizes}
+    for _ in range(max(1, args.repeat)):  # in turn: every size meets the same spells of load
+        for replicas, hosts in sizes:
+            argv = [sys.executable, os.path.abspath(__file__), "--child", f"{replicas}/{hosts}",
+                    "--workers", str(args.workers)] + (["--profile", args.profile] if args.profile else []) \
+                + (["--inline"] if args.inline else []) \
+                + ([] if args.resolver else ["--no-resolver"]) + ([] if args.isolation else ["--no-isolation"])
+            done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True)
+            runs[(replicas, hosts)].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    results: Dict[Tuple[int, int], Dict[str, float]] = {
+        size: {name: statistics.median(run[name] for run in found) for name in found[0]}
+        for size, found in runs.items()}
+    for (replicas, hosts), got in results.items():
+        spread = "" if args.repeat <= 1 else \
+            "  second " + " ".join(f"{run['second_cpu']:.2f}" for run in runs[(replicas, hosts)])
         print(f"  {f'{replicas}/{hosts}':>14} {got['first_cpu']:12.2f} {got['first_wall']:8.2f} "
-              f"{got['second_cpu']:13.2f} {got['second_wall']:8.2f} {got['peak_mib']:13.0f}", flush=True)
+              f"{got['second_cpu']:13.2f} {got['second_wall']:8.2f} {got['peak_mib']:13.0f}{spread}", flush=True)
+    if args.repeat > 1:
+        print(f"  (medians of {args.repeat} fresh processes per size)")
     small, large = results.get((1000, 50)), results.get((10000, 500))
     if large:
         print(f"  10,000 on 500: first {large['first_cpu']:.2f} CPU s (goal <= 15), second "

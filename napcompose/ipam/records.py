@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 from napcompose.errors import IpamError, StoreError
+from napcompose.ipam.pool import canonical
 from napcompose.model import Allocation
 
 # Owner strings become one key component, so they are kept to a small alphabet: '/' separates
@@ -143,6 +144,8 @@ class BadRecord:
 
 def address_of_key(text: str) -> Optional[str]:
     """The IPv4 address a key component names in its canonical form, or None."""
+    if canonical(text):
+        return text
     try:
         ip = str(ipaddress.IPv4Address(text))
     except ValueError:

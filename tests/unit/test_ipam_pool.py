@@ -98,3 +98,30 @@ def test_why_not_rejects_text_that_is_no_address():
     with pytest.raises(IpamError) as err:
         pool.why_not("300.1.1.1")
     assert str(err.value) == "'300.1.1.1' is not an IPv4 address"
+
+
+@pytest.mark.parametrize("text", ["1.2.3.4", "0.0.0.0", "255.255.255.255", "198.18.61.249", "256.1.1.1", "01.2.3.4",
+                                  "1.2.3.04", "1.2.3", "1.2.3.4.5", " 1.2.3.4", "1.2.3.4\n", "1..2.3", "a.b.c.d",
+                                  "1.2.3.4/24", "\uff11.2.3.4", "", "1.2.3.4 "])
+def test_the_quick_reading_of_an_address_agrees_with_the_standard_library(text):
+    import ipaddress
+
+    from napcompose.errors import IpamError
+    from napcompose.ipam.pool import canonical, parse_address
+    from napcompose.ipam.records import address_of_key
+
+    try:
+        wanted = int(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        wanted = None
+    if wanted is None:
+        with pytest.raises(IpamError):
+            parse_address(text)
+    else:
+        assert parse_address(text) == wanted
+    try:
+        written = str(ipaddress.IPv4Address(text))
+    except ValueError:
+        written = None
+    assert canonical(text) == (written == text)
+    assert address_of_key(text) == (text if written == text else None)

@@ -3,7 +3,7 @@
 Flag names follow docker-compose 1.29. The handlers only parse and render: arguments are checked
 against the compose file and gathered into one Options object (``cli.options``) before anything is
 touched (so a malformed command changes nothing); the orchestrator observes, plans and executes; output
-rendering lives in ``project_views``.
+rendering lives in ``project_views`` (``ps_view`` for ``ps``, which observes through ``observe.view`` alone).
 """
 
 from __future__ import annotations

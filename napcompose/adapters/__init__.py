@@ -5,6 +5,7 @@ SDK exceptions stop here: each adapter raises nap-compose errors ``from`` the SD
 
 import sys as _sys
 from importlib.machinery import PathFinder as _PathFinder
+from importlib.util import LazyLoader as _LazyLoader
 
 
 class _ParamikoConfigWithoutInvoke:
@@ -53,5 +54,29 @@ class _HidingInvoke:
         return getattr(self._loader, name)
 
 
+class _DnsResolverOnFirstUse:
+    """Makes the first ``import dns.resolver`` lazy: the module is created, and run on its first use.
+
+    python-etcd imports dnspython's resolver only for the SRV discovery of a cluster's members;
+    nap-compose names every member in the cluster file and never asks for it, and the resolver (with
+    the rest of dnspython it loads) is about half of python-etcd's import time: CPU that ``ps`` with a
+    host down spends before it can read the stand-ins from the store. A use of the module (an
+    attribute of it) loads it in full, as the import would have. Only the first import is lazy (a
+    later one of a module made so loads it); a resolver loaded before is left alone.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "dns.resolver":
+            return None
+        if self in _sys.meta_path:
+            _sys.meta_path.remove(self)  # once
+        spec = _PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _LazyLoader(spec.loader)
+        return spec
+
+
 if "paramiko.config" not in _sys.modules:
     _sys.meta_path.insert(0, _ParamikoConfigWithoutInvoke())
+if "dns.resolver" not in _sys.modules:
+    _sys.meta_path.insert(0, _DnsResolverOnFirstUse())

@@ -14,6 +14,12 @@ short. A lost SYN or SYN-ACK would otherwise cost the kernel's one-second retran
 answer came a fresh SYN goes out on a new socket at each of ``SYN_AT``; the first socket that connects
 wins. The SSH handshake that follows gets a long deadline of its own (ssh.py): a loaded host is slow,
 not gone.
+
+SSH over these sockets is a conversation of small messages, each waiting for the other side's answer,
+so a socket sends every segment at once and acknowledges every one it reads at once (``PromptSocket``):
+otherwise sshd, which sends two messages back to back after the login (the second held by Nagle's
+algorithm until the first is acknowledged), waits for this machine's delayed ACK, 40 ms, before it
+confirms the channel to the Docker socket.
 """
 
 from __future__ import annotations
@@ -37,6 +43,26 @@ SYN_AT = (0.0, 0.25, 0.5)
 DEFAULT_TIMEOUT_S = 1.0
 
 
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux's; elsewhere ACKs are the kernel's to delay
+
+
+class PromptSocket(socket.socket):
+    """A TCP socket that sends without Nagle's delay (TCP_NODELAY, set by ``connect_tcp``) and, after
+    every read, acknowledges what it read at once (TCP_QUICKACK: the kernel leaves that mode by itself,
+    so it is asked again each time) instead of after the delayed-ACK timer."""
+
+    __slots__ = ()
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data = super().recv(bufsize, flags)
+        if _QUICKACK is not None:
+            try:
+                self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:  # closed meanwhile: the next call says so
+                pass
+        return data
+
+
 def syn_times(deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT) -> Tuple[float, ...]:
     """The moments (seconds after the start) a connection with ``deadline_s`` sends a fresh SYN:
     those of ``syn_at`` before the deadline, the first always."""
@@ -45,7 +71,8 @@ def syn_times(deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT) -> Tuple[fl
 
 def connect_tcp(target: Target, deadline_s: float, syn_at: Tuple[float, ...] = SYN_AT,
                 clock: Callable[[], float] = time.monotonic) -> socket.socket:
-    """A TCP connection to ``target`` (address, port), in blocking mode, made within ``deadline_s``.
+    """A TCP connection to ``target`` (address, port), in blocking mode, made within ``deadline_s``: a
+    PromptSocket.
 
     A fresh SYN goes out on a new socket at each of ``syn_times`` while no socket connected; the
     first that connects is returned, the others closed. An answer that refuses (connection refused,
@@ -62,8 +89,9 @@ def connect_tcp(target: Target, deadline_s: float, syn_at: Tuple[float, ...] = S
             elapsed = clock() - start
             while due and due[0] <= elapsed:
                 due.pop(0)
-                sock = socket.socket(family, kind, proto)
+                sock = PromptSocket(family, kind, proto)
                 pending.append(sock)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setblocking(False)
                 code = sock.connect_ex(address)
                 if code == 0:

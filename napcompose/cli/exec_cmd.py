@@ -37,7 +37,7 @@ def cmd_exec(args, ctx) -> int:
     target = next((c for c in observation.containers
                    if c.replica == replica and not c.one_off and c.state != "unknown"), None)
     if target is None:
-        from napcompose.cli.project_views import raise_if_partial
+        from napcompose.cli.ps_view import raise_if_partial
 
         raise_if_partial(observation, "exec")
         raise NapComposeError(f"no container found for {replica.name}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from napcompose.errors import ExitStatus
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for
-from napcompose.cli import project_views as views
+from napcompose.cli.ps_view import raise_if_partial
 
 
 def cmd_images(args, ctx) -> int:
@@ -28,7 +28,7 @@ def cmd_images(args, ctx) -> int:
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             ctx.out("   ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    views.raise_if_partial(observation, "images")
+    raise_if_partial(observation, "images")
     return ExitStatus.OK
 
 

@@ -10,7 +10,7 @@ import re
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for
 from napcompose.cli.hostviews import print_table
-from napcompose.cli.project_views import raise_if_partial
+from napcompose.cli.ps_view import raise_if_partial
 from napcompose.cli.replicas import find_replica
 from napcompose.errors import ExitStatus, HostError, UsageError, without_host
 from napcompose.parallel import fan_out

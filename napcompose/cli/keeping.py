@@ -8,14 +8,14 @@ variables of the environment they use, the project's directory, profiles, named 
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
+from typing import TYPE_CHECKING
 
-from napcompose.config.envfile import read_env_file
-from napcompose.config.files import resolve_files
-from napcompose.config.yamlload import read_file
-from napcompose.reconcile.records import KeepRecord, KeptProjects, ReconcileLog, used_variables
+if TYPE_CHECKING:
+    from napcompose.reconcile.records import KeepRecord
+
+# The store's records (napcompose.reconcile) are imported by the functions that read or write them:
+# registering ``--keep`` (as ``ps`` registers its neighbours' options) does not load them.
 
 
 def add_keep_options(parser) -> None:
@@ -29,6 +29,14 @@ def add_keep_options(parser) -> None:
 
 def keep_record(ctx, project, options, now: float) -> KeepRecord:
     """The record of ``project`` as this command loaded it from ``ctx``'s files and environment."""
+    import getpass
+    import socket
+
+    from napcompose.config.envfile import read_env_file
+    from napcompose.config.files import resolve_files
+    from napcompose.config.yamlload import read_file
+    from napcompose.reconcile.records import KeepRecord, used_variables
+
     args = ctx.args
     environ = dict(ctx.environ)
     paths = resolve_files(args.files, environ, ctx.cwd)
@@ -52,6 +60,8 @@ def apply_keep(ctx, project, options, store, cluster) -> None:
     keep = vars(ctx.args).get("keep")
     if keep is None:
         return
+    from napcompose.reconcile.records import KeptProjects
+
     kept = KeptProjects(store, cluster.store.prefix)
     if keep:
         kept.keep(keep_record(ctx, project, options, ctx.wiring.clock().now()))
@@ -64,6 +74,8 @@ def follow_scale(ctx, project_name: str, options, store, cluster) -> None:
     """``scale`` of a kept project: the record takes the new counts, or the reconciler would undo them."""
     from dataclasses import replace
 
+    from napcompose.reconcile.records import KeptProjects
+
     kept = KeptProjects(store, cluster.store.prefix)
     record = kept.get(project_name)
     if record is None:
@@ -75,6 +87,8 @@ def follow_scale(ctx, project_name: str, options, store, cluster) -> None:
 
 def drop_keep(ctx, project_name: str, store, cluster) -> None:
     """``down``: a project taken down is no longer kept."""
+    from napcompose.reconcile.records import KeptProjects
+
     if KeptProjects(store, cluster.store.prefix).drop(project_name):
         ctx.err(f"No longer keeping project {project_name}")
 
@@ -82,6 +96,7 @@ def drop_keep(ctx, project_name: str, store, cluster) -> None:
 def print_log(ctx, project_name: str) -> None:
     """``ps --log``: whether the project is kept, and the reconciler's log of it, oldest first."""
     from napcompose.cli.session import session_of
+    from napcompose.reconcile.records import KeptProjects, ReconcileLog
 
     session = session_of(ctx)
     prefix = session.cluster.store.prefix

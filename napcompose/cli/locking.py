@@ -22,12 +22,15 @@ import os
 import shlex
 import socket
 import threading
-import uuid
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from napcompose.adapters.processes import holder_gone, process_table, start_time
 from napcompose.errors import LockLostError, NapComposeError, StoreError
-from napcompose.lock import Holder, LockRecord, ProjectLock, describe
+
+if TYPE_CHECKING:
+    from napcompose.lock import Holder, LockRecord, ProjectLock
+
+# The lock itself (napcompose.lock, the process table) is imported when a command takes it: a command
+# line that only registers ``--lock-wait`` (``ps`` registers its neighbours') does not load it.
 
 
 def _seconds(spelling: str):
@@ -64,6 +67,9 @@ def add_wait_option(parser, old_spelling: bool = True) -> None:
 
 def identity(ctx) -> Holder:
     """Who this run is, as other writers will read it."""
+    from napcompose.adapters.processes import process_table, start_time
+    from napcompose.lock import Holder
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a bare container)
@@ -86,6 +92,8 @@ class ProjectLockGuard:
         self.lost: Optional[LockLostError] = None
 
     def __enter__(self) -> "ProjectLockGuard":
+        from napcompose.lock import describe
+
         def waiting(record: LockRecord) -> None:
             if self.lock.confirming is not None and not self._wait_s:
                 self._ctx.err(f"The lock of project {self.lock.project}, held by {describe(record, self.lock.now())}, "
@@ -177,6 +185,11 @@ def hold_project_lock(ctx, project_name: str, cluster, store=None) -> ProjectLoc
         # the session registers its store's closer now, before the guard's: closers run last-in
         # first-out, so the store closes after the guard gave the lock back
         store = session_of(ctx, cluster).store
+    import uuid
+
+    from napcompose.adapters.processes import holder_gone
+    from napcompose.lock import ProjectLock
+
     new_id = getattr(ctx.wiring, "new_id", None) or (lambda: uuid.uuid4().hex)
     lock = ProjectLock(store, cluster.store.prefix, project_name, identity(ctx), ctx.wiring.clock(),
                        new_id, ttl_s=cluster.lock_ttl_s, gone=holder_gone)

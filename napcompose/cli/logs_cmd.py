@@ -10,7 +10,7 @@ from napcompose.adapters.streams import LogMux, LogSource
 from napcompose.cli.common import check_services, load_project
 from napcompose.cli.deploy_wiring import deploy_for
 from napcompose.cli.options import whole_seconds
-from napcompose.cli.project_views import raise_if_partial
+from napcompose.cli.ps_view import raise_if_partial
 from napcompose.cli.timespec import moment
 from napcompose.errors import ExitStatus, UsageError
 

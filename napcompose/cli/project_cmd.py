@@ -3,30 +3,35 @@
 Flag names follow docker-compose 1.29. The handlers only parse and render: arguments are checked
 against the compose file and gathered into one Options object (``cli.options``) before anything is
 touched (so a malformed command changes nothing); the orchestrator observes, plans and executes; output
-rendering lives in ``project_views``.
+rendering lives in ``project_views`` (``ps_view`` for ``ps``, which observes through ``observe.view`` alone).
 """
 
 from __future__ import annotations
 
 from napcompose.errors import ExitStatus
 from napcompose.observe.pins import POLICIES
-from napcompose.planner import Command
-from napcompose.planner.lifecycle import doomed_by_rm
 from napcompose.cli.common import check_services, load_project
-from napcompose.cli.deploy_wiring import deploy_for, raise_on_failures
+from napcompose.cli.deploy_wiring import CliReporter, deploy_for, raise_on_failures
 from napcompose.cli.compose_wait import add_compose_wait_options
 from napcompose.cli.keeping import add_keep_options, apply_keep, drop_keep, follow_scale, print_log
 from napcompose.cli.lifecycle import lifecycle_handler
 from napcompose.cli.locking import add_wait_option, hold_project_lock
-from napcompose.cli.options import options_of
-from napcompose.cli import project_views as views
 from napcompose.cli.ps_json import STATUSES, print_ps_json, wanted_statuses
+from napcompose.cli.ps_view import print_ps_table, ps_rows, raise_if_partial
+from napcompose.cli.session import session_of
+
+# The handlers that plan import the planner, the orchestrator and their views when they run: `ps`
+# only observes, and a fresh process that lists a project loads none of them (most of its CPU
+# time went to importing them; on a loaded machine that is most of its wall time too).
 
 
 # ---------------------------------------------------------------------------- handlers
 
 
 def cmd_up(args, ctx) -> int:
+    from napcompose.cli import project_views as views
+    from napcompose.cli.options import options_of
+
     project = load_project(ctx)
     options = options_of(args, project)
     deploy = deploy_for(ctx)
@@ -45,6 +50,9 @@ def cmd_up(args, ctx) -> int:
 
 
 def cmd_plan(args, ctx) -> int:
+    from napcompose.cli import project_views as views
+    from napcompose.cli.options import options_of
+
     project = load_project(ctx)
     options = options_of(args, project)
     views.print_plan(ctx, deploy_for(ctx).orchestrator.plan(project, options)[0])
@@ -53,6 +61,8 @@ def cmd_plan(args, ctx) -> int:
 
 
 def cmd_scale(args, ctx) -> int:
+    from napcompose.cli.options import options_of
+
     project = load_project(ctx)
     options = options_of(args, project)
     deploy = deploy_for(ctx)
@@ -63,6 +73,9 @@ def cmd_scale(args, ctx) -> int:
 
 
 def cmd_down(args, ctx) -> int:
+    from napcompose.cli.options import options_of
+    from napcompose.planner import Command
+
     project = load_project(ctx)
     options = options_of(args, project)
     deploy = deploy_for(ctx)
@@ -72,12 +85,15 @@ def cmd_down(args, ctx) -> int:
     return ExitStatus.OK
 
 
-cmd_stop = lifecycle_handler(Command.STOP)
-cmd_start = lifecycle_handler(Command.START)
-cmd_restart = lifecycle_handler(Command.RESTART)
+cmd_stop = lifecycle_handler("stop")
+cmd_start = lifecycle_handler("start")
+cmd_restart = lifecycle_handler("restart")
 
 
 def cmd_kill(args, ctx) -> int:
+    from napcompose.cli.options import options_of
+    from napcompose.planner import Command
+
     project = load_project(ctx)
     options = options_of(args, project)
     deploy = deploy_for(ctx)
@@ -87,6 +103,11 @@ def cmd_kill(args, ctx) -> int:
 
 
 def cmd_rm(args, ctx) -> int:
+    from napcompose.cli import project_views as views
+    from napcompose.cli.options import options_of
+    from napcompose.planner import Command
+    from napcompose.planner.lifecycle import doomed_by_rm
+
     project = load_project(ctx)
     options = options_of(args, project)
     deploy = deploy_for(ctx)
@@ -111,8 +132,8 @@ def cmd_ps(args, ctx) -> int:
     project = load_project(ctx)
     services = check_services(project, args.services)
     statuses = wanted_statuses(args.status, args.filter)
-    observation = deploy_for(ctx).orchestrator.ps(project.name, services, all=True)
-    rows = views.ps_rows(observation, services, include_one_off=args.all)
+    observation = observe_project(ctx, project.name, services)
+    rows = ps_rows(observation, services, include_one_off=args.all)
     if statuses:
         rows = [row for row in rows if row.container.state in statuses]
     if args.quiet:
@@ -125,11 +146,25 @@ def cmd_ps(args, ctx) -> int:
     elif args.format == "json":
         print_ps_json(ctx, rows, project.name, ctx.wiring.clock().now())
     else:
-        views.print_ps_table(ctx, rows)
+        print_ps_table(ctx, rows)
     if args.log:
         print_log(ctx, project.name)
-    views.raise_if_partial(observation, "ps")
+    raise_if_partial(observation, "ps")
     return ExitStatus.OK
+
+
+def observe_project(ctx, project_name: str, services=()):
+    """What ``Orchestrator.ps`` sees of the project (``observe.view``), over the command's session
+    alone: the address book and the evictions are opened only for a host that did not answer."""
+    from napcompose.observe.observation import Addresses
+    from napcompose.observe.view import observe_with_store, only_services
+
+    session = session_of(ctx)
+    seen = observe_with_store(
+        session.cluster, session.engines, project_name, evicted=lambda: session.evictions().evicted(),
+        addresses=lambda: Addresses.of_project(session.ipam().allocations(), project_name),
+        warn=CliReporter(ctx).warning, read_only=True, observed_at=session.clock.now())
+    return only_services(seen, services)
 
 
 # ---------------------------------------------------------------------------- parsers

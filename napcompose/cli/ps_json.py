@@ -73,7 +73,7 @@ def created_at(created: int) -> str:
 
 
 def ps_object(row, project: str, now: float) -> Dict[str, object]:
-    """The JSON object of one ``ps`` row (cli.project_views.PsRow)."""
+    """The JSON object of one ``ps`` row (cli.ps_view.PsRow)."""
     c = row.container
     labels = dict(c.labels)
     ports = list(c.ports)

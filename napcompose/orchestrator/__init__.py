@@ -12,7 +12,6 @@ for the flat network (``network create``, ``network rm``).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import List, Optional, Sequence
 
 from napcompose.imagecheck import image_name
@@ -22,7 +21,7 @@ from napcompose.execute.files import with_host_copies
 from napcompose.execute.hosts import HostsDrift, check_blocks
 from napcompose.execute.names import NamesDrift, check_files
 from napcompose.execute.state import Core
-from napcompose.observe.hosts import observe, with_stand_ins
+from napcompose.observe.view import observe_with_store, only_services
 from napcompose.observe.pins import ALWAYS, Pin, pinned, resolve_pins
 from napcompose.orchestrator.garbage import rarer_collections
 from napcompose.planner import Addresses, Command, Observation, Options, Plan, plan, selected_services
@@ -47,34 +46,15 @@ class Orchestrator(Core):
 
         ``read_only`` (ps and its kin): the store is read only when a host did not answer, and its
         failure is a warning; planning needs the evicted hosts whatever answered."""
-        seen = observe(self.cluster, self.engines, project_name, everything=everything, images=images,
-                       max_workers=self.max_workers, observed_at=self.clock.now(), volumes=volumes)
-        if self.evictions is not None and (not read_only or seen.down):
-            known = {h.name for h in self.cluster.hosts}
-            try:
-                evicted = tuple(sorted(h for h in self.evictions.evicted() if h in known))
-            except Exception as exc:  # for a read-only view, the store failing must not hide the hosts
-                if not read_only:
-                    raise
-                self.reporter.warning(f"could not read the address store: {exc}")
-                return seen
-            seen = replace(seen, evicted=evicted)
-        if seen.down and project_name:
-            if addresses is None:
-                try:
-                    addresses = self.addresses(project_name)
-                except Exception as exc:  # the store failing must not hide what the hosts said
-                    self.reporter.warning(f"could not read the address store: {exc}")
-                    return seen
-            seen = with_stand_ins(seen, addresses)
-        return seen
+        return observe_with_store(
+            self.cluster, self.engines, project_name,
+            evicted=self.evictions.evicted if self.evictions is not None else None,
+            addresses=(lambda: addresses) if addresses is not None else (lambda: self.addresses(project_name)),
+            warn=self.reporter.warning, read_only=read_only, everything=everything, images=images,
+            volumes=volumes, max_workers=self.max_workers, observed_at=self.clock.now())
 
     def ps(self, project_name: str, services: Sequence[str] = (), all: bool = True) -> Observation:
-        seen = self.observe(project_name, read_only=True)
-        chosen = tuple(c for c in seen.containers
-                       if (not services or (c.replica is not None and c.replica.service in services))
-                       and (all or c.state == "running"))
-        return replace(seen, containers=chosen)
+        return only_services(self.observe(project_name, read_only=True), services, all)
 
     # ------------------------------------------------------------------ the one road
     def plan(self, project: Optional[Project], options: Options = Options(),

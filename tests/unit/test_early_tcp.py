@@ -69,3 +69,43 @@ def test_only_hosts_whose_docker_rides_ssh_are_begun_at_the_ssh_url_s_address():
     assert ssh_target(_host("tcp://198.18.0.11:2376")) == ("198.18.0.11", 22, "root")
     early = EarlyConnections.to_ssh_hosts([_host("unix:///run/docker.sock"), _host("tcp://127.0.0.1:2376")])
     assert early._attempts == {}
+
+
+def _echo_server(replies):
+    """A loopback server answering each of ``replies`` small requests, as sshd answers an SSH client."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            for _ in range(replies):
+                conn.sendall(b"answer to " + conn.recv(64))
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()
+
+
+def _quickack_after_each_answer(sock, rounds):
+    seen = []
+    for i in range(rounds):
+        sock.sendall(b"question %d" % i)
+        assert sock.recv(64).startswith(b"answer to ")
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK))
+    sock.close()
+    return seen
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_an_ssh_socket_sends_and_acknowledges_at_once():
+    # A plain socket in such a conversation falls into delayed-ACK mode (TCP_QUICKACK reads 0): the
+    # peer's second message of a pair then waits 40 ms for our ACK. Ours stays in quick-ACK mode.
+    plain = socket.create_connection(_echo_server(8))
+    assert 0 in _quickack_after_each_answer(plain, 8)
+    sock = early_tcp.connect_tcp(_echo_server(8), 2.0)
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    assert _quickack_after_each_answer(sock, 8) == [1] * 8

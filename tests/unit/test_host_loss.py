@@ -4,7 +4,7 @@ refuses a second holder of an address), the real Ipam on a memory store."""
 
 from collections import Counter
 
-from napcompose.cli.project_views import ps_rows
+from napcompose.cli.ps_view import ps_rows
 from napcompose.ipam.evictions import Evictions
 from napcompose.model import NetworkAttachment, Project, ServiceSpec
 from napcompose.orchestrator import Orchestrator

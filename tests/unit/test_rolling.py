@@ -216,7 +216,7 @@ def test_hosts_sync_points_an_alias_at_a_running_replica():
 
 
 def test_ps_shows_a_kept_container_for_what_it_is(rig):
-    from napcompose.cli.project_views import ps_rows
+    from napcompose.cli.ps_view import ps_rows
 
     fail_health(rig, "gb_web_1")
     nap.up(rig.orc, shop("2"))

@@ -3,8 +3,8 @@
 A replica that moved off a lost host gets a new copy of a higher generation; an update that keeps
 the old container for a rollback renames it ``<name>-previous``. ``ps`` shows the older copies as
 ``superseded`` and the kept ones as ``previous``; it needs only these few rules, not the planner
-(whose ``hostloss`` and ``rolling_actions`` apply the same rules to what ``up`` does, and which
-``tests/unit/test_observe_copies.py`` holds to agree with them).
+(whose ``hostloss`` and ``rolling_actions`` apply these very rules to what ``up`` does, adding
+what the address records say of stranded copies).
 """
 
 from __future__ import annotations
@@ -29,24 +29,27 @@ def kept_for_rollback(container: ObservedContainer) -> bool:
     return is_previous(container) and container.state not in RUNNING_STATES
 
 
-def current_generations(containers: Iterable[ObservedContainer]) -> Dict[Replica, int]:
+def current_generations(containers: Iterable[ObservedContainer],
+                        floor: Mapping[Replica, int] = {}) -> Dict[Replica, int]:  # noqa: B006 (read only)
     """Per replica, the generation of its current copy: the highest seen (stranded stand-ins and
-    one-off containers are no copies of it)."""
-    gens: Dict[Replica, int] = {}
+    one-off containers are no copies of it), and at least ``floor``'s."""
+    gens: Dict[Replica, int] = dict(floor)
     for c in containers:
         if c.replica is not None and c.state != STRANDED and not c.one_off:
             gens[c.replica] = max(gens.get(c.replica, 0), c.generation)
     return gens
 
 
-def superseded(containers: Iterable[ObservedContainer]) -> Set[Tuple[str, str]]:
+def superseded(containers: Iterable[ObservedContainer],
+               floor: Mapping[Replica, int] = {}) -> Set[Tuple[str, str]]:  # noqa: B006 (read only)
     """(host, container id) of every real container older than its replica's current copy (copies
-    kept for a rollback aside)."""
+    kept for a rollback aside); ``floor`` as for ``current_generations``."""
     containers = tuple(containers)
-    gens = current_generations(containers)
+    gens = current_generations(containers, floor)
     return {(c.host, c.id) for c in containers if c.replica is not None and c.id and not c.one_off
-            and _stale(c, gens)}
+            and stale(c, gens)}
 
 
-def _stale(c: ObservedContainer, gens: Mapping[Replica, int]) -> bool:
+def stale(c: ObservedContainer, gens: Mapping[Replica, int]) -> bool:
+    """Whether ``c`` is older than its replica's current copy in ``gens`` and not kept for a rollback."""
     return c.generation < gens.get(c.replica, 1) and not kept_for_rollback(c)

@@ -33,8 +33,8 @@ from napcompose.observe.observation import (Addresses, Observation, parse_owner,
 from napcompose.planner.options import Options
 from napcompose.planner.render import render
 from napcompose.planner.rolling import plan_rollback
-from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
-                                                is_previous)
+from napcompose.observe.copies import is_previous
+from napcompose.planner.rolling_actions import RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep
 from napcompose.planner.pulls import plan_pull
 from napcompose.planner.up import ShippedByService, fixed_address, plan_up
 from napcompose.planner.run import with_ended_runs

@@ -20,10 +20,11 @@ from typing import Dict, List, Mapping, Optional, Set, Tuple
 
 from napcompose.ipam.fencing import Vacated
 from napcompose.ipam.stranding import STRANDED
-from napcompose.model import RUNNING_STATES, Allocation, ObservedContainer, Replica
+from napcompose.model import Allocation, ObservedContainer, Replica
 from napcompose.planner.actions import Create, Recreate, Release, Remove
+from napcompose.observe import copies
+from napcompose.observe.copies import kept_for_rollback
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
-from napcompose.planner.rolling_actions import is_previous
 
 
 @dataclass(frozen=True)
@@ -52,29 +53,17 @@ class HostLoss:
 def current_generations(containers, addresses: Addresses = Addresses()) -> Dict[Replica, int]:
     """Per replica, the generation of its current copy: the highest seen, and newer than any copy
     whose address was stranded (that copy's replica moved on, even if its new copy is not seen)."""
-    gens = {r: g + 1 for r, g in addresses.stranded_generations().items()}
-    for c in containers:
-        if c.replica is not None and c.state != STRANDED and not c.one_off:  # a run's is no copy of it
-            gens[c.replica] = max(gens.get(c.replica, 0), c.generation)
-    return gens
-
-
-def kept_for_rollback(container: ObservedContainer) -> bool:
-    """A stopped copy that a start-first update kept on purpose, with its address: older than its
-    replica's current copy, yet not stale. One still running is what a run that died mid-update left."""
-    return is_previous(container) and container.state not in RUNNING_STATES
-
-
-def _stale(c: ObservedContainer, gens: Mapping[Replica, int]) -> bool:
-    return c.generation < gens.get(c.replica, 1) and not kept_for_rollback(c)
+    return copies.current_generations(containers, _past_stranded(addresses))
 
 
 def superseded(containers, addresses: Addresses = Addresses()) -> Set[Tuple[str, str]]:
     """(host, container id) of every real container older than its replica's current copy (copies
     kept for a rollback aside)."""
-    gens = current_generations(containers, addresses)
-    return {(c.host, c.id) for c in containers if c.replica is not None and c.id and not c.one_off
-            and _stale(c, gens)}
+    return copies.superseded(containers, _past_stranded(addresses))
+
+
+def _past_stranded(addresses: Addresses) -> Dict[Replica, int]:
+    return {r: g + 1 for r, g in addresses.stranded_generations().items()}
 
 
 def vacated(observation: Observation) -> Vacated:
@@ -105,7 +94,7 @@ def sort_out(project_name: str, observation: Observation, addresses: Addresses, 
                 removal = Remove(r, c.host, f"host {c.host} is evicted", container=c, stop=False, force=True)
                 cleanup.append(removal)
                 removal_of[(r, c.host)] = removal.key
-        elif c.id and _stale(c, gens) and c.host not in down:
+        elif c.id and copies.stale(c, gens) and c.host not in down:
             removal = Remove(r, c.host, f"superseded: copy {c.generation}, the current copy is {gens[r]}",
                              container=c, stop=False, force=True)
             cleanup.append(removal)

@@ -23,7 +23,7 @@ from napcompose.planner.containers import completed_needed, healthy_needed
 from napcompose.planner.hostloss import sort_out
 from napcompose.observe.observation import Addresses, Observation, stranded_owner
 from napcompose.planner.options import Options
-from napcompose.planner.rolling_actions import is_previous
+from napcompose.observe.copies import is_previous
 from napcompose.planner.run import ended_runs, removals as run_removals
 from napcompose.planner.waits import await_ready
 

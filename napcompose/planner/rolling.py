@@ -18,8 +18,9 @@ from napcompose.model import ObservedContainer, Project, Replica, ServiceSpec, U
 from napcompose.planner.actions import Plan, Recreate, WriteHosts, names_writes
 from napcompose.observe.observation import Observation
 from napcompose.planner.options import Options
+from napcompose.observe.copies import is_previous
 from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, RollbackStep, RollingUpdate, RollStep,
-                                                current_name, is_previous)
+                                                current_name)
 
 
 def split_previous(containers: Sequence[ObservedContainer]) -> Tuple[tuple, tuple]:

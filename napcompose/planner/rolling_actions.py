@@ -13,14 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional, Tuple
 
 from napcompose.model import ObservedContainer, Replica, UpdateConfig
-
-PREVIOUS_SUFFIX = "-previous"
-
-
-def is_previous(container: ObservedContainer) -> bool:
-    """Whether ``container`` is one kept by an update for a rollback."""
-    return container.replica is not None and container.name.endswith(PREVIOUS_SUFFIX)
-
+from napcompose.observe.copies import PREVIOUS_SUFFIX
 
 def previous_name(name: str) -> str:
     return name + PREVIOUS_SUFFIX

@@ -30,7 +30,8 @@ from napcompose.observe.observation import Addresses, Observation, stranded_owne
 from napcompose.observe.pins import Pin
 from napcompose.planner.options import Options
 from napcompose.planner.rolling import prunes, roll, split_previous
-from napcompose.planner.rolling_actions import RollingUpdate, is_previous
+from napcompose.observe.copies import is_previous
+from napcompose.planner.rolling_actions import RollingUpdate
 from napcompose.planner.waits import ready_waits
 from napcompose.shipping.manifest import Shipped
 

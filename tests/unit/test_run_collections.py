@@ -1,4 +1,5 @@
-"""While a command runs, cyclic garbage collections are rarer; once no run is on, the thresholds are back."""
+"""While a command runs, cyclic garbage collections are rarer and skip what lived before it; once no run is on,
+the thresholds are back and nothing is set aside."""
 
 import gc
 import threading
@@ -19,19 +20,22 @@ def thresholds():
 
 
 def test_a_run_collects_the_youngest_generation_more_rarely_and_puts_the_thresholds_back(thresholds):
-    seen = []
+    seen, frozen = [], []
     rig = Rig()
     engine = rig.world.engines["node1"]
     original = engine.list_containers
 
     def list_containers(*args, **kwargs):  # asked while the run is on
         seen.append(gc.get_threshold())
+        frozen.append(gc.get_freeze_count())
         return original(*args, **kwargs)
 
     engine.list_containers = list_containers
     assert nap.up(rig.orc, guestbook()).failed == ()
     assert seen and set(seen) == {(700 * FACTOR, 10, 10)}
     assert gc.get_threshold() == (700, 10, 10)
+    # what lived before the run is set aside from its collections, and back among the oldest after
+    assert min(frozen) > 1000 and gc.get_freeze_count() == 0
 
 
 def test_overlapping_runs_restore_the_thresholds_only_when_the_last_ends(thresholds):
@@ -59,9 +63,9 @@ def test_overlapping_runs_restore_the_thresholds_only_when_the_last_ends(thresho
 def test_collection_turned_off_stays_off_and_an_error_still_restores(thresholds):
     gc.set_threshold(0, 10, 10)
     with rarer_collections():
-        assert gc.get_threshold() == (0, 10, 10)
+        assert gc.get_threshold() == (0, 10, 10) and gc.get_freeze_count() == 0
     gc.set_threshold(700, 10, 10)
     with pytest.raises(RuntimeError):
         with rarer_collections():
             raise RuntimeError("a run that failed")
-    assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0

@@ -294,9 +294,13 @@ def main() -> None:
         print(f"  10,000 on 500: first {large['first_cpu']:.2f} CPU s (goal <= 15), second "
               f"{large['second_cpu']:.2f} CPU s (goal <= 2), peak {large['peak_mib']:.0f} MiB (goal <= 500 MB)")
     if small and large:
+        # each round's large run over the same round's small one: the pair met the same spell of load
+        pairs = list(zip(runs[(1000, 50)], runs[(10000, 500)]))
+        growth = {stage: statistics.median(b[f"{stage}_cpu"] / a[f"{stage}_cpu"] for a, b in pairs)
+                  for stage in ("first", "second")}
         print(f"  growth 1,000/50 -> 10,000/500 for 10x the work (goal <= 12x): first "
-              f"{lib.ratio(large['first_cpu'], small['first_cpu'])}, second "
-              f"{lib.ratio(large['second_cpu'], small['second_cpu'])}")
+              f"{growth['first']:.2f}x, second {growth['second']:.2f}x"
+              + ("" if len(pairs) == 1 else f" (medians of {len(pairs)} rounds' ratios)"))
     print(f"  load average at the end {lib_load()}")
 
 

@@ -61,3 +61,57 @@ def test_other_errors_pass_through_untouched():
 
     with pytest.raises(ValueError):
         once_more_if_dropped(connection.alive, operation)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.pauses = []
+
+    def pause(self, seconds):
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+def test_an_ended_stream_waits_for_the_transport_to_say_it_died_then_runs_once_more():
+    calls, clock = [], Clock()
+
+    def operation():
+        calls.append(1)
+        if len(calls) == 1:
+            try:
+                raise EOFError()  # the server closed the connection: the transport has not noticed yet
+            except EOFError as exc:
+                raise HostError("node3", f"ssh command failed: {exc}") from exc
+        return "loaded"
+
+    def alive():  # the transport's thread notices the end 50 ms after the operation failed
+        return lambda: not (calls and clock.now >= 0.05)
+
+    assert once_more_if_dropped(alive, operation, clock=lambda: clock.now, pause=clock.pause) == "loaded"
+    assert len(calls) == 2 and 0 < sum(clock.pauses) < 0.1
+
+
+def test_an_ended_stream_on_a_connection_that_stays_alive_is_reported_after_the_settling_time():
+    connection, calls, clock = Connection(), [], Clock()
+
+    def operation():
+        calls.append(1)
+        raise HostError("node3", "ssh command failed: reset") from ConnectionResetError("reset")
+
+    with pytest.raises(HostError, match="reset"):
+        once_more_if_dropped(connection.alive, operation, settle_s=1.0, clock=lambda: clock.now,
+                             pause=clock.pause)
+    assert len(calls) == 1 and 1.0 <= sum(clock.pauses) < 1.1
+
+
+def test_an_answer_of_the_server_on_a_live_connection_is_reported_at_once():
+    connection, calls, clock = Connection(), [], Clock()
+
+    def operation():
+        calls.append(1)
+        raise HostError("node1", "reading /x over SFTP: No such file") from FileNotFoundError(2, "No such file")
+
+    with pytest.raises(HostError, match="No such file"):
+        once_more_if_dropped(connection.alive, operation, clock=lambda: clock.now, pause=clock.pause)
+    assert len(calls) == 1 and clock.pauses == []

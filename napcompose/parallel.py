@@ -1,7 +1,7 @@
 """Running work in parallel with one result type: ``fan_out`` over hosts, ``run_waves`` over a plan,
 ``in_lanes`` over the many small round trips of one host.
 
-Every parallel call in nap-compose goes through these two functions, and every one of them answers
+Every parallel call in nap-compose goes through these three functions, and every one of them answers
 with ``HostResult``: per item (a host, an action), either the value or the error, never an exception.
 ``run_waves`` adds dependencies: waves one after the other, the items of a wave in parallel, and an
 item whose dependency failed or was skipped is not run but skipped, naming that dependency.

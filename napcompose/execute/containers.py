@@ -111,11 +111,13 @@ def quiet_keep(state: RunState, action) -> bool:
     return allocation is None or (allocation.state == "bound" and allocation.host == action.host)
 
 
+def keep_quietly(state: RunState, action: Keep) -> None:
+    """A Keep for which ``quiet_keep`` holds: its progress lines, nothing else."""
+    state.core.unchanged(action.subject, action.verb, action.host, action.container.ip, "up-to-date")
+
+
 def keep(state: RunState, action: Keep) -> None:
     container = action.container
-    if quiet_keep(state, action):
-        state.core.unchanged(action.subject, action.verb, action.host, container.ip, "up-to-date")
-        return
 
     def work():
         if container is not None:

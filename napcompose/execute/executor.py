@@ -104,8 +104,9 @@ def _run_one(state: RunState, action) -> Optional[List[Outcome]]:
     """The action's handler, picked by its type; returns the outcomes it reports itself, if any.
     A lost project lock ends the whole run: no later step may undo the new holder's work."""
     try:
-        if not containers.quiet_keep(state, action):  # one that changes nothing passes no fence
-            state.core.fence()
+        if containers.quiet_keep(state, action):  # one that changes nothing passes no fence
+            return containers.keep_quietly(state, action)
+        state.core.fence()
         return _handle(state, action)
     except LockLostError as exc:
         raise _Abort(exc) from exc

@@ -23,6 +23,10 @@ def _missing(exc: BaseException) -> bool:
     return isinstance(exc, (FileNotFoundError, IOError)) and getattr(exc, "errno", None) == errno.ENOENT
 
 
+# What an SFTP call raises when it fails: the server's answer (OSError), the transport's own words
+# (SSHException), or EOFError when its channel ended under it (paramiko raises that bare).
+SFTP_FAILURES = (paramiko.SSHException, OSError, EOFError)
+
 PUT_WORKERS = 8  # SFTP sessions per host for a bulk copy: each file costs several round trips
 
 
@@ -39,7 +43,7 @@ def _put(sftp: paramiko.SFTPClient, path: str, data, mode: int, fail) -> None:
             for chunk in _chunks(data):
                 fh.write(chunk)
         sftp.chmod(path, mode)
-    except (paramiko.SSHException, OSError) as exc:
+    except SFTP_FAILURES as exc:
         raise fail("writing", path, exc) from exc
 
 
@@ -56,7 +60,7 @@ class SftpTree:
     def listdir(self, path: str) -> List[str]:
         try:
             return sorted(self._client().listdir(path))
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             if _missing(exc):
                 return []
             raise self._fail("listing", path, exc) from exc
@@ -66,22 +70,22 @@ class SftpTree:
         sftp = self._client()
         try:
             sftp.mkdir(path, mode)
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             try:
                 if stat.S_ISDIR(sftp.stat(path).st_mode):
                     return
                 raise self._fail("creating", path, exc) from exc
-            except (paramiko.SSHException, OSError) as missing:
+            except SFTP_FAILURES as missing:
                 if not _missing(missing) or path.rstrip("/").count("/") < 2:
                     raise self._fail("creating", path, exc) from exc
             self.makedirs(path.rstrip("/").rsplit("/", 1)[0], mode)
             try:
                 sftp.mkdir(path, mode)
-            except (paramiko.SSHException, OSError) as again:
+            except SFTP_FAILURES as again:
                 raise self._fail("creating", path, again) from again
         try:
             sftp.chmod(path, mode)  # mkdir's mode is subject to the server's umask
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             raise self._fail("creating", path, exc) from exc
 
     def put(self, path: str, data: bytes, mode: int) -> None:
@@ -111,19 +115,19 @@ class SftpTree:
     def symlink(self, target: str, path: str) -> None:
         try:
             self._client().symlink(target, path)
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             raise self._fail("linking", path, exc) from exc
 
     def rename(self, source: str, destination: str) -> None:
         try:
             self._client().rename(source, destination)
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             raise self._fail(f"renaming {source} to", destination, exc) from exc
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         try:
             self._client().chown(path, uid, gid)
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             raise self._fail(f"giving to {uid}:{gid}", path, exc) from exc
 
     def remove_tree(self, path: str) -> None:
@@ -133,7 +137,7 @@ class SftpTree:
         sftp = self._client()
         try:
             info = sftp.lstat(path)
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             if _missing(exc):
                 return
             raise self._fail("removing", path, exc) from exc
@@ -156,7 +160,7 @@ class SftpTree:
                         stack.append((child, False))
                     else:
                         sftp.remove(child)
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             raise self._fail("removing", current, exc) from exc
 
 

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 import paramiko
 
 from napcompose.adapters.dropped import once_more_if_dropped
-from napcompose.adapters.file_ops import LocalTree, SftpTree
+from napcompose.adapters.file_ops import SFTP_FAILURES, LocalTree, SftpTree
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError
 
@@ -48,7 +48,7 @@ class _SessionPool:
     def _new(self) -> paramiko.SFTPClient:
         try:
             sftp = self._client().open_sftp()
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
         sftp.get_channel().settimeout(self._timeout)
         return sftp
@@ -122,7 +122,7 @@ class RemoteFiles:
         if self._sftp is None or self._transport is not transport:
             try:
                 self._sftp = client.open_sftp()
-            except (paramiko.SSHException, OSError) as exc:
+            except SFTP_FAILURES as exc:
                 raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
             self._sftp.get_channel().settimeout(self._connections.op_timeout)
             self._transport = transport
@@ -135,7 +135,7 @@ class RemoteFiles:
             result = work(sftp)
             healthy = True
             return result
-        except (paramiko.SSHException, OSError) as exc:
+        except SFTP_FAILURES as exc:
             # an answer from the server (no such file, permission) leaves the session usable
             healthy = isinstance(exc, OSError) and not isinstance(exc, (EOFError, TimeoutError))
             raise
@@ -150,7 +150,7 @@ class RemoteFiles:
         def once() -> bytes:
             try:
                 return self._with_session(work)
-            except (paramiko.SSHException, OSError) as exc:
+            except SFTP_FAILURES as exc:
                 raise HostError(self.host, f"reading {path} over SFTP: {cause(exc)}") from exc
 
         return within(self.host, path, once_more_if_dropped(self._connection, once), max_bytes)
@@ -166,7 +166,7 @@ class RemoteFiles:
         def once() -> None:
             try:
                 self._with_session(work)
-            except (paramiko.SSHException, OSError) as exc:
+            except SFTP_FAILURES as exc:
                 raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
 
         once_more_if_dropped(self._connection, once)  # the whole text again: harmless
@@ -193,7 +193,7 @@ class RemoteFiles:
         def session() -> paramiko.SFTPClient:
             try:
                 sftp = self._connections.ssh(self.host).open_sftp()
-            except (paramiko.SSHException, OSError) as exc:
+            except SFTP_FAILURES as exc:
                 raise HostError(self.host, f"opening SFTP: {cause(exc)}") from exc
             sftp.get_channel().settimeout(self._connections.op_timeout)
             return sftp

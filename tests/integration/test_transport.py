@@ -10,6 +10,7 @@ import subprocess
 import paramiko
 import pytest
 
+from napcompose.adapters.file_ops import SftpTree
 from napcompose.adapters.ssh import HostConnections, fingerprint
 from napcompose.cli import main
 from napcompose.errors import HostError, HostKeyError
@@ -93,6 +94,20 @@ def test_missing_file_over_sftp_names_host_and_path(lab):
             connections.files(host).write_in_place(missing, b"x")
     assert str(err.value).startswith(f"{host}: writing {missing} over SFTP: ")
     assert not os.path.exists(missing)
+
+
+def test_a_session_whose_channel_ended_fails_as_the_host_naming_the_path(lab):
+    # paramiko raises a bare EOFError when a channel ends under a write (the server closed it, or
+    # the connection died): it must come back as the host's failure, which the once-more rule reads.
+    host = lab.cluster.hosts[0].name
+    path = os.path.join(lab.dir, "ended-channel-probe")
+    with HostConnections(lab.cluster) as connections:
+        sftp = connections.ssh(host).open_sftp()
+        sftp.get_channel().shutdown_write()  # the same end paramiko meets when the peer closes
+        with pytest.raises(HostError) as err:
+            SftpTree(host, lambda: sftp).put(path, b"x" * 100_000, 0o644)
+    assert str(err.value).startswith(f"{host}: writing {path} over SFTP: ")
+    assert isinstance(err.value.__cause__, EOFError)
 
 
 def test_an_unknown_host_key_is_refused(lab, tmp_path):

@@ -112,7 +112,9 @@ def in_lanes(items: Sequence[T], func: Callable[[T], R], key: Callable[[T], str]
 
 def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callable[[T], str],
               depends: Callable[[T], Iterable[str]], max_workers: int = 16,
-              inline: Optional[Callable[[T], bool]] = None) -> Dict[str, HostResult[R]]:
+              inline: Optional[Callable[[T], bool]] = None,
+              under_way: Optional[Callable[[int, Dict[str, HostResult[R]]], None]] = None
+              ) -> Dict[str, HostResult[R]]:
     """Run ``func`` on every item, wave after wave; return each item's HostResult by its key.
 
     Args:
@@ -124,10 +126,13 @@ def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callabl
         inline: the items that are only bookkeeping (no round trip, no wait): run in the calling
             thread while the wave's others run in the pool, as a hand-over to a worker would cost
             more than the item itself (a large project's re-run is thousands of such items).
+        under_way: called with a wave's index and the results of the waves before it once the wave's
+            items are handed out, before they are waited for: the caller may prepare the next wave
+            beside it (it must return at once).
     """
     results: Dict[str, HostResult[R]] = {}
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        for wave in waves:
+        for index, wave in enumerate(waves):
             futures, here = [], []
             for item in wave:
                 name = key(item)
@@ -138,6 +143,8 @@ def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callabl
                     here.append((name, item))
                 else:
                     futures.append((name, pool.submit(func, item)))
+            if under_way is not None:
+                under_way(index, results)
             bugs: list = []
             for name, item in here:
                 results[name] = _outcome(name, lambda: func(item), bugs)

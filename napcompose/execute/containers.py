@@ -37,6 +37,13 @@ def create(state: RunState, action: Create) -> None:
                     lambda: create_container(state, action))
 
 
+def request_for(state: RunState, action: Union[Create, Recreate], generation: int):
+    """The create request of ``action``'s container, copy number ``generation``."""
+    return build_request(state.project, action.replica, action.host, state.allocations,
+                         state.plan.placement.replicas, state.core.cluster.network.name, generation=generation,
+                         names=state.start_names(), dns=resolver_of(state, action.host))
+
+
 def create_container(state: RunState, action: Union[Create, Recreate], publish: bool = True) -> ObservedContainer:
     """Create (and start) ``action``'s container; the container made. ``publish=False`` keeps it out
     of ``live``, so no hosts block names it until the caller says it may serve."""
@@ -44,11 +51,13 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
     generation = action.generation
     if isinstance(action, Recreate) and action.container is not None:
         generation = max(generation, action.container.generation)  # a recreated copy stays current
-    request = build_request(state.project, action.replica, action.host, state.allocations,
-                            state.plan.placement.replicas, core.cluster.network.name, generation=generation,
-                            names=state.start_names(), dns=resolver_of(state, action.host))
     engine = core.engines[action.host]
-    container_id = engine.create_container(request)
+    made = state.ahead.take(action) if publish and state.ahead is not None and isinstance(action, Create) else None
+    if made is not None:  # created while the wave before ran (execute/ahead.py)
+        request, container_id = made
+    else:
+        request = request_for(state, action, generation)
+        container_id = engine.create_container(request)
     created = ObservedContainer(host=action.host, id=container_id, name=request.name,
                                 replica=action.replica, config_hash=request.config_hash,
                                 state="created", ip=request.ip, alloc_id=request.alloc_id,

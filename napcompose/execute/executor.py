@@ -15,6 +15,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional
 from napcompose.errors import LockLostError, NapComposeError
 from napcompose.execute import (addresses, containers, daytwo, files, hosts, images, isolation, names, network,
                                oneoff, readiness, rolling)
+from napcompose.execute.ahead import CreatesAhead
 from napcompose.execute.state import Core, RunState
 from napcompose.model import Outcome, Project, RunReport
 from napcompose.observe.pins import pinned
@@ -83,11 +84,17 @@ def run_plan(core: Core, project: Project, options: Options, plan: Plan, address
         core.reporter.warning(f"found orphan container {orphan.name} on {orphan.host} (service "
                               f"{orphan.replica.service} is not in the project); "
                               "pass --remove-orphans to remove it")
+    state.ahead = ahead = CreatesAhead(state, plan.waves, core.max_workers)
     try:
         results = run_waves(plan.waves, lambda action: _run_one(state, action), lambda a: a.key, lambda a: a.after,
-                            core.max_workers, inline=lambda action: containers.quiet_keep(state, action))
+                            core.max_workers, inline=lambda action: containers.quiet_keep(state, action),
+                            under_way=ahead.prepare)
+        for warning in ahead.discard():  # made for a Create skipped since: a skipped Create leaves nothing
+            core.reporter.warning(warning)
     except _Abort as abort:
         raise abort.error from None
+    finally:
+        ahead.close()
     for action in plan.actions:
         result = results[action.key]
         if result.skipped:

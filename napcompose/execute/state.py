@@ -160,6 +160,8 @@ class RunState:
     _views: dict = field(default_factory=dict, repr=False)
     _version: int = field(default=0, repr=False)  # counts the changes of ``live``
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the containers created while the wave before theirs ran (execute/ahead.py): ``take(action)``
+    ahead: Optional[object] = field(default=None, repr=False)
 
     @classmethod
     def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":

@@ -106,7 +106,10 @@ class SftpTree:
                 for path, load, mode in chunk:
                     _put(sftp, path, load(), mode, self._fail)
             finally:
-                sftp.close()
+                try:
+                    sftp.close()
+                except SFTP_FAILURES:  # the connection ended under it: the put's own error says so
+                    pass
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for future in [pool.submit(send, chunk) for chunk in chunks]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import shutil
+import socket
 import subprocess
 
 import paramiko
@@ -108,6 +110,35 @@ def test_a_session_whose_channel_ended_fails_as_the_host_naming_the_path(lab):
             SftpTree(host, lambda: sftp).put(path, b"x" * 100_000, 0o644)
     assert str(err.value).startswith(f"{host}: writing {path} over SFTP: ")
     assert isinstance(err.value.__cause__, EOFError)
+
+
+def test_a_bulk_put_whose_connection_dies_midway_is_sent_again_whole_on_a_fresh_one(lab):
+    host = lab.cluster.hosts[1].name
+    directory = os.path.join(lab.dir, host, "bulk-put-probe")
+    os.makedirs(directory, exist_ok=True)
+    try:
+        with HostConnections(lab.cluster) as connections:
+            first = connections.ssh(host).get_transport()
+            cut = []
+
+            def content(n):
+                def load():
+                    if n == 5 and not cut:  # the connection dies in the middle of the batch
+                        cut.append(n)
+                        first.sock.shutdown(socket.SHUT_WR)  # sends fail at once, reads see the end later
+                    return f"file {n}\n".encode()
+                return load
+
+            files = connections.files(host)
+            files.put_many([(os.path.join(directory, f"f{n:02d}"), content(n), 0o644) for n in range(40)])
+            assert cut == [5]
+            assert connections.ssh(host).get_transport() is not first
+        assert sorted(os.listdir(directory)) == [f"f{n:02d}" for n in range(40)]
+        for n in range(40):
+            with open(os.path.join(directory, f"f{n:02d}")) as fh:
+                assert fh.read() == f"file {n}\n"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_an_unknown_host_key_is_refused(lab, tmp_path):

@@ -2,16 +2,17 @@
 
 A dependency order binds starts, not creates: a container may exist, created and not started,
 before the ones it links to run (docker compose v2 creates every container first). A start is the
-long part of a wave (hundreds of milliseconds in the engine, against tens for a create), so while
-a wave runs, the Creates of the next one are made beside it, and each Create then only binds its
-address and starts. Twenty dependency waves save twenty creates off the run's critical path, and the
+long part of a wave (hundreds of milliseconds in the engine, against tens for a create and the
+store's round trips that bind its address), so while a wave runs, the Creates of the next one are
+made and bound beside it, and each Create then only starts its container. Twenty dependency waves save twenty creates off the run's critical path, and the
 first wave's creates go beside the names and filters loaded before any container starts.
 
 Only when nothing in the wave running could stand in the way: every action of it is one that
 removes no container and frees no name or address (a create, a start, a keep, names, filters) and
 none waits for a healthcheck or a job's end, and every dependency of the Create that already ran
 succeeded. A Create whose dependency then fails is
-skipped, as before, and the container made for it is removed: a skipped Create leaves nothing.
+skipped, as before, and the container made for it is removed and its address unbound again: a
+skipped Create leaves nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from napcompose.errors import LockLostError, NapComposeError
-from napcompose.execute.containers import request_for
+from napcompose.execute.containers import make_bound, request_for
 from napcompose.execute.state import RunState
 from napcompose.planner import ApplyIsolation, Create, Keep, Start, WriteNames
 
@@ -86,7 +87,7 @@ class CreatesAhead:
         except LockLostError:
             return None  # the action's own fence ends the run; nothing is made for it
         request = request_for(state, action, action.generation)
-        return request, state.core.engines[action.host].create_container(request)
+        return request, make_bound(state, action, request, action.generation)
 
     def take(self, action) -> Optional[Made]:
         """What was made ahead for ``action`` (None: nothing, make it now); its error if the create failed."""
@@ -108,6 +109,8 @@ class CreatesAhead:
                 continue
             try:
                 self._state.core.engines[action.host].remove_container(made[1], force=True)
+                # gone from the host again: the address stays the replica's, reserved, as before its create
+                self._state.core.book.mark_unbound(action.replica.owner, action.host, action.generation)
             except NapComposeError as exc:
                 warnings.append(f"{action.replica.label} on {action.host}: created ahead for a create "
                                 f"that did not run, and not removed: {exc}")

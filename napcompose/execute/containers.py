@@ -44,6 +44,19 @@ def request_for(state: RunState, action: Union[Create, Recreate], generation: in
                          names=state.start_names(), dns=resolver_of(state, action.host))
 
 
+def make_bound(state: RunState, action: Union[Create, Recreate], request, generation: int) -> str:
+    """Create the container of ``request`` and record its address bound to its host; its id. A
+    reservation moved to another host meanwhile (AddressFencedError) removes it unstarted."""
+    engine = state.core.engines[action.host]
+    container_id = engine.create_container(request)
+    try:
+        state.core.book.mark_bound(action.replica.owner, action.host, generation)
+    except AddressFencedError:
+        engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
+        raise
+    return container_id
+
+
 def create_container(state: RunState, action: Union[Create, Recreate], publish: bool = True) -> ObservedContainer:
     """Create (and start) ``action``'s container; the container made. ``publish=False`` keeps it out
     of ``live``, so no hosts block names it until the caller says it may serve."""
@@ -53,20 +66,15 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
         generation = max(generation, action.container.generation)  # a recreated copy stays current
     engine = core.engines[action.host]
     made = state.ahead.take(action) if publish and state.ahead is not None and isinstance(action, Create) else None
-    if made is not None:  # created while the wave before ran (execute/ahead.py)
+    if made is not None:  # created and bound while the wave before ran (execute/ahead.py)
         request, container_id = made
     else:
         request = request_for(state, action, generation)
-        container_id = engine.create_container(request)
+        container_id = make_bound(state, action, request, generation)
     created = ObservedContainer(host=action.host, id=container_id, name=request.name,
                                 replica=action.replica, config_hash=request.config_hash,
                                 state="created", ip=request.ip, alloc_id=request.alloc_id,
                                 image=request.image, generation=generation)
-    try:
-        core.book.mark_bound(action.replica.owner, action.host, generation)
-    except AddressFencedError:
-        engine.remove_container(container_id, force=True)  # never started: its address is elsewhere now
-        raise
     if publish:
         state.set_live(action.replica, created)
     if state.options.start:

@@ -66,8 +66,13 @@ def test_killed_between_creating_a_container_and_binding_its_address(nth):
     with pytest.raises(Killed):
         nap.up(_dying(rig, "mark_bound", nth), guestbook())
     left = [c for c in rig.world.all_containers() if c.state == "created"]
-    assert left  # created, never bound nor started
-    assert all(rig.ipam.lookup(c.request.replica.owner).state == "reserved" for c in left)
+    assert left  # created, never started
+    records = [rig.ipam.lookup(c.request.replica.owner) for c in left]
+    # the one whose binding the kill cut off is still only reserved; one of the next wave, created
+    # and bound beside it, is bound to its own host
+    assert any(r.state == "reserved" for r in records)
+    assert all(r.state == "reserved" or (r.state, r.host) == ("bound", c.id.split("-")[0])
+               for r, c in zip(records, left))
     report = nap.up(rig.orc, guestbook())
     assert not report.failed, report
     _converged(rig)

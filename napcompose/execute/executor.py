@@ -113,8 +113,7 @@ def _run_one(state: RunState, action) -> Optional[List[Outcome]]:
     try:
         if containers.quiet_keep(state, action):  # one that changes nothing passes no fence
             return containers.keep_quietly(state, action)
-        state.core.fence()
-        return _handle(state, action)
+        return state.core.fenced(lambda: _handle(state, action))
     except LockLostError as exc:
         raise _Abort(exc) from exc
 

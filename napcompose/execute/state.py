@@ -88,9 +88,13 @@ class Core:
         self.blocks = blocks  # ipam.hostblocks.HostBlocks: each host's block in the store
         # every host's bridge filter (isolation groups, anti-spoofing); None: no host is filtered
         self.bridge_filter = bridge_filter
-        # Called before every step that changes something: raises LockLostError once the project's
+        # Called before every action and step that changes something (an action's first step counts
+        # as the action: ``fenced``): raises LockLostError once the project's
         # lock was taken over, so a run that stalled past its lease undoes nobody's work.
         self.fence = fence
+        # set while an action's handler runs in this thread right after the executor fenced it: the
+        # handler's first step needs no second look at the lock (a store read per action)
+        self._fenced = threading.local()
         # registry -> the operator's credentials for it (sent with each pull, never stored on a host)
         self.credentials = credentials or (lambda registry: None)
         self.evictions = evictions  # ipam.evictions.Evictions, or None: no host is evicted
@@ -111,11 +115,23 @@ class Core:
     def unreachable_error(host: str, reason: str) -> HostError:
         return HostError(host, without_host(host, reason))
 
+    def fenced(self, handler: Callable[[], T]) -> T:
+        """``handler()`` behind the fence: its first step in this thread passes the fence just passed."""
+        self.fence()
+        self._fenced.fresh = True
+        try:
+            return handler()
+        finally:
+            self._fenced.fresh = False
+
     def step(self, subject: str, action: str, host: Optional[str], ip: Optional[str],
              work: Callable[[], None], done: str = "done") -> None:
         """Run ``work`` between a started and a done/error progress line; errors propagate."""
         where = detail(host, ip)
-        self.fence()
+        if getattr(self._fenced, "fresh", False):
+            self._fenced.fresh = False  # the action's fence, a moment ago in this thread
+        else:
+            self.fence()
         self.reporter.progress(subject, action, "started", where)
         try:
             work()

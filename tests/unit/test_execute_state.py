@@ -54,3 +54,33 @@ def test_a_hosts_pass_waits_for_the_one_in_progress_of_its_run():
     worker.join(5)
     assert finished.is_set()
     assert state_of().hosts_writes is not state.hosts_writes  # each run its own
+
+
+def test_an_action_s_first_step_passes_the_fence_its_action_just_passed_and_every_other_step_its_own():
+    fences = []
+    core = Core(cluster=None, engines={}, files=None, ipam=None, reporter=ListReporter(), clock=FakeClock(),
+                fence=lambda: fences.append(threading.current_thread().name))
+    here = threading.current_thread().name
+
+    def handler():
+        core.step("web_1", "Creating", "node1", None, lambda: None)
+        core.step("web_1", "Starting", "node1", None, lambda: None)  # a second step fences again
+        elsewhere = threading.Thread(target=core.step, args=("web_2", "Creating", "node2", None, lambda: None),
+                                     name="lane")
+        elsewhere.start()
+        elsewhere.join()
+        return "done"
+
+    assert core.fenced(handler) == "done"
+    assert fences == [here, here, "lane"]
+    core.step("web_3", "Creating", "node3", None, lambda: None)  # outside any action: its own fence
+    assert fences == [here, here, "lane", here]
+
+
+def test_a_handler_without_a_step_leaves_no_fence_behind_for_the_next_step_in_its_thread():
+    fences = []
+    core = Core(cluster=None, engines={}, files=None, ipam=None, reporter=ListReporter(), clock=FakeClock(),
+                fence=lambda: fences.append(1))
+    core.fenced(lambda: None)
+    core.step("web_1", "Creating", "node1", None, lambda: None)
+    assert len(fences) == 2

@@ -7,12 +7,19 @@ within a wave. Goals: nap-compose <= 0.8x docker-compose and <= 1.03x raw (every
 machine's CPUs, so raw docker-py is the floor here). ``--rounds N`` runs the three N times, in a
 different order each round, and compares the medians; the load average is printed with them.
 
+With --before-tree DIR it measures instead this tree's `up -d` against an older source tree's (DIR, a
+checkout of the package before a change), alternating which goes first each round, `up -d` then `down`
+for each, --rounds times, on the same lab; medians and their ratio. With --scale 1 (one container per
+wave) the lab's CPUs are not all busy starting containers, so what a change takes off a wave's
+critical path shows.
+
 With --lock-cost it measures instead what the project lock costs `up -d`: the same 60 containers,
 `up -d` then `down`, alternately through the command line and through bench/nolock_cli.py (the same
 command line with the lock taken out), --rounds times each, in the same run; then the lock's own
 store calls (take and give back, a renewal) on the lab's etcd.
 
     python3 bench/bench_up.py [--services 20] [--scale 3] [--rounds 1] [--keep-lab] [--lock-cost [--rounds 3]]
+                              [--before-tree DIR]
 """
 
 from __future__ import annotations
@@ -89,6 +96,29 @@ def raw_up(cluster_path, rows, network, services):
     return seconds
 
 
+def tree_vs(workdir, cluster, before_tree: str, rounds: int, total: int) -> None:
+    """`up -d` of this tree and of ``before_tree``, alternating which goes first, each followed by `down`."""
+    times = {"this": [], "before": []}
+    loads = [lib.load_average()]
+    for round_ in range(rounds):
+        for name in (("this", "before") if round_ % 2 == 0 else ("before", "this")):
+            env = lib.nap_env(cluster)
+            if name == "before":
+                env = dict(env, PYTHONPATH=before_tree)
+            project = f"bt{uuid.uuid4().hex[:6]}"
+            seconds, _ = lib.run(lib.nap_argv("-p", project, "up", "-d"), env=env, cwd=workdir)
+            lib.run(lib.nap_argv("-p", project, "down", "-t", "1"), env=env, cwd=workdir)
+            times[name].append(seconds)
+        loads.append(lib.load_average())
+    this, before = statistics.median(times["this"]), statistics.median(times["before"])
+    print(f"up -d of {total} containers, this tree against {before_tree}, {rounds} rounds alternating (median); "
+          f"load average {' -> '.join(loads)}")
+    print(f"  this tree: {this:6.2f} s  [{' '.join(f'{t:.2f}' for t in times['this'])}]")
+    print(f"  before:    {before:6.2f} s  [{' '.join(f'{t:.2f}' for t in times['before'])}]")
+    print(f"  this / before = {lib.ratio(this, before)}; faster in "
+          f"{sum(a < b for a, b in zip(times['this'], times['before']))} of {rounds} rounds")
+
+
 def lock_cost(workdir, cluster, rounds: int, total: int) -> None:
     """`up -d` with and without the project lock, alternating, on the same hosts in the same run."""
     import statistics
@@ -152,6 +182,8 @@ def main() -> None:
     parser.add_argument("--keep-lab", action="store_true")
     parser.add_argument("--lock-cost", action="store_true", help="compare up -d with and without the project lock")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--before-tree", metavar="DIR",
+                        help="compare this tree's up -d with that of an older source tree, alternating")
     args = parser.parse_args()
     total = args.services * args.scale
     lib.compile_package()
@@ -165,6 +197,9 @@ def main() -> None:
         project = f"bu{uuid.uuid4().hex[:6]}"
         if args.lock_cost:
             lock_cost(workdir, cluster, args.rounds, total)
+            return
+        if args.before_tree:
+            tree_vs(workdir, cluster, os.path.abspath(args.before_tree), args.rounds, total)
             return
 
         from napcompose.cluster import load_cluster_file

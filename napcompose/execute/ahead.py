@@ -4,15 +4,14 @@ A dependency order binds starts, not creates: a container may exist, created and
 before the ones it links to run (docker compose v2 creates every container first). A start is the
 long part of a wave (hundreds of milliseconds in the engine, against tens for a create and the
 store's round trips that bind its address), so while a wave runs, the Creates of the next one are
-made and bound beside it, and each Create then only starts its container. Twenty dependency waves save twenty creates off the run's critical path, and the
-first wave's creates go beside the names and filters loaded before any container starts.
+made and bound beside it, and each Create then only starts its container: the creates leave the
+run's critical path, and the first wave's go beside the names and filters loaded before any start.
 
 Only when nothing in the wave running could stand in the way: every action of it is one that
 removes no container and frees no name or address (a create, a start, a keep, names, filters) and
 none waits for a healthcheck or a job's end, and every dependency of the Create that already ran
-succeeded. A Create whose dependency then fails is
-skipped, as before, and the container made for it is removed and its address unbound again: a
-skipped Create leaves nothing.
+succeeded. A Create whose dependency then fails is skipped, as before, and the container made for
+it is removed and its address unbound again: a skipped Create leaves nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from napcompose.errors import LockLostError, NapComposeError
 from napcompose.execute.containers import make_bound, request_for
 from napcompose.execute.state import RunState
+from napcompose.parallel import HostResult
 from napcompose.planner import ApplyIsolation, Create, Keep, Start, WriteNames
 
 # what may run beside a create made ahead: none of these removes a container or frees a name or address
@@ -53,7 +53,7 @@ class CreatesAhead:
         self._made: Dict[str, Tuple[Create, Future]] = {}
         self._lock = threading.Lock()
 
-    def prepare(self, index: int, results: Mapping[str, object]) -> None:
+    def prepare(self, index: int, results: Mapping[str, HostResult]) -> None:
         state = self._state
         if not state.options.start or index + 1 >= len(self._waves):
             return
@@ -65,13 +65,13 @@ class CreatesAhead:
                 with self._lock:
                     self._made[action.key] = (action, future)
 
-    def _eligible(self, action, results: Mapping[str, object]) -> bool:
+    def _eligible(self, action, results: Mapping[str, HostResult]) -> bool:
         state = self._state
         if type(action) is not Create or action.host in state.down or action.replica not in state.allocations:
             return False
         for key in action.after:  # what already ran must have succeeded; the rest runs in this wave
             result = results.get(key)
-            if result is not None and getattr(result, "error", None) is not None:
+            if result is not None and result.error is not None:
                 return False
         return True
 

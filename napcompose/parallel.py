@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, Generic, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from napcompose.errors import NapComposeError
 
@@ -136,7 +136,7 @@ def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callabl
             futures, here = [], []
             for item in wave:
                 name = key(item)
-                blocker = _failed_dependency(depends(item), results)
+                blocker = failed_dependency(depends(item), results)
                 if blocker is not None:
                     results[name] = HostResult(name, error=f"dependency {blocker} failed", skipped=True)
                 elif inline is not None and inline(item):
@@ -155,7 +155,8 @@ def run_waves(waves: Sequence[Sequence[T]], func: Callable[[T], R], key: Callabl
     return results
 
 
-def _failed_dependency(names: Iterable[str], results: Dict[str, HostResult]) -> Optional[str]:
+def failed_dependency(names: Iterable[str], results: Mapping[str, HostResult]) -> Optional[str]:
+    """The first of ``names`` (sorted) whose result is an error or a skip; None when none is."""
     for name in sorted(set(names)):
         result = results.get(name)
         if result is not None and result.error is not None:

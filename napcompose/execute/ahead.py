@@ -23,7 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from napcompose.errors import LockLostError, NapComposeError
 from napcompose.execute.containers import make_bound, request_for
 from napcompose.execute.state import RunState
-from napcompose.parallel import HostResult
+from napcompose.parallel import HostResult, failed_dependency
 from napcompose.planner import ApplyIsolation, Create, Keep, Start, WriteNames
 
 # what may run beside a create made ahead: none of these removes a container or frees a name or address
@@ -69,11 +69,8 @@ class CreatesAhead:
         state = self._state
         if type(action) is not Create or action.host in state.down or action.replica not in state.allocations:
             return False
-        for key in action.after:  # what already ran must have succeeded; the rest runs in this wave
-            result = results.get(key)
-            if result is not None and result.error is not None:
-                return False
-        return True
+        # what already ran must have succeeded; the rest runs in this wave
+        return failed_dependency(action.after, results) is None
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

@@ -324,6 +324,13 @@ class RemoteFiles(Protocol):
         """``put`` of every (path, load, mode); ``load()`` gives the content: bytes, or an iterable of
         byte chunks read as they are sent (a large file is never held whole). Adapters may run them at once."""
 
+    def put_stages(self, directory: str, stages: Sequence[Sequence[Tuple[str, Callable[[], bytes]]]], mode: int,
+                   remove: Sequence[str] = ()) -> None:
+        """Make ``directory`` when absent; put each stage's (file name, load) in it with ``mode`` (a file
+        already there is replaced in place), a stage wholly before the next; then remove the names in
+        ``remove`` (absent ones are no error). Names are plain names in the directory, never paths.
+        Adapters may send it all at once."""
+
     def symlink(self, target: str, path: str) -> None:
         ...
 

@@ -103,6 +103,7 @@ class FakeFiles:
         self.tree: Dict[str, Tuple[str, int, object]] = {}
         self.owners: Dict[str, Tuple[int, int]] = {}  # paths given away by chown; the rest are root's
         self.calls: List[Tuple[str, str]] = []
+        self.staged: List[Tuple[str, str]] = []  # ("put" | "remove", path) of every put_stages, in order
 
     def _check(self, path: str) -> _Inode:
         if self.unreachable:
@@ -171,6 +172,24 @@ class FakeFiles:
     def put_many(self, items) -> None:
         for path, load, mode in items:
             self.put(path, load(), mode)
+
+    def put_stages(self, directory: str, stages, mode: int, remove=()) -> None:
+        """One round trip, as the SSH adapter's one command: written in order, stopped at a failing path."""
+        self._tree_op("put_stages", directory)
+        self.makedirs(directory, 0o755)
+        self.calls.pop()  # the directory comes with the same round trip
+        for stage in stages:
+            for name, load in stage:
+                path = f"{directory}/{name}"
+                if path in self.fail_paths:
+                    raise HostError(self.host, f"{path}: {self.fail_paths[path]}")
+                data = load()
+                self.staged.append(("put", path))
+                self.tree[path] = ("file", mode, bytes(data if isinstance(data, (bytes, bytearray)) else b"".join(data)))
+        for name in remove:
+            self.staged.append(("remove", f"{directory}/{name}"))
+            for p in [p for p in self.tree if p == f"{directory}/{name}" or p.startswith(f"{directory}/{name}/")]:
+                del self.tree[p]
 
     def symlink(self, target: str, path: str) -> None:
         self._tree_op("symlink", path)

@@ -20,13 +20,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from napcompose.adapters.dropped import once_more_if_dropped
+from napcompose.adapters.host_commands import run_command
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster
 from napcompose.errors import HostError
 from napcompose.model import BridgePort
 
-COMMAND_TIMEOUT_S = 20.0
 ANNOUNCES = 3  # frames per address
 ANNOUNCE_GAP_S = 0.2
 INSPECTS_AT_ONCE = 8
@@ -238,23 +237,4 @@ class SshBridgeFilter:
 
     def _run(self, host: str, argv: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str, str]:
         # every command here is harmless to run twice (a listing, a whole table, a few ARP frames)
-        client = self.connections.ssh(host)
-        transport = client.get_transport()
-        return once_more_if_dropped(lambda: (lambda: transport is not None and transport.is_active()),
-                                    lambda: self._run_once(host, argv, stdin))
-
-    def _run_once(self, host: str, argv: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str, str]:
-        client = self.connections.ssh(host)
-        try:
-            channel_in, channel_out, channel_err = client.exec_command(shlex.join(argv), timeout=COMMAND_TIMEOUT_S)
-            if stdin is not None:
-                channel_in.write(stdin.encode())
-                channel_in.flush()
-            channel_in.channel.shutdown_write()
-            out = channel_out.read().decode(errors="replace")
-            err = channel_err.read().decode(errors="replace")
-            return channel_out.channel.recv_exit_status(), out, err
-        except (OSError, EOFError) as exc:
-            raise HostError(host, f"ssh command failed: {exc}") from exc
-        except sdk_errors() as exc:
-            raise HostError(host, f"ssh command failed: {cause(exc)}") from exc
+        return run_command(self.connections, host, argv, stdin)

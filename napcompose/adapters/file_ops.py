@@ -210,6 +210,11 @@ class LocalTree:
         for path, load, mode in items:
             self.put(path, load(), mode)
 
+    def put_stages(self, directory: str, stages, mode: int, remove=()) -> None:
+        from napcompose.adapters.staged_put import by_parts
+
+        by_parts(self, directory, stages, mode, remove)
+
     def symlink(self, target: str, path: str) -> None:
         try:
             os.symlink(target, path)

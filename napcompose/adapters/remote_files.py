@@ -15,6 +15,8 @@ import paramiko
 
 from napcompose.adapters.dropped import once_more_if_dropped
 from napcompose.adapters.file_ops import SFTP_FAILURES, LocalTree, SftpTree
+from napcompose.adapters.host_commands import run_command
+from napcompose.adapters import staged_put
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError
 
@@ -209,6 +211,11 @@ class RemoteFiles:
                 self._tree().put_many(items, session)
 
         once_more_if_dropped(self._connection, once)
+
+    def put_stages(self, directory: str, stages, mode: int, remove=()) -> None:
+        # one command for the whole directory (staged_put.py); a whole second run is harmless
+        staged_put.put_stages(lambda argv, stdin: run_command(self._connections, self.host, argv, stdin),
+                              self, directory, stages, mode, remove)
 
     def symlink(self, target: str, path: str) -> None:
         with self._lock:

@@ -133,24 +133,19 @@ def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: N
 
     A changed file is rewritten under its own name (the resolver rereads it in one step); once every
     changed file is written, their new marks are put (a mark never vouches for a file not written
-    yet) and the old ones removed; a file no longer wanted goes with its marks. Each batch is one
-    ``put_many``: the adapter may send it over several sessions at once (a first ``up`` of a large
-    project puts two files per service on every host)."""
+    yet) and the old ones removed; a file no longer wanted goes with its marks. All of it is one
+    ``put_stages`` (the files, then their marks, then the removals): the adapter sends it in one
+    round trip where it can (a first ``up`` puts two files per service on every host)."""
     listing = files.listdir(directory)
     if listing and len(listing) == len(wanted.listing) and wanted.listing.issuperset(listing):
         return 0  # exactly the files and marks wanted (no set made of the listing, no name looked at twice)
     present, marks = _present(listing, project_name)
-    if not listing and wanted.data:
-        files.makedirs(directory, 0o755)
     changed = [(file, load) for file, mark, load in wanted.order if mark not in marks or file not in present]
-    if changed:
-        files.put_many([(f"{directory}/{file}", load, 0o644) for file, load in changed])
-    new_marks = [mark for _, mark, _ in wanted.order if mark not in marks]
-    if new_marks:
-        files.put_many([(f"{directory}/{mark}", _empty, 0o644) for mark in new_marks])
+    new_marks = [(mark, _empty) for _, mark, _ in wanted.order if mark not in marks]
     gone = sorted(present - wanted.data.keys())
-    for name in gone + sorted(marks - wanted.marks.keys()):
-        files.remove_tree(f"{directory}/{name}")
+    stale = gone + sorted(marks - wanted.marks.keys())
+    if changed or new_marks or stale:
+        files.put_stages(directory, [changed, new_marks], 0o644, stale)
     return len(changed) + len(gone)
 
 

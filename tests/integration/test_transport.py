@@ -141,6 +141,38 @@ def test_a_bulk_put_whose_connection_dies_midway_is_sent_again_whole_on_a_fresh_
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_a_directory_s_files_go_in_one_command_in_place_and_a_bad_one_names_the_host_and_path(lab):
+    host = lab.cluster.hosts[2].name
+    directory = os.path.join(lab.dir, host, "staged-put-probe")
+    os.makedirs(directory, exist_ok=True)
+    try:
+        with open(os.path.join(directory, "a.hosts"), "wb") as fh:
+            fh.write(b"the old text, longer than the new\n")
+        inode = os.stat(os.path.join(directory, "a.hosts")).st_ino
+        open(os.path.join(directory, "a@old.sum"), "wb").close()
+        os.makedirs(os.path.join(directory, "in-the-way.hosts"))
+        with HostConnections(lab.cluster) as connections:
+            files = connections.files(host)
+            opened = []
+            transport = connections.ssh(host).get_transport()
+            real_open = transport.open_session
+            transport.open_session = lambda *a, **k: opened.append(1) or real_open(*a, **k)
+            files.put_stages(directory, [[(f"f{n:02d}.hosts", lambda n=n: f"file {n}\n".encode()) for n in range(30)]
+                                         + [("a.hosts", lambda: b"new\n")], [("a@new.sum", lambda: b"")]],
+                             0o644, ["a@old.sum"])
+            assert len(opened) == 1  # one command for 32 files and a removal
+            with pytest.raises(HostError) as err:
+                files.put_stages(directory, [[("in-the-way.hosts", lambda: b"x")]], 0o644)
+        assert str(err.value).startswith(f"{host}: writing in {directory}: {directory}/in-the-way.hosts: ")
+        with open(os.path.join(directory, "a.hosts"), "rb") as fh:
+            assert fh.read() == b"new\n"
+        assert os.stat(os.path.join(directory, "a.hosts")).st_ino == inode  # in place: the resolver's rule
+        assert sorted(os.listdir(directory)) == sorted([f"f{n:02d}.hosts" for n in range(30)]
+                                                       + ["a.hosts", "a@new.sum", "in-the-way.hosts"])
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_an_unknown_host_key_is_refused(lab, tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text("")

@@ -51,7 +51,7 @@ class Rig:
                        if not line.startswith("#"))
 
     def puts(self):
-        return sum(1 for h in NODES for op, path in self.world.files(h).calls if op == "put" and path.endswith(".hosts"))
+        return sum(1 for h in NODES for op, path in self.world.files(h).staged if op == "put" and path.endswith(".hosts"))
 
     def address(self, project, service, index):
         return self.ipam.lookup(f"{project}/{service}/{index}").ip

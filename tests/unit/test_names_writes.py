@@ -29,13 +29,20 @@ def test_a_mark_is_put_only_after_every_changed_file():
     assert nap.up(rig.orc, shop()).failed == ()
     for host in NODES:
         rig.world.files(host).calls.clear()
+        rig.world.files(host).staged.clear()
     grown = replace(shop(3), services=tuple(replace(s, scale=2) if s.name == "client" else s
                                             for s in shop(3).services))
     assert nap.up(rig.orc, grown).failed == ()  # api's and client's files change on every host
     for host in NODES:
-        puts = [path.rsplit("/", 1)[1] for op, path in rig.world.files(host).calls if op == "put"]
+        puts = [path.rsplit("/", 1)[1] for op, path in rig.world.files(host).staged if op == "put"]
         assert puts[:2] == ["shop@api.hosts", "shop@client.hosts"]
         assert len(puts) == 4 and all(p.endswith(".sum") for p in puts[2:])
+        # the old marks go last, all of it one round trip after the listing (the write after the
+        # containers then finds every file right)
+        removed = [path.rsplit("/", 1)[1] for op, path in rig.world.files(host).staged if op == "remove"]
+        assert [op for op, _ in rig.world.files(host).staged][-len(removed):] == ["remove"] * len(removed)
+        assert len(removed) == 2 and all(r.endswith(".sum") for r in removed)
+        assert [op for op, _ in rig.world.files(host).calls] == ["listdir", "put_stages", "listdir"]
 
 
 def test_an_up_that_changes_nothing_lists_each_host_once_and_writes_nothing():
@@ -74,6 +81,7 @@ def test_a_host_holding_exactly_the_files_is_left_alone_and_a_missing_mark_is_pu
     [mark] = [m for m in wanted.marks if m.startswith("shop@api@")]
     del files.tree[f"{DIR}/node1/{mark}"]
     files.calls.clear()
+    files.staged.clear()
     assert write_files(files, f"{DIR}/node1", "shop", wanted) == 1  # the file again, then its mark
-    assert [(op, path.rsplit("/", 1)[1]) for op, path in files.calls] == [
-        ("listdir", "node1"), ("put", "shop@api.hosts"), ("put", mark)]
+    assert [(op, path.rsplit("/", 1)[1]) for op, path in files.calls] == [("listdir", "node1"), ("put_stages", "node1")]
+    assert [(op, path.rsplit("/", 1)[1]) for op, path in files.staged] == [("put", "shop@api.hosts"), ("put", mark)]

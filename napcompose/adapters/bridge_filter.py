@@ -4,7 +4,8 @@ Every command line is a constant program and arguments nap-compose made and chec
 (process ids, IPv4 and MAC addresses, the cluster file's bridge name), joined with shlex.quote; the
 ruleset travels on stdin (``nft -f -``), never on a command line. A container's process id comes
 from its engine (inspect); its port on the bridge is the host-side veth whose index the
-container's ``eth0`` names as its peer (``eth0@ifN`` inside, ``N: vethX@ifM ... master br0`` on the host).
+container's ``eth0`` names as its peer (``iflink`` in the container's own sysfs, or ``eth0@ifN`` from
+``ip`` inside; ``N: vethX@ifM ... master br0`` on the host).
 
 Unsolicited ARP is sent by a small fixed Python program, one per host, that opens a packet socket
 in each container's network namespace (``setns``): the images need nothing, the host needs ``python3``.
@@ -33,12 +34,20 @@ ENGINE_ANNOUNCES_FROM = 28  # Docker major version that sends gratuitous ARP at 
 NFT = "nft"
 TABLE = ("bridge", "nap_compose")
 
-# The bridge's ports first; then each container's eth0, PORTS_AT_ONCE at a time: each costs two
-# programs started (nsenter, ip), which one after the other made a host of 20 containers take a
-# third of a second. Each such line is one short write, whole in the pipe whatever the order.
-PORTS_AT_ONCE = 8
+# The bridge's ports first; then each container's eth0 as its own sysfs shows it (Docker mounts one
+# made inside the container's network namespace at /sys): the peer's index and the MAC, read by the
+# shell itself, no program started per container. A container whose sysfs does not answer, or shows
+# another MAC than its engine gave it (a /sys of the host bound in, say), is asked again with
+# nsenter and ip, PORTS_AT_ONCE at a time (each costs two programs started).
 _PORTS_SCRIPT = r"""
 ip -o link show master "$BRIDGE" 2>/dev/null | sed 's/^/host /'
+for p in "$@"; do
+  d=/proc/$p/root/sys/class/net/eth0
+  { read -r i < "$d/iflink" && read -r m < "$d/address" && echo "sys $p $i $m"; } 2>/dev/null
+done
+"""
+PORTS_AT_ONCE = 8
+_NSENTER_SCRIPT = r"""
 n=0
 for p in "$@"; do
   ( line=$(nsenter -t "$p" -n ip -o link show dev eth0 2>/dev/null) && echo "pid $p $line" ) &
@@ -99,6 +108,7 @@ if count > 1 and os.fork() == 0:
 """
 
 _INSIDE_RE = re.compile(r"^pid (\d+) \d+: eth0@if(\d+): .* link/ether ([0-9a-f:]{17}) ")
+_SYSFS_RE = re.compile(r"^sys (\d+) (\d+) ([0-9a-f:]{17})$")
 _HOST_RE = re.compile(r"^host (\d+): ([A-Za-z0-9_.-]{1,15})@[^:]*: ")
 _IPV4_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 _MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -109,7 +119,7 @@ def parse_ports(output: str) -> Tuple[Dict[int, Tuple[int, str]], Dict[int, str]
     inside: Dict[int, Tuple[int, str]] = {}
     ports: Dict[int, str] = {}
     for line in output.splitlines():
-        found = _INSIDE_RE.match(line)
+        found = _INSIDE_RE.match(line) or _SYSFS_RE.match(line)
         if found:
             inside[int(found.group(1))] = (int(found.group(2)), found.group(3))
             continue
@@ -138,18 +148,27 @@ class SshBridgeFilter:
         with ThreadPoolExecutor(max_workers=1) as asking:
             asking.submit(self._engine_announces, host)
             inspected = self._inspect_all(host, containers)
-        by_pid = {found[0]: found[1] for found in inspected if found is not None}
+        by_pid = {found[0]: found for found in inspected if found is not None}
         if not by_pid:
             return []
-        script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge())).replace("$AT_ONCE", str(PORTS_AT_ONCE))
+        script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge()))
         status, out, err = self._run(host, ["sh", "-c", script, "sh", *map(str, sorted(by_pid))])
         if status != 0:
             raise HostError(host, f"cannot list the ports of {self._bridge()}: {err.strip() or out.strip()}")
         inside, names = parse_ports(out)
+        unsure = sorted(pid for pid, seen in by_pid.items() if inside.get(pid, (0, ""))[1] != seen[2])
+        if unsure:
+            script = _NSENTER_SCRIPT.replace("$AT_ONCE", str(PORTS_AT_ONCE))
+            status, out, err = self._run(host, ["sh", "-c", script, "sh", *map(str, unsure)])
+            if status != 0:
+                raise HostError(host, f"cannot find the ports of {len(unsure)} container(s): {(err or out).strip()}")
+            for pid in unsure:
+                inside.pop(pid, None)
+            inside.update(parse_ports(out)[0])
         found = []
-        for pid, ip in by_pid.items():
+        for pid, seen in by_pid.items():
             if pid in inside and inside[pid][0] in names:
-                found.append(BridgePort(names[inside[pid][0]], ip, inside[pid][1]))
+                found.append(BridgePort(names[inside[pid][0]], seen[1], inside[pid][1]))
         with self._lock:
             self._found[host] = {container_id: (seen[0], seen[1], inside[seen[0]][1])
                                  for container_id, seen in zip(containers, inspected)
@@ -179,7 +198,7 @@ class SshBridgeFilter:
         # the ports just bound name each container's process and MAC; a container they did not
         # see (or saw at another address) is inspected
         unknown = [c for c, ip in containers if known.get(c, (0, None))[1] != ip]
-        inspected = dict(zip(unknown, self._inspect_all(host, unknown, want_mac=True)))
+        inspected = dict(zip(unknown, self._inspect_all(host, unknown)))
         args: List[str] = []
         for container_id, ip in containers:
             found = known.get(container_id) if container_id not in inspected else inspected[container_id]
@@ -196,15 +215,15 @@ class SshBridgeFilter:
     def _bridge(self) -> str:
         return self.cluster.network.bridge
 
-    def _inspect_all(self, host: str, containers: Sequence[str], want_mac: bool = False) -> list:
+    def _inspect_all(self, host: str, containers: Sequence[str]) -> list:
         """``_inspect`` of each container, a few at a time over the host's one connection."""
         if len(containers) <= 1:
-            return [self._inspect(host, c, want_mac) for c in containers]
+            return [self._inspect(host, c) for c in containers]
         with ThreadPoolExecutor(max_workers=min(INSPECTS_AT_ONCE, len(containers))) as pool:
-            return list(pool.map(lambda c: self._inspect(host, c, want_mac), containers))
+            return list(pool.map(lambda c: self._inspect(host, c), containers))
 
-    def _inspect(self, host: str, container_id: str, want_mac: bool = False):
-        """(pid, address on the cluster network[, MAC]) of a running container; None when it has none."""
+    def _inspect(self, host: str, container_id: str):
+        """(pid, address on the cluster network, MAC or "") of a running container; None when it has none."""
         try:
             data = self.connections.docker(host).api.inspect_container(container_id)
         except sdk_errors() as exc:
@@ -217,9 +236,7 @@ class SshBridgeFilter:
         ip, mac = endpoint.get("IPAddress") or "", (endpoint.get("MacAddress") or "").lower()
         if not state.get("Running") or not isinstance(pid, int) or pid <= 0 or not _IPV4_RE.fullmatch(ip):
             return None
-        if want_mac:
-            return (pid, ip, mac) if _MAC_RE.fullmatch(mac) else None
-        return pid, ip
+        return pid, ip, mac if _MAC_RE.fullmatch(mac) else ""
 
     def _engine_announces(self, host: str) -> bool:
         with self._lock:

@@ -255,6 +255,9 @@ def test_the_ports_found_inside_and_on_the_host_pair_up_by_index():
            "host 7: bad;name@if2: <BROADCAST,UP> mtu 1500 master br0\n")
     inside, ports = parse_ports(out)
     assert inside == {41: (9, "02:42:c6:12:00:65")} and ports == {9: "veth1a2b3c4", 4: "eth0"}
+    # the same read from the container's sysfs by the shell: "sys <pid> <iflink> <address>"
+    inside, _ = parse_ports("sys 52 11 02:42:c6:12:00:66\nsys 53 x 02:42:c6:12:00:67\nsys 54 12 02:42:c6:12:00\n")
+    assert inside == {52: (11, "02:42:c6:12:00:66")}
 
 
 # ------------------------------------------------------------------ the cluster setting

@@ -7,9 +7,10 @@ The core (config, graph, placement, ipam, hostsfile, planner, orchestrator) only
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from napcompose.clustermodel import FoundNetwork, FoundResolver, NetworkOptions, NetworkView
+from napcompose.errors import HostError
 from napcompose.model import (Allocation, BridgePort, BuildSpec, ContainerEvent, ContainerRequest, ExecRequest,
                               ObservedContainer, RegistryAuth)
 
@@ -307,6 +308,13 @@ class RemoteFiles(Protocol):
         A container sees its hosts file through a bind mount of that inode, so a write to a
         temporary file followed by a rename would detach the container from the new content.
         """
+
+    def read_many(self, paths: Sequence[str], max_bytes: int) -> List[Union[bytes, HostError]]:
+        """``read`` of each path, in order: its bytes, or the HostError of that file alone (also when it
+        holds more than ``max_bytes``); the others are read all the same. Adapters may read them at once."""
+
+    def write_many_in_place(self, items: Sequence[Tuple[str, bytes]]) -> List[Optional[HostError]]:
+        """``write_in_place`` of each (path, data), in order: None, or the HostError of that file alone."""
 
     # What shipping project files needs. Paths are absolute on the host; every method raises
     # HostError naming the host and path.

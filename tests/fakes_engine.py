@@ -90,6 +90,13 @@ class FakeFS:
             self._paths.pop(path, None)
 
 
+def _or_error(work):
+    try:
+        return work()
+    except HostError as exc:
+        return exc
+
+
 class FakeFiles:
     """RemoteFiles of one host over the shared FakeFS."""
 
@@ -104,6 +111,7 @@ class FakeFiles:
         self.owners: Dict[str, Tuple[int, int]] = {}  # paths given away by chown; the rest are root's
         self.calls: List[Tuple[str, str]] = []
         self.staged: List[Tuple[str, str]] = []  # ("put" | "remove", path) of every put_stages, in order
+        self.batches: List[Tuple[str, int]] = []  # (read_many | write_many_in_place, how many files): round trips
 
     def _check(self, path: str) -> _Inode:
         if self.unreachable:
@@ -131,6 +139,14 @@ class FakeFiles:
         inode = self._check(path)
         self.writes.append(path)
         inode.replace(bytes(data))
+
+    def read_many(self, paths, max_bytes: int):
+        self.batches.append(("read_many", len(paths)))
+        return [_or_error(lambda p=p: self.read(p, max_bytes)) for p in paths]
+
+    def write_many_in_place(self, items):
+        self.batches.append(("write_many_in_place", len(items)))
+        return [_or_error(lambda i=item: self.write_in_place(*i)) for item in items]
 
     # Shipping: a per-host tree of its own (path -> ("dir", mode, None) | ("file", mode, bytes) |
     # ("link", 0o777, target)); every call is counted as one round trip in ``calls``.

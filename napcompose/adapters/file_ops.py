@@ -167,6 +167,14 @@ class SftpTree:
             raise self._fail("removing", current, exc) from exc
 
 
+def _or_error(work):
+    """``work()``, or the HostError it raised: a batch answers each file on its own."""
+    try:
+        return work()
+    except HostError as exc:
+        return exc
+
+
 class LocalTree:
     """The operations on this machine's file system (a unix:// host)."""
 
@@ -209,6 +217,12 @@ class LocalTree:
     def put_many(self, items: Sequence[Tuple[str, Callable[[], bytes], int]]) -> None:
         for path, load, mode in items:
             self.put(path, load(), mode)
+
+    def read_many(self, paths, max_bytes: int):
+        return [_or_error(lambda p=p: self.read(p, max_bytes)) for p in paths]
+
+    def write_many_in_place(self, items):
+        return [_or_error(lambda i=item: self.write_in_place(*i)) for item in items]
 
     def put_stages(self, directory: str, stages, mode: int, remove=()) -> None:
         from napcompose.adapters.staged_put import by_parts

@@ -19,17 +19,18 @@ COMMAND_TIMEOUT_S = 20.0
 
 
 def run_command(connections, host: str, argv: Sequence[str], stdin: Union[None, str, bytes] = None,
-                timeout: float = COMMAND_TIMEOUT_S) -> Tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``argv`` on ``host``; HostError when the connection fails."""
+                timeout: float = COMMAND_TIMEOUT_S, raw: bool = False) -> Tuple[int, Union[str, bytes], str]:
+    """(exit status, stdout, stderr) of ``argv`` on ``host``; HostError when the connection fails.
+    ``raw``: stdout as the bytes sent, not decoded."""
     def alive():
         transport = connections.ssh(host).get_transport()
         return lambda: transport is not None and transport.is_active()
 
-    return once_more_if_dropped(alive, lambda: _once(connections, host, argv, stdin, timeout))
+    return once_more_if_dropped(alive, lambda: _once(connections, host, argv, stdin, timeout, raw))
 
 
 def _once(connections, host: str, argv: Sequence[str], stdin: Union[None, str, bytes],
-          timeout: float) -> Tuple[int, str, str]:
+          timeout: float, raw: bool) -> Tuple[int, Union[str, bytes], str]:
     client = connections.ssh(host)
     try:
         channel_in, channel_out, channel_err = client.exec_command(shlex.join(argv), timeout=timeout)
@@ -37,7 +38,8 @@ def _once(connections, host: str, argv: Sequence[str], stdin: Union[None, str, b
             channel_in.write(stdin.encode() if isinstance(stdin, str) else stdin)
             channel_in.flush()
         channel_in.channel.shutdown_write()
-        out = channel_out.read().decode(errors="replace")
+        out = channel_out.read()
+        out = out if raw else out.decode(errors="replace")
         err = channel_err.read().decode(errors="replace")
         return channel_out.channel.recv_exit_status(), out, err
     except (OSError, EOFError) as exc:

@@ -16,7 +16,7 @@ import paramiko
 from napcompose.adapters.dropped import once_more_if_dropped
 from napcompose.adapters.file_ops import SFTP_FAILURES, LocalTree, SftpTree
 from napcompose.adapters.host_commands import run_command
-from napcompose.adapters import staged_put
+from napcompose.adapters import many_files, staged_put
 from napcompose.adapters.sdk_errors import cause
 from napcompose.errors import HostError
 
@@ -29,6 +29,16 @@ def within(host: str, path: str, data: bytes, max_bytes: Optional[int]) -> bytes
     if max_bytes is not None and len(data) > max_bytes:
         raise HostError(host, f"{path} holds more than {max_bytes} bytes; not read (a container made it grow?)")
     return data
+
+def _bounded(host: str, path: str, data, max_bytes: int):
+    """``data`` as ``within`` leaves it, its HostError returned rather than raised (a batch answers each file)."""
+    if not isinstance(data, bytes):
+        return data
+    try:
+        return within(host, path, data, max_bytes)
+    except HostError as exc:
+        return exc
+
 
 class _SessionPool:
     """Up to ``limit`` SFTP sessions of one host, lent one per call and kept for the next.
@@ -172,6 +182,17 @@ class RemoteFiles:
                 raise HostError(self.host, f"writing {path} over SFTP: {cause(exc)}") from exc
 
         once_more_if_dropped(self._connection, once)  # the whole text again: harmless
+
+    def read_many(self, paths, max_bytes: int):
+        # one command for every file (many_files.py): a listing of files, harmless to run twice
+        got = many_files.read_many(lambda argv, stdin: run_command(self._connections, self.host, argv, stdin, raw=True),
+                                   self, paths, max_bytes)
+        return [_bounded(self.host, path, data, max_bytes) for path, data in zip(paths, got)]
+
+    def write_many_in_place(self, items):
+        # the whole texts again on a second run: harmless
+        return many_files.write_many(lambda argv, stdin: run_command(self._connections, self.host, argv, stdin, raw=True),
+                                     self, items)
 
     # Shipping: the same operations as LocalFiles, over this host's SFTP session, one call at a time.
     def _tree(self) -> SftpTree:

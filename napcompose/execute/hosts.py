@@ -2,7 +2,9 @@
 
 Blocks are computed from the containers that exist (not from what was asked for), so a container
 that failed to be created is never listed as a peer. One RemoteFiles per host per run; a host's
-files are handled a few at a time, hosts in parallel; what is reported keeps the containers' order.
+files are read in one batch and the changed ones written in another (the adapter sends each in one
+round trip), hosts in parallel; each file fails on its own, and what is reported keeps the
+containers' order.
 ``write_host`` and ``check_blocks`` take the ports they use; ``write_hosts`` is the WriteHosts
 handler, and ``sync_hosts`` the pass a rolling update makes in the middle of a run.
 """
@@ -10,11 +12,11 @@ handler, and ``sync_hosts`` the pass a rolling update makes in the middle of a r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from napcompose.errors import NapComposeError
 from napcompose.execute.state import RunState, detail
-from napcompose.parallel import HostResult, fan_out, in_lanes
+from napcompose.parallel import fan_out
 from napcompose.names.hostsfile import KnownNames, PeerMap, extract_block, merge
 from napcompose.names.startnames import StartNames
 from napcompose.model import ObservedContainer, Outcome, Project, Replica
@@ -22,7 +24,6 @@ from napcompose.planner import WriteHosts, is_previous, superseded
 from napcompose.ports import ContainerEngine, RemoteFiles, Reporter
 
 ACTION = "Updating hosts of"
-FILES_AT_ONCE = 4  # per host; the SFTP adapter keeps as many sessions per host
 # A container can grow its /etc/hosts without bound (it is writable inside); beyond this it is
 # reported, never read whole into the operator's memory.
 MAX_HOSTS_BYTES = 1024 * 1024
@@ -116,32 +117,85 @@ def write_host(project: Project, host: str, live: Sequence[ObservedContainer], *
     except NapComposeError as exc:
         return [_failed(reporter, c, str(exc)) for c, _ in items]
     engine = engines[host]
-
-    def one(item: Tuple[ObservedContainer, str]) -> bool:
-        container, block = item
-        path = engine.hosts_path(container.id)
-        text = remote.read(path, MAX_HOSTS_BYTES).decode("utf-8", "replace")
+    paths, derived = _hosts_paths(engine, [c for c, _ in items])
+    texts = _read_all(engine, remote, [c for c, _ in items], paths, derived)
+    errors: Dict[int, str] = {}
+    changes: List[Tuple[int, str, bytes]] = []  # (item's index, path, the text it must hold)
+    for index, ((container, block), path, text) in enumerate(zip(items, paths, texts)):
+        if isinstance(text, NapComposeError):
+            errors[index] = str(text)
+            continue
+        text = text.decode("utf-8", "replace")
         wanted = merge(text, project.name, block, known)
-        if wanted == text:
-            return False
-        remote.write_in_place(path, wanted.encode("utf-8"))
-        return True
-
+        if wanted != text:
+            changes.append((index, path, wanted.encode("utf-8")))
+    if changes:
+        failures = _each_file(len(changes), lambda: remote.write_many_in_place([(p, data) for _, p, data in changes]))
+        for (index, _, _), failed in zip(changes, failures):
+            if failed is not None:
+                errors[index] = str(failed)
     outcomes = []
-    for (container, _), result in zip(items, _each(items, one)):
-        if not result.ok:
-            outcomes.append(_failed(reporter, container, result.error))
-        elif result.value:
+    changed = {index for index, _, _ in changes}
+    for index, (container, _) in enumerate(items):
+        if index in errors:
+            outcomes.append(_failed(reporter, container, errors[index]))
+        elif index in changed:
             reporter.progress(container.replica.label, ACTION, "done", detail(host, container.ip))
             outcomes.append(Outcome(container.replica.label, ACTION, host))
     return outcomes
 
 
-def _each(items, one) -> List[HostResult]:
-    """``one`` on every (container, block) of a host, FILES_AT_ONCE at a time: each file costs an
-    inspect, a read and maybe a write, one round trip after the other, so a host's files go side by
-    side. The results keep the items' order."""
-    return in_lanes(items, one, lambda item: item[0].name, FILES_AT_ONCE)
+def _each_file(count: int, batch: Callable[[], list]) -> list:
+    """``batch()``'s answer per file; when the whole batch failed (the host's connection), its error for each."""
+    try:
+        return batch()
+    except NapComposeError as exc:
+        return [exc] * count
+
+
+def _hosts_paths(engine: ContainerEngine,
+                 containers: Sequence[ObservedContainer]) -> Tuple[List[Union[str, NapComposeError]], List[bool]]:
+    """(each container's hosts file or the engine's error, whether that path was inferred). Docker
+    keeps the file at ``<its containers directory>/<id>/hosts``, so the first path the engine names
+    (an inspect) gives every later one without asking."""
+    paths: List[Union[str, NapComposeError]] = []
+    derived: List[bool] = []
+    layout: Optional[str] = None
+    for container in containers:
+        derived.append(layout is not None)
+        if layout is not None:
+            paths.append(f"{layout}{container.id}/hosts")
+            continue
+        try:
+            path = engine.hosts_path(container.id)
+        except NapComposeError as exc:
+            paths.append(exc)
+            continue
+        paths.append(path)
+        if path.endswith(f"/{container.id}/hosts"):
+            layout = path[:-len(f"{container.id}/hosts")]
+    return paths, derived
+
+
+def _read_all(engine: ContainerEngine, remote: RemoteFiles, containers: Sequence[ObservedContainer],
+              paths: List[Union[str, NapComposeError]], derived: Sequence[bool]) -> list:
+    """Each file's bytes or its error, read in one batch; a file that could not be read at an inferred
+    path is asked of the engine (its error then says what is wrong: a container never started has
+    no file) and read at the path it names. ``paths`` is corrected in place."""
+    wanted = [(i, p) for i, p in enumerate(paths) if isinstance(p, str)]
+    texts: list = list(paths)
+    got = _each_file(len(wanted), lambda: remote.read_many([p for _, p in wanted], MAX_HOSTS_BYTES))
+    for (index, path), text in zip(wanted, got):
+        texts[index] = text
+        if isinstance(text, NapComposeError) and derived[index]:
+            try:
+                named = engine.hosts_path(containers[index].id)
+                if named != path:
+                    paths[index] = named
+                    texts[index] = remote.read(named, MAX_HOSTS_BYTES)
+            except NapComposeError as exc:
+                texts[index] = exc
+    return texts
 
 
 def _failed(reporter: Reporter, container: ObservedContainer, error: str) -> Outcome:
@@ -163,19 +217,17 @@ def check_blocks(project: Project, live: Sequence[ObservedContainer], *, files: 
         except NapComposeError as exc:
             reporter.warning(f"cannot check hosts files on {host}: {exc}")
             return drifts
-        engine = engines[host]
         items = view.by_host.get(host, [])
-
-        def one(item: Tuple[ObservedContainer, str]) -> str:
-            return remote.read(engine.hosts_path(item[0].id), MAX_HOSTS_BYTES).decode("utf-8", "replace")
-
-        for (container, block), result in zip(items, _each(items, one)):
-            if not result.ok:
-                reporter.warning(f"cannot read the hosts file of {container.replica.label}: {result.error}")
+        containers = [c for c, _ in items]
+        paths, derived = _hosts_paths(engines[host], containers)
+        for (container, block), text in zip(items, _read_all(engines[host], remote, containers, paths, derived)):
+            if isinstance(text, NapComposeError):
+                reporter.warning(f"cannot read the hosts file of {container.replica.label}: {text}")
                 continue
-            actual = extract_block(result.value, project.name)
+            text = text.decode("utf-8", "replace")
+            actual = extract_block(text, project.name)
             # a line above the block that still names a moved peer's old address counts as drift too
-            if actual != block or merge(result.value, project.name, block, known) != result.value:
+            if actual != block or merge(text, project.name, block, known) != text:
                 drifts.append(HostsDrift(container.replica, host, block, actual))
         return drifts
 

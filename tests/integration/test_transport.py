@@ -173,6 +173,38 @@ def test_a_directory_s_files_go_in_one_command_in_place_and_a_bad_one_names_the_
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_many_files_are_read_and_rewritten_in_place_in_one_command_each(lab):
+    host = lab.cluster.hosts[1].name
+    directory = os.path.join(lab.dir, host, "many-files-probe")
+    os.makedirs(directory, exist_ok=True)
+    try:
+        paths = [os.path.join(directory, f"h{n:02d}") for n in range(25)]
+        for n, path in enumerate(paths):
+            with open(path, "wb") as fh:
+                fh.write(f"127.0.0.1\tlocalhost\n# file {n}, longer than what replaces it\n".encode())
+        inodes = [os.stat(p).st_ino for p in paths]
+        with HostConnections(lab.cluster) as connections:
+            files = connections.files(host)
+            opened = []
+            transport = connections.ssh(host).get_transport()
+            real_open = transport.open_session
+            transport.open_session = lambda *a, **k: opened.append(1) or real_open(*a, **k)
+            got = files.read_many(paths + [os.path.join(directory, "absent")], 1024)
+            assert len(opened) == 1
+            assert got[3] == b"127.0.0.1\tlocalhost\n# file 3, longer than what replaces it\n"
+            assert str(got[-1]) == f"{host}: reading {directory}/absent: No such file or directory"
+            failed = files.write_many_in_place([(p, f"new {n}\n".encode()) for n, p in enumerate(paths)]
+                                               + [(os.path.join(directory, "absent"), b"x")])
+            assert len(opened) == 2 and failed[:-1] == [None] * 25 and isinstance(failed[-1], HostError)
+        for n, path in enumerate(paths):
+            with open(path, "rb") as fh:
+                assert fh.read() == f"new {n}\n".encode()
+        assert [os.stat(p).st_ino for p in paths] == inodes  # in place: the containers' bind mounts see it
+        assert not os.path.exists(os.path.join(directory, "absent"))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_an_unknown_host_key_is_refused(lab, tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text("")

@@ -15,7 +15,12 @@ looks stale and is worth watching for one lease rather than refusing at once.
 
 A holder checks the record before each step that changes the project (``check``, the run's fence):
 once another run took the lock over, the stale holder's next step stops with LockLostError (exit 10)
-instead of undoing the new holder's work. The lock keeps honest operators from colliding; it is not
+instead of undoing the new holder's work. Within half a lease of its last write that landed (taking
+or renewing), a holder needs no read for that: another run can take the lock only after seeing the
+record unchanged for a whole lease on its own clock, and it cannot have seen this write before it
+was sent, so nobody can hold the lock yet (a clock that stepped back, or jumped ahead, makes the next
+check read the record). The renewal every third of a lease keeps a healthy run inside that window;
+a run stalled past it reads the record at its next step. The lock keeps honest operators from colliding; it is not
 what keeps addresses unique: the IPAM's own fencing does that whatever the callers do.
 """
 
@@ -30,6 +35,7 @@ from typing import Callable, Optional, Tuple
 from napcompose.errors import LockLostError, ProjectLockedError, StoreError, UsageError
 
 DEFAULT_TTL_S = 30.0
+TRUSTED_PART = 0.5  # of a lease after our last write that landed, the fence needs no read
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MAX_COMMAND = 300
 
@@ -135,6 +141,7 @@ class ProjectLock:
         self._watch: Optional[Tuple[int, float]] = None
         self.confirming: Optional[LockRecord] = None  # a stale-looking lock being watched for one lease
         self._lost: Optional[str] = None  # why the lock is no longer ours, once a step found out
+        self._written_at: Optional[float] = None  # this clock just before our last write that landed
 
     @property
     def held(self) -> bool:
@@ -192,7 +199,7 @@ class ProjectLock:
                 mine = LockRecord(self._token, self._holder, now, now + self.ttl_s)
                 version = self._store.create(self.key, mine.dump())
                 if version is not None:
-                    self._record, self._version = mine, version
+                    self._record, self._version, self._written_at = mine, version, now
                     return None
                 found = self._store.get(self.key)
                 if found is None:
@@ -200,6 +207,7 @@ class ProjectLock:
                 current = LockRecord.load(found[0])
                 if current is not None and current.token == self._token:
                     self._record, self._version = current, found[1]  # our create landed after all
+                    self._written_at = now
                     return None
                 dead = current is not None and self._gone(current.holder)
                 if current is not None and not dead and not self._stood_still(found[1], now):
@@ -207,7 +215,7 @@ class ProjectLock:
                 version = self._store.compare_and_swap(self.key, mine.dump(), found[1])
                 if version is not None:
                     self._record, self._version, self.taken_over = mine, version, current
-                    self.holder_gone = dead
+                    self.holder_gone, self._written_at = dead, now
                     return None
                 # someone renewed, released or took it over meanwhile: look again
             raise StoreError(f"the lock {self.key} kept changing while being taken; run it again")
@@ -237,7 +245,8 @@ class ProjectLock:
         with self._mutex:
             if self._version is None:
                 return
-            renewed = replace(self._record, expires=self._clock.now() + self.ttl_s)
+            sent = self._clock.now()
+            renewed = replace(self._record, expires=sent + self.ttl_s)
             version = self._store.compare_and_swap(self.key, renewed.dump(), self._version)
             if version is None:
                 found = self._store.get(self.key)
@@ -246,9 +255,9 @@ class ProjectLock:
                     self._version = None
                     self._lost = self._lost_message(current)
                     raise LockLostError(self._lost)
-                self._record, self._version = current, found[1]
+                self._record, self._version = current, found[1]  # ours, written when we cannot tell
                 return
-            self._record, self._version = renewed, version
+            self._record, self._version, self._written_at = renewed, version, sent
 
     def check(self) -> None:
         """The fence before a step that changes the project: LockLostError when the record is no
@@ -259,6 +268,8 @@ class ProjectLock:
                 raise LockLostError(self._lost)
             if self._version is None:
                 return
+            if self._written_at is not None and 0 <= self._clock.now() - self._written_at < self.ttl_s * TRUSTED_PART:
+                return  # nobody can have taken it over yet (module docstring)
         found = self._store.get(self.key)  # outside the mutex: steps running at once check at once
         current = LockRecord.load(found[0]) if found else None
         with self._mutex:

@@ -122,3 +122,43 @@ def test_a_keep_that_binds_a_found_container_passes_the_fence():
     with pytest.raises(LockLostError):
         nap.up(rig.orchestrator(rig.fence), PROJECT)
     assert rig.ipam.lookup("shop/web/1").state == "reserved"  # nothing bound after the lock was lost
+
+
+def _held_by_alice():
+    clock, store = FakeClock(), MemoryKV()
+    alice = ProjectLock(store, "/nap-compose", "shop", ALICE, clock, lambda: "a", ttl_s=30)
+    alice.acquire()
+    return clock, store, alice
+
+
+def test_within_half_a_lease_of_taking_or_renewing_the_fence_reads_nothing_after_it_reads_the_record():
+    clock, store, alice = _held_by_alice()
+    reads = store.calls["get"]
+    clock.sleep(14.9)
+    alice.check()
+    assert store.calls["get"] == reads  # nobody can hold it: a taker must see the record still for 30 s
+    clock.sleep(0.2)
+    alice.check()
+    assert store.calls["get"] == reads + 1
+    alice.refresh()
+    clock.sleep(10)
+    alice.check()
+    assert store.calls["get"] == reads + 1  # the renewal opened the window again
+
+
+def test_a_clock_that_stepped_back_makes_the_fence_read_the_record():
+    clock, store, alice = _held_by_alice()
+    reads = store.calls["get"]
+    clock.t -= 5
+    alice.check()
+    assert store.calls["get"] == reads + 1
+
+
+def test_a_takeover_is_found_by_the_first_fence_after_half_a_lease():
+    clock, store, alice = _held_by_alice()
+    bob = ProjectLock(store, "/nap-compose", "shop", BOB, clock, lambda: "b", ttl_s=30)
+    bob.acquire(wait_s=None)  # alice stalled: bob watches her record for a lease, then takes it
+    assert bob.held and clock.t >= 1_800_000_030
+    with pytest.raises(LockLostError) as err:
+        alice.check()
+    assert "taken over by bob@ws2" in str(err.value)

@@ -329,8 +329,25 @@ class HostConnections:
                 except Exception:  # the connection is going away either way
                     pass
 
+    def warm(self) -> None:
+        """Connect to every host and open its Docker channel in the background (a ``_ping``), for a
+        command that is about to take the project lock: the handshakes overlap the store's round
+        trips instead of following them. Nothing waits for this; a host that fails is left to the
+        command's first call there, which meets the same recorded error (``ssh``'s ``_down``)."""
+        def one(name: str) -> None:
+            try:
+                if self._hosts[name].docker_url.startswith("ssh://"):
+                    self.ssh(name)  # first: the handshake needs no docker-py, which loads meanwhile
+                self.docker(name).api.ping()
+            except Exception:  # the command's own call reports it, in its order
+                pass
+
+        for name in self._hosts:
+            threading.Thread(target=one, args=(name,), name=f"warm-{name}", daemon=True).start()
+
     def close(self) -> None:
         """Close every connection; safe to call twice."""
+        self._closed = True  # a connection a background warm-up would still open is refused
         if self._early is not None:
             self._early.close()
         for name in list(self._hosts):

@@ -56,13 +56,19 @@ class Deploy:
     store: object = None  # the KeyValueStore the IPAM and the project lock share
 
 
-def deploy_for(ctx, cluster=None, reporter=None) -> Deploy:
+def deploy_for(ctx, cluster=None, reporter=None, store_soon: bool = False) -> Deploy:
     """The command's session (cluster, connections, engines, store) with its IPAM and an Orchestrator
-    over them; ``reporter`` replaces the terminal's progress lines (CliReporter)."""
+    over them; ``reporter`` replaces the terminal's progress lines (CliReporter). ``store_soon``: the
+    command takes the project lock next, so the store is opened, and the hosts connected, in the
+    background meanwhile."""
     session = session_of(ctx, cluster)
     cluster = session.cluster
-    connections = session.connections  # the TCP connections begin now, before the first question
     store = session.store  # its closer runs after the project lock's, which is registered later
+    if store_soon:
+        store.warm()
+    connections = session.connections  # the TCP connections begin now, before the first question
+    if store_soon and hasattr(connections, "warm"):
+        connections.warm()
     ipam = session.ipam()
     reporter = reporter or CliReporter(ctx)
     orchestrator = session.orchestrator(reporter, ipam)

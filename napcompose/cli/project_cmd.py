@@ -34,7 +34,7 @@ def cmd_up(args, ctx) -> int:
 
     project = load_project(ctx)
     options = options_of(args, project)
-    deploy = deploy_for(ctx)
+    deploy = deploy_for(ctx, store_soon=not args.dry_run)
     if args.dry_run:
         views.print_plan(ctx, deploy.orchestrator.plan(project, options)[0])
         views.print_bind_sources(ctx, project)
@@ -65,7 +65,7 @@ def cmd_scale(args, ctx) -> int:
 
     project = load_project(ctx)
     options = options_of(args, project)
-    deploy = deploy_for(ctx)
+    deploy = deploy_for(ctx, store_soon=True)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     follow_scale(ctx, project.name, options, deploy.store, deploy.cluster)  # the reconciler keeps the new count
     raise_on_failures(deploy.orchestrator.run(project, options), "scale")
@@ -78,7 +78,7 @@ def cmd_down(args, ctx) -> int:
 
     project = load_project(ctx)
     options = options_of(args, project)
-    deploy = deploy_for(ctx)
+    deploy = deploy_for(ctx, store_soon=True)
     hold_project_lock(ctx, project.name, deploy.cluster, deploy.store)
     drop_keep(ctx, project.name, deploy.store, deploy.cluster)  # first: the reconciler must not bring it back
     raise_on_failures(deploy.orchestrator.run(project, options, Command.DOWN), "down")

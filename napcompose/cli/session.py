@@ -26,10 +26,40 @@ class LazyStore:
         self._opener = opener
         self._store = None
         self._lock = threading.Lock()
+        self._warming: Optional[threading.Thread] = None
+        self._failure: Optional[BaseException] = None
+
+    def warm(self) -> None:
+        """Begin opening the store in the background, for a command that is sure to use it: the
+        connection and its checks (a third of the way to the first container on a quiet lab) overlap
+        the hosts' SSH handshakes. The first use waits for it, and raises what opening raised."""
+        with self._lock:
+            if self._store is not None or self._warming is not None:
+                return
+            self._warming = threading.Thread(target=self._open_in_background, name="store-open", daemon=True)
+            self._warming.start()
+
+    def _open_in_background(self) -> None:
+        try:
+            store = self._opener()
+        except BaseException as exc:  # raised again by the first use, in the command's own order
+            self._failure = exc
+            return
+        with self._lock:
+            self._store = store
+
+    def _waited(self) -> None:
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
 
     def opened(self):
         """The store itself, opened now if it was not yet."""
+        self._waited()
         with self._lock:
+            if self._failure is not None:  # once: a later use opens afresh, as it would have
+                failure, self._failure, self._warming = self._failure, None, None
+                raise failure
             if self._store is None:
                 self._store = self._opener()
             return self._store
@@ -51,6 +81,7 @@ class LazyStore:
 
     def close(self) -> None:
         """Close the store if it was ever opened; a store never used costs nothing to close."""
+        self._waited()
         with self._lock:
             store, self._store = self._store, None
         if store is not None and hasattr(store, "close"):

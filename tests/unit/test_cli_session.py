@@ -44,3 +44,67 @@ def test_network_rm_with_a_store_out_of_reach_touches_no_host(cli):  # noqa: F81
     assert cli("network", "rm", "--host", "node2") == (
         4, "", "ERROR: etcd://198.18.0.250:2379: connection refused\n")
     assert cli.wiring.fake.calls == []  # no host was asked
+
+
+class _Opened:
+    def __init__(self):
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+
+    def get(self, key):
+        return ("value", 1)
+
+
+def test_a_store_warmed_is_opened_once_in_the_background_and_closed_after_it():
+    import threading
+
+    from napcompose.cli.session import LazyStore
+
+    release, calls = threading.Event(), []
+
+    def opener():
+        calls.append(threading.current_thread().name)
+        release.wait(5)
+        return store
+
+    store = _Opened()
+    lazy = LazyStore(opener)
+    lazy.warm()
+    lazy.warm()  # once
+    release.set()
+    assert lazy.get("k") == ("value", 1) and lazy.opened() is store
+    assert calls == ["store-open"]  # opened by the background thread, not by the first use
+    lazy.close()
+    assert store.closed == 1
+
+
+def test_a_store_that_fails_to_open_in_the_background_fails_its_first_use_once():
+    from napcompose.errors import StoreError
+    from napcompose.cli.session import LazyStore
+
+    attempts = []
+
+    def opener():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise StoreError("cannot reach etcd at 198.18.0.9:2379: refused")
+        return _Opened()
+
+    lazy = LazyStore(opener)
+    lazy.warm()
+    with pytest.raises(StoreError) as caught:
+        lazy.get("k")
+    assert str(caught.value) == "cannot reach etcd at 198.18.0.9:2379: refused" and len(attempts) == 1
+    assert lazy.get("k") == ("value", 1) and len(attempts) == 2  # a later use opens afresh
+
+
+def test_a_store_warmed_and_never_used_is_closed_with_the_command():
+    from napcompose.cli.session import LazyStore
+
+    store = _Opened()
+    lazy = LazyStore(lambda: store)
+    lazy.warm()
+    lazy.close()
+    assert store.closed == 1

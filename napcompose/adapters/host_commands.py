@@ -41,9 +41,16 @@ def _once(connections, host: str, argv: Sequence[str], stdin: Union[None, str, b
         out = channel_out.read()
         out = out if raw else out.decode(errors="replace")
         err = channel_err.read().decode(errors="replace")
-        return channel_out.channel.recv_exit_status(), out, err
+        status = channel_out.channel.recv_exit_status()
     except (OSError, EOFError) as exc:
         raise HostError(host, f"ssh command failed: {exc}") from exc
     except sdk_errors() as exc:
         raise HostError(host, f"ssh command failed: {cause(exc)}") from exc
+    if status == -1:
+        # paramiko's answer when the channel closed without an exit status: the connection ended
+        # under the command (the once-more rule then runs it again on a fresh one), or the command
+        # died of a signal
+        raise HostError(host, f"ssh command {argv[0]} ended without an exit status (its channel or the connection "
+                              "closed)") from EOFError("no exit status")
+    return status, out, err
 

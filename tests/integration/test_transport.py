@@ -173,6 +173,31 @@ def test_a_directory_s_files_go_in_one_command_in_place_and_a_bad_one_names_the_
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_a_command_whose_connection_ends_under_it_runs_again_on_a_fresh_one(lab):
+    # The command kills the sshd process that serves its connection the first time it runs: paramiko
+    # then sees the channel close without an exit status. That is the host's failure, and the
+    # once-more rule runs the command again on a fresh connection.
+    from napcompose.adapters.host_commands import run_command
+
+    host = lab.cluster.hosts[0].name
+    marker = os.path.join(lab.dir, host, "command-ended-probe")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    try:
+        with HostConnections(lab.cluster) as connections:
+            first = connections.ssh(host).get_transport()
+            status, out, _ = run_command(connections, host, [
+                "sh", "-c", f'if [ -e "$0" ]; then echo again; else touch "$0"; kill -9 "$PPID"; sleep 5; fi', marker])
+            assert (status, out) == (0, "again\n")
+            assert connections.ssh(host).get_transport() is not first
+            with pytest.raises(HostError) as err:  # a command killed by a signal, the connection alive
+                run_command(connections, host, ["sh", "-c", "kill -9 $$"])
+        assert "ended without an exit status" in str(err.value) and str(err.value).startswith(f"{host}: ")
+    finally:
+        if os.path.exists(marker):
+            os.unlink(marker)
+
+
 def test_many_files_are_read_and_rewritten_in_place_in_one_command_each(lab):
     host = lab.cluster.hosts[1].name
     directory = os.path.join(lab.dir, host, "many-files-probe")

@@ -268,6 +268,10 @@ class BridgeFilter(Protocol):
     def ports(self, host: str, containers: Sequence[str]) -> List[BridgePort]:
         """The bridge port of each of ``containers`` (ids) that runs and has one, with its address and MAC."""
 
+    def started(self, host: str, container_id: str) -> None:
+        """``container_id`` was just started on ``host`` by this command: an adapter may look its port
+        up now, beside the run (``ports`` answers for it all the same). Never raises."""
+
     def load(self, host: str, ruleset: str) -> None:
         """Load ``ruleset`` (nft's language) in one transaction."""
 

@@ -802,6 +802,7 @@ class FakeBridgeFilter:
         self.tables: Dict[str, str] = {}
         self.loads: List[str] = []  # host per load
         self.announced: List[Tuple[str, str]] = []  # (host, address)
+        self.started_ids: List[Tuple[str, str]] = []  # (host, container id) the run said it started
         self.failures: Dict[str, str] = {}  # host -> why every call there fails
 
     def _guard(self, host: str) -> None:
@@ -824,6 +825,9 @@ class FakeBridgeFilter:
                 ip = container.request.ip
                 found.append(BridgePort(f"veth{container.id[:7]}", ip, self.mac_of(ip)))
         return sorted(found)
+
+    def started(self, host: str, container_id: str) -> None:
+        self.started_ids.append((host, container_id))
 
     def load(self, host: str, ruleset: str) -> None:
         self._guard(host)

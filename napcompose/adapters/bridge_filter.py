@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 import shlex
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from napcompose.adapters.host_commands import run_command
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster
-from napcompose.errors import HostError
+from napcompose.errors import HostError, NapComposeError
 from napcompose.model import BridgePort
 
 ANNOUNCES = 3  # frames per address
@@ -45,6 +45,7 @@ for p in "$@"; do
   d=/proc/$p/root/sys/class/net/eth0
   { read -r i < "$d/iflink" && read -r m < "$d/address" && echo "sys $p $i $m"; } 2>/dev/null
 done
+true  # a container that did not answer is asked again with nsenter, not an error
 """
 PORTS_AT_ONCE = 8
 _NSENTER_SCRIPT = r"""
@@ -139,24 +140,41 @@ class SshBridgeFilter:
         # announcement that follows a load uses it instead of inspecting each container again
         self._found: Dict[str, Dict[str, Tuple[int, str, str]]] = {}
         self._announces: Dict[str, bool] = {}  # host -> its engine announces at start itself
+        # host -> container id -> the inspect ``started`` began: (pid, address, MAC) or None
+        self._ahead: Dict[str, Dict[str, Future]] = {}
+        self._pool: Optional[ThreadPoolExecutor] = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the port
+    def started(self, host: str, container_id: str) -> None:
+        # asked beside the run, so that the ports found at its end need no inspect of this one
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ports-ahead")
+            self._ahead.setdefault(host, {})[container_id] = self._pool.submit(self._inspect, host, container_id)
+
     def ports(self, host: str, containers: Sequence[str]) -> List[BridgePort]:
         # the announcement that follows the load asks whether the engine announces itself: asked
         # now, beside the inspects, not after the load
         with ThreadPoolExecutor(max_workers=1) as asking:
             asking.submit(self._engine_announces, host)
-            inspected = self._inspect_all(host, containers)
-        by_pid = {found[0]: found for found in inspected if found is not None}
-        if not by_pid:
+            early = self._found_when_started(host, containers)
+            fresh = [c for c in containers if c not in early]
+            seen = dict(early)
+            seen.update(zip(fresh, self._inspect_all(host, fresh)))
+        seen = {c: found for c, found in seen.items() if found is not None}
+        if not seen:
             return []
-        script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge()))
-        status, out, err = self._run(host, ["sh", "-c", script, "sh", *map(str, sorted(by_pid))])
-        if status != 0:
-            raise HostError(host, f"cannot list the ports of {self._bridge()}: {err.strip() or out.strip()}")
-        inside, names = parse_ports(out)
-        unsure = sorted(pid for pid, seen in by_pid.items() if inside.get(pid, (0, ""))[1] != seen[2])
+        inside, names = self._sysfs_ports(host, sorted({found[0] for found in seen.values()}))
+        # a container found at its start that shows another MAC now (or none) restarted since, under
+        # another process id: its engine is asked again
+        stale = [c for c in early if c in seen and inside.get(seen[c][0], (0, ""))[1] != seen[c][2]]
+        for container_id, found in zip(stale, self._inspect_all(host, stale)):
+            if found is None:
+                del seen[container_id]
+            else:
+                seen[container_id] = found
+        unsure = sorted({found[0] for found in seen.values() if inside.get(found[0], (0, ""))[1] != found[2]})
         if unsure:
             script = _NSENTER_SCRIPT.replace("$AT_ONCE", str(PORTS_AT_ONCE))
             status, out, err = self._run(host, ["sh", "-c", script, "sh", *map(str, unsure)])
@@ -165,15 +183,36 @@ class SshBridgeFilter:
             for pid in unsure:
                 inside.pop(pid, None)
             inside.update(parse_ports(out)[0])
-        found = []
-        for pid, seen in by_pid.items():
-            if pid in inside and inside[pid][0] in names:
-                found.append(BridgePort(names[inside[pid][0]], seen[1], inside[pid][1]))
+        found = [BridgePort(names[inside[pid][0]], ip, inside[pid][1])
+                 for pid, ip, _ in seen.values() if pid in inside and inside[pid][0] in names]
         with self._lock:
-            self._found[host] = {container_id: (seen[0], seen[1], inside[seen[0]][1])
-                                 for container_id, seen in zip(containers, inspected)
-                                 if seen is not None and seen[0] in inside}
+            self._found[host] = {container_id: (pid, ip, inside[pid][1])
+                                 for container_id, (pid, ip, _) in seen.items() if pid in inside}
         return sorted(found)
+
+    def _found_when_started(self, host: str, containers: Sequence[str]) -> Dict[str, Tuple[int, str, str]]:
+        """What the inspects begun by ``started`` found for ``containers`` (waited for), running ones only."""
+        with self._lock:
+            ahead = self._ahead.pop(host, {})
+        found = {}
+        for container_id in containers:
+            future = ahead.get(container_id)
+            if future is None:
+                continue
+            try:
+                seen = future.result()
+            except NapComposeError:
+                continue  # asked again, now
+            if seen is not None:
+                found[container_id] = seen
+        return found
+
+    def _sysfs_ports(self, host: str, pids: Sequence[int]) -> Tuple[Dict[int, Tuple[int, str]], Dict[int, str]]:
+        script = _PORTS_SCRIPT.replace("$BRIDGE", shlex.quote(self._bridge()))
+        status, out, err = self._run(host, ["sh", "-c", script, "sh", *map(str, pids)])
+        if status != 0:
+            raise HostError(host, f"cannot list the ports of {self._bridge()}: {err.strip() or out.strip()}")
+        return parse_ports(out)
 
     def load(self, host: str, ruleset: str) -> None:
         status, out, err = self._run(host, [NFT, "-f", "-"], stdin=ruleset)

@@ -32,6 +32,13 @@ def resolver_of(state: RunState, host: str):
                   network.resolver.domain, network.isolation)
 
 
+def note_started(state: RunState, host: str, container_id: str) -> None:
+    """Tell the bridge filter (where the cluster isolates) that ``container_id`` runs now: it may find
+    the container's port beside the run rather than at the filters' load after it."""
+    if state.core.bridge_filter is not None and state.core.cluster.network.isolation:
+        state.core.bridge_filter.started(host, container_id)
+
+
 def create(state: RunState, action: Create) -> None:
     state.core.step(action.subject, action.verb, action.host, _planned_ip(state, action.replica),
                     lambda: create_container(state, action))
@@ -79,6 +86,7 @@ def create_container(state: RunState, action: Union[Create, Recreate], publish: 
         state.set_live(action.replica, created)
     if state.options.start:
         engine.start_container(container_id)
+        note_started(state, action.host, container_id)
         created = replace(created, state="running")
         if publish:
             state.set_live(action.replica, created)
@@ -105,6 +113,7 @@ def start(state: RunState, action: Start) -> None:
     def work():
         bind_found(state, action.replica, action.host)
         state.core.engines[action.host].start_container(container.id)
+        note_started(state, action.host, container.id)
         started = replace(container, state="running", exit_code=None)
         state.set_live(action.replica, started)
         if action.completed:
@@ -167,6 +176,7 @@ def restart(state: RunState, action: Restart) -> None:
         if container.state in RUNNING_STATES:
             engine.stop_container(container.id, state.options.timeout)
         engine.start_container(container.id)
+        note_started(state, action.host, container.id)
         state.set_live(action.replica, replace(container, state="running"), only_if=container)
 
     state.core.step(action.subject, action.verb, action.host, container.ip, work)

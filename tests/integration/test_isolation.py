@@ -316,3 +316,19 @@ def test_network_check_reports_a_host_whose_filter_drifted_and_create_repairs_it
     assert "filter-drift" not in p.nap("network", "check")[1]
     webx, db = name_of(p, "webx"), p.address(name_of(p, "db"))
     assert kept_apart(p, webx, db) == 0  # the repaired table on node2 keeps webx from db again
+
+
+def test_a_port_found_at_start_is_looked_up_again_when_its_container_restarted_since(split, filtered):
+    from napcompose.adapters.bridge_filter import SshBridgeFilter
+
+    p = split
+    host, container = p.containers()[name_of(p, "webx")]
+    early = SshBridgeFilter(filtered.cluster, p.connections)
+    early.started(host, container.id)
+    pid_then = early._ahead[host][container.id].result()[0]
+    container.restart(timeout=0)  # another process, another veth, the same address and MAC
+    container.reload()
+    assert container.attrs["State"]["Pid"] != pid_then
+    now = SshBridgeFilter(filtered.cluster, p.connections).ports(host, [container.id])
+    assert early.ports(host, [container.id]) == now and len(now) == 1
+    assert now[0].ip == p.address(name_of(p, "webx"))

@@ -476,3 +476,14 @@ def test_a_start_first_copy_is_not_started_outside_its_groups_when_the_filters_c
     assert any("no way to load the hosts' bridge filters" in e and f"the old one still runs at {old}" in e
                for e in errors), errors
     assert rig.ipam.lookup("shop/web/1").ip == old  # the old copy kept its address and serves on
+
+
+def test_every_container_started_is_told_to_the_filters_and_none_without_isolation():
+    rig = Rig()
+    assert not nap.up(rig.orc, shop()).failed
+    started = sorted(rig.world.bridge.started_ids)
+    assert started == sorted((host, c.id) for host, e in rig.world.engines.items() for c in e.containers.values())
+    assert len(started) == 3
+    quiet = Rig(isolation=False)
+    assert not nap.up(quiet.orc, shop()).failed
+    assert quiet.world.bridge.started_ids == []

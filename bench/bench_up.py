@@ -5,7 +5,8 @@ host against its local socket, as its users run it), and raw docker-py create+st
 containers on the same hosts with the same addresses, in the same 20 dependency waves, parallel
 within a wave. Goals: nap-compose <= 0.8x docker-compose and <= 1.03x raw (every lab host shares the
 machine's CPUs, so raw docker-py is the floor here). ``--rounds N`` runs the three N times, in a
-different order each round, and compares the medians; the load average is printed with them.
+different order each round, and compares the medians (and each round's own ratios: a load that drifts
+over the rounds weighs on both runs of a round alike); the load average is printed with them.
 
 With --before-tree DIR it measures instead this tree's `up -d` against an older source tree's (DIR, a
 checkout of the package before a change), alternating which goes first each round, `up -d` then `down`
@@ -246,6 +247,13 @@ def main() -> None:
         print(f"  raw docker-py create+start, same hosts/waves:    {median['raw']:6.1f} s{each('raw')}")
         print(f"  nap-compose / docker-compose = {lib.ratio(median['nap'], median['dc'])} (goal <= 0.80x)")
         print(f"  nap-compose / raw            = {lib.ratio(median['nap'], median['raw'])} (goal <= 1.03x)")
+        if args.rounds > 1:
+            # each round's own ratio: its runs follow one another, so a load that drifts over the
+            # rounds weighs on both sides of it alike
+            for other, label in (("raw", "raw"), ("dc", "docker-compose")):
+                pairs = [n / o for n, o in zip(times["nap"], times[other])]
+                print(f"  per round, nap-compose / {label}: {' '.join(f'{r:.2f}' for r in pairs)}; "
+                      f"median {statistics.median(pairs):.2f}x")
     finally:
         if started and not args.keep_lab:
             lib.lab_down()

@@ -412,6 +412,15 @@ class Replica:
     project: str
     service: str
     index: int
+    # Replicas key most of a run's maps (addresses, blocks, live containers): the hash is made once,
+    # not a tuple of the three fields built at every look-up
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.project, self.service, self.index)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def name(self) -> str:

@@ -56,6 +56,7 @@ def gather_host(cluster: Cluster, host: Host, connections) -> HostFacts:
             facts.update(_netfilter(client))
             facts.update(_clock(client))
             facts.update(_state_dir(client))
+            facts.update(_programs(client))
         except sdk_errors() as exc:  # the connection broke half-way: what was gathered stands
             facts.setdefault("links_error", cause(exc))
     return HostFacts(host=host.name, **facts)
@@ -137,6 +138,16 @@ def _state_dir(client) -> dict:
     if status != 0:
         facts["state_dir_error"] = err.strip() or f"exit status {status}"
     return facts
+
+
+PROGRAMS = ("python3", "nft", "nsenter")
+_HAS = 'for p in "$@"; do command -v "$p" >/dev/null 2>&1 && echo "$p"; done; true'
+
+
+def _programs(client) -> dict:
+    status, out, _ = run(client, ["sh", "-c", _HAS, "sh", *PROGRAMS])
+    found = set(out.split())
+    return {"programs": tuple(p for p in PROGRAMS if p in found)} if status == 0 else {}
 
 
 def _resolver(docker_client, host: Host) -> ResolverFacts:

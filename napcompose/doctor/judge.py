@@ -58,7 +58,7 @@ class _Lines:
 
 def judge_host(cluster: Cluster, host: Host, facts: HostFacts) -> Tuple[Verdict, ...]:
     lines = _Lines(host.name)
-    after_ssh = ("bridge", "mtu", "bridge-netfilter", "clock", "state-dir")
+    after_ssh = ("bridge", "mtu", "bridge-netfilter", "clock", "state-dir", "programs")
     resolver = cluster.network.resolver is not None
     if not resolver:
         lines.add("resolver", Level.SKIP, "the cluster file's network has no resolver")
@@ -76,6 +76,7 @@ def judge_host(cluster: Cluster, host: Host, facts: HostFacts) -> Tuple[Verdict,
         _netfilter(lines, cluster, facts)
         _clock(lines, cluster, facts)
         _state_dir(lines, facts)
+        _programs(lines, cluster, facts)
     if resolver:
         _resolver(lines, host, facts)
     return lines.done()
@@ -268,6 +269,36 @@ def _state_dir(lines: _Lines, facts: HostFacts) -> None:
                   "has room")
     else:
         lines.add("state-dir", Level.OK, f"{facts.state_dir} is writable")
+
+
+def _programs(lines: _Lines, cluster: Cluster, facts: HostFacts) -> None:
+    if facts.programs is None:
+        lines.skip(("programs",), "not asked")
+        return
+    isolating = cluster.network.isolation
+    missing = [p for p in ("python3", "nft", "nsenter") if p not in facts.programs]
+    wanted = missing if isolating else [p for p in missing if p == "python3"]
+    if not wanted:
+        lines.add("programs", Level.OK, ", ".join(facts.programs) or "none needed")
+        return
+    packages = " ".join(sorted({_PACKAGES[p] for p in wanted}))
+    fix = f"`apt-get install {packages}` on the host"
+    if isolating and ("nft" in wanted or "nsenter" in wanted or _announces_itself(facts) is False):
+        lines.add("programs", Level.FAIL, f"no {', '.join(wanted)}: isolation is on (the cluster file's "
+                  "network.isolation) and its filters need them", fix)
+    else:
+        lines.add("programs", Level.WARN, "no python3: hosts files and names files go file by file over SFTP, "
+                  "one round trip after another", fix)
+
+
+_PACKAGES = {"python3": "python3-minimal", "nft": "nftables", "nsenter": "util-linux"}
+
+
+def _announces_itself(facts: HostFacts) -> Optional[bool]:
+    """Whether the host's Docker announces a started container's address itself (28 and later), so
+    isolation needs no python3 there; None when the version is not known."""
+    found = _numbers(facts.docker_version)
+    return (found[0] >= 28) if found else None
 
 
 def _resolver(lines: _Lines, host: Host, facts: HostFacts) -> None:

@@ -26,6 +26,8 @@ CHECKS: Tuple[Tuple[str, str], ...] = (
     ("bridge-netfilter", "whether frames crossing the bridge pass through iptables (net.bridge.bridge-nf-call-*)"),
     ("clock", "the host's clock against this machine's"),
     ("state-dir", "the host's state directory can be written (project files, names files)"),
+    ("programs", "the host's programs nap-compose runs: python3 (files in one command; the isolation's "
+                 "announcements), nft and nsenter (the isolation groups)"),
     ("resolver", "the names resolver runs and answers on the host's address, port 53"),
     ("store", "the address store answers"),
     ("store-tls", "the store is reached over TLS with a client certificate"),

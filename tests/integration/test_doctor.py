@@ -12,7 +12,8 @@ from napcompose.cli import main
 
 pytestmark = pytest.mark.integration
 
-HOST_CHECKS_OK = ("ssh", "docker", "docker-route", "bridge", "mtu", "bridge-netfilter", "clock", "state-dir")
+HOST_CHECKS_OK = ("ssh", "docker", "docker-route", "bridge", "mtu", "bridge-netfilter", "clock", "state-dir",
+                  "programs")
 
 
 def doctor(lab, *words):

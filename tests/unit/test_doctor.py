@@ -29,7 +29,7 @@ def healthy(**changes):
                 netfilter=(("net.bridge.bridge-nf-call-iptables", None), ("net.bridge.bridge-nf-call-ip6tables", None),
                            ("net.bridge.bridge-nf-call-arptables", None)),
                 clock_offset_s=0.004, clock_uncertainty_s=0.002, state_dir_checked=True,
-                resolver=ResolverFacts(container="running", answered=True))
+                programs=("python3", "nft", "nsenter"), resolver=ResolverFacts(container="running", answered=True))
     base.update(changes)
     return HostFacts(**base)
 
@@ -182,6 +182,19 @@ def test_state_dir_not_writable():
                                          "system")
 
 
+def test_the_programs_isolation_needs_fail_where_missing_and_python3_alone_warns_without_it():
+    found = judge(healthy(programs=("python3", "nsenter")))["programs"]
+    assert found.level is Level.FAIL and "no nft" in found.detail and "nftables" in found.fix
+    found = judge(healthy(programs=("nft", "nsenter")))["programs"]  # Docker 20.10 announces nothing itself
+    assert found.level is Level.FAIL and found.fix == "`apt-get install python3-minimal` on the host"
+    found = judge(healthy(programs=("nft", "nsenter"), docker_version="28.1.1"))["programs"]
+    assert found.level is Level.WARN and "file by file over SFTP" in found.detail
+    quiet = CLUSTER.replace("resolver: false}", "resolver: false, isolation: false}")
+    assert judge(healthy(programs=()), quiet)["programs"].level is Level.WARN
+    assert judge(healthy(programs=("python3",)), quiet)["programs"].level is Level.OK
+    assert judge(healthy(programs=None))["programs"].level is Level.SKIP
+
+
 def test_resolver_absent_stopped_or_silent():
     absent = judge(healthy(resolver=ResolverFacts()), RESOLVER)["resolver"]
     # not started yet (before the first `network create`): a warning, the command exits 0
@@ -293,9 +306,9 @@ def test_the_command_prints_a_line_per_check_and_fails_naming_the_host_and_fix(t
     assert failed == [("node2  bridge            FAIL  no br0 on the host (it is on eno1) | fix: make br0 with "
                        "198.18.0.12/24 and the NIC as its port in the host's network configuration "
                        "(docs/real-hosts.md, 'The bridge'), then `nap-compose network create`")]
-    assert [line.split()[0] for line in lines[:-1]] == ["node1"] * 9 + ["node2"] * 9 + ["store"] * 4
+    assert [line.split()[0] for line in lines[:-1]] == ["node1"] * 10 + ["node2"] * 10 + ["store"] * 4
     assert "store  pool              OK    90 of 90 addresses free" in lines
-    assert lines[-1] == "doctor: 2 host(s) and the store: 16 ok, 1 warning(s), 1 failure(s), 4 skipped"
+    assert lines[-1] == "doctor: 2 host(s) and the store: 18 ok, 1 warning(s), 1 failure(s), 4 skipped"
 
 
 def test_json_and_warnings_exit_zero(tmp_path):
@@ -305,7 +318,7 @@ def test_json_and_warnings_exit_zero(tmp_path):
     assert status == 0
     report = json.loads(out)
     assert report["ok"] is True
-    assert report["counts"] == {"ok": 18, "warn": 1, "fail": 0, "skip": 3}
+    assert report["counts"] == {"ok": 20, "warn": 1, "fail": 0, "skip": 3}
     assert report["checks"][-1] == {"subject": "store", "check": "pool", "level": "ok",
                                     "detail": "90 of 90 addresses free", "fix": ""}
 

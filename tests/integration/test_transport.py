@@ -141,6 +141,15 @@ def test_a_bulk_put_whose_connection_dies_midway_is_sent_again_whole_on_a_fresh_
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _sessions_counted(connections, host: str) -> list:
+    """A list that grows by one at each session channel (a command, an SFTP session) opened to ``host``."""
+    opened = []
+    transport = connections.ssh(host).get_transport()
+    real_open = transport.open_session
+    transport.open_session = lambda *a, **k: opened.append(1) or real_open(*a, **k)
+    return opened
+
+
 def test_a_directory_s_files_go_in_one_command_in_place_and_a_bad_one_names_the_host_and_path(lab):
     host = lab.cluster.hosts[2].name
     directory = os.path.join(lab.dir, host, "staged-put-probe")
@@ -153,10 +162,7 @@ def test_a_directory_s_files_go_in_one_command_in_place_and_a_bad_one_names_the_
         os.makedirs(os.path.join(directory, "in-the-way.hosts"))
         with HostConnections(lab.cluster) as connections:
             files = connections.files(host)
-            opened = []
-            transport = connections.ssh(host).get_transport()
-            real_open = transport.open_session
-            transport.open_session = lambda *a, **k: opened.append(1) or real_open(*a, **k)
+            opened = _sessions_counted(connections, host)
             files.put_stages(directory, [[(f"f{n:02d}.hosts", lambda n=n: f"file {n}\n".encode()) for n in range(30)]
                                          + [("a.hosts", lambda: b"new\n")], [("a@new.sum", lambda: b"")]],
                              0o644, ["a@old.sum"])
@@ -187,7 +193,7 @@ def test_a_command_whose_connection_ends_under_it_runs_again_on_a_fresh_one(lab)
         with HostConnections(lab.cluster) as connections:
             first = connections.ssh(host).get_transport()
             status, out, _ = run_command(connections, host, [
-                "sh", "-c", f'if [ -e "$0" ]; then echo again; else touch "$0"; kill -9 "$PPID"; sleep 5; fi', marker])
+                "sh", "-c", 'if [ -e "$0" ]; then echo again; else touch "$0"; kill -9 "$PPID"; sleep 5; fi', marker])
             assert (status, out) == (0, "again\n")
             assert connections.ssh(host).get_transport() is not first
             with pytest.raises(HostError) as err:  # a command killed by a signal, the connection alive
@@ -210,10 +216,7 @@ def test_many_files_are_read_and_rewritten_in_place_in_one_command_each(lab):
         inodes = [os.stat(p).st_ino for p in paths]
         with HostConnections(lab.cluster) as connections:
             files = connections.files(host)
-            opened = []
-            transport = connections.ssh(host).get_transport()
-            real_open = transport.open_session
-            transport.open_session = lambda *a, **k: opened.append(1) or real_open(*a, **k)
+            opened = _sessions_counted(connections, host)
             got = files.read_many(paths + [os.path.join(directory, "absent")], 1024)
             assert len(opened) == 1
             assert got[3] == b"127.0.0.1\tlocalhost\n# file 3, longer than what replaces it\n"

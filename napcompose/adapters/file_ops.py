@@ -15,7 +15,9 @@ from typing import Callable, Iterable, List, Sequence, Tuple
 
 import paramiko
 
+from napcompose.adapters.many_files import read_each, write_each
 from napcompose.adapters.sdk_errors import cause
+from napcompose.adapters.staged_put import by_parts
 from napcompose.errors import HostError
 
 
@@ -167,14 +169,6 @@ class SftpTree:
             raise self._fail("removing", current, exc) from exc
 
 
-def _or_error(work):
-    """``work()``, or the HostError it raised: a batch answers each file on its own."""
-    try:
-        return work()
-    except HostError as exc:
-        return exc
-
-
 class LocalTree:
     """The operations on this machine's file system (a unix:// host)."""
 
@@ -219,14 +213,12 @@ class LocalTree:
             self.put(path, load(), mode)
 
     def read_many(self, paths, max_bytes: int):
-        return [_or_error(lambda p=p: self.read(p, max_bytes)) for p in paths]
+        return read_each(self, paths, max_bytes)
 
     def write_many_in_place(self, items):
-        return [_or_error(lambda i=item: self.write_in_place(*i)) for item in items]
+        return write_each(self, items)
 
     def put_stages(self, directory: str, stages, mode: int, remove=()) -> None:
-        from napcompose.adapters.staged_put import by_parts
-
         by_parts(self, directory, stages, mode, remove)
 
     def symlink(self, target: str, path: str) -> None:

@@ -17,7 +17,8 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from napcompose.errors import HostError
 
-Runner = Callable[[Sequence[str], Union[str, bytes]], Tuple[int, str, str]]
+# runs argv on the host with stdin: (exit status, stdout, stderr)
+Runner = Callable[[Sequence[str], Union[str, bytes]], Tuple[int, Union[str, bytes], str]]
 NOT_FOUND = 127  # the shell's status for a program the host does not have
 
 READ_PROGRAM = r"""
@@ -85,7 +86,7 @@ def read_many(run: Runner, files, paths: Sequence[str], max_bytes: int) -> List[
     payload = b"\n".join(_checked(files.host, p) for p in paths) + b"\n"
     status, out, err = run(["python3", "-c", READ_PROGRAM, str(int(max_bytes))], payload)
     if status == NOT_FOUND:
-        return [_one(lambda p=p: files.read(p, max_bytes)) for p in paths]
+        return read_each(files, paths, max_bytes)
     answers = _answers(files.host, status, out, err, len(paths), with_data=True)
     return [HostError(files.host, f"reading {path}: {answer}") if isinstance(answer, str) else answer
             for path, answer in zip(paths, answers)]
@@ -99,13 +100,24 @@ def write_many(run: Runner, files, items: Sequence[Tuple[str, bytes]]) -> List[O
     payload = b"".join(b"%d " % len(data) + _checked(files.host, path) + b"\n" + data for path, data in items)
     status, out, err = run(["python3", "-c", WRITE_PROGRAM], payload)
     if status == NOT_FOUND:
-        return [_one(lambda i=item: files.write_in_place(*i)) for item in items]
+        return write_each(files, items)
     answers = _answers(files.host, status, out, err, len(items), with_data=False)
     return [HostError(files.host, f"writing {path}: {answer}") if isinstance(answer, str) else None
             for (path, _), answer in zip(items, answers)]
 
 
-def _one(work):
+def read_each(files, paths: Sequence[str], max_bytes: int) -> List[Union[bytes, HostError]]:
+    """``read_many`` through ``files.read``, one file after another (a host without python3, a unix:// host)."""
+    return [_answer(lambda p=p: files.read(p, max_bytes)) for p in paths]
+
+
+def write_each(files, items: Sequence[Tuple[str, bytes]]) -> List[Optional[HostError]]:
+    """``write_many`` through ``files.write_in_place``, one file after another."""
+    return [_answer(lambda i=item: files.write_in_place(*i)) for item in items]
+
+
+def _answer(work):
+    """``work()``, or the HostError it raised: a batch answers for each file on its own."""
     try:
         return work()
     except HostError as exc:

@@ -183,16 +183,18 @@ class RemoteFiles:
 
         once_more_if_dropped(self._connection, once)  # the whole text again: harmless
 
+    def _runner(self, raw: bool = False):
+        """One fixed command on this host (host_commands.run_command), as the batch modules call it."""
+        return lambda argv, stdin: run_command(self._connections, self.host, argv, stdin, raw=raw)
+
     def read_many(self, paths, max_bytes: int):
-        # one command for every file (many_files.py): a listing of files, harmless to run twice
-        got = many_files.read_many(lambda argv, stdin: run_command(self._connections, self.host, argv, stdin, raw=True),
-                                   self, paths, max_bytes)
+        # one command for every file (many_files.py): reads, harmless to run twice
+        got = many_files.read_many(self._runner(raw=True), self, paths, max_bytes)
         return [_bounded(self.host, path, data, max_bytes) for path, data in zip(paths, got)]
 
     def write_many_in_place(self, items):
         # the whole texts again on a second run: harmless
-        return many_files.write_many(lambda argv, stdin: run_command(self._connections, self.host, argv, stdin, raw=True),
-                                     self, items)
+        return many_files.write_many(self._runner(raw=True), self, items)
 
     # Shipping: the same operations as LocalFiles, over this host's SFTP session, one call at a time.
     def _tree(self) -> SftpTree:
@@ -235,8 +237,7 @@ class RemoteFiles:
 
     def put_stages(self, directory: str, stages, mode: int, remove=()) -> None:
         # one command for the whole directory (staged_put.py); a whole second run is harmless
-        staged_put.put_stages(lambda argv, stdin: run_command(self._connections, self.host, argv, stdin),
-                              self, directory, stages, mode, remove)
+        staged_put.put_stages(self._runner(), self, directory, stages, mode, remove)
 
     def symlink(self, target: str, path: str) -> None:
         with self._lock:

@@ -15,14 +15,12 @@ A host without ``python3`` gets the same through SFTP, a stage at a time (``by_p
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence, Tuple, Union
+from typing import Callable, Sequence, Tuple
 
+from napcompose.adapters.many_files import NOT_FOUND, Runner
 from napcompose.errors import HostError
 
 Item = Tuple[str, Callable[[], object]]  # (file name, load: bytes or an iterable of byte chunks)
-# runs argv on the host with stdin: (exit status, stdout, stderr)
-Runner = Callable[[Sequence[str], Union[str, bytes]], Tuple[int, str, str]]
-NOT_FOUND = 127  # the shell's status for a program the host does not have
 
 _NAME_RE = re.compile(r"[A-Za-z0-9@._+-]{1,255}")
 

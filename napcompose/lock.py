@@ -20,8 +20,10 @@ or renewing), a holder needs no read for that: another run can take the lock onl
 record unchanged for a whole lease on its own clock, and it cannot have seen this write before it
 was sent, so nobody can hold the lock yet (a clock that stepped back, or jumped ahead, makes the next
 check read the record). The renewal every third of a lease keeps a healthy run inside that window;
-a run stalled past it reads the record at its next step. The lock keeps honest operators from colliding; it is not
-what keeps addresses unique: the IPAM's own fencing does that whatever the callers do.
+a run stalled past it reads the record at its next step.
+
+The lock keeps honest operators from colliding; it is not what keeps addresses unique: the IPAM's
+own fencing does that whatever the callers do.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from napcompose.adapters.docker_channel import DIAL_STDIO, STREAMLOCAL
 from napcompose.adapters.sdk_errors import cause, sdk_errors
 from napcompose.clustermodel import Cluster, Host, StoreSpec
 from napcompose.doctor.facts import HostFacts, Link, MemberHealth, ResolverFacts
-from napcompose.doctor.judge import NETFILTER
+from napcompose.doctor.judge import NETFILTER, PROGRAMS
 from napcompose.errors import HostKeyError, NapComposeError, without_host
 
 STATE_DIR = "/var/lib/nap-compose"
@@ -140,7 +140,6 @@ def _state_dir(client) -> dict:
     return facts
 
 
-PROGRAMS = ("python3", "nft", "nsenter")
 _HAS = 'for p in "$@"; do command -v "$p" >/dev/null 2>&1 && echo "$p"; done; true'
 
 

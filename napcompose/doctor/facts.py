@@ -47,7 +47,7 @@ class HostFacts:
     state_dir: str = "/var/lib/nap-compose"
     state_dir_error: Optional[str] = None  # None with state_dir_checked: writable
     state_dir_checked: bool = False
-    programs: Optional[Tuple[str, ...]] = None  # which of PROGRAMS the host has; None: not asked
+    programs: Optional[Tuple[str, ...]] = None  # which of judge.PROGRAMS the host has; None: not asked
     resolver: Optional[ResolverFacts] = None
 
 

@@ -22,6 +22,7 @@ POOL_LOW_FRACTION = 0.1
 NETFILTER = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
              "net.bridge.bridge-nf-call-arptables")
 GUIDE = "docs/real-hosts.md"
+PROGRAMS = ("python3", "nft", "nsenter")  # what nap-compose runs on a host; the facts say which it has
 
 
 def _numbers(text: Optional[str]) -> Tuple[int, ...]:
@@ -276,7 +277,7 @@ def _programs(lines: _Lines, cluster: Cluster, facts: HostFacts) -> None:
         lines.skip(("programs",), "not asked")
         return
     isolating = cluster.network.isolation
-    missing = [p for p in ("python3", "nft", "nsenter") if p not in facts.programs]
+    missing = [p for p in PROGRAMS if p not in facts.programs]
     wanted = missing if isolating else [p for p in missing if p == "python3"]
     if not wanted:
         lines.add("programs", Level.OK, ", ".join(facts.programs) or "none needed")

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Generic, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from napcompose.errors import NapComposeError
+from napcompose.model import SLOTS
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class HostResult(Generic[R]):
     """What one item of a fan-out gave: its ``value``, or the ``error`` it ended with.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional, Tuple, Union
 
 from napcompose.ipam.fencing import Vacated
-from napcompose.model import HostStatus, ObservedContainer, Placement, Replica, ServiceSpec
+from napcompose.model import SLOTS, HostStatus, ObservedContainer, Placement, Replica, ServiceSpec
 from napcompose.observe.pins import Pin
 from napcompose.planner.daytwo_actions import Pause, RemoveVolume, Unpause
 from napcompose.planner.network_actions import (NETWORK_TYPES, CreateNetwork, LoadResolverImage, RecreateNetwork,
@@ -22,7 +22,7 @@ from napcompose.planner.rolling_actions import RemovePrevious, RollBack, Rolling
 from napcompose.shipping.manifest import Shipped
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, **SLOTS, order=True)
 class Unreserved:
     """The address of ``owner`` before the run's Reserve action gives it one.
 
@@ -52,7 +52,7 @@ class Strand:
     ip: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Reservation:
     replica: Replica
     host: str
@@ -224,7 +224,7 @@ def image_key(image: str, host: str) -> str:
 # ---------------------------------------------------------------------------- containers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class _OnReplica:
     replica: Replica
     host: str
@@ -240,7 +240,7 @@ class _OnReplica:
         return self.replica.label
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Create(_OnReplica):
     """Create the replica's container at ``address`` (and start it unless the run only creates)."""
 
@@ -253,7 +253,7 @@ class Create(_OnReplica):
     kind: ClassVar[str] = "create"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class CreateOneOff(_OnReplica):
     """Create the one-off container ``replica`` (a ``run``'s, planner/run.py) from ``spec`` (the
     service as the run changes it) at ``address``; ``start``: start it too (a detached run)."""
@@ -266,7 +266,7 @@ class CreateOneOff(_OnReplica):
     kind: ClassVar[str] = "create one-off"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Recreate(_OnReplica):
     """Remove ``container`` and create the replica again at ``address`` (same name, same address)."""
 
@@ -279,7 +279,7 @@ class Recreate(_OnReplica):
     kind: ClassVar[str] = "recreate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Start(_OnReplica):
     container: Optional[ObservedContainer] = None
     healthy: bool = False
@@ -288,7 +288,7 @@ class Start(_OnReplica):
     kind: ClassVar[str] = "start"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Keep(_OnReplica):
     """Nothing to change; a running container is still waited for when a dependent needs it healthy."""
 
@@ -299,7 +299,7 @@ class Keep(_OnReplica):
     kind: ClassVar[str] = "noop"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Stop(_OnReplica):
     container: Optional[ObservedContainer] = None
     verb: ClassVar[str] = "Stopping"
@@ -310,7 +310,7 @@ class Stop(_OnReplica):
         return f"stop {self.replica.label}@{self.host}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Restart(_OnReplica):
     container: Optional[ObservedContainer] = None
     verb: ClassVar[str] = "Restarting"
@@ -321,7 +321,7 @@ class Restart(_OnReplica):
         return f"{self.replica.label}@{self.host}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Remove(_OnReplica):
     """Remove ``container``; ``stop``: stop it first when it runs; ``force``: remove it even running."""
 
@@ -337,7 +337,7 @@ class Remove(_OnReplica):
         return f"{self.replica.label}@{self.host}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Kill(_OnReplica):
     container: Optional[ObservedContainer] = None
     signal: str = "SIGKILL"
@@ -345,7 +345,7 @@ class Kill(_OnReplica):
     kind: ClassVar[str] = "kill"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class AwaitReady(_OnReplica):
     """``--wait``: wait until the replica's container runs, and is healthy where ``healthcheck`` says
     its service has one; a ``completed`` job is ready once it exited 0. Runs after the hosts files
@@ -371,7 +371,7 @@ class AwaitReady(_OnReplica):
 # ---------------------------------------------------------------------------- hosts files
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class WriteHosts:
     """Bring the managed block of every running container of the project on ``host`` up to date.
 
@@ -395,7 +395,7 @@ class WriteHosts:
         return self.host
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class WriteNames:
     """Bring the project's names file for the resolver on ``host`` up to date (one file per host).
 

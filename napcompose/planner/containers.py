@@ -19,7 +19,7 @@ from napcompose.names.records import search_domains
 from napcompose.names.startnames import StartNames
 from napcompose.imagecheck import image_name
 from napcompose.isolation.groups import GROUPS_LABEL, groups_label
-from napcompose.model import (GENERATION_LABEL, Allocation, ContainerRequest, ObservedContainer, Placement,
+from napcompose.model import (GENERATION_LABEL, SLOTS, Allocation, ContainerRequest, ObservedContainer, Placement,
                               Project, Replica, pairs)
 from napcompose.planner.actions import (Address, Create, Keep, Recreate, Remove, Start, image_key)
 from napcompose.planner.options import Options
@@ -27,7 +27,7 @@ from napcompose.planner.options import Options
 COMPOSE_VERSION = "1.29.2"  # the label docker-compose v1 writes; tools that read labels expect it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class Desired:
     """What a wanted replica should be: where, made from which config and image, at which address."""
 

@@ -1,5 +1,3 @@
-import sys
+from napcompose.cli import run
 
-from napcompose.cli import main
-
-sys.exit(main())
+run()

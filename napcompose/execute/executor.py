@@ -85,6 +85,7 @@ def run_plan(core: Core, project: Project, options: Options, plan: Plan, address
                               f"{orphan.replica.service} is not in the project); "
                               "pass --remove-orphans to remove it")
     state.ahead = ahead = CreatesAhead(state, plan.waves, core.max_workers)
+    state.listings = listings = names.ListingsAhead(state)
     try:
         results = run_waves(plan.waves, lambda action: _run_one(state, action), lambda a: a.key, lambda a: a.after,
                             core.max_workers, inline=lambda action: containers.quiet_keep(state, action),
@@ -95,6 +96,7 @@ def run_plan(core: Core, project: Project, options: Options, plan: Plan, address
         raise abort.error from None
     finally:
         ahead.close()
+        listings.close()
     for action in plan.actions:
         result = results[action.key]
         if result.skipped:

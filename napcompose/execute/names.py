@@ -17,6 +17,7 @@ same bytes handed to every host, and made again only when the addresses change (
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -128,15 +129,18 @@ def _present(listing: Sequence[str], project_name: str) -> Tuple[set, set]:
     return {n for n in mine if n.endswith(SUFFIX)}, {n for n in mine if n.endswith(MARK)}
 
 
-def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: NamesSet) -> int:
+def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: NamesSet,
+                listing: Optional[Sequence[str]] = None) -> int:
     """Bring the project's files in the resolver's ``directory`` to ``wanted``; how many names files changed.
 
     A changed file is rewritten under its own name (the resolver rereads it in one step); once every
     changed file is written, their new marks are put (a mark never vouches for a file not written
     yet) and the old ones removed; a file no longer wanted goes with its marks. All of it is one
     ``put_stages`` (the files, then their marks, then the removals): the adapter sends it in one
-    round trip where it can (a first ``up`` puts two files per service on every host)."""
-    listing = files.listdir(directory)
+    round trip where it can (a first ``up`` puts two files per service on every host). ``listing``:
+    the directory's, read already under the run's lock (ListingsAhead)."""
+    if listing is None:
+        listing = files.listdir(directory)
     if listing and len(listing) == len(wanted.listing) and wanted.listing.issuperset(listing):
         return 0  # exactly the files and marks wanted (no set made of the listing, no name looked at twice)
     present, marks = _present(listing, project_name)
@@ -149,11 +153,55 @@ def write_files(files: RemoteFiles, directory: str, project_name: str, wanted: N
     return len(changed) + len(gone)
 
 
+class ListingsAhead:
+    """The resolver directories' listings that a run's first names writes start from, read while the
+    run reserves its addresses.
+
+    A first ``up`` writes the names files before any container starts, right after the addresses are
+    reserved: listing each directory then put a round trip per host on the way to the first start.
+    The listing needs no address, and nothing but this run's own writes changes the project's files
+    while it holds the project's lock, so it is read beside the reservations; the host's first names
+    write takes it (``take``), later ones list again. A listing that failed is read again by the write,
+    which then reports the host's error as it would have.
+    """
+
+    def __init__(self, state: RunState):
+        resolver = state.core.cluster.network.resolver
+        hosts = [] if resolver is None or state.project is None else sorted(
+            {a.host for a in state.plan.actions if isinstance(a, WriteNames) and a.host not in state.down})
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=min(len(hosts), state.core.max_workers),
+                                        thread_name_prefix="listings") if hosts else None
+        self._found: Dict[str, Future] = {}
+        for host in hosts:
+            self._found[host] = self._pool.submit(_listing, state, host)
+
+    def take(self, host: str) -> Optional[List[str]]:
+        """The listing read ahead for ``host``'s directory, once; None: none (or it failed)."""
+        with self._lock:
+            found = self._found.pop(host, None)
+        if found is None:
+            return None
+        try:
+            return found.result()
+        except NapComposeError:
+            return None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
+def _listing(state: RunState, host: str) -> List[str]:
+    return state.core.files(host).listdir(state.core.cluster.network.resolver.host_directory(host))
+
+
 def _write(state: RunState, host: str, wanted: NamesSet) -> List[Outcome]:
     core = state.core
     try:
         directory = core.cluster.network.resolver.host_directory(host)
-        written = write_files(core.files(host), directory, state.project.name, wanted)
+        listing = state.listings.take(host) if state.listings is not None else None
+        written = write_files(core.files(host), directory, state.project.name, wanted, listing)
     except NapComposeError as exc:
         core.reporter.progress(host, ACTION, "error", f"on {host}")
         return [Outcome(host, ACTION, host, str(exc))]

@@ -178,6 +178,8 @@ class RunState:
     _view_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # the containers created while the wave before theirs ran (execute/ahead.py): ``take(action)``
     ahead: Optional[object] = field(default=None, repr=False)
+    # the resolver directories' listings read beside the reservations (names.ListingsAhead): ``take(host)``
+    listings: Optional[object] = field(default=None, repr=False)
 
     @classmethod
     def of(cls, core: Core, project: Project, options: Options, plan: Plan, addresses: Addresses) -> "RunState":

@@ -85,3 +85,52 @@ def test_a_host_holding_exactly_the_files_is_left_alone_and_a_missing_mark_is_pu
     assert write_files(files, f"{DIR}/node1", "shop", wanted) == 1  # the file again, then its mark
     assert [(op, path.rsplit("/", 1)[1]) for op, path in files.calls] == [("listdir", "node1"), ("put_stages", "node1")]
     assert [(op, path.rsplit("/", 1)[1]) for op, path in files.staged] == [("put", "shop@api.hosts"), ("put", mark)]
+
+
+def test_the_first_write_of_a_host_starts_from_the_listing_read_while_the_addresses_are_reserved():
+    import threading
+
+    rig = Rig()
+    listed = {host: threading.Event() for host in NODES}
+    for host in NODES:
+        files = rig.world.files(host)
+
+        def listdir(path, files=files, done=listed[host], real=files.listdir):
+            try:
+                return real(path)
+            finally:
+                done.set()
+
+        files.listdir = listdir
+    reserve = rig.ipam.ensure_many
+
+    def ensure_many(*args, **kwargs):
+        # the reservations end only once every host's directory was listed: a listing made after them
+        # (by the write that follows) would never come, and the wait would time out
+        waited = [listed[host].wait(5) for host in NODES]
+        assert all(waited), "the resolver directories were not listed while the addresses were reserved"
+        return reserve(*args, **kwargs)
+
+    rig.ipam.ensure_many = ensure_many
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    for host in NODES:  # the one listing before the first write, none taken twice
+        ops = [op for op, _ in rig.world.files(host).calls]
+        assert ops[:2] == ["listdir", "put_stages"], ops
+        assert "api-2.shop.nap" in rig.names(host)
+
+
+def test_a_listing_that_failed_ahead_is_read_again_by_the_write():
+    from napcompose.errors import HostError
+
+    rig = Rig()
+    files = rig.world.files("node2")
+    failures = [HostError("node2", "ssh: the channel closed")]
+
+    def listdir(path, real=files.listdir):
+        if failures:
+            raise failures.pop()
+        return real(path)
+
+    files.listdir = listdir
+    assert nap.up(rig.orc, shop(2)).failed == ()
+    assert failures == [] and "api-2.shop.nap" in rig.names("node2")

@@ -129,7 +129,7 @@ def plan_up(project: Project, observation: Observation, addresses: Addresses, op
         waits = ready_waits(project, (a for wave in container_waves for a in wave), ground.selected)
         waves += [waits] if waits else []
     return Plan(project.name, tuple(waves), placement, containers.current, observation.hosts,
-                containers.orphans, _hosts_lines(project, placement, address_of),
+                containers.orphans, lambda: _hosts_lines(project, placement, address_of),
                 volumes=_volumes(project, placement, observation),
                 notes=pin_notes(pins) + ground.loss.notes, pins=pins)
 

@@ -308,6 +308,27 @@ def test_preview_reserves_and_touches_nothing(rig):
     assert "db_1 on node1 ((new)): create (not created yet)" in lines
 
 
+def test_an_up_makes_no_hosts_lines_and_a_preview_makes_them_when_shown(rig, monkeypatch):
+    import napcompose.planner.up as planner_up
+
+    made = []
+    real = planner_up._hosts_lines
+
+    def counted(*args):
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(planner_up, "_hosts_lines", counted)
+    assert nap.up(rig.orc, guestbook()).failed == ()
+    assert made == []  # an up shows no lines: no map of every service's peers is made for them
+    preview = nap.preview(rig.orc, guestbook())
+    assert made == []
+    lines = dict(preview.hosts_lines)
+    assert len(made) == 1 and preview.hosts_lines is preview.hosts_lines and len(made) == 1
+    front = next(r for r in lines if r.label == "front_1")
+    assert any(line.endswith(" web_1 gb_web_1 app web") for line in lines[front])
+
+
 def test_preview_shows_existing_addresses_and_the_actions(rig):
     nap.up(rig.orc, guestbook())
     preview = nap.preview(rig.orc, guestbook(web_env=(("A", "1"),)), scales={"web": 1}, no_rolling=True)

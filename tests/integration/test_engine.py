@@ -1,6 +1,7 @@
 """DockerEngine against a real lab host: what it creates is what the request says, and errors name the host."""
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -100,9 +101,8 @@ def test_create_start_list_inspect_stop_remove(engine, lab):
 
 def test_logs_are_split_into_lines(engine, lab):
     request = _request(engine, lab, "talker")
-    request = ContainerRequest(**{**request.__dict__,
-                                  "spec": ServiceSpec(name="talker", image=IMAGE,
-                                                      command=("sh", "-c", "echo one; echo two; echo three"))})
+    request = replace(request, spec=ServiceSpec(name="talker", image=IMAGE,
+                                                command=("sh", "-c", "echo one; echo two; echo three")))
     container_id = engine.create_container(request)
     engine.start_container(container_id)
     engine._connections.docker(engine.host).api.wait(container_id, timeout=20)
@@ -125,8 +125,7 @@ def test_errors_name_host_verb_and_container(engine, lab):
     message = str(info.value)
     assert message.startswith(f"{engine.host}: create {request.name}: ")
     assert "already in use" in message
-    missing = ContainerRequest(**{**_request(engine, lab, "noimg").__dict__,
-                                  "image": "nap-lab/not-there:0"})
+    missing = replace(_request(engine, lab, "noimg"), image="nap-lab/not-there:0")
     with pytest.raises(HostError) as info:
         engine.create_container(missing)
     assert str(info.value).startswith(f"{engine.host}: create {missing.name}: ")

@@ -25,8 +25,10 @@ from napcompose.planner.rolling_actions import (RemovePrevious, RollBack, Rollba
 
 def split_previous(containers: Sequence[ObservedContainer]) -> Tuple[tuple, tuple]:
     """(the containers that are replicas, the ones kept by updates for a rollback)."""
-    return (tuple(c for c in containers if not is_previous(c)),
-            tuple(c for c in containers if is_previous(c)))
+    replicas, kept = [], []
+    for c in containers:  # one pass: a large project's containers are read once
+        (kept if is_previous(c) else replicas).append(c)
+    return tuple(replicas), tuple(kept)
 
 
 def has_healthcheck(spec: ServiceSpec) -> bool:

@@ -194,8 +194,9 @@ def _place(ground: _Ground, mine) -> Placement:
     reachable = [h for h in observation.cluster.hosts if h.name not in ground.down and h.name not in ground.evicted]
     # A kept container is a copy to stick to only for a replica that has no other: after a move it may
     # sit on a host the replica left, while a replica removed by ``rm`` still has its address there.
-    current = {c.replica for c in loss.containers if c.replica is not None and not is_previous(c)}
-    copies = [c for c in loss.containers if not is_previous(c) or c.replica not in current]
+    previous = [is_previous(c) for c in loss.containers]  # each container's name read once, not twice
+    current = {c.replica for c, kept in zip(loss.containers, previous) if c.replica is not None and not kept}
+    copies = [c for c, kept in zip(loss.containers, previous) if not kept or c.replica not in current]
     placement = place(project, reachable, copies, _scales(project, ground.selected, mine, ground.options),
                       observation.volumes)
     existing = {c.replica for c in mine}

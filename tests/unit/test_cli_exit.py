@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+from napcompose import __version__
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -37,7 +39,7 @@ def test_a_thread_still_running_is_waited_for_and_atexit_functions_run_after_it(
         sys.stdout.write("never\\n")
     """, "--version")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["nap-compose 0.1.0", "thread done", "atexit ran"]
+    assert done.stdout.splitlines() == [f"nap-compose {__version__}", "thread done", "atexit ran"]
     assert "torn down" not in done.stderr
 
 

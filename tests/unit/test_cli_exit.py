@@ -21,7 +21,7 @@ def _program(body: str, *argv: str, cwd: str = ROOT) -> subprocess.CompletedProc
 def test_a_thread_still_running_is_waited_for_and_atexit_functions_run_after_it():
     done = _program("""
         import atexit, sys, threading, time
-        from napcompose.cli import run
+        import napcompose.cli as cli
 
         def late():
             time.sleep(0.3)
@@ -31,11 +31,18 @@ def test_a_thread_still_running_is_waited_for_and_atexit_functions_run_after_it(
             def __del__(self):
                 sys.stderr.write("torn down\\n")  # only the interpreter's teardown would get here
 
+        real_main = cli.main
+
+        def main_then_a_thread(argv=None):
+            status = real_main(argv)
+            threading.Thread(target=late).start()  # still running when the command is done
+            return status
+
         kept = TornDown()
         atexit.register(lambda: sys.stdout.write("atexit ran\\n"))
-        threading.Thread(target=late).start()
+        cli.main = main_then_a_thread
         sys.argv[0] = "nap-compose"
-        run()
+        cli.run()
         sys.stdout.write("never\\n")
     """, "--version")
     assert done.returncode == 0, done.stderr

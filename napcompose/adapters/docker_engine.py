@@ -16,7 +16,8 @@ from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.attach import container_upgrade, exec_upgrade
 from napcompose.adapters.lines import split_lines
 from napcompose.adapters.exec_stream import exec_output
-from napcompose.adapters.sdk_errors import cause, sdk_errors
+from napcompose.adapters.dropped import once_more_unless_landed
+from napcompose.adapters.sdk_errors import cause, in_transit, sdk_errors
 from napcompose.errors import HostError, NapComposeError, VolumeInUseError
 from napcompose.imageref import parse_image
 from napcompose.model import (GENERATION_LABEL, ContainerEvent, ContainerRequest, ExecRequest, ObservedContainer,
@@ -260,15 +261,31 @@ class DockerEngine:
     # ------------------------------------------------------------------ changing
 
     def create_container(self, request: ContainerRequest) -> str:
-        with self._calling("create", request.name):
+        def create() -> str:
             api = self._api()
-            kwargs = create_kwargs(api, request)
-            reply = api.create_container(**kwargs)
-        return reply["Id"]
+            return api.create_container(**create_kwargs(api, request))["Id"]
+
+        with self._calling("create", request.name):
+            # A connection that ends under a create leaves unknown whether the container landed:
+            # asked by its name (and our allocation's label) before a second create.
+            return once_more_unless_landed(create, lambda: self._landed(request), in_transit)
+
+    def _landed(self, request: ContainerRequest) -> Optional[str]:
+        """The id of the container ``request`` created, when it is there; None otherwise."""
+        import docker.errors
+
+        try:
+            found = self._api().inspect_container(request.name)
+        except docker.errors.NotFound:
+            return None
+        labels = (found.get("Config") or {}).get("Labels") or {}
+        # another container holding the name is not ours: the second create says so (a conflict)
+        return found.get("Id") if labels.get(ALLOC_LABEL) == request.alloc_id else None
 
     def start_container(self, container_id: str) -> None:
         with self._calling("start", container_id[:12]):
-            self._api().start(container_id)
+            # starting a started container is answered 304, no error: a second start is harmless
+            once_more_unless_landed(lambda: self._api().start(container_id), lambda: None, in_transit)
 
     def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
         with self._calling("stop", container_id[:12]):

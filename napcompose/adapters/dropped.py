@@ -11,12 +11,16 @@ The transport learns that the server closed the connection in its own thread: an
 fail with the end of the stream (EOFError, a reset, paramiko's own exception) a moment before the
 transport says it is no longer active. A failure of that kind waits up to ``SETTLE_S`` for the
 connection to say so; any other failure is judged at once.
+
+A container create is not harmless to run twice: the first may have landed with only its answer
+lost, and a second would meet the name taken. ``once_more_unless_landed`` asks first, by the
+container's own name, whether it is there.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from typing import Callable, Optional, TypeVar
 
 from napcompose.errors import HostError
 
@@ -58,3 +62,36 @@ def _dies_within(still: Callable[[], bool], settle_s: float, clock: Callable[[],
             return False
         pause(0.01)
     return True
+
+
+def once_more_unless_landed(operation: Callable[[], T], landed: Callable[[], Optional[T]],
+                            in_transit: Callable[[BaseException], bool],
+                            pause: Callable[[float], None] = time.sleep) -> T:
+    """``operation()``; when it failed in transit (``in_transit``: the connection ended or was
+    refused under it, so whether the server acted is unknown), ``landed()`` says what the server
+    did: the operation's result when it took effect, None when it did not, and then ``operation()``
+    runs once more. ``landed`` is asked twice when its own call fails in transit (the first may go
+    out on the connection that is dying); when it cannot answer, the first failure is raised."""
+    try:
+        return operation()
+    except Exception as exc:  # judged by in_transit; everything else goes on up as it was
+        if not in_transit(exc):
+            raise
+        first = exc
+    found = _NOT_ASKED
+    for attempt in range(2):
+        try:
+            found = landed()
+            break
+        except Exception as exc:
+            if not in_transit(exc):
+                break
+            pause(0.2 * (attempt + 1))
+    if found is _NOT_ASKED:
+        raise first
+    if found is not None:
+        return found
+    return operation()
+
+
+_NOT_ASKED = object()

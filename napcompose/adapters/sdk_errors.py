@@ -15,6 +15,19 @@ def sdk_errors() -> tuple:
             paramiko.SSHException, socket.error, EOFError)
 
 
+def in_transit(exc: BaseException) -> bool:
+    """Whether ``exc`` says the request may have left and no answer came back: the connection
+    ended, was reset or refused under it (docker-py's ``Connection aborted``, paramiko's dropped
+    connection, a channel that could not open). An answer of the server (an API error) and a
+    timeout (the server may still be at work) are not."""
+    import paramiko
+    import requests
+
+    # requests' ReadTimeout is no ConnectionError; its ConnectTimeout is (nothing was sent)
+    return isinstance(exc, (requests.exceptions.ConnectionError, paramiko.SSHException, EOFError,
+                            ConnectionError))
+
+
 def cause(exc: BaseException) -> str:
     """The most useful short sentence an SDK exception holds."""
     import paramiko

@@ -1,5 +1,9 @@
 """DockerEngine against a real lab host: what it creates is what the request says, and errors name the host."""
 
+import os
+import signal
+import threading
+import time
 import uuid
 from dataclasses import replace
 
@@ -11,6 +15,7 @@ from napcompose.adapters.stores import open_store
 from napcompose.adapters.system import SystemClock
 from napcompose.ipam import Ipam, Pool
 from napcompose.errors import HostError
+from napcompose.lab.state import layout_of, read_state
 from napcompose.model import (ContainerRequest, Healthcheck, PortSpec, Replica, ServiceSpec, Ulimit, pairs)
 
 pytestmark = pytest.mark.integration
@@ -150,3 +155,58 @@ def test_an_unreachable_host_is_a_host_error(lab, tmp_path):
         assert str(info.value).startswith("ghost: list containers of project anything: ")
     finally:
         connections.close()
+
+
+def _server_side_sessions(lab, host_name):
+    """The host's sshd processes other than its listener: one per client connection."""
+    lab_host = layout_of(read_state(lab.dir)).host(host_name)
+    with open(lab_host.sshd_pidfile) as fh:
+        listener = int(fh.read().split()[0])
+    netns = os.stat(f"/var/run/netns/{lab_host.netns}").st_ino
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/comm") as fh:
+                comm = fh.read().strip()
+            if comm in ("sshd", "sshd-session") and int(entry) != listener \
+                    and os.stat(f"/proc/{entry}/ns/net").st_ino == netns:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return lab_host, found
+
+
+def test_a_create_whose_connection_ends_before_the_answer_is_made_once(engine, lab):
+    """The host's sshd ends our connection while a create waits for its answer: the engine asks by
+    name whether the container landed (the daemon, stopped meanwhile, reads the request later) and
+    creates it only when it did not; either way one container of that name, ours, is there."""
+    request = _request(engine, lab, "lost")
+    engine.image_present(IMAGE)  # the connection is up before the daemon stops
+    lab_host, sessions = _server_side_sessions(lab, engine.host)
+    assert sessions, "no sshd session serves this test's connection"
+    with open(lab_host.dockerd_pidfile) as fh:
+        dockerd = int(fh.read().strip())
+    outcome = {}
+
+    def create():
+        try:
+            outcome["id"] = engine.create_container(request)
+        except Exception as exc:  # reported by the assertion below
+            outcome["error"] = exc
+
+    os.kill(dockerd, signal.SIGSTOP)  # the request reaches the socket; nothing answers it
+    try:
+        worker = threading.Thread(target=create)
+        worker.start()
+        time.sleep(1.0)
+        assert worker.is_alive(), f"the create ended while the daemon was stopped: {outcome}"
+        for pid in sessions:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        os.kill(dockerd, signal.SIGCONT)
+    worker.join(60)
+    assert "error" not in outcome, f"the create failed: {outcome.get('error')!r}"
+    api = engine._connections.docker(engine.host).api
+    named = api.containers(all=True, filters={"name": f"^/{request.name}$"})
+    assert [c["Id"] for c in named] == [outcome["id"]]
+    assert named[0]["Labels"]["io.nap-compose.alloc-id"] == request.alloc_id

@@ -2,7 +2,7 @@
 
 import pytest
 
-from napcompose.adapters.dropped import once_more_if_dropped
+from napcompose.adapters.dropped import once_more_if_dropped, once_more_unless_landed
 from napcompose.errors import HostError
 
 
@@ -115,3 +115,84 @@ def test_an_answer_of_the_server_on_a_live_connection_is_reported_at_once():
     with pytest.raises(HostError, match="No such file"):
         once_more_if_dropped(connection.alive, operation, clock=lambda: clock.now, pause=clock.pause)
     assert len(calls) == 1 and clock.pauses == []
+
+
+class Server:
+    """A host that keeps containers by name; a create's answer can be lost on the way back."""
+
+    def __init__(self, lose_answers=0, refuse_before=0, lookups_lost=0):
+        self.containers = {}
+        self.creates = 0
+        self.lookups = 0
+        self.lose_answers = lose_answers  # creates that land and whose answer is lost
+        self.refuse_before = refuse_before  # creates that fail before reaching the server
+        self.lookups_lost = lookups_lost
+
+    def create(self, name):
+        self.creates += 1
+        if self.refuse_before:
+            self.refuse_before -= 1
+            raise ConnectionAbortedError("the channel could not open")
+        if name in self.containers:
+            raise RuntimeError(f"Conflict: the name {name} is in use")  # an answer, not in transit
+        self.containers[name] = f"id-{self.creates}"
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise ConnectionResetError("Connection aborted: Remote end closed connection without response")
+        return self.containers[name]
+
+    def landed(self, name):
+        self.lookups += 1
+        if self.lookups_lost:
+            self.lookups_lost -= 1
+            raise ConnectionResetError("the lookup met the dying connection")
+        return self.containers.get(name)
+
+
+def in_transit(exc):
+    return isinstance(exc, ConnectionError)
+
+
+def _create(server, pauses=None):
+    return once_more_unless_landed(lambda: server.create("web_1"), lambda: server.landed("web_1"), in_transit,
+                                   pause=(pauses.append if pauses is not None else lambda s: None))
+
+
+def test_a_create_that_landed_with_its_answer_lost_is_found_by_name_and_not_made_twice():
+    server = Server(lose_answers=1)
+    assert _create(server) == "id-1"
+    assert server.creates == 1 and server.lookups == 1 and server.containers == {"web_1": "id-1"}
+
+
+def test_a_create_that_never_reached_the_server_runs_once_more_after_the_lookup_finds_nothing():
+    server = Server(refuse_before=1)
+    assert _create(server) == "id-2"
+    assert server.creates == 2 and server.lookups == 1 and server.containers == {"web_1": "id-2"}
+
+
+def test_a_lookup_that_meets_the_dying_connection_is_asked_once_more_after_a_pause():
+    server, pauses = Server(lose_answers=1, lookups_lost=1), []
+    assert _create(server, pauses) == "id-1"
+    assert server.creates == 1 and server.lookups == 2 and len(pauses) == 1
+
+
+def test_when_the_lookup_cannot_answer_the_first_failure_is_raised_and_nothing_is_created_again():
+    server = Server(lose_answers=1, lookups_lost=2)
+    with pytest.raises(ConnectionResetError, match="Remote end closed connection"):
+        _create(server)
+    assert server.creates == 1 and server.lookups == 2
+
+
+def test_an_answer_of_the_server_is_raised_at_once_without_a_lookup():
+    server = Server()
+    server.containers["web_1"] = "someone-else"
+    with pytest.raises(RuntimeError, match="Conflict"):
+        _create(server)
+    assert server.creates == 1 and server.lookups == 0
+
+
+def test_a_second_create_that_fails_in_transit_too_is_reported_without_a_third():
+    server = Server(refuse_before=2)
+    with pytest.raises(ConnectionAbortedError):
+        _create(server)
+    assert server.creates == 2 and server.lookups == 1

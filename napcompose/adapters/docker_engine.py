@@ -16,7 +16,7 @@ from napcompose.adapters.docker_create import create_kwargs
 from napcompose.adapters.attach import container_upgrade, exec_upgrade
 from napcompose.adapters.lines import split_lines
 from napcompose.adapters.exec_stream import exec_output
-from napcompose.adapters.dropped import once_more_unless_landed
+from napcompose.adapters.dropped import once_more_if_in_transit, once_more_unless_landed
 from napcompose.adapters.sdk_errors import cause, in_transit, sdk_errors
 from napcompose.errors import HostError, NapComposeError, VolumeInUseError
 from napcompose.imageref import parse_image
@@ -142,7 +142,8 @@ class DockerEngine:
 
     def hosts_path(self, container_id: str) -> str:
         with self._calling("inspect", container_id[:12]):
-            path = self._api().inspect_container(container_id).get("HostsPath")
+            path = once_more_if_in_transit(lambda: self._api().inspect_container(container_id),
+                                           in_transit).get("HostsPath")
         if not path:
             raise HostError(self.host, f"inspect {container_id[:12]}: Docker reports no hosts file "
                                        "(was the container ever started?)")
@@ -285,25 +286,31 @@ class DockerEngine:
     def start_container(self, container_id: str) -> None:
         with self._calling("start", container_id[:12]):
             # starting a started container is answered 304, no error: a second start is harmless
-            once_more_unless_landed(lambda: self._api().start(container_id), lambda: None, in_transit)
+            once_more_if_in_transit(lambda: self._api().start(container_id), in_transit)
 
     def stop_container(self, container_id: str, timeout: Optional[float] = None) -> None:
         with self._calling("stop", container_id[:12]):
-            api = self._api()
-            if timeout is None:
-                api.stop(container_id)
-            else:
-                # The HTTP read must outlast Docker's own grace period.
-                api.stop(container_id, timeout=int(timeout))
+            def stop() -> None:  # a stopped container's stop is answered 304: harmless twice
+                api = self._api()
+                if timeout is None:
+                    api.stop(container_id)
+                else:
+                    # The HTTP read must outlast Docker's own grace period.
+                    api.stop(container_id, timeout=int(timeout))
+
+            once_more_if_in_transit(stop, in_transit)
 
     def remove_container(self, container_id: str, force: bool = False, volumes: bool = False) -> None:
         import docker.errors
 
         with self._calling("remove", container_id[:12]):
-            try:
-                self._api().remove_container(container_id, force=force, v=volumes)
-            except docker.errors.NotFound:
-                pass  # already gone: removal is idempotent
+            def remove() -> None:
+                try:
+                    self._api().remove_container(container_id, force=force, v=volumes)
+                except docker.errors.NotFound:
+                    pass  # already gone: removal is idempotent, so harmless twice
+
+            once_more_if_in_transit(remove, in_transit)
 
     def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
         with self._calling("kill", container_id[:12]):

@@ -94,4 +94,10 @@ def once_more_unless_landed(operation: Callable[[], T], landed: Callable[[], Opt
     return operation()
 
 
+def once_more_if_in_transit(operation: Callable[[], T], in_transit: Callable[[BaseException], bool]) -> T:
+    """``operation()``, and once more when it failed in transit: for operations a second run of
+    which does no harm (a start, a stop, a removal, an inspect)."""
+    return once_more_unless_landed(operation, lambda: None, in_transit)
+
+
 _NOT_ASKED = object()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from napcompose.adapters.dropped import once_more_if_dropped, once_more_unless_landed
+from napcompose.adapters.dropped import once_more_if_dropped, once_more_if_in_transit, once_more_unless_landed
 from napcompose.errors import HostError
 
 
@@ -196,3 +196,30 @@ def test_a_second_create_that_fails_in_transit_too_is_reported_without_a_third()
     with pytest.raises(ConnectionAbortedError):
         _create(server)
     assert server.creates == 2 and server.lookups == 1
+
+
+def test_a_harmless_operation_that_failed_in_transit_runs_once_more_and_only_once():
+    calls = []
+
+    def start():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionResetError(f"reset {len(calls)}")
+        return "started"
+
+    with pytest.raises(ConnectionResetError, match="reset 2"):
+        once_more_if_in_transit(start, in_transit)
+    assert len(calls) == 2
+    assert once_more_if_in_transit(start, in_transit) == "started" and len(calls) == 3
+
+
+def test_a_harmless_operation_answered_with_an_error_is_not_run_again():
+    calls = []
+
+    def stop():
+        calls.append(1)
+        raise RuntimeError("answered: no such container")
+
+    with pytest.raises(RuntimeError, match="answered"):
+        once_more_if_in_transit(stop, in_transit)
+    assert len(calls) == 1

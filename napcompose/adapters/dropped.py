@@ -27,6 +27,9 @@ from napcompose.errors import HostError
 T = TypeVar("T")
 
 SETTLE_S = 1.0
+# paramiko fails a dead connection's channels a moment before it calls the connection inactive; a
+# second call made at once could still be handed that connection
+IN_TRANSIT_PAUSE_S = 0.2
 
 
 def once_more_if_dropped(alive: Callable[[], Callable[[], bool]], operation: Callable[[], T],
@@ -70,8 +73,8 @@ def once_more_unless_landed(operation: Callable[[], T], landed: Callable[[], Opt
     """``operation()``; when it failed in transit (``in_transit``: the connection ended or was
     refused under it, so whether the server acted is unknown), ``landed()`` says what the server
     did: the operation's result when it took effect, None when it did not, and then ``operation()``
-    runs once more. ``landed`` is asked twice when its own call fails in transit (the first may go
-    out on the connection that is dying); when it cannot answer, the first failure is raised."""
+    runs once more. ``landed`` is asked a second time, after ``IN_TRANSIT_PAUSE_S``, when its own
+    call fails in transit too; when it cannot answer, the first failure is raised."""
     try:
         return operation()
     except Exception as exc:  # judged by in_transit; everything else goes on up as it was
@@ -80,13 +83,14 @@ def once_more_unless_landed(operation: Callable[[], T], landed: Callable[[], Opt
         first = exc
     found = _NOT_ASKED
     for attempt in range(2):
+        if attempt:
+            pause(IN_TRANSIT_PAUSE_S)
         try:
             found = landed()
             break
         except Exception as exc:
             if not in_transit(exc):
                 break
-            pause(0.2 * (attempt + 1))
     if found is _NOT_ASKED:
         raise first
     if found is not None:
@@ -94,10 +98,17 @@ def once_more_unless_landed(operation: Callable[[], T], landed: Callable[[], Opt
     return operation()
 
 
-def once_more_if_in_transit(operation: Callable[[], T], in_transit: Callable[[BaseException], bool]) -> T:
-    """``operation()``, and once more when it failed in transit: for operations a second run of
-    which does no harm (a start, a stop, a removal, an inspect)."""
-    return once_more_unless_landed(operation, lambda: None, in_transit)
+def once_more_if_in_transit(operation: Callable[[], T], in_transit: Callable[[BaseException], bool],
+                            pause: Callable[[float], None] = time.sleep) -> T:
+    """``operation()``, and once more after ``IN_TRANSIT_PAUSE_S`` when it failed in transit: for
+    operations a second run of which does no harm (a start, a stop, a removal, an inspect)."""
+    try:
+        return operation()
+    except Exception as exc:  # judged by in_transit; everything else goes on up as it was
+        if not in_transit(exc):
+            raise
+    pause(IN_TRANSIT_PAUSE_S)
+    return operation()
 
 
 _NOT_ASKED = object()

@@ -177,10 +177,10 @@ def test_a_lookup_that_meets_the_dying_connection_is_asked_once_more_after_a_pau
 
 
 def test_when_the_lookup_cannot_answer_the_first_failure_is_raised_and_nothing_is_created_again():
-    server = Server(lose_answers=1, lookups_lost=2)
+    server, pauses = Server(lose_answers=1, lookups_lost=2), []
     with pytest.raises(ConnectionResetError, match="Remote end closed connection"):
-        _create(server)
-    assert server.creates == 1 and server.lookups == 2
+        _create(server, pauses)
+    assert server.creates == 1 and server.lookups == 2 and pauses == [0.2]
 
 
 def test_an_answer_of_the_server_is_raised_at_once_without_a_lookup():
@@ -207,10 +207,11 @@ def test_a_harmless_operation_that_failed_in_transit_runs_once_more_and_only_onc
             raise ConnectionResetError(f"reset {len(calls)}")
         return "started"
 
+    pauses = []
     with pytest.raises(ConnectionResetError, match="reset 2"):
-        once_more_if_in_transit(start, in_transit)
-    assert len(calls) == 2
-    assert once_more_if_in_transit(start, in_transit) == "started" and len(calls) == 3
+        once_more_if_in_transit(start, in_transit, pause=pauses.append)
+    assert len(calls) == 2 and pauses == [0.2]
+    assert once_more_if_in_transit(start, in_transit, pause=pauses.append) == "started" and len(calls) == 3
 
 
 def test_a_harmless_operation_answered_with_an_error_is_not_run_again():
@@ -220,6 +221,18 @@ def test_a_harmless_operation_answered_with_an_error_is_not_run_again():
         calls.append(1)
         raise RuntimeError("answered: no such container")
 
+    pauses = []
     with pytest.raises(RuntimeError, match="answered"):
-        once_more_if_in_transit(stop, in_transit)
-    assert len(calls) == 1
+        once_more_if_in_transit(stop, in_transit, pause=pauses.append)
+    assert len(calls) == 1 and pauses == []
+
+
+def test_a_lookup_the_server_answers_with_an_error_raises_the_first_failure_without_a_second_create():
+    server = Server(lose_answers=1)
+
+    def landed():
+        raise RuntimeError("500: the daemon could not say")
+
+    with pytest.raises(ConnectionResetError, match="Remote end closed connection"):
+        once_more_unless_landed(lambda: server.create("web_1"), landed, in_transit, pause=lambda s: None)
+    assert server.creates == 1

@@ -84,6 +84,10 @@ def _echo_server(replies):
         with conn:
             for _ in range(replies):
                 conn.sendall(b"answer to " + conn.recv(64))
+            # closed only after the client: Linux puts a socket that receives the peer's FIN into
+            # delayed-ACK mode, so a FIN landing between the client's last read and its reading of
+            # TCP_QUICKACK would read 0 whatever the socket does
+            conn.recv(1)
         listener.close()
 
     threading.Thread(target=serve, daemon=True).start()

@@ -2,6 +2,8 @@
 
 import os
 import signal
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -157,19 +159,27 @@ def test_an_unreachable_host_is_a_host_error(lab, tmp_path):
         connections.close()
 
 
-def _server_side_sessions(lab, host_name):
-    """The host's sshd processes other than its listener: one per client connection."""
+def _sshd_serving(lab, host_name, client):
+    """The host's sshd processes holding the TCP connection whose other end is ``client`` (our
+    connection's local address and port): ending them ends that connection alone, not the others
+    the host serves."""
     lab_host = layout_of(read_state(lab.dir)).host(host_name)
-    with open(lab_host.sshd_pidfile) as fh:
-        listener = int(fh.read().split()[0])
     netns = os.stat(f"/var/run/netns/{lab_host.netns}").st_ino
+    address, port = client
+    # /proc/net/tcp writes an IPv4 address as the hex of its 32 bits in this machine's byte order
+    remote = "%08X:%04X" % (int.from_bytes(socket.inet_aton(address), sys.byteorder), port)
     found = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{entry}/comm") as fh:
-                comm = fh.read().strip()
-            if comm in ("sshd", "sshd-session") and int(entry) != listener \
-                    and os.stat(f"/proc/{entry}/ns/net").st_ino == netns:
+                if fh.read().strip() not in ("sshd", "sshd-session"):
+                    continue
+            if os.stat(f"/proc/{entry}/ns/net").st_ino != netns:
+                continue
+            with open(f"/proc/{entry}/net/tcp") as fh:
+                inodes = {f"socket:[{row.split()[9]}]" for row in list(fh)[1:] if row.split()[2] == remote}
+            held = {os.readlink(f"/proc/{entry}/fd/{fd}") for fd in os.listdir(f"/proc/{entry}/fd")}
+            if inodes & held:
                 found.append(int(entry))
         except OSError:
             continue
@@ -177,13 +187,14 @@ def _server_side_sessions(lab, host_name):
 
 
 def test_a_create_whose_connection_ends_before_the_answer_is_made_once(engine, lab):
-    """The host's sshd ends our connection while a create waits for its answer: the engine asks by
+    """The host's sshd ends this test's connection while a create waits for its answer: the engine asks by
     name whether the container landed (the daemon, stopped meanwhile, reads the request later) and
     creates it only when it did not; either way one container of that name, ours, is there."""
     request = _request(engine, lab, "lost")
     engine.image_present(IMAGE)  # the connection is up before the daemon stops
-    lab_host, sessions = _server_side_sessions(lab, engine.host)
-    assert sessions, "no sshd session serves this test's connection"
+    ours = engine._connections.ssh(engine.host).get_transport().sock.getsockname()
+    lab_host, sessions = _sshd_serving(lab, engine.host, ours)
+    assert sessions, f"no sshd process of {engine.host} holds the connection from {ours}"
     with open(lab_host.dockerd_pidfile) as fh:
         dockerd = int(fh.read().strip())
     outcome = {}

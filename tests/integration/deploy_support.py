@@ -70,6 +70,21 @@ def addresses_on_every_host(project):
     return found
 
 
+def sshd_processes(netns_inode: int) -> List[int]:
+    """Every sshd process living in the network namespace ``netns_inode``: a lab host's listener and
+    the process of each connection it serves (OpenSSH 9.8 and later name those ``sshd-session``)."""
+    pids = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/comm") as fh:
+                comm = fh.read().strip()
+            if comm in ("sshd", "sshd-session") and os.stat(f"/proc/{entry}/ns/net").st_ino == netns_inode:
+                pids.append(int(entry))
+        except OSError:  # ended meanwhile
+            continue
+    return pids
+
+
 def until(what, predicate, timeout: float = 20.0, interval: float = 0.25):
     """Poll ``what()`` until ``predicate`` holds (replication and restarts are asynchronous)."""
     deadline = time.monotonic() + timeout

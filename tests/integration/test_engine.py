@@ -20,6 +20,8 @@ from napcompose.errors import HostError
 from napcompose.lab.state import layout_of, read_state
 from napcompose.model import (ContainerRequest, Healthcheck, PortSpec, Replica, ServiceSpec, Ulimit, pairs)
 
+from tests.integration.deploy_support import sshd_processes
+
 pytestmark = pytest.mark.integration
 
 IMAGE = "nap-lab/busybox:latest"
@@ -169,20 +171,15 @@ def _sshd_serving(lab, host_name, client):
     # /proc/net/tcp writes an IPv4 address as the hex of its 32 bits in this machine's byte order
     remote = "%08X:%04X" % (int.from_bytes(socket.inet_aton(address), sys.byteorder), port)
     found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
+    for pid in sshd_processes(netns):
         try:
-            with open(f"/proc/{entry}/comm") as fh:
-                if fh.read().strip() not in ("sshd", "sshd-session"):
-                    continue
-            if os.stat(f"/proc/{entry}/ns/net").st_ino != netns:
-                continue
-            with open(f"/proc/{entry}/net/tcp") as fh:
+            with open(f"/proc/{pid}/net/tcp") as fh:
                 inodes = {f"socket:[{row.split()[9]}]" for row in list(fh)[1:] if row.split()[2] == remote}
-            held = {os.readlink(f"/proc/{entry}/fd/{fd}") for fd in os.listdir(f"/proc/{entry}/fd")}
-            if inodes & held:
-                found.append(int(entry))
-        except OSError:
+            held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except OSError:  # ended meanwhile
             continue
+        if inodes & held:
+            found.append(pid)
     return lab_host, found
 
 

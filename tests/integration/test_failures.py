@@ -13,7 +13,7 @@ import pytest
 
 from napcompose.lab.daemons import start_sshd, tcp_open, wait_until
 from napcompose.lab.state import layout_of, read_state
-from tests.integration.deploy_support import module_lab, DeployProject, sleeper
+from tests.integration.deploy_support import module_lab, DeployProject, sleeper, sshd_processes
 
 pytestmark = pytest.mark.integration
 
@@ -41,18 +41,7 @@ class SshdOutage:
         self.netns_inode = os.stat(f"/var/run/netns/{self.host.netns}").st_ino
 
     def _sshd_pids(self):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/comm") as fh:
-                    comm = fh.read().strip()
-                if comm == "sshd" and os.stat(f"/proc/{entry}/ns/net").st_ino == self.netns_inode:
-                    pids.append(int(entry))
-            except OSError:
-                continue
-        return pids
+        return sshd_processes(self.netns_inode)
 
     def begin(self):
         # Killed again until none is left: the run reconnects as its connection drops, and a session
